@@ -1,0 +1,187 @@
+"""The domain's value types: what a message is, wherever it came from.
+
+Every door (socket, REST, ingest API, channel webhook) turns its input into an
+:class:`Inbound`; the store turns that into a :class:`Message` with its place (``seq``) in
+its conversation. Adapters describe what a provider told us as :class:`ProviderMessage` and
+:class:`ProviderStatus`. None of these types knows about HTTP, sockets or SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from hub.ids import new_id
+
+Direction = Literal["in", "out"]
+AuthorKind = Literal["contact", "operator", "bot", "system"]
+MessageStatus = Literal["received", "queued", "sent", "delivered", "read", "failed"]
+ConversationStatus = Literal["open", "pending", "resolved"]
+ChannelKind = Literal["widget", "whatsapp", "messenger", "instagram", "viber", "custom"]
+
+CHANNEL_KINDS: tuple[ChannelKind, ...] = (
+    "widget",
+    "whatsapp",
+    "messenger",
+    "instagram",
+    "viber",
+    "custom",
+)
+
+# Delivery states only move forward: a late "delivered" never undoes a "read".
+STATUS_RANK: dict[MessageStatus, int] = {
+    "queued": 0,
+    "received": 0,
+    "sent": 1,
+    "delivered": 2,
+    "read": 3,
+    "failed": 4,
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds and a ``Z``, the contract's one time format."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    kind: AuthorKind
+    id: str | None = None
+    name: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file on a message. ``url`` is where a client fetches it (for provider media, our
+    authenticated proxy route); ``provider_media_id`` is the provider's handle for it."""
+
+    url: str | None
+    mime: str | None = None
+    name: str | None = None
+    size: int | None = None
+    provider_media_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"url": self.url, "mime": self.mime, "name": self.name, "size": self.size}
+
+    def to_record(self) -> dict[str, Any]:
+        record = self.to_wire()
+        if self.provider_media_id:
+            record["provider_media_id"] = self.provider_media_id
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Attachment:
+        return cls(
+            url=record.get("url"),
+            mime=record.get("mime"),
+            name=record.get("name"),
+            size=record.get("size"),
+            provider_media_id=record.get("provider_media_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message: it has its conversation's next ``seq`` and is never lost."""
+
+    id: str
+    workspace_id: str
+    conversation_id: str
+    seq: int
+    direction: Direction
+    author: Author
+    text: str
+    attachments: tuple[Attachment, ...]
+    status: MessageStatus
+    created_at: datetime
+    client_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "seq": self.seq,
+            "direction": self.direction,
+            "author": self.author.to_wire(),
+            "text": self.text,
+            "attachments": [a.to_wire() for a in self.attachments],
+            "status": self.status,
+            "client_id": self.client_id,
+            "created_at": rfc3339(self.created_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message on its way in, before it has a ``seq``.
+
+    Either ``conversation_id`` names an existing conversation (operator replies, visitors,
+    REST), or ``contact_external_id`` names the sender on ``channel_id`` and the store finds
+    or creates the contact and its conversation (channel webhooks, the ingest API).
+    ``client_id`` and ``provider_message_id`` are the idempotency keys: a second message
+    with the same key returns the first one instead of storing again.
+    """
+
+    workspace_id: str
+    channel_id: str
+    direction: Direction
+    author: Author
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    conversation_id: str | None = None
+    contact_external_id: str | None = None
+    contact_name: str | None = None
+    client_id: str | None = None
+    provider_message_id: str | None = None
+    status: MessageStatus = "received"
+    sent_at: datetime | None = None
+    id: str = field(default_factory=lambda: new_id("msg_"))
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMessage:
+    """A customer's message as a channel provider reported it (before any lookup)."""
+
+    provider_message_id: str
+    contact_external_id: str
+    contact_name: str | None
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    sent_at: datetime | None = None
+    # The business's own message seen again (Messenger echo, typed in the native inbox):
+    # stored as outbound, never treated as the customer's.
+    echo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    """A delivery report for a message we sent: ``provider_message_id`` is the provider's id."""
+
+    provider_message_id: str
+    status: MessageStatus
+    at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderWatermark:
+    """Messenger/Instagram style receipt: everything sent to this contact before ``at``."""
+
+    contact_external_id: str
+    status: MessageStatus
+    at: datetime
+
+
+ChannelEvent = ProviderMessage | ProviderStatus | ProviderWatermark
