@@ -7,9 +7,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_LOCK_ID = 0x1A71A60  # any constant: serialises concurrent migrators on one Postgres
 
 
 def _config(connection: Any) -> Config:
@@ -20,9 +22,11 @@ def _config(connection: Any) -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to ``revision``; safe to run on every start and by several processes
-    in turn (alembic records what ran)."""
+    """Bring the database to ``revision``. Several processes may start at once: on Postgres an
+    advisory lock makes them take turns, and alembic records what already ran."""
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         await conn.run_sync(lambda sync_conn: command.upgrade(_config(sync_conn), revision))
 
 

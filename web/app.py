@@ -1,0 +1,42 @@
+"""The Starlette app factory: the composition root that wires hub, storage and adapters."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from web import config
+from web.errors import ApiError, api_error_handler, http_error_handler, server_error_handler
+from web.headers import SecurityHeaders
+from web.routes import all_routes
+from web.services import Services
+
+
+def create_app(settings: config.Settings | None = None) -> Starlette:
+    settings = settings or config.load()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await Services.start(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = Starlette(
+        routes=all_routes(),
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_error_handler,
+            Exception: server_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app

@@ -1,0 +1,132 @@
+"""Settings from the environment (twelve-factor), read once at start-up.
+
+A missing or malformed setting stops start-up with one sentence naming it
+(:class:`ConfigError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from storage.db import BadDatabaseURL, normalize_url
+
+log = logging.getLogger("inviaro.config")
+
+DEFAULT_DATABASE = "sqlite+aiosqlite:///./inviaro.db"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one sentence for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    public_url: str
+    port: int = 8000
+    max_frame_bytes: int = 64 * 1024
+    send_queue_frames: int = 256
+    heartbeat_s: float = 25.0
+    session_idle_s: int = 12 * 3600
+    session_absolute_s: int = 14 * 24 * 3600
+    audit_retention_days: int = 90
+    workspace_recovery_days: int = 90
+    messages_per_10s: int = 50
+    run_worker: bool = False  # the embedded default runs the worker's jobs in-process
+
+    @property
+    def public_origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def ws_base(self) -> str:
+        scheme, rest = self.public_url.split("://", 1)
+        return ("wss://" if scheme == "https" else "ws://") + rest
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}.")
+    return value
+
+
+def _key_file(database_url: str) -> Path | None:
+    if not database_url.startswith("sqlite"):
+        return Path("inviaro.secret")
+    db_path = database_url.split(":///", 1)[-1]
+    if not db_path or db_path == ":memory:":
+        return None
+    return Path(db_path).with_suffix(".secret")
+
+
+def _secret_key(env: Mapping[str, str], database_url: str) -> str:
+    key = env.get("INVIARO_SECRET_KEY")
+    if key:
+        if len(key) < 32:
+            raise ConfigError("INVIARO_SECRET_KEY must be at least 32 characters long.")
+        return key
+    # Embedded default: generate once and keep it beside the SQLite database.
+    key_file = _key_file(database_url)
+    if key_file is not None and key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    if key_file is not None:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+    log.warning(
+        "INVIARO_SECRET_KEY is not set: generated one and kept it in %s. "
+        "Set INVIARO_SECRET_KEY in production.",
+        key_file or "memory",
+    )
+    return key
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    try:
+        database_url = normalize_url(env.get("DATABASE_URL") or DEFAULT_DATABASE)
+    except BadDatabaseURL as exc:
+        raise ConfigError(str(exc)) from None
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}."
+        )
+    public_url = (env.get("INVIARO_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"INVIARO_PUBLIC_URL must be an http:// or https:// origin, not {public_url!r}."
+        )
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=_secret_key(env, database_url),
+        public_url=public_url,
+        port=_int(env, "PORT", 8000, 1, 65535),
+        max_frame_bytes=_int(env, "INVIARO_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+        send_queue_frames=_int(env, "INVIARO_SEND_QUEUE_FRAMES", 256, 8, 100_000),
+        audit_retention_days=_int(env, "INVIARO_AUDIT_RETENTION_DAYS", 90, 1, 36500),
+        run_worker=redis_url is None,
+    )

@@ -1,0 +1,124 @@
+"""The one error shape of the API: ``{"error": code, "detail": sentence}``, never a trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger("inviaro.web")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """Raise anywhere in a handler: becomes a JSON error response with this status."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers
+
+
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    level = logging.INFO if exc.status < 500 else logging.ERROR
+    log.log(level, "%s %s -> %s %s", request.method, request.url.path, exc.status, exc.code)
+    return error_response(exc.status, exc.code, exc.detail, exc.headers)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _CODES.get(exc.status_code, "error")
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else code.replace("_", " ")
+    if exc.status_code == 404:
+        detail = f"There is nothing at {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    return error_response(exc.status_code, code, detail, exc.headers)
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", "Something went wrong on our side; it was logged.")
+
+
+MAX_JSON_BYTES = 1024 * 1024
+
+
+async def read_json(request: Request, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """The request's JSON object, or an :class:`ApiError` that says what is wrong with it."""
+    ctype = request.headers.get("content-type", "")
+    if ctype and not ctype.split(";")[0].strip().lower().endswith("json"):
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    body = await read_body(request, max_bytes)
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_json", "The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", "The body must be a JSON object.")
+    return data
+
+
+async def read_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise ApiError(413, "too_large", f"The body is larger than {max_bytes} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ApiError(413, "too_large", f"The body is larger than {max_bytes} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def field(
+    data: dict[str, Any],
+    name: str,
+    kind: type,
+    *,
+    required: bool = True,
+    max_len: int | None = None,
+) -> Any:
+    """One validated field of a JSON body (422 with a sentence naming it otherwise)."""
+    if name not in data or data[name] is None:
+        if required:
+            raise ApiError(422, "invalid", f"The field '{name}' is required.")
+        return None
+    value = data[name]
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        raise ApiError(422, "invalid", f"The field '{name}' must be a {kind.__name__}.")
+    if isinstance(value, str):
+        value = value.strip()
+        if required and not value:
+            raise ApiError(422, "invalid", f"The field '{name}' must not be empty.")
+        if max_len is not None and len(value) > max_len:
+            raise ApiError(422, "invalid", f"The field '{name}' is longer than {max_len}.")
+    return value

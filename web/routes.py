@@ -1,0 +1,11 @@
+"""Every route of the app, gathered from the modules that own them."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from web import ops
+
+
+def all_routes() -> list[BaseRoute]:
+    return [*ops.routes]
