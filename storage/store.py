@@ -1,0 +1,85 @@
+"""The SQL implementation of :class:`hub.store.MessageStore`, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.model import Inbound, Message
+from hub.store import NotFound, Receipt, WriteResult
+from storage import models as m
+from storage.serialize import message_from_row
+from storage.writer import BatchingWriter, Observe
+
+T_MSG = m.Message.__table__
+T_CONV = m.Conversation.__table__
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine, *, observe: Observe | None = None) -> None:
+        self.engine = engine
+        self.writer = BatchingWriter(engine, observe=observe)
+
+    async def close(self) -> None:
+        await self.writer.close()
+
+    async def write(self, inbound: Inbound) -> WriteResult:
+        return await self.writer.write(inbound)
+
+    async def _conversation_workspace(self, conversation_id: str) -> str | None:
+        async with self.engine.connect() as conn:
+            row = await conn.execute(
+                select(T_CONV.c.workspace_id).where(T_CONV.c.id == conversation_id)
+            )
+            return row.scalar_one_or_none()
+
+    async def replay(
+        self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
+    ) -> list[Message]:
+        async with self.engine.connect() as conn:
+            owner = await conn.scalar(
+                select(T_CONV.c.workspace_id).where(T_CONV.c.id == conversation_id)
+            )
+            if owner != workspace_id:
+                raise NotFound("no such conversation in this workspace")
+            rows = await conn.execute(
+                select(T_MSG)
+                .where(T_MSG.c.conversation_id == conversation_id, T_MSG.c.seq > after_seq)
+                .order_by(T_MSG.c.seq)
+                .limit(limit)
+            )
+            return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
+
+    async def messages_since(self, workspace_ids: list[str], since: datetime) -> list[Message]:
+        if not workspace_ids:
+            return []
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(T_MSG)
+                .where(T_MSG.c.workspace_id.in_(workspace_ids), T_MSG.c.created_at >= since)
+                .order_by(T_MSG.c.created_at, T_MSG.c.conversation_id, T_MSG.c.seq)
+                .limit(10_000)
+            )
+            return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
+
+    async def mark_read(self, workspace_id: str, conversation_id: str, seq: int) -> list[Receipt]:
+        async with self.engine.begin() as conn:
+            owner = await conn.scalar(
+                select(T_CONV.c.workspace_id).where(T_CONV.c.id == conversation_id)
+            )
+            if owner != workspace_id:
+                raise NotFound("no such conversation in this workspace")
+            rows = await conn.execute(
+                update(T_MSG)
+                .where(
+                    T_MSG.c.conversation_id == conversation_id,
+                    T_MSG.c.direction == "out",
+                    T_MSG.c.seq <= seq,
+                    T_MSG.c.status.in_(("queued", "sent", "delivered")),
+                )
+                .values(status="read")
+                .returning(T_MSG.c.id)
+            )
+            return [Receipt(workspace_id, conversation_id, r.id, "read") for r in rows]

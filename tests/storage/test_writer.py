@@ -1,0 +1,174 @@
+"""The batching writer: seq without gaps, idempotent inserts, first contact, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.model import Author, Inbound
+from hub.store import Gone, NotFound
+from storage import models as m
+from storage.store import SqlStore
+from storage.writer import provider_id_hash
+
+from .conftest import Workspace, make_workspace
+
+CONTACT = Author("contact", None, "Ann")
+
+
+def inbound(ws: Workspace, sender: str = "+4915100000", **kw: object) -> Inbound:
+    values: dict[str, object] = {
+        "workspace_id": ws.id,
+        "channel_id": ws.custom,
+        "direction": "in",
+        "author": CONTACT,
+        "text": "hello",
+        "contact_external_id": sender,
+        "contact_name": "Ann",
+    }
+    values.update(kw)
+    return Inbound(**values)  # type: ignore[arg-type]
+
+
+async def count(engine: AsyncEngine, model: type, *where: object) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def test_first_message_from_a_sender_creates_contact_and_conversation(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    result = await store.write(inbound(workspace))
+    assert result.created and result.message.seq == 1
+    assert result.conversation is not None
+    assert result.conversation["contact"]["name"] == "Ann"
+    assert (
+        await count(engine, m.ContactIdentity, m.ContactIdentity.channel_id == workspace.custom)
+        == 1
+    )
+
+
+async def test_later_messages_from_the_sender_join_the_same_conversation(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    first = await store.write(inbound(workspace))
+    second = await store.write(inbound(workspace, text="again"))
+    assert second.message.conversation_id == first.message.conversation_id
+    assert second.message.seq == 2
+    assert second.conversation is None
+
+
+async def test_concurrent_writes_get_consecutive_seqs(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    first = await store.write(inbound(workspace))
+    conv = first.message.conversation_id
+    results = await asyncio.gather(
+        *(store.write(inbound(workspace, conversation_id=conv, text=f"m{i}")) for i in range(200))
+    )
+    assert sorted(r.message.seq for r in results) == list(range(2, 202))
+
+
+async def test_a_resend_with_the_same_client_id_is_stored_once(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    conv = (await store.write(inbound(workspace))).message.conversation_id
+    first = await store.write(inbound(workspace, conversation_id=conv, client_id="c-1"))
+    again = await store.write(inbound(workspace, conversation_id=conv, client_id="c-1"))
+    assert not again.created and again.message.id == first.message.id
+    assert await count(engine, m.Message, m.Message.conversation_id == conv) == 2
+
+
+async def test_duplicates_inside_one_batch_collapse(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    results = await asyncio.gather(
+        *(store.write(inbound(workspace, provider_message_id="wamid.1")) for _ in range(5))
+    )
+    assert len({r.message.id for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    assert await count(engine, m.Message, m.Message.provider_message_id == "wamid.1") == 1
+
+
+async def test_a_redelivered_provider_message_is_stored_once(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    first = await store.write(inbound(workspace, provider_message_id="wamid.2"))
+    again = await store.write(inbound(workspace, provider_message_id="wamid.2"))
+    assert not again.created and again.message.id == first.message.id
+
+
+async def test_a_conversation_of_another_workspace_is_not_found(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    other = await make_workspace(engine)
+    conv = (await store.write(inbound(other))).message.conversation_id
+    with pytest.raises(NotFound):
+        await store.write(inbound(workspace, conversation_id=conv))
+
+
+async def test_operator_reply_on_an_external_channel_waits_in_the_outbox(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    conv = (await store.write(inbound(workspace, channel_id=workspace.whatsapp))).message
+    reply = await store.write(
+        Inbound(
+            workspace_id=workspace.id,
+            channel_id=workspace.whatsapp,
+            direction="out",
+            author=Author("operator", "op_1", "Olga"),
+            text="hi",
+            conversation_id=conv.conversation_id,
+        )
+    )
+    assert reply.message.status == "queued"
+    assert await count(engine, m.OutboxItem, m.OutboxItem.message_id == reply.message.id) == 1
+
+
+async def test_an_erased_provider_message_is_not_resurrected(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            m.ErasedProviderMessage.__table__.insert().values(
+                channel_id=workspace.custom,
+                id_hash=provider_id_hash(workspace.custom, "wamid.gone"),
+            )
+        )
+    with pytest.raises(Gone):
+        await store.write(inbound(workspace, provider_message_id="wamid.gone"))
+
+
+async def test_replay_returns_exactly_the_messages_after_a_seq(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    conv = (await store.write(inbound(workspace))).message.conversation_id
+    for i in range(5):
+        await store.write(inbound(workspace, conversation_id=conv, text=f"m{i}"))
+    replayed = await store.replay(workspace.id, conv, 3, 100)
+    assert [m.seq for m in replayed] == [4, 5, 6]
+
+
+async def test_two_writers_on_one_database_never_share_a_seq(
+    engine: AsyncEngine, db_url: str, workspace: Workspace
+) -> None:
+    from storage.db import make_engine
+
+    other_engine = make_engine(db_url)
+    a, b = SqlStore(engine), SqlStore(other_engine)
+    try:
+        conv = (await a.write(inbound(workspace))).message.conversation_id
+        results = await asyncio.gather(
+            *(
+                (a if i % 2 else b).write(inbound(workspace, conversation_id=conv, text=str(i)))
+                for i in range(100)
+            )
+        )
+        assert sorted(r.message.seq for r in results) == list(range(2, 102))
+    finally:
+        await a.close()
+        await b.close()
+        await other_engine.dispose()
