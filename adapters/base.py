@@ -120,7 +120,10 @@ class ChannelAdapter(Protocol):
       means the provider accepted it, not that it was delivered (receipts come later).
     """
 
-    kind: str
+    @property
+    def kind(self) -> str:
+        """The channel kind this adapter serves (``whatsapp``, ``viber``...)."""
+        ...
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> bool: ...
 
@@ -273,6 +276,13 @@ def _epoch(value: Any, where: str, per_second: int) -> datetime:
         return datetime.fromtimestamp(number / per_second, UTC)
     except (OverflowError, OSError, ValueError):
         raise PayloadError(f"{where} is out of range") from None
+
+
+def location_text(lat: float, lon: float, name: str | None, address: str | None) -> str:
+    """A shared location as readable text: ``📍 name, address (lat, lon)``."""
+    place = ", ".join(part for part in (name, address) if part)
+    coordinates = f"({lat}, {lon})"
+    return f"📍 {place} {coordinates}" if place else f"📍 {coordinates}"
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

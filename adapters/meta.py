@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from adapters.base import (
     header,
     hmac_sha256_hex_matches,
     load_json_object,
+    location_text,
     opt_str,
     register,
     require_str,
@@ -232,12 +233,6 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PayloadError(f"{where} must be a number")
     return value
-
-
-def location_text(lat: float, lon: float, name: str | None, address: str | None) -> str:
-    place = ", ".join(part for part in (name, address) if part)
-    coordinates = f"({lat}, {lon})"
-    return f"📍 {place} {coordinates}" if place else f"📍 {coordinates}"
 
 
 def _wa_location(location: dict[str, Any], where: str) -> str:
@@ -477,9 +472,9 @@ class WhatsAppAdapter:
     verify_token}``."""
 
     phone_number_id: str
-    access_token: str
-    app_secret: str
-    verify_token: str
+    access_token: str = field(repr=False)
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
     graph_base: str = GRAPH_BASE
     kind: str = "whatsapp"
 
@@ -589,9 +584,9 @@ class MessengerAdapter:
     """A Facebook Page: ``config = {page_id, access_token, app_secret, verify_token}``."""
 
     account_id: str
-    access_token: str
-    app_secret: str
-    verify_token: str
+    access_token: str = field(repr=False)
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
     graph_base: str = GRAPH_BASE
     kind: str = "messenger"
     webhook_object: str = "page"

@@ -181,7 +181,7 @@ def _ref(value: object) -> str | int | None:
 def _id(obj: dict[Any, Any], key: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
-        raise ProtocolError("bad_frame", f"{key} must be a string of 1 to {MAX_ID_CHARS} characters")
+        raise ProtocolError("bad_frame", f"{key} must be 1 to {MAX_ID_CHARS} characters")
     return value
 
 

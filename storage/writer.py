@@ -70,6 +70,7 @@ class _Batch:
     channels: dict[str, Any] = field(default_factory=dict)
     conversations: dict[str, Any] = field(default_factory=dict)
     conv_of: dict[int, str] = field(default_factory=dict)  # item index -> conversation id
+    channel_of: dict[int, str] = field(default_factory=dict)  # item index -> channel id
     changed: set[str] = field(default_factory=set)  # conversations created or reopened
     results: dict[int, WriteResult | Exception] = field(default_factory=dict)
 
@@ -168,10 +169,12 @@ class BatchingWriter:
         return [state.results[i] for i in range(len(items))]
 
     async def _load_channels(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> None:
-        ids = {i.channel_id for i in items}
+        ids = {i.channel_id for i in items if i.channel_id}
         rows = await conn.execute(select(T_CHANNEL).where(T_CHANNEL.c.id.in_(ids)))
         s.channels = {r.id: r for r in rows}
         for n, item in enumerate(items):
+            if not item.channel_id and item.conversation_id:
+                continue  # the conversation names its channel
             channel = s.channels.get(item.channel_id)
             if channel is None or channel.workspace_id != item.workspace_id:
                 s.results[n] = NotFound("no such channel in this workspace")
@@ -322,9 +325,15 @@ class BatchingWriter:
             if conv is None or conv.workspace_id != item.workspace_id:
                 s.results[n] = NotFound("no such conversation in this workspace")
                 del s.conv_of[n]
-            elif conv.channel_id != item.channel_id:
+            elif item.channel_id and conv.channel_id != item.channel_id:
                 s.results[n] = NotFound("the conversation is on another channel")
                 del s.conv_of[n]
+            else:
+                s.channel_of[n] = conv.channel_id
+        unknown = {c for c in s.channel_of.values() if c not in s.channels}
+        if unknown:
+            rows = await conn.execute(select(T_CHANNEL).where(T_CHANNEL.c.id.in_(unknown)))
+            s.channels.update({r.id: r for r in rows})
 
     async def _deduplicate(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
@@ -334,7 +343,7 @@ class BatchingWriter:
         ids = {items[n].id for n in live}
         by_client = [(s.conv_of[n], items[n].client_id) for n in live if items[n].client_id]
         by_provider = [
-            (items[n].channel_id, items[n].provider_message_id)
+            (s.channel_of[n], items[n].provider_message_id)
             for n in live
             if items[n].provider_message_id
         ]
@@ -361,7 +370,7 @@ class BatchingWriter:
             if item.client_id:
                 keys.append(("client", s.conv_of[n], item.client_id))
             if item.provider_message_id:
-                keys.append(("provider", item.channel_id, item.provider_message_id))
+                keys.append(("provider", s.channel_of[n], item.provider_message_id))
             earlier = next((existing[k] for k in keys if k in existing), None)
             if earlier is not None:
                 s.results[n] = WriteResult(earlier, created=False)
@@ -394,7 +403,8 @@ class BatchingWriter:
             for n in indices:
                 item = items[n]
                 seq += 1
-                kind = s.channels[item.channel_id].kind
+                channel_id = s.channel_of[n]
+                kind = s.channels[channel_id].kind
                 outward = item.direction == "out" and item.provider_message_id is None
                 message_status = item.status
                 if outward:
@@ -409,7 +419,7 @@ class BatchingWriter:
                     "id": item.id,
                     "workspace_id": item.workspace_id,
                     "conversation_id": conv_id,
-                    "channel_id": item.channel_id,
+                    "channel_id": channel_id,
                     "seq": seq,
                     "direction": item.direction,
                     "author_kind": item.author.kind,

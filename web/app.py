@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from web import config
+from web import config, ws
 from web.errors import ApiError, api_error_handler, http_error_handler, server_error_handler
 from web.headers import SecurityHeaders
 from web.routes import all_routes
@@ -23,6 +23,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await Services.start(settings)
         app.state.services = services
+        ws.install(app)
         try:
             yield
         finally:

@@ -27,7 +27,27 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         # The widget script is embedded by other sites; it must stay loadable cross-origin.
+        # Its session endpoint checks the Origin itself, so CORS may echo any origin there.
         embeddable = scope["path"] in ("/widget.js",) or scope["path"].startswith("/api/widget/")
+        origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
+        cors = []
+        if embeddable and origin:
+            cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+            if scope["method"] == "OPTIONS":
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 204,
+                        "headers": [
+                            *cors,
+                            (b"access-control-allow-methods", b"POST, GET, OPTIONS"),
+                            (b"access-control-allow-headers", b"content-type"),
+                            (b"access-control-max-age", b"600"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -37,7 +57,7 @@ class SecurityHeaders:
                     for k, v in HEADERS
                     if k not in present and not (embeddable and k == b"x-frame-options")
                 ]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message = {**message, "headers": [*message.get("headers", []), *extra, *cors]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

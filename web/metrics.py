@@ -1,16 +1,22 @@
-"""Prometheus metrics: the product's own, prefixed ``inviaro_``, defined once per process."""
+"""Prometheus metrics: the product's own, prefixed ``inviaro_``, defined once per process.
+
+The hub keeps plain integer counters (it imports no metrics library); a collector reads
+them at scrape time from every hub of this process.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import weakref
+from collections.abc import Iterator
+from typing import Any
 
-SOCKETS_OPEN = Gauge("inviaro_sockets_open", "WebSocket connections open", ["kind"])
-FRAMES_IN = Counter("inviaro_frames_in_total", "Frames received from clients")
-FRAMES_OUT = Counter("inviaro_frames_out_total", "Frames queued to clients")
-SOCKETS_CLOSED_SLOW = Counter("inviaro_sockets_closed_slow_total", "Sockets cut off as too slow")
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
 FANOUT_SECONDS = Histogram(
     "inviaro_fanout_seconds",
-    "From a message's commit to its frames queued on local sockets",
+    "From a message's arrival to its frames queued on local sockets",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 WRITER_BATCH = Histogram(
@@ -23,5 +29,40 @@ WRITER_COMMIT_SECONDS = Histogram(
     "Latency of one group commit",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
-OUTBOX_BACKLOG = Gauge("inviaro_outbox_backlog", "Outbound sends waiting in the outbox")
-WEBHOOKS = Counter("inviaro_webhooks_total", "Channel webhook requests", ["provider", "result"])
+WEBHOOKS = Counter("inviaro_webhooks", "Channel webhook requests", ["provider", "result"])
+FRAMES_IN = Counter("inviaro_frames_in", "Frames received from clients")
+
+_sources: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def watch(services: Any) -> None:
+    """Report this process's hub counters, writer backlog and outbox backlog."""
+    _sources.add(services)
+
+
+class _HubCollector(Collector):
+    def collect(self) -> Iterator[Any]:
+        sockets = GaugeMetricFamily("inviaro_sockets_open", "WebSocket connections open")
+        frames = CounterMetricFamily("inviaro_frames_out", "Frames queued to clients")
+        slow = CounterMetricFamily(
+            "inviaro_sockets_closed_slow", "Sockets cut off with 1013 as too slow"
+        )
+        backlog = GaugeMetricFamily("inviaro_writer_backlog", "Messages waiting for a commit")
+        outbox = GaugeMetricFamily("inviaro_outbox_backlog", "Outbound sends in the outbox")
+        totals = [0, 0, 0, 0, 0]
+        for services in list(_sources):
+            counters = services.hub.registry.counters
+            totals[0] += counters.sockets_open
+            totals[1] += counters.frames_out
+            totals[2] += counters.overloaded
+            totals[3] += services.store.writer.backlog
+            totals[4] += services.extras.get("outbox_backlog", 0)
+        sockets.add_metric([], totals[0])
+        frames.add_metric([], totals[1])
+        slow.add_metric([], totals[2])
+        backlog.add_metric([], totals[3])
+        outbox.add_metric([], totals[4])
+        yield from (sockets, frames, slow, backlog, outbox)
+
+
+REGISTRY.register(_HubCollector())

@@ -34,7 +34,6 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    request.app.state.services.refresh_gauges()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,0 +1,198 @@
+"""Redis pub/sub as the bus: one subscriber connection per process for every topic.
+
+The listener task owns that connection and its whole life: connect, (re)subscribe every
+referenced topic, read replies until the connection dies (a ``CLIENT KILL``, a Redis
+restart, a network cut), then back off (0.1 s doubling to 5 s) and start over, calling
+``on_reconnect`` once every topic is confirmed again. Publishing uses the client's normal
+connection pool, so a blocked subscriber never holds up a publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from hub.bus import BusUnavailable, OnMessage, OnReconnect
+from hub.model import utcnow
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 0.1
+BACKOFF_CAP_S = 5.0
+SUBSCRIBE_WAIT_S = 5.0
+
+
+class RedisBus:
+    """:class:`hub.bus.Bus` over Redis pub/sub (see the protocol for the guarantees)."""
+
+    def __init__(
+        self,
+        url: str,
+        on_message: OnMessage,
+        on_reconnect: OnReconnect | None = None,
+        *,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        self._on_message = on_message
+        self._on_reconnect = on_reconnect
+        # Fail fast when Redis is away: one quick retry covers a pooled connection that a
+        # Redis restart left stale; anything more would stall the accept path.
+        self._client = Redis.from_url(
+            url,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=connect_timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+        # The subscriber reads forever, so it has no socket timeout; keepalive finds dead peers.
+        self._sub_pool: ConnectionPool = ConnectionPool.from_url(
+            url, socket_connect_timeout=connect_timeout, socket_timeout=None, socket_keepalive=True
+        )
+        self._refs: dict[str, int] = {}
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._conn: AbstractConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.reconnects = 0
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._closed = False
+            self._task = asyncio.create_task(self._listen(), name="inviaro-redis-bus")
+
+    async def close(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for waiter in self._confirmed.values():
+            waiter.cancel()
+        self._confirmed.clear()
+        await self._client.aclose()
+        await self._sub_pool.disconnect()
+
+    async def ping(self) -> bool:
+        """Readiness: True when Redis answers."""
+        try:
+            return bool(await self._client.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        if self._closed:
+            raise BusUnavailable("the bus is closed")
+        try:
+            await self._client.publish(topic, payload)
+        except (RedisError, OSError) as err:
+            raise BusUnavailable(f"cannot publish to Redis: {err}") from err
+
+    async def subscribe(self, topic: str) -> None:
+        count = self._refs.get(topic, 0)
+        self._refs[topic] = count + 1
+        waiter = self._confirmed.get(topic)
+        if count == 0:
+            waiter = asyncio.get_running_loop().create_future()
+            self._confirmed[topic] = waiter
+            await self._send("SUBSCRIBE", topic)
+        if waiter is not None and not waiter.done() and self._conn is not None:
+            # Wait for Redis to confirm, so a publish made after we return is not missed.
+            # While Redis is away nobody waits: the listener subscribes when it is back,
+            # and on_reconnect then covers what was published meanwhile.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_WAIT_S)
+
+    async def unsubscribe(self, topic: str) -> None:
+        count = self._refs.get(topic, 0)
+        if count > 1:
+            self._refs[topic] = count - 1
+            return
+        if count == 1:
+            del self._refs[topic]
+            waiter = self._confirmed.pop(topic, None)
+            if waiter is not None and not waiter.done():
+                waiter.cancel()
+            await self._send("UNSUBSCRIBE", topic)
+
+    def topics(self) -> set[str]:
+        return set(self._refs)
+
+    async def _send(self, *args: str) -> None:
+        # Only ever write on a live subscriber connection: sending on a dead one would make
+        # redis-py reconnect it behind the listener's back. A lost command is fine: the
+        # listener re-subscribes every referenced topic when it reconnects.
+        conn = self._conn
+        if conn is None or not conn.is_connected:
+            return
+        try:
+            await conn.send_command(*args, check_health=False)
+        except (RedisError, OSError) as err:
+            log.warning("redis bus: %s not sent (%s); the listener will resubscribe", args[0], err)
+
+    async def _listen(self) -> None:
+        delay = BACKOFF_START_S
+        outage_since: datetime | None = None
+        while not self._closed:
+            conn: AbstractConnection = self._sub_pool.make_connection()  # type: ignore[no-untyped-call]
+            try:
+                await conn.connect()  # type: ignore[no-untyped-call]
+                self._conn = conn
+                topics = list(self._refs)
+                pending = set(topics)
+                if topics:
+                    await conn.send_command("SUBSCRIBE", *topics, check_health=False)
+                if not pending and outage_since is not None:
+                    self._reconnected(outage_since)
+                    outage_since = None
+                delay = BACKOFF_START_S
+                while True:
+                    reply = await conn.read_response()
+                    self._handle(reply, pending)
+                    if not pending and outage_since is not None:
+                        self._reconnected(outage_since)
+                        outage_since = None
+            except (RedisError, OSError) as err:
+                if outage_since is None:
+                    outage_since = utcnow()
+                log.warning("redis bus: subscriber connection lost (%s); retrying in %.1fs",
+                            err, delay)
+            finally:
+                self._conn = None
+                await conn.disconnect(nowait=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_CAP_S)
+
+    def _handle(self, reply: Any, pending: set[str]) -> None:
+        if not isinstance(reply, list) or len(reply) < 3:
+            return
+        kind = bytes(reply[0])
+        topic = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        if kind == b"message":
+            if topic in self._refs:
+                try:
+                    self._on_message(topic, bytes(reply[2]))
+                except Exception:
+                    log.exception("redis bus: handler failed for topic %s", topic)
+        elif kind == b"subscribe":
+            pending.discard(topic)
+            waiter = self._confirmed.get(topic)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def _reconnected(self, since: datetime) -> None:
+        self.reconnects += 1
+        log.info("redis bus: subscriptions restored (%d topics)", len(self._refs))
+        if self._on_reconnect is not None:
+            try:
+                self._on_reconnect(since)
+            except Exception:
+                log.exception("redis bus: on_reconnect failed")

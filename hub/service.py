@@ -1,0 +1,208 @@
+"""The one accept path, and what each socket's frames mean.
+
+Every door calls :meth:`Hub.accept`: write durably, then ring the bus. The web layer's
+WebSocket endpoint only pumps bytes into a :class:`hub.session.Session`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import msgpack
+
+from hub import frames
+from hub.bus import Bus, BusUnavailable, OnMessage, OnReconnect
+from hub.fanout import Registry, conversation_topic, workspace_topic
+from hub.frames import Frame
+from hub.model import Author, Inbound, Message
+from hub.presence import Presence
+from hub.store import MessageStore, Receipt, WriteResult
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 500
+CLOSE_POLICY = 1008
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorPrincipal:
+    workspace_id: str
+    operator_id: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorPrincipal:
+    workspace_id: str
+    conversation_id: str
+    channel_id: str
+    contact_id: str
+    name: str | None = None
+
+
+Principal = OperatorPrincipal | VisitorPrincipal
+
+
+def _pack(frame: Frame) -> bytes:
+    return msgpack.packb(frame, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+class Hub:
+    """Accept, publish, replay; one per process. Holds no per-socket state."""
+
+    def __init__(
+        self, store: MessageStore, bus: Bus, registry: Registry, presence: Presence,
+        *, heartbeat_s: int = 25,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.registry = registry
+        self.presence = presence
+        self.heartbeat_s = heartbeat_s
+        self._workspaces: Counter[str] = Counter()  # local sessions per workspace
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def create(
+        cls, store: MessageStore, presence: Presence,
+        make_bus: Callable[[OnMessage, OnReconnect], Bus], *, queue_bound: int = 256,
+        heartbeat_s: int = 25,
+    ) -> Hub:
+        """Wire bus, registry and hub, whose callbacks point at each other."""
+        hub: Hub | None = None
+
+        def on_reconnect(since: datetime) -> None:
+            if hub is not None:
+                hub.on_bus_reconnect(since)
+
+        registry: Registry | None = None
+
+        def on_message(topic: str, payload: bytes) -> None:
+            if registry is not None:
+                registry.deliver(topic, payload)
+
+        bus = make_bus(on_message, on_reconnect)
+        registry = Registry(bus, queue_bound)
+        hub = cls(store, bus, registry, presence, heartbeat_s=heartbeat_s)
+        return hub
+
+    async def accept(self, inbound: Inbound) -> WriteResult:
+        """Store the message, then publish it. Returns once it is durable: ack then."""
+        result = await self.store.write(inbound)
+        msg = result.message
+        # Republished even when an idempotency key matched: the first publish may have been
+        # lost with its process, and clients merge by message id.
+        payload = _pack(frames.message(msg))
+        await self._publish(workspace_topic(msg.workspace_id), payload)
+        await self._publish(conversation_topic(msg.conversation_id), payload)
+        if result.conversation is not None:
+            frame = frames.conversation(result.conversation)
+            await self._publish(workspace_topic(msg.workspace_id), _pack(frame))
+        return result
+
+    async def publish_typing(
+        self, workspace_id: str, conversation_id: str, author: Author, active: bool
+    ) -> None:
+        """Operators see everyone's typing; the visitor sees only operators'."""
+        payload = _pack(frames.typing(conversation_id, author, active))
+        await self._publish(workspace_topic(workspace_id), payload)
+        if author.kind != "contact":
+            await self._publish(conversation_topic(conversation_id), payload)
+
+    async def publish_receipts(self, receipts: list[Receipt]) -> None:
+        for r in receipts:
+            frame = frames.receipt(r.conversation_id, r.message_id, r.status)
+            await self._publish(workspace_topic(r.workspace_id), _pack(frame))
+
+    async def publish_presence(self, workspace_id: str, operator_id: str, online: bool) -> None:
+        await self._publish(
+            workspace_topic(workspace_id), _pack(frames.presence(operator_id, online))
+        )
+
+    async def _publish(self, topic: str, payload: bytes) -> None:
+        try:
+            await self.bus.publish(topic, payload)
+        except BusUnavailable as err:
+            # Durable already; other processes' clients heal by resume or on_reconnect.
+            log.warning("bus unavailable, delivering %s locally only: %s", topic, err)
+            self.registry.deliver(topic, payload)
+
+    async def replay_pages(
+        self, workspace_id: str, conversation_id: str, after_seq: int
+    ) -> AsyncIterator[list[Message]]:
+        """Messages after ``after_seq`` in pages of 500, in order, until there are no more.
+
+        Raises :class:`hub.store.NotFound` for another workspace's conversation.
+        """
+        while True:
+            page = await self.store.replay(workspace_id, conversation_id, after_seq, REPLAY_PAGE)
+            if page:
+                yield page
+                after_seq = page[-1].seq
+            if len(page) < REPLAY_PAGE:
+                return
+
+    async def replay(self, workspace_id: str, conversation_id: str, after_seq: int) -> list[Frame]:
+        """Every missed ``message`` frame, then ``resumed``."""
+        out: list[Frame] = []
+        last = after_seq
+        async for page in self.replay_pages(workspace_id, conversation_id, after_seq):
+            out += [frames.message(m) for m in page]
+            last = page[-1].seq
+        out.append(frames.resumed(conversation_id, last))
+        return out
+
+    def on_bus_reconnect(self, since: datetime) -> None:
+        """Bus handler: after an outage, re-deliver from the database what may be missing."""
+        task = asyncio.get_running_loop().create_task(self._redeliver(since))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _redeliver(self, since: datetime) -> None:
+        workspaces = [ws for ws, n in self._workspaces.items() if n > 0]
+        if not workspaces:
+            return
+        try:
+            missed = await self.store.messages_since(workspaces, since)
+        except Exception:
+            log.exception("re-delivery after bus reconnect failed; clients will resume")
+            return
+        log.info("re-delivering %d messages after a bus outage", len(missed))
+        for msg in missed:
+            payload = _pack(frames.message(msg))
+            self.registry.deliver(workspace_topic(msg.workspace_id), payload)
+            self.registry.deliver(conversation_topic(msg.conversation_id), payload)
+
+    async def heartbeat(self) -> None:
+        """Call every ``heartbeat_s``: keeps presence alive, announces operators that expired."""
+        try:
+            gone = await self.presence.refresh()
+        except BusUnavailable as err:
+            log.warning("presence refresh failed: %s", err)
+            return
+        for workspace_id, operator_id in gone:
+            await self.publish_presence(workspace_id, operator_id, False)
+
+    def close_conversation(self, conversation_id: str) -> None:
+        """Erased: close the visitor's local sockets (policy violation: 1008)."""
+        self.registry.close_topic(conversation_topic(conversation_id), CLOSE_POLICY)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    def track_workspace(self, workspace_id: str) -> None:
+        """A local session of this workspace opened (re-delivery covers its workspace)."""
+        self._workspaces[workspace_id] += 1
+
+    def untrack_workspace(self, workspace_id: str) -> None:
+        self._workspaces[workspace_id] -= 1
+        if self._workspaces[workspace_id] <= 0:
+            del self._workspaces[workspace_id]

@@ -1,0 +1,211 @@
+"""One socket's conversation with the hub: what its frames mean for its principal.
+
+The endpoint calls :meth:`Session.open` after the handshake, :meth:`Session.receive` with
+every data frame, and :meth:`Session.close` when the socket is gone. Replies are queued on
+the socket's :class:`hub.fanout.Connection` in order; nothing here touches a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import assert_never
+
+from hub import frames
+from hub.bus import BusUnavailable
+from hub.codec import (
+    MAX_FRAME_BYTES,
+    ClientFrame,
+    Ping,
+    ProtocolError,
+    Read,
+    Resume,
+    Send,
+    Typing,
+    decode_client_frame,
+    encode,
+)
+from hub.fanout import Connection, conversation_topic, workspace_topic
+from hub.frames import Frame
+from hub.model import Author, Inbound
+from hub.ratelimit import TokenBucket
+from hub.service import CLOSE_POLICY, Hub, OperatorPrincipal, Principal, VisitorPrincipal
+from hub.store import Gone, NotFound
+
+log = logging.getLogger(__name__)
+
+_LAST_SEQ = 2**62
+_KNOWN_LIMIT = 1024
+
+
+class Session:
+    """Dispatch for one authenticated socket (operator or widget visitor)."""
+
+    def __init__(
+        self, hub: Hub, principal: Principal, conn: Connection,
+        rate: TokenBucket | None = None, max_frame: int = MAX_FRAME_BYTES,
+    ) -> None:
+        self.hub = hub
+        self.principal = principal
+        self.conn = conn
+        self._rate = rate if rate is not None else TokenBucket(rate=20, burst=40)
+        self._max_frame = max_frame
+        self._known: set[str] = set()  # conversations this operator is known to own
+
+    @property
+    def _author(self) -> Author:
+        p = self.principal
+        if isinstance(p, OperatorPrincipal):
+            return Author("operator", p.operator_id, p.name)
+        return Author("contact", p.contact_id, p.name)
+
+    async def open(self) -> None:
+        """Join this principal's topic, announce presence, queue ``hello``."""
+        p, hub = self.principal, self.hub
+        self.conn.send_frame(frames.hello(self.conn.id, hub.heartbeat_s))
+        hub.track_workspace(p.workspace_id)
+        if isinstance(p, VisitorPrincipal):
+            await hub.registry.join(self.conn, conversation_topic(p.conversation_id))
+            return
+        await hub.registry.join(self.conn, workspace_topic(p.workspace_id))
+        try:
+            if await hub.presence.online(p.workspace_id, p.operator_id, self.conn.id):
+                await hub.publish_presence(p.workspace_id, p.operator_id, True)
+            for operator_id in await hub.presence.who(p.workspace_id):
+                self.conn.send_frame(frames.presence(operator_id, True))
+        except BusUnavailable as err:
+            log.warning("presence unavailable: %s", err)
+
+    async def close(self) -> None:
+        """The socket is gone: leave topics, stop the writer, announce presence."""
+        p, hub = self.principal, self.hub
+        await hub.registry.disconnect(self.conn)
+        hub.untrack_workspace(p.workspace_id)
+        if isinstance(p, OperatorPrincipal):
+            try:
+                if await hub.presence.offline(p.workspace_id, p.operator_id, self.conn.id):
+                    await hub.publish_presence(p.workspace_id, p.operator_id, False)
+            except BusUnavailable as err:
+                log.warning("presence unavailable: %s", err)
+
+    async def receive(self, data: str | bytes) -> None:
+        """Handle one data frame from the socket and queue the replies.
+
+        Oversized frames close the socket with 1009 and an erased conversation with 1008;
+        every other refusal is an ``error`` frame. Store failures propagate (close 1011).
+        """
+        try:
+            frame = decode_client_frame(data, self.conn.fmt, self._max_frame)
+        except ProtocolError as err:
+            if err.close_code is not None:
+                self.conn.close(err.close_code)
+            else:
+                self.conn.send_frame(frames.error(err.code, err.detail, err.ref))
+            return
+        if isinstance(frame, Resume):
+            await self._stream_replay(frame)
+            return
+        try:
+            replies = await self.handle(frame)
+        except Gone:
+            self.conn.close(CLOSE_POLICY)
+            return
+        for reply in replies:
+            self.conn.send_frame(reply)
+
+    async def handle(self, frame: ClientFrame) -> list[Frame]:
+        """The replies to one decoded frame (may raise :class:`hub.store.Gone`)."""
+        ref = frame.ref if isinstance(frame, Send) else None
+        if not isinstance(frame, Ping) and not self._rate.allow():
+            return [frames.error("rate_limited", "too many frames; slow down", ref)]
+        try:
+            if isinstance(frame, Send):
+                return await self._send(frame)
+            if isinstance(frame, Typing):
+                conv = await self._conversation(frame.conversation_id)
+                await self.hub.publish_typing(
+                    self.principal.workspace_id, conv, self._author, frame.active
+                )
+                return []
+            if isinstance(frame, Read):
+                return await self._read(frame)
+            if isinstance(frame, Resume):
+                conv = await self._conversation(frame.conversation_id)
+                return await self.hub.replay(self.principal.workspace_id, conv, frame.after_seq)
+            if isinstance(frame, Ping):
+                return [frames.pong()]
+            assert_never(frame)
+        except ProtocolError as err:
+            return [frames.error(err.code, err.detail, ref)]
+        except NotFound:
+            return [frames.error("not_found", "no such conversation", ref)]
+
+    async def _send(self, frame: Send) -> list[Frame]:
+        p = self.principal
+        conv = await self._conversation(frame.conversation_id)
+        if isinstance(p, VisitorPrincipal):
+            inbound = Inbound(
+                workspace_id=p.workspace_id, channel_id=p.channel_id, direction="in",
+                author=self._author, text=frame.text, conversation_id=conv,
+                client_id=frame.client_id,
+            )
+        else:
+            # The store takes the channel from the conversation when conversation_id is set.
+            inbound = Inbound(
+                workspace_id=p.workspace_id, channel_id="", direction="out",
+                author=self._author, text=frame.text, conversation_id=conv,
+                client_id=frame.client_id, status="queued",
+            )
+        result = await self.hub.accept(inbound)
+        self._remember(conv)
+        return [frames.ack(frame.ref, result.message)]
+
+    async def _read(self, frame: Read) -> list[Frame]:
+        p = self.principal
+        conv = await self._conversation(frame.conversation_id)
+        if isinstance(p, VisitorPrincipal):
+            receipts = await self.hub.store.mark_read(p.workspace_id, conv, frame.seq)
+            await self.hub.publish_receipts(receipts)
+        return []  # an operator's read marks nothing the contract shows yet
+
+    async def _stream_replay(self, frame: Resume) -> None:
+        # Paced, so a long history never overflows this socket's queue (and never waits
+        # on anyone else's socket).
+        if not self._rate.allow():
+            self.conn.send_frame(frames.error("rate_limited", "too many frames; slow down"))
+            return
+        try:
+            conv = await self._conversation(frame.conversation_id)
+            last = frame.after_seq
+            async for page in self.hub.replay_pages(self.principal.workspace_id, conv, last):
+                for msg in page:
+                    await self.conn.push_paced(encode(frames.message(msg), self.conn.fmt))
+                last = page[-1].seq
+        except ProtocolError as err:
+            self.conn.send_frame(frames.error(err.code, err.detail))
+            return
+        except NotFound:
+            self.conn.send_frame(frames.error("not_found", "no such conversation"))
+            return
+        self._remember(conv)
+        self.conn.send_frame(frames.resumed(conv, last))
+
+    async def _conversation(self, conversation_id: str | None) -> str:
+        """The conversation a frame is about, checked against the principal."""
+        p = self.principal
+        if isinstance(p, VisitorPrincipal):
+            if conversation_id is not None and conversation_id != p.conversation_id:
+                raise ProtocolError("forbidden", "a visitor opens only its own conversation")
+            return p.conversation_id
+        if conversation_id is None:
+            raise ProtocolError("bad_frame", "conversation_id is required")
+        if conversation_id not in self._known:
+            # Typing and read publish without touching the store, so prove ownership first
+            # (a replay past the end is an indexed no-op that raises NotFound otherwise).
+            await self.hub.store.replay(p.workspace_id, conversation_id, _LAST_SEQ, 1)
+            self._remember(conversation_id)
+        return conversation_id
+
+    def _remember(self, conversation_id: str) -> None:
+        if len(self._known) >= _KNOWN_LIMIT:
+            self._known.clear()
+        self._known.add(conversation_id)

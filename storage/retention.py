@@ -1,0 +1,326 @@
+"""Retention: delete what the workspace's settings say it no longer keeps.
+
+One pass (:func:`purge_expired`) removes, in order:
+
+1. conversations whose last activity (``last_message_at``, or ``created_at`` when there is
+   none) is older than ``as_of - retention_days`` of their workspace, with their messages;
+2. contacts of those workspaces left without any conversation (and their identities and
+   bookings);
+3. audit entries older than ``audit_retention_days``, login failures older than a day,
+   expired sessions and sessions revoked more than a day ago;
+4. workspaces deleted (``deleted_at``) longer ago than ``workspace_recovery_days``,
+   completely.
+
+Every delete runs in batches of ``batch_size`` rows, each batch its own short transaction,
+so the writer and the inbox are never blocked behind one long purge. Every batch re-checks
+its condition inside its transaction: a conversation that receives a message while the
+purge runs is kept (messages of it already past the limit may be gone: they were due too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.model import rfc3339, utcnow
+from storage import models as m
+from storage.db import make_engine
+
+T_WS = m.Workspace.__table__
+T_CONTACT = m.Contact.__table__
+T_IDENT = m.ContactIdentity.__table__
+T_CONV = m.Conversation.__table__
+T_MSG = m.Message.__table__
+T_OUTBOX = m.OutboxItem.__table__
+T_BOOKING = m.Booking.__table__
+T_AUDIT = m.AuditEntry.__table__
+T_LOGIN_FAIL = m.LoginFailure.__table__
+T_SESSION = m.Session.__table__
+
+AUDIT_RETENTION_DAYS = 90
+WORKSPACE_RECOVERY_DAYS = 90
+LOGIN_FAILURE_KEEP = timedelta(days=1)
+REVOKED_SESSION_KEEP = timedelta(days=1)
+
+# Workspace-scoped tables, children before parents, for purging a workspace completely in
+# batches (the final delete of the workspace row cascades whatever is left, e.g. sessions).
+_WORKSPACE_TABLES: tuple[Table, ...] = (
+    T_OUTBOX,
+    T_MSG,
+    T_BOOKING,
+    T_CONV,
+    T_IDENT,
+    T_CONTACT,
+    m.ApiToken.__table__,
+    m.Flow.__table__,
+    T_AUDIT,
+)
+
+
+@dataclass
+class PurgeReport:
+    """How many rows one purge removed (or, on a dry run, would remove)."""
+
+    as_of: datetime
+    dry_run: bool = False
+    conversations: int = 0
+    messages: int = 0
+    contacts: int = 0
+    audit_entries: int = 0
+    login_failures: int = 0
+    sessions: int = 0
+    workspaces: int = 0
+
+    def summary(self) -> str:
+        """One line for the CLI and the worker's log: counts only, never personal data."""
+        counts = ", ".join(
+            f"{f.name.replace('_', ' ')}: {getattr(self, f.name)}"
+            for f in fields(self)
+            if f.name not in ("as_of", "dry_run")
+        )
+        verb = "would delete" if self.dry_run else "deleted"
+        tail = " (dry run: nothing was deleted)" if self.dry_run else ""
+        return f"purge as of {rfc3339(self.as_of)} {verb} {counts}{tail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["as_of"] = rfc3339(self.as_of)
+        return out
+
+
+def _last_activity() -> ColumnElement[Any]:
+    return func.coalesce(T_CONV.c.last_message_at, T_CONV.c.created_at)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Naive times are taken as UTC; SQLite compares times as text, so keep one zone."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+async def _count(engine: AsyncEngine, table: Table, where: ColumnElement[bool]) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(table).where(where)) or 0)
+
+
+async def _delete_batched(
+    engine: AsyncEngine, table: Table, where: ColumnElement[bool], batch_size: int
+) -> int:
+    """Delete the rows of ``table`` matching ``where``, ``batch_size`` at a time.
+
+    ``DELETE … WHERE id IN (SELECT id … LIMIT n)`` works on SQLite and Postgres alike;
+    each batch commits on its own so locks are held for one batch only.
+    """
+    total = 0
+    while True:
+        async with engine.begin() as conn:
+            ids = select(table.c.id).where(where).limit(batch_size).scalar_subquery()
+            result = await conn.execute(delete(table).where(table.c.id.in_(ids)))
+        total += result.rowcount
+        if result.rowcount < batch_size:
+            return total
+
+
+async def _purge_conversations(
+    engine: AsyncEngine, workspace_id: str, cutoff: datetime, batch_size: int, report: PurgeReport
+) -> None:
+    expired = and_(T_CONV.c.workspace_id == workspace_id, _last_activity() < cutoff)
+    if report.dry_run:
+        report.conversations += await _count(engine, T_CONV, expired)
+        report.messages += await _count(
+            engine, T_MSG, T_MSG.c.conversation_id.in_(select(T_CONV.c.id).where(expired))
+        )
+        return
+    saved: set[str] = set()  # became active while we purged: skip them from now on
+    while True:
+        async with engine.connect() as conn:
+            query = select(T_CONV.c.id).where(expired)
+            if saved:
+                query = query.where(T_CONV.c.id.not_in(saved))
+            batch = [r.id for r in await conn.execute(query.limit(batch_size))]
+        if not batch:
+            return
+        # Still expired, re-checked in every statement: a message arriving meanwhile
+        # updates last_message_at and saves its conversation.
+        still = and_(T_CONV.c.id.in_(batch), _last_activity() < cutoff)
+        in_still = T_MSG.c.conversation_id.in_(select(T_CONV.c.id).where(still))
+        while True:
+            async with engine.begin() as conn:
+                ids = [
+                    r.id
+                    for r in await conn.execute(
+                        select(T_MSG.c.id).where(in_still).limit(batch_size)
+                    )
+                ]
+                if ids:
+                    await conn.execute(delete(T_OUTBOX).where(T_OUTBOX.c.message_id.in_(ids)))
+                    deleted = await conn.execute(delete(T_MSG).where(T_MSG.c.id.in_(ids)))
+                    report.messages += deleted.rowcount
+            if len(ids) < batch_size:
+                break
+        async with engine.begin() as conn:
+            gone = select(T_CONV.c.id).where(still)
+            if conn.dialect.name == "postgresql":
+                gone = gone.with_for_update()
+            gone_ids = [r.id for r in await conn.execute(gone)]
+            if gone_ids:
+                # Messages that slipped in between the batches above go with the cascade.
+                await conn.execute(
+                    update(T_BOOKING)
+                    .where(T_BOOKING.c.conversation_id.in_(gone_ids))
+                    .values(conversation_id=None)
+                )
+                report.messages += (
+                    await conn.execute(delete(T_MSG).where(T_MSG.c.conversation_id.in_(gone_ids)))
+                ).rowcount
+                report.conversations += (
+                    await conn.execute(delete(T_CONV).where(T_CONV.c.id.in_(gone_ids)))
+                ).rowcount
+        saved.update(set(batch) - set(gone_ids))
+
+
+async def _purge_orphan_contacts(
+    engine: AsyncEngine, workspace_id: str, cutoff: datetime, batch_size: int, report: PurgeReport
+) -> None:
+    # A contact younger than the cutoff may be about to get its first conversation.
+    has_conversation = exists().where(T_CONV.c.contact_id == T_CONTACT.c.id)
+    orphan = and_(
+        T_CONTACT.c.workspace_id == workspace_id,
+        T_CONTACT.c.created_at < cutoff,
+        ~has_conversation,
+    )
+    if report.dry_run:
+        # Contacts whose every conversation expires in this same pass count as orphans too.
+        live_conversation = exists().where(
+            T_CONV.c.contact_id == T_CONTACT.c.id, _last_activity() >= cutoff
+        )
+        report.contacts += await _count(
+            engine,
+            T_CONTACT,
+            and_(
+                T_CONTACT.c.workspace_id == workspace_id,
+                T_CONTACT.c.created_at < cutoff,
+                ~live_conversation,
+            ),
+        )
+        return
+    while True:
+        async with engine.begin() as conn:
+            ids = [
+                r.id
+                for r in await conn.execute(select(T_CONTACT.c.id).where(orphan).limit(batch_size))
+            ]
+            if ids:
+                await conn.execute(delete(T_IDENT).where(T_IDENT.c.contact_id.in_(ids)))
+                await conn.execute(delete(T_BOOKING).where(T_BOOKING.c.contact_id.in_(ids)))
+                report.contacts += (
+                    await conn.execute(
+                        delete(T_CONTACT).where(T_CONTACT.c.id.in_(ids), ~has_conversation)
+                    )
+                ).rowcount
+        if len(ids) < batch_size:
+            return
+
+
+async def _purge_workspace(engine: AsyncEngine, workspace_id: str, batch_size: int) -> None:
+    """Every row of one workspace, table by table in batches, then the workspace itself."""
+    for table in _WORKSPACE_TABLES:
+        await _delete_batched(engine, table, table.c.workspace_id == workspace_id, batch_size)
+    async with engine.begin() as conn:
+        await conn.execute(delete(T_WS).where(T_WS.c.id == workspace_id))
+
+
+async def purge_expired(
+    engine: AsyncEngine,
+    *,
+    as_of: datetime | None = None,
+    batch_size: int = 500,
+    dry_run: bool = False,
+    audit_retention_days: int = AUDIT_RETENTION_DAYS,
+    workspace_recovery_days: int = WORKSPACE_RECOVERY_DAYS,
+) -> PurgeReport:
+    """Run one retention pass as if it were ``as_of`` (default: now). See the module doc.
+
+    A dry run counts what would go and deletes nothing. Safe to run concurrently with
+    live traffic and with itself (a second pass finds less to do).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    as_of = _utc(as_of or utcnow())
+    report = PurgeReport(as_of=as_of, dry_run=dry_run)
+    async with engine.connect() as conn:
+        workspaces = list(
+            await conn.execute(
+                select(T_WS.c.id, T_WS.c.retention_days).where(
+                    T_WS.c.retention_days.is_not(None), T_WS.c.retention_days > 0
+                )
+            )
+        )
+    for ws in workspaces:
+        cutoff = as_of - timedelta(days=ws.retention_days)
+        await _purge_conversations(engine, ws.id, cutoff, batch_size, report)
+        await _purge_orphan_contacts(engine, ws.id, cutoff, batch_size, report)
+
+    logs: list[tuple[str, Table, ColumnElement[bool]]] = [
+        ("audit_entries", T_AUDIT, T_AUDIT.c.at < as_of - timedelta(days=audit_retention_days)),
+        ("login_failures", T_LOGIN_FAIL, T_LOGIN_FAIL.c.at < as_of - LOGIN_FAILURE_KEEP),
+        (
+            "sessions",
+            T_SESSION,
+            or_(
+                T_SESSION.c.expires_at < as_of,
+                T_SESSION.c.revoked_at < as_of - REVOKED_SESSION_KEEP,
+            ),
+        ),
+    ]
+    for name, table, where in logs:
+        if dry_run:
+            found = await _count(engine, table, where)
+        else:
+            found = await _delete_batched(engine, table, where, batch_size)
+        setattr(report, name, getattr(report, name) + found)
+
+    recovery_cutoff = as_of - timedelta(days=workspace_recovery_days)
+    async with engine.connect() as conn:
+        doomed = [
+            r.id
+            for r in await conn.execute(
+                select(T_WS.c.id).where(
+                    T_WS.c.deleted_at.is_not(None), T_WS.c.deleted_at < recovery_cutoff
+                )
+            )
+        ]
+    for workspace_id in doomed:
+        if not dry_run:
+            await _purge_workspace(engine, workspace_id, batch_size)
+        report.workspaces += 1
+    return report
+
+
+async def run_purge(
+    database_url: str,
+    *,
+    as_of: datetime | None = None,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    audit_retention_days: int = AUDIT_RETENTION_DAYS,
+    workspace_recovery_days: int = WORKSPACE_RECOVERY_DAYS,
+) -> PurgeReport:
+    """The entry point for ``inviaro purge`` and the worker: one pass on its own engine."""
+    engine = make_engine(database_url)
+    try:
+        return await purge_expired(
+            engine,
+            as_of=as_of,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            audit_retention_days=audit_retention_days,
+            workspace_recovery_days=workspace_recovery_days,
+        )
+    finally:
+        await engine.dispose()

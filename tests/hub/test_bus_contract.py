@@ -1,0 +1,65 @@
+"""The Bus contract, written once and run against MemoryBus and RedisBus."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.bus import BusUnavailable
+from tests.hub.conftest import BusFactory, Recorder, topic
+
+
+async def test_subscriber_receives_published_payload(make_bus: BusFactory) -> None:
+    rec = Recorder()
+    bus = await make_bus(rec)
+    t = topic()
+    await bus.subscribe(t)
+    await bus.publish(t, b"\x81\xa1a\x01")
+    await rec.until(lambda: len(rec.got) == 1)
+    assert rec.got == [(t, b"\x81\xa1a\x01")]
+
+
+async def test_unsubscribed_topics_are_not_delivered(make_bus: BusFactory) -> None:
+    rec = Recorder()
+    bus = await make_bus(rec)
+    quiet, marker = topic(), topic()
+    await bus.subscribe(marker)
+    await bus.publish(quiet, b"no")
+    await bus.publish(marker, b"done")
+    await rec.until(lambda: bool(rec.payloads(marker)))
+    assert rec.payloads(quiet) == []
+
+
+async def test_subscriptions_are_reference_counted(make_bus: BusFactory) -> None:
+    rec = Recorder()
+    bus = await make_bus(rec)
+    t, marker = topic(), topic()
+    await bus.subscribe(marker)
+    await bus.subscribe(t)
+    await bus.subscribe(t)
+    await bus.unsubscribe(t)
+    await bus.publish(t, b"still")
+    await bus.unsubscribe(t)
+    await bus.unsubscribe(t)  # an extra unsubscribe is ignored
+    await bus.publish(t, b"gone")
+    await bus.publish(marker, b"done")
+    await rec.until(lambda: bool(rec.payloads(marker)))
+    assert rec.payloads(t) == [b"still"]
+
+
+async def test_publish_order_is_preserved_per_topic(make_bus: BusFactory) -> None:
+    rec = Recorder()
+    bus = await make_bus(rec)
+    t = topic()
+    await bus.subscribe(t)
+    sent = [str(i).encode() for i in range(200)]
+    for payload in sent:
+        await bus.publish(t, payload)
+    await rec.until(lambda: len(rec.got) == len(sent))
+    assert rec.payloads(t) == sent
+
+
+async def test_publish_after_close_raises_bus_unavailable(make_bus: BusFactory) -> None:
+    bus = await make_bus(Recorder())
+    await bus.close()
+    with pytest.raises(BusUnavailable):
+        await bus.publish(topic(), b"x")

@@ -1,0 +1,143 @@
+"""The wire codec, fed bytes synchronously: frames out, or a ProtocolError, never anything else."""
+
+from __future__ import annotations
+
+import random
+
+import msgpack
+import orjson
+import pytest
+
+from hub.codec import (
+    Ping,
+    ProtocolError,
+    Read,
+    Resume,
+    Send,
+    Typing,
+    decode_client_frame,
+    encode,
+    negotiate,
+    subprotocol_for,
+)
+
+
+def err(data: str | bytes, fmt: str = "json", max_size: int = 65536) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        decode_client_frame(data, fmt, max_size)  # type: ignore[arg-type]
+    return info.value
+
+
+def test_send_json() -> None:
+    frame = decode_client_frame('{"type":"send","ref":"r1","text":"hi","client_id":"c1"}', "json")
+    assert frame == Send("r1", None, "hi", "c1")
+
+
+def test_send_msgpack() -> None:
+    data = msgpack.packb({"type": "send", "ref": 7, "conversation_id": "cv", "text": "yo"})
+    assert decode_client_frame(data, "msgpack") == Send(7, "cv", "yo", None)
+
+
+def test_other_frames() -> None:
+    assert decode_client_frame('{"type":"typing","active":true}', "json") == Typing(None, True)
+    assert decode_client_frame('{"type":"read","conversation_id":"c","seq":3}', "json") == Read("c", 3)
+    resume = '{"type":"resume","conversation_id":"c","after_seq":0}'
+    assert decode_client_frame(resume, "json") == Resume("c", 0)
+    assert decode_client_frame('{"type":"ping"}', "json") == Ping()
+
+
+def test_unknown_type_echoes_ref() -> None:
+    e = err('{"type":"dance","ref":"x"}')
+    assert (e.code, e.ref) == ("unknown_type", "x")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "send", "text": "   "},
+        {"type": "send", "text": 5},
+        {"type": "send", "text": "hi", "conversation_id": "x" * 65},
+        {"type": "read", "conversation_id": "c", "seq": True},
+        {"type": "read", "conversation_id": "c", "seq": -1},
+        {"type": "read", "conversation_id": "c", "seq": 1.5},
+        {"type": "resume", "conversation_id": 3, "after_seq": 0},
+        {"type": "typing", "active": "yes"},
+        {"type": "send", "text": "hi", "ref": ["nested"]},
+        {"type": 1},
+        {},
+    ],
+)
+def test_invalid_fields_are_bad_frame(frame: dict[str, object]) -> None:
+    assert err(orjson.dumps(frame).decode()).code == "bad_frame"
+
+
+def test_text_over_limit_is_too_large_but_answered() -> None:
+    e = err(orjson.dumps({"type": "send", "ref": 1, "text": "a" * 10_001}).decode())
+    assert (e.code, e.ref, e.close_code) == ("too_large", 1, None)
+
+
+def test_oversized_frame_closes_1009() -> None:
+    e = err('{"type":"ping","pad":"' + "é" * 20_000 + '"}', max_size=32_768)
+    assert (e.code, e.close_code) == ("too_large", 1009)
+
+
+def test_wrong_frame_kind_for_subprotocol() -> None:
+    assert err(b'{"type":"ping"}', "json").code == "bad_frame"
+    assert err('{"type":"ping"}', "msgpack").code == "bad_frame"
+
+
+def test_not_an_object() -> None:
+    assert err("[1,2]").code == "bad_frame"
+    assert err(msgpack.packb([1]), "msgpack").code == "bad_frame"
+
+
+def test_negotiate() -> None:
+    assert negotiate(["inviaro.msgpack", "inviaro.json"]) == "msgpack"
+    assert negotiate(["other", "inviaro.json"]) == "json"
+    assert negotiate([]) == "json"
+    assert subprotocol_for(["x", "inviaro.msgpack"]) == "inviaro.msgpack"
+    assert subprotocol_for([]) is None
+
+
+def test_encode_per_format() -> None:
+    assert encode({"type": "pong"}, "json") == '{"type":"pong"}'
+    assert msgpack.unpackb(encode({"type": "pong"}, "msgpack")) == {"type": "pong"}
+
+
+SEEDS = [
+    {"type": "send", "ref": "r", "conversation_id": "c", "text": "hello", "client_id": "k"},
+    {"type": "typing", "conversation_id": "c", "active": False},
+    {"type": "read", "conversation_id": "c", "seq": 10},
+    {"type": "resume", "conversation_id": "c", "after_seq": 0},
+    {"type": "ping"},
+]
+
+
+def mutate(rng: random.Random, data: bytes) -> bytes:
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(4)
+        pos = rng.randrange(len(buf) + 1)
+        if op == 0 and buf:
+            buf[min(pos, len(buf) - 1)] = rng.randrange(256)
+        elif op == 1:
+            buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        elif op == 2:
+            del buf[pos : pos + rng.randint(1, 8)]
+        else:
+            buf = buf[:pos]
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("fmt", ["json", "msgpack"])
+def test_garbage_never_raises_anything_but_protocol_error(fmt: str) -> None:
+    rng = random.Random(1234)
+    for i in range(3000):
+        seed = SEEDS[i % len(SEEDS)]
+        good = orjson.dumps(seed) if fmt == "json" else msgpack.packb(seed)
+        data = mutate(rng, good) if i % 3 else bytes(rng.randrange(256) for _ in range(i % 64))
+        as_wire: str | bytes = data.decode("utf-8", "surrogateescape") if fmt == "json" else data
+        try:
+            decode_client_frame(as_wire, fmt, 4096)  # type: ignore[arg-type]
+        except ProtocolError as e:
+            assert e.code in {"bad_frame", "unknown_type", "too_large"}

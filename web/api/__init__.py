@@ -1,0 +1,1 @@
+"""The operators' JSON API under ``/api``, one module per group of resources."""

@@ -1,0 +1,219 @@
+"""Managing a workspace: its operators, its settings and its audit log.
+
+Owners and admins manage; agents may list operators and read settings. Another
+workspace's resources answer 404, exactly like ones that never existed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from storage.models import AuditEntry, Operator, Workspace
+from web import audit
+from web.api import validate
+from web.api.account import email_field, operator_json, password_field, services, workspace_json
+from web.auth import passwords
+from web.auth.context import MANAGERS, ROLES, Principal, client_ip, require
+from web.auth.sessions import revoke_operator_sessions
+from web.errors import ApiError, field, read_json
+
+
+async def _audit(request: Request, db: Any, p: Principal, action: str, kind: str, id_: str) -> None:
+    await audit.record(
+        db,
+        workspace_id=p.workspace_id,
+        actor_kind="operator" if p.via == "session" else "token",
+        actor_id=p.operator_id,
+        action=action,
+        target_kind=kind,
+        target_id=id_,
+        ip=client_ip(request),
+    )
+
+
+def _role(value: Any, principal: Principal) -> str:
+    if value not in ROLES:
+        raise validate.invalid("role", "must be owner, admin or agent")
+    if value == "owner" and principal.role != "owner":
+        raise ApiError(403, "forbidden", "Only an owner may make someone an owner.")
+    return str(value)
+
+
+async def list_operators(request: Request) -> Response:
+    principal = await require(request)
+    async with services(request).db() as db:
+        rows = (
+            await db.execute(
+                select(Operator)
+                .where(Operator.workspace_id == principal.workspace_id)
+                .order_by(Operator.created_at, Operator.id)
+            )
+        ).scalars()
+        return JSONResponse({"items": [operator_json(o) for o in rows], "next_cursor": None})
+
+
+async def add_operator(request: Request) -> Response:
+    principal = await require(request, roles=MANAGERS)
+    data = await read_json(request)
+    email = email_field(data)
+    name = field(data, "name", str, max_len=200)
+    password = password_field(data)
+    role = _role(data.get("role", "agent"), principal)
+    password_hash = await passwords.hash_password(password)
+    async with services(request).db() as db:
+        if await db.scalar(select(Operator.id).where(Operator.email == email)):
+            raise ApiError(409, "email_taken", "An operator with this email already exists.")
+        operator = Operator(
+            workspace_id=principal.workspace_id,
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            role=role,
+        )
+        db.add(operator)
+        try:
+            await db.flush()
+        except IntegrityError:
+            raise ApiError(
+                409, "email_taken", "An operator with this email already exists."
+            ) from None
+        await _audit(request, db, principal, "operator_added", "operator", operator.id)
+        await db.commit()
+    return JSONResponse(operator_json(operator), status_code=201)
+
+
+async def _own_operator(db: Any, principal: Principal, operator_id: str) -> Operator:
+    operator = await db.get(Operator, operator_id)
+    if operator is None or operator.workspace_id != principal.workspace_id:
+        raise ApiError(404, "not_found", "There is no such operator.")
+    return operator  # type: ignore[no-any-return]
+
+
+async def get_operator(request: Request) -> Response:
+    principal = await require(request)
+    async with services(request).db() as db:
+        operator = await _own_operator(db, principal, request.path_params["operator_id"])
+        return JSONResponse(operator_json(operator))
+
+
+async def patch_operator(request: Request) -> Response:
+    """Change ``name``, ``role`` or ``disabled``. Disabling ends the operator's sessions (and,
+    through the revocation hooks, closes their sockets). Nobody changes their own role or
+    disables themselves, so a workspace always keeps the owner who is acting."""
+    principal = await require(request, roles=MANAGERS)
+    data = await read_json(request)
+    async with services(request).db() as db:
+        operator = await _own_operator(db, principal, request.path_params["operator_id"])
+        changes: dict[str, Any] = {}
+        if "name" in data:
+            changes["name"] = validate.text(data["name"], "name")
+        if "role" in data and data["role"] != operator.role:
+            changes["role"] = _role(data["role"], principal)
+        if "disabled" in data:
+            if not isinstance(data["disabled"], bool):
+                raise validate.invalid("disabled", "must be true or false")
+            if data["disabled"] != operator.disabled:
+                changes["disabled"] = data["disabled"]
+        if operator.id == principal.operator_id and ({"role", "disabled"} & changes.keys()):
+            raise ApiError(
+                403, "forbidden", "You may not change your own role or disable yourself."
+            )
+        if operator.role == "owner" and principal.role != "owner" and changes:
+            raise ApiError(403, "forbidden", "Only an owner may change an owner.")
+        for key, value in changes.items():
+            setattr(operator, key, value)
+        if changes:
+            await _audit(request, db, principal, "operator_changed", "operator", operator.id)
+        await db.commit()
+    if changes.get("disabled") is True:
+        await revoke_operator_sessions(request.app, operator.id)
+    return JSONResponse(operator_json(operator))
+
+
+async def get_workspace(request: Request) -> Response:
+    principal = await require(request)
+    async with services(request).db() as db:
+        workspace = await db.get(Workspace, principal.workspace_id)
+        if workspace is None:
+            raise ApiError(404, "not_found", "The workspace is gone.")
+        return JSONResponse(workspace_json(workspace))
+
+
+def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if "name" in data:
+        changes["name"] = validate.text(data["name"], "name")
+    if "retention_days" in data:
+        days = data["retention_days"]
+        if days is not None and (
+            isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500
+        ):
+            raise validate.invalid("retention_days", "must be null or a whole number of days")
+        changes["retention_days"] = days
+    if "allowed_origins" in data:
+        changes["allowed_origins"] = validate.origins(data["allowed_origins"], "allowed_origins")
+    if "business_hours" in data:
+        hours = data["business_hours"]
+        changes["business_hours"] = (
+            None if hours is None else validate.small_object(hours, "business_hours")
+        )
+    if "require_2fa" in data:
+        if not isinstance(data["require_2fa"], bool):
+            raise validate.invalid("require_2fa", "must be true or false")
+        changes["require_2fa"] = data["require_2fa"]
+    return changes
+
+
+async def patch_workspace(request: Request) -> Response:
+    principal = await require(request, roles=MANAGERS)
+    changes = _workspace_changes(await read_json(request))
+    async with services(request).db() as db:
+        workspace = await db.get(Workspace, principal.workspace_id)
+        if workspace is None:
+            raise ApiError(404, "not_found", "The workspace is gone.")
+        for key, value in changes.items():
+            setattr(workspace, key, value)
+        if changes:
+            await _audit(request, db, principal, "workspace_changed", "workspace", workspace.id)
+        await db.commit()
+        return JSONResponse(workspace_json(workspace))
+
+
+async def list_audit(request: Request) -> Response:
+    """Newest first, ``limit`` (1-200, default 50) at a time; ``cursor`` is the opaque
+    ``next_cursor`` of the previous page."""
+    principal = await require(request, roles=MANAGERS)
+    limit = validate.query_limit(request.query_params.get("limit"))
+    cursor = request.query_params.get("cursor")
+    stmt = select(AuditEntry).where(AuditEntry.workspace_id == principal.workspace_id)
+    if cursor:
+        stmt = stmt.where(AuditEntry.id < cursor[:40])
+    async with services(request).db() as db:
+        rows = list(
+            (await db.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1))).scalars()
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return JSONResponse(
+        {
+            "items": [audit.entry_json(r) for r in rows],
+            "next_cursor": rows[-1].id if more else None,
+        }
+    )
+
+
+routes = [
+    Route("/api/operators", list_operators, methods=["GET"]),
+    Route("/api/operators", add_operator, methods=["POST"]),
+    Route("/api/operators/{operator_id}", get_operator, methods=["GET"]),
+    Route("/api/operators/{operator_id}", patch_operator, methods=["PATCH"]),
+    Route("/api/workspace", get_workspace, methods=["GET"]),
+    Route("/api/workspace", patch_workspace, methods=["PATCH"]),
+    Route("/api/audit", list_audit, methods=["GET"]),
+]

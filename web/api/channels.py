@@ -1,0 +1,218 @@
+"""Channels of a workspace: create, list, read, delete.
+
+``config`` is validated per kind; secret fields are split off, encrypted and never
+returned (responses list only their names in ``secrets_set``). Unknown config fields are
+dropped rather than stored, so a secret under an unexpected name is never echoed back.
+Deleting a channel disables it: its doors close (webhooks, widget key, ingest token) while
+its conversations stay in the inbox until retention or erasure removes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.model import CHANNEL_KINDS, rfc3339
+from storage.models import Channel
+from web import audit
+from web.api import validate
+from web.api.account import services
+from web.auth.channels import channel_secrets, seal_secrets
+from web.auth.context import MANAGERS, Principal, client_ip, require
+from web.config import Settings
+from web.crypto import DecryptError, random_token, sha256_hex
+from web.errors import ApiError, read_json
+
+Check = Callable[[Any, str], Any]
+
+
+def _id_text(value: Any, name: str) -> str:
+    return validate.text(value, name, 200)
+
+
+def _secret_text(value: Any, name: str) -> str:
+    return validate.text(value, name, 4096)
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    required: dict[str, Check] = field(default_factory=dict)
+    optional: dict[str, Check] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    optional_secrets: tuple[str, ...] = ()
+    webhook: str | None = None  # path prefix under the public URL
+
+
+_META_SECRETS = ("access_token", "app_secret", "verify_token")
+KINDS: dict[str, Kind] = {
+    "widget": Kind(
+        required={"allowed_origins": validate.origins},
+        optional={
+            "title": lambda v, n: validate.text(v, n, 100),
+            "color": validate.color,
+        },
+        optional_secrets=("identity_secret",),
+    ),
+    "whatsapp": Kind(
+        required={"phone_number_id": _id_text}, secrets=_META_SECRETS, webhook="/webhooks/meta"
+    ),
+    "messenger": Kind(
+        required={"page_id": _id_text}, secrets=_META_SECRETS, webhook="/webhooks/meta"
+    ),
+    "instagram": Kind(
+        required={"account_id": _id_text}, secrets=_META_SECRETS, webhook="/webhooks/meta"
+    ),
+    "viber": Kind(secrets=("auth_token",), webhook="/webhooks/viber"),
+    "custom": Kind(),
+}
+assert set(KINDS) == set(CHANNEL_KINDS)
+
+
+def _config(kind: Kind, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Split ``config`` into readable settings and secrets, validating each field."""
+    readable: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    for name, check in kind.required.items():
+        if config.get(name) is None:
+            raise validate.invalid(f"config.{name}", "is required")
+        readable[name] = check(config[name], f"config.{name}")
+    for name, check in kind.optional.items():
+        if config.get(name) is not None:
+            readable[name] = check(config[name], f"config.{name}")
+    for name in kind.secrets:
+        if config.get(name) is None:
+            raise validate.invalid(f"config.{name}", "is required")
+        secrets[name] = _secret_text(config[name], f"config.{name}")
+    for name in kind.optional_secrets:
+        if config.get(name) is not None:
+            secrets[name] = _secret_text(config[name], f"config.{name}")
+    return readable, secrets
+
+
+def channel_json(channel: Channel, settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": channel.id,
+        "kind": channel.kind,
+        "name": channel.name,
+        "config": dict(channel.config or {}),
+        "secrets_set": _secret_names(channel, settings),
+        "created_at": rfc3339(channel.created_at),
+    }
+    webhook = KINDS[channel.kind].webhook
+    if webhook:
+        out["webhook_url"] = f"{settings.public_url}{webhook}/{channel.id}"
+    if channel.public_key:
+        out["public_key"] = channel.public_key
+    return out
+
+
+def _secret_names(channel: Channel, settings: Settings) -> list[str]:
+    """Which secrets are stored (names only), so a settings page can say "set"."""
+    try:
+        return sorted(channel_secrets(settings, channel))
+    except DecryptError:
+        return []
+
+
+async def create_channel(request: Request) -> Response:
+    principal = await require(request, roles=MANAGERS)
+    data = await read_json(request)
+    kind_name = data.get("kind")
+    if kind_name not in KINDS:
+        raise validate.invalid("kind", "must be one of " + ", ".join(KINDS))
+    kind = KINDS[kind_name]
+    name = validate.text(data["name"], "name") if data.get("name") is not None else kind_name
+    config = data.get("config") or {}
+    if not isinstance(config, dict):
+        raise validate.invalid("config", "must be an object")
+    readable, secrets = _config(kind, config)
+    svc = services(request)
+    ingest_token = random_token("ivi_", 32) if kind_name == "custom" else None
+    channel = Channel(
+        workspace_id=principal.workspace_id,
+        kind=kind_name,
+        name=name,
+        config=readable,
+        secrets=seal_secrets(svc.settings, secrets),
+        public_key=random_token("pk_", 24) if kind_name == "widget" else None,
+        ingest_token_hash=sha256_hex(ingest_token) if ingest_token else None,
+    )
+    async with svc.db() as db:
+        db.add(channel)
+        await db.flush()
+        await _audit(request, db, principal, "channel_created", channel.id)
+        await db.commit()
+    body = channel_json(channel, svc.settings)
+    if ingest_token:
+        body["ingest_token"] = ingest_token
+    return JSONResponse(body, status_code=201)
+
+
+async def _audit(request: Request, db: Any, p: Principal, action: str, channel_id: str) -> None:
+    await audit.record(
+        db,
+        workspace_id=p.workspace_id,
+        actor_kind="operator" if p.via == "session" else "token",
+        actor_id=p.operator_id,
+        action=action,
+        target_kind="channel",
+        target_id=channel_id,
+        ip=client_ip(request),
+    )
+
+
+async def _own_channel(db: Any, principal: Principal, channel_id: str) -> Channel:
+    channel = await db.get(Channel, channel_id)
+    if channel is None or channel.disabled or channel.workspace_id != principal.workspace_id:
+        raise ApiError(404, "not_found", "There is no such channel.")
+    return channel  # type: ignore[no-any-return]
+
+
+async def list_channels(request: Request) -> Response:
+    principal = await require(request)
+    svc = services(request)
+    async with svc.db() as db:
+        rows = (
+            await db.execute(
+                select(Channel)
+                .where(Channel.workspace_id == principal.workspace_id, Channel.disabled.is_(False))
+                .order_by(Channel.created_at, Channel.id)
+            )
+        ).scalars()
+        items = [channel_json(c, svc.settings) for c in rows]
+    return JSONResponse({"items": items, "next_cursor": None})
+
+
+async def get_channel(request: Request) -> Response:
+    principal = await require(request)
+    svc = services(request)
+    async with svc.db() as db:
+        channel = await _own_channel(db, principal, request.path_params["channel_id"])
+    return JSONResponse(channel_json(channel, svc.settings))
+
+
+async def delete_channel(request: Request) -> Response:
+    principal = await require(request, roles=MANAGERS)
+    async with services(request).db() as db:
+        channel = await _own_channel(db, principal, request.path_params["channel_id"])
+        channel.disabled = True
+        channel.secrets = None
+        channel.public_key = None
+        channel.ingest_token_hash = None
+        await _audit(request, db, principal, "channel_deleted", channel.id)
+        await db.commit()
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/api/channels", list_channels, methods=["GET"]),
+    Route("/api/channels", create_channel, methods=["POST"]),
+    Route("/api/channels/{channel_id}", get_channel, methods=["GET"]),
+    Route("/api/channels/{channel_id}", delete_channel, methods=["DELETE"]),
+]

@@ -1,0 +1,242 @@
+"""Conversations and their messages, for operators (session cookie or API token)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, or_, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.model import Author, Inbound
+from hub.store import NotFound
+from storage import models as m
+from storage.serialize import conversation_to_wire, message_from_row
+from web.auth.context import Principal, require
+from web.errors import ApiError, field, read_json
+
+STATUSES = ("open", "pending", "resolved")
+MAX_TEXT = 10_000
+
+
+def _limit(request: Request, default: int = 50, most: int = 200) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ApiError(422, "invalid", f"limit must be a whole number from 1 to {most}.")
+    return int(raw)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise ApiError(422, "invalid", f"{name} must be a whole number.")
+    return int(raw)
+
+
+def _encode_cursor(updated_at: datetime, conv_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([updated_at.isoformat(), conv_id])).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, conv_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(stamp), str(conv_id)
+    except Exception:
+        raise ApiError(422, "invalid", "The cursor is not one this API gave out.") from None
+
+
+async def _wire(session: Any, convs: list[m.Conversation]) -> list[dict[str, Any]]:
+    """Conversations in their wire form, with channel, contact and last message in 3 queries."""
+    if not convs:
+        return []
+    channels = {
+        c.id: c
+        for c in await session.scalars(
+            select(m.Channel).where(m.Channel.id.in_({c.channel_id for c in convs}))
+        )
+    }
+    contacts = {
+        c.id: c
+        for c in await session.scalars(
+            select(m.Contact).where(m.Contact.id.in_({c.contact_id for c in convs}))
+        )
+    }
+    last_keys = [(c.id, c.last_seq) for c in convs if c.last_seq]
+    last: dict[str, m.Message] = {}
+    if last_keys:
+        rows = await session.scalars(
+            select(m.Message).where(
+                or_(
+                    *(
+                        and_(m.Message.conversation_id == cid, m.Message.seq == seq)
+                        for cid, seq in last_keys
+                    )
+                )
+            )
+        )
+        last = {r.conversation_id: r for r in rows}
+    return [
+        conversation_to_wire(c, channels[c.channel_id], contacts[c.contact_id], last.get(c.id))
+        for c in convs
+    ]
+
+
+async def _conversation(session: Any, principal: Principal, conv_id: str) -> m.Conversation:
+    conv = await session.get(m.Conversation, conv_id)
+    if conv is None or conv.workspace_id != principal.workspace_id:
+        raise ApiError(404, "not_found", "There is no such conversation in your workspace.")
+    return conv
+
+
+async def list_conversations(request: Request) -> Response:
+    principal = await require(request)
+    q = request.query_params
+    limit = _limit(request)
+    query = select(m.Conversation).where(m.Conversation.workspace_id == principal.workspace_id)
+    status = q.get("status")
+    if status:
+        if status not in STATUSES:
+            raise ApiError(422, "invalid", "status must be open, pending or resolved.")
+        query = query.where(m.Conversation.status == status)
+    assignee = q.get("assignee")
+    if assignee:
+        if assignee == "me":
+            assignee = principal.operator_id
+        query = query.where(
+            m.Conversation.assignee_id.is_(None)
+            if assignee == "none"
+            else m.Conversation.assignee_id == assignee
+        )
+    if q.get("cursor"):
+        stamp, conv_id = _decode_cursor(q["cursor"])
+        query = query.where(
+            or_(
+                m.Conversation.updated_at < stamp,
+                and_(m.Conversation.updated_at == stamp, m.Conversation.id < conv_id),
+            )
+        )
+    query = query.order_by(m.Conversation.updated_at.desc(), m.Conversation.id.desc())
+    services = request.app.state.services
+    async with services.db() as session:
+        convs = list(await session.scalars(query.limit(limit + 1)))
+        more = len(convs) > limit
+        convs = convs[:limit]
+        items = await _wire(session, convs)
+    next_cursor = _encode_cursor(convs[-1].updated_at, convs[-1].id) if more else None
+    return JSONResponse({"items": items, "next_cursor": next_cursor})
+
+
+async def get_conversation(request: Request) -> Response:
+    principal = await require(request)
+    async with request.app.state.services.db() as session:
+        conv = await _conversation(session, principal, request.path_params["id"])
+        return JSONResponse((await _wire(session, [conv]))[0])
+
+
+async def patch_conversation(request: Request) -> Response:
+    principal = await require(request)
+    data = await read_json(request)
+    services = request.app.state.services
+    async with services.db() as session, session.begin():
+        conv = await _conversation(session, principal, request.path_params["id"])
+        if "status" in data:
+            status = field(data, "status", str)
+            if status not in STATUSES:
+                raise ApiError(422, "invalid", "status must be open, pending or resolved.")
+            conv.status = status
+        if "assignee_id" in data:
+            assignee = field(data, "assignee_id", str, required=False)
+            if assignee is not None:
+                op = await session.get(m.Operator, assignee)
+                if op is None or op.workspace_id != principal.workspace_id:
+                    raise ApiError(422, "invalid", "assignee_id is not an operator of yours.")
+            conv.assignee_id = assignee
+        if "tags" in data:
+            tags = data["tags"]
+            if (
+                not isinstance(tags, list)
+                or not all(isinstance(t, str) and 0 < len(t.strip()) <= 50 for t in tags)
+                or len(tags) > 30
+            ):
+                raise ApiError(422, "invalid", "tags must be a list of up to 30 short strings.")
+            conv.tags = sorted({t.strip() for t in tags})
+        conv.updated_at = datetime.now(conv.created_at.tzinfo)
+        await session.flush()
+        wire = (await _wire(session, [conv]))[0]
+    await services.hub.publish_conversation(principal.workspace_id, wire)
+    return JSONResponse(wire)
+
+
+async def list_messages(request: Request) -> Response:
+    principal = await require(request)
+    limit = _limit(request, default=100, most=500)
+    after = _int_param(request, "after_seq")
+    before = _int_param(request, "before_seq")
+    async with request.app.state.services.db() as session:
+        conv = await _conversation(session, principal, request.path_params["id"])
+        query = select(m.Message).where(m.Message.conversation_id == conv.id)
+        if after is not None:
+            query = query.where(m.Message.seq > after)
+        if before is not None:
+            # The newest ``limit`` before it, returned ascending.
+            query = query.where(m.Message.seq < before).order_by(m.Message.seq.desc())
+            rows = list(await session.scalars(query.limit(limit)))[::-1]
+        else:
+            rows = list(await session.scalars(query.order_by(m.Message.seq).limit(limit)))
+    return JSONResponse({"items": [message_from_row(r).to_wire() for r in rows]})
+
+
+async def post_message(request: Request) -> Response:
+    principal = await require(request)
+    data = await read_json(request)
+    text = field(data, "text", str, max_len=MAX_TEXT)
+    client_id = field(data, "client_id", str, required=False, max_len=64)
+    services = request.app.state.services
+    async with services.db() as session:
+        conv = await _conversation(session, principal, request.path_params["id"])
+    try:
+        result = await services.hub.accept(
+            Inbound(
+                workspace_id=principal.workspace_id,
+                channel_id=conv.channel_id,
+                direction="out",
+                author=Author("operator", principal.operator_id, principal.name),
+                text=text,
+                conversation_id=conv.id,
+                client_id=client_id,
+            )
+        )
+    except NotFound:
+        raise ApiError(
+            404, "not_found", "There is no such conversation in your workspace."
+        ) from None
+    return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
+
+
+async def mark_read(request: Request) -> Response:
+    """The operator has read the thread up to ``seq`` (drives unread counts)."""
+    principal = await require(request)
+    data = await read_json(request)
+    seq = field(data, "seq", int)
+    async with request.app.state.services.db() as session, session.begin():
+        conv = await _conversation(session, principal, request.path_params["id"])
+        conv.read_seq = max(conv.read_seq, min(seq, conv.last_seq))
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/api/conversations", list_conversations, methods=["GET"]),
+    Route("/api/conversations/{id}", get_conversation, methods=["GET"]),
+    Route("/api/conversations/{id}", patch_conversation, methods=["PATCH"]),
+    Route("/api/conversations/{id}/messages", list_messages, methods=["GET"]),
+    Route("/api/conversations/{id}/messages", post_message, methods=["POST"]),
+    Route("/api/conversations/{id}/read", mark_read, methods=["POST"]),
+]

@@ -1,0 +1,83 @@
+"""Field checks shared by the admin endpoints (each failure is a 422 naming the field)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from web.errors import ApiError
+
+_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def invalid(name: str, sentence: str) -> ApiError:
+    return ApiError(422, "invalid", f"The field '{name}' {sentence}.")
+
+
+def origin(value: Any, name: str) -> str:
+    """``scheme://host[:port]`` exactly, as browsers send it in ``Origin``."""
+    if not isinstance(value, str) or len(value) > 300:
+        raise invalid(name, "must hold origins such as https://example.com")
+    parts = urlsplit(value.strip().rstrip("/"))
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise invalid(name, f"must hold origins such as https://example.com, not {value!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise invalid(name, f"has a bad port in {value!r}") from None
+    host = parts.hostname.lower()
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def origins(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > 100:
+        raise invalid(name, "must be a list of at most 100 origins")
+    out: list[str] = []
+    for item in value:
+        normal = origin(item, name)
+        if normal not in out:
+            out.append(normal)
+    return out
+
+
+def color(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not _COLOR_RE.match(value):
+        raise invalid(name, "must be a colour like #1a2b3c")
+    return value.lower()
+
+
+def text(value: Any, name: str, max_len: int = 200, *, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise invalid(name, "must be a string")
+    value = value.strip()
+    if not value and not empty:
+        raise invalid(name, "must not be empty")
+    if len(value) > max_len:
+        raise invalid(name, f"is longer than {max_len}")
+    return value
+
+
+def small_object(value: Any, name: str, max_bytes: int = 16 * 1024) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid(name, "must be an object")
+    if len(orjson.dumps(value)) > max_bytes:
+        raise invalid(name, f"is larger than {max_bytes} bytes")
+    return value
+
+
+def query_limit(raw: str | None, default: int = 50, high: int = 200) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise ApiError(422, "invalid", f"The parameter 'limit' must be between 1 and {high}.")
+    return int(raw)

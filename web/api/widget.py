@@ -1,0 +1,175 @@
+"""Website visitors: the widget's session endpoint and the signed visitor token.
+
+A visitor token names one workspace, channel, contact and conversation; it is signed with
+the secret key, so it opens that conversation and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.ids import new_id
+from hub.model import utcnow
+from storage import models as m
+from web.errors import ApiError, field, read_json
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    workspace_id: str
+    channel_id: str
+    contact_id: str
+    conversation_id: str
+
+
+def _serializer(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt="inviaro.visitor")
+
+
+def issue_token(secret_key: str, visitor: Visitor) -> str:
+    return str(
+        _serializer(secret_key).dumps(
+            [visitor.workspace_id, visitor.channel_id, visitor.contact_id, visitor.conversation_id]
+        )
+    )
+
+
+def read_token(secret_key: str, token: str) -> Visitor | None:
+    """The visitor a token names, or None when it is forged or malformed."""
+    try:
+        values = _serializer(secret_key).loads(token)
+    except BadSignature:
+        return None
+    if not (
+        isinstance(values, list) and len(values) == 4 and all(isinstance(v, str) for v in values)
+    ):
+        return None
+    return Visitor(*values)
+
+
+def origin_allowed(channel: m.Channel, workspace: m.Workspace, origin: str | None) -> bool:
+    if not origin:
+        return False
+    allowed = set(channel.config.get("allowed_origins") or ()) | set(
+        workspace.allowed_origins or ()
+    )
+    return origin.rstrip("/") in {o.rstrip("/") for o in allowed} or "*" in allowed
+
+
+async def visitor_from_connection(conn: HTTPConnection, token: str) -> Visitor | None:
+    """The visitor of a live token: signed, its conversation still there, its channel on."""
+    services = conn.app.state.services
+    visitor = read_token(services.settings.secret_key, token)
+    if visitor is None:
+        return None
+    async with services.db() as session:
+        conv = await session.get(m.Conversation, visitor.conversation_id)
+        channel = await session.get(m.Channel, visitor.channel_id)
+    if conv is None or channel is None or channel.disabled or conv.contact_id != visitor.contact_id:
+        return None
+    return visitor
+
+
+async def _new_visitor(session: Any, channel: m.Channel) -> Visitor:
+    now = utcnow()
+    contact = m.Contact(
+        id=new_id("ct_"),
+        workspace_id=channel.workspace_id,
+        name=None,
+        attributes={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(contact)
+    await session.flush()
+    session.add(
+        m.ContactIdentity(
+            workspace_id=channel.workspace_id,
+            channel_id=channel.id,
+            contact_id=contact.id,
+            external_id=new_id("v_"),
+        )
+    )
+    conv = m.Conversation(
+        id=new_id("cv_"),
+        workspace_id=channel.workspace_id,
+        channel_id=channel.id,
+        contact_id=contact.id,
+        status="open",
+        tags=[],
+        last_seq=0,
+        read_seq=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(conv)
+    await session.flush()
+    return Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
+
+
+async def create_session(request: Request) -> Response:
+    data = await read_json(request)
+    key = field(data, "key", str, max_len=100)
+    token = field(data, "visitor_token", str, required=False, max_len=1000)
+    services = request.app.state.services
+    settings = services.settings
+    async with services.db() as session, session.begin():
+        channel = await session.scalar(select(m.Channel).where(m.Channel.public_key == key))
+        if channel is None or channel.kind != "widget" or channel.disabled:
+            raise ApiError(404, "not_found", "No active widget channel has this key.")
+        workspace = await session.get(m.Workspace, channel.workspace_id)
+        if workspace is None or workspace.deleted_at is not None:
+            raise ApiError(404, "not_found", "No active widget channel has this key.")
+        if not origin_allowed(channel, workspace, request.headers.get("origin")):
+            raise ApiError(
+                403,
+                "origin_not_allowed",
+                "This website is not among the channel's allowed origins.",
+            )
+        visitor: Visitor | None = None
+        if token:
+            visitor = read_token(settings.secret_key, token)
+            if visitor is None or visitor.channel_id != channel.id:
+                raise ApiError(403, "forbidden", "The visitor token is not valid here.")
+            contact = await session.get(m.Contact, visitor.contact_id)
+            if contact is None:
+                raise ApiError(403, "forbidden", "This visitor's data was erased.")
+            conv = await session.get(m.Conversation, visitor.conversation_id)
+            if conv is None:
+                # Retention removed the old conversation: the same visitor starts a new one.
+                conv = m.Conversation(
+                    id=new_id("cv_"),
+                    workspace_id=channel.workspace_id,
+                    channel_id=channel.id,
+                    contact_id=contact.id,
+                    status="open",
+                    tags=[],
+                    last_seq=0,
+                    read_seq=0,
+                )
+                session.add(conv)
+                await session.flush()
+                visitor = Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
+        else:
+            visitor = await _new_visitor(session, channel)
+    token = issue_token(settings.secret_key, visitor)
+    return JSONResponse(
+        {
+            "visitor_token": token,
+            "conversation_id": visitor.conversation_id,
+            "ws_url": f"{settings.ws_base}/ws/widget?token={token}",
+            "title": channel.config.get("title"),
+            "color": channel.config.get("color"),
+        },
+        status_code=201,
+    )
+
+
+routes = [Route("/api/widget/sessions", create_session, methods=["POST"])]

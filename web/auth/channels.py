@@ -1,0 +1,64 @@
+"""Channel credentials for the doors messages come in by (webhooks, widget, ingest API).
+
+Secrets (``access_token``, ``app_secret``, ``verify_token``, ``auth_token``,
+``identity_secret``) are stored Fernet-encrypted in ``channels.secrets`` and never leave
+the hub through the API; code that must use them (signature checks, outbound sends) calls
+:func:`channel_secrets`. Deleted channels are ``disabled`` and found by none of these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Channel
+from web.config import Settings
+from web.crypto import decrypt_json, encrypt_json, same, sha256_hex
+
+SECRET_FIELDS = frozenset(
+    {"access_token", "app_secret", "verify_token", "auth_token", "identity_secret"}
+)
+
+
+def seal_secrets(settings: Settings, secrets: dict[str, str]) -> str | None:
+    return encrypt_json(settings.secret_key, secrets) if secrets else None
+
+
+def channel_secrets(settings: Settings, channel: Channel) -> dict[str, str]:
+    """The channel's decrypted secrets, e.g. ``{"app_secret": ..., "verify_token": ...}``;
+    empty when it has none. Raises :class:`web.crypto.DecryptError` if the key changed."""
+    if not channel.secrets:
+        return {}
+    value: Any = decrypt_json(settings.secret_key, channel.secrets)
+    return {str(k): str(v) for k, v in dict(value).items()}
+
+
+async def load_channel(
+    db: AsyncSession, channel_id: str, *, kinds: tuple[str, ...] | None = None
+) -> Channel | None:
+    """A live (not deleted) channel by id, optionally only of the given kinds."""
+    stmt = select(Channel).where(Channel.id == channel_id, Channel.disabled.is_(False))
+    if kinds is not None:
+        stmt = stmt.where(Channel.kind.in_(kinds))
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def find_channel_by_public_key(db: AsyncSession, public_key: str) -> Channel | None:
+    """The live widget channel embedded with ``data-inviaro-key=public_key``."""
+    if not public_key or len(public_key) > 64:
+        return None
+    stmt = select(Channel).where(
+        Channel.public_key == public_key, Channel.kind == "widget", Channel.disabled.is_(False)
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def check_ingest_token(db: AsyncSession, channel_id: str, token: str) -> Channel | None:
+    """The live custom channel ``channel_id`` if ``token`` is its ingest token, else None
+    (answer 401 then)."""
+    channel = await load_channel(db, channel_id, kinds=("custom",))
+    if channel is None or not channel.ingest_token_hash or not token:
+        return None
+    return channel if same(sha256_hex(token), channel.ingest_token_hash) else None

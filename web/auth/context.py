@@ -1,0 +1,158 @@
+"""Who is calling: one answer for HTTP requests and WebSocket handshakes alike.
+
+``authenticate(conn)`` reads ``Authorization: Bearer <api token>`` or else the session
+cookie from any Starlette ``HTTPConnection`` (a ``Request`` or a ``WebSocket``) and returns
+a :class:`Principal` or None. ``require(request, roles=...)`` is what API handlers call: it
+answers 401 without credentials, 403 for a missing or wrong ``X-CSRF-Token`` on an unsafe
+cookie-authenticated request, 403 for a role that may not, and 403 ``2fa_required`` while
+the workspace demands 2FA that this operator has not enabled yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select, update
+from starlette.requests import HTTPConnection, Request
+
+from hub.model import utcnow
+from storage.models import ApiToken, Operator, Workspace
+from web.auth.sessions import TOUCH_EVERY, cookie_name, lookup_session
+from web.crypto import same, sha256_hex
+from web.errors import ApiError
+
+Role = Literal["owner", "admin", "agent"]
+ROLES: tuple[Role, ...] = ("owner", "admin", "agent")
+MANAGERS: tuple[Role, ...] = ("owner", "admin")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated operator, and how they proved it."""
+
+    operator_id: str
+    workspace_id: str
+    role: str
+    name: str
+    session_id: str | None
+    via: Literal["session", "token"]
+    csrf_token: str | None = None  # the session's; None for bearer tokens
+    must_enable_2fa: bool = False
+
+
+def client_ip(conn: HTTPConnection) -> str | None:
+    """The peer address (uvicorn already applied X-Forwarded-For from trusted proxies)."""
+    return conn.client.host if conn.client else None
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise ApiError(401, "unauthorized", "Use 'Authorization: Bearer <api token>'.")
+    return value.strip()
+
+
+async def authenticate(conn: HTTPConnection) -> Principal | None:
+    """The caller, or None when no valid credentials came. A bearer header, when present,
+    decides alone: a bad token is None even if a good cookie came along. Cached per
+    connection."""
+    cached = conn.scope.get("inviaro.principal", False)
+    if cached is not False:
+        return cached  # type: ignore[no-any-return]
+    try:
+        token = bearer_token(conn)
+    except ApiError:
+        principal: Principal | None = None
+    else:
+        principal = await (_from_token(conn, token) if token else _from_cookie(conn))
+    conn.scope["inviaro.principal"] = principal
+    return principal
+
+
+async def _from_cookie(conn: HTTPConnection) -> Principal | None:
+    services = conn.app.state.services
+    value = conn.cookies.get(cookie_name(services.settings))
+    if not value:
+        return None
+    async with services.db() as db:
+        found = await lookup_session(db, services.settings, value)
+    if found is None:
+        return None
+    session, operator, workspace = found
+    return Principal(
+        operator_id=operator.id,
+        workspace_id=operator.workspace_id,
+        role=operator.role,
+        name=operator.name,
+        session_id=session.id,
+        via="session",
+        csrf_token=session.csrf_token,
+        must_enable_2fa=workspace.require_2fa and not operator.totp_enabled,
+    )
+
+
+async def _from_token(conn: HTTPConnection, token: str) -> Principal | None:
+    services = conn.app.state.services
+    now = utcnow()
+    async with services.db() as db:
+        row = (
+            await db.execute(
+                select(ApiToken, Operator)
+                .join(Operator, Operator.id == ApiToken.operator_id)
+                .join(Workspace, Workspace.id == ApiToken.workspace_id)
+                .where(
+                    ApiToken.token_hash == sha256_hex(token),
+                    ApiToken.revoked_at.is_(None),
+                    Operator.disabled.is_(False),
+                    Operator.workspace_id == ApiToken.workspace_id,
+                    Workspace.deleted_at.is_(None),
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        api_token, operator = row
+        last = api_token.last_used_at
+        if last is None or last.replace(tzinfo=now.tzinfo) < now - TOUCH_EVERY:
+            await db.execute(
+                update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
+            )
+            await db.commit()
+    return Principal(
+        operator_id=operator.id,
+        workspace_id=operator.workspace_id,
+        role=operator.role,
+        name=operator.name,
+        session_id=None,
+        via="token",
+    )
+
+
+async def require(
+    request: Request,
+    *,
+    roles: Collection[str] | None = None,
+    allow_pending_2fa: bool = False,
+) -> Principal:
+    """The authenticated caller, or an :class:`ApiError` (401/403) saying why not."""
+    bearer_token(request)  # a malformed Authorization header is a 401 with a clear sentence
+    principal = await authenticate(request)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "Sign in, or send a valid API token.")
+    if principal.via == "session" and request.method not in SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token", "")
+        if not sent or not principal.csrf_token or not same(sent, principal.csrf_token):
+            raise ApiError(403, "csrf", "Send the session's X-CSRF-Token header.")
+    if principal.must_enable_2fa and not allow_pending_2fa:
+        raise ApiError(
+            403, "2fa_required", "This workspace requires two-factor authentication; enable it."
+        )
+    if roles is not None and principal.role not in roles:
+        raise ApiError(403, "forbidden", "Your role may not do this.")
+    return principal

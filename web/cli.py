@@ -1,0 +1,181 @@
+"""The ``inviaro`` command: serve, worker, migrate, create-operator, purge, loadtest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from web import config
+
+log = logging.getLogger("inviaro")
+
+
+def _settings() -> config.Settings:
+    try:
+        return config.load()
+    except config.ConfigError as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from web.app import create_app
+    from web.server import uvicorn_config, uvicorn_server
+
+    settings = _settings()
+    if args.port:
+        settings = config.Settings(**{**_fields(settings), "port": args.port})
+    app = create_app(settings)
+    server = uvicorn_server(uvicorn_config(app, settings, host=args.host, log_level=args.log_level))
+    print(f"Inviaro hub on {settings.public_url} (listening on {args.host}:{settings.port})")
+    server.run()
+    return 0
+
+
+def _fields(settings: config.Settings) -> dict[str, object]:
+    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from web.worker import run_worker
+
+    asyncio.run(run_worker(_settings()))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from storage import migrate
+    from storage.db import make_engine
+
+    async def run() -> None:
+        engine = make_engine(_settings().database_url)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("The database schema is up to date.")
+    return 0
+
+
+def cmd_create_operator(args: argparse.Namespace) -> int:
+    from web.auth.accounts import create_workspace_with_owner
+
+    password = args.password or getpass.getpass("Password (at least 10 characters): ")
+
+    async def run() -> None:
+        from storage import migrate
+        from storage.db import make_engine, sessionmaker
+
+        engine = make_engine(_settings().database_url)
+        try:
+            await migrate.upgrade(engine)
+            async with sessionmaker(engine)() as session, session.begin():
+                await create_workspace_with_owner(
+                    session,
+                    workspace=args.workspace,
+                    name=args.name,
+                    email=args.email,
+                    password=password,
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except ValueError as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        return 2
+    print(f"Created workspace {args.workspace!r} with owner {args.email}.")
+    return 0
+
+
+def _as_of(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"inviaro: --as-of must be an RFC 3339 time, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from storage.retention import run_purge
+
+    settings = _settings()
+    report = asyncio.run(
+        run_purge(
+            settings.database_url,
+            as_of=_as_of(args.as_of),
+            dry_run=args.dry_run,
+            audit_days=settings.audit_retention_days,
+        )
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from web.loadtest import main as loadtest_main
+
+    return loadtest_main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="inviaro", description="Inviaro hub: real-time messaging.")
+    p.add_argument("--log-level", default="info", help="debug, info, warning or error")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the web app and the real-time hub (uvicorn)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
+    s.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
+    s.set_defaults(func=cmd_serve)
+
+    w = sub.add_parser("worker", help="send queued replies, apply retention, run scheduled jobs")
+    w.set_defaults(func=cmd_worker)
+
+    m = sub.add_parser("migrate", help="create or upgrade the database schema")
+    m.set_defaults(func=cmd_migrate)
+
+    c = sub.add_parser("create-operator", help="create a workspace and its owner")
+    c.add_argument("--workspace", required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--email", required=True)
+    c.add_argument("--password", help="prompted for when omitted")
+    c.set_defaults(func=cmd_create_operator)
+
+    r = sub.add_parser("purge", help="apply retention once: delete what is past its time")
+    r.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    r.add_argument("--as-of", help="purge as if it were this RFC 3339 time")
+    r.set_defaults(func=cmd_purge)
+
+    lt = sub.add_parser("loadtest", help="open many sockets against a hub and measure latency")
+    from web.loadtest import add_arguments
+
+    add_arguments(lt)
+    lt.set_defaults(func=cmd_loadtest)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _logging(args.log_level)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

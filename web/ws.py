@@ -1,0 +1,222 @@
+"""The WebSocket endpoints: authenticate the handshake, then pump frames into a hub Session.
+
+All meaning lives in :mod:`hub.session`; this module only checks who is connecting and from
+where, moves bytes, and closes sockets whose credentials were revoked meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import or_, select
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from hub.codec import negotiate, subprotocol_for
+from hub.fanout import Connection
+from hub.model import utcnow
+from hub.ratelimit import TokenBucket
+from hub.service import OperatorPrincipal, VisitorPrincipal
+from hub.session import Session
+from storage import models as m
+from web import metrics
+from web.api.widget import origin_allowed, visitor_from_connection
+from web.auth.context import authenticate
+from web.auth.sessions import on_sessions_revoked
+from web.errors import ApiError
+
+log = logging.getLogger("inviaro.ws")
+
+CLOSE_POLICY = 1008
+
+
+class OperatorSockets:
+    """This process's operator sockets by session, so revocations close them (1008)."""
+
+    def __init__(self) -> None:
+        self.by_session: dict[str, set[Connection]] = defaultdict(set)
+        self.by_operator: dict[str, set[str]] = defaultdict(set)
+
+    def add(self, operator_id: str, session_id: str, conn: Connection) -> None:
+        self.by_session[session_id].add(conn)
+        self.by_operator[operator_id].add(session_id)
+
+    def remove(self, operator_id: str, session_id: str, conn: Connection) -> None:
+        conns = self.by_session.get(session_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self.by_session[session_id]
+                self.by_operator[operator_id].discard(session_id)
+                if not self.by_operator[operator_id]:
+                    del self.by_operator[operator_id]
+
+    async def sweep(self, services: Any, session_ids: list[str] | None = None) -> None:
+        """Close sockets whose session was revoked, expired, or whose operator was disabled.
+
+        One query for all local sessions, so the cost does not grow per socket."""
+        ids = list(self.by_session) if session_ids is None else session_ids
+        if not ids:
+            return
+        now = utcnow()
+        async with services.db() as db:
+            rows = await db.execute(
+                select(m.Session.id)
+                .join(m.Operator, m.Operator.id == m.Session.operator_id)
+                .where(
+                    m.Session.id.in_(ids),
+                    or_(
+                        m.Session.revoked_at.is_not(None),
+                        m.Session.expires_at < now,
+                        m.Operator.disabled.is_(True),
+                    ),
+                )
+            )
+            dead = [r.id for r in rows]
+        for session_id in dead:
+            for conn in list(self.by_session.get(session_id, ())):
+                conn.close(CLOSE_POLICY)
+
+
+def _sockets(services: Any) -> OperatorSockets:
+    sockets: OperatorSockets | None = services.extras.get("operator_sockets")
+    if sockets is None:
+        sockets = services.extras["operator_sockets"] = OperatorSockets()
+    return sockets
+
+
+def install(app: Any) -> None:
+    """Register the hooks that close sockets when sessions end or contacts are erased."""
+    services = app.state.services
+    sockets = _sockets(services)
+
+    async def on_revoked(operator_id: str, session_id: str | None) -> None:
+        ids = [session_id] if session_id else list(sockets.by_operator.get(operator_id, ()))
+        await sockets.sweep(services, ids)
+
+    async def on_heartbeat() -> None:
+        await sockets.sweep(services)
+
+    async def on_erased(workspace_id: str, contact_id: str, conversation_ids: list[str]) -> None:
+        for conversation_id in conversation_ids:
+            services.hub.close_conversation(conversation_id)
+
+    on_sessions_revoked(app).append(on_revoked)
+    services.hooks("on_heartbeat").append(on_heartbeat)
+    services.hooks("on_contact_erased").append(on_erased)
+
+
+async def _pump(websocket: WebSocket, session: Session, conn: Connection) -> None:
+    try:
+        while not conn.closed:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes")
+            if data is None:
+                continue
+            metrics.FRAMES_IN.inc()
+            await session.receive(data)
+    except WebSocketDisconnect:
+        return
+    except RuntimeError:
+        return  # the socket closed under a pending receive
+
+
+def _connection(websocket: WebSocket, services: Any) -> Connection:
+    fmt = negotiate(websocket.scope.get("subprotocols") or [])
+
+    async def send(data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            await websocket.send_bytes(data)
+        else:
+            await websocket.send_text(data)
+
+    async def close(code: int) -> None:
+        await websocket.close(code)
+
+    return services.hub.registry.connect(fmt, send, close)
+
+
+def _rate(services: Any) -> TokenBucket:
+    per_10s = services.settings.messages_per_10s
+    return TokenBucket(rate=per_10s / 10, burst=per_10s)
+
+
+async def operator_endpoint(websocket: WebSocket) -> None:
+    services = websocket.app.state.services
+    settings = services.settings
+    origin = websocket.headers.get("origin")
+    try:
+        principal = await authenticate(websocket)
+    except ApiError:
+        principal = None
+    if principal is None or (origin and not await _operator_origin_ok(services, principal, origin)):
+        await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
+        return
+    await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
+    conn = _connection(websocket, services)
+    hub_principal = OperatorPrincipal(principal.workspace_id, principal.operator_id, principal.name)
+    session = Session(services.hub, hub_principal, conn, _rate(services), settings.max_frame_bytes)
+    sockets = _sockets(services)
+    session_key = principal.session_id or f"token:{principal.operator_id}"
+    sockets.add(principal.operator_id, session_key, conn)
+    try:
+        await session.open()
+        await _pump(websocket, session, conn)
+    finally:
+        sockets.remove(principal.operator_id, session_key, conn)
+        await session.close()
+
+
+async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> bool:
+    """Cross-site WebSocket hijacking guard: the app's own origin, or one the workspace lists."""
+    if origin.rstrip("/") == services.settings.public_origin:
+        return True
+    async with services.db() as db:
+        workspace = await db.get(m.Workspace, principal.workspace_id)
+    allowed = {o.rstrip("/") for o in (workspace.allowed_origins or ())} if workspace else set()
+    return origin.rstrip("/") in allowed
+
+
+async def widget_endpoint(websocket: WebSocket) -> None:
+    services = websocket.app.state.services
+    settings = services.settings
+    token = websocket.query_params.get("token", "")
+    visitor = await visitor_from_connection(websocket, token) if token else None
+    if visitor is None or not await _widget_origin_ok(services, visitor, websocket):
+        await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
+        return
+    await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
+    conn = _connection(websocket, services)
+    principal = VisitorPrincipal(
+        visitor.workspace_id, visitor.conversation_id, visitor.channel_id, visitor.contact_id
+    )
+    session = Session(services.hub, principal, conn, _rate(services), settings.max_frame_bytes)
+    try:
+        await session.open()
+        await _pump(websocket, session, conn)
+    finally:
+        await session.close()
+
+
+async def _widget_origin_ok(services: Any, visitor: Any, websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (a server-side client or a load tester): the token decides
+    async with services.db() as db:
+        channel = await db.get(m.Channel, visitor.channel_id)
+        workspace = await db.get(m.Workspace, visitor.workspace_id)
+    if channel is None or workspace is None:
+        return False
+    return origin_allowed(channel, workspace, origin)
+
+
+routes = [
+    WebSocketRoute("/ws/operator", operator_endpoint),
+    WebSocketRoute("/ws/widget", widget_endpoint),
+]
