@@ -23,7 +23,7 @@ SUBPROTOCOLS: dict[str, Format] = {"inviaro.json": "json", "inviaro.msgpack": "m
 MAX_FRAME_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 10_000
 MAX_ID_CHARS = 64
-_MAX_SEQ = 2**63 - 1
+_MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
 
 
 class ProtocolError(Exception):

@@ -155,7 +155,7 @@ class RedisBus:
                     outage_since = None
                 delay = BACKOFF_START_S
                 while True:
-                    reply = await conn.read_response()
+                    reply = await conn.read_response(push_request=True)
                     self._handle(reply, pending)
                     if not pending and outage_since is not None:
                         self._reconnected(outage_since)

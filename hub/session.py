@@ -33,7 +33,7 @@ from hub.store import Gone, NotFound
 
 log = logging.getLogger(__name__)
 
-_LAST_SEQ = 2**62
+_LAST_SEQ = 2**31 - 1  # seq is a 32-bit column: past every real seq
 _KNOWN_LIMIT = 1024
 
 

@@ -1,18 +1,26 @@
-"""Every route of the app, gathered from the modules that own them."""
+"""Every route of the app, gathered from the modules that own them.
+
+Each module exports ``routes``; add yours to the list below (append; never replace it).
+"""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web import ops, ws
-from web.api import conversations, ingest, widget
+from web import ops, pages, ws
+from web.api import account, admin, channels, contacts, conversations, ingest, widget
 
 
 def all_routes() -> list[BaseRoute]:
     return [
         *ops.routes,
+        *account.routes,
+        *admin.routes,
+        *channels.routes,
         *conversations.routes,
+        *contacts.routes,
         *ingest.routes,
         *widget.routes,
         *ws.routes,
+        *pages.routes,
     ]
