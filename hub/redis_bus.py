@@ -41,6 +41,7 @@ class RedisBus:
         on_reconnect: OnReconnect | None = None,
         *,
         connect_timeout: float = 2.0,
+        name: str = "inviaro-bus",
     ) -> None:
         self._on_message = on_message
         self._on_reconnect = on_reconnect
@@ -54,7 +55,11 @@ class RedisBus:
         )
         # The subscriber reads forever, so it has no socket timeout; keepalive finds dead peers.
         self._sub_pool: ConnectionPool = ConnectionPool.from_url(
-            url, socket_connect_timeout=connect_timeout, socket_timeout=None, socket_keepalive=True
+            url,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=None,
+            socket_keepalive=True,
+            client_name=name,  # CLIENT LIST shows which connection is the bus
         )
         self._refs: dict[str, int] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}

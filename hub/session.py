@@ -68,10 +68,12 @@ class Session:
             return
         await hub.registry.join(self.conn, workspace_topic(p.workspace_id))
         try:
-            if await hub.presence.online(p.workspace_id, p.operator_id, self.conn.id):
+            changed = await hub.presence.online(p.workspace_id, p.operator_id, self.conn.id)
+            if changed:  # this socket hears it too: it already joined the topic
                 await hub.publish_presence(p.workspace_id, p.operator_id, True)
-            for operator_id in await hub.presence.who(p.workspace_id):
-                self.conn.send_frame(frames.presence(operator_id, True))
+            for operator_id in sorted(await hub.presence.who(p.workspace_id)):
+                if not (changed and operator_id == p.operator_id):
+                    self.conn.send_frame(frames.presence(operator_id, True))
         except BusUnavailable as err:
             log.warning("presence unavailable: %s", err)
 

@@ -13,10 +13,10 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from hub.model import rfc3339, utcnow
@@ -25,15 +25,21 @@ from storage import models as m
 from storage.serialize import contact_to_wire, conversation_to_wire, message_from_row
 from storage.writer import dialect_insert, provider_id_hash
 
-T_WS = m.Workspace.__table__
-T_CONTACT = m.Contact.__table__
-T_IDENT = m.ContactIdentity.__table__
-T_CHANNEL = m.Channel.__table__
-T_CONV = m.Conversation.__table__
-T_MSG = m.Message.__table__
-T_OUTBOX = m.OutboxItem.__table__
-T_BOOKING = m.Booking.__table__
-T_ERASED = m.ErasedProviderMessage.__table__
+
+def table_of(model: type[m.Base]) -> Table:
+    """The model's Core table, typed as a Table (``__table__`` is typed as a FromClause)."""
+    return cast(Table, model.__table__)
+
+
+T_WS = table_of(m.Workspace)
+T_CONTACT = table_of(m.Contact)
+T_IDENT = table_of(m.ContactIdentity)
+T_CHANNEL = table_of(m.Channel)
+T_CONV = table_of(m.Conversation)
+T_MSG = table_of(m.Message)
+T_OUTBOX = table_of(m.OutboxItem)
+T_BOOKING = table_of(m.Booking)
+T_ERASED = table_of(m.ErasedProviderMessage)
 
 EXPORT_FORMAT = "inviaro.contact-export/1"
 MAX_NAME = 200
@@ -284,7 +290,7 @@ async def export_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str
         for conv in convs:
             rows_of = messages[conv.id]
             wire = conversation_to_wire(
-                conv,
+                conv,  # type: ignore[arg-type]
                 channels[conv.channel_id],
                 contact,
                 message_from_row(rows_of[-1]) if rows_of else None,

@@ -29,17 +29,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.model import rfc3339, utcnow
 from storage import models as m
 from storage.db import make_engine
+from storage.privacy import table_of
 
-T_WS = m.Workspace.__table__
-T_CONTACT = m.Contact.__table__
-T_IDENT = m.ContactIdentity.__table__
-T_CONV = m.Conversation.__table__
-T_MSG = m.Message.__table__
-T_OUTBOX = m.OutboxItem.__table__
-T_BOOKING = m.Booking.__table__
-T_AUDIT = m.AuditEntry.__table__
-T_LOGIN_FAIL = m.LoginFailure.__table__
-T_SESSION = m.Session.__table__
+T_WS = table_of(m.Workspace)
+T_CONTACT = table_of(m.Contact)
+T_IDENT = table_of(m.ContactIdentity)
+T_CONV = table_of(m.Conversation)
+T_MSG = table_of(m.Message)
+T_OUTBOX = table_of(m.OutboxItem)
+T_BOOKING = table_of(m.Booking)
+T_AUDIT = table_of(m.AuditEntry)
+T_LOGIN_FAIL = table_of(m.LoginFailure)
+T_SESSION = table_of(m.Session)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
@@ -55,8 +56,8 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     T_CONV,
     T_IDENT,
     T_CONTACT,
-    m.ApiToken.__table__,
-    m.Flow.__table__,
+    table_of(m.ApiToken),
+    table_of(m.Flow),
     T_AUDIT,
 )
 

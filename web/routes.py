@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web import ops, pages, ws
+from web import media, ops, pages, webhooks, widget_assets, ws
 from web.api import account, admin, channels, contacts, conversations, ingest, widget
 
 
@@ -21,6 +21,9 @@ def all_routes() -> list[BaseRoute]:
         *contacts.routes,
         *ingest.routes,
         *widget.routes,
+        *widget_assets.routes,
+        *webhooks.routes,
+        *media.routes,
         *ws.routes,
         *pages.routes,
     ]

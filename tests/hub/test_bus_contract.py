@@ -38,6 +38,7 @@ async def test_subscriptions_are_reference_counted(make_bus: BusFactory) -> None
     await bus.subscribe(t)
     await bus.unsubscribe(t)
     await bus.publish(t, b"still")
+    await rec.until(lambda: bool(rec.payloads(t)))
     await bus.unsubscribe(t)
     await bus.unsubscribe(t)  # an extra unsubscribe is ignored
     await bus.publish(t, b"gone")

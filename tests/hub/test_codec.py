@@ -40,7 +40,8 @@ def test_send_msgpack() -> None:
 
 def test_other_frames() -> None:
     assert decode_client_frame('{"type":"typing","active":true}', "json") == Typing(None, True)
-    assert decode_client_frame('{"type":"read","conversation_id":"c","seq":3}', "json") == Read("c", 3)
+    read = '{"type":"read","conversation_id":"c","seq":3}'
+    assert decode_client_frame(read, "json") == Read("c", 3)
     resume = '{"type":"resume","conversation_id":"c","after_seq":0}'
     assert decode_client_frame(resume, "json") == Resume("c", 0)
     assert decode_client_frame('{"type":"ping"}', "json") == Ping()

@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import httpx
+import pyotp
 
 from tests.helpers import (
     PASSWORD,
@@ -54,8 +55,6 @@ async def test_reused_totp_code_is_refused(client: httpx.AsyncClient) -> None:
 async def test_code_used_to_enable_cannot_log_in(client: httpx.AsyncClient) -> None:
     account = await signup(client)
     setup = (await account.post("/api/2fa/setup")).json()
-    import pyotp
-
     code = pyotp.TOTP(setup["secret"]).now()
     assert (await account.post("/api/2fa/enable", json={"otp": code})).status_code == 204
     async with new_client(str(client.base_url)) as browser:
@@ -111,7 +110,7 @@ async def test_disable_needs_password_and_a_fresh_code(client: httpx.AsyncClient
 async def test_required_2fa_blocks_other_calls_until_enabled(live: LiveServer) -> None:
     async with new_client(live.url) as owner_client:
         owner = await signup(owner_client)
-        totp, _ = await enable_2fa(owner)
+        await enable_2fa(owner)
         await owner.patch("/api/workspace", json={"require_2fa": True})
         agent_email = (
             await owner.post(
@@ -132,8 +131,6 @@ async def test_required_2fa_blocks_other_calls_until_enabled(live: LiveServer) -
         assert me.json()["must_enable_2fa"] is True
         assert (await agent_client.get("/api/channels")).status_code == 403
         setup = await agent_client.post("/api/2fa/setup", headers=csrf)
-        import pyotp
-
         code = pyotp.TOTP(setup.json()["secret"]).now()
         enabled = await agent_client.post("/api/2fa/enable", json={"otp": code}, headers=csrf)
         assert enabled.status_code == 204

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
-from sqlalchemy import select
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
 
 from storage.db import make_engine
 from storage.models import ApiToken, Operator
@@ -296,3 +297,27 @@ async def test_static_login_script_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/static/auth.js")
     assert response.status_code == 200
     assert "/api/login" in (await client.get("/login")).text
+
+
+async def test_login_rehashes_a_password_made_with_weaker_parameters(
+    live: LiveServer, client: httpx.AsyncClient
+) -> None:
+    account = await signup(client)
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    engine = make_engine(live.settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(Operator)
+                .where(Operator.id == account.operator_id)
+                .values(password_hash=weak)
+            )
+        assert (await login(client, account.email)).status_code == 200
+        async with engine.connect() as conn:
+            stored = await conn.scalar(
+                select(Operator.password_hash).where(Operator.id == account.operator_id)
+            )
+    finally:
+        await engine.dispose()
+    assert stored is not None and stored != weak
+    assert "m=19456,t=2,p=1" in stored

@@ -11,7 +11,6 @@ every other API call answers 403 ``2fa_required`` until 2FA is enabled.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -25,6 +24,7 @@ from hub.model import rfc3339, utcnow
 from storage.models import ApiToken, BackupCode, Operator, Workspace
 from web import audit
 from web.auth import passwords, throttle, totp
+from web.auth.accounts import normalize_email
 from web.auth.context import Principal, client_ip, require
 from web.auth.sessions import (
     clear_session_cookie,
@@ -39,16 +39,14 @@ from web.crypto import random_token, sha256_hex
 from web.errors import ApiError, field, read_json
 from web.services import Services
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
-
 
 def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 def email_field(data: dict[str, Any], name: str = "email") -> str:
-    value = str(field(data, name, str, max_len=320)).lower()
-    if not EMAIL_RE.match(value):
+    value = normalize_email(str(field(data, name, str, max_len=320)))
+    if value is None:
         raise ApiError(422, "invalid", f"The field '{name}' is not an email address.")
     return value
 

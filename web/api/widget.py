@@ -2,15 +2,27 @@
 
 A visitor token names one workspace, channel, contact and conversation; it is signed with
 the secret key, so it opens that conversation and nothing else.
+
+Identity verification: a site whose visitors are signed in sends ``{user_id, user_hash}``
+with ``user_hash`` the hex HMAC-SHA256 of ``user_id`` keyed with the channel's
+``identity_secret``. A verified visitor is the contact with the channel identity
+``user:<user_id>``, on every device, with that contact's latest conversation on the channel.
+A wrong hash is refused (403 ``identity_invalid``), never downgraded or merged; a channel
+whose config has ``require_verification: true`` refuses sessions without a valid one (403
+``verification_required``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,7 +30,10 @@ from starlette.routing import Route
 from hub.ids import new_id
 from hub.model import utcnow
 from storage import models as m
+from web.auth.channels import channel_secrets
 from web.errors import ApiError, field, read_json
+
+log = logging.getLogger("inviaro.widget")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +92,88 @@ async def visitor_from_connection(conn: HTTPConnection, token: str) -> Visitor |
     return visitor
 
 
-async def _new_visitor(session: Any, channel: m.Channel) -> Visitor:
+def _identity_secret(settings: Any, channel: m.Channel) -> str | None:
+    try:
+        return channel_secrets(settings, channel).get("identity_secret") or None
+    except Exception:  # a changed secret key: the secret is unreadable, so nothing verifies
+        log.warning("identity_secret of channel %s cannot be decrypted", channel.id)
+        return None
+
+
+def identity_hash(secret: str, user_id: str) -> str:
+    """What the site's back end computes: hex HMAC-SHA256 of the user id with the secret."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _verified_user(
+    settings: Any, channel: m.Channel, user_id: str | None, user_hash: str | None
+) -> str | None:
+    """The verified user id, None when none was claimed; raises 403 on a bad claim."""
+    if user_id is None and user_hash is None:
+        return None
+    secret = _identity_secret(settings, channel)
+    if (
+        not user_id
+        or not user_hash
+        or secret is None
+        or not hmac.compare_digest(identity_hash(secret, user_id), user_hash.strip().lower())
+    ):
+        raise ApiError(403, "identity_invalid", "The visitor's identity could not be verified.")
+    return user_id
+
+
+async def _verified_visitor(session: Any, channel: m.Channel, user_id: str) -> Visitor:
+    """The contact of ``user:<user_id>`` on this channel and its latest conversation."""
+    external_id = f"user:{user_id}"
+    for attempt in range(2):
+        identity = await session.scalar(
+            select(m.ContactIdentity).where(
+                m.ContactIdentity.channel_id == channel.id,
+                m.ContactIdentity.external_id == external_id,
+            )
+        )
+        if identity is not None:
+            conv = await session.scalar(
+                select(m.Conversation)
+                .where(
+                    m.Conversation.channel_id == channel.id,
+                    m.Conversation.contact_id == identity.contact_id,
+                )
+                .order_by(m.Conversation.created_at.desc(), m.Conversation.id.desc())
+                .limit(1)
+            )
+            if conv is None:
+                conv = _conversation(channel, identity.contact_id)
+                session.add(conv)
+                await session.flush()
+            return Visitor(channel.workspace_id, channel.id, identity.contact_id, conv.id)
+        try:
+            async with session.begin_nested():
+                return await _new_visitor(session, channel, external_id)
+        except IntegrityError:
+            if attempt:  # pragma: no cover - a second race on the same id
+                raise
+            # Another device of the same user created it just now: use theirs.
+    raise AssertionError("unreachable")
+
+
+def _conversation(channel: m.Channel, contact_id: str) -> m.Conversation:
+    now = utcnow()
+    return m.Conversation(
+        id=new_id("cv_"),
+        workspace_id=channel.workspace_id,
+        channel_id=channel.id,
+        contact_id=contact_id,
+        status="open",
+        tags=[],
+        last_seq=0,
+        read_seq=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _new_visitor(session: Any, channel: m.Channel, external_id: str | None = None) -> Visitor:
     now = utcnow()
     contact = m.Contact(
         id=new_id("ct_"),
@@ -94,21 +190,10 @@ async def _new_visitor(session: Any, channel: m.Channel) -> Visitor:
             workspace_id=channel.workspace_id,
             channel_id=channel.id,
             contact_id=contact.id,
-            external_id=new_id("v_"),
+            external_id=external_id or new_id("v_"),
         )
     )
-    conv = m.Conversation(
-        id=new_id("cv_"),
-        workspace_id=channel.workspace_id,
-        channel_id=channel.id,
-        contact_id=contact.id,
-        status="open",
-        tags=[],
-        last_seq=0,
-        read_seq=0,
-        created_at=now,
-        updated_at=now,
-    )
+    conv = _conversation(channel, contact.id)
     session.add(conv)
     await session.flush()
     return Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
@@ -118,6 +203,8 @@ async def create_session(request: Request) -> Response:
     data = await read_json(request)
     key = field(data, "key", str, max_len=100)
     token = field(data, "visitor_token", str, required=False, max_len=1000)
+    user_id = field(data, "user_id", str, required=False, max_len=150)
+    user_hash = field(data, "user_hash", str, required=False, max_len=128)
     services = request.app.state.services
     settings = services.settings
     async with services.db() as session, session.begin():
@@ -133,8 +220,16 @@ async def create_session(request: Request) -> Response:
                 "origin_not_allowed",
                 "This website is not among the channel's allowed origins.",
             )
+        verified = _verified_user(settings, channel, user_id, user_hash)
+        if verified is None and channel.config.get("require_verification"):
+            raise ApiError(
+                403, "verification_required", "This chat is only open to signed-in visitors."
+            )
         visitor: Visitor | None = None
-        if token:
+        if verified is not None:
+            # An anonymous token is ignored here: unverified history is never merged in.
+            visitor = await _verified_visitor(session, channel, verified)
+        elif token:
             visitor = read_token(settings.secret_key, token)
             if visitor is None or visitor.channel_id != channel.id:
                 raise ApiError(403, "forbidden", "The visitor token is not valid here.")
@@ -144,16 +239,7 @@ async def create_session(request: Request) -> Response:
             conv = await session.get(m.Conversation, visitor.conversation_id)
             if conv is None:
                 # Retention removed the old conversation: the same visitor starts a new one.
-                conv = m.Conversation(
-                    id=new_id("cv_"),
-                    workspace_id=channel.workspace_id,
-                    channel_id=channel.id,
-                    contact_id=contact.id,
-                    status="open",
-                    tags=[],
-                    last_seq=0,
-                    read_seq=0,
-                )
+                conv = _conversation(channel, contact.id)
                 session.add(conv)
                 await session.flush()
                 visitor = Visitor(channel.workspace_id, channel.id, contact.id, conv.id)

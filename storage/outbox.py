@@ -1,0 +1,296 @@
+"""The outbox's state machine, and delivery reports applied to stored outbound messages.
+
+The batching writer puts an operator's reply to an external channel in ``outbox`` in the
+same transaction as the message (status ``queued``). Workers then:
+
+1. :func:`claim_due` a batch: rows whose ``next_attempt_at`` has come and whose lease
+   (``locked_until``) is free or expired. On Postgres the rows are picked with
+   ``FOR UPDATE SKIP LOCKED`` and leased in that one transaction, so concurrent workers
+   never claim the same row while its lease runs; a worker killed mid-send simply lets
+   its lease expire and another worker picks the row up again (at-least-once: a send
+   that was in flight at the kill may reach the provider twice, since the providers take
+   no idempotency key). SQLite has one writer at a time (``BEGIN IMMEDIATE``), so the
+   same statements without the row lock are already exclusive there.
+   ``attempts`` counts claims, so a message that crashes its worker still runs out.
+2. :func:`complete_sent`: the provider accepted it; the message becomes ``sent`` with the
+   provider's id (which later delivery reports name) and the row is deleted.
+3. :func:`retry_later` or :func:`fail`: back off, or give up with a readable error.
+
+Delivery reports (:func:`apply_status`, :func:`apply_watermark`) only ever move a message
+forward by :data:`hub.model.STATUS_RANK`, since providers redeliver and reorder them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.model import STATUS_RANK, Attachment, MessageStatus, utcnow
+from hub.store import Receipt
+from storage import models as m
+
+T_OUTBOX = cast(Table, m.OutboxItem.__table__)
+T_MSG = cast(Table, m.Message.__table__)
+T_CONV = cast(Table, m.Conversation.__table__)
+T_CHANNEL = cast(Table, m.Channel.__table__)
+T_IDENT = cast(Table, m.ContactIdentity.__table__)
+
+# A watermark ("everything before t was read") applies to messages the provider has seen.
+_WATERMARKABLE: tuple[MessageStatus, ...] = ("sent", "delivered")
+MAX_ERROR = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One leased outbox row with everything a send needs.
+
+    ``channel_secrets`` is still encrypted (storage never holds the key); ``recipient``
+    is the contact's id on the channel (phone number, PSID, Viber id), None if the
+    identity is gone. ``attempts`` already counts this claim.
+    """
+
+    outbox_id: str
+    message_id: str
+    workspace_id: str
+    conversation_id: str
+    channel_id: str
+    channel_kind: str
+    channel_config: dict[str, Any]
+    channel_secrets: str | None
+    channel_disabled: bool
+    recipient: str | None
+    text: str
+    attachments: tuple[Attachment, ...]
+    attempts: int
+    locked_until: datetime
+
+
+async def claim_due(
+    engine: AsyncEngine, *, limit: int, lease: timedelta, now: datetime | None = None
+) -> list[Claimed]:
+    """Lease up to ``limit`` due rows for ``lease`` and return them, oldest due first."""
+    now = now or utcnow()
+    until = now + lease
+    async with engine.begin() as conn:
+        query = (
+            select(T_OUTBOX.c.id)
+            .where(
+                T_OUTBOX.c.next_attempt_at <= now,
+                (T_OUTBOX.c.locked_until.is_(None)) | (T_OUTBOX.c.locked_until <= now),
+            )
+            .order_by(T_OUTBOX.c.next_attempt_at, T_OUTBOX.c.id)
+            .limit(limit)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = [r.id for r in await conn.execute(query)]
+        if not ids:
+            return []
+        await conn.execute(
+            update(T_OUTBOX)
+            .where(T_OUTBOX.c.id.in_(ids))
+            .values(locked_until=until, attempts=T_OUTBOX.c.attempts + 1)
+        )
+        return await _details(conn, ids, until)
+
+
+async def _details(conn: AsyncConnection, ids: list[str], until: datetime) -> list[Claimed]:
+    rows = await conn.execute(
+        select(
+            T_OUTBOX.c.id,
+            T_OUTBOX.c.attempts,
+            T_OUTBOX.c.next_attempt_at,
+            T_MSG.c.id.label("message_id"),
+            T_MSG.c.workspace_id,
+            T_MSG.c.conversation_id,
+            T_MSG.c.text,
+            T_MSG.c.attachments,
+            T_CHANNEL.c.id.label("channel_id"),
+            T_CHANNEL.c.kind,
+            T_CHANNEL.c.config,
+            T_CHANNEL.c.secrets,
+            T_CHANNEL.c.disabled,
+            T_IDENT.c.external_id,
+        )
+        .select_from(
+            T_OUTBOX.join(T_MSG, T_MSG.c.id == T_OUTBOX.c.message_id)
+            .join(T_CONV, T_CONV.c.id == T_MSG.c.conversation_id)
+            .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
+            .outerjoin(
+                T_IDENT,
+                and_(
+                    T_IDENT.c.contact_id == T_CONV.c.contact_id,
+                    T_IDENT.c.channel_id == T_CONV.c.channel_id,
+                ),
+            )
+        )
+        .where(T_OUTBOX.c.id.in_(ids))
+        .order_by(T_OUTBOX.c.next_attempt_at, T_OUTBOX.c.id, T_IDENT.c.created_at)
+    )
+    claimed: dict[str, Claimed] = {}
+    for r in rows:
+        if r.id in claimed:
+            continue  # a contact with two identities on one channel: the oldest wins
+        claimed[r.id] = Claimed(
+            outbox_id=r.id,
+            message_id=r.message_id,
+            workspace_id=r.workspace_id,
+            conversation_id=r.conversation_id,
+            channel_id=r.channel_id,
+            channel_kind=r.kind,
+            channel_config=dict(r.config or {}),
+            channel_secrets=r.secrets,
+            channel_disabled=bool(r.disabled),
+            recipient=r.external_id,
+            text=r.text or "",
+            attachments=tuple(Attachment.from_record(a) for a in r.attachments or ()),
+            attempts=r.attempts,
+            locked_until=until,
+        )
+    return list(claimed.values())
+
+
+async def complete_sent(
+    engine: AsyncEngine, item: Claimed, provider_message_id: str
+) -> Receipt | None:
+    """The provider accepted the message: ``sent`` with its id, and the row is gone.
+
+    Returns the receipt to publish, or None when the message already moved on (a
+    delivery report can only name it once it has the provider id, so that is a
+    redelivered claim). If the provider's id is already held by another message of the
+    channel (an echo webhook that beat this commit), the message keeps no provider id
+    rather than breaking the unique index; it is still ``sent``.
+    """
+    async with engine.begin() as conn:
+        taken = await conn.scalar(
+            select(T_MSG.c.id).where(
+                T_MSG.c.channel_id == item.channel_id,
+                T_MSG.c.provider_message_id == provider_message_id,
+                T_MSG.c.id != item.message_id,
+            )
+        )
+        values: dict[str, Any] = {"status": "sent", "error": None}
+        if taken is None:
+            values["provider_message_id"] = provider_message_id
+        changed = await conn.execute(
+            update(T_MSG)
+            .where(T_MSG.c.id == item.message_id, T_MSG.c.status.in_(("queued", "failed")))
+            .values(**values)
+            .returning(T_MSG.c.id)
+        )
+        moved = changed.first() is not None
+        await conn.execute(T_OUTBOX.delete().where(T_OUTBOX.c.id == item.outbox_id))
+    if not moved:
+        return None
+    return Receipt(item.workspace_id, item.conversation_id, item.message_id, "sent")
+
+
+async def retry_later(engine: AsyncEngine, item: Claimed, at: datetime, error: str) -> None:
+    """Release the lease and try again at ``at``; ``error`` is kept for operators."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(T_OUTBOX)
+            .where(T_OUTBOX.c.id == item.outbox_id)
+            .values(next_attempt_at=at, locked_until=None, last_error=error[:MAX_ERROR])
+        )
+
+
+async def fail(engine: AsyncEngine, item: Claimed, error: str) -> Receipt | None:
+    """Give up: the message becomes ``failed`` with ``error`` and the row is gone."""
+    async with engine.begin() as conn:
+        changed = await conn.execute(
+            update(T_MSG)
+            .where(T_MSG.c.id == item.message_id, T_MSG.c.status == "queued")
+            .values(status="failed", error=error[:MAX_ERROR])
+            .returning(T_MSG.c.id)
+        )
+        moved = changed.first() is not None
+        await conn.execute(T_OUTBOX.delete().where(T_OUTBOX.c.id == item.outbox_id))
+    if not moved:
+        return None
+    return Receipt(item.workspace_id, item.conversation_id, item.message_id, "failed")
+
+
+async def backlog(engine: AsyncEngine) -> int:
+    """Rows waiting in the outbox (due or backing off), for the ``outbox_backlog`` gauge."""
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(T_OUTBOX)) or 0)
+
+
+def _below(status: MessageStatus, candidates: Sequence[MessageStatus]) -> list[str]:
+    rank = STATUS_RANK[status]
+    return [s for s in candidates if STATUS_RANK[s] < rank]
+
+
+async def apply_status(
+    engine: AsyncEngine,
+    channel_id: str,
+    provider_message_id: str,
+    status: MessageStatus,
+    error: str | None = None,
+) -> list[Receipt]:
+    """Move the outbound message the provider calls ``provider_message_id`` forward to
+    ``status`` (never back: a late ``delivered`` after ``read`` changes nothing). A
+    ``failed`` keeps the provider's error text. Returns the receipts to publish."""
+    lower = _below(status, ("sent", "delivered", "read"))
+    if not lower:
+        return []
+    values: dict[str, Any] = {"status": status}
+    if status == "failed":
+        values["error"] = (error or "failed")[:MAX_ERROR]
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            update(T_MSG)
+            .where(
+                T_MSG.c.channel_id == channel_id,
+                T_MSG.c.provider_message_id == provider_message_id,
+                T_MSG.c.direction == "out",
+                T_MSG.c.status.in_(lower),
+            )
+            .values(**values)
+            .returning(T_MSG.c.id, T_MSG.c.workspace_id, T_MSG.c.conversation_id)
+        )
+        return [Receipt(r.workspace_id, r.conversation_id, r.id, status) for r in rows]
+
+
+async def apply_watermark(
+    engine: AsyncEngine,
+    channel_id: str,
+    contact_external_id: str,
+    status: MessageStatus,
+    at: datetime,
+) -> list[Receipt]:
+    """Messenger/Instagram receipts: every outbound message to this contact on this
+    channel created at or before ``at`` moves forward to ``status``."""
+    lower = _below(status, _WATERMARKABLE)
+    if not lower:
+        return []
+    conversations = (
+        select(T_CONV.c.id)
+        .join(
+            T_IDENT,
+            and_(
+                T_IDENT.c.contact_id == T_CONV.c.contact_id,
+                T_IDENT.c.channel_id == T_CONV.c.channel_id,
+            ),
+        )
+        .where(T_IDENT.c.channel_id == channel_id, T_IDENT.c.external_id == contact_external_id)
+    )
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            update(T_MSG)
+            .where(
+                T_MSG.c.conversation_id.in_(conversations),
+                T_MSG.c.direction == "out",
+                T_MSG.c.created_at <= at,
+                T_MSG.c.status.in_(lower),
+            )
+            .values(status=status)
+            .returning(T_MSG.c.id, T_MSG.c.workspace_id, T_MSG.c.conversation_id)
+        )
+        return [Receipt(r.workspace_id, r.conversation_id, r.id, status) for r in rows]

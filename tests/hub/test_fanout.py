@@ -1,0 +1,133 @@
+"""Fan-out: encode once per format, bounded queues, reference-counted subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgpack
+import orjson
+
+from hub.bus import MemoryBus
+from hub.codec import Format
+from hub.fanout import Connection, Registry, conversation_topic, workspace_topic
+from tests.hub.conftest import WAIT_S
+
+
+class Socket:
+    """A fake socket end: records what was sent and how it was closed."""
+
+    def __init__(self, blocked: bool = False) -> None:
+        self.sent: list[str | bytes] = []
+        self.closed_with: int | None = None
+        self.gate = asyncio.Event()
+        if not blocked:
+            self.gate.set()
+        self._changed = asyncio.Event()
+
+    async def send(self, data: str | bytes) -> None:
+        await self.gate.wait()
+        self.sent.append(data)
+        self._changed.set()
+
+    async def close(self, code: int) -> None:
+        self.closed_with = code
+        self._changed.set()
+
+    async def until(self, n: int) -> None:
+        async def loop() -> None:
+            while len(self.sent) < n:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(loop(), WAIT_S)
+
+
+def make_registry(queue_bound: int = 256) -> tuple[Registry, MemoryBus]:
+    registry: Registry | None = None
+
+    def on_message(topic: str, payload: bytes) -> None:
+        assert registry is not None
+        registry.deliver(topic, payload)
+
+    bus = MemoryBus(on_message)
+    registry = Registry(bus, queue_bound)
+    return registry, bus
+
+
+def connect(registry: Registry, fmt: Format, sock: Socket) -> Connection:
+    return registry.connect(fmt, sock.send, sock.close)
+
+
+def test_topic_names() -> None:
+    assert workspace_topic("w1") == "ws:w1"
+    assert conversation_topic("c1") == "conv:c1"
+
+
+async def test_payload_is_encoded_once_per_format_and_shared() -> None:
+    registry, bus = make_registry()
+    socks = [Socket() for _ in range(40)]
+    conns = [connect(registry, "json" if i % 2 else "msgpack", s) for i, s in enumerate(socks)]
+    for conn in conns:
+        await registry.join(conn, "ws:w")
+    payload = msgpack.packb({"type": "pong"})
+    await bus.publish("ws:w", payload)
+    for s in socks:
+        await s.until(1)
+    assert registry.counters.encodes == 1
+    json_frames = {id(s.sent[0]) for s in socks[1::2]}
+    assert len(json_frames) == 1 and orjson.loads(socks[1].sent[0]) == {"type": "pong"}
+    assert all(s.sent[0] is payload for s in socks[::2])
+    assert registry.counters.frames_out == 40
+
+
+async def test_slow_socket_is_closed_1013_while_fast_one_keeps_receiving() -> None:
+    registry, bus = make_registry(queue_bound=8)
+    slow, fast = Socket(blocked=True), Socket()
+    for sock in (slow, fast):
+        await registry.join(connect(registry, "msgpack", sock), "ws:w")
+    for i in range(50):
+        await bus.publish("ws:w", msgpack.packb(i))
+        await asyncio.sleep(0)  # let writers run: the fast one drains, the slow one cannot
+    await fast.until(50)
+    assert [msgpack.unpackb(d) for d in fast.sent] == list(range(50))
+    assert slow.closed_with == 1013 and slow.sent == []
+    assert registry.counters.overloaded == 1
+
+
+async def test_first_join_subscribes_and_last_leave_unsubscribes() -> None:
+    registry, bus = make_registry()
+    a, b = connect(registry, "json", Socket()), connect(registry, "json", Socket())
+    await registry.join(a, "conv:c")
+    await registry.join(b, "conv:c")
+    await registry.join(b, "conv:c")  # joining twice counts once
+    assert bus.topics() == {"conv:c"}
+    await registry.leave(a, "conv:c")
+    assert bus.topics() == {"conv:c"}
+    await registry.disconnect(b)
+    assert bus.topics() == set() and registry.topics() == []
+
+
+async def test_close_topic_and_close_all() -> None:
+    registry, _ = make_registry()
+    s1, s2 = Socket(), Socket()
+    c1, c2 = connect(registry, "json", s1), connect(registry, "json", s2)
+    await registry.join(c1, "conv:gone")
+    registry.close_topic("conv:gone", 1008)
+    await c1.wait_closed()
+    assert s1.closed_with == 1008 and s2.closed_with is None
+    await registry.close_all(1012)
+    assert s2.closed_with == 1012 and c2.closed
+    assert registry.counters.sockets_open == 2
+    await registry.disconnect(c1)
+    await registry.disconnect(c2)
+    assert registry.counters.sockets_open == 0
+
+
+async def test_paced_push_waits_for_room_instead_of_overflowing() -> None:
+    registry, _ = make_registry(queue_bound=4)
+    sock = Socket()
+    conn = connect(registry, "json", sock)
+    for i in range(100):
+        await conn.push_paced(str(i))
+    await sock.until(100)
+    assert sock.sent == [str(i) for i in range(100)] and not conn.closed

@@ -1,0 +1,101 @@
+"""The Presence contract over MemoryPresence and RedisPresence, on an injected clock."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from hub.presence import MemoryPresence, Presence, RedisPresence
+
+TTL = 20.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Factory = Callable[[], Presence]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def presences(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Clock, Factory]]:
+    """A clock and a factory of presence instances that share state (as processes would)."""
+    clock = Clock()
+    made: list[RedisPresence] = []
+    shared = MemoryPresence(TTL, clock)
+    prefix = f"test:{uuid.uuid4().hex}:"
+
+    def factory() -> Presence:
+        if request.param == "memory":
+            return shared
+        url = request.getfixturevalue("hub_redis_url")
+        made.append(RedisPresence(url, TTL, clock, prefix=prefix))
+        return made[-1]
+
+    yield clock, factory
+    for p in made:
+        await p.close()
+
+
+async def test_first_and_last_connection_change_state(presences: tuple[Clock, Factory]) -> None:
+    _, make = presences
+    p = make()
+    assert await p.online("w", "op1", "c1") is True
+    assert await p.online("w", "op1", "c2") is False
+    assert await p.who("w") == {"op1"}
+    assert await p.offline("w", "op1", "c1") is False
+    assert await p.offline("w", "op1", "c2") is True
+    assert await p.who("w") == set()
+
+
+async def test_unknown_offline_changes_nothing(presences: tuple[Clock, Factory]) -> None:
+    _, make = presences
+    assert await make().offline("w", "nobody", "c") is False
+
+
+async def test_entries_expire_without_refresh(presences: tuple[Clock, Factory]) -> None:
+    clock, make = presences
+    p = make()
+    await p.online("w", "op1", "c1")
+    clock.now += TTL + 1
+    assert await p.who("w") == set()
+
+
+async def test_refresh_keeps_entries_alive(presences: tuple[Clock, Factory]) -> None:
+    clock, make = presences
+    p = make()
+    await p.online("w", "op1", "c1")
+    for _ in range(5):
+        clock.now += TTL / 2
+        assert await p.refresh() == []
+    assert await p.who("w") == {"op1"}
+
+
+async def test_forget_erases_the_operator(presences: tuple[Clock, Factory]) -> None:
+    _, make = presences
+    p = make()
+    await p.online("w", "op1", "c1")
+    await p.online("w", "op2", "c2")
+    await p.forget("w", "op1")
+    assert await p.who("w") == {"op2"}
+
+
+async def test_killed_process_entries_expire_and_are_reported_once(hub_redis_url: str) -> None:
+    clock, prefix = Clock(), f"test:{uuid.uuid4().hex}:"
+    dead = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
+    alive = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
+    await dead.online("w", "op1", "c1")  # this process will never refresh again
+    await alive.online("w", "op2", "c2")
+    clock.now += TTL + 1
+    assert await alive.refresh() == [("w", "op1")]
+    assert await alive.refresh() == []
+    assert await alive.who("w") == {"op2"}
+    await dead.close()
+    await alive.close()

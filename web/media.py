@@ -1,0 +1,68 @@
+"""The authenticated proxy for WhatsApp media.
+
+WhatsApp webhooks carry a media id, not a URL: the file is fetched with the channel's
+access token, which must never reach a browser. So a message's attachment URL points
+here, and this route fetches the bytes for an operator of the channel's workspace.
+The body is served as an attachment under a sandboxing CSP unless it is a plain image,
+audio or video type, so a customer's file can never run script on the hub's origin.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.base import ConfigError, ProviderError
+from adapters.meta import WhatsAppAdapter
+from web.auth.channels import channel_secrets, load_channel
+from web.auth.context import require
+from web.crypto import DecryptError
+from web.errors import ApiError
+
+log = logging.getLogger("inviaro.media")
+
+_MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_INLINE = ("image/jpeg", "image/png", "image/gif", "image/webp", "audio/", "video/")
+
+
+async def whatsapp_media(request: Request) -> Response:
+    """``GET /api/media/{channel_id}/{media_id}``: the file's bytes with its MIME type."""
+    principal = await require(request)
+    services = request.app.state.services
+    media_id = request.path_params["media_id"]
+    async with services.db() as db:
+        channel = await load_channel(db, request.path_params["channel_id"], kinds=("whatsapp",))
+    if (
+        channel is None
+        or channel.workspace_id != principal.workspace_id
+        or not _MEDIA_ID.match(media_id)
+    ):
+        raise ApiError(404, "not_found", "There is no such media file.")
+    try:
+        config: dict[str, Any] = {**(channel.config or {})}
+        config.update(channel_secrets(services.settings, channel))
+        adapter = WhatsAppAdapter.from_config(config)
+    except (ConfigError, DecryptError):
+        raise ApiError(
+            503, "unavailable", "The channel's access token cannot be read; set it again."
+        ) from None
+    try:
+        content, mime = await adapter.fetch_media(services.http, media_id)
+    except ProviderError as exc:
+        log.info("media %s of channel %s: %s", media_id, channel.id, exc.detail)
+        if exc.retryable:
+            raise ApiError(503, "unavailable", "WhatsApp did not answer; retry.") from None
+        raise ApiError(404, "not_found", "WhatsApp no longer has this media file.") from None
+    headers = {"Cache-Control": "private, max-age=300"}
+    if not mime.startswith(_INLINE):
+        headers["Content-Disposition"] = "attachment"
+        headers["Content-Security-Policy"] = "sandbox"
+    return Response(content, media_type=mime, headers=headers)
+
+
+routes = [Route("/api/media/{channel_id}/{media_id}", whatsapp_media, methods=["GET"])]

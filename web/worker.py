@@ -1,0 +1,249 @@
+"""The worker: sends queued replies to the providers, and applies retention hourly.
+
+``inviaro worker`` runs :func:`run_worker` (M of them beside N web processes in
+production); the embedded single-process default runs the same loop inside the web app
+(:func:`start_in_process`). Each pass claims due outbox rows with a lease
+(:func:`storage.outbox.claim_due`), sends each through its channel's adapter with at most
+:data:`CONCURRENCY` calls in flight, and records the outcome before the next pass:
+
+- accepted: the message is ``sent`` with the provider's id; a ``sent`` receipt goes out;
+- a retryable failure (429, 5xx, timeouts, throttling codes): exponential backoff with
+  jitter, at least the provider's ``Retry-After``; after :data:`MAX_ATTEMPTS` it fails;
+- a permanent failure (bad token, unknown recipient, deleted channel): ``failed`` at once
+  with the provider's reason, and a ``failed`` receipt.
+
+Delivery is at-least-once: a worker killed between the provider's answer and the commit
+leaves a lease that expires, and the send is repeated (the providers take no idempotency
+key). Two live workers never send one message at the same time.
+
+Environment (read here because only the worker uses them):
+``INVIARO_OUTBOX_LEASE_S`` (default 60) how long a claim lasts; ``INVIARO_META_GRAPH_BASE``
+points the Meta adapters at another Graph API base URL (a pinned version, an egress proxy,
+or a local stand-in in process-level tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import random
+import signal
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from adapters.base import ChannelAdapter, ConfigError, SendError, UnknownChannelKind, adapter_for
+from hub.model import utcnow
+from hub.store import Receipt
+from storage import outbox
+from web.config import Settings
+from web.crypto import DecryptError, decrypt_json
+from web.services import Services
+
+log = logging.getLogger("inviaro.worker")
+
+BATCH = 50
+CONCURRENCY = 8
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 15 * 60.0
+IDLE_POLL_S = 1.0
+RETENTION_EVERY_S = 3600.0
+
+
+def _lease() -> timedelta:
+    raw = os.environ.get("INVIARO_OUTBOX_LEASE_S", "")
+    try:
+        seconds = float(raw) if raw else 60.0
+    except ValueError:
+        seconds = 60.0
+    return timedelta(seconds=max(1.0, seconds))
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Delay before attempt ``attempts + 1``: 2 s, 4 s, 8 s... capped at 15 min, with
+    "equal jitter" so a burst of throttled sends does not return in lockstep, and never
+    sooner than the provider asked."""
+    ceiling: float = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
+    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, BACKOFF_CAP_S))
+    return delay
+
+
+def _adapter(settings: Settings, item: outbox.Claimed) -> ChannelAdapter:
+    config: dict[str, Any] = dict(item.channel_config)
+    if item.channel_secrets:
+        config.update(
+            {
+                str(k): str(v)
+                for k, v in dict(decrypt_json(settings.secret_key, item.channel_secrets)).items()
+            }
+        )
+    adapter = adapter_for(item.channel_kind, config)
+    graph_base = os.environ.get("INVIARO_META_GRAPH_BASE")
+    if graph_base and hasattr(adapter, "graph_base") and dataclasses.is_dataclass(adapter):
+        adapter = dataclasses.replace(adapter, graph_base=graph_base.rstrip("/"))
+    return adapter
+
+
+async def _deliver(
+    services: Services, client: httpx.AsyncClient, item: outbox.Claimed, now: datetime
+) -> Receipt | None:
+    """Send one claimed message and record the outcome; never raises for a send failure."""
+    engine = services.engine
+    if item.channel_disabled:
+        return await outbox.fail(engine, item, "The channel was deleted before sending.")
+    if not item.recipient:
+        return await outbox.fail(engine, item, "The contact has no identity on this channel.")
+    try:
+        adapter = _adapter(services.settings, item)
+    except (ConfigError, UnknownChannelKind, DecryptError) as exc:
+        return await outbox.fail(engine, item, f"The channel cannot send: {exc}")
+    started = time.perf_counter()
+    try:
+        result = await adapter.send(client, item.recipient, item.text, item.attachments)
+    except SendError as exc:
+        return await _failed_send(services, item, exc, now)
+    except Exception as exc:  # a bug or an unexpected library error: retry, loudly
+        log.exception("outbox %s: unexpected error while sending", item.outbox_id)
+        exc_as = SendError(f"unexpected error: {type(exc).__name__}", retryable=True)
+        return await _failed_send(services, item, exc_as, now)
+    log.info(
+        "outbox %s: sent message %s via %s in %.0f ms (attempt %d)",
+        item.outbox_id,
+        item.message_id,
+        item.channel_kind,
+        (time.perf_counter() - started) * 1000,
+        item.attempts,
+    )
+    return await outbox.complete_sent(engine, item, result.provider_message_id)
+
+
+async def _failed_send(
+    services: Services, item: outbox.Claimed, exc: SendError, now: datetime
+) -> Receipt | None:
+    if exc.retryable and item.attempts < MAX_ATTEMPTS:
+        delay = backoff_seconds(item.attempts, exc.retry_after)
+        log.info(
+            "outbox %s: attempt %d failed (%s); retrying in %.1f s",
+            item.outbox_id,
+            item.attempts,
+            exc.detail,
+            delay,
+        )
+        await outbox.retry_later(services.engine, item, now + timedelta(seconds=delay), exc.detail)
+        return None
+    log.info(
+        "outbox %s: giving up after %d attempts: %s", item.outbox_id, item.attempts, exc.detail
+    )
+    return await outbox.fail(services.engine, item, exc.detail)
+
+
+async def run_once(
+    services: Services,
+    *,
+    client: httpx.AsyncClient | None = None,
+    now: datetime | None = None,
+    limit: int = BATCH,
+) -> int:
+    """Claim the due outbox rows once, send them, record and publish the outcomes.
+
+    Returns how many rows were claimed (0: nothing was due). ``client`` defaults to
+    ``services.http``; ``now`` lets a caller act as if it were later (a test skipping a
+    backoff). Storage errors propagate; sends that fail are recorded, not raised.
+    """
+    client = client or services.http
+    now = now or utcnow()
+    items = await outbox.claim_due(services.engine, limit=limit, lease=_lease(), now=now)
+    if items:
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(item: outbox.Claimed) -> Receipt | None:
+            async with gate:
+                return await _deliver(services, client, item, now)
+
+        outcomes = await asyncio.gather(*(one(i) for i in items), return_exceptions=True)
+        receipts: list[Receipt] = []
+        for outcome in outcomes:
+            if isinstance(outcome, Receipt):
+                receipts.append(outcome)
+            elif isinstance(outcome, BaseException):
+                # Recording failed (database away): the lease runs out and it is retried.
+                log.warning("outbox: recording an outcome failed: %s", type(outcome).__name__)
+        if receipts:
+            await services.hub.publish_receipts(receipts)
+    services.extras["outbox_backlog"] = await outbox.backlog(services.engine)
+    return len(items)
+
+
+async def _retention(settings: Settings) -> None:
+    """One retention pass, if storage provides it; a failure waits for the next hour."""
+    try:
+        from storage import retention
+    except ImportError:
+        return
+    run_purge = getattr(retention, "run_purge", None)
+    if run_purge is None:
+        return
+    try:
+        report = await run_purge(
+            settings.database_url,
+            audit_retention_days=settings.audit_retention_days,
+            workspace_recovery_days=settings.workspace_recovery_days,
+        )
+        summary = getattr(report, "summary", None)
+        log.info("retention: %s", summary() if callable(summary) else report)
+    except Exception:
+        log.exception("retention pass failed; next try in an hour")
+
+
+async def work_forever(services: Services, stop: asyncio.Event | None = None) -> None:
+    """Send due replies until ``stop`` is set (or the task is cancelled); retention hourly.
+
+    Busy: the next pass starts at once. Idle or failing: wait :data:`IDLE_POLL_S`.
+    """
+    stop = stop or asyncio.Event()
+    next_retention = time.monotonic() + 60.0  # not in the first minute of a start-up storm
+    while not stop.is_set():
+        claimed = 0
+        try:
+            claimed = await run_once(services)
+        except Exception as exc:
+            log.warning("outbox pass failed (%s); retrying", type(exc).__name__)
+        if time.monotonic() >= next_retention:
+            next_retention = time.monotonic() + RETENTION_EVERY_S
+            await _retention(services.settings)
+        if claimed == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
+
+
+def start_in_process(services: Services) -> None:
+    """Run the worker loop inside this (web) process when ``settings.run_worker`` says
+    so: the embedded SQLite default has no separate worker. Safe to call twice."""
+    if not services.settings.run_worker or services.extras.get("outbox_worker_started"):
+        return
+    services.extras["outbox_worker_started"] = True
+    services.spawn(work_forever(services), "outbox-worker")
+
+
+async def run_worker(settings: Settings) -> None:
+    """``inviaro worker``: until SIGTERM or SIGINT, then finish the pass and close."""
+    services = await Services.start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    log.info("worker started (lease %s s)", _lease().total_seconds())
+    try:
+        await work_forever(services, stop)
+    finally:
+        await services.close()
+        log.info("worker stopped")
