@@ -54,11 +54,27 @@ class Counters:
 class Connection:
     """One socket: its format, its bounded queue and (at most) one task."""
 
-    __slots__ = ("_close", "_counters", "_limit", "_queue", "_room", "_send", "_task", "_wake",
-                 "close_code", "fmt", "id", "topics")
+    __slots__ = (
+        "_close",
+        "_counters",
+        "_limit",
+        "_queue",
+        "_room",
+        "_send",
+        "_task",
+        "_wake",
+        "close_code",
+        "fmt",
+        "id",
+        "topics",
+    )
 
     def __init__(
-        self, fmt: Format, send: Send, close: Close, counters: Counters,
+        self,
+        fmt: Format,
+        send: Send,
+        close: Close,
+        counters: Counters,
         limit: int = DEFAULT_QUEUE_BOUND,
     ) -> None:
         self.id = new_id("conn_")

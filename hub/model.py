@@ -48,7 +48,9 @@ def rfc3339(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds and a ``Z``, the contract's one time format."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 @dataclass(frozen=True, slots=True)

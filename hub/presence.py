@@ -29,11 +29,9 @@ class Presence(Protocol):
     Redis-backed implementations raise :class:`hub.bus.BusUnavailable` when Redis is away.
     """
 
-    async def online(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
-        ...
+    async def online(self, workspace_id: str, operator_id: str, connection_id: str) -> bool: ...
 
-    async def offline(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
-        ...
+    async def offline(self, workspace_id: str, operator_id: str, connection_id: str) -> bool: ...
 
     async def who(self, workspace_id: str) -> set[str]:
         """Operator ids with at least one live entry."""

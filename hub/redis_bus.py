@@ -168,8 +168,9 @@ class RedisBus:
             except (RedisError, OSError) as err:
                 if outage_since is None:
                     outage_since = utcnow()
-                log.warning("redis bus: subscriber connection lost (%s); retrying in %.1fs",
-                            err, delay)
+                log.warning(
+                    "redis bus: subscriber connection lost (%s); retrying in %.1fs", err, delay
+                )
             finally:
                 self._conn = None
                 await conn.disconnect(nowait=True)

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgpack
 
@@ -26,6 +26,7 @@ from hub.store import MessageStore, Receipt, WriteResult
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
+REDELIVER_MARGIN = timedelta(seconds=10)
 CLOSE_POLICY = 1008
 
 
@@ -56,8 +57,13 @@ class Hub:
     """Accept, publish, replay; one per process. Holds no per-socket state."""
 
     def __init__(
-        self, store: MessageStore, bus: Bus, registry: Registry, presence: Presence,
-        *, heartbeat_s: int = 25,
+        self,
+        store: MessageStore,
+        bus: Bus,
+        registry: Registry,
+        presence: Presence,
+        *,
+        heartbeat_s: int = 25,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -69,8 +75,12 @@ class Hub:
 
     @classmethod
     def create(
-        cls, store: MessageStore, presence: Presence,
-        make_bus: Callable[[OnMessage, OnReconnect], Bus], *, queue_bound: int = 256,
+        cls,
+        store: MessageStore,
+        presence: Presence,
+        make_bus: Callable[[OnMessage, OnReconnect], Bus],
+        *,
+        queue_bound: int = 256,
         heartbeat_s: int = 25,
     ) -> Hub:
         """Wire bus, registry and hub, whose callbacks point at each other."""
@@ -158,7 +168,12 @@ class Hub:
         return out
 
     def on_bus_reconnect(self, since: datetime) -> None:
-        """Bus handler: after an outage, re-deliver from the database what may be missing."""
+        """Bus handler: after an outage, re-deliver from the database what may be missing.
+
+        A message is stamped before its commit and published after it, and hub hosts'
+        clocks differ a little: re-deliver from a margin before the outage was noticed.
+        Duplicates are harmless; clients merge by message id."""
+        since -= REDELIVER_MARGIN
         task = asyncio.get_running_loop().create_task(self._redeliver(since))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

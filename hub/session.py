@@ -41,8 +41,12 @@ class Session:
     """Dispatch for one authenticated socket (operator or widget visitor)."""
 
     def __init__(
-        self, hub: Hub, principal: Principal, conn: Connection,
-        rate: TokenBucket | None = None, max_frame: int = MAX_FRAME_BYTES,
+        self,
+        hub: Hub,
+        principal: Principal,
+        conn: Connection,
+        rate: TokenBucket | None = None,
+        max_frame: int = MAX_FRAME_BYTES,
     ) -> None:
         self.hub = hub
         self.principal = principal
@@ -146,16 +150,25 @@ class Session:
         conv = await self._conversation(frame.conversation_id)
         if isinstance(p, VisitorPrincipal):
             inbound = Inbound(
-                workspace_id=p.workspace_id, channel_id=p.channel_id, direction="in",
-                author=self._author, text=frame.text, conversation_id=conv,
+                workspace_id=p.workspace_id,
+                channel_id=p.channel_id,
+                direction="in",
+                author=self._author,
+                text=frame.text,
+                conversation_id=conv,
                 client_id=frame.client_id,
             )
         else:
             # The store takes the channel from the conversation when conversation_id is set.
             inbound = Inbound(
-                workspace_id=p.workspace_id, channel_id="", direction="out",
-                author=self._author, text=frame.text, conversation_id=conv,
-                client_id=frame.client_id, status="queued",
+                workspace_id=p.workspace_id,
+                channel_id="",
+                direction="out",
+                author=self._author,
+                text=frame.text,
+                conversation_id=conv,
+                client_id=frame.client_id,
+                status="queued",
             )
         result = await self.hub.accept(inbound)
         self._remember(conv)

@@ -14,6 +14,7 @@ from web.errors import ApiError, api_error_handler, http_error_handler, server_e
 from web.headers import SecurityHeaders
 from web.routes import all_routes
 from web.services import Services
+from web.worker import start_in_process
 
 
 def create_app(settings: config.Settings | None = None) -> Starlette:
@@ -24,6 +25,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         services = await Services.start(settings)
         app.state.services = services
         ws.install(app)
+        start_in_process(services)
         try:
             yield
         finally:

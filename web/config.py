@@ -128,5 +128,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_frame_bytes=_int(env, "INVIARO_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
         send_queue_frames=_int(env, "INVIARO_SEND_QUEUE_FRAMES", 256, 8, 100_000),
         audit_retention_days=_int(env, "INVIARO_AUDIT_RETENTION_DAYS", 90, 1, 36500),
+        messages_per_10s=_int(env, "INVIARO_MESSAGES_PER_10S", 50, 1, 1_000_000),
         run_worker=redis_url is None,
     )

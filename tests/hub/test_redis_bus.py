@@ -104,8 +104,17 @@ async def test_redis_restarted_empty_resubscribes() -> None:
 
 async def _redis_server(port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)

@@ -42,28 +42,43 @@ class MemoryStore:
             if inbound.client_id and m.client_id == inbound.client_id:
                 return WriteResult(m, created=False)
         seq = sum(m.conversation_id == conv for m in self.messages) + 1
-        msg = Message(inbound.id, inbound.workspace_id, conv, seq, inbound.direction,
-                      inbound.author, inbound.text, (), inbound.status, utcnow(),
-                      inbound.client_id)
+        msg = Message(
+            inbound.id,
+            inbound.workspace_id,
+            conv,
+            seq,
+            inbound.direction,
+            inbound.author,
+            inbound.text,
+            (),
+            inbound.status,
+            utcnow(),
+            inbound.client_id,
+        )
         self.messages.append(msg)
         return WriteResult(msg, created=True, conversation={"id": conv} if seq == 1 else None)
 
-    async def replay(self, workspace_id: str, conversation_id: str, after_seq: int,
-                     limit: int) -> list[Message]:
+    async def replay(
+        self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
+    ) -> list[Message]:
         self._check(workspace_id, conversation_id)
-        found = [m for m in self.messages if m.conversation_id == conversation_id
-                 and m.seq > after_seq]
+        found = [
+            m for m in self.messages if m.conversation_id == conversation_id and m.seq > after_seq
+        ]
         return found[:limit]
 
     async def messages_since(self, workspace_ids: list[str], since: datetime) -> list[Message]:
-        return [m for m in self.messages
-                if m.workspace_id in workspace_ids and m.created_at >= since]
+        return [
+            m for m in self.messages if m.workspace_id in workspace_ids and m.created_at >= since
+        ]
 
     async def mark_read(self, workspace_id: str, conversation_id: str, seq: int) -> list[Receipt]:
         self._check(workspace_id, conversation_id)
-        return [Receipt(workspace_id, conversation_id, m.id, "read") for m in self.messages
-                if m.conversation_id == conversation_id and m.direction == "out"
-                and m.seq <= seq]
+        return [
+            Receipt(workspace_id, conversation_id, m.id, "read")
+            for m in self.messages
+            if m.conversation_id == conversation_id and m.direction == "out" and m.seq <= seq
+        ]
 
 
 class Client:
@@ -118,9 +133,15 @@ async def opened(hub: Hub, principal: Any, fmt: Format = "json") -> Client:
 
 
 def inbound(text: str = "hello", conversation_id: str = "c1", **kw: Any) -> Inbound:
-    return Inbound(workspace_id="w1", channel_id="ch1", direction="in",
-                   author=Author("contact", "ct1"), text=text, conversation_id=conversation_id,
-                   **kw)
+    return Inbound(
+        workspace_id="w1",
+        channel_id="ch1",
+        direction="in",
+        author=Author("contact", "ct1"),
+        text=text,
+        conversation_id=conversation_id,
+        **kw,
+    )
 
 
 async def test_accept_reaches_operators_and_the_visitor(hub: Hub) -> None:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,9 +38,21 @@ class RedisServer:
         if binary is None:
             unavailable("redis-server", "not installed")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def kill(self) -> None:
@@ -84,9 +97,19 @@ class Hub:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "--log-level", "warning", "serve",
-                 "--port", str(self.port)],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "web.cli",
+                    "--log-level",
+                    "warning",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
 
     async def wait_ready(self) -> None:
@@ -118,6 +141,18 @@ class Cluster:
 
 
 @pytest.fixture
+async def closer() -> AsyncIterator[list[Any]]:
+    """HTTP clients a test opened (append them); they and every test socket are closed after."""
+    from tests.web.realtime import close_all_sockets
+
+    items: list[Any] = []
+    yield items
+    await close_all_sockets()
+    for item in items:
+        await item.aclose()
+
+
+@pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(free_port(), tmp_path)
     server.start()
@@ -133,8 +168,9 @@ async def pg_database() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def cluster(pg_database: str, redis_server: RedisServer, tmp_path: Path
-                  ) -> AsyncIterator[Cluster]:
+async def cluster(
+    pg_database: str, redis_server: RedisServer, tmp_path: Path
+) -> AsyncIterator[Cluster]:
     """Two hub processes sharing one Postgres database and one private Redis."""
     await redis_server.wait_ready()
     cluster = Cluster(pg_database, redis_server)
@@ -147,6 +183,7 @@ async def cluster(pg_database: str, redis_server: RedisServer, tmp_path: Path
             "INVIARO_SECRET_KEY": SECRET,
             "INVIARO_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "PYTHONUNBUFFERED": "1",
+            "INVIARO_MESSAGES_PER_10S": "100000",  # these tests send as fast as acks return
         }
         cluster.hubs.append(Hub(port, env, tmp_path / f"hub{n}.log"))
     cluster.hubs[0].start()

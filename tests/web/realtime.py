@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from tests.helpers import Account
 
 ORIGIN = "https://shop.example"
 TIMEOUT = 10.0
+OPEN: list[Socket] = []  # every socket a test opened, closed by fixtures at teardown
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Socket:
         self.ws = ws
         self.fmt = fmt
         self.frames: list[dict[str, Any]] = []
+        OPEN.append(self)
 
     async def send(self, frame: dict[str, Any]) -> None:
         if self.fmt == "msgpack":
@@ -116,3 +119,9 @@ async def visitor_socket(ws_url: str, fmt: str = "json", origin: str = ORIGIN) -
     socket = Socket(ws, fmt)
     await socket.wait_for(type="hello")
     return socket
+
+
+async def close_all_sockets() -> None:
+    while OPEN:
+        with contextlib.suppress(Exception):
+            await OPEN.pop().ws.close()

@@ -163,10 +163,11 @@ def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
         changes["business_hours"] = (
             None if hours is None else validate.small_object(hours, "business_hours")
         )
-    if "require_2fa" in data:
-        if not isinstance(data["require_2fa"], bool):
-            raise validate.invalid("require_2fa", "must be true or false")
-        changes["require_2fa"] = data["require_2fa"]
+    for flag in ("require_2fa", "agents_may_export"):
+        if flag in data:
+            if not isinstance(data[flag], bool):
+                raise validate.invalid(flag, "must be true or false")
+            changes[flag] = data[flag]
     return changes
 
 

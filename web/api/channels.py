@@ -9,6 +9,7 @@ its conversations stay in the inbox until retention or erasure removes them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,13 +50,23 @@ class Kind:
     webhook: str | None = None  # path prefix under the public URL
 
 
+log = logging.getLogger("inviaro.channels")
 _META_SECRETS = ("access_token", "app_secret", "verify_token")
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise validate.invalid(name, "must be true or false")
+    return value
+
+
 KINDS: dict[str, Kind] = {
     "widget": Kind(
         required={"allowed_origins": validate.origins},
         optional={
             "title": lambda v, n: validate.text(v, n, 100),
             "color": validate.color,
+            "require_verification": _flag,
         },
         optional_secrets=("identity_secret",),
     ),
@@ -151,7 +162,24 @@ async def create_channel(request: Request) -> Response:
     body = channel_json(channel, svc.settings)
     if ingest_token:
         body["ingest_token"] = ingest_token
+    if kind_name == "viber":
+        body["webhook_registered"] = await _register_viber(svc, channel.id)
     return JSONResponse(body, status_code=201)
+
+
+async def _register_viber(svc: Any, channel_id: str) -> bool:
+    """Viber needs set_webhook before it sends anything; it calls our URL back during it.
+    A refusal (say, the hub is not reachable from Viber yet) does not fail the creation:
+    ``POST /api/channels/{id}/register-webhook`` retries it."""
+    from adapters.base import ProviderError
+    from web.webhooks import register_viber_webhook
+
+    try:
+        await register_viber_webhook(svc, channel_id)
+    except (ProviderError, LookupError, OSError) as exc:
+        log.warning("viber set_webhook for %s failed: %s", channel_id, type(exc).__name__)
+        return False
+    return True
 
 
 async def _audit(request: Request, db: Any, p: Principal, action: str, channel_id: str) -> None:
