@@ -34,6 +34,19 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres_only`` (several processes on one database) are not run on
+    SQLite at all, rather than skipped there."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("db_url") == "sqlite"
+        (drop if on_sqlite and item.get_closest_marker("postgres_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def unavailable(what: str, why: str) -> None:
     """Skip on a laptop without the service; fail in CI, where every test must run."""
     message = f"{what} is unreachable ({why})"

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,24 +31,21 @@ def _logging(level: str) -> None:
     )
     # Request lines of our own HTTP client carry URLs with tokens in them: never at info.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from web.app import create_app
     from web.server import uvicorn_config, uvicorn_server
 
-    settings = _settings()
     if args.port:
-        settings = config.Settings(**{**_fields(settings), "port": args.port})
+        os.environ["PORT"] = str(args.port)
+    settings = _settings()
     app = create_app(settings)
     server = uvicorn_server(uvicorn_config(app, settings, host=args.host, log_level=args.log_level))
     print(f"Inviaro hub on {settings.public_url} (listening on {args.host}:{settings.port})")
     server.run()
     return 0
-
-
-def _fields(settings: config.Settings) -> dict[str, object]:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -113,7 +113,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}."
         )
-    public_url = (env.get("INVIARO_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    port = _int(env, "PORT", 8000, 1, 65535)
+    public_url = (env.get("INVIARO_PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/")
     parts = urlsplit(public_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
@@ -124,7 +125,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=redis_url,
         secret_key=_secret_key(env, database_url),
         public_url=public_url,
-        port=_int(env, "PORT", 8000, 1, 65535),
+        port=port,
         max_frame_bytes=_int(env, "INVIARO_MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
         send_queue_frames=_int(env, "INVIARO_SEND_QUEUE_FRAMES", 256, 8, 100_000),
         audit_retention_days=_int(env, "INVIARO_AUDIT_RETENTION_DAYS", 90, 1, 36500),

@@ -137,8 +137,6 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 
 @pytest.fixture(scope="module")
 async def hub(db_url: str) -> AsyncIterator[Hub]:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several worker processes need Postgres")
     async with hub_server(db_url) as started:
         yield started
 
