@@ -1,65 +1,122 @@
-"""The server-rendered pages: sign-up, login and (for now) a placeholder inbox.
+"""The server-rendered pages: sign-up, login, the live inbox and the settings.
 
 Pages hold no inline script or style (the CSP allows only ``'self'``); their behaviour is
-in ``web/static``, which talks to the JSON API with ``fetch``.
+in ``web/static`` (plain ES modules, no build step), which talks to the JSON API with
+``fetch`` and to ``/ws/operator``. Templates only render the shell and the signed-in
+operator's identity; everything customers typed is put into the page by the scripts with
+``textContent``.
+
+The 2FA QR code is drawn here, server-side, for the signed-in operator's *pending* secret
+(the one ``POST /api/2fa/setup`` just stored, sealed): ``GET /settings/2fa/qr.svg`` carries
+no secret in its URL, so none reaches access logs, and answers 404 once 2FA is enabled.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
+import segno
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from pathlib import Path
+
 from storage.models import Operator, Workspace
-from web.auth.context import authenticate
+from web.auth import totp
+from web.auth.context import Principal, authenticate
+from web.crypto import DecryptError
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+async def _session(request: Request) -> Principal | None:
+    """The signed-in operator of this browser (API tokens do not open pages)."""
+    principal = await authenticate(request)
+    if principal is None or principal.via != "session":
+        return None
+    return principal
+
+
+def _to_login(request: Request) -> Response:
+    return RedirectResponse("/login", status_code=303)
+
+
 async def home(request: Request) -> Response:
-    signed_in = await authenticate(request) is not None
+    signed_in = await _session(request) is not None
     return RedirectResponse("/inbox" if signed_in else "/login", status_code=303)
 
 
 async def login_page(request: Request) -> Response:
-    if await authenticate(request) is not None:
+    if await _session(request) is not None:
         return RedirectResponse("/inbox", status_code=303)
     return templates.TemplateResponse(request, "login.html", {"title": "Sign in"}, headers=NO_STORE)
 
 
 async def signup_page(request: Request) -> Response:
-    if await authenticate(request) is not None:
+    if await _session(request) is not None:
         return RedirectResponse("/inbox", status_code=303)
     return templates.TemplateResponse(
         request, "signup.html", {"title": "Create a workspace"}, headers=NO_STORE
     )
 
 
-async def inbox_page(request: Request) -> Response:
-    principal = await authenticate(request)
-    if principal is None or principal.via != "session":
-        return RedirectResponse("/login", status_code=303)
+async def _app_page(request: Request, template: str, title: str) -> Response:
+    principal = await _session(request)
+    if principal is None:
+        return _to_login(request)
+    if template == "inbox.html" and principal.must_enable_2fa:
+        return RedirectResponse("/settings?tab=security", status_code=303)
     async with request.app.state.services.db() as db:
         operator = await db.get(Operator, principal.operator_id)
         workspace = await db.get(Workspace, principal.workspace_id)
+    if operator is None or workspace is None:
+        return _to_login(request)
     return templates.TemplateResponse(
         request,
-        "inbox.html",
+        template,
         {
-            "title": "Inbox",
+            "title": title,
             "operator": operator,
             "workspace": workspace,
             "csrf_token": principal.csrf_token,
             "must_enable_2fa": principal.must_enable_2fa,
+            "public_url": request.app.state.services.settings.public_url,
         },
         headers=NO_STORE,
     )
+
+
+async def inbox_page(request: Request) -> Response:
+    return await _app_page(request, "inbox.html", "Inbox")
+
+
+async def settings_page(request: Request) -> Response:
+    return await _app_page(request, "settings.html", "Settings")
+
+
+async def twofa_qr(request: Request) -> Response:
+    """The QR code of the operator's pending TOTP secret, as SVG (never cached)."""
+    principal = await _session(request)
+    if principal is None:
+        return Response(status_code=401, headers=NO_STORE)
+    services = request.app.state.services
+    async with services.db() as db:
+        operator = await db.get(Operator, principal.operator_id)
+    if operator is None or operator.totp_enabled or operator.totp_secret is None:
+        return Response(status_code=404, headers=NO_STORE)
+    try:
+        secret = totp.open_secret(services.settings, operator.totp_secret)
+    except DecryptError:
+        return Response(status_code=404, headers=NO_STORE)
+    qr = segno.make(totp.otpauth_uri(secret, operator.email), error="m")
+    out = io.BytesIO()
+    qr.save(out, kind="svg", scale=6, border=3, light="#ffffff", xmldecl=False)
+    return Response(out.getvalue(), media_type="image/svg+xml", headers=NO_STORE)
 
 
 routes = [
@@ -67,5 +124,7 @@ routes = [
     Route("/login", login_page, methods=["GET"]),
     Route("/signup", signup_page, methods=["GET"]),
     Route("/inbox", inbox_page, methods=["GET"]),
+    Route("/settings", settings_page, methods=["GET"]),
+    Route("/settings/2fa/qr.svg", twofa_qr, methods=["GET"]),
     Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
 ]

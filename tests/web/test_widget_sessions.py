@@ -124,13 +124,26 @@ async def test_channel_without_identity_secret_verifies_nobody(
 async def test_require_verification_refuses_anonymous_visitors(
     owner: Account, live: LiveServer
 ) -> None:
-    ch = await widget(owner)
-    # Set directly: the channels API does not accept require_verification yet.
-    async with live.app.state.services.db() as db, db.begin():  # type: ignore[attr-defined]
-        channel = await db.get(m.Channel, ch["id"])
-        channel.config = {**channel.config, "require_verification": True}
+    ch = await widget(owner, require_verification=True)
     async with live.client() as anon:
         r = await session(anon, key=ch["public_key"])
         assert r.status_code == 403 and r.json()["error"] == "verification_required"
         r = await session(anon, key=ch["public_key"], user_id="u-7", user_hash=user_hash("u-7"))
         assert r.status_code == 201, r.text
+
+
+async def test_an_anonymous_token_stops_opening_the_socket_once_verification_is_required(
+    owner: Account, live: LiveServer
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    ch = await widget(owner)
+    async with live.client() as anon:
+        ws_url = (await session(anon, key=ch["public_key"])).json()["ws_url"]
+    async with live.app.state.services.db() as db, db.begin():  # type: ignore[attr-defined]
+        channel = await db.get(m.Channel, ch["id"])
+        channel.config = {**channel.config, "require_verification": True}
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(ws_url, additional_headers={"Origin": ORIGIN})
+    assert refused.value.response.status_code == 403

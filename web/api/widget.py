@@ -87,8 +87,21 @@ async def visitor_from_connection(conn: HTTPConnection, token: str) -> Visitor |
     async with services.db() as session:
         conv = await session.get(m.Conversation, visitor.conversation_id)
         channel = await session.get(m.Channel, visitor.channel_id)
-    if conv is None or channel is None or channel.disabled or conv.contact_id != visitor.contact_id:
-        return None
+        if conv is None or channel is None or channel.disabled:
+            return None
+        if conv.contact_id != visitor.contact_id:
+            return None
+        if channel.config.get("require_verification"):
+            # A token issued before verification was required opens nothing any more.
+            verified = await session.scalar(
+                select(m.ContactIdentity.id).where(
+                    m.ContactIdentity.channel_id == channel.id,
+                    m.ContactIdentity.contact_id == visitor.contact_id,
+                    m.ContactIdentity.external_id.startswith("user:"),
+                )
+            )
+            if verified is None:
+                return None
     return visitor
 
 
