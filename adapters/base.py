@@ -230,9 +230,16 @@ def as_list(value: Any, where: str) -> list[Any]:
     return value
 
 
+MAX_ID_CHARS = 200  # the database keeps provider ids in 200 characters
+
+
 def as_id(value: Any, where: str) -> str:
-    """Provider ids are strings to us, whether the JSON had a string or an integer."""
+    """Provider ids are strings to us, whether the JSON had a string or an integer.
+
+    No real id is longer than 200 characters or holds a NUL; such an id is a bad payload."""
     if isinstance(value, str) and value:
+        if len(value) > MAX_ID_CHARS or "\x00" in value:
+            raise PayloadError(f"{where} is not a valid id")
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)

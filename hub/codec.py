@@ -16,7 +16,13 @@ import orjson
 
 Format = Literal["json", "msgpack"]
 ErrorCode = Literal[
-    "bad_frame", "unknown_type", "forbidden", "not_found", "too_large", "rate_limited"
+    "bad_frame",
+    "unknown_type",
+    "forbidden",
+    "not_found",
+    "too_large",
+    "rate_limited",
+    "window_closed",
 ]
 
 SUBPROTOCOLS: dict[str, Format] = {"inviaro.json": "json", "inviaro.msgpack": "msgpack"}
@@ -60,7 +66,7 @@ class Typing:
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    conversation_id: str
+    conversation_id: str | None  # visitors may omit it: they have one conversation
     seq: int
 
 
@@ -132,7 +138,7 @@ def decode_client_frame(
         if kind == "typing":
             return Typing(_opt_id(obj, "conversation_id"), _bool(obj, "active"))
         if kind == "read":
-            return Read(_id(obj, "conversation_id"), _seq(obj, "seq"))
+            return Read(_opt_id(obj, "conversation_id"), _seq(obj, "seq"))
         if kind == "resume":
             return Resume(_id(obj, "conversation_id"), _seq(obj, "after_seq"))
         if kind == "ping":

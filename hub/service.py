@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgpack
 
@@ -128,6 +129,10 @@ class Hub:
         for r in receipts:
             frame = frames.receipt(r.conversation_id, r.message_id, r.status)
             await self._publish(workspace_topic(r.workspace_id), _pack(frame))
+
+    async def publish_conversation(self, workspace_id: str, conversation: dict[str, Any]) -> None:
+        """A conversation changed (status, assignee, tags): tell the workspace's operators."""
+        await self._publish(workspace_topic(workspace_id), _pack(frames.conversation(conversation)))
 
     async def publish_presence(self, workspace_id: str, operator_id: str, online: bool) -> None:
         await self._publish(

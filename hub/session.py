@@ -8,6 +8,7 @@ the socket's :class:`hub.fanout.Connection` in order; nothing here touches a soc
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import assert_never
 
 from hub import frames
@@ -33,6 +34,10 @@ from hub.store import Gone, NotFound
 
 log = logging.getLogger(__name__)
 
+# Asked before an operator's reply is accepted: None to allow it, or why it may not be sent
+# now (a channel's customer-service window has closed, say).
+ReplyCheck = Callable[[str], Awaitable[str | None]]
+
 _LAST_SEQ = 2**31 - 1  # seq is a 32-bit column: past every real seq
 _KNOWN_LIMIT = 1024
 
@@ -47,8 +52,10 @@ class Session:
         conn: Connection,
         rate: TokenBucket | None = None,
         max_frame: int = MAX_FRAME_BYTES,
+        reply_check: ReplyCheck | None = None,
     ) -> None:
         self.hub = hub
+        self._reply_check = reply_check
         self.principal = principal
         self.conn = conn
         self._rate = rate if rate is not None else TokenBucket(rate=20, burst=40)
@@ -159,6 +166,10 @@ class Session:
                 client_id=frame.client_id,
             )
         else:
+            if self._reply_check is not None:
+                refusal = await self._reply_check(conv)
+                if refusal is not None:
+                    return [frames.error("window_closed", refusal, frame.ref)]
             # The store takes the channel from the conversation when conversation_id is set.
             inbound = Inbound(
                 workspace_id=p.workspace_id,

@@ -17,7 +17,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, tuple_, update
@@ -35,6 +35,7 @@ log = logging.getLogger("inviaro.writer")
 EXTERNAL_KINDS = frozenset({"whatsapp", "messenger", "instagram", "viber"})
 
 Observe = Callable[[int, float], None]
+NAME_CHARS = 200  # contact and author names are kept in 200 characters
 
 T_MSG = m.Message.__table__
 T_CONV = m.Conversation.__table__
@@ -43,6 +44,51 @@ T_IDENT = m.ContactIdentity.__table__
 T_CHANNEL = m.Channel.__table__
 T_OUTBOX = m.OutboxItem.__table__
 T_ERASED = m.ErasedProviderMessage.__table__
+
+
+def _clean(value: str | None) -> str | None:
+    """Postgres text cannot hold NUL; a provider may send one. Replace it, consistently, so
+    ids still deduplicate and nothing is refused."""
+    return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
+
+
+def _name(value: str | None) -> str | None:
+    return _clean(value[:NAME_CHARS] if value and len(value) > NAME_CHARS else value)
+
+
+def _cleaned(item: Inbound) -> Inbound:
+    """The item as the database can hold it: no NUL, names cut to their column."""
+    fields = (
+        item.text,
+        item.contact_external_id,
+        item.contact_name,
+        item.client_id,
+        item.provider_message_id,
+        item.author.id,
+        item.author.name,
+    )
+    long_name = any(n and len(n) > NAME_CHARS for n in (item.contact_name, item.author.name))
+    if not long_name and not item.attachments and not any(f and "\x00" in f for f in fields):
+        return item
+    return replace(
+        item,
+        text=_clean(item.text) or "",
+        contact_external_id=_clean(item.contact_external_id),
+        contact_name=_name(item.contact_name),
+        client_id=_clean(item.client_id),
+        provider_message_id=_clean(item.provider_message_id),
+        author=replace(item.author, id=_clean(item.author.id), name=_name(item.author.name)),
+        attachments=tuple(
+            replace(
+                a,
+                url=_clean(a.url),
+                mime=_clean(a.mime),
+                name=_clean(a.name),
+                provider_media_id=_clean(a.provider_media_id),
+            )
+            for a in item.attachments
+        ),
+    )
 
 
 def provider_id_hash(channel_id: str, provider_message_id: str) -> str:
@@ -108,7 +154,7 @@ class BatchingWriter:
             raise RuntimeError("the writer is closing; retry on another process")
         self.start()
         future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(inbound, future))
+        self._queue.append(_Pending(_cleaned(inbound), future))
         self._wake.set()
         return await future
 

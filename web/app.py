@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 
 from web import config, ws
 from web.errors import ApiError, api_error_handler, http_error_handler, server_error_handler
+from web.guard import RejectNul
 from web.headers import SecurityHeaders
 from web.routes import all_routes
 from web.services import Services
@@ -33,7 +34,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=all_routes(),
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(RejectNul)],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,

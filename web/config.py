@@ -130,5 +130,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         send_queue_frames=_int(env, "INVIARO_SEND_QUEUE_FRAMES", 256, 8, 100_000),
         audit_retention_days=_int(env, "INVIARO_AUDIT_RETENTION_DAYS", 90, 1, 36500),
         messages_per_10s=_int(env, "INVIARO_MESSAGES_PER_10S", 50, 1, 1_000_000),
+        heartbeat_s=_int(env, "INVIARO_HEARTBEAT_S", 25, 1, 300),
         run_worker=redis_url is None,
     )

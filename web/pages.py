@@ -14,6 +14,7 @@ no secret in its URL, so none reaches access logs, and answers 404 once 2FA is e
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import segno
 from starlette.requests import Request
@@ -21,8 +22,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-
-from pathlib import Path
 
 from storage.models import Operator, Workspace
 from web.auth import totp

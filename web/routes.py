@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web import media, ops, pages, webhooks, widget_assets, ws
+from web import media, openapi, ops, pages, webhooks, widget_assets, ws
 from web.api import account, admin, channels, contacts, conversations, ingest, widget
 
 
@@ -26,4 +26,5 @@ def all_routes() -> list[BaseRoute]:
         *media.routes,
         *ws.routes,
         *pages.routes,
+        *openapi.routes,
     ]

@@ -21,6 +21,7 @@ from web.errors import ApiError
 WINDOW = timedelta(hours=24)
 WINDOW_KINDS = frozenset({"whatsapp", "messenger", "instagram"})
 
+_NAMES = {"whatsapp": "WhatsApp", "messenger": "Messenger", "instagram": "Instagram"}
 _AFTER_WINDOW = {
     "whatsapp": "send an approved WhatsApp template message instead",
     "messenger": "Messenger only accepts a reply with a message tag now",
@@ -44,7 +45,7 @@ def window_closed_error(kind: str) -> ApiError:
     return ApiError(
         422,
         "window_closed",
-        f"The contact last wrote more than 24 hours ago, so {kind.capitalize()} does not "
+        f"The contact last wrote more than 24 hours ago, so {_NAMES.get(kind, kind)} does not "
         f"accept a free-form reply; {_AFTER_WINDOW.get(kind, 'use a template')}.",
     )
 

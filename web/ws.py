@@ -26,6 +26,7 @@ from web.api.widget import origin_allowed, visitor_from_connection
 from web.auth.context import authenticate
 from web.auth.sessions import on_sessions_revoked
 from web.errors import ApiError
+from web.window import check_reply_window_by_id
 
 log = logging.getLogger("inviaro.ws")
 
@@ -80,6 +81,45 @@ class OperatorSockets:
                 conn.close(CLOSE_POLICY)
 
 
+class VisitorSockets:
+    """This process's visitor sockets by conversation, so erasures close them (1008)."""
+
+    def __init__(self) -> None:
+        self.by_conversation: dict[str, set[Connection]] = defaultdict(set)
+
+    def add(self, conversation_id: str, conn: Connection) -> None:
+        self.by_conversation[conversation_id].add(conn)
+
+    def remove(self, conversation_id: str, conn: Connection) -> None:
+        conns = self.by_conversation.get(conversation_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self.by_conversation[conversation_id]
+
+    async def sweep(self, services: Any) -> None:
+        """Close sockets whose conversation is gone (erased on another process, or purged).
+
+        One query for all local conversations; the process that erased closes at once."""
+        ids = list(self.by_conversation)
+        if not ids:
+            return
+        async with services.db() as db:
+            rows = await db.execute(select(m.Conversation.id).where(m.Conversation.id.in_(ids)))
+            alive = {r.id for r in rows}
+        for conversation_id in ids:
+            if conversation_id not in alive:
+                for conn in list(self.by_conversation.get(conversation_id, ())):
+                    conn.close(CLOSE_POLICY)
+
+
+def _visitors(services: Any) -> VisitorSockets:
+    sockets: VisitorSockets | None = services.extras.get("visitor_sockets")
+    if sockets is None:
+        sockets = services.extras["visitor_sockets"] = VisitorSockets()
+    return sockets
+
+
 def _sockets(services: Any) -> OperatorSockets:
     sockets: OperatorSockets | None = services.extras.get("operator_sockets")
     if sockets is None:
@@ -88,9 +128,14 @@ def _sockets(services: Any) -> OperatorSockets:
 
 
 def install(app: Any) -> None:
-    """Register the hooks that close sockets when sessions end or contacts are erased."""
+    """Register the hooks that close sockets when sessions end or contacts are erased.
+
+    The process that revokes or erases closes its sockets at once; every process also
+    re-checks its sockets' sessions and conversations against the database each heartbeat,
+    so sockets held by other processes close within one heartbeat."""
     services = app.state.services
     sockets = _sockets(services)
+    visitors = _visitors(services)
 
     async def on_revoked(operator_id: str, session_id: str | None) -> None:
         ids = [session_id] if session_id else list(sockets.by_operator.get(operator_id, ()))
@@ -98,6 +143,7 @@ def install(app: Any) -> None:
 
     async def on_heartbeat() -> None:
         await sockets.sweep(services)
+        await visitors.sweep(services)
 
     async def on_erased(workspace_id: str, contact_id: str, conversation_ids: list[str]) -> None:
         for conversation_id in conversation_ids:
@@ -161,7 +207,14 @@ async def operator_endpoint(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
     conn = _connection(websocket, services)
     hub_principal = OperatorPrincipal(principal.workspace_id, principal.operator_id, principal.name)
-    session = Session(services.hub, hub_principal, conn, _rate(services), settings.max_frame_bytes)
+    session = Session(
+        services.hub,
+        hub_principal,
+        conn,
+        _rate(services),
+        settings.max_frame_bytes,
+        reply_check=lambda conversation_id: _reply_refusal(services, conversation_id),
+    )
     sockets = _sockets(services)
     session_key = principal.session_id or f"token:{principal.operator_id}"
     sockets.add(principal.operator_id, session_key, conn)
@@ -171,6 +224,14 @@ async def operator_endpoint(websocket: WebSocket) -> None:
     finally:
         sockets.remove(principal.operator_id, session_key, conn)
         await session.close()
+
+
+async def _reply_refusal(services: Any, conversation_id: str) -> str | None:
+    try:
+        await check_reply_window_by_id(services, conversation_id)
+    except ApiError as refusal:
+        return refusal.detail
+    return None
 
 
 async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> bool:
@@ -197,10 +258,13 @@ async def widget_endpoint(websocket: WebSocket) -> None:
         visitor.workspace_id, visitor.conversation_id, visitor.channel_id, visitor.contact_id
     )
     session = Session(services.hub, principal, conn, _rate(services), settings.max_frame_bytes)
+    visitors = _visitors(services)
+    visitors.add(visitor.conversation_id, conn)
     try:
         await session.open()
         await _pump(websocket, session, conn)
     finally:
+        visitors.remove(visitor.conversation_id, conn)
         await session.close()
 
 

@@ -172,3 +172,12 @@ async def test_two_writers_on_one_database_never_share_a_seq(
         await a.close()
         await b.close()
         await other_engine.dispose()
+
+
+async def test_a_nul_character_from_a_provider_is_stored_not_refused(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    first = await store.write(inbound(workspace, text="a\x00b", provider_message_id="id\x00"))
+    again = await store.write(inbound(workspace, provider_message_id="id\x00"))
+    assert first.message.text == "a\ufffdb"
+    assert again.message.id == first.message.id

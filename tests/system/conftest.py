@@ -184,6 +184,7 @@ async def cluster(
             "INVIARO_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "PYTHONUNBUFFERED": "1",
             "INVIARO_MESSAGES_PER_10S": "100000",  # these tests send as fast as acks return
+            "INVIARO_HEARTBEAT_S": "1",  # cross-process sweeps within a second
         }
         cluster.hubs.append(Hub(port, env, tmp_path / f"hub{n}.log"))
     cluster.hubs[0].start()

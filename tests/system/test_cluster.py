@@ -216,3 +216,33 @@ async def test_sigterm_closes_sockets_with_1012_and_exits_cleanly(  # type: igno
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
     with pytest.raises((OSError, InvalidStatus, InvalidURI)):
         await operator_socket(owner, b.ws_url)
+
+
+async def _closed_with(sock: Socket) -> int | None:
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await sock.recv()
+    return sock.ws.close_code
+
+
+async def test_logout_on_one_process_closes_the_sockets_on_another(  # type: ignore[no-untyped-def]
+    cluster: Cluster, owner_of, closer: list[Any]
+) -> None:
+    a, b = cluster.hubs
+    owner = await owner_of(a.url)
+    operator = await operator_socket(owner, b.ws_url)
+    assert (await owner.post("/api/logout")).status_code == 204
+    assert await asyncio.wait_for(_closed_with(operator), 15) == 1008
+
+
+async def test_erasure_on_one_process_closes_the_visitor_socket_on_another(  # type: ignore[no-untyped-def]
+    cluster: Cluster, owner_of, closer: list[Any]
+) -> None:
+    a, b = cluster.hubs
+    owner = await owner_of(a.url)
+    session = await visitor_session(owner, await widget_channel(owner))
+    visitor = await visitor_socket(session["ws_url"].replace(a.ws_url, b.ws_url))
+    conv = await owner.get(f"/api/conversations/{session['conversation_id']}")
+    contact = conv.json()["contact"]["id"]
+    assert (await owner.delete(f"/api/contacts/{contact}")).status_code == 204
+    assert await asyncio.wait_for(_closed_with(visitor), 15) == 1008

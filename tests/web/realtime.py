@@ -103,6 +103,7 @@ async def operator_socket(
         additional_headers=headers,
         subprotocols=[f"inviaro.{fmt}"],  # type: ignore[list-item]
         open_timeout=TIMEOUT,
+        max_queue=None,  # a test reads when it is ready; buffer meanwhile, never stall
     )
     socket = Socket(ws, fmt)
     await socket.wait_for(type="hello")
@@ -115,6 +116,7 @@ async def visitor_socket(ws_url: str, fmt: str = "json", origin: str = ORIGIN) -
         additional_headers={"Origin": origin},
         subprotocols=[f"inviaro.{fmt}"],  # type: ignore[list-item]
         open_timeout=TIMEOUT,
+        max_queue=None,  # a test reads when it is ready; buffer meanwhile, never stall
     )
     socket = Socket(ws, fmt)
     await socket.wait_for(type="hello")

@@ -135,7 +135,7 @@ async def create_channel(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     data = await read_json(request)
     kind_name = data.get("kind")
-    if kind_name not in KINDS:
+    if not isinstance(kind_name, str) or kind_name not in KINDS:
         raise validate.invalid("kind", "must be one of " + ", ".join(KINDS))
     kind = KINDS[kind_name]
     name = validate.text(data["name"], "name") if data.get("name") is not None else kind_name

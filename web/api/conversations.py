@@ -18,6 +18,7 @@ from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
 from web.auth.context import Principal, require
 from web.errors import ApiError, field, read_json
+from web.window import check_reply_window
 
 STATUSES = ("open", "pending", "resolved")
 MAX_TEXT = 10_000
@@ -202,6 +203,7 @@ async def post_message(request: Request) -> Response:
     services = request.app.state.services
     async with services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
+        await check_reply_window(session, conv)
     try:
         result = await services.hub.accept(
             Inbound(

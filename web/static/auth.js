@@ -1,10 +1,19 @@
-// Sign-in and sign-up forms: post the fields as JSON, then go to the inbox.
+// Sign-in and sign-up forms: post the fields as JSON, ask for the second factor when the
+// API answers otp_required, explain wrong passwords, wrong codes and throttling, then go on.
 "use strict";
+
+const params = new URLSearchParams(location.search);
+
+function nextUrl() {
+  const next = params.get("next") || "";
+  // Only a path on this site: never "//other.example" or "https://…".
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/inbox";
+}
 
 function showError(form, message) {
   const box = form.querySelector("#form-error");
   box.textContent = message;
-  box.hidden = false;
+  box.hidden = !message;
 }
 
 async function submitForm(event) {
@@ -12,10 +21,23 @@ async function submitForm(event) {
   const form = event.currentTarget;
   const body = {};
   for (const [key, value] of new FormData(form).entries()) {
-    if (value !== "") body[key] = value;
+    const text = typeof value === "string" ? value.trim() : value;
+    if (text !== "") body[key] = key === "password" ? value : text;
+  }
+  if (!body.email || !body.password) {
+    showError(form, "Enter your email and password.");
+    return;
+  }
+  const otpField = form.querySelector("#otp-field");
+  const askedForCode = otpField && !otpField.hidden;
+  if (askedForCode && !body.otp) {
+    showError(form, "Enter the 6-digit code from your authenticator app.");
+    otpField.querySelector("input").focus();
+    return;
   }
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
+  showError(form, "");
   try {
     const response = await fetch(form.dataset.endpoint, {
       method: "POST",
@@ -24,20 +46,38 @@ async function submitForm(event) {
       body: JSON.stringify(body),
     });
     if (response.ok) {
-      window.location.assign("/inbox");
+      window.location.assign(form.id === "signup-form" ? "/inbox" : nextUrl());
       return;
     }
     const problem = await response.json().catch(() => ({}));
-    if (problem.error === "otp_required") {
-      const otp = form.querySelector("#otp-field");
-      if (otp) {
-        otp.hidden = false;
-        otp.querySelector("input").focus();
+    if (response.status === 429) {
+      const wait = Number(response.headers.get("Retry-After"));
+      const when = Number.isFinite(wait) && wait > 0
+        ? (wait >= 90 ? `about ${Math.ceil(wait / 60)} minutes` : `${wait} seconds`) : "a while";
+      showError(form, `Too many failed attempts. Wait ${when}, then try again.`);
+    } else if (problem.error === "otp_required") {
+      otpField.hidden = false;
+      const input = otpField.querySelector("input");
+      if (askedForCode) {
+        showError(form, "That code is wrong or was already used. Wait for the next code and try again.");
+        input.select();
+      } else {
+        showError(form, "");
+        form.querySelector("#otp-hint")?.remove();
+        input.focus();
       }
+    } else if (problem.error === "invalid_credentials") {
+      showError(form, "The email or password is wrong.");
+      if (otpField) { otpField.hidden = true; otpField.querySelector("input").value = ""; }
+    } else if (problem.error === "email_taken") {
+      showError(form, "An account with this email already exists. Sign in instead.");
+    } else if (response.status >= 500) {
+      showError(form, "The server had a problem. Try again in a moment.");
+    } else {
+      showError(form, problem.detail || "Something went wrong; try again.");
     }
-    showError(form, problem.detail || "Something went wrong; try again.");
   } catch (err) {
-    showError(form, "The server could not be reached; try again.");
+    showError(form, "The server could not be reached. Check your connection and try again.");
   } finally {
     button.disabled = false;
   }
@@ -46,4 +86,14 @@ async function submitForm(event) {
 for (const id of ["login-form", "signup-form"]) {
   const form = document.getElementById(id);
   if (form) form.addEventListener("submit", submitForm);
+}
+
+if (params.get("expired")) {
+  const form = document.getElementById("login-form");
+  if (form) {
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.textContent = "Your session ended. Sign in again; your unsent reply is kept.";
+    form.prepend(note);
+  }
 }

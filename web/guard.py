@@ -1,0 +1,28 @@
+"""Refuse requests whose path or query carries a NUL character, before any handler.
+
+No id or parameter of ours contains one, and Postgres cannot even compare a string that
+does: without this, a ``%00`` in a path id would reach the database as an error (500).
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from web.errors import error_response
+
+
+class RejectNul:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and (
+            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+        ):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            response = error_response(400, "bad_request", "The URL holds a NUL character.")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,127 @@
+// The contact panel beside a thread: profile and identities, edit, export and erase.
+"use strict";
+
+import { api, clear, el, formatTime, get, kindName, patch, report, toast, channelIcon, me } from "./api.js";
+
+const pane = document.getElementById("contact-pane");
+const form = document.getElementById("contact-form");
+const attrs = document.getElementById("contact-attributes");
+const idents = document.getElementById("contact-identities");
+const created = document.getElementById("contact-created");
+const dialog = document.getElementById("erase-dialog");
+
+let contact = null;
+let loadToken = 0;
+let hooks = { renamed: () => {}, erased: () => {} };
+
+/** renamed(contact) after an edit; erased(contactId) after an erasure. */
+export function setContactHooks(next) {
+  hooks = { ...hooks, ...next };
+}
+
+export async function showContact(contactId) {
+  const token = ++loadToken;
+  pane.hidden = false;
+  pane.classList.add("loading");
+  try {
+    const found = await get(`/api/contacts/${encodeURIComponent(contactId)}`);
+    if (token !== loadToken) return;
+    render(found);
+  } catch (err) {
+    if (token !== loadToken) return;
+    if (err.status === 404) {
+      hideContact();
+      return;
+    }
+    report(err, "Could not load the contact");
+  } finally {
+    if (token === loadToken) pane.classList.remove("loading");
+  }
+}
+
+export function hideContact() {
+  loadToken += 1;
+  contact = null;
+  pane.hidden = true;
+}
+
+function render(found) {
+  contact = found;
+  form.elements.name.value = found.name || "";
+  form.elements.email.value = found.email || "";
+  form.elements.phone.value = found.phone || "";
+  clear(attrs);
+  const entries = Object.entries(found.attributes || {});
+  if (!entries.length) attrs.append(el("dd", { class: "muted" }, "None"));
+  for (const [key, value] of entries) {
+    attrs.append(el("dt", {}, key), el("dd", {}, typeof value === "string" ? value : JSON.stringify(value)));
+  }
+  clear(idents);
+  for (const identity of found.identities || []) {
+    idents.append(el("li", {}, channelIcon(identity.kind), " ",
+      el("span", { class: "muted" }, kindName(identity.kind) + ": "),
+      el("code", {}, identity.external_id || "")));
+  }
+  if (!(found.identities || []).length) idents.append(el("li", { class: "muted" }, "None"));
+  created.textContent = found.created_at ? "First seen " + formatTime(found.created_at) : "";
+  const mayErase = me.manager;
+  document.getElementById("contact-export").hidden = !mayErase;
+  document.getElementById("contact-erase").hidden = !mayErase;
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!contact) return;
+  const value = (name) => form.elements[name].value.trim() || null;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const updated = await patch(`/api/contacts/${encodeURIComponent(contact.id)}`, {
+      name: value("name"), email: value("email"), phone: value("phone"),
+    });
+    render(updated);
+    hooks.renamed(updated);
+    toast("Contact saved.", "ok", 3000);
+  } catch (err) {
+    report(err, "Could not save the contact");
+  } finally {
+    button.disabled = false;
+  }
+});
+
+document.getElementById("contact-export").addEventListener("click", async () => {
+  if (!contact) return;
+  try {
+    const response = await api("GET", `/api/contacts/${encodeURIComponent(contact.id)}/export`, undefined, { raw: true });
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    const link = el("a", { href: url, download: `contact-${contact.id}.json`, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    toast("Export downloaded.", "ok", 3000);
+  } catch (err) {
+    report(err, "Export failed");
+  }
+});
+
+document.getElementById("contact-erase").addEventListener("click", () => {
+  if (!contact) return;
+  document.getElementById("erase-name").textContent = contact.name || "without a name";
+  dialog.returnValue = "";
+  dialog.showModal();
+});
+
+dialog.addEventListener("close", async () => {
+  if (dialog.returnValue !== "erase" || !contact) return;
+  const id = contact.id;
+  try {
+    await api("DELETE", `/api/contacts/${encodeURIComponent(id)}`);
+    hideContact();
+    hooks.erased(id);
+    toast("The contact and their conversations were erased.", "ok");
+  } catch (err) {
+    report(err, "Erase failed");
+  }
+});
