@@ -34,3 +34,20 @@ async def test_security_headers_are_set(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_readyz_is_503_while_redis_is_away_and_the_process_stays_up(db_url: str) -> None:
+    from tests.conftest import free_port, make_settings, start_server
+
+    live, server, task = await start_server(
+        make_settings(db_url, f"redis://127.0.0.1:{free_port()}/0")
+    )
+    try:
+        async with live.client() as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"] == {"database": "ok", "redis": "unreachable"}
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        server.should_exit = True
+        await task

@@ -79,7 +79,11 @@ KINDS: dict[str, Kind] = {
     "instagram": Kind(
         required={"account_id": _id_text}, secrets=_META_SECRETS, webhook="/webhooks/meta"
     ),
-    "viber": Kind(secrets=("auth_token",), webhook="/webhooks/viber"),
+    "viber": Kind(
+        optional={"sender_name": lambda v, n: validate.text(v, n, 28)},
+        secrets=("auth_token",),
+        webhook="/webhooks/viber",
+    ),
     "custom": Kind(),
 }
 assert set(KINDS) == set(CHANNEL_KINDS)
