@@ -103,6 +103,31 @@ def cmd_create_operator(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore_workspace(args: argparse.Namespace) -> int:
+    from storage.db import make_engine, sessionmaker
+    from web.api.workspace_lifecycle import restore_workspace
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = make_engine(settings.database_url)
+        try:
+            async with sessionmaker(engine)() as session, session.begin():
+                return await restore_workspace(
+                    session, args.workspace_id, settings.workspace_recovery_days
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        name = asyncio.run(run())
+    except ValueError as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        return 2
+    print(f"Restored workspace {name!r}; its operators can sign in again.")
+    return 0
+
+
 def _as_of(text: str | None) -> datetime:
     if not text:
         return datetime.now(UTC)
@@ -157,6 +182,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--email", required=True)
     c.add_argument("--password", help="prompted for when omitted")
     c.set_defaults(func=cmd_create_operator)
+
+    rw = sub.add_parser("restore-workspace", help="undo a workspace deletion (within 90 days)")
+    rw.add_argument("workspace_id")
+    rw.set_defaults(func=cmd_restore_workspace)
 
     r = sub.add_parser("purge", help="apply retention once: delete what is past its time")
     r.add_argument("--dry-run", action="store_true", help="count, delete nothing")

@@ -8,7 +8,16 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from web import media, openapi, ops, pages, webhooks, widget_assets, ws
-from web.api import account, admin, channels, contacts, conversations, ingest, widget
+from web.api import (
+    account,
+    admin,
+    channels,
+    contacts,
+    conversations,
+    ingest,
+    widget,
+    workspace_lifecycle,
+)
 
 
 def all_routes() -> list[BaseRoute]:
@@ -16,6 +25,7 @@ def all_routes() -> list[BaseRoute]:
         *ops.routes,
         *account.routes,
         *admin.routes,
+        *workspace_lifecycle.routes,
         *channels.routes,
         *conversations.routes,
         *contacts.routes,

@@ -1,0 +1,61 @@
+"""A deleted workspace vanishes at once, stays recoverable, and is purged after the period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from hub.model import utcnow
+from storage import models as m
+from storage.db import make_engine, sessionmaker
+from storage.retention import run_purge
+from tests.conftest import LiveServer
+from tests.helpers import PASSWORD, login, new_client, signup
+from web.api.workspace_lifecycle import restore_workspace
+
+
+async def test_deleting_needs_the_owners_password(client: httpx.AsyncClient) -> None:
+    owner = await signup(client)
+    response = await owner.client.request(
+        "DELETE", "/api/workspace", json={"password": "wrong"}, headers=owner.csrf
+    )
+    assert response.status_code == 403
+    assert (await owner.get("/api/me")).status_code == 200
+
+
+async def test_a_deleted_workspace_ends_sessions_and_refuses_logins(live: LiveServer) -> None:
+    async with new_client(live.url) as client:
+        owner = await signup(client)
+        response = await client.request(
+            "DELETE", "/api/workspace", json={"password": PASSWORD}, headers=owner.csrf
+        )
+        assert response.status_code == 204
+        assert (await client.get("/api/me")).status_code == 401
+        assert (await login(client, owner.email)).status_code == 401
+
+
+async def test_a_deleted_workspace_can_be_restored_then_is_purged_after_90_days(
+    live: LiveServer,
+) -> None:
+    async with new_client(live.url) as client:
+        owner = await signup(client)
+        await client.request(
+            "DELETE", "/api/workspace", json={"password": PASSWORD}, headers=owner.csrf
+        )
+    engine = make_engine(live.settings.database_url)
+    try:
+        async with sessionmaker(engine)() as db, db.begin():
+            assert await restore_workspace(db, owner.workspace_id, 90) == "Acme"
+        async with new_client(live.url) as client:
+            assert (await login(client, owner.email)).status_code == 200
+            again = await signup(client)  # a second workspace, deleted and left to expire
+            await client.request(
+                "DELETE", "/api/workspace", json={"password": PASSWORD}, headers=again.csrf
+            )
+        await run_purge(live.settings.database_url, as_of=utcnow() + timedelta(days=91))
+        async with sessionmaker(engine)() as db:
+            assert await db.get(m.Workspace, again.workspace_id) is None
+            assert await db.get(m.Workspace, owner.workspace_id) is not None
+    finally:
+        await engine.dispose()

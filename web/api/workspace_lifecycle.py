@@ -1,0 +1,85 @@
+"""Deleting a workspace, and bringing it back within the recovery period.
+
+A deleted workspace disappears at once for everyone (sessions end, tokens and channels stop
+answering) but its data stays for ``workspace_recovery_days``, so a mistake can be undone
+with ``inviaro restore-workspace``; after that, retention purges it completely.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.model import utcnow
+from storage.models import Operator, Workspace
+from web import audit
+from web.auth import passwords
+from web.auth.context import client_ip, require
+from web.auth.sessions import revoke_operator_sessions
+from web.errors import ApiError, field, read_json
+
+
+async def delete_workspace(request: Request) -> Response:
+    principal = await require(request, roles=("owner",))
+    password = field(await read_json(request), "password", str, max_len=1024)
+    services = request.app.state.services
+    async with services.db() as db:
+        owner = await db.get(Operator, principal.operator_id)
+        if owner is None or not await passwords.verify_password(owner.password_hash, password):
+            raise ApiError(403, "forbidden", "Confirm the deletion with your password.")
+        workspace = await db.get(Workspace, principal.workspace_id)
+        if workspace is None or workspace.deleted_at is not None:
+            raise ApiError(404, "not_found", "The workspace is gone.")
+        workspace.deleted_at = utcnow()
+        await audit.record(
+            db,
+            workspace_id=workspace.id,
+            actor_kind="operator",
+            actor_id=owner.id,
+            action="workspace_deleted",
+            target_kind="workspace",
+            target_id=workspace.id,
+            ip=client_ip(request),
+        )
+        operator_ids = list(
+            await db.scalars(select(Operator.id).where(Operator.workspace_id == workspace.id))
+        )
+        await db.commit()
+    for operator_id in operator_ids:
+        await revoke_operator_sessions(request.app, operator_id)
+    return Response(status_code=204)
+
+
+async def restore_workspace(db: AsyncSession, workspace_id: str, recovery_days: int) -> str:
+    """Undo a deletion still within the recovery period; returns the workspace's name.
+
+    Raises ValueError with a sentence when there is nothing to restore."""
+    workspace = await db.get(Workspace, workspace_id)
+    if workspace is None:
+        raise ValueError(f"There is no workspace {workspace_id} (any more).")
+    if workspace.deleted_at is None:
+        raise ValueError(f"Workspace {workspace_id} is not deleted.")
+    deleted_at = workspace.deleted_at
+    if deleted_at.tzinfo is None:
+        deleted_at = deleted_at.replace(tzinfo=utcnow().tzinfo)
+    if utcnow() - deleted_at > timedelta(days=recovery_days):
+        raise ValueError(f"Workspace {workspace_id} was deleted over {recovery_days} days ago.")
+    workspace.deleted_at = None
+    await audit.record(
+        db,
+        workspace_id=workspace.id,
+        actor_kind="system",
+        actor_id=None,
+        action="workspace_restored",
+        target_kind="workspace",
+        target_id=workspace.id,
+    )
+    return workspace.name
+
+
+routes = [Route("/api/workspace", delete_workspace, methods=["DELETE"])]
