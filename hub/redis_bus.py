@@ -66,6 +66,7 @@ class RedisBus:
         self._conn: AbstractConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._down = False  # the listener lost Redis and has not got it back yet
         self.reconnects = 0
 
     async def start(self) -> None:
@@ -109,10 +110,11 @@ class RedisBus:
             waiter = asyncio.get_running_loop().create_future()
             self._confirmed[topic] = waiter
             await self._send("SUBSCRIBE", topic)
-        if waiter is not None and not waiter.done() and self._conn is not None:
-            # Wait for Redis to confirm, so a publish made after we return is not missed.
-            # While Redis is away nobody waits: the listener subscribes when it is back,
-            # and on_reconnect then covers what was published meanwhile.
+        if waiter is not None and not waiter.done() and not self._down:
+            # Wait for Redis to confirm, so a publish made after we return is not missed
+            # (also while the listener is still making its first connection: it subscribes
+            # every referenced topic once connected). While Redis is away nobody waits: the
+            # listener subscribes when it is back, and on_reconnect covers the gap.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_WAIT_S)
 
@@ -151,6 +153,7 @@ class RedisBus:
             try:
                 await conn.connect()  # type: ignore[no-untyped-call]
                 self._conn = conn
+                self._down = False
                 topics = list(self._refs)
                 pending = set(topics)
                 if topics:
@@ -166,6 +169,10 @@ class RedisBus:
                         self._reconnected(outage_since)
                         outage_since = None
             except (RedisError, OSError) as err:
+                self._down = True
+                for waiter in self._confirmed.values():  # nobody waits while Redis is away
+                    if not waiter.done():
+                        waiter.set_result(None)
                 if outage_since is None:
                     outage_since = utcnow()
                 log.warning(
