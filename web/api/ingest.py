@@ -7,8 +7,6 @@ accepted message is durably in the database.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +19,7 @@ from starlette.routing import Route
 from hub.model import Attachment, Author, Inbound
 from hub.store import Gone
 from storage import models as m
+from web.auth.channels import check_ingest_token
 from web.errors import ApiError, read_body
 
 MAX_BODY = 4 * 1024 * 1024
@@ -127,15 +126,8 @@ async def _channel(request: Request) -> m.Channel:
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
     async with request.app.state.services.db() as session:
-        channel = await session.get(m.Channel, request.path_params["channel_id"])
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    if (
-        channel is None
-        or channel.kind != "custom"
-        or channel.disabled
-        or not token
-        or not hmac.compare_digest(channel.ingest_token_hash or "", digest)
-    ):
+        channel = await check_ingest_token(session, request.path_params["channel_id"], token)
+    if channel is None:
         raise ApiError(401, "unauthorized", "A valid ingest token for this channel is required.")
     return channel
 

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from hub.ids import new_id
 from hub.model import utcnow
 from storage import models as m
-from web.auth.channels import channel_secrets
+from web.auth.channels import channel_secrets, find_channel_by_public_key
 from web.errors import ApiError, field, read_json
 
 log = logging.getLogger("inviaro.widget")
@@ -221,8 +221,8 @@ async def create_session(request: Request) -> Response:
     services = request.app.state.services
     settings = services.settings
     async with services.db() as session, session.begin():
-        channel = await session.scalar(select(m.Channel).where(m.Channel.public_key == key))
-        if channel is None or channel.kind != "widget" or channel.disabled:
+        channel = await find_channel_by_public_key(session, key)
+        if channel is None:
             raise ApiError(404, "not_found", "No active widget channel has this key.")
         workspace = await session.get(m.Workspace, channel.workspace_id)
         if workspace is None or workspace.deleted_at is not None:
