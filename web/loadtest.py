@@ -1,247 +1,421 @@
 """``inviaro loadtest``: open many sockets against running hubs and measure delivery.
 
-It signs up a throwaway workspace (or uses ``--token``), creates a widget channel, opens
-``--operators`` operator sockets (every one receives every message of the workspace: one
-room of that many subscribers) and ``--visitors`` visitor sockets, spread round-robin over
-every ``--url``. Visitors then send ``--rate`` messages a second for ``--duration``
-seconds; each operator socket timestamps what it receives. It prints progress, then the
-latency summary (send to delivery, p50/p90/p99/max), deliveries per second and loss, and
-can write the same as JSON. Only point it at hubs you run.
+It signs up ``--rooms`` throwaway workspaces (or uses ``--token`` and ``--widget-key``),
+each with a widget channel, opens ``--operators`` operator sockets spread over the rooms
+(every operator socket receives every message of its workspace: a room) and ``--visitors``
+widget visitor sockets that send, round-robin over every ``--url``. Visitors send
+``--rate`` messages a second in total for ``--duration`` seconds, or, with ``--rate 0``, as
+fast as the hub acknowledges (``--window`` messages in flight per visitor). Each message
+carries its send time; each operator socket measures the delay to delivery.
+
+``--procs`` spreads the sockets over several generator processes so the generator is not
+the bottleneck. It shows live progress, then a summary (connect rate, deliveries/s,
+p50/p90/p99/p99.9/max, losses, close codes); ``--json`` writes it to a file. With
+``--server-pid`` (hubs on this machine) it also reports the servers' memory per socket and
+CPU per delivery. Bounded in time and count. Only point it at hubs you run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import statistics
+import multiprocessing as mp
+import os
+import queue
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections import Counter
 from typing import Any
 
 import httpx
-import orjson
 
-ORIGIN = "http://loadtest.invalid"
+from web.loadtest_clients import ORIGIN, Room, Share, hist_value_s, share_main
+
+MAX_SOCKETS = 100_000
+MAX_DURATION_S = 3600.0
+DRAIN_S = 10.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", action="append", help="hub base URL (repeat for several processes)")
-    p.add_argument("--operators", type=int, default=100, help="operator sockets (one room)")
+    p.add_argument("--operators", type=int, default=100, help="operator sockets (subscribers)")
     p.add_argument("--visitors", type=int, default=10, help="visitor sockets that send")
-    p.add_argument("--rate", type=float, default=100.0, help="messages per second in total")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds of sending")
-    p.add_argument("--connect-concurrency", type=int, default=200)
+    p.add_argument("--rooms", type=int, default=1, help="workspaces to spread operators over")
+    p.add_argument(
+        "--rate", type=float, default=100.0, help="messages a second in total; 0: as fast as acked"
+    )
+    p.add_argument(
+        "--window", type=int, default=4, help="messages in flight per visitor (--rate 0)"
+    )
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of sending (or holding)")
+    p.add_argument("--procs", type=int, default=1, help="load generator processes")
+    p.add_argument("--connect-concurrency", type=int, default=100, help="handshakes at once")
+    p.add_argument("--token", help="an operator API token to use instead of signing up")
+    p.add_argument("--widget-key", help="the widget channel key to use with --token")
+    p.add_argument(
+        "--protocol",
+        choices=["inviaro", "socketio"],
+        default="inviaro",
+        help="socketio: drive bench/'s Socket.IO reference server the same way",
+    )
+    p.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="a server process on this machine: report its memory and CPU",
+    )
     p.add_argument("--json", dest="json_out", help="write the summary to this file")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no live progress")
 
 
-@dataclass
-class Stats:
-    latencies: list[float] = field(default_factory=list)
-    received: int = 0
-    sent: int = 0
-    connect_errors: int = 0
-    closed: int = 0
+# --- setup through the public API ------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+async def _signup(client: httpx.AsyncClient) -> Room:
+    email = f"loadtest-{uuid.uuid4().hex[:12]}@example.com"
+    response = await client.post(
+        "/api/signup",
+        json={
+            "workspace": "Load test",
+            "name": "Load Tester",
+            "email": email,
+            "password": uuid.uuid4().hex,
+        },
+    )
+    response.raise_for_status()
+    csrf = {"X-CSRF-Token": response.json()["csrf_token"]}
+    token = await client.post("/api/tokens", json={"name": "loadtest"}, headers=csrf)
+    token.raise_for_status()
+    channel = await client.post(
+        "/api/channels",
+        headers=csrf,
+        json={"kind": "widget", "name": "Load test", "config": {"allowed_origins": [ORIGIN]}},
+    )
+    channel.raise_for_status()
+    return Room(0, str(token.json()["token"]), str(channel.json()["public_key"]))
 
 
-async def _setup(url: str) -> tuple[str, str]:
-    """A fresh workspace: an API token for operator sockets and a widget key for visitors."""
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        email = f"loadtest-{uuid.uuid4().hex[:10]}@example.com"
-        response = await client.post(
-            "/api/signup",
-            json={
-                "workspace": "Load test",
-                "name": "Load Tester",
-                "email": email,
-                "password": uuid.uuid4().hex,
-            },
-        )
-        response.raise_for_status()
-        csrf = {"X-CSRF-Token": response.json()["csrf_token"]}
-        token = await client.post("/api/tokens", json={"name": "loadtest"}, headers=csrf)
-        token.raise_for_status()
-        channel = await client.post(
-            "/api/channels",
-            headers=csrf,
-            json={
-                "kind": "widget",
-                "name": "Load test",
-                "config": {"allowed_origins": [ORIGIN]},
-            },
-        )
-        channel.raise_for_status()
-        return str(token.json()["token"]), str(channel.json()["public_key"])
+async def _setup(args: argparse.Namespace, url: str) -> list[Room]:
+    if args.protocol == "socketio":
+        return [Room(i, "loadtest") for i in range(args.rooms)]
+    if args.token:
+        return [Room(0, args.token, args.widget_key or "")]
+    gate = asyncio.Semaphore(8)
+
+    async def one(i: int) -> Room:
+        async with gate, httpx.AsyncClient(base_url=url, timeout=60) as client:
+            room = await _signup(client)
+            room.index = i
+            return room
+
+    return list(await asyncio.gather(*(one(i) for i in range(args.rooms))))
 
 
-def _ws(url: str) -> str:
-    return "ws" + url[4:] if url.startswith("http") else url
+# --- servers on this machine -----------------------------------------------------------
 
 
-async def _operator(
-    url: str,
-    token: str,
-    stats: Stats,
-    gate: asyncio.Semaphore,
-    ready: asyncio.Event,
-    stop: asyncio.Event,
-    opened: list[int],
-) -> None:
-    from websockets.asyncio.client import connect
-
+def _rss_kb(pid: int) -> int:
     try:
-        async with gate:
-            ws = await connect(
-                f"{_ws(url)}/ws/operator",
-                max_size=None,
-                open_timeout=60,
-                additional_headers={"Authorization": f"Bearer {token}"},
-            )
-    except Exception:
-        stats.connect_errors += 1
-        return
-    opened[0] += 1
-    async with ws:
-        await ready.wait()
-        recv = asyncio.ensure_future(_read_operator(ws, stats))
-        await stop.wait()
-        recv.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await recv
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
-async def _read_operator(ws: Any, stats: Stats) -> None:
+def _cpu_s(pid: int) -> float:
     try:
-        async for raw in ws:
-            frame = orjson.loads(raw)
-            if frame.get("type") == "message":
-                text = frame["message"]["text"]
-                if text.startswith("lt "):
-                    stats.latencies.append(time.time() - float(text[3:]))
-                    stats.received += 1
-    except Exception:
-        stats.closed += 1
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 
 
-async def _visitor(
-    url: str, key: str, stats: Stats, queue: asyncio.Queue[float], stop: asyncio.Event
-) -> None:
-    from websockets.asyncio.client import connect
+# --- the controller --------------------------------------------------------------------
 
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        response = await client.post(
-            "/api/widget/sessions", json={"key": key}, headers={"Origin": ORIGIN}
+
+def _shares(args: argparse.Namespace, urls: list[str], rooms: list[Room]) -> list[Share]:
+    procs = max(1, args.procs)
+    subs: list[list[tuple[str, int]]] = [[] for _ in range(procs)]
+    senders: list[list[tuple[str, int]]] = [[] for _ in range(procs)]
+    for i in range(args.operators):
+        subs[i % procs].append((urls[i % len(urls)], i % len(rooms)))
+    for i in range(args.visitors):
+        senders[i % procs].append((urls[(i + 1) % len(urls)], i % len(rooms)))
+    sending = sum(1 for s in senders if s) or 1
+    return [
+        Share(
+            protocol=args.protocol,
+            subscribers=subs[p],
+            senders=senders[p],
+            rooms=rooms,
+            rate=args.rate / sending if senders[p] else 0.0,
+            window=max(1, args.window),
+            duration=min(args.duration, MAX_DURATION_S),
+            concurrency=max(1, args.connect_concurrency // procs),
         )
-        response.raise_for_status()
-        ws_url = response.json()["ws_url"]
-    async with connect(ws_url, additional_headers={"Origin": ORIGIN}, max_size=None) as ws:
-        drain = asyncio.ensure_future(_drain(ws))
-        ref = 0
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(queue.get(), 0.2)
-            except TimeoutError:
-                continue
-            ref += 1
-            await ws.send(
-                orjson.dumps({"type": "send", "ref": ref, "text": f"lt {time.time()}"}).decode()
+        for p in range(procs)
+    ]
+
+
+def _sum(progress: dict[int, dict[str, Any]], key: str) -> int:
+    return sum(int(p.get(key, 0)) for p in progress.values())
+
+
+def _percentiles(hist: Counter[int], total: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if not total:
+        return {k: float("nan") for k in ("p50", "p90", "p99", "p999")}
+    marks = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
+    running = 0
+    ordered = sorted(hist.items())
+    for name, q in marks.items():
+        running = 0
+        for bucket, count in ordered:
+            running += count
+            if running >= q * total:
+                out[name] = hist_value_s(bucket) * 1000
+                break
+    return out
+
+
+class _Controller:
+    """Reads the generators' reports: their latest progress, phase and final result."""
+
+    def __init__(self, report: Any, workers: list[Any], say: Any, wanted: int) -> None:
+        self.report = report
+        self.workers = workers
+        self.say = say
+        self.wanted = wanted
+        self.started = time.perf_counter()
+        self.progress: dict[int, dict[str, Any]] = {}
+        self.phase: dict[int, str] = {}
+        self.results: dict[int, dict[str, Any]] = {}
+        self._said = 0.0
+
+    def total(self, key: str) -> int:
+        return sum(int(p.get(key, 0)) for p in self.progress.values())
+
+    def expected(self) -> int:
+        acked: Counter[int] = Counter()
+        subscribers: Counter[int] = Counter()
+        for p in self.progress.values():
+            acked.update(p.get("acked_by_room", {}))
+            subscribers.update(p.get("subscribers_by_room", {}))
+        return _expected((acked, subscribers))
+
+    def poll(self) -> None:
+        try:
+            index, kind, data = self.report.get(timeout=0.1)
+        except queue.Empty:
+            index, kind, data = -1, "", None
+        if index >= 0:
+            if kind == "failed":
+                raise SystemExit(f"inviaro loadtest: generator {index} failed: {data}")
+            self.progress[index] = data
+            if kind in ("ready", "sent", "result"):
+                self.phase[index] = kind
+            if kind == "result":
+                self.results[index] = data
+        elif any(not w.is_alive() for i, w in enumerate(self.workers) if i not in self.results):
+            raise SystemExit("inviaro loadtest: a generator process exited early")
+        now = time.perf_counter()
+        if now - self._said >= 1.0:
+            self._said = now
+            self.say(
+                f"[{now - self.started:6.1f}s] sockets {self.total('opened')}"
+                f"+{self.total('senders')}/{self.wanted}  sent {self.total('sent')}"
+                f"  acked {self.total('acked')}  delivered {self.total('received')}"
+                f"  errors {self.total('connect_errors') + self.total('errors')}"
             )
-            stats.sent += 1
-        drain.cancel()
+
+    def wait_phase(self, name: str, deadline: float) -> None:
+        while sum(1 for p in self.phase.values() if p == name) < len(self.workers):
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"inviaro loadtest: timed out waiting for {name}")
+            self.poll()
 
 
-async def _drain(ws: Any) -> None:
-    with contextlib.suppress(Exception):
-        async for _ in ws:
-            pass
-
-
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    urls = args.url or ["http://127.0.0.1:8000"]
-    say = (lambda *_: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-    token, key = await _setup(urls[0])
-    stats = Stats()
-    ready, stop, send_stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    opened = [0]
-    started = time.perf_counter()
-    gate = asyncio.Semaphore(args.connect_concurrency)
-
-    operators = [
-        asyncio.ensure_future(
-            _operator(urls[i % len(urls)], token, stats, gate, ready, stop, opened)
-        )
-        for i in range(args.operators)
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.operators + args.visitors > MAX_SOCKETS:
+        raise SystemExit(f"inviaro loadtest: at most {MAX_SOCKETS} sockets")
+    duration = min(args.duration, MAX_DURATION_S)
+    urls = [u.rstrip("/") for u in (args.url or ["http://127.0.0.1:8000"])]
+    say = (lambda *_: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    rooms = asyncio.run(_setup(args, urls[0]))
+    shares = _shares(args, urls, rooms)
+    pids = args.server_pid
+    ctx = mp.get_context("fork")
+    report = ctx.Queue()
+    go, stop = ctx.Event(), ctx.Event()
+    rss_before = {p: _rss_kb(p) for p in pids}
+    workers = [
+        ctx.Process(target=share_main, args=(i, s, report, go, stop), daemon=True)
+        for i, s in enumerate(shares)
     ]
-    while opened[0] + stats.connect_errors < args.operators:
-        await asyncio.sleep(0.5)
-        say(f"connected {opened[0]}/{args.operators} operator sockets")
-    connect_s = time.perf_counter() - started
-    queue: asyncio.Queue[float] = asyncio.Queue()
-    visitors = [
-        asyncio.ensure_future(_visitor(urls[i % len(urls)], key, stats, queue, send_stop))
-        for i in range(args.visitors)
-    ]
-    await asyncio.sleep(1.0)
-    ready.set()
-    say(f"sending {args.rate:g} msg/s for {args.duration:g} s")
-    begin = time.perf_counter()
-    interval = 1.0 / args.rate
-    n = 0
-    while (elapsed := time.perf_counter() - begin) < args.duration:
-        due = int(elapsed / interval) + 1
-        while n < due:
-            queue.put_nowait(time.time())
-            n += 1
-        await asyncio.sleep(min(interval, 0.01))
-    send_stop.set()
-    expected = lambda: stats.sent * opened[0]  # noqa: E731
-    deadline = time.perf_counter() + 10
-    while stats.received < expected() and time.perf_counter() < deadline:
-        await asyncio.sleep(0.2)
-    stop.set()
-    await asyncio.gather(*operators, *visitors, return_exceptions=True)
-    lat_ms = [v * 1000 for v in stats.latencies]
-    summary = {
-        "operators": opened[0],
-        "visitors": args.visitors,
+    for w in workers:
+        w.start()
+    c = _Controller(report, workers, say, args.operators + args.visitors)
+    try:
+        c.wait_phase("ready", c.started + 600)
+        connect_s = time.perf_counter() - c.started
+        rss_connected = {p: _rss_kb(p) for p in pids}
+        cpu_go = {p: _cpu_s(p) for p in pids}
+        say(f"all sockets open in {connect_s:.1f}s; sending for {duration:g}s")
+        send_begin = time.perf_counter()
+        go.set()
+        c.wait_phase("sent", send_begin + duration + 120)
+        send_s = time.perf_counter() - send_begin
+        drain_until = time.perf_counter() + DRAIN_S
+        while c.total("received") < c.expected() and time.perf_counter() < drain_until:
+            c.poll()
+        drain_s = time.perf_counter() - send_begin - send_s
+        cpu_end = {p: _cpu_s(p) for p in pids}
+        stop.set()
+        c.wait_phase("result", time.perf_counter() + 120)
+    finally:
+        stop.set()
+        go.set()
+        for w in workers:
+            w.join(30)
+            if w.is_alive():
+                w.kill()
+    return _summary(
+        args,
+        urls,
+        rooms,
+        c.results,
+        connect_s,
+        send_s,
+        drain_s,
+        rss_before,
+        rss_connected,
+        cpu_go,
+        cpu_end,
+    )
+
+
+def _expected(rooms: tuple[Counter[int], Counter[int]]) -> int:
+    acked, subscribers = rooms
+    return sum(n * subscribers.get(r, 0) for r, n in acked.items())
+
+
+def _summary(
+    args: argparse.Namespace,
+    urls: list[str],
+    rooms: list[Room],
+    results: dict[int, dict[str, Any]],
+    connect_s: float,
+    send_s: float,
+    drain_s: float,
+    rss_before: dict[int, int],
+    rss_connected: dict[int, int],
+    cpu_go: dict[int, float],
+    cpu_end: dict[int, float],
+) -> dict[str, Any]:
+    acked: Counter[int] = Counter()
+    subscribers: Counter[int] = Counter()
+    hist: Counter[int] = Counter()
+    codes: Counter[str] = Counter()
+    for r in results.values():
+        acked.update({int(k): v for k, v in r["acked_by_room"].items()})
+        subscribers.update({int(k): v for k, v in r["subscribers_by_room"].items()})
+        hist.update({int(k): v for k, v in r["hist"].items()})
+        codes.update(r["close_codes"])
+    total = lambda key: sum(int(r[key]) for r in results.values())  # noqa: E731
+    expected = _expected((acked, subscribers))
+    received = total("received")
+    opened = total("opened") + total("senders")
+    summary: dict[str, Any] = {
+        "protocol": args.protocol,
         "processes": len(urls),
-        "connect_seconds": round(connect_s, 2),
-        "sent": stats.sent,
-        "deliveries": stats.received,
-        "expected_deliveries": expected(),
-        "loss": (1 - stats.received / expected()) if expected() else 0.0,
-        "deliveries_per_s": round(stats.received / args.duration, 1),
-        "p50_ms": round(percentile(lat_ms, 0.50), 2),
-        "p90_ms": round(percentile(lat_ms, 0.90), 2),
-        "p99_ms": round(percentile(lat_ms, 0.99), 2),
-        "max_ms": round(max(lat_ms, default=0), 2),
-        "mean_ms": round(statistics.fmean(lat_ms), 2) if lat_ms else None,
-        "connect_errors": stats.connect_errors,
+        "generator_procs": max(1, args.procs),
+        "rooms": len(rooms),
+        "subscribers": total("opened"),
+        "senders": total("senders"),
+        "connect_errors": total("connect_errors"),
+        "connect_seconds": round(connect_s, 3),
+        "connect_per_s": round(opened / connect_s, 1) if connect_s else None,
+        "send_seconds": round(send_s, 3),
+        "sent": total("sent"),
+        "acked": total("acked"),
+        "send_errors": total("errors"),
+        "acked_per_s": round(total("acked") / send_s, 1) if send_s else 0.0,
+        "deliveries": received,
+        "expected_deliveries": expected,
+        "loss": max(0.0, 1 - received / expected) if expected else 0.0,
+        "deliveries_per_s": round(received / (send_s + drain_s), 1) if send_s else 0.0,
+        "max_ms": round(max((r["max_s"] for r in results.values()), default=0) * 1000, 2),
+        "close_codes": dict(codes),
     }
+    summary.update(
+        {f"{k}_ms": round(v, 2) for k, v in _percentiles(hist, sum(hist.values())).items()}
+    )
+    if rss_before:
+        grown = sum(rss_connected.values()) - sum(rss_before.values())
+        cpu = sum(cpu_end.values()) - sum(cpu_go.values())
+        summary["server"] = {
+            "pids": list(rss_before),
+            "rss_before_kb": sum(rss_before.values()),
+            "rss_connected_kb": sum(rss_connected.values()),
+            "rss_per_socket_kb": round(grown / opened, 2) if opened else None,
+            "cpu_seconds": round(cpu, 3),
+            "cpu_us_per_delivery": round(cpu / received * 1e6, 2) if received else None,
+        }
     return summary
 
 
+def print_summary(s: dict[str, Any], out: Any = sys.stdout) -> None:
+    rows = [
+        (
+            "sockets",
+            f"{s['subscribers']} subscribers + {s['senders']} senders in "
+            f"{s['rooms']} room(s) on {s['processes']} process(es)",
+        ),
+        (
+            "connect",
+            f"{s['connect_seconds']} s ({s['connect_per_s']}/s), {s['connect_errors']} errors",
+        ),
+        (
+            "sent / acked",
+            f"{s['sent']} / {s['acked']} in {s['send_seconds']} s "
+            f"({s['acked_per_s']}/s), {s['send_errors']} refused",
+        ),
+        (
+            "deliveries",
+            f"{s['deliveries']}/{s['expected_deliveries']} "
+            f"({s['deliveries_per_s']}/s), loss {s['loss']:.3%}",
+        ),
+        (
+            "latency ms",
+            f"p50 {s['p50_ms']}  p90 {s['p90_ms']}  p99 {s['p99_ms']}  "
+            f"p99.9 {s['p999_ms']}  max {s['max_ms']}",
+        ),
+        ("close codes", ", ".join(f"{k}: {v}" for k, v in sorted(s["close_codes"].items())) or "-"),
+    ]
+    if "server" in s:
+        srv = s["server"]
+        rows.append(
+            (
+                "server",
+                f"{srv['rss_per_socket_kb']} KB/socket, "
+                f"{srv['cpu_us_per_delivery']} µs CPU/delivery",
+            )
+        )
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}", file=out)
+
+
 def main(args: argparse.Namespace) -> int:
-    summary = asyncio.run(run(args))
-    print(
-        f"{summary['operators']} operator sockets on {summary['processes']} process(es); "
-        f"sent {summary['sent']}, delivered {summary['deliveries']}/"
-        f"{summary['expected_deliveries']} (loss {summary['loss']:.2%}); latency p50 "
-        f"{summary['p50_ms']} ms, p90 {summary['p90_ms']} ms, p99 {summary['p99_ms']} ms, "
-        f"max {summary['max_ms']} ms"
-    )
+    summary = run(args)
+    print_summary(summary)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(summary, f, indent=2)

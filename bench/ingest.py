@@ -1,0 +1,156 @@
+"""Scenario D: durable ingest through the ingest API, commit latency from ``/metrics``.
+
+Signs up a workspace with a custom channel on the first hub, then ``--concurrency`` clients
+post batches of ``--batch`` messages (from a pool of contacts) round-robin over every
+``--url`` for ``--duration`` seconds; every 202 means the batch is committed. Writer commit
+latency and batch size come from the hubs' Prometheus histograms (difference over the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+
+CONTACTS = 500
+
+
+async def setup(url: str) -> tuple[str, str]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        r = await client.post(
+            "/api/signup",
+            json={
+                "workspace": "Ingest bench",
+                "name": "Bench",
+                "password": uuid.uuid4().hex,
+                "email": f"ingest-{uuid.uuid4().hex[:10]}@example.com",
+            },
+        )
+        r.raise_for_status()
+        csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
+        ch = await client.post(
+            "/api/channels", headers=csrf, json={"kind": "custom", "name": "Bench", "config": {}}
+        )
+        ch.raise_for_status()
+        body = ch.json()
+        return str(body["id"]), str(body["ingest_token"])
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("inviaro_writer_"):
+            key, _, value = line.rpartition(" ")
+            out[key] = out.get(key, 0.0) + float(value)
+    return out
+
+
+async def scrape(urls: list[str]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for url in urls:
+            for k, v in parse_metrics((await client.get(f"{url}/metrics")).text).items():
+                total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def quantile_ms(before: dict[str, float], after: dict[str, float], q: float) -> float | None:
+    prefix = "inviaro_writer_commit_seconds_bucket{le="
+    buckets = sorted(
+        (float(k[len(prefix) + 1 : -2]), after[k] - before.get(k, 0.0))
+        for k in after
+        if k.startswith(prefix) and "+Inf" not in k
+    )
+    count = after.get("inviaro_writer_commit_seconds_count", 0) - before.get(
+        "inviaro_writer_commit_seconds_count", 0
+    )
+    if not count:
+        return None
+    for le, cumulative in buckets:
+        if cumulative >= q * count:
+            return le * 1000
+    return float("inf")
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    urls = [u.rstrip("/") for u in args.url]
+    channel_id, token = await setup(urls[0])
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    accepted = 0
+    failures = 0
+    stop_at = 0.0
+
+    async def client(n: int, until: float, count: bool) -> None:
+        nonlocal accepted, failures
+        async with httpx.AsyncClient(timeout=60) as http:
+            url = f"{urls[n % len(urls)]}/api/ingest/{channel_id}"
+            i = 0
+            while time.perf_counter() < until:
+                i += 1
+                body = orjson.dumps(
+                    {
+                        "messages": [
+                            {
+                                "contact": {
+                                    "external_id": f"c{(n * 7919 + i * args.batch + k) % CONTACTS}"
+                                },
+                                "external_id": uuid.uuid4().hex,
+                                "text": f"ingest {n} {i} {k}",
+                            }
+                            for k in range(args.batch)
+                        ]
+                    }
+                )
+                r = await http.post(url, content=body, headers=headers)
+                if r.status_code == 202 and count:
+                    accepted += len(r.json()["accepted"])
+                elif r.status_code != 202:
+                    failures += 1
+
+    # Warm-up: contacts and conversations are created on first contact.
+    warm = time.perf_counter() + 1.5
+    await asyncio.gather(*(client(n, warm, False) for n in range(args.concurrency)))
+    before = await scrape(urls)
+    started = time.perf_counter()
+    stop_at = started + args.duration
+    await asyncio.gather(*(client(n, stop_at, True) for n in range(args.concurrency)))
+    elapsed = time.perf_counter() - started
+    after = await scrape(urls)
+    batches = after.get("inviaro_writer_batch_size_count", 0) - before.get(
+        "inviaro_writer_batch_size_count", 0
+    )
+    items = after.get("inviaro_writer_batch_size_sum", 0) - before.get(
+        "inviaro_writer_batch_size_sum", 0
+    )
+    return {
+        "messages": accepted,
+        "seconds": round(elapsed, 2),
+        "messages_per_s": round(accepted / elapsed, 1),
+        "failed_requests": failures,
+        "commits": int(batches),
+        "mean_batch": round(items / batches, 1) if batches else None,
+        "commit_p50_ms": quantile_ms(before, after, 0.5),
+        "commit_p99_ms": quantile_ms(before, after, 0.99),
+        "backlog_end": after.get("inviaro_writer_backlog", 0.0),
+    }
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", action="append", required=True)
+    p.add_argument("--duration", type=float, default=8)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--json")
+    a = p.parse_args()
+    result = asyncio.run(main(a))
+    print(json.dumps(result, indent=2))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=2)

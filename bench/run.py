@@ -1,0 +1,508 @@
+"""Scenarios A-D against the hub and the python-socketio reference, in one sitting.
+
+    .venv/bin/python bench/run.py            # 3 interleaved runs, about 8 minutes
+    .venv/bin/python bench/run.py --quick    # 1 small run, about 2 minutes
+
+It creates a scratch Postgres database (dropped at the end) and starts a private
+``redis-server`` on a spare loopback port. Each run starts two fresh ``inviaro serve``
+processes (Postgres + Redis), drives A, B, C and D with ``inviaro loadtest`` (``--procs``
+generator processes), stops them, then does the same with two python-socketio servers
+(``bench/sio_server.py``, AsyncRedisManager on the same Redis) for A, B and C. It prints
+medians over the runs and the hub/python-socketio ratios; raw JSON goes to
+``bench/results/<time>/``. Only 127.0.0.1 is ever contacted; every process it started is
+ended by its pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+SECRET = "bench-secret-key-that-is-long-enough-0123456789abcdef"
+
+FULL = {
+    "runs": 3,
+    "A": {"operators": 4000},
+    "B": {"operators": 1000, "visitors": 4, "window": 8, "duration": 6},
+    "C": {"operators": 2000, "rooms": 100, "rate": 1000, "duration": 10},
+    "D": {"duration": 8, "concurrency": 8, "batch": 100},
+}
+QUICK = {
+    "runs": 1,
+    "A": {"operators": 1000},
+    "B": {"operators": 300, "visitors": 4, "window": 8, "duration": 4},
+    "C": {"operators": 500, "rooms": 50, "rate": 500, "duration": 5},
+    "D": {"duration": 4, "concurrency": 8, "batch": 100},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "postgres":
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+class Procs:
+    """Every process this bench started, ended by pid (SIGTERM, then SIGKILL)."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.started.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if proc in self.started:
+            self.started.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(reversed(self.started)):
+            self.stop(proc)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited: {log.read_text()[-2000:]}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+def psql(sql: str) -> None:
+    subprocess.run(
+        ["psql", PG_ADMIN, "-v", "ON_ERROR_STOP=1", "-qc", sql],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.plan = QUICK if args.quick else FULL
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.out = HERE / "results" / stamp
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="inviaro-bench-"))
+        self.procs = Procs()
+        self.db = f"inviaro_bench_{uuid.uuid4().hex[:10]}"
+        self.redis_port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.redis: subprocess.Popen[bytes] | None = None
+        self.results: dict[str, dict[str, list[float]]] = {"inviaro": {}, "socketio": {}}
+
+    # --- infrastructure ---------------------------------------------------------------
+
+    def setup(self) -> None:
+        psql(f'CREATE DATABASE "{self.db}"')
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("bench: redis-server is not installed")
+        self.redis = self.procs.start(
+            [
+                binary,
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+            dict(os.environ),
+            self.tmp / "redis.log",
+        )
+        time.sleep(0.3)
+
+    def teardown(self) -> None:
+        self.procs.stop_all()
+        try:
+            psql(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+        except subprocess.CalledProcessError:
+            print(f"bench: could not drop database {self.db}", file=sys.stderr)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start_hubs(self) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        hubs = []
+        for _ in range(2):
+            port = free_port()
+            env = {
+                **os.environ,
+                "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{self.db}",
+                "REDIS_URL": self.redis_url,
+                "INVIARO_SECRET_KEY": SECRET,
+                "INVIARO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                "INVIARO_MESSAGES_PER_10S": "1000000",
+                "PYTHONUNBUFFERED": "1",
+            }
+            cmd = [
+                sys.executable,
+                "-m",
+                "web.cli",
+                "--log-level",
+                "warning",
+                "serve",
+                "--port",
+                str(port),
+            ]
+            log = self.tmp / f"hub-{port}.log"
+            proc = self.procs.start(cmd, env, log)
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)  # the first one migrates
+            hubs.append((f"http://127.0.0.1:{port}", proc))
+        return hubs
+
+    def start_sio(self) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        servers = []
+        for _ in range(2):
+            port = free_port()
+            log = self.tmp / f"sio-{port}.log"
+            proc = self.procs.start(
+                [sys.executable, str(HERE / "sio_server.py"), str(port), self.redis_url],
+                dict(os.environ),
+                log,
+            )
+            wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc, log)
+            servers.append((f"http://127.0.0.1:{port}", proc))
+        return servers
+
+    # --- scenarios --------------------------------------------------------------------
+
+    def loadtest(
+        self, target: str, servers: list[tuple[str, Any]], name: str, run: int, **kw: Any
+    ) -> dict[str, Any]:
+        out = self.out / f"{name}-{target}-{run}.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "web.cli",
+            "loadtest",
+            "--quiet",
+            "--json",
+            str(out),
+            "--protocol",
+            target,
+            "--procs",
+            "2",
+        ]
+        for url, proc in servers:
+            cmd += ["--url", url, "--server-pid", str(proc.pid)]
+        for key, value in kw.items():
+            cmd += [f"--{key}", str(value)]
+        pids = {"redis": [self.redis.pid] if self.redis else [], "postgres": postgres_pids()}
+        before = {p: cpu_s(p) for v in pids.values() for p in v}
+        gen_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        log = self.out / f"{name}-{target}-{run}.log"
+        with log.open("w") as err:
+            subprocess.run(cmd, cwd=ROOT, stdout=err, stderr=subprocess.STDOUT, timeout=900)
+        gen_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if not out.exists():
+            raise RuntimeError(f"loadtest {name} {target} failed:\n{log.read_text()[-3000:]}")
+        summary: dict[str, Any] = json.loads(out.read_text())
+        after = {p: cpu_s(p) for v in pids.values() for p in v}
+        summary["cpu_seconds"] = {  # backends that exited meanwhile are not counted
+            k: round(sum(after[p] - before[p] for p in v if after[p]), 2) for k, v in pids.items()
+        }
+        summary["cpu_seconds"]["generator"] = round(
+            gen_after.ru_utime + gen_after.ru_stime - gen_before.ru_utime - gen_before.ru_stime, 2
+        )
+        out.write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def record(self, target: str, key: str, value: float | None) -> None:
+        if value is not None:
+            self.results[target].setdefault(key, []).append(float(value))
+
+    def scenario_a(self, target: str, servers: Any, run: int) -> None:
+        p = self.plan["A"]
+        s = self.loadtest(
+            target,
+            servers,
+            "A",
+            run,
+            operators=p["operators"],
+            visitors=0,
+            rate=1,
+            duration=1,
+            **{"connect-concurrency": 200},
+        )
+        self.record(target, "A_kb_per_socket", s["server"]["rss_per_socket_kb"])
+        self.record(target, "A_connect_s", s["connect_seconds"])
+        self.record(target, "A_errors", s["connect_errors"])
+        self.say(
+            target,
+            "A",
+            f"{s['subscribers']} sockets in {s['connect_seconds']} s, "
+            f"{s['server']['rss_per_socket_kb']} KB/socket",
+        )
+
+    def scenario_b(self, target: str, servers: Any, run: int) -> None:
+        p = self.plan["B"]
+        s = self.loadtest(
+            target,
+            servers,
+            "B",
+            run,
+            operators=p["operators"],
+            visitors=p["visitors"],
+            rate=0,
+            window=p["window"],
+            duration=p["duration"],
+        )
+        self.record(target, "B_us_per_delivery", s["server"]["cpu_us_per_delivery"])
+        self.record(target, "B_deliveries_per_s", s["deliveries_per_s"])
+        self.record(target, "B_loss", s["loss"])
+        self.say(
+            target,
+            "B",
+            f"{s['deliveries_per_s']} deliveries/s, "
+            f"{s['server']['cpu_us_per_delivery']} µs CPU/delivery, loss {s['loss']:.2%}, "
+            f"cpu {s['cpu_seconds']} hubs {s['server']['cpu_seconds']}",
+        )
+
+    def scenario_c(self, target: str, servers: Any, run: int) -> None:
+        p = self.plan["C"]
+        s = self.loadtest(
+            target,
+            servers,
+            "C",
+            run,
+            operators=p["operators"],
+            rooms=p["rooms"],
+            visitors=p["rooms"],
+            rate=p["rate"],
+            duration=p["duration"],
+        )
+        for key in ("p50_ms", "p99_ms", "p999_ms", "max_ms"):
+            self.record(target, f"C_{key}", s[key])
+        self.record(target, "C_loss", s["loss"])
+        self.record(target, "C_acked_per_s", s["acked_per_s"])
+        self.say(
+            target,
+            "C",
+            f"acked {s['acked_per_s']}/s, p50 {s['p50_ms']} ms, p99 "
+            f"{s['p99_ms']} ms, loss {s['loss']:.2%}, cpu {s['cpu_seconds']} hubs "
+            f"{s['server']['cpu_seconds']}",
+        )
+
+    def scenario_d(self, servers: Any, run: int) -> None:
+        p = self.plan["D"]
+        out = self.out / f"D-inviaro-{run}.json"
+        cmd = [
+            sys.executable,
+            str(HERE / "ingest.py"),
+            "--json",
+            str(out),
+            "--duration",
+            str(p["duration"]),
+            "--concurrency",
+            str(p["concurrency"]),
+            "--batch",
+            str(p["batch"]),
+        ]
+        for url, _ in servers:
+            cmd += ["--url", url]
+        pg = postgres_pids()
+        pg_before = sum(cpu_s(x) for x in pg)
+        hubs_before = sum(cpu_s(proc.pid) for _, proc in servers)
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        if not out.exists():
+            raise RuntimeError(f"ingest bench failed:\n{done.stderr[-3000:]}")
+        s = json.loads(out.read_text())
+        s["cpu_seconds"] = {
+            "postgres": round(sum(cpu_s(x) for x in pg) - pg_before, 2),
+            "hubs": round(sum(cpu_s(proc.pid) for _, proc in servers) - hubs_before, 2),
+        }
+        out.write_text(json.dumps(s, indent=2))
+        self.record("inviaro", "D_msgs_per_s", s["messages_per_s"])
+        self.record("inviaro", "D_commit_p99_ms", s["commit_p99_ms"])
+        self.record("inviaro", "D_backlog", s["backlog_end"])
+        self.say(
+            "inviaro",
+            "D",
+            f"{s['messages_per_s']} msg/s, commit p99 "
+            f"{s['commit_p99_ms']} ms, batch {s['mean_batch']}, cpu {s['cpu_seconds']}",
+        )
+
+    def say(self, target: str, name: str, text: str) -> None:
+        print(f"  {name} {target:<9} {text}", file=sys.stderr, flush=True)
+
+    def run(self) -> None:
+        only = set(self.args.only or "ABCD")
+        for run in range(1, self.plan["runs"] + 1):
+            print(f"run {run}/{self.plan['runs']}", file=sys.stderr, flush=True)
+            for target in ("inviaro", "socketio"):
+                servers = self.start_hubs() if target == "inviaro" else self.start_sio()
+                try:
+                    if "A" in only:
+                        self.scenario_a(target, servers, run)
+                    if "B" in only:
+                        self.scenario_b(target, servers, run)
+                    if "C" in only:
+                        self.scenario_c(target, servers, run)
+                    if "D" in only and target == "inviaro":
+                        self.scenario_d(servers, run)
+                finally:
+                    for _, proc in servers:
+                        self.procs.stop(proc)
+
+    # --- the table --------------------------------------------------------------------
+
+    def table(self, command: str, elapsed: float) -> str:
+        def med(target: str, key: str) -> float | None:
+            values = self.results[target].get(key)
+            return statistics.median(values) if values else None
+
+        a, b, c, d = (self.plan[k] for k in "ABCD")
+        rows = [
+            (
+                f"A. {a['operators']} idle sockets: server memory per socket (KB)",
+                "A_kb_per_socket",
+                "20",
+            ),
+            (f"A. time to connect {a['operators']} (s)", "A_connect_s", ""),
+            (
+                f"B. 1 room of {b['operators']}, as fast as acked: server CPU per delivery (µs)",
+                "B_us_per_delivery",
+                "14",
+            ),
+            ("B. deliveries/s", "B_deliveries_per_s", ""),
+            (
+                f"C. {c['operators']} in {c['rooms']} rooms, {c['rate']} msg/s, {c['duration']} s: "
+                "p50 (ms)",
+                "C_p50_ms",
+                "5",
+            ),
+            ("C. p99 (ms)", "C_p99_ms", "25"),
+            ("C. loss", "C_loss", "0"),
+            ("C. acked msg/s", "C_acked_per_s", ""),
+            (
+                f"D. ingest API, {d['concurrency']} clients x {d['batch']}/request: msg/s",
+                "D_msgs_per_s",
+                "5000",
+            ),
+            ("D. writer commit p99 (ms)", "D_commit_p99_ms", "50"),
+            ("D. writer backlog at end", "D_backlog", "0"),
+        ]
+
+        def fmt(v: float | None, key: str) -> str:
+            if v is None:
+                return "-"
+            if key.endswith("loss"):
+                return f"{v:.2%}"
+            return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+        head = ("scenario", "Inviaro hub", "python-socketio", "ratio", "target")
+        lines = [head]
+        for label, key, target in rows:
+            mine, theirs = med("inviaro", key), med("socketio", key)
+            ratio = f"{mine / theirs:.2f}x" if mine is not None and theirs else "-"
+            lines.append((label, fmt(mine, key), fmt(theirs, key), ratio, target))
+        widths = [max(len(str(row[i])) for row in lines) for i in range(5)]
+        text = [
+            " | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) for row in lines
+        ]
+        text.insert(1, "-|-".join("-" * w for w in widths))
+        runs = self.plan["runs"]
+        facts = (
+            f"command: {command}\nmachine: {os.cpu_count()} cores (nproc), "
+            f"{platform.python_implementation()} {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}; medians of {runs} run(s), "
+            f"interleaved; 2 server processes each, one Redis, generator --procs 2 "
+            f"on the same machine; {elapsed:.0f} s\n"
+        )
+        return facts + "\n".join(text)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="one small run (a 2-minute smoke)")
+    p.add_argument("--runs", type=int, help="runs per scenario (default 3, --quick 1)")
+    p.add_argument("--only", help="scenarios to run, e.g. AB")
+    args = p.parse_args()
+    try:
+        import socketio  # noqa: F401
+    except ImportError:
+        raise SystemExit("bench: pip install -e '.[bench]' (python-socketio) first") from None
+    bench = Bench(args)
+    if args.runs:
+        bench.plan = {**bench.plan, "runs": args.runs}
+    command = " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]])
+    started = time.monotonic()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise SystemExit(f"bench: signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    bench.setup()
+    try:
+        bench.run()
+    finally:
+        bench.teardown()
+    table = bench.table(command, time.monotonic() - started)
+    (bench.out / "table.txt").write_text(table + "\n")
+    (bench.out / "results.json").write_text(json.dumps(bench.results, indent=2))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,390 @@
+"""The sockets of ``inviaro loadtest``: one generator process's share of the load.
+
+A generator process (see :func:`run_share`) opens its share of subscriber and sender
+sockets, reports progress on a queue, waits for the controller's ``go``, sends for the
+given time (at a rate, or as fast as acknowledged), then waits for ``stop`` and reports a
+latency histogram. Two wire protocols: the hub's own (operator sockets subscribe to their
+workspace, widget visitors send) and Socket.IO v5 (``bench/``'s reference server), so both
+are measured by the very same client code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+ORIGIN = "http://loadtest.invalid"
+HIST_SCALE = 50  # histogram buckets per e-fold of latency (about 2% resolution)
+
+
+@dataclass
+class Room:
+    """One room: a workspace's operators (or a Socket.IO room) and how to join or send."""
+
+    index: int
+    token: str  # operator bearer token (hub) or room auth token (Socket.IO)
+    widget_key: str = ""
+
+
+@dataclass
+class Share:
+    """What one generator process opens and sends."""
+
+    protocol: str  # "inviaro" or "socketio"
+    subscribers: list[tuple[str, int]]  # (base URL, room index)
+    senders: list[tuple[str, int]]
+    rooms: list[Room]
+    rate: float  # messages a second from this process; 0: as fast as acknowledged
+    window: int  # unacknowledged messages per sender in acknowledged mode
+    duration: float
+    concurrency: int
+
+
+@dataclass
+class Stats:
+    opened: int = 0
+    senders_open: int = 0
+    connect_errors: int = 0
+    sent: int = 0
+    acked: int = 0
+    received: int = 0
+    errors: int = 0
+    acked_by_room: Counter[int] = field(default_factory=Counter)
+    subscribers_by_room: Counter[int] = field(default_factory=Counter)
+    close_codes: Counter[str] = field(default_factory=Counter)
+    hist: Counter[int] = field(default_factory=Counter)
+    max_s: float = 0.0
+    connect_s: float = 0.0
+
+    def observe(self, sent_at: float) -> None:
+        lat = time.time() - sent_at
+        self.received += 1
+        if lat > self.max_s:
+            self.max_s = lat
+        self.hist[int(math.log(max(lat, 1e-6) * 1e6) * HIST_SCALE)] += 1
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "opened": self.opened,
+            "senders": self.senders_open,
+            "connect_errors": self.connect_errors,
+            "sent": self.sent,
+            "acked": self.acked,
+            "received": self.received,
+            "errors": self.errors,
+            "acked_by_room": dict(self.acked_by_room),
+            "subscribers_by_room": dict(self.subscribers_by_room),
+        }
+
+
+def hist_value_s(bucket: int) -> float:
+    return math.exp((bucket + 0.5) / HIST_SCALE) / 1e6
+
+
+def ws_base(url: str) -> str:
+    return "ws" + url[4:] if url.startswith("http") else url
+
+
+def _code(err: BaseException) -> str:
+    rcvd = getattr(err, "rcvd", None)
+    return str(rcvd.code) if rcvd is not None else "none"
+
+
+async def _connect(url: str, headers: dict[str, str] | None = None) -> Any:
+    from websockets.asyncio.client import connect
+
+    return await connect(
+        url,
+        max_size=None,
+        open_timeout=60,
+        ping_interval=None,
+        compression=None,
+        additional_headers=headers,
+    )
+
+
+# --- the hub's protocol ---------------------------------------------------------------
+
+
+async def _hub_subscribe(url: str, room: Room) -> Any:
+    return await _connect(f"{ws_base(url)}/ws/operator", {"Authorization": f"Bearer {room.token}"})
+
+
+async def _hub_read(ws: Any, stats: Stats) -> None:
+    loads = orjson.loads
+    async for raw in ws:
+        if '"lt ' not in raw:  # hello, presence, conversation frames
+            continue
+        frame = loads(raw)
+        if frame.get("type") == "message":
+            stats.observe(float(frame["message"]["text"][3:]))
+
+
+class _Sender:
+    """One sending socket: a window of unacknowledged messages, acks counted by room."""
+
+    def __init__(self, ws: Any, room: Room, stats: Stats, window: int) -> None:
+        self.ws = ws
+        self.room = room
+        self.stats = stats
+        self.window = window
+        self.in_flight = 0
+        self.ref = 0
+        self.room_free = asyncio.Event()
+        self.room_free.set()
+
+    def acked(self) -> None:
+        self.in_flight -= 1
+        self.stats.acked += 1
+        self.stats.acked_by_room[self.room.index] += 1
+        if self.in_flight < self.window:
+            self.room_free.set()
+
+    async def send(self) -> None:
+        self.ref += 1
+        self.in_flight += 1
+        if self.in_flight >= self.window:
+            self.room_free.clear()
+        self.stats.sent += 1
+        await self.ws.send(self.encode(self.ref, f"lt {time.time()!r}"))
+
+    def encode(self, ref: int, text: str) -> str:
+        raise NotImplementedError
+
+    async def read(self) -> None:
+        raise NotImplementedError
+
+
+class _HubSender(_Sender):
+    def encode(self, ref: int, text: str) -> str:
+        return orjson.dumps({"type": "send", "ref": ref, "text": text}).decode()
+
+    async def read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in self.ws:
+                if raw.startswith('{"type":"ack"'):
+                    self.acked()
+                elif raw.startswith('{"type":"error"'):
+                    self.stats.errors += 1
+                    self.in_flight -= 1
+                    self.room_free.set()
+
+
+async def _hub_sender(url: str, room: Room, stats: Stats, window: int) -> _Sender:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        response = await client.post(
+            "/api/widget/sessions", json={"key": room.widget_key}, headers={"Origin": ORIGIN}
+        )
+        response.raise_for_status()
+        ws_url = response.json()["ws_url"]
+    ws = await _connect(ws_url, {"Origin": ORIGIN})
+    return _HubSender(ws, room, stats, window)
+
+
+# --- Socket.IO v5 over a raw WebSocket (Engine.IO v4) ----------------------------------
+
+
+async def _sio_open(url: str, query: str) -> Any:
+    ws = await _connect(f"{ws_base(url)}/socket.io/?EIO=4&transport=websocket&{query}")
+    opening = await ws.recv()  # 0{"sid":...}: the Engine.IO handshake
+    if not str(opening).startswith("0"):
+        raise ConnectionError("not an Engine.IO server")
+    await ws.send("40")  # connect to the default namespace
+    while True:
+        reply = str(await ws.recv())
+        if reply.startswith("40"):
+            return ws
+        if reply.startswith("44"):
+            raise ConnectionError("Socket.IO connection refused")
+        if reply == "2":
+            await ws.send("3")
+
+
+async def _sio_subscribe(url: str, room: Room) -> Any:
+    return await _sio_open(url, f"room={room.index}&token={room.token}")
+
+
+async def _sio_read(ws: Any, stats: Stats) -> None:
+    loads = orjson.loads
+    async for raw in ws:
+        if raw.startswith("42"):
+            event = loads(raw[2:])
+            if event[0] == "message":
+                stats.observe(float(event[1]["text"][3:]))
+        elif raw == "2":
+            await ws.send("3")
+
+
+class _SioSender(_Sender):
+    def encode(self, ref: int, text: str) -> str:
+        body = orjson.dumps(["send", {"room": self.room.index, "text": text}]).decode()
+        return f"42{ref}{body}"
+
+    async def read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in self.ws:
+                if raw.startswith("43"):
+                    self.acked()
+                elif raw == "2":
+                    await self.ws.send("3")
+
+
+async def _sio_sender(url: str, room: Room, stats: Stats, window: int) -> _Sender:
+    ws = await _sio_open(url, f"room=-1&token={room.token}")
+    return _SioSender(ws, room, stats, window)
+
+
+# --- one generator process ------------------------------------------------------------
+
+
+async def _send_at_rate(senders: list[_Sender], rate: float, until: float) -> None:
+    """Messages at ``rate`` a second, round-robin over the senders, paced by the clock."""
+    begin = time.perf_counter()
+    n = 0
+    while (now := time.perf_counter()) < until:
+        due = int((now - begin) * rate) + 1
+        while n < due:
+            sender = senders[n % len(senders)]
+            n += 1
+            with contextlib.suppress(Exception):
+                await sender.send()
+        await asyncio.sleep(min(0.005, 1 / rate))
+
+
+async def _send_acked(sender: _Sender, until: float) -> None:
+    """As fast as acknowledged: keep ``window`` messages in flight."""
+    with contextlib.suppress(Exception):
+        while time.perf_counter() < until:
+            await sender.room_free.wait()
+            if time.perf_counter() >= until:
+                return
+            await sender.send()
+
+
+async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
+    """One generator process: connect, ``ready``, wait for go, send, wait for stop, result."""
+    stats = Stats()
+    stop = asyncio.Event()
+    gate = asyncio.Semaphore(share.concurrency)
+    rooms = {r.index: r for r in share.rooms}
+    subscribe = _hub_subscribe if share.protocol == "inviaro" else _sio_subscribe
+    read = _hub_read if share.protocol == "inviaro" else _sio_read
+    open_sender = _hub_sender if share.protocol == "inviaro" else _sio_sender
+    stop_reporting = asyncio.Event()
+
+    async def progress() -> None:
+        while not stop_reporting.is_set():
+            report.put(("progress", stats.progress()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_reporting.wait(), 0.5)
+
+    async def subscriber(url: str, room: Room) -> None:
+        try:
+            async with gate:
+                ws = await subscribe(url, room)
+        except Exception:
+            stats.connect_errors += 1
+            return
+        stats.opened += 1
+        stats.subscribers_by_room[room.index] += 1
+        try:
+            await read(ws, stats)
+            code = ws.close_code
+            stats.close_codes[str(code) if not stop.is_set() else "1000"] += 1
+        except asyncio.CancelledError:
+            stats.close_codes["1000"] += 1
+            with contextlib.suppress(Exception):
+                await ws.close()
+            raise
+        except Exception as err:
+            stats.close_codes[_code(err)] += 1
+
+    reporter = asyncio.ensure_future(progress())
+    started = time.perf_counter()
+    subs = [asyncio.ensure_future(subscriber(u, rooms[r])) for u, r in share.subscribers]
+    senders: list[_Sender] = []
+    for url, r in share.senders:
+        try:
+            senders.append(await open_sender(url, rooms[r], stats, share.window))
+            stats.senders_open += 1
+        except Exception:
+            stats.connect_errors += 1
+    wanted = len(share.subscribers) + len(share.senders)
+    while stats.opened + stats.senders_open + stats.connect_errors < wanted:
+        if all(t.done() for t in subs):
+            break
+        await asyncio.sleep(0.02)
+    stats.connect_s = time.perf_counter() - started
+    report.put(("ready", stats.progress() | {"connect_s": stats.connect_s}))
+    readers = [asyncio.ensure_future(s.read()) for s in senders]
+    while not go.is_set():
+        await asyncio.sleep(0.01)
+    until = time.perf_counter() + share.duration
+    if senders:
+        if share.rate > 0:
+            await _send_at_rate(senders, share.rate, until)
+        else:
+            await asyncio.gather(*(_send_acked(s, until) for s in senders))
+    else:
+        await asyncio.sleep(max(0.0, until - time.perf_counter()))
+    report.put(("sent", stats.progress()))
+    while not stop_flag.is_set():
+        await asyncio.sleep(0.02)
+    stop.set()
+    stop_reporting.set()
+    await reporter
+    for s in senders:
+        with contextlib.suppress(Exception):
+            await s.ws.close()
+    for t in readers:
+        t.cancel()
+    for t in subs:
+        t.cancel()
+    await asyncio.gather(*subs, *readers, return_exceptions=True)
+    report.put(
+        (
+            "result",
+            stats.progress()
+            | {
+                "connect_s": stats.connect_s,
+                "close_codes": dict(stats.close_codes),
+                "hist": dict(stats.hist),
+                "max_s": stats.max_s,
+            },
+        )
+    )
+
+
+class _Tagged:
+    """The report queue, each report tagged with this generator's index."""
+
+    def __init__(self, index: int, report: Any) -> None:
+        self.index = index
+        self.report = report
+
+    def put(self, item: tuple[str, Any]) -> None:
+        self.report.put((self.index, *item))
+
+
+def share_main(index: int, share: Share, report: Any, go: Any, stop_flag: Any) -> None:
+    """The entry point of a generator process."""
+    report = _Tagged(index, report)
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        runner = asyncio.run
+    try:
+        runner(run_share(share, report, go, stop_flag))
+    except BaseException as err:
+        report.put(("failed", repr(err)))
+        raise
