@@ -57,7 +57,10 @@ def test_the_cli_reports_a_bad_setting_without_a_traceback(tmp_path: Path) -> No
     result = subprocess.run(
         [sys.executable, "-m", "web.cli", "migrate"],
         env={"DATABASE_URL": "mysql://x/y", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert result.stderr.startswith("inviaro: DATABASE_URL")
