@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from hub.bus import BusUnavailable
@@ -64,3 +66,16 @@ async def test_publish_after_close_raises_bus_unavailable(make_bus: BusFactory) 
     await bus.close()
     with pytest.raises(BusUnavailable):
         await bus.publish(topic(), b"x")
+
+
+async def test_concurrent_publishes_from_one_publisher_arrive_in_order(
+    make_bus: BusFactory,
+) -> None:
+    rec = Recorder()
+    bus = await make_bus(rec)
+    t = topic()
+    await bus.subscribe(t)
+    payloads = [str(n).encode() for n in range(500)]
+    await asyncio.gather(*(bus.publish(t, p) for p in payloads))
+    await rec.until(lambda: len(rec.payloads(t)) == len(payloads))
+    assert rec.payloads(t) == payloads
