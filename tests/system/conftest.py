@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,11 +62,15 @@ class RedisServer:
             self.proc = None
 
     async def wait_ready(self) -> None:
+        """Wait until OUR redis-server answers; a port taken meanwhile by another test run
+        makes it exit, which fails here instead of borrowing someone else's Redis."""
         import redis.asyncio as redis
 
         client = redis.from_url(self.url)
         try:
             for _ in range(200):
+                if self.proc is None or self.proc.poll() is not None:
+                    raise RuntimeError(f"redis-server on port {self.port} exited")
                 try:
                     await client.ping()
                     return
@@ -153,9 +157,18 @@ async def closer() -> AsyncIterator[list[Any]]:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
+async def redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    """A private redis-server; if another run grabs its port first, try another one."""
+    for _ in range(5):
+        server = RedisServer(free_port(), tmp_path)
+        server.start()
+        try:
+            await server.wait_ready()
+            break
+        except RuntimeError:
+            server.kill()
+    else:
+        raise RuntimeError("could not start a private redis-server")
     yield server
     server.kill()
 
@@ -172,7 +185,6 @@ async def cluster(
     pg_database: str, redis_server: RedisServer, tmp_path: Path
 ) -> AsyncIterator[Cluster]:
     """Two hub processes sharing one Postgres database and one private Redis."""
-    await redis_server.wait_ready()
     cluster = Cluster(pg_database, redis_server)
     for n in range(2):
         port = free_port()

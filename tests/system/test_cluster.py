@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,6 +34,15 @@ async def owner_of(closer: list[Any]):  # type: ignore[no-untyped-def]
         return await signup(client)
 
     return make
+
+
+async def _until(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for ``check`` (a failure guard, not a timing assertion)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail("the cluster stopped making progress")
+        await asyncio.sleep(0.02)
 
 
 async def _stored(owner: Account, conv: str) -> list[dict[str, Any]]:
@@ -95,8 +105,7 @@ async def test_sigkilled_hub_loses_no_acknowledged_message(  # type: ignore[no-u
     for s in sessions:
         sock = await visitor_socket(s["ws_url"].replace(a.ws_url, b.ws_url))
         senders.append(asyncio.ensure_future(_send_until_killed(sock, acked, stop)))
-    while len(acked) < 60:
-        await asyncio.sleep(0.02)
+    await _until(lambda: len(acked) >= 60)
     b.kill(signal.SIGKILL)
     await asyncio.wait_for(asyncio.gather(*senders), 30)
     b.start()
@@ -130,14 +139,12 @@ async def test_redis_restarting_empty_loses_nothing_and_fan_out_returns(  # type
     acked: dict[str, str] = {}
     stop = asyncio.Event()
     sender = asyncio.ensure_future(_send_until_killed(visitor, acked, stop))
-    while len(acked) < 20:
-        await asyncio.sleep(0.02)
+    await _until(lambda: len(acked) >= 20)
     cluster.redis.kill()
     await asyncio.sleep(0.5)
     cluster.redis.start()
     await cluster.redis.wait_ready()
-    while len(acked) < 60:  # the hubs keep accepting through and after the outage
-        await asyncio.sleep(0.05)
+    await _until(lambda: len(acked) >= 60)  # the hubs keep accepting through and after the outage
     stop.set()
     await asyncio.wait_for(sender, 30)
     items = await _stored(owner, conv)
@@ -175,14 +182,12 @@ async def test_killed_pubsub_connection_is_resubscribed_and_nothing_is_missing( 
     acked: dict[str, str] = {}
     stop = asyncio.Event()
     sender = asyncio.ensure_future(_send_until_killed(visitor, acked, stop))
-    while len(acked) < 20:
-        await asyncio.sleep(0.02)
+    await _until(lambda: len(acked) >= 20)
     admin = redis.from_url(cluster.redis.url)
     killed = await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
     await admin.aclose()
     assert killed >= 2  # one subscriber connection per hub process
-    while len(acked) < 60:
-        await asyncio.sleep(0.05)
+    await _until(lambda: len(acked) >= 60)
     stop.set()
     await asyncio.wait_for(sender, 30)
     total = len(await _stored(owner, conv))
