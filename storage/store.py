@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.model import Inbound, Message
 from hub.store import NotFound, Receipt, WriteResult
@@ -28,22 +28,21 @@ class SqlStore:
     async def write(self, inbound: Inbound) -> WriteResult:
         return await self.writer.write(inbound)
 
-    async def _conversation_workspace(self, conversation_id: str) -> str | None:
-        async with self.engine.connect() as conn:
-            row = await conn.execute(
-                select(T_CONV.c.workspace_id).where(T_CONV.c.id == conversation_id)
-            )
-            return row.scalar_one_or_none()
+    @staticmethod
+    async def _require_owner(
+        conn: AsyncConnection, workspace_id: str, conversation_id: str
+    ) -> None:
+        owner = await conn.scalar(
+            select(T_CONV.c.workspace_id).where(T_CONV.c.id == conversation_id)
+        )
+        if owner != workspace_id:
+            raise NotFound("no such conversation in this workspace")
 
     async def replay(
         self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
     ) -> list[Message]:
         async with self.engine.connect() as conn:
-            owner = await conn.scalar(
-                select(T_CONV.c.workspace_id).where(T_CONV.c.id == conversation_id)
-            )
-            if owner != workspace_id:
-                raise NotFound("no such conversation in this workspace")
+            await self._require_owner(conn, workspace_id, conversation_id)
             rows = await conn.execute(
                 select(T_MSG)
                 .where(T_MSG.c.conversation_id == conversation_id, T_MSG.c.seq > after_seq)
@@ -66,11 +65,7 @@ class SqlStore:
 
     async def mark_read(self, workspace_id: str, conversation_id: str, seq: int) -> list[Receipt]:
         async with self.engine.begin() as conn:
-            owner = await conn.scalar(
-                select(T_CONV.c.workspace_id).where(T_CONV.c.id == conversation_id)
-            )
-            if owner != workspace_id:
-                raise NotFound("no such conversation in this workspace")
+            await self._require_owner(conn, workspace_id, conversation_id)
             rows = await conn.execute(
                 update(T_MSG)
                 .where(
