@@ -277,7 +277,7 @@ async def _widget_origin_ok(services: Any, visitor: Any, websocket: WebSocket) -
         workspace = await db.get(m.Workspace, visitor.workspace_id)
     if channel is None or workspace is None:
         return False
-    return origin_allowed(channel, workspace, origin)
+    return origin_allowed(channel, workspace, origin, services.settings.public_origin)
 
 
 routes = [

@@ -69,9 +69,14 @@ def read_token(secret_key: str, token: str) -> Visitor | None:
     return Visitor(*values)
 
 
-def origin_allowed(channel: m.Channel, workspace: m.Workspace, origin: str | None) -> bool:
+def origin_allowed(
+    channel: m.Channel, workspace: m.Workspace, origin: str | None, own_origin: str
+) -> bool:
+    """The channel's or workspace's allowed origins, and the hub's own (its preview page)."""
     if not origin:
         return False
+    if origin.rstrip("/") == own_origin:
+        return True
     allowed = set(channel.config.get("allowed_origins") or ()) | set(
         workspace.allowed_origins or ()
     )
@@ -227,7 +232,9 @@ async def create_session(request: Request) -> Response:
         workspace = await session.get(m.Workspace, channel.workspace_id)
         if workspace is None or workspace.deleted_at is not None:
             raise ApiError(404, "not_found", "No active widget channel has this key.")
-        if not origin_allowed(channel, workspace, request.headers.get("origin")):
+        if not origin_allowed(
+            channel, workspace, request.headers.get("origin"), settings.public_origin
+        ):
             raise ApiError(
                 403,
                 "origin_not_allowed",

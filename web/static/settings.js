@@ -218,6 +218,7 @@ function channelGuide(ch, extra = {}) {
   const box = el("div", { class: "guide" });
   if (ch.kind === "widget" && ch.public_key) {
     box.append(el("p", {}, "Paste this tag before </body> on your website:"), codeBlock(snippet(ch.public_key), "Copy snippet"));
+    box.append(el("p", {}, el("a", { href: "/widget/try?key=" + encodeURIComponent(ch.public_key), target: "_blank", rel: "noopener", class: "try-link" }, "Try the widget on a preview page →")));
     const origins = (ch.config && ch.config.allowed_origins) || [];
     box.append(el("p", { class: "muted small" }, "Allowed sites: " + (origins.join(", ") || "none")));
   }
