@@ -3,8 +3,8 @@
 widget channel before putting the tag on a real website.
 
 The file ships as the top-level data directory ``widget/`` of the wheel. It is read once
-per process; the ETag is its content hash,
-so a short ``max-age`` plus revalidation keeps every embedding site current within minutes.
+per process; the ETag is its content hash, so a short ``max-age`` plus revalidation keeps
+every embedding site current within minutes.
 """
 
 from __future__ import annotations
