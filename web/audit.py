@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from hub.model import rfc3339
 from storage.models import AuditEntry
@@ -40,6 +41,27 @@ async def record(
     )
     session.add(entry)
     return entry
+
+
+async def by_principal(
+    session: AsyncSession,
+    request: HTTPConnection,
+    principal: Any,
+    action: str,
+    target_kind: str,
+    target_id: str,
+) -> AuditEntry:
+    """:func:`record` for what a signed-in operator (or their API token) did to a resource."""
+    return await record(
+        session,
+        workspace_id=principal.workspace_id,
+        actor_kind="operator" if principal.via == "session" else "token",
+        actor_id=principal.operator_id,
+        action=action,
+        target_kind=target_kind,
+        target_id=target_id,
+        ip=request.client.host if request.client else None,
+    )
 
 
 def entry_json(entry: AuditEntry) -> dict[str, Any]:

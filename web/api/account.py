@@ -432,16 +432,7 @@ async def create_token(request: Request) -> Response:
         )
         db.add(row)
         await db.flush()
-        await audit.record(
-            db,
-            workspace_id=principal.workspace_id,
-            actor_kind="operator",
-            actor_id=principal.operator_id,
-            action="token_created",
-            target_kind="token",
-            target_id=row.id,
-            ip=client_ip(request),
-        )
+        await audit.by_principal(db, request, principal, "token_created", "token", row.id)
         await db.commit()
     return JSONResponse({**token_json(row), "token": token}, status_code=201)
 
@@ -472,16 +463,7 @@ async def revoke_token(request: Request) -> Response:
         if row.operator_id != principal.operator_id and principal.role not in ("owner", "admin"):
             raise ApiError(404, "not_found", "There is no such token.")
         row.revoked_at = utcnow()
-        await audit.record(
-            db,
-            workspace_id=principal.workspace_id,
-            actor_kind="operator",
-            actor_id=principal.operator_id,
-            action="token_revoked",
-            target_kind="token",
-            target_id=row.id,
-            ip=client_ip(request),
-        )
+        await audit.by_principal(db, request, principal, "token_revoked", "token", row.id)
         await db.commit()
     return Response(status_code=204)
 

@@ -19,22 +19,13 @@ from web import audit
 from web.api import validate
 from web.api.account import email_field, operator_json, password_field, services, workspace_json
 from web.auth import passwords
-from web.auth.context import MANAGERS, ROLES, Principal, client_ip, require
+from web.auth.context import MANAGERS, ROLES, Principal, require
 from web.auth.sessions import revoke_operator_sessions
 from web.errors import ApiError, field, read_json
 
 
 async def _audit(request: Request, db: Any, p: Principal, action: str, kind: str, id_: str) -> None:
-    await audit.record(
-        db,
-        workspace_id=p.workspace_id,
-        actor_kind="operator" if p.via == "session" else "token",
-        actor_id=p.operator_id,
-        action=action,
-        target_kind=kind,
-        target_id=id_,
-        ip=client_ip(request),
-    )
+    await audit.by_principal(db, request, p, action, kind, id_)
 
 
 def _role(value: Any, principal: Principal) -> str:

@@ -25,7 +25,7 @@ from web import audit
 from web.api import validate
 from web.api.account import services
 from web.auth.channels import channel_secrets, seal_secrets
-from web.auth.context import MANAGERS, Principal, client_ip, require
+from web.auth.context import MANAGERS, Principal, require
 from web.config import Settings
 from web.crypto import DecryptError, random_token, sha256_hex
 from web.errors import ApiError, read_json
@@ -187,16 +187,7 @@ async def _register_viber(svc: Any, channel_id: str) -> bool:
 
 
 async def _audit(request: Request, db: Any, p: Principal, action: str, channel_id: str) -> None:
-    await audit.record(
-        db,
-        workspace_id=p.workspace_id,
-        actor_kind="operator" if p.via == "session" else "token",
-        actor_id=p.operator_id,
-        action=action,
-        target_kind="channel",
-        target_id=channel_id,
-        ip=client_ip(request),
-    )
+    await audit.by_principal(db, request, p, action, "channel", channel_id)
 
 
 async def _own_channel(db: Any, principal: Principal, channel_id: str) -> Channel:

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from hub.store import NotFound
 from storage import privacy
 from web import audit
-from web.auth.context import MANAGERS, Principal, client_ip, require
+from web.auth.context import MANAGERS, Principal, require
 from web.errors import ApiError, read_json
 
 log = logging.getLogger("inviaro.contacts")
@@ -59,16 +59,7 @@ def _contact_id(request: Request) -> str:
 
 async def _record(request: Request, db: Any, who: Principal, action: str, contact_id: str) -> None:
     """Ids only: who did it, to which contact id; never the contact's data."""
-    await audit.record(
-        db,
-        workspace_id=who.workspace_id,
-        actor_kind="operator" if who.via == "session" else "token",
-        actor_id=who.operator_id,
-        action=action,
-        target_kind="contact",
-        target_id=contact_id,
-        ip=client_ip(request),
-    )
+    await audit.by_principal(db, request, who, action, "contact", contact_id)
 
 
 async def _require_data_rights(request: Request) -> Principal:
