@@ -18,7 +18,7 @@ from hub.bus import BusUnavailable
 
 Clock = Callable[[], float]
 DEFAULT_TTL_S = 20.0
-_SEP = "\x1f"  # between operator id and connection id in a member name
+_SEP = "\x1f"  # between the workspace key and an operator id in a key name
 
 
 class Presence(Protocol):
@@ -107,32 +107,35 @@ class MemoryPresence:
             del entries[key]
 
 
-# online: add the member, answer whether the operator had no other live member before.
+# Keys: KEYS[1] = the workspace's operators (score: latest expiry of any of their
+# connections), KEYS[2] = one operator's connections (score: each one's expiry). Every call
+# touches one operator's entries only, so its cost does not grow with the workspace.
+
+# online: add the connection; answer 1 when the operator already had a live connection.
 _ONLINE = """
-local prefix = ARGV[4]
-local had = 0
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')) do
-  if m ~= ARGV[1] and string.sub(m, 1, #prefix) == prefix then had = 1 break end
-end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local had = redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[3], '+inf')
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return had
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if had > 0 then return 1 end
+return 0
 """
 
-# offline: remove the member; answer 1 when it existed and no live member of the operator
-# remains. Also used by the sweep, so exactly one process reports each expiry.
+# offline: remove the connection (ARGV[1] empty: none, just sweep expired ones); answer 1
+# when the operator had been listed and no live connection remains. Used by the heartbeat's
+# sweep too, so exactly one process reports each expiry.
 _OFFLINE = """
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-local prefix = ARGV[3]
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')) do
-  if string.sub(m, 1, #prefix) == prefix then return 0 end
-end
-return 1
+if ARGV[1] ~= '' and redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
+if redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[2], '+inf') > 0 then return 0 end
+return redis.call('ZREM', KEYS[1], ARGV[3])
 """
 
 
 class RedisPresence:
-    """Presence shared by every process: a sorted set per workspace, scored by expiry time.
+    """Presence shared by every process: per workspace, a sorted set of operators, and per
+    operator a sorted set of connections, each scored by expiry time.
 
     Wall-clock seconds are used as scores, so hub hosts need roughly synchronised clocks.
     """
@@ -150,62 +153,63 @@ class RedisPresence:
         self._online = self._redis.register_script(_ONLINE)
         self._offline = self._redis.register_script(_OFFLINE)
 
-    def _key(self, workspace_id: str) -> str:
-        return f"{self._prefix}presence:{workspace_id}"
+    def _keys(self, workspace_id: str, operator_id: str) -> list[str]:
+        base = f"{self._prefix}presence:{workspace_id}"
+        return [base, f"{base}{_SEP}{operator_id}"]
+
+    @property
+    def _keep_ms(self) -> int:
+        return int(self._ttl * 4000)  # keys outlive their entries, then vanish on their own
 
     async def online(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
         self._local[(workspace_id, operator_id, connection_id)] = None
         now = self._clock()
-        args: list[str | float] = [
-            operator_id + _SEP + connection_id,
-            now + self._ttl,
-            now,
-            operator_id + _SEP,
-            int(self._ttl * 4000),
-        ]
+        args: list[str | float] = [connection_id, now + self._ttl, now, operator_id, self._keep_ms]
         try:
-            had = await self._online(keys=[self._key(workspace_id)], args=args)
+            had = await self._online(keys=self._keys(workspace_id, operator_id), args=args)
         except (RedisError, OSError) as err:
             raise BusUnavailable(f"presence: {err}") from err
         return not had
 
     async def offline(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
         self._local.pop((workspace_id, operator_id, connection_id), None)
-        return await self._remove(workspace_id, operator_id + _SEP + connection_id)
+        return await self._remove(workspace_id, operator_id, connection_id)
 
-    async def _remove(self, workspace_id: str, member: str) -> bool:
-        operator_id = member.split(_SEP, 1)[0]
-        args: list[str | float] = [member, self._clock(), operator_id + _SEP]
+    async def _remove(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
+        args: list[str | float] = [connection_id, self._clock(), operator_id]
         try:
-            return bool(await self._offline(keys=[self._key(workspace_id)], args=args))
+            keys = self._keys(workspace_id, operator_id)
+            return bool(await self._offline(keys=keys, args=args))
         except (RedisError, OSError) as err:
             raise BusUnavailable(f"presence: {err}") from err
 
     async def who(self, workspace_id: str) -> set[str]:
         try:
             members = await self._redis.zrangebyscore(
-                self._key(workspace_id), f"({self._clock()}", "+inf"
+                self._keys(workspace_id, "")[0], f"({self._clock()}", "+inf"
             )
         except (RedisError, OSError) as err:
             raise BusUnavailable(f"presence: {err}") from err
-        return {m.split(_SEP, 1)[0] for m in _names(members)}
+        return set(_names(members))
 
     async def refresh(self) -> list[tuple[str, str]]:
         now = self._clock()
-        workspaces = {ws for ws, _, _ in self._local}
+        expiry = now + self._ttl
         gone: list[tuple[str, str]] = []
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for ws, op, conn in self._local:
-                    pipe.zadd(self._key(ws), {op + _SEP + conn: now + self._ttl})
-                for ws in workspaces:
-                    pipe.pexpire(self._key(ws), int(self._ttl * 4000))
+                    workspace_key, operator_key = self._keys(ws, op)
+                    pipe.zadd(operator_key, {conn: expiry})
+                    pipe.zadd(workspace_key, {op: expiry}, gt=True)
+                    pipe.pexpire(operator_key, self._keep_ms)
+                    pipe.pexpire(workspace_key, self._keep_ms)
                 await pipe.execute()
-            for ws in workspaces:
-                expired = await self._redis.zrangebyscore(self._key(ws), "-inf", now)
-                for name in _names(expired):
-                    if await self._remove(ws, name):
-                        gone.append((ws, name.split(_SEP, 1)[0]))
+            for ws in {ws for ws, _, _ in self._local}:
+                stale = await self._redis.zrangebyscore(self._keys(ws, "")[0], "-inf", now)
+                for op in _names(stale):
+                    if await self._remove(ws, op, ""):
+                        gone.append((ws, op))
         except (RedisError, OSError) as err:
             raise BusUnavailable(f"presence: {err}") from err
         return gone
@@ -213,11 +217,12 @@ class RedisPresence:
     async def forget(self, workspace_id: str, operator_id: str) -> None:
         for key in [k for k in self._local if k[0] == workspace_id and k[1] == operator_id]:
             del self._local[key]
+        workspace_key, operator_key = self._keys(workspace_id, operator_id)
         try:
-            members = await self._redis.zrange(self._key(workspace_id), 0, -1)
-            doomed = [m for m in _names(members) if m.split(_SEP, 1)[0] == operator_id]
-            if doomed:
-                await self._redis.zrem(self._key(workspace_id), *doomed)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.delete(operator_key)
+                pipe.zrem(workspace_key, operator_id)
+                await pipe.execute()
         except (RedisError, OSError) as err:
             raise BusUnavailable(f"presence: {err}") from err
 

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from starlette.requests import HTTPConnection, Request
 
 from hub.model import utcnow
@@ -97,38 +97,44 @@ async def _from_cookie(conn: HTTPConnection) -> Principal | None:
     )
 
 
+# Built once: a token check runs for every API call and socket an integration opens.
+_TOKEN_QUERY = (
+    select(
+        ApiToken.id,
+        ApiToken.last_used_at,
+        Operator.id.label("operator_id"),
+        Operator.workspace_id,
+        Operator.role,
+        Operator.name,
+    )
+    .join(Operator, Operator.id == ApiToken.operator_id)
+    .join(Workspace, Workspace.id == ApiToken.workspace_id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        Operator.disabled.is_(False),
+        Operator.workspace_id == ApiToken.workspace_id,
+        Workspace.deleted_at.is_(None),
+    )
+)
+
+
 async def _from_token(conn: HTTPConnection, token: str) -> Principal | None:
     services = conn.app.state.services
     now = utcnow()
     async with services.db() as db:
-        row = (
-            await db.execute(
-                select(ApiToken, Operator)
-                .join(Operator, Operator.id == ApiToken.operator_id)
-                .join(Workspace, Workspace.id == ApiToken.workspace_id)
-                .where(
-                    ApiToken.token_hash == sha256_hex(token),
-                    ApiToken.revoked_at.is_(None),
-                    Operator.disabled.is_(False),
-                    Operator.workspace_id == ApiToken.workspace_id,
-                    Workspace.deleted_at.is_(None),
-                )
-            )
-        ).first()
+        row = (await db.execute(_TOKEN_QUERY, {"token_hash": sha256_hex(token)})).first()
         if row is None:
             return None
-        api_token, operator = row
-        last = api_token.last_used_at
+        last = row.last_used_at
         if last is None or last.replace(tzinfo=now.tzinfo) < now - TOUCH_EVERY:
-            await db.execute(
-                update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
-            )
+            await db.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
             await db.commit()
     return Principal(
-        operator_id=operator.id,
-        workspace_id=operator.workspace_id,
-        role=operator.role,
-        name=operator.name,
+        operator_id=row.operator_id,
+        workspace_id=row.workspace_id,
+        role=row.role,
+        name=row.name,
         session_id=None,
         via="token",
     )
