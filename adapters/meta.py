@@ -548,6 +548,43 @@ class WhatsAppAdapter:
             ids.append(message_id)
         return SendResult(ids[0], tuple(ids[1:]))
 
+    async def send_template(
+        self,
+        client: httpx.AsyncClient,
+        recipient_external_id: str,
+        name: str,
+        language: str,
+        parameters: Sequence[str] = (),
+    ) -> SendResult:
+        """An approved template message, the only kind WhatsApp accepts outside the 24-hour
+        window (CHANNELS.md §2.5-2.6). ``parameters`` fill the body's ``{{1}}``, ``{{2}}``...
+        in order; without any the ``components`` key is left out. Raises only
+        :class:`SendError`, classified as for :meth:`send`."""
+        template: dict[str, Any] = {"name": name, "language": {"code": language}}
+        if parameters:
+            template["components"] = [
+                {"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}
+            ]
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient_external_id,
+            "type": "template",
+            "template": template,
+        }
+        url = f"{self.graph_base}/{self.phone_number_id}/messages"
+        answer = await _graph_post(
+            client, url, payload, token=self.access_token, what="WhatsApp template send"
+        )
+        messages = answer.get("messages")
+        first = messages[0] if isinstance(messages, list) and messages else None
+        message_id = first.get("id") if isinstance(first, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            raise SendError(
+                "WhatsApp template send: no messages[0].id in the answer", retryable=False
+            )
+        return SendResult(message_id)
+
     async def fetch_media(self, client: httpx.AsyncClient, media_id: str) -> tuple[bytes, str]:
         """The bytes and MIME type of an inbound media file (for the web's proxy route).
 

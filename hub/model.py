@@ -150,6 +150,8 @@ class Inbound:
     status: MessageStatus = "received"
     sent_at: datetime | None = None
     id: str = field(default_factory=lambda: new_id("msg_"))
+    # Structured content for the channel (``{"template": {name, language, parameters}}``).
+    payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -232,6 +232,8 @@ class Message(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Structured content beside ``text`` (a WhatsApp template send: ``{"template": ...}``).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ErasedProviderMessage(Base):

@@ -68,6 +68,7 @@ class Claimed:
     attachments: tuple[Attachment, ...]
     attempts: int
     locked_until: datetime
+    payload: dict[str, Any] | None = None  # structured content (a WhatsApp template)
 
 
 async def claim_due(
@@ -110,6 +111,7 @@ async def _details(conn: AsyncConnection, ids: list[str], until: datetime) -> li
             T_MSG.c.conversation_id,
             T_MSG.c.text,
             T_MSG.c.attachments,
+            T_MSG.c.payload,
             T_CHANNEL.c.id.label("channel_id"),
             T_CHANNEL.c.kind,
             T_CHANNEL.c.config,
@@ -151,6 +153,7 @@ async def _details(conn: AsyncConnection, ids: list[str], until: datetime) -> li
             attachments=tuple(Attachment.from_record(a) for a in r.attachments or ()),
             attempts=r.attempts,
             locked_until=until,
+            payload=dict(r.payload) if isinstance(r.payload, dict) else None,
         )
     return list(claimed.values())
 

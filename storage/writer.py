@@ -501,6 +501,7 @@ class BatchingWriter:
                     "client_id": item.client_id,
                     "provider_message_id": item.provider_message_id,
                     "created_at": now,
+                    "payload": item.payload,
                 }
                 rows.append(row)
                 if outward and kind in EXTERNAL_KINDS:

@@ -92,6 +92,19 @@ def _adapter(settings: Settings, item: outbox.Claimed) -> ChannelAdapter:
     return adapter
 
 
+def _template(item: outbox.Claimed) -> tuple[str, str, list[str]] | None:
+    """``(name, language, parameters)`` when the message is a template send, else None."""
+    template = (item.payload or {}).get("template")
+    if not isinstance(template, dict):
+        return None
+    parameters = template.get("parameters") or []
+    return (
+        str(template.get("name", "")),
+        str(template.get("language", "")),
+        [str(p) for p in parameters] if isinstance(parameters, list) else [],
+    )
+
+
 async def _deliver(
     services: Services, client: httpx.AsyncClient, item: outbox.Claimed, now: datetime
 ) -> Receipt | None:
@@ -107,7 +120,16 @@ async def _deliver(
         return await outbox.fail(engine, item, f"The channel cannot send: {exc}")
     started = time.perf_counter()
     try:
-        result = await adapter.send(client, item.recipient, item.text, item.attachments)
+        template = _template(item)
+        if template is not None:
+            send_template = getattr(adapter, "send_template", None)
+            if send_template is None:
+                return await outbox.fail(
+                    engine, item, f"A {item.channel_kind} channel cannot send a template."
+                )
+            result = await send_template(client, item.recipient, *template)
+        else:
+            result = await adapter.send(client, item.recipient, item.text, item.attachments)
     except SendError as exc:
         return await _failed_send(services, item, exc, now)
     except Exception as exc:  # a bug or an unexpected library error: retry, loudly

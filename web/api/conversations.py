@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,10 @@ from web.window import check_reply_window
 
 STATUSES = ("open", "pending", "resolved")
 MAX_TEXT = 10_000
+TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
+MAX_TEMPLATE_PARAMETERS = 10
+MAX_TEMPLATE_PARAMETER = 1024
 
 
 def _limit(request: Request, default: int = 50, most: int = 200) -> int:
@@ -223,6 +228,72 @@ async def post_message(request: Request) -> Response:
     return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
 
 
+def _template_fields(data: dict[str, Any]) -> tuple[str, str, list[str]]:
+    name = data.get("name")
+    if not isinstance(name, str) or not TEMPLATE_NAME.fullmatch(name):
+        raise ApiError(422, "invalid", "name must be a template name: 1 to 512 of a-z, 0-9 and _.")
+    language = data.get("language")
+    if not isinstance(language, str) or not TEMPLATE_LANGUAGE.fullmatch(language):
+        raise ApiError(422, "invalid", "language must be a language code such as en_US or de.")
+    parameters = data.get("parameters")
+    if parameters is None:
+        parameters = []
+    if (
+        not isinstance(parameters, list)
+        or len(parameters) > MAX_TEMPLATE_PARAMETERS
+        or not all(isinstance(p, str) and 0 < len(p) <= MAX_TEMPLATE_PARAMETER for p in parameters)
+    ):
+        raise ApiError(
+            422,
+            "invalid",
+            f"parameters must be a list of up to {MAX_TEMPLATE_PARAMETERS} non-empty strings "
+            f"of at most {MAX_TEMPLATE_PARAMETER} characters.",
+        )
+    return name, language, list(parameters)
+
+
+def template_text(name: str, language: str, parameters: list[str]) -> str:
+    """How a template send reads in the thread: ``[template name (en_US): Anna, 10:00]``."""
+    suffix = f": {', '.join(parameters)}" if parameters else ""
+    return f"[template {name} ({language}){suffix}]"
+
+
+async def post_template(request: Request) -> Response:
+    """An approved WhatsApp template message: allowed outside the 24-hour window."""
+    principal = await require(request)
+    data = await read_json(request)
+    name, language, parameters = _template_fields(data)
+    client_id = field(data, "client_id", str, required=False, max_len=64)
+    services = request.app.state.services
+    async with services.db() as session:
+        conv = await _conversation(session, principal, request.path_params["id"])
+        channel = await session.get(m.Channel, conv.channel_id)
+        if channel is None or channel.kind != "whatsapp":
+            raise ApiError(
+                422, "invalid", "Template messages can only be sent on WhatsApp conversations."
+            )
+    try:
+        result = await services.hub.accept(
+            Inbound(
+                workspace_id=principal.workspace_id,
+                channel_id=conv.channel_id,
+                direction="out",
+                author=Author("operator", principal.operator_id, principal.name),
+                text=template_text(name, language, parameters),
+                conversation_id=conv.id,
+                client_id=client_id,
+                payload={
+                    "template": {"name": name, "language": language, "parameters": parameters}
+                },
+            )
+        )
+    except NotFound:
+        raise ApiError(
+            404, "not_found", "There is no such conversation in your workspace."
+        ) from None
+    return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
+
+
 async def mark_read(request: Request) -> Response:
     """The operator has read the thread up to ``seq`` (drives unread counts)."""
     principal = await require(request)
@@ -240,5 +311,6 @@ routes = [
     Route("/api/conversations/{id}", patch_conversation, methods=["PATCH"]),
     Route("/api/conversations/{id}/messages", list_messages, methods=["GET"]),
     Route("/api/conversations/{id}/messages", post_message, methods=["POST"]),
+    Route("/api/conversations/{id}/template", post_template, methods=["POST"]),
     Route("/api/conversations/{id}/read", mark_read, methods=["POST"]),
 ]

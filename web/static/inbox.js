@@ -30,7 +30,8 @@ const dom = {
   tagInput: $("tag-input"), scroller: $("messages"), messages: $("message-list"),
   history: $("history-status"), typing: $("typing"), replyForm: $("reply-form"), reply: $("reply"),
   count: $("reply-count"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
-  myStatus: $("my-status"),
+  myStatus: $("my-status"), templateNotice: $("template-notice"), templateWhy: $("template-why"),
+  templateForm: $("template-form"), templateDismiss: $("template-dismiss"),
 };
 
 const state = {
@@ -275,6 +276,7 @@ function threadFor(id) {
 
 async function openConversation(id) {
   if (state.current === id) return;
+  hideTemplateNotice();
   saveDraft();
   sendTyping(false);
   state.current = id;
@@ -630,6 +632,66 @@ dom.reply.addEventListener("keydown", (event) => {
   }
 });
 
+// ---------------------------------------------------------------- WhatsApp templates
+// Outside WhatsApp's 24-hour window a free-form reply is refused (window_closed); an
+// approved template is the way forward. User data only ever goes through textContent.
+
+const TEMPLATE_NAME = /^[a-z0-9_]{1,512}$/;
+const TEMPLATE_LANGUAGE = /^[a-z]{2,3}(_[A-Z]{2})?$/;
+let templateConv = null;
+
+function showTemplateNotice(conversationId, detail) {
+  templateConv = conversationId;
+  dom.templateWhy.textContent = (detail || "The contact last wrote more than 24 hours ago.") +
+    " Send an approved template:";
+  dom.templateNotice.hidden = false;
+  dom.templateForm.elements.namedItem("name").focus();
+}
+
+function hideTemplateNotice() {
+  templateConv = null;
+  dom.templateNotice.hidden = true;
+}
+
+async function sendTemplate() {
+  const id = templateConv;
+  if (!id) return;
+  const fields = dom.templateForm.elements;
+  const field = (key) => fields.namedItem(key);
+  const name = field("name").value.trim();
+  const language = field("language").value.trim();
+  const parameters = field("parameters").value.split("\n").map((p) => p.trim()).filter(Boolean);
+  if (!TEMPLATE_NAME.test(name)) { toast("The template name is lowercase letters, digits and _.", "error"); return; }
+  if (!TEMPLATE_LANGUAGE.test(language)) { toast("The language is a code such as en_US or de.", "error"); return; }
+  if (parameters.length > 10 || parameters.some((p) => p.length > 1024)) {
+    toast("At most 10 parameters of up to 1024 characters each.", "error");
+    return;
+  }
+  const button = $("template-send");
+  button.disabled = true;
+  try {
+    const msg = await post(`/api/conversations/${encodeURIComponent(id)}/template`, {
+      name, language, parameters, client_id: crypto.randomUUID(),
+    });
+    const thread = state.threads.get(msg.conversation_id);
+    if (thread && thread.add(msg) && state.current === msg.conversation_id) renderMessages({ toBottom: true });
+    conversationGotMessage(msg);
+    field("parameters").value = "";
+    hideTemplateNotice();
+    toast("Template queued for sending.", "ok");
+  } catch (err) {
+    report(err, "The template was not sent");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+dom.templateForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sendTemplate();
+});
+dom.templateDismiss.addEventListener("click", hideTemplateNotice);
+
 let typingActive = false;
 let typingSentAt = 0;
 let typingIdle = null;
@@ -767,6 +829,14 @@ socket.on("resumed", (frame) => {
 
 socket.on("error", (frame) => {
   const local = frame.ref ? state.refs.get(frame.ref) : null;
+  if (local && frame.code === "window_closed") {
+    const conv = state.convs.get(local.conversation_id);
+    if (conv && conv.channel && conv.channel.kind === "whatsapp") {
+      failLocal(local, null);
+      if (state.current === local.conversation_id) showTemplateNotice(local.conversation_id, frame.detail);
+      return;
+    }
+  }
   if (local) {
     const why = frame.code === "not_found" ? "this conversation no longer exists." :
       frame.code === "rate_limited" ? "you are sending too fast; retry in a moment." : frame.detail || frame.code;
