@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -64,16 +65,30 @@ def free_port() -> int:
 async def _create_pg_database() -> str:
     if not PG_URL.startswith("postgresql"):
         unavailable("Postgres", f"DATABASE_URL is {PG_URL!r}")
-    name = f"inviaro_t_{uuid.uuid4().hex[:12]}"
+    name = f"inviaro_t_{int(time.time())}_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1)
     try:
         async with admin.connect() as conn:
+            await _drop_abandoned(conn)
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         unavailable("Postgres", type(exc).__name__)
     finally:
         await admin.dispose()
     return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_abandoned(conn: Any) -> None:
+    """Drop test databases that a killed run left behind (older than a day, so a run still
+    going on beside this one is never touched)."""
+    rows = await conn.execute(
+        text("SELECT datname FROM pg_database WHERE datname LIKE 'inviaro\\_t\\_%'")
+    )
+    cutoff = time.time() - 86_400
+    for (name,) in rows.all():
+        stamp = name.split("_")[2]
+        if stamp.isdigit() and int(stamp) < cutoff:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _drop_pg_database(url: str) -> None:
