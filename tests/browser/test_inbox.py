@@ -295,6 +295,8 @@ async def test_contact_panel_edit_export_and_erase(desk: Desk, tmp_path: Path) -
     _, keep = await desk.visitor("Another customer")
     page, watch = await desk.inbox(f"#{conv}")
     form = page.locator("#contact-form")
+    await expect(page.locator("#contact-identities li")).to_have_count(1)  # the panel loaded
+    await expect(form.get_by_role("button", name="Save contact")).to_be_enabled()
     await form.locator('input[name="name"]').fill("Dana Doe")
     await form.locator('input[name="email"]').fill("dana@example.com")
     await form.get_by_role("button", name="Save contact").click()

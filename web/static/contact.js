@@ -23,6 +23,8 @@ export async function showContact(contactId) {
   const token = ++loadToken;
   pane.hidden = false;
   pane.classList.add("loading");
+  // No edits until the contact is here: its values would overwrite what was typed.
+  form.querySelector("button[type=submit]").disabled = true;
   try {
     const found = await get(`/api/contacts/${encodeURIComponent(contactId)}`);
     if (token !== loadToken) return;
@@ -47,6 +49,7 @@ export function hideContact() {
 
 function render(found) {
   contact = found;
+  form.querySelector("button[type=submit]").disabled = false;
   form.elements.name.value = found.name || "";
   form.elements.email.value = found.email || "";
   form.elements.phone.value = found.phone || "";
