@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 # now (a channel's customer-service window has closed, say).
 ReplyCheck = Callable[[str], Awaitable[str | None]]
 
-_LAST_SEQ = 2**31 - 1  # seq is a 32-bit column: past every real seq
 _KNOWN_LIMIT = 1024
 
 
@@ -225,9 +224,8 @@ class Session:
         if conversation_id is None:
             raise ProtocolError("bad_frame", "conversation_id is required")
         if conversation_id not in self._known:
-            # Typing and read publish without touching the store, so prove ownership first
-            # (a replay past the end is an indexed no-op that raises NotFound otherwise).
-            await self.hub.store.replay(p.workspace_id, conversation_id, _LAST_SEQ, 1)
+            # Typing and read publish without touching the store, so prove ownership first.
+            await self.hub.store.check_owner(p.workspace_id, conversation_id)
             self._remember(conversation_id)
         return conversation_id
 

@@ -55,6 +55,10 @@ class MessageStore(Protocol):
         """
         ...
 
+    async def check_owner(self, workspace_id: str, conversation_id: str) -> None:
+        """Raise :class:`NotFound` unless the conversation belongs to the workspace."""
+        ...
+
     async def replay(
         self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
     ) -> list[Message]:

@@ -38,6 +38,10 @@ class SqlStore:
         if owner != workspace_id:
             raise NotFound("no such conversation in this workspace")
 
+    async def check_owner(self, workspace_id: str, conversation_id: str) -> None:
+        async with self.engine.connect() as conn:
+            await self._require_owner(conn, workspace_id, conversation_id)
+
     async def replay(
         self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
     ) -> list[Message]:

@@ -22,7 +22,7 @@ from hub.service import OperatorPrincipal, VisitorPrincipal
 from hub.session import Session
 from storage import models as m
 from web import metrics
-from web.api.widget import origin_allowed, visitor_from_connection
+from web.api.widget import visitor_from_connection
 from web.auth.context import authenticate
 from web.auth.sessions import on_sessions_revoked
 from web.errors import ApiError
@@ -249,7 +249,7 @@ async def widget_endpoint(websocket: WebSocket) -> None:
     settings = services.settings
     token = websocket.query_params.get("token", "")
     visitor = await visitor_from_connection(websocket, token) if token else None
-    if visitor is None or not await _widget_origin_ok(services, visitor, websocket):
+    if visitor is None:
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
         return
     await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
@@ -266,18 +266,6 @@ async def widget_endpoint(websocket: WebSocket) -> None:
     finally:
         visitors.remove(visitor.conversation_id, conn)
         await session.close()
-
-
-async def _widget_origin_ok(services: Any, visitor: Any, websocket: WebSocket) -> bool:
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser (a server-side client or a load tester): the token decides
-    async with services.db() as db:
-        channel = await db.get(m.Channel, visitor.channel_id)
-        workspace = await db.get(m.Workspace, visitor.workspace_id)
-    if channel is None or workspace is None:
-        return False
-    return origin_allowed(channel, workspace, origin, services.settings.public_origin)
 
 
 routes = [

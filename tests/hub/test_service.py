@@ -58,6 +58,9 @@ class MemoryStore:
         self.messages.append(msg)
         return WriteResult(msg, created=True, conversation={"id": conv} if seq == 1 else None)
 
+    async def check_owner(self, workspace_id: str, conversation_id: str) -> None:
+        self._check(workspace_id, conversation_id)
+
     async def replay(
         self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
     ) -> list[Message]:

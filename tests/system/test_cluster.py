@@ -45,6 +45,18 @@ async def _until(check: Callable[[], bool], timeout: float = 60.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _operator_on_a_visitor_on_b(
+    cluster: Cluster, owner_of: Callable[[str], Any]
+) -> tuple[Account, dict[str, Any], Socket, Socket]:
+    """A workspace whose operator listens on process A while its visitor writes to B."""
+    a, b = cluster.hubs
+    owner = await owner_of(a.url)
+    session = await visitor_session(owner, await widget_channel(owner))
+    operator = await operator_socket(owner, a.ws_url)
+    visitor = await visitor_socket(session["ws_url"].replace(a.ws_url, b.ws_url))
+    return owner, session, operator, visitor
+
+
 async def _stored(owner: Account, conv: str) -> list[dict[str, Any]]:
     response = await owner.get(f"/api/conversations/{conv}/messages", params={"limit": 500})
     assert response.status_code == 200, response.text
@@ -58,12 +70,8 @@ def _assert_gap_free(items: list[dict[str, Any]]) -> None:
 async def test_two_processes_behave_as_one_hub(  # type: ignore[no-untyped-def]
     cluster: Cluster, owner_of, closer: list[Any]
 ) -> None:
-    a, b = cluster.hubs
-    owner = await owner_of(a.url)
-    session = await visitor_session(owner, await widget_channel(owner))
+    owner, session, operator, visitor = await _operator_on_a_visitor_on_b(cluster, owner_of)
     conv = session["conversation_id"]
-    operator = await operator_socket(owner, a.ws_url)
-    visitor = await visitor_socket(session["ws_url"].replace(a.ws_url, b.ws_url))
     for n in range(20):
         await visitor.send({"type": "send", "ref": n, "text": f"m{n}"})
     received = await operator.messages(20)
@@ -131,11 +139,8 @@ async def test_redis_restarting_empty_loses_nothing_and_fan_out_returns(  # type
     cluster: Cluster, owner_of, closer: list[Any]
 ) -> None:
     a, b = cluster.hubs
-    owner = await owner_of(a.url)
-    session = await visitor_session(owner, await widget_channel(owner))
+    owner, session, operator, visitor = await _operator_on_a_visitor_on_b(cluster, owner_of)
     conv = session["conversation_id"]
-    operator = await operator_socket(owner, a.ws_url)
-    visitor = await visitor_socket(session["ws_url"].replace(a.ws_url, b.ws_url))
     acked: dict[str, str] = {}
     stop = asyncio.Event()
     sender = asyncio.ensure_future(_send_until_killed(visitor, acked, stop))
@@ -173,12 +178,8 @@ async def test_redis_restarting_empty_loses_nothing_and_fan_out_returns(  # type
 async def test_killed_pubsub_connection_is_resubscribed_and_nothing_is_missing(  # type: ignore[no-untyped-def]
     cluster: Cluster, owner_of, closer: list[Any]
 ) -> None:
-    a, b = cluster.hubs
-    owner = await owner_of(a.url)
-    session = await visitor_session(owner, await widget_channel(owner))
+    owner, session, operator, visitor = await _operator_on_a_visitor_on_b(cluster, owner_of)
     conv = session["conversation_id"]
-    operator = await operator_socket(owner, a.ws_url)
-    visitor = await visitor_socket(session["ws_url"].replace(a.ws_url, b.ws_url))
     acked: dict[str, str] = {}
     stop = asyncio.Event()
     sender = asyncio.ensure_future(_send_until_killed(visitor, acked, stop))

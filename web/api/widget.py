@@ -84,7 +84,8 @@ def origin_allowed(
 
 
 async def visitor_from_connection(conn: HTTPConnection, token: str) -> Visitor | None:
-    """The visitor of a live token: signed, its conversation still there, its channel on."""
+    """The visitor of a live token: signed, its conversation still there, its channel on,
+    and (for a browser, which sends an ``Origin``) opened from an allowed site."""
     services = conn.app.state.services
     visitor = read_token(services.settings.secret_key, token)
     if visitor is None:
@@ -106,6 +107,12 @@ async def visitor_from_connection(conn: HTTPConnection, token: str) -> Visitor |
                 )
             )
             if verified is None:
+                return None
+        origin = conn.headers.get("origin")
+        if origin is not None:  # a server-side client or a load tester: the token decides
+            workspace = await session.get(m.Workspace, visitor.workspace_id)
+            own = services.settings.public_origin
+            if workspace is None or not origin_allowed(channel, workspace, origin, own):
                 return None
     return visitor
 
