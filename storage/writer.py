@@ -20,8 +20,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ColumnElement
 
 from hub.ids import new_id
 from hub.model import Inbound, Message, utcnow
@@ -103,6 +117,118 @@ def dialect_insert(conn: AsyncConnection, table: Any) -> Any:
     return insert(table)
 
 
+class _Sql:
+    """The writer's statements, built once per dialect.
+
+    Lists are bound as one parameter: a Postgres array (``= ANY``, ``unnest``) or SQLite's
+    expanding ``IN``. On Postgres the SQL text is then the same for every batch size, so the
+    driver's prepared statements are reused instead of parsed and planned per batch."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        identity = T_IDENT.outerjoin(
+            T_CONV,
+            and_(
+                T_CONV.c.contact_id == T_IDENT.c.contact_id,
+                T_CONV.c.channel_id == T_IDENT.c.channel_id,
+            ),
+        )
+        # (channel, sender) -> contact and its conversations on that channel, oldest first
+        self.contacts = self._with_pairs(
+            select(
+                T_IDENT.c.channel_id,
+                T_IDENT.c.external_id,
+                T_IDENT.c.contact_id,
+                T_IDENT.c.workspace_id,
+                T_CONV.c.id.label("conversation_id"),
+            ).select_from(identity),
+            T_IDENT.c.channel_id,
+            T_IDENT.c.external_id,
+            "keys",
+        ).order_by(T_CONV.c.created_at)
+        self.channels = select(T_CHANNEL.c.id, T_CHANNEL.c.workspace_id).where(
+            self._among(T_CHANNEL.c.id, "ids")
+        )
+        lock_contacts = select(T_CONTACT.c.id).where(self._among(T_CONTACT.c.id, "ids"))
+        self.lock_contacts = lock_contacts.order_by(T_CONTACT.c.id).with_for_update()
+        self.delete_contacts = T_CONTACT.delete().where(self._among(T_CONTACT.c.id, "ids"))
+        lock = (
+            select(T_CONV, T_CHANNEL.c.kind.label("channel_kind"))
+            .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
+            .where(self._among(T_CONV.c.id, "ids"))
+            .order_by(T_CONV.c.id)
+        )
+        # Ordered row locks: two processes locking overlapping sets never deadlock.
+        self.lock_conversations = lock.with_for_update(of=T_CONV) if postgres else lock
+        self.erased = select(T_ERASED.c.id_hash).where(self._among(T_ERASED.c.id_hash, "ids"))
+        by_id = select(T_MSG).where(self._among(T_MSG.c.id, "ids"))
+        by_client = (T_MSG.c.conversation_id, T_MSG.c.client_id, "clients")
+        by_provider = (T_MSG.c.channel_id, T_MSG.c.provider_message_id, "providers")
+        if postgres:  # three index lookups; an OR of them would scan the table
+            self.duplicates: Any = union_all(
+                by_id,
+                self._with_pairs(select(T_MSG), *by_client),
+                self._with_pairs(select(T_MSG), *by_provider),
+            )
+        else:
+            self.duplicates = select(T_MSG).where(
+                or_(
+                    T_MSG.c.id.in_(bindparam("ids", expanding=True)),
+                    tuple_(*by_client[:2]).in_(bindparam("clients", expanding=True)),
+                    tuple_(*by_provider[:2]).in_(bindparam("providers", expanding=True)),
+                )
+            )
+        self.changed = (
+            select(
+                T_CONV,
+                T_CHANNEL.c.kind,
+                T_CHANNEL.c.name.label("channel_name"),
+                T_CONTACT.c.name.label("contact_name"),
+            )
+            .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
+            .join(T_CONTACT, T_CONTACT.c.id == T_CONV.c.contact_id)
+            .where(self._among(T_CONV.c.id, "ids"))
+        )
+        self.update_conversations = (
+            update(T_CONV)
+            .where(T_CONV.c.id == bindparam("b_id"))
+            .values(
+                last_seq=bindparam("last_seq"),
+                status=bindparam("status"),
+                read_seq=bindparam("read_seq"),
+                last_message_at=bindparam("last_message_at"),
+                updated_at=bindparam("updated_at"),
+                last_inbound_at=bindparam("last_inbound_at"),
+            )
+        )
+
+    def _among(self, column: Any, name: str) -> ColumnElement[bool]:
+        if self.postgres:
+            return column == any_(bindparam(name, type_=ARRAY(String())))
+        return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+
+    def _with_pairs(self, query: Select[Any], a: Any, b: Any, name: str) -> Select[Any]:
+        """``query`` limited to rows whose ``(a, b)`` is one of the pairs bound as ``name``."""
+        if self.postgres:
+            keys = (
+                func.unnest(
+                    bindparam(f"{name}_a", type_=ARRAY(String())),
+                    bindparam(f"{name}_b", type_=ARRAY(String())),
+                )
+                .table_valued("a", "b")
+                .render_derived(name=name)
+            )
+            return query.join(keys, and_(a == keys.c.a, b == keys.c.b))
+        return query.where(tuple_(a, b).in_(bindparam(name, expanding=True)))
+
+    def pairs(self, name: str, values: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """Parameters for :meth:`_pairs` named ``name``."""
+        values = list(values)
+        if self.postgres:
+            return {f"{name}_a": [a for a, _ in values], f"{name}_b": [b for _, b in values]}
+        return {name: values}
+
+
 @dataclass
 class _Pending:
     inbound: Inbound
@@ -113,7 +239,7 @@ class _Pending:
 class _Batch:
     """What one transaction learned, keyed for the items that need it."""
 
-    channels: dict[str, Any] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # channel id -> kind
     conversations: dict[str, Any] = field(default_factory=dict)
     conv_of: dict[int, str] = field(default_factory=dict)  # item index -> conversation id
     channel_of: dict[int, str] = field(default_factory=dict)  # item index -> channel id
@@ -135,6 +261,7 @@ class BatchingWriter:
         # One connection kept for the writer's life: no pool checkout, pre-ping and
         # reset per batch (about a tenth of a busy hub's CPU). Dropped on any error.
         self._conn: AsyncConnection | None = None
+        self._sql = _Sql(postgres=engine.dialect.name == "postgresql")
 
     def start(self) -> None:
         if self._task is None:
@@ -221,7 +348,6 @@ class BatchingWriter:
         conn = await self._connection()
         try:
             async with conn.begin():
-                await self._load_channels(conn, items, state)
                 await self._drop_erased(conn, items, state)
                 await self._resolve_conversations(conn, items, state)
                 await self._lock_conversations(conn, items, state)
@@ -237,17 +363,6 @@ class BatchingWriter:
                 state.results[i] = WriteResult(result.message, True, changed.pop(conv_id))
         return [state.results[i] for i in range(len(items))]
 
-    async def _load_channels(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> None:
-        ids = {i.channel_id for i in items if i.channel_id}
-        rows = await conn.execute(select(T_CHANNEL).where(T_CHANNEL.c.id.in_(ids)))
-        s.channels = {r.id: r for r in rows}
-        for n, item in enumerate(items):
-            if not item.channel_id and item.conversation_id:
-                continue  # the conversation names its channel
-            channel = s.channels.get(item.channel_id)
-            if channel is None or channel.workspace_id != item.workspace_id:
-                s.results[n] = NotFound("no such channel in this workspace")
-
     async def _drop_erased(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> None:
         keyed = {
             n: provider_id_hash(item.channel_id, item.provider_message_id)
@@ -256,9 +371,7 @@ class BatchingWriter:
         }
         if not keyed:
             return
-        rows = await conn.execute(
-            select(T_ERASED.c.id_hash).where(T_ERASED.c.id_hash.in_(set(keyed.values())))
-        )
+        rows = await conn.execute(self._sql.erased, {"ids": list(set(keyed.values()))})
         erased = {r.id_hash for r in rows}
         for n, digest in keyed.items():
             if digest in erased:
@@ -268,92 +381,57 @@ class BatchingWriter:
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
     ) -> None:
         """Map each item to its conversation, creating contact and conversation on first
-        contact. Races with other processes end in the unique (channel, external id) index."""
-        for n, item in enumerate(items):
-            if n not in s.results and item.conversation_id is not None:
-                s.conv_of[n] = item.conversation_id
+        contact. Races with other processes end in the unique (channel, external id) index.
+
+        A known sender with a conversation costs one query; the channel is checked, and the
+        contact locked, only when something has to be created."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for n, item in enumerate(items):
-            if n in s.results or item.conversation_id is not None:
+            if n in s.results:
                 continue
-            if not item.contact_external_id:
+            if item.conversation_id is not None:
+                s.conv_of[n] = item.conversation_id  # checked when its row is locked
+            elif not item.contact_external_id:
                 s.results[n] = NotFound("a message needs a conversation or a sender")
-                continue
-            wanted[(item.channel_id, item.contact_external_id)].append(n)
+            else:
+                wanted[(item.channel_id, item.contact_external_id)].append(n)
         if not wanted:
             return
-        contact_of = await self._identities(conn, wanted.keys())
-        missing = [key for key in wanted if key not in contact_of]
-        if missing:
-            now = utcnow()
-            new_contacts = []
-            new_identities = []
-            for channel_id, external_id in missing:
-                first = items[wanted[(channel_id, external_id)][0]]
-                contact_id = new_id("ct_")
-                new_contacts.append(
-                    {
-                        "id": contact_id,
-                        "workspace_id": first.workspace_id,
-                        "name": first.contact_name,
-                        "attributes": {},
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                new_identities.append(
-                    {
-                        "id": new_id("ci_"),
-                        "workspace_id": first.workspace_id,
-                        "channel_id": channel_id,
-                        "contact_id": contact_id,
-                        "external_id": external_id,
-                        "created_at": now,
-                    }
-                )
-            await conn.execute(T_CONTACT.insert(), new_contacts)
-            await conn.execute(
-                dialect_insert(conn, T_IDENT).on_conflict_do_nothing(
-                    index_elements=["channel_id", "external_id"]
-                ),
-                new_identities,
-            )
-            contact_of = await self._identities(conn, wanted.keys())
-            winners = set(contact_of.values())
-            losers = [c["id"] for c in new_contacts if c["id"] not in winners]
+        found = await self._contacts(conn, wanted)
+        unknown = [key for key in wanted if key not in found]
+        if unknown:
+            created = await self._create_contacts(conn, items, wanted, unknown, s)
+            found = await self._contacts(conn, wanted)
+            winners = {r.contact_id for r in found.values()}
+            losers = [c for c in created if c not in winners]
             if losers:
-                await conn.execute(T_CONTACT.delete().where(T_CONTACT.c.id.in_(losers)))
-        contact_ids = set(contact_of.values())
-        if conn.dialect.name == "postgresql":
-            # Serialise first-contact conversation creation for these contacts across processes.
-            await conn.execute(
-                select(T_CONTACT.c.id)
-                .where(T_CONTACT.c.id.in_(contact_ids))
-                .order_by(T_CONTACT.c.id)
-                .with_for_update()
-            )
-        rows = await conn.execute(
-            select(T_CONV.c.id, T_CONV.c.channel_id, T_CONV.c.contact_id, T_CONV.c.created_at)
-            .where(T_CONV.c.contact_id.in_(contact_ids))
-            .order_by(T_CONV.c.created_at)
-        )
-        latest: dict[tuple[str, str], str] = {}
-        for r in rows:
-            latest[(r.channel_id, r.contact_id)] = r.id  # ascending: the newest wins
+                await conn.execute(self._sql.delete_contacts, {"ids": losers})
+        for key, indices in list(wanted.items()):
+            owner = found[key].workspace_id if key in found else None
+            kept = [n for n in indices if n not in s.results]
+            for n in kept:
+                if owner != items[n].workspace_id:  # the channel is another workspace's
+                    s.results[n] = NotFound("no such channel in this workspace")
+            if all(n in s.results for n in indices):
+                del wanted[key]
+        if any(found[key].conversation_id is None for key in wanted):
+            if self._sql.postgres:
+                # Serialise first-contact conversation creation for these contacts.
+                ids = sorted({found[key].contact_id for key in wanted})
+                await conn.execute(self._sql.lock_contacts, {"ids": ids})
+            found = await self._contacts(conn, wanted)
         now = utcnow()
         new_convs = []
         for key, indices in wanted.items():
-            contact_id = contact_of[key]
-            conv_id = latest.get((key[0], contact_id))
+            conv_id = found[key].conversation_id
             if conv_id is None:
                 conv_id = new_id("cv_")
-                first = items[indices[0]]
                 new_convs.append(
                     {
                         "id": conv_id,
-                        "workspace_id": first.workspace_id,
+                        "workspace_id": found[key].workspace_id,
                         "channel_id": key[0],
-                        "contact_id": contact_id,
+                        "contact_id": found[key].contact_id,
                         "status": "open",
                         "tags": [],
                         "last_seq": 0,
@@ -364,19 +442,74 @@ class BatchingWriter:
                 )
                 s.changed.add(conv_id)
             for n in indices:
-                s.conv_of[n] = conv_id
+                if n not in s.results:
+                    s.conv_of[n] = conv_id
         if new_convs:
             await conn.execute(T_CONV.insert(), new_convs)
 
-    async def _identities(
+    async def _contacts(
         self, conn: AsyncConnection, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], str]:
-        rows = await conn.execute(
-            select(T_IDENT.c.channel_id, T_IDENT.c.external_id, T_IDENT.c.contact_id).where(
-                tuple_(T_IDENT.c.channel_id, T_IDENT.c.external_id).in_(list(keys))
+    ) -> dict[tuple[str, str], Any]:
+        """(channel, sender) -> its identity row, with the newest conversation on that channel."""
+        rows = await conn.execute(self._sql.contacts, self._sql.pairs("keys", keys))
+        return {(r.channel_id, r.external_id): r for r in rows}  # ascending: the newest wins
+
+    async def _create_contacts(
+        self,
+        conn: AsyncConnection,
+        items: list[Inbound],
+        wanted: dict[tuple[str, str], list[int]],
+        unknown: list[tuple[str, str]],
+        s: _Batch,
+    ) -> list[str]:
+        """First contact from these senders: check their channels, then add contact and
+        identity. Returns the new contacts' ids (another process may have won an identity:
+        the caller drops the contacts that lost)."""
+        rows = await conn.execute(self._sql.channels, {"ids": list({c for c, _ in unknown})})
+        owner = {r.id: r.workspace_id for r in rows}
+        now = utcnow()
+        new_contacts = []
+        new_identities = []
+        for channel_id, external_id in unknown:
+            indices = wanted[(channel_id, external_id)]
+            valid = [n for n in indices if owner.get(channel_id) == items[n].workspace_id]
+            for n in indices:
+                if n not in valid:
+                    s.results[n] = NotFound("no such channel in this workspace")
+            if not valid:
+                continue
+            first = items[valid[0]]
+            contact_id = new_id("ct_")
+            new_contacts.append(
+                {
+                    "id": contact_id,
+                    "workspace_id": first.workspace_id,
+                    "name": first.contact_name,
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
+            new_identities.append(
+                {
+                    "id": new_id("ci_"),
+                    "workspace_id": first.workspace_id,
+                    "channel_id": channel_id,
+                    "contact_id": contact_id,
+                    "external_id": external_id,
+                    "created_at": now,
+                }
+            )
+        if not new_contacts:
+            return []
+        await conn.execute(T_CONTACT.insert(), new_contacts)
+        await conn.execute(
+            dialect_insert(conn, T_IDENT).on_conflict_do_nothing(
+                index_elements=["channel_id", "external_id"]
+            ),
+            new_identities,
         )
-        return {(r.channel_id, r.external_id): r.contact_id for r in rows}
+        return [c["id"] for c in new_contacts]
 
     async def _lock_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
@@ -384,10 +517,9 @@ class BatchingWriter:
         ids = sorted(set(s.conv_of.values()))
         if not ids:
             return
-        query = select(T_CONV).where(T_CONV.c.id.in_(ids)).order_by(T_CONV.c.id)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        s.conversations = {r.id: r for r in await conn.execute(query)}
+        rows = await conn.execute(self._sql.lock_conversations, {"ids": ids})
+        s.conversations = {r.id: r for r in rows}
+        s.kinds = {r.channel_id: r.channel_kind for r in s.conversations.values()}
         for n, conv_id in list(s.conv_of.items()):
             conv = s.conversations.get(conv_id)
             item = items[n]
@@ -399,16 +531,14 @@ class BatchingWriter:
                 del s.conv_of[n]
             else:
                 s.channel_of[n] = conv.channel_id
-        unknown = {c for c in s.channel_of.values() if c not in s.channels}
-        if unknown:
-            rows = await conn.execute(select(T_CHANNEL).where(T_CHANNEL.c.id.in_(unknown)))
-            s.channels.update({r.id: r for r in rows})
 
     async def _deduplicate(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
     ) -> list[int]:
         """Indices of the items to insert; the others get the earlier message as result."""
         live = [n for n in s.conv_of if n not in s.results]
+        if not live:
+            return []
         ids = {items[n].id for n in live}
         by_client = [(s.conv_of[n], items[n].client_id) for n in live if items[n].client_id]
         by_provider = [
@@ -416,15 +546,13 @@ class BatchingWriter:
             for n in live
             if items[n].provider_message_id
         ]
-        conditions = [T_MSG.c.id.in_(ids)]
-        if by_client:
-            conditions.append(tuple_(T_MSG.c.conversation_id, T_MSG.c.client_id).in_(by_client))
-        if by_provider:
-            conditions.append(
-                tuple_(T_MSG.c.channel_id, T_MSG.c.provider_message_id).in_(by_provider)
-            )
+        params = {
+            "ids": list(ids),
+            **self._sql.pairs("clients", by_client),
+            **self._sql.pairs("providers", by_provider),
+        }
         existing: dict[tuple[str, ...], Message] = {}
-        for row in await conn.execute(select(T_MSG).where(or_(*conditions))):
+        for row in await conn.execute(self._sql.duplicates, params):
             message = message_from_row(row)  # type: ignore[arg-type]
             existing[("id", row.id)] = message
             if row.client_id:
@@ -473,7 +601,7 @@ class BatchingWriter:
                 item = items[n]
                 seq += 1
                 channel_id = s.channel_of[n]
-                kind = s.channels[channel_id].kind
+                kind = s.kinds[channel_id]
                 outward = item.direction == "out" and item.provider_message_id is None
                 message_status = item.status
                 if outward:
@@ -529,19 +657,7 @@ class BatchingWriter:
             )
         if rows:
             await conn.execute(T_MSG.insert(), rows)
-            await conn.execute(
-                update(T_CONV)
-                .where(T_CONV.c.id == _bind("b_id"))
-                .values(
-                    last_seq=_bind("last_seq"),
-                    status=_bind("status"),
-                    read_seq=_bind("read_seq"),
-                    last_message_at=_bind("last_message_at"),
-                    updated_at=_bind("updated_at"),
-                    last_inbound_at=_bind("last_inbound_at"),
-                ),
-                conv_updates,
-            )
+            await conn.execute(self._sql.update_conversations, conv_updates)
         if outbox:
             await conn.execute(T_OUTBOX.insert(), outbox)
         for n, result in list(s.results.items()):
@@ -555,17 +671,7 @@ class BatchingWriter:
     ) -> dict[str, dict[str, Any]]:
         if not s.changed:
             return {}
-        rows = await conn.execute(
-            select(
-                T_CONV,
-                T_CHANNEL.c.kind,
-                T_CHANNEL.c.name.label("channel_name"),
-                T_CONTACT.c.name.label("contact_name"),
-            )
-            .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
-            .join(T_CONTACT, T_CONTACT.c.id == T_CONV.c.contact_id)
-            .where(T_CONV.c.id.in_(s.changed))
-        )
+        rows = await conn.execute(self._sql.changed, {"ids": list(s.changed)})
         last: dict[str, Message] = {}
         for result in s.results.values():
             if isinstance(result, WriteResult) and result.created:
@@ -600,7 +706,3 @@ class _Named:
     id: str
     kind: str | None
     name: str | None
-
-
-def _bind(name: str) -> Any:
-    return bindparam(name)
