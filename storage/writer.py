@@ -24,7 +24,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    any_,
     bindparam,
     func,
     or_,
@@ -120,9 +119,10 @@ def dialect_insert(conn: AsyncConnection, table: Any) -> Any:
 class _Sql:
     """The writer's statements, built once per dialect.
 
-    Lists are bound as one parameter: a Postgres array (``= ANY``, ``unnest``) or SQLite's
-    expanding ``IN``. On Postgres the SQL text is then the same for every batch size, so the
-    driver's prepared statements are reused instead of parsed and planned per batch."""
+    Lists are bound as one parameter: a Postgres array (joined through ``unnest``) or
+    SQLite's expanding ``IN``. On Postgres the SQL text is then the same for every batch
+    size, so the driver's prepared statements are reused instead of parsed and planned per
+    batch."""
 
     def __init__(self, postgres: bool) -> None:
         self.postgres = postgres
@@ -204,7 +204,7 @@ class _Sql:
 
     def _among(self, column: Any, name: str) -> ColumnElement[bool]:
         if self.postgres:
-            return column == any_(bindparam(name, type_=ARRAY(String())))
+            return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(String())))))
         return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
 
     def _with_pairs(self, query: Select[Any], a: Any, b: Any, name: str) -> Select[Any]:
@@ -278,7 +278,14 @@ class BatchingWriter:
 
     async def _connection(self) -> AsyncConnection:
         if self._conn is None:
-            self._conn = await self._engine.connect()
+            conn = await self._engine.connect()
+            if self._sql.postgres:
+                # Plan each statement once, for any batch size: every one finds its rows by
+                # key through an index, which a plan made for one array size may not. (This
+                # connection never returns to the pool: it is invalidated when dropped.)
+                await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+                await conn.commit()
+            self._conn = conn
         return self._conn
 
     async def _drop_connection(self) -> None:
