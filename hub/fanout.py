@@ -2,17 +2,20 @@
 
 A payload from the bus is decoded at most once and encoded at most once per wire format;
 every socket on the topic gets the very same ``bytes``/``str`` object pushed onto its
-bounded queue without awaiting. Each socket's single writer task drains its queue through
-the injected ``send``; a socket whose queue overflows is closed with 1013 (the client
-reconnects and resumes), so one slow socket never delays another.
+bounded queue without awaiting. Once per turn of the event loop, one callback writes each
+socket's queue back to back through the injected ``send``, which usually completes at once;
+a socket that makes a send wait gets a writer task that finishes its queue and ends. So an
+idle socket holds no queue and no task. A socket whose queue overflows is closed with 1013
+(the client reconnects and resumes), so one slow socket never delays another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +27,9 @@ from hub.ids import new_id
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[str | bytes], Awaitable[None]]
+# A socket's send, as an ``async def``: it is usually run to completion by hand, outside
+# any task, so it must not depend on the task it runs in.
+Send = Callable[[str | bytes], Coroutine[Any, Any, None]]
 Close = Callable[[int], Awaitable[None]]
 DEFAULT_QUEUE_BOUND = 256
 CLOSE_OVERLOADED = 1013
@@ -51,44 +56,75 @@ class Counters:
     encodes: int = 0
 
 
+class _Outbox:
+    """What the connections of one registry share: the counters, the queue bound, and the
+    connections with frames to write on this turn of the event loop."""
+
+    __slots__ = ("_due", "counters", "limit")
+
+    def __init__(self, counters: Counters, limit: int) -> None:
+        self.counters = counters
+        self.limit = limit
+        self._due: list[Connection] = []
+
+    def schedule(self, conn: Connection) -> None:
+        if not self._due:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._due.append(conn)
+
+    def _flush(self) -> None:
+        due, self._due = self._due, []
+        for conn in due:
+            conn._drain()
+
+
+@types.coroutine
+def _finish(coro: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, Any, None]:
+    """Await the rest of ``coro``, which was run by hand until it yielded ``waiting`` (the
+    future it waits on): the task awaiting this waits on that future in its stead."""
+    while True:
+        try:
+            value = yield waiting
+        except BaseException as err:  # cancellation: the coroutine cleans up and re-raises
+            try:
+                waiting = coro.throw(err)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting = coro.send(value)
+            except StopIteration:
+                return
+
+
 class Connection:
-    """One socket: its format, its bounded queue and (at most) one task."""
+    """One socket: its format and, only while it has frames to write, a bounded queue (and
+    a writer task, while the socket makes a send wait)."""
 
     __slots__ = (
         "_close",
-        "_counters",
-        "_limit",
+        "_outbox",
         "_queue",
         "_room",
         "_send",
         "_task",
-        "_wake",
         "close_code",
         "fmt",
         "id",
         "topics",
     )
 
-    def __init__(
-        self,
-        fmt: Format,
-        send: Send,
-        close: Close,
-        counters: Counters,
-        limit: int = DEFAULT_QUEUE_BOUND,
-    ) -> None:
+    def __init__(self, fmt: Format, send: Send, close: Close, outbox: _Outbox) -> None:
         self.id = new_id("conn_")
         self.fmt: Format = fmt
-        self.topics: set[str] = set()
+        self.topics: tuple[str, ...] = ()  # almost always one: smaller than a set
         self.close_code: int | None = None  # set once the connection is closing
         self._send = send
         self._close = close
-        self._counters = counters
-        self._limit = limit
-        self._queue: deque[str | bytes] = deque()
-        self._wake: asyncio.Future[None] | None = None
+        self._outbox = outbox
+        self._queue: deque[str | bytes] | None = None  # None: nothing to write
         self._room: asyncio.Future[None] | None = None  # a paced pusher waiting for space
-        self._task: asyncio.Task[None] = asyncio.create_task(self._write())
+        self._task: asyncio.Task[None] | None = None  # the writer, or the closing task
 
     @property
     def closed(self) -> bool:
@@ -98,17 +134,18 @@ class Connection:
         """Queue ``data`` for the socket; never awaits. Past the bound, close with 1013."""
         if self.close_code is not None:
             return
-        if len(self._queue) >= self._limit:
-            self._counters.overloaded += 1
-            log.info("connection %s overloaded (%d frames queued); closing", self.id, self._limit)
+        queue = self._queue
+        if queue is None:  # written on this turn of the loop, after whatever else comes
+            self._queue = deque((data,))
+            self._outbox.schedule(self)
+        elif len(queue) >= self._outbox.limit:
+            self._outbox.counters.overloaded += 1
+            log.info("connection %s overloaded (%d frames queued); closing", self.id, len(queue))
             self.close(CLOSE_OVERLOADED)
             return
-        self._queue.append(data)
-        self._counters.frames_out += 1
-        wake = self._wake
-        if wake is not None:
-            self._wake = None
-            wake.set_result(None)
+        else:
+            queue.append(data)
+        self._outbox.counters.frames_out += 1
 
     def send_frame(self, frame: dict[str, Any]) -> None:
         """Encode a frame meant for this socket alone (a reply) and push it."""
@@ -117,7 +154,11 @@ class Connection:
     async def push_paced(self, data: str | bytes) -> None:
         """Push, first waiting while the queue is over half full (long replays to this
         socket alone: the wait slows only the socket that asked)."""
-        while self.close_code is None and len(self._queue) >= self._limit // 2:
+        while (
+            self.close_code is None
+            and self._queue is not None
+            and len(self._queue) >= self._outbox.limit // 2
+        ):
             if self._room is None:
                 self._room = asyncio.get_running_loop().create_future()
             await asyncio.wait([self._room])
@@ -128,9 +169,10 @@ class Connection:
         if self.close_code is not None:
             return
         self.close_code = code
-        self._queue.clear()
+        self._queue = None
         writer, self._task = self._task, asyncio.create_task(self._close_socket(code))
-        writer.cancel()
+        if writer is not None:
+            writer.cancel()
         self._make_room()
 
     def _make_room(self) -> None:
@@ -139,34 +181,63 @@ class Connection:
             self._room = None
             room.set_result(None)
 
+    def _broken(self, err: Exception) -> None:
+        """A send failed: the socket broke under us; the endpoint will notice."""
+        log.debug("connection %s: send failed (%s)", self.id, type(err).__name__)
+        self.close_code = self.close_code or 1006
+        self._queue = None
+        self._make_room()
+
     async def wait_closed(self) -> None:
         """Wait for the writer (or the closing task) to finish."""
-        await asyncio.wait([self._task])
+        if self._task is not None:
+            await asyncio.wait([self._task])
 
     async def stop(self) -> None:
         """The socket is gone (the endpoint saw a disconnect): stop without closing it."""
         if self.close_code is None:
             self.close_code = 1000
-            self._queue.clear()
-            self._task.cancel()
+            self._queue = None
+            if self._task is not None:
+                self._task.cancel()
             self._make_room()
         await self.wait_closed()
 
-    async def _write(self) -> None:
+    def _drain(self) -> None:
+        """Write everything queued, back to back. A send that completes at once (the socket
+        can take it) needs no task; the first one that has to wait gets a writer task,
+        which finishes it and the rest of the queue."""
         queue = self._queue
+        while queue:
+            try:
+                coro = self._send(queue.popleft())
+                waiting = coro.send(None)
+            except StopIteration:
+                continue
+            except Exception as err:
+                self._broken(err)
+                return
+            self._task = asyncio.get_running_loop().create_task(self._write(coro, waiting))
+            return
+        if self._queue is queue:
+            self._queue = None  # idle: nothing queued, no task
+        self._make_room()
+
+    async def _write(self, pending: Coroutine[Any, Any, None], waiting: Any) -> None:
+        queue = self._queue
+        assert queue is not None
+        half = self._outbox.limit // 2
         try:
-            while True:
-                if not queue:
-                    self._wake = asyncio.get_running_loop().create_future()
-                    await self._wake
-                while queue:  # everything queued meanwhile, in one wake-up
-                    await self._send(queue.popleft())
-                    if self._room is not None and len(queue) < self._limit // 2:
-                        self._make_room()
-        except Exception as err:  # the socket broke under us; the endpoint will notice
-            log.debug("connection %s: send failed (%s)", self.id, type(err).__name__)
-            self.close_code = self.close_code or 1006
-            queue.clear()
+            await _finish(pending, waiting)
+            while queue:
+                await self._send(queue.popleft())
+                if self._room is not None and len(queue) < half:
+                    self._make_room()
+        except Exception as err:
+            self._broken(err)
+            return
+        if self._queue is queue:  # drained, and not closed meanwhile: idle again
+            self._queue = self._task = None
             self._make_room()
 
     async def _close_socket(self, code: int) -> None:
@@ -182,13 +253,13 @@ class Registry:
     def __init__(self, bus: Bus, queue_bound: int = DEFAULT_QUEUE_BOUND) -> None:
         self.bus = bus
         self.counters = Counters()
-        self._queue_bound = queue_bound
+        self._outbox = _Outbox(self.counters, queue_bound)
         self._topics: dict[str, set[Connection]] = {}
         self._conns: set[Connection] = set()
 
     def connect(self, fmt: Format, send: Send, close: Close) -> Connection:
         """Register a new socket (call inside the endpoint, after the handshake)."""
-        conn = Connection(fmt, send, close, self.counters, self._queue_bound)
+        conn = Connection(fmt, send, close, self._outbox)
         self._conns.add(conn)
         self.counters.sockets_open += 1
         return conn
@@ -205,7 +276,7 @@ class Registry:
         """Add ``conn`` to ``topic``; the first local member subscribes the bus."""
         if topic in conn.topics:
             return
-        conn.topics.add(topic)
+        conn.topics += (topic,)
         members = self._topics.get(topic)
         if members is None:
             self._topics[topic] = {conn}
@@ -217,7 +288,7 @@ class Registry:
         """Remove ``conn`` from ``topic``; the last local member unsubscribes the bus."""
         if topic not in conn.topics:
             return
-        conn.topics.discard(topic)
+        conn.topics = tuple(t for t in conn.topics if t != topic)
         members = self._topics.get(topic)
         if members is not None:
             members.discard(conn)
@@ -226,7 +297,7 @@ class Registry:
                 await self.bus.unsubscribe(topic)
 
     async def leave_all(self, conn: Connection) -> None:
-        for topic in list(conn.topics):
+        for topic in conn.topics:
             await self.leave(conn, topic)
 
     def topics(self) -> list[str]:

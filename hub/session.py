@@ -42,7 +42,13 @@ _KNOWN_LIMIT = 1024
 
 
 class Session:
-    """Dispatch for one authenticated socket (operator or widget visitor)."""
+    """Dispatch for one authenticated socket (operator or widget visitor).
+
+    One lives as long as its socket, mostly idle: slots, and no set until one is needed.
+    Pass one ``reply_check`` shared by every session of the process, not one per socket.
+    """
+
+    __slots__ = ("_known", "_max_frame", "_rate", "_reply_check", "conn", "hub", "principal")
 
     def __init__(
         self,
@@ -59,7 +65,7 @@ class Session:
         self.conn = conn
         self._rate = rate if rate is not None else TokenBucket(rate=20, burst=40)
         self._max_frame = max_frame
-        self._known: set[str] = set()  # conversations this operator is known to own
+        self._known: set[str] | None = None  # conversations this operator is known to own
 
     @property
     def _author(self) -> Author:
@@ -223,13 +229,14 @@ class Session:
             return p.conversation_id
         if conversation_id is None:
             raise ProtocolError("bad_frame", "conversation_id is required")
-        if conversation_id not in self._known:
+        if self._known is None or conversation_id not in self._known:
             # Typing and read publish without touching the store, so prove ownership first.
             await self.hub.store.check_owner(p.workspace_id, conversation_id)
             self._remember(conversation_id)
         return conversation_id
 
     def _remember(self, conversation_id: str) -> None:
-        if len(self._known) >= _KNOWN_LIMIT:
-            self._known.clear()
-        self._known.add(conversation_id)
+        if self._known is None or len(self._known) >= _KNOWN_LIMIT:
+            self._known = {conversation_id}
+        else:
+            self._known.add(conversation_id)

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Coroutine
+from sys import intern
 from typing import Any
 
 from sqlalchemy import or_, select
 from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from hub.codec import negotiate, subprotocol_for
 from hub.fanout import Connection
 from hub.model import utcnow
 from hub.ratelimit import TokenBucket
-from hub.service import OperatorPrincipal, VisitorPrincipal
-from hub.session import Session
+from hub.service import OperatorPrincipal, Principal, VisitorPrincipal
+from hub.session import ReplyCheck, Session
 from storage import models as m
 from web import metrics
 from web.api.widget import visitor_from_connection
@@ -40,11 +43,14 @@ class OperatorSockets:
         self.by_session: dict[str, set[Connection]] = defaultdict(set)
         self.by_operator: dict[str, set[str]] = defaultdict(set)
 
-    def add(self, operator_id: str, session_id: str, conn: Connection) -> None:
+    def add(self, key: tuple[str, str], conn: Connection) -> None:
+        """List ``conn`` under ``key``: (operator id, session id or ``token:<operator id>``)."""
+        operator_id, session_id = key
         self.by_session[session_id].add(conn)
         self.by_operator[operator_id].add(session_id)
 
-    def remove(self, operator_id: str, session_id: str, conn: Connection) -> None:
+    def remove(self, key: tuple[str, str], conn: Connection) -> None:
+        operator_id, session_id = key
         conns = self.by_session.get(session_id)
         if conns is not None:
             conns.discard(conn)
@@ -154,38 +160,24 @@ def install(app: Any) -> None:
     services.hooks("on_contact_erased").append(on_erased)
 
 
-async def _pump(websocket: WebSocket, session: Session, conn: Connection) -> None:
-    try:
-        while not conn.closed:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("text")
-            if data is None:
-                data = message.get("bytes")
-            if data is None:
-                continue
-            metrics.FRAMES_IN.inc()
-            await session.receive(data)
-    except WebSocketDisconnect:
-        return
-    except RuntimeError:
-        return  # the socket closed under a pending receive
+class _Out:
+    """One accepted socket's ASGI ``send``, called with each frame directly.
 
+    Going through Starlette's ``WebSocket.send_text`` would add two coroutines to every
+    frame of a fan-out; :meth:`send` hands back the server's own ``send`` coroutine, which
+    :class:`hub.fanout.Connection` usually runs to completion on the spot."""
 
-def _connection(websocket: WebSocket, services: Any) -> Connection:
-    fmt = negotiate(websocket.scope.get("subprotocols") or [])
+    __slots__ = ("_send",)
 
-    async def send(data: str | bytes) -> None:
-        if isinstance(data, bytes):
-            await websocket.send_bytes(data)
-        else:
-            await websocket.send_text(data)
+    def __init__(self, send: Send) -> None:
+        self._send = send
 
-    async def close(code: int) -> None:
-        await websocket.close(code)
+    def send(self, data: str | bytes) -> Coroutine[Any, Any, None]:
+        key = "bytes" if isinstance(data, bytes) else "text"
+        return self._send({"type": "websocket.send", key: data})  # type: ignore[return-value]
 
-    return services.hub.registry.connect(fmt, send, close)
+    async def close(self, code: int) -> None:
+        await self._send({"type": "websocket.close", "code": code})
 
 
 def _rate(services: Any) -> TokenBucket:
@@ -193,9 +185,72 @@ def _rate(services: Any) -> TokenBucket:
     return TokenBucket(rate=per_10s / 10, burst=per_10s)
 
 
-async def operator_endpoint(websocket: WebSocket) -> None:
+def _reply_check(services: Any) -> ReplyCheck:
+    """The reply-window check, one callable per process shared by every operator session."""
+    check: ReplyCheck | None = services.extras.get("reply_check")
+    if check is None:
+
+        async def check(conversation_id: str) -> str | None:
+            try:
+                await check_reply_window_by_id(services, conversation_id)
+            except ApiError as refusal:
+                return refusal.detail
+            return None
+
+        services.extras["reply_check"] = check
+    return check
+
+
+# What a handshake yields for the socket's life: the principal, the local index the
+# socket is listed in and its key there, and the reply check (operators only).
+Accepted = tuple[Principal, "OperatorSockets | VisitorSockets", Any, ReplyCheck | None]
+Handshake = Callable[[WebSocket], Awaitable[Accepted | None]]
+
+
+async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshake) -> None:
+    """One socket from handshake to close: the only coroutine frame it keeps."""
+    accepted = await handshake(WebSocket(scope, receive, send))
+    if accepted is None:
+        return  # refused and closed: uvicorn answered HTTP 403
+    principal, sockets, key, reply_check = accepted
+    del accepted  # this frame lives as long as the socket: keep no more than it needs
+    services = scope["app"].state.services
+    fmt = negotiate(scope.get("subprotocols") or [])
+    out = _Out(send)
+    conn = services.hub.registry.connect(fmt, out.send, out.close)
+    session = Session(
+        services.hub,
+        principal,
+        conn,
+        _rate(services),
+        services.settings.max_frame_bytes,
+        reply_check=reply_check,
+    )
+    sockets.add(key, conn)
+    try:
+        await session.open()
+        while not conn.closed:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return  # websocket.disconnect
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes")
+            if data is None:
+                continue
+            metrics.FRAMES_IN.inc()
+            await session.receive(data)
+    finally:
+        sockets.remove(key, conn)
+        await session.close()
+
+
+async def _accept(websocket: WebSocket) -> None:
+    await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
+
+
+async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
     services = websocket.app.state.services
-    settings = services.settings
     origin = websocket.headers.get("origin")
     try:
         principal = await authenticate(websocket)
@@ -203,35 +258,14 @@ async def operator_endpoint(websocket: WebSocket) -> None:
         principal = None
     if principal is None or (origin and not await _operator_origin_ok(services, principal, origin)):
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
-        return
-    await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
-    conn = _connection(websocket, services)
-    hub_principal = OperatorPrincipal(principal.workspace_id, principal.operator_id, principal.name)
-    session = Session(
-        services.hub,
-        hub_principal,
-        conn,
-        _rate(services),
-        settings.max_frame_bytes,
-        reply_check=lambda conversation_id: _reply_refusal(services, conversation_id),
-    )
-    sockets = _sockets(services)
+        return None
+    await _accept(websocket)
+    websocket.scope.pop("inviaro.principal", None)  # the socket keeps only what it needs
+    # Ids as shared strings: every socket of a workspace (or of one operator) holds the same.
+    operator_id = intern(principal.operator_id)
+    hub_principal = OperatorPrincipal(intern(principal.workspace_id), operator_id, principal.name)
     session_key = principal.session_id or f"token:{principal.operator_id}"
-    sockets.add(principal.operator_id, session_key, conn)
-    try:
-        await session.open()
-        await _pump(websocket, session, conn)
-    finally:
-        sockets.remove(principal.operator_id, session_key, conn)
-        await session.close()
-
-
-async def _reply_refusal(services: Any, conversation_id: str) -> str | None:
-    try:
-        await check_reply_window_by_id(services, conversation_id)
-    except ApiError as refusal:
-        return refusal.detail
-    return None
+    return hub_principal, _sockets(services), (operator_id, session_key), _reply_check(services)
 
 
 async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> bool:
@@ -244,31 +278,38 @@ async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> boo
     return origin.rstrip("/") in allowed
 
 
-async def widget_endpoint(websocket: WebSocket) -> None:
+async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
     services = websocket.app.state.services
-    settings = services.settings
     token = websocket.query_params.get("token", "")
     visitor = await visitor_from_connection(websocket, token) if token else None
     if visitor is None:
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
-        return
-    await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
-    conn = _connection(websocket, services)
+        return None
+    await _accept(websocket)
     principal = VisitorPrincipal(
-        visitor.workspace_id, visitor.conversation_id, visitor.channel_id, visitor.contact_id
+        intern(visitor.workspace_id),
+        visitor.conversation_id,
+        intern(visitor.channel_id),
+        visitor.contact_id,
     )
-    session = Session(services.hub, principal, conn, _rate(services), settings.max_frame_bytes)
-    visitors = _visitors(services)
-    visitors.add(visitor.conversation_id, conn)
-    try:
-        await session.open()
-        await _pump(websocket, session, conn)
-    finally:
-        visitors.remove(visitor.conversation_id, conn)
-        await session.close()
+    return principal, _visitors(services), visitor.conversation_id, None
+
+
+class _Endpoint:
+    """A WebSocket endpoint as a plain ASGI app (Starlette calls it as one, since it is no
+    function). Starlette's wrapper for function endpoints would keep a second ``WebSocket``,
+    its closures and two more coroutine frames alive for as long as each socket is open."""
+
+    __slots__ = ("_handshake",)
+
+    def __init__(self, handshake: Handshake) -> None:
+        self._handshake = handshake
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        return _serve(scope, receive, send, self._handshake)
 
 
 routes = [
-    WebSocketRoute("/ws/operator", operator_endpoint),
-    WebSocketRoute("/ws/widget", widget_endpoint),
+    WebSocketRoute("/ws/operator", _Endpoint(_operator_handshake)),
+    WebSocketRoute("/ws/widget", _Endpoint(_widget_handshake)),
 ]

@@ -1,0 +1,96 @@
+"""CPU per delivered frame in hub.fanout alone: Registry.deliver to many Connections.
+
+    .venv/bin/python bench/fanout_micro.py [--sockets 1000] [--frames 200000] [--burst 1]
+
+No sockets and no server: every Connection's ``send`` is a trivial coroutine that completes
+at once (a writable socket), except that every ``--wait-every``-th send first yields to the
+event loop once (a socket whose buffer is full for a moment). ``--burst`` payloads are
+delivered per event-loop turn, then the loop runs until every writer has drained, so
+``--burst 1`` is the case where each socket goes idle between messages (a room at a steady
+rate) and larger bursts show the writer's coalescing. Prints the best of ``--repeat`` runs
+in µs of process CPU per frame. Single-threaded and bounded by ``--frames``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import msgpack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hub.bus import MemoryBus
+from hub.fanout import Registry
+
+
+async def run(sockets: int, frames: int, burst: int, fmt: str, wait_every: int) -> float:
+    sent = calls = 0
+
+    async def send(data: str | bytes) -> None:
+        nonlocal sent, calls
+        calls += 1
+        if wait_every and calls % wait_every == 0:
+            await asyncio.sleep(0)
+        sent += 1
+
+    async def close(code: int) -> None:
+        pass
+
+    registry = Registry(MemoryBus(lambda topic, payload: None), queue_bound=max(256, 2 * burst))
+    conns = [registry.connect(fmt, send, close) for _ in range(sockets)]  # type: ignore[arg-type]
+    for conn in conns:
+        await registry.join(conn, "ws:w")
+    payload = msgpack.packb({"type": "message", "message": {"id": "m_1", "text": "hello"}})
+    messages = frames // sockets
+    await asyncio.sleep(0.01)
+    start = time.process_time()
+    for i in range(0, messages, burst):
+        for _ in range(min(burst, messages - i)):
+            registry.deliver("ws:w", payload)
+        while sent < (i + burst) * sockets and sent < messages * sockets:
+            await asyncio.sleep(0)
+    took = time.process_time() - start
+    assert sent == messages * sockets, (sent, messages * sockets)
+    assert registry.counters.overloaded == 0
+    for conn in conns:
+        await registry.disconnect(conn)
+    return took / (messages * sockets) * 1e6
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--sockets", type=int, default=1000)
+    p.add_argument("--frames", type=int, default=200_000, help="frames delivered in total")
+    p.add_argument("--burst", type=int, default=1, help="payloads delivered per loop turn")
+    p.add_argument("--format", choices=["msgpack", "json"], default="msgpack")
+    p.add_argument("--wait-every", type=int, default=0, help="every n-th send waits once")
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    try:
+        import uvloop
+
+        new_loop = uvloop.new_event_loop
+    except ImportError:
+        new_loop = asyncio.new_event_loop
+    best = float("inf")
+    for _ in range(args.repeat):
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            best = min(
+                best,
+                runner.run(
+                    run(args.sockets, args.frames, args.burst, args.format, args.wait_every)
+                ),
+            )
+    print(
+        f"{args.sockets} sockets, {args.frames} frames, burst {args.burst}, {args.format}, "
+        f"wait every {args.wait_every or '-'}: "
+        f"{best:.2f} µs CPU per frame (best of {args.repeat})"
+    )
+
+
+if __name__ == "__main__":
+    main()
