@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from hub.bus import BusUnavailable
 
 Clock = Callable[[], float]
 DEFAULT_TTL_S = 20.0
+POOL_WAIT_S = 5.0  # how long a presence call waits for a free Redis connection
 _SEP = "\x1f"  # between the workspace key and an operator id in a key name
 
 
@@ -143,9 +144,17 @@ class RedisPresence:
     def __init__(
         self, url: str, ttl_s: float = DEFAULT_TTL_S, clock: Clock = time.time, prefix: str = ""
     ) -> None:
-        self._redis = Redis.from_url(
-            url, socket_connect_timeout=2.0, socket_timeout=2.0, decode_responses=True
+        # A burst of connecting sockets waits its turn for one of a few connections; a plain
+        # pool would refuse every call past its limit, and open a connection per call.
+        self._pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=32,
+            timeout=POOL_WAIT_S,
+            socket_connect_timeout=2.0,
+            socket_timeout=2.0,
+            decode_responses=True,
         )
+        self._redis = Redis(connection_pool=self._pool)
         self._ttl = ttl_s
         self._clock = clock
         self._prefix = prefix
@@ -228,6 +237,7 @@ class RedisPresence:
 
     async def close(self) -> None:
         await self._redis.aclose()
+        await self._pool.disconnect()
 
 
 def _names(values: Any) -> list[str]:

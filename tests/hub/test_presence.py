@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -99,3 +100,14 @@ async def test_killed_process_entries_expire_and_are_reported_once(hub_redis_url
     assert await alive.who("w") == {"op2"}
     await dead.close()
     await alive.close()
+
+
+async def test_a_burst_of_connecting_sockets_waits_for_redis_instead_of_failing(
+    hub_redis_url: str,
+) -> None:
+    presence = RedisPresence(hub_redis_url, TTL, Clock(), prefix=f"test:{uuid.uuid4().hex}:")
+    try:
+        await asyncio.gather(*(presence.online("w", f"op{i}", f"c{i}") for i in range(500)))
+        assert len(await presence.who("w")) == 500
+    finally:
+        await presence.close()
