@@ -34,6 +34,8 @@ from typing import Any
 
 import httpx
 
+from web.loadtest import cpu_seconds
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -59,15 +61,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def cpu_s(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
 
 
 def postgres_pids() -> list[int]:
@@ -248,7 +241,7 @@ class Bench:
         for key, value in kw.items():
             cmd += [f"--{key}", str(value)]
         pids = {"redis": [self.redis.pid] if self.redis else [], "postgres": postgres_pids()}
-        before = {p: cpu_s(p) for v in pids.values() for p in v}
+        before = {p: cpu_seconds(p) for v in pids.values() for p in v}
         gen_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         log = self.out / f"{name}-{target}-{run}.log"
         with log.open("w") as err:
@@ -257,7 +250,7 @@ class Bench:
         if not out.exists():
             raise RuntimeError(f"loadtest {name} {target} failed:\n{log.read_text()[-3000:]}")
         summary: dict[str, Any] = json.loads(out.read_text())
-        after = {p: cpu_s(p) for v in pids.values() for p in v}
+        after = {p: cpu_seconds(p) for v in pids.values() for p in v}
         summary["cpu_seconds"] = {  # backends that exited meanwhile are not counted
             k: round(sum(after[p] - before[p] for p in v if after[p]), 2) for k, v in pids.items()
         }
@@ -361,15 +354,15 @@ class Bench:
         for url, _ in servers:
             cmd += ["--url", url]
         pg = postgres_pids()
-        pg_before = sum(cpu_s(x) for x in pg)
-        hubs_before = sum(cpu_s(proc.pid) for _, proc in servers)
+        pg_before = sum(cpu_seconds(x) for x in pg)
+        hubs_before = sum(cpu_seconds(proc.pid) for _, proc in servers)
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
         if not out.exists():
             raise RuntimeError(f"ingest bench failed:\n{done.stderr[-3000:]}")
         s = json.loads(out.read_text())
         s["cpu_seconds"] = {
-            "postgres": round(sum(cpu_s(x) for x in pg) - pg_before, 2),
-            "hubs": round(sum(cpu_s(proc.pid) for _, proc in servers) - hubs_before, 2),
+            "postgres": round(sum(cpu_seconds(x) for x in pg) - pg_before, 2),
+            "hubs": round(sum(cpu_seconds(proc.pid) for _, proc in servers) - hubs_before, 2),
         }
         out.write_text(json.dumps(s, indent=2))
         self.record("inviaro", "D_msgs_per_s", s["messages_per_s"])

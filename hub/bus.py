@@ -42,8 +42,9 @@ class Bus(Protocol):
         """Stop listening and release connections; ``publish`` then raises BusUnavailable."""
         ...
 
-    async def publish(self, topic: str, payload: bytes) -> None:
-        """Hand ``payload`` to every process subscribed to ``topic`` (this one included).
+    async def publish(self, payload: bytes, *topics: str) -> None:
+        """Hand ``payload`` to every process subscribed to each of ``topics`` (this one
+        included), in one go: several topics cost one wait, not one each.
 
         Raises :class:`BusUnavailable` when it cannot; the caller then delivers locally.
         """
@@ -75,14 +76,15 @@ class MemoryBus:
     async def close(self) -> None:
         self._closed = True
 
-    async def publish(self, topic: str, payload: bytes) -> None:
+    async def publish(self, payload: bytes, *topics: str) -> None:
         if self._closed:
             raise BusUnavailable("the bus is closed")
-        if topic in self._refs:
-            try:
-                self._on_message(topic, payload)
-            except Exception:
-                log.exception("bus handler failed for topic %s", topic)
+        for topic in topics:
+            if topic in self._refs:
+                try:
+                    self._on_message(topic, payload)
+                except Exception:
+                    log.exception("bus handler failed for topic %s", topic)
 
     async def subscribe(self, topic: str) -> None:
         self._refs[topic] = self._refs.get(topic, 0) + 1

@@ -106,11 +106,11 @@ class RedisBus:
         except (RedisError, OSError):
             return False
 
-    async def publish(self, topic: str, payload: bytes) -> None:
+    async def publish(self, payload: bytes, *topics: str) -> None:
         if self._closed:
             raise BusUnavailable("the bus is closed")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outgoing.append((topic, payload, done))
+        self._outgoing += [(topic, payload, done) for topic in topics]  # one pipeline, one wait
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done

@@ -109,46 +109,44 @@ class Hub:
         # Republished even when an idempotency key matched: the first publish may have been
         # lost with its process, and clients merge by message id.
         payload = _pack(frames.message(msg))
-        # Both topics at once: two round trips to Redis overlap instead of adding up.
-        await asyncio.gather(
-            self._publish(workspace_topic(msg.workspace_id), payload),
-            self._publish(conversation_topic(msg.conversation_id), payload),
-        )
+        topics = workspace_topic(msg.workspace_id), conversation_topic(msg.conversation_id)
+        await self._publish(payload, *topics)
         if result.conversation is not None:
             frame = frames.conversation(result.conversation)
-            await self._publish(workspace_topic(msg.workspace_id), _pack(frame))
+            await self._publish(_pack(frame), workspace_topic(msg.workspace_id))
         return result
 
     async def publish_typing(
         self, workspace_id: str, conversation_id: str, author: Author, active: bool
     ) -> None:
         """Operators see everyone's typing; the visitor sees only operators'."""
-        payload = _pack(frames.typing(conversation_id, author, active))
-        await self._publish(workspace_topic(workspace_id), payload)
+        topics = [workspace_topic(workspace_id)]
         if author.kind != "contact":
-            await self._publish(conversation_topic(conversation_id), payload)
+            topics.append(conversation_topic(conversation_id))
+        await self._publish(_pack(frames.typing(conversation_id, author, active)), *topics)
 
     async def publish_receipts(self, receipts: list[Receipt]) -> None:
         for r in receipts:
             frame = frames.receipt(r.conversation_id, r.message_id, r.status)
-            await self._publish(workspace_topic(r.workspace_id), _pack(frame))
+            await self._publish(_pack(frame), workspace_topic(r.workspace_id))
 
     async def publish_conversation(self, workspace_id: str, conversation: dict[str, Any]) -> None:
         """A conversation changed (status, assignee, tags): tell the workspace's operators."""
-        await self._publish(workspace_topic(workspace_id), _pack(frames.conversation(conversation)))
+        await self._publish(_pack(frames.conversation(conversation)), workspace_topic(workspace_id))
 
     async def publish_presence(self, workspace_id: str, operator_id: str, online: bool) -> None:
         await self._publish(
-            workspace_topic(workspace_id), _pack(frames.presence(operator_id, online))
+            _pack(frames.presence(operator_id, online)), workspace_topic(workspace_id)
         )
 
-    async def _publish(self, topic: str, payload: bytes) -> None:
+    async def _publish(self, payload: bytes, *topics: str) -> None:
         try:
-            await self.bus.publish(topic, payload)
+            await self.bus.publish(payload, *topics)
         except BusUnavailable as err:
             # Durable already; other processes' clients heal by resume or on_reconnect.
-            log.warning("bus unavailable, delivering %s locally only: %s", topic, err)
-            self.registry.deliver(topic, payload)
+            log.warning("bus unavailable, delivering %s locally only: %s", topics, err)
+            for topic in topics:
+                self.registry.deliver(topic, payload)
 
     async def replay_pages(
         self, workspace_id: str, conversation_id: str, after_seq: int

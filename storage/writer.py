@@ -174,7 +174,7 @@ class _Sql:
         else:
             self.duplicates = select(T_MSG).where(
                 or_(
-                    T_MSG.c.id.in_(bindparam("ids", expanding=True)),
+                    self._among(T_MSG.c.id, "ids"),
                     tuple_(*by_client[:2]).in_(bindparam("clients", expanding=True)),
                     tuple_(*by_provider[:2]).in_(bindparam("providers", expanding=True)),
                 )
@@ -223,7 +223,7 @@ class _Sql:
         return query.where(tuple_(a, b).in_(bindparam(name, expanding=True)))
 
     def pairs(self, name: str, values: Iterable[tuple[str, str]]) -> dict[str, Any]:
-        """Parameters for :meth:`_pairs` named ``name``."""
+        """Parameters for the pairs :meth:`_with_pairs` bound as ``name``."""
         values = list(values)
         if self.postgres:
             return {f"{name}_a": [a for a, _ in values], f"{name}_b": [b for _, b in values]}
@@ -478,11 +478,13 @@ class BatchingWriter:
                 await conn.execute(self._sql.delete_contacts, {"ids": losers})
         for key, indices in list(wanted.items()):
             owner = found[key].workspace_id if key in found else None
-            kept = [n for n in indices if n not in s.results]
-            for n in kept:
-                if owner != items[n].workspace_id:  # the channel is another workspace's
+            for n in indices:
+                if n not in s.results and owner != items[n].workspace_id:  # another's channel
                     s.results[n] = NotFound("no such channel in this workspace")
-            if all(n in s.results for n in indices):
+            live = [n for n in indices if n not in s.results]
+            if live:
+                wanted[key] = live
+            else:
                 del wanted[key]
         if any(found[key].conversation_id is None for key in wanted):
             if self._sql.postgres:
@@ -512,8 +514,7 @@ class BatchingWriter:
                 )
                 s.changed.add(conv_id)
             for n in indices:
-                if n not in s.results:
-                    s.conv_of[n] = conv_id
+                s.conv_of[n] = conv_id
         if new_convs:
             await conn.execute(T_CONV.insert(), new_convs)
 

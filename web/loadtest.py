@@ -128,7 +128,8 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def _cpu_s(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far (0 once it is gone)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -266,7 +267,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         c.wait_phase("ready", c.started + 600)
         connect_s = time.perf_counter() - c.started
         rss_connected = {p: _rss_kb(p) for p in pids}
-        cpu_go = {p: _cpu_s(p) for p in pids}
+        cpu_go = {p: cpu_seconds(p) for p in pids}
         say(f"all sockets open in {connect_s:.1f}s; sending for {duration:g}s")
         send_begin = time.perf_counter()
         go.set()
@@ -276,7 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         while c.total("received") < c.expected() and time.perf_counter() < drain_until:
             c.poll()
         drain_s = time.perf_counter() - send_begin - send_s
-        cpu_end = {p: _cpu_s(p) for p in pids}
+        cpu_end = {p: cpu_seconds(p) for p in pids}
         stop.set()
         c.wait_phase("result", time.perf_counter() + 120)
     finally:

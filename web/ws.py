@@ -119,20 +119,6 @@ class VisitorSockets:
                     conn.close(CLOSE_POLICY)
 
 
-def _visitors(services: Any) -> VisitorSockets:
-    sockets: VisitorSockets | None = services.extras.get("visitor_sockets")
-    if sockets is None:
-        sockets = services.extras["visitor_sockets"] = VisitorSockets()
-    return sockets
-
-
-def _sockets(services: Any) -> OperatorSockets:
-    sockets: OperatorSockets | None = services.extras.get("operator_sockets")
-    if sockets is None:
-        sockets = services.extras["operator_sockets"] = OperatorSockets()
-    return sockets
-
-
 def install(app: Any) -> None:
     """Register the hooks that close sockets when sessions end or contacts are erased.
 
@@ -140,8 +126,9 @@ def install(app: Any) -> None:
     re-checks its sockets' sessions and conversations against the database each heartbeat,
     so sockets held by other processes close within one heartbeat."""
     services = app.state.services
-    sockets = _sockets(services)
-    visitors = _visitors(services)
+    sockets = services.extras["operator_sockets"] = OperatorSockets()
+    visitors = services.extras["visitor_sockets"] = VisitorSockets()
+    services.extras["reply_check"] = _reply_check(services)
 
     async def on_revoked(operator_id: str, session_id: str | None) -> None:
         ids = [session_id] if session_id else list(sockets.by_operator.get(operator_id, ()))
@@ -187,17 +174,14 @@ def _rate(services: Any) -> TokenBucket:
 
 def _reply_check(services: Any) -> ReplyCheck:
     """The reply-window check, one callable per process shared by every operator session."""
-    check: ReplyCheck | None = services.extras.get("reply_check")
-    if check is None:
 
-        async def check(conversation_id: str) -> str | None:
-            try:
-                await check_reply_window_by_id(services, conversation_id)
-            except ApiError as refusal:
-                return refusal.detail
-            return None
+    async def check(conversation_id: str) -> str | None:
+        try:
+            await check_reply_window_by_id(services, conversation_id)
+        except ApiError as refusal:
+            return refusal.detail
+        return None
 
-        services.extras["reply_check"] = check
     return check
 
 
@@ -265,17 +249,19 @@ async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
     operator_id = intern(principal.operator_id)
     hub_principal = OperatorPrincipal(intern(principal.workspace_id), operator_id, principal.name)
     session_key = principal.session_id or f"token:{principal.operator_id}"
-    return hub_principal, _sockets(services), (operator_id, session_key), _reply_check(services)
+    key = (operator_id, session_key)
+    return hub_principal, services.extras["operator_sockets"], key, services.extras["reply_check"]
 
 
 async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> bool:
     """Cross-site WebSocket hijacking guard: the app's own origin, or one the workspace lists."""
-    if origin.rstrip("/") == services.settings.public_origin:
+    origin = origin.rstrip("/")
+    if origin == services.settings.public_origin:
         return True
     async with services.db() as db:
         workspace = await db.get(m.Workspace, principal.workspace_id)
     allowed = {o.rstrip("/") for o in (workspace.allowed_origins or ())} if workspace else set()
-    return origin.rstrip("/") in allowed
+    return origin in allowed
 
 
 async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
@@ -292,7 +278,7 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
         intern(visitor.channel_id),
         visitor.contact_id,
     )
-    return principal, _visitors(services), visitor.conversation_id, None
+    return principal, services.extras["visitor_sockets"], visitor.conversation_id, None
 
 
 class _Endpoint:

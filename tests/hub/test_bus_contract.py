@@ -15,9 +15,20 @@ async def test_subscriber_receives_published_payload(make_bus: BusFactory) -> No
     bus = await make_bus(rec)
     t = topic()
     await bus.subscribe(t)
-    await bus.publish(t, b"\x81\xa1a\x01")
+    await bus.publish(b"\x81\xa1a\x01", t)
     await rec.until(lambda: len(rec.got) == 1)
     assert rec.got == [(t, b"\x81\xa1a\x01")]
+
+
+async def test_one_publish_reaches_every_topic_it_names(make_bus: BusFactory) -> None:
+    rec = Recorder()
+    bus = await make_bus(rec)
+    a, b = topic(), topic()
+    await bus.subscribe(a)
+    await bus.subscribe(b)
+    await bus.publish(b"both", a, b)
+    await rec.until(lambda: len(rec.got) == 2)
+    assert sorted(rec.got) == sorted([(a, b"both"), (b, b"both")])
 
 
 async def test_unsubscribed_topics_are_not_delivered(make_bus: BusFactory) -> None:
@@ -25,8 +36,8 @@ async def test_unsubscribed_topics_are_not_delivered(make_bus: BusFactory) -> No
     bus = await make_bus(rec)
     quiet, marker = topic(), topic()
     await bus.subscribe(marker)
-    await bus.publish(quiet, b"no")
-    await bus.publish(marker, b"done")
+    await bus.publish(b"no", quiet)
+    await bus.publish(b"done", marker)
     await rec.until(lambda: bool(rec.payloads(marker)))
     assert rec.payloads(quiet) == []
 
@@ -39,12 +50,12 @@ async def test_subscriptions_are_reference_counted(make_bus: BusFactory) -> None
     await bus.subscribe(t)
     await bus.subscribe(t)
     await bus.unsubscribe(t)
-    await bus.publish(t, b"still")
+    await bus.publish(b"still", t)
     await rec.until(lambda: bool(rec.payloads(t)))
     await bus.unsubscribe(t)
     await bus.unsubscribe(t)  # an extra unsubscribe is ignored
-    await bus.publish(t, b"gone")
-    await bus.publish(marker, b"done")
+    await bus.publish(b"gone", t)
+    await bus.publish(b"done", marker)
     await rec.until(lambda: bool(rec.payloads(marker)))
     assert rec.payloads(t) == [b"still"]
 
@@ -56,7 +67,7 @@ async def test_publish_order_is_preserved_per_topic(make_bus: BusFactory) -> Non
     await bus.subscribe(t)
     sent = [str(i).encode() for i in range(200)]
     for payload in sent:
-        await bus.publish(t, payload)
+        await bus.publish(payload, t)
     await rec.until(lambda: len(rec.got) == len(sent))
     assert rec.payloads(t) == sent
 
@@ -65,7 +76,7 @@ async def test_publish_after_close_raises_bus_unavailable(make_bus: BusFactory) 
     bus = await make_bus(Recorder())
     await bus.close()
     with pytest.raises(BusUnavailable):
-        await bus.publish(topic(), b"x")
+        await bus.publish(b"x", topic())
 
 
 async def test_concurrent_publishes_from_one_publisher_arrive_in_order(
@@ -76,6 +87,6 @@ async def test_concurrent_publishes_from_one_publisher_arrive_in_order(
     t = topic()
     await bus.subscribe(t)
     payloads = [str(n).encode() for n in range(500)]
-    await asyncio.gather(*(bus.publish(t, p) for p in payloads))
+    await asyncio.gather(*(bus.publish(p, t) for p in payloads))
     await rec.until(lambda: len(rec.payloads(t)) == len(payloads))
     assert rec.payloads(t) == payloads

@@ -70,7 +70,7 @@ async def test_payload_is_encoded_once_per_format_and_shared() -> None:
     for conn in conns:
         await registry.join(conn, "ws:w")
     payload = msgpack.packb({"type": "pong"})
-    await bus.publish("ws:w", payload)
+    await bus.publish(payload, "ws:w")
     for s in socks:
         await s.until(1)
     assert registry.counters.encodes == 1
@@ -86,7 +86,7 @@ async def test_slow_socket_is_closed_1013_while_fast_one_keeps_receiving() -> No
     for sock in (slow, fast):
         await registry.join(connect(registry, "msgpack", sock), "ws:w")
     for i in range(50):
-        await bus.publish("ws:w", msgpack.packb(i))
+        await bus.publish(msgpack.packb(i), "ws:w")
         await asyncio.sleep(0)  # let writers run: the fast one drains, the slow one cannot
     await fast.until(50)
     assert [msgpack.unpackb(d) for d in fast.sent] == list(range(50))

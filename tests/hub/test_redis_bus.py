@@ -35,7 +35,7 @@ async def test_publish_reaches_another_process(hub_redis_url: str) -> None:
     await bus_b.start()
     t = topic()
     await bus_b.subscribe(t)
-    await bus_a.publish(t, b"across")
+    await bus_a.publish(b"across", t)
     await b.until(lambda: bool(b.got))
     assert b.got == [(t, b"across")] and a.got == []
     await bus_a.close()
@@ -58,7 +58,7 @@ async def test_killed_subscriber_resubscribes_and_reports_outage(
     await admin.execute_command("CLIENT", "KILL", "ID", ours["id"], "TYPE", "pubsub")  # type: ignore[no-untyped-call]
     await rec.until(lambda: bool(rec.reconnects))
     assert isinstance(rec.reconnects[0], datetime) and rec.reconnects[0] >= before
-    await bus.publish(t, b"after")
+    await bus.publish(b"after", t)
     await rec.until(lambda: bool(rec.got))
     assert rec.got == [(t, b"after")]
     await bus.close()
@@ -70,7 +70,7 @@ async def test_unreachable_redis_raises_bus_unavailable() -> None:
     await bus.start()
     await asyncio.wait_for(bus.subscribe(topic()), WAIT_S)  # never blocks on a dead Redis
     with pytest.raises(BusUnavailable):
-        await bus.publish(topic(), b"x")
+        await bus.publish(b"x", topic())
     assert await bus.ping() is False
     await bus.close()
 
@@ -90,10 +90,10 @@ async def test_redis_restarted_empty_resubscribes() -> None:
         server.terminate()
         await asyncio.to_thread(server.wait, WAIT_S)
         with pytest.raises(BusUnavailable):
-            await bus.publish(t, b"lost")
+            await bus.publish(b"lost", t)
         server = await _redis_server(port)  # a new, empty Redis on the same address
         await rec.until(lambda: bool(rec.reconnects))
-        await bus.publish(t, b"back")
+        await bus.publish(b"back", t)
         await rec.until(lambda: bool(rec.got))
         assert rec.got == [(t, b"back")]
     finally:
