@@ -1,0 +1,67 @@
+"""``inviaro loadtest`` against two real hub processes: it sets up its own workspaces, counts
+every delivery, and reports what the performance issue asks for (no timing asserted)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.system.conftest import Cluster
+
+pytestmark = pytest.mark.slow
+
+
+async def loadtest(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "web.cli",
+        "loadtest",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=180)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_a_run_over_two_processes_counts_every_delivery(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    summary_file = tmp_path / "summary.json"
+    args = ["--operators", "20", "--visitors", "2", "--rooms", "2", "--rate", "20"]
+    args += ["--duration", "2", "--procs", "2", "--quiet", "--json", str(summary_file)]
+    for hub in cluster.hubs:
+        assert hub.proc is not None
+        args += ["--url", hub.url, "--server-pid", str(hub.proc.pid)]
+    code, out, err = await loadtest(*args)
+    assert code == 0, err
+    s: dict[str, Any] = json.loads(summary_file.read_text())
+    assert (s["processes"], s["generator_procs"], s["rooms"]) == (2, 2, 2)
+    assert (s["subscribers"], s["senders"], s["connect_errors"]) == (20, 2, 0)
+    assert s["acked"] > 0 and s["send_errors"] == 0
+    assert s["deliveries"] == s["expected_deliveries"] > 0
+    assert s["loss"] == 0.0
+    assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] <= s["p999_ms"]
+    assert not set(s["close_codes"]) & {"1008", "1011", "1013"}
+    assert s["server"]["rss_per_socket_kb"] is not None
+    assert s["server"]["cpu_us_per_delivery"] > 0
+    for row in ("sockets", "connect", "deliveries", "latency ms", "close codes", "server"):
+        assert row in out  # the summary table
+
+
+async def test_more_sockets_than_the_bound_are_refused_with_a_sentence() -> None:
+    code, _, err = await loadtest("--operators", "100001", "--url", "http://127.0.0.1:9")
+    assert code != 0
+    assert "at most 100000 sockets" in err
