@@ -23,6 +23,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import signal
 import sys
 import time
 import uuid
@@ -414,7 +415,13 @@ def print_summary(s: dict[str, Any], out: Any = sys.stdout) -> None:
         print(f"{k:<{width}}  {v}", file=out)
 
 
+def _stopped(signum: int, frame: Any) -> None:
+    raise SystemExit(f"inviaro loadtest: stopped by signal {signum}")
+
+
 def main(args: argparse.Namespace) -> int:
+    # SIGTERM unwinds like Ctrl-C: the generator processes are told to stop and joined.
+    signal.signal(signal.SIGTERM, _stopped)
     summary = run(args)
     print_summary(summary)
     if args.json_out:

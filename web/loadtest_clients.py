@@ -333,8 +333,9 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
             await _send_at_rate(senders, share.rate, until)
         else:
             await asyncio.gather(*(_send_acked(s, until) for s in senders))
-    else:
-        await asyncio.sleep(max(0.0, until - time.perf_counter()))
+    else:  # only holding sockets open: until the time is up, or until told to stop
+        while time.perf_counter() < until and not stop_flag.is_set():
+            await asyncio.sleep(0.05)
     report.put(("sent", stats.progress()))
     while not stop_flag.is_set():
         await asyncio.sleep(0.02)

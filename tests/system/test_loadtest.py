@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,3 +67,49 @@ async def test_more_sockets_than_the_bound_are_refused_with_a_sentence() -> None
     code, _, err = await loadtest("--operators", "100001", "--url", "http://127.0.0.1:9")
     assert code != 0
     assert "at most 100000 sockets" in err
+
+
+def children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_sigterm_ends_the_load_tester_and_its_generator_processes(
+    cluster: Cluster,
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "web.cli",
+        "loadtest",
+        *("--url", cluster.hubs[0].url, "--operators", "4", "--visitors", "0"),
+        *("--duration", "600", "--procs", "2"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    generators: list[int] = []
+    try:
+        while b"all sockets open" not in await asyncio.wait_for(proc.stderr.readline(), 120):
+            pass
+        generators = children(proc.pid)
+        assert len(generators) >= 2
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        leftover = [pid for pid in generators if alive(pid)]
+        for pid in leftover:  # ours: a failing run must not leave them behind
+            os.kill(pid, signal.SIGKILL)
+    assert proc.returncode != 0
+    assert not leftover
