@@ -107,6 +107,11 @@ class SendResult:
     provider_message_id: str
     extra_message_ids: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, ids: Sequence[str]) -> SendResult:
+        """The result of a reply sent as ``ids`` (at least one), in sending order."""
+        return cls(ids[0], tuple(ids[1:]))
+
 
 @runtime_checkable
 class ChannelAdapter(Protocol):
@@ -203,8 +208,12 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def hmac_sha256_hex(key: str, data: bytes) -> str:
+    return hmac.new(key.encode("utf-8"), data, hashlib.sha256).hexdigest()
+
+
 def hmac_sha256_hex_matches(key: str, body: bytes, signature: str) -> bool:
-    expected = hmac.new(key.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    expected = hmac_sha256_hex(key, body)
     return hmac.compare_digest(expected.encode("ascii"), signature.strip().lower().encode())
 
 
@@ -309,6 +318,17 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def require_content(text: str, attachments: Sequence[Attachment]) -> None:
+    """Refuse (for good) a reply with neither text nor attachments."""
+    if not text and not attachments:
+        raise SendError("nothing to send: no text and no attachments", retryable=False)
+
+
+def retryable_status(status_code: int) -> bool:
+    """An HTTP status that may succeed on a later try: 429 (throttled) or any 5xx."""
+    return status_code == 429 or status_code >= 500
 
 
 def transport_error(

@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from adapters.base import ProviderError, response_json, retry_after_seconds, transport_error
+from adapters.base import (
+    ProviderError,
+    response_json,
+    retry_after_seconds,
+    retryable_status,
+    transport_error,
+)
 
 
 class CalendarError(ProviderError):
@@ -53,6 +59,14 @@ class FreeBusy:
     busy: tuple[Interval, ...]
     by_calendar: Mapping[str, tuple[Interval, ...]] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_calendars(
+        cls, by_calendar: Mapping[str, tuple[Interval, ...]], errors: Mapping[str, str]
+    ) -> FreeBusy:
+        """``busy`` is every calendar's busy time, merged."""
+        busy = merge(interval for intervals in by_calendar.values() for interval in intervals)
+        return cls(busy, by_calendar, errors)
 
 
 def merge(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
@@ -260,7 +274,7 @@ async def call(
     if response.is_success or response.status_code in ok:
         return response
     body = response_json(response)
-    retryable = response.status_code == 429 or response.status_code >= 500
+    retryable = retryable_status(response.status_code)
     if classify is not None and classify(response, body):
         retryable = True
     message = ""

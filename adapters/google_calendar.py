@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from adapters.base import retryable_status
 from adapters.calendars import (
     CalendarError,
     FreeBusy,
@@ -90,8 +91,7 @@ async def free_busy(
     for calendar_id in calendar_ids:
         if calendar_id not in calendars:
             errors.setdefault(calendar_id, "missing")
-    busy = merge(interval for intervals in by_calendar.values() for interval in intervals)
-    return FreeBusy(busy, by_calendar, errors)
+    return FreeBusy.from_calendars(by_calendar, errors)
 
 
 def event_id_for(booking_key: str) -> str:
@@ -191,7 +191,7 @@ async def revoke_token(client: httpx.AsyncClient, token: str) -> bool:
         raise CalendarError(f"{what} failed: {type(exc).__name__}", retryable=True) from exc
     if response.is_success:
         return True
-    if response.status_code == 429 or response.status_code >= 500:
+    if retryable_status(response.status_code):
         raise CalendarError(
             f"{what} failed with HTTP {response.status_code}",
             retryable=True,

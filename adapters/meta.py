@@ -22,7 +22,6 @@ Choices worth knowing:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,14 +41,17 @@ from adapters.base import (
     epoch_millis,
     epoch_seconds,
     header,
+    hmac_sha256_hex,
     hmac_sha256_hex_matches,
     load_json_object,
     location_text,
     opt_str,
     register,
+    require_content,
     require_str,
     response_json,
     retry_after_seconds,
+    retryable_status,
     transport_error,
 )
 from hub.model import (
@@ -97,7 +99,7 @@ def verify_signature(headers: Mapping[str, str], body: bytes, app_secret: str) -
 
 def appsecret_proof(access_token: str, app_secret: str) -> str:
     """``appsecret_proof``: HMAC-SHA256 of the access token keyed with the app secret."""
-    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(app_secret, access_token.encode("utf-8"))
 
 
 def _roots(body: bytes, expected_object: str) -> list[dict[str, Any]]:
@@ -412,7 +414,7 @@ def _failure(response: httpx.Response, what: str, error: type[ProviderError]) ->
     code = details.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     message = details.get("message") if isinstance(details.get("message"), str) else None
-    retryable = response.status_code == 429 or response.status_code >= 500
+    retryable = retryable_status(response.status_code)
     if code is not None and code in _RETRYABLE_CODES:
         retryable = True
     if code is not None and code in _AUTH_CODES:
@@ -430,6 +432,28 @@ def _failure(response: httpx.Response, what: str, error: type[ProviderError]) ->
     )
 
 
+async def _graph_call(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    token: str,
+    what: str,
+    error: type[ProviderError],
+    **kwargs: Any,
+) -> httpx.Response:
+    """One call with the bearer token; a transport failure or non-2xx raises ``error``."""
+    try:
+        response = await client.request(
+            method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs
+        )
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, what, error) from exc
+    if not response.is_success:
+        raise _failure(response, what, error)
+    return response
+
+
 async def _graph_post(
     client: httpx.AsyncClient,
     url: str,
@@ -439,31 +463,32 @@ async def _graph_post(
     params: Mapping[str, str] | None = None,
     what: str,
 ) -> dict[str, Any]:
-    try:
-        response = await client.post(
-            url,
-            json=payload,
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, what) from exc
-    if not response.is_success:
-        raise _failure(response, what, SendError)
+    response = await _graph_call(
+        client, "POST", url, token=token, what=what, error=SendError, json=payload, params=params
+    )
     body = response_json(response)
     if not isinstance(body, dict):
         raise SendError(f"{what}: the answer is not a JSON object", retryable=False)
     return body
 
 
-def _nothing_to_send(text: str, attachments: Sequence[Attachment]) -> None:
-    if not text and not attachments:
-        raise SendError("nothing to send: no text and no attachments", retryable=False)
-
-
 def _media_kind(mime: str | None) -> str:
     major = (mime or "").split("/", 1)[0]
     return major if major in ("image", "video", "audio") else "document"
+
+
+def _wa_envelope(recipient_external_id: str) -> dict[str, Any]:
+    """The fields every WhatsApp message payload starts with."""
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": recipient_external_id,
+    }
+
+
+def _app_credentials(config: Mapping[str, Any]) -> dict[str, str]:
+    """The secrets every Meta channel's config holds beside its account id."""
+    return {key: require_str(config, key) for key in ("access_token", "app_secret", "verify_token")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,10 +506,7 @@ class WhatsAppAdapter:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> WhatsAppAdapter:
         return cls(
-            phone_number_id=require_str(config, "phone_number_id"),
-            access_token=require_str(config, "access_token"),
-            app_secret=require_str(config, "app_secret"),
-            verify_token=require_str(config, "verify_token"),
+            phone_number_id=require_str(config, "phone_number_id"), **_app_credentials(config)
         )
 
     def verify_challenge(self, query: Mapping[str, str]) -> str | None:
@@ -506,13 +528,8 @@ class WhatsAppAdapter:
         """Text alone is one message. With attachments, each is one media message and the
         text rides as the caption of the first image, video or document (audio has none,
         so then the text goes first on its own)."""
-        _nothing_to_send(text, attachments)
-        url = f"{self.graph_base}/{self.phone_number_id}/messages"
-        base = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": recipient_external_id,
-        }
+        require_content(text, attachments)
+        base = _wa_envelope(recipient_external_id)
         payloads: list[dict[str, Any]] = []
         caption = text
         media: list[dict[str, Any]] = []
@@ -535,18 +552,8 @@ class WhatsAppAdapter:
             payloads.append({**base, "type": "text", "text": text_body})
         payloads.extend(media)
 
-        ids = []
-        for payload in payloads:
-            answer = await _graph_post(
-                client, url, payload, token=self.access_token, what="WhatsApp send"
-            )
-            messages = answer.get("messages")
-            first = messages[0] if isinstance(messages, list) and messages else None
-            message_id = first.get("id") if isinstance(first, dict) else None
-            if not isinstance(message_id, str) or not message_id:
-                raise SendError("WhatsApp send: no messages[0].id in the answer", retryable=False)
-            ids.append(message_id)
-        return SendResult(ids[0], tuple(ids[1:]))
+        ids = [await self._post_message(client, payload, "WhatsApp send") for payload in payloads]
+        return SendResult.of(ids)
 
     async def send_template(
         self,
@@ -565,25 +572,21 @@ class WhatsAppAdapter:
             template["components"] = [
                 {"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}
             ]
-        payload = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": recipient_external_id,
-            "type": "template",
-            "template": template,
-        }
+        payload = {**_wa_envelope(recipient_external_id), "type": "template", "template": template}
+        return SendResult(await self._post_message(client, payload, "WhatsApp template send"))
+
+    async def _post_message(
+        self, client: httpx.AsyncClient, payload: dict[str, Any], what: str
+    ) -> str:
+        """POST one message to this number's ``/messages``; the ``wamid`` Meta gave it."""
         url = f"{self.graph_base}/{self.phone_number_id}/messages"
-        answer = await _graph_post(
-            client, url, payload, token=self.access_token, what="WhatsApp template send"
-        )
+        answer = await _graph_post(client, url, payload, token=self.access_token, what=what)
         messages = answer.get("messages")
         first = messages[0] if isinstance(messages, list) and messages else None
         message_id = first.get("id") if isinstance(first, dict) else None
         if not isinstance(message_id, str) or not message_id:
-            raise SendError(
-                "WhatsApp template send: no messages[0].id in the answer", retryable=False
-            )
-        return SendResult(message_id)
+            raise SendError(f"{what}: no messages[0].id in the answer", retryable=False)
+        return message_id
 
     async def fetch_media(self, client: httpx.AsyncClient, media_id: str) -> tuple[bytes, str]:
         """The bytes and MIME type of an inbound media file (for the web's proxy route).
@@ -591,26 +594,29 @@ class WhatsAppAdapter:
         Two calls: ``GET /{media-id}`` for a short-lived URL, then that URL with the same
         bearer token. Raises :class:`ProviderError` (retryable for 429/5xx/timeouts).
         """
-        auth = {"Authorization": f"Bearer {self.access_token}"}
-        try:
-            response = await client.get(f"{self.graph_base}/{media_id}", headers=auth)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, "WhatsApp media lookup", ProviderError) from exc
-        if not response.is_success:
-            raise _failure(response, "WhatsApp media lookup", ProviderError)
+        response = await _graph_call(
+            client,
+            "GET",
+            f"{self.graph_base}/{media_id}",
+            token=self.access_token,
+            what="WhatsApp media lookup",
+            error=ProviderError,
+        )
         info = response_json(response)
         media_url = info.get("url") if isinstance(info, dict) else None
         if not isinstance(media_url, str) or not media_url.startswith("https://"):
             raise ProviderError(
                 "WhatsApp media lookup: no https url in the answer", retryable=False
             )
-        try:
-            download = await client.get(media_url, headers=auth)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, "WhatsApp media download", ProviderError) from exc
-        if not download.is_success:
-            raise _failure(download, "WhatsApp media download", ProviderError)
-        mime = info.get("mime_type") if isinstance(info, dict) else None
+        download = await _graph_call(
+            client,
+            "GET",
+            media_url,
+            token=self.access_token,
+            what="WhatsApp media download",
+            error=ProviderError,
+        )
+        mime = info.get("mime_type")  # info is an object: it had the url
         if not isinstance(mime, str) or not mime:
             mime = download.headers.get("content-type", "application/octet-stream")
         return download.content, mime
@@ -630,12 +636,7 @@ class MessengerAdapter:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MessengerAdapter:
-        return cls(
-            account_id=require_str(config, "page_id"),
-            access_token=require_str(config, "access_token"),
-            app_secret=require_str(config, "app_secret"),
-            verify_token=require_str(config, "verify_token"),
-        )
+        return cls(account_id=require_str(config, "page_id"), **_app_credentials(config))
 
     @classmethod
     def instagram_from_config(cls, config: Mapping[str, Any]) -> MessengerAdapter:
@@ -643,9 +644,7 @@ class MessengerAdapter:
         app_secret, verify_token}``; same webhooks and Send API shape as Messenger."""
         return cls(
             account_id=require_str(config, "account_id"),
-            access_token=require_str(config, "access_token"),
-            app_secret=require_str(config, "app_secret"),
-            verify_token=require_str(config, "verify_token"),
+            **_app_credentials(config),
             kind="instagram",
             webhook_object="instagram",
         )
@@ -667,7 +666,7 @@ class MessengerAdapter:
         attachments: Sequence[Attachment] = (),
     ) -> SendResult:
         """The text is one message, then each attachment (by URL) is one more."""
-        _nothing_to_send(text, attachments)
+        require_content(text, attachments)
         messages: list[dict[str, Any]] = [{"text": text}] if text else []
         for attachment in attachments:
             if not attachment.url:
@@ -698,7 +697,7 @@ class MessengerAdapter:
             if not isinstance(message_id, str) or not message_id:
                 raise SendError(f"{what}: no message_id in the answer", retryable=False)
             ids.append(message_id)
-        return SendResult(ids[0], tuple(ids[1:]))
+        return SendResult.of(ids)
 
 
 register("whatsapp")(WhatsAppAdapter.from_config)

@@ -107,8 +107,7 @@ async def get_schedule(
             for item in info.get("scheduleItems") or []
             if isinstance(item, dict) and item.get("status") in BUSY_STATUSES
         )
-    busy = merge(interval for intervals in by_calendar.values() for interval in intervals)
-    return FreeBusy(busy, by_calendar, errors)
+    return FreeBusy.from_calendars(by_calendar, errors)
 
 
 async def create_event(

@@ -29,9 +29,11 @@ from adapters.base import (
     location_text,
     opt_str,
     register,
+    require_content,
     require_str,
     response_json,
     retry_after_seconds,
+    retryable_status,
     transport_error,
 )
 from hub.model import Attachment, ChannelEvent, MessageStatus, ProviderMessage, ProviderStatus
@@ -155,10 +157,9 @@ def _content(message: dict[str, Any]) -> tuple[str, tuple[Attachment, ...]]:
 
 
 def _api_failure(response: httpx.Response, what: str, error: type[ProviderError]) -> ProviderError:
-    retryable = response.status_code == 429 or response.status_code >= 500
     return error(
         f"{what} failed with HTTP {response.status_code}",
-        retryable=retryable,
+        retryable=retryable_status(response.status_code),
         retry_after=retry_after_seconds(response),
     )
 
@@ -260,8 +261,7 @@ class ViberAdapter:
     ) -> SendResult:
         """Text goes as the caption of a first picture, else as its own message first;
         every other attachment is one more message (files need ``size``)."""
-        if not text and not attachments:
-            raise SendError("nothing to send: no text and no attachments", retryable=False)
+        require_content(text, attachments)
         messages = [_message_for(a) for a in attachments]
         if text and messages and messages[0]["type"] == "picture":
             messages[0]["text"] = text
@@ -282,7 +282,7 @@ class ViberAdapter:
                 raise SendError(
                     "Viber send_message: no message_token in the answer", retryable=False
                 ) from None
-        return SendResult(ids[0], tuple(ids[1:]))
+        return SendResult.of(ids)
 
 
 register("viber")(ViberAdapter.from_config)
