@@ -9,7 +9,7 @@ by :func:`hub.ids.new_id`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -45,6 +46,11 @@ class Base(DeclarativeBase):
         datetime: DateTime(timezone=True),
         dict[str, Any]: JSON,
     }
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's Core table, typed as a Table (``__table__`` is typed as a FromClause)."""
+    return cast(Table, model.__table__)
 
 
 def _id(prefix: str) -> Mapped[str]:
@@ -231,7 +237,7 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = _created()
     # Structured content beside ``text`` (a WhatsApp template send: ``{"template": ...}``).
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 

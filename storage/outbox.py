@@ -25,20 +25,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.model import STATUS_RANK, Attachment, MessageStatus, utcnow
 from hub.store import Receipt
 from storage import models as m
+from storage.models import table_of
 
-T_OUTBOX = cast(Table, m.OutboxItem.__table__)
-T_MSG = cast(Table, m.Message.__table__)
-T_CONV = cast(Table, m.Conversation.__table__)
-T_CHANNEL = cast(Table, m.Channel.__table__)
-T_IDENT = cast(Table, m.ContactIdentity.__table__)
+T_OUTBOX = table_of(m.OutboxItem)
+T_MSG = table_of(m.Message)
+T_CONV = table_of(m.Conversation)
+T_CHANNEL = table_of(m.Channel)
+T_IDENT = table_of(m.ContactIdentity)
+
+# The conversation's contact as known on the conversation's channel.
+_CONV_IDENTITY = and_(
+    T_IDENT.c.contact_id == T_CONV.c.contact_id,
+    T_IDENT.c.channel_id == T_CONV.c.channel_id,
+)
 
 # A watermark ("everything before t was read") applies to messages the provider has seen.
 _WATERMARKABLE: tuple[MessageStatus, ...] = ("sent", "delivered")
@@ -123,13 +130,7 @@ async def _details(conn: AsyncConnection, ids: list[str], until: datetime) -> li
             T_OUTBOX.join(T_MSG, T_MSG.c.id == T_OUTBOX.c.message_id)
             .join(T_CONV, T_CONV.c.id == T_MSG.c.conversation_id)
             .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
-            .outerjoin(
-                T_IDENT,
-                and_(
-                    T_IDENT.c.contact_id == T_CONV.c.contact_id,
-                    T_IDENT.c.channel_id == T_CONV.c.channel_id,
-                ),
-            )
+            .outerjoin(T_IDENT, _CONV_IDENTITY)
         )
         .where(T_OUTBOX.c.id.in_(ids))
         .order_by(T_OUTBOX.c.next_attempt_at, T_OUTBOX.c.id, T_IDENT.c.created_at)
@@ -177,20 +178,10 @@ async def complete_sent(
                 T_MSG.c.id != item.message_id,
             )
         )
-        values: dict[str, Any] = {"status": "sent", "error": None}
+        values: dict[str, Any] = {"error": None}
         if taken is None:
             values["provider_message_id"] = provider_message_id
-        changed = await conn.execute(
-            update(T_MSG)
-            .where(T_MSG.c.id == item.message_id, T_MSG.c.status.in_(("queued", "failed")))
-            .values(**values)
-            .returning(T_MSG.c.id)
-        )
-        moved = changed.first() is not None
-        await conn.execute(T_OUTBOX.delete().where(T_OUTBOX.c.id == item.outbox_id))
-    if not moved:
-        return None
-    return Receipt(item.workspace_id, item.conversation_id, item.message_id, "sent")
+        return await _settle(conn, item, "sent", ("queued", "failed"), values)
 
 
 async def retry_later(engine: AsyncEngine, item: Claimed, at: datetime, error: str) -> None:
@@ -206,17 +197,30 @@ async def retry_later(engine: AsyncEngine, item: Claimed, at: datetime, error: s
 async def fail(engine: AsyncEngine, item: Claimed, error: str) -> Receipt | None:
     """Give up: the message becomes ``failed`` with ``error`` and the row is gone."""
     async with engine.begin() as conn:
-        changed = await conn.execute(
-            update(T_MSG)
-            .where(T_MSG.c.id == item.message_id, T_MSG.c.status == "queued")
-            .values(status="failed", error=error[:MAX_ERROR])
-            .returning(T_MSG.c.id)
-        )
-        moved = changed.first() is not None
-        await conn.execute(T_OUTBOX.delete().where(T_OUTBOX.c.id == item.outbox_id))
+        return await _settle(conn, item, "failed", ("queued",), {"error": error[:MAX_ERROR]})
+
+
+async def _settle(
+    conn: AsyncConnection,
+    item: Claimed,
+    status: MessageStatus,
+    from_statuses: tuple[str, ...],
+    values: dict[str, Any],
+) -> Receipt | None:
+    """Move the message to ``status`` (with ``values``) if it is still in one of
+    ``from_statuses``, and delete the outbox row either way. Returns the receipt to
+    publish once the transaction commits, or None when the message had moved on."""
+    changed = await conn.execute(
+        update(T_MSG)
+        .where(T_MSG.c.id == item.message_id, T_MSG.c.status.in_(from_statuses))
+        .values(status=status, **values)
+        .returning(T_MSG.c.id)
+    )
+    moved = changed.first() is not None
+    await conn.execute(T_OUTBOX.delete().where(T_OUTBOX.c.id == item.outbox_id))
     if not moved:
         return None
-    return Receipt(item.workspace_id, item.conversation_id, item.message_id, "failed")
+    return Receipt(item.workspace_id, item.conversation_id, item.message_id, status)
 
 
 async def backlog(engine: AsyncEngine) -> int:
@@ -228,6 +232,25 @@ async def backlog(engine: AsyncEngine) -> int:
 def _below(status: MessageStatus, candidates: Sequence[MessageStatus]) -> list[str]:
     rank = STATUS_RANK[status]
     return [s for s in candidates if STATUS_RANK[s] < rank]
+
+
+async def _advance(
+    engine: AsyncEngine,
+    status: MessageStatus,
+    lower: list[str],
+    values: dict[str, Any],
+    *where: ColumnElement[bool],
+) -> list[Receipt]:
+    """Move the outbound messages matching ``where`` from a ``lower`` status to ``status``
+    (with ``values``); returns one receipt per message moved."""
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            update(T_MSG)
+            .where(*where, T_MSG.c.direction == "out", T_MSG.c.status.in_(lower))
+            .values(status=status, **values)
+            .returning(T_MSG.c.id, T_MSG.c.workspace_id, T_MSG.c.conversation_id)
+        )
+        return [Receipt(r.workspace_id, r.conversation_id, r.id, status) for r in rows]
 
 
 async def apply_status(
@@ -243,22 +266,17 @@ async def apply_status(
     lower = _below(status, ("sent", "delivered", "read"))
     if not lower:
         return []
-    values: dict[str, Any] = {"status": status}
+    values: dict[str, Any] = {}
     if status == "failed":
         values["error"] = (error or "failed")[:MAX_ERROR]
-    async with engine.begin() as conn:
-        rows = await conn.execute(
-            update(T_MSG)
-            .where(
-                T_MSG.c.channel_id == channel_id,
-                T_MSG.c.provider_message_id == provider_message_id,
-                T_MSG.c.direction == "out",
-                T_MSG.c.status.in_(lower),
-            )
-            .values(**values)
-            .returning(T_MSG.c.id, T_MSG.c.workspace_id, T_MSG.c.conversation_id)
-        )
-        return [Receipt(r.workspace_id, r.conversation_id, r.id, status) for r in rows]
+    return await _advance(
+        engine,
+        status,
+        lower,
+        values,
+        T_MSG.c.channel_id == channel_id,
+        T_MSG.c.provider_message_id == provider_message_id,
+    )
 
 
 async def apply_watermark(
@@ -275,25 +293,14 @@ async def apply_watermark(
         return []
     conversations = (
         select(T_CONV.c.id)
-        .join(
-            T_IDENT,
-            and_(
-                T_IDENT.c.contact_id == T_CONV.c.contact_id,
-                T_IDENT.c.channel_id == T_CONV.c.channel_id,
-            ),
-        )
+        .join(T_IDENT, _CONV_IDENTITY)
         .where(T_IDENT.c.channel_id == channel_id, T_IDENT.c.external_id == contact_external_id)
     )
-    async with engine.begin() as conn:
-        rows = await conn.execute(
-            update(T_MSG)
-            .where(
-                T_MSG.c.conversation_id.in_(conversations),
-                T_MSG.c.direction == "out",
-                T_MSG.c.created_at <= at,
-                T_MSG.c.status.in_(lower),
-            )
-            .values(status=status)
-            .returning(T_MSG.c.id, T_MSG.c.workspace_id, T_MSG.c.conversation_id)
-        )
-        return [Receipt(r.workspace_id, r.conversation_id, r.id, status) for r in rows]
+    return await _advance(
+        engine,
+        status,
+        lower,
+        {},
+        T_MSG.c.conversation_id.in_(conversations),
+        T_MSG.c.created_at <= at,
+    )

@@ -13,23 +13,18 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from hub.model import rfc3339, utcnow
 from hub.store import NotFound
 from storage import models as m
+from storage.models import table_of
 from storage.serialize import contact_to_wire, conversation_to_wire, message_from_row
 from storage.writer import dialect_insert, provider_id_hash
-
-
-def table_of(model: type[m.Base]) -> Table:
-    """The model's Core table, typed as a Table (``__table__`` is typed as a FromClause)."""
-    return cast(Table, model.__table__)
-
 
 T_WS = table_of(m.Workspace)
 T_CONTACT = table_of(m.Contact)
@@ -124,25 +119,34 @@ async def _identities(conn: AsyncConnection, contact_ids: list[str]) -> dict[str
     return out
 
 
-async def _channel_kinds(conn: AsyncConnection, workspace_id: str) -> dict[str, Any]:
+async def _channels(conn: AsyncConnection, workspace_id: str) -> dict[str, Any]:
     rows = await conn.execute(select(T_CHANNEL).where(T_CHANNEL.c.workspace_id == workspace_id))
     return {r.id: r for r in rows}
 
 
-def _contact_wire(contact: Any, identities: list[Any], channels: dict[str, Any]) -> dict[str, Any]:
-    kinds = {cid: ch.kind for cid, ch in channels.items()}
+def _kinds(channels: dict[str, Any]) -> dict[str, str]:
+    return {cid: ch.kind for cid, ch in channels.items()}
+
+
+def _contact_wire(contact: Any, identities: list[Any], kinds: dict[str, str]) -> dict[str, Any]:
     wire = contact_to_wire(contact, identities, kinds)
     wire["updated_at"] = rfc3339(contact.updated_at)
     return wire
 
 
+async def _read_contact(
+    conn: AsyncConnection, workspace_id: str, contact_id: str
+) -> dict[str, Any]:
+    contact = await _contact_row(conn, workspace_id, contact_id)
+    identities = await _identities(conn, [contact_id])
+    kinds = _kinds(await _channels(conn, workspace_id))
+    return _contact_wire(contact, identities[contact_id], kinds)
+
+
 async def get_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str, Any]:
     """The contact's wire form (with identities); NotFound outside ``workspace_id``."""
     async with _connection(db) as conn:
-        contact = await _contact_row(conn, workspace_id, contact_id)
-        identities = await _identities(conn, [contact_id])
-        channels = await _channel_kinds(conn, workspace_id)
-        return _contact_wire(contact, identities[contact_id], channels)
+        return await _read_contact(conn, workspace_id, contact_id)
 
 
 async def list_contacts(
@@ -161,8 +165,8 @@ async def list_contacts(
         rows = list(await conn.execute(query.order_by(T_CONTACT.c.id.desc()).limit(limit + 1)))
         page = rows[:limit]
         identities = await _identities(conn, [r.id for r in page])
-        channels = await _channel_kinds(conn, workspace_id)
-        items = [_contact_wire(r, identities[r.id], channels) for r in page]
+        kinds = _kinds(await _channels(conn, workspace_id))
+        items = [_contact_wire(r, identities[r.id], kinds) for r in page]
         return items, (page[-1].id if len(rows) > limit else None)
 
 
@@ -243,10 +247,7 @@ async def update_contact(
                 .where(T_CONTACT.c.id == contact_id, T_CONTACT.c.workspace_id == workspace_id)
                 .values(**values)
             )
-        contact = await _contact_row(conn, workspace_id, contact_id)
-        identities = await _identities(conn, [contact_id])
-        channels = await _channel_kinds(conn, workspace_id)
-        return _contact_wire(contact, identities[contact_id], channels)
+        return await _read_contact(conn, workspace_id, contact_id)
 
 
 async def export_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str, Any]:
@@ -264,7 +265,7 @@ async def export_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str
             raise NotFound("no such workspace")
         contact = await _contact_row(conn, workspace_id, contact_id)
         identities = await _identities(conn, [contact_id])
-        channels = await _channel_kinds(conn, workspace_id)
+        channels = await _channels(conn, workspace_id)
         convs = list(
             await conn.execute(
                 select(T_CONV)
@@ -304,7 +305,7 @@ async def export_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str
             "format": EXPORT_FORMAT,
             "exported_at": rfc3339(utcnow()),
             "workspace": {"id": workspace.id, "name": workspace.name},
-            "contact": _contact_wire(contact, identities[contact_id], channels),
+            "contact": _contact_wire(contact, identities[contact_id], _kinds(channels)),
             "conversations": conversations,
             "bookings": [_booking_export(b) for b in bookings],
         }

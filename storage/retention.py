@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.model import rfc3339, utcnow
 from storage import models as m
 from storage.db import make_engine
-from storage.privacy import table_of
+from storage.models import table_of
 
 T_WS = table_of(m.Workspace)
 T_CONTACT = table_of(m.Contact)

@@ -38,6 +38,7 @@ from storage.models import Channel
 from web import metrics
 from web.auth.channels import channel_secrets, load_channel
 from web.auth.context import MANAGERS, require
+from web.config import Settings
 from web.crypto import DecryptError
 from web.errors import ApiError, error_response, read_body
 from web.services import Services
@@ -71,13 +72,16 @@ async def _channel(request: Request, kinds: tuple[str, ...], provider: str) -> C
     return channel
 
 
+def _config(settings: Settings, channel: Channel) -> dict[str, Any]:
+    """The channel's settings with its decrypted secrets: what its adapter is built from."""
+    return {**(channel.config or {}), **channel_secrets(settings, channel)}
+
+
 def _adapter(request: Request, channel: Channel, provider: str) -> ChannelAdapter:
     """The channel's adapter with its secrets; a channel whose secrets cannot be read
     cannot check a signature, so its webhooks are refused like unsigned ones."""
     try:
-        config: dict[str, Any] = {**(channel.config or {})}
-        config.update(channel_secrets(_services(request).settings, channel))
-        return adapter_for(channel.kind, config)
+        return adapter_for(channel.kind, _config(_services(request).settings, channel))
     except (ConfigError, DecryptError) as exc:
         log.warning("channel %s cannot verify webhooks: %s", channel.id, type(exc).__name__)
         _count(provider, "unauthorized")
@@ -245,8 +249,7 @@ async def register_viber_webhook(services: Services, channel_id: str) -> list[st
     if channel is None:
         raise LookupError("no such viber channel")
     try:
-        config = {**(channel.config or {}), **channel_secrets(services.settings, channel)}
-        adapter = ViberAdapter.from_config(config)
+        adapter = ViberAdapter.from_config(_config(services.settings, channel))
     except (ConfigError, DecryptError) as exc:
         raise ProviderError(
             "the channel's auth token cannot be read; set it again", retryable=False

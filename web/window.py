@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from storage import models as m
 from web.errors import ApiError
 
@@ -50,6 +52,12 @@ def window_closed_error(kind: str) -> ApiError:
     )
 
 
+def _require_open(kind: str | None, last_inbound_at: datetime | None, now: datetime | None) -> None:
+    kind = kind or ""  # the channel is gone: no window to keep
+    if not window_open(kind, last_inbound_at, now):
+        raise window_closed_error(kind)
+
+
 async def check_reply_window(
     db: Any, conversation: m.Conversation, now: datetime | None = None
 ) -> None:
@@ -60,19 +68,24 @@ async def check_reply_window(
     Call it before ``hub.accept`` of an operator's outbound message, never for inbound.
     """
     channel = await db.get(m.Channel, conversation.channel_id)
-    kind = channel.kind if channel is not None else ""
-    if not window_open(kind, conversation.last_inbound_at, now):
-        raise window_closed_error(kind)
+    _require_open(channel.kind if channel is not None else None, conversation.last_inbound_at, now)
 
 
 async def check_reply_window_by_id(
     services: Any, conversation_id: str, now: datetime | None = None
 ) -> None:
-    """:func:`check_reply_window` for callers holding only an id (the operator socket).
+    """:func:`check_reply_window` for callers holding only an id (the operator socket),
+    in one query for the conversation and its channel's kind.
 
     An unknown conversation passes: the accept path answers ``not_found`` for it itself.
     """
+    query = (
+        select(m.Channel.kind, m.Conversation.last_inbound_at)
+        .select_from(m.Conversation)
+        .outerjoin(m.Channel, m.Channel.id == m.Conversation.channel_id)
+        .where(m.Conversation.id == conversation_id)
+    )
     async with services.db() as db:
-        conversation = await db.get(m.Conversation, conversation_id)
-        if conversation is not None:
-            await check_reply_window(db, conversation, now)
+        row = (await db.execute(query)).first()
+    if row is not None:
+        _require_open(row.kind, row.last_inbound_at, now)

@@ -40,7 +40,7 @@ import httpx
 from adapters.base import ChannelAdapter, ConfigError, SendError, UnknownChannelKind, adapter_for
 from hub.model import utcnow
 from hub.store import Receipt
-from storage import outbox
+from storage import outbox, retention
 from web.config import Settings
 from web.crypto import DecryptError, decrypt_json
 from web.services import Services
@@ -205,22 +205,14 @@ async def run_once(
 
 
 async def _retention(settings: Settings) -> None:
-    """One retention pass, if storage provides it; a failure waits for the next hour."""
+    """One retention pass; a failure waits for the next hour."""
     try:
-        from storage import retention
-    except ImportError:
-        return
-    run_purge = getattr(retention, "run_purge", None)
-    if run_purge is None:
-        return
-    try:
-        report = await run_purge(
+        report = await retention.run_purge(
             settings.database_url,
             audit_retention_days=settings.audit_retention_days,
             workspace_recovery_days=settings.workspace_recovery_days,
         )
-        summary = getattr(report, "summary", None)
-        log.info("retention: %s", summary() if callable(summary) else report)
+        log.info("retention: %s", report.summary())
     except Exception:
         log.exception("retention pass failed; next try in an hour")
 
