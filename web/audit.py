@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from hub.model import rfc3339
-from storage.models import AuditEntry
+from storage.models import AuditEntry, Operator
+from web.auth.context import client_ip
 
 
 async def record(
@@ -60,7 +61,29 @@ async def by_principal(
         action=action,
         target_kind=target_kind,
         target_id=target_id,
-        ip=request.client.host if request.client else None,
+        ip=client_ip(request),
+    )
+
+
+async def by_operator(
+    session: AsyncSession,
+    request: HTTPConnection,
+    operator: Operator,
+    action: str,
+    target_kind: str,
+    target_id: str,
+) -> AuditEntry:
+    """:func:`record` for what ``operator`` did in person (signing up, logging in, deleting
+    their workspace): the actor is always ``operator``, whatever credentials came along."""
+    return await record(
+        session,
+        workspace_id=operator.workspace_id,
+        actor_kind="operator",
+        actor_id=operator.id,
+        action=action,
+        target_kind=target_kind,
+        target_id=target_id,
+        ip=client_ip(request),
     )
 
 

@@ -64,11 +64,15 @@ async def signup_page(request: Request) -> Response:
     )
 
 
-async def _app_page(request: Request, template: str, title: str) -> Response:
+async def _app_page(
+    request: Request, template: str, title: str, *, allow_pending_2fa: bool
+) -> Response:
+    """``allow_pending_2fa`` as in :func:`web.auth.context.require`: without it, an operator
+    who must still enable 2FA is sent to the security settings."""
     principal = await _session(request)
     if principal is None:
         return _to_login(request)
-    if template == "inbox.html" and principal.must_enable_2fa:
+    if principal.must_enable_2fa and not allow_pending_2fa:
         return RedirectResponse("/settings?tab=security", status_code=303)
     async with request.app.state.services.db() as db:
         operator = await db.get(Operator, principal.operator_id)
@@ -91,11 +95,11 @@ async def _app_page(request: Request, template: str, title: str) -> Response:
 
 
 async def inbox_page(request: Request) -> Response:
-    return await _app_page(request, "inbox.html", "Inbox")
+    return await _app_page(request, "inbox.html", "Inbox", allow_pending_2fa=False)
 
 
 async def settings_page(request: Request) -> Response:
-    return await _app_page(request, "settings.html", "Settings")
+    return await _app_page(request, "settings.html", "Settings", allow_pending_2fa=True)
 
 
 async def twofa_qr(request: Request) -> Response:

@@ -25,7 +25,7 @@ from storage.models import ApiToken, BackupCode, Operator, Workspace
 from web import audit
 from web.auth import passwords, throttle, totp
 from web.auth.accounts import normalize_email
-from web.auth.context import Principal, client_ip, require
+from web.auth.context import MANAGERS, Principal, client_ip, must_enable_2fa, require
 from web.auth.sessions import (
     clear_session_cookie,
     cookie_name,
@@ -64,6 +64,15 @@ def password_field(data: dict[str, Any], name: str = "password") -> str:
     return value
 
 
+def given_password(data: dict[str, Any]) -> str:
+    """The ``password`` typed to prove who one is, cut at ``MAX_LENGTH``: it is only compared
+    with a hash, so unlike a new password it gets no length rules."""
+    value = data.get("password")
+    if not isinstance(value, str) or not value:
+        raise ApiError(422, "invalid", "The field 'password' is required.")
+    return value[: passwords.MAX_LENGTH]
+
+
 def operator_json(operator: Operator) -> dict[str, Any]:
     return {
         "id": operator.id,
@@ -93,7 +102,7 @@ def account_json(operator: Operator, workspace: Workspace, csrf: str | None) -> 
         "operator": operator_json(operator),
         "workspace": workspace_json(workspace),
         "csrf_token": csrf,
-        "must_enable_2fa": workspace.require_2fa and not operator.totp_enabled,
+        "must_enable_2fa": must_enable_2fa(operator, workspace),
     }
 
 
@@ -108,6 +117,21 @@ async def load_account(db: AsyncSession, operator_id: str) -> tuple[Operator, Wo
     if row is None:
         raise ApiError(401, "unauthorized", "Sign in again.")
     return row[0], row[1]
+
+
+_EMAIL_TAKEN = "An operator with this email already exists."
+
+
+async def insert_operator(db: AsyncSession, operator: Operator) -> None:
+    """Add ``operator`` and flush it, or answer 409 ``email_taken``: the lookup catches the
+    usual case, the unique index a race between two inserts."""
+    if await db.scalar(select(Operator.id).where(Operator.email == operator.email)):
+        raise ApiError(409, "email_taken", _EMAIL_TAKEN)
+    db.add(operator)
+    try:
+        await db.flush()
+    except IntegrityError:
+        raise ApiError(409, "email_taken", _EMAIL_TAKEN) from None
 
 
 async def _signed_in(
@@ -137,9 +161,6 @@ async def signup(request: Request) -> Response:
     svc = services(request)
     password_hash = await passwords.hash_password(password)  # before any transaction opens
     async with svc.db() as db:
-        taken = await db.scalar(select(Operator.id).where(Operator.email == email))
-        if taken:
-            raise ApiError(409, "email_taken", "An operator with this email already exists.")
         workspace = Workspace(name=workspace_name, allowed_origins=[])
         db.add(workspace)
         await db.flush()
@@ -150,23 +171,8 @@ async def signup(request: Request) -> Response:
             password_hash=password_hash,
             role="owner",
         )
-        db.add(operator)
-        try:
-            await db.flush()
-        except IntegrityError:
-            raise ApiError(
-                409, "email_taken", "An operator with this email already exists."
-            ) from None
-        await audit.record(
-            db,
-            workspace_id=workspace.id,
-            actor_kind="operator",
-            actor_id=operator.id,
-            action="signup",
-            target_kind="workspace",
-            target_id=workspace.id,
-            ip=client_ip(request),
-        )
+        await insert_operator(db, operator)
+        await audit.by_operator(db, request, operator, "signup", "workspace", workspace.id)
         return await _signed_in(request, db, operator, workspace, 201)
 
 
@@ -185,10 +191,7 @@ async def _revoke_presented_session(request: Request) -> None:
 async def login(request: Request) -> Response:
     data = await read_json(request)
     email = str(field(data, "email", str, max_len=320)).lower()
-    password = data.get("password")
-    if not isinstance(password, str) or not password:
-        raise ApiError(422, "invalid", "The field 'password' is required.")
-    password = password[: passwords.MAX_LENGTH]
+    password = given_password(data)
     otp = field(data, "otp", str, required=False, max_len=64)
     svc = services(request)
     ip = client_ip(request)
@@ -228,16 +231,7 @@ async def login(request: Request) -> Response:
             await db.execute(
                 update(Operator).where(Operator.id == operator.id).values(password_hash=new_hash)
             )
-        await audit.record(
-            db,
-            workspace_id=operator.workspace_id,
-            actor_kind="operator",
-            actor_id=operator.id,
-            action="login",
-            target_kind="operator",
-            target_id=operator.id,
-            ip=ip,
-        )
+        await audit.by_operator(db, request, operator, "login", "operator", operator.id)
         return await _signed_in(request, db, operator, workspace, 200)
 
 
@@ -261,16 +255,7 @@ async def logout(request: Request) -> Response:
     session_id = _session_only(principal)
     await revoke_session(request.app, principal.operator_id, session_id)
     async with services(request).db() as db:
-        await audit.record(
-            db,
-            workspace_id=principal.workspace_id,
-            actor_kind="operator",
-            actor_id=principal.operator_id,
-            action="logout",
-            target_kind="session",
-            target_id=session_id,
-            ip=client_ip(request),
-        )
+        await audit.by_principal(db, request, principal, "logout", "session", session_id)
         await db.commit()
     response = Response(status_code=204)
     clear_session_cookie(response, services(request).settings)
@@ -366,16 +351,14 @@ async def twofa_disable(request: Request) -> Response:
     _session_only(principal)
     data = await read_json(request)
     code = field(data, "otp", str, max_len=64)
-    password = data.get("password")
-    if not isinstance(password, str) or not password:
-        raise ApiError(422, "invalid", "The field 'password' is required.")
+    password = given_password(data)
     svc = services(request)
     async with svc.db() as db:
         operator, _ = await load_account(db, principal.operator_id)
         await db.commit()
     if not operator.totp_enabled:
         raise ApiError(409, "2fa_not_enabled", "Two-factor authentication is not enabled.")
-    if not await passwords.verify_password(operator.password_hash, password[:1024]):
+    if not await passwords.verify_password(operator.password_hash, password):
         raise ApiError(422, "invalid_password", "The password is wrong.")
     async with svc.db() as db:
         if not await totp.check_second_factor(db, svc.settings, operator, code):
@@ -394,16 +377,8 @@ async def twofa_disable(request: Request) -> Response:
 async def _audit_self(
     db: AsyncSession, request: Request, principal: Principal, action: str
 ) -> None:
-    await audit.record(
-        db,
-        workspace_id=principal.workspace_id,
-        actor_kind="operator",
-        actor_id=principal.operator_id,
-        action=action,
-        target_kind="operator",
-        target_id=principal.operator_id,
-        ip=client_ip(request),
-    )
+    """A change to the operator's own sign-in (every caller is session-only)."""
+    await audit.by_principal(db, request, principal, action, "operator", principal.operator_id)
 
 
 def token_json(token: ApiToken) -> dict[str, Any]:
@@ -460,7 +435,7 @@ async def revoke_token(request: Request) -> Response:
         row = await db.get(ApiToken, token_id)
         if row is None or row.revoked_at is not None or row.workspace_id != principal.workspace_id:
             raise ApiError(404, "not_found", "There is no such token.")
-        if row.operator_id != principal.operator_id and principal.role not in ("owner", "admin"):
+        if row.operator_id != principal.operator_id and principal.role not in MANAGERS:
             raise ApiError(404, "not_found", "There is no such token.")
         row.revoked_at = utcnow()
         await audit.by_principal(db, request, principal, "token_revoked", "token", row.id)

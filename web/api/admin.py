@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,15 +16,18 @@ from starlette.routing import Route
 from storage.models import AuditEntry, Operator, Workspace
 from web import audit
 from web.api import validate
-from web.api.account import email_field, operator_json, password_field, services, workspace_json
+from web.api.account import (
+    email_field,
+    insert_operator,
+    operator_json,
+    password_field,
+    services,
+    workspace_json,
+)
 from web.auth import passwords
 from web.auth.context import MANAGERS, ROLES, Principal, require
 from web.auth.sessions import revoke_operator_sessions
 from web.errors import ApiError, field, read_json
-
-
-async def _audit(request: Request, db: Any, p: Principal, action: str, kind: str, id_: str) -> None:
-    await audit.by_principal(db, request, p, action, kind, id_)
 
 
 def _role(value: Any, principal: Principal) -> str:
@@ -58,8 +60,6 @@ async def add_operator(request: Request) -> Response:
     role = _role(data.get("role", "agent"), principal)
     password_hash = await passwords.hash_password(password)
     async with services(request).db() as db:
-        if await db.scalar(select(Operator.id).where(Operator.email == email)):
-            raise ApiError(409, "email_taken", "An operator with this email already exists.")
         operator = Operator(
             workspace_id=principal.workspace_id,
             email=email,
@@ -67,14 +67,8 @@ async def add_operator(request: Request) -> Response:
             password_hash=password_hash,
             role=role,
         )
-        db.add(operator)
-        try:
-            await db.flush()
-        except IntegrityError:
-            raise ApiError(
-                409, "email_taken", "An operator with this email already exists."
-            ) from None
-        await _audit(request, db, principal, "operator_added", "operator", operator.id)
+        await insert_operator(db, operator)
+        await audit.by_principal(db, request, principal, "operator_added", "operator", operator.id)
         await db.commit()
     return JSONResponse(operator_json(operator), status_code=201)
 
@@ -120,20 +114,26 @@ async def patch_operator(request: Request) -> Response:
         for key, value in changes.items():
             setattr(operator, key, value)
         if changes:
-            await _audit(request, db, principal, "operator_changed", "operator", operator.id)
+            await audit.by_principal(
+                db, request, principal, "operator_changed", "operator", operator.id
+            )
         await db.commit()
     if changes.get("disabled") is True:
         await revoke_operator_sessions(request.app, operator.id)
     return JSONResponse(operator_json(operator))
 
 
+async def _own_workspace(db: Any, principal: Principal) -> Workspace:
+    workspace = await db.get(Workspace, principal.workspace_id)
+    if workspace is None:
+        raise ApiError(404, "not_found", "The workspace is gone.")
+    return workspace  # type: ignore[no-any-return]
+
+
 async def get_workspace(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
-        workspace = await db.get(Workspace, principal.workspace_id)
-        if workspace is None:
-            raise ApiError(404, "not_found", "The workspace is gone.")
-        return JSONResponse(workspace_json(workspace))
+        return JSONResponse(workspace_json(await _own_workspace(db, principal)))
 
 
 def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
@@ -166,13 +166,13 @@ async def patch_workspace(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     changes = _workspace_changes(await read_json(request))
     async with services(request).db() as db:
-        workspace = await db.get(Workspace, principal.workspace_id)
-        if workspace is None:
-            raise ApiError(404, "not_found", "The workspace is gone.")
+        workspace = await _own_workspace(db, principal)
         for key, value in changes.items():
             setattr(workspace, key, value)
         if changes:
-            await _audit(request, db, principal, "workspace_changed", "workspace", workspace.id)
+            await audit.by_principal(
+                db, request, principal, "workspace_changed", "workspace", workspace.id
+            )
         await db.commit()
         return JSONResponse(workspace_json(workspace))
 

@@ -161,7 +161,7 @@ async def create_channel(request: Request) -> Response:
     async with svc.db() as db:
         db.add(channel)
         await db.flush()
-        await _audit(request, db, principal, "channel_created", channel.id)
+        await audit.by_principal(db, request, principal, "channel_created", "channel", channel.id)
         await db.commit()
     body = channel_json(channel, svc.settings)
     if ingest_token:
@@ -184,10 +184,6 @@ async def _register_viber(svc: Any, channel_id: str) -> bool:
         log.warning("viber set_webhook for %s failed: %s", channel_id, type(exc).__name__)
         return False
     return True
-
-
-async def _audit(request: Request, db: Any, p: Principal, action: str, channel_id: str) -> None:
-    await audit.by_principal(db, request, p, action, "channel", channel_id)
 
 
 async def _own_channel(db: Any, principal: Principal, channel_id: str) -> Channel:
@@ -228,7 +224,7 @@ async def delete_channel(request: Request) -> Response:
         channel.secrets = None
         channel.public_key = None
         channel.ingest_token_hash = None
-        await _audit(request, db, principal, "channel_deleted", channel.id)
+        await audit.by_principal(db, request, principal, "channel_deleted", "channel", channel.id)
         await db.commit()
     return Response(status_code=204)
 

@@ -57,11 +57,6 @@ def _contact_id(request: Request) -> str:
     return value
 
 
-async def _record(request: Request, db: Any, who: Principal, action: str, contact_id: str) -> None:
-    """Ids only: who did it, to which contact id; never the contact's data."""
-    await audit.by_principal(db, request, who, action, "contact", contact_id)
-
-
 async def _require_data_rights(request: Request) -> Principal:
     """Owners and admins; agents only where the workspace lets them export and erase."""
     who = await require(request)
@@ -111,7 +106,7 @@ async def update_contact(request: Request) -> Response:
     try:
         async with _services(request).db() as db, db.begin():
             contact = await privacy.update_contact(db, who.workspace_id, contact_id, patch)
-            await _record(request, db, who, "contact_updated", contact_id)
+            await audit.by_principal(db, request, who, "contact_updated", "contact", contact_id)
     except NotFound:
         raise _not_found() from None
     except privacy.InvalidContact as exc:
@@ -125,7 +120,7 @@ async def export_contact(request: Request) -> Response:
     try:
         async with _services(request).db() as db, db.begin():
             document = await privacy.export_contact(db, who.workspace_id, contact_id)
-            await _record(request, db, who, "contact_exported", contact_id)
+            await audit.by_principal(db, request, who, "contact_exported", "contact", contact_id)
     except NotFound:
         raise _not_found() from None
     return Response(
@@ -145,7 +140,7 @@ async def erase_contact(request: Request) -> Response:
     try:
         async with services.db() as db, db.begin():
             report = await privacy.erase_contact(db, who.workspace_id, contact_id)
-            await _record(request, db, who, "contact_erased", contact_id)
+            await audit.by_principal(db, request, who, "contact_erased", "contact", contact_id)
     except NotFound:
         raise _not_found() from None
     log.info(

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -27,6 +28,7 @@ TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 MAX_TEMPLATE_PARAMETERS = 10
 MAX_TEMPLATE_PARAMETER = 1024
+_NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
 
 
 def _limit(request: Request, default: int = 50, most: int = 200) -> int:
@@ -95,11 +97,41 @@ async def _wire(session: Any, convs: list[m.Conversation]) -> list[dict[str, Any
     ]
 
 
-async def _conversation(session: Any, principal: Principal, conv_id: str) -> m.Conversation:
+async def _conversation(
+    session: AsyncSession, principal: Principal, conv_id: str
+) -> m.Conversation:
     conv = await session.get(m.Conversation, conv_id)
     if conv is None or conv.workspace_id != principal.workspace_id:
-        raise ApiError(404, "not_found", "There is no such conversation in your workspace.")
+        raise ApiError(404, "not_found", _NO_SUCH_CONVERSATION)
     return conv
+
+
+async def _send(
+    request: Request,
+    principal: Principal,
+    conv: m.Conversation,
+    text: str,
+    client_id: str | None,
+    payload: dict[str, Any] | None = None,
+) -> Response:
+    """Hand the operator's message to the hub: 201 when stored now, 200 when ``client_id``
+    names one already stored."""
+    try:
+        result = await request.app.state.services.hub.accept(
+            Inbound(
+                workspace_id=principal.workspace_id,
+                channel_id=conv.channel_id,
+                direction="out",
+                author=Author("operator", principal.operator_id, principal.name),
+                text=text,
+                conversation_id=conv.id,
+                client_id=client_id,
+                payload=payload,
+            )
+        )
+    except NotFound:
+        raise ApiError(404, "not_found", _NO_SUCH_CONVERSATION) from None
+    return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
 
 
 async def list_conversations(request: Request) -> Response:
@@ -205,27 +237,10 @@ async def post_message(request: Request) -> Response:
     data = await read_json(request)
     text = field(data, "text", str, max_len=MAX_TEXT)
     client_id = field(data, "client_id", str, required=False, max_len=64)
-    services = request.app.state.services
-    async with services.db() as session:
+    async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         await check_reply_window(session, conv)
-    try:
-        result = await services.hub.accept(
-            Inbound(
-                workspace_id=principal.workspace_id,
-                channel_id=conv.channel_id,
-                direction="out",
-                author=Author("operator", principal.operator_id, principal.name),
-                text=text,
-                conversation_id=conv.id,
-                client_id=client_id,
-            )
-        )
-    except NotFound:
-        raise ApiError(
-            404, "not_found", "There is no such conversation in your workspace."
-        ) from None
-    return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
+    return await _send(request, principal, conv, text, client_id)
 
 
 def _template_fields(data: dict[str, Any]) -> tuple[str, str, list[str]]:
@@ -264,34 +279,22 @@ async def post_template(request: Request) -> Response:
     data = await read_json(request)
     name, language, parameters = _template_fields(data)
     client_id = field(data, "client_id", str, required=False, max_len=64)
-    services = request.app.state.services
-    async with services.db() as session:
+    async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         channel = await session.get(m.Channel, conv.channel_id)
         if channel is None or channel.kind != "whatsapp":
             raise ApiError(
                 422, "invalid", "Template messages can only be sent on WhatsApp conversations."
             )
-    try:
-        result = await services.hub.accept(
-            Inbound(
-                workspace_id=principal.workspace_id,
-                channel_id=conv.channel_id,
-                direction="out",
-                author=Author("operator", principal.operator_id, principal.name),
-                text=template_text(name, language, parameters),
-                conversation_id=conv.id,
-                client_id=client_id,
-                payload={
-                    "template": {"name": name, "language": language, "parameters": parameters}
-                },
-            )
-        )
-    except NotFound:
-        raise ApiError(
-            404, "not_found", "There is no such conversation in your workspace."
-        ) from None
-    return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
+    template = {"name": name, "language": language, "parameters": parameters}
+    return await _send(
+        request,
+        principal,
+        conv,
+        template_text(name, language, parameters),
+        client_id,
+        payload={"template": template},
+    )
 
 
 async def mark_read(request: Request) -> Response:

@@ -59,12 +59,12 @@ def color(value: Any, name: str) -> str:
 def text(value: Any, name: str, max_len: int = 200, *, empty: bool = False) -> str:
     if not isinstance(value, str):
         raise invalid(name, "must be a string")
-    value = value.strip()
-    if not value and not empty:
+    stripped: str = value.strip()
+    if not stripped and not empty:
         raise invalid(name, "must not be empty")
-    if len(value) > max_len:
+    if len(stripped) > max_len:
         raise invalid(name, f"is longer than {max_len}")
-    return value
+    return stripped
 
 
 def small_object(value: Any, name: str, max_bytes: int = 16 * 1024) -> dict[str, Any]:

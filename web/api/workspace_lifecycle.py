@@ -19,7 +19,7 @@ from hub.model import utcnow
 from storage.models import Operator, Workspace
 from web import audit
 from web.auth import passwords
-from web.auth.context import client_ip, require
+from web.auth.context import require
 from web.auth.sessions import revoke_operator_sessions
 from web.errors import ApiError, field, read_json
 
@@ -36,16 +36,7 @@ async def delete_workspace(request: Request) -> Response:
         if workspace is None or workspace.deleted_at is not None:
             raise ApiError(404, "not_found", "The workspace is gone.")
         workspace.deleted_at = utcnow()
-        await audit.record(
-            db,
-            workspace_id=workspace.id,
-            actor_kind="operator",
-            actor_id=owner.id,
-            action="workspace_deleted",
-            target_kind="workspace",
-            target_id=workspace.id,
-            ip=client_ip(request),
-        )
+        await audit.by_operator(db, request, owner, "workspace_deleted", "workspace", workspace.id)
         operator_ids = list(
             await db.scalars(select(Operator.id).where(Operator.workspace_id == workspace.id))
         )

@@ -43,6 +43,11 @@ class Principal:
     must_enable_2fa: bool = False
 
 
+def must_enable_2fa(operator: Operator, workspace: Workspace) -> bool:
+    """The workspace requires 2FA and this operator has not enabled it yet."""
+    return workspace.require_2fa and not operator.totp_enabled
+
+
 def client_ip(conn: HTTPConnection) -> str | None:
     """The peer address (uvicorn already applied X-Forwarded-For from trusted proxies)."""
     return conn.client.host if conn.client else None
@@ -93,7 +98,7 @@ async def _from_cookie(conn: HTTPConnection) -> Principal | None:
         session_id=session.id,
         via="session",
         csrf_token=session.csrf_token,
-        must_enable_2fa=workspace.require_2fa and not operator.totp_enabled,
+        must_enable_2fa=must_enable_2fa(operator, workspace),
     )
 
 

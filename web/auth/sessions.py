@@ -163,4 +163,4 @@ async def revoke_operator_sessions(
         result = await db.execute(stmt.values(revoked_at=utcnow()))
         await db.commit()
     await _notify(app, operator_id, None)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
