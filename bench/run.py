@@ -1,16 +1,17 @@
-"""Scenarios A-D against the hub and the python-socketio reference, in one sitting.
+"""Scenarios A-D and F against the hub and the python-socketio reference, in one sitting.
 
     .venv/bin/python bench/run.py            # 3 interleaved runs, about 8 minutes
     .venv/bin/python bench/run.py --quick    # 1 small run, about 2 minutes
 
 It creates a scratch Postgres database (dropped at the end) and starts a private
 ``redis-server`` on a spare loopback port. Each run starts two fresh ``inviaro serve``
-processes (Postgres + Redis), drives A, B, C and D with ``inviaro loadtest`` (``--procs``
-generator processes), stops them, then does the same with two python-socketio servers
-(``bench/sio_server.py``, AsyncRedisManager on the same Redis) for A, B and C. It prints
-medians over the runs and the hub/python-socketio ratios; raw JSON goes to
-``bench/results/<time>/``. Only 127.0.0.1 is ever contacted; every process it started is
-ended by its pid.
+processes (Postgres + Redis), drives A, B, C, D and F with ``inviaro loadtest``
+(``--procs`` generator processes), stops them, then does the same with two python-socketio
+servers (``bench/sio_server.py``, AsyncRedisManager on the same Redis) for A, B, C and F.
+F (flat cost) runs B's load on a small room twice, alone and beside many idle sockets in
+many rooms, and reports how much the CPU per delivery grew. It prints medians over the
+runs and the hub/python-socketio ratios; raw JSON goes to ``bench/results/<time>/``. Only
+127.0.0.1 is ever contacted; every process it started is ended by its pid.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ FULL = {
     "B": {"operators": 1000, "visitors": 4, "window": 8, "duration": 6},
     "C": {"operators": 2000, "rooms": 100, "rate": 1000, "duration": 10},
     "D": {"duration": 8, "concurrency": 8, "batch": 100},
+    "F": {"operators": 300, "visitors": 2, "window": 8, "duration": 5, "idle": 2000, "rooms": 200},
 }
 QUICK = {
     "runs": 1,
@@ -54,6 +56,7 @@ QUICK = {
     "B": {"operators": 300, "visitors": 4, "window": 8, "duration": 4},
     "C": {"operators": 500, "rooms": 50, "rate": 500, "duration": 5},
     "D": {"duration": 4, "concurrency": 8, "batch": 100},
+    "F": {"operators": 200, "visitors": 2, "window": 8, "duration": 3, "idle": 500, "rooms": 50},
 }
 
 
@@ -260,6 +263,28 @@ class Bench:
         out.write_text(json.dumps(summary, indent=2))
         return summary
 
+    def hold_idle(self, target: str, servers: list[tuple[str, Any]], run: int) -> Any:
+        """Scenario F's background: idle operator sockets in many rooms, held open until
+        stopped. Returns once every one is connected."""
+        p = self.plan["F"]
+        cmd = [sys.executable, "-m", "web.cli", "loadtest", "--protocol", target]
+        cmd += ["--operators", str(p["idle"]), "--rooms", str(p["rooms"]), "--visitors", "0"]
+        cmd += ["--duration", "600", "--procs", "1", "--connect-concurrency", "200"]
+        for url, _ in servers:
+            cmd += ["--url", url]
+        log = self.out / f"F-idle-{target}-{run}.log"
+        holder = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        self.procs.started.append(holder)  # type: ignore[arg-type]
+        assert holder.stderr is not None
+        with log.open("w") as out:
+            for line in holder.stderr:
+                out.write(line)
+                if "all sockets open" in line:
+                    return holder
+        raise RuntimeError(f"idle holder for F exited:\n{log.read_text()[-3000:]}")
+
     def record(self, target: str, key: str, value: float | None) -> None:
         if value is not None:
             self.results[target].setdefault(key, []).append(float(value))
@@ -336,6 +361,29 @@ class Bench:
             f"{s['server']['cpu_seconds']}",
         )
 
+    def scenario_f(self, target: str, servers: Any, run: int) -> None:
+        """Flat cost: scenario B's load on a small room, alone and then beside many idle
+        sockets in many rooms; the CPU per delivery should not move."""
+        p = self.plan["F"]
+        load = {
+            "operators": p["operators"],
+            "visitors": p["visitors"],
+            "rate": 0,
+            "window": p["window"],
+            "duration": p["duration"],
+        }
+        alone = self.loadtest(target, servers, "F-alone", run, **load)
+        holder = self.hold_idle(target, servers, run)
+        try:
+            beside = self.loadtest(target, servers, "F-beside", run, **load)
+        finally:
+            self.procs.stop(holder)  # type: ignore[arg-type]
+        a, b = (s["server"]["cpu_us_per_delivery"] for s in (alone, beside))
+        self.record(target, "F_us_alone", a)
+        self.record(target, "F_us_beside", b)
+        self.record(target, "F_growth", b / a if a and b else None)
+        self.say(target, "F", f"{a} µs/delivery alone, {b} beside {p['idle']} idle sockets")
+
     def scenario_d(self, servers: Any, run: int) -> None:
         p = self.plan["D"]
         out = self.out / f"D-inviaro-{run}.json"
@@ -379,7 +427,7 @@ class Bench:
         print(f"  {name} {target:<9} {text}", file=sys.stderr, flush=True)
 
     def run(self) -> None:
-        only = set(self.args.only or "ABCD")
+        only = set(self.args.only or "ABCDF")
         for run in range(1, self.plan["runs"] + 1):
             print(f"run {run}/{self.plan['runs']}", file=sys.stderr, flush=True)
             for target in ("inviaro", "socketio"):
@@ -393,6 +441,8 @@ class Bench:
                         self.scenario_c(target, servers, run)
                     if "D" in only and target == "inviaro":
                         self.scenario_d(servers, run)
+                    if "F" in only:
+                        self.scenario_f(target, servers, run)
                 finally:
                     for _, proc in servers:
                         self.procs.stop(proc)
@@ -404,7 +454,7 @@ class Bench:
             values = self.results[target].get(key)
             return statistics.median(values) if values else None
 
-        a, b, c, d = (self.plan[k] for k in "ABCD")
+        a, b, c, d, f = (self.plan[k] for k in "ABCDF")
         rows = [
             (
                 f"A. {a['operators']} idle sockets: server memory per socket (KB)",
@@ -434,6 +484,17 @@ class Bench:
             ),
             ("D. writer commit p99 (ms)", "D_commit_p99_ms", "50"),
             ("D. writer backlog at end", "D_backlog", "0"),
+            (
+                f"F. room of {f['operators']}, as fast as acked: CPU per delivery alone (µs)",
+                "F_us_alone",
+                "",
+            ),
+            (
+                f"F. the same beside {f['idle']} idle sockets in {f['rooms']} rooms (µs)",
+                "F_us_beside",
+                "",
+            ),
+            ("F. growth (beside / alone)", "F_growth", "1.0"),
         ]
 
         def fmt(v: float | None, key: str) -> str:
@@ -469,7 +530,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="one small run (a 2-minute smoke)")
     p.add_argument("--runs", type=int, help="runs per scenario (default 3, --quick 1)")
-    p.add_argument("--only", help="scenarios to run, e.g. AB")
+    p.add_argument("--only", help="scenarios to run, e.g. AB (default ABCDF)")
     args = p.parse_args()
     try:
         import socketio  # noqa: F401
