@@ -1,13 +1,12 @@
 """The batching writer: every message of the process goes into the database through here.
 
-Callers ``await write(inbound)``; one task drains whatever queued up meanwhile and commits
-it in ONE transaction (group commit), on one of a few lanes, so no handler waits on the
-database one message at a time and the commit cost is shared. Inside the transaction it
-finds or creates the contact and conversation, takes the conversation rows' locks (Postgres
-``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` is already exclusive), drops duplicates by
-message id, ``client_id`` and provider message id, gives each new message the next ``seq``
-of its conversation, and queues outbound sends in the outbox. A caller's future resolves
-only after the commit.
+Callers ``await write(inbound)``; one task drains whatever queued up meanwhile and commits it
+in ONE transaction (group commit), so no handler waits on the database one message at a
+time and the commit cost is shared. Inside the transaction it finds or creates the contact
+and conversation, takes the conversation rows' locks (Postgres ``FOR UPDATE``; SQLite's
+``BEGIN IMMEDIATE`` is already exclusive), drops duplicates by message id, ``client_id`` and
+provider message id, gives each new message the next ``seq`` of its conversation, and
+queues outbound sends in the outbox. A caller's future resolves only after the commit.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections import Counter, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -234,15 +233,6 @@ class _Sql:
 class _Pending:
     inbound: Inbound
     future: asyncio.Future[WriteResult]
-    key: str  # what orders it: its conversation, or its sender on a channel
-
-
-def _key(item: Inbound) -> str:
-    if item.conversation_id is not None:
-        return item.conversation_id
-    if item.contact_external_id:
-        return f"{item.channel_id}\x00{item.contact_external_id}"
-    return item.id
 
 
 @dataclass
@@ -257,43 +247,21 @@ class _Batch:
     results: dict[int, WriteResult | Exception] = field(default_factory=dict)
 
 
-class _Lane:
-    """One transaction at a time on one connection, kept for the writer's life: no pool
-    checkout, pre-ping and reset per batch (about a tenth of a busy hub's CPU). Dropped on
-    any error."""
-
-    def __init__(self) -> None:
-        self.conn: AsyncConnection | None = None
-
-
 class BatchingWriter:
-    """Group commit over a few lanes: while one transaction waits on the database, the next
-    batch starts on another lane, so a message rarely waits for someone else's commit.
-
-    Messages of one conversation (or one sender, before its conversation is known) never
-    run in two lanes at once: they wait, in order, for the lane writing their conversation.
-    SQLite takes one writer at a time, so it gets one lane."""
-
     def __init__(
-        self,
-        engine: AsyncEngine,
-        *,
-        max_batch: int = 500,
-        lanes: int | None = None,
-        observe: Observe | None = None,
+        self, engine: AsyncEngine, *, max_batch: int = 500, observe: Observe | None = None
     ) -> None:
         self._engine = engine
         self._max_batch = max_batch
         self._observe = observe
-        self._sql = _Sql(postgres=engine.dialect.name == "postgresql")
-        count = lanes if lanes is not None else (2 if self._sql.postgres else 1)
-        self._lanes = [_Lane() for _ in range(count)]
-        self._idle = list(self._lanes)
-        self._writing: Counter[str] = Counter()  # keys a running batch holds
         self._queue: deque[_Pending] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        # One connection kept for the writer's life: no pool checkout, pre-ping and
+        # reset per batch (about a tenth of a busy hub's CPU). Dropped on any error.
+        self._conn: AsyncConnection | None = None
+        self._sql = _Sql(postgres=engine.dialect.name == "postgresql")
 
     def start(self) -> None:
         if self._task is None:
@@ -306,11 +274,10 @@ class BatchingWriter:
         if self._task is not None:
             await self._task
             self._task = None
-        for lane in self._lanes:
-            await self._drop_connection(lane)
+        await self._drop_connection()
 
-    async def _connection(self, lane: _Lane) -> AsyncConnection:
-        if lane.conn is None:
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None:
             conn = await self._engine.connect()
             if self._sql.postgres:
                 # Plan each statement once, for any batch size: every one finds its rows by
@@ -318,11 +285,11 @@ class BatchingWriter:
                 # connection never returns to the pool: it is invalidated when dropped.)
                 await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
                 await conn.commit()
-            lane.conn = conn
-        return lane.conn
+            self._conn = conn
+        return self._conn
 
-    async def _drop_connection(self, lane: _Lane) -> None:
-        conn, lane.conn = lane.conn, None
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
         if conn is not None:
             try:
                 await conn.invalidate()
@@ -339,54 +306,26 @@ class BatchingWriter:
             raise RuntimeError("the writer is closing; retry on another process")
         self.start()
         future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(_cleaned(inbound), future, _key(inbound)))
+        self._queue.append(_Pending(_cleaned(inbound), future))
         self._wake.set()
         return await future
 
     async def _run(self) -> None:
-        running: set[asyncio.Task[None]] = set()
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._queue and self._idle:
-                batch = self._take()
-                if not batch:
-                    break  # everything queued waits for a conversation being written
-                task = asyncio.create_task(self._run_lane(self._idle.pop(), batch))
-                running.add(task)
-                task.add_done_callback(running.discard)
-            if self._closing and not self._queue and not running:
+            while self._queue:
+                batch = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))
+                ]
+                await self._commit(batch)
+            if self._closing:
                 return
 
-    def _take(self) -> list[_Pending]:
-        """The oldest queued messages, up to a batch, but none whose conversation another
-        lane is writing (those keep their place, so a conversation's order is kept)."""
-        batch: list[_Pending] = []
-        waiting: list[_Pending] = []
-        queue = self._queue
-        while queue and len(batch) < self._max_batch:
-            pending = queue.popleft()
-            (waiting if pending.key in self._writing else batch).append(pending)
-        queue.extendleft(reversed(waiting))
-        for pending in batch:
-            self._writing[pending.key] += 1
-        return batch
-
-    async def _run_lane(self, lane: _Lane, batch: list[_Pending]) -> None:
-        try:
-            await self._commit(lane, batch)
-        finally:
-            for pending in batch:
-                self._writing[pending.key] -= 1
-                if not self._writing[pending.key]:
-                    del self._writing[pending.key]
-            self._idle.append(lane)
-            self._wake.set()
-
-    async def _commit(self, lane: _Lane, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
         try:
-            outcomes = await self._transaction(lane, [p.inbound for p in batch])
+            outcomes = await self._transaction([p.inbound for p in batch])
         except Exception as exc:
             if len(batch) > 1:
                 # One poisoned item (or a race lost to another process) must not fail the
@@ -397,7 +336,7 @@ class BatchingWriter:
                     type(exc).__name__,
                 )
                 for pending in batch:
-                    await self._commit(lane, [pending])
+                    await self._commit([pending])
                 return
             log.warning("write failed: %s", type(exc).__name__, exc_info=exc)
             outcomes = [exc]
@@ -411,11 +350,9 @@ class BatchingWriter:
             else:
                 pending.future.set_result(outcome)
 
-    async def _transaction(
-        self, lane: _Lane, items: list[Inbound]
-    ) -> list[WriteResult | Exception]:
+    async def _transaction(self, items: list[Inbound]) -> list[WriteResult | Exception]:
         state = _Batch()
-        conn = await self._connection(lane)
+        conn = await self._connection()
         try:
             async with conn.begin():
                 await self._drop_erased(conn, items, state)
@@ -425,7 +362,7 @@ class BatchingWriter:
                 await self._insert(conn, items, fresh, state)
                 changed = await self._changed_conversations(conn, state)
         except BaseException:
-            await self._drop_connection(lane)
+            await self._drop_connection()
             raise
         for i, conv_id in state.conv_of.items():
             result = state.results.get(i)

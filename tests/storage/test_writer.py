@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.model import Author, Inbound
@@ -181,60 +181,3 @@ async def test_a_nul_character_from_a_provider_is_stored_not_refused(
     again = await store.write(inbound(workspace, provider_message_id="id\x00"))
     assert first.message.text == "a\ufffdb"
     assert again.message.id == first.message.id
-
-
-async def blocked_on_a_row_lock(engine: AsyncEngine) -> None:
-    """Wait until a transaction of this database waits for a lock (the writer's, here)."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    async with engine.connect() as conn:
-        for _ in range(1000):
-            if await conn.scalar(query):
-                return
-            await asyncio.sleep(0.01)
-    raise AssertionError("the writer never reached the locked row")
-
-
-@pytest.mark.postgres_only
-async def test_a_batch_waiting_on_a_locked_conversation_does_not_hold_up_another(
-    store: SqlStore, workspace: Workspace, engine: AsyncEngine
-) -> None:
-    busy = (await store.write(inbound(workspace, "+1"))).message.conversation_id
-    free = (await store.write(inbound(workspace, "+2"))).message.conversation_id
-    async with engine.connect() as other, other.begin():
-        # Another process holds the busy conversation's row lock.
-        await other.execute(
-            select(m.Conversation).where(m.Conversation.id == busy).with_for_update()
-        )
-        stuck = asyncio.create_task(store.write(inbound(workspace, conversation_id=busy)))
-        await blocked_on_a_row_lock(engine)
-        # With one lane this would wait for the lock, which is released only after it.
-        written = await asyncio.wait_for(
-            store.write(inbound(workspace, conversation_id=free)), timeout=30
-        )
-        assert written.message.seq == 2
-        assert not stuck.done()
-    assert (await stuck).message.seq == 2
-
-
-@pytest.mark.postgres_only
-async def test_messages_of_a_conversation_being_written_wait_in_order(
-    store: SqlStore, workspace: Workspace, engine: AsyncEngine
-) -> None:
-    conv = (await store.write(inbound(workspace))).message.conversation_id
-    async with engine.connect() as other, other.begin():
-        await other.execute(
-            select(m.Conversation).where(m.Conversation.id == conv).with_for_update()
-        )
-        first = asyncio.create_task(store.write(inbound(workspace, conversation_id=conv)))
-        await blocked_on_a_row_lock(engine)
-        later = [
-            asyncio.create_task(store.write(inbound(workspace, conversation_id=conv, text=str(i))))
-            for i in range(5)
-        ]
-        await asyncio.sleep(0.2)
-        assert store.writer.backlog == 5  # queued behind the lane that holds the conversation
-    results = [await first, *[await t for t in later]]
-    assert [r.message.seq for r in results] == [2, 3, 4, 5, 6, 7]
