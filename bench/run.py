@@ -200,7 +200,7 @@ class Bench:
                 "--port",
                 str(port),
             ]
-            log = self.tmp / f"hub-{port}.log"
+            log = self.out / f"hub-{port}.log"  # kept: warnings explain losses
             proc = self.procs.start(cmd, env, log)
             wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)  # the first one migrates
             hubs.append((f"http://127.0.0.1:{port}", proc))
@@ -430,7 +430,7 @@ class Bench:
         only = set(self.args.only or "ABCDF")
         for run in range(1, self.plan["runs"] + 1):
             print(f"run {run}/{self.plan['runs']}", file=sys.stderr, flush=True)
-            for target in ("inviaro", "socketio"):
+            for target in self.args.targets.split(","):
                 servers = self.start_hubs() if target == "inviaro" else self.start_sio()
                 try:
                     if "A" in only:
@@ -531,6 +531,7 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="one small run (a 2-minute smoke)")
     p.add_argument("--runs", type=int, help="runs per scenario (default 3, --quick 1)")
     p.add_argument("--only", help="scenarios to run, e.g. AB (default ABCDF)")
+    p.add_argument("--targets", default="inviaro,socketio", help="servers to run (default: both)")
     args = p.parse_args()
     try:
         import socketio  # noqa: F401
@@ -555,6 +556,16 @@ def main() -> int:
     (bench.out / "table.txt").write_text(table + "\n")
     (bench.out / "results.json").write_text(json.dumps(bench.results, indent=2))
     print(table)
+    warnings = [
+        f"{log.name}: {line}"
+        for log in sorted(bench.out.glob("hub-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if " WARNING " in line or " ERROR " in line
+    ]
+    if warnings:
+        print(
+            f"\nthe hubs logged {len(warnings)} warnings or errors, e.g.:", *warnings[:5], sep="\n"
+        )
     return 0
 
 
