@@ -44,13 +44,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive time (as SQLite hands them back) is taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds and a ``Z``, the contract's one time format."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    moment = as_utc(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)

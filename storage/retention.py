@@ -20,13 +20,13 @@ purge runs is kept (messages of it already past the limit may be gone: they were
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.model import rfc3339, utcnow
+from hub.model import as_utc, rfc3339, utcnow
 from storage import models as m
 from storage.db import make_engine
 from storage.models import table_of
@@ -95,13 +95,6 @@ class PurgeReport:
 
 def _last_activity() -> ColumnElement[Any]:
     return func.coalesce(T_CONV.c.last_message_at, T_CONV.c.created_at)
-
-
-def _utc(moment: datetime) -> datetime:
-    """Naive times are taken as UTC; SQLite compares times as text, so keep one zone."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 async def _count(engine: AsyncEngine, table: Table, where: ColumnElement[bool]) -> int:
@@ -252,7 +245,7 @@ async def purge_expired(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    as_of = _utc(as_of or utcnow())
+    as_of = as_utc(as_of or utcnow())  # SQLite compares times as text: keep one zone
     report = PurgeReport(as_of=as_of, dry_run=dry_run)
     async with engine.connect() as conn:
         workspaces = list(

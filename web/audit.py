@@ -73,8 +73,8 @@ async def by_operator(
     target_kind: str,
     target_id: str,
 ) -> AuditEntry:
-    """:func:`record` for what ``operator`` did in person (signing up, logging in, deleting
-    their workspace): the actor is always ``operator``, whatever credentials came along."""
+    """:func:`record` for what ``operator`` did in person (signing up, logging in): the
+    actor is always ``operator``, whatever credentials came along."""
     return await record(
         session,
         workspace_id=operator.workspace_id,

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from hub.model import as_utc
 from web import config
 
 log = logging.getLogger("inviaro")
@@ -135,7 +136,7 @@ def _as_of(text: str | None) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise SystemExit(f"inviaro: --as-of must be an RFC 3339 time, not {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -147,7 +148,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
             settings.database_url,
             as_of=_as_of(args.as_of),
             dry_run=args.dry_run,
-            audit_days=settings.audit_retention_days,
+            audit_retention_days=settings.audit_retention_days,
+            workspace_recovery_days=settings.workspace_recovery_days,
         )
     )
     print(report.summary())

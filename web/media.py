@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +18,7 @@ from starlette.routing import Route
 
 from adapters.base import ConfigError, ProviderError
 from adapters.meta import WhatsAppAdapter
-from web.auth.channels import channel_secrets, load_channel
+from web.auth.channels import adapter_config, load_channel
 from web.auth.context import require
 from web.crypto import DecryptError
 from web.errors import ApiError
@@ -44,8 +43,7 @@ async def whatsapp_media(request: Request) -> Response:
     ):
         raise ApiError(404, "not_found", "There is no such media file.")
     try:
-        config: dict[str, Any] = {**(channel.config or {})}
-        config.update(channel_secrets(services.settings, channel))
+        config = adapter_config(services.settings, channel.config, channel.secrets)
         adapter = WhatsAppAdapter.from_config(config)
     except (ConfigError, DecryptError):
         raise ApiError(

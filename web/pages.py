@@ -23,7 +23,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from storage.models import Operator, Workspace
 from web.auth import totp
 from web.auth.context import Principal, authenticate
 from web.crypto import DecryptError
@@ -70,15 +69,11 @@ async def _app_page(
     """``allow_pending_2fa`` as in :func:`web.auth.context.require`: without it, an operator
     who must still enable 2FA is sent to the security settings."""
     principal = await _session(request)
-    if principal is None:
+    if principal is None or principal.account is None:
         return _to_login(request)
     if principal.must_enable_2fa and not allow_pending_2fa:
         return RedirectResponse("/settings?tab=security", status_code=303)
-    async with request.app.state.services.db() as db:
-        operator = await db.get(Operator, principal.operator_id)
-        workspace = await db.get(Workspace, principal.workspace_id)
-    if operator is None or workspace is None:
-        return _to_login(request)
+    operator, workspace = principal.account
     return templates.TemplateResponse(
         request,
         template,
@@ -105,12 +100,11 @@ async def settings_page(request: Request) -> Response:
 async def twofa_qr(request: Request) -> Response:
     """The QR code of the operator's pending TOTP secret, as SVG (never cached)."""
     principal = await _session(request)
-    if principal is None:
+    if principal is None or principal.account is None:
         return Response(status_code=401, headers=NO_STORE)
     services = request.app.state.services
-    async with services.db() as db:
-        operator = await db.get(Operator, principal.operator_id)
-    if operator is None or operator.totp_enabled or operator.totp_secret is None:
+    operator = principal.account[0]
+    if operator.totp_enabled or operator.totp_secret is None:
         return Response(status_code=404, headers=NO_STORE)
     try:
         secret = totp.open_secret(services.settings, operator.totp_secret)

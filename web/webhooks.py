@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -36,9 +35,8 @@ from hub.store import Gone, Receipt
 from storage import outbox
 from storage.models import Channel
 from web import metrics
-from web.auth.channels import channel_secrets, load_channel
+from web.auth.channels import adapter_config, channel_secrets, load_channel
 from web.auth.context import MANAGERS, require
-from web.config import Settings
 from web.crypto import DecryptError
 from web.errors import ApiError, error_response, read_body
 from web.services import Services
@@ -72,16 +70,14 @@ async def _channel(request: Request, kinds: tuple[str, ...], provider: str) -> C
     return channel
 
 
-def _config(settings: Settings, channel: Channel) -> dict[str, Any]:
-    """The channel's settings with its decrypted secrets: what its adapter is built from."""
-    return {**(channel.config or {}), **channel_secrets(settings, channel)}
-
-
 def _adapter(request: Request, channel: Channel, provider: str) -> ChannelAdapter:
     """The channel's adapter with its secrets; a channel whose secrets cannot be read
     cannot check a signature, so its webhooks are refused like unsigned ones."""
     try:
-        return adapter_for(channel.kind, _config(_services(request).settings, channel))
+        return adapter_for(
+            channel.kind,
+            adapter_config(_services(request).settings, channel.config, channel.secrets),
+        )
     except (ConfigError, DecryptError) as exc:
         log.warning("channel %s cannot verify webhooks: %s", channel.id, type(exc).__name__)
         _count(provider, "unauthorized")
@@ -218,14 +214,21 @@ async def store_events(
             duplicates += 1
     receipts: list[Receipt] = []
     for event in events:
-        if isinstance(event, ProviderStatus):
-            receipts += await outbox.apply_status(
-                services.engine, channel.id, event.provider_message_id, event.status, event.error
-            )
-        elif isinstance(event, ProviderWatermark):
-            receipts += await outbox.apply_watermark(
-                services.engine, channel.id, event.contact_external_id, event.status, event.at
-            )
+        try:
+            if isinstance(event, ProviderStatus):
+                receipts += await outbox.apply_status(
+                    services.engine,
+                    channel.id,
+                    event.provider_message_id,
+                    event.status,
+                    event.error,
+                )
+            elif isinstance(event, ProviderWatermark):
+                receipts += await outbox.apply_watermark(
+                    services.engine, channel.id, event.contact_external_id, event.status, event.at
+                )
+        except Exception as exc:
+            failure = failure or exc
     if receipts:
         await services.hub.publish_receipts(receipts)
     if failure is not None:
@@ -249,7 +252,9 @@ async def register_viber_webhook(services: Services, channel_id: str) -> list[st
     if channel is None:
         raise LookupError("no such viber channel")
     try:
-        adapter = ViberAdapter.from_config(_config(services.settings, channel))
+        adapter = ViberAdapter.from_config(
+            adapter_config(services.settings, channel.config, channel.secrets)
+        )
     except (ConfigError, DecryptError) as exc:
         raise ProviderError(
             "the channel's auth token cannot be read; set it again", retryable=False

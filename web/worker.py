@@ -33,7 +33,6 @@ import random
 import signal
 import time
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 
@@ -41,8 +40,9 @@ from adapters.base import ChannelAdapter, ConfigError, SendError, UnknownChannel
 from hub.model import utcnow
 from hub.store import Receipt
 from storage import outbox, retention
+from web.auth.channels import adapter_config
 from web.config import Settings
-from web.crypto import DecryptError, decrypt_json
+from web.crypto import DecryptError
 from web.services import Services
 
 log = logging.getLogger("inviaro.worker")
@@ -77,14 +77,7 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 
 def _adapter(settings: Settings, item: outbox.Claimed) -> ChannelAdapter:
-    config: dict[str, Any] = dict(item.channel_config)
-    if item.channel_secrets:
-        config.update(
-            {
-                str(k): str(v)
-                for k, v in dict(decrypt_json(settings.secret_key, item.channel_secrets)).items()
-            }
-        )
+    config = adapter_config(settings, item.channel_config, item.channel_secrets)
     adapter = adapter_for(item.channel_kind, config)
     graph_base = os.environ.get("INVIARO_META_GRAPH_BASE")
     if graph_base and hasattr(adapter, "graph_base") and dataclasses.is_dataclass(adapter):

@@ -11,7 +11,13 @@ from sqlalchemy import select
 from storage.db import make_engine
 from storage.models import Channel
 from tests.helpers import signup
-from web.auth.channels import channel_secrets, check_ingest_token, find_channel_by_public_key
+from web.auth.channels import (
+    adapter_config,
+    channel_secrets,
+    check_ingest_token,
+    find_channel_by_public_key,
+    seal_secrets,
+)
 
 if TYPE_CHECKING:
     from conftest import LiveServer
@@ -177,3 +183,20 @@ async def test_public_key_and_ingest_token_helpers_find_their_channels(
     assert found is not None and found.id == widget["id"]
     assert good is not None and good.id == custom["id"]
     assert bad is None
+
+
+async def test_an_adapter_is_configured_with_the_channel_config_and_its_unsealed_secrets(
+    live: LiveServer,
+) -> None:
+    sealed = seal_secrets(live.settings, {"access_token": "token", "app_secret": "secret"})
+    assert adapter_config(live.settings, {"phone_number_id": "123"}, sealed) == {
+        "phone_number_id": "123",
+        "access_token": "token",
+        "app_secret": "secret",
+    }
+
+
+async def test_a_channel_without_secrets_configures_its_adapter_with_its_config_alone(
+    live: LiveServer,
+) -> None:
+    assert adapter_config(live.settings, {"page_id": "1"}, None) == {"page_id": "1"}

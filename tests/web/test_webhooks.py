@@ -12,19 +12,22 @@ import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.model import ChannelEvent, ProviderStatus
 from storage import models as m
 from storage.writer import provider_id_hash
 from tests.conftest import LiveServer, make_settings, start_server
 from tests.helpers import Account, new_client, signup
 from web.services import Services
+from web.webhooks import store_events
 
 PAYLOADS = Path(__file__).parent.parent / "adapters" / "payloads"
 APP_SECRET = "meta-app-secret-0123"
@@ -525,6 +528,40 @@ async def test_a_messenger_read_watermark_marks_earlier_replies_read(hub: Hub) -
     assert (await post_meta(hub, channel, read)).status_code == 200
     assert (await hub.message(reply.json()["id"])).status == "read"
     assert (await hub.message(inbound.id)).status == "received"
+
+
+class FirstTransactionFails:
+    """An engine whose first transaction cannot start (the database went away), then
+    recovers: a storage failure in the middle of a webhook's reports."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.failed = False
+
+    def begin(self) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("the database went away")
+        return self.engine.begin()
+
+
+async def test_every_delivery_report_is_attempted_before_a_storage_failure_is_raised(
+    hub: Hub,
+) -> None:
+    channel_id = await hub.channel("whatsapp")
+    wamid = unique("wamid.out")
+    sent = await outbound(hub, channel_id, wamid, unique("4915"))
+    async with hub.services.db() as db:
+        channel = await db.get(m.Channel, channel_id)
+    assert channel is not None
+    engine = cast(AsyncEngine, FirstTransactionFails(hub.services.engine))
+    reports: list[ChannelEvent] = [
+        ProviderStatus(unique("wamid.other"), "delivered"),
+        ProviderStatus(wamid, "read"),
+    ]
+    with pytest.raises(ConnectionError):
+        await store_events(replace(hub.services, engine=engine), channel, reports)
+    assert (await hub.message(sent.id)).status == "read"
 
 
 # Viber webhook registration -----------------------------------------------------------------

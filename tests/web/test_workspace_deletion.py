@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import select
 
 from hub.model import utcnow
 from storage import models as m
 from storage.db import make_engine, sessionmaker
 from storage.retention import run_purge
 from tests.conftest import LiveServer
-from tests.helpers import PASSWORD, login, new_client, signup
+from tests.helpers import PASSWORD, api_token, auth_headers, login, new_client, signup
 from web.api.workspace_lifecycle import restore_workspace
 
 
@@ -57,5 +58,35 @@ async def test_a_deleted_workspace_can_be_restored_then_is_purged_after_90_days(
         async with sessionmaker(engine)() as db:
             assert await db.get(m.Workspace, again.workspace_id) is None
             assert await db.get(m.Workspace, owner.workspace_id) is not None
+    finally:
+        await engine.dispose()
+
+
+async def test_the_confirmation_password_is_compared_untrimmed(client: httpx.AsyncClient) -> None:
+    owner = await signup(client, password=" spaces around my password ")
+    response = await owner.client.request(
+        "DELETE", "/api/workspace", json={"password": owner.password}, headers=owner.csrf
+    )
+    assert response.status_code == 204, response.text
+
+
+async def test_a_deletion_by_api_token_is_audited_as_the_token(live: LiveServer) -> None:
+    async with new_client(live.url) as client:
+        owner = await signup(client)
+        token = await api_token(owner)
+        response = await client.request(
+            "DELETE", "/api/workspace", json={"password": PASSWORD}, headers=auth_headers(token)
+        )
+        assert response.status_code == 204, response.text
+    engine = make_engine(live.settings.database_url)
+    try:
+        async with sessionmaker(engine)() as db:
+            kinds = await db.scalars(
+                select(m.AuditEntry.actor_kind).where(
+                    m.AuditEntry.workspace_id == owner.workspace_id,
+                    m.AuditEntry.action == "workspace_deleted",
+                )
+            )
+            assert list(kinds) == ["token"]
     finally:
         await engine.dispose()

@@ -264,9 +264,11 @@ async def logout(request: Request) -> Response:
 
 async def me(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
-    async with services(request).db() as db:
-        operator, workspace = await load_account(db, principal.operator_id)
-    return JSONResponse(account_json(operator, workspace, principal.csrf_token))
+    account = principal.account
+    if account is None:  # an API token's check reads no account rows
+        async with services(request).db() as db:
+            account = await load_account(db, principal.operator_id)
+    return JSONResponse(account_json(*account, principal.csrf_token))
 
 
 async def change_password(request: Request) -> Response:

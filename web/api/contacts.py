@@ -26,6 +26,7 @@ from starlette.routing import Route
 from hub.store import NotFound
 from storage import privacy
 from web import audit
+from web.api.validate import query_limit
 from web.auth.context import MANAGERS, Principal, require
 from web.errors import ApiError, read_json
 
@@ -33,7 +34,6 @@ log = logging.getLogger("inviaro.contacts")
 
 ErasedHook = Callable[[str, str, list[str]], Awaitable[None]]
 ERASED_HOOKS = "on_contact_erased"
-MAX_LIMIT = 200
 
 
 def on_contact_erased(services: Any) -> list[ErasedHook]:
@@ -68,23 +68,15 @@ async def _require_data_rights(request: Request) -> Principal:
     raise ApiError(403, "forbidden", "Only owners and admins may export or erase contacts.")
 
 
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None or raw == "":
-        return 50
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(422, "invalid", f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
-    return int(raw)
-
-
 async def list_contacts(request: Request) -> Response:
     who = await require(request)
+    limit = query_limit(request.query_params.get("limit"))
     cursor = request.query_params.get("cursor") or None
     if cursor is not None and len(cursor) > 64:
         raise ApiError(422, "invalid", "'cursor' is not a cursor this API gave out.")
     async with _services(request).db() as db:
         items, next_cursor = await privacy.list_contacts(
-            db, who.workspace_id, limit=_limit(request), cursor=cursor
+            db, who.workspace_id, limit=limit, cursor=cursor
         )
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 

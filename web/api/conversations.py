@@ -18,6 +18,7 @@ from hub.model import Author, Inbound
 from hub.store import NotFound
 from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
+from web.api.validate import query_limit
 from web.auth.context import Principal, require
 from web.errors import ApiError, field, read_json
 from web.window import check_reply_window
@@ -29,15 +30,6 @@ TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 MAX_TEMPLATE_PARAMETERS = 10
 MAX_TEMPLATE_PARAMETER = 1024
 _NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
-
-
-def _limit(request: Request, default: int = 50, most: int = 200) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
-        raise ApiError(422, "invalid", f"limit must be a whole number from 1 to {most}.")
-    return int(raw)
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -137,7 +129,7 @@ async def _send(
 async def list_conversations(request: Request) -> Response:
     principal = await require(request)
     q = request.query_params
-    limit = _limit(request)
+    limit = query_limit(q.get("limit"))
     query = select(m.Conversation).where(m.Conversation.workspace_id == principal.workspace_id)
     status = q.get("status")
     if status:
@@ -215,7 +207,7 @@ async def patch_conversation(request: Request) -> Response:
 
 async def list_messages(request: Request) -> Response:
     principal = await require(request)
-    limit = _limit(request, default=100, most=500)
+    limit = query_limit(request.query_params.get("limit"), default=100, high=500)
     after = _int_param(request, "after_seq")
     before = _int_param(request, "before_seq")
     async with request.app.state.services.db() as session:

@@ -76,8 +76,12 @@ def small_object(value: Any, name: str, max_bytes: int = 16 * 1024) -> dict[str,
 
 
 def query_limit(raw: str | None, default: int = 50, high: int = 200) -> int:
+    """The ``limit`` query parameter: ``default`` when absent or empty, else a whole number
+    from 1 to ``high`` (422 otherwise)."""
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
-        raise ApiError(422, "invalid", f"The parameter 'limit' must be between 1 and {high}.")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and 1 <= int(raw) <= high):
+        raise ApiError(
+            422, "invalid", f"The query parameter 'limit' must be a whole number from 1 to {high}."
+        )
     return int(raw)

@@ -15,18 +15,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.model import utcnow
+from hub.model import as_utc, utcnow
 from storage.models import Operator, Workspace
 from web import audit
+from web.api.account import given_password
 from web.auth import passwords
 from web.auth.context import require
 from web.auth.sessions import revoke_operator_sessions
-from web.errors import ApiError, field, read_json
+from web.errors import ApiError, read_json
 
 
 async def delete_workspace(request: Request) -> Response:
     principal = await require(request, roles=("owner",))
-    password = field(await read_json(request), "password", str, max_len=1024)
+    password = given_password(await read_json(request))
     services = request.app.state.services
     async with services.db() as db:
         owner = await db.get(Operator, principal.operator_id)
@@ -36,7 +37,9 @@ async def delete_workspace(request: Request) -> Response:
         if workspace is None or workspace.deleted_at is not None:
             raise ApiError(404, "not_found", "The workspace is gone.")
         workspace.deleted_at = utcnow()
-        await audit.by_operator(db, request, owner, "workspace_deleted", "workspace", workspace.id)
+        await audit.by_principal(
+            db, request, principal, "workspace_deleted", "workspace", workspace.id
+        )
         operator_ids = list(
             await db.scalars(select(Operator.id).where(Operator.workspace_id == workspace.id))
         )
@@ -55,10 +58,7 @@ async def restore_workspace(db: AsyncSession, workspace_id: str, recovery_days: 
         raise ValueError(f"There is no workspace {workspace_id} (any more).")
     if workspace.deleted_at is None:
         raise ValueError(f"Workspace {workspace_id} is not deleted.")
-    deleted_at = workspace.deleted_at
-    if deleted_at.tzinfo is None:
-        deleted_at = deleted_at.replace(tzinfo=utcnow().tzinfo)
-    if utcnow() - deleted_at > timedelta(days=recovery_days):
+    if utcnow() - as_utc(workspace.deleted_at) > timedelta(days=recovery_days):
         raise ValueError(f"Workspace {workspace_id} was deleted over {recovery_days} days ago.")
     workspace.deleted_at = None
     await audit.record(

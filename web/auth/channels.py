@@ -3,7 +3,8 @@
 Secrets (``access_token``, ``app_secret``, ``verify_token``, ``auth_token``,
 ``identity_secret``) are stored Fernet-encrypted in ``channels.secrets`` and never leave
 the hub through the API; code that must use them (signature checks, outbound sends) calls
-:func:`channel_secrets`. Deleted channels are ``disabled`` and found by none of these.
+:func:`channel_secrets` or :func:`adapter_config`. Deleted channels are ``disabled`` and
+found by none of these.
 """
 
 from __future__ import annotations
@@ -26,13 +27,25 @@ def seal_secrets(settings: Settings, secrets: dict[str, str]) -> str | None:
     return encrypt_json(settings.secret_key, secrets) if secrets else None
 
 
+def _open_secrets(settings: Settings, sealed: str | None) -> dict[str, str]:
+    if not sealed:
+        return {}
+    value: Any = decrypt_json(settings.secret_key, sealed)
+    return {str(k): str(v) for k, v in dict(value).items()}
+
+
 def channel_secrets(settings: Settings, channel: Channel) -> dict[str, str]:
     """The channel's decrypted secrets, e.g. ``{"app_secret": ..., "verify_token": ...}``;
     empty when it has none. Raises :class:`web.crypto.DecryptError` if the key changed."""
-    if not channel.secrets:
-        return {}
-    value: Any = decrypt_json(settings.secret_key, channel.secrets)
-    return {str(k): str(v) for k, v in dict(value).items()}
+    return _open_secrets(settings, channel.secrets)
+
+
+def adapter_config(
+    settings: Settings, config: dict[str, Any] | None, sealed: str | None
+) -> dict[str, Any]:
+    """A channel's ``config`` merged with its decrypted ``sealed`` secrets: what its adapter
+    is built from. Raises :class:`web.crypto.DecryptError` if the key changed."""
+    return {**(config or {}), **_open_secrets(settings, sealed)}
 
 
 async def load_channel(

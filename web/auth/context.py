@@ -11,13 +11,13 @@ the workspace demands 2FA that this operator has not enabled yet.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy import bindparam, select, update
 from starlette.requests import HTTPConnection, Request
 
-from hub.model import utcnow
+from hub.model import as_utc, utcnow
 from storage.models import ApiToken, Operator, Workspace
 from web.auth.sessions import TOUCH_EVERY, cookie_name, lookup_session
 from web.crypto import same, sha256_hex
@@ -41,6 +41,9 @@ class Principal:
     via: Literal["session", "token"]
     csrf_token: str | None = None  # the session's; None for bearer tokens
     must_enable_2fa: bool = False
+    # The operator and workspace rows the session lookup read (detached, read-only, as of
+    # this request's start), so handlers need not load them again; None for bearer tokens.
+    account: tuple[Operator, Workspace] | None = field(default=None, repr=False, compare=False)
 
 
 def must_enable_2fa(operator: Operator, workspace: Workspace) -> bool:
@@ -99,6 +102,7 @@ async def _from_cookie(conn: HTTPConnection) -> Principal | None:
         via="session",
         csrf_token=session.csrf_token,
         must_enable_2fa=must_enable_2fa(operator, workspace),
+        account=(operator, workspace),
     )
 
 
@@ -132,7 +136,7 @@ async def _from_token(conn: HTTPConnection, token: str) -> Principal | None:
         if row is None:
             return None
         last = row.last_used_at
-        if last is None or last.replace(tzinfo=now.tzinfo) < now - TOUCH_EVERY:
+        if last is None or as_utc(last) < now - TOUCH_EVERY:
             await db.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
             await db.commit()
     return Principal(

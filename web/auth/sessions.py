@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from hub.model import utcnow
+from hub.model import as_utc, utcnow
 from storage.models import Operator, Session, Workspace
 from web.config import Settings
 from web.crypto import random_token, sha256_hex
@@ -131,7 +131,7 @@ async def lookup_session(
     if row is None:
         return None
     session, operator, workspace = row
-    if session.last_seen_at.replace(tzinfo=now.tzinfo) < now - TOUCH_EVERY:
+    if as_utc(session.last_seen_at) < now - TOUCH_EVERY:
         await db.execute(update(Session).where(Session.id == session.id).values(last_seen_at=now))
         await db.commit()
     return session, operator, workspace

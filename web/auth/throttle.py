@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.model import utcnow
+from hub.model import as_utc, utcnow
 from storage.models import LoginFailure
 from web.config import Settings
 from web.crypto import keyed_hash
@@ -64,7 +64,7 @@ async def _over(
     )
     if oldest is None:
         return 1
-    remaining = (oldest.replace(tzinfo=now.tzinfo) + window - now).total_seconds()
+    remaining = (as_utc(oldest) + window - now).total_seconds()
     return max(1, math.ceil(remaining))
 
 
