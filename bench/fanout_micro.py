@@ -7,7 +7,9 @@ at once (a writable socket), except that every ``--wait-every``-th send first yi
 event loop once (a socket whose buffer is full for a moment). ``--burst`` payloads are
 delivered per event-loop turn, then the loop runs until every writer has drained, so
 ``--burst 1`` is the case where each socket goes idle between messages (a room at a steady
-rate) and larger bursts show the writer's coalescing. Prints the best of ``--repeat`` runs
+rate) and larger bursts show the writer's coalescing. ``--idle`` more Connections sit in
+``--idle-rooms`` other topics and receive nothing: the flat-cost check (the CPU per frame
+should not move with them). Prints the best of ``--repeat`` runs
 in µs of process CPU per frame. Single-threaded and bounded by ``--frames``.
 """
 
@@ -27,7 +29,9 @@ from hub.bus import MemoryBus
 from hub.fanout import Registry
 
 
-async def run(sockets: int, frames: int, burst: int, fmt: str, wait_every: int) -> float:
+async def run(
+    sockets: int, frames: int, burst: int, fmt: str, wait_every: int, idle: int, idle_rooms: int
+) -> float:
     sent = calls = 0
 
     async def send(data: str | bytes) -> None:
@@ -44,6 +48,9 @@ async def run(sockets: int, frames: int, burst: int, fmt: str, wait_every: int) 
     conns = [registry.connect(fmt, send, close) for _ in range(sockets)]  # type: ignore[arg-type]
     for conn in conns:
         await registry.join(conn, "ws:w")
+    idlers = [registry.connect(fmt, send, close) for _ in range(idle)]  # type: ignore[arg-type]
+    for n, conn in enumerate(idlers):
+        await registry.join(conn, f"ws:idle{n % idle_rooms}")
     payload = msgpack.packb({"type": "message", "message": {"id": "m_1", "text": "hello"}})
     messages = frames // sockets
     await asyncio.sleep(0.01)
@@ -56,7 +63,7 @@ async def run(sockets: int, frames: int, burst: int, fmt: str, wait_every: int) 
     took = time.process_time() - start
     assert sent == messages * sockets, (sent, messages * sockets)
     assert registry.counters.overloaded == 0
-    for conn in conns:
+    for conn in conns + idlers:
         await registry.disconnect(conn)
     return took / (messages * sockets) * 1e6
 
@@ -68,6 +75,8 @@ def main() -> None:
     p.add_argument("--burst", type=int, default=1, help="payloads delivered per loop turn")
     p.add_argument("--format", choices=["msgpack", "json"], default="msgpack")
     p.add_argument("--wait-every", type=int, default=0, help="every n-th send waits once")
+    p.add_argument("--idle", type=int, default=0, help="idle sockets in other rooms")
+    p.add_argument("--idle-rooms", type=int, default=200, help="rooms of the idle sockets")
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
     try:
@@ -82,12 +91,20 @@ def main() -> None:
             best = min(
                 best,
                 runner.run(
-                    run(args.sockets, args.frames, args.burst, args.format, args.wait_every)
+                    run(
+                        args.sockets,
+                        args.frames,
+                        args.burst,
+                        args.format,
+                        args.wait_every,
+                        args.idle,
+                        args.idle_rooms,
+                    )
                 ),
             )
     print(
         f"{args.sockets} sockets, {args.frames} frames, burst {args.burst}, {args.format}, "
-        f"wait every {args.wait_every or '-'}: "
+        f"wait every {args.wait_every or '-'}, {args.idle} idle in {args.idle_rooms} rooms: "
         f"{best:.2f} µs CPU per frame (best of {args.repeat})"
     )
 

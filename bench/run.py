@@ -375,14 +375,32 @@ class Bench:
         alone = self.loadtest(target, servers, "F-alone", run, **load)
         holder = self.hold_idle(target, servers, run)
         try:
+            # What the idle sockets cost by themselves (heartbeats, pings, presence), per
+            # second with no load: the same upkeep runs during the load, so it is taken off.
+            pids = [proc.pid for _, proc in servers]
+            before = sum(cpu_seconds(pid) for pid in pids)
+            time.sleep(p["duration"])
+            upkeep_per_s = (sum(cpu_seconds(pid) for pid in pids) - before) / p["duration"]
             beside = self.loadtest(target, servers, "F-beside", run, **load)
         finally:
             self.procs.stop(holder)  # type: ignore[arg-type]
         a, b = (s["server"]["cpu_us_per_delivery"] for s in (alone, beside))
+        net = None
+        if b and beside["deliveries_per_s"]:
+            window_s = beside["deliveries"] / beside["deliveries_per_s"]  # send + drain
+            upkeep = upkeep_per_s * window_s
+            net = round(b - upkeep / beside["deliveries"] * 1e6, 2)
         self.record(target, "F_us_alone", a)
         self.record(target, "F_us_beside", b)
+        self.record(target, "F_upkeep_ms_per_s", upkeep_per_s * 1000)
         self.record(target, "F_growth", b / a if a and b else None)
-        self.say(target, "F", f"{a} µs/delivery alone, {b} beside {p['idle']} idle sockets")
+        self.record(target, "F_net_growth", net / a if a and net else None)
+        self.say(
+            target,
+            "F",
+            f"{a} µs/delivery alone, {b} beside {p['idle']} idle sockets ({net} net of "
+            f"their upkeep, {upkeep_per_s * 1000:.1f} ms CPU/s)",
+        )
 
     def scenario_d(self, servers: Any, run: int) -> None:
         p = self.plan["D"]
@@ -494,7 +512,9 @@ class Bench:
                 "F_us_beside",
                 "",
             ),
-            ("F. growth (beside / alone)", "F_growth", "1.0"),
+            ("F. growth (beside / alone)", "F_growth", ""),
+            ("F. the idle sockets' own upkeep, no load (ms CPU/s)", "F_upkeep_ms_per_s", ""),
+            ("F. growth net of that upkeep", "F_net_growth", "1.0"),
         ]
 
         def fmt(v: float | None, key: str) -> str:

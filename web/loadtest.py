@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from web.loadtest_clients import ORIGIN, Room, Share, hist_value_s, share_main
+from web.server import raise_open_files_limit
 
 MAX_SOCKETS = 100_000
 MAX_DURATION_S = 3600.0
@@ -250,6 +251,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     duration = min(args.duration, MAX_DURATION_S)
     urls = [u.rstrip("/") for u in (args.url or ["http://127.0.0.1:8000"])]
     say = (lambda *_: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    raise_open_files_limit()  # the generators inherit it
     rooms = asyncio.run(_setup(args, urls[0]))
     shares = _shares(args, urls, rooms)
     pids = args.server_pid

@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import logging
 import re
+import resource
 from typing import Any
 
 import uvicorn
@@ -179,4 +180,15 @@ class RedactSecrets(logging.Filter):
 
 
 def uvicorn_server(config: uvicorn.Config) -> uvicorn.Server:
+    raise_open_files_limit()
     return uvicorn.Server(config)
+
+
+def raise_open_files_limit() -> int:
+    """Lift the soft limit on open files to the hard one, as servers do: every socket is a
+    file, and the usual soft limit of 1024 would refuse the 1025th. Returns the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
