@@ -1,17 +1,20 @@
-"""Scenarios A-D and F against the hub and the python-socketio reference, in one sitting.
+"""Scenarios A to G against the hub and the python-socketio reference, in one sitting.
 
-    .venv/bin/python bench/run.py            # 3 interleaved runs, about 8 minutes
+    .venv/bin/python bench/run.py            # 3 interleaved runs, about 12 minutes
     .venv/bin/python bench/run.py --quick    # 1 small run, about 2 minutes
 
 It creates a scratch Postgres database (dropped at the end) and starts a private
 ``redis-server`` on a spare loopback port. Each run starts two fresh ``inviaro serve``
-processes (Postgres + Redis), drives A, B, C, D and F with ``inviaro loadtest``
-(``--procs`` generator processes), stops them, then does the same with two python-socketio
-servers (``bench/sio_server.py``, AsyncRedisManager on the same Redis) for A, B, C and F.
-F (flat cost) runs B's load on a small room twice, alone and beside many idle sockets in
-many rooms, and reports how much the CPU per delivery grew. It prints medians over the
-runs and the hub/python-socketio ratios; raw JSON goes to ``bench/results/<time>/``. Only
-127.0.0.1 is ever contacted; every process it started is ended by its pid.
+processes (Postgres + Redis), drives the scenarios with ``inviaro loadtest`` (``--procs``
+generator processes), stops them, then does the same with two python-socketio servers
+(``bench/sio_server.py``, AsyncRedisManager on the same Redis); D (durable ingest) is the
+hub's alone. A: idle sockets over both processes; B: one big room as fast as acked;
+C: many rooms at a steady rate; G: C at twice the rate; E: as many idle sockets as the
+open-files limit allows on ONE process; F (flat cost): B's load on a small room, alone and
+beside many idle sockets in many rooms, reporting how much the CPU per delivery grew, also
+net of what the idle sockets cost by themselves. It prints medians over the runs and the
+hub/python-socketio ratios; raw JSON and the hubs' logs go to ``bench/results/<time>/``.
+Only 127.0.0.1 is ever contacted; every process it started is ended by its pid.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ FULL = {
     "C": {"operators": 2000, "rooms": 100, "rate": 1000, "duration": 10},
     "D": {"duration": 8, "concurrency": 8, "batch": 100},
     "F": {"operators": 300, "visitors": 2, "window": 8, "duration": 5, "idle": 2000, "rooms": 200},
+    "E": {"operators": 20000},
+    "G": {"operators": 2000, "rooms": 100, "rate": 2000, "duration": 10},
 }
 QUICK = {
     "runs": 1,
@@ -57,7 +62,12 @@ QUICK = {
     "C": {"operators": 500, "rooms": 50, "rate": 500, "duration": 5},
     "D": {"duration": 4, "concurrency": 8, "batch": 100},
     "F": {"operators": 200, "visitors": 2, "window": 8, "duration": 3, "idle": 500, "rooms": 50},
+    "E": {"operators": 3000},
+    "G": {"operators": 500, "rooms": 50, "rate": 1000, "duration": 5},
 }
+# A process can hold no more sockets than its open-files hard limit allows (a few files
+# go to the database, Redis and the listener).
+FILES_LIMIT = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
 
 def free_port() -> int:
@@ -312,6 +322,30 @@ class Bench:
             f"{s['server']['rss_per_socket_kb']} KB/socket",
         )
 
+    def scenario_e(self, target: str, servers: Any, run: int) -> None:
+        """A at scale: idle sockets on ONE server process."""
+        operators = min(self.plan["E"]["operators"], FILES_LIMIT - 100)
+        s = self.loadtest(
+            target,
+            servers[:1],
+            "E",
+            run,
+            operators=operators,
+            visitors=0,
+            rate=1,
+            duration=1,
+            **{"connect-concurrency": 200},
+        )
+        self.record(target, "E_sockets", s["subscribers"])
+        self.record(target, "E_kb_per_socket", s["server"]["rss_per_socket_kb"])
+        self.record(target, "E_connect_s", s["connect_seconds"])
+        self.say(
+            target,
+            "E",
+            f"{s['subscribers']} sockets on one process in {s['connect_seconds']} s, "
+            f"{s['server']['rss_per_socket_kb']} KB/socket, errors {s['connect_errors']}",
+        )
+
     def scenario_b(self, target: str, servers: Any, run: int) -> None:
         p = self.plan["B"]
         s = self.loadtest(
@@ -336,12 +370,12 @@ class Bench:
             f"cpu {s['cpu_seconds']} hubs {s['server']['cpu_seconds']}",
         )
 
-    def scenario_c(self, target: str, servers: Any, run: int) -> None:
-        p = self.plan["C"]
+    def scenario_c(self, target: str, servers: Any, run: int, name: str = "C") -> None:
+        p = self.plan[name]
         s = self.loadtest(
             target,
             servers,
-            "C",
+            name,
             run,
             operators=p["operators"],
             rooms=p["rooms"],
@@ -350,12 +384,12 @@ class Bench:
             duration=p["duration"],
         )
         for key in ("p50_ms", "p99_ms", "p999_ms", "max_ms"):
-            self.record(target, f"C_{key}", s[key])
-        self.record(target, "C_loss", s["loss"])
-        self.record(target, "C_acked_per_s", s["acked_per_s"])
+            self.record(target, f"{name}_{key}", s[key])
+        self.record(target, f"{name}_loss", s["loss"])
+        self.record(target, f"{name}_acked_per_s", s["acked_per_s"])
         self.say(
             target,
-            "C",
+            name,
             f"acked {s['acked_per_s']}/s, p50 {s['p50_ms']} ms, p99 "
             f"{s['p99_ms']} ms, loss {s['loss']:.2%}, cpu {s['cpu_seconds']} hubs "
             f"{s['server']['cpu_seconds']}",
@@ -445,7 +479,7 @@ class Bench:
         print(f"  {name} {target:<9} {text}", file=sys.stderr, flush=True)
 
     def run(self) -> None:
-        only = set(self.args.only or "ABCDF")
+        only = set(self.args.only or "ABCDEFG")
         for run in range(1, self.plan["runs"] + 1):
             print(f"run {run}/{self.plan['runs']}", file=sys.stderr, flush=True)
             for target in self.args.targets.split(","):
@@ -457,10 +491,14 @@ class Bench:
                         self.scenario_b(target, servers, run)
                     if "C" in only:
                         self.scenario_c(target, servers, run)
+                    if "G" in only:
+                        self.scenario_c(target, servers, run, "G")
                     if "D" in only and target == "inviaro":
                         self.scenario_d(servers, run)
                     if "F" in only:
                         self.scenario_f(target, servers, run)
+                    if "E" in only:  # last: it leaves the most behind
+                        self.scenario_e(target, servers, run)
                 finally:
                     for _, proc in servers:
                         self.procs.stop(proc)
@@ -472,7 +510,8 @@ class Bench:
             values = self.results[target].get(key)
             return statistics.median(values) if values else None
 
-        a, b, c, d, f = (self.plan[k] for k in "ABCDF")
+        a, b, c, d, e, f, g = (self.plan[k] for k in "ABCDEFG")
+        e_sockets = min(e["operators"], FILES_LIMIT - 100)
         rows = [
             (
                 f"A. {a['operators']} idle sockets: server memory per socket (KB)",
@@ -496,12 +535,27 @@ class Bench:
             ("C. loss", "C_loss", "0"),
             ("C. acked msg/s", "C_acked_per_s", ""),
             (
+                f"G. C at {g['rate']} msg/s ({g['operators']} in {g['rooms']} rooms): p50 (ms)",
+                "G_p50_ms",
+                "",
+            ),
+            ("G. p99 (ms)", "G_p99_ms", "100"),
+            ("G. loss", "G_loss", "0"),
+            ("G. acked msg/s", "G_acked_per_s", ""),
+            (
                 f"D. ingest API, {d['concurrency']} clients x {d['batch']}/request: msg/s",
                 "D_msgs_per_s",
                 "5000",
             ),
             ("D. writer commit p99 (ms)", "D_commit_p99_ms", "50"),
             ("D. writer backlog at end", "D_backlog", "0"),
+            (
+                f"E. {e_sockets} idle sockets on ONE process: memory per socket (KB)",
+                "E_kb_per_socket",
+                "20",
+            ),
+            ("E. sockets open", "E_sockets", ""),
+            (f"E. time to connect {e_sockets} (s)", "E_connect_s", ""),
             (
                 f"F. room of {f['operators']}, as fast as acked: CPU per delivery alone (µs)",
                 "F_us_alone",
@@ -550,7 +604,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="one small run (a 2-minute smoke)")
     p.add_argument("--runs", type=int, help="runs per scenario (default 3, --quick 1)")
-    p.add_argument("--only", help="scenarios to run, e.g. AB (default ABCDF)")
+    p.add_argument("--only", help="scenarios to run, e.g. AB (default ABCDEFG)")
     p.add_argument("--targets", default="inviaro,socketio", help="servers to run (default: both)")
     args = p.parse_args()
     try:
