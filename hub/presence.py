@@ -11,14 +11,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
+from redis.asyncio import Redis
 
-from hub.bus import BusUnavailable
+from hub.ids import new_id
+from hub.redis_pipeline import Pipeliner
 
 Clock = Callable[[], float]
 DEFAULT_TTL_S = 20.0
-POOL_WAIT_S = 5.0  # how long a presence call waits for a free Redis connection
 _SEP = "\x1f"  # between the workspace key and an operator id in a key name
 
 
@@ -108,137 +107,192 @@ class MemoryPresence:
             del entries[key]
 
 
-# Keys: KEYS[1] = the workspace's operators (score: latest expiry of any of their
-# connections), KEYS[2] = one operator's connections (score: each one's expiry). Every call
-# touches one operator's entries only, so its cost does not grow with the workspace.
+# The Redis layout. Per workspace W a set of its online operators, ``presence:W``; per
+# operator O a set of their connections, ``presence:W<SEP>O``, each member ``P<SEP>conn``
+# naming the process P that holds it; per process a set of what it holds,
+# ``presence:proc<SEP>P``, members ``W<SEP>O<SEP>conn``; and one sorted set of processes
+# scored by when each expires, ``presence:procs``. A connection counts while its process
+# has not expired. A heartbeat renews its process's score alone, so its cost does not
+# grow with the process's sockets; the first process to see another one expired sweeps
+# what that one held and reports who went offline with it, exactly once.
 
-# online: add the connection; answer 1 when the operator already had a live connection.
-_ONLINE = """
-local had = redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[3], '+inf')
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-if had > 0 then return 1 end
+_LIB = """
+local SEP = '\\31'
+local function process_of(member)
+  return string.sub(member, 1, string.find(member, SEP, 1, true) - 1)
+end
+local alive = {}
+local function live(procs, process, now)
+  local known = alive[process]
+  if known == nil then
+    local score = redis.call('ZSCORE', procs, process)
+    known = score ~= false and score ~= nil and tonumber(score) > now
+    alive[process] = known
+  end
+  return known
+end
+local function others_live(operator_key, procs, except, now)
+  for _, member in ipairs(redis.call('SMEMBERS', operator_key)) do
+    if member ~= except and live(procs, process_of(member), now) then return true end
+  end
+  return false
+end
+"""
+
+# KEYS: workspace, operator, process's holdings, processes. ARGV: process, connection,
+# operator, workspace, now, expiry, register ('1': list the process too). Answers 1 when
+# the operator already had a live connection.
+_ONLINE = (
+    _LIB
+    + """
+local member = ARGV[1] .. SEP .. ARGV[2]
+local had = others_live(KEYS[2], KEYS[4], member, tonumber(ARGV[5]))
+redis.call('SADD', KEYS[2], member)
+redis.call('SADD', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4] .. SEP .. ARGV[3] .. SEP .. ARGV[2])
+if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1]) end
+if had then return 1 end
 return 0
 """
+)
 
-# offline: remove the connection (ARGV[1] empty: none, just sweep expired ones); answer 1
-# when the operator had been listed and no live connection remains. Used by the heartbeat's
-# sweep too, so exactly one process reports each expiry.
-_OFFLINE = """
-if ARGV[1] ~= '' and redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
-if redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[2], '+inf') > 0 then return 0 end
-return redis.call('ZREM', KEYS[1], ARGV[3])
+# KEYS and ARGV as for online (without expiry and register). Answers 1 when the operator
+# had been listed and no live connection remains.
+_OFFLINE = (
+    _LIB
+    + """
+local member = ARGV[1] .. SEP .. ARGV[2]
+if redis.call('SREM', KEYS[2], member) == 0 then return 0 end
+redis.call('SREM', KEYS[3], ARGV[4] .. SEP .. ARGV[3] .. SEP .. ARGV[2])
+if others_live(KEYS[2], KEYS[4], member, tonumber(ARGV[5])) then return 0 end
+return redis.call('SREM', KEYS[1], ARGV[3])
 """
+)
+
+# KEYS: processes. ARGV: process, now, expiry, key prefix. Renews the process, then sweeps
+# every expired one. Answers {1 if the process was still listed, then workspace, operator
+# pairs that went offline}.
+_REFRESH = (
+    _LIB
+    + """
+local listed = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local out = {0}
+if listed ~= false and listed ~= nil then out[1] = 1 end
+local now = tonumber(ARGV[2])
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])) do
+  redis.call('ZREM', KEYS[1], dead)
+  alive[dead] = false
+  local holdings = ARGV[4] .. 'presence:proc' .. SEP .. dead
+  for _, entry in ipairs(redis.call('SMEMBERS', holdings)) do
+    local a = string.find(entry, SEP, 1, true)
+    local b = string.find(entry, SEP, a + 1, true)
+    local workspace = ARGV[4] .. 'presence:' .. string.sub(entry, 1, a - 1)
+    local operator = string.sub(entry, a + 1, b - 1)
+    local operator_key = workspace .. SEP .. operator
+    redis.call('SREM', operator_key, dead .. SEP .. string.sub(entry, b + 1))
+    if not others_live(operator_key, KEYS[1], '', now)
+        and redis.call('SREM', workspace, operator) == 1 then
+      table.insert(out, string.sub(entry, 1, a - 1))
+      table.insert(out, operator)
+    end
+  end
+  redis.call('DEL', holdings)
+end
+return out
+"""
+)
+
+# KEYS: workspace, processes. ARGV: now. Operators with a live connection.
+_WHO = (
+    _LIB
+    + """
+local out = {}
+for _, operator in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if others_live(KEYS[1] .. SEP .. operator, KEYS[2], '', tonumber(ARGV[1])) then
+    table.insert(out, operator)
+  end
+end
+return out
+"""
+)
 
 
 class RedisPresence:
-    """Presence shared by every process: per workspace, a sorted set of operators, and per
-    operator a sorted set of connections, each scored by expiry time.
+    """Presence shared by every process (the layout is described above).
 
-    Wall-clock seconds are used as scores, so hub hosts need roughly synchronised clocks.
+    Calls go out through one :class:`hub.redis_pipeline.Pipeliner`, so a burst of
+    connecting sockets shares round trips instead of queueing for connections. Wall-clock
+    seconds are the scores, so hub hosts need roughly synchronised clocks.
     """
 
     def __init__(
         self, url: str, ttl_s: float = DEFAULT_TTL_S, clock: Clock = time.time, prefix: str = ""
     ) -> None:
-        # A burst of connecting sockets waits its turn for one of a few connections; a plain
-        # pool would refuse every call past its limit, and open a connection per call.
-        self._pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=32,
-            timeout=POOL_WAIT_S,
-            socket_connect_timeout=2.0,
-            socket_timeout=2.0,
-            decode_responses=True,
+        self._redis = Redis.from_url(
+            url, socket_connect_timeout=2.0, socket_timeout=2.0, decode_responses=True
         )
-        self._redis = Redis(connection_pool=self._pool)
+        self._calls = Pipeliner(self._redis, "presence")
         self._ttl = ttl_s
         self._clock = clock
         self._prefix = prefix
+        self._process = new_id("proc_")
+        self._procs = f"{prefix}presence:procs"
+        self._holdings = f"{prefix}presence:proc{_SEP}{self._process}"
+        self._listed = False  # this process has put itself in the processes' set
         self._local: dict[tuple[str, str, str], None] = {}  # our (workspace, operator, conn)
-        self._online = self._redis.register_script(_ONLINE)
-        self._offline = self._redis.register_script(_OFFLINE)
 
     def _keys(self, workspace_id: str, operator_id: str) -> list[str]:
         base = f"{self._prefix}presence:{workspace_id}"
-        return [base, f"{base}{_SEP}{operator_id}"]
+        return [base, f"{base}{_SEP}{operator_id}", self._holdings, self._procs]
 
-    @property
-    def _keep_ms(self) -> int:
-        return int(self._ttl * 4000)  # keys outlive their entries, then vanish on their own
+    async def _eval(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        (reply,) = await self._calls.execute(("EVAL", script, len(keys), *keys, *args))
+        return reply
+
+    def _online_call(self, workspace_id: str, operator_id: str, connection_id: str) -> Any:
+        now = self._clock()
+        args = [self._process, connection_id, operator_id, workspace_id, now]
+        args += [now + self._ttl, "0" if self._listed else "1"]
+        return ("EVAL", _ONLINE, 4, *self._keys(workspace_id, operator_id), *args)
 
     async def online(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
         self._local[(workspace_id, operator_id, connection_id)] = None
-        now = self._clock()
-        args: list[str | float] = [connection_id, now + self._ttl, now, operator_id, self._keep_ms]
-        try:
-            had = await self._online(keys=self._keys(workspace_id, operator_id), args=args)
-        except (RedisError, OSError) as err:
-            raise BusUnavailable(f"presence: {err}") from err
+        (had,) = await self._calls.execute(
+            self._online_call(workspace_id, operator_id, connection_id)
+        )
+        self._listed = True
         return not had
 
     async def offline(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
         self._local.pop((workspace_id, operator_id, connection_id), None)
-        return await self._remove(workspace_id, operator_id, connection_id)
-
-    async def _remove(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
-        args: list[str | float] = [connection_id, self._clock(), operator_id]
-        try:
-            keys = self._keys(workspace_id, operator_id)
-            return bool(await self._offline(keys=keys, args=args))
-        except (RedisError, OSError) as err:
-            raise BusUnavailable(f"presence: {err}") from err
+        args = [self._process, connection_id, operator_id, workspace_id, self._clock()]
+        return bool(await self._eval(_OFFLINE, self._keys(workspace_id, operator_id), args))
 
     async def who(self, workspace_id: str) -> set[str]:
-        try:
-            members = await self._redis.zrangebyscore(
-                self._keys(workspace_id, "")[0], f"({self._clock()}", "+inf"
-            )
-        except (RedisError, OSError) as err:
-            raise BusUnavailable(f"presence: {err}") from err
-        return set(_names(members))
+        keys = [f"{self._prefix}presence:{workspace_id}", self._procs]
+        return set(await self._eval(_WHO, keys, [self._clock()]))
 
     async def refresh(self) -> list[tuple[str, str]]:
         now = self._clock()
-        expiry = now + self._ttl
-        gone: list[tuple[str, str]] = []
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for ws, op, conn in self._local:
-                    workspace_key, operator_key = self._keys(ws, op)
-                    pipe.zadd(operator_key, {conn: expiry})
-                    pipe.zadd(workspace_key, {op: expiry}, gt=True)
-                    pipe.pexpire(operator_key, self._keep_ms)
-                    pipe.pexpire(workspace_key, self._keep_ms)
-                await pipe.execute()
-            for ws in {ws for ws, _, _ in self._local}:
-                stale = await self._redis.zrangebyscore(self._keys(ws, "")[0], "-inf", now)
-                for op in _names(stale):
-                    if await self._remove(ws, op, ""):
-                        gone.append((ws, op))
-        except (RedisError, OSError) as err:
-            raise BusUnavailable(f"presence: {err}") from err
-        return gone
+        args = [self._process, now, now + self._ttl, self._prefix]
+        listed, *gone = await self._eval(_REFRESH, [self._procs], args)
+        if not listed and self._local:
+            # Taken for dead (a stall past the ttl) and swept: list what we hold again.
+            await self._calls.execute(*(self._online_call(*key) for key in list(self._local)))
+        return list(zip(gone[::2], gone[1::2], strict=True))
 
     async def forget(self, workspace_id: str, operator_id: str) -> None:
-        for key in [k for k in self._local if k[0] == workspace_id and k[1] == operator_id]:
+        mine = [k for k in self._local if k[0] == workspace_id and k[1] == operator_id]
+        for key in mine:
             del self._local[key]
-        workspace_key, operator_key = self._keys(workspace_id, operator_id)
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.delete(operator_key)
-                pipe.zrem(workspace_key, operator_id)
-                await pipe.execute()
-        except (RedisError, OSError) as err:
-            raise BusUnavailable(f"presence: {err}") from err
+        workspace_key, operator_key, holdings, _ = self._keys(workspace_id, operator_id)
+        await self._calls.execute(
+            ("DEL", operator_key),
+            ("SREM", workspace_key, operator_id),
+            *(("SREM", holdings, _SEP.join(key)) for key in mine),
+        )
 
     async def close(self) -> None:
+        await self._calls.close()
         await self._redis.aclose()
-        await self._pool.disconnect()
-
-
-def _names(values: Any) -> list[str]:
-    return [v if isinstance(v, str) else bytes(v).decode() for v in values]

@@ -4,9 +4,9 @@ The listener task owns that connection and its whole life: connect, (re)subscrib
 referenced topic, read replies until the connection dies (a ``CLIENT KILL``, a Redis
 restart, a network cut), then back off (0.1 s doubling to 5 s) and start over, calling
 ``on_reconnect`` once every topic is confirmed again. Publishing uses the client's normal
-connection pool, so a blocked subscriber never holds up a publish; publishes made while
-one round trip is under way are coalesced and sent together in one pipeline, in order, so
-under load the cost per message is a share of a round trip, not a whole one.
+connection pool, so a blocked subscriber never holds up a publish, through a
+:class:`hub.redis_pipeline.Pipeliner`: publishes made while one round trip is under way go
+out together in the next pipeline, in order.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from hub.bus import BusUnavailable, OnMessage, OnReconnect
 from hub.model import utcnow
+from hub.redis_pipeline import Pipeliner
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,7 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._down = False  # the listener lost Redis and has not got it back yet
-        self._outgoing: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._publisher = Pipeliner(self._client, "cannot publish to Redis")
         self.reconnects = 0
 
     async def start(self) -> None:
@@ -88,14 +88,7 @@ class RedisBus:
         for waiter in self._confirmed.values():
             waiter.cancel()
         self._confirmed.clear()
-        flusher, self._flusher = self._flusher, None
-        if flusher is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-        for _, _, done in self._outgoing:
-            if not done.done():
-                done.set_exception(BusUnavailable("the bus is closed"))
-        self._outgoing.clear()
+        await self._publisher.close()
         await self._client.aclose()
         await self._sub_pool.disconnect()
 
@@ -109,31 +102,7 @@ class RedisBus:
     async def publish(self, payload: bytes, *topics: str) -> None:
         if self._closed:
             raise BusUnavailable("the bus is closed")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outgoing += [(topic, payload, done) for topic in topics]  # one pipeline, one wait
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await done
-
-    async def _flush(self) -> None:
-        """Send everything queued, one pipeline per round trip, until nothing is left."""
-        while self._outgoing:
-            batch, self._outgoing = self._outgoing, []
-            pipe = self._client.pipeline(transaction=False)
-            for topic, payload, _ in batch:
-                pipe.publish(topic, payload)
-            error: BusUnavailable | None = None
-            try:
-                await pipe.execute()
-            except (RedisError, OSError) as err:
-                error = BusUnavailable(f"cannot publish to Redis: {err}")
-            for _, _, done in batch:
-                if done.done():
-                    continue
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+        await self._publisher.execute(*(("PUBLISH", topic, payload) for topic in topics))
 
     async def subscribe(self, topic: str) -> None:
         count = self._refs.get(topic, 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -65,12 +66,16 @@ class Hub:
         presence: Presence,
         *,
         heartbeat_s: int = 25,
+        observe_accept: Callable[[float], None] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.registry = registry
         self.presence = presence
         self.heartbeat_s = heartbeat_s
+        # Seconds from a message's arrival to durable and rung: what a sender waits for
+        # its ack, the hub's own share of end-to-end latency (metrics, by the web layer).
+        self._observe_accept = observe_accept
         self._workspaces: Counter[str] = Counter()  # local sessions per workspace
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -83,6 +88,7 @@ class Hub:
         *,
         queue_bound: int = 256,
         heartbeat_s: int = 25,
+        observe_accept: Callable[[float], None] | None = None,
     ) -> Hub:
         """Wire bus, registry and hub, whose callbacks point at each other."""
         hub: Hub | None = None
@@ -99,11 +105,14 @@ class Hub:
 
         bus = make_bus(on_message, on_reconnect)
         registry = Registry(bus, queue_bound)
-        hub = cls(store, bus, registry, presence, heartbeat_s=heartbeat_s)
+        hub = cls(
+            store, bus, registry, presence, heartbeat_s=heartbeat_s, observe_accept=observe_accept
+        )
         return hub
 
     async def accept(self, inbound: Inbound) -> WriteResult:
         """Store the message, then publish it. Returns once it is durable: ack then."""
+        started = time.perf_counter()
         result = await self.store.write(inbound)
         msg = result.message
         # Republished even when an idempotency key matched: the first publish may have been
@@ -114,6 +123,8 @@ class Hub:
         if result.conversation is not None:
             frame = frames.conversation(result.conversation)
             await self._publish(_pack(frame), workspace_topic(msg.workspace_id))
+        if self._observe_accept is not None:
+            self._observe_accept(time.perf_counter() - started)
         return result
 
     async def publish_typing(

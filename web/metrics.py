@@ -14,10 +14,10 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-FANOUT_SECONDS = Histogram(
-    "inviaro_fanout_seconds",
-    "From a message's arrival to its frames queued on local sockets",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+ACCEPT_SECONDS = Histogram(
+    "inviaro_accept_seconds",
+    "From a message's arrival to durable and handed to the bus (what its ack waits for)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5),
 )
 WRITER_BATCH = Histogram(
     "inviaro_writer_batch_size",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
-from hub.presence import MemoryPresence, Presence, RedisPresence
+from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
 from hub.redis_bus import RedisBus
 from hub.service import Hub
 from storage import migrate
@@ -27,6 +28,7 @@ from web import metrics
 from web.config import Settings
 
 log = logging.getLogger("inviaro.services")
+PRESENCE_HEARTBEATS = 3
 
 Hook = Callable[..., Awaitable[None]]
 
@@ -49,26 +51,25 @@ class Services:
         if migrate_schema:
             await migrate.upgrade(engine)
         store = SqlStore(engine, observe=_observe_commit)
-        presence: Presence
+        presence = make_presence(settings)
         if settings.redis_url:
             redis_url = settings.redis_url
 
             def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:
                 return RedisBus(redis_url, on_message, on_reconnect)
 
-            presence = RedisPresence(redis_url)
         else:
 
             def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:
                 return MemoryBus(on_message, on_reconnect)
 
-            presence = MemoryPresence()
         hub = Hub.create(
             store,
             presence,
             make_bus,
             queue_bound=settings.send_queue_frames,
             heartbeat_s=int(settings.heartbeat_s),
+            observe_accept=metrics.ACCEPT_SECONDS.observe,
         )
         await hub.bus.start()
         services = cls(
@@ -134,6 +135,15 @@ class Services:
             await closer()
         await self.http.aclose()
         await self.engine.dispose()
+
+
+def make_presence(settings: Settings, clock: Clock | None = None, prefix: str = "") -> Presence:
+    """Presence whose entries live three heartbeats (each heartbeat renews them): a process
+    is taken for gone, and its operators for offline, only once it missed two."""
+    ttl_s = PRESENCE_HEARTBEATS * settings.heartbeat_s
+    if settings.redis_url:
+        return RedisPresence(settings.redis_url, ttl_s, clock or time.time, prefix)
+    return MemoryPresence(ttl_s, clock or time.monotonic)
 
 
 def _observe_commit(batch: int, seconds: float) -> None:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio
 
 from hub.presence import MemoryPresence, Presence, RedisPresence
 
@@ -111,3 +112,40 @@ async def test_a_burst_of_connecting_sockets_waits_for_redis_instead_of_failing(
         assert len(await presence.who("w")) == 500
     finally:
         await presence.close()
+
+
+async def test_a_process_taken_for_dead_lists_its_connections_again_at_its_next_heartbeat(
+    hub_redis_url: str,
+) -> None:
+    clock, prefix = Clock(), f"test:{uuid.uuid4().hex}:"
+    stalled = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
+    other = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
+    try:
+        await stalled.online("w", "op1", "c1")
+        await other.online("w", "op2", "c2")
+        clock.now += TTL + 1  # stalled missed its heartbeats
+        assert await other.refresh() == [("w", "op1")]
+        assert await stalled.refresh() == []
+        assert await other.who("w") == {"op1", "op2"}
+    finally:
+        await stalled.close()
+        await other.close()
+
+
+async def test_a_heartbeat_costs_the_same_however_many_sockets_the_process_holds(
+    hub_redis_url: str,
+) -> None:
+    presence = RedisPresence(hub_redis_url, TTL, Clock(), prefix=f"test:{uuid.uuid4().hex}:")
+    stats = redis.asyncio.Redis.from_url(hub_redis_url)
+
+    async def commands() -> int:
+        return int((await stats.info("stats"))["total_commands_processed"])
+
+    try:
+        await asyncio.gather(*(presence.online("w", f"op{i}", f"c{i}") for i in range(1000)))
+        before = await commands()
+        await presence.refresh()
+        assert await commands() - before < 10  # one script, not a command per socket
+    finally:
+        await presence.close()
+        await stats.aclose()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
+
+from tests.helpers import signup
 
 
 async def test_healthz_answers_ok(client: httpx.AsyncClient) -> None:
@@ -21,6 +25,26 @@ async def test_metrics_are_prometheus_text_with_inviaro_names(client: httpx.Asyn
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert "inviaro_writer_commit_seconds" in response.text
+
+
+async def test_each_accepted_message_is_timed_in_the_accept_histogram(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await signup(client)
+    feed = (await owner.post("/api/channels", {"kind": "custom", "name": "Feed"})).json()
+
+    async def accepted() -> float:
+        text = (await client.get("/metrics")).text
+        return float(re.search(r"^inviaro_accept_seconds_count (\S+)$", text, re.M)[1])  # type: ignore[index]
+
+    before = await accepted()
+    response = await client.post(
+        f"/api/ingest/{feed['id']}",
+        json={"messages": [{"external_id": "e1", "contact": {"external_id": "c1"}, "text": "hi"}]},
+        headers={"Authorization": f"Bearer {feed['ingest_token']}"},
+    )
+    assert response.status_code == 202, response.text
+    assert await accepted() == before + 1
 
 
 async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
