@@ -60,21 +60,29 @@ async def scrape(urls: list[str]) -> dict[str, float]:
     return total
 
 
-def quantile_ms(before: dict[str, float], after: dict[str, float], q: float) -> float | None:
-    prefix = "inviaro_writer_commit_seconds_bucket{le="
+def quantile_ms(
+    before: dict[str, float], after: dict[str, float], q: float, name: str = "writer_commit"
+) -> float | None:
+    """The ``q`` quantile of ``inviaro_<name>_seconds`` between two scrapes, interpolated
+    linearly inside its bucket as Prometheus's ``histogram_quantile`` does."""
+    prefix = f"inviaro_{name}_seconds_bucket{{le="
     buckets = sorted(
         (float(k[len(prefix) + 1 : -2]), after[k] - before.get(k, 0.0))
         for k in after
         if k.startswith(prefix) and "+Inf" not in k
     )
-    count = after.get("inviaro_writer_commit_seconds_count", 0) - before.get(
-        "inviaro_writer_commit_seconds_count", 0
-    )
+    total = f"inviaro_{name}_seconds_count"
+    count = after.get(total, 0) - before.get(total, 0)
     if not count:
         return None
+    rank = q * count
+    low, below = 0.0, 0.0
     for le, cumulative in buckets:
-        if cumulative >= q * count:
-            return le * 1000
+        if cumulative >= rank:
+            inside = cumulative - below
+            share = (rank - below) / inside if inside else 1.0
+            return round((low + (le - low) * share) * 1000, 1)
+        low, below = le, cumulative
     return float("inf")
 
 
@@ -137,6 +145,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "mean_batch": round(items / batches, 1) if batches else None,
         "commit_p50_ms": quantile_ms(before, after, 0.5),
         "commit_p99_ms": quantile_ms(before, after, 0.99),
+        "accept_p50_ms": quantile_ms(before, after, 0.5, "accept"),
+        "accept_p99_ms": quantile_ms(before, after, 0.99, "accept"),
         "backlog_end": after.get("inviaro_writer_backlog", 0.0),
     }
 

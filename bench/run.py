@@ -467,12 +467,14 @@ class Bench:
         out.write_text(json.dumps(s, indent=2))
         self.record("inviaro", "D_msgs_per_s", s["messages_per_s"])
         self.record("inviaro", "D_commit_p99_ms", s["commit_p99_ms"])
+        self.record("inviaro", "D_accept_p99_ms", s["accept_p99_ms"])
         self.record("inviaro", "D_backlog", s["backlog_end"])
         self.say(
             "inviaro",
             "D",
             f"{s['messages_per_s']} msg/s, commit p99 "
-            f"{s['commit_p99_ms']} ms, batch {s['mean_batch']}, cpu {s['cpu_seconds']}",
+            f"{s['commit_p99_ms']} ms, accept p50/p99 {s['accept_p50_ms']}/{s['accept_p99_ms']} "
+            f"ms, batch {s['mean_batch']}, cpu {s['cpu_seconds']}",
         )
 
     def say(self, target: str, name: str, text: str) -> None:
@@ -548,6 +550,7 @@ class Bench:
                 "5000",
             ),
             ("D. writer commit p99 (ms)", "D_commit_p99_ms", "50"),
+            ("D. accept p99: arrival to durable and published (ms)", "D_accept_p99_ms", ""),
             ("D. writer backlog at end", "D_backlog", "0"),
             (
                 f"E. {e_sockets} idle sockets on ONE process: memory per socket (KB)",

@@ -178,14 +178,14 @@ class _HubSender(_Sender):
                     self.room_free.set()
 
 
-async def _hub_sender(url: str, room: Room, stats: Stats, window: int) -> _Sender:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        response = await client.post(
-            "/api/widget/sessions", json={"key": room.widget_key}, headers={"Origin": ORIGIN}
-        )
-        response.raise_for_status()
-        ws_url = response.json()["ws_url"]
-    ws = await _connect(ws_url, {"Origin": ORIGIN})
+async def _hub_sender(
+    url: str, room: Room, stats: Stats, window: int, http: httpx.AsyncClient
+) -> _Sender:
+    response = await http.post(
+        f"{url}/api/widget/sessions", json={"key": room.widget_key}, headers={"Origin": ORIGIN}
+    )
+    response.raise_for_status()
+    ws = await _connect(response.json()["ws_url"], {"Origin": ORIGIN})
     return _HubSender(ws, room, stats, window)
 
 
@@ -237,7 +237,9 @@ class _SioSender(_Sender):
                     await self.ws.send("3")
 
 
-async def _sio_sender(url: str, room: Room, stats: Stats, window: int) -> _Sender:
+async def _sio_sender(
+    url: str, room: Room, stats: Stats, window: int, http: httpx.AsyncClient
+) -> _Sender:
     ws = await _sio_open(url, f"room=-1&token={room.token}")
     return _SioSender(ws, room, stats, window)
 
@@ -311,12 +313,13 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
     started = time.perf_counter()
     subs = [asyncio.ensure_future(subscriber(u, rooms[r])) for u, r in share.subscribers]
     senders: list[_Sender] = []
-    for url, r in share.senders:
-        try:
-            senders.append(await open_sender(url, rooms[r], stats, share.window))
-            stats.senders_open += 1
-        except Exception:
-            stats.connect_errors += 1
+    async with httpx.AsyncClient(timeout=60) as http:  # one TLS context, not one per sender
+        for url, r in share.senders:
+            try:
+                senders.append(await open_sender(url, rooms[r], stats, share.window, http))
+                stats.senders_open += 1
+            except Exception:
+                stats.connect_errors += 1
     wanted = len(share.subscribers) + len(share.senders)
     while stats.opened + stats.senders_open + stats.connect_errors < wanted:
         if all(t.done() for t in subs):
