@@ -45,7 +45,7 @@ async def setup(url: str) -> tuple[str, str]:
 def parse_metrics(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("inviaro_writer_"):
+        if line.startswith(("inviaro_writer_", "inviaro_accept_")):
             key, _, value = line.rpartition(" ")
             out[key] = out.get(key, 0.0) + float(value)
     return out

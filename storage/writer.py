@@ -357,8 +357,12 @@ class BatchingWriter:
             async with conn.begin():
                 await self._drop_erased(conn, items, state)
                 await self._resolve_conversations(conn, items, state)
+                # Look for earlier copies before taking the row locks the other processes'
+                # transactions wait on: a read needs no lock, and should a copy be committed
+                # meanwhile, the unique indexes refuse the insert and the retry finds it.
+                existing = await self._earlier_copies(conn, items, state)
                 await self._lock_conversations(conn, items, state)
-                fresh = await self._deduplicate(conn, items, state)
+                fresh = await self._deduplicate(conn, items, state, existing)
                 await self._insert(conn, items, fresh, state)
                 changed = await self._changed_conversations(conn, state)
         except BaseException:
@@ -540,22 +544,23 @@ class BatchingWriter:
             else:
                 s.channel_of[n] = conv.channel_id
 
-    async def _deduplicate(
-        self, conn: AsyncConnection, items: list[Inbound], s: _Batch
-    ) -> list[int]:
-        """Indices of the items to insert; the others get the earlier message as result."""
-        live = [n for n in s.conv_of if n not in s.results]
+    async def _earlier_copies(
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, only: list[int] | None = None
+    ) -> dict[tuple[str, ...], Message]:
+        """Stored messages that share an idempotency key with the items (``only`` those),
+        by key: ("id", id), ("client", conversation, client id), ("provider", channel,
+        provider message id)."""
+        live = [n for n in s.conv_of if n not in s.results] if only is None else only
         if not live:
-            return []
-        ids = {items[n].id for n in live}
+            return {}
         by_client = [(s.conv_of[n], items[n].client_id) for n in live if items[n].client_id]
         by_provider = [
-            (s.channel_of[n], items[n].provider_message_id)
+            (s.channel_of.get(n, items[n].channel_id), items[n].provider_message_id)
             for n in live
             if items[n].provider_message_id
         ]
         params = {
-            "ids": list(ids),
+            "ids": list({items[n].id for n in live}),
             **self._sql.pairs("clients", by_client),
             **self._sql.pairs("providers", by_provider),
         }
@@ -567,6 +572,28 @@ class BatchingWriter:
                 existing[("client", row.conversation_id, row.client_id)] = message
             if row.provider_message_id:
                 existing[("provider", row.channel_id, row.provider_message_id)] = message
+        return existing
+
+    async def _deduplicate(
+        self,
+        conn: AsyncConnection,
+        items: list[Inbound],
+        s: _Batch,
+        existing: dict[tuple[str, ...], Message],
+    ) -> list[int]:
+        """Indices of the items to insert; the others get the earlier message as result.
+
+        Runs once the conversations are locked and checked, so a copy in a conversation
+        of another workspace is never handed out."""
+        live = [n for n in s.conv_of if n not in s.results]
+        # A provider key looked up before its conversation told its channel: look again.
+        unsure = [
+            n
+            for n in live
+            if items[n].provider_message_id and s.channel_of[n] != items[n].channel_id
+        ]
+        if unsure:
+            existing = {**existing, **await self._earlier_copies(conn, items, s, unsure)}
         fresh: list[int] = []
         first_of: dict[tuple[str, ...], int] = {}
         for n in live:

@@ -174,6 +174,39 @@ async def test_two_writers_on_one_database_never_share_a_seq(
         await other_engine.dispose()
 
 
+async def test_a_resend_racing_on_another_writer_is_stored_once(
+    engine: AsyncEngine, db_url: str, workspace: Workspace
+) -> None:
+    from storage.db import make_engine
+
+    other_engine = make_engine(db_url)
+    a, b = SqlStore(engine), SqlStore(other_engine)
+    try:
+        conv = (await a.write(inbound(workspace))).message.conversation_id
+        resends = [
+            (a if i % 2 else b).write(inbound(workspace, conversation_id=conv, client_id="r-1"))
+            for i in range(20)
+        ]
+        results = await asyncio.gather(*resends)
+        assert len({r.message.id for r in results}) == 1
+        assert sum(r.created for r in results) == 1
+        assert await count(engine, m.Message, m.Message.client_id == "r-1") == 1
+    finally:
+        await a.close()
+        await b.close()
+        await other_engine.dispose()
+
+
+async def test_a_copy_in_another_workspace_conversation_is_never_handed_out(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    other = await make_workspace(engine)
+    conv = (await store.write(inbound(other))).message.conversation_id
+    await store.write(inbound(other, conversation_id=conv, client_id="c-secret"))
+    with pytest.raises(NotFound):
+        await store.write(inbound(workspace, conversation_id=conv, client_id="c-secret"))
+
+
 async def test_a_nul_character_from_a_provider_is_stored_not_refused(
     store: SqlStore, workspace: Workspace
 ) -> None:
