@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 
@@ -67,3 +74,15 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements each commit on their own, for lookups on hot paths
+    (a token checked per socket): on Postgres no BEGIN and ROLLBACK round trips around
+    them. SQLite keeps its transaction, whose BEGIN IMMEDIATE keeps writers apart."""
+    async with engine.connect() as conn:
+        if not is_sqlite(engine):
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+        await conn.commit()

@@ -213,6 +213,17 @@ async def test_bearer_token_works_without_csrf(live: LiveServer, client: httpx.A
     assert patched.status_code == 200 and patched.json()["name"] == "Via token"
 
 
+async def test_a_token_in_use_shows_when_it_was_last_used(
+    live: LiveServer, client: httpx.AsyncClient
+) -> None:
+    account = await signup(client)
+    token = await api_token(account)
+    assert (await account.get("/api/tokens")).json()["items"][0]["last_used_at"] is None
+    async with httpx.AsyncClient(base_url=live.url, headers=auth_headers(token)) as integration:
+        assert (await integration.get("/api/me")).status_code == 200
+    assert (await account.get("/api/tokens")).json()["items"][0]["last_used_at"] is not None
+
+
 async def test_unknown_bearer_token_is_401(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/me", headers=auth_headers("ivt_not-a-real-token"))
     assert response.status_code == 401

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select, update
 from starlette.requests import HTTPConnection, Request
 
 from hub.model import as_utc, utcnow
+from storage.db import autocommit
 from storage.models import ApiToken, Operator, Workspace
 from web.auth.sessions import TOUCH_EVERY, cookie_name, lookup_session
 from web.crypto import same, sha256_hex
@@ -131,14 +132,13 @@ _TOKEN_QUERY = (
 async def _from_token(conn: HTTPConnection, token: str) -> Principal | None:
     services = conn.app.state.services
     now = utcnow()
-    async with services.db() as db:
+    async with autocommit(services.engine) as db:
         row = (await db.execute(_TOKEN_QUERY, {"token_hash": sha256_hex(token)})).first()
         if row is None:
             return None
         last = row.last_used_at
         if last is None or as_utc(last) < now - TOUCH_EVERY:
             await db.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-            await db.commit()
     return Principal(
         operator_id=row.operator_id,
         workspace_id=row.workspace_id,
