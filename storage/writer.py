@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from collections import defaultdict, deque
@@ -21,13 +22,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import (
+    DateTime,
+    Integer,
     Select,
     String,
+    TextClause,
     and_,
     bindparam,
     func,
     or_,
     select,
+    text,
     tuple_,
     union_all,
     update,
@@ -116,6 +121,68 @@ def dialect_insert(conn: AsyncConnection, table: Any) -> Any:
     return insert(table)
 
 
+_MESSAGE_ARRAYS = {  # column -> element type, bound as arrays and joined by unnest
+    "id": String,
+    "workspace_id": String,
+    "conversation_id": String,
+    "channel_id": String,
+    "seq": Integer,
+    "direction": String,
+    "author_kind": String,
+    "author_id": String,
+    "author_name": String,
+    "text": String,
+    "attachments": String,  # JSON text
+    "status": String,
+    "client_id": String,
+    "provider_message_id": String,
+    "payload": String,  # JSON text
+}
+_COUNTER_ARRAYS = {
+    "id": String,
+    "last_seq": Integer,
+    "status": String,
+    "read_seq": Integer,
+    "last_inbound_at": DateTime(timezone=True),
+}
+
+
+def _insert_and_count() -> TextClause:
+    columns = ", ".join(_MESSAGE_ARRAYS)
+    values = columns.replace("attachments", "attachments::json").replace("payload", "payload::json")
+    arrays = ", ".join(f":m_{c}" for c in _MESSAGE_ARRAYS)
+    counters = ", ".join(f":c_{c}" for c in _COUNTER_ARRAYS)
+    sql = f"""
+        WITH inserted AS (
+            INSERT INTO messages ({columns}, error, created_at)
+            SELECT {values}, NULL, :now FROM unnest({arrays}) AS m({columns})
+        )
+        UPDATE conversations AS c SET last_seq = u.last_seq, status = u.status,
+            read_seq = u.read_seq, last_message_at = :now, updated_at = :now,
+            last_inbound_at = u.last_inbound_at
+        FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
+        WHERE c.id = u.id
+    """
+    binds = [bindparam(f"m_{c}", type_=ARRAY(t)) for c, t in _MESSAGE_ARRAYS.items()]
+    binds += [bindparam(f"c_{c}", type_=ARRAY(t)) for c, t in _COUNTER_ARRAYS.items()]
+    return text(sql).bindparams(*binds, bindparam("now", type_=DateTime(timezone=True)))
+
+
+def _as_arrays(
+    rows: list[dict[str, Any]], counters: list[dict[str, Any]], now: Any
+) -> dict[str, Any]:
+    """The parameters of :func:`_insert_and_count`: one list per column."""
+    params: dict[str, Any] = {"now": now}
+    for c in _MESSAGE_ARRAYS:
+        column = [r[c] for r in rows]
+        if c in ("attachments", "payload"):
+            column = [None if v is None else json.dumps(v) for v in column]
+        params[f"m_{c}"] = column
+    for c in _COUNTER_ARRAYS:
+        params[f"c_{c}"] = [u["b_id" if c == "id" else c] for u in counters]
+    return params
+
+
 class _Sql:
     """The writer's statements, built once per dialect.
 
@@ -201,6 +268,10 @@ class _Sql:
                 last_inbound_at=bindparam("last_inbound_at"),
             )
         )
+
+        # Postgres: the batch's messages and its conversations' new counters in one
+        # statement, one round trip, every column bound as one array.
+        self.insert_and_count: TextClause | None = _insert_and_count() if postgres else None
 
     def _among(self, column: Any, name: str) -> ColumnElement[bool]:
         if self.postgres:
@@ -690,7 +761,9 @@ class BatchingWriter:
                     "last_inbound_at": now if inbound_seen else conv.last_inbound_at,
                 }
             )
-        if rows:
+        if rows and self._sql.insert_and_count is not None:
+            await conn.execute(self._sql.insert_and_count, _as_arrays(rows, conv_updates, now))
+        elif rows:
             await conn.execute(T_MSG.insert(), rows)
             await conn.execute(self._sql.update_conversations, conv_updates)
         if outbox:
