@@ -332,6 +332,8 @@ class BatchingWriter:
         # One connection kept for the writer's life: no pool checkout, pre-ping and
         # reset per batch (about a tenth of a busy hub's CPU). Dropped on any error.
         self._conn: AsyncConnection | None = None
+        self._raw: Any = None  # Postgres: the asyncpg connection under it, for COMMIT; BEGIN
+        self._open = False  # a transaction is open on it, begun by the last commit
         self._sql = _Sql(postgres=engine.dialect.name == "postgresql")
 
     def start(self) -> None:
@@ -351,16 +353,18 @@ class BatchingWriter:
         if self._conn is None:
             conn = await self._engine.connect()
             if self._sql.postgres:
+                # Transactions are begun and ended by hand (see _transaction).
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 # Plan each statement once, for any batch size: every one finds its rows by
                 # key through an index, which a plan made for one array size may not. (This
                 # connection never returns to the pool: it is invalidated when dropped.)
                 await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-                await conn.commit()
+                self._raw = (await conn.get_raw_connection()).driver_connection
             self._conn = conn
         return self._conn
 
     async def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._raw, self._open = self._conn, None, None, False
         if conn is not None:
             try:
                 await conn.invalidate()
@@ -425,17 +429,19 @@ class BatchingWriter:
         state = _Batch()
         conn = await self._connection()
         try:
-            async with conn.begin():
-                await self._drop_erased(conn, items, state)
-                await self._resolve_conversations(conn, items, state)
-                # Look for earlier copies before taking the row locks the other processes'
-                # transactions wait on: a read needs no lock, and should a copy be committed
-                # meanwhile, the unique indexes refuse the insert and the retry finds it.
-                existing = await self._earlier_copies(conn, items, state)
-                await self._lock_conversations(conn, items, state)
-                fresh = await self._deduplicate(conn, items, state, existing)
-                await self._insert(conn, items, fresh, state)
-                changed = await self._changed_conversations(conn, state)
+            if self._raw is not None:
+                # Postgres, by hand: while messages keep coming, a commit begins the next
+                # transaction in the same round trip ("COMMIT; BEGIN" is one simple query),
+                # so no BEGIN waits; an idle writer leaves no transaction open.
+                if not self._open:
+                    await self._raw.execute("BEGIN")
+                changed = await self._steps(conn, items, state)
+                keep_open = bool(self._queue)
+                await self._raw.execute("COMMIT; BEGIN" if keep_open else "COMMIT")
+                self._open = keep_open
+            else:
+                async with conn.begin():
+                    changed = await self._steps(conn, items, state)
         except BaseException:
             await self._drop_connection()
             raise
@@ -444,6 +450,21 @@ class BatchingWriter:
             if isinstance(result, WriteResult) and result.created and conv_id in changed:
                 state.results[i] = WriteResult(result.message, True, changed.pop(conv_id))
         return [state.results[i] for i in range(len(items))]
+
+    async def _steps(
+        self, conn: AsyncConnection, items: list[Inbound], state: _Batch
+    ) -> dict[str, dict[str, Any]]:
+        """Everything one transaction does; returns the conversations it changed."""
+        await self._drop_erased(conn, items, state)
+        await self._resolve_conversations(conn, items, state)
+        # Look for earlier copies before taking the row locks the other processes'
+        # transactions wait on: a read needs no lock, and should a copy be committed
+        # meanwhile, the unique indexes refuse the insert and the retry finds it.
+        existing = await self._earlier_copies(conn, items, state)
+        await self._lock_conversations(conn, items, state)
+        fresh = await self._deduplicate(conn, items, state, existing)
+        await self._insert(conn, items, fresh, state)
+        return await self._changed_conversations(conn, state)
 
     async def _drop_erased(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> None:
         keyed = {

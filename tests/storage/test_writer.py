@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.model import Author, Inbound
@@ -205,6 +205,21 @@ async def test_a_copy_in_another_workspace_conversation_is_never_handed_out(
     await store.write(inbound(other, conversation_id=conv, client_id="c-secret"))
     with pytest.raises(NotFound):
         await store.write(inbound(workspace, conversation_id=conv, client_id="c-secret"))
+
+
+async def test_an_idle_writer_leaves_no_transaction_open(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    await asyncio.gather(*(store.write(inbound(workspace, text=f"m{i}")) for i in range(50)))
+    async with engine.connect() as conn:  # on SQLite this BEGIN IMMEDIATE gets the write lock
+        if engine.dialect.name == "postgresql":
+            open_elsewhere = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                )
+            )
+            assert open_elsewhere == 0
 
 
 async def test_a_nul_character_from_a_provider_is_stored_not_refused(
