@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, text
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.model import Author, Inbound
 from hub.store import Gone, NotFound
 from storage import models as m
+from storage.db import make_engine
 from storage.store import SqlStore
 from storage.writer import provider_id_hash
 
@@ -152,49 +154,44 @@ async def test_replay_returns_exactly_the_messages_after_a_seq(
     assert [m.seq for m in replayed] == [4, 5, 6]
 
 
-async def test_two_writers_on_one_database_never_share_a_seq(
-    engine: AsyncEngine, db_url: str, workspace: Workspace
-) -> None:
-    from storage.db import make_engine
-
+@pytest.fixture
+async def two_writers(engine: AsyncEngine, db_url: str) -> AsyncIterator[tuple[SqlStore, SqlStore]]:
+    """Two stores on their own engines: two hub processes on one database."""
     other_engine = make_engine(db_url)
     a, b = SqlStore(engine), SqlStore(other_engine)
-    try:
-        conv = (await a.write(inbound(workspace))).message.conversation_id
-        results = await asyncio.gather(
-            *(
-                (a if i % 2 else b).write(inbound(workspace, conversation_id=conv, text=str(i)))
-                for i in range(100)
-            )
+    yield a, b
+    await a.close()
+    await b.close()
+    await other_engine.dispose()
+
+
+async def test_two_writers_on_one_database_never_share_a_seq(
+    two_writers: tuple[SqlStore, SqlStore], workspace: Workspace
+) -> None:
+    a, b = two_writers
+    conv = (await a.write(inbound(workspace))).message.conversation_id
+    results = await asyncio.gather(
+        *(
+            (a if i % 2 else b).write(inbound(workspace, conversation_id=conv, text=str(i)))
+            for i in range(100)
         )
-        assert sorted(r.message.seq for r in results) == list(range(2, 102))
-    finally:
-        await a.close()
-        await b.close()
-        await other_engine.dispose()
+    )
+    assert sorted(r.message.seq for r in results) == list(range(2, 102))
 
 
 async def test_a_resend_racing_on_another_writer_is_stored_once(
-    engine: AsyncEngine, db_url: str, workspace: Workspace
+    two_writers: tuple[SqlStore, SqlStore], workspace: Workspace, engine: AsyncEngine
 ) -> None:
-    from storage.db import make_engine
-
-    other_engine = make_engine(db_url)
-    a, b = SqlStore(engine), SqlStore(other_engine)
-    try:
-        conv = (await a.write(inbound(workspace))).message.conversation_id
-        resends = [
-            (a if i % 2 else b).write(inbound(workspace, conversation_id=conv, client_id="r-1"))
-            for i in range(20)
-        ]
-        results = await asyncio.gather(*resends)
-        assert len({r.message.id for r in results}) == 1
-        assert sum(r.created for r in results) == 1
-        assert await count(engine, m.Message, m.Message.client_id == "r-1") == 1
-    finally:
-        await a.close()
-        await b.close()
-        await other_engine.dispose()
+    a, b = two_writers
+    conv = (await a.write(inbound(workspace))).message.conversation_id
+    resends = [
+        (a if i % 2 else b).write(inbound(workspace, conversation_id=conv, client_id="r-1"))
+        for i in range(20)
+    ]
+    results = await asyncio.gather(*resends)
+    assert len({r.message.id for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    assert await count(engine, m.Message, m.Message.client_id == "r-1") == 1
 
 
 async def test_a_copy_in_another_workspace_conversation_is_never_handed_out(
