@@ -258,7 +258,12 @@ class Bench:
         gen_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         log = self.out / f"{name}-{target}-{run}.log"
         with log.open("w") as err:
-            subprocess.run(cmd, cwd=ROOT, stdout=err, stderr=subprocess.STDOUT, timeout=900)
+            tester = subprocess.Popen(cmd, cwd=ROOT, stdout=err, stderr=subprocess.STDOUT)
+        self.procs.started.append(tester)  # type: ignore[arg-type]
+        try:
+            tester.wait(900)
+        finally:  # interrupted: SIGTERM, so the load tester stops its generators itself
+            self.procs.stop(tester)  # type: ignore[arg-type]
         gen_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if not out.exists():
             raise RuntimeError(f"loadtest {name} {target} failed:\n{log.read_text()[-3000:]}")

@@ -108,19 +108,16 @@ class MemoryPresence:
 
 
 # The Redis layout. Per workspace W a set of its online operators, ``presence:W``; per
-# operator O a set of their connections, ``presence:W<SEP>O``, each member ``P<SEP>conn``
-# naming the process P that holds it; per process a set of what it holds,
-# ``presence:proc<SEP>P``, members ``W<SEP>O<SEP>conn``; and one sorted set of processes
-# scored by when each expires, ``presence:procs``. A connection counts while its process
-# has not expired. A heartbeat renews its process's score alone, so its cost does not
-# grow with the process's sockets; the first process to see another one expired sweeps
-# what that one held and reports who went offline with it, exactly once.
+# operator O a hash ``presence:W<SEP>O`` from each process P holding connections of theirs
+# to how many; per process a set of what it holds, ``presence:proc<SEP>P``, members
+# ``W<SEP>O<SEP>conn``; and one sorted set of processes scored by when each expires,
+# ``presence:procs``. A connection counts while its process has not expired. Every call
+# costs in proportion to the processes, never to the connections; a heartbeat renews its
+# own process's score alone; the first process to see another one expired sweeps what
+# that one held and reports who went offline with it, exactly once.
 
 _LIB = """
 local SEP = '\\31'
-local function process_of(member)
-  return string.sub(member, 1, string.find(member, SEP, 1, true) - 1)
-end
 local alive = {}
 local function live(procs, process, now)
   local known = alive[process]
@@ -131,9 +128,9 @@ local function live(procs, process, now)
   end
   return known
 end
-local function others_live(operator_key, procs, except, now)
-  for _, member in ipairs(redis.call('SMEMBERS', operator_key)) do
-    if member ~= except and live(procs, process_of(member), now) then return true end
+local function held_elsewhere(operator_key, procs, except, now)
+  for _, process in ipairs(redis.call('HKEYS', operator_key)) do
+    if process ~= except and live(procs, process, now) then return true end
   end
   return false
 end
@@ -145,11 +142,14 @@ end
 _ONLINE = (
     _LIB
     + """
-local member = ARGV[1] .. SEP .. ARGV[2]
-local had = others_live(KEYS[2], KEYS[4], member, tonumber(ARGV[5]))
-redis.call('SADD', KEYS[2], member)
+local mine = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if redis.call('SADD', KEYS[3], ARGV[4] .. SEP .. ARGV[3] .. SEP .. ARGV[2]) == 1 then
+  redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+else
+  mine = mine - 1
+end
+local had = mine > 0 or held_elsewhere(KEYS[2], KEYS[4], ARGV[1], tonumber(ARGV[5]))
 redis.call('SADD', KEYS[1], ARGV[3])
-redis.call('SADD', KEYS[3], ARGV[4] .. SEP .. ARGV[3] .. SEP .. ARGV[2])
 if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1]) end
 if had then return 1 end
 return 0
@@ -161,10 +161,12 @@ return 0
 _OFFLINE = (
     _LIB
     + """
-local member = ARGV[1] .. SEP .. ARGV[2]
-if redis.call('SREM', KEYS[2], member) == 0 then return 0 end
-redis.call('SREM', KEYS[3], ARGV[4] .. SEP .. ARGV[3] .. SEP .. ARGV[2])
-if others_live(KEYS[2], KEYS[4], member, tonumber(ARGV[5])) then return 0 end
+if redis.call('SREM', KEYS[3], ARGV[4] .. SEP .. ARGV[3] .. SEP .. ARGV[2]) == 0 then
+  return 0
+end
+if redis.call('HINCRBY', KEYS[2], ARGV[1], -1) > 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+if held_elsewhere(KEYS[2], KEYS[4], ARGV[1], tonumber(ARGV[5])) then return 0 end
 return redis.call('SREM', KEYS[1], ARGV[3])
 """
 )
@@ -184,17 +186,22 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])) do
   redis.call('ZREM', KEYS[1], dead)
   alive[dead] = false
   local holdings = ARGV[4] .. 'presence:proc' .. SEP .. dead
+  local seen = {}
   for _, entry in ipairs(redis.call('SMEMBERS', holdings)) do
     local a = string.find(entry, SEP, 1, true)
     local b = string.find(entry, SEP, a + 1, true)
-    local workspace = ARGV[4] .. 'presence:' .. string.sub(entry, 1, a - 1)
-    local operator = string.sub(entry, a + 1, b - 1)
-    local operator_key = workspace .. SEP .. operator
-    redis.call('SREM', operator_key, dead .. SEP .. string.sub(entry, b + 1))
-    if not others_live(operator_key, KEYS[1], '', now)
-        and redis.call('SREM', workspace, operator) == 1 then
-      table.insert(out, string.sub(entry, 1, a - 1))
-      table.insert(out, operator)
+    local pair = string.sub(entry, 1, b - 1)
+    if not seen[pair] then
+      seen[pair] = true
+      local workspace = ARGV[4] .. 'presence:' .. string.sub(entry, 1, a - 1)
+      local operator = string.sub(entry, a + 1, b - 1)
+      local operator_key = workspace .. SEP .. operator
+      redis.call('HDEL', operator_key, dead)
+      if not held_elsewhere(operator_key, KEYS[1], '', now)
+          and redis.call('SREM', workspace, operator) == 1 then
+        table.insert(out, string.sub(entry, 1, a - 1))
+        table.insert(out, operator)
+      end
     end
   end
   redis.call('DEL', holdings)
@@ -209,7 +216,7 @@ _WHO = (
     + """
 local out = {}
 for _, operator in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if others_live(KEYS[1] .. SEP .. operator, KEYS[2], '', tonumber(ARGV[1])) then
+  if held_elsewhere(KEYS[1] .. SEP .. operator, KEYS[2], '', tonumber(ARGV[1])) then
     table.insert(out, operator)
   end
 end

@@ -26,13 +26,27 @@ class Clock:
 Factory = Callable[[], Presence]
 
 
+@pytest.fixture
+async def prefix(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """This test's Redis key prefix; whatever it left under it is deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield prefix
+    if "hub_redis_url" in request.fixturenames:
+        client = redis.asyncio.Redis.from_url(request.getfixturevalue("hub_redis_url"))
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
 @pytest.fixture(params=["memory", "redis"])
-async def presences(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Clock, Factory]]:
+async def presences(
+    request: pytest.FixtureRequest, prefix: str
+) -> AsyncIterator[tuple[Clock, Factory]]:
     """A clock and a factory of presence instances that share state (as processes would)."""
     clock = Clock()
     made: list[RedisPresence] = []
     shared = MemoryPresence(TTL, clock)
-    prefix = f"test:{uuid.uuid4().hex}:"
 
     def factory() -> Presence:
         if request.param == "memory":
@@ -89,8 +103,10 @@ async def test_forget_erases_the_operator(presences: tuple[Clock, Factory]) -> N
     assert await p.who("w") == {"op2"}
 
 
-async def test_killed_process_entries_expire_and_are_reported_once(hub_redis_url: str) -> None:
-    clock, prefix = Clock(), f"test:{uuid.uuid4().hex}:"
+async def test_killed_process_entries_expire_and_are_reported_once(
+    hub_redis_url: str, prefix: str
+) -> None:
+    clock = Clock()
     dead = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
     alive = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
     await dead.online("w", "op1", "c1")  # this process will never refresh again
@@ -104,9 +120,9 @@ async def test_killed_process_entries_expire_and_are_reported_once(hub_redis_url
 
 
 async def test_a_burst_of_connecting_sockets_waits_for_redis_instead_of_failing(
-    hub_redis_url: str,
+    hub_redis_url: str, prefix: str
 ) -> None:
-    presence = RedisPresence(hub_redis_url, TTL, Clock(), prefix=f"test:{uuid.uuid4().hex}:")
+    presence = RedisPresence(hub_redis_url, TTL, Clock(), prefix=prefix)
     try:
         await asyncio.gather(*(presence.online("w", f"op{i}", f"c{i}") for i in range(500)))
         assert len(await presence.who("w")) == 500
@@ -115,9 +131,9 @@ async def test_a_burst_of_connecting_sockets_waits_for_redis_instead_of_failing(
 
 
 async def test_a_process_taken_for_dead_lists_its_connections_again_at_its_next_heartbeat(
-    hub_redis_url: str,
+    hub_redis_url: str, prefix: str
 ) -> None:
-    clock, prefix = Clock(), f"test:{uuid.uuid4().hex}:"
+    clock = Clock()
     stalled = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
     other = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
     try:
@@ -133,9 +149,9 @@ async def test_a_process_taken_for_dead_lists_its_connections_again_at_its_next_
 
 
 async def test_a_heartbeat_costs_the_same_however_many_sockets_the_process_holds(
-    hub_redis_url: str,
+    hub_redis_url: str, prefix: str
 ) -> None:
-    presence = RedisPresence(hub_redis_url, TTL, Clock(), prefix=f"test:{uuid.uuid4().hex}:")
+    presence = RedisPresence(hub_redis_url, TTL, Clock(), prefix=prefix)
     stats = redis.asyncio.Redis.from_url(hub_redis_url)
 
     async def commands() -> int:
@@ -149,3 +165,19 @@ async def test_a_heartbeat_costs_the_same_however_many_sockets_the_process_holds
     finally:
         await presence.close()
         await stats.aclose()
+
+
+async def test_an_operator_on_many_sockets_costs_one_count_per_process(
+    hub_redis_url: str, prefix: str
+) -> None:
+    first, second = (RedisPresence(hub_redis_url, TTL, Clock(), prefix=prefix) for _ in "ab")
+    client = redis.asyncio.Redis.from_url(hub_redis_url, decode_responses=True)
+    try:
+        await asyncio.gather(*(first.online("w", "op1", f"a{i}") for i in range(300)))
+        await asyncio.gather(*(second.online("w", "op1", f"b{i}") for i in range(200)))
+        counts = await client.hgetall(f"{prefix}presence:w\x1fop1")
+        assert sorted(counts.values()) == ["200", "300"]  # not a record per socket
+    finally:
+        await first.close()
+        await second.close()
+        await client.aclose()

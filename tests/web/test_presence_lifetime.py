@@ -6,6 +6,8 @@ import time
 import uuid
 from dataclasses import replace
 
+import redis.asyncio
+
 from hub.presence import RedisPresence
 from web.config import load
 from web.services import make_presence
@@ -38,3 +40,6 @@ async def test_an_operator_whose_process_keeps_its_heartbeat_never_goes_offline(
     finally:
         await holder.close()
         await other.close()
+        client = redis.asyncio.Redis.from_url(redis_url)
+        await client.delete(*[key async for key in client.scan_iter(f"{prefix}*")])
+        await client.aclose()
