@@ -250,7 +250,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"inviaro loadtest: at most {MAX_SOCKETS} sockets")
     duration = min(args.duration, MAX_DURATION_S)
     urls = [u.rstrip("/") for u in (args.url or ["http://127.0.0.1:8000"])]
-    say = (lambda *_: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+
+    def say(*words: Any) -> None:
+        if not args.quiet:
+            print(*words, file=sys.stderr, flush=True)
+
     raise_open_files_limit()  # the generators inherit it
     rooms = asyncio.run(_setup(args, urls[0]))
     shares = _shares(args, urls, rooms)
@@ -332,25 +336,24 @@ def _summary(
         subscribers.update({int(k): v for k, v in r["subscribers_by_room"].items()})
         hist.update({int(k): v for k, v in r["hist"].items()})
         codes.update(r["close_codes"])
-    total = lambda key: sum(int(r[key]) for r in results.values())  # noqa: E731
     expected = _expected((acked, subscribers))
-    received = total("received")
-    opened = total("opened") + total("senders")
+    received = _sum(results, "received")
+    opened = _sum(results, "opened") + _sum(results, "senders")
     summary: dict[str, Any] = {
         "protocol": args.protocol,
         "processes": len(urls),
         "generator_procs": max(1, args.procs),
         "rooms": len(rooms),
-        "subscribers": total("opened"),
-        "senders": total("senders"),
-        "connect_errors": total("connect_errors"),
+        "subscribers": _sum(results, "opened"),
+        "senders": _sum(results, "senders"),
+        "connect_errors": _sum(results, "connect_errors"),
         "connect_seconds": round(connect_s, 3),
         "connect_per_s": round(opened / connect_s, 1) if connect_s else None,
         "send_seconds": round(send_s, 3),
-        "sent": total("sent"),
-        "acked": total("acked"),
-        "send_errors": total("errors"),
-        "acked_per_s": round(total("acked") / send_s, 1) if send_s else 0.0,
+        "sent": _sum(results, "sent"),
+        "acked": _sum(results, "acked"),
+        "send_errors": _sum(results, "errors"),
+        "acked_per_s": round(_sum(results, "acked") / send_s, 1) if send_s else 0.0,
         "deliveries": received,
         "expected_deliveries": expected,
         "loss": max(0.0, 1 - received / expected) if expected else 0.0,
