@@ -304,51 +304,35 @@ class Bench:
         if value is not None:
             self.results[target].setdefault(key, []).append(float(value))
 
-    def scenario_a(self, target: str, servers: Any, run: int) -> None:
-        p = self.plan["A"]
+    def sockets(self, name: str) -> int:
+        """Scenario ``name``'s idle sockets, within what one process may hold."""
+        return min(self.plan[name]["operators"], FILES_LIMIT - 100)
+
+    def scenario_idle(self, target: str, servers: Any, run: int, name: str) -> None:
+        """Idle sockets: A over every server process, E on ONE."""
+        if name == "E":
+            servers = servers[:1]
         s = self.loadtest(
             target,
             servers,
-            "A",
+            name,
             run,
-            operators=p["operators"],
+            operators=self.sockets(name),
             visitors=0,
             rate=1,
             duration=1,
             **{"connect-concurrency": 200},
         )
-        self.record(target, "A_kb_per_socket", s["server"]["rss_per_socket_kb"])
-        self.record(target, "A_connect_s", s["connect_seconds"])
-        self.record(target, "A_errors", s["connect_errors"])
+        self.record(target, f"{name}_sockets", s["subscribers"])
+        self.record(target, f"{name}_kb_per_socket", s["server"]["rss_per_socket_kb"])
+        self.record(target, f"{name}_connect_s", s["connect_seconds"])
+        self.record(target, f"{name}_errors", s["connect_errors"])
         self.say(
             target,
-            "A",
-            f"{s['subscribers']} sockets in {s['connect_seconds']} s, "
-            f"{s['server']['rss_per_socket_kb']} KB/socket",
-        )
-
-    def scenario_e(self, target: str, servers: Any, run: int) -> None:
-        """A at scale: idle sockets on ONE server process."""
-        operators = min(self.plan["E"]["operators"], FILES_LIMIT - 100)
-        s = self.loadtest(
-            target,
-            servers[:1],
-            "E",
-            run,
-            operators=operators,
-            visitors=0,
-            rate=1,
-            duration=1,
-            **{"connect-concurrency": 200},
-        )
-        self.record(target, "E_sockets", s["subscribers"])
-        self.record(target, "E_kb_per_socket", s["server"]["rss_per_socket_kb"])
-        self.record(target, "E_connect_s", s["connect_seconds"])
-        self.say(
-            target,
-            "E",
-            f"{s['subscribers']} sockets on one process in {s['connect_seconds']} s, "
-            f"{s['server']['rss_per_socket_kb']} KB/socket, errors {s['connect_errors']}",
+            name,
+            f"{s['subscribers']} sockets on {len(servers)} process(es) in "
+            f"{s['connect_seconds']} s, {s['server']['rss_per_socket_kb']} KB/socket, "
+            f"errors {s['connect_errors']}",
         )
 
     def scenario_b(self, target: str, servers: Any, run: int) -> None:
@@ -493,7 +477,7 @@ class Bench:
                 servers = self.start_hubs() if target == "inviaro" else self.start_sio()
                 try:
                     if "A" in only:
-                        self.scenario_a(target, servers, run)
+                        self.scenario_idle(target, servers, run, "A")
                     if "B" in only:
                         self.scenario_b(target, servers, run)
                     if "C" in only:
@@ -505,7 +489,7 @@ class Bench:
                     if "F" in only:
                         self.scenario_f(target, servers, run)
                     if "E" in only:  # last: it leaves the most behind
-                        self.scenario_e(target, servers, run)
+                        self.scenario_idle(target, servers, run, "E")
                 finally:
                     for _, proc in servers:
                         self.procs.stop(proc)
@@ -517,8 +501,8 @@ class Bench:
             values = self.results[target].get(key)
             return statistics.median(values) if values else None
 
-        a, b, c, d, e, f, g = (self.plan[k] for k in "ABCDEFG")
-        e_sockets = min(e["operators"], FILES_LIMIT - 100)
+        a, b, c, d, f, g = (self.plan[k] for k in "ABCDFG")
+        e_sockets = self.sockets("E")
         rows = [
             (
                 f"A. {a['operators']} idle sockets: server memory per socket (KB)",

@@ -7,6 +7,7 @@ a goodbye simply stops refreshing, and its entries expire after ``ttl_s``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -257,17 +258,16 @@ class RedisPresence:
         (reply,) = await self._calls.execute(("EVAL", script, len(keys), *keys, *args))
         return reply
 
-    def _online_call(self, workspace_id: str, operator_id: str, connection_id: str) -> Any:
+    def _online_args(self, workspace_id: str, operator_id: str, connection_id: str) -> list[Any]:
         now = self._clock()
         args = [self._process, connection_id, operator_id, workspace_id, now]
-        args += [now + self._ttl, "0" if self._listed else "1"]
-        return ("EVAL", _ONLINE, 4, *self._keys(workspace_id, operator_id), *args)
+        return [*args, now + self._ttl, "0" if self._listed else "1"]
 
     async def online(self, workspace_id: str, operator_id: str, connection_id: str) -> bool:
         self._local[(workspace_id, operator_id, connection_id)] = None
-        (had,) = await self._calls.execute(
-            self._online_call(workspace_id, operator_id, connection_id)
-        )
+        keys = self._keys(workspace_id, operator_id)
+        args = self._online_args(workspace_id, operator_id, connection_id)
+        had = await self._eval(_ONLINE, keys, args)
         self._listed = True
         return not had
 
@@ -284,9 +284,12 @@ class RedisPresence:
         now = self._clock()
         args = [self._process, now, now + self._ttl, self._prefix]
         listed, *gone = await self._eval(_REFRESH, [self._procs], args)
-        if not listed and self._local:
+        mine = list(self._local)
+        if not listed and mine:
             # Taken for dead (a stall past the ttl) and swept: list what we hold again.
-            await self._calls.execute(*(self._online_call(*key) for key in list(self._local)))
+            await asyncio.gather(
+                *(self._eval(_ONLINE, self._keys(*k[:2]), self._online_args(*k)) for k in mine)
+            )
         return list(zip(gone[::2], gone[1::2], strict=True))
 
     async def forget(self, workspace_id: str, operator_id: str) -> None:

@@ -132,14 +132,15 @@ _MESSAGE_ARRAYS = {  # column -> element type, bound as arrays and joined by unn
     "author_id": String,
     "author_name": String,
     "text": String,
-    "attachments": String,  # JSON text
+    "attachments": String,
     "status": String,
     "client_id": String,
     "provider_message_id": String,
-    "payload": String,  # JSON text
+    "payload": String,
 }
-_COUNTER_ARRAYS = {
-    "id": String,
+_JSON_COLUMNS = {"attachments", "payload"}  # bound as JSON text, cast back in the SQL
+_COUNTER_ARRAYS = {  # named as in the rows of update_conversations
+    "b_id": String,
     "last_seq": Integer,
     "status": String,
     "read_seq": Integer,
@@ -149,7 +150,7 @@ _COUNTER_ARRAYS = {
 
 def _insert_and_count() -> TextClause:
     columns = ", ".join(_MESSAGE_ARRAYS)
-    values = columns.replace("attachments", "attachments::json").replace("payload", "payload::json")
+    values = ", ".join(f"{c}::json" if c in _JSON_COLUMNS else c for c in _MESSAGE_ARRAYS)
     arrays = ", ".join(f":m_{c}" for c in _MESSAGE_ARRAYS)
     counters = ", ".join(f":c_{c}" for c in _COUNTER_ARRAYS)
     sql = f"""
@@ -161,7 +162,7 @@ def _insert_and_count() -> TextClause:
             read_seq = u.read_seq, last_message_at = :now, updated_at = :now,
             last_inbound_at = u.last_inbound_at
         FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
-        WHERE c.id = u.id
+        WHERE c.id = u.b_id
     """
     binds = [bindparam(f"m_{c}", type_=ARRAY(t)) for c, t in _MESSAGE_ARRAYS.items()]
     binds += [bindparam(f"c_{c}", type_=ARRAY(t)) for c, t in _COUNTER_ARRAYS.items()]
@@ -175,11 +176,11 @@ def _as_arrays(
     params: dict[str, Any] = {"now": now}
     for c in _MESSAGE_ARRAYS:
         column = [r[c] for r in rows]
-        if c in ("attachments", "payload"):
+        if c in _JSON_COLUMNS:
             column = [None if v is None else json.dumps(v) for v in column]
         params[f"m_{c}"] = column
     for c in _COUNTER_ARRAYS:
-        params[f"c_{c}"] = [u["b_id" if c == "id" else c] for u in counters]
+        params[f"c_{c}"] = [u[c] for u in counters]
     return params
 
 

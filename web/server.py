@@ -23,16 +23,17 @@ class _Waiters:
     def __init__(self) -> None:
         self._waiters: list[asyncio.Future[None]] | None = None
 
-    def _park(self) -> asyncio.Future[None]:
+    async def _sleep(self) -> None:
+        """Wait for the next :meth:`_wake` (or a cancellation)."""
         waiter = asyncio.get_running_loop().create_future()
         if self._waiters is None:
             self._waiters = []
         self._waiters.append(waiter)
-        return waiter
-
-    def _unpark(self, waiter: asyncio.Future[None]) -> None:
-        if self._waiters is not None and waiter in self._waiters:
-            self._waiters.remove(waiter)  # cancelled before it was woken
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)  # cancelled before it was woken
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, None
@@ -61,11 +62,7 @@ class _Inbox(_Waiters):
 
     async def get(self) -> Any:
         while not self._items:
-            waiter = self._park()
-            try:
-                await waiter
-            finally:
-                self._unpark(waiter)
+            await self._sleep()
         return self._items.pop(0)
 
 
@@ -91,11 +88,7 @@ class _Flag(_Waiters):
 
     async def wait(self) -> bool:
         while not self._set:
-            waiter = self._park()
-            try:
-                await waiter
-            finally:
-                self._unpark(waiter)
+            await self._sleep()
         return True
 
 

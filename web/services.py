@@ -51,18 +51,14 @@ class Services:
         if migrate_schema:
             await migrate.upgrade(engine)
         store = SqlStore(engine, observe=_observe_commit)
-        presence = make_presence(settings)
-        if settings.redis_url:
-            redis_url = settings.redis_url
+        redis_url = settings.redis_url
 
-            def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:
+        def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:
+            if redis_url:
                 return RedisBus(redis_url, on_message, on_reconnect)
+            return MemoryBus(on_message, on_reconnect)
 
-        else:
-
-            def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:
-                return MemoryBus(on_message, on_reconnect)
-
+        presence = make_presence(settings)
         hub = Hub.create(
             store,
             presence,

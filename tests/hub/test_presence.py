@@ -39,6 +39,31 @@ async def prefix(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         await client.aclose()
 
 
+@pytest.fixture
+async def processes(
+    hub_redis_url: str, prefix: str
+) -> AsyncIterator[tuple[Clock, Callable[[], RedisPresence]]]:
+    """A clock and a factory of Redis presences sharing it and this test's keys: hub
+    processes, each closed afterwards."""
+    clock = Clock()
+    made: list[RedisPresence] = []
+
+    def make() -> RedisPresence:
+        made.append(RedisPresence(hub_redis_url, TTL, clock, prefix=prefix))
+        return made[-1]
+
+    yield clock, make
+    for p in made:
+        await p.close()
+
+
+@pytest.fixture
+async def client(hub_redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    client = redis.asyncio.Redis.from_url(hub_redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
 @pytest.fixture(params=["memory", "redis"])
 async def presences(
     request: pytest.FixtureRequest, prefix: str
@@ -104,80 +129,60 @@ async def test_forget_erases_the_operator(presences: tuple[Clock, Factory]) -> N
 
 
 async def test_killed_process_entries_expire_and_are_reported_once(
-    hub_redis_url: str, prefix: str
+    processes: tuple[Clock, Callable[[], RedisPresence]],
 ) -> None:
-    clock = Clock()
-    dead = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
-    alive = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
+    clock, make = processes
+    dead, alive = make(), make()
     await dead.online("w", "op1", "c1")  # this process will never refresh again
     await alive.online("w", "op2", "c2")
     clock.now += TTL + 1
     assert await alive.refresh() == [("w", "op1")]
     assert await alive.refresh() == []
     assert await alive.who("w") == {"op2"}
-    await dead.close()
-    await alive.close()
 
 
 async def test_a_burst_of_connecting_sockets_waits_for_redis_instead_of_failing(
-    hub_redis_url: str, prefix: str
+    processes: tuple[Clock, Callable[[], RedisPresence]],
 ) -> None:
-    presence = RedisPresence(hub_redis_url, TTL, Clock(), prefix=prefix)
-    try:
-        await asyncio.gather(*(presence.online("w", f"op{i}", f"c{i}") for i in range(500)))
-        assert len(await presence.who("w")) == 500
-    finally:
-        await presence.close()
+    presence = processes[1]()
+    await asyncio.gather(*(presence.online("w", f"op{i}", f"c{i}") for i in range(500)))
+    assert len(await presence.who("w")) == 500
 
 
 async def test_a_process_taken_for_dead_lists_its_connections_again_at_its_next_heartbeat(
-    hub_redis_url: str, prefix: str
+    processes: tuple[Clock, Callable[[], RedisPresence]],
 ) -> None:
-    clock = Clock()
-    stalled = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
-    other = RedisPresence(hub_redis_url, TTL, clock, prefix=prefix)
-    try:
-        await stalled.online("w", "op1", "c1")
-        await other.online("w", "op2", "c2")
-        clock.now += TTL + 1  # stalled missed its heartbeats
-        assert await other.refresh() == [("w", "op1")]
-        assert await stalled.refresh() == []
-        assert await other.who("w") == {"op1", "op2"}
-    finally:
-        await stalled.close()
-        await other.close()
+    clock, make = processes
+    stalled, other = make(), make()
+    await stalled.online("w", "op1", "c1")
+    await other.online("w", "op2", "c2")
+    clock.now += TTL + 1  # stalled missed its heartbeats
+    assert await other.refresh() == [("w", "op1")]
+    assert await stalled.refresh() == []
+    assert await other.who("w") == {"op1", "op2"}
 
 
 async def test_a_heartbeat_costs_the_same_however_many_sockets_the_process_holds(
-    hub_redis_url: str, prefix: str
+    processes: tuple[Clock, Callable[[], RedisPresence]], client: redis.asyncio.Redis
 ) -> None:
-    presence = RedisPresence(hub_redis_url, TTL, Clock(), prefix=prefix)
-    stats = redis.asyncio.Redis.from_url(hub_redis_url)
+    presence = processes[1]()
 
     async def commands() -> int:
-        return int((await stats.info("stats"))["total_commands_processed"])
+        return int((await client.info("stats"))["total_commands_processed"])
 
-    try:
-        await asyncio.gather(*(presence.online("w", f"op{i}", f"c{i}") for i in range(1000)))
-        before = await commands()
-        await presence.refresh()
-        assert await commands() - before < 10  # one script, not a command per socket
-    finally:
-        await presence.close()
-        await stats.aclose()
+    await asyncio.gather(*(presence.online("w", f"op{i}", f"c{i}") for i in range(1000)))
+    before = await commands()
+    await presence.refresh()
+    assert await commands() - before < 10  # one script, not a command per socket
 
 
 async def test_an_operator_on_many_sockets_costs_one_count_per_process(
-    hub_redis_url: str, prefix: str
+    processes: tuple[Clock, Callable[[], RedisPresence]],
+    client: redis.asyncio.Redis,
+    prefix: str,
 ) -> None:
-    first, second = (RedisPresence(hub_redis_url, TTL, Clock(), prefix=prefix) for _ in "ab")
-    client = redis.asyncio.Redis.from_url(hub_redis_url, decode_responses=True)
-    try:
-        await asyncio.gather(*(first.online("w", "op1", f"a{i}") for i in range(300)))
-        await asyncio.gather(*(second.online("w", "op1", f"b{i}") for i in range(200)))
-        counts = await client.hgetall(f"{prefix}presence:w\x1fop1")
-        assert sorted(counts.values()) == ["200", "300"]  # not a record per socket
-    finally:
-        await first.close()
-        await second.close()
-        await client.aclose()
+    first, second = processes[1](), processes[1]()
+    await asyncio.gather(*(first.online("w", "op1", f"a{i}") for i in range(300)))
+    await asyncio.gather(*(second.online("w", "op1", f"b{i}") for i in range(200)))
+    counts = await client.hgetall(f"{prefix}presence:w\x1fop1")
+    assert sorted(counts.values()) == ["200", "300"]  # not a record per socket

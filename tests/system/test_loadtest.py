@@ -18,16 +18,18 @@ from tests.system.conftest import Cluster
 pytestmark = pytest.mark.slow
 
 
-async def loadtest(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
+async def start(*args: str, stdout: int = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+    """``inviaro loadtest`` with ``args``, its stderr piped."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "web.cli",
-        "loadtest",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
+        *("-m", "web.cli", "loadtest", *args),
+        stdout=stdout,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def loadtest(*args: str) -> tuple[int, str, str]:
+    proc = await start(*args)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout=180)
     except TimeoutError:
@@ -85,15 +87,10 @@ def alive(pid: int) -> bool:
 async def test_sigterm_ends_the_load_tester_and_its_generator_processes(
     cluster: Cluster,
 ) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "web.cli",
-        "loadtest",
+    proc = await start(
         *("--url", cluster.hubs[0].url, "--operators", "4", "--visitors", "0"),
         *("--duration", "600", "--procs", "2"),
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None
     generators: list[int] = []
