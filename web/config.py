@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from storage.db import BadDatabaseURL, normalize_url
+from web import provider_origins
 
 log = logging.getLogger("inviaro.config")
 
@@ -41,6 +42,9 @@ class Settings:
     workspace_recovery_days: int = 90
     messages_per_10s: int = 50
     run_worker: bool = False  # the embedded default runs the worker's jobs in-process
+    outbox_lease_s: int = 60
+    # INVIARO_PROVIDER_ORIGINS: (provider origin, stand-in origin) pairs; empty in production.
+    provider_origins: tuple[tuple[str, str], ...] = ()
 
     @property
     def public_origin(self) -> str:
@@ -120,6 +124,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"INVIARO_PUBLIC_URL must be an http:// or https:// origin, not {public_url!r}."
         )
+    try:
+        origins = provider_origins.parse(env.get("INVIARO_PROVIDER_ORIGINS") or "")
+    except provider_origins.BadProviderOrigins as exc:
+        raise ConfigError(f"INVIARO_PROVIDER_ORIGINS: {exc}.") from None
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -132,4 +140,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         messages_per_10s=_int(env, "INVIARO_MESSAGES_PER_10S", 50, 1, 1_000_000),
         heartbeat_s=_int(env, "INVIARO_HEARTBEAT_S", 25, 1, 300),
         run_worker=redis_url is None,
+        outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
+        provider_origins=tuple(origins.items()),
     )

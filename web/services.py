@@ -24,7 +24,7 @@ from hub.service import Hub
 from storage import migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import metrics
+from web import metrics, provider_origins
 from web.config import Settings
 
 log = logging.getLogger("inviaro.services")
@@ -72,7 +72,7 @@ class Services:
             settings=settings,
             engine=engine,
             db=sessionmaker(engine),
-            http=httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)),
+            http=_outside_client(settings),
             store=store,
             hub=hub,
             presence=presence,
@@ -140,6 +140,17 @@ def make_presence(settings: Settings, clock: Clock | None = None, prefix: str = 
     if settings.redis_url:
         return RedisPresence(settings.redis_url, ttl_s, clock or time.time, prefix)
     return MemoryPresence(ttl_s, clock or time.monotonic)
+
+
+def _outside_client(settings: Settings) -> httpx.AsyncClient:
+    """The one client for calls to providers; ``INVIARO_PROVIDER_ORIGINS`` says where to."""
+    origins = dict(settings.provider_origins)
+    if origins:
+        log.warning(
+            "INVIARO_PROVIDER_ORIGINS is set: calls to %s go to stand-ins",
+            ", ".join(sorted(origins)),
+        )
+    return provider_origins.client(origins, httpx.Timeout(10.0, connect=5.0))
 
 
 def _observe_commit(batch: int, seconds: float) -> None:

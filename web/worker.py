@@ -16,19 +16,15 @@ Delivery is at-least-once: a worker killed between the provider's answer and the
 leaves a lease that expires, and the send is repeated (the providers take no idempotency
 key). Two live workers never send one message at the same time.
 
-Environment (read here because only the worker uses them):
-``INVIARO_OUTBOX_LEASE_S`` (default 60) how long a claim lasts; ``INVIARO_META_GRAPH_BASE``
-points the Meta adapters at another Graph API base URL (a pinned version, an egress proxy,
-or a local stand-in in process-level tests).
+``INVIARO_OUTBOX_LEASE_S`` (default 60) says how long a claim lasts; providers are reached
+through ``services.http``, which ``INVIARO_PROVIDER_ORIGINS`` may point at stand-ins.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import os
 import random
 import signal
 import time
@@ -56,15 +52,6 @@ IDLE_POLL_S = 1.0
 RETENTION_EVERY_S = 3600.0
 
 
-def _lease() -> timedelta:
-    raw = os.environ.get("INVIARO_OUTBOX_LEASE_S", "")
-    try:
-        seconds = float(raw) if raw else 60.0
-    except ValueError:
-        seconds = 60.0
-    return timedelta(seconds=max(1.0, seconds))
-
-
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     """Delay before attempt ``attempts + 1``: 2 s, 4 s, 8 s... capped at 15 min, with
     "equal jitter" so a burst of throttled sends does not return in lockstep, and never
@@ -78,11 +65,7 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 def _adapter(settings: Settings, item: outbox.Claimed) -> ChannelAdapter:
     config = adapter_config(settings, item.channel_config, item.channel_secrets)
-    adapter = adapter_for(item.channel_kind, config)
-    graph_base = os.environ.get("INVIARO_META_GRAPH_BASE")
-    if graph_base and hasattr(adapter, "graph_base") and dataclasses.is_dataclass(adapter):
-        adapter = dataclasses.replace(adapter, graph_base=graph_base.rstrip("/"))
-    return adapter
+    return adapter_for(item.channel_kind, config)
 
 
 def _template(item: outbox.Claimed) -> tuple[str, str, list[str]] | None:
@@ -175,7 +158,12 @@ async def run_once(
     """
     client = client or services.http
     now = now or utcnow()
-    items = await outbox.claim_due(services.engine, limit=limit, lease=_lease(), now=now)
+    items = await outbox.claim_due(
+        services.engine,
+        limit=limit,
+        lease=timedelta(seconds=services.settings.outbox_lease_s),
+        now=now,
+    )
     if items:
         gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -248,7 +236,7 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    log.info("worker started (lease %s s)", _lease().total_seconds())
+    log.info("worker started (lease %s s)", services.settings.outbox_lease_s)
     try:
         await work_forever(services, stop)
     finally:

@@ -1,7 +1,7 @@
 """``inviaro worker`` as real processes against the test Postgres and a loopback provider.
 
 The provider stand-in is a small HTTP server on 127.0.0.1 speaking WhatsApp's
-``/{phone_number_id}/messages``; the workers reach it through ``INVIARO_META_GRAPH_BASE``.
+``/{phone_number_id}/messages``; the workers reach it through ``INVIARO_PROVIDER_ORIGINS``.
 What is proven: two workers side by side send every message exactly once (the lease and
 ``FOR UPDATE SKIP LOCKED``), and a worker SIGKILLed mid-batch loses nothing: a restarted
 worker sends the rest once its leases expire. Sends that were in flight at the kill may
@@ -87,7 +87,7 @@ async def start_worker(db_url: str, provider: Provider) -> asyncio.subprocess.Pr
         **os.environ,
         "DATABASE_URL": db_url,
         "INVIARO_SECRET_KEY": SECRET,
-        "INVIARO_META_GRAPH_BASE": f"http://127.0.0.1:{provider.port}/v21.0",
+        "INVIARO_PROVIDER_ORIGINS": f"https://graph.facebook.com=http://127.0.0.1:{provider.port}",
         "INVIARO_OUTBOX_LEASE_S": "2",
     }
     env.pop("REDIS_URL", None)
