@@ -18,7 +18,6 @@ from hub.ids import new_id
 from hub.redis_pipeline import Pipeliner
 
 Clock = Callable[[], float]
-DEFAULT_TTL_S = 20.0
 _SEP = "\x1f"  # between the workspace key and an operator id in a key name
 
 
@@ -54,7 +53,7 @@ class Presence(Protocol):
 class MemoryPresence:
     """Presence for one process; the clock is injected so tests need no sleeping."""
 
-    def __init__(self, ttl_s: float = DEFAULT_TTL_S, clock: Clock = time.monotonic) -> None:
+    def __init__(self, ttl_s: float, clock: Clock = time.monotonic) -> None:
         self._ttl = ttl_s
         self._clock = clock
         self._entries: dict[str, dict[tuple[str, str], float]] = {}
@@ -234,9 +233,7 @@ class RedisPresence:
     seconds are the scores, so hub hosts need roughly synchronised clocks.
     """
 
-    def __init__(
-        self, url: str, ttl_s: float = DEFAULT_TTL_S, clock: Clock = time.time, prefix: str = ""
-    ) -> None:
+    def __init__(self, url: str, ttl_s: float, clock: Clock = time.time, prefix: str = "") -> None:
         self._redis = Redis.from_url(
             url, socket_connect_timeout=2.0, socket_timeout=2.0, decode_responses=True
         )

@@ -125,7 +125,7 @@ VISITOR = VisitorPrincipal("w1", "c1", "ch1", "ct1", "Vic")
 @pytest.fixture
 def hub() -> Hub:
     store = MemoryStore({"c1": "w1", "c2": "w1", "other": "w2"})
-    return Hub.create(store, MemoryPresence(), MemoryBus)
+    return Hub.create(store, MemoryPresence(ttl_s=75), MemoryBus)
 
 
 async def opened(hub: Hub, principal: Any, fmt: Format = "json") -> Client:
