@@ -70,10 +70,19 @@ class MemoryStore:
         ]
         return found[:limit]
 
-    async def messages_since(self, workspace_ids: list[str], since: datetime) -> list[Message]:
-        return [
+    async def messages_since(
+        self, workspace_ids: list[str], since: datetime, limit: int, after: Message | None = None
+    ) -> list[Message]:
+        found = [
             m for m in self.messages if m.workspace_id in workspace_ids and m.created_at >= since
         ]
+        if after is not None:
+            found = found[found.index(after) + 1 :]
+        return found[:limit]
+
+    async def last_seq(self, workspace_id: str, conversation_id: str) -> int:
+        conv = self._check(workspace_id, conversation_id)
+        return max((m.seq for m in self.messages if m.conversation_id == conv), default=0)
 
     async def mark_read(self, workspace_id: str, conversation_id: str, seq: int) -> list[Receipt]:
         self._check(workspace_id, conversation_id)
