@@ -71,6 +71,7 @@ class Session:
         rate: TokenBucket | None = None,
         max_frame: int = MAX_FRAME_BYTES,
         reply_check: ReplyCheck | None = None,
+        resume_rate: TokenBucket | None = None,
     ) -> None:
         self.hub = hub
         self._reply_check = reply_check
@@ -79,7 +80,7 @@ class Session:
         self._rate = rate if rate is not None else TokenBucket(rate=20, burst=40)
         self._max_frame = max_frame
         self._known: set[str] | None = None  # conversations this operator is known to own
-        self._resumes: TokenBucket | None = None  # made at the first resume
+        self._resumes = resume_rate  # None: made at the first resume (most sockets never do)
 
     @property
     def _author(self) -> Author:
