@@ -21,8 +21,12 @@ from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
 UPSTREAM_RECEIVE_SHA256 = "a2b10de91477dc1d4d0e7c9065b85388a5b2a6ebeb84d6ec1591e112ca0bfbb9"
 
 
+async def _app(scope: object, receive: object, send: object) -> None:
+    return None
+
+
 def _protocol() -> WebSocketProtocol:
-    config = uvicorn.Config(app=lambda scope, receive, send: None, ws=WebSocketProtocol)
+    config = uvicorn.Config(app=_app, ws=WebSocketProtocol, log_config=None)
     config.load()
     return WebSocketProtocol(config, ServerState(), {}, _loop=asyncio.get_running_loop())
 
