@@ -157,12 +157,19 @@ class Session:
             return self._resumes.allow()
         return self._rate.allow()
 
+    @staticmethod
+    def _rate_limited(frame: ClientFrame) -> Frame:
+        if isinstance(frame, Resume):  # one of many, maybe: say which
+            conv = frame.conversation_id
+            return frames.error("rate_limited", "too many resumes; slow down", None, conv)
+        ref = frame.ref if isinstance(frame, Send) else None
+        return frames.error("rate_limited", "too many frames; slow down", ref)
+
     async def handle(self, frame: ClientFrame) -> list[Frame]:
         """The replies to one decoded frame (may raise :class:`hub.store.Gone`)."""
         ref = frame.ref if isinstance(frame, Send) else None
         if not self._allow(frame):
-            conv = frame.conversation_id if isinstance(frame, Resume) else None
-            return [frames.error("rate_limited", "too many frames; slow down", ref, conv)]
+            return [self._rate_limited(frame)]
         try:
             if isinstance(frame, Send):
                 return await self._send(frame)
@@ -230,13 +237,7 @@ class Session:
         # Paced, so a long history never overflows this socket's queue (and never waits
         # on anyone else's socket).
         if not self._allow(frame):
-            await self.conn.reply(
-                frames.error(
-                    "rate_limited",
-                    "too many resumes; slow down",
-                    conversation_id=frame.conversation_id,
-                )
-            )
+            await self.conn.reply(self._rate_limited(frame))
             return
         try:
             conv = await self._conversation(frame.conversation_id)
@@ -251,10 +252,11 @@ class Session:
                 # the client is ahead), never the client's number echoed back.
                 last = await self.hub.store.last_seq(workspace_id, conv)
         except ProtocolError as err:
-            await self.conn.reply(frames.error(err.code, err.detail))
+            await self.conn.reply(frames.error(err.code, err.detail, None, frame.conversation_id))
             return
         except NotFound:
-            await self.conn.reply(frames.error("not_found", "no such conversation"))
+            conv_id = frame.conversation_id
+            await self.conn.reply(frames.error("not_found", "no such conversation", None, conv_id))
             return
         self._remember(conv)
         await self.conn.reply(frames.resumed(conv, last))
