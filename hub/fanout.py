@@ -5,8 +5,18 @@ every socket on the topic gets the very same ``bytes``/``str`` object pushed ont
 bounded queue without awaiting. Once per turn of the event loop, one callback writes each
 socket's queue back to back through the injected ``send``, which usually completes at once;
 a socket that makes a send wait gets a writer task that finishes its queue and ends. So an
-idle socket holds no queue and no task. A socket whose queue overflows is closed with 1013
-(the client reconnects and resumes), so one slow socket never delays another.
+idle socket holds no queue and no task.
+
+Three ways in, for three kinds of frame:
+
+- :meth:`Connection.push`, live fan-out: never waits; a socket that cannot keep up (its
+  queue past the frame bound, or past the byte bound for longer than a grace period) is
+  closed with 1013 (the client reconnects and resumes), so one slow socket never delays
+  another.
+- :meth:`Connection.push_paced`, what one socket asked for (replies, replays): waits while
+  the queue is half full, so it slows only the socket that asked and never cuts it.
+- :meth:`Connection.feed`, the hub's re-delivery after a bus outage: kept behind the live
+  queue and pulled by the socket's writer as it drains, never counted against the bound.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ import asyncio
 import logging
 import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +42,12 @@ log = logging.getLogger(__name__)
 Send = Callable[[str | bytes], Coroutine[Any, Any, None]]
 Close = Callable[[int], Awaitable[None]]
 DEFAULT_QUEUE_BOUND = 256
+# Unsent bytes a socket may hold in its queue for longer than SLOW_GRACE_S before it is cut
+# off with 1013. The socket's writer waits while uvicorn's buffer is past its high-water
+# mark, and the web layer keeps the kernel's send buffer small, so what a reader has not
+# taken shows up here instead of hiding in buffers below.
+DEFAULT_QUEUE_BYTES = 1024 * 1024
+SLOW_GRACE_S = 3.0
 CLOSE_OVERLOADED = 1013
 CLOSE_RESTARTING = 1012
 
@@ -57,14 +73,15 @@ class Counters:
 
 
 class _Outbox:
-    """What the connections of one registry share: the counters, the queue bound, and the
+    """What the connections of one registry share: the counters, the queue bounds, and the
     connections with frames to write on this turn of the event loop."""
 
-    __slots__ = ("_due", "counters", "limit")
+    __slots__ = ("_due", "counters", "limit", "max_bytes")
 
-    def __init__(self, counters: Counters, limit: int) -> None:
+    def __init__(self, counters: Counters, limit: int, max_bytes: int) -> None:
         self.counters = counters
         self.limit = limit
+        self.max_bytes = max_bytes
         self._due: list[Connection] = []
 
     def schedule(self, conn: Connection) -> None:
@@ -102,11 +119,14 @@ class Connection:
     a writer task, while the socket makes a send wait)."""
 
     __slots__ = (
+        "_backlog",
+        "_bytes",
         "_close",
         "_outbox",
         "_queue",
         "_room",
         "_send",
+        "_slow",
         "_task",
         "close_code",
         "fmt",
@@ -123,6 +143,9 @@ class Connection:
         self._close = close
         self._outbox = outbox
         self._queue: deque[str | bytes] | None = None  # None: nothing to write
+        self._bytes = 0  # characters or bytes in _queue
+        self._slow: asyncio.TimerHandle | None = None  # armed while _bytes is over the bound
+        self._backlog: deque[str | bytes] | None = None  # re-delivery, pulled after _queue
         self._room: asyncio.Future[None] | None = None  # a paced pusher waiting for space
         self._task: asyncio.Task[None] | None = None  # the writer, or the closing task
 
@@ -130,50 +153,113 @@ class Connection:
     def closed(self) -> bool:
         return self.close_code is not None
 
+    @property
+    def backlog(self) -> int:
+        """Re-delivered frames not yet pulled by the writer."""
+        return len(self._backlog) if self._backlog is not None else 0
+
     def push(self, data: str | bytes) -> None:
-        """Queue ``data`` for the socket; never awaits. Past the bound, close with 1013."""
+        """Queue ``data`` for the socket; never awaits. Past the frame bound, or past the
+        byte bound for longer than :data:`SLOW_GRACE_S`, close with 1013."""
         if self.close_code is not None:
             return
         queue = self._queue
         if queue is None:  # written on this turn of the loop, after whatever else comes
             self._queue = deque((data,))
+            self._bytes = len(data)
             self._outbox.schedule(self)
         elif len(queue) >= self._outbox.limit:
-            self._outbox.counters.overloaded += 1
-            log.info("connection %s overloaded (%d frames queued); closing", self.id, len(queue))
-            self.close(CLOSE_OVERLOADED)
+            self._overloaded(f"{len(queue)} frames queued")
             return
         else:
             queue.append(data)
+            self._bytes += len(data)
+            if self._bytes > self._outbox.max_bytes and self._slow is None:
+                loop = asyncio.get_running_loop()
+                self._slow = loop.call_later(SLOW_GRACE_S, self._still_slow)
         self._outbox.counters.frames_out += 1
 
     def send_frame(self, frame: dict[str, Any]) -> None:
-        """Encode a frame meant for this socket alone (a reply) and push it."""
+        """Encode a frame meant for this socket alone and push it (a few at most: a long
+        run of replies goes through :meth:`reply`)."""
         self.push(encode(frame, self.fmt))
 
+    async def reply(self, frame: dict[str, Any]) -> None:
+        """Encode a frame meant for this socket alone and push it paced: however many
+        replies a burst of requests asks for, the socket is slowed, never cut off."""
+        await self.push_paced(encode(frame, self.fmt))
+
     async def push_paced(self, data: str | bytes) -> None:
-        """Push, first waiting while the queue is over half full (long replays to this
-        socket alone: the wait slows only the socket that asked)."""
+        """Push, first waiting while the queue is over half full in frames or in bytes
+        (replies and replays to this socket alone: the wait slows only the socket that
+        asked)."""
+        outbox = self._outbox
         while (
             self.close_code is None
             and self._queue is not None
-            and len(self._queue) >= self._outbox.limit // 2
+            and (len(self._queue) >= outbox.limit // 2 or self._bytes >= outbox.max_bytes // 2)
         ):
-            if self._room is None:
-                self._room = asyncio.get_running_loop().create_future()
-            await asyncio.wait([self._room])
+            await self._wait_room()
         self.push(data)
+
+    def feed(self, data: str | bytes) -> None:
+        """Queue re-delivered ``data`` behind everything live; the writer pulls it as the
+        socket drains, so it never counts against the bound. Never awaits."""
+        if self.close_code is not None:
+            return
+        if self._backlog is None:
+            self._backlog = deque()
+        self._backlog.append(data)
+        self._outbox.counters.frames_out += 1
+        if self._queue is None:  # idle: start the writer on this turn of the loop
+            self._queue = deque()
+            self._bytes = 0
+            self._outbox.schedule(self)
+
+    async def drain_backlog(self, timeout_s: float) -> bool:
+        """Wait until the writer has pulled the backlog down to half the queue bound, or
+        the socket closed. False if it did neither within ``timeout_s``."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.close_code is None and self.backlog > self._outbox.limit // 2:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            await self._wait_room(left)
+        return True
 
     def close(self, code: int) -> None:
         """Drop what is queued, stop the writer and close the socket with ``code``."""
         if self.close_code is not None:
             return
         self.close_code = code
-        self._queue = None
+        self._forget()
         writer, self._task = self._task, asyncio.create_task(self._close_socket(code))
         if writer is not None:
             writer.cancel()
+
+    def _overloaded(self, why: str) -> None:
+        self._outbox.counters.overloaded += 1
+        log.info("connection %s overloaded (%s); closing", self.id, why)
+        self.close(CLOSE_OVERLOADED)
+
+    def _still_slow(self) -> None:
+        self._slow = None
+        if self.close_code is None and self._bytes > self._outbox.max_bytes:
+            self._overloaded(f"{self._bytes} bytes unsent for {SLOW_GRACE_S:.0f}s")
+
+    def _forget(self) -> None:
+        """Drop everything queued and wake whoever waits for room."""
+        self._queue = self._backlog = None
+        self._bytes = 0
+        if self._slow is not None:
+            self._slow.cancel()
+            self._slow = None
         self._make_room()
+
+    async def _wait_room(self, timeout_s: float | None = None) -> None:
+        if self._room is None:
+            self._room = asyncio.get_running_loop().create_future()
+        await asyncio.wait([self._room], timeout=timeout_s)
 
     def _make_room(self) -> None:
         room = self._room
@@ -185,8 +271,7 @@ class Connection:
         """A send failed: the socket broke under us; the endpoint will notice."""
         log.debug("connection %s: send failed (%s)", self.id, type(err).__name__)
         self.close_code = self.close_code or 1006
-        self._queue = None
-        self._make_room()
+        self._forget()
 
     async def wait_closed(self) -> None:
         """Wait for the writer (or the closing task) to finish."""
@@ -197,20 +282,45 @@ class Connection:
         """The socket is gone (the endpoint saw a disconnect): stop without closing it."""
         if self.close_code is None:
             self.close_code = 1000
-            self._queue = None
+            self._forget()
             if self._task is not None:
                 self._task.cancel()
-            self._make_room()
         await self.wait_closed()
+
+    def _next(self) -> str | bytes | None:
+        """The next thing to write: live frames first, then re-delivery. Wakes a waiter
+        once the queue is under half its bound (and the backlog too)."""
+        queue, limit = self._queue, self._outbox.limit
+        if queue:
+            data = queue.popleft()
+            self._bytes -= len(data)
+            if self._slow is not None and self._bytes <= self._outbox.max_bytes:
+                self._slow.cancel()
+                self._slow = None
+            if self._room is not None and len(queue) < limit // 2:
+                self._make_room()
+            return data
+        backlog = self._backlog
+        if backlog:
+            data = backlog.popleft()
+            if not backlog:
+                self._backlog = None
+            if self._room is not None and len(backlog) <= limit // 2:
+                self._make_room()
+            return data
+        return None
 
     def _drain(self) -> None:
         """Write everything queued, back to back. A send that completes at once (the socket
         can take it) needs no task; the first one that has to wait gets a writer task,
         which finishes it and the rest of the queue."""
         queue = self._queue
-        while queue:
+        while queue is not None and queue is self._queue:
+            data = self._next()
+            if data is None:
+                break
             try:
-                coro = self._send(queue.popleft())
+                coro = self._send(data)
                 waiting = coro.send(None)
             except StopIteration:
                 continue
@@ -219,20 +329,20 @@ class Connection:
                 return
             self._task = asyncio.get_running_loop().create_task(self._write(coro, waiting))
             return
-        if self._queue is queue:
+        if queue is not None and self._queue is queue:
             self._queue = None  # idle: nothing queued, no task
         self._make_room()
 
     async def _write(self, pending: Coroutine[Any, Any, None], waiting: Any) -> None:
         queue = self._queue
         assert queue is not None
-        half = self._outbox.limit // 2
         try:
             await _finish(pending, waiting)
-            while queue:
-                await self._send(queue.popleft())
-                if self._room is not None and len(queue) < half:
-                    self._make_room()
+            while self._queue is queue:
+                data = self._next()
+                if data is None:
+                    break
+                await self._send(data)
         except Exception as err:
             self._broken(err)
             return
@@ -250,10 +360,15 @@ class Connection:
 class Registry:
     """topic → local connections, with the bus subscribed while a topic has any."""
 
-    def __init__(self, bus: Bus, queue_bound: int = DEFAULT_QUEUE_BOUND) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        queue_bound: int = DEFAULT_QUEUE_BOUND,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
+    ) -> None:
         self.bus = bus
         self.counters = Counters()
-        self._outbox = _Outbox(self.counters, queue_bound)
+        self._outbox = _Outbox(self.counters, queue_bound, queue_bytes)
         self._topics: dict[str, set[Connection]] = {}
         self._conns: set[Connection] = set()
 
@@ -306,13 +421,33 @@ class Registry:
 
     def deliver(self, topic: str, payload: bytes) -> None:
         """The bus handler: push a msgpack-encoded frame to every local socket on ``topic``."""
+        self._fan_out(topic, payload, Connection.push)
+
+    def redeliver(self, topic: str, payload: bytes) -> Iterable[Connection]:
+        """Feed a frame the bus may have dropped to every local socket on ``topic``, behind
+        what is live (see :meth:`Connection.feed`); returns those sockets."""
+        self._fan_out(topic, payload, Connection.feed)
+        return self._topics.get(topic, ())
+
+    async def catch_up(self, conns: Iterable[Connection], timeout_s: float) -> None:
+        """Wait for ``conns`` to pull their re-delivery backlogs down; close with 1013 (the
+        client resumes) any that could not within ``timeout_s``."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        for conn in conns:
+            left = deadline - asyncio.get_running_loop().time()
+            if not await conn.drain_backlog(left):
+                conn._overloaded(f"{conn.backlog} re-delivered frames not taken")
+
+    def _fan_out(
+        self, topic: str, payload: bytes, put: Callable[[Connection, str | bytes], None]
+    ) -> None:
         members = self._topics.get(topic)
         if not members:
             return
         as_json: str | None = None
         for conn in members:
             if conn.fmt == "msgpack":
-                conn.push(payload)
+                put(conn, payload)
                 continue
             if as_json is None:
                 try:
@@ -321,7 +456,7 @@ class Registry:
                     log.exception("undecodable bus payload on %s", topic)
                     return
                 self.counters.encodes += 1
-            conn.push(as_json)
+            put(conn, as_json)
 
     def close_topic(self, topic: str, code: int) -> None:
         """Close every local socket on ``topic`` (erased conversation, revoked session)."""

@@ -62,10 +62,14 @@ def resumed(conversation_id: str, last_seq: int) -> Frame:
     return {"type": "resumed", "conversation_id": conversation_id, "last_seq": last_seq}
 
 
-def error(code: ErrorCode, detail: str, ref: str | int | None = None) -> Frame:
+def error(
+    code: ErrorCode, detail: str, ref: str | int | None = None, conversation_id: str | None = None
+) -> Frame:
     frame: Frame = {"type": "error", "code": code, "detail": detail}
     if ref is not None:
         frame["ref"] = ref
+    if conversation_id is not None:
+        frame["conversation_id"] = conversation_id
     return frame
 
 

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 BACKOFF_START_S = 0.1
 BACKOFF_CAP_S = 5.0
 SUBSCRIBE_WAIT_S = 5.0
+# Replies already buffered are read without ever yielding to the event loop: after a stall
+# (a SIGSTOP, a slow turn) thousands could be handed to the sockets' queues in one turn,
+# before any writer runs. Yield every this many, so writers drain between them.
+YIELD_EVERY = 64
 
 
 class RedisBus:
@@ -164,22 +168,25 @@ class RedisBus:
                     self._reconnected(outage_since)
                     outage_since = None
                 delay = BACKOFF_START_S
+                handled = 0
                 while True:
                     reply = await conn.read_response(push_request=True)
                     self._handle(reply, pending)
                     if not pending and outage_since is not None:
                         self._reconnected(outage_since)
                         outage_since = None
+                    handled += 1
+                    if handled % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
             except (RedisError, OSError) as err:
                 self._down = True
                 for waiter in self._confirmed.values():  # nobody waits while Redis is away
                     if not waiter.done():
                         waiter.set_result(None)
-                if outage_since is None:
+                if outage_since is None:  # said once per outage; each retry only at debug
                     outage_since = utcnow()
-                log.warning(
-                    "redis bus: subscriber connection lost (%s); retrying in %.1fs", err, delay
-                )
+                    log.warning("redis bus: subscriber connection lost (%s); retrying", err)
+                log.debug("redis bus: not connected (%s); retrying in %.1fs", err, delay)
             finally:
                 self._conn = None
                 await conn.disconnect(nowait=True)

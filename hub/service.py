@@ -19,7 +19,7 @@ import msgpack
 
 from hub import frames
 from hub.bus import Bus, BusUnavailable, OnMessage, OnReconnect
-from hub.fanout import Registry, conversation_topic, workspace_topic
+from hub.fanout import CLOSE_OVERLOADED, Connection, Registry, conversation_topic, workspace_topic
 from hub.frames import Frame
 from hub.model import Author, Inbound, Message
 from hub.presence import Presence
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
 REDELIVER_MARGIN = timedelta(seconds=10)
+REDELIVER_PAGE = 500
+# How long every socket a re-delivered page went to has to take it in before the next
+# page; one that cannot is closed with 1013 and its client resumes.
+REDELIVER_WAIT_S = 10.0
 CLOSE_POLICY = 1008
 
 
@@ -78,6 +82,7 @@ class Hub:
         self._observe_accept = observe_accept
         self._workspaces: Counter[str] = Counter()  # local sessions per workspace
         self._tasks: set[asyncio.Task[None]] = set()
+        self._local_only: int | None = None  # publishes the bus refused in this outage
 
     @classmethod
     def create(
@@ -155,9 +160,20 @@ class Hub:
             await self.bus.publish(payload, *topics)
         except BusUnavailable as err:
             # Durable already; other processes' clients heal by resume or on_reconnect.
-            log.warning("bus unavailable, delivering %s locally only: %s", topics, err)
+            # Said once per outage, however many messages it lasts.
+            if self._local_only is None:
+                self._local_only = 0
+                log.warning("bus unavailable, delivering locally only until it is back: %s", err)
+            self._local_only += 1
             for topic in topics:
                 self.registry.deliver(topic, payload)
+            return
+        if self._local_only is not None:
+            log.warning(
+                "bus is back; %d publishes were delivered locally only meanwhile",
+                self._local_only,
+            )
+            self._local_only = None
 
     async def replay_pages(
         self, workspace_id: str, conversation_id: str, after_seq: int
@@ -177,10 +193,12 @@ class Hub:
     async def replay(self, workspace_id: str, conversation_id: str, after_seq: int) -> list[Frame]:
         """Every missed ``message`` frame, then ``resumed``."""
         out: list[Frame] = []
-        last = after_seq
+        last: int | None = None
         async for page in self.replay_pages(workspace_id, conversation_id, after_seq):
             out += [frames.message(m) for m in page]
             last = page[-1].seq
+        if last is None:  # nothing missed: where the conversation is, not where the client is
+            last = await self.store.last_seq(workspace_id, conversation_id)
         out.append(frames.resumed(conversation_id, last))
         return out
 
@@ -196,19 +214,35 @@ class Hub:
         task.add_done_callback(self._tasks.discard)
 
     async def _redeliver(self, since: datetime) -> None:
+        """Page through everything stored since ``since`` in the local workspaces, feeding
+        each page to the sockets' writers (they pull it as they drain, behind live frames)
+        and waiting for them to take it before the next page. All of it, however much."""
         workspaces = [ws for ws, n in self._workspaces.items() if n > 0]
         if not workspaces:
             return
+        total = 0
+        after: Message | None = None
         try:
-            missed = await self.store.messages_since(workspaces, since)
+            while True:
+                page = await self.store.messages_since(workspaces, since, REDELIVER_PAGE, after)
+                fed: set[Connection] = set()
+                for msg in page:
+                    payload = _pack(frames.message(msg))
+                    fed.update(self.registry.redeliver(workspace_topic(msg.workspace_id), payload))
+                    topic = conversation_topic(msg.conversation_id)
+                    fed.update(self.registry.redeliver(topic, payload))
+                total += len(page)
+                if len(page) < REDELIVER_PAGE:
+                    break
+                after = page[-1]
+                await self.registry.catch_up(fed, REDELIVER_WAIT_S)
         except Exception:
-            log.exception("re-delivery after bus reconnect failed; clients will resume")
+            # Never silently partial: the operators' sockets are told to resume.
+            log.exception("re-delivery after a bus outage failed; closing sockets to resume")
+            for workspace_id in workspaces:
+                self.registry.close_topic(workspace_topic(workspace_id), CLOSE_OVERLOADED)
             return
-        log.info("re-delivering %d messages after a bus outage", len(missed))
-        for msg in missed:
-            payload = _pack(frames.message(msg))
-            self.registry.deliver(workspace_topic(msg.workspace_id), payload)
-            self.registry.deliver(conversation_topic(msg.conversation_id), payload)
+        log.info("re-delivered %d messages after a bus outage", total)
 
     async def heartbeat(self) -> None:
         """Call every ``heartbeat_s``: keeps presence alive, announces operators that expired."""

@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 ReplyCheck = Callable[[str], Awaitable[str | None]]
 
 _KNOWN_LIMIT = 1024
+# Resumes have their own budget, apart from sends: an operator reconnecting after a restart
+# catches up every open conversation at once (a thousand in one burst), then a few a second.
+RESUME_BURST = 1000
+RESUMES_PER_S = 20
 
 
 class Session:
@@ -48,7 +52,16 @@ class Session:
     Pass one ``reply_check`` shared by every session of the process, not one per socket.
     """
 
-    __slots__ = ("_known", "_max_frame", "_rate", "_reply_check", "conn", "hub", "principal")
+    __slots__ = (
+        "_known",
+        "_max_frame",
+        "_rate",
+        "_reply_check",
+        "_resumes",
+        "conn",
+        "hub",
+        "principal",
+    )
 
     def __init__(
         self,
@@ -58,6 +71,7 @@ class Session:
         rate: TokenBucket | None = None,
         max_frame: int = MAX_FRAME_BYTES,
         reply_check: ReplyCheck | None = None,
+        resume_rate: TokenBucket | None = None,
     ) -> None:
         self.hub = hub
         self._reply_check = reply_check
@@ -66,6 +80,7 @@ class Session:
         self._rate = rate if rate is not None else TokenBucket(rate=20, burst=40)
         self._max_frame = max_frame
         self._known: set[str] | None = None  # conversations this operator is known to own
+        self._resumes = resume_rate  # None: made at the first resume (most sockets never do)
 
     @property
     def _author(self) -> Author:
@@ -89,7 +104,7 @@ class Session:
                 await hub.publish_presence(p.workspace_id, p.operator_id, True)
             for operator_id in sorted(await hub.presence.who(p.workspace_id)):
                 if not (changed and operator_id == p.operator_id):
-                    self.conn.send_frame(frames.presence(operator_id, True))
+                    await self.conn.reply(frames.presence(operator_id, True))
         except BusUnavailable as err:
             log.warning("presence unavailable: %s", err)
 
@@ -110,6 +125,8 @@ class Session:
 
         Oversized frames close the socket with 1009 and an erased conversation with 1008;
         every other refusal is an ``error`` frame. Store failures propagate (close 1011).
+        Replies are paced: a socket whose requests outrun its reading waits for room
+        before its next frame is read, and is never cut off for it.
         """
         try:
             frame = decode_client_frame(data, self.conn.fmt, self._max_frame)
@@ -117,7 +134,7 @@ class Session:
             if err.close_code is not None:
                 self.conn.close(err.close_code)
             else:
-                self.conn.send_frame(frames.error(err.code, err.detail, err.ref))
+                await self.conn.reply(frames.error(err.code, err.detail, err.ref))
             return
         if isinstance(frame, Resume):
             await self._stream_replay(frame)
@@ -128,13 +145,31 @@ class Session:
             self.conn.close(CLOSE_POLICY)
             return
         for reply in replies:
-            self.conn.send_frame(reply)
+            await self.conn.reply(reply)
+
+    def _allow(self, frame: ClientFrame) -> bool:
+        """Pings are free; resumes spend their own budget; everything else the frame budget."""
+        if isinstance(frame, Ping):
+            return True
+        if isinstance(frame, Resume):
+            if self._resumes is None:
+                self._resumes = TokenBucket(rate=RESUMES_PER_S, burst=RESUME_BURST)
+            return self._resumes.allow()
+        return self._rate.allow()
+
+    @staticmethod
+    def _rate_limited(frame: ClientFrame) -> Frame:
+        if isinstance(frame, Resume):  # one of many, maybe: say which
+            conv = frame.conversation_id
+            return frames.error("rate_limited", "too many resumes; slow down", None, conv)
+        ref = frame.ref if isinstance(frame, Send) else None
+        return frames.error("rate_limited", "too many frames; slow down", ref)
 
     async def handle(self, frame: ClientFrame) -> list[Frame]:
         """The replies to one decoded frame (may raise :class:`hub.store.Gone`)."""
         ref = frame.ref if isinstance(frame, Send) else None
-        if not isinstance(frame, Ping) and not self._rate.allow():
-            return [frames.error("rate_limited", "too many frames; slow down", ref)]
+        if not self._allow(frame):
+            return [self._rate_limited(frame)]
         try:
             if isinstance(frame, Send):
                 return await self._send(frame)
@@ -201,24 +236,30 @@ class Session:
     async def _stream_replay(self, frame: Resume) -> None:
         # Paced, so a long history never overflows this socket's queue (and never waits
         # on anyone else's socket).
-        if not self._rate.allow():
-            self.conn.send_frame(frames.error("rate_limited", "too many frames; slow down"))
+        if not self._allow(frame):
+            await self.conn.reply(self._rate_limited(frame))
             return
         try:
             conv = await self._conversation(frame.conversation_id)
-            last = frame.after_seq
-            async for page in self.hub.replay_pages(self.principal.workspace_id, conv, last):
+            last: int | None = None
+            workspace_id = self.principal.workspace_id
+            async for page in self.hub.replay_pages(workspace_id, conv, frame.after_seq):
                 for msg in page:
                     await self.conn.push_paced(encode(frames.message(msg), self.conn.fmt))
                 last = page[-1].seq
+            if last is None:
+                # Nothing missed: the conversation's own last seq (behind the client's when
+                # the client is ahead), never the client's number echoed back.
+                last = await self.hub.store.last_seq(workspace_id, conv)
         except ProtocolError as err:
-            self.conn.send_frame(frames.error(err.code, err.detail))
+            await self.conn.reply(frames.error(err.code, err.detail, None, frame.conversation_id))
             return
         except NotFound:
-            self.conn.send_frame(frames.error("not_found", "no such conversation"))
+            conv_id = frame.conversation_id
+            await self.conn.reply(frames.error("not_found", "no such conversation", None, conv_id))
             return
         self._remember(conv)
-        self.conn.send_frame(frames.resumed(conv, last))
+        await self.conn.reply(frames.resumed(conv, last))
 
     async def _conversation(self, conversation_id: str | None) -> str:
         """The conversation a frame is about, checked against the principal."""

@@ -68,11 +68,22 @@ class MessageStore(Protocol):
         """
         ...
 
-    async def messages_since(self, workspace_ids: list[str], since: datetime) -> list[Message]:
-        """Messages stored at or after ``since`` in these workspaces, oldest first.
+    async def messages_since(
+        self, workspace_ids: list[str], since: datetime, limit: int, after: Message | None = None
+    ) -> list[Message]:
+        """Messages stored at or after ``since`` in these workspaces, at most ``limit``, in
+        one total order (``created_at``, then conversation, then ``seq``); with ``after``,
+        only those that come after that message in it: the next page.
 
-        The hub calls this after its bus reconnects, to re-deliver what the bus may have
-        dropped meanwhile.
+        The hub pages through this after its bus reconnects, to re-deliver what the bus
+        may have dropped meanwhile.
+        """
+        ...
+
+    async def last_seq(self, workspace_id: str, conversation_id: str) -> int:
+        """The conversation's latest ``seq`` (0 before its first message).
+
+        Raises :class:`NotFound` for a conversation of another workspace.
         """
         ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.model import Inbound, Message
@@ -55,17 +55,35 @@ class SqlStore:
             )
             return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
 
-    async def messages_since(self, workspace_ids: list[str], since: datetime) -> list[Message]:
+    async def messages_since(
+        self, workspace_ids: list[str], since: datetime, limit: int, after: Message | None = None
+    ) -> list[Message]:
         if not workspace_ids:
             return []
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(T_MSG)
-                .where(T_MSG.c.workspace_id.in_(workspace_ids), T_MSG.c.created_at >= since)
-                .order_by(T_MSG.c.created_at, T_MSG.c.conversation_id, T_MSG.c.seq)
-                .limit(10_000)
+        order = (T_MSG.c.created_at, T_MSG.c.conversation_id, T_MSG.c.seq)
+        query = select(T_MSG).where(
+            T_MSG.c.workspace_id.in_(workspace_ids), T_MSG.c.created_at >= since
+        )
+        if after is not None:
+            query = query.where(
+                tuple_(*order) > (after.created_at, after.conversation_id, after.seq)
             )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query.order_by(*order).limit(limit))
             return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
+
+    async def last_seq(self, workspace_id: str, conversation_id: str) -> int:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(T_CONV.c.workspace_id, T_CONV.c.last_seq).where(
+                        T_CONV.c.id == conversation_id
+                    )
+                )
+            ).first()
+        if row is None or row.workspace_id != workspace_id:
+            raise NotFound("no such conversation in this workspace")
+        return int(row.last_seq or 0)
 
     async def mark_read(self, workspace_id: str, conversation_id: str, seq: int) -> list[Receipt]:
         async with self.engine.begin() as conn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import re
@@ -10,109 +9,9 @@ import resource
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from web.config import Settings
-
-
-class _Waiters:
-    """Futures parked until :meth:`_wake`; no container at all while nobody waits."""
-
-    __slots__ = ("_waiters",)
-
-    def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] | None = None
-
-    async def _sleep(self) -> None:
-        """Wait for the next :meth:`_wake` (or a cancellation)."""
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if self._waiters is not None and waiter in self._waiters:
-                self._waiters.remove(waiter)  # cancelled before it was woken
-
-    def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
-
-
-class _Inbox(_Waiters):
-    """What uvicorn's WebSocket protocol uses of ``asyncio.Queue``: ``put_nowait``, ``get``
-    and ``empty``. An ``asyncio.Queue`` holds four deques, 3 KB on every socket, for events
-    that arrive one or two at a time (uvicorn stops reading while one is waiting)."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._items: list[Any] = []
-
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
-        self._wake()
-
-    def empty(self) -> bool:
-        return not self._items
-
-    async def get(self) -> Any:
-        while not self._items:
-            await self._sleep()
-        return self._items.pop(0)
-
-
-class _Flag(_Waiters):
-    """What uvicorn's WebSocket protocol uses of ``asyncio.Event`` for its ``writable`` flag:
-    ``set``, ``clear``, ``is_set`` and ``wait``, without an empty 760-byte deque per socket."""
-
-    __slots__ = ("_set",)
-
-    def __init__(self, value: bool) -> None:
-        super().__init__()
-        self._set = value
-
-    def is_set(self) -> bool:
-        return self._set
-
-    def set(self) -> None:
-        self._set = True
-        self._wake()
-
-    def clear(self) -> None:
-        self._set = False
-
-    async def wait(self) -> bool:
-        while not self._set:
-            await self._sleep()
-        return True
-
-
-class WebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O WebSocket protocol, lighter on every open socket (about 5 KB):
-
-    - its receive queue and ``writable`` event are replaced by :class:`_Inbox` and
-      :class:`_Flag`, which do what uvicorn asks of them (it calls nothing else) without
-      the asyncio classes' deques;
-    - the handshake response, which it keeps but never reads once it has been sent, is let
-      go when the handshake completes.
-
-    Written against uvicorn 0.54; the socket tests run every path through it.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.queue = _Inbox()  # type: ignore[assignment]
-        self.writable = _Flag(self.writable.is_set())  # type: ignore[assignment]
-
-    def start_keepalive(self) -> None:
-        # Called once, right after the accepting response went out.
-        self.response = None  # type: ignore[assignment]
-        super().start_keepalive()
+from web.ws_protocol import WebSocketProtocol
 
 
 def uvicorn_config(
@@ -121,10 +20,9 @@ def uvicorn_config(
     """uvicorn settings, chosen deliberately:
 
     - ``ws=WebSocketProtocol``: the sans-I/O websockets protocol (``"websockets-sansio"``),
-      slimmed per socket (see :class:`WebSocketProtocol`). The older ``websockets`` backend
-      passes a few more conformance cases but builds on the deprecated
-      ``websockets.legacy`` and warns on every start; the close-code case it differs on is
-      one we never send.
+      slimmed per socket, with a small kernel send buffer and two conformance fixes (see
+      :mod:`web.ws_protocol`). The older ``websockets`` backend builds on the deprecated
+      ``websockets.legacy`` and warns on every start.
     - ``ws_max_size``: frames over the contract's limit are refused by the protocol layer with
       close 1009 before we ever buffer them.
     - ``ws_per_message_deflate=False``: compression costs CPU per frame per socket and defeats

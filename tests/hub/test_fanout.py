@@ -9,7 +9,13 @@ import orjson
 
 from hub.bus import MemoryBus
 from hub.codec import Format
-from hub.fanout import Connection, Registry, conversation_topic, workspace_topic
+from hub.fanout import (
+    DEFAULT_QUEUE_BYTES,
+    Connection,
+    Registry,
+    conversation_topic,
+    workspace_topic,
+)
 from tests.hub.conftest import WAIT_S
 
 
@@ -33,6 +39,14 @@ class Socket:
         self.closed_with = code
         self._changed.set()
 
+    async def until_closed(self) -> None:
+        async def loop() -> None:
+            while self.closed_with is None:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(loop(), WAIT_S)
+
     async def until(self, n: int) -> None:
         async def loop() -> None:
             while len(self.sent) < n:
@@ -42,7 +56,9 @@ class Socket:
         await asyncio.wait_for(loop(), WAIT_S)
 
 
-def make_registry(queue_bound: int = 256) -> tuple[Registry, MemoryBus]:
+def make_registry(
+    queue_bound: int = 256, queue_bytes: int = DEFAULT_QUEUE_BYTES
+) -> tuple[Registry, MemoryBus]:
     registry: Registry | None = None
 
     def on_message(topic: str, payload: bytes) -> None:
@@ -50,7 +66,7 @@ def make_registry(queue_bound: int = 256) -> tuple[Registry, MemoryBus]:
         registry.deliver(topic, payload)
 
     bus = MemoryBus(on_message)
-    registry = Registry(bus, queue_bound)
+    registry = Registry(bus, queue_bound, queue_bytes)
     return registry, bus
 
 
@@ -131,3 +147,29 @@ async def test_paced_push_waits_for_room_instead_of_overflowing() -> None:
         await conn.push_paced(str(i))
     await sock.until(100)
     assert sock.sent == [str(i) for i in range(100)] and not conn.closed
+
+
+async def test_redelivered_frames_queue_behind_live_ones_and_never_overflow() -> None:
+    registry, _ = make_registry(queue_bound=4)
+    sock = Socket(blocked=True)
+    conn = connect(registry, "json", sock)
+    for i in range(50):
+        conn.feed(f"r{i}")
+    conn.push("l0")
+    conn.push("l1")
+    await asyncio.sleep(0)
+    conn.push("l2")  # live frames go first, while the writer waits on the socket
+    sock.gate.set()
+    await sock.until(53)
+    assert sock.sent == ["l0", "l1", "l2"] + [f"r{i}" for i in range(50)]
+    assert not conn.closed and registry.counters.overloaded == 0
+
+
+async def test_a_socket_holding_too_many_bytes_unsent_is_cut_1013_after_a_grace() -> None:
+    registry, _ = make_registry(queue_bound=256, queue_bytes=100)
+    sock = Socket(blocked=True)
+    conn = connect(registry, "json", sock)
+    for _ in range(3):  # three frames, far under the frame bound, over the byte bound
+        conn.push("x" * 60)
+    await sock.until_closed()
+    assert sock.closed_with == 1013 and registry.counters.overloaded == 1

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 
+import msgpack
 import pytest
 import redis.asyncio as redis
+from redis import Redis as SyncRedis
 
 from hub.bus import BusUnavailable
+from hub.fanout import Registry
 from hub.model import utcnow
 from hub.redis_bus import RedisBus
 from tests.conftest import free_port
@@ -129,3 +133,43 @@ async def _redis_server(port: int) -> subprocess.Popen[bytes]:
         await client.aclose()
     server.kill()
     raise RuntimeError("redis-server did not start")
+
+
+async def test_a_burst_read_after_a_stall_reaches_a_socket_without_overflowing_it(
+    hub_redis_url: str,
+) -> None:
+    registry: Registry | None = None
+
+    def on_message(t: str, payload: bytes) -> None:
+        assert registry is not None
+        registry.deliver(t, payload)
+
+    bus = RedisBus(hub_redis_url, on_message)
+    registry = Registry(bus, queue_bound=64)
+    await bus.start()
+    sent: list[int] = []
+    closed: list[int] = []
+
+    async def send(data: str | bytes) -> None:
+        sent.append(msgpack.unpackb(data))
+
+    async def close(code: int) -> None:
+        closed.append(code)
+
+    conn = registry.connect("msgpack", send, close)
+    t = topic()
+    await registry.join(conn, t)
+    # The event loop stalls (as a SIGSTOPped process does) while 1,000 messages arrive.
+    publisher = SyncRedis.from_url(hub_redis_url)
+    pipe = publisher.pipeline(transaction=False)
+    for n in range(1000):
+        pipe.publish(t, msgpack.packb(n))
+    pipe.execute()
+    publisher.close()
+    time.sleep(0.3)  # the stall itself: nothing runs meanwhile
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while len(sent) < 1000 and not closed and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert closed == [] and sent == list(range(1000))
+    await registry.disconnect(conn)
+    await bus.close()

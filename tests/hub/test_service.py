@@ -70,10 +70,19 @@ class MemoryStore:
         ]
         return found[:limit]
 
-    async def messages_since(self, workspace_ids: list[str], since: datetime) -> list[Message]:
-        return [
+    async def messages_since(
+        self, workspace_ids: list[str], since: datetime, limit: int, after: Message | None = None
+    ) -> list[Message]:
+        found = [
             m for m in self.messages if m.workspace_id in workspace_ids and m.created_at >= since
         ]
+        if after is not None:
+            found = found[found.index(after) + 1 :]
+        return found[:limit]
+
+    async def last_seq(self, workspace_id: str, conversation_id: str) -> int:
+        conv = self._check(workspace_id, conversation_id)
+        return max((m.seq for m in self.messages if m.conversation_id == conv), default=0)
 
     async def mark_read(self, workspace_id: str, conversation_id: str, seq: int) -> list[Receipt]:
         self._check(workspace_id, conversation_id)
@@ -275,3 +284,50 @@ async def test_bus_reconnect_redelivers_from_the_store(hub: Hub) -> None:
     [frame] = await op.until("message")
     assert frame["message"]["id"] == missed.message.id
     await hub.close()
+
+
+async def test_bus_reconnect_redelivers_more_than_a_page_and_the_queue_without_a_cut() -> None:
+    store = MemoryStore({"c1": "w1"})
+    hub = Hub.create(store, MemoryPresence(), MemoryBus, queue_bound=8)
+    op = await opened(hub, OPERATOR)
+    since = utcnow() - timedelta(seconds=1)
+    missed = [(await store.write(inbound(f"m{n}"))).message.id for n in range(1200)]
+    hub.on_bus_reconnect(since)
+    got = await op.until("message", 1200)
+    assert [f["message"]["id"] for f in got] == missed and op.closed_with is None
+    await hub.close()
+
+
+async def test_a_bus_outage_is_logged_once_and_its_end_with_a_count(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    await opened(hub, OPERATOR)
+    await hub.accept(inbound("before"))  # the conversation's first message is two publishes
+    await hub.bus.close()
+    for n in range(20):
+        await hub.accept(inbound(f"during {n}"))
+    await hub.bus.start()
+    await hub.accept(inbound("after"))
+    said = [r.getMessage() for r in caplog.records if r.name == "hub.service"]
+    assert len(said) == 2
+    assert said[0].startswith("bus unavailable") and "20 publishes" in said[1]
+
+
+async def test_a_burst_of_pings_is_answered_without_cutting_the_socket(hub: Hub) -> None:
+    op = await opened(hub, OPERATOR)
+    for _ in range(300):
+        await op.send(type="ping")
+    assert len(await op.until("pong", 300)) == 300 and op.closed_with is None
+
+
+async def test_a_rate_limited_resume_names_its_conversation(hub: Hub) -> None:
+    op = await opened(hub, OPERATOR)
+    op.session = Session(
+        hub, OPERATOR, op.conn, TokenBucket(1000, 1000), resume_rate=TokenBucket(0.001, 1)
+    )
+    await op.send(type="resume", conversation_id="c1", after_seq=0)
+    await op.send(type="resume", conversation_id="c2", after_seq=0)
+    [error] = await op.until("error")
+    assert (error["code"], error["conversation_id"]) == ("rate_limited", "c2")
+    await op.send(type="send", conversation_id="c1", ref="s", text="sends keep their budget")
+    await op.until("ack")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 
 import httpx
+import orjson
+import pytest
 
 from tests.conftest import LiveServer
 from tests.helpers import new_client, signup
+from tests.web.raw_socket import TEXT as TEXT_FRAME
+from tests.web.raw_socket import RawSocket, frame
 from tests.web.realtime import close_all_sockets, operator_socket
 
 BATCHES = 8
@@ -81,3 +86,66 @@ async def test_a_socket_that_stops_reading_is_closed_1013_and_others_get_everyth
         assert CLOSE_1013 in tail
         writer.close()
         await close_all_sockets()
+
+
+def _closed_slow(metrics: str) -> float:
+    [value] = re.findall(r"^inviaro_sockets_closed_slow_total (\S+)$", metrics, re.M)
+    return float(value)
+
+
+async def test_a_reader_that_never_reads_is_cut_1013_before_its_frames_fill_the_queue(
+    live: LiveServer,
+) -> None:
+    # Fewer frames than the queue bound, but far more bytes than a megabyte: the kernel's
+    # and uvicorn's buffers must not hide them from the bound until a keepalive gives up.
+    frames = live.settings.send_queue_frames * 3 // 4
+    async with new_client(live.url) as client:
+        owner = await signup(client)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)
+        ingest = (await owner.post("/api/channels", {"kind": "custom", "name": "Feed"})).json()
+        stalled = await RawSocket.open(
+            f"{live.ws_url}/ws/operator", {"Cookie": cookie}, receive_buffer=4096
+        )
+        before = _closed_slow((await client.get("/metrics")).text)
+        response = await client.post(
+            f"/api/ingest/{ingest['id']}",
+            json={
+                "messages": [
+                    {"external_id": f"big{n}", "contact": {"external_id": "c"}, "text": TEXT}
+                    for n in range(frames)
+                ]
+            },
+            headers={"Authorization": f"Bearer {ingest['ingest_token']}"},
+        )
+        assert response.status_code == 202, response.text
+        for _ in range(300):  # a failure guard: 30 s, well under a keepalive's 50
+            if _closed_slow((await client.get("/metrics")).text) > before:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the stalled reader was never cut off")
+        # When it reads again, it finds the 1013 after what the buffers held.
+        assert await stalled.close_code() == 1013
+        stalled.close()
+
+
+async def test_a_burst_of_pings_is_answered_and_does_not_cut_the_socket(
+    live: LiveServer,
+) -> None:
+    async with new_client(live.url) as client:
+        await signup(client)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)
+    sock = await RawSocket.open(f"{live.ws_url}/ws/operator", {"Cookie": cookie})
+    burst = live.settings.send_queue_frames + 44  # 300: more replies than the queue holds
+    await sock.send(*[frame(TEXT_FRAME, b'{"type":"ping"}')] * burst)
+    replies: list[str] = []
+    while len(replies) < burst:
+        opcode, payload = await sock.read_frame()
+        assert opcode == TEXT_FRAME, (opcode, payload)  # not a close
+        kind = orjson.loads(payload)["type"]
+        if kind != "presence" and kind != "hello":
+            replies.append(kind)
+    assert set(replies) == {"pong"}
+    await sock.send(frame(TEXT_FRAME, b'{"type":"ping"}'))  # and the socket is still open
+    assert orjson.loads((await sock.read_frame())[1]) == {"type": "pong"}
+    sock.close()

@@ -1,0 +1,174 @@
+"""uvicorn's sans-I/O WebSocket protocol as the hub runs it: the one module that relies on
+uvicorn's and websockets' internals (pinned ``uvicorn<0.55``; ``tests/web/test_ws_protocol.py``
+checks every attribute used here still exists upstream, so an upgrade fails there first).
+
+What it buys, per socket:
+
+- about 5 KB less memory: uvicorn's receive queue and ``writable`` event are replaced by
+  :class:`_Inbox` and :class:`_Flag`, and the handshake response is let go once sent;
+- a small kernel send buffer (:data:`SEND_BUFFER_BYTES`), so what a reader has not taken
+  backs up where the hub's per-socket bound can see it (``hub.fanout``) instead of in up
+  to 4 MiB of kernel buffer: a reader that stops reading is cut off with 1013 in seconds;
+- two conformance fixes: a close frame in the middle of a fragmented message closes
+  cleanly (RFC 6455 5.4 lets control frames come between fragments; Autobahn 7.1.5), and
+  invalid UTF-8 in a text frame closes with 1007 and a debug line, not a traceback per
+  frame at error level (anyone can send one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.server import ServerProtocol
+
+log = logging.getLogger("inviaro.ws")
+
+# Asked of the kernel per socket (Linux doubles it for its own bookkeeping): enough for a
+# healthy reader's bursts, small beside the hub's 1 MiB bound.
+SEND_BUFFER_BYTES = 128 * 1024
+
+
+class _Waiters:
+    """Futures parked until :meth:`_wake`; no container at all while nobody waits."""
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    async def _sleep(self) -> None:
+        """Wait for the next :meth:`_wake` (or a cancellation)."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)  # cancelled before it was woken
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class _Inbox(_Waiters):
+    """What uvicorn's WebSocket protocol uses of ``asyncio.Queue``: ``put_nowait``, ``get``
+    and ``empty``. An ``asyncio.Queue`` holds four deques, 3 KB on every socket, for events
+    that arrive one or two at a time (uvicorn stops reading while one is waiting)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[Any] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> Any:
+        while not self._items:
+            await self._sleep()
+        return self._items.pop(0)
+
+
+class _Flag(_Waiters):
+    """What uvicorn's WebSocket protocol uses of ``asyncio.Event`` for its ``writable`` flag:
+    ``set``, ``clear``, ``is_set`` and ``wait``, without an empty 760-byte deque per socket."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self, value: bool) -> None:
+        super().__init__()
+        self._set = value
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        self._wake()
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        while not self._set:
+            await self._sleep()
+        return True
+
+
+class _ServerProtocol(ServerProtocol):
+    """websockets' server side, except that a close frame between the fragments of a
+    message closes the connection normally instead of failing it with 1002: the
+    unfinished message is dropped, as everything after a close frame is."""
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.CLOSE:
+            self.current_size = None  # no fragmented message in progress any more
+        super().recv_frame(frame)
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, slimmed and fixed (see the module docstring).
+
+    Written against uvicorn 0.54 and websockets 17; the socket tests run every path
+    through it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Flag(self.writable.is_set())  # type: ignore[assignment]
+        self.conn = _ServerProtocol(
+            extensions=self.conn.available_extensions,
+            max_size=self.config.ws_max_size,
+            logger=self.conn.logger,
+        )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+            except OSError as err:  # not every transport's socket takes it; keep going
+                log.debug("SO_SNDBUF not set: %s", err)
+
+    def start_keepalive(self) -> None:
+        # Called once, right after the accepting response went out.
+        self.response = None  # type: ignore[assignment]
+        super().start_keepalive()
+
+    def send_receive_event_to_app(self) -> None:
+        # uvicorn's own, but invalid UTF-8 is the client's error: 1007 and a debug line.
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return  # past our close: discarded, so reads go on until the peer's close
+        if self.curr_msg_data_type == "text":
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                log.debug("invalid UTF-8 in a text frame from %s; closing with 1007", self.client)
+                self.conn.send_close(1007)
+                self.handle_parser_exception()
+                return
+            self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
