@@ -47,6 +47,9 @@ def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalize_url(url)
+    # A failed statement's message would otherwise carry its parameters (emails, names,
+    # phone numbers, password hashes) into the log with the traceback.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
