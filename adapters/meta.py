@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -65,7 +66,16 @@ from hub.model import (
 
 GRAPH_VERSION = "v21.0"
 GRAPH_BASE = f"https://graph.facebook.com/{GRAPH_VERSION}"
+# Where Meta serves inbound media files (CHANNELS.md: the media lookup answers a
+# lookaside.fbsbx.com URL; Messenger and Instagram attachments are on *.fbcdn.net).
+MEDIA_HOSTS = frozenset({"lookaside.fbsbx.com", "graph.facebook.com"})
+MEDIA_HOST_SUFFIXES = (".fbsbx.com", ".fbcdn.net")
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+class UntrustedMediaURL(ProviderError):
+    """The media lookup named a file outside Meta's media hosts; it was not fetched."""
+
 
 # Meta error codes that mean "slow down / try again" even inside a 400 answer.
 _RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131056})
@@ -588,6 +598,26 @@ class WhatsAppAdapter:
             raise SendError(f"{what}: no messages[0].id in the answer", retryable=False)
         return message_id
 
+    def is_media_host(self, url: str) -> bool:
+        """An https URL on Meta's documented media hosts (or on the Graph origin this
+        adapter was pointed at, as tests point it at a fake on loopback)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return False
+        host = (parts.hostname or "").lower()
+        if parts.username is not None or parts.password is not None:
+            return False
+        graph = urlsplit(self.graph_base)
+        if (parts.scheme, parts.netloc) == (graph.scheme, graph.netloc):
+            return True
+        return (
+            parts.scheme == "https"
+            and port in (None, 443)
+            and (host in MEDIA_HOSTS or host.endswith(MEDIA_HOST_SUFFIXES))
+        )
+
     async def fetch_media(self, client: httpx.AsyncClient, media_id: str) -> tuple[bytes, str]:
         """The bytes and MIME type of an inbound media file (for the web's proxy route).
 
@@ -604,9 +634,11 @@ class WhatsAppAdapter:
         )
         info = response_json(response)
         media_url = info.get("url") if isinstance(info, dict) else None
-        if not isinstance(media_url, str) or not media_url.startswith("https://"):
-            raise ProviderError(
-                "WhatsApp media lookup: no https url in the answer", retryable=False
+        if not isinstance(media_url, str) or not self.is_media_host(media_url):
+            # The download carries the channel's access token: never to anyone else.
+            raise UntrustedMediaURL(
+                "WhatsApp media lookup: the file's url is not on Meta's media hosts",
+                retryable=False,
             )
         download = await _graph_call(
             client,
