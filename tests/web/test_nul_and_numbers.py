@@ -7,11 +7,13 @@ sentence, on both databases, and nothing personal reaches the log.
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
 import httpx
 import msgpack
+import orjson
 import pytest
 from sqlalchemy import text
 
@@ -177,3 +179,47 @@ async def test_a_seq_query_parameter_at_the_column_maximum_is_answered(owner: Ac
     assert (await owner.get(url, params={"after_seq": "0"})).json()["items"][0]["text"] == "hi"
     assert (await owner.get(url, params={"after_seq": "2147483647"})).json()["items"] == []
     assert len((await owner.get(url, params={"before_seq": "2147483647"})).json()["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    "decoded",
+    [
+        ["2026-01-01T00:00:00+00:00", "cv_" + NUL],
+        ["2026-01-01T00:00:00", "cv_x"],
+        ["2026-01-01T00:00:00+00:00", 12],
+        ["9999-12-31T23:59:59-23:59", "cv_x"],
+    ],
+    ids=["nul-id", "naive-time", "number-id", "far-future"],
+)
+async def test_a_forged_conversations_cursor_is_a_422_or_an_answer_never_a_500(
+    owner: Account, decoded: list[Any]
+) -> None:
+    cursor = base64.urlsafe_b64encode(orjson.dumps(decoded)).decode()
+    response = await owner.get("/api/conversations", params={"cursor": cursor})
+    assert response.status_code in (200, 422), response.text
+    if decoded[1] == "cv_" + NUL:
+        assert response.status_code == 422
+
+
+async def test_the_conversations_cursor_still_pages_through_everything(owner: Account) -> None:
+    channel = (await custom_message(owner))["channel"]
+    items = [
+        {"external_id": f"m{i}", "contact": {"external_id": f"p{i}"}, "text": "hi"}
+        for i in range(4)
+    ]
+    response = await owner.client.post(
+        f"/api/ingest/{channel['id']}",
+        json={"messages": items},
+        headers={"Authorization": f"Bearer {channel['ingest_token']}"},
+    )
+    assert response.status_code == 202, response.text
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = (await owner.get("/api/conversations", params=params)).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5

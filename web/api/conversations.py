@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.model import Author, Inbound
+from hub.model import Author, Inbound, as_utc
 from hub.store import NotFound
 from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
@@ -38,11 +38,17 @@ def _encode_cursor(updated_at: datetime, conv_id: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor holds; a forged one (a NUL in its id, a time the database
+    cannot hold) is a 422 like any other, never a failed query."""
     try:
         stamp, conv_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(stamp), str(conv_id)
+        when = datetime.fromisoformat(stamp)
+        as_utc(when)  # raises when UTC cannot hold it (year 10000)
+        if isinstance(conv_id, str) and "\x00" not in conv_id:
+            return when, conv_id
     except Exception:
-        raise ApiError(422, "invalid", "The cursor is not one this API gave out.") from None
+        pass
+    raise ApiError(422, "invalid", "The cursor is not one this API gave out.")
 
 
 async def _wire(session: Any, convs: list[m.Conversation]) -> list[dict[str, Any]]:
