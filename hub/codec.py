@@ -188,6 +188,8 @@ def _id(obj: dict[Any, Any], key: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
         raise ProtocolError("bad_frame", f"{key} must be 1 to {MAX_ID_CHARS} characters")
+    if "\x00" in value:
+        raise ProtocolError("bad_frame", f"{key} must not contain a NUL character")
     return value
 
 
@@ -200,6 +202,9 @@ def _text(value: object) -> str:
         raise ProtocolError("bad_frame", "text must be a non-empty string")
     if len(value) > MAX_TEXT_CHARS:
         raise ProtocolError("too_large", f"text is limited to {MAX_TEXT_CHARS} characters")
+    if "\x00" in value:
+        # No text of ours holds one, and Postgres could not store it.
+        raise ProtocolError("bad_frame", "text must not contain a NUL character")
     return value
 
 

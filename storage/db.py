@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -47,7 +48,11 @@ def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalize_url(url)
+    # A failed statement's message would otherwise carry its parameters (emails, names,
+    # phone numbers, password hashes) into the log with the traceback.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
+        create_private_file(make_url(url).database)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -70,6 +75,17 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def create_private_file(path: str | None) -> None:
+    """Create the SQLite database file readable by its owner only (0600), before SQLite
+    opens it: it holds every message and contact. SQLite gives its WAL and shared-memory
+    files the database file's mode. An existing file, or an in-memory database, is left
+    as it is."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

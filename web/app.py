@@ -34,7 +34,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=all_routes(),
-        middleware=[Middleware(SecurityHeaders), Middleware(RejectNul)],
+        middleware=[Middleware(SecurityHeaders, settings=settings), Middleware(RejectNul)],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,

@@ -83,6 +83,13 @@ def _key_file(database_url: str) -> Path | None:
     return Path(db_path).with_suffix(".secret")
 
 
+def _read_key(key_file: Path) -> str:
+    key = key_file.read_text().strip()
+    if len(key) < 32:
+        raise ConfigError(f"{key_file} holds no usable key; delete it, or set INVIARO_SECRET_KEY.")
+    return key
+
+
 def _secret_key(env: Mapping[str, str], database_url: str) -> str:
     key = env.get("INVIARO_SECRET_KEY")
     if key:
@@ -92,12 +99,18 @@ def _secret_key(env: Mapping[str, str], database_url: str) -> str:
     # Embedded default: generate once and keep it beside the SQLite database.
     key_file = _key_file(database_url)
     if key_file is not None and key_file.exists():
-        return key_file.read_text().strip()
+        return _read_key(key_file)
     key = secrets.token_urlsafe(48)
     if key_file is not None:
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(key + "\n")
-        key_file.chmod(0o600)
+        try:
+            # Born readable by its owner only (never a moment world-readable); O_EXCL: a
+            # process that started at the same time and wrote first keeps its key.
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return _read_key(key_file)
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
     log.warning(
         "INVIARO_SECRET_KEY is not set: generated one and kept it in %s. "
         "Set INVIARO_SECRET_KEY in production.",

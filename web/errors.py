@@ -83,12 +83,38 @@ async def read_json(request: Request, max_bytes: int = MAX_JSON_BYTES) -> dict[s
         raise ApiError(400, "bad_json", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "The body must be a JSON object.")
+    # In JSON a NUL can only be written escaped; look for it only when the escape is there.
+    if b"\\u0000" in body:
+        refuse_nul(data)
     return data
+
+
+NUL_DETAIL = "The body holds a NUL character (U+0000); no field may contain one."
+
+
+def refuse_nul(data: Any) -> None:
+    """A 422 when any string of a decoded body, key or value, holds U+0000.
+
+    No field of ours may hold one, and Postgres cannot store or even compare such a string:
+    without this check it would fail deep inside a query as a 500 (whose log would show
+    the query's parameters). Bodies nest at most a few levels; depth is bounded by the
+    parsers (orjson: 1024)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ApiError(422, "invalid", NUL_DETAIL)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 async def read_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, "too_large", f"The body is larger than {max_bytes} bytes.")
     chunks: list[bytes] = []
     size = 0

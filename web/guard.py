@@ -2,6 +2,7 @@
 
 No id or parameter of ours contains one, and Postgres cannot even compare a string that
 does: without this, a ``%00`` in a path id would reach the database as an error (500).
+Like a NUL in a body (:func:`web.errors.refuse_nul`), it is answered 422 with a sentence.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ class RejectNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and (
-            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+            "\x00" in scope["path"] or _has_nul(scope.get("query_string", b""))
         ):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            response = error_response(400, "bad_request", "The URL holds a NUL character.")
+            response = error_response(
+                422, "invalid", "The URL holds a NUL character (U+0000); no parameter may."
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _has_nul(query: bytes) -> bool:
+    return b"%00" in query or b"\x00" in query

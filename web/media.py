@@ -4,7 +4,12 @@ WhatsApp webhooks carry a media id, not a URL: the file is fetched with the chan
 access token, which must never reach a browser. So a message's attachment URL points
 here, and this route fetches the bytes for an operator of the channel's workspace.
 The body is served as an attachment under a sandboxing CSP unless it is a plain image,
-audio or video type, so a customer's file can never run script on the hub's origin.
+audio or video type, so a customer's file can never run script on the hub's origin, and
+never stored by the browser's cache (it is a customer's file behind a sign-in).
+
+The download carries the channel's access token, so it goes only to Meta's own media
+hosts (:meth:`WhatsAppAdapter.is_media_host`): a lookup that names any other URL is
+answered 502 and nothing is fetched from it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.base import ConfigError, ProviderError
-from adapters.meta import WhatsAppAdapter
+from adapters.meta import UntrustedMediaURL, WhatsAppAdapter
 from web.auth.channels import adapter_config, load_channel
 from web.auth.context import require
 from web.crypto import DecryptError
@@ -51,12 +56,17 @@ async def whatsapp_media(request: Request) -> Response:
         ) from None
     try:
         content, mime = await adapter.fetch_media(services.http, media_id)
+    except UntrustedMediaURL as exc:
+        log.warning("media %s of channel %s: %s", media_id, channel.id, exc.detail)
+        raise ApiError(
+            502, "bad_gateway", "WhatsApp named a file outside its own hosts; it was not fetched."
+        ) from None
     except ProviderError as exc:
         log.info("media %s of channel %s: %s", media_id, channel.id, exc.detail)
         if exc.retryable:
             raise ApiError(503, "unavailable", "WhatsApp did not answer; retry.") from None
         raise ApiError(404, "not_found", "WhatsApp no longer has this media file.") from None
-    headers = {"Cache-Control": "private, max-age=300"}
+    headers = {"Cache-Control": "no-store"}
     if not mime.startswith(_INLINE):
         headers["Content-Disposition"] = "attachment"
         headers["Content-Security-Policy"] = "sandbox"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import segno
 from starlette.requests import Request
@@ -49,9 +50,29 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/inbox" if signed_in else "/login", status_code=303)
 
 
+def next_path(raw: str | None) -> str:
+    """Where to go after signing in: ``raw`` when it is a plain path on this site, else the
+    inbox. Strict, as ``web/static/auth.js`` is: browsers drop tabs and newlines and read a
+    backslash as ``/``, so anything holding a control character or a backslash, not
+    starting with exactly one ``/``, or with empty or dot segments, is not followed."""
+    if (
+        not raw
+        or not raw.startswith("/")
+        or raw.startswith("//")
+        or "\\" in raw
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw)
+    ):
+        return "/inbox"
+    parts = urlsplit(raw)
+    segments = parts.path.split("/")[1:]
+    if parts.scheme or parts.netloc or any(s in ("", ".", "..") for s in segments[:-1]):
+        return "/inbox"  # "/.//host" would resolve to a "//host" path: keep paths plain
+    return raw
+
+
 async def login_page(request: Request) -> Response:
     if await _session(request) is not None:
-        return RedirectResponse("/inbox", status_code=303)
+        return RedirectResponse(next_path(request.query_params.get("next")), status_code=303)
     return templates.TemplateResponse(request, "login.html", {"title": "Sign in"}, headers=NO_STORE)
 
 

@@ -23,13 +23,14 @@ Choices worth knowing:
 from adapters.meta.graph import GRAPH_BASE, GRAPH_VERSION, appsecret_proof
 from adapters.meta.messaging import MessengerAdapter, parse_messaging
 from adapters.meta.webhook import SIGNATURE_HEADER, verify_challenge, verify_signature
-from adapters.meta.whatsapp import WhatsAppAdapter, parse_whatsapp
+from adapters.meta.whatsapp import UntrustedMediaURL, WhatsAppAdapter, parse_whatsapp
 
 __all__ = [
     "GRAPH_BASE",
     "GRAPH_VERSION",
     "SIGNATURE_HEADER",
     "MessengerAdapter",
+    "UntrustedMediaURL",
     "WhatsAppAdapter",
     "appsecret_proof",
     "parse_messaging",

@@ -20,6 +20,10 @@ from adapters.base import (
 
 GRAPH_VERSION = "v21.0"
 GRAPH_BASE = f"https://graph.facebook.com/{GRAPH_VERSION}"
+# Where Meta serves inbound media files (CHANNELS.md: the media lookup answers a
+# lookaside.fbsbx.com URL; Messenger and Instagram attachments are on *.fbcdn.net).
+MEDIA_HOSTS = frozenset({"lookaside.fbsbx.com", "graph.facebook.com"})
+MEDIA_HOST_SUFFIXES = (".fbsbx.com", ".fbcdn.net")
 
 # Meta error codes that mean "slow down / try again" even inside a 400 answer.
 RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131056})

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -25,7 +26,15 @@ from adapters.base import (
     require_str,
     response_json,
 )
-from adapters.meta.graph import GRAPH_BASE, app_credentials, graph_call, graph_post, media_kind
+from adapters.meta.graph import (
+    GRAPH_BASE,
+    MEDIA_HOST_SUFFIXES,
+    MEDIA_HOSTS,
+    app_credentials,
+    graph_call,
+    graph_post,
+    media_kind,
+)
 from adapters.meta.webhook import number, reaction_text, roots, verify_challenge, verify_signature
 from hub.model import Attachment, ChannelEvent, MessageStatus, ProviderMessage, ProviderStatus
 
@@ -206,6 +215,10 @@ def _wa_envelope(recipient_external_id: str) -> dict[str, Any]:
     }
 
 
+class UntrustedMediaURL(ProviderError):
+    """The media lookup named a file outside Meta's media hosts; it was not fetched."""
+
+
 @dataclass(frozen=True, slots=True)
 class WhatsAppAdapter:
     """A WhatsApp Cloud API number: ``config = {phone_number_id, access_token, app_secret,
@@ -303,6 +316,26 @@ class WhatsAppAdapter:
             raise SendError(f"{what}: no messages[0].id in the answer", retryable=False)
         return message_id
 
+    def is_media_host(self, url: str) -> bool:
+        """An https URL on Meta's documented media hosts (or on the Graph origin this
+        adapter was pointed at, as tests point it at a fake on loopback)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return False
+        host = (parts.hostname or "").lower()
+        if parts.username is not None or parts.password is not None:
+            return False
+        graph = urlsplit(self.graph_base)
+        if (parts.scheme, parts.netloc) == (graph.scheme, graph.netloc):
+            return True
+        return (
+            parts.scheme == "https"
+            and port in (None, 443)
+            and (host in MEDIA_HOSTS or host.endswith(MEDIA_HOST_SUFFIXES))
+        )
+
     async def fetch_media(self, client: httpx.AsyncClient, media_id: str) -> tuple[bytes, str]:
         """The bytes and MIME type of an inbound media file (for the web's proxy route).
 
@@ -319,9 +352,11 @@ class WhatsAppAdapter:
         )
         info = response_json(response)
         media_url = info.get("url") if isinstance(info, dict) else None
-        if not isinstance(media_url, str) or not media_url.startswith("https://"):
-            raise ProviderError(
-                "WhatsApp media lookup: no https url in the answer", retryable=False
+        if not isinstance(media_url, str) or not self.is_media_host(media_url):
+            # The download carries the channel's access token: never to anyone else.
+            raise UntrustedMediaURL(
+                "WhatsApp media lookup: the file's url is not on Meta's media hosts",
+                retryable=False,
             )
         download = await graph_call(
             client,

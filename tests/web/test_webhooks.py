@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -271,9 +272,28 @@ async def test_whatsapp_media_points_at_the_authenticated_proxy(hub: Hub) -> Non
     assert response.status_code == 200
     assert response.content == b"\xff\xd8jpeg-bytes"
     assert response.headers["content-type"] == "image/jpeg"
-    assert "private" in response.headers["cache-control"]
+    assert response.headers["cache-control"] == "no-store"
     async with hub.live.client() as anonymous:
         assert (await anonymous.get(attachment["url"])).status_code == 401
+
+
+async def test_whatsapp_media_named_outside_metas_hosts_is_not_fetched(hub: Hub) -> None:
+    channel = await hub.channel("whatsapp")
+    data = wa_message("wa_image.json", wamid=unique("wamid."), sender=unique("4915"))
+    assert (await post_meta(hub, channel, data)).status_code == 200
+    [message] = await hub.messages(channel)
+    requested: list[str] = []
+
+    def graph(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        url = "https://collector.evil.example/?mid=65463453"
+        return httpx.Response(200, json={"url": url, "mime_type": "image/jpeg", "id": "1"})
+
+    async with hub.mock(graph):
+        response = await hub.owner.get(message.attachments[0]["url"])
+    assert response.status_code == 502
+    assert response.json()["error"] == "bad_gateway"
+    assert [urlsplit(url).hostname for url in requested] == ["graph.facebook.com"]
 
 
 @pytest.mark.parametrize(

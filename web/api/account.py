@@ -439,6 +439,10 @@ async def revoke_token(request: Request) -> Response:
             raise ApiError(404, "not_found", "There is no such token.")
         if row.operator_id != principal.operator_id and principal.role not in MANAGERS:
             raise ApiError(404, "not_found", "There is no such token.")
+        if row.operator_id != principal.operator_id and principal.role != "owner":
+            holder = await db.get(Operator, row.operator_id)
+            if holder is not None and holder.role == "owner":
+                raise ApiError(403, "forbidden", "Only an owner may revoke an owner's tokens.")
         row.revoked_at = utcnow()
         await audit.by_principal(db, request, principal, "token_revoked", "token", row.id)
         await db.commit()

@@ -14,17 +14,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.model import Author, Inbound
+from hub.model import Author, Inbound, as_utc
 from hub.store import NotFound
 from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
-from web.api.validate import query_limit
+from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
 from web.errors import ApiError, field, read_json
 from web.window import check_reply_window
 
 STATUSES = ("open", "pending", "resolved")
 MAX_TEXT = 10_000
+MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
 TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 MAX_TEMPLATE_PARAMETERS = 10
@@ -32,25 +33,22 @@ MAX_TEMPLATE_PARAMETER = 1024
 _NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise ApiError(422, "invalid", f"{name} must be a whole number.")
-    return int(raw)
-
-
 def _encode_cursor(updated_at: datetime, conv_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([updated_at.isoformat(), conv_id])).decode()
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor holds; a forged one (a NUL in its id, a time the database
+    cannot hold) is a 422 like any other, never a failed query."""
     try:
         stamp, conv_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(stamp), str(conv_id)
+        when = datetime.fromisoformat(stamp)
+        as_utc(when)  # raises when UTC cannot hold it (year 10000)
+        if isinstance(conv_id, str) and "\x00" not in conv_id:
+            return when, conv_id
     except Exception:
-        raise ApiError(422, "invalid", "The cursor is not one this API gave out.") from None
+        pass
+    raise ApiError(422, "invalid", "The cursor is not one this API gave out.")
 
 
 async def _wire(session: Any, convs: list[m.Conversation]) -> list[dict[str, Any]]:
@@ -208,8 +206,8 @@ async def patch_conversation(request: Request) -> Response:
 async def list_messages(request: Request) -> Response:
     principal = await require(request)
     limit = query_limit(request.query_params.get("limit"), default=100, high=500)
-    after = _int_param(request, "after_seq")
-    before = _int_param(request, "before_seq")
+    after = query_int(request.query_params.get("after_seq"), "after_seq", MAX_SEQ)
+    before = query_int(request.query_params.get("before_seq"), "before_seq", MAX_SEQ)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         query = select(m.Message).where(m.Message.conversation_id == conv.id)

@@ -20,7 +20,7 @@ from hub.model import Attachment, Author, Inbound
 from hub.store import Gone
 from storage import models as m
 from web.auth.channels import check_ingest_token
-from web.errors import ApiError, read_body
+from web.errors import ApiError, read_body, refuse_nul
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_MESSAGES = 1000
@@ -134,7 +134,9 @@ async def _channel(request: Request) -> m.Channel:
 
 async def ingest(request: Request) -> Response:
     channel = await _channel(request)
-    messages = _parse(_decode(request, await read_body(request, MAX_BODY)), channel)
+    body = _decode(request, await read_body(request, MAX_BODY))
+    refuse_nul(body)
+    messages = _parse(body, channel)
     hub = request.app.state.services.hub
     outcomes = await asyncio.gather(*(hub.accept(i) for i in messages), return_exceptions=True)
     accepted = []

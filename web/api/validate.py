@@ -85,3 +85,19 @@ def query_limit(raw: str | None, default: int = 50, high: int = 200) -> int:
             422, "invalid", f"The query parameter 'limit' must be a whole number from 1 to {high}."
         )
     return int(raw)
+
+
+INT64_MAX = 2**63 - 1
+
+
+def query_int(raw: str | None, name: str, high: int = INT64_MAX) -> int | None:
+    """A whole-number query parameter: None when absent or empty, else ASCII digits worth
+    at most ``high`` (422 otherwise). ``str.isdigit`` alone would take ``²``, which
+    ``int()`` refuses, and a database column refuses numbers past 64 bits."""
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))) or int(raw) > high:
+        raise ApiError(
+            422, "invalid", f"The query parameter '{name}' must be a whole number from 0 to {high}."
+        )
+    return int(raw)

@@ -4,10 +4,24 @@
 
 const params = new URLSearchParams(location.search);
 
+// Where to go after signing in: the "next" parameter only when it is a path on this site,
+// else the inbox. Browsers drop tabs and newlines from URLs and read a backslash as "/",
+// so "/%09/evil.example" is "//evil.example" to them: prefix checks miss that. Resolve
+// the value the way the browser will and keep it only if the result stays on this origin
+// with a path that starts with one slash (a "//" path would be another host if reused).
 function nextUrl() {
   const next = params.get("next") || "";
-  // Only a path on this site: never "//other.example" or "https://…".
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/inbox";
+  if (!next.startsWith("/")) return "/inbox";
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return "/inbox";
+  }
+  if (url.origin !== location.origin || !url.pathname.startsWith("/") || url.pathname.startsWith("//")) {
+    return "/inbox";
+  }
+  return url.pathname + url.search + url.hash;
 }
 
 function showError(form, message) {
