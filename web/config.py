@@ -41,6 +41,10 @@ class Settings:
     workspace_recovery_days: int = 90
     messages_per_10s: int = 50
     run_worker: bool = False  # the embedded default runs the worker's jobs in-process
+    # A widget visitor token opens its conversation for this long; then the visitor starts
+    # afresh. The ws_url of a widget session carries a connect ticket valid for seconds.
+    visitor_token_days: int = 30
+    widget_ticket_s: int = 60
 
     @property
     def public_origin(self) -> str:
@@ -132,4 +136,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         messages_per_10s=_int(env, "INVIARO_MESSAGES_PER_10S", 50, 1, 1_000_000),
         heartbeat_s=_int(env, "INVIARO_HEARTBEAT_S", 25, 1, 300),
         run_worker=redis_url is None,
+        visitor_token_days=_int(env, "INVIARO_VISITOR_TOKEN_DAYS", 30, 1, 3650),
     )

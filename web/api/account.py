@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.gone import gone
 from hub.model import rfc3339, utcnow
 from storage.models import ApiToken, BackupCode, Operator, Workspace
 from web import audit
@@ -30,6 +31,7 @@ from web.auth.sessions import (
     clear_session_cookie,
     cookie_name,
     create_session,
+    end_operator_access,
     lookup_session,
     revoke_operator_sessions,
     revoke_session,
@@ -37,6 +39,7 @@ from web.auth.sessions import (
 )
 from web.crypto import random_token, sha256_hex
 from web.errors import ApiError, field, read_json
+from web.gone import announce
 from web.services import Services
 
 
@@ -272,7 +275,8 @@ async def me(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> Response:
-    """Ends every session of the operator, then opens a fresh one for this browser."""
+    """Ends every session and revokes every API token of the operator (their sockets close
+    everywhere), then opens a fresh session for this browser."""
     principal = await require(request, allow_pending_2fa=True)
     _session_only(principal)
     data = await read_json(request)
@@ -293,7 +297,8 @@ async def change_password(request: Request) -> Response:
         )
         await _audit_self(db, request, principal, "password_changed")
         await db.commit()
-    await revoke_operator_sessions(request.app, operator.id)
+    # As after a compromise: every session and API token ends, and with them every socket.
+    await end_operator_access(request.app, operator.id, "password_changed", revoke_tokens=True)
     async with svc.db() as db:
         return await _signed_in(request, db, operator, workspace, 200)
 
@@ -442,6 +447,7 @@ async def revoke_token(request: Request) -> Response:
         row.revoked_at = utcnow()
         await audit.by_principal(db, request, principal, "token_revoked", "token", row.id)
         await db.commit()
+    await announce(services(request), gone("token_revoked", "token", token_id))
     return Response(status_code=204)
 
 
