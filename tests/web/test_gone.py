@@ -5,16 +5,21 @@ Across processes: tests/system/test_gone_cluster.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hub.gone import Gone, Ref, gone
+from hub.model import utcnow
+from storage import models as m
+from storage.db import make_engine
 from tests.conftest import SECRET, LiveServer, make_settings, start_server
 from tests.helpers import (
     PASSWORD,
@@ -240,3 +245,46 @@ async def test_a_token_socket_of_a_disabled_operator_closes(
     assert response.status_code == 200
     assert await close_code(sock) == 1008
     await agent.client.aclose()
+
+
+# The safety net: a change no event announced is found by the heartbeat sweep -------------
+
+
+async def test_the_sweep_closes_sockets_whose_principal_went_away_unannounced(
+    db_url: str,
+) -> None:
+    """As if the bus had dropped the events: the database alone says what is gone."""
+    live, server, task = await start_server(make_settings(db_url, heartbeat_s=1))
+    try:
+        async with new_client(live.url) as client:
+            owner, other = await signup(client), await signup(new_client(live.url))
+            widget = await widget_channel(owner)
+            session = await visitor_session(owner, widget)
+            token = await api_token(owner)
+            by_token = await token_socket(live.ws_url, token)
+            visitor = await visitor_socket(session["ws_url"])
+            other_sock = await token_socket(live.ws_url, await api_token(other))
+            engine = make_engine(live.settings.database_url)
+            try:
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        update(m.ApiToken)
+                        .where(m.ApiToken.operator_id == owner.operator_id)
+                        .values(revoked_at=utcnow())
+                    )
+                    channel = m.Channel.id == widget.channel_id
+                    await conn.execute(update(m.Channel).where(channel).values(disabled=True))
+                    await conn.execute(
+                        update(m.Workspace)
+                        .where(m.Workspace.id == other.workspace_id)
+                        .values(deleted_at=utcnow())
+                    )
+            finally:
+                await engine.dispose()
+            closed = [close_code(s) for s in (by_token, visitor, other_sock)]
+            assert await asyncio.wait_for(asyncio.gather(*closed), 30) == [1008, 1008, 1008]
+            await other.client.aclose()
+    finally:
+        await close_all_sockets()
+        server.should_exit = True
+        await task
