@@ -29,6 +29,7 @@ from tests.helpers import (
     auth_headers,
     enable_2fa,
     new_client,
+    next_code,
     signup,
 )
 from tests.web.realtime import (
@@ -139,6 +140,19 @@ async def test_requiring_2fa_closes_the_open_sockets_of_operators_without_it(
     await mine.send({"type": "ping"})
     assert (await mine.wait_for(type="pong"))["type"] == "pong"
     await agent.client.aclose()
+
+
+async def test_disabling_ones_own_2fa_where_it_is_required_closes_ones_sockets(
+    owner: Account, live: LiveServer
+) -> None:
+    totp, _ = await enable_2fa(owner)
+    assert (await owner.patch("/api/workspace", json={"require_2fa": True})).status_code == 200
+    sock = await operator_socket(owner, live.ws_url)
+    response = await owner.post(
+        "/api/2fa/disable", json={"otp": next_code(totp), "password": PASSWORD}
+    )
+    assert response.status_code == 204, response.text
+    assert await close_code(sock) == 1008
 
 
 # Findings 3 and 7: deleted workspaces and channels ----------------------------------------

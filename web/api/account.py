@@ -361,7 +361,7 @@ async def twofa_disable(request: Request) -> Response:
     password = given_password(data)
     svc = services(request)
     async with svc.db() as db:
-        operator, _ = await load_account(db, principal.operator_id)
+        operator, workspace = await load_account(db, principal.operator_id)
         await db.commit()
     if not operator.totp_enabled:
         raise ApiError(409, "2fa_not_enabled", "Two-factor authentication is not enabled.")
@@ -378,6 +378,8 @@ async def twofa_disable(request: Request) -> Response:
         await db.execute(delete(BackupCode).where(BackupCode.operator_id == operator.id))
         await _audit_self(db, request, principal, "2fa_disabled")
         await db.commit()
+    if workspace.require_2fa:  # pending now: their sockets close until 2FA is back on
+        await announce(svc, gone("2fa_required", "operator", operator.id))
     return Response(status_code=204)
 
 
