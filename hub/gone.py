@@ -76,7 +76,7 @@ class Gone:
                 if kind not in KINDS or not isinstance(ref_id, str):
                     raise ValueError("unknown ref")
                 out.append(Ref(kind, ref_id))
-        except (ValueError, TypeError, msgpack.UnpackException) as err:
+        except Exception as err:  # msgpack raises several kinds on garbage
             log.warning("ignoring a malformed gone event (%s)", type(err).__name__)
             return None
         return cls(reason, tuple(out))
@@ -95,37 +95,35 @@ class Holders:
     only its membership in a few shared sets."""
 
     def __init__(self) -> None:
-        self._by_ref: dict[Ref, set[Connection]] = {}
+        self._by_kind: dict[Kind, dict[str, set[Connection]]] = {kind: {} for kind in KINDS}
 
     def add(self, conn: Connection, refs: tuple[Ref, ...]) -> None:
         for ref in refs:
-            members = self._by_ref.get(ref)
+            index = self._by_kind[ref.kind]
+            members = index.get(ref.id)
             if members is None:
-                self._by_ref[ref] = {conn}
+                index[ref.id] = {conn}
             else:
                 members.add(conn)
 
     def remove(self, conn: Connection, refs: tuple[Ref, ...]) -> None:
         for ref in refs:
-            members = self._by_ref.get(ref)
+            index = self._by_kind[ref.kind]
+            members = index.get(ref.id)
             if members is not None:
                 members.discard(conn)
                 if not members:
-                    del self._by_ref[ref]
+                    del index[ref.id]
 
     def ids(self, kind: Kind) -> list[str]:
         """The ids of ``kind`` that local sockets depend on (what a sweep re-checks)."""
-        return [ref.id for ref in self._by_ref if ref.kind == kind]
-
-    def sockets(self, ref: Ref) -> set[Connection]:
-        """The local sockets depending on ``ref`` (a copy)."""
-        return set(self._by_ref.get(ref, ()))
+        return list(self._by_kind[kind])
 
     def apply(self, event: Gone, code: int = CLOSE_POLICY) -> int:
         """Close every local socket depending on a ref of ``event``; returns how many."""
         closed = 0
         for ref in event.refs:
-            for conn in list(self._by_ref.get(ref, ())):
+            for conn in list(self._by_kind[ref.kind].get(ref.id, ())):
                 if not conn.closed:
                     conn.close(code)
                     closed += 1

@@ -111,17 +111,22 @@ class Services:
         self.tasks[-1].set_name(f"inviaro-{name}")
 
     async def _heartbeat(self) -> None:
-        """Presence and the sockets' sweep every heartbeat; the sweep also runs at once when
-        the bus comes back from an outage (control events may have been lost)."""
+        """Presence every heartbeat, and the sockets' sweep after it; the sweep also runs at
+        once when the bus comes back from an outage (control events may have been lost),
+        without delaying the next presence refresh."""
+        loop = asyncio.get_running_loop()
+        every = self.settings.heartbeat_s
+        due = loop.time() + every
         while True:
-            try:
-                await asyncio.wait_for(self.sweep_now.wait(), self.settings.heartbeat_s)
-            except TimeoutError:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sweep_now.wait(), max(0.0, due - loop.time()))
+            self.sweep_now.clear()
+            if loop.time() >= due:
+                due = loop.time() + every
                 try:
                     await self.hub.heartbeat()
                 except Exception:
                     log.exception("heartbeat failed")
-            self.sweep_now.clear()
             try:
                 await sweep(self)
             except Exception:

@@ -16,7 +16,6 @@ from sqlalchemy import update
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from hub.gone import Gone, Ref, gone
 from hub.model import utcnow
 from storage import models as m
 from storage.db import make_engine
@@ -81,16 +80,6 @@ async def refused_status(url: str, headers: dict[str, str]) -> int:
 
 def with_ticket(session: dict[str, Any], ticket: str) -> str:
     return session["ws_url"].split("?token=")[0] + f"?token={ticket}"
-
-
-# The event itself -------------------------------------------------------------------------
-
-
-def test_a_gone_event_survives_the_bus_and_garbage_does_not() -> None:
-    event = gone("token_revoked", "token", "tok_1")
-    assert Gone.decode(event.encode()) == Gone("token_revoked", (Ref("token", "tok_1"),))
-    for payload in (b"", b"\x93\x01\x02\x03", Gone("logout", (Ref("session", "s"),)).encode()[:3]):
-        assert Gone.decode(payload) is None
 
 
 # Finding 1: API token sockets -------------------------------------------------------------
