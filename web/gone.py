@@ -51,9 +51,7 @@ def is_ping(data: str | bytes) -> bool:
     if len(data) > 32:
         return False
     try:
-        frame: Any = msgpack.unpackb(data, raw=False) if isinstance(data, bytes) else None
-        if frame is None:
-            frame = orjson.loads(data)
+        frame: Any = msgpack.unpackb(data) if isinstance(data, bytes) else orjson.loads(data)
     except Exception:
         return False
     return isinstance(frame, dict) and frame.get("type") == "ping"
