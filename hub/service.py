@@ -254,10 +254,6 @@ class Hub:
         for workspace_id, operator_id in gone:
             await self.publish_presence(workspace_id, operator_id, False)
 
-    def close_conversation(self, conversation_id: str) -> None:
-        """Erased: close the visitor's local sockets (policy violation: 1008)."""
-        self.registry.close_topic(conversation_topic(conversation_id), CLOSE_POLICY)
-
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

@@ -45,6 +45,10 @@ class Settings:
     outbox_lease_s: int = 60
     # INVIARO_PROVIDER_ORIGINS: (provider origin, stand-in origin) pairs; empty in production.
     provider_origins: tuple[tuple[str, str], ...] = ()
+    # A widget visitor token opens its conversation for this long; then the visitor starts
+    # afresh. The ws_url of a widget session carries a connect ticket valid for seconds.
+    visitor_token_days: int = 30
+    widget_ticket_s: int = 60
 
     @property
     def public_origin(self) -> str:
@@ -155,4 +159,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         run_worker=redis_url is None,
         outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
         provider_origins=tuple(origins.items()),
+        visitor_token_days=_int(env, "INVIARO_VISITOR_TOKEN_DAYS", 30, 1, 3650),
     )

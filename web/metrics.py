@@ -77,7 +77,7 @@ class _HubCollector(Collector):
             totals[1] += counters.frames_out
             totals[2] += counters.overloaded
             totals[3] += services.store.writer.backlog
-            totals[4] += services.extras.get("outbox_backlog", 0)
+            totals[4] += services.outbox_backlog
         sockets.add_metric([], totals[0])
         frames.add_metric([], totals[1])
         slow.add_metric([], totals[2])

@@ -1,7 +1,9 @@
 """The running parts of one hub process, built from the settings in one place.
 
 Configuration picks the implementations here and nowhere else: SQLite or Postgres behind
-the store, ``MemoryBus``/``MemoryPresence`` or their Redis twins.
+the store, ``MemoryBus``/``MemoryPresence`` or their Redis twins. The bus also carries the
+control topic of :mod:`web.gone` ("this principal is gone"), routed here to the process's
+:class:`hub.gone.Holders`; the heartbeat runs the sockets' safety-net sweep.
 """
 
 from __future__ import annotations
@@ -10,27 +12,28 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
+from hub.gone import Holders
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
 from hub.redis_bus import RedisBus
 from hub.service import Hub
+from hub.session import ReplyCheck
 from storage import migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import metrics, provider_origins
+from web import gone, metrics, provider_origins
 from web.config import Settings
+from web.sweep import sweep
 
 log = logging.getLogger("inviaro.services")
 PRESENCE_HEARTBEATS = 3
-
-Hook = Callable[..., Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -42,8 +45,15 @@ class Services:
     store: SqlStore
     hub: Hub
     presence: Presence
-    extras: dict[str, Any] = field(default_factory=dict)
+    holders: Holders  # this process's sockets by what they depend on (web.gone)
+    # Sessions whose operator sockets sent more than pings since the last sweep.
+    socket_activity: set[str] = field(default_factory=set)
+    reply_check: ReplyCheck | None = None  # shared by every operator socket (web.ws)
+    outbox_backlog: int = 0  # set by the worker's jobs, exported by web.metrics
+    outbox_worker_started: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Set when the bus is back from an outage: control events may have been lost meanwhile.
+    sweep_now: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def start(cls, settings: Settings, *, migrate_schema: bool = True) -> Services:
@@ -52,11 +62,23 @@ class Services:
             await migrate.upgrade(engine)
         store = SqlStore(engine, observe=_observe_commit)
         redis_url = settings.redis_url
+        holders = Holders()
+        sweep_now = asyncio.Event()
 
         def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:
+            def route(topic: str, payload: bytes) -> None:
+                if topic == gone.CONTROL_TOPIC:
+                    gone.received(holders, payload)
+                else:
+                    on_message(topic, payload)
+
+            def reconnected(since: datetime) -> None:
+                on_reconnect(since)
+                sweep_now.set()
+
             if redis_url:
-                return RedisBus(redis_url, on_message, on_reconnect)
-            return MemoryBus(on_message, on_reconnect)
+                return RedisBus(redis_url, route, reconnected)
+            return MemoryBus(route, reconnected)
 
         presence = make_presence(settings)
         hub = Hub.create(
@@ -68,6 +90,7 @@ class Services:
             observe_accept=metrics.ACCEPT_SECONDS.observe,
         )
         await hub.bus.start()
+        await hub.bus.subscribe(gone.CONTROL_TOPIC)
         services = cls(
             settings=settings,
             engine=engine,
@@ -76,6 +99,8 @@ class Services:
             store=store,
             hub=hub,
             presence=presence,
+            holders=holders,
+            sweep_now=sweep_now,
         )
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
@@ -85,26 +110,27 @@ class Services:
         self.tasks.append(asyncio.ensure_future(coro))
         self.tasks[-1].set_name(f"inviaro-{name}")
 
-    def hooks(self, name: str) -> list[Hook]:
-        """Named callbacks other parts register (e.g. ``on_contact_erased``)."""
-        hooks: list[Hook] = self.extras.setdefault(name, [])
-        return hooks
-
-    async def run_hooks(self, name: str, *args: Any) -> None:
-        for hook in self.hooks(name):
-            try:
-                await hook(*args)
-            except Exception:
-                log.exception("hook %s failed", name)
-
     async def _heartbeat(self) -> None:
+        """Presence every heartbeat, and the sockets' sweep after it; the sweep also runs at
+        once when the bus comes back from an outage (control events may have been lost),
+        without delaying the next presence refresh."""
+        loop = asyncio.get_running_loop()
+        every = self.settings.heartbeat_s
+        due = loop.time() + every
         while True:
-            await asyncio.sleep(self.settings.heartbeat_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.sweep_now.wait(), max(0.0, due - loop.time()))
+            self.sweep_now.clear()
+            if loop.time() >= due:
+                due = loop.time() + every
+                try:
+                    await self.hub.heartbeat()
+                except Exception:
+                    log.exception("heartbeat failed")
             try:
-                await self.hub.heartbeat()
-                await self.run_hooks("on_heartbeat")
+                await sweep(self)
             except Exception:
-                log.exception("heartbeat failed")
+                log.exception("the sockets' sweep failed")
 
     async def redis_ok(self) -> bool:
         ping = getattr(self.hub.bus, "ping", None)

@@ -181,7 +181,7 @@ async def run_once(
                 log.warning("outbox: recording an outcome failed: %s", type(outcome).__name__)
         if receipts:
             await services.hub.publish_receipts(receipts)
-    services.extras["outbox_backlog"] = await outbox.backlog(services.engine)
+    services.outbox_backlog = await outbox.backlog(services.engine)
     return len(items)
 
 
@@ -222,9 +222,9 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
 def start_in_process(services: Services) -> None:
     """Run the worker loop inside this (web) process when ``settings.run_worker`` says
     so: the embedded SQLite default has no separate worker. Safe to call twice."""
-    if not services.settings.run_worker or services.extras.get("outbox_worker_started"):
+    if not services.settings.run_worker or services.outbox_worker_started:
         return
-    services.extras["outbox_worker_started"] = True
+    services.outbox_worker_started = True
     services.spawn(work_forever(services), "outbox-worker")
 
 

@@ -1,25 +1,24 @@
 """The WebSocket endpoints: authenticate the handshake, then pump frames into a hub Session.
 
 All meaning lives in :mod:`hub.session`; this module only checks who is connecting and from
-where, moves bytes, and closes sockets whose credentials were revoked meanwhile.
+where, moves bytes, and files each socket in ``services.holders`` under what it depends on
+(see :mod:`web.gone`), so it closes (1008) when any of that goes away, on any process.
+An operator of a workspace that requires 2FA who has not enabled it is refused (HTTP 403).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine
 from sys import intern
 from typing import Any
 
-from sqlalchemy import or_, select
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from hub.codec import negotiate, subprotocol_for
-from hub.fanout import Connection
-from hub.model import utcnow
+from hub.gone import Ref
 from hub.ratelimit import TokenBucket
 from hub.service import OperatorPrincipal, Principal, VisitorPrincipal
 from hub.session import ReplyCheck, Session
@@ -27,8 +26,8 @@ from storage import models as m
 from web import metrics
 from web.api.widget import visitor_from_connection
 from web.auth.context import authenticate
-from web.auth.sessions import on_sessions_revoked
 from web.errors import ApiError
+from web.gone import is_ping
 from web.window import check_reply_window_by_id
 
 log = logging.getLogger("inviaro.ws")
@@ -36,115 +35,14 @@ log = logging.getLogger("inviaro.ws")
 CLOSE_POLICY = 1008
 
 
-class OperatorSockets:
-    """This process's operator sockets by session, so revocations close them (1008)."""
-
-    def __init__(self) -> None:
-        self.by_session: dict[str, set[Connection]] = defaultdict(set)
-        self.by_operator: dict[str, set[str]] = defaultdict(set)
-
-    def add(self, key: tuple[str, str], conn: Connection) -> None:
-        """List ``conn`` under ``key``: (operator id, session id or ``token:<operator id>``)."""
-        operator_id, session_id = key
-        self.by_session[session_id].add(conn)
-        self.by_operator[operator_id].add(session_id)
-
-    def remove(self, key: tuple[str, str], conn: Connection) -> None:
-        operator_id, session_id = key
-        conns = self.by_session.get(session_id)
-        if conns is not None:
-            conns.discard(conn)
-            if not conns:
-                del self.by_session[session_id]
-                self.by_operator[operator_id].discard(session_id)
-                if not self.by_operator[operator_id]:
-                    del self.by_operator[operator_id]
-
-    async def sweep(self, services: Any, session_ids: list[str] | None = None) -> None:
-        """Close sockets whose session was revoked, expired, or whose operator was disabled.
-
-        One query for all local sessions, so the cost does not grow per socket."""
-        ids = list(self.by_session) if session_ids is None else session_ids
-        if not ids:
-            return
-        now = utcnow()
-        async with services.db() as db:
-            rows = await db.execute(
-                select(m.Session.id)
-                .join(m.Operator, m.Operator.id == m.Session.operator_id)
-                .where(
-                    m.Session.id.in_(ids),
-                    or_(
-                        m.Session.revoked_at.is_not(None),
-                        m.Session.expires_at < now,
-                        m.Operator.disabled.is_(True),
-                    ),
-                )
-            )
-            dead = [r.id for r in rows]
-        for session_id in dead:
-            for conn in list(self.by_session.get(session_id, ())):
-                conn.close(CLOSE_POLICY)
-
-
-class VisitorSockets:
-    """This process's visitor sockets by conversation, so erasures close them (1008)."""
-
-    def __init__(self) -> None:
-        self.by_conversation: dict[str, set[Connection]] = defaultdict(set)
-
-    def add(self, conversation_id: str, conn: Connection) -> None:
-        self.by_conversation[conversation_id].add(conn)
-
-    def remove(self, conversation_id: str, conn: Connection) -> None:
-        conns = self.by_conversation.get(conversation_id)
-        if conns is not None:
-            conns.discard(conn)
-            if not conns:
-                del self.by_conversation[conversation_id]
-
-    async def sweep(self, services: Any) -> None:
-        """Close sockets whose conversation is gone (erased on another process, or purged).
-
-        One query for all local conversations; the process that erased closes at once."""
-        ids = list(self.by_conversation)
-        if not ids:
-            return
-        async with services.db() as db:
-            rows = await db.execute(select(m.Conversation.id).where(m.Conversation.id.in_(ids)))
-            alive = {r.id for r in rows}
-        for conversation_id in ids:
-            if conversation_id not in alive:
-                for conn in list(self.by_conversation.get(conversation_id, ())):
-                    conn.close(CLOSE_POLICY)
-
-
 def install(app: Any) -> None:
-    """Register the hooks that close sockets when sessions end or contacts are erased.
+    """Give the process its one reply-window check, shared by every operator socket.
 
-    The process that revokes or erases closes its sockets at once; every process also
-    re-checks its sockets' sessions and conversations against the database each heartbeat,
-    so sockets held by other processes close within one heartbeat."""
+    Closing sockets whose principal went away is :mod:`web.gone`'s job: each socket is
+    filed in ``services.holders`` under everything it depends on for as long as it is open.
+    """
     services = app.state.services
-    sockets = services.extras["operator_sockets"] = OperatorSockets()
-    visitors = services.extras["visitor_sockets"] = VisitorSockets()
-    services.extras["reply_check"] = _reply_check(services)
-
-    async def on_revoked(operator_id: str, session_id: str | None) -> None:
-        ids = [session_id] if session_id else list(sockets.by_operator.get(operator_id, ()))
-        await sockets.sweep(services, ids)
-
-    async def on_heartbeat() -> None:
-        await sockets.sweep(services)
-        await visitors.sweep(services)
-
-    async def on_erased(workspace_id: str, contact_id: str, conversation_ids: list[str]) -> None:
-        for conversation_id in conversation_ids:
-            services.hub.close_conversation(conversation_id)
-
-    on_sessions_revoked(app).append(on_revoked)
-    services.hooks("on_heartbeat").append(on_heartbeat)
-    services.hooks("on_contact_erased").append(on_erased)
+    services.reply_check = _reply_check(services)
 
 
 class _Out:
@@ -185,10 +83,22 @@ def _reply_check(services: Any) -> ReplyCheck:
     return check
 
 
-# What a handshake yields for the socket's life: the principal, the local index the
-# socket is listed in and its key there, and the reply check (operators only).
-Accepted = tuple[Principal, "OperatorSockets | VisitorSockets", Any, ReplyCheck | None]
+# What a handshake yields for the socket's life: the principal, the session or API token
+# that opened it (operators; None for visitors) and the reply check (operators only).
+Accepted = tuple[Principal, Ref | None, ReplyCheck | None]
 Handshake = Callable[[WebSocket], Awaitable[Accepted | None]]
+
+
+def _depends_on(principal: Principal, credential: Ref | None) -> tuple[Ref, ...]:
+    """Everything whose going away closes this socket (built afresh, never kept)."""
+    if isinstance(principal, OperatorPrincipal):
+        refs = (Ref("workspace", principal.workspace_id), Ref("operator", principal.operator_id))
+        return (*refs, credential) if credential is not None else refs
+    return (
+        Ref("workspace", principal.workspace_id),
+        Ref("channel", principal.channel_id),
+        Ref("conversation", principal.conversation_id),
+    )
 
 
 async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshake) -> None:
@@ -196,7 +106,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
     accepted = await handshake(WebSocket(scope, receive, send))
     if accepted is None:
         return  # refused and closed: uvicorn answered HTTP 403
-    principal, sockets, key, reply_check = accepted
+    principal, credential, reply_check = accepted
     del accepted  # this frame lives as long as the socket: keep no more than it needs
     services = scope["app"].state.services
     fmt = negotiate(scope.get("subprotocols") or [])
@@ -210,7 +120,9 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
         services.settings.max_frame_bytes,
         reply_check=reply_check,
     )
-    sockets.add(key, conn)
+    # A session's socket frames are its operator's activity (pings excepted): see web.sweep.
+    active = credential.id if credential is not None and credential.kind == "session" else None
+    services.holders.add(conn, _depends_on(principal, credential))
     try:
         await session.open()
         while not conn.closed:
@@ -223,9 +135,11 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
             if data is None:
                 continue
             metrics.FRAMES_IN.inc()
+            if active is not None and not is_ping(data):
+                services.socket_activity.add(active)
             await session.receive(data)
     finally:
-        sockets.remove(key, conn)
+        services.holders.remove(conn, _depends_on(principal, credential))
         await session.close()
 
 
@@ -240,7 +154,11 @@ async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
         principal = await authenticate(websocket)
     except ApiError:
         principal = None
-    if principal is None or (origin and not await _operator_origin_ok(services, principal, origin)):
+    if (
+        principal is None
+        or principal.must_enable_2fa  # "can do nothing but enable one": no socket either
+        or (origin and not await _operator_origin_ok(services, principal, origin))
+    ):
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
         return None
     await _accept(websocket)
@@ -248,9 +166,12 @@ async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
     # Ids as shared strings: every socket of a workspace (or of one operator) holds the same.
     operator_id = intern(principal.operator_id)
     hub_principal = OperatorPrincipal(intern(principal.workspace_id), operator_id, principal.name)
-    session_key = principal.session_id or f"token:{principal.operator_id}"
-    key = (operator_id, session_key)
-    return hub_principal, services.extras["operator_sockets"], key, services.extras["reply_check"]
+    if principal.session_id is not None:
+        credential = Ref("session", principal.session_id)
+    else:
+        assert principal.token_id is not None  # a principal is a session's or a token's
+        credential = Ref("token", principal.token_id)
+    return hub_principal, credential, services.reply_check
 
 
 async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> bool:
@@ -265,9 +186,8 @@ async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> boo
 
 
 async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
-    services = websocket.app.state.services
-    token = websocket.query_params.get("token", "")
-    visitor = await visitor_from_connection(websocket, token) if token else None
+    ticket = websocket.query_params.get("token", "")  # the connect ticket of a widget session
+    visitor = await visitor_from_connection(websocket, ticket) if ticket else None
     if visitor is None:
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
         return None
@@ -278,7 +198,7 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
         intern(visitor.channel_id),
         visitor.contact_id,
     )
-    return principal, services.extras["visitor_sockets"], visitor.conversation_id, None
+    return principal, None, None
 
 
 class _Endpoint:

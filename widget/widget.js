@@ -35,7 +35,7 @@
   }
 
   // ---- state ----
-  var session = null;       // {visitor_token, conversation_id, ws_url, title, color}
+  var session = null;       // {visitor_token, conversation_id, ws_url (a 60 s ticket), title, color}
   var ws = null, wsOpen = false, attempt = 0, timer = 0, pingTimer = 0, resuming = false;
   var lastSeq = 0;          // every message up to here is shown (no gaps)
   var seqs = {};            // seq -> true, to grow lastSeq over out-of-order arrivals
@@ -102,6 +102,9 @@
   }
 
   // ---- socket ----
+  // session.ws_url carries a connect ticket that the hub honours for a minute only, so a
+  // socket is only ever opened right after a fresh session: every reconnect goes through
+  // startSession (retryLater, "online"), never straight back to an old ws_url.
   function connect() {
     if (stopped || !session) return;
     closeSocket();

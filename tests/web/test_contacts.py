@@ -22,7 +22,6 @@ from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
 from tests.conftest import LiveServer
 from tests.helpers import Account, add_operator, signup
-from web.api.contacts import on_contact_erased
 
 
 @pytest.fixture
@@ -208,24 +207,6 @@ async def test_after_erasure_no_table_holds_the_contact_and_a_second_erasure_is_
     assert (await owner.delete(f"/api/contacts/{contact.id}")).status_code == 404
     assert (await owner.get(f"/api/contacts/{contact.id}")).status_code == 404
     assert (await owner.get(f"/api/conversations/{contact.conversation_id}")).status_code == 404
-
-
-async def test_erasure_calls_the_real_time_hooks_with_the_conversations(
-    live: LiveServer, owner: Account, store: SqlStore, engine: AsyncEngine
-) -> None:
-    contact = await write_contact(store, engine, owner.workspace_id)
-    calls: list[tuple[str, str, list[str]]] = []
-
-    async def hook(workspace_id: str, contact_id: str, conversation_ids: list[str]) -> None:
-        calls.append((workspace_id, contact_id, conversation_ids))
-
-    hooks = on_contact_erased(live.app.state.services)  # type: ignore[attr-defined]
-    hooks.append(hook)
-    try:
-        assert (await owner.delete(f"/api/contacts/{contact.id}")).status_code == 204
-    finally:
-        hooks.remove(hook)
-    assert calls == [(owner.workspace_id, contact.id, [contact.conversation_id])]
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,7 @@ async def test_a_reply_is_sent_with_the_documented_request_and_becomes_sent(hub:
     stored = await hub.message(message_id)
     assert (stored.status, stored.provider_message_id) == ("sent", "wamid.HBgLMTIzNDU2Nzg5MA==")
     assert await outbox_row(hub, message_id) is None
-    assert hub.services.extras["outbox_backlog"] >= 0
+    assert hub.services.outbox_backlog >= 0
 
 
 async def test_a_429_is_retried_after_the_backoff_and_then_sent(hub: Hub) -> None:

@@ -44,7 +44,9 @@ async def test_session_has_title_colour_and_socket_url(owner: Account, live: Liv
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["title"] == "Help" and body["color"] == "#112233"
-        assert body["ws_url"].startswith("ws://") and body["visitor_token"] in body["ws_url"]
+        assert body["ws_url"].startswith(f"{live.ws_url}/ws/widget?token=")
+        # The URL carries a short-lived connect ticket, never the long-lived visitor token.
+        assert body["visitor_token"] not in body["ws_url"]
         again = await session(anon, key=ch["public_key"], visitor_token=body["visitor_token"])
         assert again.json()["conversation_id"] == body["conversation_id"]
 

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.gone import gone
 from hub.model import rfc3339, utcnow
 from storage.models import ApiToken, BackupCode, Operator, Workspace
 from web import audit
@@ -30,6 +31,7 @@ from web.auth.sessions import (
     clear_session_cookie,
     cookie_name,
     create_session,
+    end_operator_access,
     lookup_session,
     revoke_operator_sessions,
     revoke_session,
@@ -37,6 +39,7 @@ from web.auth.sessions import (
 )
 from web.crypto import random_token, sha256_hex
 from web.errors import ApiError, field, read_json
+from web.gone import announce
 from web.services import Services
 
 
@@ -272,7 +275,8 @@ async def me(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> Response:
-    """Ends every session of the operator, then opens a fresh one for this browser."""
+    """Ends every session and revokes every API token of the operator (their sockets close
+    everywhere), then opens a fresh session for this browser."""
     principal = await require(request, allow_pending_2fa=True)
     _session_only(principal)
     data = await read_json(request)
@@ -293,7 +297,8 @@ async def change_password(request: Request) -> Response:
         )
         await _audit_self(db, request, principal, "password_changed")
         await db.commit()
-    await revoke_operator_sessions(request.app, operator.id)
+    # As after a compromise: every session and API token ends, and with them every socket.
+    await end_operator_access(request.app, operator.id, "password_changed", revoke_tokens=True)
     async with svc.db() as db:
         return await _signed_in(request, db, operator, workspace, 200)
 
@@ -356,7 +361,7 @@ async def twofa_disable(request: Request) -> Response:
     password = given_password(data)
     svc = services(request)
     async with svc.db() as db:
-        operator, _ = await load_account(db, principal.operator_id)
+        operator, workspace = await load_account(db, principal.operator_id)
         await db.commit()
     if not operator.totp_enabled:
         raise ApiError(409, "2fa_not_enabled", "Two-factor authentication is not enabled.")
@@ -373,6 +378,8 @@ async def twofa_disable(request: Request) -> Response:
         await db.execute(delete(BackupCode).where(BackupCode.operator_id == operator.id))
         await _audit_self(db, request, principal, "2fa_disabled")
         await db.commit()
+    if workspace.require_2fa:  # pending now: their sockets close until 2FA is back on
+        await announce(svc, gone("2fa_required", "operator", operator.id))
     return Response(status_code=204)
 
 
@@ -446,6 +453,7 @@ async def revoke_token(request: Request) -> Response:
         row.revoked_at = utcnow()
         await audit.by_principal(db, request, principal, "token_revoked", "token", row.id)
         await db.commit()
+    await announce(services(request), gone("token_revoked", "token", token_id))
     return Response(status_code=204)
 
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.gone import gone
 from storage.models import AuditEntry, Operator, Workspace
 from web import audit
 from web.api import validate
@@ -26,8 +27,9 @@ from web.api.account import (
 )
 from web.auth import passwords
 from web.auth.context import MANAGERS, ROLES, Principal, require
-from web.auth.sessions import revoke_operator_sessions
+from web.auth.sessions import end_operator_access
 from web.errors import ApiError, field, read_json
+from web.gone import announce
 
 
 def _role(value: Any, principal: Principal) -> str:
@@ -88,9 +90,10 @@ async def get_operator(request: Request) -> Response:
 
 
 async def patch_operator(request: Request) -> Response:
-    """Change ``name``, ``role`` or ``disabled``. Disabling ends the operator's sessions (and,
-    through the revocation hooks, closes their sockets). Nobody changes their own role or
-    disables themselves, so a workspace always keeps the owner who is acting."""
+    """Change ``name``, ``role`` or ``disabled``. Disabling ends the operator's sessions and
+    their API tokens' use, and closes every socket they hold on every process. Nobody
+    changes their own role or disables themselves, so a workspace always keeps the owner
+    who is acting."""
     principal = await require(request, roles=MANAGERS)
     data = await read_json(request)
     async with services(request).db() as db:
@@ -119,7 +122,7 @@ async def patch_operator(request: Request) -> Response:
             )
         await db.commit()
     if changes.get("disabled") is True:
-        await revoke_operator_sessions(request.app, operator.id)
+        await end_operator_access(request.app, operator.id, "operator_disabled")
     return JSONResponse(operator_json(operator))
 
 
@@ -163,10 +166,22 @@ def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def patch_workspace(request: Request) -> Response:
+    """Switching ``require_2fa`` on closes, on every process, the sockets of the operators
+    who have no second factor yet; until they enable one, their cookies and API tokens are
+    refused (403 ``2fa_required``) and so are their sockets."""
     principal = await require(request, roles=MANAGERS)
     changes = _workspace_changes(await read_json(request))
+    pending: list[str] = []
     async with services(request).db() as db:
         workspace = await _own_workspace(db, principal)
+        if changes.get("require_2fa") is True and not workspace.require_2fa:
+            pending = list(
+                await db.scalars(
+                    select(Operator.id).where(
+                        Operator.workspace_id == workspace.id, Operator.totp_enabled.is_(False)
+                    )
+                )
+            )
         for key, value in changes.items():
             setattr(workspace, key, value)
         if changes:
@@ -174,7 +189,10 @@ async def patch_workspace(request: Request) -> Response:
                 db, request, principal, "workspace_changed", "workspace", workspace.id
             )
         await db.commit()
-        return JSONResponse(workspace_json(workspace))
+        body = workspace_json(workspace)
+    if pending:
+        await announce(services(request), gone("2fa_required", "operator", *pending))
+    return JSONResponse(body)
 
 
 async def list_audit(request: Request) -> Response:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.gone import gone
 from hub.model import CHANNEL_KINDS, rfc3339
 from storage.models import Channel
 from web import audit
@@ -29,6 +30,7 @@ from web.auth.context import MANAGERS, Principal, require
 from web.config import Settings
 from web.crypto import DecryptError, random_token, sha256_hex
 from web.errors import ApiError, read_json
+from web.gone import announce
 
 Check = Callable[[Any, str], Any]
 
@@ -226,6 +228,8 @@ async def delete_channel(request: Request) -> Response:
         channel.ingest_token_hash = None
         await audit.by_principal(db, request, principal, "channel_deleted", "channel", channel.id)
         await db.commit()
+    # Its visitors' sockets close on every process; its doors refuse from now on.
+    await announce(services(request), gone("channel_deleted", "channel", channel.id))
     return Response(status_code=204)
 
 

@@ -6,16 +6,13 @@ transaction as the change, so a change is never without its record. A contact of
 workspace answers 404 exactly like one that never existed. Export and erasure are for
 owners and admins; agents too only when the workspace's ``agents_may_export`` is on.
 
-After an erasure commits, every callable in
-``services.extras["on_contact_erased"]`` is awaited as
-``hook(workspace_id, contact_id, conversation_ids)`` (in this process), so the real-time
-layer closes sockets on those conversations and drops their Redis keys.
+After an erasure commits, a :class:`hub.gone.Gone` naming its conversations is announced
+(:mod:`web.gone`): every process closes the visitor sockets on them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -23,23 +20,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.gone import gone
 from hub.store import NotFound
 from storage import privacy
 from web import audit
 from web.api.validate import query_limit
 from web.auth.context import MANAGERS, Principal, require
 from web.errors import ApiError, read_json
+from web.gone import announce
 
 log = logging.getLogger("inviaro.contacts")
-
-ErasedHook = Callable[[str, str, list[str]], Awaitable[None]]
-ERASED_HOOKS = "on_contact_erased"
-
-
-def on_contact_erased(services: Any) -> list[ErasedHook]:
-    """The process's list of erasure hooks; append ``async def hook(ws, contact, convs)``."""
-    hooks: list[ErasedHook] = services.extras.setdefault(ERASED_HOOKS, [])
-    return hooks
 
 
 def _services(request: Request) -> Any:
@@ -140,12 +130,7 @@ async def erase_contact(request: Request) -> Response:
         len(report.conversation_ids),
         report.messages,
     )
-    for hook in list(on_contact_erased(services)):
-        try:
-            await hook(report.workspace_id, report.contact_id, list(report.conversation_ids))
-        except Exception:
-            # The database is already clean; a failed hook must not turn that into a 500.
-            log.exception("an on_contact_erased hook failed")
+    await announce(services, gone("contact_erased", "conversation", *report.conversation_ids))
     return Response(status_code=204)
 
 

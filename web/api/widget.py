@@ -1,7 +1,16 @@
-"""Website visitors: the widget's session endpoint and the signed visitor token.
+"""Website visitors: the widget's session endpoint, the visitor token and the connect ticket.
 
-A visitor token names one workspace, channel, contact and conversation; it is signed with
-the secret key, so it opens that conversation and nothing else.
+A visitor token names one workspace, channel, contact and conversation and when it was
+issued; it is signed with the secret key, so it resumes that conversation and nothing else,
+for ``visitor_token_days`` after it was issued (every session issues a fresh one, so a
+visitor who comes back within that time keeps their conversation; after it, a session with
+that token starts afresh: a new visitor, a new conversation).
+
+The socket is opened with a connect ticket, not the visitor token: ``ws_url`` carries a
+ticket bound to the same visitor, signed for that purpose alone and valid for
+``widget_ticket_s`` seconds, so the long-lived token never travels in a URL (logs, proxies)
+and a ticket seen there is worthless a minute later. A client asks for a new session (and
+ticket) before each reconnect.
 
 Identity verification: a site whose visitors are signed in sends ``{user_id, user_hash}``
 with ``user_hash`` the hex HMAC-SHA256 of ``user_id`` keyed with the channel's
@@ -17,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
@@ -44,29 +54,56 @@ class Visitor:
     conversation_id: str
 
 
-def _serializer(secret_key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt="inviaro.visitor")
+Purpose = Literal["visitor", "ticket"]
 
 
-def issue_token(secret_key: str, visitor: Visitor) -> str:
-    return str(
-        _serializer(secret_key).dumps(
-            [visitor.workspace_id, visitor.channel_id, visitor.contact_id, visitor.conversation_id]
-        )
-    )
+def _serializer(secret_key: str, purpose: Purpose) -> URLSafeSerializer:
+    # One salt per purpose: a visitor token is no ticket, and a ticket no visitor token.
+    return URLSafeSerializer(secret_key, salt=f"inviaro.{purpose}")
 
 
-def read_token(secret_key: str, token: str) -> Visitor | None:
-    """The visitor a token names, or None when it is forged or malformed."""
+def _issue(secret_key: str, purpose: Purpose, visitor: Visitor, issued_at: int | None) -> str:
+    stamp = int(time.time()) if issued_at is None else issued_at
+    values = [visitor.workspace_id, visitor.channel_id, visitor.contact_id, visitor.conversation_id]
+    return str(_serializer(secret_key, purpose).dumps([*values, stamp]))
+
+
+def _read(secret_key: str, purpose: Purpose, token: str) -> tuple[Visitor, int] | None:
+    """The visitor a token names and when it was issued (0 for a token from before tokens
+    carried the time), or None when it is forged or malformed."""
     try:
-        values = _serializer(secret_key).loads(token)
+        values = _serializer(secret_key, purpose).loads(token)
     except BadSignature:
         return None
-    if not (
-        isinstance(values, list) and len(values) == 4 and all(isinstance(v, str) for v in values)
-    ):
+    if not isinstance(values, list) or len(values) not in (4, 5):
         return None
-    return Visitor(*values)
+    ids, stamp = values[:4], values[4] if len(values) == 5 else 0
+    if not all(isinstance(v, str) for v in ids) or type(stamp) is not int:
+        return None
+    return Visitor(*ids), stamp
+
+
+def issue_token(secret_key: str, visitor: Visitor, *, issued_at: int | None = None) -> str:
+    """A visitor token, issued now (or at ``issued_at``, seconds since the epoch)."""
+    return _issue(secret_key, "visitor", visitor, issued_at)
+
+
+def read_token(secret_key: str, token: str) -> tuple[Visitor, int] | None:
+    """The visitor a token names and when it was issued, or None when it is forged."""
+    return _read(secret_key, "visitor", token)
+
+
+def issue_ticket(secret_key: str, visitor: Visitor, *, issued_at: int | None = None) -> str:
+    """A connect ticket for ``visitor``'s socket, issued now (or at ``issued_at``)."""
+    return _issue(secret_key, "ticket", visitor, issued_at)
+
+
+def read_ticket(secret_key: str, ticket: str, max_age_s: int) -> Visitor | None:
+    """The visitor of a ticket issued at most ``max_age_s`` ago, else None."""
+    found = _read(secret_key, "ticket", ticket)
+    if found is None or not 0 <= time.time() - found[1] <= max_age_s:
+        return None
+    return found[0]
 
 
 def origin_allowed(
@@ -83,17 +120,22 @@ def origin_allowed(
     return origin.rstrip("/") in {o.rstrip("/") for o in allowed} or "*" in allowed
 
 
-async def visitor_from_connection(conn: HTTPConnection, token: str) -> Visitor | None:
-    """The visitor of a live token: signed, its conversation still there, its channel on,
-    and (for a browser, which sends an ``Origin``) opened from an allowed site."""
+async def visitor_from_connection(conn: HTTPConnection, ticket: str) -> Visitor | None:
+    """The visitor of a live connect ticket: signed, fresh, its conversation still there,
+    its channel on, its workspace not deleted, and (for a browser, which sends an
+    ``Origin``) opened from an allowed site."""
     services = conn.app.state.services
-    visitor = read_token(services.settings.secret_key, token)
+    settings = services.settings
+    visitor = read_ticket(settings.secret_key, ticket, settings.widget_ticket_s)
     if visitor is None:
         return None
     async with services.db() as session:
         conv = await session.get(m.Conversation, visitor.conversation_id)
         channel = await session.get(m.Channel, visitor.channel_id)
+        workspace = await session.get(m.Workspace, visitor.workspace_id)
         if conv is None or channel is None or channel.disabled:
+            return None
+        if workspace is None or workspace.deleted_at is not None:
             return None
         if conv.contact_id != visitor.contact_id:
             return None
@@ -109,10 +151,8 @@ async def visitor_from_connection(conn: HTTPConnection, token: str) -> Visitor |
             if verified is None:
                 return None
         origin = conn.headers.get("origin")
-        if origin is not None:  # a server-side client or a load tester: the token decides
-            workspace = await session.get(m.Workspace, visitor.workspace_id)
-            own = services.settings.public_origin
-            if workspace is None or not origin_allowed(channel, workspace, origin, own):
+        if origin is not None:  # a server-side client or a load tester: the ticket decides
+            if not origin_allowed(channel, workspace, origin, settings.public_origin):
                 return None
     return visitor
 
@@ -224,6 +264,34 @@ async def _new_visitor(session: Any, channel: m.Channel, external_id: str | None
     return Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
 
 
+async def _visitor(
+    session: Any, settings: Any, channel: m.Channel, token: str | None, verified: str | None
+) -> Visitor:
+    """Who this session is for: the verified user, the visitor of a live token, or new."""
+    if verified is not None:
+        # An anonymous token is ignored here: unverified history is never merged in.
+        return await _verified_visitor(session, channel, verified)
+    if not token:
+        return await _new_visitor(session, channel)
+    found = read_token(settings.secret_key, token)
+    if found is None or found[0].channel_id != channel.id:
+        raise ApiError(403, "forbidden", "The visitor token is not valid here.")
+    visitor, issued_at = found
+    if time.time() - issued_at > settings.visitor_token_days * 86400:
+        return await _new_visitor(session, channel)  # past its lifetime: start afresh
+    contact = await session.get(m.Contact, visitor.contact_id)
+    if contact is None:
+        raise ApiError(403, "forbidden", "This visitor's data was erased.")
+    conv = await session.get(m.Conversation, visitor.conversation_id)
+    if conv is None:
+        # Retention removed the old conversation: the same visitor starts a new one.
+        conv = _conversation(channel, contact.id)
+        session.add(conv)
+        await session.flush()
+        visitor = Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
+    return visitor
+
+
 async def create_session(request: Request) -> Response:
     data = await read_json(request)
     key = field(data, "key", str, max_len=100)
@@ -252,32 +320,13 @@ async def create_session(request: Request) -> Response:
             raise ApiError(
                 403, "verification_required", "This chat is only open to signed-in visitors."
             )
-        visitor: Visitor | None = None
-        if verified is not None:
-            # An anonymous token is ignored here: unverified history is never merged in.
-            visitor = await _verified_visitor(session, channel, verified)
-        elif token:
-            visitor = read_token(settings.secret_key, token)
-            if visitor is None or visitor.channel_id != channel.id:
-                raise ApiError(403, "forbidden", "The visitor token is not valid here.")
-            contact = await session.get(m.Contact, visitor.contact_id)
-            if contact is None:
-                raise ApiError(403, "forbidden", "This visitor's data was erased.")
-            conv = await session.get(m.Conversation, visitor.conversation_id)
-            if conv is None:
-                # Retention removed the old conversation: the same visitor starts a new one.
-                conv = _conversation(channel, contact.id)
-                session.add(conv)
-                await session.flush()
-                visitor = Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
-        else:
-            visitor = await _new_visitor(session, channel)
-    token = issue_token(settings.secret_key, visitor)
+        visitor = await _visitor(session, settings, channel, token, verified)
+    ticket = issue_ticket(settings.secret_key, visitor)
     return JSONResponse(
         {
-            "visitor_token": token,
+            "visitor_token": issue_token(settings.secret_key, visitor),
             "conversation_id": visitor.conversation_id,
-            "ws_url": f"{settings.ws_base}/ws/widget?token={token}",
+            "ws_url": f"{settings.ws_base}/ws/widget?token={ticket}",
             "title": channel.config.get("title"),
             "color": channel.config.get("color"),
         },

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.gone import gone
 from hub.model import as_utc, utcnow
-from storage.models import Operator, Workspace
+from storage.models import Operator, Session, Workspace
 from web import audit
 from web.api.account import given_password
 from web.auth import passwords
 from web.auth.context import require
-from web.auth.sessions import revoke_operator_sessions
 from web.errors import ApiError, read_json
+from web.gone import announce
 
 
 async def delete_workspace(request: Request) -> Response:
@@ -40,12 +41,16 @@ async def delete_workspace(request: Request) -> Response:
         await audit.by_principal(
             db, request, principal, "workspace_deleted", "workspace", workspace.id
         )
-        operator_ids = list(
-            await db.scalars(select(Operator.id).where(Operator.workspace_id == workspace.id))
+        operators = select(Operator.id).where(Operator.workspace_id == workspace.id)
+        await db.execute(
+            update(Session)
+            .where(Session.operator_id.in_(operators), Session.revoked_at.is_(None))
+            .values(revoked_at=workspace.deleted_at)
         )
         await db.commit()
-    for operator_id in operator_ids:
-        await revoke_operator_sessions(request.app, operator_id)
+    # Every socket of the workspace closes on every process: operators' (cookie or token)
+    # and visitors'. Its tokens, channels, webhooks, ingest and widget refuse from now on.
+    await announce(services, gone("workspace_deleted", "workspace", principal.workspace_id))
     return Response(status_code=204)
 
 

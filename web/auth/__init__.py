@@ -1,5 +1,6 @@
 """Operator authentication: passwords, sessions, API tokens, CSRF, TOTP and throttling.
 
-Other parts call :func:`web.auth.context.authenticate` / :func:`web.auth.context.require`
-and register revocation hooks with :func:`web.auth.sessions.on_sessions_revoked`.
+Other parts call :func:`web.auth.context.authenticate` / :func:`web.auth.context.require`.
+Ending sessions or tokens announces a :class:`hub.gone.Gone` (:mod:`web.gone`), which
+closes their sockets on every process.
 """

@@ -3,18 +3,19 @@
 Secrets (``access_token``, ``app_secret``, ``verify_token``, ``auth_token``,
 ``identity_secret``) are stored Fernet-encrypted in ``channels.secrets`` and never leave
 the hub through the API; code that must use them (signature checks, outbound sends) calls
-:func:`channel_secrets` or :func:`adapter_config`. Deleted channels are ``disabled`` and
-found by none of these.
+:func:`channel_secrets` or :func:`adapter_config`. Deleted channels are ``disabled``;
+neither they nor any channel of a deleted workspace is found by these lookups, so every
+door (webhooks, Meta's verification, ingest, the widget) refuses them at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Channel
+from storage.models import Channel, Workspace
 from web.config import Settings
 from web.crypto import decrypt_json, encrypt_json, same, sha256_hex
 
@@ -48,11 +49,20 @@ def adapter_config(
     return {**(config or {}), **_open_secrets(settings, sealed)}
 
 
+def _live_channels() -> Select[Channel]:
+    """Channels neither deleted nor of a deleted workspace."""
+    return (
+        select(Channel)
+        .join(Workspace, Workspace.id == Channel.workspace_id)
+        .where(Channel.disabled.is_(False), Workspace.deleted_at.is_(None))
+    )
+
+
 async def load_channel(
     db: AsyncSession, channel_id: str, *, kinds: tuple[str, ...] | None = None
 ) -> Channel | None:
-    """A live (not deleted) channel by id, optionally only of the given kinds."""
-    stmt = select(Channel).where(Channel.id == channel_id, Channel.disabled.is_(False))
+    """A live channel by id, optionally only of the given kinds."""
+    stmt = _live_channels().where(Channel.id == channel_id)
     if kinds is not None:
         stmt = stmt.where(Channel.kind.in_(kinds))
     return (await db.execute(stmt)).scalar_one_or_none()
@@ -62,9 +72,7 @@ async def find_channel_by_public_key(db: AsyncSession, public_key: str) -> Chann
     """The live widget channel embedded with ``data-inviaro-key=public_key``."""
     if not public_key or len(public_key) > 64:
         return None
-    stmt = select(Channel).where(
-        Channel.public_key == public_key, Channel.kind == "widget", Channel.disabled.is_(False)
-    )
+    stmt = _live_channels().where(Channel.public_key == public_key, Channel.kind == "widget")
     return (await db.execute(stmt)).scalar_one_or_none()
 
 

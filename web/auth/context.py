@@ -5,16 +5,18 @@ cookie from any Starlette ``HTTPConnection`` (a ``Request`` or a ``WebSocket``) 
 a :class:`Principal` or None. ``require(request, roles=...)`` is what API handlers call: it
 answers 401 without credentials, 403 for a missing or wrong ``X-CSRF-Token`` on an unsafe
 cookie-authenticated request, 403 for a role that may not, and 403 ``2fa_required`` while
-the workspace demands 2FA that this operator has not enabled yet.
+the workspace demands 2FA that this operator has not enabled yet (for a cookie and an API
+token alike: a token made before the requirement stops working until its operator enables
+2FA).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVarTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from starlette.requests import HTTPConnection, Request
 
 from hub.model import as_utc, utcnow
@@ -28,6 +30,7 @@ Role = Literal["owner", "admin", "agent"]
 ROLES: tuple[Role, ...] = ("owner", "admin", "agent")
 MANAGERS: tuple[Role, ...] = ("owner", "admin")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ class Principal:
     name: str
     session_id: str | None
     via: Literal["session", "token"]
+    token_id: str | None = None  # the API token's id, for bearer tokens
     csrf_token: str | None = None  # the session's; None for bearer tokens
     must_enable_2fa: bool = False
     # The operator and workspace rows the session lookup read (detached, read-only, as of
@@ -107,8 +111,24 @@ async def _from_cookie(conn: HTTPConnection) -> Principal | None:
     )
 
 
+def live_tokens(stmt: Select[*Ts], *, allow_pending_2fa: bool = True) -> Select[*Ts]:
+    """``stmt`` (selecting from API tokens) narrowed to live tokens: not revoked, of an
+    enabled operator of the token's workspace, which is not deleted, and (unless
+    ``allow_pending_2fa``) not of an operator who still has to enable the 2FA their
+    workspace requires. Shared by the token check and the sockets' sweep."""
+    stmt = (
+        stmt.join(Operator, Operator.id == ApiToken.operator_id)
+        .join(Workspace, Workspace.id == ApiToken.workspace_id)
+        .where(ApiToken.revoked_at.is_(None), Operator.disabled.is_(False))
+        .where(Operator.workspace_id == ApiToken.workspace_id, Workspace.deleted_at.is_(None))
+    )
+    if not allow_pending_2fa:
+        stmt = stmt.where(or_(Workspace.require_2fa.is_(False), Operator.totp_enabled.is_(True)))
+    return stmt
+
+
 # Built once: a token check runs for every API call and socket an integration opens.
-_TOKEN_QUERY = (
+_TOKEN_QUERY = live_tokens(
     select(
         ApiToken.id,
         ApiToken.last_used_at,
@@ -116,17 +136,10 @@ _TOKEN_QUERY = (
         Operator.workspace_id,
         Operator.role,
         Operator.name,
+        Operator.totp_enabled,
+        Workspace.require_2fa,
     )
-    .join(Operator, Operator.id == ApiToken.operator_id)
-    .join(Workspace, Workspace.id == ApiToken.workspace_id)
-    .where(
-        ApiToken.token_hash == bindparam("token_hash"),
-        ApiToken.revoked_at.is_(None),
-        Operator.disabled.is_(False),
-        Operator.workspace_id == ApiToken.workspace_id,
-        Workspace.deleted_at.is_(None),
-    )
-)
+).where(ApiToken.token_hash == bindparam("token_hash"))
 
 
 async def _from_token(conn: HTTPConnection, token: str) -> Principal | None:
@@ -146,6 +159,8 @@ async def _from_token(conn: HTTPConnection, token: str) -> Principal | None:
         name=row.name,
         session_id=None,
         via="token",
+        token_id=row.id,
+        must_enable_2fa=row.require_2fa and not row.totp_enabled,
     )
 
 

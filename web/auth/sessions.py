@@ -2,37 +2,36 @@
 
 The cookie holds ``itsdangerous``-signed (HMAC-SHA256) random bytes; the database holds only
 their SHA-256, so a copy of the sessions table opens no session. A session ends at logout,
-after ``session_idle_s`` without a request, after ``session_absolute_s`` in any case, and
-when its operator changes password or is disabled.
+after ``session_idle_s`` without activity (an HTTP request, or a socket frame other than a
+ping), after ``session_absolute_s`` in any case, and when its operator changes password, is
+disabled or their workspace is deleted.
 
-Revocation hooks: the WebSocket layer registers a coroutine with
-``on_sessions_revoked(app).append(hook)``; it is awaited as ``hook(operator_id, session_id)``
-after the revocation committed, with ``session_id=None`` meaning "every session of this
-operator" (close those sockets with 1008). Hooks run in this process only; a hook that
-must reach other processes publishes on the bus itself.
+Ending sessions commits first, then announces a :class:`hub.gone.Gone` (see
+:mod:`web.gone`): every process closes the sockets those sessions opened, within moments.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVarTuple
 
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from hub.gone import Reason, gone
 from hub.model import as_utc, utcnow
-from storage.models import Operator, Session, Workspace
+from storage.models import ApiToken, Operator, Session, Workspace
 from web.config import Settings
 from web.crypto import random_token, sha256_hex
+from web.gone import announce
 
 log = logging.getLogger("inviaro.auth")
 
-RevokedHook = Callable[[str, str | None], Awaitable[None]]
+Ts = TypeVarTuple("Ts")
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
 
 
@@ -43,23 +42,6 @@ def cookie_name(settings: Settings) -> str:
 
 def _signer(settings: Settings) -> Signer:
     return Signer(settings.secret_key, salt="inviaro.session", digest_method=hashlib.sha256)
-
-
-def on_sessions_revoked(app: Any) -> list[RevokedHook]:
-    """The app's list of revocation hooks (created on first use); append yours to it."""
-    hooks: list[RevokedHook] | None = getattr(app.state, "on_sessions_revoked", None)
-    if hooks is None:
-        hooks = []
-        app.state.on_sessions_revoked = hooks
-    return hooks
-
-
-async def _notify(app: Any, operator_id: str, session_id: str | None) -> None:
-    for hook in list(on_sessions_revoked(app)):
-        try:
-            await hook(operator_id, session_id)
-        except Exception:
-            log.exception("session revocation hook failed for operator %s", operator_id)
 
 
 async def create_session(
@@ -103,6 +85,33 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     )
 
 
+def session_fresh(now: datetime, idle_s: int) -> list[ColumnElement[bool]]:
+    """A session's own conditions for being live: not revoked, expired or idle."""
+    return [
+        Session.revoked_at.is_(None),
+        Session.expires_at > now,
+        Session.last_seen_at > now - timedelta(seconds=idle_s),
+    ]
+
+
+def live_sessions(
+    stmt: Select[*Ts], now: datetime, idle_s: int, *, allow_pending_2fa: bool = True
+) -> Select[*Ts]:
+    """``stmt`` (selecting from sessions) narrowed to live sessions: fresh, of an enabled
+    operator in a workspace that is not deleted, and (unless ``allow_pending_2fa``) not of
+    an operator who still has to enable the 2FA their workspace requires. The one
+    definition shared by the cookie check and the sockets' sweep."""
+    stmt = (
+        stmt.join(Operator, Operator.id == Session.operator_id)
+        .join(Workspace, Workspace.id == Operator.workspace_id)
+        .where(*session_fresh(now, idle_s), Operator.disabled.is_(False))
+        .where(Workspace.deleted_at.is_(None))
+    )
+    if not allow_pending_2fa:
+        stmt = stmt.where(or_(Workspace.require_2fa.is_(False), Operator.totp_enabled.is_(True)))
+    return stmt
+
+
 async def lookup_session(
     db: AsyncSession, settings: Settings, cookie_value: str
 ) -> tuple[Session, Operator, Workspace] | None:
@@ -113,21 +122,8 @@ async def lookup_session(
     except (BadSignature, UnicodeDecodeError):
         return None
     now = utcnow()
-    row = (
-        await db.execute(
-            select(Session, Operator, Workspace)
-            .join(Operator, Operator.id == Session.operator_id)
-            .join(Workspace, Workspace.id == Operator.workspace_id)
-            .where(
-                Session.token_hash == sha256_hex(token),
-                Session.revoked_at.is_(None),
-                Session.expires_at > now,
-                Session.last_seen_at > now - timedelta(seconds=settings.session_idle_s),
-                Operator.disabled.is_(False),
-                Workspace.deleted_at.is_(None),
-            )
-        )
-    ).first()
+    stmt = live_sessions(select(Session, Operator, Workspace), now, settings.session_idle_s)
+    row = (await db.execute(stmt.where(Session.token_hash == sha256_hex(token)))).first()
     if row is None:
         return None
     session, operator, workspace = row
@@ -138,7 +134,7 @@ async def lookup_session(
 
 
 async def revoke_session(app: Any, operator_id: str, session_id: str) -> None:
-    """End one session (logout) in its own transaction, then tell the hooks."""
+    """End one session (logout) in its own transaction; its sockets close everywhere."""
     async with app.state.services.db() as db:
         await db.execute(
             update(Session)
@@ -146,21 +142,45 @@ async def revoke_session(app: Any, operator_id: str, session_id: str) -> None:
             .values(revoked_at=utcnow())
         )
         await db.commit()
-    await _notify(app, operator_id, session_id)
+    await announce(app.state.services, gone("logout", "session", session_id))
 
 
 async def revoke_operator_sessions(
     app: Any, operator_id: str, *, keep_session_id: str | None = None
 ) -> int:
-    """End every session of an operator (password change, disabled, 2FA reset) except
-    ``keep_session_id``; returns how many ended. Hooks get ``session_id=None``."""
+    """End every session of an operator except ``keep_session_id`` (2FA enabled, say);
+    returns how many ended. Their sockets close everywhere."""
     async with app.state.services.db() as db:
         stmt = update(Session).where(
             Session.operator_id == operator_id, Session.revoked_at.is_(None)
         )
         if keep_session_id is not None:
             stmt = stmt.where(Session.id != keep_session_id)
-        result = await db.execute(stmt.values(revoked_at=utcnow()))
+        ended = list(await db.scalars(stmt.values(revoked_at=utcnow()).returning(Session.id)))
         await db.commit()
-    await _notify(app, operator_id, None)
-    return int(result.rowcount or 0)
+    if ended:
+        await announce(app.state.services, gone("sessions_ended", "session", *ended))
+    return len(ended)
+
+
+async def end_operator_access(
+    app: Any, operator_id: str, reason: Reason, *, revoke_tokens: bool = False
+) -> None:
+    """The operator is gone as a principal (disabled; password changed): every session
+    ends, with ``revoke_tokens`` every API token too, and every socket the operator holds
+    closes on every process, whatever opened it."""
+    now = utcnow()
+    async with app.state.services.db() as db:
+        await db.execute(
+            update(Session)
+            .where(Session.operator_id == operator_id, Session.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        if revoke_tokens:
+            await db.execute(
+                update(ApiToken)
+                .where(ApiToken.operator_id == operator_id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        await db.commit()
+    await announce(app.state.services, gone(reason, "operator", operator_id))
