@@ -288,7 +288,7 @@ async def test_bus_reconnect_redelivers_from_the_store(hub: Hub) -> None:
 
 async def test_bus_reconnect_redelivers_more_than_a_page_and_the_queue_without_a_cut() -> None:
     store = MemoryStore({"c1": "w1"})
-    hub = Hub.create(store, MemoryPresence(), MemoryBus, queue_bound=8)
+    hub = Hub.create(store, MemoryPresence(ttl_s=75), MemoryBus, queue_bound=8)
     op = await opened(hub, OPERATOR)
     since = utcnow() - timedelta(seconds=1)
     missed = [(await store.write(inbound(f"m{n}"))).message.id for n in range(1200)]
