@@ -1,7 +1,7 @@
 """The running parts of one hub process, built from the settings in one place.
 
 Configuration picks the implementations here and nowhere else: SQLite or Postgres behind
-the store, ``MemoryBus``/``MemoryPresence`` or their Redis twins.
+the store, ``MemoryBus``/``MemoryPresence``/``MemoryLimiter`` or their Redis twins.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
+from hub.ratelimit import Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
 from hub.redis_bus import RedisBus
 from hub.service import Hub
 from storage import migrate
@@ -42,6 +43,8 @@ class Services:
     store: SqlStore
     hub: Hub
     presence: Presence
+    limiter: Limiter
+    visitor_budgets: SharedBuckets  # the send budget a visitor's sockets share
     extras: dict[str, Any] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -76,6 +79,10 @@ class Services:
             store=store,
             hub=hub,
             presence=presence,
+            limiter=RedisLimiter(redis_url) if redis_url else MemoryLimiter(),
+            visitor_budgets=SharedBuckets(
+                rate=settings.messages_per_10s / 10, burst=settings.messages_per_10s
+            ),
         )
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
@@ -129,6 +136,7 @@ class Services:
         closer = getattr(self.presence, "close", None)
         if closer is not None:
             await closer()
+        await self.limiter.close()
         await self.http.aclose()
         await self.engine.dispose()
 

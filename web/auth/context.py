@@ -5,7 +5,8 @@ cookie from any Starlette ``HTTPConnection`` (a ``Request`` or a ``WebSocket``) 
 a :class:`Principal` or None. ``require(request, roles=...)`` is what API handlers call: it
 answers 401 without credentials, 403 for a missing or wrong ``X-CSRF-Token`` on an unsafe
 cookie-authenticated request, 403 for a role that may not, and 403 ``2fa_required`` while
-the workspace demands 2FA that this operator has not enabled yet.
+the workspace demands 2FA that this operator has not enabled yet, and 429 past the
+operator's ``INVIARO_LIMIT_API``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.requests import HTTPConnection, Request
 from hub.model import as_utc, utcnow
 from storage.db import autocommit
 from storage.models import ApiToken, Operator, Workspace
+from web import limits
 from web.auth.sessions import TOUCH_EVERY, cookie_name, lookup_session
 from web.crypto import same, sha256_hex
 from web.errors import ApiError
@@ -170,4 +172,5 @@ async def require(
         )
     if roles is not None and principal.role not in roles:
         raise ApiError(403, "forbidden", "Your role may not do this.")
+    await limits.api_request(request, principal.operator_id)
     return principal
