@@ -93,14 +93,18 @@ class Limiter(Protocol):
     async def close(self) -> None: ...
 
 
-def _decide(tat: float, now: float, limit: Limit, cost: int) -> tuple[float, float | None]:
-    """GCRA: from a key's full-again time ``tat``, the new one and the wait (None: allowed)."""
-    new = max(tat, now) + limit.interval * cost
+_US = 1_000_000  # budgets count whole microseconds, so every implementation computes exactly
+
+
+def _decide(tat: int, now: int, interval: int, count: int, cost: int) -> tuple[int, int]:
+    """GCRA in microseconds: from a key's full-again time ``tat``, the new one and the
+    wait (0: allowed). The Redis script below is this function, line for line."""
+    new = max(tat, now) + interval * cost
     if cost > 0:
-        allowed_at = new - limit.interval * limit.count
+        allowed_at = new - interval * count
         if allowed_at > now:
             return tat, allowed_at - now
-    return new, None
+    return new, 0
 
 
 class MemoryLimiter:
@@ -108,8 +112,12 @@ class MemoryLimiter:
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
-        self._tats: dict[str, float] = {}
+        self._tats: dict[str, int] = {}
         self._prune_at = 1024
+
+    def __len__(self) -> int:
+        """How many keys hold state (those whose budget is not full)."""
+        return len(self._tats)
 
     async def take(self, key: str, limit: Limit) -> float | None:
         return self._apply(key, limit, 1)
@@ -118,8 +126,9 @@ class MemoryLimiter:
         self._apply(key, limit, -1)
 
     def _apply(self, key: str, limit: Limit, cost: int) -> float | None:
-        now = self._clock()
-        tat, wait = _decide(self._tats.get(key, now), now, limit, cost)
+        now = round(self._clock() * _US)
+        interval = round(limit.interval * _US)
+        tat, wait = _decide(self._tats.get(key, now), now, interval, limit.count, cost)
         if tat > now:
             self._tats[key] = tat
         else:
@@ -128,14 +137,15 @@ class MemoryLimiter:
             # Keys whose budget is full again hold nothing: drop them (amortised O(1)).
             self._tats = {k: t for k, t in self._tats.items() if t > now}
             self._prune_at = max(1024, 2 * len(self._tats))
-        return wait
+        return wait / _US if wait else None
 
     async def close(self) -> None:
         self._tats.clear()
 
 
-# KEYS[1]: the key. ARGV: now, interval, count, cost (1 takes, -1 gives back). Answers '0'
-# when allowed, else the seconds to wait. The key expires when its budget is full again.
+# KEYS[1]: the key. ARGV: now, interval, count, cost (1 takes, -1 gives back), times in
+# whole microseconds so that Redis and Lua compute exactly. Answers 0 when allowed, else
+# the microseconds to wait. The key expires when its budget is full again.
 _GCRA = """
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
@@ -145,14 +155,14 @@ if tat < now then tat = now end
 local new = tat + interval * cost
 if cost > 0 then
   local allowed_at = new - interval * tonumber(ARGV[3])
-  if allowed_at > now then return string.format('%.6f', allowed_at - now) end
+  if allowed_at > now then return allowed_at - now end
 end
 if new <= now then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('SET', KEYS[1], string.format('%.6f', new), 'PX', math.ceil((new - now) * 1000))
+  redis.call('SET', KEYS[1], string.format('%d', new), 'PX', math.ceil((new - now) / 1000))
 end
-return '0'
+return 0
 """
 
 
@@ -178,7 +188,7 @@ class RedisLimiter:
         await self._apply(key, limit, -1)
 
     async def _apply(self, key: str, limit: Limit, cost: int) -> float | None:
-        args = (repr(self._clock()), repr(limit.interval), limit.count, cost)
+        args = (round(self._clock() * _US), round(limit.interval * _US), limit.count, cost)
         try:
             answer = await self._script(keys=[self._prefix + key], args=args)
         except (RedisError, OSError) as err:
@@ -189,8 +199,7 @@ class RedisLimiter:
         if self._failing:
             log.warning("rate limits are back on Redis")
             self._failing = False
-        wait = float(answer)
-        return wait if wait > 0 else None
+        return int(answer) / _US if answer else None
 
     async def close(self) -> None:
         await self._redis.aclose()
