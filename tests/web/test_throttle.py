@@ -23,6 +23,9 @@ from tests.web.limited import limiter_redis_url, server
 
 WRONG = "wrong password!"
 
+# The limits do not depend on the database: one backend, both limiters.
+pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
 def limiter(request: pytest.FixtureRequest) -> str | None:
