@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from starlette.requests import HTTPConnection
 
 from hub.ratelimit import Limit
+from web import metrics
 from web.crypto import keyed_hash
 from web.errors import ApiError
 
@@ -51,6 +52,7 @@ async def take(conn: HTTPConnection, *budgets: Budget, detail: str) -> None:
         if wait is not None:
             for earlier, earlier_limit in taken:
                 await services.limiter.give_back(earlier, earlier_limit)
+            metrics.RATE_LIMITED.labels(door=door).inc()
             raise refusal(wait, detail)
         taken.append((key, limit))
 

@@ -93,6 +93,8 @@ async def test_a_hundred_widget_sessions_from_one_address_stop_at_the_limit(
         assert limit.count <= len(created) <= limit.count + elapsed / limit.interval
         assert all(refused(a) for a in answers if a.status_code != 201)
         assert (await widget_session(client, widget, random_address())).status_code == 201
+        metrics = (await client.get("/metrics")).text
+        assert 'inviaro_rate_limited_total{door="widget"}' in metrics
     stored = len(created) + 1
     assert await count(live, m.Contact, m.Contact.workspace_id == owner.workspace_id) == stored
     conversations = m.Conversation.workspace_id == owner.workspace_id
