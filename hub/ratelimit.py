@@ -171,15 +171,19 @@ class RedisLimiter:
 
     The clock is the callers' wall clock (processes on different machines agree on it to
     within what a rate limit cares about). While Redis is away every call is allowed, and
-    the outage is logged once, not once per request.
+    the outage is logged once, not once per request; after a failure Redis is asked again
+    only ``RETRY_S`` later, so a stalled Redis delays one request, not every one.
     """
 
+    RETRY_S = 5.0
+
     def __init__(self, url: str, clock: Clock = time.time, prefix: str = "inviaro:rl:") -> None:
-        self._redis = Redis.from_url(url)
+        self._redis = Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
         self._script = self._redis.register_script(_GCRA)
         self._clock = clock
         self._prefix = prefix
         self._failing = False
+        self._retry_at = 0.0
 
     async def take(self, key: str, limit: Limit) -> float | None:
         return await self._apply(key, limit, 1)
@@ -188,13 +192,17 @@ class RedisLimiter:
         await self._apply(key, limit, -1)
 
     async def _apply(self, key: str, limit: Limit, cost: int) -> float | None:
-        args = (round(self._clock() * _US), round(limit.interval * _US), limit.count, cost)
+        now = self._clock()
+        if self._failing and now < self._retry_at:
+            return None
+        args = (round(now * _US), round(limit.interval * _US), limit.count, cost)
         try:
             answer = await self._script(keys=[self._prefix + key], args=args)
         except (RedisError, OSError) as err:
             if not self._failing:
                 log.warning("rate limits allow everything while Redis is unreachable: %s", err)
                 self._failing = True
+            self._retry_at = now + self.RETRY_S
             return None
         if self._failing:
             log.warning("rate limits are back on Redis")

@@ -64,7 +64,7 @@ async def give_back(conn: HTTPConnection, *budgets: Budget) -> None:
         await services.limiter.give_back(_key(services, door, subject), limit)
 
 
-def _address(conn: HTTPConnection) -> str:
+def client_address(conn: HTTPConnection) -> str:
     """The client's address: the peer, or X-Forwarded-For from ``INVIARO_TRUSTED_PROXIES``
     (uvicorn applies it)."""
     return conn.client.host if conn.client else "unknown"
@@ -77,7 +77,7 @@ async def signup(conn: HTTPConnection) -> None:
     """Every sign-up attempt counts: a taken email answers 409, so unlimited tries from one
     address would list the accounts."""
     limit = conn.app.state.services.settings.limit_signup
-    budget = Budget("signup", limit, (_address(conn),))
+    budget = Budget("signup", limit, (client_address(conn),))
     await take(conn, budget, detail="Too many sign-ups from this address.")
 
 
@@ -85,7 +85,7 @@ async def widget_session(conn: HTTPConnection, public_key: str) -> None:
     """Each new widget session may create a contact and a conversation: per address, and
     per channel against floods spread over many addresses."""
     settings = conn.app.state.services.settings
-    budget = Budget("widget", settings.limit_widget_sessions, (_address(conn),))
+    budget = Budget("widget", settings.limit_widget_sessions, (client_address(conn),))
     await take(conn, budget, detail="Too many chat sessions from this address.")
     budget = Budget("widget-channel", settings.limit_widget_sessions_channel, (public_key,))
     await take(conn, budget, detail="Too many chat sessions on this channel.")

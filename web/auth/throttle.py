@@ -18,7 +18,6 @@ from starlette.requests import Request
 
 from web import limits
 from web.auth import passwords
-from web.auth.context import client_ip
 
 _TOO_MANY = "Too many failed sign-ins."
 
@@ -33,7 +32,7 @@ class Attempt:
 async def begin_login(request: Request, email: str) -> Attempt:
     """Spend the attempt's failure up front, or raise 429 (nothing spent) when over."""
     settings = request.app.state.services.settings
-    address = client_ip(request) or "unknown"
+    address = limits.client_address(request)
     email = email.lower()
     budgets = (
         limits.Budget("login", settings.limit_login, (email, address)),
