@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from hub.ids import new_id
 from hub.ratelimit import Limit
 from storage import models as m
 from storage.db import make_engine
@@ -167,9 +168,10 @@ async def test_twenty_sockets_on_one_visitor_token_share_one_visitors_budget(
 
 
 async def test_a_providers_burst_of_webhooks_is_not_limited(live: LiveServer) -> None:
+    channel = new_id("ch_")  # none such
     async with httpx.AsyncClient(base_url=live.url, timeout=60.0) as client:
         answers = await asyncio.gather(
-            *(client.post("/webhooks/meta/ch_burst", content=b"{}") for _ in range(300))
+            *(client.post(f"/webhooks/meta/{channel}", content=b"{}") for _ in range(300))
         )
     assert {a.status_code for a in answers} == {404}  # no such channel; never 429
 
@@ -189,11 +191,11 @@ async def test_webhooks_and_ingest_are_limited_per_channel(
             ]
             assert 429 not in statuses
             assert refused(await client.post(ingest, json={"messages": []}, headers=headers))
-            flooded = "/webhooks/meta/ch_flooded"
+            flooded, other = f"/webhooks/meta/{new_id('ch_')}", f"/webhooks/meta/{new_id('ch_')}"
             for _ in range(5):
                 assert (await client.post(flooded, content=b"{}")).status_code == 404
             assert refused(await client.post(flooded, content=b"{}"))
-            assert (await client.post("/webhooks/meta/ch_other", content=b"{}")).status_code == 404
+            assert (await client.post(other, content=b"{}")).status_code == 404
 
 
 async def test_the_api_is_limited_per_operator_whatever_the_credential(
