@@ -137,15 +137,6 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class LoginFailure(Base):
-    """One failed sign-in, keyed by account and by address, for throttling."""
-
-    __tablename__ = "login_failures"
-    id: Mapped[str] = _id("lf_")
-    key: Mapped[str] = mapped_column(String(200), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-
-
 class Channel(Base):
     __tablename__ = "channels"
     id: Mapped[str] = _id("ch_")

@@ -6,8 +6,8 @@ One pass (:func:`purge_expired`) removes, in order:
    none) is older than ``as_of - retention_days`` of their workspace, with their messages;
 2. contacts of those workspaces left without any conversation (and their identities and
    bookings);
-3. audit entries older than ``audit_retention_days``, login failures older than a day,
-   expired sessions and sessions revoked more than a day ago;
+3. audit entries older than ``audit_retention_days``, expired sessions and sessions
+   revoked more than a day ago;
 4. workspaces deleted (``deleted_at``) longer ago than ``workspace_recovery_days``,
    completely.
 
@@ -39,12 +39,10 @@ T_MSG = table_of(m.Message)
 T_OUTBOX = table_of(m.OutboxItem)
 T_BOOKING = table_of(m.Booking)
 T_AUDIT = table_of(m.AuditEntry)
-T_LOGIN_FAIL = table_of(m.LoginFailure)
 T_SESSION = table_of(m.Session)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
-LOGIN_FAILURE_KEEP = timedelta(days=1)
 REVOKED_SESSION_KEEP = timedelta(days=1)
 
 # Workspace-scoped tables, children before parents, for purging a workspace completely in
@@ -72,7 +70,6 @@ class PurgeReport:
     messages: int = 0
     contacts: int = 0
     audit_entries: int = 0
-    login_failures: int = 0
     sessions: int = 0
     workspaces: int = 0
 
@@ -262,7 +259,6 @@ async def purge_expired(
 
     logs: list[tuple[str, Table, ColumnElement[bool]]] = [
         ("audit_entries", T_AUDIT, T_AUDIT.c.at < as_of - timedelta(days=audit_retention_days)),
-        ("login_failures", T_LOGIN_FAIL, T_LOGIN_FAIL.c.at < as_of - LOGIN_FAILURE_KEEP),
         (
             "sessions",
             T_SESSION,

@@ -28,6 +28,8 @@ def uvicorn_config(
     - ``ws_per_message_deflate=False``: compression costs CPU per frame per socket and defeats
       encode-once fan-out; our frames are small.
     - ``ws_ping_interval``: protocol-level pings find dead peers even when the client is idle.
+    - ``forwarded_allow_ips``: ``X-Forwarded-For`` names the client only when it comes from
+      ``INVIARO_TRUSTED_PROXIES`` (the load balancer), so rate limits see real addresses.
     - ``loop="uvloop"`` and ``http="httptools"`` when installed (uvicorn[standard]): the event
       loop's own overhead is a fifth of a busy hub's CPU, and uvloop's is the smaller one.
     """
@@ -43,6 +45,7 @@ def uvicorn_config(
         ws_ping_interval=settings.heartbeat_s,
         ws_ping_timeout=settings.heartbeat_s,
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         server_header=False,
         **kw,
     )

@@ -1,9 +1,9 @@
 """The running parts of one hub process, built from the settings in one place.
 
 Configuration picks the implementations here and nowhere else: SQLite or Postgres behind
-the store, ``MemoryBus``/``MemoryPresence`` or their Redis twins. The bus also carries the
-control topic of :mod:`web.gone` ("this principal is gone"), routed here to the process's
-:class:`hub.gone.Holders`; the heartbeat runs the sockets' safety-net sweep.
+the store, ``MemoryBus``/``MemoryPresence``/``MemoryLimiter`` or their Redis twins. The bus
+also carries the control topic of :mod:`web.gone` ("this principal is gone"), routed here
+to the process's :class:`hub.gone.Holders`; the heartbeat runs the sockets' safety-net sweep.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
 from hub.gone import Holders
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
+from hub.ratelimit import Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
 from hub.redis_bus import RedisBus
 from hub.service import Hub
 from hub.session import ReplyCheck
@@ -46,6 +47,8 @@ class Services:
     hub: Hub
     presence: Presence
     holders: Holders  # this process's sockets by what they depend on (web.gone)
+    limiter: Limiter
+    visitor_budgets: SharedBuckets  # the send budget a visitor's sockets share
     # Sessions whose operator sockets sent more than pings since the last sweep.
     socket_activity: set[str] = field(default_factory=set)
     reply_check: ReplyCheck | None = None  # shared by every operator socket (web.ws)
@@ -101,6 +104,10 @@ class Services:
             presence=presence,
             holders=holders,
             sweep_now=sweep_now,
+            limiter=RedisLimiter(redis_url) if redis_url else MemoryLimiter(),
+            visitor_budgets=SharedBuckets(
+                rate=settings.messages_per_10s / 10, burst=settings.messages_per_10s
+            ),
         )
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
@@ -155,6 +162,7 @@ class Services:
         closer = getattr(self.presence, "close", None)
         if closer is not None:
             await closer()
+        await self.limiter.close()
         await self.http.aclose()
         await self.engine.dispose()
 

@@ -34,7 +34,7 @@ from hub.model import (
 from hub.store import Gone, Receipt
 from storage import outbox
 from storage.models import Channel
-from web import metrics
+from web import limits, metrics
 from web.auth.channels import adapter_config, channel_secrets, load_channel
 from web.auth.context import MANAGERS, require
 from web.crypto import DecryptError
@@ -62,6 +62,7 @@ def _count(provider: str, result: str) -> None:
 
 
 async def _channel(request: Request, kinds: tuple[str, ...], provider: str) -> Channel:
+    await limits.channel_request(request, request.path_params["channel_id"])
     async with _services(request).db() as db:
         channel = await load_channel(db, request.path_params["channel_id"], kinds=kinds)
     if channel is None:

@@ -65,7 +65,10 @@ class _Out:
         await self._send({"type": "websocket.close", "code": code})
 
 
-def _rate(services: Any) -> TokenBucket:
+def _rate(services: Any, principal: Principal) -> TokenBucket:
+    """The socket's send budget; a visitor's sockets share one, so more sockets buy none."""
+    if isinstance(principal, VisitorPrincipal):
+        return services.visitor_budgets.get(principal.contact_id)  # type: ignore[no-any-return]
     per_10s = services.settings.messages_per_10s
     return TokenBucket(rate=per_10s / 10, burst=per_10s)
 
@@ -116,7 +119,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
         services.hub,
         principal,
         conn,
-        _rate(services),
+        _rate(services, principal),
         services.settings.max_frame_bytes,
         reply_check=reply_check,
     )
@@ -192,6 +195,12 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
         return None
     await _accept(websocket)
+    services = websocket.app.state.services
+    if len(services.holders.sockets(Ref("conversation", visitor.conversation_id))) >= (
+        services.settings.visitor_sockets
+    ):  # counted after the accept: nothing awaits from here until _serve lists the socket
+        await websocket.close(CLOSE_POLICY, "too many sockets for this visitor")
+        return None
     principal = VisitorPrincipal(
         intern(visitor.workspace_id),
         visitor.conversation_id,

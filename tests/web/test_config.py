@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.ratelimit import Limit
 from web.config import ConfigError, load
 
 KEY = "k" * 40
@@ -45,6 +46,12 @@ def test_the_public_url_follows_the_port() -> None:
         ({"PORT": "eighty"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"INVIARO_SECRET_KEY": "short"}, "INVIARO_SECRET_KEY"),
+        ({"INVIARO_LIMIT_SIGNUP": "lots"}, "INVIARO_LIMIT_SIGNUP"),
+        ({"INVIARO_LIMIT_LOGIN": "0/15m"}, "INVIARO_LIMIT_LOGIN"),
+        ({"INVIARO_LIMIT_API": "100/0s"}, "INVIARO_LIMIT_API"),
+        ({"INVIARO_LIMIT_CHANNEL_REQUESTS": "100 per second"}, "INVIARO_LIMIT_CHANNEL_REQUESTS"),
+        ({"INVIARO_TRUSTED_PROXIES": "lb.internal"}, "INVIARO_TRUSTED_PROXIES"),
+        ({"INVIARO_VISITOR_SOCKETS": "0"}, "INVIARO_VISITOR_SOCKETS"),
     ],
 )
 def test_a_malformed_setting_is_named_in_one_sentence(env: dict[str, str], named: str) -> None:
@@ -65,3 +72,25 @@ def test_the_cli_reports_a_bad_setting_without_a_traceback(tmp_path: Path) -> No
     assert result.returncode == 2
     assert result.stderr.startswith("inviaro: DATABASE_URL")
     assert "Traceback" not in result.stderr
+
+
+def test_rate_limits_read_as_a_count_per_period() -> None:
+    settings = load(
+        {
+            "INVIARO_SECRET_KEY": KEY,
+            "DATABASE_URL": "sqlite://",
+            "INVIARO_LIMIT_SIGNUP": "5/10m",
+            "INVIARO_LIMIT_CHANNEL_REQUESTS": "2000/s",
+            "INVIARO_LIMIT_LOGIN_ACCOUNT": "300/2h",
+        }
+    )
+    assert settings.limit_signup == Limit(5, 600)
+    assert settings.limit_channel_requests == Limit(2000, 1)
+    assert settings.limit_login_account == Limit(300, 7200)
+
+
+def test_trusted_proxies_default_to_loopback_and_take_networks() -> None:
+    base = {"INVIARO_SECRET_KEY": KEY, "DATABASE_URL": "sqlite://"}
+    assert load(base).trusted_proxies == "127.0.0.1,::1"
+    env = {**base, "INVIARO_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}
+    assert load(env).trusted_proxies == "10.0.0.0/8,192.0.2.7"

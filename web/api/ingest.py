@@ -19,6 +19,7 @@ from starlette.routing import Route
 from hub.model import Attachment, Author, Inbound
 from hub.store import Gone
 from storage import models as m
+from web import limits
 from web.auth.channels import check_ingest_token
 from web.errors import ApiError, read_body, refuse_nul
 
@@ -133,6 +134,7 @@ async def _channel(request: Request) -> m.Channel:
 
 
 async def ingest(request: Request) -> Response:
+    await limits.channel_request(request, request.path_params["channel_id"])
     channel = await _channel(request)
     body = _decode(request, await read_body(request, MAX_BODY))
     refuse_nul(body)
