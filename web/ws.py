@@ -196,7 +196,7 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
         return None
     await _accept(websocket)
     services = websocket.app.state.services
-    if len(services.holders.sockets(Ref("conversation", visitor.conversation_id))) >= (
+    if services.holders.count(Ref("conversation", visitor.conversation_id)) >= (
         services.settings.visitor_sockets
     ):  # counted after the accept: nothing awaits from here until _serve lists the socket
         await websocket.close(CLOSE_POLICY, "too many sockets for this visitor")
