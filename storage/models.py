@@ -216,7 +216,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),
-        UniqueConstraint("conversation_id", "client_id"),
+        # A client_id is its author's: an operator's and a visitor's equal ids are two messages.
+        UniqueConstraint("conversation_id", "client_id", "author_kind", "author_id"),
         UniqueConstraint("channel_id", "provider_message_id"),
         Index("ix_messages_workspace_created", "workspace_id", "created_at"),
     )

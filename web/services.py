@@ -50,7 +50,7 @@ class Services:
         engine = make_engine(settings.database_url)
         if migrate_schema:
             await migrate.upgrade(engine)
-        store = SqlStore(engine, observe=_observe_commit)
+        store = SqlStore(engine, observe=_observe_commit, max_backlog=settings.writer_max_backlog)
         redis_url = settings.redis_url
 
         def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:

@@ -1,7 +1,9 @@
 """The ingest API for custom channel adapters: many messages per request, JSON or msgpack.
 
 Everything in a request is validated before anything is stored; a 202 means every
-accepted message is durably in the database.
+accepted message is durably in the database. A 503 (with ``Retry-After``) means some were
+not: the database is unavailable or the writer's queue is full; resending the request
+stores nothing twice (the messages' external ids deduplicate).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hub.store import Gone
 from storage import models as m
 from web.auth.channels import check_ingest_token
 from web.errors import ApiError, read_body
+from web.failures import RETRY_AFTER_S
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_MESSAGES = 1000
@@ -142,7 +145,12 @@ async def ingest(request: Request) -> Response:
         if isinstance(outcome, Gone):
             continue  # an erased message redelivered: acknowledged, not stored again
         if isinstance(outcome, BaseException):
-            raise ApiError(503, "unavailable", "The messages could not be stored; retry.")
+            raise ApiError(
+                503,
+                "unavailable",
+                "The messages could not be stored; retry.",
+                {"Retry-After": str(RETRY_AFTER_S)},
+            )
         accepted.append(
             {
                 "external_id": item.provider_message_id,
