@@ -423,6 +423,11 @@ class BatchingWriter:
     def backlog(self) -> int:
         return len(self._queue)
 
+    def admits(self, count: int) -> bool:
+        """Whether ``count`` more messages fit in the queue now (a door that takes many at
+        once refuses them all rather than some)."""
+        return len(self._queue) + count <= self._max_backlog
+
     def waiting_s(self) -> float:
         """How long the oldest message not yet committed has waited (0 when none)."""
         since = self._committing_since
@@ -433,7 +438,7 @@ class BatchingWriter:
     async def write(self, inbound: Inbound) -> WriteResult:
         if self._closing:
             raise Unavailable("the writer is closing; retry on another process")
-        if len(self._queue) >= self._max_backlog:
+        if not self.admits(1):
             raise Unavailable("too many messages are waiting to be stored; retry later")
         self.start()
         future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()

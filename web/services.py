@@ -21,7 +21,7 @@ from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
 from hub.redis_bus import RedisBus
 from hub.service import Hub
-from storage import migrate
+from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
 from web import metrics
@@ -94,8 +94,11 @@ class Services:
         for hook in self.hooks(name):
             try:
                 await hook(*args)
-            except Exception:
-                log.exception("hook %s failed", name)
+            except Exception as exc:
+                if faults.is_outage(exc):  # said once per outage, not once per hook call
+                    self.store.health.failed(exc)
+                else:
+                    log.exception("hook %s failed", name)
 
     async def _heartbeat(self) -> None:
         while True:

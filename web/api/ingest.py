@@ -138,7 +138,15 @@ async def _channel(request: Request) -> m.Channel:
 async def ingest(request: Request) -> Response:
     channel = await _channel(request)
     messages = _parse(_decode(request, await read_body(request, MAX_BODY)), channel)
-    hub = request.app.state.services.hub
+    services = request.app.state.services
+    if not services.store.writer.admits(len(messages)):  # the database is behind: back off
+        raise ApiError(
+            503,
+            "unavailable",
+            "Too many messages are waiting to be stored; retry shortly.",
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
+    hub = services.hub
     outcomes = await asyncio.gather(*(hub.accept(i) for i in messages), return_exceptions=True)
     accepted = []
     for item, outcome in zip(messages, outcomes, strict=True):
