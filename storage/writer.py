@@ -364,6 +364,7 @@ class BatchingWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._full = False  # refusing new messages (said once, until the queue drains)
         self._committing_since: float | None = None  # queued time of the batch in flight
         # Conversations whose lock another session held past the wait, and since when:
         # taken only if free (SKIP LOCKED) for a while, so they hold up no other message.
@@ -439,6 +440,12 @@ class BatchingWriter:
         if self._closing:
             raise Unavailable("the writer is closing; retry on another process")
         if not self.admits(1):
+            if not self._full:
+                self._full = True
+                log.warning(
+                    "%d messages wait for the database: refusing more until they are stored",
+                    len(self._queue),
+                )
             raise Unavailable("too many messages are waiting to be stored; retry later")
         self.start()
         future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
@@ -459,6 +466,9 @@ class BatchingWriter:
                     await self._commit(batch)
                 finally:
                     self._committing_since = None
+                if self._full and len(self._queue) <= self._max_backlog // 2:
+                    self._full = False
+                    log.warning("the writer's queue drained: accepting messages again")
             if self._closing:
                 return
 

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.model import Attachment, Author, Inbound
-from hub.store import Gone
+from hub.store import Gone, Unavailable
 from storage import models as m
 from web.auth.channels import check_ingest_token
 from web.errors import ApiError, read_body
@@ -140,18 +140,15 @@ async def ingest(request: Request) -> Response:
     messages = _parse(_decode(request, await read_body(request, MAX_BODY)), channel)
     services = request.app.state.services
     if not services.store.writer.admits(len(messages)):  # the database is behind: back off
-        raise ApiError(
-            503,
-            "unavailable",
-            "Too many messages are waiting to be stored; retry shortly.",
-            {"Retry-After": str(RETRY_AFTER_S)},
-        )
+        raise Unavailable("too many messages are waiting to be stored")  # 503, Retry-After
     hub = services.hub
     outcomes = await asyncio.gather(*(hub.accept(i) for i in messages), return_exceptions=True)
     accepted = []
     for item, outcome in zip(messages, outcomes, strict=True):
         if isinstance(outcome, Gone):
             continue  # an erased message redelivered: acknowledged, not stored again
+        if isinstance(outcome, Unavailable):
+            raise outcome  # web.failures: 503 with Retry-After, logged once per outage
         if isinstance(outcome, BaseException):
             raise ApiError(
                 503,
