@@ -509,9 +509,7 @@ class BatchingWriter:
                 )
         if faults.is_outage(exc):
             self.health.failed(exc)
-            busy = Unavailable("storage is unavailable; retry later")
-            busy.__cause__ = exc
-            return [busy] * len(items)
+            return [_unavailable("storage is unavailable; retry later", exc) for _ in items]
         if len(items) > 1:
             # One poisoned item (or a race lost to another process) must not fail the
             # rest: retry each message in a transaction of its own.
@@ -532,7 +530,7 @@ class BatchingWriter:
         rest = [n for n in range(len(items)) if n not in held]
         stored = await self._outcomes([items[n] for n in rest]) if rest else []
         out: list[WriteResult | Exception] = [
-            Unavailable("the conversation is busy; retry later") for _ in items
+            _unavailable("the conversation is busy; retry later") for _ in items
         ]
         for n, outcome in zip(rest, stored, strict=True):
             out[n] = outcome
@@ -988,6 +986,13 @@ class BatchingWriter:
             )
             for r in rows
         }
+
+
+def _unavailable(why: str, cause: BaseException | None = None) -> Unavailable:
+    """One exception per caller (each raises it in its own task, with its own traceback)."""
+    exc = Unavailable(why)
+    exc.__cause__ = cause
+    return exc
 
 
 def _client_key(

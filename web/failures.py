@@ -8,6 +8,7 @@ says it once per outage (:class:`storage.faults.StorageHealth`), not once per re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -44,7 +45,7 @@ async def storage_unavailable(conn: HTTPConnection, exc: Exception) -> Response 
     if not isinstance(exc, Unavailable) and not faults.is_outage(exc):
         if isinstance(conn, WebSocket):
             log.error("unhandled error on %s", conn.url.path, exc_info=exc)
-            await conn.close(CLOSE_INTERNAL)
+            await _close(conn, CLOSE_INTERNAL)
             return None
         return await server_error_handler(conn, exc)  # type: ignore[arg-type]
     if not isinstance(exc, Unavailable):  # the writer notes its own failures
@@ -52,7 +53,7 @@ async def storage_unavailable(conn: HTTPConnection, exc: Exception) -> Response 
         if services is not None:
             services.store.health.failed(exc)
     if isinstance(conn, WebSocket) and conn.scope.get(ACCEPTED):
-        await conn.close(CLOSE_TRY_AGAIN_LATER)
+        await _close(conn, CLOSE_TRY_AGAIN_LATER)
         return None
     # An HTTP answer, or the refusal of a WebSocket handshake (an HTTP response as well).
     return error_response(
@@ -61,6 +62,13 @@ async def storage_unavailable(conn: HTTPConnection, exc: Exception) -> Response 
         "The service cannot store or read data right now; retry shortly.",
         {"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+async def _close(websocket: WebSocket, code: int) -> None:
+    """Close the socket, which its client may have closed meanwhile (uvicorn then refuses
+    a close frame: RuntimeError, or its ClientDisconnected, an OSError)."""
+    with contextlib.suppress(RuntimeError, OSError):
+        await websocket.close(code)
 
 
 async def client_gone(conn: HTTPConnection, exc: Exception) -> Response:
