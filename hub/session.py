@@ -109,7 +109,8 @@ class Session:
         """Handle one data frame from the socket and queue the replies.
 
         Oversized frames close the socket with 1009 and an erased conversation with 1008;
-        every other refusal is an ``error`` frame. Store failures propagate (close 1011).
+        every other refusal is an ``error`` frame. Store failures propagate: the web layer
+        closes with 1013 when storage is unavailable (:class:`hub.store.Unavailable`), else 1011.
         """
         try:
             frame = decode_client_frame(data, self.conn.fmt, self._max_frame)

@@ -55,6 +55,13 @@ def connection_lost(exc: BaseException) -> bool:
     return state is not None and (state.startswith("08") or state in _LOST_CODES)
 
 
+def driver_gave_up(exc: BaseException) -> bool:
+    """The driver will not go on with this connection (asyncpg's own InterfaceError or
+    InternalClientError: its protocol state broke, e.g. when the server ended the session
+    between two statements). A new connection is the cure; the database may be fine."""
+    return any(type(e).__name__ in ("InterfaceError", "InternalClientError") for e in _chain(exc))
+
+
 def lock_timed_out(exc: BaseException) -> bool:
     return _sqlstate(exc) == LOCK_TIMEOUT
 

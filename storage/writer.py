@@ -391,6 +391,8 @@ class BatchingWriter:
         await self._drop_connection()
 
     async def _connection(self) -> AsyncConnection:
+        if self._raw is not None and self._raw.is_closed():  # noticed dead meanwhile
+            await self._drop_connection()
         if self._conn is None:
             conn = await self._engine.connect()
             if self._sql.postgres:
@@ -565,7 +567,8 @@ class BatchingWriter:
                 break
             except Exception as exc:
                 await self._drop_connection()
-                if attempt == 1 and reused and faults.connection_lost(exc):
+                dead = faults.connection_lost(exc) or faults.driver_gave_up(exc)
+                if attempt == 1 and reused and dead:
                     log.info(
                         "the writer's connection was lost (%s); reconnecting", faults.describe(exc)
                     )
