@@ -124,7 +124,8 @@ class Session:
         """Handle one data frame from the socket and queue the replies.
 
         Oversized frames close the socket with 1009 and an erased conversation with 1008;
-        every other refusal is an ``error`` frame. Store failures propagate (close 1011).
+        every other refusal is an ``error`` frame. Store failures propagate: the web layer
+        closes with 1013 when storage is unavailable (:class:`hub.store.Unavailable`), else 1011.
         Replies are paced: a socket whose requests outrun its reading waits for room
         before its next frame is read, and is never cut off for it.
         """

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -203,11 +204,27 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+CLIENT_ID_INDEX = "uq_messages_conversation_id_client_id_author"
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),
-        UniqueConstraint("conversation_id", "client_id"),
+        # A client_id is its author's: an operator's and a visitor's equal ids are two
+        # messages. An author without id is one author (NULLS NOT DISTINCT: Postgres 15+;
+        # SQLite's one writer finds copies inside its exclusive transaction).
+        Index(
+            CLIENT_ID_INDEX,
+            "conversation_id",
+            "client_id",
+            "author_kind",
+            "author_id",
+            unique=True,
+            postgresql_where=text("client_id IS NOT NULL"),
+            sqlite_where=text("client_id IS NOT NULL"),
+            postgresql_nulls_not_distinct=True,
+        ),
         UniqueConstraint("channel_id", "provider_message_id"),
         Index("ix_messages_workspace_created", "workspace_id", "created_at"),
     )

@@ -45,6 +45,10 @@ class Settings:
     audit_retention_days: int = 90
     workspace_recovery_days: int = 90
     messages_per_10s: int = 50
+    # Messages waiting for the database past which new ones are refused (503, 1013).
+    writer_max_backlog: int = 10_000
+    # On SIGTERM: how long requests in flight, then the writer's last commit, may take.
+    shutdown_timeout_s: int = 10
     run_worker: bool = False  # the embedded default runs the worker's jobs in-process
     outbox_lease_s: int = 60
     # INVIARO_PROVIDER_ORIGINS: (provider origin, stand-in origin) pairs; empty in production.
@@ -232,6 +236,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         audit_retention_days=_int(env, "INVIARO_AUDIT_RETENTION_DAYS", 90, 1, 36500),
         messages_per_10s=_int(env, "INVIARO_MESSAGES_PER_10S", 50, 1, 1_000_000),
         heartbeat_s=_int(env, "INVIARO_HEARTBEAT_S", 25, 1, 300),
+        writer_max_backlog=_int(env, "INVIARO_WRITER_MAX_BACKLOG", 10_000, 1, 10_000_000),
+        shutdown_timeout_s=_int(env, "INVIARO_SHUTDOWN_TIMEOUT_S", 10, 1, 3600),
         run_worker=redis_url is None,
         outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
         provider_origins=tuple(origins.items()),

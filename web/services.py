@@ -26,7 +26,7 @@ from hub.ratelimit import Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
 from hub.redis_bus import RedisBus
 from hub.service import Hub
 from hub.session import ReplyCheck
-from storage import migrate
+from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
 from web import gone, metrics, provider_origins
@@ -63,7 +63,7 @@ class Services:
         engine = make_engine(settings.database_url)
         if migrate_schema:
             await migrate.upgrade(engine)
-        store = SqlStore(engine, observe=_observe_commit)
+        store = SqlStore(engine, observe=_observe_commit, max_backlog=settings.writer_max_backlog)
         redis_url = settings.redis_url
         holders = Holders()
         sweep_now = asyncio.Event()
@@ -136,8 +136,11 @@ class Services:
                     log.exception("heartbeat failed")
             try:
                 await sweep(self)
-            except Exception:
-                log.exception("the sockets' sweep failed")
+            except Exception as exc:
+                if faults.is_outage(exc):  # said once per outage, not once per sweep
+                    self.store.health.failed(exc)
+                else:
+                    log.exception("the sockets' sweep failed")
 
     async def redis_ok(self) -> bool:
         ping = getattr(self.hub.bus, "ping", None)

@@ -31,14 +31,15 @@ from hub.model import (
     ProviderStatus,
     ProviderWatermark,
 )
-from hub.store import Gone, Receipt
-from storage import outbox
+from hub.store import Gone, Receipt, Unavailable
+from storage import faults, outbox
 from storage.models import Channel
 from web import limits, metrics
 from web.auth.channels import adapter_config, channel_secrets, load_channel
 from web.auth.context import MANAGERS, require
 from web.crypto import DecryptError
 from web.errors import ApiError, error_response, read_body
+from web.failures import RETRY_AFTER_S
 from web.services import Services
 
 log = logging.getLogger("inviaro.webhooks")
@@ -133,13 +134,21 @@ async def _receive(request: Request, channel: Channel, provider: str) -> Respons
         stored, duplicates, receipts = await store_events(_services(request), channel, events)
     except Exception as exc:
         _count(provider, "unavailable")
-        log.warning(
+        # An outage is logged once by the storage layer, not once per webhook.
+        outage = isinstance(exc, Unavailable) or faults.is_outage(exc)
+        log.log(
+            logging.INFO if outage else logging.WARNING,
             "webhook %s channel=%s: storing failed (%s); the provider will redeliver",
             provider,
             channel.id,
             type(exc).__name__,
         )
-        return error_response(503, "unavailable", "The events could not be stored; retry.")
+        return error_response(
+            503,
+            "unavailable",
+            "The events could not be stored; retry.",
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
     _count(provider, "ok")
     log.info(
         "webhook %s channel=%s: %d events, %d messages stored, %d duplicates, %d receipts",

@@ -35,7 +35,7 @@ import httpx
 from adapters.base import ChannelAdapter, ConfigError, SendError, UnknownChannelKind, adapter_for
 from hub.model import utcnow
 from hub.store import Receipt
-from storage import outbox, retention
+from storage import faults, outbox, retention
 from web.auth.channels import adapter_config
 from web.config import Settings
 from web.crypto import DecryptError
@@ -210,7 +210,10 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         try:
             claimed = await run_once(services)
         except Exception as exc:
-            log.warning("outbox pass failed (%s); retrying", type(exc).__name__)
+            if faults.is_outage(exc):  # said once per outage, not once per poll
+                services.store.health.failed(exc)
+            else:
+                log.warning("outbox pass failed (%s); retrying", type(exc).__name__)
         if time.monotonic() >= next_retention:
             next_retention = time.monotonic() + RETENTION_EVERY_S
             await _retention(services.settings)

@@ -27,6 +27,7 @@ from web import metrics
 from web.api.widget import visitor_from_connection
 from web.auth.context import authenticate
 from web.errors import ApiError
+from web.failures import ACCEPTED
 from web.gone import is_ping
 from web.window import check_reply_window_by_id
 
@@ -148,6 +149,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
 
 async def _accept(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
+    websocket.scope[ACCEPTED] = True  # from now on a storage outage closes it with 1013
 
 
 async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
