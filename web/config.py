@@ -45,6 +45,11 @@ class Settings:
     outbox_lease_s: int = 60
     # INVIARO_PROVIDER_ORIGINS: (provider origin, stand-in origin) pairs; empty in production.
     provider_origins: tuple[tuple[str, str], ...] = ()
+    # OAuth clients for calendar connections (docs/calendars.md); unset: connecting refused.
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
 
     @property
     def public_origin(self) -> str:
@@ -142,4 +147,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         run_worker=redis_url is None,
         outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
         provider_origins=tuple(origins.items()),
+        google_client_id=env.get("INVIARO_GOOGLE_CLIENT_ID") or None,
+        google_client_secret=env.get("INVIARO_GOOGLE_CLIENT_SECRET") or None,
+        microsoft_client_id=env.get("INVIARO_MICROSOFT_CLIENT_ID") or None,
+        microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
     )

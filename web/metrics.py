@@ -52,6 +52,11 @@ WRITER_COMMIT_SECONDS = Histogram(
 )
 WEBHOOKS = Counter("inviaro_webhooks", "Channel webhook requests", ["provider", "result"])
 FRAMES_IN = Counter("inviaro_frames_in", "Frames received from clients")
+CALENDARS_BROKEN = Counter(
+    "inviaro_calendar_connections_broken",
+    "Calendar connections marked broken: their token could not be refreshed",
+    ["provider"],
+)
 
 _sources: weakref.WeakSet[Any] = weakref.WeakSet()
 
