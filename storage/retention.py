@@ -47,7 +47,6 @@ T_LOGIN_FAIL = table_of(m.LoginFailure)
 T_SESSION = table_of(m.Session)
 T_CALENDAR = table_of(m.CalendarConnection)
 T_BOOKING_TYPE = table_of(m.BookingType)
-T_OAUTH_STATE = table_of(m.OAuthState)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
@@ -65,7 +64,6 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     T_IDENT,
     T_CONTACT,
     T_BOOKING_TYPE,
-    T_OAUTH_STATE,
     T_CALENDAR,
     table_of(m.ApiToken),
     table_of(m.Flow),
