@@ -96,7 +96,7 @@ async def authorize(owner: Account, fake: FakeCalendars, provider: str) -> str:
 async def connect(owner: Account, fake: FakeCalendars, provider: str = "google") -> dict[str, Any]:
     back = await owner.client.get(await authorize(owner, fake, provider))
     assert back.status_code == 303, back.text
-    assert back.headers["location"] == "/settings#calendars"
+    assert back.headers["location"] == "/settings?tab=calendars"
     [item] = [
         c for c in (await owner.get("/api/calendars")).json()["items"] if c["status"] == "connected"
     ]

@@ -77,7 +77,7 @@ def _callback_page(sentence: str, status: int = 400) -> HTMLResponse:
     body = (
         "<!doctype html><meta charset=utf-8><title>Calendar not connected</title>"
         f"<main><h1>Calendar not connected</h1><p>{html.escape(sentence)}</p>"
-        '<p><a href="/settings#calendars">Back to settings</a></p></main>'
+        '<p><a href="/settings?tab=calendars">Back to settings</a></p></main>'
     )
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -124,7 +124,7 @@ async def oauth_callback(request: Request) -> Response:
             ip=request.client.host if request.client else None,
         )
         await db.commit()
-    return RedirectResponse("/settings#calendars", status_code=303)
+    return RedirectResponse("/settings?tab=calendars", status_code=303)
 
 
 async def list_calendars(request: Request) -> Response:
