@@ -72,6 +72,9 @@ class FakeCalendars:
         self.refreshes = 0
         self.revoked: list[str] = []
         self.unreadable = False
+        self.expires_in = 3599
+        self.failures: list[int] = []  # statuses the next calendar calls answer with
+        self.unauthorized = 0
         self.busy: dict[str, list[tuple[datetime, datetime]]] = {"google": [], "microsoft": []}
         self.events: dict[str, dict[str, Any]] = {}
         self.app = Starlette(
@@ -142,7 +145,7 @@ class FakeCalendars:
         self.refresh_tokens[refresh] = provider
         return {
             "access_token": access,
-            "expires_in": 3599,
+            "expires_in": self.expires_in,
             "refresh_token": refresh,
             "token_type": "Bearer",
             "scope": " ".join(sorted(GOOGLE_SCOPES if provider == "google" else MICROSOFT_SCOPES)),
@@ -194,7 +197,10 @@ class FakeCalendars:
     def _authorized(self, request: Request, provider: str) -> bool:
         self.calls.append((request.method, request.url.path))
         header = request.headers.get("authorization", "")
-        return self.access.get(header.removeprefix("Bearer ")) == provider
+        if self.access.get(header.removeprefix("Bearer ")) != provider:
+            self.unauthorized += 1
+            return False
+        return True
 
     @staticmethod
     def _unauthorized() -> JSONResponse:
@@ -210,6 +216,13 @@ class FakeCalendars:
     async def free_busy(self, request: Request) -> Response:
         if not self._authorized(request, "google"):
             return self._unauthorized()
+        if self.failures:
+            status = self.failures.pop(0)
+            return JSONResponse(
+                {"error": {"code": status, "message": "Backend Error"}},
+                status_code=status,
+                headers={"Retry-After": "0"},
+            )
         body = await request.json()
         lo, hi = _utc(body["timeMin"]), _utc(body["timeMax"])
         calendars: dict[str, Any] = {}

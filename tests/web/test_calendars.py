@@ -51,6 +51,8 @@ def clean_fake(fake: FakeCalendars) -> None:
     fake.events.clear()
     fake.unreadable = False
     fake.refused_refresh = False
+    fake.expires_in = 3599
+    fake.failures = []
 
 
 @pytest.fixture(scope="module")
@@ -461,6 +463,50 @@ async def test_a_401_refreshes_the_token_once_and_retries(
     refreshes = fake.refreshes
     assert await slot_starts(owner, bt["id"], at(7, 9), at(7, 10)) == [z(at(7, 9)), z(at(7, 9, 30))]
     assert fake.refreshes == refreshes + 1
+
+
+async def test_a_token_about_to_expire_is_refreshed_before_the_call(
+    owner: Account, fake: FakeCalendars
+) -> None:
+    fake.expires_in = 30  # inside the minute before expiry: refresh first
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    refreshes, unauthorized = fake.refreshes, fake.unauthorized
+    assert await slot_starts(owner, bt["id"], at(7, 9), at(7, 10)) == [z(at(7, 9)), z(at(7, 9, 30))]
+    assert fake.refreshes == refreshes + 1
+    assert fake.unauthorized == unauthorized
+
+
+async def test_throttling_and_server_errors_are_retried_after_a_pause(
+    owner: Account, fake: FakeCalendars
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    fake.failures = [429, 503]
+    assert await slot_starts(owner, bt["id"], at(7, 9), at(7, 10)) == [z(at(7, 9)), z(at(7, 9, 30))]
+    assert fake.failures == []
+    fake.failures = [503, 503, 503]
+    response = await owner.get(
+        f"/api/booking-types/{bt['id']}/slots", params={"from": z(at(7, 9)), "to": z(at(7, 10))}
+    )
+    assert (response.status_code, response.json()["error"]) == (503, "calendar_unavailable")
+
+
+async def test_the_book_step_is_offered_the_next_free_slots_in_the_contacts_zone(
+    owner: Account, fake: FakeCalendars, hub: LiveServer
+) -> None:
+    from web.booking import offer_slots
+
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"], duration_minutes=60)
+    fake.busy["google"].append((at(7, 9), at(7, 10)))
+    services = hub.app.state.services  # type: ignore[attr-defined]
+    offers = await offer_slots(
+        services, owner.workspace_id, bt["id"], count=2, time_zone="Asia/Tokyo", now=at(6, 23)
+    )
+    assert [o.start for o in offers] == [at(7, 10), at(7, 11)]
+    tokyo = at(7, 10).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert offers[0].label == f"{tokyo:%a} {tokyo.day} {tokyo:%b}, 19:00"
 
 
 async def test_a_refused_refresh_marks_the_calendar_broken_and_stops_bookings(
