@@ -280,8 +280,78 @@ class OutboxItem(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class CalendarConnection(Base):
+    """An operator's Google or Microsoft calendar, connected through OAuth.
+
+    ``tokens`` is Fernet-encrypted JSON (access and refresh token, expiry), deleted on
+    disconnect; ``disconnected_at`` starts the 30 days after which retention removes the
+    cached event metadata of its bookings (``cache_purged_at`` says when that happened).
+    """
+
+    __tablename__ = "calendar_connections"
+    id: Mapped[str] = _id("cal_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    provider: Mapped[str] = mapped_column(String(16))  # google | microsoft
+    account: Mapped[str] = mapped_column(String(320), default="")
+    status: Mapped[str] = mapped_column(String(16), default="connected")  # | broken | disconnected
+    tokens: Mapped[str | None] = mapped_column(Text)
+    availability_calendars: Mapped[list[str]] = mapped_column(JSON, default=list)
+    event_calendar: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = _created()
+    disconnected_at: Mapped[datetime | None] = mapped_column(index=True)
+    cache_purged_at: Mapped[datetime | None]
+
+
+class OAuthState(Base):
+    """One pending OAuth redirect: single use, expiring, bound to the operator's session.
+
+    Only a hash of ``state`` is kept; the PKCE verifier is encrypted.
+    """
+
+    __tablename__ = "oauth_states"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    operator_id: Mapped[str] = mapped_column(ID, ForeignKey("operators.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    verifier: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class BookingType(Base):
+    """What a workspace lets contacts book (CONTRACT.md, "Calendars and bookings")."""
+
+    __tablename__ = "booking_types"
+    id: Mapped[str] = _id("bt_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    calendar_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    days_ahead: Mapped[int] = mapped_column(Integer, default=30)
+    hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = _created()
+
+
 class Booking(Base):
+    """An appointment. Two live bookings of one calendar never share a start (the unique
+    index is the last word when two contacts race for one slot)."""
+
     __tablename__ = "bookings"
+    __table_args__ = (
+        Index(
+            "uq_bookings_live_start",
+            "calendar_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("status = 'confirmed'"),
+            postgresql_where=text("status = 'confirmed'"),
+        ),
+    )
     id: Mapped[str] = _id("bk_")
     workspace_id: Mapped[str] = _workspace_fk()
     contact_id: Mapped[str] = mapped_column(
@@ -297,6 +367,13 @@ class Booking(Base):
     ends_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     created_at: Mapped[datetime] = _created()
+    booking_type_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("booking_types.id", ondelete="SET NULL")
+    )
+    calendar_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("calendar_connections.id", ondelete="SET NULL"), index=True
+    )
+    event_calendar: Mapped[str | None] = mapped_column(String(1024))
 
 
 class Flow(Base):

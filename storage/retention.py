@@ -9,7 +9,10 @@ One pass (:func:`purge_expired`) removes, in order:
 3. audit entries older than ``audit_retention_days``, expired sessions and sessions
    revoked more than a day ago;
 4. workspaces deleted (``deleted_at``) longer ago than ``workspace_recovery_days``,
-   completely.
+   completely;
+5. the cached event metadata (the booking rows: summaries, times, provider ids) of
+   calendars disconnected ``CALENDAR_CACHE_DAYS`` (30) days ago or more, with an audit
+   entry per calendar (the privacy policy promises this).
 
 Every delete runs in batches of ``batch_size`` rows, each batch its own short transaction,
 so the writer and the inbox are never blocked behind one long purge. Every batch re-checks
@@ -26,6 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.ids import new_id
 from hub.model import as_utc, rfc3339, utcnow
 from storage import models as m
 from storage.db import make_engine
@@ -40,10 +44,13 @@ T_OUTBOX = table_of(m.OutboxItem)
 T_BOOKING = table_of(m.Booking)
 T_AUDIT = table_of(m.AuditEntry)
 T_SESSION = table_of(m.Session)
+T_CALENDAR = table_of(m.CalendarConnection)
+T_BOOKING_TYPE = table_of(m.BookingType)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
 REVOKED_SESSION_KEEP = timedelta(days=1)
+CALENDAR_CACHE_DAYS = 30
 
 # Workspace-scoped tables, children before parents, for purging a workspace completely in
 # batches (the final delete of the workspace row cascades whatever is left, e.g. sessions).
@@ -54,6 +61,8 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     T_CONV,
     T_IDENT,
     T_CONTACT,
+    T_BOOKING_TYPE,
+    T_CALENDAR,
     table_of(m.ApiToken),
     table_of(m.Flow),
     T_AUDIT,
@@ -72,6 +81,7 @@ class PurgeReport:
     audit_entries: int = 0
     sessions: int = 0
     workspaces: int = 0
+    calendar_bookings: int = 0
 
     def summary(self) -> str:
         """One line for the CLI and the worker's log: counts only, never personal data."""
@@ -226,6 +236,49 @@ async def _purge_workspace(engine: AsyncEngine, workspace_id: str, batch_size: i
         await conn.execute(delete(T_WS).where(T_WS.c.id == workspace_id))
 
 
+async def _purge_disconnected_calendars(
+    engine: AsyncEngine, as_of: datetime, batch_size: int, report: PurgeReport
+) -> None:
+    """Booking rows of calendars disconnected ``CALENDAR_CACHE_DAYS`` ago, then mark each
+    calendar purged (with an audit entry) so the next pass skips it."""
+    cutoff = as_of - timedelta(days=CALENDAR_CACHE_DAYS)
+    async with engine.connect() as conn:
+        due = list(
+            await conn.execute(
+                select(T_CALENDAR.c.id, T_CALENDAR.c.workspace_id).where(
+                    T_CALENDAR.c.disconnected_at.is_not(None),
+                    T_CALENDAR.c.disconnected_at <= cutoff,
+                    T_CALENDAR.c.cache_purged_at.is_(None),
+                )
+            )
+        )
+    for calendar in due:
+        of_calendar = T_BOOKING.c.calendar_id == calendar.id
+        if report.dry_run:
+            report.calendar_bookings += await _count(engine, T_BOOKING, of_calendar)
+            continue
+        report.calendar_bookings += await _delete_batched(
+            engine, T_BOOKING, of_calendar, batch_size
+        )
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(T_CALENDAR)
+                .where(T_CALENDAR.c.id == calendar.id)
+                .values(cache_purged_at=as_of)
+            )
+            await conn.execute(
+                T_AUDIT.insert().values(
+                    id=new_id("au_"),
+                    workspace_id=calendar.workspace_id,
+                    at=utcnow(),
+                    actor_kind="system",
+                    action="calendar_data_purged",
+                    target_kind="calendar",
+                    target_id=calendar.id,
+                )
+            )
+
+
 async def purge_expired(
     engine: AsyncEngine,
     *,
@@ -274,6 +327,8 @@ async def purge_expired(
         else:
             found = await _delete_batched(engine, table, where, batch_size)
         setattr(report, name, getattr(report, name) + found)
+
+    await _purge_disconnected_calendars(engine, as_of, batch_size, report)
 
     recovery_cutoff = as_of - timedelta(days=workspace_recovery_days)
     async with engine.connect() as conn:

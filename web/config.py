@@ -70,6 +70,11 @@ class Settings:
     limit_channel_requests: Limit = Limit(1000, 1)  # webhook and ingest requests per channel
     limit_api: Limit = Limit(3000, 60)  # API requests per operator (cookie or API token)
     visitor_sockets: int = 10  # sockets open at once per visitor token, per process
+    # OAuth clients for calendar connections (docs/calendars.md); unset: connecting refused.
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
 
     @property
     def public_origin(self) -> str:
@@ -245,4 +250,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_trusted_proxies(env),
         **_limits(env),
         visitor_sockets=_int(env, "INVIARO_VISITOR_SOCKETS", 10, 1, 1000),
+        google_client_id=env.get("INVIARO_GOOGLE_CLIENT_ID") or None,
+        google_client_secret=env.get("INVIARO_GOOGLE_CLIENT_SECRET") or None,
+        microsoft_client_id=env.get("INVIARO_MICROSOFT_CLIENT_ID") or None,
+        microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
     )

@@ -53,6 +53,11 @@ WRITER_COMMIT_SECONDS = Histogram(
 WEBHOOKS = Counter("inviaro_webhooks", "Channel webhook requests", ["provider", "result"])
 FRAMES_IN = Counter("inviaro_frames_in", "Frames received from clients")
 RATE_LIMITED = Counter("inviaro_rate_limited", "Requests refused with 429, by door", ["door"])
+CALENDARS_BROKEN = Counter(
+    "inviaro_calendar_connections_broken",
+    "Calendar connections marked broken: their token could not be refreshed",
+    ["provider"],
+)
 
 _sources: weakref.WeakSet[Any] = weakref.WeakSet()
 

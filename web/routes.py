@@ -11,6 +11,7 @@ from web import media, openapi, ops, pages, webhooks, widget_assets, ws
 from web.api import (
     account,
     admin,
+    calendars,
     channels,
     contacts,
     conversations,
@@ -35,6 +36,7 @@ def all_routes() -> list[BaseRoute]:
         *webhooks.routes,
         *media.routes,
         *ws.routes,
+        *calendars.routes,
         *pages.routes,
         *openapi.routes,
     ]

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from hub.gone import gone
 from hub.store import NotFound
 from storage import privacy
-from web import audit
+from web import audit, booking
 from web.api.validate import query_limit
 from web.auth.context import MANAGERS, Principal, require
 from web.errors import ApiError, read_json
@@ -121,6 +121,7 @@ async def erase_contact(request: Request) -> Response:
     services = _services(request)
     try:
         async with services.db() as db, db.begin():
+            events = await booking.live_events_of_contact(db, who.workspace_id, contact_id)
             report = await privacy.erase_contact(db, who.workspace_id, contact_id)
             await audit.by_principal(db, request, who, "contact_erased", "contact", contact_id)
     except NotFound:
@@ -130,6 +131,8 @@ async def erase_contact(request: Request) -> Response:
         len(report.conversation_ids),
         report.messages,
     )
+    # The rows are gone; their appointments at the provider go too (best effort).
+    await booking.cancel_events(services, events)
     await announce(services, gone("contact_erased", "conversation", *report.conversation_ids))
     return Response(status_code=204)
 

@@ -1,6 +1,7 @@
 // The contact panel beside a thread: profile and identities, edit, export and erase.
 "use strict";
 
+import { showBookings } from "./bookings.js";
 import { api, clear, el, formatTime, get, kindName, patch, report, toast, channelIcon, me } from "./api.js";
 
 const pane = document.getElementById("contact-pane");
@@ -19,8 +20,9 @@ export function setContactHooks(next) {
   hooks = { ...hooks, ...next };
 }
 
-export async function showContact(contactId) {
+export async function showContact(contactId, conversationId = null) {
   const token = ++loadToken;
+  showBookings(contactId, conversationId);
   pane.hidden = false;
   pane.classList.add("loading");
   // No edits until the contact is here: its values would overwrite what was typed.

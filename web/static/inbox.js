@@ -299,7 +299,7 @@ async function openConversation(id) {
   dom.reply.value = sessionStorage.getItem("inviaro.draft." + id) || "";
   updateCount();
   renderList();
-  showContact(conv.contact.id);
+  showContact(conv.contact.id, conv.id);
   if (!thread.loaded) await loadNewest(thread);
   if (state.current !== id) return;
   renderMessages({ toBottom: true });

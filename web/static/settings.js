@@ -2,12 +2,13 @@
 // tokens, two-factor authentication and the audit log.
 "use strict";
 
+import { loadCalendars } from "./calendars.js";
 import { channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
-const TABS = ["workspace", "operators", "channels", "tokens", "security", "audit"];
+const TABS = ["workspace", "operators", "channels", "calendars", "tokens", "security", "audit"];
 const loaded = new Set();
 
 function showTab(name) {
@@ -458,7 +459,7 @@ async function loadAudit(more = false) {
 $("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
-  workspace: loadWorkspace, operators: loadOperators, channels: loadChannels,
+  workspace: loadWorkspace, operators: loadOperators, channels: loadChannels, calendars: loadCalendars,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
 };
 
