@@ -15,6 +15,7 @@ from web.api import (
     contacts,
     conversations,
     ingest,
+    me,
     widget,
     workspace_lifecycle,
 )
@@ -24,6 +25,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         *ops.routes,
         *account.routes,
+        *me.routes,
         *admin.routes,
         *workspace_lifecycle.routes,
         *channels.routes,
