@@ -1,4 +1,5 @@
-"""The ``inviaro`` command: serve, worker, migrate, create-operator, purge, loadtest."""
+"""The ``inviaro`` command: serve, worker, migrate, create-operator, purge, legal-hold,
+backup, restore, loadtest."""
 
 from __future__ import annotations
 
@@ -156,6 +157,61 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_legal_hold(args: argparse.Namespace) -> int:
+    """Place, list or lift a legal hold as the server admin (audited as ``system``)."""
+    from hub.store import NotFound
+    from storage import legal_hold
+    from storage.db import make_engine, sessionmaker
+    from web import audit
+
+    settings = _settings()
+
+    async def run() -> list[str]:
+        engine = make_engine(settings.database_url)
+        try:
+            async with sessionmaker(engine)() as db, db.begin():
+                conn = await db.connection()
+                if args.action == "list":
+                    holds = await legal_hold.list_holds(conn, args.workspace)
+                    return [
+                        f"{h['id']}  {h['from']} .. {h['to']}  "
+                        f"{'lifted ' + h['lifted_at'] if h['lifted_at'] else 'active'}  "
+                        f"{h['reason']}"
+                        for h in holds
+                    ] or ["No legal holds."]
+                if args.action == "place":
+                    hold = await legal_hold.place(
+                        conn, args.workspace, args.start, args.end, args.reason, None
+                    )
+                    action, lines = "legal_hold_placed", [hold["id"]]
+                else:
+                    hold = await legal_hold.lift(conn, args.workspace, args.hold_id, None)
+                    action, lines = "legal_hold_lifted", [f"Lifted legal hold {hold['id']}."]
+                await audit.record(
+                    db,
+                    workspace_id=args.workspace,
+                    actor_kind="system",
+                    actor_id=None,
+                    action=action,
+                    target_kind="legal_hold",
+                    target_id=hold["id"],
+                )
+                return lines
+        finally:
+            await engine.dispose()
+
+    try:
+        lines = asyncio.run(run())
+    except legal_hold.InvalidHold as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        return 2
+    except NotFound:
+        print("inviaro: there is no such active legal hold.", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_loadtest(args: argparse.Namespace) -> int:
     from web.loadtest import main as loadtest_main
 
@@ -193,6 +249,23 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     r.add_argument("--as-of", help="purge as if it were this RFC 3339 time")
     r.set_defaults(func=cmd_purge)
+
+    lh = sub.add_parser(
+        "legal-hold", help="keep audit and security logs of an incident past their retention"
+    )
+    lh_sub = lh.add_subparsers(dest="action", required=True)
+    place = lh_sub.add_parser("place", help="hold the logs of a time range; prints the hold id")
+    place.add_argument("--from", dest="start", required=True, help="RFC 3339 start (inclusive)")
+    place.add_argument("--to", dest="end", required=True, help="RFC 3339 end (exclusive)")
+    place.add_argument("--reason", required=True, help="why: the incident under investigation")
+    lh_list = lh_sub.add_parser("list", help="list holds, lifted ones too")
+    lift = lh_sub.add_parser("lift", help="lift a hold: its entries go at the next purge")
+    lift.add_argument("hold_id")
+    for each in (place, lh_list, lift):
+        each.add_argument(
+            "--workspace", default=None, help="one workspace's logs (default: every workspace)"
+        )
+    lh.set_defaults(func=cmd_legal_hold)
 
     lt = sub.add_parser("loadtest", help="open many sockets against a hub and measure latency")
     from web.loadtest import add_arguments
