@@ -212,6 +212,75 @@ def cmd_legal_hold(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_key() -> str:
+    from web.backups import KEY_ENV, backup_key
+
+    key = backup_key()
+    if key is None:
+        print(
+            f"inviaro: set {KEY_ENV} to the backups' passphrase (32+ characters).", file=sys.stderr
+        )
+        raise SystemExit(2)
+    return key
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """One backup file; its path is the last line printed."""
+    from pathlib import Path
+
+    from storage.backup import BackupError, create_backup
+    from storage.backup_crypto import BadBackup
+    from web.backups import DIR_ENV, backup_dir
+
+    settings = _settings()
+    directory = Path(args.to) if args.to else backup_dir()
+    if directory is None:
+        print(f"inviaro: say where with --to DIR or set {DIR_ENV}.", file=sys.stderr)
+        return 2
+    key = _backup_key()
+    try:
+        result = asyncio.run(create_backup(settings.database_url, directory, key))
+    except (BackupError, BadBackup) as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"inviaro: cannot write to {directory}: {exc.strerror}.", file=sys.stderr)
+        return 1
+    rows = sum(result.counts.values())
+    print(f"Backed up the {result.dialect} database: {len(result.counts)} tables, {rows} rows.")
+    print("No media files: the hub stores none (attachments stay with the providers).")
+    if result.removed:
+        print(f"Removed {len(result.removed)} backups older than 30 days.")
+    print(result.path)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore into the empty database of DATABASE_URL; refuse (exit 1) with a sentence."""
+    from pathlib import Path
+
+    from storage.backup import BackupError, restore_backup
+    from storage.backup_crypto import BadBackup
+
+    settings = _settings()
+    key = _backup_key()
+    ledger = Path(args.ledger) if args.ledger else None
+    try:
+        report = asyncio.run(
+            restore_backup(Path(args.file), settings.database_url, key, ledger=ledger)
+        )
+    except (BackupError, BadBackup) as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        return 1
+    rows = sum(report.counts.values())
+    print(f"Restored the backup of {report.created_at}: {len(report.counts)} tables, {rows} rows.")
+    print("Row counts and the migration head match the backup.")
+    if not report.at_code_head:
+        print("The schema is older than this version of the hub: run inviaro migrate.")
+    print(f"Re-applied {report.erasures_reapplied} erasures from the erasure ledger.")
+    return 0
+
+
 def cmd_loadtest(args: argparse.Namespace) -> int:
     from web.loadtest import main as loadtest_main
 
@@ -266,6 +335,17 @@ def parser() -> argparse.ArgumentParser:
             "--workspace", default=None, help="one workspace's logs (default: every workspace)"
         )
     lh.set_defaults(func=cmd_legal_hold)
+
+    b = sub.add_parser("backup", help="write one encrypted backup; prints its path last")
+    b.add_argument("--to", help="directory (default: $INVIARO_BACKUP_DIR)")
+    b.set_defaults(func=cmd_backup)
+
+    rs = sub.add_parser("restore", help="restore a backup into the empty database of DATABASE_URL")
+    rs.add_argument("file", help="a backup file written by inviaro backup")
+    rs.add_argument(
+        "--ledger", help="the erasure ledger to re-apply (default: the one beside the file)"
+    )
+    rs.set_defaults(func=cmd_restore)
 
     lt = sub.add_parser("loadtest", help="open many sockets against a hub and measure latency")
     from web.loadtest import add_arguments
