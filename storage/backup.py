@@ -14,8 +14,9 @@ attachments are links). Backups older than :data:`KEEP_DAYS` in the directory ar
 by every backup run.
 
 **The erasure ledger.** Restoring a backup taken before an erasure would bring the erased
-contact back. Every erasure writes its ids (workspace, contact, time; never content) to
-the ``erasure_ledger`` table, and :func:`sync_ledger` copies new entries to
+contact back. Every erasure writes the workspace id and a one-way hash
+of the contact id (erasure leaves no id behind; never content) to the ``erasure_ledger``
+table, and :func:`sync_ledger` copies new entries to
 ``erasure-ledger.jsonl`` beside the backups: on every backup, at once from the process
 that erased when it sees the backup directory, and every minute from the worker. The file
 lives outside the backed-up tables on purpose: :func:`restore_backup` re-applies every
@@ -57,6 +58,7 @@ from storage.backup_crypto import EncryptingWriter, decrypt
 from storage.db import is_sqlite, make_engine
 from storage.migrate import MIGRATIONS
 from storage.models import table_of
+from storage.privacy import erase_contact, erased_contact_hash
 
 PREFIX = "inviaro-backup-"
 SUFFIX = ".ivb"
@@ -66,6 +68,7 @@ KEEP_DAYS = 30
 _STAMP = "%Y%m%dT%H%M%SZ"
 _PG_DUMP, _SQLITE_DUMP, _MANIFEST = "database.dump", "database.sqlite", "manifest.json"
 T_LEDGER = table_of(m.ErasureLedgerEntry)
+T_CONTACT = table_of(m.Contact)
 
 
 class BackupError(Exception):
@@ -311,7 +314,7 @@ def read_ledger(path: Path) -> list[dict[str, str]]:
     for line in path.read_bytes().splitlines():
         with contextlib.suppress(ValueError):
             entry = orjson.loads(line)
-            if isinstance(entry, dict) and entry.get("contact_id") and entry.get("workspace_id"):
+            if isinstance(entry, dict) and entry.get("contact_hash") and entry.get("workspace_id"):
                 entries.append({k: str(v) for k, v in entry.items()})
     return entries
 
@@ -319,17 +322,17 @@ def read_ledger(path: Path) -> list[dict[str, str]]:
 async def sync_ledger(engine: AsyncEngine, directory: Path) -> int:
     """Append the ledger table's entries the file lacks; returns how many were added."""
     path = directory / LEDGER_FILE
-    known = {e["contact_id"] for e in read_ledger(path)}
+    known = {e["contact_hash"] for e in read_ledger(path)}
     async with engine.connect() as conn:
         rows = list(await conn.execute(select(T_LEDGER).order_by(T_LEDGER.c.erased_at)))
     lines = []
     for r in rows:
-        if r.contact_id in known:
+        if r.contact_hash in known:
             continue  # re-applied erasures log the same contact again: once is enough
-        known.add(r.contact_id)
+        known.add(r.contact_hash)
         entry = {
             "workspace_id": r.workspace_id,
-            "contact_id": r.contact_id,
+            "contact_hash": r.contact_hash,
             "erased_at": rfc3339(r.erased_at),
         }
         lines.append(orjson.dumps(entry) + b"\n")
@@ -344,16 +347,28 @@ async def sync_ledger(engine: AsyncEngine, directory: Path) -> int:
 
 
 async def reapply_ledger(engine: AsyncEngine, entries: list[dict[str, str]]) -> int:
-    """Erase again every ledger entry's contact the database holds; returns how many."""
-    from storage.privacy import erase_contact
-
-    done = 0
+    """Erase again every contact the database holds whose id hashes to a ledger entry;
+    returns how many. The ledger keeps no ids, so each listed workspace's contact ids are
+    hashed and matched."""
+    wanted: dict[str, set[str]] = {}
     for entry in entries:
-        try:
-            await erase_contact(engine, entry["workspace_id"], entry["contact_id"])
-        except NotFound:
-            continue  # erased before the backup, or never in it
-        done += 1
+        wanted.setdefault(entry["workspace_id"], set()).add(entry["contact_hash"])
+    done = 0
+    for workspace_id, hashes in wanted.items():
+        async with engine.connect() as conn:
+            ids = list(
+                await conn.scalars(
+                    select(T_CONTACT.c.id).where(T_CONTACT.c.workspace_id == workspace_id)
+                )
+            )
+        for contact_id in ids:
+            if erased_contact_hash(workspace_id, contact_id) not in hashes:
+                continue
+            try:
+                await erase_contact(engine, workspace_id, contact_id)
+            except NotFound:
+                continue  # erased meanwhile
+            done += 1
     return done
 
 

@@ -349,7 +349,8 @@ class LegalHold(Base):
 
 
 class ErasureLedgerEntry(Base):
-    """A contact erased, by id only: re-applied when an older backup is restored.
+    """A contact erased, by a one-way hash of its id (erasure leaves no id behind): an
+    older backup's restore erases the contact whose id hashes to it again.
 
     No foreign keys: the entry must outlive its workspace's rows. The backup job copies
     new entries to a ledger file beside the backups (storage.backup), which a restore reads.
@@ -358,5 +359,5 @@ class ErasureLedgerEntry(Base):
     __tablename__ = "erasure_ledger"
     id: Mapped[str] = _id("er_")
     workspace_id: Mapped[str] = mapped_column(ID)
-    contact_id: Mapped[str] = mapped_column(ID)
+    contact_hash: Mapped[str] = mapped_column(String(64))
     erased_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -10,6 +10,7 @@ contact that never existed, so callers reveal nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -348,6 +349,11 @@ def _booking_export(row: Any) -> dict[str, Any]:
     }
 
 
+def erased_contact_hash(workspace_id: str, contact_id: str) -> str:
+    """What the erasure ledger keeps of an erased contact: no id, only this hash."""
+    return hashlib.sha256(f"{workspace_id}\x00{contact_id}".encode()).hexdigest()
+
+
 async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureReport:
     """Delete the contact and everything reached through it, in one transaction.
 
@@ -357,8 +363,9 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
     back. A new message from the same person later starts a new contact. Raises NotFound
     for a contact that does not exist (any more) in ``workspace_id``.
 
-    The erasure is also written to the erasure ledger (ids only), so that restoring a
-    backup taken before it erases the contact again (:mod:`storage.backup`).
+    The erasure is also written to the erasure ledger (the workspace id and a one-way
+    hash of the contact id), so that restoring a backup taken before it erases the
+    contact again (:mod:`storage.backup`).
     """
     async with _connection(db) as conn:
         await _contact_row(conn, workspace_id, contact_id, lock=True)
@@ -415,7 +422,7 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
             T_LEDGER.insert().values(
                 id=new_id("er_"),
                 workspace_id=workspace_id,
-                contact_id=contact_id,
+                contact_hash=erased_contact_hash(workspace_id, contact_id),
                 erased_at=utcnow(),
             )
         )

@@ -55,7 +55,7 @@ def upgrade() -> None:
         "erasure_ledger",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
-        sa.Column("contact_id", sa.String(length=40), nullable=False),
+        sa.Column("contact_hash", sa.String(length=64), nullable=False),
         sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_erasure_ledger")),
     )
