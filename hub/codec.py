@@ -23,6 +23,7 @@ ErrorCode = Literal[
     "too_large",
     "rate_limited",
     "window_closed",
+    "contact_objected",
 ]
 
 SUBPROTOCOLS: dict[str, Format] = {"inviaro.json": "json", "inviaro.msgpack": "msgpack"}
@@ -56,6 +57,8 @@ class Send:
     conversation_id: str | None
     text: str
     client_id: str | None = None
+    # An operator's explicit yes to messaging a contact who objected (storage.processing).
+    confirm_objection: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,7 @@ def decode_client_frame(
                 _opt_id(obj, "conversation_id"),
                 _text(obj.get("text")),
                 _opt_id(obj, "client_id"),
+                obj.get("confirm_objection") is not None and _bool(obj, "confirm_objection"),
             )
         if kind == "typing":
             return Typing(_opt_id(obj, "conversation_id"), _bool(obj, "active"))

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +54,11 @@ class VisitorPrincipal:
 
 Principal = OperatorPrincipal | VisitorPrincipal
 
+# Asked before an operator's socket message goes out: ``(conversation_id, confirmed)`` in,
+# None to allow it, or the sentence saying why not: its contact objected to being contacted
+# and the operator did not confirm (an ``error`` frame ``contact_objected``).
+ObjectionCheck = Callable[[str, bool], Awaitable[str | None]]
+
 
 def _pack(frame: Frame) -> bytes:
     return msgpack.packb(frame, use_bin_type=True)  # type: ignore[no-any-return]
@@ -81,6 +86,8 @@ class Hub:
         # its ack, the hub's own share of end-to-end latency (metrics, by the web layer).
         self._observe_accept = observe_accept
         self._workspaces: Counter[str] = Counter()  # local sessions per workspace
+        # Set by the web layer (web.processing); None allows every operator message.
+        self.objection_check: ObjectionCheck | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._local_only: int | None = None  # publishes the bus refused in this outage
 

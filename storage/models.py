@@ -94,6 +94,9 @@ class Operator(Base):
     # The last TOTP time step accepted: a code is good once, enforced by a conditional UPDATE.
     totp_last_step: Mapped[int | None]
     created_at: Mapped[datetime] = _created()
+    # Set when an owner deleted the account: the row stays, without personal data, so
+    # messages and audit entries keep pointing at "former operator".
+    deleted_at: Mapped[datetime | None]
 
 
 class BackupCode(Base):
@@ -170,6 +173,10 @@ class Contact(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # normal | restricted | objected (storage.processing); who set it last, and when.
+    processing: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    processing_changed_at: Mapped[datetime | None]
+    processing_changed_by: Mapped[str | None] = mapped_column(ID)
 
 
 class ContactIdentity(Base):
@@ -318,3 +325,39 @@ class AuditEntry(Base):
     target_kind: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(ID)
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class LegalHold(Base):
+    """Audit entries of ``[starts_at, ends_at)`` outlive retention while the hold is on.
+
+    ``workspace_id`` None: a hold the server admin placed over every workspace (CLI).
+    A lifted hold stays as a record of the investigation (``lifted_at``).
+    """
+
+    __tablename__ = "legal_holds"
+    id: Mapped[str] = _id("lh_")
+    workspace_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str | None] = mapped_column(ID)  # operator id; None: the server admin
+    created_at: Mapped[datetime] = _created()
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[str | None] = mapped_column(ID)
+
+
+class ErasureLedgerEntry(Base):
+    """A contact erased, by a one-way hash of its id (erasure leaves no id behind): an
+    older backup's restore erases the contact whose id hashes to it again.
+
+    No foreign keys: the entry must outlive its workspace's rows. The backup job copies
+    new entries to a ledger file beside the backups (storage.backup), which a restore reads.
+    """
+
+    __tablename__ = "erasure_ledger"
+    id: Mapped[str] = _id("er_")
+    workspace_id: Mapped[str] = mapped_column(ID)
+    contact_hash: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

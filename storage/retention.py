@@ -6,10 +6,11 @@ One pass (:func:`purge_expired`) removes, in order:
    none) is older than ``as_of - retention_days`` of their workspace, with their messages;
 2. contacts of those workspaces left without any conversation (and their identities and
    bookings);
-3. audit entries older than ``audit_retention_days``, login failures older than a day,
-   expired sessions and sessions revoked more than a day ago;
+3. audit entries older than ``audit_retention_days`` (except those under an active legal
+   hold, :mod:`storage.legal_hold`), login failures older than a day, expired sessions and
+   sessions revoked more than a day ago;
 4. workspaces deleted (``deleted_at``) longer ago than ``workspace_recovery_days``,
-   completely.
+   completely (a workspace with audit entries under a legal hold waits for its lifting).
 
 Every delete runs in batches of ``batch_size`` rows, each batch its own short transaction,
 so the writer and the inbox are never blocked behind one long purge. Every batch re-checks
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.model import as_utc, rfc3339, utcnow
 from storage import models as m
 from storage.db import make_engine
+from storage.legal_hold import held, workspace_has_held_entries
 from storage.models import table_of
 
 T_WS = table_of(m.Workspace)
@@ -75,6 +77,9 @@ class PurgeReport:
     login_failures: int = 0
     sessions: int = 0
     workspaces: int = 0
+    # Past retention but kept: under a legal hold (entries), or holding held entries.
+    audit_entries_held: int = 0
+    workspaces_held: int = 0
 
     def summary(self) -> str:
         """One line for the CLI and the worker's log: counts only, never personal data."""
@@ -260,8 +265,10 @@ async def purge_expired(
         await _purge_conversations(engine, ws.id, cutoff, batch_size, report)
         await _purge_orphan_contacts(engine, ws.id, cutoff, batch_size, report)
 
+    audit_expired = T_AUDIT.c.at < as_of - timedelta(days=audit_retention_days)
+    report.audit_entries_held = await _count(engine, T_AUDIT, and_(audit_expired, held(T_AUDIT)))
     logs: list[tuple[str, Table, ColumnElement[bool]]] = [
-        ("audit_entries", T_AUDIT, T_AUDIT.c.at < as_of - timedelta(days=audit_retention_days)),
+        ("audit_entries", T_AUDIT, and_(audit_expired, ~held(T_AUDIT))),
         ("login_failures", T_LOGIN_FAIL, T_LOGIN_FAIL.c.at < as_of - LOGIN_FAILURE_KEEP),
         (
             "sessions",
@@ -280,14 +287,12 @@ async def purge_expired(
         setattr(report, name, getattr(report, name) + found)
 
     recovery_cutoff = as_of - timedelta(days=workspace_recovery_days)
+    past_recovery = and_(T_WS.c.deleted_at.is_not(None), T_WS.c.deleted_at < recovery_cutoff)
+    waiting = workspace_has_held_entries(T_WS.c.id, T_AUDIT)
+    report.workspaces_held = await _count(engine, T_WS, and_(past_recovery, waiting))
     async with engine.connect() as conn:
         doomed = [
-            r.id
-            for r in await conn.execute(
-                select(T_WS.c.id).where(
-                    T_WS.c.deleted_at.is_not(None), T_WS.c.deleted_at < recovery_cutoff
-                )
-            )
+            r.id for r in await conn.execute(select(T_WS.c.id).where(past_recovery, ~waiting))
         ]
     for workspace_id in doomed:
         if not dry_run:

@@ -15,6 +15,8 @@ from web.api import (
     contacts,
     conversations,
     ingest,
+    legal_holds,
+    me,
     widget,
     workspace_lifecycle,
 )
@@ -24,6 +26,8 @@ def all_routes() -> list[BaseRoute]:
     return [
         *ops.routes,
         *account.routes,
+        *me.routes,
+        *legal_holds.routes,
         *admin.routes,
         *workspace_lifecycle.routes,
         *channels.routes,

@@ -1,4 +1,5 @@
-"""The worker: sends queued replies to the providers, and applies retention hourly.
+"""The worker: sends queued replies to the providers, applies retention hourly, and
+writes a daily backup when ``INVIARO_BACKUP_DIR`` and ``INVIARO_BACKUP_KEY`` are set.
 
 ``inviaro worker`` runs :func:`run_worker` (M of them beside N web processes in
 production); the embedded single-process default runs the same loop inside the web app
@@ -36,6 +37,7 @@ from adapters.base import ChannelAdapter, ConfigError, SendError, UnknownChannel
 from hub.model import utcnow
 from hub.store import Receipt
 from storage import outbox, retention
+from web import backups
 from web.auth.channels import adapter_config
 from web.config import Settings
 from web.crypto import DecryptError
@@ -50,6 +52,7 @@ BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 15 * 60.0
 IDLE_POLL_S = 1.0
 RETENTION_EVERY_S = 3600.0
+LEDGER_EVERY_S = 60.0
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -205,6 +208,7 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
     """
     stop = stop or asyncio.Event()
     next_retention = time.monotonic() + 60.0  # not in the first minute of a start-up storm
+    next_ledger = time.monotonic() + LEDGER_EVERY_S
     while not stop.is_set():
         claimed = 0
         try:
@@ -214,6 +218,10 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         if time.monotonic() >= next_retention:
             next_retention = time.monotonic() + RETENTION_EVERY_S
             await _retention(services.settings)
+            await backups.daily_backup(services)  # once a day: it checks the newest backup
+        if time.monotonic() >= next_ledger:
+            next_ledger = time.monotonic() + LEDGER_EVERY_S
+            await backups.sync_ledger(services)
         if claimed == 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), IDLE_POLL_S)

@@ -44,7 +44,10 @@ async def list_operators(request: Request) -> Response:
         rows = (
             await db.execute(
                 select(Operator)
-                .where(Operator.workspace_id == principal.workspace_id)
+                .where(
+                    Operator.workspace_id == principal.workspace_id,
+                    Operator.deleted_at.is_(None),  # deleted accounts (web.api.me)
+                )
                 .order_by(Operator.created_at, Operator.id)
             )
         ).scalars()
@@ -75,7 +78,11 @@ async def add_operator(request: Request) -> Response:
 
 async def _own_operator(db: Any, principal: Principal, operator_id: str) -> Operator:
     operator = await db.get(Operator, operator_id)
-    if operator is None or operator.workspace_id != principal.workspace_id:
+    if (
+        operator is None
+        or operator.workspace_id != principal.workspace_id
+        or operator.deleted_at is not None
+    ):
         raise ApiError(404, "not_found", "There is no such operator.")
     return operator  # type: ignore[no-any-return]
 

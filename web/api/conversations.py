@@ -21,6 +21,7 @@ from storage.serialize import conversation_to_wire, message_from_row
 from web.api.validate import query_limit
 from web.auth.context import Principal, require
 from web.errors import ApiError, field, read_json
+from web.processing import check_operator_message
 from web.window import check_reply_window
 
 STATUSES = ("open", "pending", "resolved")
@@ -231,6 +232,7 @@ async def post_message(request: Request) -> Response:
     client_id = field(data, "client_id", str, required=False, max_len=64)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
+        await check_operator_message(session, conv, data)
         await check_reply_window(session, conv)
     return await _send(request, principal, conv, text, client_id)
 
@@ -278,6 +280,7 @@ async def post_template(request: Request) -> Response:
             raise ApiError(
                 422, "invalid", "Template messages can only be sent on WhatsApp conversations."
             )
+        await check_operator_message(session, conv, data)
     template = {"name": name, "language": language, "parameters": parameters}
     return await _send(
         request,
