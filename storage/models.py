@@ -210,6 +210,7 @@ class Conversation(Base):
         ID, ForeignKey("operators.id", ondelete="SET NULL")
     )
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    team_id: Mapped[str | None] = mapped_column(ID, ForeignKey("teams.id", ondelete="SET NULL"))
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     # The operators' read position, for unread counts in the inbox.
     read_seq: Mapped[int] = mapped_column(Integer, default=0)
@@ -299,14 +300,53 @@ class Booking(Base):
 
 
 class Flow(Base):
+    """A Studio flow: ``definition`` is the draft document (trigger, start, steps);
+    ``version`` is the newest published one while ``status`` is ``published``."""
+
     __tablename__ = "flows"
     id: Mapped[str] = _id("fl_")
     workspace_id: Mapped[str] = _workspace_fk()
     name: Mapped[str] = mapped_column(String(200))
-    trigger: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32))  # the draft trigger's ``on``
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlowVersion(Base):
+    """A published version of a flow, frozen: runs keep the version they started with."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+    id: Mapped[str] = _id("fv_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    flow_id: Mapped[str] = mapped_column(ID, ForeignKey("flows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = _created()
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[str] = _id("tm_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    # Where round robin continues: the member who got the team's last conversation.
+    last_assigned_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime] = _created()
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    team_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    operator_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class AuditEntry(Base):

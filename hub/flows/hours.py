@@ -19,7 +19,7 @@ _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
 
 class BusinessHours(msgspec.Struct, forbid_unknown_fields=True):
     timezone: str
-    weekly: dict[str, list[tuple[str, str]]]
+    weekly: dict[str, list[tuple[str, str]]] = {}
     holidays: list[str] = []
 
     def is_open(self, now: datetime) -> bool:

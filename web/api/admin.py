@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.flows.hours import InvalidHours, parse_hours
 from storage.models import AuditEntry, Operator, Workspace
 from web import audit
 from web.api import validate
@@ -158,9 +159,7 @@ def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
         changes["allowed_origins"] = validate.origins(data["allowed_origins"], "allowed_origins")
     if "business_hours" in data:
         hours = data["business_hours"]
-        changes["business_hours"] = (
-            None if hours is None else validate.small_object(hours, "business_hours")
-        )
+        changes["business_hours"] = None if hours is None else _business_hours(hours)
     for flag in ("require_2fa", "agents_may_export"):
         if flag in data:
             if not isinstance(data[flag], bool):
@@ -216,3 +215,12 @@ routes = [
     Route("/api/workspace", patch_workspace, methods=["PATCH"]),
     Route("/api/audit", list_audit, methods=["GET"]),
 ]
+
+
+def _business_hours(hours: Any) -> dict[str, Any]:
+    """The workspace's weekly hours, time zone and holidays, checked (422 with a sentence)."""
+    try:
+        parse_hours(validate.small_object(hours, "business_hours"))
+    except InvalidHours as exc:
+        raise ApiError(422, "invalid", str(exc)) from None
+    return dict(hours)
