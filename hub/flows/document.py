@@ -419,14 +419,16 @@ def to_wire(document: Document) -> dict[str, Any]:
 
 
 def schema_components() -> tuple[dict[str, Any], dict[str, Any]]:
-    """JSON Schema of the document for OpenAPI: (the document's schema, its components)."""
+    """JSON Schema of the document for OpenAPI: (the document's schema, its components),
+    each component named ``Flow<Struct>`` so none meets another schema of the API."""
     steps = dict.__class_getitem__((str, step_union()))
     wire = msgspec.defstruct(
-        "FlowDocument",
+        "Document",
         [("trigger", Trigger), ("start", str), ("steps", steps)],
         forbid_unknown_fields=True,
     )
     (schema,), components = msgspec.json.schema_components(
-        [wire], ref_template="#/components/schemas/{name}"
+        [wire], ref_template="#/components/schemas/Flow{name}"
     )
+    components = {f"Flow{name}": value for name, value in components.items()}
     return schema, components
