@@ -18,6 +18,7 @@ from web.api import (
     ingest,
     legal_holds,
     me,
+    teams,
     widget,
     workspace_lifecycle,
 )
@@ -35,6 +36,7 @@ def all_routes() -> list[BaseRoute]:
         *conversations.routes,
         *contacts.routes,
         *flows.routes,
+        *teams.routes,
         *ingest.routes,
         *widget.routes,
         *widget_assets.routes,
