@@ -59,6 +59,8 @@ class Send:
     client_id: str | None = None
     # An operator's explicit yes to messaging a contact who objected (storage.processing).
     confirm_objection: bool = False
+    # A visitor's tap on an option a flow offered: its value.
+    option: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,7 @@ def decode_client_frame(
                 _text(obj.get("text")),
                 _opt_id(obj, "client_id"),
                 obj.get("confirm_objection") is not None and _bool(obj, "confirm_objection"),
+                _opt_id(obj, "option"),
             )
         if kind == "typing":
             return Typing(_opt_id(obj, "conversation_id"), _bool(obj, "active"))

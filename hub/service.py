@@ -90,6 +90,9 @@ class Hub:
         self.objection_check: ObjectionCheck | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._local_only: int | None = None  # publishes the bus refused in this outage
+        # Told of every accepted message once it is durable and published (the flow runner
+        # listens here); each must return at once and do its work in its own task.
+        self.on_accepted: list[Callable[[WriteResult], None]] = []
 
     @classmethod
     def create(
@@ -137,6 +140,11 @@ class Hub:
             await self._publish(_pack(frame), workspace_topic(msg.workspace_id))
         if self._observe_accept is not None:
             self._observe_accept(time.perf_counter() - started)
+        for listener in self.on_accepted:
+            try:
+                listener(result)
+            except Exception:
+                log.exception("an on_accepted listener failed")
         return result
 
     async def publish_typing(

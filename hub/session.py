@@ -204,6 +204,7 @@ class Session:
                 text=frame.text,
                 conversation_id=conv,
                 client_id=frame.client_id,
+                payload=None if frame.option is None else {"option": frame.option},
             )
         else:
             if self._reply_check is not None:

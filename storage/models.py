@@ -329,6 +329,64 @@ class FlowVersion(Base):
     published_at: Mapped[datetime] = _created()
 
 
+class FlowRun(Base):
+    """One run of a flow version in a conversation; ``state`` is the interpreter's."""
+
+    __tablename__ = "flow_runs"
+    __table_args__ = (Index("ix_flow_runs_conversation_status", "conversation_id", "status"),)
+    id: Mapped[str] = _id("fr_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    flow_id: Mapped[str] = mapped_column(ID, ForeignKey("flows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    conversation_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlowRunStep(Base):
+    """What the bot did at a step of a run (the run's readable history)."""
+
+    __tablename__ = "flow_run_steps"
+    id: Mapped[str] = _id("fs_")
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime] = _created()
+
+
+class FlowEvent(Base):
+    """An event a run consumed (``msg:<id>``, ``timer:<id>``, ``http:<run>:<epoch>``):
+    written in the transaction that stores the run's new state, so whichever process gets
+    an event, and however often, it advances a run once."""
+
+    __tablename__ = "flow_events"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = _created()
+
+
+class FlowTimer(Base):
+    """A run's timer (an ``ask`` timeout, a ``wait``); the worker fires it when due."""
+
+    __tablename__ = "flow_timers"
+    id: Mapped[str] = _id("ft_")
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    epoch: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]
+
+
 class Team(Base):
     __tablename__ = "teams"
     id: Mapped[str] = _id("tm_")

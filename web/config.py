@@ -45,6 +45,9 @@ class Settings:
     outbox_lease_s: int = 60
     # INVIARO_PROVIDER_ORIGINS: (provider origin, stand-in origin) pairs; empty in production.
     provider_origins: tuple[tuple[str, str], ...] = ()
+    # INVIARO_FLOW_HTTP_ALLOW_PRIVATE: flows' http steps may call private and loopback
+    # addresses (tests, a hub beside the business's own services); off by default.
+    flow_http_allow_private: bool = False
 
     @property
     def public_origin(self) -> str:
@@ -142,4 +145,14 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         run_worker=redis_url is None,
         outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
         provider_origins=tuple(origins.items()),
+        flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     )
+
+
+def _yes_no(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, not {value!r}.")

@@ -24,7 +24,7 @@ from hub.service import Hub
 from storage import migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import metrics, provider_origins
+from web import flow_runner, metrics, provider_origins
 from web.config import Settings
 
 log = logging.getLogger("inviaro.services")
@@ -77,6 +77,7 @@ class Services:
             hub=hub,
             presence=presence,
         )
+        flow_runner.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
         return services

@@ -213,6 +213,7 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         claimed = 0
         try:
             claimed = await run_once(services)
+            claimed += await services.extras["flow_runner"].fire_due_timers()
         except Exception as exc:
             log.warning("outbox pass failed (%s); retrying", type(exc).__name__)
         if time.monotonic() >= next_retention:

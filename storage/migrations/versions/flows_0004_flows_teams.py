@@ -1,4 +1,5 @@
-"""flows: drafts and published versions, teams, a conversation's team
+"""flows: drafts and published versions, runs, their steps, events and timers, teams,
+a conversation's team
 
 Revision ID: flows_0004
 Revises: privacy_0003
@@ -56,6 +57,90 @@ def upgrade() -> None:
     with op.batch_alter_table("flow_versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_flow_versions_workspace_id"), ["workspace_id"])
     op.create_table(
+        "flow_runs",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("flow_id", sa.String(length=40), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_flow_runs_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["flow_id"], ["flows.id"], name=op.f("fk_flow_runs_flow_id_flows"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_flow_runs_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_runs")),
+    )
+    with op.batch_alter_table("flow_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_flow_runs_workspace_id"), ["workspace_id"])
+        batch_op.create_index(
+            "ix_flow_runs_conversation_status", ["conversation_id", "status"], unique=False
+        )
+    op.create_table(
+        "flow_run_steps",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("run_id", sa.String(length=40), nullable=False),
+        sa.Column("step", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=500), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["flow_runs.id"],
+            name=op.f("fk_flow_run_steps_run_id_flow_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_run_steps")),
+    )
+    with op.batch_alter_table("flow_run_steps", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_flow_run_steps_run_id"), ["run_id"])
+    op.create_table(
+        "flow_events",
+        sa.Column("key", sa.String(length=120), nullable=False),
+        sa.Column("run_id", sa.String(length=40), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["flow_runs.id"],
+            name=op.f("fk_flow_events_run_id_flow_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_flow_events")),
+    )
+    with op.batch_alter_table("flow_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_flow_events_run_id"), ["run_id"])
+    op.create_table(
+        "flow_timers",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("run_id", sa.String(length=40), nullable=False),
+        sa.Column("epoch", sa.Integer(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["flow_runs.id"],
+            name=op.f("fk_flow_timers_run_id_flow_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_timers")),
+    )
+    with op.batch_alter_table("flow_timers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_flow_timers_run_id"), ["run_id"])
+        batch_op.create_index(batch_op.f("ix_flow_timers_due_at"), ["due_at"])
+    op.create_table(
         "teams",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -106,6 +191,10 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_conversations_team_id_teams"), type_="foreignkey")
         batch_op.drop_column("team_id")
     op.drop_table("team_members")
+    op.drop_table("flow_timers")
+    op.drop_table("flow_events")
+    op.drop_table("flow_run_steps")
+    op.drop_table("flow_runs")
     with op.batch_alter_table("teams", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_teams_workspace_id"))
     op.drop_table("teams")

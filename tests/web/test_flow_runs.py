@@ -1,0 +1,245 @@
+"""Flows running on live conversations, end to end through the widget: the greeting, an
+ask that re-asks and saves, a choose offered as buttons and picked three ways, humans
+first, hand-off to a team, and each event advancing a run once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer
+from tests.helpers import Account, signup
+from tests.web.realtime import (
+    Socket,
+    Widget,
+    close_all_sockets,
+    visitor_session,
+    visitor_socket,
+    widget_channel,
+)
+
+GREET: dict[str, Any] = {
+    "hello": {"type": "send", "text": "Welcome to Acme!", "next": "email"},
+    "email": {
+        "type": "ask",
+        "text": "What is your email?",
+        "input": "email",
+        "save_as": "contact.email",
+        "retry_text": "That is not an email; try again?",
+        "next": "team",
+    },
+    "team": {
+        "type": "choose",
+        "text": "Sales or support?",
+        "save_as": "vars.team",
+        "options": [{"label": "Sales", "next": "thanks"}, {"label": "Support", "next": "thanks"}],
+    },
+    "thanks": {"type": "send", "text": "{{vars.team}} it is, {{contact.email}}."},
+}
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient) -> AsyncIterator[Account]:
+    yield await signup(client)
+    await close_all_sockets()
+
+
+async def publish(owner: Account, steps: dict[str, Any], start: str, **trigger: Any) -> str:
+    body = {
+        "name": "Greeting",
+        "trigger": {"on": "conversation_started", **trigger},
+        "start": start,
+        "steps": steps,
+    }
+    flow = (await owner.post("/api/flows", body)).json()
+    published = await owner.post(f"/api/flows/{flow['id']}/publish")
+    assert published.status_code == 200, published.text
+    return str(flow["id"])
+
+
+class Visitor:
+    def __init__(self, socket: Socket, conversation_id: str) -> None:
+        self.socket = socket
+        self.conversation_id = conversation_id
+        self.n = 0
+
+    async def say(self, text: str, option: str | None = None) -> None:
+        self.n += 1
+        frame: dict[str, Any] = {"type": "send", "ref": self.n, "text": text}
+        if option is not None:
+            frame["option"] = option
+        await self.socket.send(frame)
+        await self.socket.wait_for(type="ack", ref=self.n)
+
+    async def bot(self) -> dict[str, Any]:
+        """The next message from the bot."""
+        while True:
+            frame = await self.socket.wait_for(type="message")
+            if frame["message"]["author"]["kind"] == "bot":
+                return dict(frame["message"])
+
+
+async def visitor(owner: Account, widget: Widget | None = None) -> Visitor:
+    widget = widget or await widget_channel(owner)
+    session = await visitor_session(owner, widget)
+    return Visitor(await visitor_socket(session["ws_url"]), session["conversation_id"])
+
+
+async def runs(owner: Account, conversation_id: str) -> list[dict[str, Any]]:
+    response = await owner.get(f"/api/conversations/{conversation_id}/flow-runs")
+    assert response.status_code == 200
+    return list(response.json()["items"])
+
+
+async def eventually(check: Any, timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.05)
+
+
+async def test_a_widget_visitors_first_message_gets_the_greeting(owner: Account) -> None:
+    await publish(owner, GREET, "hello")
+    v = await visitor(owner)
+    await v.say("hi there")
+    greeting = await v.bot()
+    assert greeting["text"] == "Welcome to Acme!" and greeting["direction"] == "out"
+    assert (await v.bot())["text"] == "What is your email?"
+
+
+async def test_an_ask_re_asks_on_an_invalid_answer_and_saves_a_valid_one(
+    owner: Account,
+) -> None:
+    await publish(owner, GREET, "hello")
+    v = await visitor(owner)
+    await v.say("hi")
+    await v.bot(), await v.bot()
+    await v.say("not an email")
+    assert (await v.bot())["text"] == "That is not an email; try again?"
+    await v.say("Ana@Example.com")
+    assert (await v.bot())["text"] == "Sales or support?"
+    conv = (await owner.get(f"/api/conversations/{v.conversation_id}")).json()
+    contact = (await owner.get(f"/api/contacts/{conv['contact']['id']}")).json()
+    assert contact["email"] == "ana@example.com"
+
+
+@pytest.mark.parametrize(("text", "option"), [("Support", "2"), ("2", None), ("support", None)])
+async def test_a_choose_arrives_as_buttons_and_a_tap_a_number_or_a_label_picks(
+    owner: Account, text: str, option: str | None
+) -> None:
+    await publish(owner, {k: GREET[k] for k in ("team", "thanks")}, "team")
+    v = await visitor(owner)
+    await v.say("hi")
+    offer = await v.bot()
+    assert offer["options"] == [
+        {"label": "Sales", "value": "1"},
+        {"label": "Support", "value": "2"},
+    ]
+    await v.say(text, option)
+    assert (await v.bot())["text"] == "Support it is, ."
+
+
+async def test_the_runs_history_says_what_the_bot_did(owner: Account) -> None:
+    flow_id = await publish(owner, GREET, "hello")
+    v = await visitor(owner)
+    await v.say("hi")
+    await v.bot(), await v.bot()
+    await v.say("ana@example.com")
+    await v.bot()
+    (run,) = await runs(owner, v.conversation_id)
+    assert run["flow_id"] == flow_id and run["version"] == 1 and run["status"] == "waiting"
+    assert [(s["step"], s["outcome"]) for s in run["steps"]] == [
+        ("hello", "sent"),
+        ("email", "asked for email"),
+        ("email", "saved contact.email"),
+        ("team", "offered 2 options"),
+    ]
+
+
+async def test_an_operator_reply_stops_the_run(owner: Account) -> None:
+    await publish(owner, GREET, "hello")
+    v = await visitor(owner)
+    await v.say("hi")
+    await v.bot(), await v.bot()
+    reply = await owner.post(
+        f"/api/conversations/{v.conversation_id}/messages", {"text": "Hello, a human here"}
+    )
+    assert reply.status_code == 201
+
+    async def stopped() -> bool:
+        return (await runs(owner, v.conversation_id))[0]["status"] == "done"
+
+    assert await eventually(stopped)
+    await v.say("ana@example.com")
+    await v.say("are you there?")
+    history = await owner.get(f"/api/conversations/{v.conversation_id}/messages")
+    assert [m["author"]["kind"] for m in history.json()["items"]] == [
+        "contact",
+        "bot",
+        "bot",
+        "operator",
+        "contact",
+        "contact",
+    ]
+
+
+async def test_taking_the_conversation_stops_the_run(owner: Account) -> None:
+    await publish(owner, GREET, "hello")
+    v = await visitor(owner)
+    await v.say("hi")
+    await v.bot(), await v.bot()
+    taken = await owner.patch(
+        f"/api/conversations/{v.conversation_id}", {"assignee_id": owner.operator_id}
+    )
+    assert taken.status_code == 200
+    assert (await runs(owner, v.conversation_id))[0]["status"] == "done"
+
+
+async def test_handoff_puts_the_conversation_in_the_teams_queue(owner: Account) -> None:
+    team = (await owner.post("/api/teams", {"name": "Sales", "operator_ids": []})).json()
+    steps = {
+        "hello": {"type": "send", "text": "Passing you on", "next": "pass"},
+        "pass": {"type": "handoff", "team_id": team["id"]},
+    }
+    await publish(owner, steps, "hello")
+    v = await visitor(owner)
+    await v.say("hi")
+    await v.bot()
+
+    async def queued() -> list[dict[str, Any]]:
+        listed = await owner.get(f"/api/conversations?team={team['id']}")
+        return list(listed.json()["items"])
+
+    (conv,) = await eventually(queued)
+    assert conv["id"] == v.conversation_id and conv["team_id"] == team["id"]
+    assert conv["assignee_id"] is None and conv["status"] == "open"
+    assert (await runs(owner, v.conversation_id))[0]["status"] == "handed_off"
+
+
+async def test_no_flow_runs_for_a_restricted_contact(owner: Account, live: LiveServer) -> None:
+    await publish(owner, GREET, "hello", on="message", keywords=["help"])
+    v = await visitor(owner)
+    await v.say("hello")  # not a keyword: nothing starts, the contact now exists
+    conv = (await owner.get(f"/api/conversations/{v.conversation_id}")).json()
+    restricted = await owner.patch(
+        f"/api/contacts/{conv['contact']['id']}", {"processing": "restricted"}
+    )
+    assert restricted.status_code == 200
+    await v.say("help")
+    await v.say("help please")
+    await live.app.state.services.extras["flow_runner"].idle()  # type: ignore[attr-defined]
+    assert await runs(owner, v.conversation_id) == []
+
+
+async def test_a_keyword_starts_the_flow_that_names_it(owner: Account) -> None:
+    steps = {"s": {"type": "send", "text": "Opening hours are 9 to 5."}}
+    await publish(owner, steps, "s", on="message", keywords=["hours"])
+    v = await visitor(owner)
+    await v.say("What are your HOURS?")
+    assert (await v.bot())["text"] == "Opening hours are 9 to 5."
