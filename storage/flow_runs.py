@@ -68,8 +68,8 @@ def add_steps(db: AsyncSession, run_id: str, lines: list[tuple[str, str]]) -> No
     )
 
 
-def add_timer(db: AsyncSession, run_id: str, epoch: int, minutes: int) -> None:
-    db.add(m.FlowTimer(run_id=run_id, epoch=epoch, due_at=utcnow() + timedelta(minutes=minutes)))
+def add_timer(db: AsyncSession, run_id: str, epoch: int, due_at: datetime) -> None:
+    db.add(m.FlowTimer(run_id=run_id, epoch=epoch, due_at=due_at))
 
 
 async def drop_timers(db: AsyncSession, run_id: str) -> None:

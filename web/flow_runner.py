@@ -25,7 +25,8 @@ import ipaddress
 import logging
 import re
 import socket
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,6 +60,8 @@ class FlowRunner:
     def __init__(self, services: Any) -> None:
         self.services = services
         self._tasks: set[asyncio.Task[None]] = set()
+        # The runner's one clock (business hours, timers): tests set another.
+        self.clock: Callable[[], datetime] = utcnow
 
     # Listening ------------------------------------------------------------------------
 
@@ -108,7 +111,7 @@ class FlowRunner:
     async def fire_due_timers(self) -> int:
         """Fire the due timers this worker could claim; answers how many."""
         due = await flow_runs.claim_timers(
-            self.services.engine, limit=TIMER_BATCH, lease=TIMER_LEASE
+            self.services.engine, limit=TIMER_BATCH, lease=TIMER_LEASE, now=self.clock()
         )
         for timer in due:
             await self._advance(timer.run_id, engine.TimerFired(timer.epoch), f"timer:{timer.id}")
@@ -174,9 +177,9 @@ class FlowRunner:
             words = set(re.findall(r"\w+", msg.text.casefold()))
             return any(str(k).casefold() in words for k in trigger.get("keywords") or ())
         if on == "outside_hours":
-            if hours is None or hours.is_open(utcnow()):
+            if hours is None or hours.is_open(self.clock()):
                 return False
-            since = utcnow() - OUTSIDE_HOURS_AGAIN
+            since = self.clock() - OUTSIDE_HOURS_AGAIN
             return not await flow_runs.started_since(db, conv.id, flow.id, since)
         return False
 
@@ -287,7 +290,8 @@ class FlowRunner:
                 conv.status = "resolved"
                 changed = True
             elif isinstance(action, engine.StartTimer):
-                flow_runs.add_timer(db, run.id, action.epoch, action.minutes)
+                due = self.clock() + timedelta(minutes=action.minutes)
+                flow_runs.add_timer(db, run.id, action.epoch, due)
         if changed:
             conv.updated_at = utcnow()
         return changed
@@ -383,7 +387,7 @@ class FlowRunner:
                 "phone": contact.phone,
                 "attributes": dict(contact.attributes or {}),
             },
-            now=utcnow(),
+            now=self.clock(),
             hours=_hours(workspace.business_hours),
             may_send=window_open(channel.kind, conv.last_inbound_at),
         )

@@ -243,3 +243,154 @@ async def test_a_keyword_starts_the_flow_that_names_it(owner: Account) -> None:
     v = await visitor(owner)
     await v.say("What are your HOURS?")
     assert (await v.bot())["text"] == "Opening hours are 9 to 5."
+
+
+def runner(live: LiveServer) -> Any:
+    return live.app.state.services.extras["flow_runner"]  # type: ignore[attr-defined]
+
+
+class Custom:
+    """A custom channel fed through the ingest API, as a provider redelivering would."""
+
+    def __init__(self, owner: Account, channel: dict[str, Any]) -> None:
+        self.owner = owner
+        self.id = channel["id"]
+        self.token = channel["ingest_token"]
+
+    async def deliver(self, external_id: str, text: str, contact: str = "c-1") -> dict[str, Any]:
+        response = await self.owner.client.post(
+            f"/api/ingest/{self.id}",
+            json={
+                "messages": [
+                    {"external_id": external_id, "contact": {"external_id": contact}, "text": text}
+                ]
+            },
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert response.status_code == 202, response.text
+        return dict(response.json()["accepted"][0])
+
+
+async def custom_channel(owner: Account) -> Custom:
+    created = await owner.post("/api/channels", {"kind": "custom", "name": "Shop", "config": {}})
+    assert created.status_code == 201, created.text
+    return Custom(owner, created.json())
+
+
+async def bot_texts(owner: Account, conversation_id: str) -> list[str]:
+    history = await owner.get(f"/api/conversations/{conversation_id}/messages")
+    return [m["text"] for m in history.json()["items"] if m["author"]["kind"] == "bot"]
+
+
+async def test_a_redelivered_message_advances_a_run_once(owner: Account, live: LiveServer) -> None:
+    await publish(owner, GREET, "hello")
+    shop = await custom_channel(owner)
+    first = await shop.deliver("m-1", "hi")
+    await runner(live).idle()
+    await shop.deliver("m-2", "not an email")
+    await runner(live).idle()
+    for _ in range(3):  # the provider says it again, and again
+        again = await shop.deliver("m-2", "not an email")
+        await runner(live).idle()
+    assert again["message_id"]
+    assert await bot_texts(owner, first["conversation_id"]) == [
+        "Welcome to Acme!",
+        "What is your email?",
+        "That is not an email; try again?",
+    ]
+    (run,) = await runs(owner, first["conversation_id"])
+    assert [s["outcome"] for s in run["steps"]].count("not a valid answer (1 of 2)") == 1
+
+
+async def test_one_message_delivered_to_the_runner_twice_at_once_advances_once(
+    owner: Account, live: LiveServer
+) -> None:
+    await publish(owner, GREET, "hello")
+    shop = await custom_channel(owner)
+    first = await shop.deliver("m-1", "hi")
+    await runner(live).idle()
+    # Two processes holding the same stored message: simulated by feeding it twice at once.
+    second = await shop.deliver("m-2", "ana@example.com")
+    await runner(live).idle()
+    services = live.app.state.services  # type: ignore[attr-defined]
+    from storage import models as m
+
+    async with services.db() as db:
+        row = await db.get(m.Message, second["message_id"])
+        from storage.serialize import message_from_row
+
+        message = message_from_row(row)
+    await asyncio.gather(
+        runner(live).on_contact_message(message), runner(live).on_contact_message(message)
+    )
+    assert await bot_texts(owner, first["conversation_id"]) == [
+        "Welcome to Acme!",
+        "What is your email?",
+        "Sales or support?",
+    ]
+
+
+NIGHT_FLOW: dict[str, Any] = {"closed": {"type": "send", "text": "We are closed; back at 9."}}
+HOURS = {"timezone": "Europe/Sarajevo", "weekly": {"mon": [["09:00", "17:00"]]}}
+
+
+@pytest.mark.parametrize(("hour", "answered"), [(22, True), (10, False)])
+async def test_outside_hours_answers_at_night_and_not_by_day(
+    owner: Account, live: LiveServer, hour: int, answered: bool
+) -> None:
+    from datetime import UTC, datetime
+
+    assert (await owner.patch("/api/workspace", {"business_hours": HOURS})).status_code == 200
+    await publish(owner, NIGHT_FLOW, "closed", on="outside_hours")
+    runner(live).clock = lambda: datetime(2026, 12, 7, hour, 0, tzinfo=UTC)  # a Monday
+    try:
+        shop = await custom_channel(owner)
+        first = await shop.deliver("m-1", "anyone there?")
+        await runner(live).idle()
+        texts = await bot_texts(owner, first["conversation_id"])
+    finally:
+        from hub.model import utcnow
+
+        runner(live).clock = utcnow
+    assert texts == (["We are closed; back at 9."] if answered else [])
+
+
+async def test_an_ask_timeout_fires_from_the_worker(owner: Account, live: LiveServer) -> None:
+    from datetime import timedelta
+
+    from hub.model import utcnow
+
+    steps = {
+        "q": {
+            "type": "ask",
+            "text": "Order number?",
+            "input": "number",
+            "save_as": "vars.order",
+            "timeout_minutes": 30,
+            "on_timeout": "late",
+            "next": "late",
+        },
+        "late": {"type": "send", "text": "No worries, an operator will follow up."},
+    }
+    await publish(owner, steps, "q")
+    shop = await custom_channel(owner)
+    first = await shop.deliver("m-1", "hi")
+    await runner(live).idle()
+    assert await runner(live).fire_due_timers() == 0  # not due yet
+    runner(live).clock = lambda: utcnow() + timedelta(minutes=31)
+    try:  # this test or the in-process worker fires it, whichever claims it first
+
+        async def fired() -> list[str]:
+            await runner(live).fire_due_timers()
+            texts = await bot_texts(owner, first["conversation_id"])
+            return texts if len(texts) > 1 else []
+
+        assert await eventually(fired) == [
+            "Order number?",
+            "No worries, an operator will follow up.",
+        ]
+        assert await runner(live).fire_due_timers() == 0  # fired once
+    finally:
+        runner(live).clock = utcnow
+    (run,) = await runs(owner, first["conversation_id"])
+    assert run["status"] == "done"
