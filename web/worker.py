@@ -239,7 +239,9 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         claimed = 0
         try:
             claimed = await run_once(services)
-            claimed += await services.extras["flow_runner"].fire_due_timers()
+            runner = services.extras["flow_runner"]
+            claimed += await runner.fire_due_timers()
+            claimed += await runner.start_no_reply_runs()
         except Exception as exc:
             log.warning("outbox pass failed (%s); retrying", type(exc).__name__)
         if time.monotonic() >= next_retention:
