@@ -425,7 +425,7 @@ class FlowRunner:
             },
             now=self.clock(),
             hours=_hours(workspace.business_hours),
-            may_send=window_open(channel.kind, conv.last_inbound_at),
+            may_send=window_open(channel.kind, conv.last_inbound_at, self.clock()),
         )
         return ctx, may_automate(contact)
 

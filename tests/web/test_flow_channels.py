@@ -178,3 +178,51 @@ async def test_a_typed_label_picks_on_whatsapp_too(hub: Hub, graph: Graph) -> No
     await deliver(hub, graph, channel, text(sender, "hello"))
     (answer,) = await deliver(hub, graph, channel, text(sender, "billing"))
     assert answer["text"]["body"] == "Billing: an operator will write soon."
+
+
+async def test_outside_the_24_hour_window_a_flow_hands_off_instead_of_sending(
+    hub: Hub, graph: Graph
+) -> None:
+    from datetime import timedelta
+
+    from hub.model import utcnow
+
+    await unpublish_all(hub)
+    steps = {
+        "q": {
+            "type": "ask",
+            "text": "Your order number?",
+            "input": "number",
+            "save_as": "vars.order",
+            "timeout_minutes": 1500,
+            "on_timeout": "late",
+            "next": "late",
+        },
+        "late": {"type": "send", "text": "Still need help?"},
+    }
+    body = {
+        "name": "Late",
+        "trigger": {"on": "conversation_started"},
+        "start": "q",
+        "steps": steps,
+        "priority": 1000,
+    }
+    flow = (await hub.owner.post("/api/flows", body)).json()
+    assert (await hub.owner.post(f"/api/flows/{flow['id']}/publish")).status_code == 200
+    channel = await hub.channel("whatsapp", phone_number_id=PHONE_NUMBER_ID)
+    sent = await deliver(hub, graph, channel, text(unique("4917"), "hello"))
+    assert [s["text"]["body"] for s in sent] == ["Your order number?"]
+    runner = hub.services.extras["flow_runner"]
+    runner.clock = lambda: utcnow() + timedelta(hours=26)  # the timeout fires past 24 h
+    try:
+        assert await runner.fire_due_timers() == 1
+        await run_once(hub.services)
+    finally:
+        runner.clock = utcnow
+    conversations = (await hub.owner.get("/api/conversations")).json()["items"]
+    conv = next(c for c in conversations if c["channel"]["id"] == channel)
+    (run,) = (await hub.owner.get(f"/api/conversations/{conv['id']}/flow-runs")).json()["items"]
+    assert run["status"] == "handed_off"
+    assert run["steps"][-1]["outcome"] == "outside the 24-hour window: handed off"
+    stored = (await hub.owner.get(f"/api/conversations/{conv['id']}/messages")).json()["items"]
+    assert [m["text"] for m in stored if m["author"]["kind"] == "bot"] == ["Your order number?"]

@@ -438,3 +438,18 @@ async def test_no_reply_does_not_start_once_an_operator_answered(
     finally:
         runner(live).clock = utcnow
     assert await bot_texts(owner, first["conversation_id"]) == []
+
+
+async def test_runs_are_counted_by_flow_in_the_metrics(owner: Account, live: LiveServer) -> None:
+    steps = {
+        "s": {"type": "send", "text": "Hi"},
+    }
+    flow_id = await publish(
+        owner, {**steps, "s": {**steps["s"], "next": "h"}, "h": {"type": "handoff"}}, "s"
+    )
+    shop = await custom_channel(owner)
+    await shop.deliver("m-1", "hello")
+    await runner(live).idle()
+    metrics = (await owner.client.get("/metrics")).text
+    assert f'inviaro_flow_runs_total{{event="started",flow_id="{flow_id}"}} 1.0' in metrics
+    assert f'inviaro_flow_runs_total{{event="handed_off",flow_id="{flow_id}"}} 1.0' in metrics
