@@ -473,7 +473,10 @@ async def http_call(services: Any, workspace_id: str, call: engine.CallHttp) -> 
 
 
 def flow_secret(secret_key: str, workspace_id: str) -> bytes:
-    """The workspace's flow signing secret (derived; the same in every process)."""
+    """The workspace's flow signing secret: derived from ``INVIARO_SECRET_KEY`` and the
+    workspace id, so every process has it and nothing more is stored; the business reads
+    it (hex) from ``GET /api/flows/secret`` and checks ``X-Inviaro-Signature`` with it as
+    the HMAC key (the 32 bytes the hex spells)."""
     return hashlib.sha256(secret_key.encode() + b":flow:" + workspace_id.encode()).digest()
 
 
