@@ -50,6 +50,8 @@ from web.window import window_open
 log = logging.getLogger("inviaro.flows")
 
 OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this often
+# The triggers a contact's message can fire (no_reply is the worker's).
+MESSAGE_TRIGGERS = ("conversation_started", "message", "outside_hours")
 NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
 TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
@@ -133,10 +135,7 @@ class FlowRunner:
                 return
             hours = _hours(workspace.business_hours)
             chosen: m.Flow | None = None
-            candidates: list[m.Flow] = []
-            for on in ("conversation_started", "message", "outside_hours"):
-                candidates += await flows.published(db, msg.workspace_id, on)
-            candidates.sort(key=lambda f: (-f.priority, f.created_at))
+            candidates = await flows.published(db, msg.workspace_id, MESSAGE_TRIGGERS)
             for flow in candidates:
                 document = await flows.version_document(db, flow.id, flow.version or 0)
                 if await self._matches(db, flow, document, msg, conv, hours):
