@@ -341,10 +341,7 @@ def _check_step(step: Step) -> Iterator[str]:
             if cond.op != "exists" and cond.value is None:
                 yield f"cases[{i}]: '{cond.op}' needs a value."
             if cond.op == "matches" and cond.value is not None:
-                try:
-                    re.compile(cond.value)
-                except re.error as exc:
-                    yield f"cases[{i}]: the pattern is not a regular expression ({exc})."
+                yield from (f"cases[{i}]: {d}" for d in _pattern_problems(cond.value))
     if isinstance(step, Wait) and not 0 < step.minutes <= 60 * 24 * 30:
         yield "'minutes' is 1 to 43200 (30 days)."
     if isinstance(step, Http):
@@ -359,6 +356,25 @@ def _check_step(step: Step) -> Iterator[str]:
         yield "A tag step adds or removes at least one tag."
     if isinstance(step, Set) and len(step.value) > MAX_TEXT:
         yield f"'value' holds at most {MAX_TEXT} characters."
+
+
+# A repeated group that itself repeats ("(a+)+", "(\\w*)*", "(x|y+){2,}") can take
+# exponential time on a crafted message, and Python's re has no timeout: refused.
+_NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
+MAX_PATTERN = 200
+
+
+def _pattern_problems(pattern: str) -> Iterator[str]:
+    if len(pattern) > MAX_PATTERN:
+        yield f"the pattern is longer than {MAX_PATTERN} characters."
+        return
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        yield f"the pattern is not a regular expression ({exc})."
+        return
+    if _NESTED_REPEAT.search(pattern):
+        yield "the pattern repeats a group that itself repeats, which can take forever."
 
 
 def _reachable(steps: dict[str, Step], start: str) -> set[str]:

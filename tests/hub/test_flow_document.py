@@ -160,3 +160,23 @@ def test_the_schema_describes_every_step_type() -> None:
         for c in components.values()
         if "type" in c.get("properties", {}) and "enum" in c["properties"]["type"]
     }
+
+
+def test_a_pattern_that_can_take_forever_is_refused() -> None:
+    def branch(pattern: str) -> dict[str, Any]:
+        return flow(
+            {
+                "hello": {
+                    "type": "branch",
+                    "else": "bye",
+                    "cases": [
+                        {"if": {"var": "vars.x", "op": "matches", "value": pattern}, "next": "bye"}
+                    ],
+                },
+                "bye": {"type": "end"},
+            }
+        )
+
+    assert steps_with_problems(validate(branch("(a+)+$"))) == {"hello"}
+    assert steps_with_problems(validate(branch("(x|y+){2,}"))) == {"hello"}
+    assert validate(branch(r"order-(\d+)")) == []
