@@ -6,10 +6,10 @@ One pass (:func:`purge_expired`) removes, in order:
    none) is older than ``as_of - retention_days`` of their workspace, with their messages;
 2. contacts of those workspaces left without any conversation (and their identities and
    bookings);
-3. audit entries older than ``audit_retention_days``, expired sessions and sessions
-   revoked more than a day ago;
+3. audit entries older than ``audit_retention_days`` (except those under an active legal
+   hold, :mod:`storage.legal_hold`), expired sessions and sessions revoked more than a day ago;
 4. workspaces deleted (``deleted_at``) longer ago than ``workspace_recovery_days``,
-   completely;
+   completely (a workspace with audit entries under a legal hold waits for its lifting);
 5. the cached event metadata (the booking rows: summaries, times, provider ids) of
    calendars disconnected ``CALENDAR_CACHE_DAYS`` (30) days ago or more, with an audit
    entry per calendar (the privacy policy promises this).
@@ -33,6 +33,7 @@ from hub.ids import new_id
 from hub.model import as_utc, rfc3339, utcnow
 from storage import models as m
 from storage.db import make_engine
+from storage.legal_hold import held, workspace_has_held_entries
 from storage.models import table_of
 
 T_WS = table_of(m.Workspace)
@@ -82,6 +83,9 @@ class PurgeReport:
     sessions: int = 0
     workspaces: int = 0
     calendar_bookings: int = 0
+    # Past retention but kept: under a legal hold (entries), or holding held entries.
+    audit_entries_held: int = 0
+    workspaces_held: int = 0
 
     def summary(self) -> str:
         """One line for the CLI and the worker's log: counts only, never personal data."""
@@ -310,8 +314,10 @@ async def purge_expired(
         await _purge_conversations(engine, ws.id, cutoff, batch_size, report)
         await _purge_orphan_contacts(engine, ws.id, cutoff, batch_size, report)
 
+    audit_expired = T_AUDIT.c.at < as_of - timedelta(days=audit_retention_days)
+    report.audit_entries_held = await _count(engine, T_AUDIT, and_(audit_expired, held(T_AUDIT)))
     logs: list[tuple[str, Table, ColumnElement[bool]]] = [
-        ("audit_entries", T_AUDIT, T_AUDIT.c.at < as_of - timedelta(days=audit_retention_days)),
+        ("audit_entries", T_AUDIT, and_(audit_expired, ~held(T_AUDIT))),
         (
             "sessions",
             T_SESSION,
@@ -331,14 +337,12 @@ async def purge_expired(
     await _purge_disconnected_calendars(engine, as_of, batch_size, report)
 
     recovery_cutoff = as_of - timedelta(days=workspace_recovery_days)
+    past_recovery = and_(T_WS.c.deleted_at.is_not(None), T_WS.c.deleted_at < recovery_cutoff)
+    waiting = workspace_has_held_entries(T_WS.c.id, T_AUDIT)
+    report.workspaces_held = await _count(engine, T_WS, and_(past_recovery, waiting))
     async with engine.connect() as conn:
         doomed = [
-            r.id
-            for r in await conn.execute(
-                select(T_WS.c.id).where(
-                    T_WS.c.deleted_at.is_not(None), T_WS.c.deleted_at < recovery_cutoff
-                )
-            )
+            r.id for r in await conn.execute(select(T_WS.c.id).where(past_recovery, ~waiting))
         ]
     for workspace_id in doomed:
         if not dry_run:

@@ -75,6 +75,9 @@ class Settings:
     google_client_secret: str | None = None
     microsoft_client_id: str | None = None
     microsoft_client_secret: str | None = None
+    # INVIARO_FLOW_HTTP_ALLOW_PRIVATE: flows' http steps may call private and loopback
+    # addresses (tests, a hub beside the business's own services); off by default.
+    flow_http_allow_private: bool = False
 
     @property
     def public_origin(self) -> str:
@@ -254,4 +257,14 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         google_client_secret=env.get("INVIARO_GOOGLE_CLIENT_SECRET") or None,
         microsoft_client_id=env.get("INVIARO_MICROSOFT_CLIENT_ID") or None,
         microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
+        flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     )
+
+
+def _yes_no(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, not {value!r}.")

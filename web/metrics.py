@@ -51,6 +51,11 @@ WRITER_COMMIT_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 WEBHOOKS = Counter("inviaro_webhooks", "Channel webhook requests", ["provider", "result"])
+FLOW_RUNS = Counter(
+    "inviaro_flow_runs",
+    "Flow runs by flow and what happened: started, finished, handed_off, failed",
+    ["flow_id", "event"],
+)
 FRAMES_IN = Counter("inviaro_frames_in", "Frames received from clients")
 RATE_LIMITED = Counter("inviaro_rate_limited", "Requests refused with 429, by door", ["door"])
 CALENDARS_BROKEN = Counter(

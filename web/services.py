@@ -29,7 +29,7 @@ from hub.session import ReplyCheck
 from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import gone, metrics, provider_origins
+from web import flow_runner, gone, metrics, provider_origins
 from web.config import Settings
 from web.sweep import sweep
 
@@ -54,6 +54,7 @@ class Services:
     reply_check: ReplyCheck | None = None  # shared by every operator socket (web.ws)
     outbox_backlog: int = 0  # set by the worker's jobs, exported by web.metrics
     outbox_worker_started: bool = False
+    flow_runner: flow_runner.FlowRunner | None = None  # set by web.flow_runner.install
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set when the bus is back from an outage: control events may have been lost meanwhile.
     sweep_now: asyncio.Event = field(default_factory=asyncio.Event)
@@ -109,6 +110,7 @@ class Services:
                 rate=settings.messages_per_10s / 10, burst=settings.messages_per_10s
             ),
         )
+        flow_runner.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
         return services
@@ -153,6 +155,10 @@ class Services:
 
     async def close(self) -> None:
         """Close sockets with 1012 (reconnect and resume), commit what is queued, let go."""
+        runner = self.flow_runner
+        if runner is not None:  # let the flow events in flight finish (bounded)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runner.idle(), 10)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

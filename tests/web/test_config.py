@@ -52,6 +52,7 @@ def test_the_public_url_follows_the_port() -> None:
         ({"INVIARO_LIMIT_CHANNEL_REQUESTS": "100 per second"}, "INVIARO_LIMIT_CHANNEL_REQUESTS"),
         ({"INVIARO_TRUSTED_PROXIES": "lb.internal"}, "INVIARO_TRUSTED_PROXIES"),
         ({"INVIARO_VISITOR_SOCKETS": "0"}, "INVIARO_VISITOR_SOCKETS"),
+        ({"INVIARO_FLOW_HTTP_ALLOW_PRIVATE": "maybe"}, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     ],
 )
 def test_a_malformed_setting_is_named_in_one_sentence(env: dict[str, str], named: str) -> None:
@@ -94,3 +95,9 @@ def test_trusted_proxies_default_to_loopback_and_take_networks() -> None:
     assert load(base).trusted_proxies == "127.0.0.1,::1"
     env = {**base, "INVIARO_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}
     assert load(env).trusted_proxies == "10.0.0.0/8,192.0.2.7"
+
+
+def test_flow_http_steps_reach_private_addresses_only_when_allowed() -> None:
+    base = {"INVIARO_SECRET_KEY": KEY, "DATABASE_URL": "sqlite://"}
+    assert load(base).flow_http_allow_private is False
+    assert load({**base, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE": "true"}).flow_http_allow_private
