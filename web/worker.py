@@ -240,8 +240,9 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         try:
             claimed = await run_once(services)
             runner = services.flow_runner
-            claimed += await runner.fire_due_timers()
-            claimed += await runner.start_no_reply_runs()
+            if runner is not None:
+                claimed += await runner.fire_due_timers()
+                claimed += await runner.start_no_reply_runs()
         except Exception as exc:
             if faults.is_outage(exc):  # said once per outage, not once per poll
                 services.store.health.failed(exc)
