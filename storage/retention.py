@@ -43,6 +43,7 @@ T_BOOKING = table_of(m.Booking)
 T_AUDIT = table_of(m.AuditEntry)
 T_LOGIN_FAIL = table_of(m.LoginFailure)
 T_SESSION = table_of(m.Session)
+T_CONSENT = table_of(m.ConsentRecord)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
@@ -57,6 +58,7 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     T_BOOKING,
     T_CONV,
     T_IDENT,
+    table_of(m.ConsentRecord),
     T_CONTACT,
     table_of(m.ApiToken),
     table_of(m.Flow),
@@ -216,6 +218,7 @@ async def _purge_orphan_contacts(
             ]
             if ids:
                 await conn.execute(delete(T_IDENT).where(T_IDENT.c.contact_id.in_(ids)))
+                await conn.execute(delete(T_CONSENT).where(T_CONSENT.c.contact_id.in_(ids)))
                 await conn.execute(delete(T_BOOKING).where(T_BOOKING.c.contact_id.in_(ids)))
                 report.contacts += (
                     await conn.execute(

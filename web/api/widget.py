@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from hub.ids import new_id
 from hub.model import utcnow
+from storage import consent
 from storage import models as m
 from web.auth.channels import channel_secrets, find_channel_by_public_key
 from web.errors import ApiError, field, read_json
@@ -272,6 +273,9 @@ async def create_session(request: Request) -> Response:
                 visitor = Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
         else:
             visitor = await _new_visitor(session, channel)
+        question = await consent.for_visitor(
+            await session.connection(), visitor.workspace_id, visitor.contact_id
+        )
     token = issue_token(settings.secret_key, visitor)
     return JSONResponse(
         {
@@ -280,6 +284,7 @@ async def create_session(request: Request) -> Response:
             "ws_url": f"{settings.ws_base}/ws/widget?token={token}",
             "title": channel.config.get("title"),
             "color": channel.config.get("color"),
+            "consent": question,  # storage.consent: the widget asks before chatting
         },
         status_code=201,
     )
