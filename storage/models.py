@@ -79,6 +79,10 @@ class Workspace(Base):
     created_at: Mapped[datetime] = _created()
     # Deleted workspaces stay recoverable for a while, then retention purges them.
     deleted_at: Mapped[datetime | None]
+    # The purpose the widget asks visitors' consent to (None: it asks nothing, the
+    # default); the version counts the texts, so each answer names the text it answered.
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    consent_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Operator(Base):
@@ -544,3 +548,24 @@ class ErasureLedgerEntry(Base):
     workspace_id: Mapped[str] = mapped_column(ID)
     contact_hash: Mapped[str] = mapped_column(String(64))
     erased_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ConsentRecord(Base):
+    """One answer to the workspace's consent question: given, refused or withdrawn.
+
+    The newest record is the contact's current answer; older ones are its history. The
+    text is kept as shown, beside its version, so the answer proves what was agreed to.
+    """
+
+    __tablename__ = "consent_records"
+    id: Mapped[str] = _id("cr_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    contact_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    granted: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))  # visitor | operator
+    operator_id: Mapped[str | None] = mapped_column(ID)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from hub.ids import new_id
 from hub.model import rfc3339, utcnow
 from hub.store import NotFound
+from storage import consent
 from storage import models as m
 from storage.models import table_of
 from storage.serialize import contact_to_wire, conversation_to_wire, message_from_row
@@ -38,6 +39,7 @@ T_OUTBOX = table_of(m.OutboxItem)
 T_BOOKING = table_of(m.Booking)
 T_ERASED = table_of(m.ErasedProviderMessage)
 T_LEDGER = table_of(m.ErasureLedgerEntry)
+T_CONSENT = table_of(m.ConsentRecord)
 
 EXPORT_FORMAT = "inviaro.contact-export/1"
 MAX_NAME = 200
@@ -60,6 +62,7 @@ _READ_ONLY = frozenset(
         "processing",
         "processing_changed_at",
         "processing_changed_by",
+        "consent",
     }
 )
 EDITABLE = frozenset({"name", "email", "phone", "attributes"})
@@ -159,7 +162,9 @@ async def _read_contact(
     contact = await _contact_row(conn, workspace_id, contact_id)
     identities = await _identities(conn, [contact_id])
     kinds = _kinds(await _channels(conn, workspace_id))
-    return _contact_wire(contact, identities[contact_id], kinds)
+    wire = _contact_wire(contact, identities[contact_id], kinds)
+    wire["consent"] = await consent.current(conn, contact_id)
+    return wire
 
 
 async def get_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str, Any]:
@@ -324,7 +329,11 @@ async def export_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str
             "format": EXPORT_FORMAT,
             "exported_at": rfc3339(utcnow()),
             "workspace": {"id": workspace.id, "name": workspace.name},
-            "contact": _contact_wire(contact, identities[contact_id], _kinds(channels)),
+            "contact": {
+                **_contact_wire(contact, identities[contact_id], _kinds(channels)),
+                "consent": await consent.current(conn, contact_id),
+            },
+            "consents": await consent.history(conn, contact_id),
             "conversations": conversations,
             "bookings": [_booking_export(b) for b in bookings],
         }
@@ -417,6 +426,7 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
         if conv_ids:
             await conn.execute(delete(T_CONV).where(T_CONV.c.id.in_(conv_ids)))
         await conn.execute(delete(T_IDENT).where(T_IDENT.c.contact_id == contact_id))
+        await conn.execute(delete(T_CONSENT).where(T_CONSENT.c.contact_id == contact_id))
         await conn.execute(delete(T_CONTACT).where(T_CONTACT.c.id == contact_id))
         await conn.execute(
             T_LEDGER.insert().values(

@@ -47,6 +47,7 @@ T_AUDIT = table_of(m.AuditEntry)
 T_SESSION = table_of(m.Session)
 T_CALENDAR = table_of(m.CalendarConnection)
 T_BOOKING_TYPE = table_of(m.BookingType)
+T_CONSENT = table_of(m.ConsentRecord)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
@@ -61,6 +62,7 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     T_BOOKING,
     T_CONV,
     T_IDENT,
+    table_of(m.ConsentRecord),
     T_CONTACT,
     T_BOOKING_TYPE,
     T_CALENDAR,
@@ -222,6 +224,7 @@ async def _purge_orphan_contacts(
             ]
             if ids:
                 await conn.execute(delete(T_IDENT).where(T_IDENT.c.contact_id.in_(ids)))
+                await conn.execute(delete(T_CONSENT).where(T_CONSENT.c.contact_id.in_(ids)))
                 await conn.execute(delete(T_BOOKING).where(T_BOOKING.c.contact_id.in_(ids)))
                 report.contacts += (
                     await conn.execute(

@@ -235,6 +235,7 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
     stop = stop or asyncio.Event()
     next_retention = time.monotonic() + 60.0  # not in the first minute of a start-up storm
     next_ledger = time.monotonic() + LEDGER_EVERY_S
+    backup: asyncio.Task[None] | None = None  # beside the sends, never in their way
     while not stop.is_set():
         claimed = 0
         try:
@@ -251,13 +252,16 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         if time.monotonic() >= next_retention:
             next_retention = time.monotonic() + RETENTION_EVERY_S
             await _retention(services.settings)
-            await backups.daily_backup(services)  # once a day: it checks the newest backup
+            if backup is None or backup.done():  # once a day: it checks the newest backup
+                backup = asyncio.create_task(backups.daily_backup(services))
         if time.monotonic() >= next_ledger:
             next_ledger = time.monotonic() + LEDGER_EVERY_S
             await backups.sync_ledger(services)
         if claimed == 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
+    if backup is not None:
+        await backup  # a backup under way finishes (it never raises)
 
 
 def start_in_process(services: Services) -> None:

@@ -92,6 +92,7 @@
     save("token", data.visitor_token);
     if (!ui) build();
     applyLook();
+    applyConsent();
     connect();
   }
 
@@ -310,6 +311,12 @@
     "textarea{flex:1;resize:none;border:1px solid #c9ced6;border-radius:8px;padding:8px;min-height:40px;max-height:120px;color:#1d2330;background:#fff}" +
     ".send{padding:0 14px;border-radius:8px;background:var(--c);color:#fff;font-weight:600}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
+    ".consent{padding:12px 14px;border-top:1px solid #e3e6eb;background:#fff;display:flex;flex-direction:column;gap:8px}" +
+    ".consent[hidden],form[hidden],.withdraw[hidden]{display:none}" +
+    ".consent .row{display:flex;gap:8px}" +
+    ".consent .yes{padding:6px 12px;border-radius:8px;background:var(--c);color:#fff;font-weight:600}" +
+    ".consent .no{padding:6px 12px;border-radius:8px;border:1px solid #c9ced6}" +
+    ".withdraw{font-size:11px;text-decoration:underline;padding:2px 14px 6px;align-self:flex-start;color:#5b6270;background:#fff}" +
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}.open .launcher{display:none}}";
 
   function h(tag, attrs, text) {
@@ -354,7 +361,19 @@
     var input = h("textarea", { rows: "1", "aria-label": "Type your message", placeholder: "Type your message…", maxlength: "10000" });
     var send = h("button", { "class": "send", type: "submit", "aria-label": "Send message" }, "Send");
     form.appendChild(input); form.appendChild(send);
-    [header, statusEl, log, typingEl, form].forEach(function (el) { panel.appendChild(el); });
+    // Consent to the workspace's purpose, asked before chatting when the workspace sets one.
+    var consentBox = h("div", { "class": "consent", role: "group", "aria-label": "Consent", hidden: "" });
+    var consentText = h("p", {});
+    var consentRow = h("div", { "class": "row" });
+    var yes = h("button", { "class": "yes", type: "button" }, "I agree");
+    var no = h("button", { "class": "no", type: "button" }, "No, thanks");
+    consentRow.appendChild(yes); consentRow.appendChild(no);
+    consentBox.appendChild(consentText); consentBox.appendChild(consentRow);
+    var withdraw = h("button", { "class": "withdraw", type: "button", hidden: "" }, "Withdraw my consent");
+    [header, statusEl, log, typingEl, consentBox, form, withdraw].forEach(function (el) { panel.appendChild(el); });
+    yes.addEventListener("click", function () { answerConsent(true); });
+    no.addEventListener("click", function () { answerConsent(false); });
+    withdraw.addEventListener("click", function () { answerConsent(false); });
     root.appendChild(launcher); root.appendChild(panel);
     shadow.appendChild(style); shadow.appendChild(root);
 
@@ -384,11 +403,37 @@
     document.addEventListener("visibilitychange", function () { if (!document.hidden && isOpen) markRead(); });
 
     ui = { host: host, root: root, launcher: launcher, badge: badgeEl, panel: panel, title: title,
-      agent: agent, status: statusEl, log: log, typing: typingEl, input: input };
+      agent: agent, status: statusEl, log: log, typing: typingEl, input: input, form: form,
+      consent: consentBox, consentText: consentText, withdraw: withdraw };
     (document.body || document.documentElement).appendChild(host);
     queue.forEach(renderPending);
     badge();
     if (wantOpen) openPanel();
+  }
+
+  // The composer shows only once the visitor agreed to the current text (when one is set).
+  function applyConsent() {
+    var c = session.consent || {};
+    var asking = !!c.text && !c.granted;
+    ui.consentText.textContent = c.text || "";
+    ui.consent.hidden = !asking;
+    ui.form.hidden = asking;
+    ui.withdraw.hidden = !c.text || !c.granted;
+  }
+
+  function answerConsent(granted) {
+    var c = session.consent || {};
+    fetch(HUB + "/api/widget/consent", {
+      method: "POST", mode: "cors", credentials: "omit",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ visitor_token: session.visitor_token, granted: granted, version: c.version })
+    }).then(function (r) {
+      if (r.status === 409) { startSession(); return; } // the text changed: show the new one
+      if (r.status !== 201) { status("Your answer could not be saved; please try again."); return; }
+      session.consent = { text: c.text, version: c.version, granted: granted };
+      status(granted ? "" : "Without your consent this chat stays closed.");
+      applyConsent();
+    }, function () { status("Your answer could not be saved; please try again."); });
   }
 
   function applyLook() {

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import open_page
+from tests.browser.conftest import WidgetSite, open_page
 from tests.browser.test_inbox import Desk, conv_item, desk
 
 pytestmark = pytest.mark.browser
@@ -46,4 +47,45 @@ async def test_an_operator_downloads_their_data_from_the_profile(desk: Desk) -> 
     document = json.loads(Path(await (await download_info.value).path()).read_text())
     assert document["operator"]["id"] == desk.owner.operator_id
     assert "password_hash" not in json.dumps(document)
+    assert watch.errors == []
+
+
+PURPOSE = "May we keep this chat to answer you and improve our service?"
+
+
+async def test_the_widget_asks_consent_before_chatting_and_the_visitor_withdraws_it(
+    context: Any, site: WidgetSite
+) -> None:
+    response = await site.owner.client.put(
+        "/api/workspace/consent",
+        json={"enabled": True, "text": PURPOSE},
+        headers=site.owner.csrf,
+    )
+    assert response.status_code == 200, response.text
+    page, watch = await open_page(context, site.page("consent"))
+    await page.get_by_role("button", name="Open chat").click()
+    dialog = page.get_by_role("dialog")
+    textbox = page.get_by_role("textbox", name="Type your message")
+    await expect(dialog.get_by_text(PURPOSE)).to_be_visible()
+    await expect(textbox).to_be_hidden()
+
+    await dialog.get_by_role("button", name="I agree").click()
+    await expect(textbox).to_be_visible()
+    await textbox.fill("Hello after agreeing")
+    await textbox.press("Enter")
+    conversation = await site.conversation_id()
+    await site.wait_messages(conversation, lambda items: len(items) == 1)
+    contact_id = (await site.owner.get(f"/api/conversations/{conversation}")).json()["contact"][
+        "id"
+    ]
+    contact = (await site.owner.get(f"/api/contacts/{contact_id}")).json()
+    assert (contact["consent"]["granted"], contact["consent"]["version"]) == (True, 1)
+
+    await dialog.get_by_role("button", name="Withdraw my consent").click()
+    await expect(textbox).to_be_hidden()
+    await expect(dialog.get_by_text(PURPOSE)).to_be_visible()
+    contact = (await site.owner.get(f"/api/contacts/{contact_id}")).json()
+    assert contact["consent"]["granted"] is False
+    export = (await site.owner.get(f"/api/contacts/{contact_id}/export")).json()
+    assert [c["granted"] for c in export["consents"]] == [True, False]
     assert watch.errors == []

@@ -39,6 +39,7 @@ from starlette.routing import Route
 
 from hub.ids import new_id
 from hub.model import utcnow
+from storage import consent
 from storage import models as m
 from web import limits
 from web.auth.channels import channel_secrets, find_channel_by_public_key
@@ -323,6 +324,9 @@ async def create_session(request: Request) -> Response:
                 403, "verification_required", "This chat is only open to signed-in visitors."
             )
         visitor = await _visitor(session, settings, channel, token, verified)
+        question = await consent.for_visitor(
+            await session.connection(), visitor.workspace_id, visitor.contact_id
+        )
     ticket = issue_ticket(settings.secret_key, visitor)
     return JSONResponse(
         {
@@ -331,6 +335,7 @@ async def create_session(request: Request) -> Response:
             "ws_url": f"{settings.ws_base}/ws/widget?token={ticket}",
             "title": channel.config.get("title"),
             "color": channel.config.get("color"),
+            "consent": question,  # storage.consent: the widget asks before chatting
         },
         status_code=201,
     )

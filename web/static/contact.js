@@ -25,6 +25,21 @@ const processingSelect = el("select", { id: "contact-processing", "aria-label": 
   ...Object.entries(PROCESSING).map(([value, label]) => el("option", { value }, label)));
 document.getElementById("contact-export").closest(".row").before(
   el("label", { class: "compact" }, "Processing ", processingSelect));
+// Consent to the workspace's purpose: the current answer, and recording a withdrawal.
+const consentLine = el("p", { id: "contact-consent", class: "muted small" });
+const withdrawButton = el("button", { type: "button", id: "contact-consent-withdraw", class: "ghost small", hidden: true },
+  "Record consent withdrawal");
+document.getElementById("contact-export").closest(".row").before(consentLine, withdrawButton);
+withdrawButton.addEventListener("click", async () => {
+  if (!contact) return;
+  try {
+    await api("POST", `/api/contacts/${encodeURIComponent(contact.id)}/consent/withdraw`);
+    await showContact(contact.id);
+    toast("The withdrawal was recorded.", "ok", 3000);
+  } catch (err) {
+    report(err, "Could not record the withdrawal");
+  }
+});
 const banner = el("p", { id: "processing-banner", class: "notice processing-banner", role: "status", hidden: true });
 document.getElementById("messages")?.before(banner);
 
@@ -65,6 +80,13 @@ export function hideContact() {
   contact = null;
   pane.hidden = true;
   banner.hidden = true;
+}
+
+function showConsent(found) {
+  const answer = found.consent;
+  consentLine.textContent = !answer ? "Consent: not asked or not answered" :
+    `Consent: ${answer.granted ? "given" : "withdrawn or refused"} ${formatTime(answer.at)} (text version ${answer.version})`;
+  withdrawButton.hidden = !(answer && answer.granted);
 }
 
 function showProcessing(found) {
@@ -112,6 +134,7 @@ function render(found) {
   if (!(found.identities || []).length) idents.append(el("li", { class: "muted" }, "None"));
   created.textContent = found.created_at ? "First seen " + formatTime(found.created_at) : "";
   showProcessing(found);
+  showConsent(found);
   const mayErase = me.manager;
   document.getElementById("contact-export").hidden = !mayErase;
   document.getElementById("contact-erase").hidden = !mayErase;

@@ -70,6 +70,35 @@ async function loadWorkspace() {
   }
   readonlyIfAgent(workspaceForm);
 }
+// ---------------------------------------------------------------- consent question
+const consentForm = $("consent-form");
+function showConsent(question) {
+  consentForm.elements.enabled.checked = question.enabled;
+  consentForm.elements.text.value = question.text || "";
+  $("consent-version").textContent = question.enabled ? `Text version ${question.version}` : "Off";
+}
+async function loadConsent() {
+  try {
+    showConsent(await get("/api/workspace/consent"));
+  } catch (err) {
+    report(err, "Could not load the consent question");
+  }
+  readonlyIfAgent(consentForm);
+}
+consentForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = consentForm.elements;
+  busy(consentForm, true);
+  try {
+    showConsent(await api("PUT", "/api/workspace/consent", { enabled: f.enabled.checked, text: f.text.value }));
+    toast("Consent question saved.", "ok", 3000);
+  } catch (err) {
+    report(err, "Could not save the consent question");
+  } finally {
+    busy(consentForm, false);
+  }
+});
+
 workspaceForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   const f = workspaceForm.elements;
@@ -472,7 +501,8 @@ async function loadAudit(more = false) {
 $("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
-  workspace: loadWorkspace, operators: loadOperators, channels: loadChannels, calendars: loadCalendars,
+  workspace: () => { loadWorkspace(); loadConsent(); }, operators: loadOperators, channels: loadChannels,
+  calendars: loadCalendars,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
   profile: () => {},
 };

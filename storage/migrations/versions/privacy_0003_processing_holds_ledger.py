@@ -1,5 +1,5 @@
 """privacy: contact processing (restriction, objection), operator deletion, legal holds,
-erasure ledger
+erasure ledger, consent records
 
 Revision ID: privacy_0003
 Revises: 0003_calendar
@@ -28,6 +28,43 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("processing_changed_by", sa.String(length=40), nullable=True))
     with op.batch_alter_table("operators", schema=None) as batch_op:
         batch_op.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("workspaces", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("consent_text", sa.Text(), nullable=True))
+        batch_op.add_column(
+            sa.Column("consent_version", sa.Integer(), server_default="0", nullable=False)
+        )
+    op.create_table(
+        "consent_records",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("contact_id", sa.String(length=40), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("operator_id", sa.String(length=40), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_consent_records_contact_id_contacts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_consent_records_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_records")),
+    )
+    with op.batch_alter_table("consent_records", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_consent_records_contact_id"), ["contact_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_consent_records_workspace_id"), ["workspace_id"], unique=False
+        )
     op.create_table(
         "legal_holds",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -66,6 +103,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("consent_records")
+    with op.batch_alter_table("workspaces", schema=None) as batch_op:
+        batch_op.drop_column("consent_version")
+        batch_op.drop_column("consent_text")
     op.drop_table("erasure_ledger")
     op.drop_table("legal_holds")
     with op.batch_alter_table("operators", schema=None) as batch_op:

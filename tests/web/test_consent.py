@@ -1,0 +1,156 @@
+"""Consent records: asked by the widget (off by default), recorded with time and text
+version, exported, withdrawable by the visitor and by an operator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import Account, add_operator, signup
+from tests.web.realtime import ORIGIN, Widget, visitor_session, widget_channel
+
+PURPOSE = "May we keep this chat to improve our service?"
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient) -> Account:
+    return await signup(client)
+
+
+async def ask(owner: Account, text: str = PURPOSE) -> dict[str, Any]:
+    response = await owner.client.put(
+        "/api/workspace/consent", json={"enabled": True, "text": text}, headers=owner.csrf
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def answer(owner: Account, token: str, granted: bool, version: Any) -> httpx.Response:
+    return await owner.client.post(
+        "/api/widget/consent",
+        json={"visitor_token": token, "granted": granted, "version": version},
+        headers={"Origin": ORIGIN},
+    )
+
+
+@pytest.fixture
+async def widget(owner: Account) -> Widget:
+    return await widget_channel(owner)
+
+
+async def visitor(owner: Account) -> dict[str, Any]:
+    """A new visitor on the workspace's (only) widget channel."""
+    return await visitor_session(owner, await widget_channel(owner))
+
+
+async def contact_of(owner: Account, session: dict[str, Any]) -> dict[str, Any]:
+    listed = (await owner.get("/api/contacts")).json()["items"]
+    [only] = listed
+    return dict((await owner.get(f"/api/contacts/{only['id']}")).json())
+
+
+async def test_no_consent_is_asked_by_default(owner: Account) -> None:
+    assert (await owner.get("/api/workspace/consent")).json() == {
+        "enabled": False,
+        "text": None,
+        "version": 0,
+    }
+    session = await visitor(owner)
+    assert session["consent"] == {"text": None, "version": 0, "granted": False}
+
+
+async def test_the_widget_session_carries_the_question(owner: Account) -> None:
+    question = await ask(owner)
+    assert question == {"enabled": True, "text": PURPOSE, "version": 1}
+    session = await visitor(owner)
+    assert session["consent"] == {"text": PURPOSE, "version": 1, "granted": False}
+
+
+async def test_an_answer_is_recorded_with_time_and_text_version_and_exported(
+    owner: Account, widget: Widget
+) -> None:
+    await ask(owner)
+    session = await visitor_session(owner, widget)
+    response = await answer(owner, session["visitor_token"], True, 1)
+    assert response.status_code == 201, response.text
+    assert response.json()["granted"] is True and response.json()["at"]
+    again = await visitor_session(owner, widget, session["visitor_token"])
+    assert again["consent"]["granted"] is True
+    contact = await contact_of(owner, session)
+    assert contact["consent"]["version"] == 1 and contact["consent"]["text"] == PURPOSE
+    export = (await owner.get(f"/api/contacts/{contact['id']}/export")).json()
+    assert [(c["granted"], c["version"]) for c in export["consents"]] == [(True, 1)]
+
+
+async def test_the_visitor_withdraws_in_the_widget(owner: Account) -> None:
+    await ask(owner)
+    session = await visitor(owner)
+    await answer(owner, session["visitor_token"], True, 1)
+    withdrawn = await answer(owner, session["visitor_token"], False, None)
+    assert withdrawn.status_code == 201
+    contact = await contact_of(owner, session)
+    assert contact["consent"]["granted"] is False
+    export = (await owner.get(f"/api/contacts/{contact['id']}/export")).json()
+    assert [c["granted"] for c in export["consents"]] == [True, False]
+
+
+async def test_an_operator_records_a_withdrawal_audited(owner: Account) -> None:
+    await ask(owner)
+    session = await visitor(owner)
+    await answer(owner, session["visitor_token"], True, 1)
+    contact = await contact_of(owner, session)
+    agent = await add_operator(owner, "agent")
+    try:
+        response = await agent.post(f"/api/contacts/{contact['id']}/consent/withdraw")
+    finally:
+        await agent.client.aclose()
+    assert response.status_code == 201, response.text
+    assert response.json()["source"] == "operator"
+    assert response.json()["operator_id"] == agent.operator_id
+    assert (await contact_of(owner, session))["consent"]["granted"] is False
+    entries = (await owner.get("/api/audit")).json()["items"]
+    assert any(
+        e["action"] == "consent_withdrawn" and e["target"]["id"] == contact["id"] for e in entries
+    )
+
+
+async def test_a_new_text_asks_again_and_an_old_yes_is_refused(
+    owner: Account, widget: Widget
+) -> None:
+    await ask(owner)
+    session = await visitor_session(owner, widget)
+    await answer(owner, session["visitor_token"], True, 1)
+    assert (await ask(owner, "A new purpose."))["version"] == 2
+    again = await visitor_session(owner, widget, session["visitor_token"])
+    assert again["consent"] == {"text": "A new purpose.", "version": 2, "granted": False}
+    stale = await answer(owner, session["visitor_token"], True, 1)
+    assert stale.status_code == 409 and stale.json()["error"] == "consent_outdated"
+
+
+async def test_bad_answers_are_refused(owner: Account) -> None:
+    await ask(owner)
+    session = await visitor(owner)
+    assert (await answer(owner, "forged", True, 1)).status_code == 403
+    assert (await answer(owner, session["visitor_token"], "yes", 1)).status_code == 422
+
+
+async def test_only_managers_change_the_question(owner: Account) -> None:
+    agent = await add_operator(owner, "agent")
+    try:
+        response = await agent.client.put(
+            "/api/workspace/consent", json={"enabled": True, "text": "x"}, headers=agent.csrf
+        )
+    finally:
+        await agent.client.aclose()
+    assert response.status_code == 403
+
+
+async def test_an_erased_contact_leaves_no_consent_record(owner: Account) -> None:
+    await ask(owner)
+    session = await visitor(owner)
+    await answer(owner, session["visitor_token"], True, 1)
+    contact = await contact_of(owner, session)
+    assert (await owner.delete(f"/api/contacts/{contact['id']}")).status_code == 204
+    assert (await answer(owner, session["visitor_token"], False, None)).status_code == 403

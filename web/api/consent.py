@@ -1,0 +1,112 @@
+"""Consent records over HTTP: the workspace's question, the visitor's answer, and an
+operator recording a withdrawal (:mod:`storage.consent`).
+
+``GET/PUT /api/workspace/consent`` (managers change it) ``{enabled, text}``: off by default.
+``POST /api/widget/consent {visitor_token, granted, version}``: the widget's visitor
+agrees, refuses or withdraws; a yes to an older text answers 409 ``consent_outdated``.
+``POST /api/contacts/{id}/consent/withdraw``: an operator records a withdrawal the contact
+gave another way (audited). The widget learns the question from its session
+(``consent: {text, version, granted}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.store import NotFound
+from storage import consent
+from web import audit
+from web.api.widget import read_token
+from web.auth.context import MANAGERS, require
+from web.errors import ApiError, field, read_json
+
+
+def _db(request: Request) -> Any:
+    return request.app.state.services.db()
+
+
+async def get_question(request: Request) -> Response:
+    who = await require(request)
+    async with _db(request) as db:
+        return JSONResponse(await consent.settings(await db.connection(), who.workspace_id))
+
+
+async def put_question(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    data = await read_json(request)
+    async with _db(request) as db, db.begin():
+        try:
+            question = await consent.set_question(
+                await db.connection(), who.workspace_id, data.get("enabled"), data.get("text")
+            )
+        except consent.InvalidConsent as exc:
+            raise ApiError(422, "invalid", str(exc)) from None
+        await audit.by_principal(
+            db, request, who, "consent_question_changed", "workspace", who.workspace_id
+        )
+    return JSONResponse(question)
+
+
+async def visitor_answer(request: Request) -> Response:
+    data = await read_json(request)
+    token = field(data, "visitor_token", str, max_len=1000)
+    granted = data.get("granted")
+    if not isinstance(granted, bool):
+        raise ApiError(422, "invalid", "'granted' must be true or false.")
+    version = data.get("version")
+    if granted and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ApiError(422, "invalid", "'version' must be the version of the text agreed to.")
+    visitor = read_token(request.app.state.settings.secret_key, token)
+    if visitor is None:
+        raise ApiError(403, "forbidden", "The visitor token is not valid.")
+    async with _db(request) as db, db.begin():
+        try:
+            answer = await consent.record(
+                await db.connection(),
+                visitor.workspace_id,
+                visitor.contact_id,
+                granted=granted,
+                version=version,
+                source="visitor",
+            )
+        except NotFound:
+            raise ApiError(403, "forbidden", "This visitor's data was erased.") from None
+        except consent.OutdatedConsent as exc:
+            raise ApiError(409, "consent_outdated", str(exc)) from None
+        except consent.InvalidConsent as exc:
+            raise ApiError(422, "invalid", str(exc)) from None
+    return JSONResponse(answer, status_code=201)
+
+
+async def operator_withdrawal(request: Request) -> Response:
+    who = await require(request)
+    contact_id = str(request.path_params["contact_id"])[:64]
+    async with _db(request) as db, db.begin():
+        try:
+            answer = await consent.record(
+                await db.connection(),
+                who.workspace_id,
+                contact_id,
+                granted=False,
+                version=None,
+                source="operator",
+                operator_id=who.operator_id,
+            )
+        except NotFound:
+            raise ApiError(404, "not_found", "There is no such contact.") from None
+        except consent.InvalidConsent as exc:
+            raise ApiError(422, "invalid", str(exc)) from None
+        await audit.by_principal(db, request, who, "consent_withdrawn", "contact", contact_id)
+    return JSONResponse(answer, status_code=201)
+
+
+routes = [
+    Route("/api/workspace/consent", get_question, methods=["GET"]),
+    Route("/api/workspace/consent", put_question, methods=["PUT"]),
+    Route("/api/widget/consent", visitor_answer, methods=["POST"]),
+    Route("/api/contacts/{contact_id}/consent/withdraw", operator_withdrawal, methods=["POST"]),
+]
