@@ -11,6 +11,7 @@ gave another way (audited). The widget learns the question from its session
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -60,9 +61,11 @@ async def visitor_answer(request: Request) -> Response:
     version = data.get("version")
     if granted and (not isinstance(version, int) or isinstance(version, bool)):
         raise ApiError(422, "invalid", "'version' must be the version of the text agreed to.")
-    visitor = read_token(request.app.state.settings.secret_key, token)
-    if visitor is None:
+    settings = request.app.state.settings
+    found = read_token(settings.secret_key, token)
+    if found is None or time.time() - found[1] > settings.visitor_token_days * 86400:
         raise ApiError(403, "forbidden", "The visitor token is not valid.")
+    visitor = found[0]
     async with _db(request) as db, db.begin():
         try:
             answer = await consent.record(
