@@ -61,12 +61,3 @@ async def daily_backup(services: Any) -> None:
         log.info("backup written: %s (%d old removed)", result.path.name, len(result.removed))
     except Exception as exc:
         log.error("daily backup failed: %s", exc)
-
-
-def install(services: Any) -> None:
-    """The process that erases a contact writes the ledger file at once."""
-
-    async def on_erased(workspace_id: str, contact_id: str, conversation_ids: list[str]) -> None:
-        await sync_ledger(services)
-
-    services.hooks("on_contact_erased").append(on_erased)

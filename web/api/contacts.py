@@ -23,7 +23,7 @@ from starlette.routing import Route
 from hub.gone import gone
 from hub.store import NotFound
 from storage import privacy, processing
-from web import audit, booking
+from web import audit, backups, booking
 from web.api.validate import query_limit
 from web.auth.context import MANAGERS, Principal, require
 from web.errors import ApiError, read_json
@@ -151,6 +151,7 @@ async def erase_contact(request: Request) -> Response:
     # The rows are gone; their appointments at the provider go too (best effort).
     await booking.cancel_events(services, events)
     await announce(services, gone("contact_erased", "conversation", *report.conversation_ids))
+    await backups.sync_ledger(services)  # the erasure reaches the ledger beside the backups now
     return Response(status_code=204)
 
 
