@@ -56,6 +56,7 @@ class Send:
     conversation_id: str | None
     text: str
     client_id: str | None = None
+    private: bool = False  # an operator's note: never reaches the visitor or a channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ def decode_client_frame(
                 _opt_id(obj, "conversation_id"),
                 _text(obj.get("text")),
                 _opt_id(obj, "client_id"),
+                "private" in obj and _bool(obj, "private"),
             )
         if kind == "typing":
             return Typing(_opt_id(obj, "conversation_id"), _bool(obj, "active"))

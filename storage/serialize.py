@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.model import Attachment, Author, Message, rfc3339
+from hub.model import NO_DELIVERY, Attachment, Author, Delivery, Message, SendFailure, rfc3339
 from storage import models as m
+
+
+def delivery_of(row: m.Message) -> Delivery:
+    """Where an outbound send stands, from the message row's delivery columns."""
+    error = SendFailure(row.error_code or "failed", row.error) if row.error else None
+    attempts = row.attempts or 0
+    if error is None and not attempts and row.next_attempt_at is None:
+        return NO_DELIVERY
+    return Delivery(error, attempts, row.next_attempt_at)
 
 
 def message_from_row(row: m.Message) -> Message:
@@ -21,6 +30,8 @@ def message_from_row(row: m.Message) -> Message:
         status=row.status,  # type: ignore[arg-type]
         created_at=row.created_at,
         client_id=row.client_id,
+        private=bool(row.private),
+        delivery=delivery_of(row),
     )
 
 

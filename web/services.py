@@ -24,7 +24,7 @@ from hub.service import Hub
 from storage import migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import metrics, provider_origins
+from web import mentions, metrics, provider_origins
 from web.config import Settings
 
 log = logging.getLogger("inviaro.services")
@@ -68,6 +68,7 @@ class Services:
             observe_accept=metrics.ACCEPT_SECONDS.observe,
         )
         await hub.bus.start()
+        hub.resolve_mentions = mentions.resolver(sessionmaker(engine))
         services = cls(
             settings=settings,
             engine=engine,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,10 +18,12 @@ from starlette.routing import Route
 from hub.model import Author, Inbound, as_utc
 from hub.store import NotFound
 from storage import models as m
+from storage import outbox
 from storage.serialize import conversation_to_wire, message_from_row
 from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
 from web.errors import ApiError, field, read_json
+from web.schema import parse_body
 from web.window import check_reply_window
 
 STATUSES = ("open", "pending", "resolved")
@@ -31,6 +34,14 @@ TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 MAX_TEMPLATE_PARAMETERS = 10
 MAX_TEMPLATE_PARAMETER = 1024
 _NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
+
+
+class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/conversations/{id}/messages``: a reply, or with ``private`` a note."""
+
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    private: bool = False
 
 
 def _encode_cursor(updated_at: datetime, conv_id: str) -> str:
@@ -103,6 +114,7 @@ async def _send(
     text: str,
     client_id: str | None,
     payload: dict[str, Any] | None = None,
+    private: bool = False,
 ) -> Response:
     """Hand the operator's message to the hub: 201 when stored now, 200 when ``client_id``
     names one already stored."""
@@ -117,6 +129,7 @@ async def _send(
                 conversation_id=conv.id,
                 client_id=client_id,
                 payload=payload,
+                private=private,
             )
         )
     except NotFound:
@@ -223,14 +236,41 @@ async def list_messages(request: Request) -> Response:
 
 
 async def post_message(request: Request) -> Response:
+    """A reply through the conversation's channel, or a private note (operators only: no
+    channel, no visitor; the reply window does not apply to it)."""
     principal = await require(request)
-    data = await read_json(request)
-    text = field(data, "text", str, max_len=MAX_TEXT)
-    client_id = field(data, "client_id", str, required=False, max_len=64)
+    body = await parse_body(request, NewMessage)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
+        if not body.private:
+            await check_reply_window(session, conv)
+    return await _send(request, principal, conv, body.text, body.client_id, private=body.private)
+
+
+async def retry_message(request: Request) -> Response:
+    """Send a ``failed`` reply again: 202 with the message, ``queued`` for the worker."""
+    principal = await require(request)
+    services = request.app.state.services
+    async with services.db() as session:
+        conv = await _conversation(session, principal, request.path_params["id"])
+        msg = await session.get(m.Message, request.path_params["message_id"])
+        if msg is None or msg.conversation_id != conv.id:
+            raise ApiError(404, "not_found", "There is no such message in this conversation.")
         await check_reply_window(session, conv)
-    return await _send(request, principal, conv, text, client_id)
+    try:
+        receipt = await outbox.requeue(
+            services.engine, principal.workspace_id, conv.id, request.path_params["message_id"]
+        )
+    except outbox.NotRetryable:
+        raise ApiError(
+            409, "not_retryable", "Only a failed reply to a channel can be sent again."
+        ) from None
+    await services.hub.publish_receipts([receipt])
+    async with services.db() as session:
+        row = await session.get(m.Message, receipt.message_id)
+        assert row is not None
+        wire = message_from_row(row).to_wire()
+    return JSONResponse(wire, status_code=202)
 
 
 def _template_fields(data: dict[str, Any]) -> tuple[str, str, list[str]]:
@@ -304,6 +344,7 @@ routes = [
     Route("/api/conversations/{id}", patch_conversation, methods=["PATCH"]),
     Route("/api/conversations/{id}/messages", list_messages, methods=["GET"]),
     Route("/api/conversations/{id}/messages", post_message, methods=["POST"]),
+    Route("/api/conversations/{id}/messages/{message_id}/retry", retry_message, methods=["POST"]),
     Route("/api/conversations/{id}/template", post_template, methods=["POST"]),
     Route("/api/conversations/{id}/read", mark_read, methods=["POST"]),
 ]
