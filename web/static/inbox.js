@@ -18,7 +18,9 @@ const ACK_TIMEOUT_MS = 15000;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 8000;
-const STATUS_RANK = { sending: 0, queued: 1, sent: 1, delivered: 2, read: 3, failed: 1 };
+// queued, sending and failed move among each other (a retry goes back to queued); sent,
+// delivered and read only ever move forward, whatever order the receipts arrive in.
+const STATUS_RANK = { queued: 1, sending: 1, failed: 1, sent: 2, delivered: 3, read: 4 };
 
 const $ = (id) => document.getElementById(id);
 const dom = {
@@ -29,7 +31,7 @@ const dom = {
   assignMe: $("assign-me"), resolve: $("resolve"), tags: $("thread-tags"), tagForm: $("tag-form"),
   tagInput: $("tag-input"), scroller: $("messages"), messages: $("message-list"),
   history: $("history-status"), typing: $("typing"), replyForm: $("reply-form"), reply: $("reply"),
-  count: $("reply-count"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
+  count: $("reply-count"), replyPrivate: $("reply-private"), send: $("send"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
   myStatus: $("my-status"), templateNotice: $("template-notice"), templateWhy: $("template-why"),
   templateForm: $("template-form"), templateDismiss: $("template-dismiss"),
 };
@@ -75,8 +77,20 @@ function previewText(msg) {
   if (!msg) return "No messages yet";
   let text = msg.text || "";
   if (!text && msg.attachments && msg.attachments.length) text = "📎 " + (msg.attachments[0].name || "Attachment");
-  const prefix = msg.direction === "out" ? (msg.author?.kind === "bot" ? "Bot: " : "You: ") : "";
+  const prefix = msg.private ? "Note: " : msg.direction === "out" ? (msg.author?.kind === "bot" ? "Bot: " : "You: ") : "";
   return prefix + text.replace(/\s+/g, " ").slice(0, 140);
+}
+
+/** The last reply's trouble, in the list: a send that failed or is being retried. */
+function sendPill(msg) {
+  if (!msg || msg.direction !== "out" || msg.private) return null;
+  if (msg.status === "failed") {
+    return el("span", { class: "pill send-failed", title: msg.error?.detail || "" }, "Failed");
+  }
+  if (msg.status === "queued" && msg.error) {
+    return el("span", { class: "pill send-retrying", title: msg.error.detail || "" }, "Retrying");
+  }
+  return null;
 }
 
 function renderList() {
@@ -103,6 +117,7 @@ function conversationItem(conv) {
         typing && typing.until > Date.now() ? typing.name + " is typing…" : previewText(conv.last_message)),
       el("span", { class: "conv-meta" },
         el("span", { class: "pill status-" + conv.status }, conv.status),
+        sendPill(conv.last_message),
         op ? el("span", { class: "pill assignee" }, op.id === me.id ? "Me" : op.name) : null,
         ...(conv.tags || []).slice(0, 3).map((t) => el("span", { class: "pill tag" }, t)))),
     conv.unread ? el("span", { class: "unread", "aria-label": conv.unread + " unread" }, String(conv.unread)) : null,
@@ -225,7 +240,7 @@ class Thread {
     }
     const old = this.messages.get(msg.id);
     if (old) {
-      if ((STATUS_RANK[msg.status] ?? 0) > (STATUS_RANK[old.status] ?? 0) || msg.status === "failed") old.status = msg.status;
+      applyDelivery(old, msg);
       return true;
     }
     this.messages.set(msg.id, { ...msg });
@@ -401,14 +416,53 @@ function messageKey(msg) {
   return msg.local ? msg.key : msg.id;
 }
 
+/** Take a status (and its error, attempts, next attempt) from the server: a message frame
+ * or a receipt. Sent, delivered and read never move back; a provider's "failed" always wins. */
+function applyDelivery(msg, update) {
+  const rank = STATUS_RANK[update.status] ?? 0;
+  if (update.status !== "failed" && rank < (STATUS_RANK[msg.status] ?? 0)) return;
+  msg.status = update.status;
+  for (const key of ["error", "attempts", "next_attempt_at"]) {
+    if (key in update) msg[key] = update[key];
+  }
+  if (update.status !== "queued" && update.status !== "failed") msg.error = null;
+}
+
 function statusLabel(msg) {
   switch (msg.status) {
-    case "sending": return socket.online ? "Sending…" : "Waiting for connection…";
-    case "queued": case "sent": return "Sent";
+    case "sending": return msg.local && !socket.online ? "Waiting for connection…" : "Sending…";
+    case "queued": return msg.error ? "Retrying" : "Queued";
+    case "sent": return "Sent";
     case "delivered": return "Delivered";
     case "read": return "Read";
     case "failed": return "Failed";
     default: return "";
+  }
+}
+
+/** Why a send failed, or why it is waiting for another attempt, in words. */
+function deliveryNote(msg) {
+  if (!msg.error || !msg.error.detail) return "";
+  if (msg.status === "failed") return msg.error.detail;
+  if (msg.status === "queued") {
+    const when = msg.next_attempt_at ? " Next attempt " + formatTime(msg.next_attempt_at) + "." : "";
+    return `Attempt ${msg.attempts || 1} failed: ${msg.error.detail}${when}`;
+  }
+  return "";
+}
+
+/** The operator's Retry on a send the server gave up on: queued again for the worker. */
+async function retryStored(msg) {
+  try {
+    const url = `/api/conversations/${encodeURIComponent(msg.conversation_id)}/messages/${encodeURIComponent(msg.id)}/retry`;
+    const fresh = await post(url, {});
+    const thread = state.threads.get(msg.conversation_id);
+    const held = thread && thread.messages.get(msg.id);
+    if (held) applyDelivery(held, fresh);
+    if (state.current === msg.conversation_id) renderMessages();
+    noteListStatus(msg.conversation_id, fresh.id, fresh);
+  } catch (err) {
+    report(err, "Could not send it again");
   }
 }
 
@@ -423,8 +477,10 @@ function messageNode(msg) {
     el("span", { class: "author" }, who),
     el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
     el("span", { class: "status" }));
-  return el("li", { class: `msg ${msg.direction === "out" ? "out" : "in"} author-${author.kind || "contact"}` },
-    el("div", { class: "bubble" }, text, attachments), foot);
+  const note = msg.private ? el("span", { class: "note-label" }, "Private note") : null;
+  const reason = el("p", { class: "delivery-note", role: "status" });
+  return el("li", { class: `msg ${msg.direction === "out" ? "out" : "in"} author-${author.kind || "contact"}${msg.private ? " note" : ""}` },
+    note, el("div", { class: "bubble", dir: "auto" }, text, attachments), foot, reason);
 }
 
 function attachmentNode(att) {
@@ -459,13 +515,17 @@ function updateNode(node, msg) {
     status.textContent = statusLabel(msg);
     status.className = "status st-" + msg.status;
     node.dataset.status = msg.status;
+    const reason = node.querySelector(".delivery-note");
+    reason.textContent = deliveryNote(msg);
+    reason.hidden = !reason.textContent;
     let retry = node.querySelector(".retry");
-    if (msg.status === "failed" && msg.local) {
+    if (msg.status === "failed" && !msg.private) {
       if (!retry) {
         retry = el("button", { type: "button", class: "retry link" }, "Retry");
-        retry.addEventListener("click", () => transmit(msg));
         node.querySelector(".foot").append(retry);
       }
+      // A local message never reached the server: resend it; a stored one goes back to the worker.
+      retry.onclick = () => (msg.local ? transmit(msg) : retryStored(msg));
     } else if (retry) {
       retry.remove();
     }
@@ -586,6 +646,7 @@ function sendReply() {
     local: true, key: "local:" + clientId, client_id: clientId, conversation_id: id, direction: "out",
     author: { kind: "operator", id: me.id, name: me.name }, text, attachments: [], status: "sending",
     created_at: new Date().toISOString(), at: Date.now(), ref: null, timer: null,
+    private: dom.replyPrivate.checked,
   };
   thread.pending.set(clientId, local);
   dom.reply.value = "";
@@ -606,6 +667,7 @@ function transmit(local) {
   local.ref = "r" + (++refCounter);
   state.refs.set(local.ref, local);
   const frame = { type: "send", ref: local.ref, conversation_id: local.conversation_id, text: local.text, client_id: local.client_id };
+  if (local.private) frame.private = true;
   if (socket.send(frame)) {
     local.timer = setTimeout(() => failLocal(local, "No answer from the server."), ACK_TIMEOUT_MS);
   }
@@ -620,6 +682,16 @@ function failLocal(local, why) {
   if (state.current === local.conversation_id) renderMessages();
   if (why) toast("Your reply was not sent: " + why, "error");
 }
+
+function noteMode() {
+  const note = dom.replyPrivate.checked;
+  dom.replyForm.classList.toggle("is-note", note);
+  dom.reply.placeholder = note
+    ? "Write a private note… only operators see it; @name notifies a colleague"
+    : "Write a reply… Enter sends, Shift+Enter adds a line";
+  dom.send.textContent = note ? "Add note" : "Send";
+}
+dom.replyPrivate.addEventListener("change", noteMode);
 
 dom.replyForm.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -805,12 +877,26 @@ socket.on("receipt", (frame) => {
   const thread = state.threads.get(frame.conversation_id);
   const msg = thread && thread.messages.get(frame.message_id);
   if (msg) {
-    const rank = STATUS_RANK[frame.status] ?? 0;
-    if (frame.status === "failed" || rank >= (STATUS_RANK[msg.status] ?? 0)) msg.status = frame.status;
+    applyDelivery(msg, frame);
     if (state.current === frame.conversation_id) renderMessages();
   }
-  const conv = state.convs.get(frame.conversation_id);
-  if (conv && conv.last_message && conv.last_message.id === frame.message_id) conv.last_message.status = frame.status;
+  noteListStatus(frame.conversation_id, frame.message_id, frame);
+});
+
+/** A conversation's last message changed state: its list entry shows it (Failed, Retrying). */
+function noteListStatus(conversationId, messageId, update) {
+  const conv = state.convs.get(conversationId);
+  if (conv && conv.last_message && conv.last_message.id === messageId) {
+    applyDelivery(conv.last_message, update);
+    renderList();
+  }
+}
+
+socket.on("mention", (frame) => {
+  const msg = frame.message || {};
+  const who = (msg.author && msg.author.name) || "An operator";
+  toast(`${who} mentioned you in a note: ${String(msg.text || "").slice(0, 120)}`, "info");
+  if (msg.conversation_id && !state.convs.has(msg.conversation_id)) loadList();
 });
 
 socket.on("typing", onTyping);
