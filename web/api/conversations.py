@@ -18,7 +18,7 @@ from starlette.routing import Route
 from hub.model import Author, Inbound, as_utc
 from hub.store import NotFound
 from storage import models as m
-from storage import outbox
+from storage import outbox, search
 from storage.serialize import conversation_to_wire, message_from_row
 from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
@@ -137,11 +137,26 @@ async def _send(
     return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
 
 
-async def list_conversations(request: Request) -> Response:
-    principal = await require(request)
-    q = request.query_params
-    limit = query_limit(q.get("limit"))
-    query = select(m.Conversation).where(m.Conversation.workspace_id == principal.workspace_id)
+MAX_QUERY = 200
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(["q", offset])).decode()
+
+
+def _decode_offset(cursor: str) -> int:
+    """A search page's position (searches are ranked, so they page by offset)."""
+    try:
+        tag, offset = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if tag == "q" and isinstance(offset, int) and 0 <= offset <= 100_000:
+            return offset
+    except Exception:
+        pass
+    raise ApiError(422, "invalid", "The cursor is not one this API gave out.")
+
+
+def _filtered(query: Any, principal: Principal, q: Any) -> Any:
+    """The list's filters, each optional, all combinable: status, assignee, channel, tag."""
     status = q.get("status")
     if status:
         if status not in STATUSES:
@@ -156,6 +171,45 @@ async def list_conversations(request: Request) -> Response:
             if assignee == "none"
             else m.Conversation.assignee_id == assignee
         )
+    channel = q.get("channel")
+    if channel:
+        query = query.where(m.Conversation.channel_id == channel)
+    tag = q.get("tag")
+    if tag:
+        query = query.where(search.has_tag(tag))
+    return query
+
+
+async def _search(request: Request, principal: Principal, text: str, limit: int) -> Response:
+    """``q``: ranked matches in messages, the contact's name, email or phone, and tags."""
+    q = request.query_params
+    offset = _decode_offset(q["cursor"]) if q.get("cursor") else 0
+    services = request.app.state.services
+    ranked = search.ranked_conversations(services.engine.dialect.name, principal.workspace_id, text)
+    if ranked is None:
+        return JSONResponse({"items": [], "next_cursor": None})
+    query = _filtered(ranked, principal, q).offset(offset).limit(limit + 1)
+    async with services.db() as session:
+        convs = [row[0] for row in await session.execute(query)]
+        more = len(convs) > limit
+        convs = convs[:limit]
+        items = await _wire(session, convs)
+    return JSONResponse(
+        {"items": items, "next_cursor": _encode_offset(offset + limit) if more else None}
+    )
+
+
+async def list_conversations(request: Request) -> Response:
+    """The workspace's conversations, newest activity first, filtered; with ``q``, the
+    ones that match it, best match first."""
+    principal = await require(request)
+    q = request.query_params
+    limit = query_limit(q.get("limit"))
+    text = (q.get("q") or "").strip()[:MAX_QUERY]
+    if text:
+        return await _search(request, principal, text, limit)
+    base = select(m.Conversation).where(m.Conversation.workspace_id == principal.workspace_id)
+    query = _filtered(base, principal, q)
     if q.get("cursor"):
         stamp, conv_id = _decode_cursor(q["cursor"])
         query = query.where(
