@@ -174,3 +174,41 @@ async def test_a_private_note_is_styled_apart_and_never_reaches_the_visitor(
         assert "Customer is a VIP, ship express" not in texts
         assert watch.problems() == []
     await close_all_sockets()
+
+
+async def test_search_finds_a_message_by_a_word(
+    live: LiveServer, context: Any, tmp_path: Path
+) -> None:
+    from tests.helpers import new_client, signup
+
+    marker = "parcel" + uuid.uuid4().hex[:6]
+    async with new_client(live.url) as http:
+        owner = await signup(http, name="Olivia Owner")
+        widget = await widget_channel(owner)
+        convs = []
+        for text in (f"my {marker} is late", "do you ship to Norway?"):
+            session = await visitor_session(owner, widget)
+            sock = await visitor_socket(session["ws_url"])
+            await sock.send({"type": "send", "ref": 1, "text": text})
+            convs.append((await sock.wait_for(type="ack", ref=1))["message"]["conversation_id"])
+        await signed_in(context, live, http)
+        page, watch = await inbox(context, live)
+        items = page.locator("#conversation-list button")
+        await expect(items).to_have_count(2)
+
+        await page.locator("body").press("/")
+        await expect(page.locator("#search")).to_be_focused()
+        await page.keyboard.type(marker)
+        await expect(items).to_have_count(1)
+        await expect(items.first).to_have_attribute("data-id", convs[0])
+        await shot(page, tmp_path, "search")
+
+        await page.keyboard.press("Escape")
+        await expect(items).to_have_count(2)
+        await page.keyboard.press("Control+k")
+        await expect(page.locator("#search")).to_be_focused()
+        await page.keyboard.type("nothing-like-this-anywhere")
+        await expect(page.locator("#search-empty")).to_be_visible()
+        await expect(items).to_have_count(0)
+        assert watch.problems() == []
+    await close_all_sockets()

@@ -24,8 +24,8 @@ const STATUS_RANK = { queued: 1, sending: 1, failed: 1, sent: 2, delivered: 3, r
 
 const $ = (id) => document.getElementById(id);
 const dom = {
-  list: $("conversation-list"), listEmpty: $("list-empty"), listMore: $("list-more"),
-  status: $("filter-status"), assignee: $("filter-assignee"),
+  list: $("conversation-list"), listEmpty: $("list-empty"), searchEmpty: $("search-empty"), listMore: $("list-more"),
+  status: $("filter-status"), assignee: $("filter-assignee"), search: $("search"),
   threadEmpty: $("thread-empty"), thread: $("thread"), title: $("thread-title"), sub: $("thread-sub"),
   channel: $("thread-channel"), threadStatus: $("thread-status"), threadAssignee: $("thread-assignee"),
   assignMe: $("assign-me"), resolve: $("resolve"), tags: $("thread-tags"), tagForm: $("tag-form"),
@@ -46,6 +46,7 @@ const state = {
   fetching: new Map(),       // conversation id -> pending GET
   refs: new Map(),           // send ref -> local message
   typing: new Map(),         // conversation id -> {name, until}
+  results: null,             // while searching: the matching ids, best match first
 };
 
 let refCounter = 0;
@@ -55,6 +56,7 @@ window.__inviaroSocket = socket; // a handle for tests and debugging: drop(), su
 // ---------------------------------------------------------------- conversations list
 
 function matchesFilter(conv) {
+  if (state.results && !state.results.includes(conv.id)) return false;
   const status = dom.status.value;
   const who = dom.assignee.value;
   if (status && conv.status !== status) return false;
@@ -65,6 +67,7 @@ function matchesFilter(conv) {
 }
 
 function sortedConvs() {
+  if (state.results) return state.results.map((id) => state.convs.get(id)).filter(Boolean);
   return [...state.convs.values()].sort((a, b) =>
     (b.updated_at || "").localeCompare(a.updated_at || "") || (b.id < a.id ? -1 : 1));
 }
@@ -97,7 +100,8 @@ function renderList() {
   const items = sortedConvs().filter(matchesFilter);
   const nodes = items.map(conversationItem);
   dom.list.replaceChildren(...nodes);
-  dom.listEmpty.hidden = items.length > 0;
+  dom.listEmpty.hidden = items.length > 0 || Boolean(state.results);
+  dom.searchEmpty.hidden = items.length > 0 || !state.results;
   dom.listMore.hidden = !state.nextCursor;
 }
 
@@ -131,8 +135,12 @@ async function loadList({ more = false } = {}) {
   if (dom.status.value) params.set("status", dom.status.value);
   if (dom.assignee.value) params.set("assignee", dom.assignee.value);
   if (more && state.nextCursor) params.set("cursor", state.nextCursor);
+  const query = dom.search.value.trim();
+  if (query) params.set("q", query);
   try {
     const page = await get("/api/conversations?" + params);
+    if (query !== dom.search.value.trim()) return; // a newer search is on its way
+    state.results = query ? [...(more && state.results ? state.results : []), ...page.items.map((c) => c.id)] : null;
     if (!more) {
       // Keep conversations with a loaded thread; replace the rest with the fresh page.
       for (const id of [...state.convs.keys()]) if (!state.threads.has(id)) state.convs.delete(id);
@@ -983,6 +991,32 @@ socket.on("retry", (delay) => {
 dom.status.addEventListener("change", () => loadList());
 dom.assignee.addEventListener("change", () => loadList());
 dom.listMore.addEventListener("click", () => loadList({ more: true }));
+
+// Search: as you type (debounced); "/" (outside a text field) or Ctrl+K / ⌘K focuses it,
+// Escape clears it.
+let searchTimer = null;
+dom.search.addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => loadList(), 250);
+});
+dom.search.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && dom.search.value) {
+    dom.search.value = "";
+    loadList();
+  }
+});
+function typingInAField(target) {
+  return target instanceof HTMLElement &&
+    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+document.addEventListener("keydown", (event) => {
+  const ctrlK = (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k";
+  const slash = event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey && !typingInAField(event.target);
+  if (!ctrlK && !slash) return;
+  event.preventDefault();
+  dom.search.focus();
+  dom.search.select();
+});
 dom.scroller.addEventListener("scroll", () => {
   const thread = state.threads.get(state.current);
   if (thread && dom.scroller.scrollTop < 60) loadOlder(thread);
