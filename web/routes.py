@@ -11,6 +11,7 @@ from web import media, openapi, ops, pages, webhooks, widget_assets, ws
 from web.api import (
     account,
     admin,
+    canned,
     channels,
     contacts,
     conversations,
@@ -29,6 +30,7 @@ def all_routes() -> list[BaseRoute]:
         *channels.routes,
         *conversations.routes,
         *contacts.routes,
+        *canned.routes,
         *ingest.routes,
         *widget.routes,
         *widget_assets.routes,
