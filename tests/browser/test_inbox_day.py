@@ -212,3 +212,53 @@ async def test_search_finds_a_message_by_a_word(
         await expect(items).to_have_count(0)
         assert watch.problems() == []
     await close_all_sockets()
+
+
+async def test_a_canned_response_is_inserted_with_slash(
+    live: LiveServer, context: Any, tmp_path: Path
+) -> None:
+    from tests.helpers import new_client, signup
+
+    async with new_client(live.url) as http:
+        owner = await signup(http, name="Olivia Owner")
+        made = await owner.post(
+            "/api/canned-responses",
+            {
+                "shortcut": "thanks",
+                "text": (
+                    "Thanks {{contact.name}}! {{contact.email}}{{vars.unknown}}— {{operator.name}}"
+                ),
+            },
+        )
+        assert made.status_code == 201, made.text
+        await owner.post("/api/canned-responses", {"shortcut": "hours", "text": "9 to 5"})
+        widget = await widget_channel(owner)
+        session = await visitor_session(owner, widget)
+        visitor = await visitor_socket(session["ws_url"])
+        await visitor.send({"type": "send", "ref": 1, "text": "You helped a lot"})
+        conv = (await visitor.wait_for(type="ack", ref=1))["message"]["conversation_id"]
+        contact_id = (await owner.get(f"/api/conversations/{conv}")).json()["contact"]["id"]
+        await owner.patch(f"/api/contacts/{contact_id}", {"name": "<b>Maria</b>"})
+        await signed_in(context, live, http)
+        page, watch = await inbox(context, live)
+        await page.locator(f'#conversation-list button[data-id="{conv}"]').click()
+
+        reply = page.locator("#reply")
+        await reply.press_sequentially("/th")
+        menu = page.locator("#canned-menu")
+        await expect(menu.locator("li")).to_have_count(1)
+        await expect(menu.locator("li.active")).to_contain_text("/thanks")
+        await shot(page, tmp_path, "canned-menu")
+        await reply.press("Enter")
+        await expect(menu).to_be_hidden()
+        await expect(reply).to_have_value("Thanks <b>Maria</b>! — Olivia Owner")
+        await reply.press("Enter")  # now Enter sends it
+        frame = await visitor.wait_for(type="message")
+        while frame["message"]["direction"] != "out":
+            frame = await visitor.wait_for(type="message")
+        assert frame["message"]["text"] == "Thanks <b>Maria</b>! — Olivia Owner"
+        await expect(page.locator("#message-list > li.out .text")).to_have_text(
+            "Thanks <b>Maria</b>! — Olivia Owner"
+        )
+        assert watch.problems() == []
+    await close_all_sockets()

@@ -11,6 +11,7 @@ import {
 } from "./api.js";
 import { LiveSocket, operatorSocketUrl } from "./socket.js";
 import { hideContact, setContactHooks, showContact } from "./contact.js";
+import { attachCanned } from "./canned.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -31,7 +32,7 @@ const dom = {
   assignMe: $("assign-me"), resolve: $("resolve"), tags: $("thread-tags"), tagForm: $("tag-form"),
   tagInput: $("tag-input"), scroller: $("messages"), messages: $("message-list"),
   history: $("history-status"), typing: $("typing"), replyForm: $("reply-form"), reply: $("reply"),
-  count: $("reply-count"), replyPrivate: $("reply-private"), send: $("send"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
+  count: $("reply-count"), replyPrivate: $("reply-private"), send: $("send"), cannedMenu: $("canned-menu"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
   myStatus: $("my-status"), templateNotice: $("template-notice"), templateWhy: $("template-why"),
   templateForm: $("template-form"), templateDismiss: $("template-dismiss"),
 };
@@ -696,7 +697,7 @@ function noteMode() {
   dom.replyForm.classList.toggle("is-note", note);
   dom.reply.placeholder = note
     ? "Write a private note… only operators see it; @name notifies a colleague"
-    : "Write a reply… Enter sends, Shift+Enter adds a line";
+    : "Write a reply… Enter sends, Shift+Enter adds a line, / inserts a canned response";
   dom.send.textContent = note ? "Add note" : "Send";
 }
 dom.replyPrivate.addEventListener("change", noteMode);
@@ -710,6 +711,32 @@ dom.reply.addEventListener("keydown", (event) => {
     event.preventDefault();
     sendReply();
   }
+});
+
+// ---------------------------------------------------------------- canned responses
+
+/** The values a canned response may use, for the open conversation. */
+async function cannedVariables() {
+  const conv = state.convs.get(state.current) || {};
+  const vars = {
+    "contact.name": conv.contact?.name || "", "contact.email": "", "contact.phone": "",
+    "operator.name": me.name || "",
+  };
+  if (conv.contact?.id) {
+    try {
+      const contact = await get(`/api/contacts/${encodeURIComponent(conv.contact.id)}`);
+      vars["contact.name"] = contact.name || "";
+      vars["contact.email"] = contact.email || "";
+      vars["contact.phone"] = contact.phone || "";
+    } catch (err) {
+      // Erased or unreachable: what the list knew, and nothing for the rest.
+    }
+  }
+  return vars;
+}
+attachCanned({
+  textarea: dom.reply, menu: dom.cannedMenu, variables: cannedVariables,
+  onInserted: () => { saveDraft(); updateCount(); },
 });
 
 // ---------------------------------------------------------------- WhatsApp templates
