@@ -209,6 +209,8 @@ class Conversation(Base):
     read_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[datetime | None] = mapped_column(index=True)
     last_inbound_at: Mapped[datetime | None]
+    # Snoozed: ``pending`` until then, when the worker reopens it.
+    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

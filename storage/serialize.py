@@ -56,6 +56,7 @@ def conversation_to_wire(
         "last_seq": conv.last_seq,
         "unread": max(0, conv.last_seq - conv.read_seq),
         "last_message": last,
+        "snoozed_until": rfc3339(conv.snoozed_until) if conv.snoozed_until else None,
         "created_at": rfc3339(conv.created_at),
         "updated_at": rfc3339(conv.updated_at),
     }

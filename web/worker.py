@@ -33,11 +33,14 @@ import time
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import select
 
 from adapters.base import ChannelAdapter, ConfigError, SendError, UnknownChannelKind, adapter_for
 from hub.model import SendFailure, utcnow
 from hub.store import Receipt
-from storage import outbox, retention
+from storage import models as m
+from storage import outbox, retention, snooze
+from web.api.conversations import wire_conversations
 from web.auth.channels import adapter_config
 from web.config import Settings
 from web.crypto import DecryptError
@@ -197,7 +200,26 @@ async def run_once(
         if receipts:
             await services.hub.publish_receipts(receipts)
     services.extras["outbox_backlog"] = await outbox.backlog(services.engine)
+    await wake_snoozed(services, now)
     return len(items)
+
+
+async def wake_snoozed(services: Services, now: datetime) -> int:
+    """Reopen the conversations whose snooze ran out, and tell their operators."""
+    woken = await snooze.wake_due(services.engine, now)
+    if not woken:
+        return 0
+    async with services.db() as session:
+        convs = list(
+            await session.scalars(
+                select(m.Conversation).where(m.Conversation.id.in_([c for _, c in woken]))
+            )
+        )
+        wires = await wire_conversations(session, convs)
+    for conv, wire in zip(convs, wires, strict=True):
+        await services.hub.publish_conversation(conv.workspace_id, wire)
+    log.info("snooze: reopened %d conversations", len(woken))
+    return len(woken)
 
 
 async def _retention(settings: Settings) -> None:

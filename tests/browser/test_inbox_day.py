@@ -262,3 +262,30 @@ async def test_a_canned_response_is_inserted_with_slash(
         )
         assert watch.problems() == []
     await close_all_sockets()
+
+
+async def test_snooze_for_an_hour_from_the_thread(
+    live: LiveServer, context: Any, tmp_path: Path
+) -> None:
+    from tests.helpers import new_client, signup
+
+    async with new_client(live.url) as http:
+        owner = await signup(http, name="Olivia Owner")
+        widget = await widget_channel(owner)
+        session = await visitor_session(owner, widget)
+        visitor = await visitor_socket(session["ws_url"])
+        await visitor.send({"type": "send", "ref": 1, "text": "Call me back later"})
+        conv = (await visitor.wait_for(type="ack", ref=1))["message"]["conversation_id"]
+        await signed_in(context, live, http)
+        page, watch = await inbox(context, live)
+        item = page.locator(f'#conversation-list button[data-id="{conv}"]')
+        await item.click()
+        await page.get_by_label("Snooze").select_option("1h")
+        await expect(item.locator(".pill.snoozed")).to_contain_text("Snoozed until")
+        await expect(item.locator(".pill.status-pending")).to_have_text("pending")
+        shown = (await owner.get(f"/api/conversations/{conv}")).json()
+        assert shown["status"] == "pending" and shown["snoozed_until"]
+        await page.get_by_label("Snooze").select_option("off")
+        await expect(item.locator(".pill.snoozed")).to_have_count(0)
+        assert watch.problems() == []
+    await close_all_sockets()

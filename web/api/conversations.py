@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.model import Author, Inbound, as_utc
+from hub.model import Author, Inbound, as_utc, utcnow
 from hub.store import NotFound
 from storage import models as m
 from storage import outbox, search
@@ -29,6 +29,7 @@ from web.window import check_reply_window
 STATUSES = ("open", "pending", "resolved")
 MAX_TEXT = 10_000
 MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
+MAX_SNOOZE = timedelta(days=366)
 TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 MAX_TEMPLATE_PARAMETERS = 10
@@ -62,7 +63,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     raise ApiError(422, "invalid", "The cursor is not one this API gave out.")
 
 
-async def _wire(session: Any, convs: list[m.Conversation]) -> list[dict[str, Any]]:
+async def wire_conversations(session: Any, convs: list[m.Conversation]) -> list[dict[str, Any]]:
     """Conversations in their wire form, with channel, contact and last message in 3 queries."""
     if not convs:
         return []
@@ -193,7 +194,7 @@ async def _search(request: Request, principal: Principal, text: str, limit: int)
         convs = [row[0] for row in await session.execute(query)]
         more = len(convs) > limit
         convs = convs[:limit]
-        items = await _wire(session, convs)
+        items = await wire_conversations(session, convs)
     return JSONResponse(
         {"items": items, "next_cursor": _encode_offset(offset + limit) if more else None}
     )
@@ -224,7 +225,7 @@ async def list_conversations(request: Request) -> Response:
         convs = list(await session.scalars(query.limit(limit + 1)))
         more = len(convs) > limit
         convs = convs[:limit]
-        items = await _wire(session, convs)
+        items = await wire_conversations(session, convs)
     next_cursor = _encode_cursor(convs[-1].updated_at, convs[-1].id) if more else None
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
@@ -233,10 +234,26 @@ async def get_conversation(request: Request) -> Response:
     principal = await require(request)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
-        return JSONResponse((await _wire(session, [conv]))[0])
+        return JSONResponse((await wire_conversations(session, [conv]))[0])
+
+
+def _snooze_time(value: Any) -> datetime | None:
+    """``snoozed_until``: a future RFC 3339 time within a year, or null (no snooze)."""
+    if value is None:
+        return None
+    try:
+        when = as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        raise ApiError(422, "invalid", "snoozed_until must be an RFC 3339 time.") from None
+    now = utcnow()
+    if not now < when <= now + MAX_SNOOZE:
+        raise ApiError(422, "invalid", "snoozed_until must be in the future, within a year.")
+    return when
 
 
 async def patch_conversation(request: Request) -> Response:
+    """Status, assignee, tags; ``snoozed_until`` makes it ``pending`` until then (the worker
+    reopens it), null ends a snooze, and a new status ends it too."""
     principal = await require(request)
     data = await read_json(request)
     services = request.app.state.services
@@ -247,6 +264,11 @@ async def patch_conversation(request: Request) -> Response:
             if status not in STATUSES:
                 raise ApiError(422, "invalid", "status must be open, pending or resolved.")
             conv.status = status
+            conv.snoozed_until = None
+        if "snoozed_until" in data:
+            conv.snoozed_until = _snooze_time(data["snoozed_until"])
+            if conv.snoozed_until is not None:
+                conv.status = "pending"
         if "assignee_id" in data:
             assignee = field(data, "assignee_id", str, required=False)
             if assignee is not None:
@@ -265,7 +287,7 @@ async def patch_conversation(request: Request) -> Response:
             conv.tags = sorted({t.strip() for t in tags})
         conv.updated_at = datetime.now(conv.created_at.tzinfo)
         await session.flush()
-        wire = (await _wire(session, [conv]))[0]
+        wire = (await wire_conversations(session, [conv]))[0]
     await services.hub.publish_conversation(principal.workspace_id, wire)
     return JSONResponse(wire)
 

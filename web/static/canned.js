@@ -24,6 +24,7 @@ export function attachCanned({ textarea, menu, variables, onInserted }) {
   let shown = [];
   let index = 0;
   let start = 0;          // where the "/" is in the textarea's value
+  let generation = 0;     // bumped by every update and insertion: a late answer is dropped
 
   async function load() {
     if (all) return all;
@@ -64,9 +65,11 @@ export function attachCanned({ textarea, menu, variables, onInserted }) {
   }
 
   async function update() {
+    const mine = ++generation;
     if (!typed()) return close();
     const list = await load();
-    const now = typed(); // the text may have moved on while the list loaded
+    if (mine !== generation) return; // a later keystroke or an insertion took over
+    const now = typed();
     if (!now) return close();
     shown = list.filter((c) => c.shortcut.toLowerCase().startsWith(now.prefix)).slice(0, MAX_SHOWN);
     start = now.start;
@@ -76,10 +79,13 @@ export function attachCanned({ textarea, menu, variables, onInserted }) {
   }
 
   async function insert(item) {
+    const mine = ++generation;
     const from = start;
     const to = textarea.selectionStart;
     close();
     const text = renderCanned(item.text, await variables());
+    if (mine !== generation) return; // the operator typed on meanwhile: leave their text be
+    close();
     const value = textarea.value;
     textarea.value = value.slice(0, from) + text + value.slice(to);
     const caret = from + text.length;

@@ -29,7 +29,7 @@ const dom = {
   status: $("filter-status"), assignee: $("filter-assignee"), search: $("search"),
   threadEmpty: $("thread-empty"), thread: $("thread"), title: $("thread-title"), sub: $("thread-sub"),
   channel: $("thread-channel"), threadStatus: $("thread-status"), threadAssignee: $("thread-assignee"),
-  assignMe: $("assign-me"), resolve: $("resolve"), tags: $("thread-tags"), tagForm: $("tag-form"),
+  assignMe: $("assign-me"), resolve: $("resolve"), snooze: $("thread-snooze"), tags: $("thread-tags"), tagForm: $("tag-form"),
   tagInput: $("tag-input"), scroller: $("messages"), messages: $("message-list"),
   history: $("history-status"), typing: $("typing"), replyForm: $("reply-form"), reply: $("reply"),
   count: $("reply-count"), replyPrivate: $("reply-private"), send: $("send"), cannedMenu: $("canned-menu"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
@@ -122,6 +122,7 @@ function conversationItem(conv) {
         typing && typing.until > Date.now() ? typing.name + " is typing…" : previewText(conv.last_message)),
       el("span", { class: "conv-meta" },
         el("span", { class: "pill status-" + conv.status }, conv.status),
+        conv.snoozed_until ? el("span", { class: "pill snoozed", title: "Reopens by itself" }, "Snoozed until " + formatTime(conv.snoozed_until)) : null,
         sendPill(conv.last_message),
         op ? el("span", { class: "pill assignee" }, op.id === me.id ? "Me" : op.name) : null,
         ...(conv.tags || []).slice(0, 3).map((t) => el("span", { class: "pill tag" }, t)))),
@@ -402,6 +403,9 @@ function renderThreadHead() {
   dom.assignMe.hidden = conv.assignee_id === me.id;
   dom.resolve.textContent = conv.status === "resolved" ? "Reopen" : "Resolve";
   dom.resolve.className = conv.status === "resolved" ? "ghost" : "primary";
+  dom.snooze.value = "";
+  dom.snooze.querySelector('option[value="off"]').hidden = !conv.snoozed_until;
+  dom.snooze.title = conv.snoozed_until ? "Snoozed until " + formatTime(conv.snoozed_until) : "";
   dom.tags.replaceChildren(...(conv.tags || []).map((tag) => {
     const remove = el("button", { type: "button", class: "tag-remove", "aria-label": "Remove tag " + tag }, "×");
     remove.addEventListener("click", () => changeConversation({ tags: (conv.tags || []).filter((t) => t !== tag) }));
@@ -612,6 +616,21 @@ async function changeLanded(id, change) {
 dom.threadStatus.addEventListener("change", () => changeConversation({ status: dom.threadStatus.value }));
 dom.threadAssignee.addEventListener("change", () => changeConversation({ assignee_id: dom.threadAssignee.value || null }));
 dom.assignMe.addEventListener("click", () => changeConversation({ assignee_id: me.id }));
+
+/** When a snooze choice ends, in the operator's own time zone. */
+function snoozeEnd(choice) {
+  const at = new Date();
+  if (choice === "1h") return new Date(at.getTime() + 3600 * 1000);
+  at.setHours(9, 0, 0, 0);
+  if (choice === "tomorrow") at.setDate(at.getDate() + 1);
+  if (choice === "week") at.setDate(at.getDate() + (((8 - at.getDay()) % 7) || 7));
+  return at;
+}
+dom.snooze.addEventListener("change", () => {
+  const choice = dom.snooze.value;
+  if (!choice) return;
+  changeConversation({ snoozed_until: choice === "off" ? null : snoozeEnd(choice).toISOString() });
+});
 dom.resolve.addEventListener("click", () => {
   const conv = state.convs.get(state.current);
   if (conv) changeConversation({ status: conv.status === "resolved" ? "open" : "resolved" });

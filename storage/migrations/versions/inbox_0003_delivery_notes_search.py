@@ -2,6 +2,7 @@
 
 Messages gain ``error_code``, ``attempts``, ``next_attempt_at`` (where a send stands) and
 ``private`` (a note for operators only). ``canned_responses`` holds saved replies.
+Conversations gain ``snoozed_until`` (the worker reopens them then).
 
 Search has one branch per database: on Postgres a GIN index over the messages' text as a
 ``simple`` tsvector (no stemming: a workspace writes in many languages); on SQLite an FTS5
@@ -55,6 +56,11 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("private", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_conversations_snoozed_until"), ["snoozed_until"], unique=False
+        )
     op.create_table(
         "canned_responses",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -94,6 +100,9 @@ def downgrade() -> None:
     with op.batch_alter_table("canned_responses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_canned_responses_workspace_id"))
     op.drop_table("canned_responses")
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_conversations_snoozed_until"))
+        batch_op.drop_column("snoozed_until")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_column("private")
         batch_op.drop_column("next_attempt_at")
