@@ -69,6 +69,9 @@ class ProviderError(Exception):
     ``retryable`` says whether the same call may succeed later (429, 5xx, timeouts,
     throttling codes); ``retry_after`` is the provider's hint in seconds, when it gave one.
     ``code`` is the provider's own error code as a string (Meta ``190``, Viber ``12``...).
+    ``detail`` is technical (for logs); ``reason`` says what it means for the people who
+    read it in the inbox ("The recipient's 24-hour window has closed."), when the adapter
+    knows the code; :attr:`for_people` is the one to show.
     """
 
     def __init__(
@@ -78,12 +81,18 @@ class ProviderError(Exception):
         retryable: bool,
         retry_after: float | None = None,
         code: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.retryable = retryable
         self.retry_after = retry_after
         self.code = code
+        self.reason = reason
+
+    @property
+    def for_people(self) -> str:
+        return self.reason or self.detail
 
     def __repr__(self) -> str:
         return (

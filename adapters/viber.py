@@ -77,6 +77,25 @@ _STATUS_NAMES = {
 }
 
 
+# What Viber's status codes mean for the operator who reads them on a failed message.
+REASONS: dict[int, str] = {
+    1: "Viber refused the webhook address as invalid.",
+    2: "The Viber auth token is not valid; update the channel's token.",
+    3: "Viber refused the message as malformed.",
+    4: "Viber says data is missing from the message.",
+    5: "The recipient is not registered on Viber.",
+    6: "The recipient has not subscribed to this Viber bot, or has unsubscribed.",
+    7: "This Viber bot is blocked.",
+    8: "This Viber bot does not exist (any more).",
+    9: "This Viber bot is suspended.",
+    10: "The Viber webhook is not set; register the channel again.",
+    11: "The recipient's device cannot receive this message.",
+    12: "Too many messages for Viber just now; the hub retries.",
+    13: "Viber does not support this API version.",
+    14: "The recipient's Viber app is too old for this message.",
+}
+
+
 def verify_signature(headers: Mapping[str, str], body: bytes, auth_token: str) -> bool:
     value = header(headers, SIGNATURE_HEADER)
     if not value or not auth_token:
@@ -193,6 +212,7 @@ async def _call(
             f"{what} refused with status {status}: {message}",
             retryable=status in _RETRYABLE_STATUS,
             code=str(status),
+            reason=REASONS.get(status) if isinstance(status, int) else None,
         )
     return body
 

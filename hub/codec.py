@@ -61,6 +61,7 @@ class Send:
     confirm_objection: bool = False
     # A visitor's tap on an option a flow offered: its value.
     option: str | None = None
+    private: bool = False  # an operator's note: never reaches the visitor or a channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ def decode_client_frame(
                 _opt_id(obj, "client_id"),
                 obj.get("confirm_objection") is not None and _bool(obj, "confirm_objection"),
                 _opt_id(obj, "option"),
+                "private" in obj and _bool(obj, "private"),
             )
         if kind == "typing":
             return Typing(_opt_id(obj, "conversation_id"), _bool(obj, "active"))

@@ -62,6 +62,11 @@ def conversation_topic(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
 
 
+def operator_topic(operator_id: str) -> str:
+    """One operator's sockets: frames for that operator only (an @mention in a note)."""
+    return f"op:{operator_id}"
+
+
 @dataclass(slots=True)
 class Counters:
     """Plain integers the web layer exports to Prometheus; the hub imports no metrics lib."""

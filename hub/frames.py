@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.codec import ErrorCode
-from hub.model import Author, Message, MessageStatus
+from hub.model import NO_DELIVERY, Author, Delivery, Message, MessageStatus
 
 Frame = dict[str, Any]
 PROTOCOL_VERSION = 1
@@ -45,13 +45,28 @@ def presence(operator_id: str, online: bool) -> Frame:
     return {"type": "presence", "operator_id": operator_id, "online": online}
 
 
-def receipt(conversation_id: str, message_id: str, status: MessageStatus) -> Frame:
-    return {
+def receipt(
+    conversation_id: str,
+    message_id: str,
+    status: MessageStatus,
+    delivery: Delivery = NO_DELIVERY,
+) -> Frame:
+    """A status change; a send that failed or waits for a retry says why (``error``) and
+    where it stands (``attempts``, ``next_attempt_at``)."""
+    frame: Frame = {
         "type": "receipt",
         "conversation_id": conversation_id,
         "message_id": message_id,
         "status": status,
     }
+    if delivery != NO_DELIVERY:
+        frame.update(delivery.to_wire())
+    return frame
+
+
+def mention(msg: Message) -> Frame:
+    """A private note names this operator (sent to that operator's sockets only)."""
+    return {"type": "mention", "conversation_id": msg.conversation_id, "message": msg.to_wire()}
 
 
 def ack(ref: str | int | None, msg: Message) -> Frame:

@@ -16,7 +16,7 @@ from hub.ids import new_id
 
 Direction = Literal["in", "out"]
 AuthorKind = Literal["contact", "operator", "bot", "system"]
-MessageStatus = Literal["received", "queued", "sent", "delivered", "read", "failed"]
+MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "read", "failed"]
 ConversationStatus = Literal["open", "pending", "resolved"]
 ChannelKind = Literal["widget", "whatsapp", "messenger", "instagram", "viber", "custom"]
 
@@ -33,10 +33,11 @@ CHANNEL_KINDS: tuple[ChannelKind, ...] = (
 STATUS_RANK: dict[MessageStatus, int] = {
     "queued": 0,
     "received": 0,
-    "sent": 1,
-    "delivered": 2,
-    "read": 3,
-    "failed": 4,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "read": 4,
+    "failed": 5,
 }
 
 
@@ -99,6 +100,38 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class SendFailure:
+    """Why an outbound message is not (yet) sent: ``code`` is the provider's error code or
+    one of ours (``channel_deleted``, ``no_recipient``...), ``detail`` a sentence for people."""
+
+    code: str
+    detail: str
+
+    def to_wire(self) -> dict[str, str]:
+        return {"code": self.code, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where an outbound send stands beside its status: the failure that stopped it (or,
+    while ``queued`` again, the last attempt's), how many attempts ran, when the next one is."""
+
+    error: SendFailure | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "error": self.error.to_wire() if self.error else None,
+            "attempts": self.attempts,
+            "next_attempt_at": rfc3339(self.next_attempt_at) if self.next_attempt_at else None,
+        }
+
+
+NO_DELIVERY = Delivery()
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A stored message: it has its conversation's next ``seq`` and is never lost."""
 
@@ -117,6 +150,9 @@ class Message:
     # contact's message picked by tapping one.
     options: tuple[tuple[str, str], ...] = ()
     option: str | None = None
+    # A private note: operators only, never a visitor's socket, never a channel.
+    private: bool = False
+    delivery: Delivery = NO_DELIVERY
 
     def to_wire(self) -> dict[str, Any]:
         wire = {
@@ -130,6 +166,8 @@ class Message:
             "status": self.status,
             "client_id": self.client_id,
             "created_at": rfc3339(self.created_at),
+            "private": self.private,
+            **self.delivery.to_wire(),
         }
         if self.options:
             wire["options"] = [{"label": label, "value": value} for label, value in self.options]
@@ -165,6 +203,8 @@ class Inbound:
     id: str = field(default_factory=lambda: new_id("msg_"))
     # Structured content for the channel (``{"template": {name, language, parameters}}``).
     payload: dict[str, Any] | None = None
+    # A private note (operators only; stored, never sent out, never shown to the visitor).
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +232,8 @@ class ProviderStatus:
     provider_message_id: str
     status: MessageStatus
     at: datetime | None = None
-    error: str | None = None
+    error: str | None = None  # a ``failed`` status: why, in words
+    error_code: str | None = None  # and the provider's code for it
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,14 @@ import msgpack
 
 from hub import frames
 from hub.bus import Bus, BusUnavailable, OnMessage, OnReconnect
-from hub.fanout import CLOSE_OVERLOADED, Connection, Registry, conversation_topic, workspace_topic
+from hub.fanout import (
+    CLOSE_OVERLOADED,
+    Connection,
+    Registry,
+    conversation_topic,
+    operator_topic,
+    workspace_topic,
+)
 from hub.frames import Frame
 from hub.model import Author, Inbound, Message
 from hub.presence import Presence
@@ -53,6 +60,17 @@ class VisitorPrincipal:
 
 
 Principal = OperatorPrincipal | VisitorPrincipal
+# (workspace id, a note's text) -> the ids of the workspace's operators it @mentions.
+MentionResolver = Callable[[str, str], Awaitable[list[str]]]
+
+
+def topics_of(msg: Message) -> tuple[str, ...]:
+    """Where a message frame goes: the workspace's operators, and the conversation's
+    visitor unless it is a private note."""
+    if msg.private:
+        return (workspace_topic(msg.workspace_id),)
+    return workspace_topic(msg.workspace_id), conversation_topic(msg.conversation_id)
+
 
 # Asked before an operator's socket message goes out: ``(conversation_id, confirmed)`` in,
 # None to allow it, or the sentence saying why not: its contact objected to being contacted
@@ -93,6 +111,8 @@ class Hub:
         # Told of every accepted message once it is durable and published (the flow runner
         # listens here); each must return at once and do its work in its own task.
         self.on_accepted: list[Callable[[WriteResult], None]] = []
+        # Set by the composition root: who a private note's @mentions name.
+        self.resolve_mentions: MentionResolver | None = None
 
     @classmethod
     def create(
@@ -133,8 +153,9 @@ class Hub:
         # Republished even when an idempotency key matched: the first publish may have been
         # lost with its process, and clients merge by message id.
         payload = _pack(frames.message(msg))
-        topics = workspace_topic(msg.workspace_id), conversation_topic(msg.conversation_id)
-        await self._publish(payload, *topics)
+        await self._publish(payload, *topics_of(msg))
+        if msg.private and result.created:
+            await self._notify_mentions(msg)
         if result.conversation is not None:
             frame = frames.conversation(result.conversation)
             await self._publish(_pack(frame), workspace_topic(msg.workspace_id))
@@ -147,6 +168,16 @@ class Hub:
                 log.exception("an on_accepted listener failed")
         return result
 
+    async def _notify_mentions(self, msg: Message) -> None:
+        """A ``mention`` frame to each operator the note names (not its author)."""
+        if self.resolve_mentions is None or "@" not in msg.text:
+            return
+        named = await self.resolve_mentions(msg.workspace_id, msg.text)
+        payload = _pack(frames.mention(msg))
+        for operator_id in named:
+            if operator_id != msg.author.id:
+                await self._publish(payload, operator_topic(operator_id))
+
     async def publish_typing(
         self, workspace_id: str, conversation_id: str, author: Author, active: bool
     ) -> None:
@@ -158,7 +189,7 @@ class Hub:
 
     async def publish_receipts(self, receipts: list[Receipt]) -> None:
         for r in receipts:
-            frame = frames.receipt(r.conversation_id, r.message_id, r.status)
+            frame = frames.receipt(r.conversation_id, r.message_id, r.status, r.delivery)
             await self._publish(_pack(frame), workspace_topic(r.workspace_id))
 
     async def publish_conversation(self, workspace_id: str, conversation: dict[str, Any]) -> None:
@@ -191,25 +222,43 @@ class Hub:
             self._local_only = None
 
     async def replay_pages(
-        self, workspace_id: str, conversation_id: str, after_seq: int
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        after_seq: int,
+        *,
+        include_private: bool = True,
     ) -> AsyncIterator[list[Message]]:
-        """Messages after ``after_seq`` in pages of 500, in order, until there are no more.
+        """Messages after ``after_seq`` in pages of 500, in order, until there are no more;
+        without private notes for a visitor (``include_private=False``).
 
         Raises :class:`hub.store.NotFound` for another workspace's conversation.
         """
         while True:
-            page = await self.store.replay(workspace_id, conversation_id, after_seq, REPLAY_PAGE)
+            page = await self.store.replay(
+                workspace_id, conversation_id, after_seq, REPLAY_PAGE, include_private
+            )
             if page:
                 yield page
                 after_seq = page[-1].seq
             if len(page) < REPLAY_PAGE:
                 return
 
-    async def replay(self, workspace_id: str, conversation_id: str, after_seq: int) -> list[Frame]:
+    async def replay(
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        after_seq: int,
+        *,
+        include_private: bool = True,
+    ) -> list[Frame]:
         """Every missed ``message`` frame, then ``resumed``."""
         out: list[Frame] = []
         last: int | None = None
-        async for page in self.replay_pages(workspace_id, conversation_id, after_seq):
+        pages = self.replay_pages(
+            workspace_id, conversation_id, after_seq, include_private=include_private
+        )
+        async for page in pages:
             out += [frames.message(m) for m in page]
             last = page[-1].seq
         if last is None:  # nothing missed: where the conversation is, not where the client is
@@ -243,9 +292,8 @@ class Hub:
                 fed: set[Connection] = set()
                 for msg in page:
                     payload = _pack(frames.message(msg))
-                    fed.update(self.registry.redeliver(workspace_topic(msg.workspace_id), payload))
-                    topic = conversation_topic(msg.conversation_id)
-                    fed.update(self.registry.redeliver(topic, payload))
+                    for topic in topics_of(msg):
+                        fed.update(self.registry.redeliver(topic, payload))
                 total += len(page)
                 if len(page) < REDELIVER_PAGE:
                     break

@@ -25,7 +25,7 @@ from hub.codec import (
     decode_client_frame,
     encode,
 )
-from hub.fanout import Connection, conversation_topic, workspace_topic
+from hub.fanout import Connection, conversation_topic, operator_topic, workspace_topic
 from hub.frames import Frame
 from hub.model import Author, Inbound
 from hub.ratelimit import TokenBucket
@@ -83,6 +83,11 @@ class Session:
         self._resumes = resume_rate  # None: made at the first resume (most sockets never do)
 
     @property
+    def _sees_notes(self) -> bool:
+        """Operators see private notes; a visitor never does."""
+        return isinstance(self.principal, OperatorPrincipal)
+
+    @property
     def _author(self) -> Author:
         p = self.principal
         if isinstance(p, OperatorPrincipal):
@@ -98,6 +103,7 @@ class Session:
             await hub.registry.join(self.conn, conversation_topic(p.conversation_id))
             return
         await hub.registry.join(self.conn, workspace_topic(p.workspace_id))
+        await hub.registry.join(self.conn, operator_topic(p.operator_id))
         try:
             changed = await hub.presence.online(p.workspace_id, p.operator_id, self.conn.id)
             if changed:  # this socket hears it too: it already joined the topic
@@ -184,7 +190,12 @@ class Session:
                 return await self._read(frame)
             if isinstance(frame, Resume):
                 conv = await self._conversation(frame.conversation_id)
-                return await self.hub.replay(self.principal.workspace_id, conv, frame.after_seq)
+                return await self.hub.replay(
+                    self.principal.workspace_id,
+                    conv,
+                    frame.after_seq,
+                    include_private=self._sees_notes,
+                )
             if isinstance(frame, Ping):
                 return [frames.pong()]
             assert_never(frame)
@@ -197,6 +208,8 @@ class Session:
         p = self.principal
         conv = await self._conversation(frame.conversation_id)
         if isinstance(p, VisitorPrincipal):
+            if frame.private:
+                raise ProtocolError("forbidden", "only operators write private notes")
             inbound = Inbound(
                 workspace_id=p.workspace_id,
                 channel_id=p.channel_id,
@@ -208,7 +221,7 @@ class Session:
                 payload=None if frame.option is None else {"option": frame.option},
             )
         else:
-            if self._reply_check is not None:
+            if self._reply_check is not None and not frame.private:
                 refusal = await self._reply_check(conv)
                 if refusal is not None:
                     return [frames.error("window_closed", refusal, frame.ref)]
@@ -226,6 +239,7 @@ class Session:
                 conversation_id=conv,
                 client_id=frame.client_id,
                 status="queued",
+                private=frame.private,
             )
         result = await self.hub.accept(inbound)
         self._remember(conv)
@@ -249,7 +263,10 @@ class Session:
             conv = await self._conversation(frame.conversation_id)
             last: int | None = None
             workspace_id = self.principal.workspace_id
-            async for page in self.hub.replay_pages(workspace_id, conv, frame.after_seq):
+            pages = self.hub.replay_pages(
+                workspace_id, conv, frame.after_seq, include_private=self._sees_notes
+            )
+            async for page in pages:
                 for msg in page:
                     await self.conn.push_paced(encode(frames.message(msg), self.conn.fmt))
                 last = page[-1].seq

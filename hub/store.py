@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from hub.model import Inbound, Message, MessageStatus
+from hub.model import NO_DELIVERY, Delivery, Inbound, Message, MessageStatus
 
 
 class NotFound(Exception):
@@ -48,6 +48,7 @@ class Receipt:
     conversation_id: str
     message_id: str
     status: MessageStatus
+    delivery: Delivery = NO_DELIVERY
 
 
 class MessageStore(Protocol):
@@ -67,9 +68,15 @@ class MessageStore(Protocol):
         ...
 
     async def replay(
-        self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        after_seq: int,
+        limit: int,
+        include_private: bool = True,
     ) -> list[Message]:
-        """Messages of the conversation with ``seq > after_seq``, ascending, at most ``limit``.
+        """Messages of the conversation with ``seq > after_seq``, ascending, at most ``limit``;
+        private notes only with ``include_private`` (operators; never a visitor).
 
         Raises :class:`NotFound` for a conversation of another workspace.
         """

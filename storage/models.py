@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.ids import new_id
@@ -212,6 +213,8 @@ class Conversation(Base):
     read_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[datetime | None] = mapped_column(index=True)
     last_inbound_at: Mapped[datetime | None]
+    # Snoozed: ``pending`` until then, when the worker reopens it.
+    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -254,7 +257,14 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16))
+    # Why a send failed (or why its last attempt did, while it waits to retry): a sentence
+    # for people, and the provider's error code or one of ours.
     error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    # A private note: operators only; never published to the visitor, never sent out.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     client_id: Mapped[str | None] = mapped_column(String(64))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _created()
@@ -347,6 +357,21 @@ class BookingType(Base):
     days_ahead: Mapped[int] = mapped_column(Integer, default=30)
     hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = _created()
+
+
+class CannedResponse(Base):
+    """A saved reply: workspace-wide (``operator_id`` None) or one operator's own."""
+
+    __tablename__ = "canned_responses"
+    id: Mapped[str] = _id("cr_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    operator_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="CASCADE")
+    )
+    shortcut: Mapped[str] = mapped_column(String(50))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Booking(Base):

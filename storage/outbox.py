@@ -12,9 +12,13 @@ same transaction as the message (status ``queued``). Workers then:
    no idempotency key). SQLite has one writer at a time (``BEGIN IMMEDIATE``), so the
    same statements without the row lock are already exclusive there.
    ``attempts`` counts claims, so a message that crashes its worker still runs out.
+   The claimed messages become ``sending``.
 2. :func:`complete_sent`: the provider accepted it; the message becomes ``sent`` with the
    provider's id (which later delivery reports name) and the row is deleted.
-3. :func:`retry_later` or :func:`fail`: back off, or give up with a readable error.
+3. :func:`retry_later` or :func:`fail`: back off (the message is ``queued`` again and
+   says why, after how many attempts, and when the next one is), or give up: ``failed``
+   with the reason in words and the provider's code.
+4. :func:`requeue`: an operator's Retry puts a ``failed`` message back in the outbox.
 
 Delivery reports (:func:`apply_status`, :func:`apply_watermark`) only ever move a message
 forward by :data:`hub.model.STATUS_RANK`, since providers redeliver and reorder them.
@@ -30,7 +34,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.model import STATUS_RANK, Attachment, MessageStatus, utcnow
+from hub.ids import new_id
+from hub.model import STATUS_RANK, Attachment, Delivery, MessageStatus, SendFailure, utcnow
 from hub.store import Receipt
 from storage import models as m
 from storage.models import table_of
@@ -104,7 +109,27 @@ async def claim_due(
             .where(T_OUTBOX.c.id.in_(ids))
             .values(locked_until=until, attempts=T_OUTBOX.c.attempts + 1)
         )
-        return await _details(conn, ids, until)
+        claimed = await _details(conn, ids, until)
+        await conn.execute(
+            update(T_MSG)
+            .where(
+                T_MSG.c.id.in_([c.message_id for c in claimed]),
+                T_MSG.c.status.in_(("queued", "sending")),
+            )
+            .values(status="sending", next_attempt_at=None)
+        )
+        return claimed
+
+
+def sending(item: Claimed) -> Receipt:
+    """The receipt that says ``item`` is on its way to the provider (attempt n)."""
+    return Receipt(
+        item.workspace_id,
+        item.conversation_id,
+        item.message_id,
+        "sending",
+        Delivery(attempts=item.attempts),
+    )
 
 
 async def _details(conn: AsyncConnection, ids: list[str], until: datetime) -> list[Claimed]:
@@ -178,26 +203,101 @@ async def complete_sent(
                 T_MSG.c.id != item.message_id,
             )
         )
-        values: dict[str, Any] = {"error": None}
+        values: dict[str, Any] = {
+            "error": None,
+            "error_code": None,
+            "next_attempt_at": None,
+            "attempts": item.attempts,
+        }
         if taken is None:
             values["provider_message_id"] = provider_message_id
-        return await _settle(conn, item, "sent", ("queued", "failed"), values)
+        return await _settle(conn, item, "sent", ("queued", "sending", "failed"), values)
 
 
-async def retry_later(engine: AsyncEngine, item: Claimed, at: datetime, error: str) -> None:
-    """Release the lease and try again at ``at``; ``error`` is kept for operators."""
+async def retry_later(
+    engine: AsyncEngine, item: Claimed, at: datetime, error: SendFailure, technical: str
+) -> Receipt | None:
+    """Release the lease and try again at ``at``. The message is ``queued`` again and
+    carries ``error`` (the last attempt's), its attempts and ``at``: a retrying send says
+    so; the outbox row keeps the ``technical`` detail for operations. Returns the receipt
+    to publish (None if the message had moved on meanwhile)."""
+    detail = error.detail[:MAX_ERROR]
     async with engine.begin() as conn:
         await conn.execute(
             update(T_OUTBOX)
             .where(T_OUTBOX.c.id == item.outbox_id)
-            .values(next_attempt_at=at, locked_until=None, last_error=error[:MAX_ERROR])
+            .values(next_attempt_at=at, locked_until=None, last_error=technical[:MAX_ERROR])
         )
+        changed = await conn.execute(
+            update(T_MSG)
+            .where(T_MSG.c.id == item.message_id, T_MSG.c.status.in_(("queued", "sending")))
+            .values(
+                status="queued",
+                error=detail,
+                error_code=error.code,
+                attempts=item.attempts,
+                next_attempt_at=at,
+            )
+            .returning(T_MSG.c.id)
+        )
+        if changed.first() is None:
+            return None
+    delivery = Delivery(SendFailure(error.code, detail), item.attempts, at)
+    return Receipt(item.workspace_id, item.conversation_id, item.message_id, "queued", delivery)
 
 
-async def fail(engine: AsyncEngine, item: Claimed, error: str) -> Receipt | None:
+async def fail(engine: AsyncEngine, item: Claimed, error: SendFailure) -> Receipt | None:
     """Give up: the message becomes ``failed`` with ``error`` and the row is gone."""
+    values = {
+        "error": error.detail[:MAX_ERROR],
+        "error_code": error.code[:64],
+        "attempts": item.attempts,
+        "next_attempt_at": None,
+    }
     async with engine.begin() as conn:
-        return await _settle(conn, item, "failed", ("queued",), {"error": error[:MAX_ERROR]})
+        return await _settle(conn, item, "failed", ("queued", "sending"), values)
+
+
+class NotRetryable(Exception):
+    """The message cannot be sent again: it is not a failed send of this conversation."""
+
+
+async def requeue(
+    engine: AsyncEngine, workspace_id: str, conversation_id: str, message_id: str
+) -> Receipt:
+    """An operator's Retry: a ``failed`` outbound message of a channel is ``queued`` again
+    with a fresh outbox row, due now. Raises :class:`NotRetryable` otherwise."""
+    now = utcnow()
+    async with engine.begin() as conn:
+        changed = await conn.execute(
+            update(T_MSG)
+            .where(
+                T_MSG.c.id == message_id,
+                T_MSG.c.workspace_id == workspace_id,
+                T_MSG.c.conversation_id == conversation_id,
+                T_MSG.c.direction == "out",
+                T_MSG.c.private.is_(False),
+                T_MSG.c.status == "failed",
+                T_MSG.c.provider_message_id.is_(None),
+            )
+            .values(status="queued", error=None, error_code=None, attempts=0, next_attempt_at=now)
+            .returning(T_MSG.c.id)
+        )
+        if changed.first() is None:
+            raise NotRetryable(message_id)
+        await conn.execute(T_OUTBOX.delete().where(T_OUTBOX.c.message_id == message_id))
+        await conn.execute(
+            T_OUTBOX.insert().values(
+                id=new_id("ob_"),
+                workspace_id=workspace_id,
+                message_id=message_id,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    delivery = Delivery(next_attempt_at=now)
+    return Receipt(workspace_id, conversation_id, message_id, "queued", delivery)
 
 
 async def _settle(
@@ -220,7 +320,10 @@ async def _settle(
     await conn.execute(T_OUTBOX.delete().where(T_OUTBOX.c.id == item.outbox_id))
     if not moved:
         return None
-    return Receipt(item.workspace_id, item.conversation_id, item.message_id, status)
+    delivery = Delivery(attempts=item.attempts)
+    if status == "failed":
+        delivery = Delivery(SendFailure(values["error_code"], values["error"]), item.attempts)
+    return Receipt(item.workspace_id, item.conversation_id, item.message_id, status, delivery)
 
 
 async def backlog(engine: AsyncEngine) -> int:
@@ -250,7 +353,10 @@ async def _advance(
             .values(status=status, **values)
             .returning(T_MSG.c.id, T_MSG.c.workspace_id, T_MSG.c.conversation_id)
         )
-        return [Receipt(r.workspace_id, r.conversation_id, r.id, status) for r in rows]
+        delivery = Delivery()
+        if "error" in values:
+            delivery = Delivery(SendFailure(values["error_code"], values["error"]))
+        return [Receipt(r.workspace_id, r.conversation_id, r.id, status, delivery) for r in rows]
 
 
 async def apply_status(
@@ -259,16 +365,18 @@ async def apply_status(
     provider_message_id: str,
     status: MessageStatus,
     error: str | None = None,
+    error_code: str | None = None,
 ) -> list[Receipt]:
     """Move the outbound message the provider calls ``provider_message_id`` forward to
     ``status`` (never back: a late ``delivered`` after ``read`` changes nothing). A
-    ``failed`` keeps the provider's error text. Returns the receipts to publish."""
+    ``failed`` keeps the provider's reason and code. Returns the receipts to publish."""
     lower = _below(status, ("sent", "delivered", "read"))
     if not lower:
         return []
     values: dict[str, Any] = {}
     if status == "failed":
-        values["error"] = (error or "failed")[:MAX_ERROR]
+        values["error"] = (error or "The provider reported the message as failed.")[:MAX_ERROR]
+        values["error_code"] = (error_code or "provider_failed")[:64]
     return await _advance(
         engine,
         status,

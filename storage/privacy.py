@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from hub.ids import new_id
 from hub.model import rfc3339, utcnow
 from hub.store import NotFound
-from storage import consent
+from storage import consent, search
 from storage import models as m
 from storage.models import table_of
 from storage.serialize import contact_to_wire, conversation_to_wire, message_from_row
@@ -174,9 +174,15 @@ async def get_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str, A
 
 
 async def list_contacts(
-    db: Db, workspace_id: str, *, limit: int = 50, cursor: str | None = None
+    db: Db,
+    workspace_id: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    q: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the workspace's contacts, newest first, and the cursor of the next page.
+    """One page of the workspace's contacts, newest first, and the cursor of the next page;
+    with ``q``, only those whose name, email or phone holds it (:mod:`storage.search`).
 
     Ids are time-ordered, so the cursor is simply the last id returned (keyset paging
     stays fast and stable while contacts are added or erased).
@@ -186,6 +192,8 @@ async def list_contacts(
         query = select(T_CONTACT).where(T_CONTACT.c.workspace_id == workspace_id)
         if cursor:
             query = query.where(T_CONTACT.c.id < cursor)
+        if q and q.strip():
+            query = query.where(search.contact_matches(q))
         rows = list(await conn.execute(query.order_by(T_CONTACT.c.id.desc()).limit(limit + 1)))
         page = rows[:limit]
         identities = await _identities(conn, [r.id for r in page])

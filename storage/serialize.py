@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.model import Attachment, Author, Message, rfc3339
+from hub.model import NO_DELIVERY, Attachment, Author, Delivery, Message, SendFailure, rfc3339
 from storage import models as m
+
+
+def delivery_of(row: m.Message) -> Delivery:
+    """Where an outbound send stands, from the message row's delivery columns."""
+    error = SendFailure(row.error_code or "failed", row.error) if row.error else None
+    attempts = row.attempts or 0
+    if error is None and not attempts and row.next_attempt_at is None:
+        return NO_DELIVERY
+    return Delivery(error, attempts, row.next_attempt_at)
 
 
 def message_from_row(row: m.Message) -> Message:
@@ -23,6 +32,8 @@ def message_from_row(row: m.Message) -> Message:
         client_id=row.client_id,
         options=_options(row.payload),
         option=_option(row.payload),
+        private=bool(row.private),
+        delivery=delivery_of(row),
     )
 
 
@@ -63,6 +74,7 @@ def conversation_to_wire(
         "last_seq": conv.last_seq,
         "unread": max(0, conv.last_seq - conv.read_seq),
         "last_message": last,
+        "snoozed_until": rfc3339(conv.snoozed_until) if conv.snoozed_until else None,
         "created_at": rfc3339(conv.created_at),
         "updated_at": rfc3339(conv.updated_at),
     }

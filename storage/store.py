@@ -76,16 +76,21 @@ class SqlStore:
             await self._require_owner(conn, workspace_id, conversation_id)
 
     async def replay(
-        self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        after_seq: int,
+        limit: int,
+        include_private: bool = True,
     ) -> list[Message]:
+        query = select(T_MSG).where(
+            T_MSG.c.conversation_id == conversation_id, T_MSG.c.seq > after_seq
+        )
+        if not include_private:
+            query = query.where(T_MSG.c.private.is_(False))
         async with self.engine.connect() as conn:
             await self._require_owner(conn, workspace_id, conversation_id)
-            rows = await conn.execute(
-                select(T_MSG)
-                .where(T_MSG.c.conversation_id == conversation_id, T_MSG.c.seq > after_seq)
-                .order_by(T_MSG.c.seq)
-                .limit(limit)
-            )
+            rows = await conn.execute(query.order_by(T_MSG.c.seq).limit(limit))
             return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
 
     async def messages_since(
@@ -127,7 +132,7 @@ class SqlStore:
                     T_MSG.c.conversation_id == conversation_id,
                     T_MSG.c.direction == "out",
                     T_MSG.c.seq <= seq,
-                    T_MSG.c.status.in_(("queued", "sent", "delivered")),
+                    T_MSG.c.status.in_(("queued", "sending", "sent", "delivered")),
                 )
                 .values(status="read")
                 .returning(T_MSG.c.id)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Integer,
     Select,
@@ -148,6 +149,7 @@ _MESSAGE_ARRAYS = {  # column -> element type, bound as arrays and joined by unn
     "client_id": String,
     "provider_message_id": String,
     "payload": String,
+    "private": Boolean,
 }
 _JSON_COLUMNS = {"attachments", "payload"}  # bound as JSON text, cast back in the SQL
 _COUNTER_ARRAYS = {  # named as in the rows of update_conversations
@@ -906,8 +908,10 @@ class BatchingWriter:
                 kind = s.kinds[channel_id]
                 outward = item.direction == "out" and item.provider_message_id is None
                 message_status = item.status
+                # A private note leaves for nowhere: never queued, never in the outbox.
+                leaves = outward and not item.private and kind in EXTERNAL_KINDS
                 if outward:
-                    message_status = "queued" if kind in EXTERNAL_KINDS else "sent"
+                    message_status = "queued" if leaves else "sent"
                     read_seq = seq  # an operator who replies has read the thread
                 if item.direction == "in":
                     inbound_seen = True
@@ -928,13 +932,17 @@ class BatchingWriter:
                     "attachments": [a.to_record() for a in item.attachments],
                     "status": message_status,
                     "error": None,
+                    "error_code": None,
+                    "attempts": 0,
+                    "next_attempt_at": None,
+                    "private": item.private,
                     "client_id": item.client_id,
                     "provider_message_id": item.provider_message_id,
                     "created_at": now,
                     "payload": item.payload,
                 }
                 rows.append(row)
-                if outward and kind in EXTERNAL_KINDS:
+                if leaves:
                     outbox.append(
                         {
                             "id": new_id("ob_"),

@@ -31,25 +31,38 @@ _CODES = {
 class ApiError(Exception):
     """Raise anywhere in a handler: becomes a JSON error response with this status."""
 
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.headers = headers
+        self.extra = extra  # more keys beside error and detail (a 422's ``problems``)
 
 
 def error_response(
-    status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+    status: int,
+    code: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+    body: dict[str, Any] = {"error": code, "detail": detail, **(extra or {})}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     level = logging.INFO if exc.status < 500 else logging.ERROR
     log.log(level, "%s %s -> %s %s", request.method, request.url.path, exc.status, exc.code)
-    return error_response(exc.status, exc.code, exc.detail, exc.headers)
+    return error_response(exc.status, exc.code, exc.detail, exc.headers, exc.extra)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

@@ -73,7 +73,8 @@ class FlowRunner:
         msg = result.message
         if msg.author.kind == "contact" and msg.direction == "in":
             self._spawn(self.on_contact_message(msg))
-        elif msg.author.kind == "operator" and result.created:
+        elif msg.author.kind == "operator" and result.created and not msg.private:
+            # A private note is operators talking among themselves, not a reply.
             self._spawn(self.stop(msg.conversation_id, "an operator replied"))
 
     def _spawn(self, coro: Any) -> None:

@@ -29,7 +29,7 @@ from hub.session import ReplyCheck
 from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import flow_runner, gone, metrics, provider_origins
+from web import flow_runner, gone, mentions, metrics, provider_origins
 from web.config import Settings
 from web.sweep import sweep
 
@@ -95,6 +95,7 @@ class Services:
         )
         await hub.bus.start()
         await hub.bus.subscribe(gone.CONTROL_TOPIC)
+        hub.resolve_mentions = mentions.resolver(sessionmaker(engine))
         services = cls(
             settings=settings,
             engine=engine,

@@ -233,6 +233,7 @@ async def store_events(
                     event.provider_message_id,
                     event.status,
                     event.error,
+                    event.error_code,
                 )
             elif isinstance(event, ProviderWatermark):
                 receipts += await outbox.apply_watermark(

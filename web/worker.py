@@ -7,11 +7,13 @@ production); the embedded single-process default runs the same loop inside the w
 (:func:`storage.outbox.claim_due`), sends each through its channel's adapter with at most
 :data:`CONCURRENCY` calls in flight, and records the outcome before the next pass:
 
+- claimed: the message is ``sending`` (a receipt says so, with the attempt's number);
 - accepted: the message is ``sent`` with the provider's id; a ``sent`` receipt goes out;
 - a retryable failure (429, 5xx, timeouts, throttling codes): exponential backoff with
-  jitter, at least the provider's ``Retry-After``; after :data:`MAX_ATTEMPTS` it fails;
+  jitter, at least the provider's ``Retry-After``; the message is ``queued`` again with the
+  reason, its attempts and the next attempt's time; after :data:`MAX_ATTEMPTS` it fails;
 - a permanent failure (bad token, unknown recipient, deleted channel): ``failed`` at once
-  with the provider's reason, and a ``failed`` receipt.
+  with the provider's reason in words and its code, and a ``failed`` receipt.
 
 Delivery is at-least-once: a worker killed between the provider's answer and the commit
 leaves a lease that expires, and the send is repeated (the providers take no idempotency
@@ -32,6 +34,7 @@ import time
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import select
 
 from adapters.base import (
     ChannelAdapter,
@@ -41,10 +44,12 @@ from adapters.base import (
     adapter_for,
     numbered,
 )
-from hub.model import utcnow
+from hub.model import SendFailure, utcnow
 from hub.store import Receipt
-from storage import faults, outbox, retention
+from storage import faults, outbox, retention, snooze
+from storage import models as m
 from web import backups
+from web.api.conversations import wire_conversations
 from web.auth.channels import adapter_config
 from web.config import Settings
 from web.crypto import DecryptError
@@ -109,22 +114,26 @@ async def _deliver(
     """Send one claimed message and record the outcome; never raises for a send failure."""
     engine = services.engine
     if item.channel_disabled:
-        return await outbox.fail(engine, item, "The channel was deleted before sending.")
+        failure = SendFailure("channel_deleted", "The channel was deleted before sending.")
+        return await outbox.fail(engine, item, failure)
     if not item.recipient:
-        return await outbox.fail(engine, item, "The contact has no identity on this channel.")
+        failure = SendFailure("no_recipient", "The contact has no identity on this channel.")
+        return await outbox.fail(engine, item, failure)
     try:
         adapter = _adapter(services.settings, item)
     except (ConfigError, UnknownChannelKind, DecryptError) as exc:
-        return await outbox.fail(engine, item, f"The channel cannot send: {exc}")
+        failure = SendFailure("channel_config", f"The channel cannot send: {exc}")
+        return await outbox.fail(engine, item, failure)
     started = time.perf_counter()
     try:
         template = _template(item)
         if template is not None:
             send_template = getattr(adapter, "send_template", None)
             if send_template is None:
-                return await outbox.fail(
-                    engine, item, f"A {item.channel_kind} channel cannot send a template."
+                failure = SendFailure(
+                    "unsupported", f"A {item.channel_kind} channel cannot send a template."
                 )
+                return await outbox.fail(engine, item, failure)
             result = await send_template(client, item.recipient, *template)
         elif options := _options(item):
             send_options = getattr(adapter, "send_options", None)
@@ -152,9 +161,17 @@ async def _deliver(
     return await outbox.complete_sent(engine, item, result.provider_message_id)
 
 
+def _failure(exc: SendError) -> SendFailure:
+    """What the operator reads: the adapter's sentence for the provider's code, else the
+    technical detail; the provider's code, else ours."""
+    code = exc.code or "provider_error"
+    return SendFailure(code, exc.for_people)
+
+
 async def _failed_send(
     services: Services, item: outbox.Claimed, exc: SendError, now: datetime
 ) -> Receipt | None:
+    failure = _failure(exc)
     if exc.retryable and item.attempts < MAX_ATTEMPTS:
         delay = backoff_seconds(item.attempts, exc.retry_after)
         log.info(
@@ -164,12 +181,12 @@ async def _failed_send(
             exc.detail,
             delay,
         )
-        await outbox.retry_later(services.engine, item, now + timedelta(seconds=delay), exc.detail)
-        return None
+        at = now + timedelta(seconds=delay)
+        return await outbox.retry_later(services.engine, item, at, failure, exc.detail)
     log.info(
         "outbox %s: giving up after %d attempts: %s", item.outbox_id, item.attempts, exc.detail
     )
-    return await outbox.fail(services.engine, item, exc.detail)
+    return await outbox.fail(services.engine, item, failure)
 
 
 async def run_once(
@@ -194,6 +211,7 @@ async def run_once(
         now=now,
     )
     if items:
+        await services.hub.publish_receipts([outbox.sending(i) for i in items])
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(item: outbox.Claimed) -> Receipt | None:
@@ -211,7 +229,26 @@ async def run_once(
         if receipts:
             await services.hub.publish_receipts(receipts)
     services.outbox_backlog = await outbox.backlog(services.engine)
+    await wake_snoozed(services, now)
     return len(items)
+
+
+async def wake_snoozed(services: Services, now: datetime) -> int:
+    """Reopen the conversations whose snooze ran out, and tell their operators."""
+    woken = await snooze.wake_due(services.engine, now)
+    if not woken:
+        return 0
+    async with services.db() as session:
+        convs = list(
+            await session.scalars(
+                select(m.Conversation).where(m.Conversation.id.in_([c for _, c in woken]))
+            )
+        )
+        wires = await wire_conversations(session, convs)
+    for conv, wire in zip(convs, wires, strict=True):
+        await services.hub.publish_conversation(conv.workspace_id, wire)
+    log.info("snooze: reopened %d conversations", len(woken))
+    return len(woken)
 
 
 async def _retention(settings: Settings) -> None:

@@ -31,6 +31,49 @@ RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131056})
 AUTH_CODES = frozenset({102, 190})
 
 
+# What Meta's error codes mean for the operator who reads them on a failed message
+# (WhatsApp Cloud API and Messenger Platform error code tables; CHANNELS.md).
+REASONS: dict[int, str] = {
+    0: "Meta could not authenticate the channel; check its access token.",
+    3: "The Meta app lacks the capability to send this message.",
+    4: "Meta is limiting this app's requests for now; the hub retries.",
+    10: "The access token lacks the permission to send messages; grant it in Meta's settings.",
+    100: "Meta refused the request as invalid (a wrong id or a parameter it does not accept).",
+    102: "The Meta session has expired; reconnect the channel with a new access token.",
+    190: "Access token expired or revoked; update the channel with a new one.",
+    200: "The access token lacks the permission to send messages; grant it in Meta's settings.",
+    368: "Meta has temporarily blocked this account for policy reasons.",
+    551: "This person is not available on Messenger right now.",
+    613: "Meta is limiting this app's requests for now; the hub retries.",
+    80007: "Meta's rate limit for this account was reached; the hub retries.",
+    130429: "WhatsApp's throughput limit for this number was reached; the hub retries.",
+    130472: "The recipient's number is part of a WhatsApp experiment and cannot get this.",
+    131000: "WhatsApp failed to send the message for an unknown reason.",
+    131005: "The access token lacks the permission to send messages; grant it in Meta's settings.",
+    131008: "A required parameter is missing from the message.",
+    131009: "A parameter of the message is not valid.",
+    131016: "WhatsApp is temporarily unavailable; the hub retries.",
+    131021: "The recipient is the sender's own number.",
+    131026: "The recipient cannot receive this message (not on WhatsApp, or an old app).",
+    131031: "The WhatsApp Business account is locked.",
+    131042: "There is a payment problem with the WhatsApp Business account.",
+    131045: "The phone number is not registered with the WhatsApp Cloud API.",
+    131047: "The recipient's 24-hour window has closed; send an approved template instead.",
+    131051: "WhatsApp does not support this kind of message.",
+    131052: "WhatsApp could not download the media the contact sent.",
+    131053: "WhatsApp could not upload the attached media.",
+    131056: "Too many messages to this recipient in a short time; the hub retries.",
+    132000: "The template's parameters do not match the template.",
+    132001: "The template does not exist in this language, or is not approved.",
+    132005: "The template's text is too long once filled in.",
+    132007: "The template breaks WhatsApp's formatting rules.",
+    132012: "The template's parameters are not in the expected format.",
+    132015: "The template is paused because of its low quality.",
+    132016: "The template is disabled because of its low quality.",
+    133010: "The phone number is not registered with WhatsApp.",
+}
+
+
 def appsecret_proof(access_token: str, app_secret: str) -> str:
     """``appsecret_proof``: HMAC-SHA256 of the access token keyed with the app secret."""
     return hmac_sha256_hex(app_secret, access_token.encode("utf-8"))
@@ -58,6 +101,7 @@ def failure(response: httpx.Response, what: str, error: type[ProviderError]) -> 
         retryable=retryable,
         retry_after=retry_after_seconds(response),
         code=None if code is None else str(code),
+        reason=None if code is None else REASONS.get(code),
     )
 
 

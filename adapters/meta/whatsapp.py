@@ -31,6 +31,7 @@ from adapters.meta.graph import (
     GRAPH_BASE,
     MEDIA_HOST_SUFFIXES,
     MEDIA_HOSTS,
+    REASONS,
     app_credentials,
     graph_call,
     graph_post,
@@ -204,17 +205,21 @@ def _wa_status(status: dict[str, Any], where: str) -> ProviderStatus | None:
     mapped = _WA_STATUSES.get(raw) if isinstance(raw, str) else None
     if mapped is None:
         return None  # "deleted", "warning" and future states: nothing to record
-    error = None
+    error = code = None
     if mapped == "failed":
         errors = as_list(status.get("errors"), f"{where}.errors")
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
-        title = first.get("title") or first.get("message") or "failed"
-        error = f"{first['code']} {title}" if first.get("code") is not None else str(title)
+        title = str(first.get("title") or first.get("message") or "The message failed.")
+        raw_code = first.get("code")
+        known = REASONS.get(raw_code) if isinstance(raw_code, int) else None
+        code = None if raw_code is None else str(raw_code)
+        error = known or title
     return ProviderStatus(
         provider_message_id=as_id(status.get("id"), f"{where}.id"),
         status=mapped,
         at=_optional_time(status.get("timestamp"), f"{where}.timestamp"),
         error=error,
+        error_code=code,
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -117,15 +118,25 @@ def test_status_update_becomes_provider_status(
     ]
 
 
-def test_failed_status_carries_error_code_and_title(payload: Payload) -> None:
+def test_failed_status_carries_error_code_and_its_meaning(payload: Payload) -> None:
     assert parse_whatsapp(payload("wa_status_failed.json")) == [
         ProviderStatus(
             provider_message_id="wamid.xyzxyz",
             status="failed",
             at=at(1689380458),
-            error="130472 User's number is part of an experiment",
+            error="The recipient's number is part of a WhatsApp experiment and cannot get this.",
+            error_code="130472",
         )
     ]
+
+
+def test_a_failed_status_with_an_unknown_code_keeps_meta_title(payload: Payload) -> None:
+    data = json.loads(payload("wa_status_failed.json"))
+    status = data["entry"][0]["changes"][0]["value"]["statuses"][0]
+    status["errors"][0]["code"] = 999999
+    [event] = parse_whatsapp(json.dumps(data).encode())
+    assert isinstance(event, ProviderStatus)
+    assert (event.error, event.error_code) == ("User's number is part of an experiment", "999999")
 
 
 def test_every_entry_and_change_is_read_in_order(payload: Payload) -> None:

@@ -54,6 +54,7 @@ class MemoryStore:
             inbound.status,
             utcnow(),
             inbound.client_id,
+            inbound.private,
         )
         self.messages.append(msg)
         return WriteResult(msg, created=True, conversation={"id": conv} if seq == 1 else None)
@@ -62,11 +63,20 @@ class MemoryStore:
         self._check(workspace_id, conversation_id)
 
     async def replay(
-        self, workspace_id: str, conversation_id: str, after_seq: int, limit: int
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        after_seq: int,
+        limit: int,
+        include_private: bool = True,
     ) -> list[Message]:
         self._check(workspace_id, conversation_id)
         found = [
-            m for m in self.messages if m.conversation_id == conversation_id and m.seq > after_seq
+            m
+            for m in self.messages
+            if m.conversation_id == conversation_id
+            and m.seq > after_seq
+            and (include_private or not m.private)
         ]
         return found[:limit]
 

@@ -8,13 +8,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import migrate
 from storage.models import Base
+from storage.search import include_name
 
 
 async def test_the_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         diff = await conn.run_sync(
             lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+                MigrationContext.configure(
+                    sync, opts={"compare_type": True, "include_name": include_name}
+                ),
+                Base.metadata,
             )
         )
     assert diff == []

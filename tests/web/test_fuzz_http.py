@@ -166,8 +166,9 @@ def is_error(response: httpx.Response) -> bool:
         return False
     return (
         isinstance(body, dict)
-        and set(body) == {"error", "detail"}
+        and set(body) - {"problems"} == {"error", "detail"}  # a 422 may list each problem
         and all(isinstance(body[k], str) and body[k] for k in ("error", "detail"))
+        and isinstance(body.get("problems", []), list)
     )
 
 

@@ -130,7 +130,14 @@ async def test_a_429_is_retried_after_the_backoff_and_then_sent(hub: Hub) -> Non
         row = await outbox_row(hub, message_id)
         assert row is not None and row.attempts == 1 and row.locked_until is None
         assert row.last_error is not None and "429" in row.last_error
-        assert (await hub.message(message_id)).status == "queued"
+        waiting = await hub.message(message_id)
+        # A retrying send says so: queued again, why, after how many attempts, until when.
+        assert (waiting.status, waiting.error_code, waiting.attempts) == ("queued", "130429", 1)
+        assert (
+            waiting.error
+            == "WhatsApp's throughput limit for this number was reached; the hub retries."
+        )
+        assert waiting.next_attempt_at is not None
         # Not due yet: Retry-After asked for 30 s at least.
         await run_once(hub.services, client=client, now=utcnow() + timedelta(seconds=5))
         assert len(provider.requests) == 1
@@ -177,7 +184,8 @@ async def test_a_permanent_error_fails_at_once_with_a_readable_reason(hub: Hub) 
     assert len(provider.requests) == 1
     stored = await hub.message(message_id)
     assert stored.status == "failed"
-    assert stored.error is not None and "190" in stored.error and "expired" in stored.error
+    assert stored.error_code == "190"
+    assert stored.error == "Access token expired or revoked; update the channel with a new one."
     assert await outbox_row(hub, message_id) is None
 
 
@@ -190,6 +198,7 @@ async def test_a_send_that_keeps_failing_gives_up_after_the_last_attempt(hub: Hu
     assert len(provider.requests) == MAX_ATTEMPTS
     stored = await hub.message(message_id)
     assert stored.status == "failed" and stored.error is not None and "500" in stored.error
+    assert (stored.error_code, stored.attempts) == ("provider_error", MAX_ATTEMPTS)
 
 
 async def test_a_reply_on_a_deleted_channel_fails_without_calling_the_provider(hub: Hub) -> None:

@@ -487,7 +487,11 @@ async def test_a_failed_status_keeps_the_providers_error(hub: Hub) -> None:
     stored = await hub.message(message.id)
     error = data["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"][0]
     assert stored.status == "failed"
-    assert stored.error is not None and str(error["code"]) in stored.error
+    assert stored.error_code == str(error["code"])
+    assert (
+        stored.error
+        == "The recipient's number is part of a WhatsApp experiment and cannot get this."
+    )
 
 
 async def test_a_status_for_an_unknown_message_is_acknowledged(hub: Hub) -> None:

@@ -66,7 +66,11 @@ async def list_contacts(request: Request) -> Response:
         raise ApiError(422, "invalid", "'cursor' is not a cursor this API gave out.")
     async with _services(request).db() as db:
         items, next_cursor = await privacy.list_contacts(
-            db, who.workspace_id, limit=limit, cursor=cursor
+            db,
+            who.workspace_id,
+            limit=limit,
+            cursor=cursor,
+            q=(request.query_params.get("q") or "")[:200] or None,
         )
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,25 +15,36 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.model import Author, Inbound, as_utc
+from hub.model import Author, Inbound, as_utc, utcnow
 from hub.store import NotFound
-from storage import flow_runs
+from storage import flow_runs, outbox, search
 from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
 from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
 from web.errors import ApiError, field, read_json
 from web.processing import check_operator_message
+from web.schema import parse_body
 from web.window import check_reply_window
 
 STATUSES = ("open", "pending", "resolved")
 MAX_TEXT = 10_000
 MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
+MAX_SNOOZE = timedelta(days=366)
 TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 MAX_TEMPLATE_PARAMETERS = 10
 MAX_TEMPLATE_PARAMETER = 1024
 _NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
+
+
+class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/conversations/{id}/messages``: a reply, or with ``private`` a note."""
+
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    private: bool = False
+    confirm_objection: bool = False  # send to a contact who objected (storage.processing)
 
 
 def _encode_cursor(updated_at: datetime, conv_id: str) -> str:
@@ -53,7 +65,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     raise ApiError(422, "invalid", "The cursor is not one this API gave out.")
 
 
-async def _wire(session: Any, convs: list[m.Conversation]) -> list[dict[str, Any]]:
+async def wire_conversations(session: Any, convs: list[m.Conversation]) -> list[dict[str, Any]]:
     """Conversations in their wire form, with channel, contact and last message in 3 queries."""
     if not convs:
         return []
@@ -105,6 +117,7 @@ async def _send(
     text: str,
     client_id: str | None,
     payload: dict[str, Any] | None = None,
+    private: bool = False,
 ) -> Response:
     """Hand the operator's message to the hub: 201 when stored now, 200 when ``client_id``
     names one already stored."""
@@ -119,6 +132,7 @@ async def _send(
                 conversation_id=conv.id,
                 client_id=client_id,
                 payload=payload,
+                private=private,
             )
         )
     except NotFound:
@@ -126,11 +140,26 @@ async def _send(
     return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
 
 
-async def list_conversations(request: Request) -> Response:
-    principal = await require(request)
-    q = request.query_params
-    limit = query_limit(q.get("limit"))
-    query = select(m.Conversation).where(m.Conversation.workspace_id == principal.workspace_id)
+MAX_QUERY = 200
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(["q", offset])).decode()
+
+
+def _decode_offset(cursor: str) -> int:
+    """A search page's position (searches are ranked, so they page by offset)."""
+    try:
+        tag, offset = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if tag == "q" and isinstance(offset, int) and 0 <= offset <= 100_000:
+            return offset
+    except Exception:
+        pass
+    raise ApiError(422, "invalid", "The cursor is not one this API gave out.")
+
+
+def _filtered(query: Any, principal: Principal, q: Any) -> Any:
+    """The list's filters, each optional, all combinable: status, assignee, channel, tag."""
     status = q.get("status")
     if status:
         if status not in STATUSES:
@@ -150,6 +179,45 @@ async def list_conversations(request: Request) -> Response:
         query = query.where(
             m.Conversation.team_id.is_(None) if team == "none" else m.Conversation.team_id == team
         )
+    channel = q.get("channel")
+    if channel:
+        query = query.where(m.Conversation.channel_id == channel)
+    tag = q.get("tag")
+    if tag:
+        query = query.where(search.has_tag(tag))
+    return query
+
+
+async def _search(request: Request, principal: Principal, text: str, limit: int) -> Response:
+    """``q``: ranked matches in messages, the contact's name, email or phone, and tags."""
+    q = request.query_params
+    offset = _decode_offset(q["cursor"]) if q.get("cursor") else 0
+    services = request.app.state.services
+    ranked = search.ranked_conversations(services.engine.dialect.name, principal.workspace_id, text)
+    if ranked is None:
+        return JSONResponse({"items": [], "next_cursor": None})
+    query = _filtered(ranked, principal, q).offset(offset).limit(limit + 1)
+    async with services.db() as session:
+        convs = [row[0] for row in await session.execute(query)]
+        more = len(convs) > limit
+        convs = convs[:limit]
+        items = await wire_conversations(session, convs)
+    return JSONResponse(
+        {"items": items, "next_cursor": _encode_offset(offset + limit) if more else None}
+    )
+
+
+async def list_conversations(request: Request) -> Response:
+    """The workspace's conversations, newest activity first, filtered; with ``q``, the
+    ones that match it, best match first."""
+    principal = await require(request)
+    q = request.query_params
+    limit = query_limit(q.get("limit"))
+    text = (q.get("q") or "").strip()[:MAX_QUERY]
+    if text:
+        return await _search(request, principal, text, limit)
+    base = select(m.Conversation).where(m.Conversation.workspace_id == principal.workspace_id)
+    query = _filtered(base, principal, q)
     if q.get("cursor"):
         stamp, conv_id = _decode_cursor(q["cursor"])
         query = query.where(
@@ -164,7 +232,7 @@ async def list_conversations(request: Request) -> Response:
         convs = list(await session.scalars(query.limit(limit + 1)))
         more = len(convs) > limit
         convs = convs[:limit]
-        items = await _wire(session, convs)
+        items = await wire_conversations(session, convs)
     next_cursor = _encode_cursor(convs[-1].updated_at, convs[-1].id) if more else None
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
@@ -173,10 +241,26 @@ async def get_conversation(request: Request) -> Response:
     principal = await require(request)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
-        return JSONResponse((await _wire(session, [conv]))[0])
+        return JSONResponse((await wire_conversations(session, [conv]))[0])
+
+
+def _snooze_time(value: Any) -> datetime | None:
+    """``snoozed_until``: a future RFC 3339 time within a year, or null (no snooze)."""
+    if value is None:
+        return None
+    try:
+        when = as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        raise ApiError(422, "invalid", "snoozed_until must be an RFC 3339 time.") from None
+    now = utcnow()
+    if not now < when <= now + MAX_SNOOZE:
+        raise ApiError(422, "invalid", "snoozed_until must be in the future, within a year.")
+    return when
 
 
 async def patch_conversation(request: Request) -> Response:
+    """Status, assignee, tags; ``snoozed_until`` makes it ``pending`` until then (the worker
+    reopens it), null ends a snooze, and a new status ends it too."""
     principal = await require(request)
     data = await read_json(request)
     services = request.app.state.services
@@ -187,6 +271,11 @@ async def patch_conversation(request: Request) -> Response:
             if status not in STATUSES:
                 raise ApiError(422, "invalid", "status must be open, pending or resolved.")
             conv.status = status
+            conv.snoozed_until = None
+        if "snoozed_until" in data:
+            conv.snoozed_until = _snooze_time(data["snoozed_until"])
+            if conv.snoozed_until is not None:
+                conv.status = "pending"
         if "assignee_id" in data:
             assignee = field(data, "assignee_id", str, required=False)
             if assignee is not None:
@@ -214,7 +303,7 @@ async def patch_conversation(request: Request) -> Response:
             conv.tags = sorted({t.strip() for t in tags})
         conv.updated_at = datetime.now(conv.created_at.tzinfo)
         await session.flush()
-        wire = (await _wire(session, [conv]))[0]
+        wire = (await wire_conversations(session, [conv]))[0]
     await services.hub.publish_conversation(principal.workspace_id, wire)
     return JSONResponse(wire)
 
@@ -248,15 +337,44 @@ async def list_messages(request: Request) -> Response:
 
 
 async def post_message(request: Request) -> Response:
+    """A reply through the conversation's channel, or a private note (operators only: no
+    channel, no visitor; the reply window does not apply to it)."""
     principal = await require(request)
-    data = await read_json(request)
-    text = field(data, "text", str, max_len=MAX_TEXT)
-    client_id = field(data, "client_id", str, required=False, max_len=64)
+    body = await parse_body(request, NewMessage)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
-        await check_operator_message(session, conv, data)
+        if not body.private:
+            await check_operator_message(
+                session, conv, {"confirm_objection": body.confirm_objection}
+            )
+            await check_reply_window(session, conv)
+    return await _send(request, principal, conv, body.text, body.client_id, private=body.private)
+
+
+async def retry_message(request: Request) -> Response:
+    """Send a ``failed`` reply again: 202 with the message, ``queued`` for the worker."""
+    principal = await require(request)
+    services = request.app.state.services
+    async with services.db() as session:
+        conv = await _conversation(session, principal, request.path_params["id"])
+        msg = await session.get(m.Message, request.path_params["message_id"])
+        if msg is None or msg.conversation_id != conv.id:
+            raise ApiError(404, "not_found", "There is no such message in this conversation.")
         await check_reply_window(session, conv)
-    return await _send(request, principal, conv, text, client_id)
+    try:
+        receipt = await outbox.requeue(
+            services.engine, principal.workspace_id, conv.id, request.path_params["message_id"]
+        )
+    except outbox.NotRetryable:
+        raise ApiError(
+            409, "not_retryable", "Only a failed reply to a channel can be sent again."
+        ) from None
+    await services.hub.publish_receipts([receipt])
+    async with services.db() as session:
+        row = await session.get(m.Message, receipt.message_id)
+        assert row is not None
+        wire = message_from_row(row).to_wire()
+    return JSONResponse(wire, status_code=202)
 
 
 def _template_fields(data: dict[str, Any]) -> tuple[str, str, list[str]]:
@@ -331,6 +449,7 @@ routes = [
     Route("/api/conversations/{id}", patch_conversation, methods=["PATCH"]),
     Route("/api/conversations/{id}/messages", list_messages, methods=["GET"]),
     Route("/api/conversations/{id}/messages", post_message, methods=["POST"]),
+    Route("/api/conversations/{id}/messages/{message_id}/retry", retry_message, methods=["POST"]),
     Route("/api/conversations/{id}/template", post_template, methods=["POST"]),
     Route("/api/conversations/{id}/read", mark_read, methods=["POST"]),
     Route("/api/conversations/{id}/flow-runs", list_flow_runs, methods=["GET"]),

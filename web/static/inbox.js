@@ -11,6 +11,7 @@ import {
 } from "./api.js";
 import { LiveSocket, operatorSocketUrl } from "./socket.js";
 import { hideContact, setContactHooks, showContact } from "./contact.js";
+import { attachCanned } from "./canned.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -18,18 +19,20 @@ const ACK_TIMEOUT_MS = 15000;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 8000;
-const STATUS_RANK = { sending: 0, queued: 1, sent: 1, delivered: 2, read: 3, failed: 1 };
+// queued, sending and failed move among each other (a retry goes back to queued); sent,
+// delivered and read only ever move forward, whatever order the receipts arrive in.
+const STATUS_RANK = { queued: 1, sending: 1, failed: 1, sent: 2, delivered: 3, read: 4 };
 
 const $ = (id) => document.getElementById(id);
 const dom = {
-  list: $("conversation-list"), listEmpty: $("list-empty"), listMore: $("list-more"),
-  status: $("filter-status"), assignee: $("filter-assignee"),
+  list: $("conversation-list"), listEmpty: $("list-empty"), searchEmpty: $("search-empty"), listMore: $("list-more"),
+  status: $("filter-status"), assignee: $("filter-assignee"), search: $("search"),
   threadEmpty: $("thread-empty"), thread: $("thread"), title: $("thread-title"), sub: $("thread-sub"),
   channel: $("thread-channel"), threadStatus: $("thread-status"), threadAssignee: $("thread-assignee"),
-  assignMe: $("assign-me"), resolve: $("resolve"), tags: $("thread-tags"), tagForm: $("tag-form"),
+  assignMe: $("assign-me"), resolve: $("resolve"), snooze: $("thread-snooze"), tags: $("thread-tags"), tagForm: $("tag-form"),
   tagInput: $("tag-input"), scroller: $("messages"), messages: $("message-list"),
   history: $("history-status"), typing: $("typing"), replyForm: $("reply-form"), reply: $("reply"),
-  count: $("reply-count"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
+  count: $("reply-count"), replyPrivate: $("reply-private"), send: $("send"), cannedMenu: $("canned-menu"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
   myStatus: $("my-status"), templateNotice: $("template-notice"), templateWhy: $("template-why"),
   templateForm: $("template-form"), templateDismiss: $("template-dismiss"),
 };
@@ -44,6 +47,7 @@ const state = {
   fetching: new Map(),       // conversation id -> pending GET
   refs: new Map(),           // send ref -> local message
   typing: new Map(),         // conversation id -> {name, until}
+  results: null,             // while searching: the matching ids, best match first
 };
 
 let refCounter = 0;
@@ -53,6 +57,7 @@ window.__inviaroSocket = socket; // a handle for tests and debugging: drop(), su
 // ---------------------------------------------------------------- conversations list
 
 function matchesFilter(conv) {
+  if (state.results && !state.results.includes(conv.id)) return false;
   const status = dom.status.value;
   const who = dom.assignee.value;
   if (status && conv.status !== status) return false;
@@ -63,6 +68,7 @@ function matchesFilter(conv) {
 }
 
 function sortedConvs() {
+  if (state.results) return state.results.map((id) => state.convs.get(id)).filter(Boolean);
   return [...state.convs.values()].sort((a, b) =>
     (b.updated_at || "").localeCompare(a.updated_at || "") || (b.id < a.id ? -1 : 1));
 }
@@ -75,15 +81,28 @@ function previewText(msg) {
   if (!msg) return "No messages yet";
   let text = msg.text || "";
   if (!text && msg.attachments && msg.attachments.length) text = "📎 " + (msg.attachments[0].name || "Attachment");
-  const prefix = msg.direction === "out" ? (msg.author?.kind === "bot" ? "Bot: " : "You: ") : "";
+  const prefix = msg.private ? "Note: " : msg.direction === "out" ? (msg.author?.kind === "bot" ? "Bot: " : "You: ") : "";
   return prefix + text.replace(/\s+/g, " ").slice(0, 140);
+}
+
+/** The last reply's trouble, in the list: a send that failed or is being retried. */
+function sendPill(msg) {
+  if (!msg || msg.direction !== "out" || msg.private) return null;
+  if (msg.status === "failed") {
+    return el("span", { class: "pill send-failed", title: msg.error?.detail || "" }, "Failed");
+  }
+  if (msg.status === "queued" && msg.error) {
+    return el("span", { class: "pill send-retrying", title: msg.error.detail || "" }, "Retrying");
+  }
+  return null;
 }
 
 function renderList() {
   const items = sortedConvs().filter(matchesFilter);
   const nodes = items.map(conversationItem);
   dom.list.replaceChildren(...nodes);
-  dom.listEmpty.hidden = items.length > 0;
+  dom.listEmpty.hidden = items.length > 0 || Boolean(state.results);
+  dom.searchEmpty.hidden = items.length > 0 || !state.results;
   dom.listMore.hidden = !state.nextCursor;
 }
 
@@ -103,6 +122,8 @@ function conversationItem(conv) {
         typing && typing.until > Date.now() ? typing.name + " is typing…" : previewText(conv.last_message)),
       el("span", { class: "conv-meta" },
         el("span", { class: "pill status-" + conv.status }, conv.status),
+        conv.snoozed_until ? el("span", { class: "pill snoozed", title: "Reopens by itself" }, "Snoozed until " + formatTime(conv.snoozed_until)) : null,
+        sendPill(conv.last_message),
         op ? el("span", { class: "pill assignee" }, op.id === me.id ? "Me" : op.name) : null,
         ...(conv.tags || []).slice(0, 3).map((t) => el("span", { class: "pill tag" }, t)))),
     conv.unread ? el("span", { class: "unread", "aria-label": conv.unread + " unread" }, String(conv.unread)) : null,
@@ -116,8 +137,12 @@ async function loadList({ more = false } = {}) {
   if (dom.status.value) params.set("status", dom.status.value);
   if (dom.assignee.value) params.set("assignee", dom.assignee.value);
   if (more && state.nextCursor) params.set("cursor", state.nextCursor);
+  const query = dom.search.value.trim();
+  if (query) params.set("q", query);
   try {
     const page = await get("/api/conversations?" + params);
+    if (query !== dom.search.value.trim()) return; // a newer search is on its way
+    state.results = query ? [...(more && state.results ? state.results : []), ...page.items.map((c) => c.id)] : null;
     if (!more) {
       // Keep conversations with a loaded thread; replace the rest with the fresh page.
       for (const id of [...state.convs.keys()]) if (!state.threads.has(id)) state.convs.delete(id);
@@ -225,7 +250,7 @@ class Thread {
     }
     const old = this.messages.get(msg.id);
     if (old) {
-      if ((STATUS_RANK[msg.status] ?? 0) > (STATUS_RANK[old.status] ?? 0) || msg.status === "failed") old.status = msg.status;
+      applyDelivery(old, msg);
       return true;
     }
     this.messages.set(msg.id, { ...msg });
@@ -378,6 +403,9 @@ function renderThreadHead() {
   dom.assignMe.hidden = conv.assignee_id === me.id;
   dom.resolve.textContent = conv.status === "resolved" ? "Reopen" : "Resolve";
   dom.resolve.className = conv.status === "resolved" ? "ghost" : "primary";
+  dom.snooze.value = "";
+  dom.snooze.querySelector('option[value="off"]').hidden = !conv.snoozed_until;
+  dom.snooze.title = conv.snoozed_until ? "Snoozed until " + formatTime(conv.snoozed_until) : "";
   dom.tags.replaceChildren(...(conv.tags || []).map((tag) => {
     const remove = el("button", { type: "button", class: "tag-remove", "aria-label": "Remove tag " + tag }, "×");
     remove.addEventListener("click", () => changeConversation({ tags: (conv.tags || []).filter((t) => t !== tag) }));
@@ -401,14 +429,53 @@ function messageKey(msg) {
   return msg.local ? msg.key : msg.id;
 }
 
+/** Take a status (and its error, attempts, next attempt) from the server: a message frame
+ * or a receipt. Sent, delivered and read never move back; a provider's "failed" always wins. */
+function applyDelivery(msg, update) {
+  const rank = STATUS_RANK[update.status] ?? 0;
+  if (update.status !== "failed" && rank < (STATUS_RANK[msg.status] ?? 0)) return;
+  msg.status = update.status;
+  for (const key of ["error", "attempts", "next_attempt_at"]) {
+    if (key in update) msg[key] = update[key];
+  }
+  if (update.status !== "queued" && update.status !== "failed") msg.error = null;
+}
+
 function statusLabel(msg) {
   switch (msg.status) {
-    case "sending": return socket.online ? "Sending…" : "Waiting for connection…";
-    case "queued": case "sent": return "Sent";
+    case "sending": return msg.local && !socket.online ? "Waiting for connection…" : "Sending…";
+    case "queued": return msg.error ? "Retrying" : "Queued";
+    case "sent": return "Sent";
     case "delivered": return "Delivered";
     case "read": return "Read";
     case "failed": return "Failed";
     default: return "";
+  }
+}
+
+/** Why a send failed, or why it is waiting for another attempt, in words. */
+function deliveryNote(msg) {
+  if (!msg.error || !msg.error.detail) return "";
+  if (msg.status === "failed") return msg.error.detail;
+  if (msg.status === "queued") {
+    const when = msg.next_attempt_at ? " Next attempt " + formatTime(msg.next_attempt_at) + "." : "";
+    return `Attempt ${msg.attempts || 1} failed: ${msg.error.detail}${when}`;
+  }
+  return "";
+}
+
+/** The operator's Retry on a send the server gave up on: queued again for the worker. */
+async function retryStored(msg) {
+  try {
+    const url = `/api/conversations/${encodeURIComponent(msg.conversation_id)}/messages/${encodeURIComponent(msg.id)}/retry`;
+    const fresh = await post(url, {});
+    const thread = state.threads.get(msg.conversation_id);
+    const held = thread && thread.messages.get(msg.id);
+    if (held) applyDelivery(held, fresh);
+    if (state.current === msg.conversation_id) renderMessages();
+    noteListStatus(msg.conversation_id, fresh.id, fresh);
+  } catch (err) {
+    report(err, "Could not send it again");
   }
 }
 
@@ -423,8 +490,10 @@ function messageNode(msg) {
     el("span", { class: "author" }, who),
     el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
     el("span", { class: "status" }));
-  return el("li", { class: `msg ${msg.direction === "out" ? "out" : "in"} author-${author.kind || "contact"}` },
-    el("div", { class: "bubble" }, text, attachments), foot);
+  const note = msg.private ? el("span", { class: "note-label" }, "Private note") : null;
+  const reason = el("p", { class: "delivery-note", role: "status" });
+  return el("li", { class: `msg ${msg.direction === "out" ? "out" : "in"} author-${author.kind || "contact"}${msg.private ? " note" : ""}` },
+    note, el("div", { class: "bubble", dir: "auto" }, text, attachments), foot, reason);
 }
 
 function attachmentNode(att) {
@@ -459,13 +528,17 @@ function updateNode(node, msg) {
     status.textContent = statusLabel(msg);
     status.className = "status st-" + msg.status;
     node.dataset.status = msg.status;
+    const reason = node.querySelector(".delivery-note");
+    reason.textContent = deliveryNote(msg);
+    reason.hidden = !reason.textContent;
     let retry = node.querySelector(".retry");
-    if (msg.status === "failed" && msg.local) {
+    if (msg.status === "failed" && !msg.private) {
       if (!retry) {
         retry = el("button", { type: "button", class: "retry link" }, "Retry");
-        retry.addEventListener("click", () => transmit(msg));
         node.querySelector(".foot").append(retry);
       }
+      // A local message never reached the server: resend it; a stored one goes back to the worker.
+      retry.onclick = () => (msg.local ? transmit(msg) : retryStored(msg));
     } else if (retry) {
       retry.remove();
     }
@@ -543,6 +616,21 @@ async function changeLanded(id, change) {
 dom.threadStatus.addEventListener("change", () => changeConversation({ status: dom.threadStatus.value }));
 dom.threadAssignee.addEventListener("change", () => changeConversation({ assignee_id: dom.threadAssignee.value || null }));
 dom.assignMe.addEventListener("click", () => changeConversation({ assignee_id: me.id }));
+
+/** When a snooze choice ends, in the operator's own time zone. */
+function snoozeEnd(choice) {
+  const at = new Date();
+  if (choice === "1h") return new Date(at.getTime() + 3600 * 1000);
+  at.setHours(9, 0, 0, 0);
+  if (choice === "tomorrow") at.setDate(at.getDate() + 1);
+  if (choice === "week") at.setDate(at.getDate() + (((8 - at.getDay()) % 7) || 7));
+  return at;
+}
+dom.snooze.addEventListener("change", () => {
+  const choice = dom.snooze.value;
+  if (!choice) return;
+  changeConversation({ snoozed_until: choice === "off" ? null : snoozeEnd(choice).toISOString() });
+});
 dom.resolve.addEventListener("click", () => {
   const conv = state.convs.get(state.current);
   if (conv) changeConversation({ status: conv.status === "resolved" ? "open" : "resolved" });
@@ -586,6 +674,7 @@ function sendReply() {
     local: true, key: "local:" + clientId, client_id: clientId, conversation_id: id, direction: "out",
     author: { kind: "operator", id: me.id, name: me.name }, text, attachments: [], status: "sending",
     created_at: new Date().toISOString(), at: Date.now(), ref: null, timer: null,
+    private: dom.replyPrivate.checked,
   };
   thread.pending.set(clientId, local);
   dom.reply.value = "";
@@ -606,6 +695,7 @@ function transmit(local) {
   local.ref = "r" + (++refCounter);
   state.refs.set(local.ref, local);
   const frame = { type: "send", ref: local.ref, conversation_id: local.conversation_id, text: local.text, client_id: local.client_id };
+  if (local.private) frame.private = true;
   if (socket.send(frame)) {
     local.timer = setTimeout(() => failLocal(local, "No answer from the server."), ACK_TIMEOUT_MS);
   }
@@ -621,6 +711,16 @@ function failLocal(local, why) {
   if (why) toast("Your reply was not sent: " + why, "error");
 }
 
+function noteMode() {
+  const note = dom.replyPrivate.checked;
+  dom.replyForm.classList.toggle("is-note", note);
+  dom.reply.placeholder = note
+    ? "Write a private note… only operators see it; @name notifies a colleague"
+    : "Write a reply… Enter sends, Shift+Enter adds a line, / inserts a canned response";
+  dom.send.textContent = note ? "Add note" : "Send";
+}
+dom.replyPrivate.addEventListener("change", noteMode);
+
 dom.replyForm.addEventListener("submit", (event) => {
   event.preventDefault();
   sendReply();
@@ -630,6 +730,32 @@ dom.reply.addEventListener("keydown", (event) => {
     event.preventDefault();
     sendReply();
   }
+});
+
+// ---------------------------------------------------------------- canned responses
+
+/** The values a canned response may use, for the open conversation. */
+async function cannedVariables() {
+  const conv = state.convs.get(state.current) || {};
+  const vars = {
+    "contact.name": conv.contact?.name || "", "contact.email": "", "contact.phone": "",
+    "operator.name": me.name || "",
+  };
+  if (conv.contact?.id) {
+    try {
+      const contact = await get(`/api/contacts/${encodeURIComponent(conv.contact.id)}`);
+      vars["contact.name"] = contact.name || "";
+      vars["contact.email"] = contact.email || "";
+      vars["contact.phone"] = contact.phone || "";
+    } catch (err) {
+      // Erased or unreachable: what the list knew, and nothing for the rest.
+    }
+  }
+  return vars;
+}
+attachCanned({
+  textarea: dom.reply, menu: dom.cannedMenu, variables: cannedVariables,
+  onInserted: () => { saveDraft(); updateCount(); },
 });
 
 // ---------------------------------------------------------------- WhatsApp templates
@@ -805,12 +931,26 @@ socket.on("receipt", (frame) => {
   const thread = state.threads.get(frame.conversation_id);
   const msg = thread && thread.messages.get(frame.message_id);
   if (msg) {
-    const rank = STATUS_RANK[frame.status] ?? 0;
-    if (frame.status === "failed" || rank >= (STATUS_RANK[msg.status] ?? 0)) msg.status = frame.status;
+    applyDelivery(msg, frame);
     if (state.current === frame.conversation_id) renderMessages();
   }
-  const conv = state.convs.get(frame.conversation_id);
-  if (conv && conv.last_message && conv.last_message.id === frame.message_id) conv.last_message.status = frame.status;
+  noteListStatus(frame.conversation_id, frame.message_id, frame);
+});
+
+/** A conversation's last message changed state: its list entry shows it (Failed, Retrying). */
+function noteListStatus(conversationId, messageId, update) {
+  const conv = state.convs.get(conversationId);
+  if (conv && conv.last_message && conv.last_message.id === messageId) {
+    applyDelivery(conv.last_message, update);
+    renderList();
+  }
+}
+
+socket.on("mention", (frame) => {
+  const msg = frame.message || {};
+  const who = (msg.author && msg.author.name) || "An operator";
+  toast(`${who} mentioned you in a note: ${String(msg.text || "").slice(0, 120)}`, "info");
+  if (msg.conversation_id && !state.convs.has(msg.conversation_id)) loadList();
 });
 
 socket.on("typing", onTyping);
@@ -897,6 +1037,32 @@ socket.on("retry", (delay) => {
 dom.status.addEventListener("change", () => loadList());
 dom.assignee.addEventListener("change", () => loadList());
 dom.listMore.addEventListener("click", () => loadList({ more: true }));
+
+// Search: as you type (debounced); "/" (outside a text field) or Ctrl+K / ⌘K focuses it,
+// Escape clears it.
+let searchTimer = null;
+dom.search.addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => loadList(), 250);
+});
+dom.search.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && dom.search.value) {
+    dom.search.value = "";
+    loadList();
+  }
+});
+function typingInAField(target) {
+  return target instanceof HTMLElement &&
+    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+document.addEventListener("keydown", (event) => {
+  const ctrlK = (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k";
+  const slash = event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey && !typingInAField(event.target);
+  if (!ctrlK && !slash) return;
+  event.preventDefault();
+  dom.search.focus();
+  dom.search.select();
+});
 dom.scroller.addEventListener("scroll", () => {
   const thread = state.threads.get(state.current);
   if (thread && dom.scroller.scrollTop < 60) loadOlder(thread);
