@@ -164,10 +164,15 @@ def is_error(response: httpx.Response) -> bool:
         body = response.json()
     except ValueError:
         return False
+    # CONTRACT.md: an invalid flow's 422 also lists its problems, each on its step.
+    extra = (
+        {"problems"} if isinstance(body, dict) and body.get("error") == "invalid_flow" else set()
+    )
     return (
         isinstance(body, dict)
-        and set(body) == {"error", "detail"}
+        and set(body) == {"error", "detail"} | extra
         and all(isinstance(body[k], str) and body[k] for k in ("error", "detail"))
+        and all(isinstance(body[k], list) and body[k] for k in extra)
     )
 
 
