@@ -53,6 +53,7 @@ OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this
 # The triggers a contact's message can fire (no_reply is the worker's).
 MESSAGE_TRIGGERS = ("conversation_started", "message", "outside_hours")
 NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
+CONCURRENCY = 4  # flow events in flight per process (each holds one connection at a time)
 TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
 HTTP_TIMEOUT_S = 10.0
@@ -63,6 +64,9 @@ class FlowRunner:
     def __init__(self, services: Any) -> None:
         self.services = services
         self._tasks: set[asyncio.Task[None]] = set()
+        # At most this many events are worked on at once: a burst of thousands of messages
+        # queues here instead of taking every database connection the requests need.
+        self._gate = asyncio.Semaphore(CONCURRENCY)
         # The runner's one clock (business hours, timers): tests set another.
         self.clock: Callable[[], datetime] = utcnow
 
@@ -78,9 +82,13 @@ class FlowRunner:
             self._spawn(self.stop(msg.conversation_id, "an operator replied"))
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(self._gated(coro))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _gated(self, coro: Any) -> None:
+        async with self._gate:
+            await coro
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -164,6 +164,7 @@ def is_error(response: httpx.Response) -> bool:
         body = response.json()
     except ValueError:
         return False
+    # CONTRACT.md: an invalid flow's 422 also lists its problems, each on its step.
     return (
         isinstance(body, dict)
         and set(body) - {"problems"} == {"error", "detail"}  # a 422 may list each problem
