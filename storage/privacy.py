@@ -24,7 +24,7 @@ from hub.store import NotFound
 from storage import models as m
 from storage.models import table_of
 from storage.serialize import contact_to_wire, conversation_to_wire, message_from_row
-from storage.writer import dialect_insert, provider_id_hash
+from storage.writer_sql import dialect_insert, provider_id_hash
 
 T_WS = table_of(m.Workspace)
 T_CONTACT = table_of(m.Contact)

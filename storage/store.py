@@ -13,11 +13,12 @@ from hub.store import NotFound, Receipt, WriteResult
 from storage import faults
 from storage import models as m
 from storage.faults import StorageHealth
+from storage.group_commit import Observe
 from storage.serialize import message_from_row
-from storage.writer import BatchingWriter, Observe
+from storage.writer import BatchingWriter
 
-T_MSG = m.Message.__table__
-T_CONV = m.Conversation.__table__
+T_MSG = m.table_of(m.Message)
+T_CONV = m.table_of(m.Conversation)
 
 
 class SqlStore:

@@ -14,7 +14,7 @@ from hub.store import Gone, NotFound
 from storage import models as m
 from storage.db import make_engine
 from storage.store import SqlStore
-from storage.writer import provider_id_hash
+from storage.writer_sql import provider_id_hash
 
 from .conftest import Workspace, make_workspace
 
