@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +54,6 @@ log = logging.getLogger("inviaro.writer")
 
 LOCK_WAIT_S = 2.0  # longest wait for a conversation's row lock (or any lock) per batch
 STUCK_RECHECK_S = 30.0  # a conversation found locked is not waited for again for this long
-
-ObserveOneByOne = Callable[[int], None]  # a batch of this many is retried one by one
 
 
 def writer_sql(engine: AsyncEngine) -> WriterSql:
@@ -92,18 +90,17 @@ class BatchingWriter:
         max_backlog: int = 10_000,
         lock_wait_s: float = LOCK_WAIT_S,
         observe: Observe | None = None,
-        observe_one_by_one: ObserveOneByOne | None = None,
         health: faults.StorageHealth | None = None,
     ) -> None:
         self._engine = engine
         self._lock_wait_s = lock_wait_s
-        self._observe_one_by_one = observe_one_by_one
         self.health = health or faults.StorageHealth()
         self._queue = GroupCommitQueue(
             self._outcomes, max_batch=max_batch, max_backlog=max_backlog, observe=observe
         )
         # Batches that failed as a whole and were retried one message at a time: a lost
-        # race with another process, or one poisoned message. Never on the normal path.
+        # race with another process, or one poisoned message; never on the normal path.
+        # A plain count, exported by the web layer (``inviaro_writer_one_by_one``).
         self.one_by_one = 0
         # Conversations whose lock another session held past the wait, and since when:
         # taken only if free (SKIP LOCKED) for a while, so they hold up no other message.
@@ -192,8 +189,6 @@ class BatchingWriter:
                 type(exc).__name__,
             )
             self.one_by_one += 1
-            if self._observe_one_by_one is not None:
-                self._observe_one_by_one(len(items))
             return [r for item in items for r in await self._outcomes([item])]
         if faults.unique_violation(exc) and not retried:
             # A copy committed by another process meanwhile: the retry finds and returns it.
