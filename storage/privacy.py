@@ -291,7 +291,7 @@ async def export_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str
         for conv in convs:
             rows_of = messages[conv.id]
             wire = conversation_to_wire(
-                conv,  # type: ignore[arg-type]
+                conv,
                 channels[conv.channel_id],
                 contact,
                 message_from_row(rows_of[-1]) if rows_of else None,

@@ -87,7 +87,7 @@ class SqlStore:
                 .order_by(T_MSG.c.seq)
                 .limit(limit)
             )
-            return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
+            return [message_from_row(r) for r in rows]
 
     async def messages_since(
         self, workspace_ids: list[str], since: datetime, limit: int, after: Message | None = None
@@ -104,7 +104,7 @@ class SqlStore:
             )
         async with self.engine.connect() as conn:
             rows = await conn.execute(query.order_by(*order).limit(limit))
-            return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
+            return [message_from_row(r) for r in rows]
 
     async def last_seq(self, workspace_id: str, conversation_id: str) -> int:
         async with self.engine.connect() as conn:

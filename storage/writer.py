@@ -499,7 +499,7 @@ class BatchingWriter:
         }
         existing: dict[Key, Message] = {}
         for row in await conn.execute(self._sql.duplicates, params):
-            message = message_from_row(row)  # type: ignore[arg-type]  # a Row reads as a Message model
+            message = message_from_row(row)
             existing[("id", row.id)] = message
             if row.client_id:
                 key = client_key(row.conversation_id, row.author_kind, row.author_id, row.client_id)
@@ -521,9 +521,9 @@ class BatchingWriter:
                 last[result.message.conversation_id] = result.message
         return {
             r.id: conversation_to_wire(
-                r,  # type: ignore[arg-type]  # a Row reads as a Conversation model
-                _Named(r.channel_id, r.kind, r.channel_name),  # type: ignore[arg-type]
-                _Named(r.contact_id, None, r.contact_name),  # type: ignore[arg-type]
+                r,
+                _Named(r.channel_id, r.kind, r.channel_name),
+                _Named(r.contact_id, None, r.contact_name),
                 last.get(r.id),
             )
             for r in rows
