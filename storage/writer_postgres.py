@@ -19,6 +19,7 @@ import asyncpg
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    Executable,
     Integer,
     Select,
     String,
@@ -145,7 +146,7 @@ class PostgresWriterSql(WriterSql):
         return self._lock_conversations
 
     @property
-    def duplicates(self) -> Any:
+    def duplicates(self) -> Executable:
         return self._duplicates
 
     async def connect(self, engine: AsyncEngine, lock_wait_s: float) -> AsyncConnection:

@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Delete, Select, Table, and_, select
+from sqlalchemy import ColumnElement, Delete, Executable, Select, Table, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -116,10 +116,9 @@ class WriterSql(ABC):
 
     @property
     @abstractmethod
-    def duplicates(self) -> Any:
+    def duplicates(self) -> Executable:
         """Stored messages by id (``ids``), client id pairs (``clients``) and provider id
-        pairs (``providers``). (A Select or a union of them: SQLAlchemy types a
-        ``union_all`` apart.)"""
+        pairs (``providers``): one select, or a union of three."""
 
     @abstractmethod
     async def connect(self, engine: AsyncEngine, lock_wait_s: float) -> AsyncConnection:

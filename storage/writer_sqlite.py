@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Executable, Select, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.batch_plan import Plan
@@ -58,7 +58,7 @@ class SqliteWriterSql(WriterSql):
         return self.conversations
 
     @property
-    def duplicates(self) -> Any:
+    def duplicates(self) -> Executable:
         return self._duplicates
 
     async def connect(self, engine: AsyncEngine, lock_wait_s: float) -> AsyncConnection:
