@@ -35,6 +35,7 @@ T_MSG = table_of(m.Message)
 T_OUTBOX = table_of(m.OutboxItem)
 T_BOOKING = table_of(m.Booking)
 T_ERASED = table_of(m.ErasedProviderMessage)
+T_AI_CALL = table_of(m.AiCall)
 
 EXPORT_FORMAT = "inviaro.contact-export/1"
 MAX_NAME = 200
@@ -334,10 +335,11 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
     """Delete the contact and everything reached through it, in one transaction.
 
     Removes identities, conversations, their messages (whoever wrote them), pending outbox
-    items and bookings, and leaves a tombstone (a hash, never the id itself) for every
-    provider message id, so a provider redelivering an erased message does not bring it
-    back. A new message from the same person later starts a new contact. Raises NotFound
-    for a contact that does not exist (any more) in ``workspace_id``.
+    items, bookings and AI call records, and leaves a tombstone (a hash, never the id
+    itself) for every provider message id, so a provider redelivering an erased message
+    does not bring it back. A new message from the same person later starts a new
+    contact. Raises NotFound for a contact that does not exist (any more) in
+    ``workspace_id``.
     """
     async with _connection(db) as conn:
         await _contact_row(conn, workspace_id, contact_id, lock=True)
@@ -387,6 +389,8 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
             await conn.execute(delete(T_BOOKING).where(T_BOOKING.c.contact_id == contact_id))
         ).rowcount
         if conv_ids:
+            # What was sent to the AI provider about these conversations, and its answers.
+            await conn.execute(delete(T_AI_CALL).where(T_AI_CALL.c.conversation_id.in_(conv_ids)))
             await conn.execute(delete(T_CONV).where(T_CONV.c.id.in_(conv_ids)))
         await conn.execute(delete(T_IDENT).where(T_IDENT.c.contact_id == contact_id))
         await conn.execute(delete(T_CONTACT).where(T_CONTACT.c.id == contact_id))

@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -49,6 +49,19 @@ class Settings:
     # afresh. The ws_url of a widget session carries a connect ticket valid for seconds.
     visitor_token_days: int = 30
     widget_ticket_s: int = 60
+    # The AI provider (docs/ai.md): any OpenAI-compatible chat-completions API. Unset: no
+    # AI anywhere. The key is never shown in a repr or a log line.
+    ai_base_url: str | None = None
+    ai_api_key: str | None = field(default=None, repr=False)
+    ai_model: str = ""
+    ai_region: str = ""
+    ai_last_messages: int = 10  # the most conversation messages one AI call may carry
+    ai_timeout_s: float = 20.0
+
+    @property
+    def ai_configured(self) -> bool:
+        """Whether the server names an AI provider (a workspace must still opt in)."""
+        return bool(self.ai_base_url and self.ai_api_key and self.ai_model)
 
     @property
     def public_origin(self) -> str:
@@ -160,4 +173,36 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
         provider_origins=tuple(origins.items()),
         visitor_token_days=_int(env, "INVIARO_VISITOR_TOKEN_DAYS", 30, 1, 3650),
+        **_ai(env),
     )
+
+
+def _ai(env: Mapping[str, str]) -> dict[str, object]:
+    """The AI provider's settings: all of base URL, key and model, or none of them."""
+    base = (env.get("INVIARO_AI_BASE_URL") or "").rstrip("/")
+    key = env.get("INVIARO_AI_API_KEY") or ""
+    model = env.get("INVIARO_AI_MODEL") or ""
+    given = [
+        name
+        for name, value in (
+            ("INVIARO_AI_BASE_URL", base),
+            ("INVIARO_AI_API_KEY", key),
+            ("INVIARO_AI_MODEL", model),
+        )
+        if value
+    ]
+    if given and len(given) < 3:
+        missing = {"INVIARO_AI_BASE_URL", "INVIARO_AI_API_KEY", "INVIARO_AI_MODEL"} - set(given)
+        raise ConfigError(f"{', '.join(sorted(missing))} must be set beside {', '.join(given)}.")
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"INVIARO_AI_BASE_URL must be an http(s) URL, not {base!r}.")
+    return {
+        "ai_base_url": base or None,
+        "ai_api_key": key or None,
+        "ai_model": model,
+        "ai_region": (env.get("INVIARO_AI_REGION") or "").strip()[:100],
+        "ai_last_messages": _int(env, "INVIARO_AI_LAST_MESSAGES", 10, 1, 100),
+        "ai_timeout_s": float(_int(env, "INVIARO_AI_TIMEOUT_S", 20, 1, 300)),
+    }
