@@ -78,6 +78,7 @@ def may_use_ai(contact: m.Contact) -> bool:
     return getattr(contact, "processing", "normal") == "normal"
 
 
+UNUSABLE = "unusable answer"  # the reason of an answer that is not what was asked
 UNAVAILABLE = AiRefused(422, "ai_unavailable", "This server has no AI provider configured.")
 OFF = AiRefused(422, "ai_off", "AI is off for this workspace; an owner can turn it on.")
 
@@ -129,6 +130,7 @@ async def call(
     tokens = (0, 0)
     model = chosen.model
     value: T | None = None
+    detail: str | None = None
     try:
         answer = await complete(services.http, chosen, messages)
     except AiFailure as exc:
@@ -137,7 +139,7 @@ async def call(
         answer_text, model = answer.text, answer.model or chosen.model
         tokens = (answer.prompt_tokens, answer.completion_tokens)
         value = read(answer.content, dict(redactor.found))
-        outcome, detail = ("ok", None) if value is not None else ("invalid", "unusable answer")
+        outcome, detail = ("ok", None) if value is not None else ("invalid", UNUSABLE)
     seconds = time.perf_counter() - started
     metrics.AI_SECONDS.labels(feature).observe(seconds)
     metrics.AI_CALLS.labels(feature, outcome).inc()
@@ -149,7 +151,7 @@ async def call(
         await ai_calls.add_tokens(db, workspace_id, ai_calls.month_of(utcnow()), sum(tokens))
         await db.commit()
     if value is None:
-        raise AiFailed(detail or "unusable answer", record.id)
+        raise AiFailed(detail or UNUSABLE, record.id)
     return Done(value, record.id)
 
 

@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -158,7 +158,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         origins = provider_origins.parse(env.get("INVIARO_PROVIDER_ORIGINS") or "")
     except provider_origins.BadProviderOrigins as exc:
         raise ConfigError(f"INVIARO_PROVIDER_ORIGINS: {exc}.") from None
-    return Settings(
+    settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
         secret_key=_secret_key(env, database_url),
@@ -173,11 +173,11 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
         provider_origins=tuple(origins.items()),
         visitor_token_days=_int(env, "INVIARO_VISITOR_TOKEN_DAYS", 30, 1, 3650),
-        **_ai(env),
     )
+    return _with_ai(settings, env)
 
 
-def _ai(env: Mapping[str, str]) -> dict[str, object]:
+def _with_ai(settings: Settings, env: Mapping[str, str]) -> Settings:
     """The AI provider's settings: all of base URL, key and model, or none of them."""
     base = (env.get("INVIARO_AI_BASE_URL") or "").rstrip("/")
     key = env.get("INVIARO_AI_API_KEY") or ""
@@ -198,11 +198,12 @@ def _ai(env: Mapping[str, str]) -> dict[str, object]:
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"INVIARO_AI_BASE_URL must be an http(s) URL, not {base!r}.")
-    return {
-        "ai_base_url": base or None,
-        "ai_api_key": key or None,
-        "ai_model": model,
-        "ai_region": (env.get("INVIARO_AI_REGION") or "").strip()[:100],
-        "ai_last_messages": _int(env, "INVIARO_AI_LAST_MESSAGES", 10, 1, 100),
-        "ai_timeout_s": float(_int(env, "INVIARO_AI_TIMEOUT_S", 20, 1, 300)),
-    }
+    return replace(
+        settings,
+        ai_base_url=base or None,
+        ai_api_key=key or None,
+        ai_model=model,
+        ai_region=(env.get("INVIARO_AI_REGION") or "").strip()[:100],
+        ai_last_messages=_int(env, "INVIARO_AI_LAST_MESSAGES", 10, 1, 100),
+        ai_timeout_s=float(_int(env, "INVIARO_AI_TIMEOUT_S", 20, 1, 300)),
+    )
