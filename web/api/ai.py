@@ -56,7 +56,7 @@ def decode(raw: bytes, body_type: type[B]) -> B:
 
 async def _assist(request: Request, feature: str, build: ai.Build, key: str) -> dict[str, Any]:
     principal = await require(request)
-    conversation_id = request.path_params["conversation_id"]
+    conversation_id = request.path_params["id"]
     svc = services(request)
     async with svc.db() as db:
         await conversation_of(db, principal, conversation_id)
@@ -99,13 +99,13 @@ async def suggest_reply(request: Request) -> Response:
 async def list_calls(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
-        conv = await conversation_of(db, principal, request.path_params["conversation_id"])
+        conv = await conversation_of(db, principal, request.path_params["id"])
         calls = await ai_calls.for_conversation(db, conv.id)
     return JSONResponse({"items": [ai_calls.call_json(c) for c in calls], "next_cursor": None})
 
 
 routes = [
-    Route("/api/conversations/{conversation_id}/ai/summary", summary, methods=["POST"]),
-    Route("/api/conversations/{conversation_id}/ai/suggest-reply", suggest_reply, methods=["POST"]),
-    Route("/api/conversations/{conversation_id}/ai-calls", list_calls, methods=["GET"]),
+    Route("/api/conversations/{id}/ai/summary", summary, methods=["POST"]),
+    Route("/api/conversations/{id}/ai/suggest-reply", suggest_reply, methods=["POST"]),
+    Route("/api/conversations/{id}/ai-calls", list_calls, methods=["GET"]),
 ]
