@@ -56,8 +56,8 @@ class Provider:
 
     @property
     def honours_store(self) -> bool:
-        """Whether the API takes ``store: false`` (do not keep this completion); others
-        refuse unknown fields or do not keep completions at all (docs/ai.md)."""
+        """Whether the API takes ``store: false`` (do not keep this completion): OpenAI's
+        parameter, which other APIs need not accept (docs/ai.md)."""
         return self.host == "api.openai.com" or self.is_azure
 
 
