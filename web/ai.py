@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.ai import AiFailure, Provider, complete
@@ -104,13 +105,19 @@ async def call(
         last_messages or services.settings.ai_last_messages, services.settings.ai_last_messages
     )
     async with services.db() as db:
-        workspace = await db.get(m.Workspace, workspace_id)
-        conv = await db.get(m.Conversation, conversation_id)
-        if workspace is None or conv is None or conv.workspace_id != workspace_id:
+        found = (
+            await db.execute(
+                select(m.Workspace, m.Contact)
+                .join(m.Conversation, m.Conversation.workspace_id == m.Workspace.id)
+                .join(m.Contact, m.Contact.id == m.Conversation.contact_id)
+                .where(m.Conversation.id == conversation_id, m.Workspace.id == workspace_id)
+            )
+        ).first()
+        if found is None:
             raise AiRefused(404, "not_found", "There is no such conversation.")
+        workspace, contact = found.tuple()
         if not workspace.ai_enabled:
             raise OFF
-        contact = await db.get(m.Contact, conv.contact_id)
         refusal = await _refusal(db, workspace, contact)
         if refusal is not None:
             _record(db, workspace_id, conversation_id, feature, step, refusal.code, refusal.detail)
@@ -156,9 +163,9 @@ async def call(
 
 
 async def _refusal(
-    db: AsyncSession, workspace: m.Workspace, contact: m.Contact | None
+    db: AsyncSession, workspace: m.Workspace, contact: m.Contact
 ) -> AiRefused | None:
-    if contact is None or not may_use_ai(contact):
+    if not may_use_ai(contact):
         return AiRefused(
             409,
             "contact_restricted",
