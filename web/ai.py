@@ -115,7 +115,7 @@ async def call(
         ).first()
         if found is None:
             raise AiRefused(404, "not_found", "There is no such conversation.")
-        workspace, contact = found.tuple()
+        workspace, contact = found[0], found[1]
         if not workspace.ai_enabled:
             raise OFF
         refusal = await _refusal(db, workspace, contact)

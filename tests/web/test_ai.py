@@ -8,12 +8,15 @@ is checked where it matters: at the provider.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from hub.model import utcnow
 from storage import models as m
+from storage.retention import purge_expired
 from tests.conftest import LiveServer, make_settings, start_server
 from tests.fake_ai import FakeAi, Reply, ok, running_fake_ai
 from tests.helpers import Account, add_operator, new_client, signup
@@ -438,3 +441,31 @@ async def test_a_provider_error_takes_the_fallback_and_never_raises(
     outcome = await ai_steps.reply(services_of(ai_live), place, step)
     assert outcome.next == "human"
     assert "HTTP 500" in outcome.note and outcome.call_id is not None
+
+
+async def test_ai_records_share_their_conversations_retention(
+    owner: Account, ai_live: LiveServer, fake: FakeAi
+) -> None:
+    await ai_on(owner)
+    assert (await owner.patch("/api/workspace", {"retention_days": 1})).status_code == 200
+    ids = await conversation(owner, "Hello")
+    fake.answer_with(ok({"summary": "A greeting."}))
+    assert (await owner.post(f"/api/conversations/{ids['id']}/ai/summary")).status_code == 200
+    await purge_expired(services_of(ai_live).engine, as_of=utcnow() + timedelta(days=3))
+    async with services_of(ai_live).db() as db:
+        left = await db.scalar(
+            select(func.count()).select_from(m.AiCall).where(m.AiCall.conversation_id == ids["id"])
+        )
+    assert left == 0
+
+
+async def test_calls_and_their_latency_are_in_the_metrics(
+    owner: Account, ai_live: LiveServer, fake: FakeAi
+) -> None:
+    await ai_on(owner)
+    ids = await conversation(owner, "Hello")
+    fake.answer_with(ok({"summary": "A greeting."}))
+    assert (await owner.post(f"/api/conversations/{ids['id']}/ai/summary")).status_code == 200
+    text = (await owner.get("/metrics")).text
+    assert 'inviaro_ai_calls_total{feature="summary",outcome="ok"}' in text
+    assert 'inviaro_ai_call_seconds_count{feature="summary"}' in text
