@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.model import rfc3339
 from storage import models as m
 from storage.models import table_of
+from storage.writer import dialect_insert
 
 T_USAGE = table_of(m.AiUsage)
 
@@ -34,16 +35,19 @@ async def tokens_used(db: AsyncSession, workspace_id: str, month: str) -> int:
 
 
 async def add_tokens(db: AsyncSession, workspace_id: str, month: str, tokens: int) -> None:
-    """Count ``tokens`` against the month (an atomic increment: calls may run at once)."""
+    """Count ``tokens`` against the month: one atomic upsert, as calls may run at once."""
     if tokens <= 0:
         return
-    done = await db.execute(
-        update(T_USAGE)
-        .where(T_USAGE.c.workspace_id == workspace_id, T_USAGE.c.month == month)
-        .values(tokens=T_USAGE.c.tokens + tokens)
+    conn = await db.connection()
+    insert = dialect_insert(conn, T_USAGE).values(
+        workspace_id=workspace_id, month=month, tokens=tokens
     )
-    if done.rowcount == 0:  # type: ignore[attr-defined]
-        db.add(m.AiUsage(workspace_id=workspace_id, month=month, tokens=tokens))
+    await conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["workspace_id", "month"],
+            set_={"tokens": T_USAGE.c.tokens + insert.excluded.tokens},
+        )
+    )
 
 
 async def recent_turns(db: AsyncSession, conversation_id: str, limit: int) -> list[tuple[str, str]]:

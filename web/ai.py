@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.ai import AiFailure, Provider, complete
@@ -150,13 +151,20 @@ async def call(
     seconds = time.perf_counter() - started
     metrics.AI_SECONDS.labels(feature).observe(seconds)
     metrics.AI_CALLS.labels(feature, outcome).inc()
-    async with services.db() as db:
-        record = _record(db, workspace_id, conversation_id, feature, step, outcome, detail)
-        record.model, record.sent, record.answer = model, messages, answer_text
-        record.prompt_tokens, record.completion_tokens = tokens
-        record.latency_ms = round(seconds * 1000)
-        await ai_calls.add_tokens(db, workspace_id, ai_calls.month_of(utcnow()), sum(tokens))
-        await db.commit()
+    month = ai_calls.month_of(utcnow())
+    try:
+        async with services.db() as db:
+            record = _record(db, workspace_id, conversation_id, feature, step, outcome, detail)
+            record.model, record.sent, record.answer = model, messages, answer_text
+            record.prompt_tokens, record.completion_tokens = tokens
+            record.latency_ms = round(seconds * 1000)
+            await ai_calls.add_tokens(db, workspace_id, month, sum(tokens))
+            await db.commit()
+    except IntegrityError:  # the conversation was erased while the provider thought
+        async with services.db() as db:
+            await ai_calls.add_tokens(db, workspace_id, month, sum(tokens))  # still spent
+            await db.commit()
+        raise AiRefused(404, "not_found", "The conversation was erased meanwhile.") from None
     if value is None:
         raise AiFailed(detail or UNUSABLE, record.id)
     return Done(value, record.id)
