@@ -198,3 +198,48 @@ async def revoke_token(client: httpx.AsyncClient, token: str) -> bool:
             code=str(response.status_code),
         )
     return False
+
+
+async def move_event(
+    client: httpx.AsyncClient,
+    access_token: str,
+    calendar_id: str,
+    event_id: str,
+    start: datetime,
+    end: datetime,
+    send_updates: str = "none",
+) -> None:
+    """``events.patch`` of start and end only (a reschedule)."""
+    await call(
+        client,
+        "PATCH",
+        f"{CALENDAR_BASE}/calendars/{quote(calendar_id, safe='@')}/events/{quote(event_id)}",
+        access_token=access_token,
+        what="Google events.patch",
+        classify=_rate_limited,
+        params={"sendUpdates": send_updates},
+        json={
+            "start": {"dateTime": rfc3339_utc(start)},
+            "end": {"dateTime": rfc3339_utc(end)},
+        },
+    )
+
+
+async def account_name(client: httpx.AsyncClient, access_token: str) -> str:
+    """The connected account, as the primary calendar's title (its owner's address).
+
+    ``events.list`` is allowed by the ``calendar.events`` scope and its answer carries the
+    calendar's ``summary``; no profile scope is needed for it.
+    """
+    what = "Google events.list"
+    response = await call(
+        client,
+        "GET",
+        f"{CALENDAR_BASE}/calendars/primary/events",
+        access_token=access_token,
+        what=what,
+        classify=_rate_limited,
+        params={"maxResults": "1"},
+    )
+    summary = json_object(response, what).get("summary")
+    return summary if isinstance(summary, str) else ""

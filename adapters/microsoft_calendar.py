@@ -165,3 +165,29 @@ async def delete_event(client: httpx.AsyncClient, access_token: str, event_id: s
         what="Graph delete event",
         ok=(404,),
     )
+
+
+async def move_event(
+    client: httpx.AsyncClient, access_token: str, event_id: str, start: datetime, end: datetime
+) -> None:
+    """``PATCH /me/events/{id}`` of start and end only (a reschedule)."""
+    await call(
+        client,
+        "PATCH",
+        f"{GRAPH_BASE}/me/events/{quote(event_id, safe='')}",
+        access_token=access_token,
+        what="Graph update event",
+        json={"start": _graph_time(start), "end": _graph_time(end)},
+    )
+
+
+async def account_name(client: httpx.AsyncClient, access_token: str) -> str:
+    """The connected mailbox's address, from its default calendar's ``owner``
+    (``Calendars.ReadWrite`` allows it; no profile scope needed). getSchedule asks about it."""
+    what = "Graph get calendar"
+    response = await call(
+        client, "GET", f"{GRAPH_BASE}/me/calendar", access_token=access_token, what=what
+    )
+    owner = json_object(response, what).get("owner")
+    address = owner.get("address") if isinstance(owner, dict) else None
+    return address if isinstance(address, str) else ""

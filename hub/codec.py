@@ -23,6 +23,7 @@ ErrorCode = Literal[
     "too_large",
     "rate_limited",
     "window_closed",
+    "contact_objected",
 ]
 
 SUBPROTOCOLS: dict[str, Format] = {"inviaro.json": "json", "inviaro.msgpack": "msgpack"}
@@ -56,6 +57,10 @@ class Send:
     conversation_id: str | None
     text: str
     client_id: str | None = None
+    # An operator's explicit yes to messaging a contact who objected (storage.processing).
+    confirm_objection: bool = False
+    # A visitor's tap on an option a flow offered: its value.
+    option: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,8 @@ def decode_client_frame(
                 _opt_id(obj, "conversation_id"),
                 _text(obj.get("text")),
                 _opt_id(obj, "client_id"),
+                obj.get("confirm_objection") is not None and _bool(obj, "confirm_objection"),
+                _opt_id(obj, "option"),
             )
         if kind == "typing":
             return Typing(_opt_id(obj, "conversation_id"), _bool(obj, "active"))

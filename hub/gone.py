@@ -119,6 +119,10 @@ class Holders:
         """The ids of ``kind`` that local sockets depend on (what a sweep re-checks)."""
         return list(self._by_kind[kind])
 
+    def count(self, ref: Ref) -> int:
+        """How many local sockets depend on ``ref`` (a visitor's sockets, say)."""
+        return len(self._by_kind[ref.kind].get(ref.id, ()))
+
     def apply(self, event: Gone, code: int = CLOSE_POLICY) -> int:
         """Close every local socket depending on a ref of ``event``; returns how many."""
         closed = 0

@@ -113,9 +113,13 @@ class Message:
     status: MessageStatus
     created_at: datetime
     client_id: str | None = None
+    # A flow's choice offered to the contact, (label, value) pairs; and the value a
+    # contact's message picked by tapping one.
+    options: tuple[tuple[str, str], ...] = ()
+    option: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "id": self.id,
             "conversation_id": self.conversation_id,
             "seq": self.seq,
@@ -127,6 +131,11 @@ class Message:
             "client_id": self.client_id,
             "created_at": rfc3339(self.created_at),
         }
+        if self.options:
+            wire["options"] = [{"label": label, "value": value} for label, value in self.options]
+        if self.option is not None:
+            wire["option"] = self.option
+        return wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +180,9 @@ class ProviderMessage:
     # The business's own message seen again (Messenger echo, typed in the native inbox):
     # stored as outbound, never treated as the customer's.
     echo: bool = False
+    # The value of an option a flow offered that the contact tapped (a WhatsApp reply
+    # button or list row id, a Messenger quick reply payload).
+    option: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

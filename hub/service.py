@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +54,11 @@ class VisitorPrincipal:
 
 Principal = OperatorPrincipal | VisitorPrincipal
 
+# Asked before an operator's socket message goes out: ``(conversation_id, confirmed)`` in,
+# None to allow it, or the sentence saying why not: its contact objected to being contacted
+# and the operator did not confirm (an ``error`` frame ``contact_objected``).
+ObjectionCheck = Callable[[str, bool], Awaitable[str | None]]
+
 
 def _pack(frame: Frame) -> bytes:
     return msgpack.packb(frame, use_bin_type=True)  # type: ignore[no-any-return]
@@ -81,8 +86,13 @@ class Hub:
         # its ack, the hub's own share of end-to-end latency (metrics, by the web layer).
         self._observe_accept = observe_accept
         self._workspaces: Counter[str] = Counter()  # local sessions per workspace
+        # Set by the web layer (web.processing); None allows every operator message.
+        self.objection_check: ObjectionCheck | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._local_only: int | None = None  # publishes the bus refused in this outage
+        # Told of every accepted message once it is durable and published (the flow runner
+        # listens here); each must return at once and do its work in its own task.
+        self.on_accepted: list[Callable[[WriteResult], None]] = []
 
     @classmethod
     def create(
@@ -130,6 +140,11 @@ class Hub:
             await self._publish(_pack(frame), workspace_topic(msg.workspace_id))
         if self._observe_accept is not None:
             self._observe_accept(time.perf_counter() - started)
+        for listener in self.on_accepted:
+            try:
+                listener(result)
+            except Exception:
+                log.exception("an on_accepted listener failed")
         return result
 
     async def publish_typing(

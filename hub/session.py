@@ -124,7 +124,8 @@ class Session:
         """Handle one data frame from the socket and queue the replies.
 
         Oversized frames close the socket with 1009 and an erased conversation with 1008;
-        every other refusal is an ``error`` frame. Store failures propagate (close 1011).
+        every other refusal is an ``error`` frame. Store failures propagate: the web layer
+        closes with 1013 when storage is unavailable (:class:`hub.store.Unavailable`), else 1011.
         Replies are paced: a socket whose requests outrun its reading waits for room
         before its next frame is read, and is never cut off for it.
         """
@@ -204,12 +205,17 @@ class Session:
                 text=frame.text,
                 conversation_id=conv,
                 client_id=frame.client_id,
+                payload=None if frame.option is None else {"option": frame.option},
             )
         else:
             if self._reply_check is not None:
                 refusal = await self._reply_check(conv)
                 if refusal is not None:
                     return [frames.error("window_closed", refusal, frame.ref)]
+            if self.hub.objection_check is not None:
+                objection = await self.hub.objection_check(conv, frame.confirm_objection)
+                if objection is not None:
+                    return [frames.error("contact_objected", objection, frame.ref)]
             # The store takes the channel from the conversation when conversation_id is set.
             inbound = Inbound(
                 workspace_id=p.workspace_id,

@@ -21,6 +21,12 @@ class Gone(Exception):
     """The conversation or contact was erased: the caller's credentials no longer open it."""
 
 
+class Unavailable(Exception):
+    """Storage cannot take the message now (the database is unreachable or stalled, the
+    writer's queue is full, or its conversation is held locked elsewhere). Nothing was
+    acknowledged: the sender retries later (HTTP 503, WebSocket close 1013)."""
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     """What :meth:`MessageStore.write` did.
@@ -51,7 +57,8 @@ class MessageStore(Protocol):
         Returns only after the transaction that holds the message has committed (group
         commit: many concurrent calls share one transaction). Raises :class:`NotFound` when
         ``inbound.conversation_id`` is not a conversation of ``inbound.workspace_id``, and
-        :class:`Gone` when the message belongs to an erased conversation.
+        :class:`Gone` when the message belongs to an erased conversation, and
+        :class:`Unavailable` when it cannot be stored now.
         """
         ...
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -96,6 +97,9 @@ class Operator(Base):
     # The last TOTP time step accepted: a code is good once, enforced by a conditional UPDATE.
     totp_last_step: Mapped[int | None]
     created_at: Mapped[datetime] = _created()
+    # Set when an owner deleted the account: the row stays, without personal data, so
+    # messages and audit entries keep pointing at "former operator".
+    deleted_at: Mapped[datetime | None]
 
 
 class BackupCode(Base):
@@ -139,15 +143,6 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class LoginFailure(Base):
-    """One failed sign-in, keyed by account and by address, for throttling."""
-
-    __tablename__ = "login_failures"
-    id: Mapped[str] = _id("lf_")
-    key: Mapped[str] = mapped_column(String(200), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-
-
 class Channel(Base):
     __tablename__ = "channels"
     id: Mapped[str] = _id("ch_")
@@ -172,6 +167,10 @@ class Contact(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # normal | restricted | objected (storage.processing); who set it last, and when.
+    processing: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    processing_changed_at: Mapped[datetime | None]
+    processing_changed_by: Mapped[str | None] = mapped_column(ID)
 
 
 class ContactIdentity(Base):
@@ -205,6 +204,7 @@ class Conversation(Base):
         ID, ForeignKey("operators.id", ondelete="SET NULL")
     )
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    team_id: Mapped[str | None] = mapped_column(ID, ForeignKey("teams.id", ondelete="SET NULL"))
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     # The operators' read position, for unread counts in the inbox.
     read_seq: Mapped[int] = mapped_column(Integer, default=0)
@@ -214,11 +214,27 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+CLIENT_ID_INDEX = "uq_messages_conversation_id_client_id_author"
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),
-        UniqueConstraint("conversation_id", "client_id"),
+        # A client_id is its author's: an operator's and a visitor's equal ids are two
+        # messages. An author without id is one author (NULLS NOT DISTINCT: Postgres 15+;
+        # SQLite's one writer finds copies inside its exclusive transaction).
+        Index(
+            CLIENT_ID_INDEX,
+            "conversation_id",
+            "client_id",
+            "author_kind",
+            "author_id",
+            unique=True,
+            postgresql_where=text("client_id IS NOT NULL"),
+            sqlite_where=text("client_id IS NOT NULL"),
+            postgresql_nulls_not_distinct=True,
+        ),
         UniqueConstraint("channel_id", "provider_message_id"),
         Index("ix_messages_workspace_created", "workspace_id", "created_at"),
     )
@@ -274,8 +290,78 @@ class OutboxItem(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class CalendarConnection(Base):
+    """An operator's Google or Microsoft calendar, connected through OAuth.
+
+    ``tokens`` is Fernet-encrypted JSON (access and refresh token, expiry), deleted on
+    disconnect; ``disconnected_at`` starts the 30 days after which retention removes the
+    cached event metadata of its bookings (``cache_purged_at`` says when that happened).
+    """
+
+    __tablename__ = "calendar_connections"
+    id: Mapped[str] = _id("cal_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    provider: Mapped[str] = mapped_column(String(16))  # google | microsoft
+    account: Mapped[str] = mapped_column(String(320), default="")
+    status: Mapped[str] = mapped_column(String(16), default="connected")  # | broken | disconnected
+    tokens: Mapped[str | None] = mapped_column(Text)
+    availability_calendars: Mapped[list[str]] = mapped_column(JSON, default=list)
+    event_calendar: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = _created()
+    disconnected_at: Mapped[datetime | None] = mapped_column(index=True)
+    cache_purged_at: Mapped[datetime | None]
+
+
+class OAuthState(Base):
+    """One pending OAuth redirect: single use, expiring, bound to the operator's session.
+
+    Only a hash of ``state`` is kept; the PKCE verifier is encrypted.
+    """
+
+    __tablename__ = "oauth_states"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    operator_id: Mapped[str] = mapped_column(ID, ForeignKey("operators.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    verifier: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class BookingType(Base):
+    """What a workspace lets contacts book (CONTRACT.md, "Calendars and bookings")."""
+
+    __tablename__ = "booking_types"
+    id: Mapped[str] = _id("bt_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    calendar_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    days_ahead: Mapped[int] = mapped_column(Integer, default=30)
+    hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = _created()
+
+
 class Booking(Base):
+    """An appointment. Two live bookings of one calendar never share a start (the unique
+    index is the last word when two contacts race for one slot)."""
+
     __tablename__ = "bookings"
+    __table_args__ = (
+        Index(
+            "uq_bookings_live_start",
+            "calendar_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("status = 'confirmed'"),
+            postgresql_where=text("status = 'confirmed'"),
+        ),
+    )
     id: Mapped[str] = _id("bk_")
     workspace_id: Mapped[str] = _workspace_fk()
     contact_id: Mapped[str] = mapped_column(
@@ -291,17 +377,121 @@ class Booking(Base):
     ends_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     created_at: Mapped[datetime] = _created()
+    booking_type_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("booking_types.id", ondelete="SET NULL")
+    )
+    calendar_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("calendar_connections.id", ondelete="SET NULL"), index=True
+    )
+    event_calendar: Mapped[str | None] = mapped_column(String(1024))
 
 
 class Flow(Base):
+    """A Studio flow: ``definition`` is the draft document (trigger, start, steps);
+    ``version`` is the newest published one while ``status`` is ``published``."""
+
     __tablename__ = "flows"
     id: Mapped[str] = _id("fl_")
     workspace_id: Mapped[str] = _workspace_fk()
     name: Mapped[str] = mapped_column(String(200))
-    trigger: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32))  # the draft trigger's ``on``
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlowVersion(Base):
+    """A published version of a flow, frozen: runs keep the version they started with."""
+
+    __tablename__ = "flow_versions"
+    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+    id: Mapped[str] = _id("fv_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    flow_id: Mapped[str] = mapped_column(ID, ForeignKey("flows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = _created()
+
+
+class FlowRun(Base):
+    """One run of a flow version in a conversation; ``state`` is the interpreter's."""
+
+    __tablename__ = "flow_runs"
+    __table_args__ = (Index("ix_flow_runs_conversation_status", "conversation_id", "status"),)
+    id: Mapped[str] = _id("fr_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    flow_id: Mapped[str] = mapped_column(ID, ForeignKey("flows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    conversation_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlowRunStep(Base):
+    """What the bot did at a step of a run (the run's readable history)."""
+
+    __tablename__ = "flow_run_steps"
+    id: Mapped[str] = _id("fs_")
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime] = _created()
+
+
+class FlowEvent(Base):
+    """An event a run consumed (``msg:<id>``, ``timer:<id>``, ``http:<run>:<epoch>``):
+    written in the transaction that stores the run's new state, so whichever process gets
+    an event, and however often, it advances a run once."""
+
+    __tablename__ = "flow_events"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = _created()
+
+
+class FlowTimer(Base):
+    """A run's timer (an ``ask`` timeout, a ``wait``); the worker fires it when due."""
+
+    __tablename__ = "flow_timers"
+    id: Mapped[str] = _id("ft_")
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    epoch: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[str] = _id("tm_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    # Where round robin continues: the member who got the team's last conversation.
+    last_assigned_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime] = _created()
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    team_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    operator_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class AiCall(Base):
@@ -356,3 +546,39 @@ class AuditEntry(Base):
     target_kind: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(ID)
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class LegalHold(Base):
+    """Audit entries of ``[starts_at, ends_at)`` outlive retention while the hold is on.
+
+    ``workspace_id`` None: a hold the server admin placed over every workspace (CLI).
+    A lifted hold stays as a record of the investigation (``lifted_at``).
+    """
+
+    __tablename__ = "legal_holds"
+    id: Mapped[str] = _id("lh_")
+    workspace_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str | None] = mapped_column(ID)  # operator id; None: the server admin
+    created_at: Mapped[datetime] = _created()
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[str | None] = mapped_column(ID)
+
+
+class ErasureLedgerEntry(Base):
+    """A contact erased, by a one-way hash of its id (erasure leaves no id behind): an
+    older backup's restore erases the contact whose id hashes to it again.
+
+    No foreign keys: the entry must outlive its workspace's rows. The backup job copies
+    new entries to a ledger file beside the backups (storage.backup), which a restore reads.
+    """
+
+    __tablename__ = "erasure_ledger"
+    id: Mapped[str] = _id("er_")
+    workspace_id: Mapped[str] = mapped_column(ID)
+    contact_hash: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -10,6 +10,7 @@ contact that never existed, so callers reveal nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from hub.ids import new_id
 from hub.model import rfc3339, utcnow
 from hub.store import NotFound
 from storage import models as m
@@ -36,6 +38,7 @@ T_OUTBOX = table_of(m.OutboxItem)
 T_BOOKING = table_of(m.Booking)
 T_ERASED = table_of(m.ErasedProviderMessage)
 T_AI_CALL = table_of(m.AiCall)
+T_LEDGER = table_of(m.ErasureLedgerEntry)
 
 EXPORT_FORMAT = "inviaro.contact-export/1"
 MAX_NAME = 200
@@ -47,8 +50,20 @@ MAX_ATTRIBUTES_JSON = 16 * 1024
 # Deliberately loose: one @, something on each side, a dot in the domain, no spaces.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{3,40}$")
-_READ_ONLY = frozenset({"id", "identities", "created_at", "updated_at"})
-_EDITABLE = frozenset({"name", "email", "phone", "attributes"})
+# ``processing`` is changed through :mod:`storage.processing` (the API takes it out of the
+# patch first, to audit it on its own); the rest is echoed back from GET and ignored.
+_READ_ONLY = frozenset(
+    {
+        "id",
+        "identities",
+        "created_at",
+        "updated_at",
+        "processing",
+        "processing_changed_at",
+        "processing_changed_by",
+    }
+)
+EDITABLE = frozenset({"name", "email", "phone", "attributes"})
 
 Db = AsyncEngine | AsyncSession
 
@@ -132,6 +147,10 @@ def _kinds(channels: dict[str, Any]) -> dict[str, str]:
 def _contact_wire(contact: Any, identities: list[Any], kinds: dict[str, str]) -> dict[str, Any]:
     wire = contact_to_wire(contact, identities, kinds)
     wire["updated_at"] = rfc3339(contact.updated_at)
+    wire["processing"] = contact.processing
+    changed = contact.processing_changed_at
+    wire["processing_changed_at"] = rfc3339(changed) if changed else None
+    wire["processing_changed_by"] = contact.processing_changed_by
     return wire
 
 
@@ -179,7 +198,7 @@ def validate_contact_patch(patch: dict[str, Any]) -> dict[str, Any]:
     """
     values: dict[str, Any] = {}
     for key in patch:
-        if key not in _EDITABLE and key not in _READ_ONLY:
+        if key not in EDITABLE and key not in _READ_ONLY:
             raise InvalidContact(key, f"The field '{key}' cannot be changed.")
     for key, limit in (("name", MAX_NAME), ("email", MAX_EMAIL), ("phone", MAX_PHONE)):
         if key not in patch:
@@ -331,6 +350,11 @@ def _booking_export(row: Any) -> dict[str, Any]:
     }
 
 
+def erased_contact_hash(workspace_id: str, contact_id: str) -> str:
+    """What the erasure ledger keeps of an erased contact: no id, only this hash."""
+    return hashlib.sha256(f"{workspace_id}\x00{contact_id}".encode()).hexdigest()
+
+
 async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureReport:
     """Delete the contact and everything reached through it, in one transaction.
 
@@ -340,6 +364,10 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
     does not bring it back. A new message from the same person later starts a new
     contact. Raises NotFound for a contact that does not exist (any more) in
     ``workspace_id``.
+
+    The erasure is also written to the erasure ledger (the workspace id and a one-way
+    hash of the contact id), so that restoring a backup taken before it erases the
+    contact again (:mod:`storage.backup`).
     """
     async with _connection(db) as conn:
         await _contact_row(conn, workspace_id, contact_id, lock=True)
@@ -394,6 +422,14 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
             await conn.execute(delete(T_CONV).where(T_CONV.c.id.in_(conv_ids)))
         await conn.execute(delete(T_IDENT).where(T_IDENT.c.contact_id == contact_id))
         await conn.execute(delete(T_CONTACT).where(T_CONTACT.c.id == contact_id))
+        await conn.execute(
+            T_LEDGER.insert().values(
+                id=new_id("er_"),
+                workspace_id=workspace_id,
+                contact_hash=erased_contact_hash(workspace_id, contact_id),
+                erased_at=utcnow(),
+            )
+        )
         return ErasureReport(
             workspace_id=workspace_id,
             contact_id=contact_id,

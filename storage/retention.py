@@ -6,10 +6,13 @@ One pass (:func:`purge_expired`) removes, in order:
    none) is older than ``as_of - retention_days`` of their workspace, with their messages;
 2. contacts of those workspaces left without any conversation (and their identities and
    bookings);
-3. audit entries older than ``audit_retention_days``, login failures older than a day,
-   expired sessions and sessions revoked more than a day ago;
+3. audit entries older than ``audit_retention_days`` (except those under an active legal
+   hold, :mod:`storage.legal_hold`), expired sessions and sessions revoked more than a day ago;
 4. workspaces deleted (``deleted_at``) longer ago than ``workspace_recovery_days``,
-   completely.
+   completely (a workspace with audit entries under a legal hold waits for its lifting);
+5. the cached event metadata (the booking rows: summaries, times, provider ids) of
+   calendars disconnected ``CALENDAR_CACHE_DAYS`` (30) days ago or more, with an audit
+   entry per calendar (the privacy policy promises this).
 
 Every delete runs in batches of ``batch_size`` rows, each batch its own short transaction,
 so the writer and the inbox are never blocked behind one long purge. Every batch re-checks
@@ -26,9 +29,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.ids import new_id
 from hub.model import as_utc, rfc3339, utcnow
 from storage import models as m
 from storage.db import make_engine
+from storage.legal_hold import held, workspace_has_held_entries
 from storage.models import table_of
 
 T_WS = table_of(m.Workspace)
@@ -40,13 +45,14 @@ T_OUTBOX = table_of(m.OutboxItem)
 T_BOOKING = table_of(m.Booking)
 T_AI_CALL = table_of(m.AiCall)
 T_AUDIT = table_of(m.AuditEntry)
-T_LOGIN_FAIL = table_of(m.LoginFailure)
 T_SESSION = table_of(m.Session)
+T_CALENDAR = table_of(m.CalendarConnection)
+T_BOOKING_TYPE = table_of(m.BookingType)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
-LOGIN_FAILURE_KEEP = timedelta(days=1)
 REVOKED_SESSION_KEEP = timedelta(days=1)
+CALENDAR_CACHE_DAYS = 30
 
 # Workspace-scoped tables, children before parents, for purging a workspace completely in
 # batches (the final delete of the workspace row cascades whatever is left, e.g. sessions).
@@ -58,6 +64,8 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     T_CONV,
     T_IDENT,
     T_CONTACT,
+    T_BOOKING_TYPE,
+    T_CALENDAR,
     table_of(m.ApiToken),
     table_of(m.Flow),
     T_AUDIT,
@@ -74,9 +82,12 @@ class PurgeReport:
     messages: int = 0
     contacts: int = 0
     audit_entries: int = 0
-    login_failures: int = 0
     sessions: int = 0
     workspaces: int = 0
+    calendar_bookings: int = 0
+    # Past retention but kept: under a legal hold (entries), or holding held entries.
+    audit_entries_held: int = 0
+    workspaces_held: int = 0
 
     def summary(self) -> str:
         """One line for the CLI and the worker's log: counts only, never personal data."""
@@ -235,6 +246,49 @@ async def _purge_workspace(engine: AsyncEngine, workspace_id: str, batch_size: i
         await conn.execute(delete(T_WS).where(T_WS.c.id == workspace_id))
 
 
+async def _purge_disconnected_calendars(
+    engine: AsyncEngine, as_of: datetime, batch_size: int, report: PurgeReport
+) -> None:
+    """Booking rows of calendars disconnected ``CALENDAR_CACHE_DAYS`` ago, then mark each
+    calendar purged (with an audit entry) so the next pass skips it."""
+    cutoff = as_of - timedelta(days=CALENDAR_CACHE_DAYS)
+    async with engine.connect() as conn:
+        due = list(
+            await conn.execute(
+                select(T_CALENDAR.c.id, T_CALENDAR.c.workspace_id).where(
+                    T_CALENDAR.c.disconnected_at.is_not(None),
+                    T_CALENDAR.c.disconnected_at <= cutoff,
+                    T_CALENDAR.c.cache_purged_at.is_(None),
+                )
+            )
+        )
+    for calendar in due:
+        of_calendar = T_BOOKING.c.calendar_id == calendar.id
+        if report.dry_run:
+            report.calendar_bookings += await _count(engine, T_BOOKING, of_calendar)
+            continue
+        report.calendar_bookings += await _delete_batched(
+            engine, T_BOOKING, of_calendar, batch_size
+        )
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(T_CALENDAR)
+                .where(T_CALENDAR.c.id == calendar.id)
+                .values(cache_purged_at=as_of)
+            )
+            await conn.execute(
+                T_AUDIT.insert().values(
+                    id=new_id("au_"),
+                    workspace_id=calendar.workspace_id,
+                    at=utcnow(),
+                    actor_kind="system",
+                    action="calendar_data_purged",
+                    target_kind="calendar",
+                    target_id=calendar.id,
+                )
+            )
+
+
 async def purge_expired(
     engine: AsyncEngine,
     *,
@@ -266,9 +320,10 @@ async def purge_expired(
         await _purge_conversations(engine, ws.id, cutoff, batch_size, report)
         await _purge_orphan_contacts(engine, ws.id, cutoff, batch_size, report)
 
+    audit_expired = T_AUDIT.c.at < as_of - timedelta(days=audit_retention_days)
+    report.audit_entries_held = await _count(engine, T_AUDIT, and_(audit_expired, held(T_AUDIT)))
     logs: list[tuple[str, Table, ColumnElement[bool]]] = [
-        ("audit_entries", T_AUDIT, T_AUDIT.c.at < as_of - timedelta(days=audit_retention_days)),
-        ("login_failures", T_LOGIN_FAIL, T_LOGIN_FAIL.c.at < as_of - LOGIN_FAILURE_KEEP),
+        ("audit_entries", T_AUDIT, and_(audit_expired, ~held(T_AUDIT))),
         (
             "sessions",
             T_SESSION,
@@ -285,15 +340,15 @@ async def purge_expired(
             found = await _delete_batched(engine, table, where, batch_size)
         setattr(report, name, getattr(report, name) + found)
 
+    await _purge_disconnected_calendars(engine, as_of, batch_size, report)
+
     recovery_cutoff = as_of - timedelta(days=workspace_recovery_days)
+    past_recovery = and_(T_WS.c.deleted_at.is_not(None), T_WS.c.deleted_at < recovery_cutoff)
+    waiting = workspace_has_held_entries(T_WS.c.id, T_AUDIT)
+    report.workspaces_held = await _count(engine, T_WS, and_(past_recovery, waiting))
     async with engine.connect() as conn:
         doomed = [
-            r.id
-            for r in await conn.execute(
-                select(T_WS.c.id).where(
-                    T_WS.c.deleted_at.is_not(None), T_WS.c.deleted_at < recovery_cutoff
-                )
-            )
+            r.id for r in await conn.execute(select(T_WS.c.id).where(past_recovery, ~waiting))
         ]
     for workspace_id in doomed:
         if not dry_run:

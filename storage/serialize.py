@@ -21,7 +21,24 @@ def message_from_row(row: m.Message) -> Message:
         status=row.status,  # type: ignore[arg-type]
         created_at=row.created_at,
         client_id=row.client_id,
+        options=_options(row.payload),
+        option=_option(row.payload),
     )
+
+
+def _options(payload: Any) -> tuple[tuple[str, str], ...]:
+    """A flow's offered options, kept in the message's payload as ``[{label, value}]``."""
+    items = payload.get("options") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return ()
+    return tuple(
+        (str(o["label"]), str(o["value"])) for o in items if isinstance(o, dict) and "label" in o
+    )
+
+
+def _option(payload: Any) -> str | None:
+    value = payload.get("option") if isinstance(payload, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def conversation_to_wire(
@@ -41,6 +58,7 @@ def conversation_to_wire(
         "contact": {"id": contact.id, "name": contact.name},
         "status": conv.status,
         "assignee_id": conv.assignee_id,
+        "team_id": getattr(conv, "team_id", None),
         "tags": list(conv.tags or ()),
         "last_seq": conv.last_seq,
         "unread": max(0, conv.last_seq - conv.read_seq),

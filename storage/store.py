@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.model import Inbound, Message
 from hub.store import NotFound, Receipt, WriteResult
+from storage import faults
 from storage import models as m
+from storage.faults import StorageHealth
 from storage.serialize import message_from_row
 from storage.writer import BatchingWriter, Observe
 
@@ -18,12 +21,42 @@ T_CONV = m.Conversation.__table__
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine, *, observe: Observe | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, observe: Observe | None = None, max_backlog: int = 10_000
+    ) -> None:
         self.engine = engine
-        self.writer = BatchingWriter(engine, observe=observe)
+        self.health = StorageHealth()
+        self.writer = BatchingWriter(
+            engine, observe=observe, max_backlog=max_backlog, health=self.health
+        )
 
     async def close(self) -> None:
         await self.writer.close()
+
+    async def can_write(self, timeout_s: float = 2.0) -> bool:
+        """Whether a message could be stored now: the database answers, and the locks the
+        writer's statements take on messages and conversations are granted within a
+        bounded wait (a table locked by a migration or by hand says no). Notes the outcome
+        in :attr:`health`."""
+        try:
+            async with asyncio.timeout(timeout_s), self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    wait_ms = int(timeout_s * 500)
+                    await conn.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
+                    await conn.execute(text(f"SET LOCAL statement_timeout = {wait_ms}"))
+                    await conn.execute(
+                        text("LOCK TABLE messages, conversations IN ROW EXCLUSIVE MODE")
+                    )
+                else:
+                    await conn.execute(select(1))
+                await conn.rollback()
+        except Exception as exc:
+            if not faults.is_outage(exc):
+                raise
+            self.health.failed(exc)
+            return False
+        self.health.ok()
+        return True
 
     async def write(self, inbound: Inbound) -> WriteResult:
         return await self.writer.write(inbound)

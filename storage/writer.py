@@ -7,6 +7,12 @@ and conversation, takes the conversation rows' locks (Postgres ``FOR UPDATE``; S
 ``BEGIN IMMEDIATE`` is already exclusive), drops duplicates by message id, ``client_id`` and
 provider message id, gives each new message the next ``seq`` of its conversation, and
 queues outbound sends in the outbox. A caller's future resolves only after the commit.
+
+Every wait is bounded (Postgres ``lock_timeout``, ``statement_timeout``, and
+``idle_in_transaction_session_timeout`` so a frozen process's locks are let go): a
+conversation held locked elsewhere fails only its own messages, a lost connection is
+replaced and the batch retried once (idempotent on the message ids), and past
+``max_backlog`` queued messages new ones are refused at once (:class:`hub.store.Unavailable`).
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ from sqlalchemy.sql import ColumnElement
 
 from hub.ids import new_id
 from hub.model import Inbound, Message, utcnow
-from hub.store import Gone, NotFound, WriteResult
+from hub.store import Gone, NotFound, Unavailable, WriteResult
+from storage import faults
 from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
 
@@ -54,6 +61,10 @@ EXTERNAL_KINDS = frozenset({"whatsapp", "messenger", "instagram", "viber"})
 
 Observe = Callable[[int, float], None]
 NAME_CHARS = 200  # contact and author names are kept in 200 characters
+LOCK_WAIT_S = 2.0  # longest wait for a conversation's row lock (or any lock) per batch
+STATEMENT_S = 10.0  # longest a writer statement may run
+IDLE_IN_TRANSACTION_S = 10.0  # a writer frozen mid-transaction loses its locks after this
+STUCK_RECHECK_S = 30.0  # a conversation found locked is not waited for again for this long
 
 T_MSG = m.Message.__table__
 T_CONV = m.Conversation.__table__
@@ -228,6 +239,9 @@ class _Sql:
         )
         # Ordered row locks: two processes locking overlapping sets never deadlock.
         self.lock_conversations = lock.with_for_update(of=T_CONV) if postgres else lock
+        # Conversations found locked past the wait are taken only if free now: never waits.
+        self.lock_if_free = lock.with_for_update(of=T_CONV, skip_locked=True)
+        self.existing_conversations = select(T_CONV.c.id).where(self._among(T_CONV.c.id, "ids"))
         self.erased = select(T_ERASED.c.id_hash).where(self._among(T_ERASED.c.id_hash, "ids"))
         by_id = select(T_MSG).where(self._among(T_MSG.c.id, "ids"))
         by_client = (T_MSG.c.conversation_id, T_MSG.c.client_id, "clients")
@@ -305,6 +319,7 @@ class _Sql:
 class _Pending:
     inbound: Inbound
     future: asyncio.Future[WriteResult]
+    at: float  # time.monotonic() when it was queued
 
 
 @dataclass
@@ -319,22 +334,46 @@ class _Batch:
     results: dict[int, WriteResult | Exception] = field(default_factory=dict)
 
 
+class _Failed(Exception):
+    """A transaction failed; ``state`` is how far it got (the conversations it wanted)."""
+
+    def __init__(self, cause: Exception, state: _Batch) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.state = state
+
+
 class BatchingWriter:
     def __init__(
-        self, engine: AsyncEngine, *, max_batch: int = 500, observe: Observe | None = None
+        self,
+        engine: AsyncEngine,
+        *,
+        max_batch: int = 500,
+        max_backlog: int = 10_000,
+        lock_wait_s: float = LOCK_WAIT_S,
+        observe: Observe | None = None,
+        health: faults.StorageHealth | None = None,
     ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._max_backlog = max_backlog
+        self._lock_wait_s = lock_wait_s
         self._observe = observe
+        self.health = health or faults.StorageHealth()
         self._queue: deque[_Pending] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._full = False  # refusing new messages (said once, until the queue drains)
+        self._committing_since: float | None = None  # queued time of the batch in flight
+        # Conversations whose lock another session held past the wait, and since when:
+        # taken only if free (SKIP LOCKED) for a while, so they hold up no other message.
+        self._stuck: dict[str, float] = {}
         # One connection kept for the writer's life: no pool checkout, pre-ping and
-        # reset per batch (about a tenth of a busy hub's CPU). Dropped on any error.
+        # reset per batch (about a tenth of a busy hub's CPU). Dropped on any error, and
+        # replaced (the batch retried once) when it turns out dead.
         self._conn: AsyncConnection | None = None
-        self._raw: Any = None  # Postgres: the asyncpg connection under it, for COMMIT; BEGIN
-        self._open = False  # a transaction is open on it, begun by the last commit
+        self._raw: Any = None  # Postgres: the asyncpg connection under it, for BEGIN/COMMIT
         self._sql = _Sql(postgres=engine.dialect.name == "postgresql")
 
     def start(self) -> None:
@@ -342,7 +381,8 @@ class BatchingWriter:
             self._task = asyncio.create_task(self._run(), name="inviaro-writer")
 
     async def close(self) -> None:
-        """Commit everything already queued, then stop."""
+        """Commit everything already queued, then stop. (Callers bound how long they wait:
+        cancelling this cancels the commit in flight; its senders were never acknowledged.)"""
         self._closing = True
         self._wake.set()
         if self._task is not None:
@@ -351,21 +391,30 @@ class BatchingWriter:
         await self._drop_connection()
 
     async def _connection(self) -> AsyncConnection:
+        if self._raw is not None and self._raw.is_closed():  # noticed dead meanwhile
+            await self._drop_connection()
         if self._conn is None:
             conn = await self._engine.connect()
             if self._sql.postgres:
                 # Transactions are begun and ended by hand (see _transaction).
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                self._raw = (await conn.get_raw_connection()).driver_connection
                 # Plan each statement once, for any batch size: every one finds its rows by
                 # key through an index, which a plan made for one array size may not. (This
                 # connection never returns to the pool: it is invalidated when dropped.)
-                await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-                self._raw = (await conn.get_raw_connection()).driver_connection
+                # Bound every wait: a lock held by a frozen process, a stalled statement.
+                await self._raw.execute(
+                    "SET plan_cache_mode = force_generic_plan;"
+                    f" SET lock_timeout = {int(self._lock_wait_s * 1000)};"
+                    f" SET statement_timeout = {int(STATEMENT_S * 1000)};"
+                    " SET idle_in_transaction_session_timeout ="
+                    f" {int(IDLE_IN_TRANSACTION_S * 1000)}"
+                )
             self._conn = conn
         return self._conn
 
     async def _drop_connection(self) -> None:
-        conn, self._conn, self._raw, self._open = self._conn, None, None, False
+        conn, self._conn, self._raw = self._conn, None, None
         if conn is not None:
             try:
                 await conn.invalidate()
@@ -377,12 +426,32 @@ class BatchingWriter:
     def backlog(self) -> int:
         return len(self._queue)
 
+    def admits(self, count: int) -> bool:
+        """Whether ``count`` more messages fit in the queue now (a door that takes many at
+        once refuses them all rather than some)."""
+        return len(self._queue) + count <= self._max_backlog
+
+    def waiting_s(self) -> float:
+        """How long the oldest message not yet committed has waited (0 when none)."""
+        since = self._committing_since
+        if since is None and self._queue:
+            since = self._queue[0].at
+        return 0.0 if since is None else time.monotonic() - since
+
     async def write(self, inbound: Inbound) -> WriteResult:
         if self._closing:
-            raise RuntimeError("the writer is closing; retry on another process")
+            raise Unavailable("the writer is closing; retry on another process")
+        if not self.admits(1):
+            if not self._full:
+                self._full = True
+                log.warning(
+                    "%d messages wait for the database: refusing more until they are stored",
+                    len(self._queue),
+                )
+            raise Unavailable("too many messages are waiting to be stored; retry later")
         self.start()
         future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(_cleaned(inbound), future))
+        self._queue.append(_Pending(_cleaned(inbound), future, time.monotonic()))
         self._wake.set()
         return await future
 
@@ -394,28 +463,20 @@ class BatchingWriter:
                 batch = [
                     self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))
                 ]
-                await self._commit(batch)
+                self._committing_since = batch[0].at
+                try:
+                    await self._commit(batch)
+                finally:
+                    self._committing_since = None
+                if self._full and len(self._queue) <= self._max_backlog // 2:
+                    self._full = False
+                    log.warning("the writer's queue drained: accepting messages again")
             if self._closing:
                 return
 
     async def _commit(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
-        try:
-            outcomes = await self._transaction([p.inbound for p in batch])
-        except Exception as exc:
-            if len(batch) > 1:
-                # One poisoned item (or a race lost to another process) must not fail the
-                # rest: retry each message in a transaction of its own.
-                log.warning(
-                    "group commit of %d failed (%s); retrying one by one",
-                    len(batch),
-                    type(exc).__name__,
-                )
-                for pending in batch:
-                    await self._commit([pending])
-                return
-            log.warning("write failed: %s", type(exc).__name__, exc_info=exc)
-            outcomes = [exc]
+        outcomes = await self._outcomes([p.inbound for p in batch])
         if self._observe is not None:
             self._observe(len(batch), time.perf_counter() - started)
         for pending, outcome in zip(batch, outcomes, strict=True):
@@ -426,31 +487,113 @@ class BatchingWriter:
             else:
                 pending.future.set_result(outcome)
 
-    async def _transaction(self, items: list[Inbound]) -> list[WriteResult | Exception]:
-        state = _Batch()
-        conn = await self._connection()
+    async def _outcomes(
+        self, items: list[Inbound], retried: bool = False
+    ) -> list[WriteResult | Exception]:
+        """Each item's result: all in one transaction when that works, else fewer at a time."""
         try:
-            if self._raw is not None:
-                # Postgres, by hand: while messages keep coming, a commit begins the next
-                # transaction in the same round trip ("COMMIT; BEGIN" is one simple query),
-                # so no BEGIN waits; an idle writer leaves no transaction open.
-                if not self._open:
-                    await self._raw.execute("BEGIN")
-                changed = await self._steps(conn, items, state)
-                keep_open = bool(self._queue)
-                await self._raw.execute("COMMIT; BEGIN" if keep_open else "COMMIT")
-                self._open = keep_open
-            else:
-                async with conn.begin():
-                    changed = await self._steps(conn, items, state)
-        except BaseException:
+            outcomes = await self._transaction(items)
+        except _Failed as failed:
+            exc, state = failed.cause, failed.state
+        else:
+            self.health.ok()
+            return outcomes
+        if faults.lock_timed_out(exc) and self._sql.postgres:
+            locked = await self._locked_conversations(set(state.conv_of.values()))
+            if locked:
+                # Someone holds these conversations (a frozen process?): fail only their
+                # messages, and store the others now.
+                now = time.monotonic()
+                self._stuck.update(dict.fromkeys(locked, now))
+                log.warning("%d conversation(s) held locked elsewhere past the wait", len(locked))
+                return await self._except(
+                    items, {n for n, c in state.conv_of.items() if c in locked}
+                )
+        if faults.is_outage(exc):
+            self.health.failed(exc)
+            return [_unavailable("storage is unavailable; retry later", exc) for _ in items]
+        if len(items) > 1:
+            # One poisoned item (or a race lost to another process) must not fail the
+            # rest: retry each message in a transaction of its own.
+            log.warning(
+                "group commit of %d failed (%s); retrying one by one",
+                len(items),
+                type(exc).__name__,
+            )
+            return [r for item in items for r in await self._outcomes([item])]
+        if faults.unique_violation(exc) and not retried:
+            # A copy committed by another process meanwhile: the retry finds and returns it.
+            return await self._outcomes(items, retried=True)
+        log.warning("write failed: %s", type(exc).__name__, exc_info=exc)
+        return [exc]
+
+    async def _except(self, items: list[Inbound], held: set[int]) -> list[WriteResult | Exception]:
+        """Fail the ``held`` items (their conversation is locked elsewhere); store the rest."""
+        rest = [n for n in range(len(items)) if n not in held]
+        stored = await self._outcomes([items[n] for n in rest]) if rest else []
+        out: list[WriteResult | Exception] = [
+            _unavailable("the conversation is busy; retry later") for _ in items
+        ]
+        for n, outcome in zip(rest, stored, strict=True):
+            out[n] = outcome
+        return out
+
+    async def _locked_conversations(self, ids: set[str]) -> set[str]:
+        """Those of ``ids`` that exist and that another session holds locked right now."""
+        if not ids:
+            return set()
+        params = {"ids": sorted(ids)}
+        try:
+            conn = await self._connection()
+            await self._raw.execute("BEGIN")
+            exist = {r.id for r in await conn.execute(self._sql.existing_conversations, params)}
+            free = {r.id for r in await conn.execute(self._sql.lock_if_free, params)}
+            await self._raw.execute("ROLLBACK")
+        except Exception as exc:
             await self._drop_connection()
-            raise
+            log.debug("could not tell which conversations are locked: %s", type(exc).__name__)
+            return set()
+        return exist - free
+
+    async def _transaction(self, items: list[Inbound]) -> list[WriteResult | Exception]:
+        """Run the batch in one transaction; a dead kept connection is replaced and the batch
+        retried once (the message ids make a retry after an unseen commit return the copies).
+        Raises :class:`_Failed` with the state the failed transaction reached."""
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            state = _Batch()
+            try:
+                changed = await self._attempt(items, state)
+                break
+            except Exception as exc:
+                await self._drop_connection()
+                dead = faults.connection_lost(exc) or faults.driver_gave_up(exc)
+                if attempt == 1 and reused and dead:
+                    log.info(
+                        "the writer's connection was lost (%s); reconnecting", faults.describe(exc)
+                    )
+                    continue
+                raise _Failed(exc, state) from exc
+            except BaseException:
+                await self._drop_connection()
+                raise
         for i, conv_id in state.conv_of.items():
             result = state.results.get(i)
             if isinstance(result, WriteResult) and result.created and conv_id in changed:
                 state.results[i] = WriteResult(result.message, True, changed.pop(conv_id))
         return [state.results[i] for i in range(len(items))]
+
+    async def _attempt(self, items: list[Inbound], state: _Batch) -> dict[str, dict[str, Any]]:
+        conn = await self._connection()
+        if self._raw is not None:
+            # Postgres, by hand: BEGIN and COMMIT as simple queries, no transaction left
+            # open between batches (an open one would show as idle in transaction).
+            await self._raw.execute("BEGIN")
+            changed = await self._steps(conn, items, state)
+            await self._raw.execute("COMMIT")
+            return changed
+        async with conn.begin():
+            return await self._steps(conn, items, state)
 
     async def _steps(
         self, conn: AsyncConnection, items: list[Inbound], state: _Batch
@@ -622,13 +765,27 @@ class BatchingWriter:
         ids = sorted(set(s.conv_of.values()))
         if not ids:
             return
-        rows = await conn.execute(self._sql.lock_conversations, {"ids": ids})
+        suspects = self._suspects(ids)
+        rows = list(
+            await conn.execute(
+                self._sql.lock_conversations, {"ids": [i for i in ids if i not in suspects]}
+            )
+        )
+        if suspects:
+            # After the ordered, waiting locks: a statement that never waits adds no deadlock.
+            free = list(await conn.execute(self._sql.lock_if_free, {"ids": sorted(suspects)}))
+            for r in free:
+                self._stuck.pop(r.id, None)
+            rows += free
         s.conversations = {r.id: r for r in rows}
         s.kinds = {r.channel_id: r.channel_kind for r in s.conversations.values()}
         for n, conv_id in list(s.conv_of.items()):
             conv = s.conversations.get(conv_id)
             item = items[n]
-            if conv is None or conv.workspace_id != item.workspace_id:
+            if conv is None and conv_id in suspects:
+                s.results[n] = Unavailable("the conversation is busy; retry later")
+                del s.conv_of[n]
+            elif conv is None or conv.workspace_id != item.workspace_id:
                 s.results[n] = NotFound("no such conversation in this workspace")
                 del s.conv_of[n]
             elif item.channel_id and conv.channel_id != item.channel_id:
@@ -637,12 +794,25 @@ class BatchingWriter:
             else:
                 s.channel_of[n] = conv.channel_id
 
+    def _suspects(self, ids: list[str]) -> set[str]:
+        """Those of ``ids`` found locked elsewhere lately; forgotten once taken or after a
+        while (then waited for again, for at most the lock wait)."""
+        if not self._stuck:
+            return set()
+        now = time.monotonic()
+        for conv_id, since in list(self._stuck.items()):
+            if now - since > STUCK_RECHECK_S:
+                del self._stuck[conv_id]
+        return {i for i in ids if i in self._stuck}
+
     async def _earlier_copies(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch, only: list[int] | None = None
     ) -> dict[tuple[str, ...], Message]:
         """Stored messages that share an idempotency key with the items (``only`` those),
-        by key: ("id", id), ("client", conversation, client id), ("provider", channel,
-        provider message id)."""
+        by key: ("id", id), ("client", conversation, author kind, author id, client id),
+        ("provider", channel, provider message id). A ``client_id`` is the author's own: the
+        lookup finds every author's (by the index on conversation and client id), the keys
+        tell them apart."""
         live = [n for n in s.conv_of if n not in s.results] if only is None else only
         if not live:
             return {}
@@ -662,7 +832,9 @@ class BatchingWriter:
             message = message_from_row(row)  # type: ignore[arg-type]
             existing[("id", row.id)] = message
             if row.client_id:
-                existing[("client", row.conversation_id, row.client_id)] = message
+                existing[
+                    _client_key(row.conversation_id, row.author_kind, row.author_id, row.client_id)
+                ] = message
             if row.provider_message_id:
                 existing[("provider", row.channel_id, row.provider_message_id)] = message
         return existing
@@ -693,7 +865,9 @@ class BatchingWriter:
             item = items[n]
             keys = [("id", item.id)]
             if item.client_id:
-                keys.append(("client", s.conv_of[n], item.client_id))
+                keys.append(
+                    _client_key(s.conv_of[n], item.author.kind, item.author.id, item.client_id)
+                )
             if item.provider_message_id:
                 keys.append(("provider", s.channel_of[n], item.provider_message_id))
             earlier = next((existing[k] for k in keys if k in existing), None)
@@ -815,6 +989,20 @@ class BatchingWriter:
             )
             for r in rows
         }
+
+
+def _unavailable(why: str, cause: BaseException | None = None) -> Unavailable:
+    """One exception per caller (each raises it in its own task, with its own traceback)."""
+    exc = Unavailable(why)
+    exc.__cause__ = cause
+    return exc
+
+
+def _client_key(
+    conversation_id: str, author_kind: str, author_id: str | None, client_id: str
+) -> tuple[str, ...]:
+    """The idempotency key of a ``client_id``: one author's resend, never another's."""
+    return ("client", conversation_id, author_kind, author_id or "", client_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,8 @@ def unique_email() -> str:
 
 
 def random_address() -> str:
-    """A fresh client address (uvicorn trusts X-Forwarded-For from loopback), so tests that
-    fail logins on purpose do not share one address's throttle budget."""
+    """A fresh client address (uvicorn trusts X-Forwarded-For from loopback), so tests do not
+    share one address's rate limits (sign-ups, failed logins, widget sessions)."""
     return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
 
 
@@ -78,11 +78,13 @@ async def signup(
     workspace: str = "Acme",
     name: str = "Ada Owner",
 ) -> Account:
-    """Create a workspace and its owner; ``client`` keeps the session cookie."""
+    """Create a workspace and its owner; ``client`` keeps the session cookie. Each sign-up
+    comes from its own address, as real ones do (sign-ups are limited per address)."""
     email = email or unique_email()
     response = await client.post(
         "/api/signup",
         json={"workspace": workspace, "name": name, "email": email, "password": password},
+        headers={"X-Forwarded-For": random_address()},
     )
     assert response.status_code == 201, response.text
     body = response.json()

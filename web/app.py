@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from web import config, ws
+from web import backups, config, failures, processing, ws
 from web.errors import ApiError, api_error_handler, http_error_handler, server_error_handler
 from web.guard import RejectNul
 from web.headers import SecurityHeaders
 from web.routes import all_routes
 from web.services import Services
 from web.worker import start_in_process
+
+log = logging.getLogger("inviaro")
 
 
 def create_app(settings: config.Settings | None = None) -> Starlette:
@@ -26,11 +30,21 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         services = await Services.start(settings)
         app.state.services = services
         ws.install(app)
+        processing.install(services)
+        backups.install(services)
         start_in_process(services)
         try:
             yield
         finally:
-            await services.close()
+            # Bounded: with the database stalled the writer's last commit may never end;
+            # what it held was never acknowledged, so giving up loses nothing acked.
+            try:
+                await asyncio.wait_for(services.close(), settings.shutdown_timeout_s)
+            except TimeoutError:
+                log.warning(
+                    "shutdown did not finish in %s s (INVIARO_SHUTDOWN_TIMEOUT_S); exiting",
+                    settings.shutdown_timeout_s,
+                )
 
     app = Starlette(
         routes=all_routes(),
@@ -38,6 +52,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
+            **failures.handlers(),
             Exception: server_error_handler,
         },
         lifespan=lifespan,

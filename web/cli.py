@@ -1,4 +1,5 @@
-"""The ``inviaro`` command: serve, worker, migrate, create-operator, purge, loadtest."""
+"""The ``inviaro`` command: serve, worker, migrate, create-operator, purge, legal-hold,
+backup, restore, loadtest."""
 
 from __future__ import annotations
 
@@ -156,6 +157,130 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_legal_hold(args: argparse.Namespace) -> int:
+    """Place, list or lift a legal hold as the server admin (audited as ``system``)."""
+    from hub.store import NotFound
+    from storage import legal_hold
+    from storage.db import make_engine, sessionmaker
+    from web import audit
+
+    settings = _settings()
+
+    async def run() -> list[str]:
+        engine = make_engine(settings.database_url)
+        try:
+            async with sessionmaker(engine)() as db, db.begin():
+                conn = await db.connection()
+                if args.action == "list":
+                    holds = await legal_hold.list_holds(conn, args.workspace)
+                    return [
+                        f"{h['id']}  {h['from']} .. {h['to']}  "
+                        f"{'lifted ' + h['lifted_at'] if h['lifted_at'] else 'active'}  "
+                        f"{h['reason']}"
+                        for h in holds
+                    ] or ["No legal holds."]
+                if args.action == "place":
+                    hold = await legal_hold.place(
+                        conn, args.workspace, args.start, args.end, args.reason, None
+                    )
+                    action, lines = "legal_hold_placed", [hold["id"]]
+                else:
+                    hold = await legal_hold.lift(conn, args.workspace, args.hold_id, None)
+                    action, lines = "legal_hold_lifted", [f"Lifted legal hold {hold['id']}."]
+                await audit.record(
+                    db,
+                    workspace_id=args.workspace,
+                    actor_kind="system",
+                    actor_id=None,
+                    action=action,
+                    target_kind="legal_hold",
+                    target_id=hold["id"],
+                )
+                return lines
+        finally:
+            await engine.dispose()
+
+    try:
+        lines = asyncio.run(run())
+    except legal_hold.InvalidHold as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        return 2
+    except NotFound:
+        print("inviaro: there is no such active legal hold.", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def _backup_key() -> str:
+    from web.backups import KEY_ENV, backup_key
+
+    key = backup_key()
+    if key is None:
+        print(
+            f"inviaro: set {KEY_ENV} to the backups' passphrase (32+ characters).", file=sys.stderr
+        )
+        raise SystemExit(2)
+    return key
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """One backup file; its path is the last line printed."""
+    from pathlib import Path
+
+    from storage.backup import BackupError, create_backup
+    from storage.backup_crypto import BadBackup
+    from web.backups import DIR_ENV, backup_dir
+
+    settings = _settings()
+    directory = Path(args.to) if args.to else backup_dir()
+    if directory is None:
+        print(f"inviaro: say where with --to DIR or set {DIR_ENV}.", file=sys.stderr)
+        return 2
+    key = _backup_key()
+    try:
+        result = asyncio.run(create_backup(settings.database_url, directory, key))
+    except (BackupError, BadBackup) as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"inviaro: cannot write to {directory}: {exc.strerror}.", file=sys.stderr)
+        return 1
+    rows = sum(result.counts.values())
+    print(f"Backed up the {result.dialect} database: {len(result.counts)} tables, {rows} rows.")
+    print("No media files: the hub stores none (attachments stay with the providers).")
+    if result.removed:
+        print(f"Removed {len(result.removed)} backups older than 30 days.")
+    print(result.path)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore into the empty database of DATABASE_URL; refuse (exit 1) with a sentence."""
+    from pathlib import Path
+
+    from storage.backup import BackupError, restore_backup
+    from storage.backup_crypto import BadBackup
+
+    settings = _settings()
+    key = _backup_key()
+    ledger = Path(args.ledger) if args.ledger else None
+    try:
+        report = asyncio.run(
+            restore_backup(Path(args.file), settings.database_url, key, ledger=ledger)
+        )
+    except (BackupError, BadBackup) as exc:
+        print(f"inviaro: {exc}", file=sys.stderr)
+        return 1
+    rows = sum(report.counts.values())
+    print(f"Restored the backup of {report.created_at}: {len(report.counts)} tables, {rows} rows.")
+    print("Row counts and the migration head match the backup.")
+    if not report.at_code_head:
+        print("The schema is older than this version of the hub: run inviaro migrate.")
+    print(f"Re-applied {report.erasures_reapplied} erasures from the erasure ledger.")
+    return 0
+
+
 def cmd_loadtest(args: argparse.Namespace) -> int:
     from web.loadtest import main as loadtest_main
 
@@ -193,6 +318,34 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     r.add_argument("--as-of", help="purge as if it were this RFC 3339 time")
     r.set_defaults(func=cmd_purge)
+
+    lh = sub.add_parser(
+        "legal-hold", help="keep audit and security logs of an incident past their retention"
+    )
+    lh_sub = lh.add_subparsers(dest="action", required=True)
+    place = lh_sub.add_parser("place", help="hold the logs of a time range; prints the hold id")
+    place.add_argument("--from", dest="start", required=True, help="RFC 3339 start (inclusive)")
+    place.add_argument("--to", dest="end", required=True, help="RFC 3339 end (exclusive)")
+    place.add_argument("--reason", required=True, help="why: the incident under investigation")
+    lh_list = lh_sub.add_parser("list", help="list holds, lifted ones too")
+    lift = lh_sub.add_parser("lift", help="lift a hold: its entries go at the next purge")
+    lift.add_argument("hold_id")
+    for each in (place, lh_list, lift):
+        each.add_argument(
+            "--workspace", default=None, help="one workspace's logs (default: every workspace)"
+        )
+    lh.set_defaults(func=cmd_legal_hold)
+
+    b = sub.add_parser("backup", help="write one encrypted backup; prints its path last")
+    b.add_argument("--to", help="directory (default: $INVIARO_BACKUP_DIR)")
+    b.set_defaults(func=cmd_backup)
+
+    rs = sub.add_parser("restore", help="restore a backup into the empty database of DATABASE_URL")
+    rs.add_argument("file", help="a backup file written by inviaro backup")
+    rs.add_argument(
+        "--ledger", help="the erasure ledger to re-apply (default: the one beside the file)"
+    )
+    rs.set_defaults(func=cmd_restore)
 
     lt = sub.add_parser("loadtest", help="open many sockets against a hub and measure latency")
     from web.loadtest import add_arguments

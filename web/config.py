@@ -6,14 +6,18 @@ A missing or malformed setting stops start-up with one sentence naming it
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from hub.ratelimit import Limit
 from storage.db import BadDatabaseURL, normalize_url
 from web import provider_origins
 
@@ -41,6 +45,10 @@ class Settings:
     audit_retention_days: int = 90
     workspace_recovery_days: int = 90
     messages_per_10s: int = 50
+    # Messages waiting for the database past which new ones are refused (503, 1013).
+    writer_max_backlog: int = 10_000
+    # On SIGTERM: how long requests in flight, then the writer's last commit, may take.
+    shutdown_timeout_s: int = 10
     run_worker: bool = False  # the embedded default runs the worker's jobs in-process
     outbox_lease_s: int = 60
     # INVIARO_PROVIDER_ORIGINS: (provider origin, stand-in origin) pairs; empty in production.
@@ -49,6 +57,27 @@ class Settings:
     # afresh. The ws_url of a widget session carries a connect ticket valid for seconds.
     visitor_token_days: int = 30
     widget_ticket_s: int = 60
+    # Rate limits (see web/limits.py): generous enough never to meet a real user or a
+    # provider's burst, tight enough that a flood from one address stops early.
+    trusted_proxies: str = "127.0.0.1,::1"  # whose X-Forwarded-For names the client
+    limit_login: Limit = Limit(10, 15 * 60)  # failed sign-ins per account and address
+    limit_login_account: Limit = Limit(100, 3600)  # failed sign-ins per account, anywhere
+    limit_login_address: Limit = Limit(50, 15 * 60)  # failed sign-ins per address
+    limit_password_checks: Limit = Limit(10, 15 * 60)  # wrong passwords per signed-in operator
+    limit_signup: Limit = Limit(20, 3600)  # sign-up attempts per address
+    limit_widget_sessions: Limit = Limit(60, 60)  # widget sessions per address
+    limit_widget_sessions_channel: Limit = Limit(6000, 60)  # widget sessions per channel
+    limit_channel_requests: Limit = Limit(1000, 1)  # webhook and ingest requests per channel
+    limit_api: Limit = Limit(3000, 60)  # API requests per operator (cookie or API token)
+    visitor_sockets: int = 10  # sockets open at once per visitor token, per process
+    # OAuth clients for calendar connections (docs/calendars.md); unset: connecting refused.
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
+    # INVIARO_FLOW_HTTP_ALLOW_PRIVATE: flows' http steps may call private and loopback
+    # addresses (tests, a hub beside the business's own services); off by default.
+    flow_http_allow_private: bool = False
     # The AI provider (docs/ai.md): any OpenAI-compatible chat-completions API. Unset: no
     # AI anywhere. The key is never shown in a repr or a log line.
     ai_base_url: str | None = None
@@ -89,6 +118,65 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, not {value}.")
     return value
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600}
+
+
+_LIMITS = {
+    "limit_login": "INVIARO_LIMIT_LOGIN",
+    "limit_login_account": "INVIARO_LIMIT_LOGIN_ACCOUNT",
+    "limit_login_address": "INVIARO_LIMIT_LOGIN_ADDRESS",
+    "limit_password_checks": "INVIARO_LIMIT_PASSWORD_CHECKS",
+    "limit_signup": "INVIARO_LIMIT_SIGNUP",
+    "limit_widget_sessions": "INVIARO_LIMIT_WIDGET_SESSIONS",
+    "limit_widget_sessions_channel": "INVIARO_LIMIT_WIDGET_SESSIONS_CHANNEL",
+    "limit_channel_requests": "INVIARO_LIMIT_CHANNEL_REQUESTS",
+    "limit_api": "INVIARO_LIMIT_API",
+}
+
+
+def _default(name: str) -> Limit:
+    default = next(f.default for f in fields(Settings) if f.name == name)
+    assert isinstance(default, Limit)
+    return default
+
+
+def _limits(env: Mapping[str, str]) -> dict[str, Any]:
+    """Every ``limit_*`` setting, from its variable or its default."""
+    return {name: _limit(env, var, _default(name)) for name, var in _LIMITS.items()}
+
+
+def _limit(env: Mapping[str, str], name: str, default: Limit) -> Limit:
+    """A rate such as ``10/15m``: that many per that period (``s``, ``m`` or ``h``)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    match = _RATE.match(raw)
+    if match is None or int(match[1]) < 1 or match[2] == "0":
+        raise ConfigError(
+            f"{name} must be a count per period such as 10/15m (s, m or h), not {raw!r}."
+        )
+    return Limit(int(match[1]), int(match[2] or 1) * _UNIT_S[match[3]])
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> str:
+    """Addresses or networks (comma-separated) whose X-Forwarded-For is believed, or ``*``."""
+    raw = env.get("INVIARO_TRUSTED_PROXIES")
+    if raw is None or raw.strip() == "":
+        return "127.0.0.1,::1"
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if items != ["*"]:
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    "INVIARO_TRUSTED_PROXIES must list IP addresses or networks (or *), "
+                    f"not {item!r}."
+                ) from None
+    return ",".join(items)
 
 
 def _key_file(database_url: str) -> Path | None:
@@ -169,10 +257,20 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         audit_retention_days=_int(env, "INVIARO_AUDIT_RETENTION_DAYS", 90, 1, 36500),
         messages_per_10s=_int(env, "INVIARO_MESSAGES_PER_10S", 50, 1, 1_000_000),
         heartbeat_s=_int(env, "INVIARO_HEARTBEAT_S", 25, 1, 300),
+        writer_max_backlog=_int(env, "INVIARO_WRITER_MAX_BACKLOG", 10_000, 1, 10_000_000),
+        shutdown_timeout_s=_int(env, "INVIARO_SHUTDOWN_TIMEOUT_S", 10, 1, 3600),
         run_worker=redis_url is None,
         outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
         provider_origins=tuple(origins.items()),
         visitor_token_days=_int(env, "INVIARO_VISITOR_TOKEN_DAYS", 30, 1, 3650),
+        trusted_proxies=_trusted_proxies(env),
+        **_limits(env),
+        visitor_sockets=_int(env, "INVIARO_VISITOR_SOCKETS", 10, 1, 1000),
+        google_client_id=env.get("INVIARO_GOOGLE_CLIENT_ID") or None,
+        google_client_secret=env.get("INVIARO_GOOGLE_CLIENT_SECRET") or None,
+        microsoft_client_id=env.get("INVIARO_MICROSOFT_CLIENT_ID") or None,
+        microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
+        flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     )
     return _with_ai(settings, env)
 
@@ -207,3 +305,12 @@ def _with_ai(settings: Settings, env: Mapping[str, str]) -> Settings:
         ai_last_messages=_int(env, "INVIARO_AI_LAST_MESSAGES", 10, 1, 100),
         ai_timeout_s=float(_int(env, "INVIARO_AI_TIMEOUT_S", 20, 1, 300)),
     )
+
+
+def _yes_no(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, not {value!r}.")

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from web.loadtest_clients import ORIGIN, Room, Share, hist_value_s, share_main
+from web.loadtest_clients import ORIGIN, Room, Share, client_headers, hist_value_s, share_main
 from web.server import raise_open_files_limit
 
 MAX_SOCKETS = 100_000
@@ -86,6 +86,7 @@ async def _signup(client: httpx.AsyncClient) -> Room:
             "email": email,
             "password": uuid.uuid4().hex,
         },
+        headers=client_headers(),
     )
     response.raise_for_status()
     csrf = {"X-CSRF-Token": response.json()["csrf_token"]}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +23,16 @@ import httpx
 import orjson
 
 ORIGIN = "http://loadtest.invalid"
+
+
+def client_headers() -> dict[str, str]:
+    """Headers of one simulated client: its own address (``X-Forwarded-For``, believed from
+    the server's trusted proxies, loopback by default), since sign-ups and widget sessions
+    are rate-limited per address. Against a remote hub, raise those limits instead."""
+    address = f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    return {"Origin": ORIGIN, "X-Forwarded-For": address}
+
+
 HIST_SCALE = 50  # histogram buckets per e-fold of latency (about 2% resolution)
 
 
@@ -182,7 +193,7 @@ async def _hub_sender(
     url: str, room: Room, stats: Stats, window: int, http: httpx.AsyncClient
 ) -> _Sender:
     response = await http.post(
-        f"{url}/api/widget/sessions", json={"key": room.widget_key}, headers={"Origin": ORIGIN}
+        f"{url}/api/widget/sessions", json={"key": room.widget_key}, headers=client_headers()
     )
     response.raise_for_status()
     ws = await _connect(response.json()["ws_url"], {"Origin": ORIGIN})

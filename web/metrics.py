@@ -51,6 +51,11 @@ WRITER_COMMIT_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 WEBHOOKS = Counter("inviaro_webhooks", "Channel webhook requests", ["provider", "result"])
+FLOW_RUNS = Counter(
+    "inviaro_flow_runs",
+    "Flow runs by flow and what happened: started, finished, handed_off, failed",
+    ["flow_id", "event"],
+)
 FRAMES_IN = Counter("inviaro_frames_in", "Frames received from clients")
 AI_CALLS = Counter(
     "inviaro_ai_calls",
@@ -63,6 +68,12 @@ AI_SECONDS = Histogram(
     "Latency of one AI call at the provider, retries included",
     ["feature"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 60.0),
+)
+RATE_LIMITED = Counter("inviaro_rate_limited", "Requests refused with 429, by door", ["door"])
+CALENDARS_BROKEN = Counter(
+    "inviaro_calendar_connections_broken",
+    "Calendar connections marked broken: their token could not be refreshed",
+    ["provider"],
 )
 
 _sources: weakref.WeakSet[Any] = weakref.WeakSet()

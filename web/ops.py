@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from web import metrics as _metrics  # noqa: F401  (registers the inviaro_ metrics)
+
+# Ready means "can accept and acknowledge messages": past this wait of the oldest message
+# not yet committed, the writer is stalled, whatever a probe says.
+WRITER_STALLED_S = 10.0
 
 
 async def healthz(request: Request) -> Response:
@@ -16,21 +19,24 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """200 when this process can accept and acknowledge messages: the writer's locks are
+    granted now and its oldest message has not waited long. Redis only carries messages
+    between processes (acks go on without it): when it is away the answer is still 200,
+    with ``"status": "degraded"``, so a load balancer keeps sending traffic."""
     services = request.app.state.services
     checks: dict[str, str] = {}
-    try:
-        async with services.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception:
-        checks["database"] = "unreachable"
+    checks["database"] = "ok" if await services.store.can_write() else "unavailable"
+    stalled = services.store.writer.waiting_s() > WRITER_STALLED_S
+    checks["writer"] = "stalled" if stalled else "ok"
     if services.settings.redis_url:
         checks["redis"] = "ok" if await services.redis_ok() else "unreachable"
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    if checks["database"] != "ok" or stalled:
+        status, code = "not_ready", 503
+    elif checks.get("redis", "ok") != "ok":
+        status, code = "degraded", 200
+    else:
+        status, code = "ready", 200
+    return JSONResponse({"status": status, "checks": checks}, status_code=code)
 
 
 async def metrics(request: Request) -> Response:

@@ -28,6 +28,11 @@ def uvicorn_config(
     - ``ws_per_message_deflate=False``: compression costs CPU per frame per socket and defeats
       encode-once fan-out; our frames are small.
     - ``ws_ping_interval``: protocol-level pings find dead peers even when the client is idle.
+    - ``forwarded_allow_ips``: ``X-Forwarded-For`` names the client only when it comes from
+      ``INVIARO_TRUSTED_PROXIES`` (the load balancer), so rate limits see real addresses.
+    - ``timeout_graceful_shutdown``: on SIGTERM, requests and sockets still busy after
+      ``INVIARO_SHUTDOWN_TIMEOUT_S`` are cut (what they had not been answered was never
+      acknowledged), so a stalled database cannot hold the process up.
     - ``loop="uvloop"`` and ``http="httptools"`` when installed (uvicorn[standard]): the event
       loop's own overhead is a fifth of a busy hub's CPU, and uvloop's is the smaller one.
     """
@@ -43,7 +48,9 @@ def uvicorn_config(
         ws_ping_interval=settings.heartbeat_s,
         ws_ping_timeout=settings.heartbeat_s,
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
         **kw,
     )
     for name in ("uvicorn.access", "uvicorn.error"):

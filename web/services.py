@@ -1,9 +1,9 @@
 """The running parts of one hub process, built from the settings in one place.
 
 Configuration picks the implementations here and nowhere else: SQLite or Postgres behind
-the store, ``MemoryBus``/``MemoryPresence`` or their Redis twins. The bus also carries the
-control topic of :mod:`web.gone` ("this principal is gone"), routed here to the process's
-:class:`hub.gone.Holders`; the heartbeat runs the sockets' safety-net sweep.
+the store, ``MemoryBus``/``MemoryPresence``/``MemoryLimiter`` or their Redis twins. The bus
+also carries the control topic of :mod:`web.gone` ("this principal is gone"), routed here
+to the process's :class:`hub.gone.Holders`; the heartbeat runs the sockets' safety-net sweep.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
 from hub.gone import Holders
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
+from hub.ratelimit import Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
 from hub.redis_bus import RedisBus
 from hub.service import Hub
 from hub.session import ReplyCheck
-from storage import migrate
+from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import gone, metrics, provider_origins
+from web import flow_runner, gone, metrics, provider_origins
 from web.config import Settings
 from web.sweep import sweep
 
@@ -46,11 +47,14 @@ class Services:
     hub: Hub
     presence: Presence
     holders: Holders  # this process's sockets by what they depend on (web.gone)
+    limiter: Limiter
+    visitor_budgets: SharedBuckets  # the send budget a visitor's sockets share
     # Sessions whose operator sockets sent more than pings since the last sweep.
     socket_activity: set[str] = field(default_factory=set)
     reply_check: ReplyCheck | None = None  # shared by every operator socket (web.ws)
     outbox_backlog: int = 0  # set by the worker's jobs, exported by web.metrics
     outbox_worker_started: bool = False
+    flow_runner: flow_runner.FlowRunner | None = None  # set by web.flow_runner.install
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set when the bus is back from an outage: control events may have been lost meanwhile.
     sweep_now: asyncio.Event = field(default_factory=asyncio.Event)
@@ -60,7 +64,7 @@ class Services:
         engine = make_engine(settings.database_url)
         if migrate_schema:
             await migrate.upgrade(engine)
-        store = SqlStore(engine, observe=_observe_commit)
+        store = SqlStore(engine, observe=_observe_commit, max_backlog=settings.writer_max_backlog)
         redis_url = settings.redis_url
         holders = Holders()
         sweep_now = asyncio.Event()
@@ -101,7 +105,12 @@ class Services:
             presence=presence,
             holders=holders,
             sweep_now=sweep_now,
+            limiter=RedisLimiter(redis_url) if redis_url else MemoryLimiter(),
+            visitor_budgets=SharedBuckets(
+                rate=settings.messages_per_10s / 10, burst=settings.messages_per_10s
+            ),
         )
+        flow_runner.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
         return services
@@ -129,8 +138,11 @@ class Services:
                     log.exception("heartbeat failed")
             try:
                 await sweep(self)
-            except Exception:
-                log.exception("the sockets' sweep failed")
+            except Exception as exc:
+                if faults.is_outage(exc):  # said once per outage, not once per sweep
+                    self.store.health.failed(exc)
+                else:
+                    log.exception("the sockets' sweep failed")
 
     async def redis_ok(self) -> bool:
         ping = getattr(self.hub.bus, "ping", None)
@@ -143,6 +155,10 @@ class Services:
 
     async def close(self) -> None:
         """Close sockets with 1012 (reconnect and resume), commit what is queued, let go."""
+        runner = self.flow_runner
+        if runner is not None:  # let the flow events in flight finish (bounded)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runner.idle(), 10)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -155,6 +171,7 @@ class Services:
         closer = getattr(self.presence, "close", None)
         if closer is not None:
             await closer()
+        await self.limiter.close()
         await self.http.aclose()
         await self.engine.dispose()
 

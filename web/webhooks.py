@@ -31,14 +31,15 @@ from hub.model import (
     ProviderStatus,
     ProviderWatermark,
 )
-from hub.store import Gone, Receipt
-from storage import outbox
+from hub.store import Gone, Receipt, Unavailable
+from storage import faults, outbox
 from storage.models import Channel
-from web import metrics
+from web import limits, metrics
 from web.auth.channels import adapter_config, channel_secrets, load_channel
 from web.auth.context import MANAGERS, require
 from web.crypto import DecryptError
 from web.errors import ApiError, error_response, read_body
+from web.failures import RETRY_AFTER_S
 from web.services import Services
 
 log = logging.getLogger("inviaro.webhooks")
@@ -62,6 +63,7 @@ def _count(provider: str, result: str) -> None:
 
 
 async def _channel(request: Request, kinds: tuple[str, ...], provider: str) -> Channel:
+    await limits.channel_request(request, request.path_params["channel_id"])
     async with _services(request).db() as db:
         channel = await load_channel(db, request.path_params["channel_id"], kinds=kinds)
     if channel is None:
@@ -132,13 +134,21 @@ async def _receive(request: Request, channel: Channel, provider: str) -> Respons
         stored, duplicates, receipts = await store_events(_services(request), channel, events)
     except Exception as exc:
         _count(provider, "unavailable")
-        log.warning(
+        # An outage is logged once by the storage layer, not once per webhook.
+        outage = isinstance(exc, Unavailable) or faults.is_outage(exc)
+        log.log(
+            logging.INFO if outage else logging.WARNING,
             "webhook %s channel=%s: storing failed (%s); the provider will redeliver",
             provider,
             channel.id,
             type(exc).__name__,
         )
-        return error_response(503, "unavailable", "The events could not be stored; retry.")
+        return error_response(
+            503,
+            "unavailable",
+            "The events could not be stored; retry.",
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
     _count(provider, "ok")
     log.info(
         "webhook %s channel=%s: %d events, %d messages stored, %d duplicates, %d receipts",
@@ -180,6 +190,7 @@ def _inbound(channel: Channel, event: ProviderMessage) -> Inbound:
         contact_name=event.contact_name,
         provider_message_id=event.provider_message_id,
         sent_at=event.sent_at,
+        payload=None if event.option is None else {"option": event.option},
     )
 
 

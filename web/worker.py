@@ -1,4 +1,5 @@
-"""The worker: sends queued replies to the providers, and applies retention hourly.
+"""The worker: sends queued replies to the providers, applies retention hourly, and
+writes a daily backup when ``INVIARO_BACKUP_DIR`` and ``INVIARO_BACKUP_KEY`` are set.
 
 ``inviaro worker`` runs :func:`run_worker` (M of them beside N web processes in
 production); the embedded single-process default runs the same loop inside the web app
@@ -32,10 +33,18 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from adapters.base import ChannelAdapter, ConfigError, SendError, UnknownChannelKind, adapter_for
+from adapters.base import (
+    ChannelAdapter,
+    ConfigError,
+    SendError,
+    UnknownChannelKind,
+    adapter_for,
+    numbered,
+)
 from hub.model import utcnow
 from hub.store import Receipt
-from storage import outbox, retention
+from storage import faults, outbox, retention
+from web import backups
 from web.auth.channels import adapter_config
 from web.config import Settings
 from web.crypto import DecryptError
@@ -50,6 +59,7 @@ BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 15 * 60.0
 IDLE_POLL_S = 1.0
 RETENTION_EVERY_S = 3600.0
+LEDGER_EVERY_S = 60.0
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -66,6 +76,18 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 def _adapter(settings: Settings, item: outbox.Claimed) -> ChannelAdapter:
     config = adapter_config(settings, item.channel_config, item.channel_secrets)
     return adapter_for(item.channel_kind, config)
+
+
+def _options(item: outbox.Claimed) -> list[tuple[str, str]]:
+    """A flow's choice to render natively: ``(label, value)`` pairs, or none."""
+    raw = (item.payload or {}).get("options")
+    if not isinstance(raw, list):
+        return []
+    return [
+        (str(o.get("label")), str(o.get("value")))
+        for o in raw
+        if isinstance(o, dict) and o.get("label") is not None
+    ]
 
 
 def _template(item: outbox.Claimed) -> tuple[str, str, list[str]] | None:
@@ -104,6 +126,13 @@ async def _deliver(
                     engine, item, f"A {item.channel_kind} channel cannot send a template."
                 )
             result = await send_template(client, item.recipient, *template)
+        elif options := _options(item):
+            send_options = getattr(adapter, "send_options", None)
+            if send_options is not None:
+                result = await send_options(client, item.recipient, item.text, options)
+            else:
+                text = numbered(item.text, options)
+                result = await adapter.send(client, item.recipient, text, item.attachments)
         else:
             result = await adapter.send(client, item.recipient, item.text, item.attachments)
     except SendError as exc:
@@ -205,15 +234,27 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
     """
     stop = stop or asyncio.Event()
     next_retention = time.monotonic() + 60.0  # not in the first minute of a start-up storm
+    next_ledger = time.monotonic() + LEDGER_EVERY_S
     while not stop.is_set():
         claimed = 0
         try:
             claimed = await run_once(services)
+            runner = services.flow_runner
+            if runner is not None:
+                claimed += await runner.fire_due_timers()
+                claimed += await runner.start_no_reply_runs()
         except Exception as exc:
-            log.warning("outbox pass failed (%s); retrying", type(exc).__name__)
+            if faults.is_outage(exc):  # said once per outage, not once per poll
+                services.store.health.failed(exc)
+            else:
+                log.warning("outbox pass failed (%s); retrying", type(exc).__name__)
         if time.monotonic() >= next_retention:
             next_retention = time.monotonic() + RETENTION_EVERY_S
             await _retention(services.settings)
+            await backups.daily_backup(services)  # once a day: it checks the newest backup
+        if time.monotonic() >= next_ledger:
+            next_ledger = time.monotonic() + LEDGER_EVERY_S
+            await backups.sync_ledger(services)
         if claimed == 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), IDLE_POLL_S)

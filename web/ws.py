@@ -27,6 +27,7 @@ from web import metrics
 from web.api.widget import visitor_from_connection
 from web.auth.context import authenticate
 from web.errors import ApiError
+from web.failures import ACCEPTED
 from web.gone import is_ping
 from web.window import check_reply_window_by_id
 
@@ -65,7 +66,10 @@ class _Out:
         await self._send({"type": "websocket.close", "code": code})
 
 
-def _rate(services: Any) -> TokenBucket:
+def _rate(services: Any, principal: Principal) -> TokenBucket:
+    """The socket's send budget; a visitor's sockets share one, so more sockets buy none."""
+    if isinstance(principal, VisitorPrincipal):
+        return services.visitor_budgets.get(principal.contact_id)  # type: ignore[no-any-return]
     per_10s = services.settings.messages_per_10s
     return TokenBucket(rate=per_10s / 10, burst=per_10s)
 
@@ -116,7 +120,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
         services.hub,
         principal,
         conn,
-        _rate(services),
+        _rate(services, principal),
         services.settings.max_frame_bytes,
         reply_check=reply_check,
     )
@@ -145,6 +149,7 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
 
 async def _accept(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=subprotocol_for(websocket.scope.get("subprotocols") or []))
+    websocket.scope[ACCEPTED] = True  # from now on a storage outage closes it with 1013
 
 
 async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
@@ -192,6 +197,12 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
         return None
     await _accept(websocket)
+    services = websocket.app.state.services
+    if services.holders.count(Ref("conversation", visitor.conversation_id)) >= (
+        services.settings.visitor_sockets
+    ):  # counted after the accept: nothing awaits from here until _serve lists the socket
+        await websocket.close(CLOSE_POLICY, "too many sockets for this visitor")
+        return None
     principal = VisitorPrincipal(
         intern(visitor.workspace_id),
         visitor.conversation_id,

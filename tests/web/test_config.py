@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.ratelimit import Limit
 from web.config import ConfigError, load
 
 KEY = "k" * 40
@@ -45,6 +46,13 @@ def test_the_public_url_follows_the_port() -> None:
         ({"PORT": "eighty"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"INVIARO_SECRET_KEY": "short"}, "INVIARO_SECRET_KEY"),
+        ({"INVIARO_LIMIT_SIGNUP": "lots"}, "INVIARO_LIMIT_SIGNUP"),
+        ({"INVIARO_LIMIT_LOGIN": "0/15m"}, "INVIARO_LIMIT_LOGIN"),
+        ({"INVIARO_LIMIT_API": "100/0s"}, "INVIARO_LIMIT_API"),
+        ({"INVIARO_LIMIT_CHANNEL_REQUESTS": "100 per second"}, "INVIARO_LIMIT_CHANNEL_REQUESTS"),
+        ({"INVIARO_TRUSTED_PROXIES": "lb.internal"}, "INVIARO_TRUSTED_PROXIES"),
+        ({"INVIARO_VISITOR_SOCKETS": "0"}, "INVIARO_VISITOR_SOCKETS"),
+        ({"INVIARO_FLOW_HTTP_ALLOW_PRIVATE": "maybe"}, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     ],
 )
 def test_a_malformed_setting_is_named_in_one_sentence(env: dict[str, str], named: str) -> None:
@@ -97,3 +105,31 @@ def test_the_ai_key_is_never_in_the_settings_repr() -> None:
     )
     assert settings.ai_configured and settings.ai_base_url == "https://api.openai.com/v1"
     assert "sk-very-secret" not in repr(settings)
+
+
+def test_rate_limits_read_as_a_count_per_period() -> None:
+    settings = load(
+        {
+            "INVIARO_SECRET_KEY": KEY,
+            "DATABASE_URL": "sqlite://",
+            "INVIARO_LIMIT_SIGNUP": "5/10m",
+            "INVIARO_LIMIT_CHANNEL_REQUESTS": "2000/s",
+            "INVIARO_LIMIT_LOGIN_ACCOUNT": "300/2h",
+        }
+    )
+    assert settings.limit_signup == Limit(5, 600)
+    assert settings.limit_channel_requests == Limit(2000, 1)
+    assert settings.limit_login_account == Limit(300, 7200)
+
+
+def test_trusted_proxies_default_to_loopback_and_take_networks() -> None:
+    base = {"INVIARO_SECRET_KEY": KEY, "DATABASE_URL": "sqlite://"}
+    assert load(base).trusted_proxies == "127.0.0.1,::1"
+    env = {**base, "INVIARO_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}
+    assert load(env).trusted_proxies == "10.0.0.0/8,192.0.2.7"
+
+
+def test_flow_http_steps_reach_private_addresses_only_when_allowed() -> None:
+    base = {"INVIARO_SECRET_KEY": KEY, "DATABASE_URL": "sqlite://"}
+    assert load(base).flow_http_allow_private is False
+    assert load({**base, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE": "true"}).flow_http_allow_private

@@ -116,3 +116,11 @@ def test_the_websocket_protocol_is_described() -> None:
     assert set(described["close_codes"]) == {"1008", "1009", "1011", "1012", "1013"}
     for path in ws_paths:
         assert path in document["info"]["description"]
+
+
+def test_the_flow_document_schema_is_the_one_the_code_parses_with() -> None:
+    from hub.flows.document import schema_components
+
+    schemas = spec()["components"]["schemas"]
+    _, components = schema_components()
+    assert {name: schemas.get(name) for name in components} == components

@@ -60,7 +60,9 @@ async def test_security_headers_are_set(client: httpx.AsyncClient) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_readyz_is_503_while_redis_is_away_and_the_process_stays_up(db_url: str) -> None:
+async def test_readyz_is_200_degraded_while_redis_is_away_and_the_process_stays_up(
+    db_url: str,
+) -> None:
     from tests.conftest import free_port, make_settings, start_server
 
     live, server, task = await start_server(
@@ -69,8 +71,11 @@ async def test_readyz_is_503_while_redis_is_away_and_the_process_stays_up(db_url
     try:
         async with live.client() as client:
             ready = await client.get("/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["checks"] == {"database": "ok", "redis": "unreachable"}
+            assert ready.status_code == 200
+            assert ready.json() == {
+                "status": "degraded",
+                "checks": {"database": "ok", "writer": "ok", "redis": "unreachable"},
+            }
             assert (await client.get("/healthz")).status_code == 200
     finally:
         server.should_exit = True

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from hub.gone import gone
 from hub.model import rfc3339, utcnow
 from storage.models import ApiToken, BackupCode, Operator, Workspace
-from web import audit
+from web import audit, limits
 from web.auth import passwords, throttle, totp
 from web.auth.accounts import normalize_email
 from web.auth.context import MANAGERS, Principal, client_ip, must_enable_2fa, require
@@ -164,6 +164,7 @@ async def signup(request: Request) -> Response:
     email = email_field(data)
     password = password_field(data)
     svc = services(request)
+    await limits.signup(request)
     password_hash = await passwords.hash_password(password)  # before any transaction opens
     async with svc.db() as db:
         workspace = Workspace(name=workspace_name, allowed_origins=[])
@@ -199,16 +200,8 @@ async def login(request: Request) -> Response:
     password = given_password(data)
     otp = field(data, "otp", str, required=False, max_len=64)
     svc = services(request)
-    ip = client_ip(request)
+    attempt = await throttle.begin_login(request, email)
     async with svc.db() as db:
-        attempt = await throttle.begin(db, svc.settings, email, ip)
-        if attempt.retry_after is not None:
-            raise ApiError(
-                429,
-                "rate_limited",
-                "Too many failed sign-ins; wait a while and try again.",
-                headers={"Retry-After": str(attempt.retry_after)},
-            )
         operator = await db.scalar(select(Operator).where(Operator.email == email))
         await db.commit()  # hold no transaction (on SQLite: no write lock) while hashing
     ok = await passwords.verify_password(operator.password_hash if operator else None, password)
@@ -221,12 +214,12 @@ async def login(request: Request) -> Response:
             raise ApiError(401, "invalid_credentials", "The email or password is wrong.")
         if operator.totp_enabled:
             if not otp:
-                await throttle.succeeded(db, attempt)
+                await throttle.not_a_failure(request, attempt)
                 raise ApiError(401, "otp_required", "Enter the code from your authenticator app.")
             if not await totp.check_second_factor(db, svc.settings, operator, otp):
                 await _failed(db, request, operator)
                 raise ApiError(401, "otp_required", "That code is wrong or was already used.")
-        await throttle.succeeded(db, attempt)
+    await throttle.not_a_failure(request, attempt)
     await _revoke_presented_session(request)
     async with svc.db() as db:
         workspace = await db.get(Workspace, operator.workspace_id)
@@ -288,8 +281,8 @@ async def change_password(request: Request) -> Response:
     async with svc.db() as db:
         operator, workspace = await load_account(db, principal.operator_id)
         await db.commit()
-    if not isinstance(current, str) or not await passwords.verify_password(
-        operator.password_hash, current[: passwords.MAX_LENGTH]
+    if not isinstance(current, str) or not await throttle.check_password(
+        request, operator.id, operator.password_hash, current[: passwords.MAX_LENGTH]
     ):
         raise ApiError(422, "invalid_password", "The current password is wrong.")
     new_hash = await passwords.hash_password(new)
@@ -367,7 +360,7 @@ async def twofa_disable(request: Request) -> Response:
         await db.commit()
     if not operator.totp_enabled:
         raise ApiError(409, "2fa_not_enabled", "Two-factor authentication is not enabled.")
-    if not await passwords.verify_password(operator.password_hash, password):
+    if not await throttle.check_password(request, operator.id, operator.password_hash, password):
         raise ApiError(422, "invalid_password", "The password is wrong.")
     async with svc.db() as db:
         if not await totp.check_second_factor(db, svc.settings, operator, code):

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.flows.hours import InvalidHours, parse_hours
 from hub.gone import gone
 from storage.models import AuditEntry, Operator, Workspace
 from web import ai, audit
@@ -46,7 +47,10 @@ async def list_operators(request: Request) -> Response:
         rows = (
             await db.execute(
                 select(Operator)
-                .where(Operator.workspace_id == principal.workspace_id)
+                .where(
+                    Operator.workspace_id == principal.workspace_id,
+                    Operator.deleted_at.is_(None),  # deleted accounts (web.api.me)
+                )
                 .order_by(Operator.created_at, Operator.id)
             )
         ).scalars()
@@ -77,7 +81,11 @@ async def add_operator(request: Request) -> Response:
 
 async def _own_operator(db: Any, principal: Principal, operator_id: str) -> Operator:
     operator = await db.get(Operator, operator_id)
-    if operator is None or operator.workspace_id != principal.workspace_id:
+    if (
+        operator is None
+        or operator.workspace_id != principal.workspace_id
+        or operator.deleted_at is not None
+    ):
         raise ApiError(404, "not_found", "There is no such operator.")
     return operator  # type: ignore[no-any-return]
 
@@ -169,9 +177,7 @@ def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
         changes["allowed_origins"] = validate.origins(data["allowed_origins"], "allowed_origins")
     if "business_hours" in data:
         hours = data["business_hours"]
-        changes["business_hours"] = (
-            None if hours is None else validate.small_object(hours, "business_hours")
-        )
+        changes["business_hours"] = None if hours is None else _business_hours(hours)
     if "ai_monthly_tokens" in data:
         tokens = data["ai_monthly_tokens"]
         if tokens is not None and (
@@ -265,3 +271,12 @@ routes = [
     Route("/api/workspace", patch_workspace, methods=["PATCH"]),
     Route("/api/audit", list_audit, methods=["GET"]),
 ]
+
+
+def _business_hours(hours: Any) -> dict[str, Any]:
+    """The workspace's weekly hours, time zone and holidays, checked (422 with a sentence)."""
+    try:
+        parse_hours(validate.small_object(hours, "business_hours"))
+    except InvalidHours as exc:
+        raise ApiError(422, "invalid", str(exc)) from None
+    return dict(hours)

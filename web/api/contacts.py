@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from hub.gone import gone
 from hub.store import NotFound
-from storage import privacy
-from web import audit
+from storage import privacy, processing
+from web import audit, booking
 from web.api.validate import query_limit
 from web.auth.context import MANAGERS, Principal, require
 from web.errors import ApiError, read_json
@@ -82,13 +82,30 @@ async def get_contact(request: Request) -> Response:
 
 
 async def update_contact(request: Request) -> Response:
+    """Correct the profile, and/or set ``processing`` (restriction, objection).
+
+    A change of processing is audited on its own, as ``contact_processing_<value>``, so
+    the log says who restricted or lifted what, and when."""
     who = await require(request)
     contact_id = _contact_id(request)
     patch = await read_json(request)
+    wanted: processing.Processing | None = None
+    if "processing" in patch:
+        try:
+            wanted = processing.validate(patch.pop("processing"))
+        except processing.InvalidProcessing as exc:
+            raise ApiError(422, "invalid", str(exc)) from None
     try:
         async with _services(request).db() as db, db.begin():
+            if wanted is not None and await processing.set_processing(
+                await db.connection(), who.workspace_id, contact_id, wanted, who.operator_id
+            ):
+                await audit.by_principal(
+                    db, request, who, f"contact_processing_{wanted}", "contact", contact_id
+                )
             contact = await privacy.update_contact(db, who.workspace_id, contact_id, patch)
-            await audit.by_principal(db, request, who, "contact_updated", "contact", contact_id)
+            if wanted is None or set(patch) & privacy.EDITABLE:
+                await audit.by_principal(db, request, who, "contact_updated", "contact", contact_id)
     except NotFound:
         raise _not_found() from None
     except privacy.InvalidContact as exc:
@@ -121,6 +138,7 @@ async def erase_contact(request: Request) -> Response:
     services = _services(request)
     try:
         async with services.db() as db, db.begin():
+            events = await booking.live_events_of_contact(db, who.workspace_id, contact_id)
             report = await privacy.erase_contact(db, who.workspace_id, contact_id)
             await audit.by_principal(db, request, who, "contact_erased", "contact", contact_id)
     except NotFound:
@@ -130,6 +148,8 @@ async def erase_contact(request: Request) -> Response:
         len(report.conversation_ids),
         report.messages,
     )
+    # The rows are gone; their appointments at the provider go too (best effort).
+    await booking.cancel_events(services, events)
     await announce(services, gone("contact_erased", "conversation", *report.conversation_ids))
     return Response(status_code=204)
 

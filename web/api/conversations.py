@@ -16,11 +16,13 @@ from starlette.routing import Route
 
 from hub.model import Author, Inbound, as_utc
 from hub.store import NotFound
+from storage import flow_runs
 from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
 from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
 from web.errors import ApiError, field, read_json
+from web.processing import check_operator_message
 from web.window import check_reply_window
 
 STATUSES = ("open", "pending", "resolved")
@@ -143,6 +145,11 @@ async def list_conversations(request: Request) -> Response:
             if assignee == "none"
             else m.Conversation.assignee_id == assignee
         )
+    team = q.get("team")
+    if team:
+        query = query.where(
+            m.Conversation.team_id.is_(None) if team == "none" else m.Conversation.team_id == team
+        )
     if q.get("cursor"):
         stamp, conv_id = _decode_cursor(q["cursor"])
         query = query.where(
@@ -187,6 +194,15 @@ async def patch_conversation(request: Request) -> Response:
                 if op is None or op.workspace_id != principal.workspace_id:
                     raise ApiError(422, "invalid", "assignee_id is not an operator of yours.")
             conv.assignee_id = assignee
+            if assignee is not None:  # an operator takes it over: the bot steps back
+                await flow_runs.stop_runs(session, conv.id, "an operator took the conversation")
+        if "team_id" in data:
+            team_id = field(data, "team_id", str, required=False)
+            if team_id is not None:
+                team = await session.get(m.Team, team_id)
+                if team is None or team.workspace_id != principal.workspace_id:
+                    raise ApiError(422, "invalid", "team_id is not a team of yours.")
+            conv.team_id = team_id
         if "tags" in data:
             tags = data["tags"]
             if (
@@ -201,6 +217,15 @@ async def patch_conversation(request: Request) -> Response:
         wire = (await _wire(session, [conv]))[0]
     await services.hub.publish_conversation(principal.workspace_id, wire)
     return JSONResponse(wire)
+
+
+async def list_flow_runs(request: Request) -> Response:
+    """What flows did in this conversation: each run with its steps, newest run first."""
+    principal = await require(request)
+    async with request.app.state.services.db() as session:
+        conv = await _conversation(session, principal, request.path_params["id"])
+        items = await flow_runs.runs_of(session, conv.id)
+    return JSONResponse({"items": items})
 
 
 async def list_messages(request: Request) -> Response:
@@ -229,6 +254,7 @@ async def post_message(request: Request) -> Response:
     client_id = field(data, "client_id", str, required=False, max_len=64)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
+        await check_operator_message(session, conv, data)
         await check_reply_window(session, conv)
     return await _send(request, principal, conv, text, client_id)
 
@@ -276,6 +302,7 @@ async def post_template(request: Request) -> Response:
             raise ApiError(
                 422, "invalid", "Template messages can only be sent on WhatsApp conversations."
             )
+        await check_operator_message(session, conv, data)
     template = {"name": name, "language": language, "parameters": parameters}
     return await _send(
         request,
@@ -306,4 +333,5 @@ routes = [
     Route("/api/conversations/{id}/messages", post_message, methods=["POST"]),
     Route("/api/conversations/{id}/template", post_template, methods=["POST"]),
     Route("/api/conversations/{id}/read", mark_read, methods=["POST"]),
+    Route("/api/conversations/{id}/flow-runs", list_flow_runs, methods=["GET"]),
 ]

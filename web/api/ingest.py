@@ -1,7 +1,9 @@
 """The ingest API for custom channel adapters: many messages per request, JSON or msgpack.
 
 Everything in a request is validated before anything is stored; a 202 means every
-accepted message is durably in the database.
+accepted message is durably in the database. A 503 (with ``Retry-After``) means some were
+not: the database is unavailable or the writer's queue is full; resending the request
+stores nothing twice (the messages' external ids deduplicate).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.model import Attachment, Author, Inbound
-from hub.store import Gone
+from hub.store import Gone, Unavailable
 from storage import models as m
+from web import limits
 from web.auth.channels import check_ingest_token
 from web.errors import ApiError, read_body, refuse_nul
+from web.failures import RETRY_AFTER_S
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_MESSAGES = 1000
@@ -133,18 +137,29 @@ async def _channel(request: Request) -> m.Channel:
 
 
 async def ingest(request: Request) -> Response:
+    await limits.channel_request(request, request.path_params["channel_id"])
     channel = await _channel(request)
     body = _decode(request, await read_body(request, MAX_BODY))
     refuse_nul(body)
     messages = _parse(body, channel)
-    hub = request.app.state.services.hub
+    services = request.app.state.services
+    if not services.store.writer.admits(len(messages)):  # the database is behind: back off
+        raise Unavailable("too many messages are waiting to be stored")  # 503, Retry-After
+    hub = services.hub
     outcomes = await asyncio.gather(*(hub.accept(i) for i in messages), return_exceptions=True)
     accepted = []
     for item, outcome in zip(messages, outcomes, strict=True):
         if isinstance(outcome, Gone):
             continue  # an erased message redelivered: acknowledged, not stored again
+        if isinstance(outcome, Unavailable):
+            raise outcome  # web.failures: 503 with Retry-After, logged once per outage
         if isinstance(outcome, BaseException):
-            raise ApiError(503, "unavailable", "The messages could not be stored; retry.")
+            raise ApiError(
+                503,
+                "unavailable",
+                "The messages could not be stored; retry.",
+                {"Retry-After": str(RETRY_AFTER_S)},
+            )
         accepted.append(
             {
                 "external_id": item.provider_message_id,

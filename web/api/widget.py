@@ -40,6 +40,7 @@ from starlette.routing import Route
 from hub.ids import new_id
 from hub.model import utcnow
 from storage import models as m
+from web import limits
 from web.auth.channels import channel_secrets, find_channel_by_public_key
 from web.errors import ApiError, field, read_json
 
@@ -298,6 +299,7 @@ async def create_session(request: Request) -> Response:
     token = field(data, "visitor_token", str, required=False, max_len=1000)
     user_id = field(data, "user_id", str, required=False, max_len=150)
     user_hash = field(data, "user_hash", str, required=False, max_len=128)
+    await limits.widget_session(request, key)
     services = request.app.state.services
     settings = services.settings
     async with services.db() as session, session.begin():

@@ -20,7 +20,7 @@ from hub.model import as_utc, utcnow
 from storage.models import Operator, Session, Workspace
 from web import audit
 from web.api.account import given_password
-from web.auth import passwords
+from web.auth import throttle
 from web.auth.context import require
 from web.errors import ApiError, read_json
 from web.gone import announce
@@ -32,7 +32,9 @@ async def delete_workspace(request: Request) -> Response:
     services = request.app.state.services
     async with services.db() as db:
         owner = await db.get(Operator, principal.operator_id)
-        if owner is None or not await passwords.verify_password(owner.password_hash, password):
+        if owner is None or not await throttle.check_password(
+            request, owner.id, owner.password_hash, password
+        ):
             raise ApiError(403, "forbidden", "Confirm the deletion with your password.")
         workspace = await db.get(Workspace, principal.workspace_id)
         if workspace is None or workspace.deleted_at is not None:

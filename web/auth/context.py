@@ -7,7 +7,7 @@ answers 401 without credentials, 403 for a missing or wrong ``X-CSRF-Token`` on 
 cookie-authenticated request, 403 for a role that may not, and 403 ``2fa_required`` while
 the workspace demands 2FA that this operator has not enabled yet (for a cookie and an API
 token alike: a token made before the requirement stops working until its operator enables
-2FA).
+2FA), and 429 past the operator's ``INVIARO_LIMIT_API``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection, Request
 from hub.model import as_utc, utcnow
 from storage.db import autocommit
 from storage.models import ApiToken, Operator, Workspace
+from web import limits
 from web.auth.sessions import TOUCH_EVERY, cookie_name, lookup_session
 from web.crypto import same, sha256_hex
 from web.errors import ApiError
@@ -185,4 +186,5 @@ async def require(
         )
     if roles is not None and principal.role not in roles:
         raise ApiError(403, "forbidden", "Your role may not do this.")
+    await limits.api_request(request, principal.operator_id)
     return principal

@@ -1,6 +1,7 @@
 // The contact panel beside a thread: profile and identities, edit, export and erase.
 "use strict";
 
+import { showBookings } from "./bookings.js";
 import { api, clear, el, formatTime, get, kindName, patch, report, toast, channelIcon, me } from "./api.js";
 
 const pane = document.getElementById("contact-pane");
@@ -9,6 +10,23 @@ const attrs = document.getElementById("contact-attributes");
 const idents = document.getElementById("contact-identities");
 const created = document.getElementById("contact-created");
 const dialog = document.getElementById("erase-dialog");
+
+// Restriction and objection: a choice in the panel, a banner above the thread.
+const PROCESSING = {
+  normal: "Normal",
+  restricted: "Restricted: no automation",
+  objected: "Objected: do not contact",
+};
+const BANNERS = {
+  restricted: "This contact restricted processing: no flows, AI or automated messages run for them. Your own replies still go out.",
+  objected: "This contact objected to being contacted: replies are refused unless you confirm each one.",
+};
+const processingSelect = el("select", { id: "contact-processing", "aria-label": "Processing" },
+  ...Object.entries(PROCESSING).map(([value, label]) => el("option", { value }, label)));
+document.getElementById("contact-export").closest(".row").before(
+  el("label", { class: "compact" }, "Processing ", processingSelect));
+const banner = el("p", { id: "processing-banner", class: "notice processing-banner", role: "status", hidden: true });
+document.getElementById("messages")?.before(banner);
 
 let contact = null;
 let loadToken = 0;
@@ -19,8 +37,9 @@ export function setContactHooks(next) {
   hooks = { ...hooks, ...next };
 }
 
-export async function showContact(contactId) {
+export async function showContact(contactId, conversationId = null) {
   const token = ++loadToken;
+  showBookings(contactId, conversationId);
   pane.hidden = false;
   pane.classList.add("loading");
   // No edits until the contact is here: its values would overwrite what was typed.
@@ -45,7 +64,32 @@ export function hideContact() {
   loadToken += 1;
   contact = null;
   pane.hidden = true;
+  banner.hidden = true;
 }
+
+function showProcessing(found) {
+  const value = found.processing || "normal";
+  processingSelect.value = value;
+  banner.hidden = !BANNERS[value];
+  banner.textContent = BANNERS[value] || "";
+  banner.dataset.processing = value;
+}
+
+processingSelect.addEventListener("change", async () => {
+  if (!contact) return;
+  const wanted = processingSelect.value;
+  processingSelect.disabled = true;
+  try {
+    const updated = await patch(`/api/contacts/${encodeURIComponent(contact.id)}`, { processing: wanted });
+    render(updated);
+    toast("Processing set to " + PROCESSING[wanted].toLowerCase() + ".", "ok", 3000);
+  } catch (err) {
+    showProcessing(contact);
+    report(err, "Could not change the processing");
+  } finally {
+    processingSelect.disabled = false;
+  }
+});
 
 function render(found) {
   contact = found;
@@ -67,6 +111,7 @@ function render(found) {
   }
   if (!(found.identities || []).length) idents.append(el("li", { class: "muted" }, "None"));
   created.textContent = found.created_at ? "First seen " + formatTime(found.created_at) : "";
+  showProcessing(found);
   const mayErase = me.manager;
   document.getElementById("contact-export").hidden = !mayErase;
   document.getElementById("contact-erase").hidden = !mayErase;

@@ -300,7 +300,7 @@ async function openConversation(id) {
   dom.reply.value = sessionStorage.getItem("inviaro.draft." + id) || "";
   updateCount();
   renderList();
-  showContact(conv.contact.id);
+  showContact(conv.contact.id, conv.id);
   aiConversationOpened(id);
   if (!thread.loaded) await loadNewest(thread);
   if (state.current !== id) return;

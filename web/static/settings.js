@@ -2,12 +2,13 @@
 // tokens, two-factor authentication and the audit log.
 "use strict";
 
-import { channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
+import { loadCalendars } from "./calendars.js";
+import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
-const TABS = ["workspace", "operators", "channels", "tokens", "security", "ai", "audit"];
+const TABS = ["workspace", "operators", "channels", "calendars", "tokens", "security", "ai", "audit", "profile"];
 const loaded = new Set();
 
 function showTab(name) {
@@ -172,12 +173,25 @@ function operatorRow(op) {
       report(err, "Could not change the operator");
     }
   });
+  // Owners delete accounts: the messages stay, by "former operator".
+  const remove = me.role === "owner" && !self
+    ? el("button", { type: "button", class: "danger small" }, "Delete") : null;
+  remove?.addEventListener("click", async () => {
+    if (!confirm(`Delete ${op.name}'s account? Their messages stay, shown as by "former operator". This cannot be undone.`)) return;
+    try {
+      await del(`/api/operators/${encodeURIComponent(op.id)}`);
+      row.remove();
+      toast(`${op.name}'s account was deleted.`, "ok", 3000);
+    } catch (err) {
+      report(err, "Could not delete the operator");
+    }
+  });
   const row = el("tr", {},
     el("td", {}, op.name, self ? el("span", { class: "muted" }, " (you)") : null),
     el("td", {}, op.email),
     el("td", {}, role),
     el("td", {}, op.totp_enabled ? "On" : "Off"),
-    el("td", {}, op.disabled ? el("span", { class: "pill status-resolved" }, "disabled") : el("span", { class: "pill status-open" }, "active"), " ", toggle));
+    el("td", {}, op.disabled ? el("span", { class: "pill status-resolved" }, "disabled") : el("span", { class: "pill status-open" }, "active"), " ", toggle, remove ? " " : null, remove));
   return row;
 }
 
@@ -501,9 +515,26 @@ async function loadAudit(more = false) {
 $("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
-  workspace: loadWorkspace, operators: loadOperators, channels: loadChannels, ai: loadAi,
+  workspace: loadWorkspace, operators: loadOperators, channels: loadChannels, calendars: loadCalendars, ai: loadAi,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
+  profile: () => {},
 };
 
 wireTopbar();
+// ---------------------------------------------------------------- my data
+$("download-my-data").addEventListener("click", async () => {
+  try {
+    const response = await api("GET", "/api/me/export", undefined, { raw: true });
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: `my-data-${me.id}.json`, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    toast("Your data was downloaded.", "ok", 3000);
+  } catch (err) {
+    report(err, "Could not download your data");
+  }
+});
+
 showTab(new URLSearchParams(location.search).get("tab") || "workspace");

@@ -1,7 +1,7 @@
 """AI: the workspace's monthly token budget, the call log and the monthly usage
 
-Revision ID: ai_0003
-Revises: 0002
+Revision ID: ai_0005
+Revises: flows_0004
 Create Date: 2026-12-07 05:40:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "ai_0003"
-down_revision = "0002"
+revision = "ai_0005"
+down_revision = "flows_0004"
 branch_labels = None
 depends_on = None
 

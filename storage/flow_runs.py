@@ -1,0 +1,209 @@
+"""Flow runs as rows: a run's state, its steps, the events it consumed, its timers.
+
+Every change a run's event makes is written in one transaction with the event's key
+(:class:`storage.models.FlowEvent`): a second process, or a redelivery, that brings the
+same event finds the key taken and changes nothing. Timers are claimed like the outbox
+(``FOR UPDATE SKIP LOCKED`` with a lease) so two workers never fire one twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from hub.model import rfc3339, utcnow
+from storage import models as m
+
+LIVE = ("running", "waiting")
+
+
+class EventTaken(Exception):
+    """Another process (or an earlier delivery) already consumed this event."""
+
+
+async def waiting_run(db: AsyncSession, conversation_id: str) -> m.FlowRun | None:
+    return await db.scalar(
+        select(m.FlowRun)
+        .where(m.FlowRun.conversation_id == conversation_id, m.FlowRun.status.in_(LIVE))
+        .order_by(m.FlowRun.started_at.desc())
+        .limit(1)
+    )
+
+
+async def event_taken(db: AsyncSession, key: str) -> bool:
+    return await db.get(m.FlowEvent, key) is not None
+
+
+async def lock_run(db: AsyncSession, run_id: str) -> m.FlowRun | None:
+    """The run, locked for this transaction on Postgres (SQLite writes one at a time)."""
+    query = select(m.FlowRun).where(m.FlowRun.id == run_id)
+    bind = db.get_bind()
+    if bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return await db.scalar(query.execution_options(populate_existing=True))
+
+
+async def take_event(db: AsyncSession, key: str, run_id: str) -> None:
+    """Record the event as consumed by ``run_id``; :class:`EventTaken` if it already was."""
+    try:
+        async with db.begin_nested():
+            db.add(m.FlowEvent(key=key, run_id=run_id))
+            await db.flush()
+    except IntegrityError:
+        raise EventTaken(key) from None
+
+
+def add_steps(db: AsyncSession, run_id: str, lines: list[tuple[str, str]]) -> None:
+    now = utcnow()  # a microsecond apart: one advance's steps keep their order
+    db.add_all(
+        m.FlowRunStep(
+            run_id=run_id, step=step[:64], outcome=outcome[:500], at=now + timedelta(microseconds=i)
+        )
+        for i, (step, outcome) in enumerate(lines)
+    )
+
+
+def add_timer(db: AsyncSession, run_id: str, epoch: int, due_at: datetime) -> None:
+    db.add(m.FlowTimer(run_id=run_id, epoch=epoch, due_at=due_at))
+
+
+async def drop_timers(db: AsyncSession, run_id: str) -> None:
+    await db.execute(delete(m.FlowTimer).where(m.FlowTimer.run_id == run_id))
+
+
+async def stop_runs(db: AsyncSession, conversation_id: str, reason: str) -> list[m.FlowRun]:
+    """End the conversation's live runs (an operator replied or took it over)."""
+    runs = list(
+        await db.scalars(
+            select(m.FlowRun).where(
+                m.FlowRun.conversation_id == conversation_id, m.FlowRun.status.in_(LIVE)
+            )
+        )
+    )
+    for run in runs:
+        run.status = "done"
+        run.state = {**run.state, "status": "done"}
+        run.updated_at = utcnow()
+        add_steps(db, run.id, [(str(run.state.get("step", "")), f"stopped: {reason}")])
+        await drop_timers(db, run.id)
+    return runs
+
+
+async def started_since(
+    db: AsyncSession, conversation_id: str, flow_id: str, since: datetime
+) -> bool:
+    found = await db.scalar(
+        select(m.FlowRun.id)
+        .where(
+            m.FlowRun.conversation_id == conversation_id,
+            m.FlowRun.flow_id == flow_id,
+            m.FlowRun.started_at >= since,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def unanswered(
+    db: AsyncSession, workspace_id: str, before: datetime, since: datetime, limit: int = 100
+) -> list[tuple[m.Conversation, m.Message]]:
+    """Open conversations whose last message is the contact's, written in
+    ``[since, before)``: nobody answered it (and nobody holds the conversation)."""
+    rows = await db.execute(
+        select(m.Conversation, m.Message)
+        .join(
+            m.Message,
+            (m.Message.conversation_id == m.Conversation.id)
+            & (m.Message.seq == m.Conversation.last_seq),
+        )
+        .where(
+            m.Conversation.workspace_id == workspace_id,
+            m.Conversation.status != "resolved",
+            m.Conversation.assignee_id.is_(None),
+            m.Message.direction == "in",
+            m.Message.author_kind == "contact",
+            m.Message.created_at < before,
+            m.Message.created_at >= since,
+        )
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    id: str
+    run_id: str
+    epoch: int
+
+
+async def claim_timers(
+    engine: AsyncEngine, *, limit: int, lease: timedelta, now: datetime | None = None
+) -> list[DueTimer]:
+    """Lease up to ``limit`` due timers for ``lease``; the caller fires and deletes them."""
+    now = now or utcnow()
+    table = m.FlowTimer.__table__
+    async with engine.begin() as conn:
+        query = (
+            select(table.c.id, table.c.run_id, table.c.epoch)
+            .where(
+                table.c.due_at <= now,
+                table.c.locked_until.is_(None) | (table.c.locked_until <= now),
+            )
+            .order_by(table.c.due_at)
+            .limit(limit)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = (await conn.execute(query)).all()
+        if rows:
+            await conn.execute(
+                update(table)
+                .where(table.c.id.in_([r.id for r in rows]))
+                .values(locked_until=now + lease)
+            )
+    return [DueTimer(r.id, r.run_id, r.epoch) for r in rows]
+
+
+async def delete_timer(db: AsyncSession, timer_id: str) -> None:
+    await db.execute(delete(m.FlowTimer).where(m.FlowTimer.id == timer_id))
+
+
+async def runs_of(db: AsyncSession, conversation_id: str) -> list[dict[str, Any]]:
+    """The contract's ``flow-runs`` items, newest first, each with its steps in order."""
+    runs = list(
+        await db.scalars(
+            select(m.FlowRun)
+            .where(m.FlowRun.conversation_id == conversation_id)
+            .order_by(m.FlowRun.started_at.desc(), m.FlowRun.id.desc())
+            .limit(100)
+        )
+    )
+    steps: dict[str, list[dict[str, Any]]] = {run.id: [] for run in runs}
+    if runs:
+        rows = await db.scalars(
+            select(m.FlowRunStep)
+            .where(m.FlowRunStep.run_id.in_(list(steps)))
+            .order_by(m.FlowRunStep.at, m.FlowRunStep.id)
+        )
+        for row in rows:
+            steps[row.run_id].append(
+                {"step": row.step, "at": rfc3339(row.at), "outcome": row.outcome}
+            )
+    return [
+        {
+            "id": run.id,
+            "flow_id": run.flow_id,
+            "version": run.version,
+            "status": run.status,
+            "error": run.error,
+            "started_at": rfc3339(run.started_at),
+            "steps": steps[run.id],
+        }
+        for run in runs
+    ]

@@ -1,0 +1,331 @@
+"""The interpreter's semantics, step type by step type: state and an event in, actions out,
+no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.flows import engine as e
+from hub.flows.document import Document, parse
+from hub.flows.hours import BusinessHours
+
+NOON = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # a Monday
+NIGHT = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+HOURS = BusinessHours(timezone="Europe/Sarajevo", weekly={"mon": [("09:00", "17:00")]})
+
+
+def doc(steps: dict[str, Any], start: str = "s") -> Document:
+    document, problems = parse(
+        {"trigger": {"on": "conversation_started"}, "start": start, "steps": steps}
+    )
+    assert document is not None and problems == []
+    return document
+
+
+def ctx(**kw: Any) -> e.Context:
+    base: dict[str, Any] = {
+        "contact": {"name": "Ana", "attributes": {"order": "A7"}},
+        "now": NOON,
+        "hours": HOURS,
+    }
+    return e.Context(**{**base, **kw})
+
+
+def says(outcome: e.Outcome) -> list[str]:
+    return [a.text for a in outcome.actions if isinstance(a, e.Say)]
+
+
+def test_send_renders_its_text_and_goes_on() -> None:
+    d = doc(
+        {
+            "s": {
+                "type": "send",
+                "text": "Hi {{contact.name}}, order {{contact.attributes.order}}",
+                "next": "t",
+            },
+            "t": {"type": "send", "text": "Bye{{vars.none}}"},
+        }
+    )
+    out = e.start(d, ctx())
+    assert says(out) == ["Hi Ana, order A7", "Bye"]
+    assert out.state.status == "done"
+
+
+def test_a_template_runs_no_code() -> None:
+    d = doc({"s": {"type": "send", "text": "{{ contact.__class__ }}{{ 1+1 }}{% if x %}"}})
+    assert says(e.start(d, ctx())) == ["{{ 1+1 }}{% if x %}"]
+
+
+def test_message_text_is_the_contacts_last_message() -> None:
+    d = doc({"s": {"type": "send", "text": "You said: {{message.text}}"}})
+    assert says(e.start(d, ctx(), message_text="hello")) == ["You said: hello"]
+
+
+ASK = {
+    "s": {
+        "type": "ask",
+        "text": "Your email?",
+        "input": "email",
+        "save_as": "contact.email",
+        "retry_text": "That is not an email.",
+        "retries": 1,
+        "next": "t",
+        "on_invalid": "h",
+    },
+    "t": {"type": "send", "text": "Thanks, {{contact.email}}"},
+    "h": {"type": "handoff"},
+}
+
+
+def test_ask_asks_and_waits() -> None:
+    out = e.start(doc(ASK), ctx())
+    assert says(out) == ["Your email?"] and out.state.status == "waiting"
+
+
+def test_ask_saves_a_valid_answer_to_the_contact_and_goes_on() -> None:
+    d = doc(ASK)
+    out = e.advance(d, e.start(d, ctx()).state, e.Reply(" Ana@Example.com "), ctx())
+    assert e.SaveContact("email", "ana@example.com") in out.actions
+    assert says(out) == ["Thanks, ana@example.com"]
+    assert out.state.status == "done"
+
+
+def test_ask_says_the_retry_text_on_an_invalid_answer_then_takes_on_invalid() -> None:
+    d = doc(ASK)
+    first = e.advance(d, e.start(d, ctx()).state, e.Reply("not an email"), ctx())
+    assert says(first) == ["That is not an email."] and first.state.status == "waiting"
+    second = e.advance(d, first.state, e.Reply("still not"), ctx())
+    assert second.actions == [e.HandOff(None)] and second.state.status == "handed_off"
+
+
+def test_ask_without_on_invalid_fails_visibly_after_its_retries() -> None:
+    steps = {"s": {**ASK["s"], "retries": 0}, "t": ASK["t"]}
+    del steps["s"]["on_invalid"]
+    d = doc(steps)
+    out = e.advance(d, e.start(d, ctx()).state, e.Reply("nope"), ctx())
+    assert out.state.status == "failed" and out.state.error == "no valid answer after 0 retries"
+
+
+def test_ask_with_a_timeout_starts_a_timer_and_takes_on_timeout_when_it_fires() -> None:
+    d = doc(
+        {"s": {**ASK["s"], "timeout_minutes": 30, "on_timeout": "t"}, "t": ASK["t"], "h": ASK["h"]}
+    )
+    started = e.start(d, ctx())
+    assert e.StartTimer(30, started.state.epoch) in started.actions
+    out = e.advance(d, started.state, e.TimerFired(started.state.epoch), ctx())
+    assert says(out) == ["Thanks, "]
+
+
+def test_a_stale_timer_changes_nothing() -> None:
+    d = doc(
+        {"s": {**ASK["s"], "timeout_minutes": 30, "on_timeout": "t"}, "t": ASK["t"], "h": ASK["h"]}
+    )
+    state = e.start(d, ctx()).state
+    out = e.advance(d, state, e.TimerFired(state.epoch - 1), ctx())
+    assert out.actions == [] and out.state == state
+
+
+def test_each_input_kind_reads_what_it_should() -> None:
+    from hub.flows.inputs import read
+
+    assert read("phone", "+387 61 123-456") == "+38761123456"
+    assert read("phone", "call me") is None
+    assert read("number", "3,5") == "3.5"
+    assert read("number", "three") is None
+    assert read("date", "25.12.2026") == "2026-12-25"
+    assert read("date", "tomorrow") is None
+    assert read("text", "   ") is None
+
+
+CHOOSE = {
+    "s": {
+        "type": "choose",
+        "text": "Which team?",
+        "save_as": "vars.team",
+        "options": [{"label": "Sales", "next": "a"}, {"label": "Support", "next": "b"}],
+    },
+    "a": {"type": "send", "text": "Sales it is"},
+    "b": {"type": "send", "text": "Support it is ({{vars.team}})"},
+}
+
+
+def test_choose_offers_its_options_as_label_and_value() -> None:
+    out = e.start(doc(CHOOSE), ctx())
+    assert out.actions == [e.Say("Which team?", (("Sales", "1"), ("Support", "2")))]
+
+
+def test_a_tap_a_number_and_a_typed_label_pick_the_same_option() -> None:
+    d = doc(CHOOSE)
+    state = e.start(d, ctx()).state
+    for reply in (e.Reply("Support", option="2"), e.Reply("2"), e.Reply("  support ")):
+        assert says(e.advance(d, state, reply, ctx())) == ["Support it is (Support)"]
+
+
+def test_choose_repeats_its_options_on_an_answer_that_picks_none() -> None:
+    d = doc(CHOOSE)
+    out = e.advance(d, e.start(d, ctx()).state, e.Reply("7"), ctx())
+    assert out.actions == [e.Say("Which team?", (("Sales", "1"), ("Support", "2")))]
+
+
+def test_branch_takes_the_first_case_that_holds_else_its_else() -> None:
+    steps = {
+        "s": {
+            "type": "branch",
+            "else": "c",
+            "cases": [
+                {"if": {"var": "contact.email", "op": "exists"}, "next": "a"},
+                {
+                    "if": {"var": "contact.attributes.order", "op": "matches", "value": "^a\\d"},
+                    "next": "b",
+                },
+            ],
+        },
+        "a": {"type": "send", "text": "a"},
+        "b": {"type": "send", "text": "b"},
+        "c": {"type": "send", "text": "c"},
+    }
+    assert says(e.start(doc(steps), ctx())) == ["b"]
+    assert says(e.start(doc(steps), ctx(contact={"email": "x@y.z"}))) == ["a"]
+    assert says(e.start(doc(steps), ctx(contact={}))) == ["c"]
+
+
+HOURS_FLOW = {
+    "s": {"type": "hours", "open": "o", "closed": "c"},
+    "o": {"type": "send", "text": "open"},
+    "c": {"type": "send", "text": "closed"},
+}
+
+
+def test_hours_is_open_by_day_and_closed_at_night_in_the_workspaces_zone() -> None:
+    assert says(e.start(doc(HOURS_FLOW), ctx(now=NOON))) == ["open"]
+    assert says(e.start(doc(HOURS_FLOW), ctx(now=NIGHT))) == ["closed"]
+
+
+def test_hours_is_closed_on_a_holiday() -> None:
+    holiday = BusinessHours(timezone="UTC", weekly=HOURS.weekly, holidays=["2026-12-07"])
+    assert says(e.start(doc(HOURS_FLOW), ctx(hours=holiday))) == ["closed"]
+
+
+def test_set_saves_a_rendered_value() -> None:
+    d = doc(
+        {
+            "s": {
+                "type": "set",
+                "save_as": "contact.attributes.vip",
+                "value": "{{contact.name}}!",
+                "next": "t",
+            },
+            "t": {"type": "send", "text": "{{contact.attributes.vip}}"},
+        }
+    )
+    out = e.start(d, ctx())
+    assert out.actions == [e.SaveContact("attributes.vip", "Ana!"), e.Say("Ana!")]
+
+
+def test_tag_assign_resolve_are_actions() -> None:
+    d = doc(
+        {
+            "s": {"type": "tag", "add": ["lead"], "remove": ["new"], "next": "a"},
+            "a": {"type": "assign", "team_id": "tm_1", "next": "r"},
+            "r": {"type": "resolve"},
+        }
+    )
+    out = e.start(d, ctx())
+    assert out.actions == [
+        e.SetTags(("lead",), ("new",)),
+        e.AssignTo("tm_1", None),
+        e.ResolveConversation(),
+    ]
+    assert out.state.status == "done"
+
+
+def test_handoff_ends_the_run_as_handed_off() -> None:
+    d = doc({"s": {"type": "handoff", "team_id": "tm_1"}})
+    out = e.start(d, ctx())
+    assert out.actions == [e.HandOff("tm_1")] and out.state.status == "handed_off"
+
+
+HTTP = {
+    "s": {
+        "type": "http",
+        "method": "POST",
+        "url": "https://api.example.com/orders",
+        "body": {"order": "{{contact.attributes.order}}"},
+        "save": {"state": "json.order.state"},
+        "next": "ok",
+        "on_error": "bad",
+    },
+    "ok": {"type": "send", "text": "Your order is {{vars.state}}"},
+    "bad": {"type": "send", "text": "Sorry"},
+}
+
+
+def test_http_asks_the_runner_to_call_and_saves_fields_of_the_answer() -> None:
+    d = doc(HTTP)
+    started = e.start(d, ctx())
+    call = started.actions[0]
+    assert call == e.CallHttp(
+        "POST", "https://api.example.com/orders", {"order": "A7"}, started.state.epoch
+    )
+    answer = {"order": {"state": "shipped"}}
+    out = e.advance(d, started.state, e.HttpDone(call.epoch, True, answer), ctx())
+    assert says(out) == ["Your order is shipped"]
+
+
+def test_http_failure_takes_the_error_branch() -> None:
+    d = doc(HTTP)
+    started = e.start(d, ctx())
+    out = e.advance(
+        d, started.state, e.HttpDone(started.state.epoch, False, error="timeout"), ctx()
+    )
+    assert says(out) == ["Sorry"]
+
+
+def test_a_message_during_an_http_call_changes_nothing() -> None:
+    d = doc(HTTP)
+    state = e.start(d, ctx()).state
+    assert e.advance(d, state, e.Reply("hello?"), ctx()).actions == []
+
+
+def test_wait_starts_a_timer_and_goes_on_when_it_fires() -> None:
+    d = doc({"s": {"type": "wait", "minutes": 5, "next": "t"}, "t": {"type": "send", "text": "hi"}})
+    started = e.start(d, ctx())
+    assert started.actions == [e.StartTimer(5, started.state.epoch)]
+    assert e.advance(d, started.state, e.Reply("x"), ctx()).actions == []
+    assert says(e.advance(d, started.state, e.TimerFired(started.state.epoch), ctx())) == ["hi"]
+
+
+def test_end_ends_the_run() -> None:
+    out = e.start(doc({"s": {"type": "end"}}), ctx())
+    assert out.state.status == "done" and out.actions == []
+
+
+def test_a_run_is_cut_off_after_100_steps_without_waiting() -> None:
+    # Validation refuses such a loop; a document that slipped past it is cut off at run time.
+    from hub.flows.document import Document, Send
+
+    looping = Document(
+        trigger=doc({"s": {"type": "end"}}).trigger,
+        start="s",
+        steps={"s": Send(text="again", next="s")},
+    )
+    out = e.start(looping, ctx())
+    assert out.state.status == "failed" and len(says(out)) == 100
+
+
+def test_outside_the_channels_window_a_flow_hands_off_instead_of_sending() -> None:
+    out = e.start(doc(ASK), ctx(may_send=False))
+    assert out.actions == [e.HandOff(None)] and out.state.status == "handed_off"
+
+
+def test_a_finished_run_takes_no_more_events() -> None:
+    d = doc({"s": {"type": "end"}})
+    state = e.start(d, ctx()).state
+    assert e.advance(d, state, e.Reply("hi"), ctx()).actions == []
+
+
+def test_each_step_leaves_a_line_saying_what_the_bot_did() -> None:
+    d = doc(ASK)
+    out = e.advance(d, e.start(d, ctx()).state, e.Reply("ana@example.com"), ctx())
+    assert out.log == [e.StepLog("s", "saved contact.email"), e.StepLog("t", "sent")]

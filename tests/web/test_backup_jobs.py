@@ -1,0 +1,77 @@
+"""The jobs around backups: the worker's daily backup and the erasure ledger's upkeep."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import backup, migrate
+from storage.db import make_engine
+from storage.privacy import erased_contact_hash
+from storage.store import SqlStore
+from tests.conftest import LiveServer
+from tests.helpers import signup
+from tests.web.test_contacts import write_contact
+from web import backups
+
+KEY = "backup-passphrase-long-enough-0123456789"
+
+
+@pytest.fixture
+async def engine(live: LiveServer) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(live.settings.database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def test_the_worker_backs_up_once_a_day_when_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    engine = make_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    services = SimpleNamespace(settings=SimpleNamespace(database_url=url))
+    directory = tmp_path / "backups"
+    monkeypatch.setenv(backups.DIR_ENV, str(directory))
+    monkeypatch.setenv(backups.KEY_ENV, KEY)
+    await backups.daily_backup(services)
+    await backups.daily_backup(services)  # the newest is younger than a day: nothing
+    made = [p for p in directory.iterdir() if backup.backup_time(p)]
+    assert len(made) == 1
+
+
+async def test_without_a_directory_the_worker_writes_no_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(backups.DIR_ENV, raising=False)
+    monkeypatch.setenv(backups.KEY_ENV, KEY)
+    services = SimpleNamespace(settings=SimpleNamespace(database_url="sqlite:///unused.db"))
+    await backups.daily_backup(services)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_an_erasure_reaches_the_ledger_beside_the_backups_at_once(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(backups.DIR_ENV, str(tmp_path))
+    owner = await signup(client)
+    store = SqlStore(engine)
+    try:
+        contact = await write_contact(store, engine, owner.workspace_id)
+    finally:
+        await store.close()
+    assert (await owner.delete(f"/api/contacts/{contact.id}")).status_code == 204
+    entries = backup.read_ledger(tmp_path / backup.LEDGER_FILE)
+    hashed = erased_contact_hash(owner.workspace_id, contact.id)
+    assert hashed in [e["contact_hash"] for e in entries]
+    text = (tmp_path / backup.LEDGER_FILE).read_text()
+    assert contact.id not in text and contact.name not in text

@@ -1,0 +1,360 @@
+"""Studio flows over HTTP: drafts, validation, publishing, and a simulation for the
+Studio's "try it" panel that runs a draft through the real interpreter and stores nothing.
+
+Owners and admins edit and publish; every operator may read flows and try them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.flows import document as doc
+from hub.flows import engine
+from hub.flows.hours import InvalidHours, parse_hours
+from hub.model import as_utc, utcnow
+from hub.store import NotFound
+from storage import flows
+from storage import models as m
+from web import audit, flow_runner
+from web.auth.context import MANAGERS, Principal, require
+from web.errors import ApiError, read_json
+
+MAX_NAME = 200
+MAX_REPLIES = 100
+
+
+def _services(request: Request) -> Any:
+    return request.app.state.services
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "There is no such flow in your workspace.")
+
+
+def _flow_id(request: Request) -> str:
+    value = str(request.path_params["flow_id"])
+    if len(value) > 64:
+        raise _not_found()
+    return value
+
+
+def invalid_flow(problems: list[doc.Problem]) -> Response:
+    """422 ``invalid_flow`` with every problem, each on its step."""
+    count = len(problems)
+    return JSONResponse(
+        {
+            "error": "invalid_flow",
+            "detail": f"The flow has {count} problem{'s' if count != 1 else ''}: "
+            + problems[0].detail,
+            "problems": [{"step": p.step, "detail": p.detail} for p in problems],
+        },
+        status_code=422,
+    )
+
+
+def _document(data: dict[str, Any]) -> dict[str, Any]:
+    """The document part of a body (trigger, start, steps), as the client sent it."""
+    return {key: data.get(key) for key in ("trigger", "start", "steps")}
+
+
+def _name(data: dict[str, Any], required: bool) -> str | None:
+    name = data.get("name")
+    if name is None and not required:
+        return None
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise ApiError(422, "invalid", f"The field 'name' must hold 1 to {MAX_NAME} characters.")
+    return name.strip()
+
+
+def _priority(data: dict[str, Any]) -> int | None:
+    value = data.get("priority")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
+        raise ApiError(
+            422, "invalid", "The field 'priority' must be a whole number, -1000 to 1000."
+        )
+    return value
+
+
+def _shape(document: dict[str, Any]) -> None:
+    """A draft may be unfinished, but must be the document's shape (objects where
+    objects go), so the Studio can always load it back."""
+    if not isinstance(document.get("steps"), dict | None):
+        raise ApiError(422, "invalid", "The field 'steps' must be an object of step id to step.")
+    if not isinstance(document.get("trigger"), dict | None):
+        raise ApiError(422, "invalid", "The field 'trigger' must be an object.")
+    if not isinstance(document.get("start"), str | None):
+        raise ApiError(422, "invalid", "The field 'start' must name a step.")
+    if len(document.get("steps") or {}) > doc.MAX_STEPS:
+        raise ApiError(422, "invalid", f"A flow has at most {doc.MAX_STEPS} steps.")
+
+
+async def _capabilities(request: Request, who: Principal) -> frozenset[str]:
+    async with _services(request).db() as db:
+        workspace = await db.get(m.Workspace, who.workspace_id)
+    return frozenset({"ai"}) if workspace is not None and workspace.ai_enabled else frozenset()
+
+
+async def list_flows(request: Request) -> Response:
+    who = await require(request)
+    async with _services(request).db() as db:
+        rows = await flows.list_flows(db, who.workspace_id)
+    return JSONResponse({"items": [flows.to_wire(f) for f in rows]})
+
+
+async def create_flow(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    data = await read_json(request)
+    name = _name(data, required=True)
+    assert name is not None
+    document = _document(data)
+    _shape(document)
+    async with _services(request).db() as db, db.begin():
+        flow = await flows.create(db, who.workspace_id, name, document, _priority(data) or 0)
+        await audit.by_principal(db, request, who, "flow_created", "flow", flow.id)
+        wire = flows.to_wire(flow)
+    return JSONResponse(wire, status_code=201)
+
+
+async def get_flow(request: Request) -> Response:
+    who = await require(request)
+    try:
+        async with _services(request).db() as db:
+            flow = await flows.get(db, who.workspace_id, _flow_id(request))
+    except NotFound:
+        raise _not_found() from None
+    return JSONResponse(flows.to_wire(flow))
+
+
+async def update_flow(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    data = await read_json(request)
+    name = _name(data, required=False)
+    priority = _priority(data)
+    document: dict[str, Any] | None = None
+    try:
+        async with _services(request).db() as db, db.begin():
+            flow = await flows.get(db, who.workspace_id, _flow_id(request))
+            if {"trigger", "start", "steps"} & set(data):
+                document = dict(flow.definition or {})
+                document.update({k: data[k] for k in ("trigger", "start", "steps") if k in data})
+                _shape(document)
+            flows.edit(flow, name=name, document=document, priority=priority)
+            await audit.by_principal(db, request, who, "flow_updated", "flow", flow.id)
+            wire = flows.to_wire(flow)
+    except NotFound:
+        raise _not_found() from None
+    return JSONResponse(wire)
+
+
+async def delete_flow(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    try:
+        async with _services(request).db() as db, db.begin():
+            flow = await flows.get(db, who.workspace_id, _flow_id(request))
+            await db.delete(flow)
+            await audit.by_principal(db, request, who, "flow_deleted", "flow", flow.id)
+    except NotFound:
+        raise _not_found() from None
+    return Response(status_code=204)
+
+
+async def publish_flow(request: Request) -> Response:
+    """Freeze the draft as the next numbered version, or 422 with every problem."""
+    who = await require(request, roles=MANAGERS)
+    available = await _capabilities(request, who)
+    try:
+        async with _services(request).db() as db, db.begin():
+            flow = await flows.get(db, who.workspace_id, _flow_id(request))
+            draft = flow.definition or {}
+            problems = doc.validate(draft, available=available)
+            if problems:
+                return invalid_flow(problems)
+            parsed, _ = doc.parse(draft)
+            assert parsed is not None
+            await flows.publish(db, flow, doc.to_wire(parsed))
+            await audit.by_principal(db, request, who, "flow_published", "flow", flow.id)
+            wire = flows.to_wire(flow)
+    except NotFound:
+        raise _not_found() from None
+    return JSONResponse(wire)
+
+
+async def unpublish_flow(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    try:
+        async with _services(request).db() as db, db.begin():
+            flow = await flows.get(db, who.workspace_id, _flow_id(request))
+            flows.unpublish(flow)
+            await audit.by_principal(db, request, who, "flow_unpublished", "flow", flow.id)
+            wire = flows.to_wire(flow)
+    except NotFound:
+        raise _not_found() from None
+    return JSONResponse(wire)
+
+
+async def validate_flow(request: Request) -> Response:
+    who = await require(request)
+    data = await read_json(request)
+    problems = doc.validate(_document(data), available=await _capabilities(request, who))
+    if problems:
+        return invalid_flow(problems)
+    return JSONResponse({"problems": []})
+
+
+async def simulate_flow(request: Request) -> Response:
+    """Run a draft against a simulated contact: the replies in order, through the same
+    interpreter. Nothing is stored and nothing is sent; an ``http`` step is not called
+    (it takes its error branch) and timers do not fire."""
+    who = await require(request)
+    data = await read_json(request)
+    problems = doc.validate(_document(data), available=await _capabilities(request, who))
+    if problems:
+        return invalid_flow(problems)
+    document, _ = doc.parse(_document(data))
+    assert document is not None
+    contact = _simulated_contact(data.get("contact"))
+    replies = _replies(data.get("replies"))
+    ctx = engine.Context(
+        contact=contact, now=_now(data.get("now")), hours=await _hours(request, who)
+    )
+    transcript: list[dict[str, Any]] = []
+    log: list[dict[str, str]] = []
+
+    def record(outcome: engine.Outcome) -> None:
+        for action in outcome.actions:
+            if isinstance(action, engine.Say):
+                line: dict[str, Any] = {"from": "bot", "text": action.text}
+                if action.options:
+                    line["options"] = [{"label": lb, "value": v} for lb, v in action.options]
+                transcript.append(line)
+            elif isinstance(action, engine.SaveContact):
+                _apply(contact, action)
+        log.extend({"step": e.step, "outcome": e.outcome} for e in outcome.log)
+
+    first = replies[0].text if replies and document.trigger.on == "message" else ""
+    outcome = engine.start(document, ctx, message_text=first)
+    record(outcome)
+    outcome = _settle_calls(document, outcome, ctx, record)
+    for reply in replies[1 if first else 0 :]:
+        transcript.append({"from": "contact", "text": reply.text, "option": reply.option})
+        ctx = engine.Context(contact=contact, now=ctx.now, hours=ctx.hours)
+        outcome = engine.advance(document, outcome.state, reply, ctx)
+        record(outcome)
+        outcome = _settle_calls(document, outcome, ctx, record)
+    state = outcome.state
+    return JSONResponse(
+        {
+            "transcript": transcript,
+            "log": log,
+            "status": state.status,
+            "step": state.step,
+            "error": state.error,
+            "vars": state.vars,
+            "contact": contact,
+        }
+    )
+
+
+def _settle_calls(
+    document: doc.Document, outcome: engine.Outcome, ctx: engine.Context, record: Any
+) -> engine.Outcome:
+    """A simulation calls nobody: each ``http`` step is answered as failed."""
+    while any(isinstance(a, engine.CallHttp) for a in outcome.actions):
+        failed = engine.HttpDone(outcome.state.epoch, False, error="not called in a simulation")
+        outcome = engine.advance(document, outcome.state, failed, ctx)
+        record(outcome)
+    return outcome
+
+
+def _apply(contact: dict[str, Any], action: engine.SaveContact) -> None:
+    if action.field.startswith("attributes."):
+        contact.setdefault("attributes", {})[action.field[11:]] = action.value
+    else:
+        contact[action.field] = action.value
+
+
+def _simulated_contact(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"name": None, "email": None, "phone": None, "attributes": {}}
+    if not isinstance(value, dict):
+        raise ApiError(422, "invalid", "The field 'contact' must be an object.")
+    contact: dict[str, Any] = {"attributes": {}}
+    for key in ("name", "email", "phone"):
+        item = value.get(key)
+        if item is not None and not isinstance(item, str):
+            raise ApiError(422, "invalid", f"The field 'contact.{key}' must be a string.")
+        contact[key] = item
+    attributes = value.get("attributes") or {}
+    if not isinstance(attributes, dict) or len(attributes) > 100:
+        raise ApiError(422, "invalid", "The field 'contact.attributes' must be an object.")
+    contact["attributes"] = {str(k): v for k, v in attributes.items()}
+    return contact
+
+
+def _replies(value: Any) -> list[engine.Reply]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_REPLIES:
+        raise ApiError(
+            422, "invalid", f"The field 'replies' must be a list of at most {MAX_REPLIES}."
+        )
+    out: list[engine.Reply] = []
+    for item in value:
+        text = item.get("text", "") if isinstance(item, dict) else None
+        option = item.get("option") if isinstance(item, dict) else None
+        if not isinstance(text, str) or len(text) > 10_000 or not isinstance(option, str | None):
+            raise ApiError(422, "invalid", "Each reply is {text, option?} with strings.")
+        out.append(engine.Reply(text, option))
+    return out
+
+
+def _now(value: Any) -> datetime:
+    if value is None:
+        return utcnow()
+    try:
+        return as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        raise ApiError(422, "invalid", "The field 'now' must be an RFC 3339 time.") from None
+
+
+async def _hours(request: Request, who: Principal) -> Any:
+    async with _services(request).db() as db:
+        workspace = await db.get(m.Workspace, who.workspace_id)
+    if workspace is None or not workspace.business_hours:
+        return None
+    try:
+        return parse_hours(workspace.business_hours)
+    except InvalidHours:
+        return None
+
+
+async def flow_secret(request: Request) -> Response:
+    """The key that signs this workspace's ``http`` steps (``X-Inviaro-Signature``), for
+    the business's service to check them. Owners and admins; every read is audited."""
+    who = await require(request, roles=MANAGERS)
+    key = flow_runner.flow_secret(_services(request).settings.secret_key, who.workspace_id)
+    async with _services(request).db() as db, db.begin():
+        await audit.by_principal(
+            db, request, who, "flow_secret_read", "workspace", who.workspace_id
+        )
+    return JSONResponse({"secret": key.hex(), "algorithm": "HMAC-SHA256 of the raw body"})
+
+
+routes = [
+    Route("/api/flows", list_flows, methods=["GET"]),
+    Route("/api/flows", create_flow, methods=["POST"]),
+    Route("/api/flows/validate", validate_flow, methods=["POST"]),
+    Route("/api/flows/simulate", simulate_flow, methods=["POST"]),
+    Route("/api/flows/secret", flow_secret, methods=["GET"]),
+    Route("/api/flows/{flow_id}", get_flow, methods=["GET"]),
+    Route("/api/flows/{flow_id}", update_flow, methods=["PATCH"]),
+    Route("/api/flows/{flow_id}", delete_flow, methods=["DELETE"]),
+    Route("/api/flows/{flow_id}/publish", publish_flow, methods=["POST"]),
+    Route("/api/flows/{flow_id}/unpublish", unpublish_flow, methods=["POST"]),
+]

@@ -1,0 +1,127 @@
+"""Teams over HTTP: ``{name, operator_ids}``; owners and admins edit, everyone reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.store import NotFound
+from storage import teams
+from web import audit
+from web.auth.context import MANAGERS, require
+from web.errors import ApiError, read_json
+
+MAX_MEMBERS = 500
+
+
+def _services(request: Request) -> Any:
+    return request.app.state.services
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "There is no such team in your workspace.")
+
+
+def _team_id(request: Request) -> str:
+    value = str(request.path_params["team_id"])
+    if len(value) > 64:
+        raise _not_found()
+    return value
+
+
+def _name(data: dict[str, Any]) -> str:
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ApiError(422, "invalid", "The field 'name' must hold 1 to 200 characters.")
+    return name.strip()
+
+
+def _operator_ids(data: dict[str, Any]) -> list[str]:
+    ids = data.get("operator_ids", [])
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_MEMBERS
+        or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids)
+    ):
+        raise ApiError(422, "invalid", "The field 'operator_ids' must be a list of operator ids.")
+    return ids
+
+
+def _unknown(exc: teams.UnknownOperators) -> ApiError:
+    return ApiError(422, "invalid", f"These are not operators of your workspace: {exc}.")
+
+
+async def list_teams(request: Request) -> Response:
+    who = await require(request)
+    async with _services(request).db() as db:
+        items = [await teams.to_wire(db, t) for t in await teams.list_teams(db, who.workspace_id)]
+    return JSONResponse({"items": items})
+
+
+async def create_team(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    data = await read_json(request)
+    name, operator_ids = _name(data), _operator_ids(data)
+    try:
+        async with _services(request).db() as db, db.begin():
+            team = await teams.create(db, who.workspace_id, name, operator_ids)
+            await audit.by_principal(db, request, who, "team_created", "team", team.id)
+            wire = await teams.to_wire(db, team)
+    except teams.UnknownOperators as exc:
+        raise _unknown(exc) from None
+    return JSONResponse(wire, status_code=201)
+
+
+async def get_team(request: Request) -> Response:
+    who = await require(request)
+    try:
+        async with _services(request).db() as db:
+            wire = await teams.to_wire(db, await teams.get(db, who.workspace_id, _team_id(request)))
+    except NotFound:
+        raise _not_found() from None
+    return JSONResponse(wire)
+
+
+async def update_team(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    data = await read_json(request)
+    name = _name(data) if "name" in data else None
+    operator_ids = _operator_ids(data) if "operator_ids" in data else None
+    try:
+        async with _services(request).db() as db, db.begin():
+            team = await teams.get(db, who.workspace_id, _team_id(request))
+            if name is not None:
+                team.name = name
+            if operator_ids is not None:
+                await teams.set_members(db, team, operator_ids)
+            await audit.by_principal(db, request, who, "team_updated", "team", team.id)
+            wire = await teams.to_wire(db, team)
+    except NotFound:
+        raise _not_found() from None
+    except teams.UnknownOperators as exc:
+        raise _unknown(exc) from None
+    return JSONResponse(wire)
+
+
+async def delete_team(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    try:
+        async with _services(request).db() as db, db.begin():
+            team = await teams.get(db, who.workspace_id, _team_id(request))
+            await db.delete(team)
+            await audit.by_principal(db, request, who, "team_deleted", "team", team.id)
+    except NotFound:
+        raise _not_found() from None
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/api/teams", list_teams, methods=["GET"]),
+    Route("/api/teams", create_team, methods=["POST"]),
+    Route("/api/teams/{team_id}", get_team, methods=["GET"]),
+    Route("/api/teams/{team_id}", update_team, methods=["PATCH"]),
+    Route("/api/teams/{team_id}", delete_team, methods=["DELETE"]),
+]

@@ -1,0 +1,533 @@
+"""The flow runner: feeds the pure interpreter (:mod:`hub.flows.engine`) the events of live
+conversations and carries out what it answers.
+
+- A contact's message advances the conversation's waiting run, or starts the
+  highest-priority published flow whose trigger matches (``conversation_started``,
+  ``message`` with keywords, ``outside_hours``); never for a contact whose processing is
+  not normal, never in a conversation an operator holds.
+- An operator's reply, or an operator taking the conversation, stops its run.
+- Timers (``ask`` timeouts, ``wait``) fire from the worker (:func:`fire_due_timers`).
+
+Each event is consumed in one transaction with its key (``msg:<id>``, ``timer:<id>``,
+``http:<run>:<epoch>``) beside the run's new state, its steps and the database side of its
+actions, so it advances a run once whichever process receives it and however often.
+Bot messages then go through ``Hub.accept`` (stored, sequenced, fanned out, sent through
+the channel's outbox) with a ``client_id`` derived from the event, so a repeat stores none
+twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import logging
+import re
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+import orjson
+from sqlalchemy import select
+
+from hub.flows import document as doc
+from hub.flows import engine
+from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
+from hub.model import Author, Inbound, Message, utcnow
+from hub.store import WriteResult
+from storage import flow_runs, flows
+from storage import models as m
+from storage.processing import may_automate
+from storage.serialize import conversation_to_wire
+from web import metrics
+from web.window import window_open
+
+log = logging.getLogger("inviaro.flows")
+
+OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this often
+# The triggers a contact's message can fire (no_reply is the worker's).
+MESSAGE_TRIGGERS = ("conversation_started", "message", "outside_hours")
+NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
+TIMER_BATCH = 50
+TIMER_LEASE = timedelta(seconds=60)
+HTTP_TIMEOUT_S = 10.0
+MAX_HTTP_ANSWER = 256 * 1024
+
+
+class FlowRunner:
+    def __init__(self, services: Any) -> None:
+        self.services = services
+        self._tasks: set[asyncio.Task[None]] = set()
+        # The runner's one clock (business hours, timers): tests set another.
+        self.clock: Callable[[], datetime] = utcnow
+
+    # Listening ------------------------------------------------------------------------
+
+    def accepted(self, result: WriteResult) -> None:
+        """``Hub.on_accepted``: act on a message in its own task, never in the sender's."""
+        msg = result.message
+        if msg.author.kind == "contact" and msg.direction == "in":
+            self._spawn(self.on_contact_message(msg))
+        elif msg.author.kind == "operator" and result.created:
+            self._spawn(self.stop(msg.conversation_id, "an operator replied"))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a flow event failed", exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait for the events in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # Events ---------------------------------------------------------------------------
+
+    async def on_contact_message(self, msg: Message) -> None:
+        key = f"msg:{msg.id}"
+        async with self.services.db() as db:
+            if await flow_runs.event_taken(db, key):
+                return
+            run = await flow_runs.waiting_run(db, msg.conversation_id)
+            run_id = run.id if run is not None else None
+        if run_id is not None:
+            await self._advance(run_id, engine.Reply(msg.text, msg.option), key)
+        else:
+            await self._maybe_start(msg, key)
+
+    async def stop(self, conversation_id: str, reason: str) -> None:
+        async with self.services.db() as db, db.begin():
+            runs = await flow_runs.stop_runs(db, conversation_id, reason)
+        for run in runs:
+            metrics.FLOW_RUNS.labels(run.flow_id, "finished").inc()
+
+    async def fire_due_timers(self) -> int:
+        """Fire the due timers this worker could claim; answers how many."""
+        due = await flow_runs.claim_timers(
+            self.services.engine, limit=TIMER_BATCH, lease=TIMER_LEASE, now=self.clock()
+        )
+        for timer in due:
+            await self._advance(timer.run_id, engine.TimerFired(timer.epoch), f"timer:{timer.id}")
+            async with self.services.db() as db, db.begin():
+                await flow_runs.delete_timer(db, timer.id)
+        return len(due)
+
+    # Starting -------------------------------------------------------------------------
+
+    async def _maybe_start(self, msg: Message, key: str) -> None:
+        async with self.services.db() as db:
+            conv = await db.get(m.Conversation, msg.conversation_id)
+            contact = await db.get(m.Contact, conv.contact_id) if conv else None
+            workspace = await db.get(m.Workspace, msg.workspace_id)
+            if conv is None or contact is None or workspace is None:
+                return
+            if not may_automate(contact) or conv.assignee_id is not None:
+                return
+            hours = _hours(workspace.business_hours)
+            chosen: m.Flow | None = None
+            candidates = await flows.published(db, msg.workspace_id, MESSAGE_TRIGGERS)
+            for flow in candidates:
+                document = await flows.version_document(db, flow.id, flow.version or 0)
+                if await self._matches(db, flow, document, msg, conv, hours):
+                    chosen = flow
+                    break
+            if chosen is None:
+                return
+        await self._start(chosen, document, msg.conversation_id, msg.text, key)
+
+    async def _start(
+        self, flow: m.Flow, document: dict[str, Any], conversation_id: str, text: str, key: str
+    ) -> None:
+        """A new run of ``flow``'s published version, consuming the event ``key``."""
+        version = flow.version or 0
+        parsed, problems = doc.parse(document)
+        if parsed is None or problems:
+            log.error("published flow %s v%s does not parse", flow.id, version)
+            return
+        context = await self._context(conversation_id)
+        if context is None or not context[1]:
+            return
+        outcome = engine.start(parsed, context[0], message_text=text)
+        run_id = await self._commit(None, flow.id, version, conversation_id, outcome, key)
+        if run_id is not None:
+            metrics.FLOW_RUNS.labels(flow.id, "started").inc()
+            await self._carry_out(run_id, flow.id, conversation_id, outcome, key)
+
+    async def start_no_reply_runs(self) -> int:
+        """Start ``no_reply`` flows where a contact's message has waited ``after_minutes``
+        with no answer (the worker calls this each pass); answers how many started."""
+        now = self.clock()
+        started = 0
+        async with self.services.db() as db:
+            flows_ = await flows.no_reply_flows(db)
+            due: list[tuple[m.Flow, dict[str, Any], m.Conversation, m.Message]] = []
+            for flow in flows_:
+                document = await flows.version_document(db, flow.id, flow.version or 0)
+                trigger = document.get("trigger") or {}
+                after = timedelta(minutes=int(trigger.get("after_minutes") or 0))
+                waiting = await flow_runs.unanswered(
+                    db, flow.workspace_id, now - after, now - after - NO_REPLY_LOOKBACK
+                )
+                channels = trigger.get("channels")
+                for conv, last in waiting:
+                    if channels and conv.channel_id not in channels:
+                        continue
+                    if await flow_runs.waiting_run(db, conv.id) is not None:
+                        continue
+                    if await flow_runs.event_taken(db, f"noreply:{flow.id}:{last.id}"):
+                        continue
+                    due.append((flow, document, conv, last))
+        for flow, document, conv, last in due:
+            await self._start(flow, document, conv.id, last.text, f"noreply:{flow.id}:{last.id}")
+            started += 1
+        return started
+
+    async def _matches(
+        self,
+        db: Any,
+        flow: m.Flow,
+        document: dict[str, Any],
+        msg: Message,
+        conv: m.Conversation,
+        hours: BusinessHours | None,
+    ) -> bool:
+        trigger = document.get("trigger") or {}
+        channels = trigger.get("channels")
+        if channels and conv.channel_id not in channels:
+            return False
+        on = trigger.get("on")
+        if on == "conversation_started":
+            return msg.seq == 1
+        if on == "message":
+            words = set(re.findall(r"\w+", msg.text.casefold()))
+            return any(str(k).casefold() in words for k in trigger.get("keywords") or ())
+        if on == "outside_hours":
+            if hours is None or hours.is_open(self.clock()):
+                return False
+            since = self.clock() - OUTSIDE_HOURS_AGAIN
+            return not await flow_runs.started_since(db, conv.id, flow.id, since)
+        return False
+
+    # Advancing ------------------------------------------------------------------------
+
+    async def _advance(self, run_id: str, event: engine.Event, key: str) -> None:
+        async with self.services.db() as db:
+            run = await db.get(m.FlowRun, run_id)
+            if run is None or run.status not in flow_runs.LIVE:
+                return
+            document = await flows.version_document(db, run.flow_id, run.version)
+            state = msgspec.convert(run.state, engine.RunState)
+            flow_id, conversation_id = run.flow_id, run.conversation_id
+        parsed, _ = doc.parse(document)
+        context = await self._context(conversation_id)
+        if parsed is None or context is None:
+            return
+        ctx, automate = context
+        if not automate:
+            await self.stop(conversation_id, "the contact's processing is restricted")
+            return
+        outcome = engine.advance(parsed, state, event, ctx)
+        if await self._commit(run_id, flow_id, 0, conversation_id, outcome, key, state) is None:
+            return
+        await self._carry_out(run_id, flow_id, conversation_id, outcome, key)
+
+    async def _commit(
+        self,
+        run_id: str | None,
+        flow_id: str,
+        version: int,
+        conversation_id: str,
+        outcome: engine.Outcome,
+        key: str,
+        before: engine.RunState | None = None,
+    ) -> str | None:
+        """Store the run's new state with the event's key, and the database side of its
+        actions, in one transaction. None when the event was already consumed, or the run
+        moved on meanwhile (another event won the race)."""
+        state = outcome.state
+        try:
+            async with self.services.db() as db, db.begin():
+                if run_id is None:
+                    run = m.FlowRun(
+                        workspace_id=await _workspace_of(db, conversation_id),
+                        flow_id=flow_id,
+                        version=version,
+                        conversation_id=conversation_id,
+                        status=state.status,
+                        state={},
+                    )
+                    db.add(run)
+                    await db.flush()
+                else:
+                    locked = await flow_runs.lock_run(db, run_id)
+                    if locked is None or before is None or locked.state != _wire(before):
+                        return None
+                    run = locked
+                await flow_runs.take_event(db, key, run.id)
+                run.state = _wire(state)
+                run.status = state.status
+                run.error = state.error
+                run.updated_at = utcnow()
+                flow_runs.add_steps(db, run.id, [(line.step, line.outcome) for line in outcome.log])
+                if state.status in engine.FINISHED:
+                    await flow_runs.drop_timers(db, run.id)
+                conv_changed = await self._apply(db, run, outcome.actions)
+                changed = await _conversation_wire(db, conversation_id) if conv_changed else None
+                run_id = run.id
+        except flow_runs.EventTaken:
+            return None
+        if changed is not None:
+            await self.services.hub.publish_conversation(*changed)
+        if state.status in engine.FINISHED:
+            event = "finished" if state.status == "done" else state.status
+            metrics.FLOW_RUNS.labels(flow_id, event).inc()
+            if state.status == "failed":
+                log.info("flow run %s failed: %s", run_id, state.error)
+        return run_id
+
+    async def _apply(self, db: Any, run: m.FlowRun, actions: list[engine.Action]) -> bool:
+        """The database side of the actions; True when the conversation changed."""
+        conv = await db.get(m.Conversation, run.conversation_id)
+        contact = await db.get(m.Contact, conv.contact_id)
+        changed = False
+        for action in actions:
+            if isinstance(action, engine.SaveContact):
+                if action.field.startswith("attributes."):
+                    attributes = dict(contact.attributes or {})
+                    attributes[action.field[11:]] = action.value
+                    contact.attributes = attributes
+                else:
+                    setattr(contact, action.field, action.value[:320])
+                contact.updated_at = utcnow()
+            elif isinstance(action, engine.SetTags):
+                tags = [t for t in conv.tags or () if t not in action.remove]
+                conv.tags = tags + [t for t in action.add if t not in tags]
+                changed = True
+            elif isinstance(action, engine.AssignTo):
+                await self._assign(db, conv, action.team_id, action.operator_id)
+                changed = True
+            elif isinstance(action, engine.HandOff):
+                if action.team_id and await _team(db, conv.workspace_id, action.team_id):
+                    conv.team_id = action.team_id
+                conv.status = "open"
+                changed = True
+            elif isinstance(action, engine.ResolveConversation):
+                conv.status = "resolved"
+                changed = True
+            elif isinstance(action, engine.StartTimer):
+                due = self.clock() + timedelta(minutes=action.minutes)
+                flow_runs.add_timer(db, run.id, action.epoch, due)
+        if changed:
+            conv.updated_at = utcnow()
+        return changed
+
+    async def _assign(
+        self, db: Any, conv: m.Conversation, team_id: str | None, operator_id: str | None
+    ) -> None:
+        """An operator by id, or the next online member of the team (round robin)."""
+        if operator_id is not None:
+            operator = await db.get(m.Operator, operator_id)
+            if operator is not None and operator.workspace_id == conv.workspace_id:
+                conv.assignee_id = operator_id
+            return
+        if team_id is None:
+            return
+        team = await _team(db, conv.workspace_id, team_id)
+        if team is None:
+            return
+        conv.team_id = team.id
+        members = sorted(
+            await db.scalars(
+                select(m.TeamMember.operator_id).where(m.TeamMember.team_id == team.id)
+            )
+        )
+        online = await self.services.presence.who(conv.workspace_id)
+        ready = [i for i in members if i in online]
+        if not ready:
+            return  # waits in the team's queue
+        after = [i for i in ready if team.last_assigned_id is None or i > team.last_assigned_id]
+        chosen = (after or ready)[0]
+        conv.assignee_id = chosen
+        team.last_assigned_id = chosen
+
+    async def _carry_out(
+        self, run_id: str, flow_id: str, conversation_id: str, outcome: engine.Outcome, key: str
+    ) -> None:
+        """What happens outside the database: bot messages, HTTP calls."""
+        async with self.services.db() as db:
+            conv = await db.get(m.Conversation, conversation_id)
+            flow = await db.get(m.Flow, flow_id)
+        if conv is None:
+            return
+        name = flow.name if flow is not None else "Bot"
+        said = 0
+        for action in outcome.actions:
+            if isinstance(action, engine.Say):
+                payload = None
+                if action.options:
+                    payload = {"options": [{"label": lb, "value": v} for lb, v in action.options]}
+                await self.services.hub.accept(
+                    Inbound(
+                        workspace_id=conv.workspace_id,
+                        channel_id=conv.channel_id,
+                        direction="out",
+                        author=Author("bot", flow_id, name),
+                        text=action.text,
+                        conversation_id=conversation_id,
+                        client_id=_client_id(key, said),
+                        status="queued",
+                        payload=payload,
+                    )
+                )
+                said += 1
+            elif isinstance(action, engine.CallHttp):
+                self._spawn(self._call(run_id, conv.workspace_id, action))
+
+    async def _call(self, run_id: str, workspace_id: str, call: engine.CallHttp) -> None:
+        """An ``http`` step's call, signed; its answer comes back as an event."""
+        try:
+            answer = await http_call(self.services, workspace_id, call)
+            event = engine.HttpDone(call.epoch, True, answer)
+        except HttpStepError as exc:
+            event = engine.HttpDone(call.epoch, False, error=str(exc))
+        await self._advance(run_id, event, f"http:{run_id}:{call.epoch}")
+
+    # Reading the world ----------------------------------------------------------------
+
+    async def _context(self, conversation_id: str) -> tuple[engine.Context, bool] | None:
+        """What the run may read, and whether the contact may get anything automated."""
+        async with self.services.db() as db:
+            conv = await db.get(m.Conversation, conversation_id)
+            if conv is None:
+                return None
+            contact = await db.get(m.Contact, conv.contact_id)
+            channel = await db.get(m.Channel, conv.channel_id)
+            workspace = await db.get(m.Workspace, conv.workspace_id)
+        if contact is None or channel is None or workspace is None:
+            return None
+        ctx = engine.Context(
+            contact={
+                "name": contact.name,
+                "email": contact.email,
+                "phone": contact.phone,
+                "attributes": dict(contact.attributes or {}),
+            },
+            now=self.clock(),
+            hours=_hours(workspace.business_hours),
+            may_send=window_open(channel.kind, conv.last_inbound_at, self.clock()),
+        )
+        return ctx, may_automate(contact)
+
+
+class HttpStepError(Exception):
+    """An ``http`` step's call failed; the message says why (shown in the run's history)."""
+
+
+async def http_call(services: Any, workspace_id: str, call: engine.CallHttp) -> Any:
+    """POST (or the step's method) the JSON body, signed with the workspace's flow secret;
+    answers the decoded JSON. Only ``https://`` to public addresses, unless
+    ``INVIARO_FLOW_HTTP_ALLOW_PRIVATE`` allows private and loopback ones (tests)."""
+    parts = urlsplit(call.url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise HttpStepError("the url is not https")
+    if not services.settings.flow_http_allow_private:
+        await _refuse_private(parts.hostname, parts.port or 443)
+    body = orjson.dumps(call.body or {})
+    key = flow_secret(services.settings.secret_key, workspace_id)
+    signature = hmac.new(key, body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-Inviaro-Signature": f"sha256={signature}"}
+    try:
+        response = await services.http.request(
+            call.method,
+            call.url,
+            content=body if call.method != "GET" else None,
+            headers=headers,
+            timeout=HTTP_TIMEOUT_S,
+            follow_redirects=False,
+        )
+    except httpx.TimeoutException:
+        raise HttpStepError("timed out after 10 s") from None
+    except httpx.HTTPError as exc:
+        raise HttpStepError(f"could not connect ({type(exc).__name__})") from None
+    if response.status_code >= 300:
+        raise HttpStepError(f"answered {response.status_code}")
+    if len(response.content) > MAX_HTTP_ANSWER:
+        raise HttpStepError("the answer is too large")
+    if not response.content:
+        return None
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise HttpStepError("the answer is not JSON") from None
+
+
+def flow_secret(secret_key: str, workspace_id: str) -> bytes:
+    """The workspace's flow signing secret: derived from ``INVIARO_SECRET_KEY`` and the
+    workspace id, so every process has it and nothing more is stored; the business reads
+    it (hex) from ``GET /api/flows/secret`` and checks ``X-Inviaro-Signature`` with it as
+    the HMAC key (the 32 bytes the hex spells)."""
+    return hashlib.sha256(secret_key.encode() + b":flow:" + workspace_id.encode()).digest()
+
+
+async def _refuse_private(host: str, port: int) -> None:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise HttpStepError("the host does not resolve") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise HttpStepError("the host is a private or loopback address")
+
+
+def _client_id(key: str, n: int) -> str:
+    """A bot message's idempotency key: the same event says the same things once."""
+    return "fl:" + hashlib.sha256(f"{key}:{n}".encode()).hexdigest()[:40]
+
+
+def _wire(state: engine.RunState) -> dict[str, Any]:
+    return msgspec.to_builtins(state)  # type: ignore[no-any-return]
+
+
+def _hours(value: Any) -> BusinessHours | None:
+    if not value:
+        return None
+    try:
+        return parse_hours(value)
+    except InvalidHours:
+        return None
+
+
+async def _workspace_of(db: Any, conversation_id: str) -> str:
+    conv = await db.get(m.Conversation, conversation_id)
+    return str(conv.workspace_id)
+
+
+async def _team(db: Any, workspace_id: str, team_id: str) -> m.Team | None:
+    team = await db.get(m.Team, team_id)
+    return team if team is not None and team.workspace_id == workspace_id else None
+
+
+async def _conversation_wire(db: Any, conversation_id: str) -> tuple[str, dict[str, Any]]:
+    """(workspace id, the conversation's wire form) to tell operators of a change."""
+    conv = await db.get(m.Conversation, conversation_id)
+    channel = await db.get(m.Channel, conv.channel_id)
+    contact = await db.get(m.Contact, conv.contact_id)
+    return conv.workspace_id, conversation_to_wire(conv, channel, contact)
+
+
+def install(services: Any) -> FlowRunner:
+    runner = FlowRunner(services)
+    services.hub.on_accepted.append(runner.accepted)
+    services.flow_runner = runner
+    return runner
