@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime
 
 import httpx
@@ -58,6 +59,8 @@ class Services:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set when the bus is back from an outage: control events may have been lost meanwhile.
     sweep_now: asyncio.Event = field(default_factory=asyncio.Event)
+    # Named callbacks other parts register (web.backups: ``on_contact_erased``).
+    named_hooks: dict[str, list[Any]] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, settings: Settings, *, migrate_schema: bool = True) -> Services:
@@ -114,6 +117,10 @@ class Services:
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
         return services
+
+    def hooks(self, name: str) -> list[Any]:
+        """The callbacks registered under ``name`` (a list to append to)."""
+        return self.named_hooks.setdefault(name, [])
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:
         self.tasks.append(asyncio.ensure_future(coro))
