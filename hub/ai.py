@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal
+
+from hub.flows import inputs
 
 Role = Literal["system", "user", "assistant"]
 FieldKind = Literal["text", "email", "phone", "number", "date"]
@@ -187,33 +188,13 @@ def read_extraction(
     return values
 
 
-_EMAIL_ONLY = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PHONE_ONLY = re.compile(r"\+?[\d ()./-]{7,24}")
-
-
 def read_input(kind: FieldKind, text: str) -> str | None:
-    """A value in the shape ``kind`` asks for, normalised, or None."""
+    """A value in the shape ``kind`` asks for, read exactly as an ``ask`` step reads the
+    contact's answer, or None; a value still holding a placeholder is none."""
     text = text.strip()
     if not text or len(text) > 500 or _PLACEHOLDER.search(text):
         return None
-    if kind == "text":
-        return text
-    if kind == "email":
-        return text.lower() if _EMAIL_ONLY.fullmatch(text) else None
-    if kind == "phone":
-        digits = re.sub(r"\D", "", text)
-        ok = _PHONE_ONLY.fullmatch(text) and 7 <= len(digits) <= 15
-        return ("+" if text.startswith("+") else "") + digits if ok else None
-    if kind == "number":
-        try:
-            float(text.replace(",", "."))
-        except ValueError:
-            return None
-        return text.replace(",", ".")
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        return None
+    return inputs.read(kind, text)
 
 
 @dataclass(frozen=True, slots=True)

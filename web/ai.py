@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,9 +28,12 @@ from hub.ids import new_id
 from hub.model import utcnow
 from storage import ai_calls
 from storage import models as m
+from storage.processing import may_automate
 from web import metrics
 from web.config import Settings
-from web.services import Services
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 T = TypeVar("T")
 Build = Callable[[list[Turn], Redactor], list[dict[str, str]]]
@@ -75,9 +78,8 @@ def provider(settings: Settings) -> Provider | None:
 
 def may_use_ai(contact: m.Contact) -> bool:
     """Whether anything about this contact may go to the AI provider: only when its
-    processing is ``normal`` (a restricted or objected contact never is). The one check;
-    storage.processing.may_automate takes over where the processing field exists."""
-    return getattr(contact, "processing", "normal") == "normal"
+    processing is ``normal`` (restricted and objected contacts never are)."""
+    return may_automate(contact)
 
 
 UNUSABLE = "unusable answer"  # the reason of an answer that is not what was asked

@@ -12,45 +12,18 @@ refusal) is in the conversation's AI call log.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, TypeVar
-
-import msgspec
+from typing import TYPE_CHECKING, TypeVar
 
 from hub import ai as prompts
+from hub.flows.ai import AiClassify, AiExtract, AiReply, AiStep, Knowledge
 from web import ai
-from web.services import Services
+
+if TYPE_CHECKING:
+    from web.services import Services
+
+__all__ = ["AiClassify", "AiExtract", "AiReply", "Knowledge", "Place", "StepOutcome", "run"]
 
 T = TypeVar("T")
-Label = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-FieldName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
-LastMessages = Annotated[int, msgspec.Meta(ge=1, le=100)]
-
-
-class AiClassify(msgspec.Struct, forbid_unknown_fields=True, rename={"else_": "else"}):
-    labels: Annotated[list[Label], msgspec.Meta(min_length=1, max_length=50)]
-    cases: dict[str, str]
-    else_: str
-    save_as: str | None = None
-    last_messages: LastMessages = 3
-
-
-class AiExtract(msgspec.Struct, forbid_unknown_fields=True):
-    fields: Annotated[dict[FieldName, prompts.FieldKind], msgspec.Meta(min_length=1)]
-    next: str | None
-    on_fail: str
-    last_messages: LastMessages = 10
-
-
-class Knowledge(msgspec.Struct, forbid_unknown_fields=True):
-    q: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-    a: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
-
-
-class AiReply(msgspec.Struct, forbid_unknown_fields=True):
-    knowledge: Annotated[list[Knowledge], msgspec.Meta(min_length=1, max_length=200)]
-    next: str | None
-    on_unsure: str
-    last_messages: LastMessages = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +46,15 @@ class StepOutcome:
     saves: dict[str, str] = field(default_factory=dict)
     say: str | None = None
     call_id: str | None = None
+
+
+async def run(services: Services, place: Place, step: AiStep) -> StepOutcome:
+    """The step's outcome, whichever AI step it is."""
+    if isinstance(step, AiClassify):
+        return await classify(services, place, step)
+    if isinstance(step, AiExtract):
+        return await extract(services, place, step)
+    return await reply(services, place, step)
 
 
 async def classify(services: Services, place: Place, step: AiClassify) -> StepOutcome:
