@@ -34,6 +34,11 @@ class AiClassify(d.Step, tag="ai_classify", rename={"else_": "else"}):
     last_messages: LastMessages = 3
     needs: ClassVar[str | None] = "ai"
 
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.cases) - set(self.labels))
+        if unknown:
+            raise ValueError(f"'cases' names labels that are not in 'labels': {unknown}")
+
     def targets(self) -> Iterator[tuple[str, str]]:
         yield from super().targets()
         for label, target in self.cases.items():

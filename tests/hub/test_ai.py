@@ -98,3 +98,22 @@ def test_a_prompt_carries_the_turns_and_no_one_s_name() -> None:
     messages = ai.summary_prompt([Turn("user", "hello"), Turn("assistant", "hi")])
     assert [m["role"] for m in messages] == ["system", "user", "assistant"]
     assert [m["content"] for m in messages[1:]] == ["hello", "hi"]
+
+
+def test_an_ai_step_needs_ai_and_its_cases_must_name_its_labels() -> None:
+    from hub.flows import document
+
+    flow = {
+        "trigger": {"on": "conversation_started"},
+        "start": "s",
+        "steps": {
+            "s": {"type": "ai_classify", "labels": ["a"], "cases": {"a": "e"}, "else": "e"},
+            "e": {"type": "end"},
+        },
+    }
+    assert document.validate(flow, available=frozenset({"ai"})) == []
+    (off,) = document.validate(flow)
+    assert off.step == "s" and "needs ai" in off.detail
+    flow["steps"]["s"]["cases"] = {"b": "e"}  # type: ignore[index]
+    (wrong,) = document.validate(flow, available=frozenset({"ai"}))
+    assert wrong.step == "s" and "'b'" in wrong.detail
