@@ -77,6 +77,8 @@ class Workspace(Base):
     require_2fa: Mapped[bool] = mapped_column(Boolean, default=False)
     agents_may_export: Mapped[bool] = mapped_column(Boolean, default=False)
     ai_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Tokens the workspace's AI calls may use per calendar month (UTC); None: no limit.
+    ai_monthly_tokens: Mapped[int | None]
     created_at: Mapped[datetime] = _created()
     # Deleted workspaces stay recoverable for a while, then retention purges them.
     deleted_at: Mapped[datetime | None]
@@ -519,6 +521,42 @@ class TeamMember(Base):
     operator_id: Mapped[str] = mapped_column(
         ID, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class AiCall(Base):
+    """One call to the AI provider, or one refused before it (outcome ``budget_spent``,
+    ``restricted``): what was sent and answered lives and dies with its conversation."""
+
+    __tablename__ = "ai_calls"
+    __table_args__ = (Index("ix_ai_calls_conversation_at", "conversation_id", "at"),)
+    id: Mapped[str] = _id("ai_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    conversation_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    feature: Mapped[str] = mapped_column(String(32))  # summary | suggest_reply | ai_classify ...
+    step: Mapped[str | None] = mapped_column(String(64))  # the flow step id, for a step
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    model: Mapped[str] = mapped_column(String(200), default="")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(32))  # ok | failed | invalid | refusals
+    detail: Mapped[str | None] = mapped_column(String(300))
+    sent: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # redacted messages
+    answer: Mapped[str | None] = mapped_column(Text)
+
+
+class AiUsage(Base):
+    """Tokens a workspace's AI calls used in one month, for its budget. Counts only, so
+    it outlives erased conversations (an erasure does not refill a budget)."""
+
+    __tablename__ = "ai_usage"
+    workspace_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEntry(Base):

@@ -38,6 +38,7 @@ T_MSG = table_of(m.Message)
 T_OUTBOX = table_of(m.OutboxItem)
 T_BOOKING = table_of(m.Booking)
 T_ERASED = table_of(m.ErasedProviderMessage)
+T_AI_CALL = table_of(m.AiCall)
 T_LEDGER = table_of(m.ErasureLedgerEntry)
 T_CONSENT = table_of(m.ConsentRecord)
 
@@ -375,10 +376,11 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
     """Delete the contact and everything reached through it, in one transaction.
 
     Removes identities, conversations, their messages (whoever wrote them), pending outbox
-    items and bookings, and leaves a tombstone (a hash, never the id itself) for every
-    provider message id, so a provider redelivering an erased message does not bring it
-    back. A new message from the same person later starts a new contact. Raises NotFound
-    for a contact that does not exist (any more) in ``workspace_id``.
+    items, bookings and AI call records, and leaves a tombstone (a hash, never the id
+    itself) for every provider message id, so a provider redelivering an erased message
+    does not bring it back. A new message from the same person later starts a new
+    contact. Raises NotFound for a contact that does not exist (any more) in
+    ``workspace_id``.
 
     The erasure is also written to the erasure ledger (the workspace id and a one-way
     hash of the contact id), so that restoring a backup taken before it erases the
@@ -432,6 +434,8 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
             await conn.execute(delete(T_BOOKING).where(T_BOOKING.c.contact_id == contact_id))
         ).rowcount
         if conv_ids:
+            # What was sent to the AI provider about these conversations, and its answers.
+            await conn.execute(delete(T_AI_CALL).where(T_AI_CALL.c.conversation_id.in_(conv_ids)))
             await conn.execute(delete(T_CONV).where(T_CONV.c.id.in_(conv_ids)))
         await conn.execute(delete(T_IDENT).where(T_IDENT.c.contact_id == contact_id))
         await conn.execute(delete(T_CONSENT).where(T_CONSENT.c.contact_id == contact_id))

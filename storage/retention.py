@@ -43,6 +43,7 @@ T_CONV = table_of(m.Conversation)
 T_MSG = table_of(m.Message)
 T_OUTBOX = table_of(m.OutboxItem)
 T_BOOKING = table_of(m.Booking)
+T_AI_CALL = table_of(m.AiCall)
 T_AUDIT = table_of(m.AuditEntry)
 T_SESSION = table_of(m.Session)
 T_CALENDAR = table_of(m.CalendarConnection)
@@ -57,6 +58,7 @@ CALENDAR_CACHE_DAYS = 30
 # Workspace-scoped tables, children before parents, for purging a workspace completely in
 # batches (the final delete of the workspace row cascades whatever is left, e.g. sessions).
 _WORKSPACE_TABLES: tuple[Table, ...] = (
+    T_AI_CALL,
     T_OUTBOX,
     T_MSG,
     T_BOOKING,
@@ -185,6 +187,10 @@ async def _purge_conversations(
                 report.messages += (
                     await conn.execute(delete(T_MSG).where(T_MSG.c.conversation_id.in_(gone_ids)))
                 ).rowcount
+                # AI call records (prompts and answers) share their conversation's retention.
+                await conn.execute(
+                    delete(T_AI_CALL).where(T_AI_CALL.c.conversation_id.in_(gone_ids))
+                )
                 report.conversations += (
                     await conn.execute(delete(T_CONV).where(T_CONV.c.id.in_(gone_ids)))
                 ).rowcount

@@ -12,7 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,6 +78,19 @@ class Settings:
     # INVIARO_FLOW_HTTP_ALLOW_PRIVATE: flows' http steps may call private and loopback
     # addresses (tests, a hub beside the business's own services); off by default.
     flow_http_allow_private: bool = False
+    # The AI provider (docs/ai.md): any OpenAI-compatible chat-completions API. Unset: no
+    # AI anywhere. The key is never shown in a repr or a log line.
+    ai_base_url: str | None = None
+    ai_api_key: str | None = field(default=None, repr=False)
+    ai_model: str = ""
+    ai_region: str = ""
+    ai_last_messages: int = 10  # the most conversation messages one AI call may carry
+    ai_timeout_s: float = 20.0
+
+    @property
+    def ai_configured(self) -> bool:
+        """Whether the server names an AI provider (a workspace must still opt in)."""
+        return bool(self.ai_base_url and self.ai_api_key and self.ai_model)
 
     @property
     def public_origin(self) -> str:
@@ -233,7 +246,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         origins = provider_origins.parse(env.get("INVIARO_PROVIDER_ORIGINS") or "")
     except provider_origins.BadProviderOrigins as exc:
         raise ConfigError(f"INVIARO_PROVIDER_ORIGINS: {exc}.") from None
-    return Settings(
+    settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
         secret_key=_secret_key(env, database_url),
@@ -258,6 +271,39 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         microsoft_client_id=env.get("INVIARO_MICROSOFT_CLIENT_ID") or None,
         microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
         flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
+    )
+    return _with_ai(settings, env)
+
+
+def _with_ai(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """The AI provider's settings: all of base URL, key and model, or none of them."""
+    base = (env.get("INVIARO_AI_BASE_URL") or "").rstrip("/")
+    key = env.get("INVIARO_AI_API_KEY") or ""
+    model = env.get("INVIARO_AI_MODEL") or ""
+    given = [
+        name
+        for name, value in (
+            ("INVIARO_AI_BASE_URL", base),
+            ("INVIARO_AI_API_KEY", key),
+            ("INVIARO_AI_MODEL", model),
+        )
+        if value
+    ]
+    if given and len(given) < 3:
+        missing = {"INVIARO_AI_BASE_URL", "INVIARO_AI_API_KEY", "INVIARO_AI_MODEL"} - set(given)
+        raise ConfigError(f"{', '.join(sorted(missing))} must be set beside {', '.join(given)}.")
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"INVIARO_AI_BASE_URL must be an http(s) URL, not {base!r}.")
+    return replace(
+        settings,
+        ai_base_url=base or None,
+        ai_api_key=key or None,
+        ai_model=model,
+        ai_region=(env.get("INVIARO_AI_REGION") or "").strip()[:100],
+        ai_last_messages=_int(env, "INVIARO_AI_LAST_MESSAGES", 10, 1, 100),
+        ai_timeout_s=float(_int(env, "INVIARO_AI_TIMEOUT_S", 20, 1, 300)),
     )
 
 

@@ -44,7 +44,7 @@ from storage import flow_runs, flows
 from storage import models as m
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire
-from web import metrics
+from web import ai_steps, metrics
 from web.window import window_open
 
 log = logging.getLogger("inviaro.flows")
@@ -401,6 +401,8 @@ class FlowRunner:
                 said += 1
             elif isinstance(action, engine.CallHttp):
                 self._spawn(self._call(run_id, conv.workspace_id, action))
+            elif isinstance(action, engine.CallAi):
+                self._spawn(self._ask_ai(run_id, conv.workspace_id, conversation_id, action))
 
     async def _call(self, run_id: str, workspace_id: str, call: engine.CallHttp) -> None:
         """An ``http`` step's call, signed; its answer comes back as an event."""
@@ -410,6 +412,18 @@ class FlowRunner:
         except HttpStepError as exc:
             event = engine.HttpDone(call.epoch, False, error=str(exc))
         await self._advance(run_id, event, f"http:{run_id}:{call.epoch}")
+
+    async def _ask_ai(
+        self, run_id: str, workspace_id: str, conversation_id: str, call: engine.CallAi
+    ) -> None:
+        """An AI step's call (web/ai_steps.py, which never raises for the provider's
+        sake); its outcome comes back as an event."""
+        place = ai_steps.Place(workspace_id, conversation_id, call.step_id)
+        outcome = await ai_steps.run(self.services, place, call.step)
+        event = engine.AiDone(
+            call.epoch, outcome.next, tuple(outcome.saves.items()), outcome.say, outcome.note
+        )
+        await self._advance(run_id, event, f"ai:{run_id}:{call.epoch}")
 
     # Reading the world ----------------------------------------------------------------
 

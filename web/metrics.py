@@ -57,6 +57,18 @@ FLOW_RUNS = Counter(
     ["flow_id", "event"],
 )
 FRAMES_IN = Counter("inviaro_frames_in", "Frames received from clients")
+AI_CALLS = Counter(
+    "inviaro_ai_calls",
+    "AI calls by feature and outcome (ok, failed, invalid; refusals: contact_restricted, "
+    "ai_budget_spent)",
+    ["feature", "outcome"],
+)
+AI_SECONDS = Histogram(
+    "inviaro_ai_call_seconds",
+    "Latency of one AI call at the provider, retries included",
+    ["feature"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 60.0),
+)
 RATE_LIMITED = Counter("inviaro_rate_limited", "Requests refused with 429, by door", ["door"])
 CALENDARS_BROKEN = Counter(
     "inviaro_calendar_connections_broken",

@@ -11,6 +11,7 @@ from web import media, openapi, ops, pages, webhooks, widget_assets, ws
 from web.api import (
     account,
     admin,
+    ai,
     calendars,
     canned,
     channels,
@@ -44,6 +45,7 @@ def all_routes() -> list[BaseRoute]:
         *canned.routes,
         *ingest.routes,
         *widget.routes,
+        *ai.routes,
         *widget_assets.routes,
         *webhooks.routes,
         *media.routes,

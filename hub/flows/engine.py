@@ -69,7 +69,19 @@ class HttpDone:
     error: str | None = None
 
 
-Event = Reply | TimerFired | HttpDone
+@dataclass(frozen=True, slots=True)
+class AiDone:
+    """An AI step's outcome (hub/flows/ai.py): where to go, what to save as
+    ``(target, value)`` pairs, what to say to the contact, the note for the history."""
+
+    epoch: int
+    next: str | None
+    saves: tuple[tuple[str, str], ...] = ()
+    say: str | None = None
+    note: str = ""
+
+
+Event = Reply | TimerFired | HttpDone | AiDone
 
 
 # Actions ------------------------------------------------------------------------------
@@ -127,8 +139,26 @@ class StartTimer:
     epoch: int
 
 
+@dataclass(frozen=True, slots=True)
+class CallAi:
+    """Make an AI step's call (the runner does, outside the interpreter) for ``step``, the
+    step ``step_id`` of the document; its outcome comes back as :class:`AiDone`."""
+
+    step_id: str
+    step: Any
+    epoch: int
+
+
 Action = (
-    Say | SaveContact | SetTags | AssignTo | HandOff | ResolveConversation | CallHttp | StartTimer
+    Say
+    | SaveContact
+    | SetTags
+    | AssignTo
+    | HandOff
+    | ResolveConversation
+    | CallHttp
+    | StartTimer
+    | CallAi
 )
 
 
@@ -257,7 +287,7 @@ def advance(document: d.Document, state: RunState, event: Event, ctx: Context) -
     run = Run(state, ctx, _copy_contact(ctx.contact))
     if state.status != "waiting" or state.step not in document.steps:
         return Outcome(state, [], [])
-    if isinstance(event, TimerFired | HttpDone) and event.epoch != state.epoch:
+    if isinstance(event, TimerFired | HttpDone | AiDone) and event.epoch != state.epoch:
         return Outcome(state, [], [])
     if isinstance(event, Reply):
         state.message_text = event.text

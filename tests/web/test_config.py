@@ -75,6 +75,38 @@ def test_the_cli_reports_a_bad_setting_without_a_traceback(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
+def test_ai_is_off_unless_the_server_names_a_provider() -> None:
+    settings = load({"INVIARO_SECRET_KEY": KEY, "DATABASE_URL": "postgres://u@h/db"})
+    assert settings.ai_configured is False and settings.ai_base_url is None
+
+
+def test_an_ai_provider_needs_its_url_key_and_model_together() -> None:
+    with pytest.raises(ConfigError, match="INVIARO_AI_API_KEY"):
+        load(
+            {
+                "INVIARO_SECRET_KEY": KEY,
+                "DATABASE_URL": "postgres://u@h/db",
+                "INVIARO_AI_BASE_URL": "https://api.openai.com/v1",
+                "INVIARO_AI_MODEL": "gpt-4o-mini",
+            }
+        )
+
+
+def test_the_ai_key_is_never_in_the_settings_repr() -> None:
+    settings = load(
+        {
+            "INVIARO_SECRET_KEY": KEY,
+            "DATABASE_URL": "postgres://u@h/db",
+            "INVIARO_AI_BASE_URL": "https://api.openai.com/v1/",
+            "INVIARO_AI_API_KEY": "sk-very-secret",
+            "INVIARO_AI_MODEL": "gpt-4o-mini",
+            "INVIARO_AI_REGION": "United States",
+        }
+    )
+    assert settings.ai_configured and settings.ai_base_url == "https://api.openai.com/v1"
+    assert "sk-very-secret" not in repr(settings)
+
+
 def test_rate_limits_read_as_a_count_per_period() -> None:
     settings = load(
         {

@@ -96,6 +96,8 @@ def workspace_json(workspace: Workspace) -> dict[str, Any]:
         "allowed_origins": list(workspace.allowed_origins or []),
         "business_hours": workspace.business_hours,
         "require_2fa": workspace.require_2fa,
+        "ai_enabled": workspace.ai_enabled,
+        "ai_monthly_tokens": workspace.ai_monthly_tokens,
         "created_at": rfc3339(workspace.created_at),
     }
 

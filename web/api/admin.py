@@ -16,7 +16,7 @@ from starlette.routing import Route
 from hub.flows.hours import InvalidHours, parse_hours
 from hub.gone import gone
 from storage.models import AuditEntry, Operator, Workspace
-from web import audit
+from web import ai, audit
 from web.api import validate
 from web.api.account import (
     email_field,
@@ -141,10 +141,25 @@ async def _own_workspace(db: Any, principal: Principal) -> Workspace:
     return workspace  # type: ignore[no-any-return]
 
 
+def _workspace_body(request: Request, workspace: Workspace) -> dict[str, Any]:
+    """The workspace, with AI as it really stands: on only while the server names a
+    provider too, and which provider (its host, model and region) data would go to."""
+    settings = services(request).settings
+    body = workspace_json(workspace)
+    body["ai_enabled"] = workspace.ai_enabled and settings.ai_configured
+    chosen = ai.provider(settings)
+    body["ai_provider"] = (
+        None
+        if chosen is None
+        else {"host": chosen.host, "model": chosen.model, "region": settings.ai_region or None}
+    )
+    return body
+
+
 async def get_workspace(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
-        return JSONResponse(workspace_json(await _own_workspace(db, principal)))
+        return JSONResponse(_workspace_body(request, await _own_workspace(db, principal)))
 
 
 def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +178,14 @@ def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
     if "business_hours" in data:
         hours = data["business_hours"]
         changes["business_hours"] = None if hours is None else _business_hours(hours)
-    for flag in ("require_2fa", "agents_may_export"):
+    if "ai_monthly_tokens" in data:
+        tokens = data["ai_monthly_tokens"]
+        if tokens is not None and (
+            isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 <= tokens <= 10**12
+        ):
+            raise validate.invalid("ai_monthly_tokens", "must be null or a whole number of tokens")
+        changes["ai_monthly_tokens"] = tokens
+    for flag in ("require_2fa", "agents_may_export", "ai_enabled"):
         if flag in data:
             if not isinstance(data[flag], bool):
                 raise validate.invalid(flag, "must be true or false")
@@ -177,6 +199,7 @@ async def patch_workspace(request: Request) -> Response:
     refused (403 ``2fa_required``) and so are their sockets."""
     principal = await require(request, roles=MANAGERS)
     changes = _workspace_changes(await read_json(request))
+    _check_ai_changes(request, principal, changes)
     pending: list[str] = []
     async with services(request).db() as db:
         workspace = await _own_workspace(db, principal)
@@ -188,17 +211,32 @@ async def patch_workspace(request: Request) -> Response:
                     )
                 )
             )
+        switched = "ai_enabled" in changes and changes["ai_enabled"] != workspace.ai_enabled
         for key, value in changes.items():
             setattr(workspace, key, value)
         if changes:
             await audit.by_principal(
                 db, request, principal, "workspace_changed", "workspace", workspace.id
             )
+        if switched:
+            action = "ai_enabled" if workspace.ai_enabled else "ai_disabled"
+            await audit.by_principal(db, request, principal, action, "workspace", workspace.id)
         await db.commit()
-        body = workspace_json(workspace)
+        body = _workspace_body(request, workspace)
     if pending:
         await announce(services(request), gone("2fa_required", "operator", *pending))
     return JSONResponse(body)
+
+
+def _check_ai_changes(request: Request, principal: Principal, changes: dict[str, Any]) -> None:
+    """AI settings are the owner's: switching it on sends the workspace's conversations to
+    a provider. It cannot be switched on while the server names no provider."""
+    if not {"ai_enabled", "ai_monthly_tokens"} & changes.keys():
+        return
+    if principal.role != "owner":
+        raise ApiError(403, "forbidden", "Only an owner may change the workspace's AI settings.")
+    if changes.get("ai_enabled") is True and not services(request).settings.ai_configured:
+        raise ApiError(422, ai.UNAVAILABLE.code, ai.UNAVAILABLE.detail)
 
 
 async def list_audit(request: Request) -> Response:

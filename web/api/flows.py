@@ -97,7 +97,9 @@ def _shape(document: dict[str, Any]) -> None:
 async def _capabilities(request: Request, who: Principal) -> frozenset[str]:
     async with _services(request).db() as db:
         workspace = await db.get(m.Workspace, who.workspace_id)
-    return frozenset({"ai"}) if workspace is not None and workspace.ai_enabled else frozenset()
+    ai_on = workspace is not None and workspace.ai_enabled
+    # AI needs both keys: the owner's switch and a provider named by the server.
+    return frozenset({"ai"}) if ai_on and _services(request).settings.ai_configured else frozenset()
 
 
 async def list_flows(request: Request) -> Response:

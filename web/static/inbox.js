@@ -12,6 +12,7 @@ import {
 import { LiveSocket, operatorSocketUrl } from "./socket.js";
 import { hideContact, setContactHooks, showContact } from "./contact.js";
 import { attachCanned } from "./canned.js";
+import { aiConversationOpened, setupAi } from "./ai_assist.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -325,6 +326,7 @@ async function openConversation(id) {
   updateCount();
   renderList();
   showContact(conv.contact.id, conv.id);
+  aiConversationOpened(id);
   if (!thread.loaded) await loadNewest(thread);
   if (state.current !== id) return;
   renderMessages({ toBottom: true });
@@ -1098,6 +1100,11 @@ setContactHooks({
 
 wireTopbar();
 const firstConv = location.hash.slice(1) || sessionStorage.getItem("inviaro.current");
-await Promise.all([loadOperators(), loadList()]);
+await Promise.all([loadOperators(), loadList(), setupAi((text) => {
+  // A suggestion only fills the box: the operator edits and sends it, or not.
+  dom.reply.value = text;
+  updateCount();
+  dom.reply.focus();
+})]);
 socket.connect();
 if (firstConv) openConversation(firstConv);

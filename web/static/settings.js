@@ -8,7 +8,7 @@ import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch,
 const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
-const TABS = ["workspace", "operators", "channels", "calendars", "tokens", "security", "audit", "profile"];
+const TABS = ["workspace", "operators", "channels", "calendars", "tokens", "security", "ai", "audit", "profile"];
 const loaded = new Set();
 
 function showTab(name) {
@@ -118,6 +118,49 @@ workspaceForm.addEventListener("submit", async (event) => {
     report(err, "Could not save");
   } finally {
     busy(workspaceForm, false);
+  }
+});
+
+// ---------------------------------------------------------------- AI
+
+// Off by default; only an owner switches it on, and only when the server names a provider.
+const aiForm = $("ai-form");
+async function loadAi() {
+  try {
+    const ws = await get("/api/workspace");
+    if (!ws.ai_provider) {
+      $("ai-unavailable").hidden = false;
+      return;
+    }
+    aiForm.hidden = false;
+    $("ai-provider").textContent = ws.ai_provider.host;
+    $("ai-model").textContent = ws.ai_provider.model;
+    $("ai-region").textContent = ws.ai_provider.region || "not stated";
+    aiForm.elements.ai_enabled.checked = Boolean(ws.ai_enabled);
+    aiForm.elements.ai_monthly_tokens.value = ws.ai_monthly_tokens ?? "";
+  } catch (err) {
+    report(err, "Could not load the AI settings");
+  }
+  if (me.role !== "owner") {
+    for (const input of aiForm.querySelectorAll("input, button")) input.disabled = true;
+    aiForm.append(el("p", { class: "muted small" }, "Only owners can change this."));
+  }
+}
+aiForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = aiForm.elements;
+  const tokens = f.ai_monthly_tokens.value.trim();
+  busy(aiForm, true);
+  try {
+    const ws = await patch("/api/workspace", {
+      ai_enabled: f.ai_enabled.checked,
+      ai_monthly_tokens: tokens === "" ? null : Number(tokens),
+    });
+    toast(ws.ai_enabled ? "AI is on." : "AI is off.", "ok", 3000);
+  } catch (err) {
+    report(err, "Could not save the AI settings");
+  } finally {
+    busy(aiForm, false);
   }
 });
 
@@ -502,7 +545,7 @@ $("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
   workspace: () => { loadWorkspace(); loadConsent(); }, operators: loadOperators, channels: loadChannels,
-  calendars: loadCalendars,
+  calendars: loadCalendars, ai: loadAi,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
   profile: () => {},
 };

@@ -1,0 +1,111 @@
+"""Operator assist and the AI call log of a conversation.
+
+``POST /api/conversations/{id}/ai/summary`` and ``.../ai/suggest-reply`` answer text for
+the operator only: a suggestion is never sent, the operator edits it and sends it as
+their own message. ``GET /api/conversations/{id}/ai-calls`` shows every call made or
+refused for the conversation: what was sent (redacted), what came back, tokens, time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub import ai as prompts
+from storage import ai_calls
+from storage import models as m
+from web import ai
+from web.api.account import services
+from web.auth.context import require
+from web.errors import ApiError, read_body
+
+
+class SummaryBody(msgspec.Struct, forbid_unknown_fields=True):
+    """No fields yet; an empty body or ``{}``."""
+
+
+class SuggestReplyBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``hint``: the operator's instruction for the draft ("apologise, offer a refund")."""
+
+    hint: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+B = TypeVar("B", bound=msgspec.Struct)
+
+
+async def conversation_of(db: Any, principal: Any, conversation_id: str) -> m.Conversation:
+    conv = await db.get(m.Conversation, conversation_id)
+    if conv is None or conv.workspace_id != principal.workspace_id:
+        raise ApiError(404, "not_found", "There is no such conversation.")
+    return conv  # type: ignore[no-any-return]
+
+
+def decode(raw: bytes, body_type: type[B]) -> B:
+    """The body as ``body_type`` (an empty body is ``{}``), or a 422 naming the problem."""
+    try:
+        return msgspec.json.decode(raw or b"{}", type=body_type)
+    except msgspec.ValidationError as exc:
+        raise ApiError(422, "invalid", f"{exc}.") from None
+    except msgspec.DecodeError:
+        raise ApiError(400, "bad_json", "The body is not a JSON object.") from None
+
+
+async def _assist(request: Request, feature: str, build: ai.Build, key: str) -> dict[str, Any]:
+    principal = await require(request)
+    conversation_id = request.path_params["id"]
+    svc = services(request)
+    async with svc.db() as db:
+        await conversation_of(db, principal, conversation_id)
+    try:
+        done = await ai.call(
+            svc,
+            workspace_id=principal.workspace_id,
+            conversation_id=conversation_id,
+            feature=feature,
+            build=build,
+            read=lambda answer, found: prompts.read_text(answer, key, found),
+        )
+    except ai.AiRefused as exc:
+        raise ApiError(exc.status, exc.code, exc.detail) from None
+    except ai.AiFailed as exc:
+        raise ApiError(
+            502, "ai_failed", f"The AI provider gave no usable answer ({exc.reason})."
+        ) from None
+    return {key: done.value, "call_id": done.call_id}
+
+
+async def summary(request: Request) -> Response:
+    decode(await read_body(request, 4096), SummaryBody)
+    body = await _assist(
+        request, "summary", lambda turns, _redactor: prompts.summary_prompt(turns), "summary"
+    )
+    return JSONResponse(body)
+
+
+async def suggest_reply(request: Request) -> Response:
+    hint = decode(await read_body(request, 4096), SuggestReplyBody).hint
+
+    def build(turns: list[prompts.Turn], redactor: prompts.Redactor) -> list[dict[str, str]]:
+        return prompts.suggest_prompt(turns, redactor(hint) if hint else None)
+
+    body = await _assist(request, "suggest_reply", build, "reply")
+    return JSONResponse({"text": body["reply"], "call_id": body["call_id"]})
+
+
+async def list_calls(request: Request) -> Response:
+    principal = await require(request)
+    async with services(request).db() as db:
+        conv = await conversation_of(db, principal, request.path_params["id"])
+        calls = await ai_calls.for_conversation(db, conv.id)
+    return JSONResponse({"items": [ai_calls.call_json(c) for c in calls], "next_cursor": None})
+
+
+routes = [
+    Route("/api/conversations/{id}/ai/summary", summary, methods=["POST"]),
+    Route("/api/conversations/{id}/ai/suggest-reply", suggest_reply, methods=["POST"]),
+    Route("/api/conversations/{id}/ai-calls", list_calls, methods=["GET"]),
+]
