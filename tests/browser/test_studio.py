@@ -1,0 +1,196 @@
+"""The Studio in headless Chromium: a business draws a flow, sees a problem on its step,
+fixes it, publishes, and tries it as a simulated contact; teams and business hours in the
+settings. Screenshots go to ``INVIARO_SCREENSHOTS`` when set, else to the test's tmp dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.conftest import open_page
+from tests.conftest import LiveServer
+from tests.helpers import Account, new_client, signup
+from web.auth.sessions import cookie_name
+
+pytestmark = pytest.mark.browser
+
+
+async def shot(page: Any, tmp_path: Path, name: str) -> None:
+    folder = Path(os.environ.get("INVIARO_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(folder / f"studio-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+async def owner(live: LiveServer, context: Any) -> AsyncIterator[Account]:
+    """A new workspace whose owner is signed in, over HTTP and in the browser."""
+    async with new_client(live.url) as http:
+        account = await signup(http, name="Olivia Owner", workspace="Bright Bakery")
+        name = cookie_name(live.settings)
+        await context.add_cookies([{"name": name, "value": http.cookies[name], "url": live.url}])
+        yield account
+
+
+def field(page: Any, label: str) -> Any:
+    """A control of the side panel's form, by its exact label."""
+    return page.locator("#side-panel").get_by_label(label, exact=True)
+
+
+def box(page: Any, step: str) -> Any:
+    return page.locator(f'#flow-canvas .step-box[data-step="{step}"]')
+
+
+async def test_draw_a_two_step_flow_fix_its_problem_publish_and_try_it(
+    live: LiveServer, owner: Account, context: Any, tmp_path: Path
+) -> None:
+    page, watch = await open_page(context, live.url + "/inbox")
+    await page.locator(".tabs-main").get_by_role("link", name="Flows").click()
+    await expect(page.locator("#flow-list-empty")).to_be_visible()
+    await page.get_by_role("button", name="New flow").click()
+
+    # A new flow starts with a greeting; its "Then" adds the question, connected.
+    await expect(box(page, "greeting")).to_be_visible()
+    await field(page, "Flow name").fill("Welcome")
+    await box(page, "greeting").click()
+    await field(page, "Message").fill("Hi {{contact.name}}! Welcome to Bright Bakery.")
+    await field(page, "Then").select_option("new:ask")
+    await expect(box(page, "ask_1")).to_be_visible()
+    await expect(page.locator("#flow-canvas .edge")).to_have_count(1)
+
+    # A mistake: the answer saved to something that is not a field.
+    await field(page, "Question").fill("What is your email?")
+    await field(page, "Save the answer as").fill("email")
+    await expect(box(page, "ask_1")).to_have_class("step-box type-ask selected has-problem")
+    problems = page.locator('.step-form[data-step="ask_1"] .problems')
+    await expect(problems).to_contain_text("'save_as' must name contact.name")
+    await expect(page.locator("#problem-summary")).to_contain_text("1 problem")
+    await shot(page, tmp_path, "01-problem-on-step")
+
+    await field(page, "Save the answer as").fill("contact.email")
+    await expect(box(page, "ask_1")).not_to_have_class("has-problem")
+    await expect(problems).to_have_count(0)
+    await expect(page.locator("#problem-summary")).to_be_hidden()
+
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#flow-status")).to_contain_text("Live · version 1")
+    await expect(page.locator("#flow-list")).to_contain_text("live v1")
+    flow = (await owner.get("/api/flows")).json()["items"][0]
+    assert flow["name"] == "Welcome" and flow["status"] == "published"
+    assert flow["steps"]["greeting"]["next"] == "ask_1"
+    assert flow["steps"]["ask_1"]["save_as"] == "contact.email"
+
+    await page.get_by_role("button", name="Try it").first.click()
+    transcript = page.locator(".try-transcript > li")
+    await expect(transcript).to_have_count(2)
+    await expect(transcript.nth(0)).to_have_text("Hi Sam! Welcome to Bright Bakery.")
+    await expect(transcript.nth(1)).to_have_text("What is your email?")
+    await expect(page.locator(".try-status")).to_contain_text("Waiting for the contact")
+    await page.get_by_label("Type as the contact").fill("sam@example.com")
+    await page.get_by_label("Type as the contact").press("Enter")
+    await expect(page.locator(".try-status")).to_have_text("The flow ended.")
+    await expect(page.locator(".try-saved")).to_contain_text("sam@example.com")
+    await shot(page, tmp_path, "02-published-and-tried")
+
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await shot(page, tmp_path, "03-phone")
+    assert watch.errors == []
+
+
+async def test_choices_are_tapped_in_the_try_panel(
+    live: LiveServer, owner: Account, context: Any, tmp_path: Path
+) -> None:
+    r = await owner.post(
+        "/api/flows",
+        {
+            "name": "Route",
+            "trigger": {"on": "conversation_started"},
+            "start": "pick",
+            "steps": {
+                "pick": {
+                    "type": "choose",
+                    "text": "Sales or support?",
+                    "save_as": "vars.topic",
+                    "options": [
+                        {"label": "Sales", "next": "sales"},
+                        {"label": "Support", "next": "support"},
+                    ],
+                },
+                "sales": {"type": "send", "text": "Sales it is."},
+                "support": {"type": "handoff"},
+            },
+        },
+    )
+    assert r.status_code == 201, r.text
+    page, watch = await open_page(context, f"{live.url}/flows#{r.json()['id']}")
+    await expect(page.locator("#flow-canvas .edge")).to_have_count(2)
+    await expect(page.locator("#flow-canvas .edge-label")).to_have_text(["Sales", "Support"])
+    await page.get_by_role("tab", name="Try it").click()
+    await page.locator(".try-options").get_by_role("button", name="Support").click()
+    await expect(page.locator(".try-status")).to_contain_text("Handed off")
+    await expect(page.locator(".try-saved")).to_contain_text("Support")
+    await page.get_by_role("button", name="Start over").click()
+    await page.get_by_label("Type as the contact").fill("1")
+    await page.get_by_label("Type as the contact").press("Enter")
+    await expect(page.locator(".try-transcript > li").last).to_have_text("Sales it is.")
+    await shot(page, tmp_path, "04-choices")
+    assert watch.errors == []
+
+
+async def test_the_json_view_edits_the_flow(
+    live: LiveServer, owner: Account, context: Any
+) -> None:
+    r = await owner.post(
+        "/api/flows",
+        {
+            "name": "Plain",
+            "trigger": {"on": "conversation_started"},
+            "start": "hello",
+            "steps": {"hello": {"type": "send", "text": "Hello"}},
+        },
+    )
+    flow_id = r.json()["id"]
+    page, watch = await open_page(context, f"{live.url}/flows#{flow_id}")
+    await page.get_by_role("button", name="JSON").click()
+    text = page.get_by_label("The flow document: trigger, start and steps")
+    await expect(text).to_have_value('{\n  "trigger": {\n    "on": "conversation_started"\n  },\n  "start": "hello",\n  "steps": {\n    "hello": {\n      "type": "send",\n      "text": "Hello"\n    }\n  }\n}')
+    await text.fill("{not json")
+    await page.get_by_role("button", name="Apply JSON").click()
+    await expect(page.locator("#json-error")).to_contain_text("not valid JSON")
+    await text.fill(
+        '{"trigger": {"on": "message", "keywords": ["price"]}, "start": "hello", "steps": {'
+        '"hello": {"type": "send", "text": "Prices are online.", "next": "bye"},'
+        '"bye": {"type": "end"}}}'
+    )
+    await page.get_by_role("button", name="Apply JSON").click()
+    await page.get_by_role("button", name="Canvas").click()
+    await expect(box(page, "bye")).to_be_visible()
+    await expect.poll(lambda: _steps(owner, flow_id)).to_equal(["bye", "hello"])
+    assert watch.errors == []
+
+
+async def _steps(owner: Account, flow_id: str) -> list[str]:
+    return sorted((await owner.get(f"/api/flows/{flow_id}")).json()["steps"])
+
+
+async def test_an_unknown_step_type_is_edited_as_json(
+    live: LiveServer, owner: Account, context: Any
+) -> None:
+    r = await owner.post(
+        "/api/flows",
+        {
+            "name": "Later",
+            "trigger": {"on": "conversation_started"},
+            "start": "book",
+            "steps": {"book": {"type": "book", "booking_type_id": "bt_1", "on_none": ""}},
+        },
+    )
+    page, watch = await open_page(context, f"{live.url}/flows#{r.json()['id']}")
+    await box(page, "book").click()
+    await expect(page.get_by_label("Step fields (JSON)")).to_contain_text('"booking_type_id": "bt_1"')
+    await expect(page.locator(".step-form .problems")).to_contain_text("Unknown step type 'book'")
+    assert watch.errors == []
