@@ -4,7 +4,9 @@ settings. Screenshots go to ``INVIARO_SCREENSHOTS`` when set, else to the test's
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -141,9 +143,7 @@ async def test_choices_are_tapped_in_the_try_panel(
     assert watch.errors == []
 
 
-async def test_the_json_view_edits_the_flow(
-    live: LiveServer, owner: Account, context: Any
-) -> None:
+async def test_the_json_view_edits_the_flow(live: LiveServer, owner: Account, context: Any) -> None:
     r = await owner.post(
         "/api/flows",
         {
@@ -157,7 +157,12 @@ async def test_the_json_view_edits_the_flow(
     page, watch = await open_page(context, f"{live.url}/flows#{flow_id}")
     await page.get_by_role("button", name="JSON").click()
     text = page.get_by_label("The flow document: trigger, start and steps")
-    await expect(text).to_have_value('{\n  "trigger": {\n    "on": "conversation_started"\n  },\n  "start": "hello",\n  "steps": {\n    "hello": {\n      "type": "send",\n      "text": "Hello"\n    }\n  }\n}')
+    document = {
+        "trigger": {"on": "conversation_started"},
+        "start": "hello",
+        "steps": {"hello": {"type": "send", "text": "Hello"}},
+    }
+    await expect(text).to_have_value(json.dumps(document, indent=2))
     await text.fill("{not json")
     await page.get_by_role("button", name="Apply JSON").click()
     await expect(page.locator("#json-error")).to_contain_text("not valid JSON")
@@ -169,12 +174,9 @@ async def test_the_json_view_edits_the_flow(
     await page.get_by_role("button", name="Apply JSON").click()
     await page.get_by_role("button", name="Canvas").click()
     await expect(box(page, "bye")).to_be_visible()
-    await expect.poll(lambda: _steps(owner, flow_id)).to_equal(["bye", "hello"])
+    await expect(page.locator("#save-state")).to_have_text("Draft saved")
+    assert sorted((await owner.get(f"/api/flows/{flow_id}")).json()["steps"]) == ["bye", "hello"]
     assert watch.errors == []
-
-
-async def _steps(owner: Account, flow_id: str) -> list[str]:
-    return sorted((await owner.get(f"/api/flows/{flow_id}")).json()["steps"])
 
 
 async def test_an_unknown_step_type_is_edited_as_json(
@@ -191,6 +193,52 @@ async def test_an_unknown_step_type_is_edited_as_json(
     )
     page, watch = await open_page(context, f"{live.url}/flows#{r.json()['id']}")
     await box(page, "book").click()
-    await expect(page.get_by_label("Step fields (JSON)")).to_contain_text('"booking_type_id": "bt_1"')
+    json_fields = page.get_by_label("Step fields (JSON)")
+    await expect(json_fields).to_have_value(re.compile(r'"booking_type_id": "bt_1"'))
     await expect(page.locator(".step-form .problems")).to_contain_text("Unknown step type 'book'")
+    assert watch.errors == []
+
+
+async def test_a_team_is_added_with_members_in_the_settings(
+    live: LiveServer, owner: Account, context: Any, tmp_path: Path
+) -> None:
+    page, watch = await open_page(context, live.url + "/settings?tab=teams")
+    await expect(page.locator("#teams-list")).to_contain_text("No teams yet")
+    await page.get_by_label("New team name").fill("Sales")
+    await page.get_by_role("button", name="Add team").click()
+    card = page.get_by_role("form", name="Team Sales")
+    await card.get_by_label("Olivia Owner").check()
+    await card.get_by_role("button", name="Save team").click()
+    await expect(page.locator(".toast.ok").last).to_contain_text("Team “Sales” saved.")
+    teams = (await owner.get("/api/teams")).json()["items"]
+    assert [(t["name"], t["operator_ids"]) for t in teams] == [("Sales", [owner.operator_id])]
+    await shot(page, tmp_path, "05-teams")
+    assert watch.errors == []
+
+
+async def test_business_hours_are_set_with_a_time_zone_and_a_holiday(
+    live: LiveServer, owner: Account, context: Any, tmp_path: Path
+) -> None:
+    page, watch = await open_page(context, live.url + "/settings?tab=hours")
+    await expect(page.locator("#hours-state")).to_contain_text("No business hours are set")
+    await page.get_by_label("Time zone").fill("Europe/Sarajevo")
+    await page.get_by_label("Open on Saturday").check()
+    await page.get_by_label("Saturday closes").fill("13:00")
+    await page.get_by_label("Open on Sunday").uncheck()
+    await page.get_by_label("Holiday date").fill("2026-12-25")
+    await page.get_by_role("button", name="Add holiday").click()
+    await page.get_by_role("button", name="Save business hours").click()
+    await expect(page.locator(".toast.ok").last).to_contain_text("Business hours saved.")
+    await expect(page.locator("#hours-state")).to_be_hidden()
+    hours = (await owner.get("/api/workspace")).json()["business_hours"]
+    assert hours["timezone"] == "Europe/Sarajevo"
+    assert hours["weekly"]["mon"] == [["09:00", "17:00"]]
+    assert hours["weekly"]["sat"] == [["09:00", "13:00"]]
+    assert hours["weekly"]["sun"] == []
+    assert hours["holidays"] == ["2026-12-25"]
+    await shot(page, tmp_path, "06-hours")
+
+    await page.get_by_label("Monday closes").fill("25:00")
+    await page.get_by_role("button", name="Save business hours").click()
+    await expect(page.get_by_label("Monday closes")).to_have_js_property("validity.valid", False)
     assert watch.errors == []

@@ -1,13 +1,16 @@
-// Settings: workspace, operators, channels (with webhook URL and widget snippet), API
-// tokens, two-factor authentication and the audit log.
+// Settings: workspace, operators, channels (with webhook URL and widget snippet), teams and
+// business hours (settings_teams.js, settings_hours.js), API tokens, two-factor
+// authentication and the audit log.
 "use strict";
 
+import { loadHours } from "./settings_hours.js";
+import { loadTeams } from "./settings_teams.js";
 import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
-const TABS = ["workspace", "operators", "channels", "tokens", "security", "audit", "profile"];
+const TABS = ["workspace", "operators", "channels", "teams", "hours", "tokens", "security", "audit", "profile"];
 const loaded = new Set();
 
 function showTab(name) {
@@ -471,7 +474,7 @@ async function loadAudit(more = false) {
 $("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
-  workspace: loadWorkspace, operators: loadOperators, channels: loadChannels,
+  workspace: loadWorkspace, operators: loadOperators, channels: loadChannels, teams: loadTeams, hours: loadHours,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
   profile: () => {},
 };
