@@ -16,7 +16,7 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import open_page
 from tests.conftest import LiveServer
-from tests.helpers import Account, new_client, signup
+from tests.helpers import Account, add_operator, new_client, signup
 from web.auth.sessions import cookie_name
 
 pytestmark = pytest.mark.browser
@@ -242,3 +242,71 @@ async def test_business_hours_are_set_with_a_time_zone_and_a_holiday(
     await page.get_by_role("button", name="Save business hours").click()
     await expect(page.get_by_label("Monday closes")).to_have_js_property("validity.valid", False)
     assert watch.errors == []
+
+
+async def test_dragging_a_handle_onto_a_box_connects_the_steps(
+    live: LiveServer, owner: Account, context: Any
+) -> None:
+    r = await owner.post(
+        "/api/flows",
+        {
+            "name": "Two",
+            "trigger": {"on": "conversation_started"},
+            "start": "greeting",
+            "steps": {
+                "greeting": {"type": "send", "text": "Hi"},
+                "bye": {"type": "send", "text": "Bye"},
+            },
+        },
+    )
+    flow_id = r.json()["id"]
+    page, watch = await open_page(context, f"{live.url}/flows#{flow_id}")
+    await expect(box(page, "bye")).to_have_class(re.compile("has-problem"))  # unreachable
+    port = await box(page, "greeting").locator(".port").bounding_box()
+    target = await box(page, "bye").bounding_box()
+    assert port is not None and target is not None
+    await page.mouse.move(port["x"] + port["width"] / 2, port["y"] + port["height"] / 2)
+    await page.mouse.down()
+    await page.mouse.move(target["x"] + 40, target["y"] + 30, steps=5)
+    await page.mouse.up()
+    await expect(page.locator("#flow-canvas .edge")).to_have_count(1)
+    await expect(box(page, "bye")).not_to_have_class(re.compile("has-problem"))
+    await expect(page.locator("#save-state")).to_have_text("Draft saved")
+    steps = (await owner.get(f"/api/flows/{flow_id}")).json()["steps"]
+    assert steps["greeting"]["next"] == "bye"
+    assert watch.errors == []
+
+
+async def test_an_agent_reads_flows_and_tries_them_but_cannot_edit(
+    live: LiveServer, browser: Any
+) -> None:
+    async with new_client(live.url) as http:
+        owner = await signup(http)
+        r = await owner.post(
+            "/api/flows",
+            {
+                "name": "Hello",
+                "trigger": {"on": "conversation_started"},
+                "start": "hello",
+                "steps": {"hello": {"type": "send", "text": "Hello there"}},
+            },
+        )
+        agent = await add_operator(owner, "agent")
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        try:
+            name = cookie_name(live.settings)
+            cookie = agent.client.cookies[name]
+            await context.add_cookies([{"name": name, "value": cookie, "url": live.url}])
+            page, watch = await open_page(context, f"{live.url}/flows#{r.json()['id']}")
+            await expect(box(page, "hello")).to_be_visible()
+            await expect(page.get_by_role("button", name="New flow")).to_be_hidden()
+            await expect(page.get_by_role("button", name="Publish")).to_be_hidden()
+            await expect(page.locator("#flow-canvas .port")).to_have_count(0)
+            await box(page, "hello").click()
+            await expect(field(page, "Message")).to_be_disabled()
+            await page.get_by_role("tab", name="Try it").click()
+            await expect(page.locator(".try-transcript > li")).to_have_text(["Hello there"])
+            assert watch.errors == []
+        finally:
+            await context.close()
+            await agent.client.aclose()

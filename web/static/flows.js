@@ -213,8 +213,10 @@ function later(name, fn, ms) {
   timers[name] = setTimeout(fn, ms);
 }
 
+let validations = 0;
 async function validate() {
   if (!state.doc) return;
+  const ticket = ++validations;
   let problems = [];
   try {
     await post("/api/flows/validate", cleaned(state.doc));
@@ -222,7 +224,7 @@ async function validate() {
     if (!(err instanceof ApiError && err.code === "invalid_flow")) return report(err, "Could not check the flow");
     problems = err.body.problems || [];
   }
-  showValidation(problems);
+  if (ticket === validations) showValidation(problems); // a newer check is on its way otherwise
 }
 
 function showValidation(problems) {
@@ -244,10 +246,8 @@ function showValidation(problems) {
 let saving = null;
 async function saveNow() {
   clearTimeout(timers.save);
-  if (!editable || !state.flow || !state.dirty) {
-    if (saving) await saving;
-    return;
-  }
+  while (saving) await saving; // one PATCH at a time, so they land in order
+  if (!editable || !state.flow || !state.dirty) return;
   state.dirty = false;
   const flow = state.flow;
   const body = { name: flow.name.trim() || "Untitled flow", priority: Number(flow.priority) || 0, ...cleaned(state.doc) };
