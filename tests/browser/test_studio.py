@@ -310,3 +310,47 @@ async def test_an_agent_reads_flows_and_tries_them_but_cannot_edit(
         finally:
             await context.close()
             await agent.client.aclose()
+
+
+async def test_a_greeting_question_and_routing_flow_is_built_with_the_forms_only(
+    live: LiveServer, owner: Account, context: Any, tmp_path: Path
+) -> None:
+    for team in ("Sales", "Support"):
+        r = await owner.post("/api/teams", {"name": team, "operator_ids": [owner.operator_id]})
+        assert r.status_code == 201, r.text
+    teams = {t["name"]: t["id"] for t in (await owner.get("/api/teams")).json()["items"]}
+    page, watch = await open_page(context, live.url + "/flows")
+    await page.get_by_role("button", name="New flow").click()
+    await field(page, "Flow name").fill("Front desk")
+    await box(page, "greeting").click()
+    await field(page, "Then").select_option("new:ask")
+    await field(page, "Question").fill("What is your name?")
+    await field(page, "Expected answer").select_option("text")
+    await field(page, "Save the answer as").fill("contact.name")
+    await field(page, "Then").select_option("new:choose")
+    await field(page, "Question").fill("Thanks {{contact.name}}! Sales or support?")
+    await page.get_by_label("Option 1 goes to").select_option("new:handoff")
+    await field(page, "Team's queue").select_option(label="Sales")
+    await box(page, "choose_1").click()
+    await page.get_by_label("Option 2 goes to").select_option("new:handoff")
+    await field(page, "Team's queue").select_option(label="Support")
+    await expect(page.locator("#flow-canvas .edge")).to_have_count(4)
+    await expect(page.locator("#problem-summary")).to_be_hidden()
+    await expect(page.locator("#save-state")).to_have_text("Draft saved")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#flow-status")).to_contain_text("Live · version 1")
+    flow = (await owner.get("/api/flows")).json()["items"][0]
+    assert flow["steps"]["handoff_1"] == {"type": "handoff", "team_id": teams["Sales"]}
+    assert flow["steps"]["handoff_2"] == {"type": "handoff", "team_id": teams["Support"]}
+
+    await page.get_by_role("tab", name="Try it").click()
+    await page.get_by_label("Type as the contact").fill("Mia")
+    await page.get_by_label("Type as the contact").press("Enter")
+    await expect(page.locator(".try-transcript > li").last).to_contain_text("Thanks Mia!")
+    await page.locator(".try-options").get_by_role("button", name="Support").click()
+    await expect(page.locator(".try-status")).to_contain_text("Handed off")
+    await shot(page, tmp_path, "07-front-desk")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await box(page, "choose_1").click()
+    await shot(page, tmp_path, "08-front-desk-phone")
+    assert watch.errors == []

@@ -5,7 +5,7 @@
 "use strict";
 
 import { BOX, layout } from "./flow_layout.js";
-import { exits, summary, typeName } from "./flow_steps.js";
+import { exits, hasNext, summary, typeName } from "./flow_steps.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -25,10 +25,10 @@ function clip(text, max) {
 
 /**
  * Draw `doc` into the <svg> `root`. `problems` maps step id → [detail]; `selected` is a
- * step id; `onSelect(id)` and `onConnect(from, to)` are called on clicks and drags
- * (`onConnect` only when `editable`).
+ * step id; `names` maps team and operator ids to names; `onSelect(id)` and
+ * `onConnect(from, to)` are called on clicks and drags (`onConnect` only when `editable`).
  */
-export function drawFlow(root, doc, { selected, problems = {}, editable, onSelect, onConnect }) {
+export function drawFlow(root, doc, { selected, problems = {}, names = {}, editable, onSelect, onConnect }) {
   const { positions, width, height } = layout(doc);
   root.replaceChildren();
   root.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -50,7 +50,7 @@ export function drawFlow(root, doc, { selected, problems = {}, editable, onSelec
   }
   for (const [id, step] of Object.entries(doc.steps || {})) {
     boxes.append(box(id, step, positions[id], {
-      start: id === doc.start, selected: id === selected, problems: problems[id] || [], editable,
+      start: id === doc.start, selected: id === selected, problems: problems[id] || [], names, editable,
     }));
   }
   wire(root, positions, { editable, onSelect, onConnect });
@@ -85,7 +85,7 @@ function edge(from, to, exit, i, count) {
   return group;
 }
 
-function box(id, step, at, { start, selected, problems, editable }) {
+function box(id, step, at, { start, selected, problems, names, editable }) {
   const classes = ["step-box", "type-" + (/^[a-z_]+$/.test(step.type) ? step.type : "other")];
   if (selected) classes.push("selected");
   if (problems.length) classes.push("has-problem");
@@ -98,14 +98,14 @@ function box(id, step, at, { start, selected, problems, editable }) {
   group.append(svg("rect", { class: "band", width: 6, height: BOX.height, rx: 3 }));
   group.append(svg("text", { x: 16, y: 20, class: "box-type" }, clip(typeName(step.type), 26)));
   group.append(svg("text", { x: 16, y: 40, class: "box-id" }, clip(id, 22)));
-  group.append(svg("text", { x: 16, y: 58, class: "box-summary" }, clip(summary(step), 25)));
+  group.append(svg("text", { x: 16, y: 58, class: "box-summary" }, clip(summary(step, names), 25)));
   if (start) group.append(svg("text", { x: 0, y: -8, class: "start-mark" }, "▶ Start"));
   if (problems.length) {
     const badge = svg("g", { class: "problem-badge", transform: `translate(${BOX.width - 14} 14)` });
     badge.append(svg("circle", { r: 10 }), svg("text", { y: 4, "text-anchor": "middle" }, String(problems.length)));
     group.append(badge);
   }
-  if (editable) {
+  if (editable && (hasNext(step.type) || exits(step).length)) {
     group.append(svg("circle", { class: "port", cx: BOX.width / 2, cy: BOX.height, r: 7, "data-port": id }));
   }
   return group;

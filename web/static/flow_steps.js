@@ -102,15 +102,19 @@ export function setPath(step, path, value) {
   node[keys[keys.length - 1]] = value;
 }
 
-/** One line that says what a step does, for its box on the canvas. */
-export function summary(step) {
+/** One line that says what a step does, for its box on the canvas (`names`: id → name of
+ * the workspace's teams and operators). */
+export function summary(step, names = {}) {
   switch (step.type) {
     case "send": case "ask": case "choose": return step.text || "";
     case "branch": return `${(step.cases || []).length} case(s), else`;
     case "hours": return "open or closed?";
     case "set": return `${step.save_as || "?"} = ${step.value ?? ""}`;
     case "tag": return [...(step.add || []).map((t) => "+" + t), ...(step.remove || []).map((t) => "−" + t)].join(" ");
-    case "assign": case "handoff": return step.team_id || step.operator_id ? "to a team or person" : "to the queue";
+    case "assign": case "handoff": {
+      const to = step.operator_id || step.team_id;
+      return to ? "to " + (names[to] || to) : "to the shared queue";
+    }
     case "http": return `${step.method || "POST"} ${step.url || ""}`;
     case "wait": return `${step.minutes ?? "?"} min`;
     default: return "";

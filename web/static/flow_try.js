@@ -23,16 +23,31 @@ export function tryPanel(root, draft) {
   const form = $(".try-form");
   const input = form.querySelector("input");
   let replies = [];
-  let busy = false;
+  let running = null; // the simulation on its way, if any
+  let again = false; // the replies changed while it was
 
+  /** Simulate with the replies so far; a change while one is on its way runs once more. */
   async function run() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = simulate();
+    await running;
+    running = null;
+    if (again) {
+      again = false;
+      run();
+    }
+  }
+
+  async function simulate() {
     const doc = draft();
     if (doc.trigger.on === "message" && !replies.length) {
       show({ transcript: [], status: "idle" });
       status.textContent = `Type a message with one of the keywords (${(doc.trigger.keywords || []).join(", ") || "none yet"}) to start.`;
       return;
     }
-    busy = true;
     try {
       show(await post("/api/flows/simulate", { ...doc, replies, contact: { name: "Sam" } }));
     } catch (err) {
@@ -44,8 +59,6 @@ export function tryPanel(root, draft) {
       } else {
         report(err, "Could not try the flow");
       }
-    } finally {
-      busy = false;
     }
   }
 
@@ -87,7 +100,7 @@ export function tryPanel(root, draft) {
   }
 
   function answer(text, option) {
-    if (busy) return;
+    for (const button of transcript.querySelectorAll(".try-options button")) button.disabled = true;
     replies.push(option === undefined ? { text } : { text, option });
     run();
   }

@@ -131,6 +131,7 @@ function drawCanvas() {
   drawFlow($("flow-canvas"), state.doc, {
     selected: state.selected,
     problems: state.problems.steps,
+    names: lookups.names,
     editable,
     onSelect: (id) => {
       state.selected = id;
@@ -392,11 +393,12 @@ $("try-open").addEventListener("click", openTry);
 
 // ------------------------------------------------------------------ teams and operators
 
-const lookups = { teams: [], operators: [] };
+const lookups = { teams: [], operators: [], names: {} };
 async function loadLookups() {
   const [teams, operators] = await Promise.allSettled([get("/api/teams"), get("/api/operators")]);
   if (teams.status === "fulfilled") lookups.teams = teams.value.items;
   if (operators.status === "fulfilled") lookups.operators = operators.value.items.filter((o) => !o.disabled);
+  for (const item of [...lookups.teams, ...lookups.operators]) lookups.names[item.id] = item.name;
 }
 
 wireTopbar();
