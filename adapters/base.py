@@ -326,6 +326,18 @@ def require_content(text: str, attachments: Sequence[Attachment]) -> None:
         raise SendError("nothing to send: no text and no attachments", retryable=False)
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to a provider's ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def numbered(text: str, options: Sequence[tuple[str, str]]) -> str:
+    """A choice as plain text, for channels without buttons: the contact answers with the
+    number or the label."""
+    lines = [f"{value}. {label}" for label, value in options]
+    return text + "\n\n" + "\n".join(lines)
+
+
 def retryable_status(status_code: int) -> bool:
     """An HTTP status that may succeed on a later try: 429 (throttled) or any 5xx."""
     return status_code == 429 or status_code >= 500

@@ -22,6 +22,7 @@ from adapters.base import (
     SendResult,
     as_dict,
     as_id,
+    clip,
     epoch_millis,
     header,
     hmac_sha256_hex_matches,
@@ -283,6 +284,35 @@ class ViberAdapter:
                     "Viber send_message: no message_token in the answer", retryable=False
                 ) from None
         return SendResult.of(ids)
+
+    async def send_options(
+        self,
+        client: httpx.AsyncClient,
+        recipient_external_id: str,
+        text: str,
+        options: Sequence[tuple[str, str]],
+    ) -> SendResult:
+        """A choice as a keyboard of reply buttons; a tap sends the option's number back
+        as the contact's text, which picks it."""
+        buttons = [
+            {"ActionType": "reply", "ActionBody": value, "Text": clip(label, 250), "Columns": 6}
+            for label, value in options
+        ]
+        payload = {
+            "receiver": recipient_external_id,
+            "min_api_version": 1,
+            "sender": {"name": self.sender_name},
+            "type": "text",
+            "text": text,
+            "keyboard": {"Type": "keyboard", "DefaultHeight": False, "Buttons": buttons},
+        }
+        body = await _call(client, "send_message", payload, self.auth_token, SendError)
+        try:
+            return SendResult(as_id(body.get("message_token"), "message_token"))
+        except PayloadError:
+            raise SendError(
+                "Viber send_message: no message_token in the answer", retryable=False
+            ) from None
 
 
 register("viber")(ViberAdapter.from_config)

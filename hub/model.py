@@ -180,6 +180,9 @@ class ProviderMessage:
     # The business's own message seen again (Messenger echo, typed in the native inbox):
     # stored as outbound, never treated as the customer's.
     echo: bool = False
+    # The value of an option a flow offered that the contact tapped (a WhatsApp reply
+    # button or list row id, a Messenger quick reply payload).
+    option: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

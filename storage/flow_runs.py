@@ -109,6 +109,32 @@ async def started_since(
     return found is not None
 
 
+async def unanswered(
+    db: AsyncSession, workspace_id: str, before: datetime, since: datetime, limit: int = 100
+) -> list[tuple[m.Conversation, m.Message]]:
+    """Open conversations whose last message is the contact's, written in
+    ``[since, before)``: nobody answered it (and nobody holds the conversation)."""
+    rows = await db.execute(
+        select(m.Conversation, m.Message)
+        .join(
+            m.Message,
+            (m.Message.conversation_id == m.Conversation.id)
+            & (m.Message.seq == m.Conversation.last_seq),
+        )
+        .where(
+            m.Conversation.workspace_id == workspace_id,
+            m.Conversation.status != "resolved",
+            m.Conversation.assignee_id.is_(None),
+            m.Message.direction == "in",
+            m.Message.author_kind == "contact",
+            m.Message.created_at < before,
+            m.Message.created_at >= since,
+        )
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class DueTimer:
     id: str

@@ -127,3 +127,14 @@ async def published(db: AsyncSession, workspace_id: str, on: str) -> list[m.Flow
         .order_by(m.Flow.priority.desc(), m.Flow.created_at)
     )
     return list(rows)
+
+
+async def no_reply_flows(db: AsyncSession) -> list[m.Flow]:
+    """Every workspace's published ``no_reply`` flows, highest priority first."""
+    rows = await db.scalars(
+        select(m.Flow)
+        .where(m.Flow.status == "published", m.Flow.trigger == "no_reply")
+        .order_by(m.Flow.workspace_id, m.Flow.priority.desc(), m.Flow.created_at)
+        .limit(1000)
+    )
+    return list(rows)

@@ -50,6 +50,7 @@ from web.window import window_open
 log = logging.getLogger("inviaro.flows")
 
 OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this often
+NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
 TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
 HTTP_TIMEOUT_S = 10.0
@@ -143,19 +144,54 @@ class FlowRunner:
                     break
             if chosen is None:
                 return
-            version = chosen.version or 0
+        await self._start(chosen, document, msg.conversation_id, msg.text, key)
+
+    async def _start(
+        self, flow: m.Flow, document: dict[str, Any], conversation_id: str, text: str, key: str
+    ) -> None:
+        """A new run of ``flow``'s published version, consuming the event ``key``."""
+        version = flow.version or 0
         parsed, problems = doc.parse(document)
         if parsed is None or problems:
-            log.error("published flow %s v%s does not parse", chosen.id, version)
+            log.error("published flow %s v%s does not parse", flow.id, version)
             return
-        context = await self._context(msg.conversation_id)
-        if context is None:
+        context = await self._context(conversation_id)
+        if context is None or not context[1]:
             return
-        outcome = engine.start(parsed, context[0], message_text=msg.text)
-        run_id = await self._commit(None, chosen.id, version, msg.conversation_id, outcome, key)
+        outcome = engine.start(parsed, context[0], message_text=text)
+        run_id = await self._commit(None, flow.id, version, conversation_id, outcome, key)
         if run_id is not None:
-            metrics.FLOW_RUNS.labels(chosen.id, "started").inc()
-            await self._carry_out(run_id, chosen.id, msg.conversation_id, outcome, key)
+            metrics.FLOW_RUNS.labels(flow.id, "started").inc()
+            await self._carry_out(run_id, flow.id, conversation_id, outcome, key)
+
+    async def start_no_reply_runs(self) -> int:
+        """Start ``no_reply`` flows where a contact's message has waited ``after_minutes``
+        with no answer (the worker calls this each pass); answers how many started."""
+        now = self.clock()
+        started = 0
+        async with self.services.db() as db:
+            flows_ = await flows.no_reply_flows(db)
+            due: list[tuple[m.Flow, dict[str, Any], m.Conversation, m.Message]] = []
+            for flow in flows_:
+                document = await flows.version_document(db, flow.id, flow.version or 0)
+                trigger = document.get("trigger") or {}
+                after = timedelta(minutes=int(trigger.get("after_minutes") or 0))
+                waiting = await flow_runs.unanswered(
+                    db, flow.workspace_id, now - after, now - after - NO_REPLY_LOOKBACK
+                )
+                channels = trigger.get("channels")
+                for conv, last in waiting:
+                    if channels and conv.channel_id not in channels:
+                        continue
+                    if await flow_runs.waiting_run(db, conv.id) is not None:
+                        continue
+                    if await flow_runs.event_taken(db, f"noreply:{flow.id}:{last.id}"):
+                        continue
+                    due.append((flow, document, conv, last))
+        for flow, document, conv, last in due:
+            await self._start(flow, document, conv.id, last.text, f"noreply:{flow.id}:{last.id}")
+            started += 1
+        return started
 
     async def _matches(
         self,
@@ -389,7 +425,7 @@ class FlowRunner:
             },
             now=self.clock(),
             hours=_hours(workspace.business_hours),
-            may_send=window_open(channel.kind, conv.last_inbound_at),
+            may_send=window_open(channel.kind, conv.last_inbound_at, self.clock()),
         )
         return ctx, may_automate(contact)
 

@@ -180,6 +180,7 @@ def _inbound(channel: Channel, event: ProviderMessage) -> Inbound:
         contact_name=event.contact_name,
         provider_message_id=event.provider_message_id,
         sent_at=event.sent_at,
+        payload=None if event.option is None else {"option": event.option},
     )
 
 

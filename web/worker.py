@@ -33,7 +33,14 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from adapters.base import ChannelAdapter, ConfigError, SendError, UnknownChannelKind, adapter_for
+from adapters.base import (
+    ChannelAdapter,
+    ConfigError,
+    SendError,
+    UnknownChannelKind,
+    adapter_for,
+    numbered,
+)
 from hub.model import utcnow
 from hub.store import Receipt
 from storage import outbox, retention
@@ -69,6 +76,18 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 def _adapter(settings: Settings, item: outbox.Claimed) -> ChannelAdapter:
     config = adapter_config(settings, item.channel_config, item.channel_secrets)
     return adapter_for(item.channel_kind, config)
+
+
+def _options(item: outbox.Claimed) -> list[tuple[str, str]]:
+    """A flow's choice to render natively: ``(label, value)`` pairs, or none."""
+    raw = (item.payload or {}).get("options")
+    if not isinstance(raw, list):
+        return []
+    return [
+        (str(o.get("label")), str(o.get("value")))
+        for o in raw
+        if isinstance(o, dict) and o.get("label") is not None
+    ]
 
 
 def _template(item: outbox.Claimed) -> tuple[str, str, list[str]] | None:
@@ -107,6 +126,13 @@ async def _deliver(
                     engine, item, f"A {item.channel_kind} channel cannot send a template."
                 )
             result = await send_template(client, item.recipient, *template)
+        elif options := _options(item):
+            send_options = getattr(adapter, "send_options", None)
+            if send_options is not None:
+                result = await send_options(client, item.recipient, item.text, options)
+            else:
+                text = numbered(item.text, options)
+                result = await adapter.send(client, item.recipient, text, item.attachments)
         else:
             result = await adapter.send(client, item.recipient, item.text, item.attachments)
     except SendError as exc:
@@ -213,7 +239,9 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         claimed = 0
         try:
             claimed = await run_once(services)
-            claimed += await services.extras["flow_runner"].fire_due_timers()
+            runner = services.extras["flow_runner"]
+            claimed += await runner.fire_due_timers()
+            claimed += await runner.start_no_reply_runs()
         except Exception as exc:
             log.warning("outbox pass failed (%s); retrying", type(exc).__name__)
         if time.monotonic() >= next_retention:

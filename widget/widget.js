@@ -204,14 +204,17 @@
 
   // ---- outgoing queue ----
   function persistQueue() {
-    save("queue", queue.map(function (q) { return { client_id: q.client_id, text: q.text }; }));
+    save("queue", queue.map(function (q) { return { client_id: q.client_id, text: q.text, option: q.option }; }));
   }
   function dequeue(clientId) {
     queue = queue.filter(function (q) { return q.client_id !== clientId; });
     persistQueue();
   }
-  function submit(text) {
+  // ``option``: the value of a tapped option a flow offered (the hub picks it by value).
+  function submit(text, option) {
     var item = { client_id: uid(), text: text };
+    if (option != null) item.option = option;
+    dropOptions();
     queue.push(item);
     persistQueue();
     renderPending(item);
@@ -223,7 +226,9 @@
     if (!wsOpen || resuming) { if (li) state(li, "queued"); return; }
     if (li) state(li, "sending");
     item.inflight = true;
-    sendFrame({ type: "send", ref: item.client_id, text: item.text, client_id: item.client_id });
+    var frame = { type: "send", ref: item.client_id, text: item.text, client_id: item.client_id };
+    if (item.option != null) frame.option = item.option;
+    sendFrame(frame);
     clearTimeout(item.timer);
     item.timer = setTimeout(function () { if (pending[item.client_id] && wsOpen) fail(item.client_id); }, 15000);
   }
@@ -295,6 +300,8 @@
     ".st{display:block;font-size:11px;opacity:.8;text-align:right}" +
     "li[data-state=failed]{background:#fee2e2;color:#7f1d1d}" +
     ".retry{font-size:12px;text-decoration:underline;margin-left:6px;color:inherit}" +
+    ".opts{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}" +
+    ".opt{border:1px solid var(--c);color:var(--c);background:#fff;border-radius:14px;padding:4px 10px;cursor:pointer}" +
     ".typing{font-size:12px;color:#5b6270;padding:2px 14px;min-height:1.6em;background:#f7f8fa}" +
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e6eb;background:#fff}" +
     "textarea{flex:1;resize:none;border:1px solid #c9ced6;border-radius:8px;padding:8px;min-height:40px;max-height:120px;color:#1d2330;background:#fff}" +
@@ -368,6 +375,8 @@
     log.addEventListener("click", function (e) {
       var b = e.target.closest && e.target.closest(".retry");
       if (b) retry(b.getAttribute("data-id"));
+      var o = e.target.closest && e.target.closest(".opt");
+      if (o) submit(o.textContent, o.getAttribute("data-value"));
     });
     document.addEventListener("visibilitychange", function () { if (!document.hidden && isOpen) markRead(); });
 
@@ -441,7 +450,15 @@
     var li = bubble(mine, mine ? null : (m.author && m.author.name) || (m.author && m.author.kind === "bot" ? "Bot" : "Support"), m.text || "");
     li.setAttribute("data-seq", m.seq);
     li.setAttribute("data-id", m.id);
-    if (mine) { li.setAttribute("data-state", "sent"); li.appendChild(h("span", { "class": "st" }, "Sent")); }
+    if (mine) { li.setAttribute("data-state", "sent"); li.appendChild(h("span", { "class": "st" }, "Sent")); dropOptions(); }
+    else if (m.options && m.options.length && m.seq > lastSeq) {
+      // A flow's choice: one button per option (labels as text, never HTML).
+      var opts = h("div", { "class": "opts", role: "group", "aria-label": "Choose an answer" });
+      m.options.forEach(function (o) {
+        opts.appendChild(h("button", { "class": "opt", type: "button", "data-value": String(o.value) }, String(o.label)));
+      });
+      li.appendChild(opts);
+    }
     // Ordered by seq; pending (unacknowledged) messages stay at the end.
     var before = null;
     for (var n = ui.log.firstChild; n; n = n.nextSibling) {
@@ -451,6 +468,13 @@
     ui.log.insertBefore(li, before);
     scrollDown();
     return li;
+  }
+
+  // Only the newest choice can be answered: answering (or writing) removes the buttons.
+  function dropOptions() {
+    if (!ui) return;
+    var all = ui.log.querySelectorAll(".opts");
+    for (var i = 0; i < all.length; i++) all[i].remove();
   }
 
   function renderPending(item) {

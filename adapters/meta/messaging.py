@@ -14,6 +14,7 @@ from adapters.base import (
     as_dict,
     as_id,
     as_list,
+    clip,
     epoch_millis,
     location_text,
     opt_str,
@@ -66,7 +67,11 @@ def _messaging_item(item: dict[str, Any], where: str) -> list[ChannelEvent]:
                 return []
             text = "[unsupported message]"
         mid = as_id(message.get("mid"), f"{where}.message.mid")
-        return [ProviderMessage(mid, contact, None, text, attachments, at, echo)]
+        quick = message.get("quick_reply")
+        option = quick.get("payload") if isinstance(quick, dict) else None
+        if not (isinstance(option, str) and 0 < len(option) <= 200):
+            option = None
+        return [ProviderMessage(mid, contact, None, text, attachments, at, echo, option)]
 
     if "delivery" in item:
         delivery = as_dict(item["delivery"], f"{where}.delivery")
@@ -196,24 +201,42 @@ class MessengerAdapter:
                     }
                 }
             )
+        return SendResult.of([await self._post(client, recipient_external_id, m) for m in messages])
+
+    async def send_options(
+        self,
+        client: httpx.AsyncClient,
+        recipient_external_id: str,
+        text: str,
+        options: Sequence[tuple[str, str]],
+    ) -> SendResult:
+        """A choice as quick replies (up to 13); a tap comes back with the option's value
+        as its payload."""
+        replies = [
+            {"content_type": "text", "title": clip(label, 20), "payload": value}
+            for label, value in options[:13]
+        ]
+        message = {"text": clip(text, 2000), "quick_replies": replies}
+        return SendResult(await self._post(client, recipient_external_id, message))
+
+    async def _post(
+        self, client: httpx.AsyncClient, recipient_external_id: str, message: dict[str, Any]
+    ) -> str:
         url = f"{self.graph_base}/{self.account_id}/messages"
         params = {"appsecret_proof": appsecret_proof(self.access_token, self.app_secret)}
         what = f"{self.kind.capitalize()} send"
-        ids = []
-        for message in messages:
-            payload = {
-                "recipient": {"id": recipient_external_id},
-                "messaging_type": "RESPONSE",
-                "message": message,
-            }
-            answer = await graph_post(
-                client, url, payload, token=self.access_token, params=params, what=what
-            )
-            message_id = answer.get("message_id")
-            if not isinstance(message_id, str) or not message_id:
-                raise SendError(f"{what}: no message_id in the answer", retryable=False)
-            ids.append(message_id)
-        return SendResult.of(ids)
+        payload = {
+            "recipient": {"id": recipient_external_id},
+            "messaging_type": "RESPONSE",
+            "message": message,
+        }
+        answer = await graph_post(
+            client, url, payload, token=self.access_token, params=params, what=what
+        )
+        message_id = answer.get("message_id")
+        if not isinstance(message_id, str) or not message_id:
+            raise SendError(f"{what}: no message_id in the answer", retryable=False)
+        return message_id
 
 
 register("messenger")(MessengerAdapter.from_config)

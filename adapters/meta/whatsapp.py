@@ -17,6 +17,7 @@ from adapters.base import (
     as_dict,
     as_id,
     as_list,
+    clip,
     epoch_seconds,
     location_text,
     opt_str,
@@ -86,6 +87,7 @@ def _wa_value(value: dict[str, Any], where: str) -> list[ChannelEvent]:
                 text=text,
                 attachments=attachments,
                 sent_at=_optional_time(message.get("timestamp"), f"{message_where}.timestamp"),
+                option=_wa_option(message),
             )
         )
     for k, raw in enumerate(as_list(value.get("statuses"), f"{where}.statuses")):
@@ -150,6 +152,16 @@ def _wa_location(location: dict[str, Any], where: str) -> str:
         opt_str(location.get("name"), f"{where}.location.name"),
         opt_str(location.get("address"), f"{where}.location.address"),
     )
+
+
+def _wa_option(message: dict[str, Any]) -> str | None:
+    """The id of the reply button or list row the contact tapped (our option's value)."""
+    interactive = message.get("interactive") if message.get("type") == "interactive" else None
+    if not isinstance(interactive, dict):
+        return None
+    reply = interactive.get(str(interactive.get("type")))
+    option = reply.get("id") if isinstance(reply, dict) else None
+    return option if isinstance(option, str) and 0 < len(option) <= 200 else None
 
 
 def _wa_interactive(interactive: dict[str, Any]) -> str:
@@ -269,6 +281,40 @@ class WhatsAppAdapter:
 
         ids = [await self._post_message(client, payload, "WhatsApp send") for payload in payloads]
         return SendResult.of(ids)
+
+    async def send_options(
+        self,
+        client: httpx.AsyncClient,
+        recipient_external_id: str,
+        text: str,
+        options: Sequence[tuple[str, str]],
+    ) -> SendResult:
+        """A choice as an interactive message: reply buttons for up to 3 options, else a
+        list of up to 10 rows; a tap comes back with the option's value as its id."""
+        body = {"text": clip(text, 1024)}
+        if len(options) <= 3:
+            buttons = [
+                {"type": "reply", "reply": {"id": value, "title": clip(label, 20)}}
+                for label, value in options
+            ]
+            interactive: dict[str, Any] = {
+                "type": "button",
+                "body": body,
+                "action": {"buttons": buttons},
+            }
+        else:
+            rows = [{"id": value, "title": clip(label, 24)} for label, value in options[:10]]
+            interactive = {
+                "type": "list",
+                "body": body,
+                "action": {"button": "Choose", "sections": [{"title": "Options", "rows": rows}]},
+            }
+        payload = {
+            **_wa_envelope(recipient_external_id),
+            "type": "interactive",
+            "interactive": interactive,
+        }
+        return SendResult(await self._post_message(client, payload, "WhatsApp interactive send"))
 
     async def send_template(
         self,

@@ -25,6 +25,7 @@ def test_messenger_text_becomes_provider_message(payload: Payload) -> None:
             contact_name=None,
             text="hello, world!",
             sent_at=ms(1458692752478),
+            option="<DEVELOPER_DEFINED_PAYLOAD>",  # a tapped quick reply's payload
         )
     ]
 

@@ -378,3 +378,52 @@ async def test_refused_message_fails_and_retry_sends_it(context: Any, site: Widg
     items = await site.messages(conv)
     assert [(m["text"], m["client_id"]) for m in items] == [("try me", refused[0])]
     assert watch.problems() == []
+
+
+async def test_a_flows_choice_shows_as_buttons_and_a_tap_answers(
+    context: Any, site: WidgetSite
+) -> None:
+    steps = {
+        "pick": {
+            "type": "choose",
+            "text": "Sales or support?",
+            "save_as": "vars.team",
+            "options": [
+                {"label": "Sales", "next": "done"},
+                {"label": "Support <b>", "next": "done"},
+            ],
+        },
+        "done": {"type": "send", "text": "Noted: {{vars.team}}"},
+    }
+    flow = (
+        await site.owner.post(
+            "/api/flows",
+            {
+                "name": "Menu",
+                "trigger": {"on": "conversation_started"},
+                "start": "pick",
+                "steps": steps,
+            },
+        )
+    ).json()
+    assert (await site.owner.post(f"/api/flows/{flow['id']}/publish")).status_code == 200
+    page, watch = await open_page(context, site.page("choice"))
+    await open_widget(page)
+    await box(page).fill("hi")
+    await box(page).press("Enter")
+    choice = page.get_by_role("group", name="Choose an answer")
+    await expect(choice.get_by_role("button")).to_have_count(2)
+    await screenshot(page, "flow-choice-buttons")
+    await choice.get_by_role("button", name="Support <b>").click()
+    await expect(bubbles(page).filter(has_text="Noted: Support <b>")).to_have_count(1)
+    await expect(page.get_by_role("group", name="Choose an answer")).to_have_count(0)
+    conv = await site.conversation_id()
+    items = await site.wait_messages(conv, lambda ms: len(ms) == 4)
+    assert [m["text"] for m in items] == [
+        "hi",
+        "Sales or support?",
+        "Support <b>",
+        "Noted: Support <b>",
+    ]
+    assert items[2]["option"] == "2"
+    assert watch.problems() == []

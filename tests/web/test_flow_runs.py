@@ -394,3 +394,62 @@ async def test_an_ask_timeout_fires_from_the_worker(owner: Account, live: LiveSe
         runner(live).clock = utcnow
     (run,) = await runs(owner, first["conversation_id"])
     assert run["status"] == "done"
+
+
+async def test_no_reply_starts_after_the_minutes_without_an_answer_once(
+    owner: Account, live: LiveServer
+) -> None:
+    from datetime import timedelta
+
+    from hub.model import utcnow
+
+    steps = {"s": {"type": "send", "text": "Sorry for the wait; we will answer soon."}}
+    await publish(owner, steps, "s", on="no_reply", after_minutes=5)
+    shop = await custom_channel(owner)
+    first = await shop.deliver("m-1", "hello?")
+    await runner(live).idle()
+    assert await runner(live).start_no_reply_runs() == 0  # not five minutes yet
+    runner(live).clock = lambda: utcnow() + timedelta(minutes=6)
+    try:
+        assert await runner(live).start_no_reply_runs() == 1
+        assert await runner(live).start_no_reply_runs() == 0  # once per unanswered message
+    finally:
+        runner(live).clock = utcnow
+    assert await bot_texts(owner, first["conversation_id"]) == [
+        "Sorry for the wait; we will answer soon."
+    ]
+
+
+async def test_no_reply_does_not_start_once_an_operator_answered(
+    owner: Account, live: LiveServer
+) -> None:
+    from datetime import timedelta
+
+    from hub.model import utcnow
+
+    steps = {"s": {"type": "send", "text": "Sorry for the wait."}}
+    await publish(owner, steps, "s", on="no_reply", after_minutes=5)
+    shop = await custom_channel(owner)
+    first = await shop.deliver("m-1", "hello?")
+    await owner.post(f"/api/conversations/{first['conversation_id']}/messages", {"text": "Hi!"})
+    runner(live).clock = lambda: utcnow() + timedelta(minutes=6)
+    try:
+        await runner(live).start_no_reply_runs()
+    finally:
+        runner(live).clock = utcnow
+    assert await bot_texts(owner, first["conversation_id"]) == []
+
+
+async def test_runs_are_counted_by_flow_in_the_metrics(owner: Account, live: LiveServer) -> None:
+    steps = {
+        "s": {"type": "send", "text": "Hi"},
+    }
+    flow_id = await publish(
+        owner, {**steps, "s": {**steps["s"], "next": "h"}, "h": {"type": "handoff"}}, "s"
+    )
+    shop = await custom_channel(owner)
+    await shop.deliver("m-1", "hello")
+    await runner(live).idle()
+    metrics = (await owner.client.get("/metrics")).text
+    assert f'inviaro_flow_runs_total{{event="started",flow_id="{flow_id}"}} 1.0' in metrics
+    assert f'inviaro_flow_runs_total{{event="handed_off",flow_id="{flow_id}"}} 1.0' in metrics
