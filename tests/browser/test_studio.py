@@ -354,3 +354,24 @@ async def test_a_greeting_question_and_routing_flow_is_built_with_the_forms_only
     await box(page, "choose_1").click()
     await shot(page, tmp_path, "08-front-desk-phone")
     assert watch.errors == []
+
+
+async def test_a_keyword_trigger_shows_its_flow_problem_until_it_has_keywords(
+    live: LiveServer, owner: Account, context: Any
+) -> None:
+    page, watch = await open_page(context, live.url + "/flows")
+    await page.get_by_role("button", name="New flow").click()
+    await expect(box(page, "greeting")).to_be_visible()
+    await field(page, "Starts when").select_option("message")
+    summary = page.locator("#problem-summary")
+    await expect(summary).to_contain_text("needs at least one keyword")
+    await expect(page.locator("#side-panel .problems")).to_contain_text("keyword")
+    await field(page, "Keywords (any of)").fill("price, menu")
+    await expect(summary).to_be_hidden()
+    await page.get_by_role("tab", name="Try it").click()
+    await expect(page.locator(".try-status")).to_contain_text("price, menu")
+    await page.get_by_label("Type as the contact").fill("What is on the menu?")
+    await page.get_by_label("Type as the contact").press("Enter")
+    transcript = page.locator(".try-transcript > li")
+    await expect(transcript).to_have_text(["What is on the menu?", "Hi! Thanks for writing to us."])
+    assert watch.errors == []

@@ -49,7 +49,10 @@ export function tryPanel(root, draft) {
       return;
     }
     try {
-      show(await post("/api/flows/simulate", { ...doc, replies, contact: { name: "Sam" } }));
+      const result = await post("/api/flows/simulate", { ...doc, replies, contact: { name: "Sam" } });
+      // A keyword trigger's first message starts the run; the engine does not echo it.
+      if (doc.trigger.on === "message") result.transcript.unshift({ from: "contact", text: replies[0].text });
+      show(result);
     } catch (err) {
       if (err instanceof ApiError && err.code === "invalid_flow") {
         transcript.replaceChildren();

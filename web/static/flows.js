@@ -8,6 +8,7 @@ import { ApiError, del, el, get, me, patch, post, report, toast, wireTopbar } fr
 import { drawFlow } from "./flow_canvas.js";
 import { flowForm, showProblems, stepForm } from "./flow_forms.js";
 import { cleaned, exits, freshId, hasNext, newStep, removeStep, renameStep, setPath, STEP_TYPES } from "./flow_steps.js";
+import { jsonView } from "./flow_json.js";
 import { tryPanel } from "./flow_try.js";
 
 const $ = (id) => document.getElementById(id);
@@ -347,31 +348,19 @@ function showView(view) {
   $("json-view").hidden = view !== "json";
   $("view-canvas").setAttribute("aria-pressed", String(view === "canvas"));
   $("view-json").setAttribute("aria-pressed", String(view === "json"));
-  if (view === "json") {
-    $("json-text").value = JSON.stringify(cleaned(state.doc), null, 2);
-    $("json-error").textContent = "";
-  }
+  if (view === "json") json.show();
 }
 $("view-canvas").addEventListener("click", () => showView("canvas"));
 $("view-json").addEventListener("click", () => showView("json"));
-$("json-text").readOnly = !editable;
-$("json-apply").addEventListener("click", () => {
-  let value;
-  try {
-    value = JSON.parse($("json-text").value);
-  } catch (err) {
-    $("json-error").textContent = "This is not valid JSON: " + err.message;
-    return;
-  }
-  if (!value || typeof value !== "object" || !value.steps || typeof value.steps !== "object" || Array.isArray(value.steps)) {
-    $("json-error").textContent = "The document is an object with trigger, start and steps (an object of step name to step).";
-    return;
-  }
-  state.doc = { trigger: value.trigger || { on: "conversation_started" }, start: value.start || "", steps: value.steps };
-  state.selected = null;
-  $("json-error").textContent = "";
-  rebuild();
-  toast("JSON applied.", "ok", 2000);
+const json = jsonView({
+  current: () => cleaned(state.doc),
+  editable,
+  apply: (doc) => {
+    state.doc = doc;
+    state.selected = null;
+    rebuild();
+    toast("JSON applied.", "ok", 2000);
+  },
 });
 
 function showSide(tab) {
