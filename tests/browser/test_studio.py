@@ -375,3 +375,26 @@ async def test_a_keyword_trigger_shows_its_flow_problem_until_it_has_keywords(
     transcript = page.locator(".try-transcript > li")
     await expect(transcript).to_have_text(["What is on the menu?", "Hi! Thanks for writing to us."])
     assert watch.errors == []
+
+
+async def test_deleting_the_open_flow_empties_the_editor(
+    live: LiveServer, owner: Account, context: Any
+) -> None:
+    r = await owner.post(
+        "/api/flows",
+        {
+            "name": "Old",
+            "trigger": {"on": "conversation_started"},
+            "start": "hello",
+            "steps": {"hello": {"type": "send", "text": "Hello"}, "odd": None},
+        },
+    )
+    assert r.status_code == 201, r.text
+    page, watch = await open_page(context, live.url + "/flows")
+    await expect(box(page, "odd")).to_have_class(re.compile("has-problem"))
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Delete", exact=True).click()
+    await expect(page.locator("#flow-editor")).to_be_hidden()
+    await expect(page.locator("#flow-list-empty")).to_be_visible()
+    assert (await owner.get("/api/flows")).json()["items"] == []
+    assert watch.errors == []

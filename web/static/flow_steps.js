@@ -31,6 +31,7 @@ export const TRIGGERS = {
 const NEXT_TYPES = new Set(["send", "ask", "set", "tag", "assign", "http", "wait"]);
 
 export function typeName(type) {
+  if (typeof type !== "string" || !type) return "No type (edit as JSON)";
   return STEP_TYPES[type]?.name || `${type} (edited as JSON)`;
 }
 

@@ -84,10 +84,15 @@ async function openFlow(id) {
     return;
   }
   state.flow = flow;
-  state.doc = { trigger: flow.trigger || { on: "conversation_started" }, start: flow.start || "", steps: flow.steps || {} };
+  const steps = {};
+  for (const [key, step] of Object.entries(flow.steps || {})) {
+    steps[key] = step && typeof step === "object" && !Array.isArray(step) ? step : {}; // the validator names it
+  }
+  state.doc = { trigger: flow.trigger || { on: "conversation_started" }, start: flow.start || "", steps };
   state.selected = null;
   state.problems = { flow: [], steps: {} };
   state.editedSincePublish = false;
+  setSaveState("");
   $("flow-editor").hidden = false;
   $("flow-none").hidden = true;
   drawList();
@@ -323,7 +328,8 @@ $("delete-flow").addEventListener("click", async () => {
     state.dirty = false;
     await del(`/api/flows/${encodeURIComponent(state.flow.id)}`);
     state.flows = state.flows.filter((f) => f.id !== state.flow.id);
-    location.hash = "";
+    history.replaceState(null, "", location.pathname);
+    openFlow("");
     toast("Flow deleted.", "ok", 3000);
   } catch (err) {
     report(err, "Could not delete the flow");
