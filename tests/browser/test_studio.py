@@ -237,6 +237,8 @@ async def test_business_hours_are_set_with_a_time_zone_and_a_holiday(
     assert hours["weekly"]["sun"] == []
     assert hours["holidays"] == ["2026-12-25"]
     await shot(page, tmp_path, "06-hours")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await shot(page, tmp_path, "06-hours-phone")
 
     await page.get_by_label("Monday closes").fill("25:00")
     await page.get_by_role("button", name="Save business hours").click()
@@ -329,6 +331,13 @@ async def test_a_greeting_question_and_routing_flow_is_built_with_the_forms_only
     await field(page, "Save the answer as").fill("contact.name")
     await field(page, "Then").select_option("new:choose")
     await field(page, "Question").fill("Thanks {{contact.name}}! Sales or support?")
+    choose_problems = page.locator('.step-form[data-step="choose_1"] .problems li')
+    await expect(choose_problems).to_have_text(
+        [
+            "“options[0].next” does not lead anywhere yet: pick the step it goes to.",
+            "“options[1].next” does not lead anywhere yet: pick the step it goes to.",
+        ]
+    )
     await page.get_by_label("Option 1 goes to").select_option("new:handoff")
     await field(page, "Team's queue").select_option(label="Sales")
     await box(page, "choose_1").click()
@@ -356,18 +365,24 @@ async def test_a_greeting_question_and_routing_flow_is_built_with_the_forms_only
     assert watch.errors == []
 
 
-async def test_a_keyword_trigger_shows_its_flow_problem_until_it_has_keywords(
+async def test_a_keyword_trigger_on_one_channel_shows_its_problem_until_it_has_keywords(
     live: LiveServer, owner: Account, context: Any
 ) -> None:
+    widget = {"kind": "widget", "name": "Website", "config": {"allowed_origins": [live.url]}}
+    channel = (await owner.post("/api/channels", widget)).json()
     page, watch = await open_page(context, live.url + "/flows")
     await page.get_by_role("button", name="New flow").click()
     await expect(box(page, "greeting")).to_be_visible()
     await field(page, "Starts when").select_option("message")
+    await field(page, "Website").check()
     summary = page.locator("#problem-summary")
     await expect(summary).to_contain_text("needs at least one keyword")
     await expect(page.locator("#side-panel .problems")).to_contain_text("keyword")
     await field(page, "Keywords (any of)").fill("price, menu")
     await expect(summary).to_be_hidden()
+    await expect(page.locator("#save-state")).to_have_text("Draft saved")
+    trigger = (await owner.get("/api/flows")).json()["items"][0]["trigger"]
+    assert trigger == {"on": "message", "keywords": ["price", "menu"], "channels": [channel["id"]]}
     await page.get_by_role("tab", name="Try it").click()
     await expect(page.locator(".try-status")).to_contain_text("price, menu")
     await page.get_by_label("Type as the contact").fill("What is on the menu?")

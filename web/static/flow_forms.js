@@ -225,7 +225,24 @@ function jsonEditor(id, step, ctx) {
   return el("div", { class: "stack" }, labelled("Step fields (JSON)", area), error, apply);
 }
 
-/** The flow's own settings: name, what starts it, priority; its flow-level problems. */
+/** Which channels the trigger listens on: none ticked means every channel. */
+function channelsField(trigger, channels, changed) {
+  const box = el("fieldset", { class: "rows" }, el("legend", {}, "On channels (none ticked: every channel)"));
+  for (const channel of channels) {
+    const check = el("input", { type: "checkbox", value: channel.id, checked: (trigger.channels || []).includes(channel.id) });
+    check.addEventListener("change", () => {
+      const ids = [...box.querySelectorAll("input:checked")].map((c) => c.value);
+      if (ids.length) trigger.channels = ids;
+      else delete trigger.channels;
+      changed();
+    });
+    box.append(el("label", { class: "check" }, check, channel.name));
+  }
+  return channels.length ? box : null;
+}
+
+/** The flow's own settings: name, what starts it, on which channels, priority; its
+ * flow-level problems. */
 export function flowForm(flow, doc, ctx) {
   const form = el("form", { class: "step-form stack", "aria-label": "Flow settings" });
   form.addEventListener("submit", (e) => e.preventDefault());
@@ -251,7 +268,7 @@ export function flowForm(flow, doc, ctx) {
     el("h3", {}, "Flow settings"),
     problemList(ctx.problems),
     labelled("Flow name", name),
-    on, extra,
+    on, extra, channelsField(trigger, ctx.channels || [], ctx.changed),
     numberField(flow, "priority", "Priority", ctx.changed, { min: -1000, max: 1000, hint: "When two published flows match, the higher priority starts." }),
     el("p", { class: "muted small" }, "Select a step on the canvas to edit it."));
   if (!ctx.editable) for (const c of form.querySelectorAll("input, select, textarea, button")) c.disabled = true;

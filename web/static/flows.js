@@ -181,7 +181,7 @@ function drawSide() {
     }));
   } else {
     state.selected = null;
-    panel.replaceChildren(flowForm(state.flow, state.doc, { problems: state.problems.flow, editable, changed: () => {
+    panel.replaceChildren(flowForm(state.flow, state.doc, { problems: state.problems.flow, channels: lookups.channels, editable, changed: () => {
       $("flow-title").textContent = state.flow.name;
       changed();
     } }));
@@ -234,10 +234,15 @@ async function validate() {
   if (ticket === validations) showValidation(problems); // a newer check is on its way otherwise
 }
 
+/** The validator's sentence, said for people where an exit was left empty. */
+function plain(detail) {
+  return detail.replace(/^'([^']+)' goes to '', which does not exist\.$/, "“$1” does not lead anywhere yet: pick the step it goes to.");
+}
+
 function showValidation(problems) {
   const byStep = {};
   const flowLevel = [];
-  for (const p of problems) {
+  for (const p of problems.map((q) => ({ step: q.step, detail: plain(q.detail) }))) {
     if (p.step && p.step in state.doc.steps) (byStep[p.step] ||= []).push(p.detail);
     else flowLevel.push(p.step ? `${p.step}: ${p.detail}` : p.detail);
   }
@@ -388,9 +393,10 @@ $("try-open").addEventListener("click", openTry);
 
 // ------------------------------------------------------------------ teams and operators
 
-const lookups = { teams: [], operators: [], names: {} };
+const lookups = { teams: [], operators: [], channels: [], names: {} };
 async function loadLookups() {
-  const [teams, operators] = await Promise.allSettled([get("/api/teams"), get("/api/operators")]);
+  const [teams, operators, channels] = await Promise.allSettled([get("/api/teams"), get("/api/operators"), get("/api/channels")]);
+  if (channels.status === "fulfilled") lookups.channels = channels.value.items;
   if (teams.status === "fulfilled") lookups.teams = teams.value.items;
   if (operators.status === "fulfilled") lookups.operators = operators.value.items.filter((o) => !o.disabled);
   for (const item of [...lookups.teams, ...lookups.operators]) lookups.names[item.id] = item.name;
