@@ -117,13 +117,13 @@ async def version_document(db: AsyncSession, flow_id: str, version: int) -> dict
     return row.document
 
 
-async def published(db: AsyncSession, workspace_id: str, on: str) -> list[m.Flow]:
-    """The workspace's published flows with this trigger, highest priority first (then
-    the oldest, so a tie always resolves the same way)."""
+async def published(db: AsyncSession, workspace_id: str, ons: tuple[str, ...]) -> list[m.Flow]:
+    """The workspace's published flows with one of these triggers, highest priority first
+    (then the oldest, so a tie always resolves the same way)."""
     rows = await db.scalars(
         select(m.Flow)
         .where(m.Flow.workspace_id == workspace_id, m.Flow.status == "published")
-        .where(m.Flow.trigger == on)
+        .where(m.Flow.trigger.in_(ons))
         .order_by(m.Flow.priority.desc(), m.Flow.created_at)
     )
     return list(rows)

@@ -50,6 +50,8 @@ from web.window import window_open
 log = logging.getLogger("inviaro.flows")
 
 OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this often
+# The triggers a contact's message can fire (no_reply is the worker's).
+MESSAGE_TRIGGERS = ("conversation_started", "message", "outside_hours")
 NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
 TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
@@ -133,10 +135,7 @@ class FlowRunner:
                 return
             hours = _hours(workspace.business_hours)
             chosen: m.Flow | None = None
-            candidates: list[m.Flow] = []
-            for on in ("conversation_started", "message", "outside_hours"):
-                candidates += await flows.published(db, msg.workspace_id, on)
-            candidates.sort(key=lambda f: (-f.priority, f.created_at))
+            candidates = await flows.published(db, msg.workspace_id, MESSAGE_TRIGGERS)
             for flow in candidates:
                 document = await flows.version_document(db, flow.id, flow.version or 0)
                 if await self._matches(db, flow, document, msg, conv, hours):
@@ -473,7 +472,10 @@ async def http_call(services: Any, workspace_id: str, call: engine.CallHttp) -> 
 
 
 def flow_secret(secret_key: str, workspace_id: str) -> bytes:
-    """The workspace's flow signing secret (derived; the same in every process)."""
+    """The workspace's flow signing secret: derived from ``INVIARO_SECRET_KEY`` and the
+    workspace id, so every process has it and nothing more is stored; the business reads
+    it (hex) from ``GET /api/flows/secret`` and checks ``X-Inviaro-Signature`` with it as
+    the HMAC key (the 32 bytes the hex spells)."""
     return hashlib.sha256(secret_key.encode() + b":flow:" + workspace_id.encode()).digest()
 
 

@@ -118,6 +118,10 @@ class Services:
 
     async def close(self) -> None:
         """Close sockets with 1012 (reconnect and resume), commit what is queued, let go."""
+        runner = self.extras.get("flow_runner")
+        if runner is not None:  # let the flow events in flight finish (bounded)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runner.idle(), 10)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

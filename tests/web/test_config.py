@@ -45,6 +45,7 @@ def test_the_public_url_follows_the_port() -> None:
         ({"PORT": "eighty"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"INVIARO_SECRET_KEY": "short"}, "INVIARO_SECRET_KEY"),
+        ({"INVIARO_FLOW_HTTP_ALLOW_PRIVATE": "maybe"}, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     ],
 )
 def test_a_malformed_setting_is_named_in_one_sentence(env: dict[str, str], named: str) -> None:
@@ -65,3 +66,9 @@ def test_the_cli_reports_a_bad_setting_without_a_traceback(tmp_path: Path) -> No
     assert result.returncode == 2
     assert result.stderr.startswith("inviaro: DATABASE_URL")
     assert "Traceback" not in result.stderr
+
+
+def test_flow_http_steps_reach_private_addresses_only_when_allowed() -> None:
+    base = {"INVIARO_SECRET_KEY": KEY, "DATABASE_URL": "sqlite://"}
+    assert load(base).flow_http_allow_private is False
+    assert load({**base, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE": "true"}).flow_http_allow_private

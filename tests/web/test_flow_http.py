@@ -18,11 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.conftest import SECRET, LiveServer, free_port
+from tests.conftest import LiveServer, free_port
 from tests.helpers import Account, new_client, signup
 from tests.web.test_flow_runs import bot_texts, custom_channel, publish, runner, runs
 from tests.web.test_webhooks import Hub, hub_server
-from web.flow_runner import flow_secret
 
 
 class Service:
@@ -105,9 +104,10 @@ async def test_the_answer_is_saved_and_the_call_is_signed(hub: Hub, service: Ser
         await publish(owner, STEPS, "q")
         conv = await conversation(owner, hub.live, "A-17")
         assert await bot_texts(owner, conv) == ["Order number?", "Order A-17 is shipped."]
+        secret = (await owner.get("/api/flows/secret")).json()["secret"]
     headers, body = service.calls[-1]
     assert body == b'{"order":"A-17"}'
-    key = flow_secret(SECRET, owner.workspace_id)
+    key = bytes.fromhex(secret)
     assert (
         headers["x-inviaro-signature"]
         == "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
@@ -145,3 +145,13 @@ async def test_a_private_address_is_refused_unless_allowed(
 async def owner_live(live: LiveServer) -> AsyncIterator[tuple[Account, LiveServer]]:
     async with live.client() as client:
         yield await signup(client), live
+
+
+async def test_agents_may_not_read_the_flow_secret(owner_live: tuple[Account, LiveServer]) -> None:
+    from tests.helpers import add_operator
+
+    owner, live = owner_live
+    agent = await add_operator(owner, "agent", live.url)
+    assert (await agent.get("/api/flows/secret")).status_code == 403
+    assert len((await owner.get("/api/flows/secret")).json()["secret"]) == 64
+    await agent.client.aclose()

@@ -453,3 +453,52 @@ async def test_runs_are_counted_by_flow_in_the_metrics(owner: Account, live: Liv
     metrics = (await owner.client.get("/metrics")).text
     assert f'inviaro_flow_runs_total{{event="started",flow_id="{flow_id}"}} 1.0' in metrics
     assert f'inviaro_flow_runs_total{{event="handed_off",flow_id="{flow_id}"}} 1.0' in metrics
+
+
+ASSIGN: dict[str, Any] = {
+    "route": {"type": "assign", "team_id": "", "next": "said"},
+    "said": {"type": "send", "text": "Routed."},
+}
+
+
+async def assign_flow(owner: Account, team_id: str) -> None:
+    steps = {**ASSIGN, "route": {**ASSIGN["route"], "team_id": team_id}}
+    await publish(owner, steps, "route")
+
+
+async def conversation_of(owner: Account, live: LiveServer, contact: str) -> dict[str, Any]:
+    shop = await custom_channel(owner)
+    first = await shop.deliver(f"m-{contact}", "hello", contact=contact)
+    await runner(live).idle()
+    return dict((await owner.get(f"/api/conversations/{first['conversation_id']}")).json())
+
+
+async def test_assign_to_a_team_picks_an_online_member_in_turn(
+    owner: Account, live: LiveServer
+) -> None:
+    from tests.helpers import add_operator
+    from tests.web.realtime import operator_socket
+
+    agent = await add_operator(owner, "agent", live.url)
+    members = sorted([owner.operator_id, agent.operator_id])
+    team = (await owner.post("/api/teams", {"name": "Sales", "operator_ids": members})).json()
+    await assign_flow(owner, team["id"])
+    await operator_socket(owner, live.ws_url)
+    await operator_socket(agent, live.ws_url)
+    first = await conversation_of(owner, live, "c-1")
+    second = await conversation_of(owner, live, "c-2")
+    third = await conversation_of(owner, live, "c-3")
+    await agent.client.aclose()
+    assert [c["assignee_id"] for c in (first, second, third)] == [*members, members[0]]
+    assert {c["team_id"] for c in (first, second, third)} == {team["id"]}
+
+
+async def test_assign_to_a_team_with_nobody_online_leaves_it_in_the_queue(
+    owner: Account, live: LiveServer
+) -> None:
+    team = (
+        await owner.post("/api/teams", {"name": "Night", "operator_ids": [owner.operator_id]})
+    ).json()
+    await assign_flow(owner, team["id"])
+    conv = await conversation_of(owner, live, "c-1")
+    assert conv["assignee_id"] is None and conv["team_id"] == team["id"]

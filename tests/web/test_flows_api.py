@@ -127,6 +127,7 @@ async def test_agents_read_flows_but_do_not_edit_them(client: httpx.AsyncClient)
     assert (await agent.get(f"/api/flows/{flow['id']}")).status_code == 200
     assert (await agent.post("/api/flows", FLOW)).status_code == 403
     assert (await agent.post(f"/api/flows/{flow['id']}/publish")).status_code == 403
+    await agent.client.aclose()
 
 
 async def test_bad_bodies_are_422_with_a_sentence(client: httpx.AsyncClient) -> None:

@@ -16,6 +16,7 @@ async def test_a_team_is_created_with_members_and_reads_back(client: httpx.Async
     assert team["name"] == "Sales" and team["operator_ids"] == [agent.operator_id]
     assert (await owner.get(f"/api/teams/{team['id']}")).json() == team
     assert [t["id"] for t in (await agent.get("/api/teams")).json()["items"]] == [team["id"]]
+    await agent.client.aclose()
 
 
 async def test_patch_renames_and_replaces_members(client: httpx.AsyncClient) -> None:
@@ -51,6 +52,7 @@ async def test_agents_may_not_edit_teams(client: httpx.AsyncClient) -> None:
     owner = await signup(client)
     agent = await add_operator(owner, "agent", str(client.base_url))
     assert (await agent.post("/api/teams", {"name": "Mine"})).status_code == 403
+    await agent.client.aclose()
 
 
 async def test_a_deleted_team_is_gone(client: httpx.AsyncClient) -> None:

@@ -19,7 +19,7 @@ from hub.model import as_utc, utcnow
 from hub.store import NotFound
 from storage import flows
 from storage import models as m
-from web import audit
+from web import audit, flow_runner
 from web.auth.context import MANAGERS, Principal, require
 from web.errors import ApiError, read_json
 
@@ -334,11 +334,24 @@ async def _hours(request: Request, who: Principal) -> Any:
         return None
 
 
+async def flow_secret(request: Request) -> Response:
+    """The key that signs this workspace's ``http`` steps (``X-Inviaro-Signature``), for
+    the business's service to check them. Owners and admins; every read is audited."""
+    who = await require(request, roles=MANAGERS)
+    key = flow_runner.flow_secret(_services(request).settings.secret_key, who.workspace_id)
+    async with _services(request).db() as db, db.begin():
+        await audit.by_principal(
+            db, request, who, "flow_secret_read", "workspace", who.workspace_id
+        )
+    return JSONResponse({"secret": key.hex(), "algorithm": "HMAC-SHA256 of the raw body"})
+
+
 routes = [
     Route("/api/flows", list_flows, methods=["GET"]),
     Route("/api/flows", create_flow, methods=["POST"]),
     Route("/api/flows/validate", validate_flow, methods=["POST"]),
     Route("/api/flows/simulate", simulate_flow, methods=["POST"]),
+    Route("/api/flows/secret", flow_secret, methods=["GET"]),
     Route("/api/flows/{flow_id}", get_flow, methods=["GET"]),
     Route("/api/flows/{flow_id}", update_flow, methods=["PATCH"]),
     Route("/api/flows/{flow_id}", delete_flow, methods=["DELETE"]),
