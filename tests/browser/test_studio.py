@@ -413,3 +413,26 @@ async def test_deleting_the_open_flow_empties_the_editor(
     await expect(page.locator("#flow-list-empty")).to_be_visible()
     assert (await owner.get("/api/flows")).json()["items"] == []
     assert watch.errors == []
+
+
+async def test_an_http_step_shows_the_key_its_calls_are_signed_with(
+    live: LiveServer, owner: Account, context: Any
+) -> None:
+    r = await owner.post(
+        "/api/flows",
+        {
+            "name": "Lookup",
+            "trigger": {"on": "conversation_started"},
+            "start": "lookup",
+            "steps": {"lookup": {"type": "http", "url": "https://example.com/x", "on_error": ""}},
+        },
+    )
+    page, watch = await open_page(context, f"{live.url}/flows#{r.json()['id']}")
+    await box(page, "lookup").click()
+    await field(page, "URL").fill("http://example.com/x")
+    problems = page.locator('.step-form[data-step="lookup"] .problems')
+    await expect(problems).to_contain_text("The url must start with https://.")
+    await page.get_by_role("button", name="Show the signing key").click()
+    secret = (await owner.get("/api/flows/secret")).json()["secret"]
+    await expect(page.locator(".step-form code.secret")).to_have_text(secret)
+    assert watch.errors == []

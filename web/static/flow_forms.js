@@ -3,7 +3,7 @@
 // redraws the canvas, validates and saves); structural edits call `rebuild()`.
 "use strict";
 
-import { el } from "./api.js";
+import { el, get, report } from "./api.js";
 import { exits, getPath, setPath, TRIGGERS, typeName } from "./flow_steps.js";
 import {
   idSelect, labelled, listField, mapField, numberField, saveTargetList, selectField, targetSelect, textField,
@@ -130,6 +130,7 @@ function fieldsOf(id, step, ctx) {
         mapField(step, "body", "JSON body (one key = value a line)", c, { placeholder: "email = {{contact.email}}" }),
         mapField(step, "save", "Save from the answer (variable = json.path)", c, { placeholder: "order = json.order.status" }),
         next("When it succeeds"), exitField(id, step, "on_error", "When it fails", ctx),
+        ctx.editable ? signingKey() : null,
       ];
     case "wait":
       return [numberField(step, "minutes", "Wait (minutes)", c, { min: 1, max: 43200 }), next()];
@@ -140,6 +141,22 @@ function fieldsOf(id, step, ctx) {
     default:
       return [jsonEditor(id, step, ctx), ...exits(step).map((e) => exitField(id, step, e.path, `Exit: ${e.label}`, ctx))];
   }
+}
+
+/** The key that signs every http step's body, shown on request (the read is audited). */
+function signingKey() {
+  const out = el("code", { class: "code secret" });
+  const show = el("button", { type: "button", class: "ghost small" }, "Show the signing key");
+  show.addEventListener("click", async () => {
+    try {
+      out.textContent = (await get("/api/flows/secret")).secret;
+      show.remove();
+    } catch (err) {
+      report(err, "Could not read the signing key");
+    }
+  });
+  return el("div", { class: "stack" },
+    el("small", { class: "muted" }, "Your service checks X-Inviaro-Signature: sha256=<HMAC-SHA256 of the raw body with this key>."), show, out);
 }
 
 function optionsEditor(id, step, ctx) {

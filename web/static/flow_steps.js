@@ -143,20 +143,28 @@ export function removeStep(doc, id) {
 }
 
 /**
- * The document as the server reads it: empty exits and empty optional fields dropped
- * (an empty `next` means "the flow ends here").
+ * The document as the server reads it: empty optional fields dropped (an empty `next`
+ * means "the flow ends here").
  */
 export function cleaned(doc) {
   const steps = {};
   for (const [id, step] of Object.entries(doc.steps || {})) {
     const copy = JSON.parse(JSON.stringify(step));
     for (const [key, value] of Object.entries(copy)) {
-      const optional = key === "next" || key.startsWith("on_") || ["retry_text", "save_as", "team_id", "operator_id", "timeout_minutes"].includes(key);
-      if (optional && (value === "" || value === null)) delete copy[key];
+      if ((value === "" || value === null) && optional(copy.type, key)) delete copy[key];
     }
     steps[id] = copy;
   }
   return { trigger: cleanTrigger(doc.trigger), start: doc.start || "", steps };
+}
+
+const OPTIONAL = ["next", "on_invalid", "on_timeout", "retry_text", "team_id", "operator_id", "timeout_minutes"];
+
+/** Whether a known step type may leave `key` out (a required field stays, even empty, so
+ * the validator names it on its step and still checks the rest of the step). */
+function optional(type, key) {
+  if (!(type in STEP_TYPES)) return false;
+  return OPTIONAL.includes(key) || (type === "choose" && key === "save_as");
 }
 
 function cleanTrigger(trigger) {

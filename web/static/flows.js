@@ -403,5 +403,7 @@ async function loadLookups() {
 }
 
 wireTopbar();
+$("new-flow").disabled = true; // until the list is in, so a new flow lands in it
 await Promise.all([loadList(), loadLookups()]);
-openFlow(location.hash.slice(1) || state.flows[0]?.id || "");
+$("new-flow").disabled = false;
+if (!state.flow) openFlow(location.hash.slice(1) || state.flows[0]?.id || "");
