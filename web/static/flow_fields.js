@@ -26,8 +26,8 @@ export function textField(obj, key, label, changed, { multiline = false, placeho
   return labelled(label, input, hint);
 }
 
-export function numberField(obj, key, label, changed, { min, max, optional = false, hint } = {}) {
-  const input = el("input", { type: "number", min, max, step: 1, inputmode: "numeric" });
+export function numberField(obj, key, label, changed, { min, max, optional = false, hint, placeholder } = {}) {
+  const input = el("input", { type: "number", min, max, step: 1, inputmode: "numeric", placeholder });
   input.value = obj[key] ?? "";
   input.addEventListener("input", () => {
     if (input.value === "" && optional) delete obj[key];

@@ -82,10 +82,10 @@ function fieldsOf(id, step, ctx) {
         selectField(step, "input", "Expected answer", INPUTS, c),
         textField(step, "save_as", "Save the answer as", c, { list: saveTargetList(), placeholder: "contact.email", hint: "contact.name, contact.email, contact.phone, contact.attributes.<key> or vars.<key>" }),
         textField(step, "retry_text", "If the answer is not valid, say", c, { placeholder: "That doesn't look right, try again." }),
-        numberField(step, "retries", "Ask again at most (times)", c, { min: 0, max: 10, optional: true }),
+        numberField(step, "retries", "Ask again at most (times)", c, { min: 0, max: 10, optional: true, placeholder: "2" }),
         next("Then"),
         exitField(id, step, "on_invalid", "After too many wrong answers", ctx),
-        numberField(step, "timeout_minutes", "Stop waiting after (minutes)", c, { min: 1, max: 43200, optional: true }),
+        numberField(step, "timeout_minutes", "Stop waiting after (minutes)", c, { min: 1, max: 43200, optional: true, placeholder: "never" }),
         exitField(id, step, "on_timeout", "If there is no answer in time", ctx),
       ];
     case "choose":
@@ -94,6 +94,7 @@ function fieldsOf(id, step, ctx) {
         optionsEditor(id, step, ctx),
         textField(step, "save_as", "Save the choice as (optional)", c, { list: saveTargetList(), placeholder: "vars.topic" }),
         textField(step, "retry_text", "If the answer matches no option, say", c),
+        numberField(step, "retries", "Ask again at most (times)", c, { min: 0, max: 10, optional: true, placeholder: "2" }),
         exitField(id, step, "on_invalid", "After too many wrong answers", ctx),
       ];
     case "branch":
