@@ -1,4 +1,5 @@
-"""The server-rendered pages: sign-up, login, the live inbox and the settings.
+"""The server-rendered pages: sign-up, login, the live inbox, the Studio's flows and the
+settings.
 
 Pages hold no inline script or style (the CSP allows only ``'self'``); their behaviour is
 in ``web/static`` (plain ES modules, no build step), which talks to the JSON API with
@@ -114,6 +115,10 @@ async def inbox_page(request: Request) -> Response:
     return await _app_page(request, "inbox.html", "Inbox", allow_pending_2fa=False)
 
 
+async def flows_page(request: Request) -> Response:
+    return await _app_page(request, "flows.html", "Flows", allow_pending_2fa=False)
+
+
 async def settings_page(request: Request) -> Response:
     return await _app_page(request, "settings.html", "Settings", allow_pending_2fa=True)
 
@@ -142,6 +147,7 @@ routes = [
     Route("/login", login_page, methods=["GET"]),
     Route("/signup", signup_page, methods=["GET"]),
     Route("/inbox", inbox_page, methods=["GET"]),
+    Route("/flows", flows_page, methods=["GET"]),
     Route("/settings", settings_page, methods=["GET"]),
     Route("/settings/2fa/qr.svg", twofa_qr, methods=["GET"]),
     Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from tests.helpers import signup
 
 PAGES = ["/login", "/signup"]
-APP_PAGES = ["/inbox", "/settings"]
+APP_PAGES = ["/inbox", "/flows", "/settings"]
+SCRIPTS = sorted(p.name for p in (Path(__file__).parents[2] / "web" / "static").glob("*.js"))
 
 
 class Inline(HTMLParser):
@@ -83,7 +85,8 @@ async def test_signed_in_pages_render_without_inline_code(client: httpx.AsyncCli
         # Names are escaped by the template, never markup.
         assert "<b>Bold" not in r.text and "&lt;b&gt;Bold &amp; Co&lt;/b&gt;" in r.text
         assert f'content="{owner.csrf_token}"' in r.text
-    for name in ("api.js", "socket.js", "inbox.js", "contact.js", "settings.js", "auth.js"):
+    assert {"api.js", "flows.js", "flow_canvas.js", "settings.js"} <= set(SCRIPTS)
+    for name in SCRIPTS:
         js = await client.get(f"/static/{name}")
         assert js.status_code == 200
         assert "innerHTML" not in js.text and "insertAdjacentHTML" not in js.text

@@ -7,11 +7,12 @@ const csrf = csrfMeta ? csrfMeta.content : "";
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 export class ApiError extends Error {
-  constructor(status, code, detail) {
+  constructor(status, code, detail, body = {}) {
     super(detail || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
     this.detail = detail;
+    this.body = body; // the whole answer, e.g. the `problems` of an invalid flow
   }
 }
 
@@ -65,7 +66,7 @@ export async function api(method, url, body, { raw = false } = {}) {
     if (problem.error === "2fa_required") {
       location.assign("/settings?tab=security");
     }
-    throw new ApiError(response.status, problem.error || "http_" + response.status, detail);
+    throw new ApiError(response.status, problem.error || "http_" + response.status, detail, problem);
   }
   if (raw) return response;
   if (response.status === 204) return null;

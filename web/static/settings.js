@@ -1,14 +1,17 @@
-// Settings: workspace, operators, channels (with webhook URL and widget snippet), API
-// tokens, two-factor authentication and the audit log.
+// Settings: workspace, operators, channels (with webhook URL and widget snippet), teams and
+// business hours (settings_teams.js, settings_hours.js), API tokens, two-factor
+// authentication and the audit log.
 "use strict";
 
 import { loadCalendars } from "./calendars.js";
+import { loadHours } from "./settings_hours.js";
+import { loadTeams } from "./settings_teams.js";
 import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
-const TABS = ["workspace", "operators", "channels", "calendars", "tokens", "security", "ai", "audit", "profile"];
+const TABS = ["workspace", "operators", "channels", "teams", "hours", "calendars", "tokens", "security", "ai", "audit", "profile"];
 const loaded = new Set();
 
 function showTab(name) {
@@ -545,7 +548,7 @@ $("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
   workspace: () => { loadWorkspace(); loadConsent(); }, operators: loadOperators, channels: loadChannels,
-  calendars: loadCalendars, ai: loadAi,
+  teams: loadTeams, hours: loadHours, calendars: loadCalendars, ai: loadAi,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
   profile: () => {},
 };
