@@ -38,13 +38,13 @@ from sqlalchemy import select
 from hub.flows import document as doc
 from hub.flows import engine
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
-from hub.model import Author, Inbound, Message, utcnow
+from hub.model import Author, Inbound, Message, rfc3339, utcnow
 from hub.store import WriteResult
 from storage import flow_runs, flows
 from storage import models as m
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire
-from web import metrics
+from web import booking, metrics
 from web.window import window_open
 
 log = logging.getLogger("inviaro.flows")
@@ -57,6 +57,7 @@ TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
 HTTP_TIMEOUT_S = 10.0
 MAX_HTTP_ANSWER = 256 * 1024
+SLOTS_OFFERED = 3  # a book step's choices: WhatsApp still shows three as reply buttons
 
 
 class FlowRunner:
@@ -392,6 +393,10 @@ class FlowRunner:
                 said += 1
             elif isinstance(action, engine.CallHttp):
                 self._spawn(self._call(run_id, conv.workspace_id, action))
+            elif isinstance(action, engine.FindSlots):
+                self._spawn(self._find_slots(run_id, conv.workspace_id, action))
+            elif isinstance(action, engine.BookSlot):
+                self._spawn(self._book(run_id, conv, action))
 
     async def _call(self, run_id: str, workspace_id: str, call: engine.CallHttp) -> None:
         """An ``http`` step's call, signed; its answer comes back as an event."""
@@ -401,6 +406,42 @@ class FlowRunner:
         except HttpStepError as exc:
             event = engine.HttpDone(call.epoch, False, error=str(exc))
         await self._advance(run_id, event, f"http:{run_id}:{call.epoch}")
+
+    async def _find_slots(self, run_id: str, workspace_id: str, find: engine.FindSlots) -> None:
+        """A ``book`` step's free slots (the next few); an error comes back as none."""
+        try:
+            offers = await booking.offer_slots(
+                self.services,
+                workspace_id,
+                find.booking_type_id,
+                count=SLOTS_OFFERED,
+                time_zone=find.time_zone,
+                now=self.clock(),
+            )
+            event = engine.SlotsFound(
+                find.epoch, tuple((rfc3339(o.start), o.label) for o in offers)
+            )
+        except booking.BookingError as exc:
+            event = engine.SlotsFound(find.epoch, (), error=exc.detail)
+        key = f"slots:{run_id}:{find.epoch}:{int(find.again)}"
+        await self._advance(run_id, event, key)
+
+    async def _book(self, run_id: str, conv: m.Conversation, slot: engine.BookSlot) -> None:
+        """A ``book`` step's pick, booked with its provider event (``web/booking.py``)."""
+        try:
+            await booking.book(
+                self.services,
+                workspace_id=conv.workspace_id,
+                booking_type_id=slot.booking_type_id,
+                contact_id=conv.contact_id,
+                start=datetime.fromisoformat(slot.start),
+                conversation_id=conv.id,
+                now=self.clock(),
+            )
+            event = engine.Booked(slot.epoch, True)
+        except booking.BookingError as exc:
+            event = engine.Booked(slot.epoch, False, exc.code == "slot_taken", exc.detail)
+        await self._advance(run_id, event, f"book:{run_id}:{slot.epoch}:{int(slot.again)}")
 
     # Reading the world ----------------------------------------------------------------
 
