@@ -537,7 +537,9 @@ def _client_id(key: str, n: int) -> str:
 
 
 def _wire(state: engine.RunState) -> dict[str, Any]:
-    return msgspec.to_builtins(state)  # type: ignore[no-any-return]
+    """The state as the database gives it back (JSON values: a tuple is a list), so a
+    stored state compares equal to the one it was read as."""
+    return msgspec.json.decode(msgspec.json.encode(state))  # type: ignore[no-any-return]
 
 
 def _hours(value: Any) -> BusinessHours | None:
