@@ -833,3 +833,27 @@ async def _offered_starts(owner: Account, bt_id: str) -> list[datetime]:
     now = datetime.now(UTC)
     starts = await slot_starts(owner, bt_id, now, now + timedelta(days=2))
     return [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in starts]
+
+
+async def test_a_simulated_book_step_looks_nothing_up_and_takes_on_none(
+    owner: Account, fake: FakeCalendars
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    calls = fake.provider_calls()
+    body = {
+        "trigger": {"on": "conversation_started"},
+        "start": "slot",
+        "steps": {
+            "slot": {"type": "book", "booking_type_id": bt["id"], "next": "e", "on_none": "no"},
+            "no": {"type": "send", "text": "An operator will help."},
+            "e": {"type": "end"},
+        },
+        "replies": [{"text": "hi"}],
+    }
+    response = await owner.post("/api/flows/simulate", body)
+    assert response.status_code == 200, response.text
+    assert [line["text"] for line in response.json()["transcript"] if line["from"] == "bot"] == [
+        "An operator will help."
+    ]
+    assert fake.provider_calls() == calls
