@@ -9,8 +9,9 @@ conversations and carries out what it answers.
 - Timers (``ask`` timeouts, ``wait``) fire from the worker (:func:`fire_due_timers`).
 
 Each event is consumed in one transaction with its key (``msg:<id>``, ``timer:<id>``,
-``http:<run>:<epoch>``) beside the run's new state, its steps and the database side of its
-actions, so it advances a run once whichever process receives it and however often.
+``http:<run>:<epoch>``, a ``book`` step's ``slots:<run>:<epoch>:<n>`` and
+``book:<run>:<epoch>:<n>``) beside the run's new state, its steps and the database side
+of its actions, so it advances a run once whichever process receives it and however often.
 Bot messages then go through ``Hub.accept`` (stored, sequenced, fanned out, sent through
 the channel's outbox) with a ``client_id`` derived from the event, so a repeat stores none
 twice.

@@ -1,13 +1,14 @@
 """The flow interpreter: a run's state and one event in, the new state and actions out.
 
 Pure: no clock, no database, no network. The runner (web/) feeds it events (the run
-started, the contact answered, a timer fired, an HTTP call came back), carries out the
-actions it returns (send a message, save a field, tag, assign, hand off, call, start a
-timer) and stores the new state, all in the transaction that consumed the event.
+started, the contact answered, a timer fired, an HTTP call or a slot lookup or booking
+came back), carries out the actions it returns (send a message, save a field, tag,
+assign, hand off, call, start a timer, look up free slots, book one) and stores the new
+state, all in the transaction that consumed the event.
 
 Each step type has a handler in :data:`HANDLERS`: ``enter`` runs when the run reaches the
-step; ``resume`` when an event arrives while the run waits in it. A later step type
-(``book``, ``ai_*``) registers its handler the same way.
+step; ``resume`` when an event arrives while the run waits in it. ``book`` is one such
+handler; a later step type (``ai_*``) registers its handler the same way.
 """
 
 from __future__ import annotations
