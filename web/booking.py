@@ -4,7 +4,8 @@ This is the one place the rules live; the HTTP routes (``web/api/bookings.py``) 
 Studio ``book`` step call the same functions:
 
 * :func:`offer_slots` ``(services, workspace_id, booking_type_id, count=3, time_zone=None)``
-  → the next free :class:`Offer` s, each with a label in the contact's zone when known;
+  → the next free :class:`Offer` s, each with a label in the contact's zone when known
+  (else the booking type's);
   an empty list means nothing is free (the step's ``on_none``).
 * :func:`book` ``(services, workspace_id=, booking_type_id=, contact_id=, start=,
   conversation_id=None)`` → the :class:`~storage.models.Booking` with its provider event.
@@ -336,9 +337,14 @@ async def offer_slots(
     time_zone: str | None = None,
     now: datetime | None = None,
 ) -> list[Offer]:
-    """The next ``count`` free slots, labelled in ``time_zone`` (the contact's, if known)."""
+    """The next ``count`` free slots, labelled in ``time_zone`` (the contact's, if known;
+    unknown or invalid: the booking type's)."""
     async with services.db() as db:
         bt = await load_booking_type(db, workspace_id, booking_type_id)
+    try:
+        time_zone = zone(time_zone).key if time_zone else bt.hours["timezone"]
+    except ValueError:
+        time_zone = bt.hours["timezone"]
     now = now or utcnow()
     offers: list[Offer] = []
     start, end = now, now + timedelta(days=bt.days_ahead)

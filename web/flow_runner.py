@@ -9,8 +9,9 @@ conversations and carries out what it answers.
 - Timers (``ask`` timeouts, ``wait``) fire from the worker (:func:`fire_due_timers`).
 
 Each event is consumed in one transaction with its key (``msg:<id>``, ``timer:<id>``,
-``http:<run>:<epoch>``) beside the run's new state, its steps and the database side of its
-actions, so it advances a run once whichever process receives it and however often.
+``http:<run>:<epoch>``, a ``book`` step's ``slots:<run>:<epoch>:<n>`` and
+``book:<run>:<epoch>:<n>``) beside the run's new state, its steps and the database side
+of its actions, so it advances a run once whichever process receives it and however often.
 Bot messages then go through ``Hub.accept`` (stored, sequenced, fanned out, sent through
 the channel's outbox) with a ``client_id`` derived from the event, so a repeat stores none
 twice.
@@ -38,13 +39,13 @@ from sqlalchemy import select
 from hub.flows import document as doc
 from hub.flows import engine
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
-from hub.model import Author, Inbound, Message, utcnow
+from hub.model import Author, Inbound, Message, rfc3339, utcnow
 from hub.store import WriteResult
 from storage import flow_runs, flows
 from storage import models as m
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire
-from web import ai_steps, metrics
+from web import ai_steps, booking, metrics
 from web.window import window_open
 
 log = logging.getLogger("inviaro.flows")
@@ -58,6 +59,7 @@ TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
 HTTP_TIMEOUT_S = 10.0
 MAX_HTTP_ANSWER = 256 * 1024
+SLOTS_OFFERED = 3  # a book step's choices: WhatsApp still shows three as reply buttons
 
 
 class FlowRunner:
@@ -403,6 +405,10 @@ class FlowRunner:
                 self._spawn(self._call(run_id, conv.workspace_id, action))
             elif isinstance(action, engine.CallAi):
                 self._spawn(self._ask_ai(run_id, conv.workspace_id, conversation_id, action))
+            elif isinstance(action, engine.FindSlots):
+                self._spawn(self._find_slots(run_id, conv.workspace_id, action))
+            elif isinstance(action, engine.BookSlot):
+                self._spawn(self._book(run_id, conv, action))
 
     async def _call(self, run_id: str, workspace_id: str, call: engine.CallHttp) -> None:
         """An ``http`` step's call, signed; its answer comes back as an event."""
@@ -424,6 +430,42 @@ class FlowRunner:
             call.epoch, outcome.next, tuple(outcome.saves.items()), outcome.say, outcome.note
         )
         await self._advance(run_id, event, f"ai:{run_id}:{call.epoch}")
+
+    async def _find_slots(self, run_id: str, workspace_id: str, find: engine.FindSlots) -> None:
+        """A ``book`` step's free slots (the next few); an error comes back as none."""
+        try:
+            offers = await booking.offer_slots(
+                self.services,
+                workspace_id,
+                find.booking_type_id,
+                count=SLOTS_OFFERED,
+                time_zone=find.time_zone,
+                now=self.clock(),
+            )
+            event = engine.SlotsFound(
+                find.epoch, tuple((rfc3339(o.start), o.label) for o in offers)
+            )
+        except booking.BookingError as exc:
+            event = engine.SlotsFound(find.epoch, (), error=exc.detail)
+        key = f"slots:{run_id}:{find.epoch}:{int(find.again)}"
+        await self._advance(run_id, event, key)
+
+    async def _book(self, run_id: str, conv: m.Conversation, slot: engine.BookSlot) -> None:
+        """A ``book`` step's pick, booked with its provider event (``web/booking.py``)."""
+        try:
+            await booking.book(
+                self.services,
+                workspace_id=conv.workspace_id,
+                booking_type_id=slot.booking_type_id,
+                contact_id=conv.contact_id,
+                start=datetime.fromisoformat(slot.start),
+                conversation_id=conv.id,
+                now=self.clock(),
+            )
+            event = engine.Booked(slot.epoch, True)
+        except booking.BookingError as exc:
+            event = engine.Booked(slot.epoch, False, exc.code == "slot_taken", exc.detail)
+        await self._advance(run_id, event, f"book:{run_id}:{slot.epoch}:{int(slot.again)}")
 
     # Reading the world ----------------------------------------------------------------
 
@@ -519,7 +561,9 @@ def _client_id(key: str, n: int) -> str:
 
 
 def _wire(state: engine.RunState) -> dict[str, Any]:
-    return msgspec.to_builtins(state)  # type: ignore[no-any-return]
+    """The state as the database gives it back (JSON values: a tuple is a list), so a
+    stored state compares equal to the one it was read as."""
+    return msgspec.json.decode(msgspec.json.encode(state))  # type: ignore[no-any-return]
 
 
 def _hours(value: Any) -> BusinessHours | None:

@@ -161,6 +161,21 @@ class Wait(Step, tag="wait"):
     waits: ClassVar[bool] = True
 
 
+class Book(Step, tag="book"):
+    """Offers the next free slots of a booking type and books the one picked; the runner
+    looks the slots up and books (``web/booking.py``), feeding the answers back as events."""
+
+    booking_type_id: str
+    next: str
+    on_none: str
+    text: str | None = None
+    waits: ClassVar[bool] = True
+
+    def targets(self) -> Iterator[tuple[str, str]]:
+        yield from super().targets()
+        yield "on_none", self.on_none
+
+
 class Resolve(Step, tag="resolve"):
     pass
 
@@ -180,7 +195,22 @@ def register(step_type: type[Step]) -> type[Step]:
     return step_type
 
 
-for _t in (Send, Ask, Choose, Branch, Hours, Set, Tag, Assign, Handoff, Http, Wait, Resolve, End):
+for _t in (
+    Send,
+    Ask,
+    Choose,
+    Branch,
+    Hours,
+    Set,
+    Tag,
+    Assign,
+    Handoff,
+    Http,
+    Wait,
+    Book,
+    Resolve,
+    End,
+):
     register(_t)
 
 
@@ -352,6 +382,8 @@ def _check_step(step: Step) -> Iterator[str]:
                 yield f"save: {var!r} is not a variable name (letters, digits, _ or -)."
             if not path:
                 yield f"save: {var!r} needs a path into the answer (json.a.b)."
+    if isinstance(step, Book) and not 0 < len(step.booking_type_id) <= 40:
+        yield "'booking_type_id' must name a booking type."
     if isinstance(step, Tag) and not (step.add or step.remove):
         yield "A tag step adds or removes at least one tag."
     if isinstance(step, Set) and len(step.value) > MAX_TEXT:

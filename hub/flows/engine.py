@@ -1,13 +1,14 @@
 """The flow interpreter: a run's state and one event in, the new state and actions out.
 
 Pure: no clock, no database, no network. The runner (web/) feeds it events (the run
-started, the contact answered, a timer fired, an HTTP call came back), carries out the
-actions it returns (send a message, save a field, tag, assign, hand off, call, start a
-timer) and stores the new state, all in the transaction that consumed the event.
+started, the contact answered, a timer fired, an HTTP call or a slot lookup or booking
+came back), carries out the actions it returns (send a message, save a field, tag,
+assign, hand off, call, start a timer, look up free slots, book one) and stores the new
+state, all in the transaction that consumed the event.
 
 Each step type has a handler in :data:`HANDLERS`: ``enter`` runs when the run reaches the
-step; ``resume`` when an event arrives while the run waits in it. A later step type
-(``book``, ``ai_*``) registers its handler the same way.
+step; ``resume`` when an event arrives while the run waits in it. ``book`` is one such
+handler; a later step type (``ai_*``) registers its handler the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ RunStatus = Literal["running", "waiting", "done", "handed_off", "failed"]
 FINISHED: frozenset[str] = frozenset({"done", "handed_off", "failed"})
 
 
+class Offered(msgspec.Struct, omit_defaults=True):
+    """A ``book`` step's offer: the slots shown, as (start in RFC 3339, label) pairs, the
+    one picked (being booked), and whether these are the fresh slots after one was taken."""
+
+    slots: list[tuple[str, str]] = []
+    picked: int | None = None
+    again: bool = False
+
+
 class RunState(msgspec.Struct, omit_defaults=True):
     """What a run remembers between events (stored as JSON with the run).
 
@@ -43,6 +53,7 @@ class RunState(msgspec.Struct, omit_defaults=True):
     epoch: int = 0
     message_text: str = ""
     error: str | None = None
+    offered: Offered | None = None
 
 
 # Events -------------------------------------------------------------------------------
@@ -81,7 +92,27 @@ class AiDone:
     note: str = ""
 
 
-Event = Reply | TimerFired | HttpDone | AiDone
+@dataclass(frozen=True, slots=True)
+class SlotsFound:
+    """The free slots a ``book`` step asked for, as (start, label) pairs; ``error`` says
+    why none could be read."""
+
+    epoch: int
+    slots: tuple[tuple[str, str], ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """A ``book`` step's booking came back: made, the slot ``taken`` meanwhile, or failed."""
+
+    epoch: int
+    ok: bool
+    taken: bool = False
+    error: str | None = None
+
+
+Event = Reply | TimerFired | HttpDone | AiDone | SlotsFound | Booked
 
 
 # Actions ------------------------------------------------------------------------------
@@ -149,6 +180,25 @@ class CallAi:
     epoch: int
 
 
+@dataclass(frozen=True, slots=True)
+class FindSlots:
+    """Look up the next free slots, labelled in ``time_zone`` (None: the booking type's);
+    ``again`` after a picked slot was taken."""
+
+    booking_type_id: str
+    time_zone: str | None
+    epoch: int
+    again: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BookSlot:
+    booking_type_id: str
+    start: str
+    epoch: int
+    again: bool = False
+
+
 Action = (
     Say
     | SaveContact
@@ -159,6 +209,8 @@ Action = (
     | CallHttp
     | StartTimer
     | CallAi
+    | FindSlots
+    | BookSlot
 )
 
 
@@ -287,7 +339,10 @@ def advance(document: d.Document, state: RunState, event: Event, ctx: Context) -
     run = Run(state, ctx, _copy_contact(ctx.contact))
     if state.status != "waiting" or state.step not in document.steps:
         return Outcome(state, [], [])
-    if isinstance(event, TimerFired | HttpDone | AiDone) and event.epoch != state.epoch:
+    if (
+        isinstance(event, TimerFired | HttpDone | AiDone | SlotsFound | Booked)
+        and event.epoch != state.epoch
+    ):
         return Outcome(state, [], [])
     if isinstance(event, Reply):
         state.message_text = event.text
@@ -316,6 +371,7 @@ def _go(document: d.Document, run: Run, target: Next) -> None:
         state.step = target
         state.epoch += 1
         state.retries = 0
+        state.offered = None
         state.status = "running"
         target = HANDLERS[type(step)].enter(step, run)
         if target is WAIT:
@@ -408,13 +464,17 @@ def _options(step: d.Choose) -> tuple[tuple[str, str], ...]:
 
 def pick(step: d.Choose, text: str, option: str | None) -> int | None:
     """Which option an answer picks: a tap (its value), its number, or its label typed."""
-    count = len(step.options)
+    return pick_label([o.label for o in step.options], text, option)
+
+
+def pick_label(labels: list[str], text: str, option: str | None) -> int | None:
+    """Which of ``labels`` (offered as values "1", "2", …) an answer picks."""
     for candidate in (option, text.strip().rstrip(".)")):
-        if candidate and candidate.isdigit() and 1 <= int(candidate) <= count:
+        if candidate and candidate.isdigit() and 1 <= int(candidate) <= len(labels):
             return int(candidate) - 1
     typed = text.strip().casefold()
-    for i, o in enumerate(step.options):
-        if o.label.strip().casefold() == typed:
+    for i, label in enumerate(labels):
+        if label.strip().casefold() == typed:
             return i
     return None
 
@@ -515,6 +575,76 @@ class _Wait:
 
     def resume(self, step: d.Wait, run: Run, event: Event) -> Next:
         return step.next if isinstance(event, TimerFired) else WAIT
+
+
+OFFER_TEXT = "Which time suits you?"
+AGAIN_TEXT = "That time was just taken. Which of these suits you?"
+BOOKED_TEXT = "You are booked for {}."
+BOOK_RETRIES = 2
+
+
+@handles(d.Book)
+class _Book:
+    """Looks for slots, offers them, books the pick and confirms it; no slot, a calendar
+    that cannot be used or no valid pick goes to ``on_none``. A slot taken meanwhile gets
+    fresh slots once."""
+
+    def enter(self, step: d.Book, run: Run) -> Next:
+        return _find_slots(step, run, again=False)
+
+    def resume(self, step: d.Book, run: Run, event: Event) -> Next:
+        offered = run.state.offered
+        if isinstance(event, SlotsFound) and (offered is None or not offered.slots):
+            if not event.slots:
+                run.note(f"no slots: {event.error}" if event.error else "no free slot")
+                return step.on_none
+            again = offered is not None and offered.again
+            run.state.offered = Offered(slots=list(event.slots), again=again)
+            text = AGAIN_TEXT if again else step.text or OFFER_TEXT
+            if run.say(text, _slot_options(event.slots)):
+                run.note(f"offered {len(event.slots)} slots")
+            return WAIT
+        if not offered or not offered.slots:
+            return WAIT
+        if isinstance(event, Reply) and offered.picked is None:
+            picked = pick_label([label for _, label in offered.slots], event.text, event.option)
+            if picked is None:
+                text = step.text or OFFER_TEXT
+                return _retry(run, BOOK_RETRIES, text, step.on_none, _slot_options(offered.slots))
+            run.state.offered = msgspec.structs.replace(offered, picked=picked)
+            start, label = offered.slots[picked]
+            run.note(f"picked {label!r}")
+            run.actions.append(
+                BookSlot(step.booking_type_id, start, run.state.epoch, offered.again)
+            )
+            return WAIT
+        if isinstance(event, Booked) and offered.picked is not None:
+            label = offered.slots[offered.picked][1]
+            if event.ok:
+                run.note(f"booked {label}")
+                run.say(BOOKED_TEXT.format(label))
+                return step.next
+            if event.taken and not offered.again:
+                run.note("the slot was just taken")
+                return _find_slots(step, run, again=True)
+            run.note(f"not booked: {event.error or 'the slot was taken'}")
+            return step.on_none
+        return WAIT
+
+
+def _find_slots(step: d.Book, run: Run, *, again: bool) -> Next:
+    zone = (run.contact.get("attributes") or {}).get("timezone")
+    zone = zone if isinstance(zone, str) and zone else None
+    run.state.offered = Offered(again=again)
+    run.actions.append(FindSlots(step.booking_type_id, zone, run.state.epoch, again))
+    run.note("looking for free slots")
+    return WAIT
+
+
+def _slot_options(
+    slots: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+) -> tuple[tuple[str, str], ...]:
+    return tuple((label, str(i + 1)) for i, (_, label) in enumerate(slots))
 
 
 @handles(d.Resolve)

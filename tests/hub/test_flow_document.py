@@ -46,6 +46,7 @@ def test_every_contract_step_type_is_registered() -> None:
         "handoff",
         "http",
         "wait",
+        "book",
         "resolve",
         "end",
     }
@@ -180,3 +181,11 @@ def test_a_pattern_that_can_take_forever_is_refused() -> None:
     assert steps_with_problems(validate(branch("(a+)+$"))) == {"hello"}
     assert steps_with_problems(validate(branch("(x|y+){2,}"))) == {"hello"}
     assert validate(branch(r"order-(\d+)")) == []
+
+
+def test_a_book_step_must_name_both_of_its_ways_on() -> None:
+    book = {"type": "book", "booking_type_id": "bt_1", "next": "bye", "on_none": "nobody"}
+    problems = validate(flow({"hello": book, "bye": {"type": "end"}}))
+    assert [p.detail for p in problems] == ["'on_none' goes to 'nobody', which does not exist."]
+    missing = validate(flow({"hello": {"type": "book", "booking_type_id": "bt_1", "next": "x"}}))
+    assert "on_none" in missing[0].detail

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from hub.flows import engine as e
 from hub.flows.document import Document, parse
 from hub.flows.hours import BusinessHours
@@ -329,3 +331,94 @@ def test_each_step_leaves_a_line_saying_what_the_bot_did() -> None:
     d = doc(ASK)
     out = e.advance(d, e.start(d, ctx()).state, e.Reply("ana@example.com"), ctx())
     assert out.log == [e.StepLog("s", "saved contact.email"), e.StepLog("t", "sent")]
+
+
+BOOK: dict[str, Any] = {
+    "s": {
+        "type": "book",
+        "booking_type_id": "bt_1",
+        "text": "When?",
+        "next": "ok",
+        "on_none": "none",
+    },
+    "ok": {"type": "send", "text": "See you"},
+    "none": {"type": "send", "text": "An operator will help"},
+}
+SLOTS = (
+    ("2026-12-08T09:00:00.000Z", "Tue 8 Dec, 10:00"),
+    ("2026-12-08T10:00:00.000Z", "Tue 8 Dec, 11:00"),
+)
+
+
+def offered(**contact: Any) -> tuple[Document, e.Outcome]:
+    d = doc(BOOK)
+    c = ctx(contact={"name": "Ana", "attributes": contact}) if contact else ctx()
+    started = e.start(d, c)
+    out = e.advance(d, started.state, e.SlotsFound(started.state.epoch, SLOTS), c)
+    return d, out
+
+
+def test_book_asks_the_runner_for_slots_in_the_contacts_zone() -> None:
+    started = e.start(doc(BOOK), ctx(contact={"attributes": {"timezone": "Asia/Tokyo"}}))
+    assert started.actions == [e.FindSlots("bt_1", "Asia/Tokyo", started.state.epoch)]
+    assert started.state.status == "waiting"
+    unknown = e.start(doc(BOOK), ctx())
+    assert unknown.actions == [e.FindSlots("bt_1", None, unknown.state.epoch)]
+
+
+def test_book_offers_the_slots_as_options() -> None:
+    _, out = offered()
+    [say] = out.actions
+    assert say == e.Say("When?", (("Tue 8 Dec, 10:00", "1"), ("Tue 8 Dec, 11:00", "2")))
+
+
+@pytest.mark.parametrize(("text", "option"), [("x", "2"), ("2", None), ("tue 8 dec, 11:00", None)])
+def test_book_books_the_pick_and_confirms_it(text: str, option: str | None) -> None:
+    d, out = offered()
+    picked = e.advance(d, out.state, e.Reply(text, option), ctx())
+    assert picked.actions == [e.BookSlot("bt_1", SLOTS[1][0], out.state.epoch)]
+    assert e.advance(d, picked.state, e.Reply("hello?"), ctx()).actions == []
+    done = e.advance(d, picked.state, e.Booked(out.state.epoch, True), ctx())
+    assert says(done) == ["You are booked for Tue 8 Dec, 11:00.", "See you"]
+    assert done.state.status == "done"
+
+
+def test_book_without_slots_or_with_an_unreadable_calendar_takes_on_none() -> None:
+    d = doc(BOOK)
+    for event in (e.SlotsFound(1, ()), e.SlotsFound(1, (), error="The calendar is broken.")):
+        state = e.start(d, ctx()).state
+        out = e.advance(d, state, event, ctx())
+        assert says(out) == ["An operator will help"]
+    assert "no slots: The calendar is broken." in [line.outcome for line in out.log]
+
+
+def test_a_taken_slot_gets_fresh_slots_once_then_on_none() -> None:
+    d, out = offered()
+    epoch = out.state.epoch
+    picked = e.advance(d, out.state, e.Reply("1"), ctx())
+    taken = e.advance(d, picked.state, e.Booked(epoch, False, taken=True), ctx())
+    assert taken.actions == [e.FindSlots("bt_1", None, epoch, again=True)]
+    fresh = e.advance(d, taken.state, e.SlotsFound(epoch, SLOTS[1:]), ctx())
+    assert says(fresh) == ["That time was just taken. Which of these suits you?"]
+    again = e.advance(d, fresh.state, e.Reply("1"), ctx())
+    assert again.actions == [e.BookSlot("bt_1", SLOTS[1][0], epoch, again=True)]
+    out = e.advance(d, again.state, e.Booked(epoch, False, taken=True), ctx())
+    assert says(out) == ["An operator will help"]
+
+
+def test_a_provider_error_while_booking_takes_on_none() -> None:
+    d, out = offered()
+    picked = e.advance(d, out.state, e.Reply("1"), ctx())
+    failed = e.advance(d, picked.state, e.Booked(out.state.epoch, False, error="down"), ctx())
+    assert says(failed) == ["An operator will help"]
+    assert "not booked: down" in [line.outcome for line in failed.log]
+
+
+def test_no_valid_pick_is_retried_then_takes_on_none() -> None:
+    d, out = offered()
+    state = out.state
+    for _ in range(2):
+        retry = e.advance(d, state, e.Reply("tomorrow?"), ctx())
+        assert retry.actions[0] == e.Say("When?", out.actions[0].options)  # type: ignore[union-attr]
+        state = retry.state
+    assert says(e.advance(d, state, e.Reply("never"), ctx())) == ["An operator will help"]

@@ -31,6 +31,8 @@ from storage.store import SqlStore
 from tests.conftest import SECRET, LiveServer, make_settings, start_server
 from tests.helpers import Account, new_client, signup
 from tests.web.fake_calendars import CLIENTS, FakeCalendars
+from tests.web.realtime import close_all_sockets, widget_channel
+from tests.web.test_flow_runs import eventually, publish, runs, visitor
 from web.provider_origins import RewritingTransport
 
 ALL_DAY_UTC = {
@@ -664,3 +666,194 @@ async def test_contact_export_and_erasure_include_bookings(
     assert (await owner.delete(f"/api/contacts/{contact_id}")).status_code == 204
     assert fake.events == {}
     assert await bookings_of(engine, contact_id) == []
+
+
+# The Studio book step ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def widget_visitor(owner: Account) -> AsyncIterator[Any]:
+    """A factory of widget visitors on one widget channel; their sockets close afterwards."""
+    widget = await widget_channel(owner)
+    yield lambda: visitor(owner, widget)
+    await close_all_sockets()
+
+
+async def publish_book_flow(owner: Account, bt_id: str) -> None:
+    steps = {
+        "slot": {
+            "type": "book",
+            "booking_type_id": bt_id,
+            "text": "When would you like to come?",
+            "next": "bye",
+            "on_none": "sorry",
+        },
+        "bye": {"type": "send", "text": "See you then!"},
+        "sorry": {"type": "handoff"},
+    }
+    await publish(owner, steps, "slot")
+
+
+async def steps_of(owner: Account, conversation_id: str) -> list[str]:
+    [run] = await runs(owner, conversation_id)
+    return [s["outcome"] for s in run["steps"]]
+
+
+async def test_a_widget_visitor_books_a_slot_through_a_flow(
+    owner: Account, fake: FakeCalendars, engine: AsyncEngine, widget_visitor: Any
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    await publish_book_flow(owner, bt["id"])
+    v = await widget_visitor()
+    await v.say("I would like an appointment")
+    offer = await v.bot()
+    assert offer["text"] == "When would you like to come?"
+    assert [o["value"] for o in offer["options"]] == ["1", "2", "3"]
+    picked = offer["options"][1]
+    await v.say(picked["label"], picked["value"])
+    assert (await v.bot())["text"] == f"You are booked for {picked['label']}."
+    assert (await v.bot())["text"] == "See you then!"
+    [event] = fake.events.values()
+    conv = (await owner.get(f"/api/conversations/{v.conversation_id}")).json()
+    [row] = await bookings_of(engine, conv["contact"]["id"])
+    assert row.provider_event_id in fake.events and row.status == "confirmed"
+    assert row.conversation_id == v.conversation_id
+    start = event["start"]
+    assert picked["label"] == f"{start:%a} {start.day} {start:%b}, {start:%H:%M}"  # UTC hours
+    assert f"booked {picked['label']}" in await steps_of(owner, v.conversation_id)
+
+
+async def test_the_slots_are_offered_and_confirmed_in_the_contacts_time_zone(
+    owner: Account, fake: FakeCalendars, widget_visitor: Any
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    steps = {
+        "zone": {
+            "type": "set",
+            "save_as": "contact.attributes.timezone",
+            "value": "Asia/Tokyo",
+            "next": "slot",
+        },
+        "slot": {"type": "book", "booking_type_id": bt["id"], "next": "end", "on_none": "end"},
+        "end": {"type": "end"},
+    }
+    await publish(owner, steps, "zone")
+    v = await widget_visitor()
+    await v.say("hi")
+    offer = await v.bot()
+    assert offer["text"] == "Which time suits you?"
+    await v.say("1")
+    confirmed = await v.bot()
+    [event] = fake.events.values()
+    tokyo = event["start"].astimezone(ZoneInfo("Asia/Tokyo"))
+    label = f"{tokyo:%a} {tokyo.day} {tokyo:%b}, {tokyo:%H:%M}"
+    assert offer["options"][0]["label"] == label
+    assert confirmed["text"] == f"You are booked for {label}."
+
+
+async def test_no_free_slot_takes_on_none(
+    owner: Account, fake: FakeCalendars, engine: AsyncEngine, widget_visitor: Any
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"], days_ahead=2)
+    fake.busy["google"].append((day(-1), day(4)))
+    await publish_book_flow(owner, bt["id"])
+    v = await widget_visitor()
+    await v.say("hi")
+    done = await eventually(lambda: _finished(owner, v.conversation_id), timeout=10.0)
+    assert done["status"] == "handed_off"
+    assert [s["outcome"] for s in done["steps"]][-2:] == ["no free slot", "handed off"]
+    assert fake.events == {}
+
+
+async def test_an_unreadable_calendar_takes_on_none_and_says_why(
+    owner: Account, fake: FakeCalendars, widget_visitor: Any
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    fake.unreadable = True
+    await publish_book_flow(owner, bt["id"])
+    v = await widget_visitor()
+    await v.say("hi")
+    done = await eventually(lambda: _finished(owner, v.conversation_id))
+    assert done["status"] == "handed_off"
+    assert any("could not be read" in s["outcome"] for s in done["steps"]), done["steps"]
+    assert fake.events == {}
+
+
+async def test_a_slot_taken_meanwhile_gets_fresh_slots_once(
+    owner: Account, fake: FakeCalendars, engine: AsyncEngine, widget_visitor: Any
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    await publish_book_flow(owner, bt["id"])
+    v = await widget_visitor()
+    await v.say("hi")
+    offer = await v.bot()
+    first = offer["options"][0]
+    start = (await _offered_starts(owner, bt["id"]))[0]
+    await book(owner, engine, bt["id"], start)  # someone else takes the first slot
+    await v.say(first["label"], first["value"])
+    fresh = await v.bot()
+    assert fresh["text"] == "That time was just taken. Which of these suits you?"
+    assert first["label"] not in [o["label"] for o in fresh["options"]]
+    await v.say("1")
+    assert (await v.bot())["text"] == f"You are booked for {fresh['options'][0]['label']}."
+    assert len(fake.events) == 2
+
+
+async def test_a_book_step_naming_an_unknown_booking_type_cannot_be_published(
+    owner: Account,
+) -> None:
+    body = {
+        "name": "Booking",
+        "trigger": {"on": "conversation_started"},
+        "start": "slot",
+        "steps": {
+            "slot": {"type": "book", "booking_type_id": "bt_nope", "next": "e", "on_none": "e"},
+            "e": {"type": "end"},
+        },
+    }
+    flow = (await owner.post("/api/flows", body)).json()
+    refused = await owner.post(f"/api/flows/{flow['id']}/publish")
+    assert refused.status_code == 422
+    assert refused.json()["problems"] == [
+        {"step": "slot", "detail": "There is no booking type 'bt_nope' in this workspace."}
+    ]
+
+
+async def _finished(owner: Account, conversation_id: str) -> dict[str, Any] | None:
+    items = await runs(owner, conversation_id)
+    return items[0] if items and items[0]["status"] not in ("running", "waiting") else None
+
+
+async def _offered_starts(owner: Account, bt_id: str) -> list[datetime]:
+    now = datetime.now(UTC)
+    starts = await slot_starts(owner, bt_id, now, now + timedelta(days=2))
+    return [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in starts]
+
+
+async def test_a_simulated_book_step_looks_nothing_up_and_takes_on_none(
+    owner: Account, fake: FakeCalendars
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    calls = fake.provider_calls()
+    body = {
+        "trigger": {"on": "conversation_started"},
+        "start": "slot",
+        "steps": {
+            "slot": {"type": "book", "booking_type_id": bt["id"], "next": "e", "on_none": "no"},
+            "no": {"type": "send", "text": "An operator will help."},
+            "e": {"type": "end"},
+        },
+        "replies": [{"text": "hi"}],
+    }
+    response = await owner.post("/api/flows/simulate", body)
+    assert response.status_code == 200, response.text
+    assert [line["text"] for line in response.json()["transcript"] if line["from"] == "bot"] == [
+        "An operator will help."
+    ]
+    assert fake.provider_calls() == calls

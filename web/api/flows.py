@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -102,6 +103,37 @@ async def _capabilities(request: Request, who: Principal) -> frozenset[str]:
     return frozenset({"ai"}) if ai_on and _services(request).settings.ai_configured else frozenset()
 
 
+async def _problems(
+    db: Any, workspace_id: str, document: Any, available: frozenset[str]
+) -> list[doc.Problem]:
+    """Every problem of a document, with the ones only the workspace's data can tell: a
+    ``book`` step naming a booking type the workspace does not have."""
+    problems = doc.validate(document, available=available)
+    steps = document.get("steps") if isinstance(document, dict) else None
+    named = {
+        step_id: raw["booking_type_id"]
+        for step_id, raw in (steps if isinstance(steps, dict) else {}).items()
+        if isinstance(raw, dict)
+        and raw.get("type") == "book"
+        and isinstance(raw.get("booking_type_id"), str)
+    }
+    if not named:
+        return problems
+    known = set(
+        await db.scalars(
+            select(m.BookingType.id).where(
+                m.BookingType.workspace_id == workspace_id,
+                m.BookingType.id.in_(set(named.values())),
+            )
+        )
+    )
+    return problems + [
+        doc.Problem(step_id, f"There is no booking type {bt_id!r} in this workspace.")
+        for step_id, bt_id in named.items()
+        if bt_id not in known
+    ]
+
+
 async def list_flows(request: Request) -> Response:
     who = await require(request)
     async with _services(request).db() as db:
@@ -174,7 +206,7 @@ async def publish_flow(request: Request) -> Response:
         async with _services(request).db() as db, db.begin():
             flow = await flows.get(db, who.workspace_id, _flow_id(request))
             draft = flow.definition or {}
-            problems = doc.validate(draft, available=available)
+            problems = await _problems(db, who.workspace_id, draft, available)
             if problems:
                 return invalid_flow(problems)
             parsed, _ = doc.parse(draft)
@@ -203,7 +235,9 @@ async def unpublish_flow(request: Request) -> Response:
 async def validate_flow(request: Request) -> Response:
     who = await require(request)
     data = await read_json(request)
-    problems = doc.validate(_document(data), available=await _capabilities(request, who))
+    available = await _capabilities(request, who)
+    async with _services(request).db() as db:
+        problems = await _problems(db, who.workspace_id, _document(data), available)
     if problems:
         return invalid_flow(problems)
     return JSONResponse({"problems": []})
@@ -215,7 +249,9 @@ async def simulate_flow(request: Request) -> Response:
     (it takes its error branch) and timers do not fire."""
     who = await require(request)
     data = await read_json(request)
-    problems = doc.validate(_document(data), available=await _capabilities(request, who))
+    available = await _capabilities(request, who)
+    async with _services(request).db() as db:
+        problems = await _problems(db, who.workspace_id, _document(data), available)
     if problems:
         return invalid_flow(problems)
     document, _ = doc.parse(_document(data))
@@ -266,12 +302,20 @@ async def simulate_flow(request: Request) -> Response:
 def _settle_calls(
     document: doc.Document, outcome: engine.Outcome, ctx: engine.Context, record: Any
 ) -> engine.Outcome:
-    """A simulation calls nobody: each ``http`` step is answered as failed."""
-    while any(isinstance(a, engine.CallHttp) for a in outcome.actions):
-        failed = engine.HttpDone(outcome.state.epoch, False, error="not called in a simulation")
-        outcome = engine.advance(document, outcome.state, failed, ctx)
+    """A simulation calls nobody: each ``http`` step is answered as failed, and a ``book``
+    step finds no slots (it takes ``on_none``)."""
+    epoch = outcome.state.epoch
+    while True:
+        event: engine.Event
+        if any(isinstance(a, engine.CallHttp) for a in outcome.actions):
+            event = engine.HttpDone(epoch, False, error="not called in a simulation")
+        elif any(isinstance(a, engine.FindSlots) for a in outcome.actions):
+            event = engine.SlotsFound(epoch, (), error="not looked up in a simulation")
+        else:
+            return outcome
+        outcome = engine.advance(document, outcome.state, event, ctx)
+        epoch = outcome.state.epoch
         record(outcome)
-    return outcome
 
 
 def _apply(contact: dict[str, Any], action: engine.SaveContact) -> None:
