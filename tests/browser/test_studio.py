@@ -179,7 +179,7 @@ async def test_the_json_view_edits_the_flow(live: LiveServer, owner: Account, co
     assert watch.errors == []
 
 
-async def test_an_unknown_step_type_is_edited_as_json(
+async def test_a_step_type_without_a_form_is_edited_as_json(
     live: LiveServer, owner: Account, context: Any
 ) -> None:
     r = await owner.post(
@@ -195,7 +195,9 @@ async def test_an_unknown_step_type_is_edited_as_json(
     await box(page, "book").click()
     json_fields = page.get_by_label("Step fields (JSON)")
     await expect(json_fields).to_have_value(re.compile(r'"booking_type_id": "bt_1"'))
-    await expect(page.locator(".step-form .problems")).to_contain_text("Unknown step type 'book'")
+    await expect(page.locator(".step-form .problems")).to_contain_text(
+        "There is no booking type 'bt_1'"
+    )
     assert watch.errors == []
 
 
@@ -221,7 +223,7 @@ async def test_business_hours_are_set_with_a_time_zone_and_a_holiday(
 ) -> None:
     page, watch = await open_page(context, live.url + "/settings?tab=hours")
     await expect(page.locator("#hours-state")).to_contain_text("No business hours are set")
-    await page.get_by_label("Time zone").fill("Europe/Sarajevo")
+    await page.locator("#tab-hours").get_by_label("Time zone").fill("Europe/Sarajevo")
     await page.get_by_label("Open on Saturday").check()
     await page.get_by_label("Saturday closes").fill("13:00")
     await page.get_by_label("Open on Sunday").uncheck()
