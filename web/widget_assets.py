@@ -4,11 +4,13 @@ widget channel before putting the tag on a real website.
 
 The file ships as the top-level data directory ``widget/`` of the wheel. It is read once
 per process; the ETag is its content hash, so a short ``max-age`` plus revalidation keeps
-every embedding site current within minutes.
+every embedding site current within minutes. It is compressed once, too: a browser that
+accepts gzip (all of them) fetches about a third of the bytes on every page of the site.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -26,10 +28,18 @@ MEDIA_TYPE = "application/javascript; charset=utf-8"
 
 
 @lru_cache(maxsize=1)
-def widget_source() -> tuple[bytes, str]:
-    """The widget's bytes and their strong ETag (quoted)."""
+def widget_source() -> tuple[bytes, bytes, str]:
+    """The widget's bytes, the same gzipped, and their strong ETag (quoted)."""
     body = WIDGET_JS.read_bytes()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return body, gzip.compress(body, 9, mtime=0), '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip":
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -38,8 +48,11 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 async def widget_js(request: Request) -> Response:
-    body, etag = widget_source()
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    body, gzipped, etag = widget_source()
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+    if _accepts_gzip(request.headers.get("accept-encoding", "")):
+        body = gzipped
+        headers["Content-Encoding"] = "gzip"
     if _matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":

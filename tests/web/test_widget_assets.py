@@ -25,5 +25,21 @@ async def test_widget_js_is_served_with_caching_headers(client: httpx.AsyncClien
     assert again.headers["etag"] == r.headers["etag"]
 
 
-async def test_widget_js_stays_small() -> None:
-    assert len((files("widget") / "widget.js").read_bytes()) < 25 * 1024
+async def test_widget_js_travels_gzipped_and_small(client: httpx.AsyncClient) -> None:
+    r = await client.get("/widget.js", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in r.headers["vary"].lower()
+    assert r.content == (files("widget") / "widget.js").read_bytes()
+    assert int(r.headers["content-length"]) < 10 * 1024
+
+
+async def test_widget_js_is_sent_plain_to_a_client_that_refuses_gzip(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.get("/widget.js", headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in r.headers
+    assert r.content == (files("widget") / "widget.js").read_bytes()
+
+
+async def test_widget_js_source_stays_small() -> None:
+    assert len((files("widget") / "widget.js").read_bytes()) < 32 * 1024
