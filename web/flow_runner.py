@@ -40,8 +40,8 @@ from hub.flows import document as doc
 from hub.flows import engine
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
 from hub.model import Author, Inbound, Message, rfc3339, utcnow
-from hub.store import WriteResult
-from storage import flow_runs, flows
+from hub.store import Unavailable, WriteResult
+from storage import faults, flow_runs, flows
 from storage import models as m
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire
@@ -94,8 +94,14 @@ class FlowRunner:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a flow event failed", exc_info=task.exception())
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if isinstance(exc, Unavailable) or faults.is_outage(exc):
+            # Nobody's bug: the storage health says it once per outage, not per event.
+            self.services.store.health.failed(exc)
+            log.debug("a flow event waits for the database", exc_info=exc)
+        else:
+            log.error("a flow event failed", exc_info=exc)
 
     async def idle(self) -> None:
         """Wait for the events in flight (tests, shutdown)."""
