@@ -14,7 +14,7 @@ from hub.store import Gone, NotFound
 from storage import models as m
 from storage.db import make_engine
 from storage.store import SqlStore
-from storage.writer import provider_id_hash
+from storage.writer_sql import provider_id_hash
 
 from .conftest import Workspace, make_workspace
 
@@ -93,6 +93,40 @@ async def test_duplicates_inside_one_batch_collapse(
     assert len({r.message.id for r in results}) == 1
     assert sum(r.created for r in results) == 1
     assert await count(engine, m.Message, m.Message.provider_message_id == "wamid.1") == 1
+    assert store.writer.one_by_one == 0  # collapsed in the batch, not by a failed insert
+
+
+async def test_a_batch_of_new_messages_and_resends_commits_whole(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    conv = (await store.write(inbound(workspace))).message.conversation_id
+    await store.write(inbound(workspace, conversation_id=conv, client_id="c-0"))
+    results = await asyncio.gather(
+        *(
+            store.write(inbound(workspace, conversation_id=conv, client_id=f"c-{i % 3}"))
+            for i in range(30)
+        ),
+        *(
+            store.write(inbound(workspace, sender=f"+49{i}", provider_message_id=f"w.{i % 4}"))
+            for i in range(8)
+        ),
+    )
+    assert sum(r.created for r in results) == 2 + 4
+    assert store.writer.one_by_one == 0
+
+
+async def test_one_bad_message_fails_alone_and_the_one_by_one_retry_is_counted(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    conv = (await store.write(inbound(workspace))).message.conversation_id
+    bad = inbound(workspace, conversation_id=conv, payload={"not json": object()})
+    results = await asyncio.gather(
+        *(store.write(inbound(workspace, conversation_id=conv, text=f"m{i}")) for i in range(5)),
+        store.write(bad),
+        return_exceptions=True,
+    )
+    assert [isinstance(r, Exception) for r in results] == [False] * 5 + [True]
+    assert store.writer.one_by_one == 1
 
 
 async def test_a_redelivered_provider_message_is_stored_once(
