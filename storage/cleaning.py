@@ -1,14 +1,18 @@
-"""An inbound message as the database can hold it: no NUL characters, names cut to fit.
+"""An inbound message as the database can hold it: no NUL characters, names cut to fit,
+``sent_at`` in UTC.
 
 A provider may send a NUL, which Postgres text cannot hold; it is replaced, the same way
-every time, so ids still deduplicate and nothing is refused.
+every time, so ids still deduplicate and nothing is refused. A ``sent_at`` with another
+offset is moved to UTC: SQLite keeps a time without its zone, and every time read back
+naive is taken as UTC (so is a ``sent_at`` given naive).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC
 
-from hub.model import Inbound
+from hub.model import Inbound, as_utc
 
 NAME_CHARS = 200  # contact and author names are kept in 200 characters
 
@@ -22,8 +26,10 @@ def _name(value: str | None) -> str | None:
 
 
 def cleaned(item: Inbound) -> Inbound:
-    """The item with no NUL and its names cut to their column (the item itself when it
-    needs neither, the common case)."""
+    """The item with no NUL, its names cut to their column and ``sent_at`` in UTC (the
+    item itself when it needs none of these, the common case)."""
+    if item.sent_at is not None and item.sent_at.tzinfo is not UTC:
+        item = replace(item, sent_at=as_utc(item.sent_at))
     fields = (
         item.text,
         item.contact_external_id,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.model import Author, Inbound
+from hub.model import Author, Inbound, as_utc
 from hub.store import Gone, NotFound
 from storage import models as m
 from storage.db import make_engine
@@ -260,3 +261,33 @@ async def test_a_nul_character_from_a_provider_is_stored_not_refused(
     again = await store.write(inbound(workspace, provider_message_id="id\x00"))
     assert first.message.text == "a\ufffdb"
     assert again.message.id == first.message.id
+
+
+async def test_the_planned_columns_are_stored_as_written_and_read_back(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    """Private notes, flow options, a picked option and the sender's ``sent_at`` survive
+    the back end's insert (Postgres binds each column as an array)."""
+    sent = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    first = await store.write(inbound(workspace, channel_id=workspace.whatsapp, sent_at=sent))
+    conv = first.message.conversation_id
+    olga = Author("operator", "op_1", "Olga")
+    offer = {"options": [{"label": "Yes", "value": "y"}]}
+    on_wa = {"conversation_id": conv, "channel_id": workspace.whatsapp}
+    note, offered, picked = [
+        (await store.write(i)).message
+        for i in (
+            inbound(workspace, **on_wa, direction="out", author=olga, private=True),
+            inbound(workspace, **on_wa, direction="out", author=olga, payload=offer),
+            inbound(workspace, **on_wa, payload={"option": "y"}),
+        )
+    ]
+    replayed = {r.id: r for r in await store.replay(workspace.id, conv, 0, 10)}
+    assert as_utc(replayed[first.message.id].sent_at) == first.message.sent_at == sent  # type: ignore[arg-type]
+    assert replayed[note.id].private and replayed[note.id].status == note.status
+    assert replayed[offered.id].options == offered.options == (("Yes", "y"),)
+    assert replayed[picked.id].option == picked.option == "y"
+    assert replayed[picked.id].sent_at is None
+    queued = await count(engine, m.OutboxItem, m.OutboxItem.message_id.in_([note.id, offered.id]))
+    assert queued == 1  # the reply leaves through WhatsApp, the note never does
+    assert (note.status, offered.status) == ("sent", "queued")
