@@ -7,6 +7,10 @@ decides the rest: which items are copies of a stored message, which are copies o
 earlier item of the same batch (twins: only the first is stored, the others get its
 result), the next gap-free ``seq`` of each new message in its conversation, and the rows
 to write (messages, outbox sends, the conversations' new counters).
+
+A new message starts with no delivery error and no attempts; the result of each carries
+what the stored row will give back (``private``, a flow's ``options``/``option`` from its
+payload, the sender's ``sent_at``).
 """
 
 from __future__ import annotations
@@ -136,8 +140,8 @@ def _plan_conversation(
         where = placed[n]
         seq += 1
         outward = item.direction == "out" and item.provider_message_id is None
-        # Only an operator's or bot's reply leaves through a channel's provider; a private
-        # note leaves for nowhere: never queued, never in the outbox.
+        # Ours (not a provider's echo of it) on an external channel leaves through the
+        # outbox; a private note leaves for nowhere: never queued, never in the outbox.
         leaves = outward and not item.private and where.channel_kind in EXTERNAL_KINDS
         message_status: MessageStatus = item.status
         if outward:

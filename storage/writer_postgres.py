@@ -73,7 +73,8 @@ _COUNTER_ARRAYS: dict[str, TypeEngine[Any]] = {  # named as in Plan.counters
 
 def _insert_and_count() -> TextClause:
     """The batch's messages and its conversations' new counters in one statement, one round
-    trip, every column bound as one array."""
+    trip, every column bound as one array. (The delivery columns, ``error_code``, ``attempts`` and
+    ``next_attempt_at``, take their defaults: no send was tried yet.)"""
     columns = ", ".join(_MESSAGE_ARRAYS)
     values = ", ".join(f"{c}::json" if c in _JSON_COLUMNS else c for c in _MESSAGE_ARRAYS)
     arrays = ", ".join(f":m_{c}" for c in _MESSAGE_ARRAYS)
