@@ -153,6 +153,9 @@ class Message:
     # A private note: operators only, never a visitor's socket, never a channel.
     private: bool = False
     delivery: Delivery = NO_DELIVERY
+    # When the message was sent, as its sender's system said (a provider's timestamp, the
+    # ingest API's ``sent_at``); ``created_at`` is when the hub stored it.
+    sent_at: datetime | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire = {
@@ -173,6 +176,8 @@ class Message:
             wire["options"] = [{"label": label, "value": value} for label, value in self.options]
         if self.option is not None:
             wire["option"] = self.option
+        if self.sent_at is not None:
+            wire["sent_at"] = rfc3339(self.sent_at)
         return wire
 
 

@@ -147,7 +147,7 @@ async def claim_timers(
 ) -> list[DueTimer]:
     """Lease up to ``limit`` due timers for ``lease``; the caller fires and deletes them."""
     now = now or utcnow()
-    table = m.FlowTimer.__table__
+    table = m.table_of(m.FlowTimer)
     async with engine.begin() as conn:
         query = (
             select(table.c.id, table.c.run_id, table.c.epoch)

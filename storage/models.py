@@ -270,6 +270,9 @@ class Message(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _created()
+    # When its sender's system says it was sent (a provider's timestamp, the ingest API's
+    # ``sent_at``); ``created_at`` is when the hub stored it. Unknown for most messages.
+    sent_at: Mapped[datetime | None]
     # Structured content beside ``text`` (a WhatsApp template send: ``{"template": ...}``).
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 

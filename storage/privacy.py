@@ -27,7 +27,7 @@ from storage import consent, search
 from storage import models as m
 from storage.models import table_of
 from storage.serialize import contact_to_wire, conversation_to_wire, message_from_row
-from storage.writer import dialect_insert, provider_id_hash
+from storage.writer_sql import dialect_insert, provider_id_hash
 
 T_WS = table_of(m.Workspace)
 T_CONTACT = table_of(m.Contact)
@@ -324,7 +324,7 @@ async def export_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str
         for conv in convs:
             rows_of = messages[conv.id]
             wire = conversation_to_wire(
-                conv,  # type: ignore[arg-type]
+                conv,
                 channels[conv.channel_id],
                 contact,
                 message_from_row(rows_of[-1]) if rows_of else None,

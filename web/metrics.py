@@ -80,7 +80,7 @@ _sources: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def watch(services: Any) -> None:
-    """Report this process's hub counters, writer backlog and outbox backlog."""
+    """Report this process's hub counters, writer backlog and fallbacks, outbox backlog."""
     _sources.add(services)
 
 
@@ -93,7 +93,11 @@ class _HubCollector(Collector):
         )
         backlog = GaugeMetricFamily("inviaro_writer_backlog", "Messages waiting for a commit")
         outbox = GaugeMetricFamily("inviaro_outbox_backlog", "Outbound sends in the outbox")
-        totals = [0, 0, 0, 0, 0]
+        one_by_one = CounterMetricFamily(
+            "inviaro_writer_one_by_one",
+            "Group commits that failed as a whole and were retried one message at a time",
+        )
+        totals = [0, 0, 0, 0, 0, 0]
         for services in list(_sources):
             counters = services.hub.registry.counters
             totals[0] += counters.sockets_open
@@ -101,12 +105,14 @@ class _HubCollector(Collector):
             totals[2] += counters.overloaded
             totals[3] += services.store.writer.backlog
             totals[4] += services.outbox_backlog
+            totals[5] += services.store.writer.one_by_one
         sockets.add_metric([], totals[0])
         frames.add_metric([], totals[1])
         slow.add_metric([], totals[2])
         backlog.add_metric([], totals[3])
         outbox.add_metric([], totals[4])
-        yield from (sockets, frames, slow, backlog, outbox)
+        one_by_one.add_metric([], totals[5])
+        yield from (sockets, frames, slow, backlog, outbox, one_by_one)
 
 
 REGISTRY.register(_HubCollector())
