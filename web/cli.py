@@ -151,6 +151,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             audit_retention_days=settings.audit_retention_days,
             workspace_recovery_days=settings.workspace_recovery_days,
+            billing_retention_years=settings.billing_retention_years,
         )
     )
     print(report.summary())
@@ -346,6 +347,10 @@ def parser() -> argparse.ArgumentParser:
         "--ledger", help="the erasure ledger to re-apply (default: the one beside the file)"
     )
     rs.set_defaults(func=cmd_restore)
+
+    from web.billing_cli import add_parser as add_billing
+
+    add_billing(sub)
 
     lt = sub.add_parser("loadtest", help="open many sockets against a hub and measure latency")
     from web.loadtest import add_arguments
