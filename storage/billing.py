@@ -321,9 +321,7 @@ async def issue_credit_note(
     """A credit note reversing the whole of an invoice (the invoice itself stays as it
     was). NotFound for an unknown invoice; :class:`BillingConflict` for a credit note or
     an invoice already credited."""
-    row = (
-        await conn.execute(select(T_INVOICE).where(T_INVOICE.c.id == invoice_id))
-    ).one_or_none()
+    row = (await conn.execute(select(T_INVOICE).where(T_INVOICE.c.id == invoice_id))).one_or_none()
     if row is None:
         raise NotFound("no such invoice")
     if row.kind != INVOICE:
@@ -376,9 +374,7 @@ async def _invoices_json(conn: AsyncConnection, rows: list[Any]) -> list[dict[st
         ):
             payments[p.invoice_id].append(_payment_json(p))
         for c in await conn.execute(
-            select(T_INVOICE.c.id, T_INVOICE.c.corrects_id).where(
-                T_INVOICE.c.corrects_id.in_(ids)
-            )
+            select(T_INVOICE.c.id, T_INVOICE.c.corrects_id).where(T_INVOICE.c.corrects_id.in_(ids))
         ):
             credited[c.corrects_id] = c.id
     out = []

@@ -10,6 +10,7 @@ without their marks, rather than failing.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,18 +70,16 @@ class _Pdf:
         self.pdf.add_page()
         regular = next((p for p in FONT_PATHS if p.exists()), None)
         bold = next((p for p in FONT_BOLD_PATHS if p.exists()), None)
+        self.text: Callable[[str], str] = _plain
+        self.family = "helvetica"
         if regular is not None:
             self.pdf.add_font("body", "", str(regular))
             self.pdf.add_font("body", "B", str(bold or regular))
-            self.family, self.text = "body", lambda s: s
-        else:
-            self.family, self.text = "helvetica", _plain
+            self.family, self.text = "body", str
 
     def line(self, text: str, size: int = 10, bold: bool = False, width: float = 0) -> None:
         self.pdf.set_font(self.family, "B" if bold else "", size)
-        self.pdf.cell(
-            width, size * 0.55, self.text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
+        self.pdf.cell(width, size * 0.55, self.text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def row(self, cells: list[str], widths: list[float], bold: bool = False) -> None:
         self.pdf.set_font(self.family, "B" if bold else "", 9)

@@ -112,7 +112,11 @@ async def test_an_owner_sets_billing_details_and_reads_them_back(owner: Account)
     [
         ("DE", "DE12345", "vat_id for DE must be DE followed by 9 digits, such as DE123456789."),
         ("BA", "12345", "vat_id for BA must be 12 digits (the PDV number), such as 123456789012."),
-        ("GR", "GR123456789", "vat_id for GR must be EL followed by 9 digits, such as EL123456789."),
+        (
+            "GR",
+            "GR123456789",
+            "vat_id for GR must be EL followed by 9 digits, such as EL123456789.",
+        ),
         ("NL", "NL123456789", "vat_id for NL must be NL followed by 9 digits, B and 2 digits"),
     ],
 )

@@ -50,9 +50,7 @@ class BillingDetails(msgspec.Struct, forbid_unknown_fields=True):
     plan: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
     seats: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
     vat_id: Annotated[str, msgspec.Meta(max_length=40)] | None = None
-    email: Annotated[str, msgspec.Meta(max_length=254, pattern="^[^@\\s]+@[^@\\s]+$")] | None = (
-        None
-    )
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern="^[^@\\s]+@[^@\\s]+$")] | None = None
 
 
 class CheckoutAnswer(msgspec.Struct):
