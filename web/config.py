@@ -96,8 +96,9 @@ class Settings:
     billing_seller: tuple[str, ...] = ()  # the lines of the seller block on invoices
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)
-    # Backups (docs/privacy.md): where they go, the key, and an S3-compatible endpoint.
-    backup_dir: Path | None = None
+    # Backups (docs/privacy.md): where they go (a directory or s3://bucket/prefix), the
+    # key, and the S3-compatible endpoint with its keys (unset: AWS and boto3's own chain).
+    backup_to: str | None = None
     backup_key: str | None = field(default=None, repr=False)
     backup_s3_endpoint: str | None = None
     backup_s3_region: str = "us-east-1"
@@ -373,7 +374,7 @@ def _with_billing(settings: Settings, env: Mapping[str, str]) -> Settings:
 
 
 def _with_backups(settings: Settings, env: Mapping[str, str]) -> Settings:
-    directory = (env.get("INVIARO_BACKUP_DIR") or "").strip()
+    target = (env.get("INVIARO_BACKUP_DIR") or "").strip()
     key = env.get("INVIARO_BACKUP_KEY") or None
     endpoint = (env.get("INVIARO_BACKUP_S3_ENDPOINT") or "").strip().rstrip("/")
     if endpoint:
@@ -384,7 +385,7 @@ def _with_backups(settings: Settings, env: Mapping[str, str]) -> Settings:
             )
     return replace(
         settings,
-        backup_dir=Path(directory) if directory else None,
+        backup_to=target or None,
         backup_key=key,
         backup_s3_endpoint=endpoint or None,
         backup_s3_region=(env.get("INVIARO_BACKUP_S3_REGION") or "us-east-1").strip(),
