@@ -96,6 +96,20 @@ _VAT: dict[str, tuple[str, str, str]] = {
 }
 
 
+# ISO 3166-1 alpha-2, and XK (Kosovo), which the EU and the Western Balkans use.
+COUNTRIES = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
+    BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ
+    DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP
+    GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG
+    KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML
+    MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE
+    PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL
+    SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM
+    US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW""".split()
+)
+
+
 def vat_format(country: str) -> str | None:
     """The expected shape of ``country``'s VAT identifier, or None where none is checked."""
     known = _VAT.get(country)
@@ -162,7 +176,7 @@ async def set_account(
     """Create or replace the workspace's billing details (validated here, see
     :func:`normalize_vat`); invoices already issued keep the details they were issued with."""
     country = str(details["country"]).upper()
-    if not re.fullmatch(r"[A-Z]{2}", country):
+    if country not in COUNTRIES:
         raise InvalidBilling("country", "country must be an ISO 3166 code such as BA or DE.")
     plan = str(details["plan"])
     if plan not in terms.plans:

@@ -39,9 +39,14 @@ class FakeStripe:
     url: str = ""
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     authorizations: list[str] = field(default_factory=list)
+    refuse_next: bool = False  # answer the next session request as Stripe refuses one
 
     async def _create_session(self, request: Request) -> Response:
         self.authorizations.append(request.headers.get("authorization", ""))
+        if self.refuse_next:
+            self.refuse_next = False
+            error = {"type": "invalid_request_error", "message": "Invalid currency: xyz"}
+            return JSONResponse({"error": error}, status_code=400)
         form = dict(parse_qsl((await request.body()).decode()))
         session_id = f"cs_test_{uuid.uuid4().hex}"
         session = {

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -278,6 +279,58 @@ async def test_a_webhook_with_a_bad_signature_is_refused_and_nothing_is_stored(
     assert answer.json()["error"] == "bad_signature"
     shown = (await owner.get(f"/api/billing/invoices/{invoice['id']}")).json()
     assert shown["payments"] == [] and shown["status"] == "open"
+
+
+async def test_an_event_for_no_invoice_of_ours_or_of_another_type_stores_nothing(
+    owner: Account, billing_live: LiveServer, engine: AsyncEngine, fake: FakeStripe
+) -> None:
+    await put_details(owner)
+    invoice = await issue(engine, billing_live, owner.workspace_id)
+    session_id = (await owner.post(f"/api/billing/invoices/{invoice['id']}/pay")).json()[
+        "session_id"
+    ]
+    fake.sessions[session_id]["metadata"] = {"invoice_id": "inv_not_ours"}
+    fake.sessions[session_id]["client_reference_id"] = "inv_not_ours"
+    assert (await fake.send(billing_live.url, fake.event(session_id))).status_code == 200
+    other = orjson.dumps({"id": "evt_other", "type": "customer.created", "data": {"object": {}}})
+    assert (await fake.send(billing_live.url, other)).status_code == 200
+    shown = (await owner.get(f"/api/billing/invoices/{invoice['id']}")).json()
+    assert shown["payments"] == []
+
+
+async def test_a_refusal_by_stripe_is_a_502_with_a_sentence(
+    owner: Account, billing_live: LiveServer, engine: AsyncEngine, fake: FakeStripe
+) -> None:
+    await put_details(owner)
+    invoice = await issue(engine, billing_live, owner.workspace_id)
+    fake.refuse_next = True
+    refused = await owner.post(f"/api/billing/invoices/{invoice['id']}/pay")
+    assert refused.status_code == 502
+    assert refused.json() == {
+        "error": "provider_error",
+        "detail": "Stripe refused the payment page (400: Invalid currency: xyz).",
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"company_name": 5},
+        {**DETAILS, "seats": "3"},
+        {**DETAILS, "seats": True},
+        {**DETAILS, "country": "Bosnia"},
+        {**DETAILS, "plan": "platinum"},
+        {**DETAILS, "company_name": "x" * 201},
+        {**DETAILS, "address": "a\u0000b"},
+        {**DETAILS, "email": "not an email"},
+        {**DETAILS, "vat_id": None, "country": "XX"},
+    ],
+)
+async def test_malformed_details_are_a_4xx_in_the_error_shape(owner: Account, body: Any) -> None:
+    answer = await put_details(owner, body)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert set(answer.json()) >= {"error", "detail"}
 
 
 async def test_an_invoice_downloads_as_html_and_pdf(
