@@ -26,7 +26,7 @@ from storage.store import SqlStore
 from tests.conftest import free_port, make_settings, start_server
 from tests.helpers import signup
 from tests.web.test_contacts import write_contact
-from web import backups
+from web import backups, config
 
 KEY = "backup-passphrase-long-enough-0123456789"
 BUCKET = "inviaro-backups"
@@ -188,3 +188,19 @@ async def test_an_erasure_reaches_the_ledger_in_the_bucket_at_once(
     )
     hashes = [e["contact_hash"] for e in backup.read_ledger(ledger)]
     assert erased_contact_hash(owner.workspace_id, contact.id) in hashes
+
+
+def test_the_backup_settings_are_read_from_the_environment_once() -> None:
+    env = {
+        "DATABASE_URL": "sqlite:///:memory:",
+        "INVIARO_BACKUP_DIR": "s3://bucket/hub",
+        "INVIARO_BACKUP_KEY": KEY,
+        "INVIARO_BACKUP_S3_ENDPOINT": "https://s3.example.test/",
+        "INVIARO_BACKUP_S3_SECRET_ACCESS_KEY": "very-secret",
+    }
+    settings = config.load(env)
+    assert (settings.backup_to, settings.backup_key) == ("s3://bucket/hub", KEY)
+    assert settings.backup_s3_endpoint == "https://s3.example.test"
+    assert "very-secret" not in repr(settings) and KEY not in repr(settings)
+    with pytest.raises(config.ConfigError, match="INVIARO_BACKUP_S3_ENDPOINT"):
+        config.load({**env, "INVIARO_BACKUP_S3_ENDPOINT": "s3.example.test"})
