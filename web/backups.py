@@ -23,12 +23,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adapters import s3_backups as s3
 from hub.model import as_utc, utcnow
 from storage import backup
 from web.config import Settings
+
+if TYPE_CHECKING:
+    from adapters import s3_backups as s3
 
 log = logging.getLogger("inviaro.backup")
 
@@ -42,6 +44,8 @@ def is_s3(target: str) -> bool:
 
 
 def endpoint(settings: Settings) -> s3.Endpoint:
+    from adapters import s3_backups as s3
+
     return s3.Endpoint(
         url=settings.backup_s3_endpoint,
         region=settings.backup_s3_region,
@@ -63,6 +67,8 @@ class Written:
 @contextlib.asynccontextmanager
 async def _ledger_in(settings: Settings, target: s3.S3Target) -> AsyncIterator[Path]:
     """A scratch directory holding the bucket's ledger; put back when it grew."""
+    from adapters import s3_backups as s3
+
     client = s3.client(endpoint(settings))
     with tempfile.TemporaryDirectory(prefix="inviaro-s3-") as scratch:
         directory = Path(scratch)
@@ -75,6 +81,8 @@ async def _ledger_in(settings: Settings, target: s3.S3Target) -> AsyncIterator[P
 
 
 def _prune_s3(client: Any, target: s3.S3Target, now: datetime) -> list[str]:
+    from adapters import s3_backups as s3
+
     old = [
         name
         for name in s3.names(client, target)
@@ -92,6 +100,8 @@ async def write_backup(
 
     Raises what :func:`storage.backup.create_backup` raises, :class:`s3.S3Error` for the
     bucket, or ValueError for a malformed ``s3://`` URL; each says one sentence."""
+    from adapters import s3_backups as s3
+
     now = as_utc(now or utcnow())
     if not is_s3(to):
         result = await backup.create_backup(settings.database_url, Path(to), key, now=now)
@@ -109,6 +119,8 @@ async def write_backup(
 async def fetch_backup(settings: Settings, url: str, into: Path) -> tuple[Path, Path | None]:
     """Download an ``s3://…/file.ivb`` and the ledger beside it into ``into``; returns
     the file's path and the ledger's (None when the bucket has none)."""
+    from adapters import s3_backups as s3
+
     parent, _, name = url.rstrip("/").rpartition("/")
     target = s3.parse_target(parent)
     client = s3.client(endpoint(settings))
@@ -124,6 +136,8 @@ async def _newest(settings: Settings, to: str) -> datetime | None:
     if not is_s3(to):
         directory = Path(to)
         return backup.newest_backup(directory) if directory.is_dir() else None
+    from adapters import s3_backups as s3
+
     target = s3.parse_target(to)
     client = s3.client(endpoint(settings))
     found = await asyncio.to_thread(s3.names, client, target)
@@ -139,8 +153,7 @@ async def sync_ledger(services: Any) -> None:
     engine = services.engine
     try:
         if is_s3(to):
-            async with _ledger_in(settings, s3.parse_target(to)) as scratch:
-                added = await backup.sync_ledger(engine, scratch)
+            added = await _sync_ledger_s3(settings, engine, to)
         elif Path(to).is_dir():
             added = await backup.sync_ledger(engine, Path(to))
         else:
@@ -148,11 +161,19 @@ async def sync_ledger(services: Any) -> None:
     except OSError as exc:
         log.warning("erasure ledger: cannot write beside the backups (%s)", exc.strerror)
         return
-    except (s3.S3Error, ValueError) as exc:
-        log.warning("erasure ledger: %s", exc)
-        return
     if added:
         log.info("erasure ledger: %d new entries beside the backups", added)
+
+
+async def _sync_ledger_s3(settings: Settings, engine: Any, to: str) -> int:
+    from adapters import s3_backups as s3
+
+    try:
+        async with _ledger_in(settings, s3.parse_target(to)) as scratch:
+            return await backup.sync_ledger(engine, scratch)
+    except (s3.S3Error, ValueError) as exc:
+        log.warning("erasure ledger: %s", exc)
+        return 0
 
 
 async def daily_backup(services: Any) -> None:
