@@ -147,6 +147,8 @@ async def test_a_credit_note_is_issued_from_the_command_line(
         assert twice.returncode == 1 and "already has a credit note" in twice.stderr
         shown = (await owner.get(f"/api/billing/invoices/{invoice_id}")).json()
         assert shown["status"] == "credited"
+        reissued = inviaro(tmp_path, own_db, "billing", "issue", "--period", "2026-11")
+        assert reissued.stdout.startswith("INV-") and invoice_id not in reissued.stdout
 
 
 def test_billing_commands_are_refused_while_billing_is_off(tmp_path: Path) -> None:
