@@ -635,3 +635,74 @@ class ConsentRecord(Base):
     source: Mapped[str] = mapped_column(String(16))  # visitor | operator
     operator_id: Mapped[str | None] = mapped_column(ID)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Billing records (storage.billing). No foreign key to the workspace: invoices and payments
+# are business records that outlive the workspace's deletion and purge (tax law: 10 years).
+
+
+class BillingAccount(Base):
+    """A workspace's billing details, plan and seats, as the owner last set them."""
+
+    __tablename__ = "billing_accounts"
+    workspace_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    company_name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(500))
+    country: Mapped[str] = mapped_column(String(2))
+    vat_id: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    plan: Mapped[str] = mapped_column(String(32))
+    seats: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InvoiceCounter(Base):
+    """The last number used in one series and year: incremented in the issuing
+    transaction, so a number is used exactly when its invoice is (no gaps)."""
+
+    __tablename__ = "invoice_counters"
+    series: Mapped[str] = mapped_column(String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class Invoice(Base):
+    """An issued invoice or credit note: never changed once written (paid is derived
+    from payments); the buyer and seller are copied in as they were at issue."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("series", "year", "seq"),)
+    id: Mapped[str] = _id("inv_")
+    workspace_id: Mapped[str] = mapped_column(ID, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # invoice | credit_note
+    series: Mapped[str] = mapped_column(String(8))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    corrects_id: Mapped[str | None] = mapped_column(ID)
+    issued_at: Mapped[datetime] = mapped_column(index=True)
+    period: Mapped[str | None] = mapped_column(String(7))
+    currency: Mapped[str] = mapped_column(String(3))
+    buyer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seller: Mapped[list[str]] = mapped_column(JSON)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    net: Mapped[int] = mapped_column(Integer)
+    vat_percent: Mapped[int] = mapped_column(Integer)
+    vat: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
+class Payment(Base):
+    """Money received for an invoice; ``event_id`` (the provider's) makes it idempotent."""
+
+    __tablename__ = "payments"
+    id: Mapped[str] = _id("pay_")
+    invoice_id: Mapped[str] = mapped_column(ID, index=True)
+    workspace_id: Mapped[str] = mapped_column(ID, index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    reference: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_at: Mapped[datetime]

@@ -12,7 +12,9 @@ One pass (:func:`purge_expired`) removes, in order:
    completely (a workspace with audit entries under a legal hold waits for its lifting);
 5. the cached event metadata (the booking rows: summaries, times, provider ids) of
    calendars disconnected ``CALENDAR_CACHE_DAYS`` (30) days ago or more, with an audit
-   entry per calendar (the privacy policy promises this).
+   entry per calendar (the privacy policy promises this);
+6. invoices and payments older than ``billing_retention_years`` (10), which outlive
+   their workspace until then (:mod:`storage.billing`).
 
 Every delete runs in batches of ``batch_size`` rows, each batch its own short transaction,
 so the writer and the inbox are never blocked behind one long purge. Every batch re-checks
@@ -32,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.ids import new_id
 from hub.model import as_utc, rfc3339, utcnow
 from storage import models as m
+from storage.billing import RETENTION_YEARS, purge_billing
 from storage.db import make_engine
 from storage.legal_hold import held, workspace_has_held_entries
 from storage.models import table_of
@@ -87,6 +90,9 @@ class PurgeReport:
     sessions: int = 0
     workspaces: int = 0
     calendar_bookings: int = 0
+    invoices: int = 0
+    payments: int = 0
+    billing_accounts: int = 0
     # Past retention but kept: under a legal hold (entries), or holding held entries.
     audit_entries_held: int = 0
     workspaces_held: int = 0
@@ -300,6 +306,7 @@ async def purge_expired(
     dry_run: bool = False,
     audit_retention_days: int = AUDIT_RETENTION_DAYS,
     workspace_recovery_days: int = WORKSPACE_RECOVERY_DAYS,
+    billing_retention_years: int = RETENTION_YEARS,
 ) -> PurgeReport:
     """Run one retention pass as if it were ``as_of`` (default: now). See the module doc.
 
@@ -357,6 +364,10 @@ async def purge_expired(
         if not dry_run:
             await _purge_workspace(engine, workspace_id, batch_size)
         report.workspaces += 1
+
+    billing = await purge_billing(engine, as_of, billing_retention_years, dry_run)
+    report.invoices, report.payments = billing.invoices, billing.payments
+    report.billing_accounts = billing.billing_accounts
     return report
 
 
@@ -368,6 +379,7 @@ async def run_purge(
     batch_size: int = 500,
     audit_retention_days: int = AUDIT_RETENTION_DAYS,
     workspace_recovery_days: int = WORKSPACE_RECOVERY_DAYS,
+    billing_retention_years: int = RETENTION_YEARS,
 ) -> PurgeReport:
     """The entry point for ``inviaro purge`` and the worker: one pass on its own engine."""
     engine = make_engine(database_url)
@@ -379,6 +391,7 @@ async def run_purge(
             dry_run=dry_run,
             audit_retention_days=audit_retention_days,
             workspace_recovery_days=workspace_recovery_days,
+            billing_retention_years=billing_retention_years,
         )
     finally:
         await engine.dispose()

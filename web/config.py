@@ -86,6 +86,24 @@ class Settings:
     ai_region: str = ""
     ai_last_messages: int = 10  # the most conversation messages one AI call may carry
     ai_timeout_s: float = 20.0
+    # Billing records (docs/billing.md): a module a hosting business turns on; off, every
+    # billing route answers 404. Amounts are minor units (cents) per seat and month.
+    billing: bool = False
+    billing_retention_years: int = 10  # invoices and payments outlive their workspace
+    billing_currency: str = "EUR"
+    billing_vat_percent: int = 0
+    billing_plans: tuple[tuple[str, int], ...] = (("standard", 1500),)
+    billing_seller: tuple[str, ...] = ()  # the lines of the seller block on invoices
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    # Backups (docs/privacy.md): where they go (a directory or s3://bucket/prefix), the
+    # key, and the S3-compatible endpoint with its keys (unset: AWS and boto3's own chain).
+    backup_to: str | None = None
+    backup_key: str | None = field(default=None, repr=False)
+    backup_s3_endpoint: str | None = None
+    backup_s3_region: str = "us-east-1"
+    backup_s3_access_key_id: str | None = None
+    backup_s3_secret_access_key: str | None = field(default=None, repr=False)
 
     @property
     def ai_configured(self) -> bool:
@@ -272,7 +290,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
         flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     )
-    return _with_ai(settings, env)
+    return _with_backups(_with_billing(_with_ai(settings, env), env), env)
 
 
 def _with_ai(settings: Settings, env: Mapping[str, str]) -> Settings:
@@ -314,3 +332,63 @@ def _yes_no(env: Mapping[str, str], name: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be true or false, not {value!r}.")
+
+
+_PLAN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _plans(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """``INVIARO_BILLING_PLANS``: ``name=price,…``, each price in minor units per seat."""
+    raw = (env.get("INVIARO_BILLING_PLANS") or "").strip()
+    if not raw:
+        return (("standard", 1500),)
+    plans: list[tuple[str, int]] = []
+    for item in (part.strip() for part in raw.split(",") if part.strip()):
+        name, _, price = item.partition("=")
+        name = name.strip()
+        if not _PLAN.match(name) or not price.strip().isdigit():
+            raise ConfigError(
+                "INVIARO_BILLING_PLANS must list name=price pairs (price in cents per seat "
+                f"and month), such as standard=1500,business=2900, not {item!r}."
+            )
+        plans.append((name, int(price)))
+    return tuple(plans)
+
+
+def _with_billing(settings: Settings, env: Mapping[str, str]) -> Settings:
+    currency = (env.get("INVIARO_BILLING_CURRENCY") or "EUR").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigError(f"INVIARO_BILLING_CURRENCY must be an ISO 4217 code, not {currency!r}.")
+    seller = env.get("INVIARO_BILLING_SELLER") or ""
+    return replace(
+        settings,
+        billing=_yes_no(env, "INVIARO_BILLING"),
+        billing_retention_years=_int(env, "INVIARO_BILLING_RETENTION_YEARS", 10, 1, 100),
+        billing_currency=currency,
+        billing_vat_percent=_int(env, "INVIARO_BILLING_VAT_PERCENT", 0, 0, 100),
+        billing_plans=_plans(env),
+        billing_seller=tuple(line.strip() for line in seller.split(";") if line.strip()),
+        stripe_secret_key=env.get("INVIARO_STRIPE_SECRET_KEY") or None,
+        stripe_webhook_secret=env.get("INVIARO_STRIPE_WEBHOOK_SECRET") or None,
+    )
+
+
+def _with_backups(settings: Settings, env: Mapping[str, str]) -> Settings:
+    target = (env.get("INVIARO_BACKUP_DIR") or "").strip()
+    key = env.get("INVIARO_BACKUP_KEY") or None
+    endpoint = (env.get("INVIARO_BACKUP_S3_ENDPOINT") or "").strip().rstrip("/")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"INVIARO_BACKUP_S3_ENDPOINT must be an http(s) URL, not {endpoint!r}."
+            )
+    return replace(
+        settings,
+        backup_to=target or None,
+        backup_key=key,
+        backup_s3_endpoint=endpoint or None,
+        backup_s3_region=(env.get("INVIARO_BACKUP_S3_REGION") or "us-east-1").strip(),
+        backup_s3_access_key_id=env.get("INVIARO_BACKUP_S3_ACCESS_KEY_ID") or None,
+        backup_s3_secret_access_key=env.get("INVIARO_BACKUP_S3_SECRET_ACCESS_KEY") or None,
+    )

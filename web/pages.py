@@ -106,6 +106,8 @@ async def _app_page(
             "csrf_token": principal.csrf_token,
             "must_enable_2fa": principal.must_enable_2fa,
             "public_url": request.app.state.services.settings.public_url,
+            # Settings → Billing: owners, where the server turns billing on.
+            "billing": request.app.state.services.settings.billing and operator.role == "owner",
         },
         headers=NO_STORE,
     )

@@ -4,6 +4,7 @@
 "use strict";
 
 import { loadCalendars } from "./calendars.js";
+import { loadBilling } from "./settings_billing.js";
 import { loadHours } from "./settings_hours.js";
 import { loadTeams } from "./settings_teams.js";
 import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
@@ -12,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
 const TABS = ["workspace", "operators", "channels", "teams", "hours", "calendars", "tokens", "security", "ai", "audit", "profile"];
+if ($("tab-billing")) TABS.push("billing"); // owners, where the server turns billing on
 const loaded = new Set();
 
 function showTab(name) {
@@ -548,7 +550,7 @@ $("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
   workspace: () => { loadWorkspace(); loadConsent(); }, operators: loadOperators, channels: loadChannels,
-  teams: loadTeams, hours: loadHours, calendars: loadCalendars, ai: loadAi,
+  teams: loadTeams, hours: loadHours, calendars: loadCalendars, ai: loadAi, billing: loadBilling,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
   profile: () => {},
 };
