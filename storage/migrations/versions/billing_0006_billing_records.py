@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "billing_0006"
-down_revision = "ai_0005"
+down_revision = "writer_0006"
 branch_labels = None
 depends_on = None
 
