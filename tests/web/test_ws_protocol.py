@@ -93,7 +93,6 @@ async def test_a_socket_gets_the_small_kernel_send_buffer() -> None:
         right.close()
 
 
-
 def _methods() -> dict[str, str]:
     """uvicorn's protocol methods by name, as source text normalised by ``ast``."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
