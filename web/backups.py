@@ -1,21 +1,24 @@
-"""Where backups go and with which key, from the environment; the jobs that use them.
+"""Where backups go and with which key (:class:`web.config.Settings`); the jobs that use them.
 
 ``INVIARO_BACKUP_DIR``: the directory ``inviaro backup`` writes to by default, where the
 worker writes a backup daily and keeps the erasure ledger (unset: no automatic backups).
 ``INVIARO_BACKUP_KEY``: the passphrase (32+ characters) backups are encrypted with; keep
-it away from the backups themselves. Read here because only the CLI, the worker and the
-erasure hook use them (see :mod:`storage.backup` for the file and the ledger).
+it away from the backups themselves. Only the CLI, the worker and the erasure hook use
+them (see :mod:`storage.backup` for the file and the ledger).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hub.model import utcnow
 from storage import backup
+
+if TYPE_CHECKING:
+    from web.config import Settings
+    from web.services import Services
 
 log = logging.getLogger("inviaro.backup")
 
@@ -24,18 +27,17 @@ KEY_ENV = "INVIARO_BACKUP_KEY"
 EVERY_S = 24 * 3600.0
 
 
-def backup_dir() -> Path | None:
-    raw = os.environ.get(DIR_ENV, "").strip()
-    return Path(raw) if raw else None
+def backup_dir(settings: Settings) -> Path | None:
+    return Path(settings.backup_dir) if settings.backup_dir else None
 
 
-def backup_key() -> str | None:
-    return os.environ.get(KEY_ENV) or None
+def backup_key(settings: Settings) -> str | None:
+    return settings.backup_key
 
 
-async def sync_ledger(services: Any) -> None:
+async def sync_ledger(services: Services) -> None:
     """Copy new erasure-ledger entries beside the backups (when there is a directory)."""
-    directory = backup_dir()
+    directory = backup_dir(services.settings)
     if directory is None or not directory.is_dir():
         return
     try:
@@ -47,9 +49,9 @@ async def sync_ledger(services: Any) -> None:
         log.info("erasure ledger: %d new entries beside the backups", added)
 
 
-async def daily_backup(services: Any) -> None:
+async def daily_backup(services: Services) -> None:
     """Write a backup when configured and the newest one is a day old; never raises."""
-    directory, key = backup_dir(), backup_key()
+    directory, key = backup_dir(services.settings), backup_key(services.settings)
     if directory is None or key is None:
         return
     try:

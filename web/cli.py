@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import getpass
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,9 +17,9 @@ from web import config
 log = logging.getLogger("inviaro")
 
 
-def _settings() -> config.Settings:
+def _settings(port: int | None = None) -> config.Settings:
     try:
-        return config.load()
+        return config.load(port=port)
     except config.ConfigError as exc:
         print(f"inviaro: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -40,9 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web.app import create_app
     from web.server import uvicorn_config, uvicorn_server
 
-    if args.port:
-        os.environ["PORT"] = str(args.port)
-    settings = _settings()
+    settings = _settings(args.port or None)
     app = create_app(settings)
     server = uvicorn_server(uvicorn_config(app, settings, host=args.host, log_level=args.log_level))
     print(f"Inviaro hub on {settings.public_url} (listening on {args.host}:{settings.port})")
@@ -212,10 +209,10 @@ def cmd_legal_hold(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backup_key() -> str:
+def _backup_key(settings: config.Settings) -> str:
     from web.backups import KEY_ENV, backup_key
 
-    key = backup_key()
+    key = backup_key(settings)
     if key is None:
         print(
             f"inviaro: set {KEY_ENV} to the backups' passphrase (32+ characters).", file=sys.stderr
@@ -233,11 +230,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from web.backups import DIR_ENV, backup_dir
 
     settings = _settings()
-    directory = Path(args.to) if args.to else backup_dir()
+    directory = Path(args.to) if args.to else backup_dir(settings)
     if directory is None:
         print(f"inviaro: say where with --to DIR or set {DIR_ENV}.", file=sys.stderr)
         return 2
-    key = _backup_key()
+    key = _backup_key(settings)
     try:
         result = asyncio.run(create_backup(settings.database_url, directory, key))
     except (BackupError, BadBackup) as exc:
@@ -263,7 +260,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from storage.backup_crypto import BadBackup
 
     settings = _settings()
-    key = _backup_key()
+    key = _backup_key(settings)
     ledger = Path(args.ledger) if args.ledger else None
     try:
         report = asyncio.run(

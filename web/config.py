@@ -86,6 +86,11 @@ class Settings:
     ai_region: str = ""
     ai_last_messages: int = 10  # the most conversation messages one AI call may carry
     ai_timeout_s: float = 20.0
+    # INVIARO_BACKUP_DIR: where ``inviaro backup`` writes by default, the worker writes a
+    # backup daily and keeps the erasure ledger (unset: no automatic backups).
+    # INVIARO_BACKUP_KEY: the passphrase (32+ characters) backups are encrypted with.
+    backup_dir: str | None = None
+    backup_key: str | None = field(default=None, repr=False)
 
     @property
     def ai_configured(self) -> bool:
@@ -224,7 +229,9 @@ def _secret_key(env: Mapping[str, str], database_url: str) -> str:
     return key
 
 
-def load(env: Mapping[str, str] | None = None) -> Settings:
+def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Settings:
+    """The settings from ``env`` (the process environment by default); ``port`` (the CLI's
+    ``--port``) wins over ``PORT``."""
     env = os.environ if env is None else env
     try:
         database_url = normalize_url(env.get("DATABASE_URL") or DEFAULT_DATABASE)
@@ -235,7 +242,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}."
         )
-    port = _int(env, "PORT", 8000, 1, 65535)
+    port = port or _int(env, "PORT", 8000, 1, 65535)
     public_url = (env.get("INVIARO_PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/")
     parts = urlsplit(public_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -271,6 +278,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         microsoft_client_id=env.get("INVIARO_MICROSOFT_CLIENT_ID") or None,
         microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
         flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
+        backup_dir=(env.get("INVIARO_BACKUP_DIR") or "").strip() or None,
+        backup_key=env.get("INVIARO_BACKUP_KEY") or None,
     )
     return _with_ai(settings, env)
 

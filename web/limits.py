@@ -9,7 +9,7 @@ is ``429 {"error": "rate_limited", "detail": ...}`` with ``Retry-After`` in whol
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.requests import HTTPConnection
 
@@ -17,6 +17,9 @@ from hub.ratelimit import Limit
 from web import metrics
 from web.crypto import keyed_hash
 from web.errors import ApiError
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 
 class Budget(NamedTuple):
@@ -27,7 +30,7 @@ class Budget(NamedTuple):
     subject: tuple[str, ...]
 
 
-def _key(services: Any, door: str, subject: tuple[str, ...]) -> str:
+def _key(services: Services, door: str, subject: tuple[str, ...]) -> str:
     return door + ":" + keyed_hash(services.settings.secret_key, "ratelimit", "\x1f".join(subject))
 
 

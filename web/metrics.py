@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 # Fine enough around the targets (5, 25, 50, 100 ms) to read a p99 off them.
 LATENCY_BUCKETS = (
@@ -79,7 +82,7 @@ CALENDARS_BROKEN = Counter(
 _sources: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def watch(services: Any) -> None:
+def watch(services: Services) -> None:
     """Report this process's hub counters, writer backlog and outbox backlog."""
     _sources.add(services)
 

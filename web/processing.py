@@ -9,13 +9,16 @@ points at :func:`objection_check`. Both refuse a message to a contact who object
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.service import ObjectionCheck
 from hub.store import NotFound
 from storage import models as m
 from storage import processing
 from web.errors import ApiError
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 
 def confirmation(data: dict[str, Any]) -> bool:
@@ -39,7 +42,7 @@ async def check_operator_message(db: Any, conv: m.Conversation, data: dict[str, 
         raise ApiError(409, processing.OBJECTED_CODE, refusal)
 
 
-def objection_check(services: Any) -> ObjectionCheck:
+def objection_check(services: Services) -> ObjectionCheck:
     """The operator socket's check, one callable per process."""
 
     async def check(conversation_id: str, confirmed: bool) -> str | None:
@@ -52,6 +55,6 @@ def objection_check(services: Any) -> ObjectionCheck:
     return check
 
 
-def install(services: Any) -> None:
+def install(services: Services) -> None:
     """Point the hub's socket-side check at the contacts' processing."""
     services.hub.objection_check = objection_check(services)

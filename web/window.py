@@ -13,12 +13,15 @@ time of the last inbound message (``Conversation.last_inbound_at``, set by the w
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from storage import models as m
 from web.errors import ApiError
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 WINDOW = timedelta(hours=24)
 WINDOW_KINDS = frozenset({"whatsapp", "messenger", "instagram"})
@@ -72,7 +75,7 @@ async def check_reply_window(
 
 
 async def check_reply_window_by_id(
-    services: Any, conversation_id: str, now: datetime | None = None
+    services: Services, conversation_id: str, now: datetime | None = None
 ) -> None:
     """:func:`check_reply_window` for callers holding only an id (the operator socket),
     in one query for the conversation and its channel's kind.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from sys import intern
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -30,6 +30,9 @@ from web.errors import ApiError
 from web.failures import ACCEPTED
 from web.gone import is_ping
 from web.window import check_reply_window_by_id
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 log = logging.getLogger("inviaro.ws")
 
@@ -66,15 +69,15 @@ class _Out:
         await self._send({"type": "websocket.close", "code": code})
 
 
-def _rate(services: Any, principal: Principal) -> TokenBucket:
+def _rate(services: Services, principal: Principal) -> TokenBucket:
     """The socket's send budget; a visitor's sockets share one, so more sockets buy none."""
     if isinstance(principal, VisitorPrincipal):
-        return services.visitor_budgets.get(principal.contact_id)  # type: ignore[no-any-return]
+        return services.visitor_budgets.get(principal.contact_id)
     per_10s = services.settings.messages_per_10s
     return TokenBucket(rate=per_10s / 10, burst=per_10s)
 
 
-def _reply_check(services: Any) -> ReplyCheck:
+def _reply_check(services: Services) -> ReplyCheck:
     """The reply-window check, one callable per process shared by every operator session."""
 
     async def check(conversation_id: str) -> str | None:
@@ -179,7 +182,7 @@ async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
     return hub_principal, credential, services.reply_check
 
 
-async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> bool:
+async def _operator_origin_ok(services: Services, principal: Any, origin: str) -> bool:
     """Cross-site WebSocket hijacking guard: the app's own origin, or one the workspace lists."""
     origin = origin.rstrip("/")
     if origin == services.settings.public_origin:

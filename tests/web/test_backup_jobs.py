@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ from tests.conftest import LiveServer
 from tests.helpers import signup
 from tests.web.test_contacts import write_contact
 from web import backups
+from web.config import Settings
 
 KEY = "backup-passphrase-long-enough-0123456789"
 
@@ -29,40 +31,37 @@ async def engine(live: LiveServer) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def test_the_worker_backs_up_once_a_day_when_configured(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_worker_backs_up_once_a_day_when_configured(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
     engine = make_engine(url)
     await migrate.upgrade(engine)
     await engine.dispose()
-    services = SimpleNamespace(settings=SimpleNamespace(database_url=url))
     directory = tmp_path / "backups"
-    monkeypatch.setenv(backups.DIR_ENV, str(directory))
-    monkeypatch.setenv(backups.KEY_ENV, KEY)
+    settings = Settings(url, None, "k" * 32, "http://127.0.0.1", backup_dir=str(directory))
+    services = SimpleNamespace(settings=replace(settings, backup_key=KEY))
     await backups.daily_backup(services)
     await backups.daily_backup(services)  # the newest is younger than a day: nothing
     made = [p for p in directory.iterdir() if backup.backup_time(p)]
     assert len(made) == 1
 
 
-async def test_without_a_directory_the_worker_writes_no_backup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(backups.DIR_ENV, raising=False)
-    monkeypatch.setenv(backups.KEY_ENV, KEY)
-    services = SimpleNamespace(settings=SimpleNamespace(database_url="sqlite:///unused.db"))
+async def test_without_a_directory_the_worker_writes_no_backup(tmp_path: Path) -> None:
+    settings = Settings("sqlite:///unused.db", None, "k" * 32, "http://127.0.0.1")
+    services = SimpleNamespace(settings=replace(settings, backup_key=KEY))
     await backups.daily_backup(services)
     assert list(tmp_path.iterdir()) == []
 
 
 async def test_an_erasure_reaches_the_ledger_beside_the_backups_at_once(
+    live: LiveServer,
     client: httpx.AsyncClient,
     engine: AsyncEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(backups.DIR_ENV, str(tmp_path))
+    services = live.app.state.services  # type: ignore[attr-defined]
+    settings = replace(services.settings, backup_dir=str(tmp_path))
+    monkeypatch.setattr(services, "settings", settings)
     owner = await signup(client)
     store = SqlStore(engine)
     try:
