@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from web.app_state import services_of
 from web.auth import totp
 from web.auth.context import Principal, authenticate
 from web.crypto import DecryptError
@@ -105,7 +106,7 @@ async def _app_page(
             "workspace": workspace,
             "csrf_token": principal.csrf_token,
             "must_enable_2fa": principal.must_enable_2fa,
-            "public_url": request.app.state.services.settings.public_url,
+            "public_url": services_of(request).settings.public_url,
         },
         headers=NO_STORE,
     )
@@ -128,7 +129,7 @@ async def twofa_qr(request: Request) -> Response:
     principal = await _session(request)
     if principal is None or principal.account is None:
         return Response(status_code=401, headers=NO_STORE)
-    services = request.app.state.services
+    services = services_of(request)
     operator = principal.account[0]
     if operator.totp_enabled or operator.totp_secret is None:
         return Response(status_code=404, headers=NO_STORE)

@@ -1,10 +1,10 @@
 """Objection enforced at the doors an operator's message leaves by.
 
 The HTTP API (a reply, a WhatsApp template) calls :func:`check_operator_message` before
-``hub.accept``; the operator socket asks ``Hub.objection_check``, which :func:`install`
-points at :func:`objection_check`. Both refuse a message to a contact who objected with
-``contact_objected`` (HTTP 409, or an ``error`` frame) unless the message carries
-``"confirm_objection": true``.
+``hub.accept``; the operator socket asks ``Hub.objection_check``, which
+:class:`web.services.Services` points at :func:`objection_check`. Both refuse a message to
+a contact who objected with ``contact_objected`` (HTTP 409, or an ``error`` frame) unless
+the message carries ``"confirm_objection": true``.
 """
 
 from __future__ import annotations
@@ -53,8 +53,3 @@ def objection_check(services: Services) -> ObjectionCheck:
         return processing.refusal_for_operator_message(value, confirmed)
 
     return check
-
-
-def install(services: Services) -> None:
-    """Point the hub's socket-side check at the contacts' processing."""
-    services.hub.objection_check = objection_check(services)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from hub.session import ReplyCheck
 from storage import models as m
 from web.errors import ApiError
 
@@ -92,3 +93,17 @@ async def check_reply_window_by_id(
         row = (await db.execute(query)).first()
     if row is not None:
         _require_open(row.kind, row.last_inbound_at, now)
+
+
+def reply_check(services: Services) -> ReplyCheck:
+    """The operator socket's reply-window check: one callable per process, shared by every
+    operator session (:class:`web.services.Services` builds it)."""
+
+    async def check(conversation_id: str) -> str | None:
+        try:
+            await check_reply_window_by_id(services, conversation_id)
+        except ApiError as refusal:
+            return refusal.detail
+        return None
+
+    return check

@@ -25,11 +25,11 @@ from hub.session import ReplyCheck, Session
 from storage import models as m
 from web import metrics
 from web.api.widget import visitor_from_connection
+from web.app_state import services_of
 from web.auth.context import authenticate
 from web.errors import ApiError
 from web.failures import ACCEPTED
 from web.gone import is_ping
-from web.window import check_reply_window_by_id
 
 if TYPE_CHECKING:
     from web.services import Services
@@ -37,16 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("inviaro.ws")
 
 CLOSE_POLICY = 1008
-
-
-def install(app: Any) -> None:
-    """Give the process its one reply-window check, shared by every operator socket.
-
-    Closing sockets whose principal went away is :mod:`web.gone`'s job: each socket is
-    filed in ``services.holders`` under everything it depends on for as long as it is open.
-    """
-    services = app.state.services
-    services.reply_check = _reply_check(services)
 
 
 class _Out:
@@ -75,19 +65,6 @@ def _rate(services: Services, principal: Principal) -> TokenBucket:
         return services.visitor_budgets.get(principal.contact_id)
     per_10s = services.settings.messages_per_10s
     return TokenBucket(rate=per_10s / 10, burst=per_10s)
-
-
-def _reply_check(services: Services) -> ReplyCheck:
-    """The reply-window check, one callable per process shared by every operator session."""
-
-    async def check(conversation_id: str) -> str | None:
-        try:
-            await check_reply_window_by_id(services, conversation_id)
-        except ApiError as refusal:
-            return refusal.detail
-        return None
-
-    return check
 
 
 # What a handshake yields for the socket's life: the principal, the session or API token
@@ -156,7 +133,7 @@ async def _accept(websocket: WebSocket) -> None:
 
 
 async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
-    services = websocket.app.state.services
+    services = services_of(websocket)
     origin = websocket.headers.get("origin")
     try:
         principal = await authenticate(websocket)
@@ -200,7 +177,7 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
         return None
     await _accept(websocket)
-    services = websocket.app.state.services
+    services = services_of(websocket)
     if services.holders.count(Ref("conversation", visitor.conversation_id)) >= (
         services.settings.visitor_sockets
     ):  # counted after the accept: nothing awaits from here until _serve lists the socket
