@@ -45,6 +45,10 @@ class Presence(Protocol):
         """
         ...
 
+    async def close(self) -> None:
+        """Release connections (at shutdown)."""
+        ...
+
 
 class MemoryPresence:
     """Presence for one process; the clock is injected so tests need no sleeping."""
@@ -96,6 +100,9 @@ class MemoryPresence:
             if not entries:
                 del self._entries[workspace_id]
         return gone
+
+    async def close(self) -> None:
+        return None  # nothing held outside this process
 
 
 # The Redis layout. Per workspace W a set of its online operators, ``presence:W``; per
