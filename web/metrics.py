@@ -79,7 +79,7 @@ CALENDARS_BROKEN = Counter(
     ["provider"],
 )
 
-_sources: weakref.WeakSet[Any] = weakref.WeakSet()
+_sources: weakref.WeakSet[Services] = weakref.WeakSet()
 
 
 def watch(services: Services) -> None:

@@ -26,6 +26,7 @@ from storage import models as m
 from web import metrics
 from web.api.widget import visitor_from_connection
 from web.app_state import services_of
+from web.auth.context import Principal as AuthPrincipal
 from web.auth.context import authenticate
 from web.errors import ApiError
 from web.failures import ACCEPTED
@@ -159,7 +160,7 @@ async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
     return hub_principal, credential, services.reply_check
 
 
-async def _operator_origin_ok(services: Services, principal: Any, origin: str) -> bool:
+async def _operator_origin_ok(services: Services, principal: AuthPrincipal, origin: str) -> bool:
     """Cross-site WebSocket hijacking guard: the app's own origin, or one the workspace lists."""
     origin = origin.rstrip("/")
     if origin == services.settings.public_origin:
