@@ -38,7 +38,8 @@ from hub.ids import new_id
 log = logging.getLogger(__name__)
 
 # A socket's send, as an ``async def``: it is usually run to completion by hand, outside
-# any task, so it must not depend on the task it runs in.
+# any task, so it must not depend on the task it runs in (uvicorn's is pinned to that by
+# tests/web/test_ws_send_by_hand.py; what it buys: docs/internals.md).
 Send = Callable[[str | bytes], Coroutine[Any, Any, None]]
 Close = Callable[[int], Awaitable[None]]
 DEFAULT_QUEUE_BOUND = 256

@@ -244,28 +244,6 @@ class Hub:
             if len(page) < REPLAY_PAGE:
                 return
 
-    async def replay(
-        self,
-        workspace_id: str,
-        conversation_id: str,
-        after_seq: int,
-        *,
-        include_private: bool = True,
-    ) -> list[Frame]:
-        """Every missed ``message`` frame, then ``resumed``."""
-        out: list[Frame] = []
-        last: int | None = None
-        pages = self.replay_pages(
-            workspace_id, conversation_id, after_seq, include_private=include_private
-        )
-        async for page in pages:
-            out += [frames.message(m) for m in page]
-            last = page[-1].seq
-        if last is None:  # nothing missed: where the conversation is, not where the client is
-            last = await self.store.last_seq(workspace_id, conversation_id)
-        out.append(frames.resumed(conversation_id, last))
-        return out
-
     def on_bus_reconnect(self, since: datetime) -> None:
         """Bus handler: after an outage, re-deliver from the database what may be missing.
 

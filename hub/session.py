@@ -172,8 +172,9 @@ class Session:
         ref = frame.ref if isinstance(frame, Send) else None
         return frames.error("rate_limited", "too many frames; slow down", ref)
 
-    async def handle(self, frame: ClientFrame) -> list[Frame]:
-        """The replies to one decoded frame (may raise :class:`hub.store.Gone`)."""
+    async def handle(self, frame: Send | Typing | Read | Ping) -> list[Frame]:
+        """The replies to one decoded frame other than a resume, which streams its replies
+        itself (:meth:`_stream_replay`); may raise :class:`hub.store.Gone`."""
         ref = frame.ref if isinstance(frame, Send) else None
         if not self._allow(frame):
             return [self._rate_limited(frame)]
@@ -188,14 +189,6 @@ class Session:
                 return []
             if isinstance(frame, Read):
                 return await self._read(frame)
-            if isinstance(frame, Resume):
-                conv = await self._conversation(frame.conversation_id)
-                return await self.hub.replay(
-                    self.principal.workspace_id,
-                    conv,
-                    frame.after_seq,
-                    include_private=self._sees_notes,
-                )
             if isinstance(frame, Ping):
                 return [frames.pong()]
             assert_never(frame)

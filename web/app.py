@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from web import config, failures, processing, ws
+from web import config, failures
 from web.errors import ApiError, api_error_handler, http_error_handler, server_error_handler
 from web.guard import RejectNul
 from web.headers import SecurityHeaders
@@ -29,8 +29,6 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await Services.start(settings)
         app.state.services = services
-        ws.install(app)
-        processing.install(services)
         start_in_process(services)
         try:
             yield

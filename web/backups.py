@@ -31,6 +31,7 @@ from web.config import Settings
 
 if TYPE_CHECKING:
     from adapters import s3_backups as s3
+    from web.services import Services
 
 log = logging.getLogger("inviaro.backup")
 
@@ -144,7 +145,7 @@ async def _newest(settings: Settings, to: str) -> datetime | None:
     return max((t for n in found if (t := backup.backup_time(Path(n)))), default=None)
 
 
-async def sync_ledger(services: Any) -> None:
+async def sync_ledger(services: Services) -> None:
     """Copy new erasure-ledger entries beside the backups (when there are backups)."""
     settings: Settings = services.settings
     to = settings.backup_to
@@ -176,7 +177,7 @@ async def _sync_ledger_s3(settings: Settings, engine: Any, to: str) -> int:
         return 0
 
 
-async def daily_backup(services: Any) -> None:
+async def daily_backup(services: Services) -> None:
     """Write a backup when configured and the newest one is a day old; never raises."""
     settings: Settings = services.settings
     to, key = settings.backup_to, settings.backup_key

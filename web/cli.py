@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import getpass
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,9 +18,9 @@ from web import config
 log = logging.getLogger("inviaro")
 
 
-def _settings() -> config.Settings:
+def _settings(port: int | None = None) -> config.Settings:
     try:
-        return config.load()
+        return config.load(port=port)
     except config.ConfigError as exc:
         print(f"inviaro: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -41,9 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web.app import create_app
     from web.server import uvicorn_config, uvicorn_server
 
-    if args.port:
-        os.environ["PORT"] = str(args.port)
-    settings = _settings()
+    settings = _settings(args.port or None)
     app = create_app(settings)
     server = uvicorn_server(uvicorn_config(app, settings, host=args.host, log_level=args.log_level))
     print(f"Inviaro hub on {settings.public_url} (listening on {args.host}:{settings.port})")

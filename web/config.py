@@ -242,7 +242,9 @@ def _secret_key(env: Mapping[str, str], database_url: str) -> str:
     return key
 
 
-def load(env: Mapping[str, str] | None = None) -> Settings:
+def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Settings:
+    """The settings from ``env`` (the process environment by default); ``port`` (the CLI's
+    ``--port``) wins over ``PORT``."""
     env = os.environ if env is None else env
     try:
         database_url = normalize_url(env.get("DATABASE_URL") or DEFAULT_DATABASE)
@@ -253,7 +255,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}."
         )
-    port = _int(env, "PORT", 8000, 1, 65535)
+    port = port or _int(env, "PORT", 8000, 1, 65535)
     public_url = (env.get("INVIARO_PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/")
     parts = urlsplit(public_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

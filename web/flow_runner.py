@@ -28,7 +28,7 @@ import re
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -48,6 +48,9 @@ from storage.serialize import conversation_to_wire
 from web import ai_steps, booking, metrics
 from web.window import window_open
 
+if TYPE_CHECKING:
+    from web.services import Services
+
 log = logging.getLogger("inviaro.flows")
 
 OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this often
@@ -63,7 +66,7 @@ SLOTS_OFFERED = 3  # a book step's choices: WhatsApp still shows three as reply 
 
 
 class FlowRunner:
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self._tasks: set[asyncio.Task[None]] = set()
         # At most this many events are worked on at once: a burst of thousands of messages
@@ -504,7 +507,7 @@ class HttpStepError(Exception):
     """An ``http`` step's call failed; the message says why (shown in the run's history)."""
 
 
-async def http_call(services: Any, workspace_id: str, call: engine.CallHttp) -> Any:
+async def http_call(services: Services, workspace_id: str, call: engine.CallHttp) -> Any:
     """POST (or the step's method) the JSON body, signed with the workspace's flow secret;
     answers the decoded JSON. Only ``https://`` to public addresses, unless
     ``INVIARO_FLOW_HTTP_ALLOW_PRIVATE`` allows private and loopback ones (tests)."""
@@ -599,7 +602,7 @@ async def _conversation_wire(db: Any, conversation_id: str) -> tuple[str, dict[s
     return conv.workspace_id, conversation_to_wire(conv, channel, contact)
 
 
-def install(services: Any) -> FlowRunner:
+def install(services: Services) -> FlowRunner:
     runner = FlowRunner(services)
     services.hub.on_accepted.append(runner.accepted)
     services.flow_runner = runner

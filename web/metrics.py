@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 # Fine enough around the targets (5, 25, 50, 100 ms) to read a p99 off them.
 LATENCY_BUCKETS = (
@@ -76,11 +79,11 @@ CALENDARS_BROKEN = Counter(
     ["provider"],
 )
 
-_sources: weakref.WeakSet[Any] = weakref.WeakSet()
+_sources: weakref.WeakSet[Services] = weakref.WeakSet()
 
 
-def watch(services: Any) -> None:
-    """Report this process's hub counters, writer backlog and fallbacks, outbox backlog."""
+def watch(services: Services) -> None:
+    """Report this process's hub counters, writer backlog and outbox backlog."""
     _sources.add(services)
 
 

@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from web.app_state import services_of
 from web.auth import totp
 from web.auth.context import Principal, authenticate
 from web.crypto import DecryptError
@@ -130,7 +131,7 @@ async def twofa_qr(request: Request) -> Response:
     principal = await _session(request)
     if principal is None or principal.account is None:
         return Response(status_code=401, headers=NO_STORE)
-    services = request.app.state.services
+    services = services_of(request)
     operator = principal.account[0]
     if operator.totp_enabled or operator.totp_secret is None:
         return Response(status_code=404, headers=NO_STORE)

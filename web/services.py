@@ -29,7 +29,7 @@ from hub.session import ReplyCheck
 from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import flow_runner, gone, mentions, metrics, provider_origins
+from web import flow_runner, gone, mentions, metrics, processing, provider_origins, window
 from web.config import Settings
 from web.sweep import sweep
 
@@ -51,7 +51,7 @@ class Services:
     visitor_budgets: SharedBuckets  # the send budget a visitor's sockets share
     # Sessions whose operator sockets sent more than pings since the last sweep.
     socket_activity: set[str] = field(default_factory=set)
-    reply_check: ReplyCheck | None = None  # shared by every operator socket (web.ws)
+    reply_check: ReplyCheck | None = None  # shared by every operator socket (web.window)
     outbox_backlog: int = 0  # set by the worker's jobs, exported by web.metrics
     outbox_worker_started: bool = False
     flow_runner: flow_runner.FlowRunner | None = None  # set by web.flow_runner.install
@@ -111,6 +111,9 @@ class Services:
                 rate=settings.messages_per_10s / 10, burst=settings.messages_per_10s
             ),
         )
+        # The socket-side checks, one callable each for every operator socket of the process.
+        services.reply_check = window.reply_check(services)
+        hub.objection_check = processing.objection_check(services)
         flow_runner.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
@@ -146,12 +149,10 @@ class Services:
                     log.exception("the sockets' sweep failed")
 
     async def redis_ok(self) -> bool:
-        ping = getattr(self.hub.bus, "ping", None)
-        if ping is None:
-            return True
+        """Readiness of the bus (always True for the in-process one)."""
         try:
-            return bool(await ping())
-        except Exception:
+            return await self.hub.bus.ping()
+        except Exception:  # readiness answers, whatever the bus does
             return False
 
     async def close(self) -> None:
@@ -169,9 +170,7 @@ class Services:
         await self.hub.close()
         await self.store.close()
         await self.hub.bus.close()
-        closer = getattr(self.presence, "close", None)
-        if closer is not None:
-            await closer()
+        await self.presence.close()
         await self.limiter.close()
         await self.http.aclose()
         await self.engine.dispose()

@@ -35,6 +35,7 @@ from hub.store import Gone, Receipt, Unavailable
 from storage import faults, outbox
 from storage.models import Channel
 from web import limits, metrics
+from web.app_state import services_of
 from web.auth.channels import adapter_config, channel_secrets, load_channel
 from web.auth.context import MANAGERS, require
 from web.crypto import DecryptError
@@ -54,7 +55,7 @@ def media_url(channel_id: str, media_id: str) -> str:
 
 
 def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
+    services = services_of(request)
     return services
 
 

@@ -6,7 +6,7 @@ Owners and admins edit and publish; every operator may read flows and try them."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -24,12 +24,16 @@ from web import audit, flow_runner
 from web.auth.context import MANAGERS, Principal, require
 from web.errors import ApiError, read_json
 
+if TYPE_CHECKING:
+    from web.services import Services
+
+
 MAX_NAME = 200
 MAX_REPLIES = 100
 
 
-def _services(request: Request) -> Any:
-    return request.app.state.services
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 def _not_found() -> ApiError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,11 +14,15 @@ from web import audit
 from web.auth.context import MANAGERS, require
 from web.errors import ApiError, read_json
 
+if TYPE_CHECKING:
+    from web.services import Services
+
+
 MAX_MEMBERS = 500
 
 
-def _services(request: Request) -> Any:
-    return request.app.state.services
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 def _not_found() -> ApiError:
