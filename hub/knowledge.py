@@ -101,9 +101,7 @@ def _cut(paragraph: str, size: int) -> Iterable[str]:
         yield current
 
 
-def rank(
-    question: str, documents: Sequence[Document], top: int = TOP_PASSAGES
-) -> list[Passage]:
+def rank(question: str, documents: Sequence[Document], top: int = TOP_PASSAGES) -> list[Passage]:
     """The ``top`` passages of ``documents`` that best match ``question`` by BM25, best
     first; a passage sharing no word with the question is never returned, so a question
     the documents say nothing about gets none."""

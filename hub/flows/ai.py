@@ -72,7 +72,9 @@ class AiReply(d.Step, tag="ai_reply"):
     nothing it used."""
 
     on_unsure: str
-    knowledge: Annotated[list[Knowledge], msgspec.Meta(max_length=200)] = []
+    knowledge: Annotated[list[Knowledge], msgspec.Meta(max_length=200)] = msgspec.field(
+        default_factory=list
+    )
     documents: bool = True
     next: str | None = None
     last_messages: LastMessages = 5
@@ -81,8 +83,7 @@ class AiReply(d.Step, tag="ai_reply"):
     def __post_init__(self) -> None:
         if not self.knowledge and not self.documents:
             raise ValueError(
-                "it has nothing to answer from: give 'knowledge' snippets or leave "
-                "'documents' on"
+                "it has nothing to answer from: give 'knowledge' snippets or leave 'documents' on"
             )
 
     def targets(self) -> Iterator[tuple[str, str]]:

@@ -60,7 +60,8 @@ async def test_changes_to_documents_are_audited(owner: Account) -> None:
 
 
 async def test_an_agent_reads_documents_but_may_not_change_them(
-    owner: Account, ai_live: LiveServer  # noqa: F811
+    owner: Account,
+    ai_live: LiveServer,  # noqa: F811
 ) -> None:
     doc = await add(owner)
     agent = await add_operator(owner, "agent", ai_live.url)
@@ -76,7 +77,8 @@ async def test_an_agent_reads_documents_but_may_not_change_them(
 
 
 async def test_another_workspace_cannot_see_a_document(
-    owner: Account, ai_live: LiveServer  # noqa: F811
+    owner: Account,
+    ai_live: LiveServer,  # noqa: F811
 ) -> None:
     doc = await add(owner)
     async with new_client(ai_live.url) as client:
