@@ -40,7 +40,7 @@ from hub.flows import document as doc
 from hub.flows import engine
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
 from hub.model import Author, Inbound, Message, rfc3339, utcnow
-from hub.store import WriteResult
+from hub.store import Receipt, WriteResult
 from storage import flow_runs, flows
 from storage import models as m
 from storage.processing import may_automate
@@ -83,6 +83,13 @@ class FlowRunner:
             # A private note is operators talking among themselves, not a reply.
             self._spawn(self.stop(msg.conversation_id, "an operator replied"))
 
+    def receipts(self, receipts: list[Receipt]) -> None:
+        """``Hub.on_receipts``: a bot message the channel refused (or the provider gave up
+        on) moves its run to the step's ``on_error``, else fails it with the reason."""
+        for receipt in receipts:
+            if receipt.status == "failed":
+                self._spawn(self.on_send_failed(receipt.message_id))
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(self._gated(coro))
         self._tasks.add(task)
@@ -115,6 +122,19 @@ class FlowRunner:
             await self._advance(run_id, engine.Reply(msg.text, msg.option), key)
         else:
             await self._maybe_start(msg, key)
+
+    async def on_send_failed(self, message_id: str) -> None:
+        async with self.services.db() as db:
+            msg = await db.get(m.Message, message_id)
+            if msg is None or msg.author_kind != "bot" or not msg.author_id:
+                return
+            step = (msg.payload or {}).get("flow_step")
+            run = await flow_runs.waiting_run(db, msg.conversation_id)
+            if not isinstance(step, str) or run is None or run.flow_id != msg.author_id:
+                return
+            reason = msg.error or "The channel refused the message."
+            run_id = run.id
+        await self._advance(run_id, engine.SendRefused(step, reason), f"refused:{message_id}")
 
     async def stop(self, conversation_id: str, reason: str) -> None:
         async with self.services.db() as db, db.begin():
@@ -381,12 +401,20 @@ class FlowRunner:
         if conv is None:
             return
         name = flow.name if flow is not None else "Bot"
+        await self._tell_operators(conv, name, outcome, key)
         said = 0
         for action in outcome.actions:
             if isinstance(action, engine.Say):
-                payload = None
+                payload: dict[str, Any] = {"flow_step": action.step}
                 if action.options:
-                    payload = {"options": [{"label": lb, "value": v} for lb, v in action.options]}
+                    payload["options"] = [{"label": lb, "value": v} for lb, v in action.options]
+                if action.template is not None:
+                    template, language, parameters = action.template
+                    payload["template"] = {
+                        "name": template,
+                        "language": language,
+                        "parameters": list(parameters),
+                    }
                 await self.services.hub.accept(
                     Inbound(
                         workspace_id=conv.workspace_id,
@@ -409,6 +437,46 @@ class FlowRunner:
                 self._spawn(self._find_slots(run_id, conv.workspace_id, action))
             elif isinstance(action, engine.BookSlot):
                 self._spawn(self._book(run_id, conv, action))
+
+    async def _tell_operators(
+        self, conv: m.Conversation, flow_name: str, outcome: engine.Outcome, key: str
+    ) -> None:
+        """What the bot did, one system line per step in the thread (a private note:
+        operators only, never the contact, never a channel): "asked for email", "saved
+        contact.email", "handed off to Sales". A step that only sent is its message."""
+        lines = [line for line in outcome.log if line.outcome != "sent"]
+        if not lines:
+            return
+        teams = {
+            a.team_id for a in outcome.actions if isinstance(a, engine.HandOff | engine.AssignTo)
+        }
+        names: dict[str, str] = {}
+        async with self.services.db() as db:
+            for team_id in teams - {None}:
+                team = await _team(db, conv.workspace_id, str(team_id))
+                if team is not None:
+                    names[team.id] = team.name
+            assignee = conv.assignee_id
+            if any(isinstance(a, engine.AssignTo) for a in outcome.actions):
+                fresh = await db.get(m.Conversation, conv.id)
+                assignee = fresh.assignee_id if fresh is not None else None
+                operator = await db.get(m.Operator, assignee) if assignee else None
+                if operator is not None:
+                    names["operator"] = operator.name
+        for n, line in enumerate(lines):
+            text = f"{flow_name}: {_routed(line.outcome, outcome.actions, names)}"
+            await self.services.hub.accept(
+                Inbound(
+                    workspace_id=conv.workspace_id,
+                    channel_id=conv.channel_id,
+                    direction="out",
+                    author=Author("system", None, "Bot"),
+                    text=text[:1000],
+                    conversation_id=conv.id,
+                    client_id=_client_id(f"{key}:line", n),
+                    private=True,
+                )
+            )
 
     async def _call(self, run_id: str, workspace_id: str, call: engine.CallHttp) -> None:
         """An ``http`` step's call, signed; its answer comes back as an event."""
@@ -555,6 +623,21 @@ async def _refuse_private(host: str, port: int) -> None:
             raise HttpStepError("the host is a private or loopback address")
 
 
+def _routed(note: str, actions: list[engine.Action], names: dict[str, str]) -> str:
+    """A step's note, with the team (or operator) a hand-off or assignment went to."""
+    if note == "handed off":
+        for a in actions:
+            if isinstance(a, engine.HandOff) and a.team_id in names:
+                return f"handed off to {names[a.team_id]}"
+    if note == "assigned":
+        for a in actions:
+            if isinstance(a, engine.AssignTo):
+                who = names.get("operator") or (names.get(a.team_id) if a.team_id else None)
+                if who:
+                    return f"assigned to {who}"
+    return note
+
+
 def _client_id(key: str, n: int) -> str:
     """A bot message's idempotency key: the same event says the same things once."""
     return "fl:" + hashlib.sha256(f"{key}:{n}".encode()).hexdigest()[:40]
@@ -596,5 +679,6 @@ async def _conversation_wire(db: Any, conversation_id: str) -> tuple[str, dict[s
 def install(services: Any) -> FlowRunner:
     runner = FlowRunner(services)
     services.hub.on_accepted.append(runner.accepted)
+    services.hub.on_receipts.append(runner.receipts)
     services.flow_runner = runner
     return runner

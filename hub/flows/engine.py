@@ -112,7 +112,16 @@ class Booked:
     error: str | None = None
 
 
-Event = Reply | TimerFired | HttpDone | AiDone | SlotsFound | Booked
+@dataclass(frozen=True, slots=True)
+class SendRefused:
+    """The channel refused (or the provider gave up on) a message the step ``step`` said:
+    a waiting run follows that step's ``on_error``, else it fails with ``reason``."""
+
+    step: str
+    reason: str
+
+
+Event = Reply | TimerFired | HttpDone | AiDone | SlotsFound | Booked | SendRefused
 
 
 # Actions ------------------------------------------------------------------------------
@@ -120,10 +129,14 @@ Event = Reply | TimerFired | HttpDone | AiDone | SlotsFound | Booked
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """A bot message to the contact; ``options`` are (label, value) pairs to tap."""
+    """A bot message to the contact; ``options`` are (label, value) pairs to tap;
+    ``template`` (name, language, parameters) is sent instead of the text (outside the
+    24-hour window); ``step`` is the step that said it."""
 
     text: str
     options: tuple[tuple[str, str], ...] = ()
+    template: tuple[str, str, tuple[str, ...]] | None = None
+    step: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,14 +285,26 @@ class Run:
     def note(self, outcome: str) -> None:
         self.log.append(StepLog(self.state.step, outcome))
 
-    def say(self, text: str, options: tuple[tuple[str, str], ...] = ()) -> bool:
-        """Send, or when the channel accepts no free-form message now, hand off (False)."""
+    def say(
+        self,
+        text: str,
+        options: tuple[tuple[str, str], ...] = (),
+        template: d.Template | None = None,
+    ) -> bool:
+        """Send; when the channel accepts no free-form message now, send the step's
+        ``template`` if it names one, else hand off (False)."""
         if not self.ctx.may_send:
+            if template is not None:
+                parameters = tuple(self.render(p) for p in template.parameters)
+                sent = (template.name, template.language, parameters)
+                self.actions.append(Say(self.render(text), (), sent, self.state.step))
+                self.note(f"outside the 24-hour window: sent the template {template.name!r}")
+                return True
             self.note("outside the 24-hour window: handed off")
             self.actions.append(HandOff(None))
             self.state.status = "handed_off"
             return False
-        self.actions.append(Say(self.render(text), options))
+        self.actions.append(Say(self.render(text), options, step=self.state.step))
         return True
 
     def save(self, target: str, value: str) -> None:
@@ -339,6 +364,9 @@ def advance(document: d.Document, state: RunState, event: Event, ctx: Context) -
     run = Run(state, ctx, _copy_contact(ctx.contact))
     if state.status != "waiting" or state.step not in document.steps:
         return Outcome(state, [], [])
+    if isinstance(event, SendRefused):
+        _refused(document, run, event)
+        return Outcome(run.state, run.actions, run.log)
     if (
         isinstance(event, TimerFired | HttpDone | AiDone | SlotsFound | Booked)
         and event.epoch != state.epoch
@@ -352,6 +380,18 @@ def advance(document: d.Document, state: RunState, event: Event, ctx: Context) -
         return Outcome(run.state, run.actions, run.log)
     _go(document, run, after)
     return Outcome(run.state, run.actions, run.log)
+
+
+def _refused(document: d.Document, run: Run, event: SendRefused) -> None:
+    """A message the run said was refused: the saying step's ``on_error``, else failed."""
+    step = document.steps.get(event.step)
+    on_error = getattr(step, "on_error", None) if step is not None else None
+    if on_error is None:
+        run.fail(f"the channel refused a message of {event.step!r}: {event.reason}")
+        return
+    run.state.step = event.step
+    run.note(f"the channel refused the message: {event.reason}")
+    _go(document, run, on_error)
 
 
 def _go(document: d.Document, run: Run, target: Next) -> None:
@@ -393,7 +433,7 @@ def _copy_contact(contact: dict[str, Any]) -> dict[str, Any]:
 @handles(d.Send)
 class _Send(_NoWait):
     def enter(self, step: d.Send, run: Run) -> Next:
-        if run.say(step.text):
+        if run.say(step.text, template=step.template):
             run.note("sent")
         return step.next
 
@@ -401,7 +441,7 @@ class _Send(_NoWait):
 @handles(d.Ask)
 class _Ask:
     def enter(self, step: d.Ask, run: Run) -> Next:
-        if run.say(step.text):
+        if run.say(step.text, template=step.template):
             run.note(f"asked for {step.input}")
             if step.timeout_minutes:
                 run.actions.append(StartTimer(step.timeout_minutes, run.state.epoch))
@@ -440,7 +480,7 @@ def _retry(
 @handles(d.Choose)
 class _Choose:
     def enter(self, step: d.Choose, run: Run) -> Next:
-        if run.say(step.text, _options(step)):
+        if run.say(step.text, _options(step), step.template):
             run.note(f"offered {len(step.options)} options")
         return WAIT
 

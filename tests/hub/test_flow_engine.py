@@ -321,6 +321,43 @@ def test_outside_the_channels_window_a_flow_hands_off_instead_of_sending() -> No
     assert out.actions == [e.HandOff(None)] and out.state.status == "handed_off"
 
 
+def test_outside_the_window_a_step_that_names_a_template_sends_it() -> None:
+    template = {"name": "order_update", "language": "en", "parameters": ["{{contact.name}}"]}
+    d = doc({"s": {**ASK["s"], "template": template}, **{k: v for k, v in ASK.items() if k != "s"}})
+    out = e.start(d, ctx(may_send=False))
+    (say,) = out.actions
+    assert isinstance(say, e.Say) and say.template == ("order_update", "en", ("Ana",))
+    assert out.state.status == "waiting"
+    assert "sent the template 'order_update'" in out.log[0].outcome
+
+
+def test_a_refused_message_follows_the_steps_error_branch() -> None:
+    d = doc(
+        {
+            "s": {
+                "type": "ask",
+                "text": "Email?",
+                "input": "email",
+                "save_as": "vars.e",
+                "on_error": "human",
+            },
+            "human": {"type": "handoff"},
+        }
+    )
+    state = e.start(d, ctx()).state
+    out = e.advance(d, state, e.SendRefused("s", "The number is not on WhatsApp."), ctx())
+    assert out.state.status == "handed_off"
+    assert out.log[0].outcome == ("the channel refused the message: The number is not on WhatsApp.")
+
+
+def test_a_refused_message_without_an_error_branch_fails_the_run_with_the_reason() -> None:
+    d = doc(ASK)
+    state = e.start(d, ctx()).state
+    out = e.advance(d, state, e.SendRefused("s", "The number is not on WhatsApp."), ctx())
+    assert out.state.status == "failed"
+    assert out.state.error is not None and "not on WhatsApp" in out.state.error
+
+
 def test_a_finished_run_takes_no_more_events() -> None:
     d = doc({"s": {"type": "end"}})
     state = e.start(d, ctx()).state
