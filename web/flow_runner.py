@@ -434,9 +434,11 @@ class FlowRunner:
             elif isinstance(action, engine.CallAi):
                 self._spawn(self._ask_ai(run_id, conv.workspace_id, conversation_id, action))
             elif isinstance(action, engine.FindSlots):
-                self._spawn(self._find_slots(run_id, conv.workspace_id, action))
+                self._spawn(self._find_slots(run_id, conv, action))
             elif isinstance(action, engine.BookSlot):
                 self._spawn(self._book(run_id, conv, action))
+            elif isinstance(action, engine.CancelBooking):
+                self._spawn(self._cancel_booking(run_id, conv, action))
 
     async def _tell_operators(
         self, conv: m.Conversation, flow_name: str, outcome: engine.Outcome, key: str
@@ -499,12 +501,21 @@ class FlowRunner:
         )
         await self._advance(run_id, event, f"ai:{run_id}:{call.epoch}")
 
-    async def _find_slots(self, run_id: str, workspace_id: str, find: engine.FindSlots) -> None:
-        """A ``book`` step's free slots (the next few); an error comes back as none."""
+    async def _find_slots(self, run_id: str, conv: m.Conversation, find: engine.FindSlots) -> None:
+        """A ``book`` step's free slots (the next few); an error comes back as none. To
+        reschedule, the contact must have a booking of the type ahead."""
         try:
+            if find.action == "reschedule" and not await booking.next_booking(
+                self.services,
+                conv.workspace_id,
+                conv.contact_id,
+                find.booking_type_id,
+                now=self.clock(),
+            ):
+                raise booking.BookingError(404, "no_booking", "there is no booking to move")
             offers = await booking.offer_slots(
                 self.services,
-                workspace_id,
+                conv.workspace_id,
                 find.booking_type_id,
                 count=SLOTS_OFFERED,
                 time_zone=find.time_zone,
@@ -519,21 +530,68 @@ class FlowRunner:
         await self._advance(run_id, event, key)
 
     async def _book(self, run_id: str, conv: m.Conversation, slot: engine.BookSlot) -> None:
-        """A ``book`` step's pick, booked with its provider event (``web/booking.py``)."""
+        """A ``book`` step's pick, booked with its provider event (``web/booking.py``), or
+        the contact's next booking moved there (the event patched)."""
         try:
-            await booking.book(
-                self.services,
-                workspace_id=conv.workspace_id,
-                booking_type_id=slot.booking_type_id,
-                contact_id=conv.contact_id,
-                start=datetime.fromisoformat(slot.start),
-                conversation_id=conv.id,
-                now=self.clock(),
-            )
+            if slot.action == "reschedule":
+                await self._move(conv, slot)
+            else:
+                await booking.book(
+                    self.services,
+                    workspace_id=conv.workspace_id,
+                    booking_type_id=slot.booking_type_id,
+                    contact_id=conv.contact_id,
+                    start=datetime.fromisoformat(slot.start),
+                    conversation_id=conv.id,
+                    now=self.clock(),
+                )
             event = engine.Booked(slot.epoch, True)
         except booking.BookingError as exc:
             event = engine.Booked(slot.epoch, False, exc.code == "slot_taken", exc.detail)
         await self._advance(run_id, event, f"book:{run_id}:{slot.epoch}:{int(slot.again)}")
+
+    async def _move(self, conv: m.Conversation, slot: engine.BookSlot) -> None:
+        moving = await booking.next_booking(
+            self.services,
+            conv.workspace_id,
+            conv.contact_id,
+            slot.booking_type_id,
+            now=self.clock(),
+        )
+        if moving is None:
+            raise booking.BookingError(404, "no_booking", "there is no booking to move")
+        await booking.reschedule(
+            self.services,
+            conv.workspace_id,
+            moving.id,
+            datetime.fromisoformat(slot.start),
+            now=self.clock(),
+        )
+
+    async def _cancel_booking(
+        self, run_id: str, conv: m.Conversation, cancel: engine.CancelBooking
+    ) -> None:
+        """A ``book`` step with ``action: cancel``: the contact's next booking of the type
+        is cancelled and its provider event deleted; none comes back as not ok."""
+        try:
+            found = await booking.next_booking(
+                self.services,
+                conv.workspace_id,
+                conv.contact_id,
+                cancel.booking_type_id,
+                now=self.clock(),
+            )
+            if found is None:
+                raise booking.BookingError(404, "no_booking", "there is no booking to cancel")
+            async with self.services.db() as db:
+                bt = await db.get(m.BookingType, cancel.booking_type_id)
+            zone = cancel.time_zone or (bt.hours["timezone"] if bt is not None else None)
+            label = booking.slot_label(found.starts_at, zone)
+            await booking.cancel(self.services, conv.workspace_id, found.id)
+            event = engine.Booked(cancel.epoch, True, label=label)
+        except booking.BookingError as exc:
+            event = engine.Booked(cancel.epoch, False, error=exc.detail)
+        await self._advance(run_id, event, f"cancel:{run_id}:{cancel.epoch}")
 
     # Reading the world ----------------------------------------------------------------
 

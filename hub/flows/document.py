@@ -184,12 +184,16 @@ class Wait(Step, tag="wait"):
 
 class Book(Step, tag="book"):
     """Offers the next free slots of a booking type and books the one picked; the runner
-    looks the slots up and books (``web/booking.py``), feeding the answers back as events."""
+    looks the slots up and books (``web/booking.py``), feeding the answers back as events.
+    ``action`` ``reschedule`` moves the contact's next booking of the type to the slot
+    picked instead; ``cancel`` cancels it (the provider's event is deleted). No such
+    booking goes to ``on_none``."""
 
     booking_type_id: str
     next: str
     on_none: str
     text: str | None = None
+    action: Literal["book", "reschedule", "cancel"] = "book"
     waits: ClassVar[bool] = True
 
     def targets(self) -> Iterator[tuple[str, str]]:

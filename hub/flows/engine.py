@@ -110,6 +110,7 @@ class Booked:
     ok: bool
     taken: bool = False
     error: str | None = None
+    label: str | None = None  # a cancelled booking's time, in the contact's zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,14 +203,28 @@ class FindSlots:
     time_zone: str | None
     epoch: int
     again: bool = False
+    action: str = "book"  # reschedule: for the contact's next booking of the type
 
 
 @dataclass(frozen=True, slots=True)
 class BookSlot:
+    """Book ``start``; or, with ``action`` ``reschedule``, move the contact's next booking
+    of the type there."""
+
     booking_type_id: str
     start: str
     epoch: int
     again: bool = False
+    action: str = "book"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelBooking:
+    """Cancel the contact's next booking of the type; it comes back as ``Booked``."""
+
+    booking_type_id: str
+    time_zone: str | None
+    epoch: int
 
 
 Action = (
@@ -224,6 +239,7 @@ Action = (
     | CallAi
     | FindSlots
     | BookSlot
+    | CancelBooking
 )
 
 
@@ -620,6 +636,8 @@ class _Wait:
 OFFER_TEXT = "Which time suits you?"
 AGAIN_TEXT = "That time was just taken. Which of these suits you?"
 BOOKED_TEXT = "You are booked for {}."
+MOVED_TEXT = "Your booking is moved to {}."
+CANCELLED_TEXT = "Your booking for {} is cancelled."
 BOOK_RETRIES = 2
 
 
@@ -630,9 +648,22 @@ class _Book:
     fresh slots once."""
 
     def enter(self, step: d.Book, run: Run) -> Next:
+        if step.action == "cancel":
+            run.actions.append(CancelBooking(step.booking_type_id, _zone(run), run.state.epoch))
+            run.note("cancelling the contact's next booking")
+            return WAIT
         return _find_slots(step, run, again=False)
 
     def resume(self, step: d.Book, run: Run, event: Event) -> Next:
+        if step.action == "cancel":
+            if not isinstance(event, Booked):
+                return WAIT
+            if not event.ok:
+                run.note(f"not cancelled: {event.error or 'no booking'}")
+                return step.on_none
+            run.note(f"cancelled the booking for {event.label}")
+            run.say(step.text or CANCELLED_TEXT.format(event.label))
+            return step.next
         offered = run.state.offered
         if isinstance(event, SlotsFound) and (offered is None or not offered.slots):
             if not event.slots:
@@ -655,11 +686,15 @@ class _Book:
             start, label = offered.slots[picked]
             run.note(f"picked {label!r}")
             run.actions.append(
-                BookSlot(step.booking_type_id, start, run.state.epoch, offered.again)
+                BookSlot(step.booking_type_id, start, run.state.epoch, offered.again, step.action)
             )
             return WAIT
         if isinstance(event, Booked) and offered.picked is not None:
             label = offered.slots[offered.picked][1]
+            if event.ok and step.action == "reschedule":
+                run.note(f"moved the booking to {label}")
+                run.say(MOVED_TEXT.format(label))
+                return step.next
             if event.ok:
                 run.note(f"booked {label}")
                 run.say(BOOKED_TEXT.format(label))
@@ -672,11 +707,15 @@ class _Book:
         return WAIT
 
 
-def _find_slots(step: d.Book, run: Run, *, again: bool) -> Next:
+def _zone(run: Run) -> str | None:
     zone = (run.contact.get("attributes") or {}).get("timezone")
-    zone = zone if isinstance(zone, str) and zone else None
+    return zone if isinstance(zone, str) and zone else None
+
+
+def _find_slots(step: d.Book, run: Run, *, again: bool) -> Next:
     run.state.offered = Offered(again=again)
-    run.actions.append(FindSlots(step.booking_type_id, zone, run.state.epoch, again))
+    find = FindSlots(step.booking_type_id, _zone(run), run.state.epoch, again, step.action)
+    run.actions.append(find)
     run.note("looking for free slots")
     return WAIT
 

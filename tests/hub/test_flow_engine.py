@@ -420,6 +420,31 @@ def test_book_books_the_pick_and_confirms_it(text: str, option: str | None) -> N
     assert done.state.status == "done"
 
 
+def test_book_with_action_reschedule_moves_the_booking_to_the_pick() -> None:
+    d = doc({**BOOK, "s": {**BOOK["s"], "action": "reschedule"}})
+    started = e.start(d, ctx())
+    assert started.actions == [e.FindSlots("bt_1", None, started.state.epoch, action="reschedule")]
+    out = e.advance(d, started.state, e.SlotsFound(started.state.epoch, SLOTS), ctx())
+    picked = e.advance(d, out.state, e.Reply("1"), ctx())
+    epoch = out.state.epoch
+    assert picked.actions == [e.BookSlot("bt_1", SLOTS[0][0], epoch, action="reschedule")]
+    done = e.advance(d, picked.state, e.Booked(epoch, True), ctx())
+    assert says(done) == ["Your booking is moved to Tue 8 Dec, 10:00.", "See you"]
+
+
+def test_book_with_action_cancel_cancels_and_confirms_or_takes_on_none() -> None:
+    d = doc(
+        {**BOOK, "s": {k: v for k, v in BOOK["s"].items() if k != "text"} | {"action": "cancel"}}
+    )
+    started = e.start(d, ctx(contact={"attributes": {"timezone": "Asia/Tokyo"}}))
+    assert started.actions == [e.CancelBooking("bt_1", "Asia/Tokyo", started.state.epoch)]
+    epoch = started.state.epoch
+    done = e.advance(d, started.state, e.Booked(epoch, True, label="Tue 8 Dec, 18:00"), ctx())
+    assert says(done) == ["Your booking for Tue 8 Dec, 18:00 is cancelled.", "See you"]
+    none = e.advance(d, started.state, e.Booked(epoch, False, error="no booking"), ctx())
+    assert says(none) == ["An operator will help"]
+
+
 def test_book_without_slots_or_with_an_unreadable_calendar_takes_on_none() -> None:
     d = doc(BOOK)
     for event in (e.SlotsFound(1, ()), e.SlotsFound(1, (), error="The calendar is broken.")):
