@@ -293,6 +293,9 @@ async def test_a_message_the_channel_refuses_fails_the_run_with_the_reason(
     assert run["status"] == "failed"
     assert "cannot receive this message" in run["error"]
     assert any("failed: the channel refused" in line for line in await system_lines(hub, conv))
+    async with hub.live.client() as client:
+        metrics = (await client.get("/metrics")).text
+    assert f'inviaro_flow_runs_total{{event="failed",flow_id="{run["flow_id"]}"}} 1.0' in metrics
 
 
 async def test_a_message_the_channel_refuses_follows_the_steps_error_branch(
