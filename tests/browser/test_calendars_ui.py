@@ -1,6 +1,7 @@
 """Calendars in the browser (issue 17), against a fake Google on loopback: Settings →
 Calendars connects through the real redirect flow, adds a booking type and disconnects;
-the contact panel's Book action books a slot (one event) and cancels it (event gone).
+the contact panel's Book action books a slot (one event), moves it (the event follows) and
+cancels it (event gone).
 
 The browser's visit to Google's authorization page is answered by the fake (Playwright
 routes ``accounts.google.com`` to it); every call the hub makes goes there through
@@ -103,7 +104,7 @@ async def test_settings_connect_a_google_calendar_add_a_booking_type_and_disconn
     assert watch.errors == []
 
 
-async def test_the_contact_panel_books_a_slot_and_cancels_it(
+async def test_the_contact_panel_books_a_slot_moves_it_and_cancels_it(
     owner: Account, cal_live: LiveServer, fake: FakeCalendars, context: Any
 ) -> None:
     calendar = await connect(owner, fake)
@@ -118,7 +119,14 @@ async def test_the_contact_panel_books_a_slot_and_cancels_it(
     await form.get_by_role("button", name="Book").click()
     bookings = page.locator("#contact-bookings li")
     await expect(bookings).to_contain_text(["confirmed"])
-    assert len(fake.events) == 1
+    [event] = fake.events.values()
+    booked_at = event["start"]
+
+    await form.locator('select[name="start"]').select_option(index=2)
+    await bookings.get_by_role("button", name="Move to chosen time").click()
+    await expect(page.locator(".toast.ok").last).to_contain_text("Booking moved")
+    [moved] = fake.events.values()
+    assert moved["start"] != booked_at
 
     page.once("dialog", lambda dialog: dialog.accept())
     await bookings.get_by_role("button", name="Cancel").click()
