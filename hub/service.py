@@ -111,6 +111,8 @@ class Hub:
         # Told of every accepted message once it is durable and published (the flow runner
         # listens here); each must return at once and do its work in its own task.
         self.on_accepted: list[Callable[[WriteResult], None]] = []
+        # Told of every delivery receipt published (the flow runner hears refused sends).
+        self.on_receipts: list[Callable[[list[Receipt]], None]] = []
         # Set by the composition root: who a private note's @mentions name.
         self.resolve_mentions: MentionResolver | None = None
 
@@ -191,6 +193,11 @@ class Hub:
         for r in receipts:
             frame = frames.receipt(r.conversation_id, r.message_id, r.status, r.delivery)
             await self._publish(_pack(frame), workspace_topic(r.workspace_id))
+        for listener in self.on_receipts:
+            try:
+                listener(receipts)
+            except Exception:
+                log.exception("an on_receipts listener failed")
 
     async def publish_conversation(self, workspace_id: str, conversation: dict[str, Any]) -> None:
         """A conversation changed (status, assignee, tags): tell the workspace's operators."""

@@ -56,7 +56,12 @@ async def recent_turns(db: AsyncSession, conversation_id: str, limit: int) -> li
     rows = (
         await db.execute(
             select(m.Message.author_kind, m.Message.text)
-            .where(m.Message.conversation_id == conversation_id, m.Message.text != "")
+            .where(
+                m.Message.conversation_id == conversation_id,
+                m.Message.text != "",
+                # A flow's system lines are the hub talking to operators, not the conversation.
+                m.Message.author_kind != "system",
+            )
             .order_by(m.Message.seq.desc())
             .limit(limit)
         )

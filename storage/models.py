@@ -550,6 +550,20 @@ class AiCall(Base):
     answer: Mapped[str | None] = mapped_column(Text)
 
 
+class AiDocument(Base):
+    """A text the workspace maintains for ``ai_reply`` to answer from (its prices, its
+    terms, its FAQ): the business's own text, kept until an owner or admin deletes it or
+    the workspace goes."""
+
+    __tablename__ = "ai_documents"
+    id: Mapped[str] = _id("doc_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AiUsage(Base):
     """Tokens a workspace's AI calls used in one month, for its budget. Counts only, so
     it outlives erased conversations (an erasure does not refill a budget)."""

@@ -589,6 +589,31 @@ async def _delete_event(
     await call_provider(services, calendar_id, remove)
 
 
+async def next_booking(
+    services: Services,
+    workspace_id: str,
+    contact_id: str,
+    booking_type_id: str,
+    *,
+    now: datetime | None = None,
+) -> Booking | None:
+    """The contact's next confirmed booking of the type, the one a contact replying
+    "reschedule" or "cancel" means; None when there is none ahead."""
+    async with services.db() as db:
+        return await db.scalar(
+            select(Booking)
+            .where(
+                Booking.workspace_id == workspace_id,
+                Booking.contact_id == contact_id,
+                Booking.booking_type_id == booking_type_id,
+                Booking.status == "confirmed",
+                Booking.starts_at > (now or utcnow()),
+            )
+            .order_by(Booking.starts_at)
+            .limit(1)
+        )
+
+
 async def cancel(services: Services, workspace_id: str, booking_id: str) -> Booking:
     """Cancel a booking; the provider's event is deleted while the calendar is connected
     (a disconnected calendar is never called again: the booking is cancelled here only)."""

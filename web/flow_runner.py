@@ -40,7 +40,7 @@ from hub.flows import document as doc
 from hub.flows import engine
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
 from hub.model import Author, Inbound, Message, rfc3339, utcnow
-from hub.store import Unavailable, WriteResult
+from hub.store import Receipt, Unavailable, WriteResult
 from storage import faults, flow_runs, flows
 from storage import models as m
 from storage.processing import may_automate
@@ -86,6 +86,13 @@ class FlowRunner:
             # A private note is operators talking among themselves, not a reply.
             self._spawn(self.stop(msg.conversation_id, "an operator replied"))
 
+    def receipts(self, receipts: list[Receipt]) -> None:
+        """``Hub.on_receipts``: a bot message the channel refused (or the provider gave up
+        on) moves its run to the step's ``on_error``, else fails it with the reason."""
+        for receipt in receipts:
+            if receipt.status == "failed":
+                self._spawn(self.on_send_failed(receipt.message_id))
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(self._gated(coro))
         self._tasks.add(task)
@@ -124,6 +131,19 @@ class FlowRunner:
             await self._advance(run_id, engine.Reply(msg.text, msg.option), key)
         else:
             await self._maybe_start(msg, key)
+
+    async def on_send_failed(self, message_id: str) -> None:
+        async with self.services.db() as db:
+            msg = await db.get(m.Message, message_id)
+            if msg is None or msg.author_kind != "bot" or not msg.author_id:
+                return
+            step = (msg.payload or {}).get("flow_step")
+            run = await flow_runs.waiting_run(db, msg.conversation_id)
+            if not isinstance(step, str) or run is None or run.flow_id != msg.author_id:
+                return
+            reason = msg.error or "The channel refused the message."
+            run_id = run.id
+        await self._advance(run_id, engine.SendRefused(step, reason), f"refused:{message_id}")
 
     async def stop(self, conversation_id: str, reason: str) -> None:
         async with self.services.db() as db, db.begin():
@@ -390,12 +410,20 @@ class FlowRunner:
         if conv is None:
             return
         name = flow.name if flow is not None else "Bot"
+        await self._tell_operators(conv, name, outcome, key)
         said = 0
         for action in outcome.actions:
             if isinstance(action, engine.Say):
-                payload = None
+                payload: dict[str, Any] = {"flow_step": action.step}
                 if action.options:
-                    payload = {"options": [{"label": lb, "value": v} for lb, v in action.options]}
+                    payload["options"] = [{"label": lb, "value": v} for lb, v in action.options]
+                if action.template is not None:
+                    template, language, parameters = action.template
+                    payload["template"] = {
+                        "name": template,
+                        "language": language,
+                        "parameters": list(parameters),
+                    }
                 await self.services.hub.accept(
                     Inbound(
                         workspace_id=conv.workspace_id,
@@ -415,9 +443,51 @@ class FlowRunner:
             elif isinstance(action, engine.CallAi):
                 self._spawn(self._ask_ai(run_id, conv.workspace_id, conversation_id, action))
             elif isinstance(action, engine.FindSlots):
-                self._spawn(self._find_slots(run_id, conv.workspace_id, action))
+                self._spawn(self._find_slots(run_id, conv, action))
             elif isinstance(action, engine.BookSlot):
                 self._spawn(self._book(run_id, conv, action))
+            elif isinstance(action, engine.CancelBooking):
+                self._spawn(self._cancel_booking(run_id, conv, action))
+
+    async def _tell_operators(
+        self, conv: m.Conversation, flow_name: str, outcome: engine.Outcome, key: str
+    ) -> None:
+        """What the bot did, one system line per step in the thread (a private note:
+        operators only, never the contact, never a channel): "asked for email", "saved
+        contact.email", "handed off to Sales". A step that only sent is its message."""
+        lines = [line for line in outcome.log if line.outcome != "sent"]
+        if not lines:
+            return
+        teams = {
+            a.team_id for a in outcome.actions if isinstance(a, engine.HandOff | engine.AssignTo)
+        }
+        names: dict[str, str] = {}
+        async with self.services.db() as db:
+            for team_id in teams - {None}:
+                team = await _team(db, conv.workspace_id, str(team_id))
+                if team is not None:
+                    names[team.id] = team.name
+            assignee = conv.assignee_id
+            if any(isinstance(a, engine.AssignTo) for a in outcome.actions):
+                fresh = await db.get(m.Conversation, conv.id)
+                assignee = fresh.assignee_id if fresh is not None else None
+                operator = await db.get(m.Operator, assignee) if assignee else None
+                if operator is not None:
+                    names["operator"] = operator.name
+        for n, line in enumerate(lines):
+            text = f"{flow_name}: {_routed(line.outcome, outcome.actions, names)}"
+            await self.services.hub.accept(
+                Inbound(
+                    workspace_id=conv.workspace_id,
+                    channel_id=conv.channel_id,
+                    direction="out",
+                    author=Author("system", None, "Bot"),
+                    text=text[:1000],
+                    conversation_id=conv.id,
+                    client_id=_client_id(f"{key}:line", n),
+                    private=True,
+                )
+            )
 
     async def _call(self, run_id: str, workspace_id: str, call: engine.CallHttp) -> None:
         """An ``http`` step's call, signed; its answer comes back as an event."""
@@ -440,12 +510,21 @@ class FlowRunner:
         )
         await self._advance(run_id, event, f"ai:{run_id}:{call.epoch}")
 
-    async def _find_slots(self, run_id: str, workspace_id: str, find: engine.FindSlots) -> None:
-        """A ``book`` step's free slots (the next few); an error comes back as none."""
+    async def _find_slots(self, run_id: str, conv: m.Conversation, find: engine.FindSlots) -> None:
+        """A ``book`` step's free slots (the next few); an error comes back as none. To
+        reschedule, the contact must have a booking of the type ahead."""
         try:
+            if find.action == "reschedule" and not await booking.next_booking(
+                self.services,
+                conv.workspace_id,
+                conv.contact_id,
+                find.booking_type_id,
+                now=self.clock(),
+            ):
+                raise booking.BookingError(404, "no_booking", "there is no booking to move")
             offers = await booking.offer_slots(
                 self.services,
-                workspace_id,
+                conv.workspace_id,
                 find.booking_type_id,
                 count=SLOTS_OFFERED,
                 time_zone=find.time_zone,
@@ -460,21 +539,68 @@ class FlowRunner:
         await self._advance(run_id, event, key)
 
     async def _book(self, run_id: str, conv: m.Conversation, slot: engine.BookSlot) -> None:
-        """A ``book`` step's pick, booked with its provider event (``web/booking.py``)."""
+        """A ``book`` step's pick, booked with its provider event (``web/booking.py``), or
+        the contact's next booking moved there (the event patched)."""
         try:
-            await booking.book(
-                self.services,
-                workspace_id=conv.workspace_id,
-                booking_type_id=slot.booking_type_id,
-                contact_id=conv.contact_id,
-                start=datetime.fromisoformat(slot.start),
-                conversation_id=conv.id,
-                now=self.clock(),
-            )
+            if slot.action == "reschedule":
+                await self._move(conv, slot)
+            else:
+                await booking.book(
+                    self.services,
+                    workspace_id=conv.workspace_id,
+                    booking_type_id=slot.booking_type_id,
+                    contact_id=conv.contact_id,
+                    start=datetime.fromisoformat(slot.start),
+                    conversation_id=conv.id,
+                    now=self.clock(),
+                )
             event = engine.Booked(slot.epoch, True)
         except booking.BookingError as exc:
             event = engine.Booked(slot.epoch, False, exc.code == "slot_taken", exc.detail)
         await self._advance(run_id, event, f"book:{run_id}:{slot.epoch}:{int(slot.again)}")
+
+    async def _move(self, conv: m.Conversation, slot: engine.BookSlot) -> None:
+        moving = await booking.next_booking(
+            self.services,
+            conv.workspace_id,
+            conv.contact_id,
+            slot.booking_type_id,
+            now=self.clock(),
+        )
+        if moving is None:
+            raise booking.BookingError(404, "no_booking", "there is no booking to move")
+        await booking.reschedule(
+            self.services,
+            conv.workspace_id,
+            moving.id,
+            datetime.fromisoformat(slot.start),
+            now=self.clock(),
+        )
+
+    async def _cancel_booking(
+        self, run_id: str, conv: m.Conversation, cancel: engine.CancelBooking
+    ) -> None:
+        """A ``book`` step with ``action: cancel``: the contact's next booking of the type
+        is cancelled and its provider event deleted; none comes back as not ok."""
+        try:
+            found = await booking.next_booking(
+                self.services,
+                conv.workspace_id,
+                conv.contact_id,
+                cancel.booking_type_id,
+                now=self.clock(),
+            )
+            if found is None:
+                raise booking.BookingError(404, "no_booking", "there is no booking to cancel")
+            async with self.services.db() as db:
+                bt = await db.get(m.BookingType, cancel.booking_type_id)
+            zone = cancel.time_zone or (bt.hours["timezone"] if bt is not None else None)
+            label = booking.slot_label(found.starts_at, zone)
+            await booking.cancel(self.services, conv.workspace_id, found.id)
+            event = engine.Booked(cancel.epoch, True, label=label)
+        except booking.BookingError as exc:
+            event = engine.Booked(cancel.epoch, False, error=exc.detail)
+        await self._advance(run_id, event, f"cancel:{run_id}:{cancel.epoch}")
 
     # Reading the world ----------------------------------------------------------------
 
@@ -564,6 +690,21 @@ async def _refuse_private(host: str, port: int) -> None:
             raise HttpStepError("the host is a private or loopback address")
 
 
+def _routed(note: str, actions: list[engine.Action], names: dict[str, str]) -> str:
+    """A step's note, with the team (or operator) a hand-off or assignment went to."""
+    if note == "handed off":
+        for a in actions:
+            if isinstance(a, engine.HandOff) and a.team_id in names:
+                return f"handed off to {names[a.team_id]}"
+    if note == "assigned":
+        for a in actions:
+            if isinstance(a, engine.AssignTo):
+                who = names.get("operator") or (names.get(a.team_id) if a.team_id else None)
+                if who:
+                    return f"assigned to {who}"
+    return note
+
+
 def _client_id(key: str, n: int) -> str:
     """A bot message's idempotency key: the same event says the same things once."""
     return "fl:" + hashlib.sha256(f"{key}:{n}".encode()).hexdigest()[:40]
@@ -605,5 +746,6 @@ async def _conversation_wire(db: Any, conversation_id: str) -> tuple[str, dict[s
 def install(services: Services) -> FlowRunner:
     runner = FlowRunner(services)
     services.hub.on_accepted.append(runner.accepted)
+    services.hub.on_receipts.append(runner.receipts)
     services.flow_runner = runner
     return runner

@@ -482,10 +482,12 @@ async function retryStored(msg) {
 }
 
 function messageNode(msg) {
+  const author = msg.author || {};
+  if (author.kind === "system") return systemLineNode(msg);
   const text = el("p", { class: "text" }, msg.text || "");
   const attachments = el("div", { class: "attachments" });
   for (const att of msg.attachments || []) attachments.append(attachmentNode(att));
-  const author = msg.author || {};
+  const offered = optionsNode(msg);
   const who = author.kind === "operator" ? (author.id === me.id ? "You" : author.name || "Operator")
     : author.kind === "bot" ? "Bot" : author.kind === "system" ? "System" : author.name || "Customer";
   const foot = el("div", { class: "foot" },
@@ -495,7 +497,25 @@ function messageNode(msg) {
   const note = msg.private ? el("span", { class: "note-label" }, "Private note") : null;
   const reason = el("p", { class: "delivery-note", role: "status" });
   return el("li", { class: `msg ${msg.direction === "out" ? "out" : "in"} author-${author.kind || "contact"}${msg.private ? " note" : ""}` },
-    note, el("div", { class: "bubble", dir: "auto" }, text, attachments), foot, reason);
+    note, el("div", { class: "bubble", dir: "auto" }, text, attachments, offered), foot, reason);
+}
+
+/** A flow's system line (what the bot did at a step): one compact, centred line. */
+function systemLineNode(msg) {
+  return el("li", { class: "msg system-line", role: "note" },
+    el("p", { class: "text" }, msg.text || ""),
+    el("div", { class: "foot" },
+      el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
+      el("span", { class: "status", hidden: true })),
+    el("p", { class: "delivery-note", hidden: true }));
+}
+
+/** The options a bot message offered the contact, as the operator sees them (not tappable). */
+function optionsNode(msg) {
+  const options = Array.isArray(msg.options) ? msg.options : [];
+  if (!options.length) return null;
+  return el("ul", { class: "offered", "aria-label": "Options offered" },
+    options.map((o) => el("li", {}, String(o.label ?? ""))));
 }
 
 function attachmentNode(att) {

@@ -4,6 +4,7 @@
 "use strict";
 
 import { loadCalendars } from "./calendars.js";
+import { loadDocuments } from "./settings_ai_documents.js";
 import { loadBilling } from "./settings_billing.js";
 import { loadHours } from "./settings_hours.js";
 import { loadTeams } from "./settings_teams.js";
@@ -131,6 +132,7 @@ workspaceForm.addEventListener("submit", async (event) => {
 // Off by default; only an owner switches it on, and only when the server names a provider.
 const aiForm = $("ai-form");
 async function loadAi() {
+  loadDocuments();
   try {
     const ws = await get("/api/workspace");
     if (!ws.ai_provider) {
