@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web import media, openapi, ops, pages, webhooks, widget_assets, ws
+from web import account_pages, media, openapi, ops, pages, webhooks, widget_assets, ws
 from web.api import (
     account,
     admin,
@@ -20,8 +20,10 @@ from web.api import (
     conversations,
     flows,
     ingest,
+    invites,
     legal_holds,
     me,
+    password_reset,
     teams,
     widget,
     workspace_lifecycle,
@@ -51,6 +53,9 @@ def all_routes() -> list[BaseRoute]:
         *media.routes,
         *ws.routes,
         *calendars.routes,
+        *invites.routes,
+        *password_reset.routes,
+        *account_pages.routes,
         *pages.routes,
         *openapi.routes,
     ]

@@ -139,7 +139,7 @@ async def insert_operator(db: AsyncSession, operator: Operator) -> None:
         raise ApiError(409, "email_taken", _EMAIL_TAKEN) from None
 
 
-async def _signed_in(
+async def signed_in(
     request: Request, db: AsyncSession, operator: Operator, workspace: Workspace, status: int
 ) -> Response:
     """Open a new session for ``operator`` (the caller's pending changes commit with it)."""
@@ -179,7 +179,7 @@ async def signup(request: Request) -> Response:
         )
         await insert_operator(db, operator)
         await audit.by_operator(db, request, operator, "signup", "workspace", workspace.id)
-        return await _signed_in(request, db, operator, workspace, 201)
+        return await signed_in(request, db, operator, workspace, 201)
 
 
 async def _revoke_presented_session(request: Request) -> None:
@@ -230,7 +230,7 @@ async def login(request: Request) -> Response:
                 update(Operator).where(Operator.id == operator.id).values(password_hash=new_hash)
             )
         await audit.by_operator(db, request, operator, "login", "operator", operator.id)
-        return await _signed_in(request, db, operator, workspace, 200)
+        return await signed_in(request, db, operator, workspace, 200)
 
 
 async def _failed(db: AsyncSession, request: Request, operator: Operator | None) -> None:
@@ -295,7 +295,7 @@ async def change_password(request: Request) -> Response:
     # As after a compromise: every session and API token ends, and with them every socket.
     await end_operator_access(request.app, operator.id, "password_changed", revoke_tokens=True)
     async with svc.db() as db:
-        return await _signed_in(request, db, operator, workspace, 200)
+        return await signed_in(request, db, operator, workspace, 200)
 
 
 async def twofa_setup(request: Request) -> Response:

@@ -111,3 +111,14 @@ if (params.get("expired")) {
     form.prepend(note);
   }
 }
+
+if (params.get("reset")) {
+  const form = document.getElementById("login-form");
+  if (form) {
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.id = "reset-done";
+    note.textContent = "Your new password is set. Sign in with it.";
+    form.prepend(note);
+  }
+}
