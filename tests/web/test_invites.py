@@ -12,7 +12,7 @@ from storage.db import make_engine
 from storage.models import AccountLink
 from tests.conftest import LiveServer, unique_email
 from tests.helpers import PASSWORD, add_operator, new_client, signup
-from tests.smtp_sink import SmtpInbox, body_of, link_in, mail_live, smtp_inbox  # noqa: F401
+from tests.smtp_sink import SmtpInbox, link_in
 
 
 def token_of(url: str) -> str:

@@ -21,7 +21,7 @@ from tests.helpers import (
     random_address,
     signup,
 )
-from tests.smtp_sink import SmtpInbox, link_in, mail_live, smtp_inbox  # noqa: F401
+from tests.smtp_sink import SmtpInbox, link_in
 
 NEW_PASSWORD = "a brand new passphrase"
 
