@@ -5,6 +5,7 @@
 
 import { loadCalendars } from "./calendars.js";
 import { loadHours } from "./settings_hours.js";
+import { loadInvites, resetLinkButton } from "./settings_invites.js";
 import { loadTeams } from "./settings_teams.js";
 import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
 
@@ -180,6 +181,7 @@ async function loadOperators() {
     report(err, "Could not load operators");
   }
   readonlyIfAgent($("operator-form"));
+  loadInvites();
 }
 
 function operatorRow(op) {
@@ -223,7 +225,7 @@ function operatorRow(op) {
     el("td", {}, op.email),
     el("td", {}, role),
     el("td", {}, op.totp_enabled ? "On" : "Off"),
-    el("td", {}, op.disabled ? el("span", { class: "pill status-resolved" }, "disabled") : el("span", { class: "pill status-open" }, "active"), " ", toggle, remove ? " " : null, remove));
+    el("td", {}, op.disabled ? el("span", { class: "pill status-resolved" }, "disabled") : el("span", { class: "pill status-open" }, "active"), " ", toggle, remove ? " " : null, remove, " ", resetLinkButton(op)));
   return row;
 }
 
