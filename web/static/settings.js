@@ -5,6 +5,7 @@
 
 import { loadCalendars } from "./calendars.js";
 import { loadHours } from "./settings_hours.js";
+import { editForm, viberRegister } from "./settings_channel_edit.js";
 import { loadInvites, resetLinkButton } from "./settings_invites.js";
 import { loadTeams } from "./settings_teams.js";
 import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
@@ -337,11 +338,16 @@ function channelGuide(ch, extra = {}) {
   return box;
 }
 
-function channelCard(ch) {
+function channelCard(ch, extra = {}) {
   const remove = el("button", { type: "button", class: "danger small", hidden: !me.manager }, "Delete");
+  const edit = el("button", { type: "button", class: "ghost small", hidden: !me.manager }, "Edit");
+  const form = editForm(ch, FIELDS[ch.kind] || [], (saved) => card.replaceWith(channelCard({ ...ch, ...saved }, saved)));
+  edit.addEventListener("click", () => { form.hidden = !form.hidden; });
   const card = el("article", { class: "card-item", dataset: { channelId: ch.id, kind: ch.kind } },
-    el("header", {}, channelIcon(ch.kind), el("strong", {}, ch.name), el("span", { class: "muted" }, " " + kindName(ch.kind)), remove),
-    channelGuide(ch));
+    el("header", {}, channelIcon(ch.kind), el("strong", {}, ch.name), el("span", { class: "muted" }, " " + kindName(ch.kind)), edit, remove),
+    form,
+    channelGuide(ch, extra),
+    ch.kind === "viber" && me.manager ? viberRegister(ch) : null);
   remove.addEventListener("click", async () => {
     if (!window.confirm(`Delete the channel “${ch.name}”? Its webhooks and widget stop working; its conversations stay.`)) return;
     try {
