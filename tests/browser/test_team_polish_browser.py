@@ -13,7 +13,7 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import open_page
 from tests.conftest import LiveServer
-from tests.helpers import new_client, signup
+from tests.helpers import PASSWORD, new_client, signup
 from web.auth.sessions import cookie_name
 
 pytestmark = pytest.mark.browser
@@ -41,3 +41,31 @@ async def test_a_missing_page_shows_a_404_page_that_leads_back(
         await shot(page, tmp_path, "404")
         await page.locator("#way-back").click()
         await page.wait_for_url(f"{live.url}/inbox")
+
+
+async def test_the_owner_deletes_the_workspace_in_settings_and_restores_it_by_signing_in(
+    context: Any, live: LiveServer, tmp_path: Path
+) -> None:
+    async with new_client(live.url) as http:
+        owner = await signup(http, workspace="Gone Soon")
+        await signed_in(context, live, http)
+        page, watch = await open_page(context, f"{live.url}/settings?tab=workspace")
+        form = page.locator("#delete-workspace-form")
+        await form.get_by_label("Your password").fill(PASSWORD)
+        page.once("dialog", lambda dialog: dialog.accept())
+        await shot(page, tmp_path, "delete-workspace")
+        await form.get_by_role("button", name="Delete workspace").click()
+        await page.wait_for_url("**/login?deleted=1")
+        await expect(page.locator("#deleted-done")).to_be_visible()
+        assert (await http.get("/api/me")).status_code == 401
+
+        await page.get_by_label("Email").fill(owner.email)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator("#restore-note")).to_contain_text("Gone Soon was deleted")
+        await shot(page, tmp_path, "restore-offer")
+        await page.get_by_role("button", name="Restore the workspace and sign in").click()
+        await page.wait_for_url(f"{live.url}/inbox")
+        await expect(page.locator("#workspace-name")).to_have_text("Gone Soon")
+        # The one refusal expected: the first sign-in's 403 workspace_deleted.
+        assert [p for p in watch.problems() if "status of 403" not in p] == []

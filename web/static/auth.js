@@ -42,6 +42,7 @@ async function submitForm(event) {
     showError(form, "Enter your email and password.");
     return;
   }
+  if (form.dataset.restore) body.restore_workspace = true;
   const otpField = form.querySelector("#otp-field");
   const askedForCode = otpField && !otpField.hidden;
   if (askedForCode && !body.otp) {
@@ -79,6 +80,24 @@ async function submitForm(event) {
         showError(form, "");
         form.querySelector("#otp-hint")?.remove();
         input.focus();
+      }
+    } else if (problem.error === "workspace_deleted") {
+      // The owner of a deleted workspace: offer to bring it back (a code works once, so
+      // with 2FA the next one is needed).
+      form.dataset.restore = "1";
+      button.textContent = "Restore the workspace and sign in";
+      showError(form, "");
+      let note = document.getElementById("restore-note");
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "notice";
+        note.id = "restore-note";
+        form.prepend(note);
+      }
+      note.textContent = problem.detail;
+      if (otpField && !otpField.hidden) {
+        otpField.querySelector("input").value = "";
+        note.textContent += " Enter the next code from your authenticator app.";
       }
     } else if (problem.error === "invalid_credentials") {
       showError(form, "The email or password is wrong.");
@@ -119,6 +138,17 @@ if (params.get("reset")) {
     note.className = "notice";
     note.id = "reset-done";
     note.textContent = "Your new password is set. Sign in with it.";
+    form.prepend(note);
+  }
+}
+
+if (params.get("deleted")) {
+  const form = document.getElementById("login-form");
+  if (form) {
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.id = "deleted-done";
+    note.textContent = "The workspace was deleted. Changed your mind? Sign in as its owner within 90 days to restore it.";
     form.prepend(note);
   }
 }
