@@ -85,6 +85,7 @@ async function submitForm(event) {
       // The owner of a deleted workspace: offer to bring it back (a code works once, so
       // with 2FA the next one is needed).
       form.dataset.restore = "1";
+      document.getElementById("deleted-done")?.remove();
       button.textContent = "Restore the workspace and sign in";
       showError(form, "");
       let note = document.getElementById("restore-note");
