@@ -69,3 +69,29 @@ async def test_the_owner_deletes_the_workspace_in_settings_and_restores_it_by_si
         await expect(page.locator("#workspace-name")).to_have_text("Gone Soon")
         # The one refusal expected: the first sign-in's 403 workspace_deleted.
         assert [p for p in watch.problems() if "status of 403" not in p] == []
+
+
+async def test_the_audit_log_shows_names_filters_and_downloads_csv(
+    context: Any, live: LiveServer, tmp_path: Path
+) -> None:
+    async with new_client(live.url) as http:
+        owner = await signup(http, name="Audrey Owner")
+        await owner.post("/api/channels", {"kind": "custom", "name": "Shop SMS"})
+        await owner.patch("/api/workspace", {"name": "Renamed Co"})
+        await signed_in(context, live, http)
+        page, watch = await open_page(context, f"{live.url}/settings?tab=audit")
+        rows = page.locator("#audit-body tr")
+        created = rows.filter(has_text="channel_created")
+        await expect(created.locator(".audit-actor")).to_have_text("Audrey Owner")
+        await expect(created.locator(".audit-target")).to_have_text("Shop SMS (channel)")
+        await page.locator("#audit-filters").get_by_label("Action").fill("channel_created")
+        await page.locator("#audit-filters").get_by_role("button", name="Filter").click()
+        await expect(rows).to_have_count(1)
+        await shot(page, tmp_path, "audit")
+        async with page.expect_download() as download_info:
+            await page.locator("#audit-csv").click()
+        download = await download_info.value
+        text = Path(await download.path()).read_text()
+        assert text.splitlines()[0].startswith("at,action,actor_kind")
+        assert "Shop SMS" in text and "workspace_updated" not in text
+        assert watch.problems() == []

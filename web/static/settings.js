@@ -4,6 +4,7 @@
 "use strict";
 
 import { loadCalendars } from "./calendars.js";
+import { loadAudit } from "./settings_audit.js";
 import { loadHours } from "./settings_hours.js";
 import { editForm, viberRegister } from "./settings_channel_edit.js";
 import { loadInvites, resetLinkButton } from "./settings_invites.js";
@@ -530,29 +531,6 @@ $("twofa-disable-form").addEventListener("submit", async (event) => {
 
 // ---------------------------------------------------------------- audit log
 
-let auditCursor = null;
-async function loadAudit(more = false) {
-  const body = $("audit-body");
-  try {
-    const url = "/api/audit?limit=50" + (more && auditCursor ? "&cursor=" + encodeURIComponent(auditCursor) : "");
-    const page = await get(url);
-    if (!more) clear(body);
-    for (const e of page.items) {
-      body.append(el("tr", {},
-        el("td", {}, formatTime(e.at)),
-        el("td", {}, el("code", {}, e.action)),
-        el("td", {}, `${e.actor?.kind || ""} ${e.actor?.id ? "· " + e.actor.id.slice(-6) : ""}`),
-        el("td", {}, e.target ? `${e.target.kind || ""} ${e.target.id ? "· " + e.target.id.slice(-6) : ""}` : ""),
-        el("td", {}, e.ip || "")));
-    }
-    auditCursor = page.next_cursor || null;
-    $("audit-more").hidden = !auditCursor;
-  } catch (err) {
-    if (err.status === 403) body.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "Only owners and admins can read the audit log.")));
-    else report(err, "Could not load the audit log");
-  }
-}
-$("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
   workspace: () => { loadWorkspace(); loadConsent(); }, operators: loadOperators, channels: loadChannels,
