@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from web import limits
@@ -84,7 +84,13 @@ async def forgot_page(request: Request) -> Response:
     )
 
 
+async def profile_page(request: Request) -> Response:
+    """The operator's profile lives in Settings; ``/profile`` is its short address."""
+    return RedirectResponse("/settings?tab=profile", status_code=303)
+
+
 routes = [
+    Route("/profile", profile_page, methods=["GET"]),
     Route("/invite/{token}", invite_page, methods=["GET"]),
     Route("/reset/{token}", reset_page, methods=["GET"]),
     Route("/forgot", forgot_page, methods=["GET"]),

@@ -13,7 +13,7 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import open_page
 from tests.conftest import LiveServer
-from tests.helpers import PASSWORD, new_client, signup
+from tests.helpers import PASSWORD, login, new_client, signup
 from web.auth.sessions import cookie_name
 
 pytestmark = pytest.mark.browser
@@ -94,4 +94,28 @@ async def test_the_audit_log_shows_names_filters_and_downloads_csv(
         text = Path(await download.path()).read_text()
         assert text.splitlines()[0].startswith("at,action,actor_kind")
         assert "Shop SMS" in text and "workspace_updated" not in text
+        assert watch.problems() == []
+
+
+async def test_the_profile_signs_out_everywhere_else(
+    context: Any, live: LiveServer, tmp_path: Path
+) -> None:
+    async with new_client(live.url) as http, new_client(live.url) as phone:
+        owner = await signup(http, name="Pia Profile")
+        await login(phone, owner.email)
+        await signed_in(context, live, http)
+        page, watch = await open_page(context, f"{live.url}/profile")
+        await page.wait_for_url("**/settings?tab=profile")
+        await expect(page.locator("#profile-avatar")).to_have_text("PP")
+        await expect(page.locator("#sessions-body tr")).to_have_count(2)
+        await page.locator("#profile-form").get_by_label("Your name").fill("Pia Renamed")
+        await page.locator("#profile-form").get_by_role("button", name="Save name").click()
+        await expect(page.locator("#operator-name")).to_have_text("Pia Renamed")
+        await expect(page.locator("#profile-avatar")).to_have_text("PR")
+        await shot(page, tmp_path, "profile")
+        await page.get_by_role("button", name="Sign out everywhere else").click()
+        await expect(page.locator("#sessions-body tr")).to_have_count(1)
+        await expect(page.locator('#sessions-body tr[data-current="1"]')).to_have_count(1)
+        assert (await phone.get("/api/me")).status_code == 401
+        assert (await http.get("/api/me")).status_code == 200
         assert watch.problems() == []
