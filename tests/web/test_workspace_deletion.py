@@ -128,7 +128,7 @@ async def test_the_owner_restores_a_deleted_workspace_by_signing_in(live: LiveSe
         assert (await client.get("/api/me")).status_code == 200
         entries = (await client.get("/api/audit")).json()["items"]
         restore = next(e for e in entries if e["action"] == "workspace_restored")
-        assert restore["actor"] == {"kind": "operator", "id": owner.operator_id}
+        assert (restore["actor"]["kind"], restore["actor"]["id"]) == ("operator", owner.operator_id)
     async with new_client(live.url) as colleague:
         assert (await login(colleague, agent.email)).status_code == 200
 
