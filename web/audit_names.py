@@ -34,7 +34,6 @@ _SOURCES: dict[str, tuple[Any, Any, str]] = {
     "team": (Team, Team.name, "deleted team"),
     "token": (ApiToken, ApiToken.name, "revoked token"),
     "flow": (Flow, Flow.name, "deleted flow"),
-    "invite": (AccountLink, AccountLink.email, "invitation"),
 }
 
 Names = dict[tuple[str, str], str]
@@ -54,6 +53,14 @@ async def names_for(db: AsyncSession, workspace_id: str, entries: Iterable[Audit
             workspace = await db.get(Workspace, workspace_id)
             if workspace is not None:
                 names.update({(kind, i): workspace.name for i in ids if i == workspace_id})
+            continue
+        if kind == "invite":  # named by role, never by the invitee's email
+            roles = await db.execute(
+                select(AccountLink.id, AccountLink.role).where(
+                    AccountLink.id.in_(ids), AccountLink.workspace_id == workspace_id
+                )
+            )
+            names.update({(kind, i): f"invitation as {role or 'agent'}" for i, role in roles})
             continue
         source = _SOURCES.get(kind)
         if source is None:

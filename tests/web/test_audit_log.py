@@ -68,3 +68,15 @@ async def test_agents_may_not_read_or_download_the_log(client: httpx.AsyncClient
         assert (await agent.get("/api/audit.csv")).status_code == 403
     finally:
         await agent.client.aclose()
+
+
+async def test_an_invitation_is_named_by_its_role_never_by_the_invitees_email(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await signup(client)
+    invitee = f"invitee-{owner.operator_id[-8:].lower()}@example.com"
+    await owner.post("/api/invites", {"email": invitee, "role": "admin"})
+    answer = await owner.get("/api/audit?action=invite_created")
+    assert answer.json()["items"][0]["target"]["name"] == "invitation as admin"
+    assert invitee not in answer.text
+    assert invitee not in (await owner.get("/api/audit.csv")).text
