@@ -143,3 +143,17 @@ async def test_bad_invite_bodies_answer_422_naming_each_field(client: httpx.Asyn
         "/api/invites/accept", json={"token": "nope", "name": "N", "password": PASSWORD}
     )
     assert unknown.status_code == 410
+
+
+async def test_another_site_cannot_make_a_browser_accept_an_invite(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await signup(client)
+    made = await owner.post("/api/invites", json={"email": unique_email()})
+    body = {"token": token_of(made.json()["url"]), "name": "Csrf", "password": PASSWORD}
+    refused = await client.post(
+        "/api/invites/accept", json=body, headers={"Origin": "https://evil.example"}
+    )
+    assert (refused.status_code, refused.json()["error"]) == (403, "csrf")
+    page = await client.get(made.json()["url"])
+    assert page.status_code == 200  # the link is still unused

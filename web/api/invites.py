@@ -166,6 +166,7 @@ async def withdraw_invite(request: Request) -> Response:
 
 async def accept_invite(request: Request) -> Response:
     """The invitee's own answer: a new operator signed in on this browser (201)."""
+    links.refuse_cross_site(request)
     body = await parse_body(request, AcceptInvite)
     await limits.account_link(request)
     svc = services(request)

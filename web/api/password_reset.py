@@ -71,6 +71,7 @@ def reset_mail(settings: Settings, url: str) -> str:
 
 
 async def request_reset(request: Request) -> Response:
+    links.refuse_cross_site(request)
     body = await parse_body(request, ResetRequest)
     email = normalize_email(body.email)
     if email is None:
@@ -126,6 +127,7 @@ async def _send_reset(app: object, email: str, ip: str) -> None:
 
 
 async def confirm_reset(request: Request) -> Response:
+    links.refuse_cross_site(request)
     body = await parse_body(request, ResetConfirm)
     await limits.account_link(request)
     svc = services(request)

@@ -14,11 +14,13 @@ from typing import Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from hub.model import as_utc, utcnow
 from storage.models import AccountLink, Operator, Workspace
 from web.config import Settings
 from web.crypto import random_token, sha256_hex
+from web.errors import ApiError
 
 Purpose = Literal["invite", "reset"]
 _PATHS: dict[Purpose, str] = {"invite": "/invite/", "reset": "/reset/"}
@@ -27,6 +29,19 @@ _PATHS: dict[Purpose, str] = {"invite": "/invite/", "reset": "/reset/"}
 class LinkUnusable(Exception):
     """The link is unknown, expired, already used or no longer applies; the message is
     the sentence its page shows."""
+
+
+def refuse_cross_site(request: HTTPConnection) -> None:
+    """Links are used from the hub's own pages only: another site must not make a browser
+    accept an invitation (signing it in as someone else) or spend a reset link. A request
+    that names no origin (curl, an integration) passes."""
+    settings = request.app.state.services.settings
+    origin = request.headers.get("origin")
+    fetch_site = request.headers.get("sec-fetch-site")
+    if (origin is not None and origin != settings.public_origin) or (
+        fetch_site is not None and fetch_site not in ("same-origin", "none")
+    ):
+        raise ApiError(403, "csrf", "Use this link from the hub's own page.")
 
 
 def url_of(settings: Settings, purpose: Purpose, token: str) -> str:
