@@ -720,3 +720,24 @@ class Payment(Base):
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     paid_at: Mapped[datetime]
+
+
+class AccountLink(Base):
+    """A single-use, expiring link mailed or handed to someone: an invitation to join the
+    workspace (``purpose`` invite: ``email`` and ``role`` say who and as what) or a
+    password reset (``operator_id``). Only the token's SHA-256 is kept."""
+
+    __tablename__ = "account_links"
+    id: Mapped[str] = _id("al_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    purpose: Mapped[str] = mapped_column(String(16))  # invite | reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str | None] = mapped_column(String(16))
+    operator_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[str | None] = mapped_column(ID)  # the operator who asked for it
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -325,6 +325,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--password", help="prompted for when omitted")
     c.set_defaults(func=cmd_create_operator)
 
+    from web.cli_links import add_parsers as add_link_parsers
+
+    add_link_parsers(sub)
+
     rw = sub.add_parser("restore-workspace", help="undo a workspace deletion (within 90 days)")
     rw.add_argument("workspace_id")
     rw.set_defaults(func=cmd_restore_workspace)

@@ -69,6 +69,8 @@ class Settings:
     limit_widget_sessions_channel: Limit = Limit(6000, 60)  # widget sessions per channel
     limit_channel_requests: Limit = Limit(1000, 1)  # webhook and ingest requests per channel
     limit_api: Limit = Limit(3000, 60)  # API requests per operator (cookie or API token)
+    limit_password_reset: Limit = Limit(5, 3600)  # reset requests per email, and x4 per address
+    limit_account_links: Limit = Limit(30, 15 * 60)  # invite/reset link uses per address
     visitor_sockets: int = 10  # sockets open at once per visitor token, per process
     # OAuth clients for calendar connections (docs/calendars.md); unset: connecting refused.
     google_client_id: str | None = None
@@ -104,6 +106,16 @@ class Settings:
     backup_s3_region: str = "us-east-1"
     backup_s3_access_key_id: str | None = None
     backup_s3_secret_access_key: str | None = field(default=None, repr=False)
+    # Mail (web/mail.py): INVIARO_SMTP_URL and INVIARO_MAIL_FROM. Unset: nothing is mailed;
+    # invitation and reset links are copied from Settings or printed by the CLI instead.
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str = ""
+    invite_ttl_s: int = 7 * 24 * 3600  # an invitation link works this long, once
+    reset_ttl_s: int = 3600  # a password-reset link works this long, once
+
+    @property
+    def mail_configured(self) -> bool:
+        return bool(self.smtp_url)
 
     @property
     def ai_configured(self) -> bool:
@@ -152,6 +164,8 @@ _LIMITS = {
     "limit_widget_sessions_channel": "INVIARO_LIMIT_WIDGET_SESSIONS_CHANNEL",
     "limit_channel_requests": "INVIARO_LIMIT_CHANNEL_REQUESTS",
     "limit_api": "INVIARO_LIMIT_API",
+    "limit_password_reset": "INVIARO_LIMIT_PASSWORD_RESET",
+    "limit_account_links": "INVIARO_LIMIT_ACCOUNT_LINKS",
 }
 
 
@@ -292,7 +306,39 @@ def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Se
         microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
         flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     )
-    return _with_backups(_with_billing(_with_ai(settings, env), env), env)
+    return _with_mail(_with_backups(_with_billing(_with_ai(settings, env), env), env), env)
+
+
+SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
+
+
+def _with_mail(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """``INVIARO_SMTP_URL`` (``smtp://user:pass@host:port``, ``smtps://`` or
+    ``smtp+starttls://``) and the sender, ``INVIARO_MAIL_FROM`` (``INVIARO_SMTP_FROM`` is
+    read too): both or neither."""
+    url = (env.get("INVIARO_SMTP_URL") or "").strip()
+    sender = (env.get("INVIARO_MAIL_FROM") or env.get("INVIARO_SMTP_FROM") or "").strip()
+    if url:
+        parts = urlsplit(url)
+        try:
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in SMTP_SCHEMES or not parts.hostname or not port_ok:
+            # Never echo the URL: it may carry the SMTP password.
+            raise ConfigError(
+                "INVIARO_SMTP_URL must look like smtp://user:pass@host:port "
+                "(or smtps://, smtp+starttls://)."
+            )
+        if not sender or "@" not in sender:
+            raise ConfigError("INVIARO_MAIL_FROM must name the sender address beside SMTP.")
+    return replace(
+        settings,
+        smtp_url=url or None,
+        mail_from=sender,
+        invite_ttl_s=_int(env, "INVIARO_INVITE_TTL_S", 7 * 24 * 3600, 60, 90 * 24 * 3600),
+        reset_ttl_s=_int(env, "INVIARO_RESET_TTL_S", 3600, 60, 7 * 24 * 3600),
+    )
 
 
 def _with_ai(settings: Settings, env: Mapping[str, str]) -> Settings:

@@ -107,3 +107,26 @@ async def api_request(conn: HTTPConnection, operator_id: str) -> None:
     limit = services_of(conn).settings.limit_api
     budget = Budget("api", limit, (operator_id,))
     await take(conn, budget, detail="Too many API requests.")
+
+
+async def password_reset(conn: HTTPConnection, email: str) -> None:
+    """A "forgot password" request: per email (no inbox is flooded with reset mails) and
+    per address. Counted whether or not the email has an account, so the limit itself
+    tells nothing about accounts."""
+    limit = conn.app.state.services.settings.limit_password_reset
+    address_limit = Limit(limit.count * 4, limit.period_s)
+    await take(
+        conn,
+        Budget("reset-email", limit, (email,)),
+        Budget("reset-address", address_limit, (client_address(conn),)),
+        detail="Too many password-reset requests.",
+    )
+
+
+async def account_link(conn: HTTPConnection) -> None:
+    """Using an invitation or reset link (a wrong one too), per address: links are long
+    random tokens, but a guesser still gets nowhere fast."""
+    limit = conn.app.state.services.settings.limit_account_links
+    await take(
+        conn, Budget("account-link", limit, (client_address(conn),)), detail="Too many tries."
+    )
