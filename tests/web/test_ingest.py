@@ -135,3 +135,15 @@ async def test_a_message_fanned_out_to_a_socket_is_timed_in_the_fanout_histogram
         assert sample((await client.get("/metrics")).text, name) > before
     finally:
         await sock.close()
+
+
+async def test_a_body_nested_past_any_parser_is_a_400(client: httpx.AsyncClient) -> None:
+    _, channel = await custom_channel(client)
+    deep = b'{"x": ' * 5000 + b"1" + b"}" * 5000
+    response = await client.post(
+        f"/api/ingest/{channel['id']}",
+        content=deep,
+        headers={**auth_headers(channel["ingest_token"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_body"

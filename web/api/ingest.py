@@ -119,8 +119,8 @@ def _fast(kind: str, body: bytes, channel: m.Channel) -> list[Inbound] | None:
         return None
     try:
         request = (_JSON_REQUEST if kind == "json" else _MSGPACK_REQUEST).decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return None
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None  # RecursionError: nested deeper than msgspec goes (orjson says 400)
     out = []
     for item in request.messages:
         message_id = _clean_id(item.external_id)
