@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
 from hub.gone import Holders
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
-from hub.ratelimit import Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
+from hub.ratelimit import LeasedLimiter, Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
 from hub.redis_bus import RedisBus
 from hub.service import Hub
 from hub.session import ReplyCheck
@@ -121,7 +121,7 @@ class Services:
             holders=holders,
             channels=channels,
             sweep_now=sweep_now,
-            limiter=RedisLimiter(redis_url) if redis_url else MemoryLimiter(),
+            limiter=LeasedLimiter(RedisLimiter(redis_url)) if redis_url else MemoryLimiter(),
             visitor_budgets=SharedBuckets(
                 rate=settings.messages_per_10s / 10, burst=settings.messages_per_10s
             ),
