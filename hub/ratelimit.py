@@ -12,6 +12,7 @@ shares the budgets among every process on one Redis, in one script call per deci
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
@@ -230,39 +231,52 @@ class LeasedLimiter:
 
     Asking Redis for every webhook and ingest request was a tenth of such a request's CPU.
     A budget of at least :attr:`MIN_COUNT` events per period is taken from the shared
-    limiter :attr:`SHARE` of it at a time (1,000 a second: 20 at once) and spent here,
-    within the time those events take to come back (20 ms): the shared store is asked once
-    per lease. When a whole lease is not to be had (near the limit), and for small budgets
-    (sign-in failures, sign-ups), every event is asked for exactly as before. What a lease
-    does not spend in its time is lost to the budget until it refills, so all processes
-    together are never allowed more than the budget, and at worst one lease per process
-    and key less.
+    limiter :attr:`SHARE` of it at a time (1,000 a second: 20 at once; one request fetches
+    a lease while the others wait for it) and spent here for at most :attr:`LEASE_S`
+    seconds: the shared store is asked once per lease. When a whole lease is not to be
+    had (near the limit), and for small budgets (sign-in failures, sign-ups), every event
+    is asked for exactly as before. The shared budget is charged when a lease is taken,
+    so all processes together spend at most the budget plus one lease each in any window;
+    what a lease does not spend in time is lost to the budget until it refills.
     """
 
     MIN_COUNT = 100
     SHARE = 0.02
+    LEASE_S = 1.0
 
     def __init__(self, shared: SharedLimiter, clock: Clock = time.monotonic) -> None:
         self._shared = shared
         self._clock = clock
         self._leases: dict[str, tuple[float, int]] = {}  # key -> (spend by, events left)
+        self._fetching: dict[str, asyncio.Future[None]] = {}
 
     async def take(self, key: str, limit: Limit) -> float | None:
         if limit.count < self.MIN_COUNT:
             return await self._shared.take(key, limit)
-        now = self._clock()
-        lease = self._leases.get(key)
-        if lease is not None and lease[1] > 0 and now < lease[0]:
-            self._leases[key] = (lease[0], lease[1] - 1)
-            return None
-        size = max(2, int(limit.count * self.SHARE))
-        if await self._shared.take_many(key, limit, size) is not None:
+        while True:
+            now = self._clock()
+            lease = self._leases.get(key)
+            if lease is not None and lease[1] > 0 and now < lease[0]:
+                self._leases[key] = (lease[0], lease[1] - 1)
+                return None
+            fetching = self._fetching.get(key)
+            if fetching is None:
+                break
+            await asyncio.shield(fetching)  # another request is fetching a lease: share it
+        done = asyncio.get_running_loop().create_future()
+        self._fetching[key] = done
+        try:
+            size = max(2, int(limit.count * self.SHARE))
+            if await self._shared.take_many(key, limit, size) is None:
+                if len(self._leases) >= 10_000:
+                    self._leases = {k: v for k, v in self._leases.items() if v[0] > now}
+                self._leases[key] = (now + self.LEASE_S, size - 1)
+                return None
             self._leases.pop(key, None)
-            return await self._shared.take(key, limit)  # one at a time near the limit
-        if len(self._leases) >= 10_000:
-            self._leases = {k: v for k, v in self._leases.items() if v[0] > now}
-        self._leases[key] = (now + size * limit.interval, size - 1)
-        return None
+        finally:
+            del self._fetching[key]
+            done.set_result(None)
+        return await self._shared.take(key, limit)  # one at a time near the limit
 
     async def give_back(self, key: str, limit: Limit) -> None:
         await self._shared.give_back(key, limit)

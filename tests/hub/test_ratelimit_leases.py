@@ -3,6 +3,8 @@ the process, never allowing more than the budget; small budgets are asked every 
 
 from __future__ import annotations
 
+import asyncio
+
 from hub.ratelimit import LeasedLimiter, Limit, MemoryLimiter
 from tests.hub.test_ratelimit import Clock
 
@@ -22,6 +24,7 @@ class Counted(MemoryLimiter):
 
     async def take_many(self, key: str, limit: Limit, n: int) -> float | None:
         self.asked += 1
+        await asyncio.sleep(0)  # a round trip: others may come meanwhile
         return await super().take_many(key, limit, n)
 
 
@@ -44,12 +47,21 @@ async def test_processes_with_leases_together_get_no_more_than_the_budget() -> N
     assert allowed >= 1000 - 3 * 20  # at most one lease per process unspent
 
 
+async def test_concurrent_requests_share_one_lease_fetch() -> None:
+    clock = Clock()
+    shared = Counted(clock)
+    limiter = LeasedLimiter(shared, clock)
+    answers = await asyncio.gather(*(limiter.take("k", THOUSAND_PER_S) for _ in range(20)))
+    assert answers == [None] * 20
+    assert shared.asked == 1
+
+
 async def test_a_lease_not_spent_in_its_time_is_not_spent_later() -> None:
     clock = Clock()
     shared = Counted(clock)
     limiter = LeasedLimiter(shared, clock)
     await limiter.take("k", THOUSAND_PER_S)
-    clock.now += 0.021  # 20 events come back in 20 ms: the lease has run out
+    clock.now += LeasedLimiter.LEASE_S + 0.01  # the lease has run out
     await limiter.take("k", THOUSAND_PER_S)
     assert shared.asked == 2
 
