@@ -41,7 +41,7 @@ from hub.flows import engine
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
 from hub.model import Author, Inbound, Message, rfc3339, utcnow
 from hub.store import WriteResult
-from storage import flow_runs, flows
+from storage import faults, flow_runs, flows
 from storage import models as m
 from storage.db import autocommit
 from storage.processing import may_automate
@@ -95,8 +95,14 @@ class FlowRunner:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a flow event failed", exc_info=task.exception())
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if faults.is_outage(exc):  # the storage layer says so once per outage; not a bug
+            log.warning(
+                "a flow event was dropped: the database is unreachable (%s)", type(exc).__name__
+            )
+        else:
+            log.error("a flow event failed", exc_info=exc)
 
     async def idle(self) -> None:
         """Wait for the events in flight (tests, shutdown)."""
