@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -82,6 +83,26 @@ def _pack(frame: Frame) -> bytes:
     return msgpack.packb(frame, use_bin_type=True)  # type: ignore[no-any-return]
 
 
+# A bus payload from :meth:`Hub._publish` is stamped with its publish time, so every
+# process can time its fan-out (publish to frames written): the byte 0xC1, which msgpack
+# never uses, then the wall-clock time as a little-endian double, then the frame.
+# Payloads without it (other publishers, an older process) are delivered as they are.
+STAMP = b"\xc1"
+_TIME = struct.Struct("<d")
+_STAMPED = len(STAMP) + _TIME.size
+
+
+def stamp(payload: bytes, now: float) -> bytes:
+    return STAMP + _TIME.pack(now) + payload
+
+
+def unstamp(payload: bytes) -> tuple[bytes, float | None]:
+    """The frame and its publish time (None when it carries none)."""
+    if payload[:1] == STAMP and len(payload) > _STAMPED:
+        return payload[_STAMPED:], _TIME.unpack_from(payload, 1)[0]
+    return payload, None
+
+
 class Hub:
     """Accept, publish, replay; one per process. Holds no per-socket state."""
 
@@ -126,6 +147,7 @@ class Hub:
         queue_bound: int = 256,
         heartbeat_s: int = 25,
         observe_accept: Callable[[float], None] | None = None,
+        observe_fanout: Callable[[float], None] | None = None,
     ) -> Hub:
         """Wire bus, registry and hub, whose callbacks point at each other."""
         hub: Hub | None = None
@@ -138,10 +160,11 @@ class Hub:
 
         def on_message(topic: str, payload: bytes) -> None:
             if registry is not None:
-                registry.deliver(topic, payload)
+                frame, published_at = unstamp(payload)
+                registry.deliver(topic, frame, published_at)
 
         bus = make_bus(on_message, on_reconnect)
-        registry = Registry(bus, queue_bound)
+        registry = Registry(bus, queue_bound, observe_fanout=observe_fanout)
         hub = cls(
             store, bus, registry, presence, heartbeat_s=heartbeat_s, observe_accept=observe_accept
         )
@@ -210,7 +233,7 @@ class Hub:
 
     async def _publish(self, payload: bytes, *topics: str) -> None:
         try:
-            await self.bus.publish(payload, *topics)
+            await self.bus.publish(stamp(payload, time.time()), *topics)
         except BusUnavailable as err:
             # Durable already; other processes' clients heal by resume or on_reconnect.
             # Said once per outage, however many messages it lasts.

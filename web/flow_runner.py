@@ -43,6 +43,7 @@ from hub.model import Author, Inbound, Message, rfc3339, utcnow
 from hub.store import Receipt, Unavailable, WriteResult
 from storage import faults, flow_runs, flows
 from storage import models as m
+from storage.db import autocommit
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire
 from web import ai_steps, booking, metrics
@@ -122,6 +123,13 @@ class FlowRunner:
 
     async def on_contact_message(self, msg: Message) -> None:
         key = f"msg:{msg.id}"
+        # Most messages move no flow: ask that first, in one round trip, before the
+        # several queries that deciding which flow to advance or start takes.
+        async with autocommit(self.services.engine) as conn:
+            if not await flow_runs.anything_to_run(
+                conn, msg.workspace_id, msg.conversation_id, MESSAGE_TRIGGERS
+            ):
+                return
         async with self.services.db() as db:
             if await flow_runs.event_taken(db, key):
                 return

@@ -43,6 +43,19 @@ ACCEPT_SECONDS = Histogram(
     "From a message's arrival to durable and handed to the bus (what its ack waits for)",
     buckets=LATENCY_BUCKETS,
 )
+FANOUT_SECONDS = Histogram(
+    "inviaro_fanout_seconds",
+    "From a publish on the bus to its frames written to this process's sockets, once per "
+    "delivery (wall clocks: across machines, their skew adds in)",
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_SECONDS = Histogram(
+    "inviaro_http_request_seconds",
+    "HTTP request latency, first byte in to last byte out, by door: ingest, "
+    "webhook_<channel kind>, api, other",
+    ["door"],
+    buckets=LATENCY_BUCKETS,
+)
 WRITER_BATCH = Histogram(
     "inviaro_writer_batch_size",
     "Messages per group commit",

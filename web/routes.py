@@ -1,6 +1,8 @@
 """Every route of the app, gathered from the modules that own them.
 
 Each module exports ``routes``; add yours to the list below (append; never replace it).
+The doors that take one request per message come first: Starlette tries routes in order,
+and matching some sixty patterns was a few per cent of an ingest request's CPU.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from web.api import (
 
 def all_routes() -> list[BaseRoute]:
     return [
+        *ingest.routes,
+        *webhooks.routes,
         *ops.routes,
         *account.routes,
         *me.routes,
@@ -54,12 +58,10 @@ def all_routes() -> list[BaseRoute]:
         *teams.routes,
         *consent.routes,
         *canned.routes,
-        *ingest.routes,
         *widget.routes,
         *ai.routes,
         *ai_documents.routes,
         *widget_assets.routes,
-        *webhooks.routes,
         *media.routes,
         *ws.routes,
         *calendars.routes,

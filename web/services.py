@@ -22,14 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
 from hub.gone import Holders
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
-from hub.ratelimit import Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
+from hub.ratelimit import LeasedLimiter, Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
 from hub.redis_bus import RedisBus
 from hub.service import Hub
 from hub.session import ReplyCheck
 from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
+from storage.models import Channel
 from storage.store import SqlStore
 from web import flow_runner, gone, mentions, metrics, processing, provider_origins, window
+from web.auth.channels import load_channel
+from web.channel_cache import ChannelCache
 from web.config import Settings
 from web.sweep import sweep
 
@@ -49,6 +52,7 @@ class Services:
     holders: Holders  # this process's sockets by what they depend on (web.gone)
     limiter: Limiter
     visitor_budgets: SharedBuckets  # the send budget a visitor's sockets share
+    channels: ChannelCache  # live channels for the webhook and ingest doors (1 s at most)
     # Sessions whose operator sockets sent more than pings since the last sweep.
     socket_activity: set[str] = field(default_factory=set)
     reply_check: ReplyCheck | None = None  # shared by every operator socket (web.window)
@@ -68,11 +72,20 @@ class Services:
         redis_url = settings.redis_url
         holders = Holders()
         sweep_now = asyncio.Event()
+        db = sessionmaker(engine)
+
+        async def lookup_channel(channel_id: str) -> Channel | None:
+            async with db() as session:
+                return await load_channel(session, channel_id)
+
+        channels = ChannelCache(lookup_channel)
 
         def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:
             def route(topic: str, payload: bytes) -> None:
                 if topic == gone.CONTROL_TOPIC:
-                    gone.received(holders, payload)
+                    event = gone.received(holders, payload)
+                    if event is not None:
+                        channels.forget(event)
                 else:
                     on_message(topic, payload)
 
@@ -92,6 +105,7 @@ class Services:
             queue_bound=settings.send_queue_frames,
             heartbeat_s=int(settings.heartbeat_s),
             observe_accept=metrics.ACCEPT_SECONDS.observe,
+            observe_fanout=metrics.FANOUT_SECONDS.observe,
         )
         await hub.bus.start()
         await hub.bus.subscribe(gone.CONTROL_TOPIC)
@@ -99,14 +113,15 @@ class Services:
         services = cls(
             settings=settings,
             engine=engine,
-            db=sessionmaker(engine),
+            db=db,
             http=_outside_client(settings),
             store=store,
             hub=hub,
             presence=presence,
             holders=holders,
+            channels=channels,
             sweep_now=sweep_now,
-            limiter=RedisLimiter(redis_url) if redis_url else MemoryLimiter(),
+            limiter=LeasedLimiter(RedisLimiter(redis_url)) if redis_url else MemoryLimiter(),
             visitor_budgets=SharedBuckets(
                 rate=settings.messages_per_10s / 10, burst=settings.messages_per_10s
             ),

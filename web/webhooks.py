@@ -41,6 +41,7 @@ from web.auth.context import MANAGERS, require
 from web.crypto import DecryptError
 from web.errors import ApiError, error_response, read_body
 from web.failures import RETRY_AFTER_S
+from web.request_timer import name_door
 from web.services import Services
 
 log = logging.getLogger("inviaro.webhooks")
@@ -65,11 +66,11 @@ def _count(provider: str, result: str) -> None:
 
 async def _channel(request: Request, kinds: tuple[str, ...], provider: str) -> Channel:
     await limits.channel_request(request, request.path_params["channel_id"])
-    async with _services(request).db() as db:
-        channel = await load_channel(db, request.path_params["channel_id"], kinds=kinds)
+    channel = await _services(request).channels.get(request.path_params["channel_id"], kinds)
     if channel is None:
         _count(provider, "not_found")
         raise ApiError(404, "not_found", "There is no such channel.")
+    name_door(request.scope, f"webhook_{channel.kind}")
     return channel
 
 
