@@ -607,6 +607,7 @@ class ErasureLedgerEntry(Base):
     """
 
     __tablename__ = "erasure_ledger"
+    __table_args__ = (Index("ix_erasure_ledger_workspace_hash", "workspace_id", "contact_hash"),)
     id: Mapped[str] = _id("er_")
     workspace_id: Mapped[str] = mapped_column(ID)
     contact_hash: Mapped[str] = mapped_column(String(64))
@@ -632,3 +633,20 @@ class ConsentRecord(Base):
     source: Mapped[str] = mapped_column(String(16))  # visitor | operator
     operator_id: Mapped[str | None] = mapped_column(ID)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PendingConsent(Base):
+    """A widget visitor's consent answer given before their first message, when no contact
+    exists yet (:mod:`storage.reserved`): held under the visitor's reserved contact id and
+    moved into :class:`ConsentRecord` when the first message creates the contact. No
+    foreign key to contacts, since that contact does not exist yet; removed with its
+    workspace, and by retention once no visitor token can name it any more."""
+
+    __tablename__ = "pending_consents"
+    id: Mapped[str] = _id("pc_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    contact_id: Mapped[str] = mapped_column(ID, index=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -51,8 +51,9 @@ from sqlalchemy.sql import ColumnElement
 from hub.ids import new_id
 from hub.model import Inbound, Message, utcnow
 from hub.store import Gone, NotFound, Unavailable, WriteResult
-from storage import faults
+from storage import faults, reserved
 from storage import models as m
+from storage.dialect import dialect_insert
 from storage.serialize import conversation_to_wire, message_from_row
 
 log = logging.getLogger("inviaro.writer")
@@ -123,14 +124,6 @@ def _cleaned(item: Inbound) -> Inbound:
 
 def provider_id_hash(channel_id: str, provider_message_id: str) -> str:
     return hashlib.sha256(f"{channel_id}\x00{provider_message_id}".encode()).hexdigest()
-
-
-def dialect_insert(conn: AsyncConnection, table: Any) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
 
 
 _MESSAGE_ARRAYS = {  # column -> element type, bound as arrays and joined by unnest
@@ -602,6 +595,7 @@ class BatchingWriter:
     ) -> dict[str, dict[str, Any]]:
         """Everything one transaction does; returns the conversations it changed."""
         await self._drop_erased(conn, items, state)
+        await self._open_reservations(conn, items, state)
         await self._resolve_conversations(conn, items, state)
         # Look for earlier copies before taking the row locks the other processes'
         # transactions wait on: a read needs no lock, and should a copy be committed
@@ -625,6 +619,21 @@ class BatchingWriter:
         for n, digest in keyed.items():
             if digest in erased:
                 s.results[n] = Gone("this message was erased")
+
+    async def _open_reservations(
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch
+    ) -> None:
+        """Widget visitors' first messages: their contacts and conversations first."""
+        firsts = {
+            n: item
+            for n, item in enumerate(items)
+            if item.reservation is not None and n not in s.results
+        }
+        if not firsts:
+            return
+        created, refused = await reserved.open_reservations(conn, firsts)
+        s.changed |= created
+        s.results.update(refused)
 
     async def _resolve_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch

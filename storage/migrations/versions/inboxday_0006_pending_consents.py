@@ -1,0 +1,55 @@
+"""Widget visitors store nothing before their first message: consent answers given before
+it wait in pending_consents; the erasure ledger is indexed by contact hash
+
+Revision ID: inboxday_0006
+Revises: ai_0005
+Create Date: 2026-12-07 11:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "inboxday_0006"
+down_revision = "ai_0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "pending_consents",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("contact_id", sa.String(length=40), nullable=False),
+        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_pending_consents_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_consents")),
+    )
+    with op.batch_alter_table("pending_consents", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_pending_consents_workspace_id"), ["workspace_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_pending_consents_contact_id"), ["contact_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_pending_consents_at"), ["at"], unique=False)
+    with op.batch_alter_table("erasure_ledger", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_erasure_ledger_workspace_hash", ["workspace_id", "contact_hash"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("erasure_ledger", schema=None) as batch_op:
+        batch_op.drop_index("ix_erasure_ledger_workspace_hash")
+    op.drop_table("pending_consents")
