@@ -3,11 +3,15 @@ version, exported, withdrawable by the visitor and by an operator."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from hub.model import utcnow
+from storage.retention import purge_expired
+from tests.conftest import LiveServer
 from tests.helpers import Account, add_operator, signup
 from tests.web.realtime import ORIGIN, Widget, visitor_session, visitor_socket, widget_channel
 
@@ -184,3 +188,18 @@ async def test_an_erased_contact_leaves_no_consent_record(owner: Account) -> Non
     contact = await contact_of(owner, session)
     assert (await owner.delete(f"/api/contacts/{contact['id']}")).status_code == 204
     assert (await answer(owner, session["visitor_token"], False, None)).status_code == 403
+
+
+async def test_an_answer_whose_visitor_never_writes_is_purged_after_30_days(
+    owner: Account, widget: Widget, live: LiveServer
+) -> None:
+    await ask(owner)
+    session = await visitor_session(owner, widget)
+    await answer(owner, session["visitor_token"], True, 1)
+    services: Any = live.app.state.services  # type: ignore[attr-defined]
+    await purge_expired(services.engine, as_of=utcnow() + timedelta(days=29))
+    assert (await visitor_session(owner, widget, session["visitor_token"]))["consent"]["granted"]
+    later = await purge_expired(services.engine, as_of=utcnow() + timedelta(days=31))
+    assert later.pending_consents >= 1
+    again = await visitor_session(owner, widget, session["visitor_token"])
+    assert again["consent"] == {"text": PURPOSE, "version": 1, "granted": False}
