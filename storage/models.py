@@ -105,6 +105,8 @@ class Operator(Base):
     # Set when an owner deleted the account: the row stays, without personal data, so
     # messages and audit entries keep pointing at "former operator".
     deleted_at: Mapped[datetime | None]
+    # What the inbox notifies this operator of (web/api/notifications.py); None: defaults.
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class BackupCode(Base):

@@ -1,5 +1,6 @@
 """Widget visitors store nothing before their first message: consent answers given before
-it wait in pending_consents; the erasure ledger is indexed by contact hash
+it wait in pending_consents; the erasure ledger is indexed by contact hash; operators keep
+their notification preferences
 
 Revision ID: inboxday_0006
 Revises: ai_0005
@@ -18,6 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("operators", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("notify", sa.JSON(), nullable=True))
     op.create_table(
         "pending_consents",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -53,3 +56,5 @@ def downgrade() -> None:
     with op.batch_alter_table("erasure_ledger", schema=None) as batch_op:
         batch_op.drop_index("ix_erasure_ledger_workspace_hash")
     op.drop_table("pending_consents")
+    with op.batch_alter_table("operators", schema=None) as batch_op:
+        batch_op.drop_column("notify")
