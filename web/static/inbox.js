@@ -13,6 +13,7 @@ import { LiveSocket, operatorSocketUrl } from "./socket.js";
 import { hideContact, setContactHooks, showContact } from "./contact.js";
 import { attachCanned } from "./canned.js";
 import { aiConversationOpened, setupAi } from "./ai_assist.js";
+import { setupNotifications, showUnread } from "./notify.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -54,6 +55,12 @@ const state = {
 let refCounter = 0;
 const socket = new LiveSocket(operatorSocketUrl());
 window.__inviaroSocket = socket; // a handle for tests and debugging: drop(), suspend(), resume()
+setupNotifications(socket, {
+  operatorId: me.id,
+  conversation: (id) => state.convs.get(id),
+  isOpen: (id) => state.current === id,
+  open: (id) => openConversation(id),
+});
 
 // ---------------------------------------------------------------- conversations list
 
@@ -105,6 +112,9 @@ function renderList() {
   dom.listEmpty.hidden = items.length > 0 || Boolean(state.results);
   dom.searchEmpty.hidden = items.length > 0 || !state.results;
   dom.listMore.hidden = !state.nextCursor;
+  let unread = 0;
+  for (const conv of state.convs.values()) unread += conv.unread || 0;
+  showUnread(unread);
 }
 
 function conversationItem(conv) {
@@ -957,10 +967,33 @@ socket.on("mention", (frame) => {
 
 socket.on("typing", onTyping);
 
+// A colleague moving between the app's pages closes one socket just before the next page
+// opens another: show them offline only when they stay away for a few seconds.
+const PRESENCE_GRACE_MS = 10000;
+const goingOffline = new Map(); // operator id -> timer
+
+function forgetGoingOffline() {
+  for (const timer of goingOffline.values()) clearTimeout(timer);
+  goingOffline.clear();
+}
+
 socket.on("presence", (frame) => {
-  if (frame.online) state.online.add(frame.operator_id);
-  else state.online.delete(frame.operator_id);
-  if (!state.operators.has(frame.operator_id)) loadOperators();
+  const id = frame.operator_id;
+  clearTimeout(goingOffline.get(id));
+  goingOffline.delete(id);
+  if (frame.online) {
+    state.online.add(id);
+  } else if (state.online.has(id) && id !== me.id) {
+    goingOffline.set(id, setTimeout(() => {
+      goingOffline.delete(id);
+      state.online.delete(id);
+      renderPresence();
+    }, PRESENCE_GRACE_MS));
+    return;
+  } else {
+    state.online.delete(id);
+  }
+  if (!state.operators.has(id)) loadOperators();
   renderPresence();
 });
 
@@ -998,6 +1031,7 @@ socket.on("open", ({ reconnected }) => {
   dom.banner.hidden = true;
   dom.myStatus.classList.add("online");
   state.online.clear();
+  forgetGoingOffline();
   // Catch up: every loaded thread resumes from its last seq; unsent replies go out again
   // with their client_id (idempotent); the list is refreshed for conversations not loaded.
   for (const thread of state.threads.values()) {
@@ -1013,6 +1047,7 @@ socket.on("open", ({ reconnected }) => {
 socket.on("down", (code) => {
   dom.myStatus.classList.remove("online");
   state.online.clear(); // unknown until the next hello replays presence
+  forgetGoingOffline();
   renderPresence();
   for (const local of state.refs.values()) clearTimeout(local.timer);
   clearTimeout(bannerTimer);
