@@ -652,3 +652,25 @@ class PendingConsent(Base):
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CsatRating(Base):
+    """A satisfaction survey sent when an operator resolved a conversation, and its answer
+    (1 to 5) once the contact gave one (:mod:`storage.csat`). Goes with its conversation."""
+
+    __tablename__ = "csat_ratings"
+    __table_args__ = (Index("ix_csat_ratings_workspace_requested", "workspace_id", "requested_at"),)
+    id: Mapped[str] = _id("cs_")
+    workspace_id: Mapped[str] = mapped_column(ID, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    # Who is rated: the conversation's operator and team when it was resolved.
+    operator_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="SET NULL")
+    )
+    team_id: Mapped[str | None] = mapped_column(ID, ForeignKey("teams.id", ondelete="SET NULL"))
+    message_id: Mapped[str] = mapped_column(ID)  # the survey message
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None]

@@ -29,7 +29,7 @@ from hub.session import ReplyCheck
 from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
-from web import flow_runner, gone, mentions, metrics, provider_origins
+from web import csat, flow_runner, gone, mentions, metrics, provider_origins
 from web.config import Settings
 from web.sweep import sweep
 
@@ -55,6 +55,7 @@ class Services:
     outbox_backlog: int = 0  # set by the worker's jobs, exported by web.metrics
     outbox_worker_started: bool = False
     flow_runner: flow_runner.FlowRunner | None = None  # set by web.flow_runner.install
+    csat_answers: csat.Answers | None = None  # set by web.csat.install
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set when the bus is back from an outage: control events may have been lost meanwhile.
     sweep_now: asyncio.Event = field(default_factory=asyncio.Event)
@@ -112,6 +113,7 @@ class Services:
             ),
         )
         flow_runner.install(services)
+        csat.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
         return services
