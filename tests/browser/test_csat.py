@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import WidgetSite, open_page, screenshot
 from tests.browser.test_inbox_day import signed_in
-from tests.browser.test_widget_browser import bubbles, box, open_widget
+from tests.browser.test_widget_browser import box, bubbles, open_widget
 
 pytestmark = pytest.mark.browser
 
