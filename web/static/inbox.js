@@ -35,6 +35,7 @@ const dom = {
   tagInput: $("tag-input"), scroller: $("messages"), messages: $("message-list"),
   history: $("history-status"), typing: $("typing"), replyForm: $("reply-form"), reply: $("reply"),
   count: $("reply-count"), replyPrivate: $("reply-private"), send: $("send"), cannedMenu: $("canned-menu"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
+  layout: document.querySelector(".inbox-layout"), back: $("thread-back"),
   myStatus: $("my-status"), templateNotice: $("template-notice"), templateWhy: $("template-why"),
   templateForm: $("template-form"), templateDismiss: $("template-dismiss"),
 };
@@ -127,16 +128,16 @@ function conversationItem(conv) {
     channelIcon(conv.channel?.kind),
     el("span", { class: "conv-main" },
       el("span", { class: "conv-top" },
-        el("strong", { class: "conv-name" }, contactName(conv)),
+        el("strong", { class: "conv-name", dir: "auto" }, contactName(conv)),
         el("time", { class: "conv-time", datetime: conv.updated_at }, formatTime(conv.last_message?.created_at || conv.updated_at))),
-      el("span", { class: "conv-preview" + (typing && typing.until > Date.now() ? " is-typing" : "") },
+      el("span", { class: "conv-preview" + (typing && typing.until > Date.now() ? " is-typing" : ""), dir: "auto" },
         typing && typing.until > Date.now() ? typing.name + " is typing…" : previewText(conv.last_message)),
       el("span", { class: "conv-meta" },
         el("span", { class: "pill status-" + conv.status }, conv.status),
         conv.snoozed_until ? el("span", { class: "pill snoozed", title: "Reopens by itself" }, "Snoozed until " + formatTime(conv.snoozed_until)) : null,
         sendPill(conv.last_message),
         op ? el("span", { class: "pill assignee" }, op.id === me.id ? "Me" : op.name) : null,
-        ...(conv.tags || []).slice(0, 3).map((t) => el("span", { class: "pill tag" }, t)))),
+        ...(conv.tags || []).slice(0, 3).map((t) => el("span", { class: "pill tag", dir: "auto" }, t)))),
     conv.unread ? el("span", { class: "unread", "aria-label": conv.unread + " unread" }, String(conv.unread)) : null,
   );
   button.addEventListener("click", () => openConversation(conv.id));
@@ -316,6 +317,7 @@ async function openConversation(id) {
   saveDraft();
   sendTyping(false);
   state.current = id;
+  dom.layout.classList.add("show-thread"); // at phone width, the thread in place of the list
   sessionStorage.setItem("inviaro.current", id);
   if (location.hash !== "#" + id) history.replaceState(null, "", "#" + id);
   dom.threadEmpty.hidden = true;
@@ -346,6 +348,7 @@ async function openConversation(id) {
 
 function closeThread() {
   state.current = null;
+  dom.layout.classList.remove("show-thread");
   sessionStorage.removeItem("inviaro.current");
   history.replaceState(null, "", location.pathname + location.search);
   dom.thread.hidden = true;
@@ -492,14 +495,14 @@ async function retryStored(msg) {
 }
 
 function messageNode(msg) {
-  const text = el("p", { class: "text" }, msg.text || "");
+  const text = el("p", { class: "text", dir: "auto" }, msg.text || "");
   const attachments = el("div", { class: "attachments" });
   for (const att of msg.attachments || []) attachments.append(attachmentNode(att));
   const author = msg.author || {};
   const who = author.kind === "operator" ? (author.id === me.id ? "You" : author.name || "Operator")
     : author.kind === "bot" ? "Bot" : author.kind === "system" ? "System" : author.name || "Customer";
   const foot = el("div", { class: "foot" },
-    el("span", { class: "author" }, who),
+    el("span", { class: "author", dir: "auto" }, who),
     el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
     el("span", { class: "status" }));
   const note = msg.private ? el("span", { class: "note-label" }, "Private note") : null;
@@ -1072,6 +1075,7 @@ socket.on("retry", (delay) => {
 // ---------------------------------------------------------------- page wiring
 
 dom.status.addEventListener("change", () => loadList());
+dom.back.addEventListener("click", () => { saveDraft(); sendTyping(false); closeThread(); });
 dom.assignee.addEventListener("change", () => loadList());
 dom.listMore.addEventListener("click", () => loadList({ more: true }));
 
