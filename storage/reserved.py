@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.ids import new_id
 from hub.model import Inbound, utcnow
 from hub.store import Gone
 from storage import consent, ledger
@@ -80,7 +81,7 @@ async def open_reservations(
             "updated_at": now,
         }
         identities[r.contact_id] = {
-            "id": f"ci_{r.contact_id.removeprefix('ct_')}",
+            "id": new_id("ci_"),
             "workspace_id": item.workspace_id,
             "channel_id": item.channel_id,
             "contact_id": r.contact_id,
