@@ -182,6 +182,16 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Reservation:
+    """A widget visitor who has not written yet: nothing about them is stored until their
+    first message, which creates the contact ``contact_id`` (with the channel identity
+    ``external_id`` when it does not exist yet) and the conversation the message names."""
+
+    contact_id: str
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """A message on its way in, before it has a ``seq``.
 
@@ -210,6 +220,9 @@ class Inbound:
     payload: dict[str, Any] | None = None
     # A private note (operators only; stored, never sent out, never shown to the visitor).
     private: bool = False
+    # A widget visitor's first message: the store creates the reserved contact and
+    # conversation (``conversation_id``) in the same transaction as the message.
+    reservation: Reservation | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from hub.fanout import (
     workspace_topic,
 )
 from hub.frames import Frame
-from hub.model import Author, Inbound, Message
+from hub.model import Author, Inbound, Message, Reservation
 from hub.presence import Presence
 from hub.store import MessageStore, Receipt, WriteResult
 
@@ -58,6 +58,9 @@ class VisitorPrincipal:
     channel_id: str
     contact_id: str
     name: str | None = None
+    # Set while the visitor has not written yet: nothing of theirs is stored, and their
+    # first message creates contact and conversation (hub.model.Reservation).
+    reservation: Reservation | None = None
 
 
 Principal = OperatorPrincipal | VisitorPrincipal

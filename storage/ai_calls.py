@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.model import rfc3339
 from storage import models as m
+from storage.dialect import dialect_insert
 from storage.models import table_of
-from storage.writer_sql import dialect_insert
 
 T_USAGE = table_of(m.AiUsage)
 

@@ -105,6 +105,8 @@ class Operator(Base):
     # Set when an owner deleted the account: the row stays, without personal data, so
     # messages and audit entries keep pointing at "former operator".
     deleted_at: Mapped[datetime | None]
+    # What the inbox notifies this operator of (web/api/notifications.py); None: defaults.
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class BackupCode(Base):
@@ -624,6 +626,7 @@ class ErasureLedgerEntry(Base):
     """
 
     __tablename__ = "erasure_ledger"
+    __table_args__ = (Index("ix_erasure_ledger_workspace_hash", "workspace_id", "contact_hash"),)
     id: Mapped[str] = _id("er_")
     workspace_id: Mapped[str] = mapped_column(ID)
     contact_hash: Mapped[str] = mapped_column(String(64))
@@ -741,3 +744,42 @@ class AccountLink(Base):
     created_at: Mapped[datetime] = _created()
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class PendingConsent(Base):
+    """A widget visitor's consent answer given before their first message, when no contact
+    exists yet (:mod:`storage.reserved`): held under the visitor's reserved contact id and
+    moved into :class:`ConsentRecord` when the first message creates the contact. No
+    foreign key to contacts, since that contact does not exist yet; removed with its
+    workspace, and by retention once no visitor token can name it any more."""
+
+    __tablename__ = "pending_consents"
+    id: Mapped[str] = _id("pc_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    contact_id: Mapped[str] = mapped_column(ID, index=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CsatRating(Base):
+    """A satisfaction survey sent when an operator resolved a conversation, and its answer
+    (1 to 5) once the contact gave one (:mod:`storage.csat`). Goes with its conversation."""
+
+    __tablename__ = "csat_ratings"
+    __table_args__ = (Index("ix_csat_ratings_workspace_requested", "workspace_id", "requested_at"),)
+    id: Mapped[str] = _id("cs_")
+    workspace_id: Mapped[str] = mapped_column(ID, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    # Who is rated: the conversation's operator and team when it was resolved.
+    operator_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="SET NULL")
+    )
+    team_id: Mapped[str | None] = mapped_column(ID, ForeignKey("teams.id", ondelete="SET NULL"))
+    message_id: Mapped[str] = mapped_column(ID)  # the survey message
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None]

@@ -7,7 +7,8 @@ One pass (:func:`purge_expired`) removes, in order:
 2. contacts of those workspaces left without any conversation (and their identities and
    bookings);
 3. audit entries older than ``audit_retention_days`` (except those under an active legal
-   hold, :mod:`storage.legal_hold`), expired sessions and sessions revoked more than a day ago;
+   hold, :mod:`storage.legal_hold`), expired sessions and sessions revoked more than a day ago,
+   and consent answers of widget visitors who never wrote, after 30 days;
 4. workspaces deleted (``deleted_at``) longer ago than ``workspace_recovery_days``,
    completely (a workspace with audit entries under a legal hold waits for its lifting);
 5. the cached event metadata (the booking rows: summaries, times, provider ids) of
@@ -52,6 +53,9 @@ T_SESSION = table_of(m.Session)
 T_CALENDAR = table_of(m.CalendarConnection)
 T_BOOKING_TYPE = table_of(m.BookingType)
 T_CONSENT = table_of(m.ConsentRecord)
+T_PENDING = table_of(m.PendingConsent)
+# A widget visitor's consent answer held for a first message that never came.
+PENDING_CONSENT_KEEP = timedelta(days=30)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
@@ -68,6 +72,7 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     T_CONV,
     T_IDENT,
     table_of(m.ConsentRecord),
+    T_PENDING,
     T_CONTACT,
     T_BOOKING_TYPE,
     T_CALENDAR,
@@ -88,6 +93,7 @@ class PurgeReport:
     contacts: int = 0
     audit_entries: int = 0
     sessions: int = 0
+    pending_consents: int = 0
     workspaces: int = 0
     calendar_bookings: int = 0
     invoices: int = 0
@@ -334,6 +340,13 @@ async def purge_expired(
     report.audit_entries_held = await _count(engine, T_AUDIT, and_(audit_expired, held(T_AUDIT)))
     logs: list[tuple[str, Table, ColumnElement[bool]]] = [
         ("audit_entries", T_AUDIT, and_(audit_expired, ~held(T_AUDIT))),
+        (
+            # Consent answers of widget visitors who never wrote (storage.consent): such a
+            # visitor who comes back later is simply asked again.
+            "pending_consents",
+            T_PENDING,
+            T_PENDING.c.at < as_of - PENDING_CONSENT_KEEP,
+        ),
         (
             "sessions",
             T_SESSION,

@@ -34,9 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.ids import new_id
 from hub.model import Inbound, Message, utcnow
 from hub.store import Gone, NotFound, Unavailable, WriteResult
-from storage import faults
+from storage import faults, reserved
 from storage.batch_plan import Counters, Key, Placement, client_key, plan
 from storage.cleaning import cleaned
+from storage.dialect import dialect_insert
 from storage.group_commit import GroupCommitQueue, Observe
 from storage.serialize import conversation_to_wire, message_from_row
 from storage.writer_postgres import PostgresWriterSql
@@ -45,7 +46,6 @@ from storage.writer_sql import (
     T_CONV,
     T_IDENT,
     WriterSql,
-    dialect_insert,
     provider_id_hash,
 )
 from storage.writer_sqlite import SqliteWriterSql
@@ -254,6 +254,7 @@ class BatchingWriter:
     ) -> dict[str, dict[str, Any]]:
         """Everything one transaction does; returns the conversations it changed."""
         await self._drop_erased(conn, items, state)
+        await self._open_reservations(conn, items, state)
         await self._resolve_conversations(conn, items, state)
         # Look for earlier copies before taking the row locks the other processes'
         # transactions wait on: a read needs no lock, and should a copy be committed
@@ -293,6 +294,21 @@ class BatchingWriter:
         for n, digest in keyed.items():
             if digest in erased:
                 s.results[n] = Gone("this message was erased")
+
+    async def _open_reservations(
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch
+    ) -> None:
+        """Widget visitors' first messages: their contacts and conversations first."""
+        firsts = {
+            n: item
+            for n, item in enumerate(items)
+            if item.reservation is not None and n not in s.results
+        }
+        if not firsts:
+            return
+        created, refused = await reserved.open_reservations(conn, firsts)
+        s.created |= created
+        s.results.update(refused)
 
     async def _resolve_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch

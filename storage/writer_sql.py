@@ -15,8 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Delete, Executable, Select, Table, and_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Delete, Executable, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import models as m
@@ -34,13 +33,6 @@ T_ERASED = m.table_of(m.ErasedProviderMessage)
 def provider_id_hash(channel_id: str, provider_message_id: str) -> str:
     """How an erased provider message is remembered: by a hash, never its id."""
     return hashlib.sha256(f"{channel_id}\x00{provider_message_id}".encode()).hexdigest()
-
-
-def dialect_insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT with the dialect's ``on_conflict_do_nothing``."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 class WriterSql(ABC):

@@ -126,6 +126,10 @@ async def settings_page(request: Request) -> Response:
     return await _app_page(request, "settings.html", "Settings", allow_pending_2fa=True)
 
 
+async def reports_page(request: Request) -> Response:
+    return await _app_page(request, "reports.html", "Reports", allow_pending_2fa=False)
+
+
 async def twofa_qr(request: Request) -> Response:
     """The QR code of the operator's pending TOTP secret, as SVG (never cached)."""
     principal = await _session(request)
@@ -152,6 +156,7 @@ routes = [
     Route("/inbox", inbox_page, methods=["GET"]),
     Route("/flows", flows_page, methods=["GET"]),
     Route("/settings", settings_page, methods=["GET"]),
+    Route("/reports", reports_page, methods=["GET"]),
     Route("/settings/2fa/qr.svg", twofa_qr, methods=["GET"]),
     Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
 ]

@@ -30,7 +30,7 @@ from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.models import Channel
 from storage.store import SqlStore
-from web import flow_runner, gone, mentions, metrics, processing, provider_origins, window
+from web import csat, flow_runner, gone, mentions, metrics, processing, provider_origins, window
 from web.auth.channels import load_channel
 from web.channel_cache import ChannelCache
 from web.config import Settings
@@ -59,6 +59,7 @@ class Services:
     outbox_backlog: int = 0  # set by the worker's jobs, exported by web.metrics
     outbox_worker_started: bool = False
     flow_runner: flow_runner.FlowRunner | None = None  # set by web.flow_runner.install
+    csat_answers: csat.Answers | None = None  # set by web.csat.install
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set when the bus is back from an outage: control events may have been lost meanwhile.
     sweep_now: asyncio.Event = field(default_factory=asyncio.Event)
@@ -130,6 +131,7 @@ class Services:
         services.reply_check = window.reply_check(services)
         hub.objection_check = processing.objection_check(services)
         flow_runner.install(services)
+        csat.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
         return services

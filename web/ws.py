@@ -173,10 +173,11 @@ async def _operator_origin_ok(services: Services, principal: AuthPrincipal, orig
 
 async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
     ticket = websocket.query_params.get("token", "")  # the connect ticket of a widget session
-    visitor = await visitor_from_connection(websocket, ticket) if ticket else None
-    if visitor is None:
+    found = await visitor_from_connection(websocket, ticket) if ticket else None
+    if found is None:
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
         return None
+    visitor, reservation = found
     await _accept(websocket)
     services = services_of(websocket)
     if services.holders.count(Ref("conversation", visitor.conversation_id)) >= (
@@ -189,6 +190,7 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
         visitor.conversation_id,
         intern(visitor.channel_id),
         visitor.contact_id,
+        reservation=reservation,
     )
     return principal, None, None
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import backup, migrate
 from storage.db import make_engine
-from storage.privacy import erased_contact_hash
+from storage.ledger import erased_contact_hash
 from storage.store import SqlStore
 from tests.conftest import make_settings, start_server
 from tests.helpers import signup

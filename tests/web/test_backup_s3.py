@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from storage import backup, migrate
 from storage.db import make_engine
-from storage.privacy import erased_contact_hash
+from storage.ledger import erased_contact_hash
 from storage.store import SqlStore
 from tests.conftest import free_port, make_settings, start_server
 from tests.helpers import signup
