@@ -768,7 +768,8 @@ async def publish_change_flow(owner: Account, bt_id: str, action: str) -> None:
     }
     if action == "cancel":
         del steps["change"]["text"]
-    await publish(owner, steps, "change")
+    # The contact's words start it: the conversation began before, with the booking.
+    await publish(owner, steps, "change", on="message", keywords=["move", "cancel"])
 
 
 async def booked_for(owner: Account, conversation_id: str, bt_id: str, start: datetime) -> Any:
@@ -786,6 +787,7 @@ async def test_a_contact_reschedules_by_reply_and_the_providers_event_moves(
     calendar = await connect(owner, fake)
     bt = await booking_type(owner, calendar["id"])
     v = await widget_visitor()
+    await v.say("Hello")  # nothing is stored before the visitor's first message
     made = await booked_for(owner, v.conversation_id, bt["id"], at(7, 9))
     await publish_change_flow(owner, bt["id"], "reschedule")
     await v.say("I need to move my appointment")
@@ -809,6 +811,7 @@ async def test_a_contact_cancels_by_reply_and_the_providers_event_is_deleted(
     calendar = await connect(owner, fake)
     bt = await booking_type(owner, calendar["id"])
     v = await widget_visitor()
+    await v.say("Hello")  # nothing is stored before the visitor's first message
     await booked_for(owner, v.conversation_id, bt["id"], at(7, 9))
     await publish_change_flow(owner, bt["id"], "cancel")
     await v.say("Please cancel my appointment")
