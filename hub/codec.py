@@ -24,6 +24,7 @@ ErrorCode = Literal[
     "rate_limited",
     "window_closed",
     "contact_objected",
+    "consent_required",
 ]
 
 SUBPROTOCOLS: dict[str, Format] = {"inviaro.json": "json", "inviaro.msgpack": "msgpack"}

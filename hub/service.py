@@ -80,6 +80,8 @@ def topics_of(msg: Message) -> tuple[str, ...]:
 # None to allow it, or the sentence saying why not: its contact objected to being contacted
 # and the operator did not confirm (an ``error`` frame ``contact_objected``).
 ObjectionCheck = Callable[[str, bool], Awaitable[str | None]]
+# A visitor about to write -> why they may not yet (no consent where it is asked), or None.
+ConsentCheck = Callable[[VisitorPrincipal], Awaitable[str | None]]
 
 
 def _pack(frame: Frame) -> bytes:
@@ -130,6 +132,8 @@ class Hub:
         self._workspaces: Counter[str] = Counter()  # local sessions per workspace
         # Set by the web layer (web.processing); None allows every operator message.
         self.objection_check: ObjectionCheck | None = None
+        # Set by the web layer (web.consent_gate); None lets every visitor write.
+        self.consent_check: ConsentCheck | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._local_only: int | None = None  # publishes the bus refused in this outage
         # Told of every accepted message once it is durable and published (the flow runner

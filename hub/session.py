@@ -212,6 +212,10 @@ class Session:
         if isinstance(p, VisitorPrincipal):
             if frame.private:
                 raise ProtocolError("forbidden", "only operators write private notes")
+            if self.hub.consent_check is not None:
+                refusal = await self.hub.consent_check(p)
+                if refusal is not None:
+                    return [frames.error("consent_required", refusal, frame.ref)]
             inbound = Inbound(
                 workspace_id=p.workspace_id,
                 channel_id=p.channel_id,

@@ -30,7 +30,17 @@ from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
 from storage.models import Channel
 from storage.store import SqlStore
-from web import csat, flow_runner, gone, mentions, metrics, processing, provider_origins, window
+from web import (
+    consent_gate,
+    csat,
+    flow_runner,
+    gone,
+    mentions,
+    metrics,
+    processing,
+    provider_origins,
+    window,
+)
 from web.auth.channels import load_channel
 from web.channel_cache import ChannelCache
 from web.config import Settings
@@ -130,6 +140,7 @@ class Services:
         # The socket-side checks, one callable each for every operator socket of the process.
         services.reply_check = window.reply_check(services)
         hub.objection_check = processing.objection_check(services)
+        hub.consent_check = consent_gate.consent_check(services)
         flow_runner.install(services)
         csat.install(services)
         services.spawn(services._heartbeat(), "heartbeat")

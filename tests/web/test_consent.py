@@ -122,6 +122,7 @@ async def test_the_visitor_withdraws_in_the_widget(owner: Account) -> None:
     await ask(owner)
     session = await visitor(owner)
     await answer(owner, session["visitor_token"], True, 1)
+    await write_first(owner, session)
     withdrawn = await answer(owner, session["visitor_token"], False, None)
     assert withdrawn.status_code == 201
     contact = await contact_of(owner, session)
@@ -203,3 +204,35 @@ async def test_an_answer_whose_visitor_never_writes_is_purged_after_30_days(
     assert later.pending_consents >= 1
     again = await visitor_session(owner, widget, session["visitor_token"])
     assert again["consent"] == {"text": PURPOSE, "version": 1, "granted": False}
+
+
+async def test_the_hub_refuses_a_message_before_a_yes_whatever_the_client(
+    owner: Account, widget: Widget
+) -> None:
+    await ask(owner)
+    session = await visitor_session(owner, widget)
+    socket = await visitor_socket(session["ws_url"])
+    try:
+        await socket.send({"type": "send", "ref": "early", "text": "Hello"})
+        refused = await socket.wait_for(type="error", ref="early")
+        assert refused["code"] == "consent_required"
+        assert (await owner.get("/api/conversations")).json()["items"] == []
+        await answer(owner, session["visitor_token"], True, 1)
+        await socket.send({"type": "send", "ref": "after", "text": "Hello"})
+        assert (await socket.wait_for(type="ack", ref="after"))["message"]["text"] == "Hello"
+    finally:
+        await socket.close()
+
+
+async def test_a_withdrawn_consent_closes_the_chat_again(owner: Account, widget: Widget) -> None:
+    await ask(owner)
+    session = await visitor_session(owner, widget)
+    await answer(owner, session["visitor_token"], True, 1)
+    await write_first(owner, session)
+    await answer(owner, session["visitor_token"], False, None)
+    socket = await visitor_socket(session["ws_url"])
+    try:
+        await socket.send({"type": "send", "ref": "again", "text": "Still there?"})
+        assert (await socket.wait_for(type="error", ref="again"))["code"] == "consent_required"
+    finally:
+        await socket.close()
