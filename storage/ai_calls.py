@@ -52,7 +52,8 @@ async def add_tokens(db: AsyncSession, workspace_id: str, month: str, tokens: in
 
 async def recent_turns(db: AsyncSession, conversation_id: str, limit: int) -> list[tuple[str, str]]:
     """The last ``limit`` messages with text, oldest first, as (author kind, text): never
-    attachments, names or ids."""
+    attachments, names or ids, and never operators' private notes (written for colleagues,
+    not for a provider or, through an AI reply, for the contact)."""
     rows = (
         await db.execute(
             select(m.Message.author_kind, m.Message.text)
@@ -61,6 +62,7 @@ async def recent_turns(db: AsyncSession, conversation_id: str, limit: int) -> li
                 m.Message.text != "",
                 # A flow's system lines are the hub talking to operators, not the conversation.
                 m.Message.author_kind != "system",
+                m.Message.private.is_(False),
             )
             .order_by(m.Message.seq.desc())
             .limit(limit)

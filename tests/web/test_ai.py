@@ -198,6 +198,20 @@ async def test_a_summary_sends_only_the_last_messages_with_details_replaced(
     assert fake.headers[0]["authorization"] == "Bearer sk-test-key"
 
 
+async def test_a_private_note_never_reaches_the_provider(owner: Account, fake: FakeAi) -> None:
+    await ai_on(owner)
+    ids = await conversation(owner, "Do you ship to Sarajevo?")
+    note = await owner.post(
+        f"/api/conversations/{ids['id']}/messages",
+        {"text": "Internal: this customer owes us 300 EUR", "private": True},
+    )
+    assert note.status_code in (200, 201), note.text
+    fake.answer_with(ok({"summary": "Asks about shipping to Sarajevo."}))
+    response = await owner.post(f"/api/conversations/{ids['id']}/ai/summary")
+    assert response.status_code == 200, response.text
+    assert "Sarajevo" in fake.sent_text() and "owes us" not in fake.sent_text()
+
+
 async def test_a_suggested_reply_goes_to_the_operator_only(owner: Account, fake: FakeAi) -> None:
     await ai_on(owner)
     ids = await conversation(owner, "Do you ship to Sarajevo?")
