@@ -37,9 +37,11 @@ from web.auth.sessions import (
     revoke_session,
     set_session_cookie,
 )
+from web.contracts import account as account_contract
 from web.crypto import random_token, sha256_hex
 from web.errors import ApiError, field, read_json
 from web.gone import announce
+from web.operation import declare
 from web.services import Services
 
 
@@ -157,6 +159,7 @@ def _session_only(principal: Principal) -> str:
     return principal.session_id
 
 
+@declare(account_contract.SIGNUP)
 async def signup(request: Request) -> Response:
     data = await read_json(request)
     workspace_name = field(data, "workspace", str, max_len=200)
@@ -194,6 +197,7 @@ async def _revoke_presented_session(request: Request) -> None:
         await revoke_session(request.app, found[1].id, found[0].id)
 
 
+@declare(account_contract.LOGIN)
 async def login(request: Request) -> Response:
     data = await read_json(request)
     email = str(field(data, "email", str, max_len=320)).lower()
@@ -248,6 +252,7 @@ async def _failed(db: AsyncSession, request: Request, operator: Operator | None)
     await db.commit()
 
 
+@declare(account_contract.LOGOUT)
 async def logout(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     session_id = _session_only(principal)
@@ -260,6 +265,7 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@declare(account_contract.ME)
 async def me(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     account = principal.account
@@ -269,6 +275,7 @@ async def me(request: Request) -> Response:
     return JSONResponse(account_json(*account, principal.csrf_token))
 
 
+@declare(account_contract.CHANGE_PASSWORD)
 async def change_password(request: Request) -> Response:
     """Ends every session and revokes every API token of the operator (their sockets close
     everywhere), then opens a fresh session for this browser."""
@@ -298,6 +305,7 @@ async def change_password(request: Request) -> Response:
         return await _signed_in(request, db, operator, workspace, 200)
 
 
+@declare(account_contract.TWOFA_SETUP)
 async def twofa_setup(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     _session_only(principal)
@@ -324,6 +332,7 @@ async def twofa_setup(request: Request) -> Response:
     )
 
 
+@declare(account_contract.TWOFA_ENABLE)
 async def twofa_enable(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     session_id = _session_only(principal)
@@ -348,6 +357,7 @@ async def twofa_enable(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@declare(account_contract.TWOFA_DISABLE)
 async def twofa_disable(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     _session_only(principal)
@@ -395,6 +405,7 @@ def token_json(token: ApiToken) -> dict[str, Any]:
     }
 
 
+@declare(account_contract.CREATE_TOKEN)
 async def create_token(request: Request) -> Response:
     """A bearer token acting as this operator; only its SHA-256 is kept, so it shows once."""
     principal = await require(request)
@@ -416,6 +427,7 @@ async def create_token(request: Request) -> Response:
     return JSONResponse({**token_json(row), "token": token}, status_code=201)
 
 
+@declare(account_contract.LIST_TOKENS)
 async def list_tokens(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -432,6 +444,7 @@ async def list_tokens(request: Request) -> Response:
         return JSONResponse({"items": [token_json(t) for t in rows], "next_cursor": None})
 
 
+@declare(account_contract.REVOKE_TOKEN)
 async def revoke_token(request: Request) -> Response:
     principal = await require(request)
     token_id = request.path_params["token_id"]

@@ -29,8 +29,10 @@ from web.api.account import (
 from web.auth import passwords
 from web.auth.context import MANAGERS, ROLES, Principal, require
 from web.auth.sessions import end_operator_access
+from web.contracts import workspace as workspace_contract
 from web.errors import ApiError, field, read_json
 from web.gone import announce
+from web.operation import declare
 
 
 def _role(value: Any, principal: Principal) -> str:
@@ -41,6 +43,7 @@ def _role(value: Any, principal: Principal) -> str:
     return str(value)
 
 
+@declare(workspace_contract.LIST_OPERATORS)
 async def list_operators(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -57,6 +60,7 @@ async def list_operators(request: Request) -> Response:
         return JSONResponse({"items": [operator_json(o) for o in rows], "next_cursor": None})
 
 
+@declare(workspace_contract.ADD_OPERATOR)
 async def add_operator(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     data = await read_json(request)
@@ -90,6 +94,7 @@ async def _own_operator(db: Any, principal: Principal, operator_id: str) -> Oper
     return operator  # type: ignore[no-any-return]
 
 
+@declare(workspace_contract.GET_OPERATOR)
 async def get_operator(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -97,6 +102,7 @@ async def get_operator(request: Request) -> Response:
         return JSONResponse(operator_json(operator))
 
 
+@declare(workspace_contract.PATCH_OPERATOR)
 async def patch_operator(request: Request) -> Response:
     """Change ``name``, ``role`` or ``disabled``. Disabling ends the operator's sessions and
     their API tokens' use, and closes every socket they hold on every process. Nobody
@@ -156,6 +162,7 @@ def _workspace_body(request: Request, workspace: Workspace) -> dict[str, Any]:
     return body
 
 
+@declare(workspace_contract.GET_WORKSPACE)
 async def get_workspace(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -193,6 +200,7 @@ def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
+@declare(workspace_contract.PATCH_WORKSPACE)
 async def patch_workspace(request: Request) -> Response:
     """Switching ``require_2fa`` on closes, on every process, the sockets of the operators
     who have no second factor yet; until they enable one, their cookies and API tokens are
@@ -239,6 +247,7 @@ def _check_ai_changes(request: Request, principal: Principal, changes: dict[str,
         raise ApiError(422, ai.UNAVAILABLE.code, ai.UNAVAILABLE.detail)
 
 
+@declare(workspace_contract.LIST_AUDIT)
 async def list_audit(request: Request) -> Response:
     """Newest first, ``limit`` (1-200, default 50) at a time; ``cursor`` is the opaque
     ``next_cursor`` of the previous page."""

@@ -21,7 +21,9 @@ from storage import models as m
 from web import ai
 from web.api.account import services
 from web.auth.context import require
+from web.contracts import ai as ai_contract
 from web.errors import ApiError, read_body
+from web.operation import declare
 
 
 class SummaryBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -78,6 +80,7 @@ async def _assist(request: Request, feature: str, build: ai.Build, key: str) -> 
     return {key: done.value, "call_id": done.call_id}
 
 
+@declare(ai_contract.AI_SUMMARY)
 async def summary(request: Request) -> Response:
     decode(await read_body(request, 4096), SummaryBody)
     body = await _assist(
@@ -86,6 +89,7 @@ async def summary(request: Request) -> Response:
     return JSONResponse(body)
 
 
+@declare(ai_contract.AI_SUGGEST_REPLY)
 async def suggest_reply(request: Request) -> Response:
     hint = decode(await read_body(request, 4096), SuggestReplyBody).hint
 
@@ -96,6 +100,7 @@ async def suggest_reply(request: Request) -> Response:
     return JSONResponse({"text": body["reply"], "call_id": body["call_id"]})
 
 
+@declare(ai_contract.LIST_AI_CALLS)
 async def list_calls(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:

@@ -31,7 +31,9 @@ from web.calendar_connections import (
     start_connect,
     take_state,
 )
+from web.contracts import calendars as calendars_contract
 from web.errors import ApiError, read_json
+from web.operation import declare
 
 PROVIDERS = ("google", "microsoft")
 
@@ -46,6 +48,7 @@ async def _own_connection(db: Any, principal: Principal, calendar_id: str) -> Ca
 # Connections -------------------------------------------------------------------------------
 
 
+@declare(calendars_contract.CONNECT_CALENDAR)
 async def connect(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     data = await read_json(request)
@@ -82,6 +85,7 @@ def _callback_page(sentence: str, status: int = 400) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+@declare(calendars_contract.CALENDAR_O_AUTH_CALLBACK)
 async def oauth_callback(request: Request) -> Response:
     provider = request.path_params["provider"]
     if provider not in PROVIDERS:
@@ -127,6 +131,7 @@ async def oauth_callback(request: Request) -> Response:
     return RedirectResponse("/settings?tab=calendars", status_code=303)
 
 
+@declare(calendars_contract.LIST_CALENDARS)
 async def list_calendars(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -145,6 +150,7 @@ def _calendar_ids(value: Any, name: str) -> list[str]:
     return out
 
 
+@declare(calendars_contract.UPDATE_CALENDAR)
 async def patch_calendar(request: Request) -> Response:
     """Which calendars are read for availability, and which one receives the events."""
     principal = await require(request, roles=MANAGERS)
@@ -170,6 +176,7 @@ async def patch_calendar(request: Request) -> Response:
         return JSONResponse(connection_json(connection))
 
 
+@declare(calendars_contract.DISCONNECT_CALENDAR)
 async def delete_calendar(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     svc = services(request)
@@ -184,6 +191,7 @@ async def delete_calendar(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@declare(calendars_contract.PURGE_CALENDAR_DATA)
 async def purge_calendar(request: Request) -> Response:
     """ "Remove cached booking data now" for a disconnected calendar."""
     principal = await require(request, roles=MANAGERS)
@@ -213,6 +221,7 @@ async def _check_calendar(db: Any, principal: Principal, values: dict[str, Any])
             raise ApiError(422, "invalid", "The field 'calendar_id' names a disconnected calendar.")
 
 
+@declare(calendars_contract.CREATE_BOOKING_TYPE)
 async def create_booking_type(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     values = booking.validate_booking_type(await read_json(request), partial=False)
@@ -224,6 +233,7 @@ async def create_booking_type(request: Request) -> Response:
         return JSONResponse(booking.booking_type_json(bt), status_code=201)
 
 
+@declare(calendars_contract.LIST_BOOKING_TYPES)
 async def list_booking_types(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -236,6 +246,7 @@ async def list_booking_types(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@declare(calendars_contract.GET_BOOKING_TYPE)
 async def get_booking_type(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -243,6 +254,7 @@ async def get_booking_type(request: Request) -> Response:
         return JSONResponse(booking.booking_type_json(bt))
 
 
+@declare(calendars_contract.UPDATE_BOOKING_TYPE)
 async def patch_booking_type(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     values = booking.validate_booking_type(await read_json(request), partial=True)
@@ -255,6 +267,7 @@ async def patch_booking_type(request: Request) -> Response:
         return JSONResponse(booking.booking_type_json(bt))
 
 
+@declare(calendars_contract.DELETE_BOOKING_TYPE)
 async def delete_booking_type(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     async with services(request).db() as db:
@@ -277,6 +290,7 @@ def _moment(value: Any, name: str) -> datetime:
     return moment
 
 
+@declare(calendars_contract.LIST_SLOTS)
 async def slots(request: Request) -> Response:
     principal = await require(request)
     svc = services(request)
@@ -296,6 +310,7 @@ async def slots(request: Request) -> Response:
 # Bookings ----------------------------------------------------------------------------------
 
 
+@declare(calendars_contract.CREATE_BOOKING)
 async def create_booking(request: Request) -> Response:
     principal = await require(request)
     data = await read_json(request)
@@ -319,6 +334,7 @@ async def create_booking(request: Request) -> Response:
     return JSONResponse(booking.booking_json(made), status_code=201)
 
 
+@declare(calendars_contract.LIST_CONTACT_BOOKINGS)
 async def list_contact_bookings(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -335,6 +351,7 @@ async def list_contact_bookings(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@declare(calendars_contract.RESCHEDULE_BOOKING)
 async def patch_booking(request: Request) -> Response:
     principal = await require(request)
     data = await read_json(request)
@@ -345,6 +362,7 @@ async def patch_booking(request: Request) -> Response:
     return JSONResponse(booking.booking_json(moved))
 
 
+@declare(calendars_contract.CANCEL_BOOKING)
 async def delete_booking(request: Request) -> Response:
     principal = await require(request)
     await booking.cancel(services(request), principal.workspace_id, request.path_params["id"])

@@ -22,7 +22,9 @@ from starlette.routing import Route
 from hub.model import rfc3339, utcnow
 from storage import models as m
 from web.auth.context import MANAGERS, Principal, require
+from web.contracts import canned_responses as canned_responses_contract
 from web.errors import ApiError
+from web.operation import declare
 from web.schema import parse_body
 
 MAX_TEXT = 10_000
@@ -100,6 +102,7 @@ async def _mine(session: AsyncSession, principal: Principal, canned_id: str) -> 
     return row
 
 
+@declare(canned_responses_contract.LIST_CANNED_RESPONSES)
 async def list_canned(request: Request) -> Response:
     """Shared and personal responses, by shortcut."""
     principal = await require(request)
@@ -112,6 +115,7 @@ async def list_canned(request: Request) -> Response:
         return JSONResponse({"items": [_wire(r) for r in rows]})
 
 
+@declare(canned_responses_contract.CREATE_CANNED_RESPONSE)
 async def create_canned(request: Request) -> Response:
     principal = await require(request)
     body = await parse_body(request, NewCanned)
@@ -141,6 +145,7 @@ async def create_canned(request: Request) -> Response:
         return JSONResponse(_wire(row), status_code=201)
 
 
+@declare(canned_responses_contract.UPDATE_CANNED_RESPONSE)
 async def update_canned(request: Request) -> Response:
     principal = await require(request)
     body = await parse_body(request, CannedPatch)
@@ -156,6 +161,7 @@ async def update_canned(request: Request) -> Response:
         return JSONResponse(_wire(row))
 
 
+@declare(canned_responses_contract.DELETE_CANNED_RESPONSE)
 async def delete_canned(request: Request) -> Response:
     principal = await require(request)
     async with request.app.state.services.db() as session, session.begin():

@@ -28,9 +28,11 @@ from web.api.account import services
 from web.auth.channels import channel_secrets, seal_secrets
 from web.auth.context import MANAGERS, Principal, require
 from web.config import Settings
+from web.contracts import channels as channels_contract
 from web.crypto import DecryptError, random_token, sha256_hex
 from web.errors import ApiError, read_json
 from web.gone import announce
+from web.operation import declare
 
 Check = Callable[[Any, str], Any]
 
@@ -137,6 +139,7 @@ def _secret_names(channel: Channel, settings: Settings) -> list[str]:
         return []
 
 
+@declare(channels_contract.CREATE_CHANNEL)
 async def create_channel(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     data = await read_json(request)
@@ -195,6 +198,7 @@ async def _own_channel(db: Any, principal: Principal, channel_id: str) -> Channe
     return channel  # type: ignore[no-any-return]
 
 
+@declare(channels_contract.LIST_CHANNELS)
 async def list_channels(request: Request) -> Response:
     principal = await require(request)
     svc = services(request)
@@ -210,6 +214,7 @@ async def list_channels(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": None})
 
 
+@declare(channels_contract.GET_CHANNEL)
 async def get_channel(request: Request) -> Response:
     principal = await require(request)
     svc = services(request)
@@ -218,6 +223,7 @@ async def get_channel(request: Request) -> Response:
     return JSONResponse(channel_json(channel, svc.settings))
 
 
+@declare(channels_contract.DELETE_CHANNEL)
 async def delete_channel(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     async with services(request).db() as db:

@@ -23,19 +23,25 @@ from storage import consent
 from web import audit
 from web.api.widget import read_token
 from web.auth.context import MANAGERS, require
+from web.contracts import admin as admin_contract
+from web.contracts import contacts as contacts_contract
+from web.contracts import widget as widget_contract
 from web.errors import ApiError, field, read_json
+from web.operation import declare
 
 
 def _db(request: Request) -> Any:
     return request.app.state.services.db()
 
 
+@declare(admin_contract.GET_CONSENT_QUESTION)
 async def get_question(request: Request) -> Response:
     who = await require(request)
     async with _db(request) as db:
         return JSONResponse(await consent.settings(await db.connection(), who.workspace_id))
 
 
+@declare(admin_contract.PUT_CONSENT_QUESTION)
 async def put_question(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     data = await read_json(request)
@@ -52,6 +58,7 @@ async def put_question(request: Request) -> Response:
     return JSONResponse(question)
 
 
+@declare(widget_contract.ANSWER_CONSENT)
 async def visitor_answer(request: Request) -> Response:
     data = await read_json(request)
     token = field(data, "visitor_token", str, max_len=1000)
@@ -85,6 +92,7 @@ async def visitor_answer(request: Request) -> Response:
     return JSONResponse(answer, status_code=201)
 
 
+@declare(contacts_contract.WITHDRAW_CONSENT)
 async def operator_withdrawal(request: Request) -> Response:
     who = await require(request)
     contact_id = str(request.path_params["contact_id"])[:64]

@@ -22,7 +22,10 @@ from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
 from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
+from web.contracts import conversations as conversations_contract
+from web.contracts import flows as flows_contract
 from web.errors import ApiError, field, read_json
+from web.operation import declare
 from web.processing import check_operator_message
 from web.schema import parse_body
 from web.window import check_reply_window
@@ -207,6 +210,7 @@ async def _search(request: Request, principal: Principal, text: str, limit: int)
     )
 
 
+@declare(conversations_contract.LIST_CONVERSATIONS)
 async def list_conversations(request: Request) -> Response:
     """The workspace's conversations, newest activity first, filtered; with ``q``, the
     ones that match it, best match first."""
@@ -237,6 +241,7 @@ async def list_conversations(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
+@declare(conversations_contract.GET_CONVERSATION)
 async def get_conversation(request: Request) -> Response:
     principal = await require(request)
     async with request.app.state.services.db() as session:
@@ -258,6 +263,7 @@ def _snooze_time(value: Any) -> datetime | None:
     return when
 
 
+@declare(conversations_contract.PATCH_CONVERSATION)
 async def patch_conversation(request: Request) -> Response:
     """Status, assignee, tags; ``snoozed_until`` makes it ``pending`` until then (the worker
     reopens it), null ends a snooze, and a new status ends it too."""
@@ -308,6 +314,7 @@ async def patch_conversation(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(flows_contract.LIST_FLOW_RUNS)
 async def list_flow_runs(request: Request) -> Response:
     """What flows did in this conversation: each run with its steps, newest run first."""
     principal = await require(request)
@@ -317,6 +324,7 @@ async def list_flow_runs(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@declare(conversations_contract.LIST_MESSAGES)
 async def list_messages(request: Request) -> Response:
     principal = await require(request)
     limit = query_limit(request.query_params.get("limit"), default=100, high=500)
@@ -336,6 +344,7 @@ async def list_messages(request: Request) -> Response:
     return JSONResponse({"items": [message_from_row(r).to_wire() for r in rows]})
 
 
+@declare(conversations_contract.POST_MESSAGE)
 async def post_message(request: Request) -> Response:
     """A reply through the conversation's channel, or a private note (operators only: no
     channel, no visitor; the reply window does not apply to it)."""
@@ -351,6 +360,7 @@ async def post_message(request: Request) -> Response:
     return await _send(request, principal, conv, body.text, body.client_id, private=body.private)
 
 
+@declare(conversations_contract.RETRY_MESSAGE)
 async def retry_message(request: Request) -> Response:
     """Send a ``failed`` reply again: 202 with the message, ``queued`` for the worker."""
     principal = await require(request)
@@ -407,6 +417,7 @@ def template_text(name: str, language: str, parameters: list[str]) -> str:
     return f"[template {name} ({language}){suffix}]"
 
 
+@declare(conversations_contract.POST_TEMPLATE)
 async def post_template(request: Request) -> Response:
     """An approved WhatsApp template message: allowed outside the 24-hour window."""
     principal = await require(request)
@@ -432,6 +443,7 @@ async def post_template(request: Request) -> Response:
     )
 
 
+@declare(conversations_contract.MARK_READ)
 async def mark_read(request: Request) -> Response:
     """The operator has read the thread up to ``seq`` (drives unread counts)."""
     principal = await require(request)

@@ -22,7 +22,9 @@ from storage import flows
 from storage import models as m
 from web import audit, flow_runner
 from web.auth.context import MANAGERS, Principal, require
+from web.contracts import flows as flows_contract
 from web.errors import ApiError, read_json
+from web.operation import declare
 
 MAX_NAME = 200
 MAX_REPLIES = 100
@@ -134,6 +136,7 @@ async def _problems(
     ]
 
 
+@declare(flows_contract.LIST_FLOWS)
 async def list_flows(request: Request) -> Response:
     who = await require(request)
     async with _services(request).db() as db:
@@ -141,6 +144,7 @@ async def list_flows(request: Request) -> Response:
     return JSONResponse({"items": [flows.to_wire(f) for f in rows]})
 
 
+@declare(flows_contract.CREATE_FLOW)
 async def create_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     data = await read_json(request)
@@ -155,6 +159,7 @@ async def create_flow(request: Request) -> Response:
     return JSONResponse(wire, status_code=201)
 
 
+@declare(flows_contract.GET_FLOW)
 async def get_flow(request: Request) -> Response:
     who = await require(request)
     try:
@@ -165,6 +170,7 @@ async def get_flow(request: Request) -> Response:
     return JSONResponse(flows.to_wire(flow))
 
 
+@declare(flows_contract.UPDATE_FLOW)
 async def update_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     data = await read_json(request)
@@ -186,6 +192,7 @@ async def update_flow(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(flows_contract.DELETE_FLOW)
 async def delete_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     try:
@@ -198,6 +205,7 @@ async def delete_flow(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@declare(flows_contract.PUBLISH_FLOW)
 async def publish_flow(request: Request) -> Response:
     """Freeze the draft as the next numbered version, or 422 with every problem."""
     who = await require(request, roles=MANAGERS)
@@ -219,6 +227,7 @@ async def publish_flow(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(flows_contract.UNPUBLISH_FLOW)
 async def unpublish_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     try:
@@ -232,6 +241,7 @@ async def unpublish_flow(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(flows_contract.VALIDATE_FLOW)
 async def validate_flow(request: Request) -> Response:
     who = await require(request)
     data = await read_json(request)
@@ -243,6 +253,7 @@ async def validate_flow(request: Request) -> Response:
     return JSONResponse({"problems": []})
 
 
+@declare(flows_contract.SIMULATE_FLOW)
 async def simulate_flow(request: Request) -> Response:
     """Run a draft against a simulated contact: the replies in order, through the same
     interpreter. Nothing is stored and nothing is sent; an ``http`` step is not called
@@ -380,6 +391,7 @@ async def _hours(request: Request, who: Principal) -> Any:
         return None
 
 
+@declare(flows_contract.GET_FLOW_SECRET)
 async def flow_secret(request: Request) -> Response:
     """The key that signs this workspace's ``http`` steps (``X-Inviaro-Signature``), for
     the business's service to check them. Owners and admins; every read is audited."""

@@ -16,11 +16,14 @@ from hub.store import NotFound
 from storage import legal_hold
 from web import audit
 from web.auth.context import require
+from web.contracts import admin as admin_contract
 from web.errors import ApiError, read_json
+from web.operation import declare
 
 OWNERS = ("owner",)
 
 
+@declare(admin_contract.LIST_LEGAL_HOLDS)
 async def list_holds(request: Request) -> Response:
     who = await require(request, roles=OWNERS)
     async with request.app.state.services.db() as db:
@@ -28,6 +31,7 @@ async def list_holds(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": None})
 
 
+@declare(admin_contract.PLACE_LEGAL_HOLD)
 async def place_hold(request: Request) -> Response:
     who = await require(request, roles=OWNERS)
     data = await read_json(request)
@@ -47,6 +51,7 @@ async def place_hold(request: Request) -> Response:
     return JSONResponse(hold, status_code=201)
 
 
+@declare(admin_contract.LIFT_LEGAL_HOLD)
 async def lift_hold(request: Request) -> Response:
     who = await require(request, roles=OWNERS)
     hold_id = str(request.path_params["hold_id"])[:64]

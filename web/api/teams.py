@@ -12,7 +12,9 @@ from hub.store import NotFound
 from storage import teams
 from web import audit
 from web.auth.context import MANAGERS, require
+from web.contracts import teams as teams_contract
 from web.errors import ApiError, read_json
+from web.operation import declare
 
 MAX_MEMBERS = 500
 
@@ -54,6 +56,7 @@ def _unknown(exc: teams.UnknownOperators) -> ApiError:
     return ApiError(422, "invalid", f"These are not operators of your workspace: {exc}.")
 
 
+@declare(teams_contract.LIST_TEAMS)
 async def list_teams(request: Request) -> Response:
     who = await require(request)
     async with _services(request).db() as db:
@@ -61,6 +64,7 @@ async def list_teams(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@declare(teams_contract.CREATE_TEAM)
 async def create_team(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     data = await read_json(request)
@@ -75,6 +79,7 @@ async def create_team(request: Request) -> Response:
     return JSONResponse(wire, status_code=201)
 
 
+@declare(teams_contract.GET_TEAM)
 async def get_team(request: Request) -> Response:
     who = await require(request)
     try:
@@ -85,6 +90,7 @@ async def get_team(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(teams_contract.UPDATE_TEAM)
 async def update_team(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     data = await read_json(request)
@@ -106,6 +112,7 @@ async def update_team(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(teams_contract.DELETE_TEAM)
 async def delete_team(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     try:

@@ -43,7 +43,9 @@ from storage import consent
 from storage import models as m
 from web import limits
 from web.auth.channels import channel_secrets, find_channel_by_public_key
+from web.contracts import widget as widget_contract
 from web.errors import ApiError, field, read_json
+from web.operation import declare
 
 log = logging.getLogger("inviaro.widget")
 
@@ -294,6 +296,7 @@ async def _visitor(
     return visitor
 
 
+@declare(widget_contract.WIDGET_SESSION)
 async def create_session(request: Request) -> Response:
     data = await read_json(request)
     key = field(data, "key", str, max_len=100)

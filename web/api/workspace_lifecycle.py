@@ -22,10 +22,13 @@ from web import audit
 from web.api.account import given_password
 from web.auth import throttle
 from web.auth.context import require
+from web.contracts import workspace as workspace_contract
 from web.errors import ApiError, read_json
 from web.gone import announce
+from web.operation import declare
 
 
+@declare(workspace_contract.DELETE_API_WORKSPACE)
 async def delete_workspace(request: Request) -> Response:
     principal = await require(request, roles=("owner",))
     password = given_password(await read_json(request))
