@@ -22,7 +22,7 @@ from hub.flows.document import schema_components as flow_components
 from web.contracts import ingest as ingest_contract
 from web.contracts import operations as operations_contract
 from web.contracts.info import ALSO_DOCUMENTED, INFO, SECURITY_SCHEMES, TAGS, WEBSOCKET
-from web.operation import Error, Operation, declare, operations_of
+from web.operation import BODY_FAULTS, Error, Operation, declare, operations_of
 
 REF = "#/components/schemas/{name}"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -98,7 +98,11 @@ def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
                 content["example"] = answer.example
             entry["content"] = {answer.media_type: content}
         responses[str(status)] = entry
-    for fault in op.faults:
+    faults = list(op.faults)
+    if op.body is not None and "application/json" in op.body_media_types:
+        declared_statuses = {f.status for f in faults} | set(op.answers)
+        faults += [f for f in BODY_FAULTS if f.status not in declared_statuses]
+    for fault in faults:
         example = {"error": fault.code, "detail": fault.description}
         responses[str(fault.status)] = {
             "description": fault.description,

@@ -9,7 +9,6 @@ from starlette.routing import BaseRoute
 
 from web import media, openapi, ops, pages, webhooks, widget_assets, ws
 from web.api import (
-    account,
     admin,
     ai,
     calendars,
@@ -22,7 +21,10 @@ from web.api import (
     ingest,
     legal_holds,
     me,
+    sessions,
     teams,
+    tokens,
+    twofa,
     widget,
     workspace_lifecycle,
 )
@@ -31,7 +33,9 @@ from web.api import (
 def all_routes() -> list[BaseRoute]:
     return [
         *ops.routes,
-        *account.routes,
+        *sessions.routes,
+        *twofa.routes,
+        *tokens.routes,
         *me.routes,
         *legal_holds.routes,
         *admin.routes,

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -51,7 +52,10 @@ def cases(operation: Any, mode: GenerationMode) -> list[Any]:
     def collect(case: Any) -> None:
         drawn.append(case)
 
-    collect()
+    try:
+        collect()
+    except Unsatisfiable:
+        return []  # nothing in this operation can be made invalid (no body, no parameter)
     return drawn
 
 
@@ -63,6 +67,7 @@ async def test_no_operation_answers_500_or_outside_its_declared_schema(
     account = await signup(client)
     headers = {"X-CSRF-Token": account.csrf_token}
     failures: list[str] = []
+    succeeded = 0
     for operation in OPERATIONS:
         for case in cases(operation, mode):
             kwargs = case.as_transport_kwargs(base_url=str(client.base_url), headers=headers)
@@ -80,6 +85,7 @@ async def test_no_operation_answers_500_or_outside_its_declared_schema(
                 )
             except httpx.LocalProtocolError:
                 continue  # a header value no HTTP client can send (CR, LF, NUL)
+            succeeded += response.is_success
             try:
                 case.validate_response(
                     response, checks=[not_a_server_error, response_schema_conformance]
@@ -88,6 +94,7 @@ async def test_no_operation_answers_500_or_outside_its_declared_schema(
                 failures.append(f"{operation.method.upper()} {case.formatted_path}: {exc}")
                 break
     assert failures == [], "\n\n".join(failures)
+    assert succeeded > 0, "signed in, some requests must have been answered 2xx"
 
 
 def _content(kwargs: dict[str, Any]) -> bytes | None:

@@ -17,7 +17,7 @@ from storage import legal_hold
 from web import audit
 from web.auth.context import require
 from web.contracts import admin as admin_contract
-from web.errors import ApiError, read_json
+from web.errors import ApiError
 from web.operation import declare
 
 OWNERS = ("owner",)
@@ -34,15 +34,15 @@ async def list_holds(request: Request) -> Response:
 @declare(admin_contract.PLACE_LEGAL_HOLD)
 async def place_hold(request: Request) -> Response:
     who = await require(request, roles=OWNERS)
-    data = await read_json(request)
+    body = await admin_contract.PLACE_LEGAL_HOLD.parse(request, admin_contract.PlaceLegalHoldBody)
     async with request.app.state.services.db() as db, db.begin():
         try:
             hold = await legal_hold.place(
                 await db.connection(),
                 who.workspace_id,
-                data.get("from"),
-                data.get("to"),
-                data.get("reason"),
+                body.from_,
+                body.to,
+                body.reason,
                 who.operator_id,
             )
         except legal_hold.InvalidHold as exc:

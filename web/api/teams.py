@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -13,10 +14,8 @@ from storage import teams
 from web import audit
 from web.auth.context import MANAGERS, require
 from web.contracts import teams as teams_contract
-from web.errors import ApiError, read_json
+from web.errors import ApiError
 from web.operation import declare
-
-MAX_MEMBERS = 500
 
 
 def _services(request: Request) -> Any:
@@ -34,24 +33,6 @@ def _team_id(request: Request) -> str:
     return value
 
 
-def _name(data: dict[str, Any]) -> str:
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ApiError(422, "invalid", "The field 'name' must hold 1 to 200 characters.")
-    return name.strip()
-
-
-def _operator_ids(data: dict[str, Any]) -> list[str]:
-    ids = data.get("operator_ids", [])
-    if (
-        not isinstance(ids, list)
-        or len(ids) > MAX_MEMBERS
-        or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids)
-    ):
-        raise ApiError(422, "invalid", "The field 'operator_ids' must be a list of operator ids.")
-    return ids
-
-
 def _unknown(exc: teams.UnknownOperators) -> ApiError:
     return ApiError(422, "invalid", f"These are not operators of your workspace: {exc}.")
 
@@ -67,8 +48,8 @@ async def list_teams(request: Request) -> Response:
 @declare(teams_contract.CREATE_TEAM)
 async def create_team(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    name, operator_ids = _name(data), _operator_ids(data)
+    body = await teams_contract.CREATE_TEAM.parse(request, teams_contract.TeamWrite)
+    name, operator_ids = body.name, body.operator_ids
     try:
         async with _services(request).db() as db, db.begin():
             team = await teams.create(db, who.workspace_id, name, operator_ids)
@@ -93,16 +74,14 @@ async def get_team(request: Request) -> Response:
 @declare(teams_contract.UPDATE_TEAM)
 async def update_team(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    name = _name(data) if "name" in data else None
-    operator_ids = _operator_ids(data) if "operator_ids" in data else None
+    body = await teams_contract.UPDATE_TEAM.parse(request, teams_contract.TeamPatch)
     try:
         async with _services(request).db() as db, db.begin():
             team = await teams.get(db, who.workspace_id, _team_id(request))
-            if name is not None:
-                team.name = name
-            if operator_ids is not None:
-                await teams.set_members(db, team, operator_ids)
+            if body.name is not UNSET:
+                team.name = body.name
+            if body.operator_ids is not UNSET:
+                await teams.set_members(db, team, body.operator_ids)
             await audit.by_principal(db, request, who, "team_updated", "team", team.id)
             wire = await teams.to_wire(db, team)
     except NotFound:

@@ -37,13 +37,15 @@ class ListLegalHoldsReply(msgspec.Struct):
     next_cursor: UnsetType | None = UNSET
 
 
-class PlaceLegalHoldBody(msgspec.Struct):
-    """The PlaceLegalHoldBody body."""
+# RFC 3339 with a four-digit year from 1000 (what the contract's times can be written as).
+Moment = Annotated[str, Meta(pattern=r"^[1-9][0-9]{3}-", extra_json_schema={"format": "date-time"})]
 
-    from_: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] = msgspec.field(
-        name="from"
-    )
-    to: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+
+class PlaceLegalHoldBody(msgspec.Struct):
+    """A legal hold to place: the span of log entries it keeps, and why."""
+
+    from_: Moment = msgspec.field(name="from")
+    to: Moment
     reason: Annotated[str, Meta(max_length=500)]
 
 

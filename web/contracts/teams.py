@@ -27,11 +27,25 @@ class ListTeamsReply(msgspec.Struct):
     items: list[Team] | UnsetType = UNSET
 
 
-class TeamWrite(msgspec.Struct):
-    """The TeamWrite body."""
+TeamName = Annotated[str, Meta(min_length=1, max_length=200)]
+OperatorIds = Annotated[
+    list[Annotated[str, Meta(min_length=1, max_length=64)]],
+    Meta(max_length=500, description="Operators of the workspace; replaces the members."),
+]
 
-    name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
-    operator_ids: Annotated[list[str], Meta(max_length=500)] | UnsetType = UNSET
+
+class TeamWrite(msgspec.Struct):
+    """A new team: its name and, optionally, its members."""
+
+    name: TeamName
+    operator_ids: OperatorIds = []
+
+
+class TeamPatch(msgspec.Struct):
+    """What to change in a team; a field left out stays as it is."""
+
+    name: TeamName | UnsetType = UNSET
+    operator_ids: OperatorIds | UnsetType = UNSET
 
 
 # GET /api/teams
@@ -108,7 +122,7 @@ UPDATE_TEAM = Operation(
     summary="Rename a team or replace its members",
     tags=("teams",),
     security=WRITE,
-    body=TeamWrite,
+    body=TeamPatch,
     params=(Param("team_id", where="path", required=True),),
     answers={200: Answer("The team.", body=Team)},
     faults=(
