@@ -30,10 +30,15 @@ def services(request: Request) -> Services:
 
 
 def email_field(data: dict[str, Any], name: str = "email") -> str:
-    value = normalize_email(str(field(data, name, str, max_len=320)))
-    if value is None:
+    return email_address(str(field(data, name, str, max_len=320)), name)
+
+
+def email_address(value: str, name: str = "email") -> str:
+    """``value`` as the one spelling stored for an email address (422 if it is not one)."""
+    normal = normalize_email(value)
+    if normal is None:
         raise ApiError(422, "invalid", f"The field '{name}' is not an email address.")
-    return value
+    return normal
 
 
 def password_field(data: dict[str, Any], name: str = "password") -> str:

@@ -18,8 +18,7 @@ from web import audit, limits
 from web.api.account import (
     account_json,
     audit_self,
-    email_field,
-    given_password,
+    email_address,
     insert_operator,
     load_account,
     password_field,
@@ -38,7 +37,7 @@ from web.auth.sessions import (
     set_session_cookie,
 )
 from web.contracts import account as account_contract
-from web.errors import ApiError, field, read_json
+from web.errors import ApiError, read_json
 from web.operation import declare
 
 
@@ -56,11 +55,9 @@ async def _signed_in(
 
 @declare(account_contract.SIGNUP)
 async def signup(request: Request) -> Response:
-    data = await read_json(request)
-    workspace_name = field(data, "workspace", str, max_len=200)
-    name = field(data, "name", str, max_len=200)
-    email = email_field(data)
-    password = password_field(data)
+    body = await account_contract.SIGNUP.parse(request, account_contract.SignupBody)
+    workspace_name, name, password = body.workspace, body.name, body.password
+    email = email_address(body.email)
     svc = services(request)
     await limits.signup(request)
     password_hash = await passwords.hash_password(password)  # before any transaction opens
@@ -94,10 +91,10 @@ async def _revoke_presented_session(request: Request) -> None:
 
 @declare(account_contract.LOGIN)
 async def login(request: Request) -> Response:
-    data = await read_json(request)
-    email = str(field(data, "email", str, max_len=320)).lower()
-    password = given_password(data)
-    otp = field(data, "otp", str, required=False, max_len=64)
+    body = await account_contract.LOGIN.parse(request, account_contract.LoginBody)
+    email = body.email.lower()
+    password = body.password[: passwords.MAX_LENGTH]
+    otp = body.otp or None
     svc = services(request)
     attempt = await throttle.begin_login(request, email)
     async with svc.db() as db:

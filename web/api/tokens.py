@@ -20,7 +20,7 @@ from web.api.account import (
 from web.auth.context import MANAGERS, require
 from web.contracts import account as account_contract
 from web.crypto import random_token, sha256_hex
-from web.errors import ApiError, field, read_json
+from web.errors import ApiError
 from web.gone import announce
 from web.operation import declare
 
@@ -40,8 +40,9 @@ async def create_token(request: Request) -> Response:
     """A bearer token acting as this operator; only its SHA-256 is kept, so it shows once."""
     principal = await require(request)
     session_only(principal)
-    data = await read_json(request)
-    name = field(data, "name", str, max_len=200)
+    name = (
+        await account_contract.CREATE_TOKEN.parse(request, account_contract.CreateTokenBody)
+    ).name
     token = random_token("ivt_", 32)
     async with services(request).db() as db:
         row = ApiToken(

@@ -16,18 +16,17 @@ from hub.gone import gone
 from storage.models import BackupCode, Operator
 from web.api.account import (
     audit_self,
-    given_password,
     load_account,
     services,
     session_only,
 )
-from web.auth import throttle, totp
+from web.auth import passwords, throttle, totp
 from web.auth.context import require
 from web.auth.sessions import (
     revoke_operator_sessions,
 )
 from web.contracts import account as account_contract
-from web.errors import ApiError, field, read_json
+from web.errors import ApiError
 from web.gone import announce
 from web.operation import declare
 
@@ -63,8 +62,9 @@ async def twofa_setup(request: Request) -> Response:
 async def twofa_enable(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     session_id = session_only(principal)
-    data = await read_json(request)
-    code = field(data, "otp", str, max_len=64)
+    code = (
+        await account_contract.TWOFA_ENABLE.parse(request, account_contract.TwofaEnableBody)
+    ).otp
     svc = services(request)
     async with svc.db() as db:
         operator, _ = await load_account(db, principal.operator_id)
@@ -88,9 +88,8 @@ async def twofa_enable(request: Request) -> Response:
 async def twofa_disable(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     session_only(principal)
-    data = await read_json(request)
-    code = field(data, "otp", str, max_len=64)
-    password = given_password(data)
+    body = await account_contract.TWOFA_DISABLE.parse(request, account_contract.TwofaDisableBody)
+    code, password = body.otp, body.password[: passwords.MAX_LENGTH]
     svc = services(request)
     async with svc.db() as db:
         operator, workspace = await load_account(db, principal.operator_id)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -31,21 +31,29 @@ class Account(msgspec.Struct):
     ) = UNSET
 
 
-class SignupBody(msgspec.Struct):
-    """The SignupBody body."""
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Code = Annotated[str, Meta(min_length=1, max_length=64, description="TOTP code or a backup code.")]
+# A password typed to prove who one is: only compared with a hash, so no length rules.
+GivenPassword = Annotated[str, Meta(min_length=1, extra_json_schema={"writeOnly": True})]
 
-    workspace: Annotated[str, Meta(max_length=200)]
-    name: Annotated[str, Meta(max_length=200)]
+
+class SignupBody(msgspec.Struct):
+    """A new workspace and its owner."""
+
+    keep_space: ClassVar[frozenset[str]] = frozenset({"password"})
+    workspace: Name
+    name: Name
     email: Annotated[str, Meta(extra_json_schema={"format": "email"})]
     password: Annotated[str, Meta(min_length=10, max_length=1024)]
 
 
 class LoginBody(msgspec.Struct):
-    """The LoginBody body."""
+    """Credentials; ``otp`` only when the operator has 2FA on."""
 
-    email: str
-    password: str
-    otp: Annotated[str, Meta(description="TOTP code or a backup code.")] | UnsetType = UNSET
+    keep_space: ClassVar[frozenset[str]] = frozenset({"password"})
+    email: Annotated[str, Meta(min_length=1, max_length=320)]
+    password: GivenPassword
+    otp: Code | UnsetType | None = UNSET
 
 
 class ChangePasswordBody(msgspec.Struct):
@@ -64,16 +72,17 @@ class TwofaSetupReply(msgspec.Struct):
 
 
 class TwofaEnableBody(msgspec.Struct):
-    """The TwofaEnableBody body."""
+    """The current code of the authenticator app set up by ``/api/2fa/setup``."""
 
-    otp: str
+    otp: Code
 
 
 class TwofaDisableBody(msgspec.Struct):
-    """The TwofaDisableBody body."""
+    """A current code and the password: both prove the operator turns 2FA off."""
 
-    otp: str
-    password: str
+    keep_space: ClassVar[frozenset[str]] = frozenset({"password"})
+    otp: Code
+    password: GivenPassword
 
 
 class Token(msgspec.Struct):
@@ -89,9 +98,9 @@ class Token(msgspec.Struct):
 
 
 class CreateTokenBody(msgspec.Struct):
-    """The CreateTokenBody body."""
+    """A name for the token, to tell it apart in the list."""
 
-    name: Annotated[str, Meta(max_length=200)]
+    name: Name
 
 
 class ListTokensReply(msgspec.Struct):

@@ -26,7 +26,9 @@ class Flow(msgspec.Struct):
         ),
     ]
     start: str | None
-    steps: dict[str, Any]
+    steps: Annotated[
+        dict[str, Any] | None, Meta(description="null while a draft was created without steps.")
+    ]
     status: Literal["draft", "published"]
     version: int | None
     priority: int
