@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import UNSET
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,10 +20,9 @@ from storage.models import AuditEntry, Operator, Workspace
 from web import ai, audit
 from web.api import validate
 from web.api.account import (
-    email_field,
+    email_address,
     insert_operator,
     operator_json,
-    password_field,
     services,
     workspace_json,
 )
@@ -30,7 +30,7 @@ from web.auth import passwords
 from web.auth.context import MANAGERS, ROLES, Principal, require
 from web.auth.sessions import end_operator_access
 from web.contracts import workspace as workspace_contract
-from web.errors import ApiError, field, read_json
+from web.errors import ApiError, read_json
 from web.gone import announce
 from web.operation import declare
 
@@ -63,11 +63,9 @@ async def list_operators(request: Request) -> Response:
 @declare(workspace_contract.ADD_OPERATOR)
 async def add_operator(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    email = email_field(data)
-    name = field(data, "name", str, max_len=200)
-    password = password_field(data)
-    role = _role(data.get("role", "agent"), principal)
+    body = await workspace_contract.ADD_OPERATOR.parse(request, workspace_contract.AddOperatorBody)
+    email, name, password = email_address(body.email), body.name, body.password
+    role = _role(body.role, principal)
     password_hash = await passwords.hash_password(password)
     async with services(request).db() as db:
         operator = Operator(
@@ -109,19 +107,18 @@ async def patch_operator(request: Request) -> Response:
     changes their own role or disables themselves, so a workspace always keeps the owner
     who is acting."""
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
+    patch = await workspace_contract.PATCH_OPERATOR.parse(
+        request, workspace_contract.PatchOperatorBody
+    )
     async with services(request).db() as db:
         operator = await _own_operator(db, principal, request.path_params["operator_id"])
         changes: dict[str, Any] = {}
-        if "name" in data:
-            changes["name"] = validate.text(data["name"], "name")
-        if "role" in data and data["role"] != operator.role:
-            changes["role"] = _role(data["role"], principal)
-        if "disabled" in data:
-            if not isinstance(data["disabled"], bool):
-                raise validate.invalid("disabled", "must be true or false")
-            if data["disabled"] != operator.disabled:
-                changes["disabled"] = data["disabled"]
+        if patch.name is not UNSET:
+            changes["name"] = patch.name
+        if patch.role is not UNSET and patch.role != operator.role:
+            changes["role"] = _role(patch.role, principal)
+        if patch.disabled is not UNSET and patch.disabled != operator.disabled:
+            changes["disabled"] = patch.disabled
         if operator.id == principal.operator_id and ({"role", "disabled"} & changes.keys()):
             raise ApiError(
                 403, "forbidden", "You may not change your own role or disable yourself."

@@ -21,7 +21,6 @@ from web.api.account import (
     email_address,
     insert_operator,
     load_account,
-    password_field,
     services,
     session_only,
 )
@@ -37,7 +36,7 @@ from web.auth.sessions import (
     set_session_cookie,
 )
 from web.contracts import account as account_contract
-from web.errors import ApiError, read_json
+from web.errors import ApiError
 from web.operation import declare
 
 
@@ -173,14 +172,15 @@ async def change_password(request: Request) -> Response:
     everywhere), then opens a fresh session for this browser."""
     principal = await require(request, allow_pending_2fa=True)
     session_only(principal)
-    data = await read_json(request)
-    current = data.get("current_password")
-    new = password_field(data, "new_password")
+    body = await account_contract.CHANGE_PASSWORD.parse(
+        request, account_contract.ChangePasswordBody
+    )
+    current, new = body.current_password, body.new_password
     svc = services(request)
     async with svc.db() as db:
         operator, workspace = await load_account(db, principal.operator_id)
         await db.commit()
-    if not isinstance(current, str) or not await throttle.check_password(
+    if not await throttle.check_password(
         request, operator.id, operator.password_hash, current[: passwords.MAX_LENGTH]
     ):
         raise ApiError(422, "invalid_password", "The current password is wrong.")

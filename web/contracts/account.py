@@ -57,10 +57,11 @@ class LoginBody(msgspec.Struct):
 
 
 class ChangePasswordBody(msgspec.Struct):
-    """The ChangePasswordBody body."""
+    """The password in use (checked as typed) and the new one."""
 
-    current_password: str
-    new_password: Annotated[str, Meta(min_length=10)]
+    keep_space: ClassVar[frozenset[str]] = frozenset({"current_password", "new_password"})
+    current_password: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
+    new_password: Annotated[str, Meta(min_length=10, max_length=1024)]
 
 
 class TwofaSetupReply(msgspec.Struct):

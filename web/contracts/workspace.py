@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -20,25 +20,25 @@ class ListOperatorsReply(msgspec.Struct):
     next_cursor: str | UnsetType | None = UNSET
 
 
-class AddOperatorBody(msgspec.Struct):
-    """The AddOperatorBody body."""
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Role = Literal["owner", "admin", "agent"]
 
-    email: Annotated[str, Meta(extra_json_schema={"format": "email"})]
-    name: str
-    password: Annotated[str, Meta(min_length=10)]
-    role: (
-        Annotated[
-            Literal["owner", "admin", "agent"], Meta(description="Only an owner may add an owner.")
-        ]
-        | UnsetType
-    ) = UNSET
+
+class AddOperatorBody(msgspec.Struct):
+    """A new operator of the workspace, with the password they sign in with first."""
+
+    keep_space: ClassVar[frozenset[str]] = frozenset({"password"})
+    email: Annotated[str, Meta(max_length=320, extra_json_schema={"format": "email"})]
+    name: Name
+    password: Annotated[str, Meta(min_length=10, max_length=1024)]
+    role: Annotated[Role, Meta(description="Only an owner may add an owner.")] = "agent"
 
 
 class PatchOperatorBody(msgspec.Struct):
-    """The PatchOperatorBody body."""
+    """What to change in an operator; a field left out stays as it is."""
 
-    name: str | UnsetType = UNSET
-    role: Literal["owner", "admin", "agent"] | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
     disabled: bool | UnsetType = UNSET
 
 
