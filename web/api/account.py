@@ -54,15 +54,6 @@ def password_field(data: dict[str, Any], name: str = "password") -> str:
     return value
 
 
-def given_password(data: dict[str, Any]) -> str:
-    """The ``password`` typed to prove who one is, cut at ``MAX_LENGTH``: it is only compared
-    with a hash, so unlike a new password it gets no length rules."""
-    value = data.get("password")
-    if not isinstance(value, str) or not value:
-        raise ApiError(422, "invalid", "The field 'password' is required.")
-    return value[: passwords.MAX_LENGTH]
-
-
 def operator_json(operator: Operator) -> dict[str, Any]:
     return {
         "id": operator.id,

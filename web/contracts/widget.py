@@ -51,16 +51,20 @@ class WidgetSession(msgspec.Struct):
 
 
 class WidgetSessionBody(msgspec.Struct):
-    """The WidgetSessionBody body."""
+    """The widget's key, and what it remembers of this visitor."""
 
-    key: Annotated[str, Meta(description="The channel's public_key.")]
+    key: Annotated[str, Meta(min_length=1, max_length=100, description="The channel's public_key.")]
     visitor_token: (
-        Annotated[str, Meta(description="Resume this visitor's conversation.")] | UnsetType
-    ) = UNSET
-    user_id: Annotated[str, Meta(max_length=150)] | UnsetType = UNSET
+        Annotated[str, Meta(max_length=1000, description="Resume this visitor's conversation.")]
+        | None
+    ) = None
+    user_id: Annotated[str, Meta(max_length=150)] | None = None
     user_hash: (
-        Annotated[str, Meta(description="hex HMAC-SHA256(identity_secret, user_id)")] | UnsetType
-    ) = UNSET
+        Annotated[
+            str, Meta(max_length=128, description="hex HMAC-SHA256(identity_secret, user_id)")
+        ]
+        | None
+    ) = None
 
 
 class AnswerConsentBody(msgspec.Struct):

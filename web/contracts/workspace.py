@@ -76,9 +76,10 @@ class PatchWorkspaceBody(msgspec.Struct):
 
 
 class DeleteApiWorkspaceBody(msgspec.Struct):
-    """The DeleteApiWorkspaceBody body."""
+    """The owner's password, confirming the deletion."""
 
-    password: str
+    keep_space: ClassVar[frozenset[str]] = frozenset({"password"})
+    password: Annotated[str, Meta(min_length=1, extra_json_schema={"writeOnly": True})]
 
 
 class AuditEntryActor(msgspec.Struct):
