@@ -60,10 +60,10 @@ class ConsentQuestion(msgspec.Struct):
 
 
 class PutConsentQuestionBody(msgspec.Struct):
-    """The PutConsentQuestionBody body."""
+    """Whether the widget asks, and what (a changed text gets the next version)."""
 
     enabled: bool
-    text: Annotated[str, Meta(max_length=2000)] | UnsetType = UNSET
+    text: Annotated[str, Meta(max_length=2000)] | None = None
 
 
 # DELETE /api/operators/{operator_id}

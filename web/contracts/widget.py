@@ -68,11 +68,11 @@ class WidgetSessionBody(msgspec.Struct):
 
 
 class AnswerConsentBody(msgspec.Struct):
-    """The AnswerConsentBody body."""
+    """A visitor's answer; agreeing names the version of the text agreed to."""
 
-    visitor_token: str
+    visitor_token: Annotated[str, Meta(min_length=1, max_length=1000)]
     granted: bool
-    version: int | UnsetType = UNSET
+    version: int | None = None
 
 
 # POST /api/widget/sessions
