@@ -8,7 +8,7 @@ refused for the conversation: what was sent (redacted), what came back, tokens, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -24,17 +24,6 @@ from web.auth.context import require
 from web.contracts import ai as ai_contract
 from web.errors import ApiError, read_body
 from web.operation import declare
-
-
-class SummaryBody(msgspec.Struct, forbid_unknown_fields=True):
-    """No fields yet; an empty body or ``{}``."""
-
-
-class SuggestReplyBody(msgspec.Struct, forbid_unknown_fields=True):
-    """``hint``: the operator's instruction for the draft ("apologise, offer a refund")."""
-
-    hint: Annotated[str, msgspec.Meta(max_length=500)] | None = None
-
 
 B = TypeVar("B", bound=msgspec.Struct)
 
@@ -82,7 +71,7 @@ async def _assist(request: Request, feature: str, build: ai.Build, key: str) -> 
 
 @declare(ai_contract.AI_SUMMARY)
 async def summary(request: Request) -> Response:
-    decode(await read_body(request, 4096), SummaryBody)
+    decode(await read_body(request, 4096), ai_contract.SummaryBody)
     body = await _assist(
         request, "summary", lambda turns, _redactor: prompts.summary_prompt(turns), "summary"
     )
@@ -91,7 +80,7 @@ async def summary(request: Request) -> Response:
 
 @declare(ai_contract.AI_SUGGEST_REPLY)
 async def suggest_reply(request: Request) -> Response:
-    hint = decode(await read_body(request, 4096), SuggestReplyBody).hint
+    hint = decode(await read_body(request, 4096), ai_contract.SuggestReplyBody).hint
 
     def build(turns: list[prompts.Turn], redactor: prompts.Redactor) -> list[dict[str, str]]:
         return prompts.suggest_prompt(turns, redactor(hint) if hint else None)

@@ -10,9 +10,8 @@ The text may hold ``{{contact.name}}``, ``{{contact.email}}``, ``{{contact.phone
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -27,21 +26,7 @@ from web.errors import ApiError
 from web.operation import declare
 from web.schema import parse_body
 
-MAX_TEXT = 10_000
 MAX_PER_WORKSPACE = 1000
-Shortcut = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[\w-]+$")]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
-
-
-class NewCanned(msgspec.Struct, forbid_unknown_fields=True):
-    shortcut: Shortcut
-    text: Text
-    personal: bool = False
-
-
-class CannedPatch(msgspec.Struct, forbid_unknown_fields=True):
-    shortcut: Shortcut | None = None
-    text: Text | None = None
 
 
 def _wire(row: m.CannedResponse) -> dict[str, Any]:
@@ -118,7 +103,7 @@ async def list_canned(request: Request) -> Response:
 @declare(canned_responses_contract.CREATE_CANNED_RESPONSE)
 async def create_canned(request: Request) -> Response:
     principal = await require(request)
-    body = await parse_body(request, NewCanned)
+    body = await parse_body(request, canned_responses_contract.NewCanned)
     _may_write(principal, body.personal)
     owner = principal.operator_id if body.personal else None
     async with request.app.state.services.db() as session, session.begin():
@@ -148,7 +133,7 @@ async def create_canned(request: Request) -> Response:
 @declare(canned_responses_contract.UPDATE_CANNED_RESPONSE)
 async def update_canned(request: Request) -> Response:
     principal = await require(request)
-    body = await parse_body(request, CannedPatch)
+    body = await parse_body(request, canned_responses_contract.CannedPatch)
     async with request.app.state.services.db() as session, session.begin():
         row = await _mine(session, principal, request.path_params["id"])
         if body.shortcut is not None and body.shortcut != row.shortcut:

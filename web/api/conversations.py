@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 import orjson
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +30,6 @@ from web.schema import parse_body
 from web.window import check_reply_window
 
 STATUSES = ("open", "pending", "resolved")
-MAX_TEXT = 10_000
 MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
 MAX_SNOOZE = timedelta(days=366)
 TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
@@ -39,15 +37,6 @@ TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 MAX_TEMPLATE_PARAMETERS = 10
 MAX_TEMPLATE_PARAMETER = 1024
 _NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
-
-
-class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /api/conversations/{id}/messages``: a reply, or with ``private`` a note."""
-
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    private: bool = False
-    confirm_objection: bool = False  # send to a contact who objected (storage.processing)
 
 
 def _encode_cursor(updated_at: datetime, conv_id: str) -> str:
@@ -349,7 +338,7 @@ async def post_message(request: Request) -> Response:
     """A reply through the conversation's channel, or a private note (operators only: no
     channel, no visitor; the reply window does not apply to it)."""
     principal = await require(request)
-    body = await parse_body(request, NewMessage)
+    body = await parse_body(request, conversations_contract.NewMessage)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         if not body.private:
@@ -447,8 +436,10 @@ async def post_template(request: Request) -> Response:
 async def mark_read(request: Request) -> Response:
     """The operator has read the thread up to ``seq`` (drives unread counts)."""
     principal = await require(request)
-    data = await read_json(request)
-    seq = field(data, "seq", int)
+    body = await conversations_contract.MARK_READ.parse(
+        request, conversations_contract.MarkReadBody
+    )
+    seq = body.seq
     async with request.app.state.services.db() as session, session.begin():
         conv = await _conversation(session, principal, request.path_params["id"])
         conv.read_seq = max(conv.read_seq, min(seq, conv.last_seq))

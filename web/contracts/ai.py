@@ -12,6 +12,21 @@ from msgspec import UNSET, Meta, UnsetType
 from web.operation import WRITE, Answer, Fault, Operation, Param
 
 
+class SummaryBody(msgspec.Struct, forbid_unknown_fields=True):
+    """No fields yet; an empty body or ``{}``."""
+
+
+class SuggestReplyBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``hint``: the operator's instruction for the draft ("apologise, offer a refund")."""
+
+    hint: (
+        Annotated[
+            str, Meta(max_length=500, description="The operator's instruction for the draft.")
+        ]
+        | None
+    ) = None
+
+
 class AiSummaryReply(msgspec.Struct):
     """The AiSummaryReply body."""
 
@@ -19,27 +34,11 @@ class AiSummaryReply(msgspec.Struct):
     call_id: str
 
 
-class AiSummaryBody(msgspec.Struct, forbid_unknown_fields=True):
-    """The AiSummaryBody body."""
-
-
 class AiSuggestReplyReply(msgspec.Struct):
     """The AiSuggestReplyReply body."""
 
     text: str
     call_id: str
-
-
-class AiSuggestReplyBody(msgspec.Struct, forbid_unknown_fields=True):
-    """The AiSuggestReplyBody body."""
-
-    hint: (
-        Annotated[
-            Annotated[str, Meta(max_length=500)] | None,
-            Meta(description="The operator's instruction for the draft."),
-        ]
-        | UnsetType
-    ) = UNSET
 
 
 class AiCallSentItem(msgspec.Struct):
@@ -88,7 +87,7 @@ AI_SUMMARY = Operation(
     summary="Summarise the conversation with AI (operators)",
     tags=("ai",),
     security=WRITE,
-    body=AiSummaryBody,
+    body=SummaryBody,
     body_required=False,
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={
@@ -134,7 +133,7 @@ AI_SUGGEST_REPLY = Operation(
     summary="Suggest a reply with AI for the operator to edit (never sent by itself)",
     tags=("ai",),
     security=WRITE,
-    body=AiSuggestReplyBody,
+    body=SuggestReplyBody,
     body_required=False,
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={

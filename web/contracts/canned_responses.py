@@ -7,9 +7,28 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.operation import WRITE, Answer, Fault, Operation, Param
+
+MAX_TEXT = 10_000
+Shortcut = Annotated[str, Meta(min_length=1, max_length=50, pattern=r"^[\w-]+$")]
+Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
+
+
+class NewCanned(msgspec.Struct, forbid_unknown_fields=True):
+    """A saved reply: typed as ``/shortcut`` in the composer; ``personal``: yours only."""
+
+    shortcut: Shortcut
+    text: Text
+    personal: bool = False
+
+
+class CannedPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """What to change in a saved reply; a field left out stays as it is."""
+
+    shortcut: Shortcut | None = None
+    text: Text | None = None
 
 
 class CannedResponse(msgspec.Struct):
@@ -28,23 +47,6 @@ class ListCannedResponsesReply(msgspec.Struct):
     """The ListCannedResponsesReply body."""
 
     items: list[CannedResponse]
-
-
-class CreateCannedResponseBody(msgspec.Struct, forbid_unknown_fields=True):
-    """The CreateCannedResponseBody body."""
-
-    shortcut: Annotated[str, Meta(min_length=1, max_length=50, pattern="^[\\w-]+$")]
-    text: Annotated[str, Meta(min_length=1, max_length=10000)]
-    personal: bool | UnsetType = UNSET
-
-
-class UpdateCannedResponseBody(msgspec.Struct, forbid_unknown_fields=True):
-    """The UpdateCannedResponseBody body."""
-
-    shortcut: Annotated[str, Meta(min_length=1, max_length=50, pattern="^[\\w-]+$")] | UnsetType = (
-        UNSET
-    )
-    text: Annotated[str, Meta(min_length=1, max_length=10000)] | UnsetType = UNSET
 
 
 # GET /api/canned-responses
@@ -78,7 +80,7 @@ CREATE_CANNED_RESPONSE = Operation(
     summary="Save a canned response",
     tags=("canned responses",),
     security=WRITE,
-    body=CreateCannedResponseBody,
+    body=NewCanned,
     answers={201: Answer("Saved.", body=CannedResponse)},
     faults=(
         Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
@@ -108,7 +110,7 @@ UPDATE_CANNED_RESPONSE = Operation(
     summary="Change a canned response",
     tags=("canned responses",),
     security=WRITE,
-    body=UpdateCannedResponseBody,
+    body=CannedPatch,
     params=(Param("id", where="path", description="Canned response id", required=True),),
     answers={200: Answer("Changed.", body=CannedResponse)},
     faults=(

@@ -55,31 +55,26 @@ class ListMessagesReply(msgspec.Struct):
     items: list[Message]
 
 
-class PostMessageBody(msgspec.Struct, forbid_unknown_fields=True):
-    """The PostMessageBody body."""
+class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/conversations/{id}/messages``: a reply, or with ``private`` a note."""
 
-    text: Annotated[str, Meta(max_length=10000)]
+    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
     client_id: (
-        Annotated[str, Meta(max_length=64, description="Makes a resend idempotent.")] | UnsetType
-    ) = UNSET
-    confirm_objection: (
-        Annotated[
-            bool,
-            Meta(
-                description="Send even though the contact objected to being contacted (`processing: objected`)."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    private: (
-        Annotated[
-            bool,
-            Meta(
-                description="A private note for operators only (no channel, no visitor, no reply window)."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+        Annotated[str, Meta(min_length=1, max_length=64, description="Makes a resend idempotent.")]
+        | None
+    ) = None
+    private: Annotated[
+        bool,
+        Meta(
+            description="A private note for operators only (no channel, no visitor, no reply window)."
+        ),
+    ] = False
+    confirm_objection: Annotated[
+        bool,
+        Meta(
+            description="Send even though the contact objected to being contacted (`processing: objected`)."
+        ),
+    ] = False
 
 
 class PostTemplateBody(msgspec.Struct):
@@ -119,7 +114,7 @@ class PostTemplateBody(msgspec.Struct):
 
 
 class MarkReadBody(msgspec.Struct):
-    """The MarkReadBody body."""
+    """The operator has read the thread up to ``seq``."""
 
     seq: int
 
@@ -260,7 +255,7 @@ POST_MESSAGE = Operation(
     summary="Send an operator reply (out through the conversation's channel), or a private note",
     tags=("conversations",),
     security=WRITE,
-    body=PostMessageBody,
+    body=NewMessage,
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={
         201: Answer(
