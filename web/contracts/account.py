@@ -14,8 +14,6 @@ from web.operation import BROWSER_WRITE, PUBLIC, WRITE, Answer, Fault, Operation
 
 
 class Account(msgspec.Struct):
-    """The Account body."""
-
     operator: Operator
     workspace: Workspace
     csrf_token: Annotated[
@@ -65,8 +63,6 @@ class ChangePasswordBody(msgspec.Struct):
 
 
 class TwofaSetupReply(msgspec.Struct):
-    """The TwofaSetupReply body."""
-
     secret: str
     otpauth_uri: str
     backup_codes: list[str]
@@ -87,8 +83,6 @@ class TwofaDisableBody(msgspec.Struct):
 
 
 class Token(msgspec.Struct):
-    """The Token body."""
-
     id: str
     name: str
     operator_id: str
@@ -105,8 +99,6 @@ class CreateTokenBody(msgspec.Struct):
 
 
 class ListTokensReply(msgspec.Struct):
-    """The ListTokensReply body."""
-
     items: list[Token]
     next_cursor: str | UnsetType | None = UNSET
 

@@ -13,8 +13,6 @@ from web.operation import WRITE, Answer, Fault, Operation, Param
 
 
 class LegalHold(msgspec.Struct):
-    """The LegalHold body."""
-
     id: str
     from_: Annotated[
         str, Meta(extra_json_schema={"format": "date-time"}, description="Held from (inclusive).")
@@ -31,8 +29,6 @@ class LegalHold(msgspec.Struct):
 
 
 class ListLegalHoldsReply(msgspec.Struct):
-    """The ListLegalHoldsReply body."""
-
     items: list[LegalHold] | UnsetType = UNSET
     next_cursor: UnsetType | None = UNSET
 
@@ -50,8 +46,6 @@ class PlaceLegalHoldBody(msgspec.Struct):
 
 
 class ConsentQuestion(msgspec.Struct):
-    """The ConsentQuestion body."""
-
     enabled: bool
     text: Annotated[str, Meta(max_length=2000)] | None
     version: Annotated[

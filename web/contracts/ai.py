@@ -28,22 +28,16 @@ class SuggestReplyBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AiSummaryReply(msgspec.Struct):
-    """The AiSummaryReply body."""
-
     summary: str
     call_id: str
 
 
 class AiSuggestReplyReply(msgspec.Struct):
-    """The AiSuggestReplyReply body."""
-
     text: str
     call_id: str
 
 
 class AiCallSentItem(msgspec.Struct):
-    """The AiCallSentItem body."""
-
     role: str | UnsetType = UNSET
     content: str | UnsetType = UNSET
 
@@ -74,8 +68,6 @@ class AiCall(msgspec.Struct):
 
 
 class ListAiCallsReply(msgspec.Struct):
-    """The ListAiCallsReply body."""
-
     items: list[AiCall]
     next_cursor: str | UnsetType | None = UNSET
 

@@ -13,20 +13,14 @@ from web.operation import BROWSER_READ, Answer, Fault, Operation, Param
 
 
 class ConnectCalendarReply(msgspec.Struct):
-    """The ConnectCalendarReply body."""
-
     authorize_url: Annotated[str, Meta(extra_json_schema={"format": "uri"})]
 
 
 class ConnectCalendarBody(msgspec.Struct):
-    """The ConnectCalendarBody body."""
-
     provider: Literal["google", "microsoft"]
 
 
 class Calendar(msgspec.Struct):
-    """The Calendar body."""
-
     id: str
     provider: Literal["google", "microsoft"]
     account: str
@@ -50,27 +44,19 @@ class Calendar(msgspec.Struct):
 
 
 class ListCalendarsReply(msgspec.Struct):
-    """The ListCalendarsReply body."""
-
     items: list[Calendar]
 
 
 class UpdateCalendarBody(msgspec.Struct):
-    """The UpdateCalendarBody body."""
-
     availability_calendars: list[str] | UnsetType = UNSET
     event_calendar: str | UnsetType = UNSET
 
 
 class PurgeCalendarDataReply(msgspec.Struct):
-    """The PurgeCalendarDataReply body."""
-
     removed: int | UnsetType = UNSET
 
 
 class BookingHours(msgspec.Struct):
-    """The BookingHours body."""
-
     timezone: str
     weekly: Annotated[
         dict[str, list[Annotated[list[str], Meta(min_length=2, max_length=2)]]],
@@ -79,8 +65,6 @@ class BookingHours(msgspec.Struct):
 
 
 class BookingType(msgspec.Struct):
-    """The BookingType body."""
-
     id: str | UnsetType = UNSET
     name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
     duration_minutes: Annotated[int, Meta(ge=5, le=1440)] | UnsetType = UNSET
@@ -94,14 +78,10 @@ class BookingType(msgspec.Struct):
 
 
 class ListBookingTypesReply(msgspec.Struct):
-    """The ListBookingTypesReply body."""
-
     items: list[BookingType]
 
 
 class BookingTypeInput(msgspec.Struct):
-    """The BookingTypeInput body."""
-
     name: Annotated[str, Meta(max_length=200)]
     duration_minutes: Annotated[int, Meta(ge=5, le=1440)]
     calendar_id: str
@@ -113,8 +93,6 @@ class BookingTypeInput(msgspec.Struct):
 
 
 class UpdateBookingTypeBody(msgspec.Struct):
-    """The UpdateBookingTypeBody body."""
-
     name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
     duration_minutes: Annotated[int, Meta(ge=5, le=1440)] | UnsetType = UNSET
     calendar_id: str | UnsetType = UNSET
@@ -126,21 +104,15 @@ class UpdateBookingTypeBody(msgspec.Struct):
 
 
 class Slot(msgspec.Struct):
-    """The Slot body."""
-
     start: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
     end: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListSlotsReply(msgspec.Struct):
-    """The ListSlotsReply body."""
-
     items: list[Slot]
 
 
 class CalendarBooking(msgspec.Struct):
-    """The CalendarBooking body."""
-
     id: str | UnsetType = UNSET
     contact_id: str | UnsetType = UNSET
     conversation_id: str | UnsetType | None = UNSET
@@ -154,21 +126,15 @@ class CalendarBooking(msgspec.Struct):
 
 
 class CreateBookingBody(msgspec.Struct):
-    """The CreateBookingBody body."""
-
     booking_type_id: str
     start: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListContactBookingsReply(msgspec.Struct):
-    """The ListContactBookingsReply body."""
-
     items: list[CalendarBooking]
 
 
 class RescheduleBookingBody(msgspec.Struct):
-    """The RescheduleBookingBody body."""
-
     start: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 

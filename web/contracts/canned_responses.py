@@ -32,8 +32,6 @@ class CannedPatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CannedResponse(msgspec.Struct):
-    """The CannedResponse body."""
-
     id: str
     shortcut: str
     text: str
@@ -44,8 +42,6 @@ class CannedResponse(msgspec.Struct):
 
 
 class ListCannedResponsesReply(msgspec.Struct):
-    """The ListCannedResponsesReply body."""
-
     items: list[CannedResponse]
 
 

@@ -14,8 +14,6 @@ from web.operation import WRITE, Answer, Fault, Operation, Param
 
 
 class Channel(msgspec.Struct):
-    """The Channel body."""
-
     id: str
     kind: ChannelKind
     name: str
@@ -41,8 +39,6 @@ class Channel(msgspec.Struct):
 
 
 class ListChannelsReply(msgspec.Struct):
-    """The ListChannelsReply body."""
-
     items: list[Channel]
     next_cursor: str | UnsetType | None = UNSET
 
@@ -73,8 +69,6 @@ ChannelCreated = Annotated[
 
 
 class MessengerConfig(msgspec.Struct):
-    """The MessengerConfig body."""
-
     page_id: str
     access_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
     app_secret: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
@@ -82,8 +76,6 @@ class MessengerConfig(msgspec.Struct):
 
 
 class WidgetConfig(msgspec.Struct):
-    """The WidgetConfig body."""
-
     allowed_origins: list[str]
     title: Annotated[str, Meta(max_length=100)] | UnsetType = UNSET
     color: Annotated[str, Meta(pattern="^#[0-9a-fA-F]{6}$")] | UnsetType = UNSET
@@ -101,12 +93,10 @@ class WidgetConfig(msgspec.Struct):
 
 
 class CustomConfig(msgspec.Struct):
-    """The CustomConfig body."""
+    """A custom channel needs no settings: its adapter pushes through the ingest API."""
 
 
 class InstagramConfig(msgspec.Struct):
-    """The InstagramConfig body."""
-
     account_id: str
     access_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
     app_secret: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
@@ -114,8 +104,6 @@ class InstagramConfig(msgspec.Struct):
 
 
 class WhatsAppConfig(msgspec.Struct):
-    """The WhatsAppConfig body."""
-
     phone_number_id: str
     access_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
     app_secret: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
@@ -123,14 +111,10 @@ class WhatsAppConfig(msgspec.Struct):
 
 
 class ViberConfig(msgspec.Struct):
-    """The ViberConfig body."""
-
     auth_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
 
 
 class ChannelCreate(msgspec.Struct):
-    """The ChannelCreate body."""
-
     kind: ChannelKind
     name: Annotated[str, Meta(max_length=200, description="Defaults to the kind.")] | UnsetType = (
         UNSET
@@ -156,8 +140,6 @@ class ChannelCreate(msgspec.Struct):
 
 
 class RegisterWebhookReply(msgspec.Struct):
-    """The RegisterWebhookReply body."""
-
     webhook_url: str
     event_types: list[str]
 

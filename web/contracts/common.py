@@ -11,8 +11,6 @@ from msgspec import UNSET, Meta, UnsetType
 
 
 class Operator(msgspec.Struct):
-    """The Operator body."""
-
     id: str
     name: str
     email: Annotated[str, Meta(extra_json_schema={"format": "email"})]
@@ -23,16 +21,12 @@ class Operator(msgspec.Struct):
 
 
 class WorkspaceAiProvider(msgspec.Struct):
-    """The WorkspaceAiProvider body."""
-
     host: str | UnsetType = UNSET
     model: str | UnsetType = UNSET
     region: str | UnsetType | None = UNSET
 
 
 class Workspace(msgspec.Struct):
-    """The Workspace body."""
-
     id: str
     name: str
     retention_days: Annotated[int, Meta(ge=1, le=36500)] | None
@@ -71,31 +65,23 @@ ChannelKind = Literal["widget", "whatsapp", "messenger", "instagram", "viber", "
 
 
 class ConversationChannel(msgspec.Struct):
-    """The ConversationChannel body."""
-
     id: str
     kind: ChannelKind
     name: str | UnsetType = UNSET
 
 
 class ConversationContact(msgspec.Struct):
-    """The ConversationContact body."""
-
     id: str
     name: str | None
 
 
 class Author(msgspec.Struct):
-    """The Author body."""
-
     kind: Literal["contact", "operator", "bot", "system"]
     id: str | None
     name: str | None
 
 
 class Attachment(msgspec.Struct):
-    """The Attachment body."""
-
     url: str | None
     mime: str | None
     name: str | None
@@ -103,15 +89,11 @@ class Attachment(msgspec.Struct):
 
 
 class MessageOptionsItem(msgspec.Struct):
-    """The MessageOptionsItem body."""
-
     label: str
     value: str
 
 
 class SendError(msgspec.Struct):
-    """The SendError body."""
-
     code: Annotated[
         str,
         Meta(
@@ -122,8 +104,6 @@ class SendError(msgspec.Struct):
 
 
 class Message(msgspec.Struct):
-    """The Message body."""
-
     id: str
     conversation_id: str
     seq: Annotated[int, Meta(ge=1, description="Starts at 1 in each conversation, no gaps.")]
@@ -179,8 +159,6 @@ class Message(msgspec.Struct):
 
 
 class Conversation(msgspec.Struct):
-    """The Conversation body."""
-
     id: str
     channel: ConversationChannel
     contact: ConversationContact
@@ -207,8 +185,6 @@ class Conversation(msgspec.Struct):
 
 
 class ConsentRecord(msgspec.Struct):
-    """The ConsentRecord body."""
-
     granted: bool
     version: int
     text: Annotated[str, Meta(description="The text as shown.")]

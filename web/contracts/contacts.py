@@ -14,16 +14,12 @@ from web.operation import WRITE, Answer, Fault, Operation, Param
 
 
 class Identity(msgspec.Struct):
-    """The Identity body."""
-
     channel_id: str
     kind: ChannelKind | None
     external_id: str
 
 
 class Contact(msgspec.Struct):
-    """The Contact body."""
-
     id: str
     name: str | None
     email: str | None
@@ -64,8 +60,6 @@ class Contact(msgspec.Struct):
 
 
 class ListContactsReply(msgspec.Struct):
-    """The ListContactsReply body."""
-
     items: list[Contact]
     next_cursor: str | UnsetType | None = UNSET
 
@@ -89,15 +83,11 @@ class ContactPatch(msgspec.Struct):
 
 
 class ContactExportWorkspace(msgspec.Struct):
-    """The ContactExportWorkspace body."""
-
     id: str
     name: str
 
 
 class Booking(msgspec.Struct):
-    """The Booking body."""
-
     id: str | UnsetType = UNSET
     conversation_id: str | UnsetType | None = UNSET
     provider: str | UnsetType = UNSET
@@ -109,8 +99,6 @@ class Booking(msgspec.Struct):
 
 
 class ContactExport(msgspec.Struct):
-    """The ContactExport body."""
-
     exported_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
     workspace: ContactExportWorkspace
     contact: Contact

@@ -14,15 +14,11 @@ from web.operation import WRITE, Answer, Fault, Operation, Param
 
 
 class ListConversationsReply(msgspec.Struct):
-    """The ListConversationsReply body."""
-
     items: list[Conversation]
     next_cursor: str | UnsetType | None = UNSET
 
 
 class PatchConversationBody(msgspec.Struct):
-    """The PatchConversationBody body."""
-
     status: Literal["open", "pending", "resolved"] | UnsetType = UNSET
     assignee_id: (
         Annotated[
@@ -50,8 +46,6 @@ class PatchConversationBody(msgspec.Struct):
 
 
 class ListMessagesReply(msgspec.Struct):
-    """The ListMessagesReply body."""
-
     items: list[Message]
 
 
@@ -78,8 +72,6 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PostTemplateBody(msgspec.Struct):
-    """The PostTemplateBody body."""
-
     name: Annotated[
         str, Meta(pattern="^[a-z0-9_]{1,512}$", description="The approved template's name.")
     ]

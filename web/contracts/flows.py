@@ -37,8 +37,6 @@ class Flow(msgspec.Struct):
 
 
 class ListFlowsReply(msgspec.Struct):
-    """The ListFlowsReply body."""
-
     items: list[Flow] | UnsetType = UNSET
 
 
@@ -56,28 +54,20 @@ class FlowCreate(msgspec.Struct):
 
 
 class FlowProblemsProblemsItem(msgspec.Struct):
-    """The FlowProblemsProblemsItem body."""
-
     step: str | UnsetType | None = UNSET
     detail: str | UnsetType = UNSET
 
 
 class FlowProblems(msgspec.Struct):
-    """The FlowProblems body."""
-
     problems: list[FlowProblemsProblemsItem] | UnsetType = UNSET
 
 
 class FlowSimulationTranscriptItemOptionsItem(msgspec.Struct):
-    """The FlowSimulationTranscriptItemOptionsItem body."""
-
     label: str | UnsetType = UNSET
     value: str | UnsetType = UNSET
 
 
 class FlowSimulationTranscriptItem(msgspec.Struct):
-    """The FlowSimulationTranscriptItem body."""
-
     from_: Literal["bot", "contact"] | UnsetType = msgspec.field(default=UNSET, name="from")
     text: str | UnsetType = UNSET
     options: list[FlowSimulationTranscriptItemOptionsItem] | UnsetType = UNSET
@@ -85,15 +75,11 @@ class FlowSimulationTranscriptItem(msgspec.Struct):
 
 
 class FlowSimulationLogItem(msgspec.Struct):
-    """The FlowSimulationLogItem body."""
-
     step: str | UnsetType = UNSET
     outcome: str | UnsetType = UNSET
 
 
 class FlowSimulation(msgspec.Struct):
-    """The FlowSimulation body."""
-
     transcript: list[FlowSimulationTranscriptItem] | UnsetType = UNSET
     log: list[FlowSimulationLogItem] | UnsetType = UNSET
     status: Literal["running", "waiting", "done", "handed_off", "failed"] | UnsetType = UNSET
@@ -142,8 +128,6 @@ FlowSimulate = Annotated[
 
 
 class FlowRunStepsItem(msgspec.Struct):
-    """The FlowRunStepsItem body."""
-
     step: str | UnsetType = UNSET
     at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
     outcome: Annotated[str, Meta(description="What the bot did, in a few words.")] | UnsetType = (
@@ -152,8 +136,6 @@ class FlowRunStepsItem(msgspec.Struct):
 
 
 class FlowRun(msgspec.Struct):
-    """The FlowRun body."""
-
     id: str
     flow_id: str
     version: int
@@ -164,14 +146,10 @@ class FlowRun(msgspec.Struct):
 
 
 class ListFlowRunsReply(msgspec.Struct):
-    """The ListFlowRunsReply body."""
-
     items: list[FlowRun] | UnsetType = UNSET
 
 
 class GetFlowSecretReply(msgspec.Struct):
-    """The GetFlowSecretReply body."""
-
     secret: str
     algorithm: str | UnsetType = UNSET
 

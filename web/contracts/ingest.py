@@ -13,8 +13,6 @@ from web.operation import INGEST, Answer, Fault, Operation, Param
 
 
 class IngestAcceptedAcceptedItem(msgspec.Struct):
-    """The IngestAcceptedAcceptedItem body."""
-
     external_id: str
     message_id: str
     conversation_id: str
@@ -22,14 +20,10 @@ class IngestAcceptedAcceptedItem(msgspec.Struct):
 
 
 class IngestAccepted(msgspec.Struct):
-    """The IngestAccepted body."""
-
     accepted: list[IngestAcceptedAcceptedItem]
 
 
 class IngestRequestMessagesItemContact(msgspec.Struct):
-    """The IngestRequestMessagesItemContact body."""
-
     external_id: Annotated[
         Any, Meta(extra_json_schema={"type": ["string", "integer"], "maxLength": 200})
     ]
@@ -37,8 +31,6 @@ class IngestRequestMessagesItemContact(msgspec.Struct):
 
 
 class IngestRequestMessagesItemAttachmentsItem(msgspec.Struct):
-    """The IngestRequestMessagesItemAttachmentsItem body."""
-
     url: str
     mime: str | UnsetType = UNSET
     name: str | UnsetType = UNSET
@@ -46,8 +38,6 @@ class IngestRequestMessagesItemAttachmentsItem(msgspec.Struct):
 
 
 class IngestRequestMessagesItem(msgspec.Struct):
-    """The IngestRequestMessagesItem body."""
-
     external_id: Annotated[
         Any,
         Meta(
@@ -64,8 +54,6 @@ class IngestRequestMessagesItem(msgspec.Struct):
 
 
 class IngestRequest(msgspec.Struct):
-    """The IngestRequest body."""
-
     messages: Annotated[list[IngestRequestMessagesItem], Meta(min_length=1, max_length=1000)]
 
 

@@ -13,14 +13,10 @@ from web.operation import PUBLIC, Answer, Operation
 
 
 class HealthzReply(msgspec.Struct):
-    """The HealthzReply body."""
-
     status: Literal["ok"]
 
 
 class ReadyzReply(msgspec.Struct):
-    """The ReadyzReply body."""
-
     status: Literal["ready", "degraded"]
     checks: dict[str, Literal["ok", "unreachable", "unavailable", "stalled"]]
 

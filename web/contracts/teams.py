@@ -13,8 +13,6 @@ from web.operation import WRITE, Answer, Fault, Operation, Param
 
 
 class Team(msgspec.Struct):
-    """The Team body."""
-
     id: str
     name: str
     operator_ids: list[str]
@@ -22,8 +20,6 @@ class Team(msgspec.Struct):
 
 
 class ListTeamsReply(msgspec.Struct):
-    """The ListTeamsReply body."""
-
     items: list[Team] | UnsetType = UNSET
 
 

@@ -13,8 +13,6 @@ from web.operation import PUBLIC, Answer, Fault, Operation, Param
 
 
 class WebhookOk(msgspec.Struct):
-    """The WebhookOk body."""
-
     ok: Literal[True]
 
 

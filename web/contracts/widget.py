@@ -14,16 +14,12 @@ from web.operation import PUBLIC, Answer, Fault, Operation, Param
 
 
 class WidgetSessionConsent(msgspec.Struct):
-    """The WidgetSessionConsent body."""
-
     text: str | UnsetType | None = UNSET
     version: int | UnsetType = UNSET
     granted: bool | UnsetType = UNSET
 
 
 class WidgetSession(msgspec.Struct):
-    """The WidgetSession body."""
-
     visitor_token: Annotated[
         str,
         Meta(

@@ -14,8 +14,6 @@ from web.operation import WRITE, Answer, Fault, Operation, Param
 
 
 class ListOperatorsReply(msgspec.Struct):
-    """The ListOperatorsReply body."""
-
     items: list[Operator]
     next_cursor: str | UnsetType | None = UNSET
 
@@ -43,8 +41,6 @@ class PatchOperatorBody(msgspec.Struct):
 
 
 class PatchWorkspaceBody(msgspec.Struct):
-    """The PatchWorkspaceBody body."""
-
     name: str | UnsetType = UNSET
     retention_days: (
         Annotated[
@@ -83,22 +79,16 @@ class DeleteApiWorkspaceBody(msgspec.Struct):
 
 
 class AuditEntryActor(msgspec.Struct):
-    """The AuditEntryActor body."""
-
     kind: Literal["operator", "token", "system", "anonymous"]
     id: str | None
 
 
 class AuditEntryTarget(msgspec.Struct):
-    """The AuditEntryTarget body."""
-
     kind: str | None
     id: str | None
 
 
 class AuditEntry(msgspec.Struct):
-    """The AuditEntry body."""
-
     id: str
     at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
     actor: AuditEntryActor
@@ -113,8 +103,6 @@ class AuditEntry(msgspec.Struct):
 
 
 class ListAuditReply(msgspec.Struct):
-    """The ListAuditReply body."""
-
     items: list[AuditEntry]
     next_cursor: str | UnsetType | None = UNSET
 
