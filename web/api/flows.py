@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from msgspec import UNSET
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,7 +27,6 @@ from web.contracts import flows as flows_contract
 from web.errors import ApiError, read_json
 from web.operation import declare
 
-MAX_NAME = 200
 MAX_REPLIES = 100
 
 
@@ -59,29 +59,13 @@ def invalid_flow(problems: list[doc.Problem]) -> Response:
     )
 
 
+DOCUMENT_KEYS = ("trigger", "start", "steps")
+
+
 def _document(data: dict[str, Any]) -> dict[str, Any]:
-    """The document part of a body (trigger, start, steps), as the client sent it."""
-    return {key: data.get(key) for key in ("trigger", "start", "steps")}
-
-
-def _name(data: dict[str, Any], required: bool) -> str | None:
-    name = data.get("name")
-    if name is None and not required:
-        return None
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise ApiError(422, "invalid", f"The field 'name' must hold 1 to {MAX_NAME} characters.")
-    return name.strip()
-
-
-def _priority(data: dict[str, Any]) -> int | None:
-    value = data.get("priority")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
-        raise ApiError(
-            422, "invalid", "The field 'priority' must be a whole number, -1000 to 1000."
-        )
-    return value
+    """The document part of a body (trigger, start, steps), as the client sent it; the
+    flow's own parser (hub.flows.document) answers its problems step by step."""
+    return {key: data.get(key) for key in DOCUMENT_KEYS}
 
 
 def _shape(document: dict[str, Any]) -> None:
@@ -147,13 +131,11 @@ async def list_flows(request: Request) -> Response:
 @declare(flows_contract.CREATE_FLOW)
 async def create_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    name = _name(data, required=True)
-    assert name is not None
-    document = _document(data)
+    body = await flows_contract.CREATE_FLOW.parse(request, flows_contract.FlowCreate)
+    document = {key: getattr(body, key) for key in DOCUMENT_KEYS}
     _shape(document)
     async with _services(request).db() as db, db.begin():
-        flow = await flows.create(db, who.workspace_id, name, document, _priority(data) or 0)
+        flow = await flows.create(db, who.workspace_id, body.name, document, body.priority or 0)
         await audit.by_principal(db, request, who, "flow_created", "flow", flow.id)
         wire = flows.to_wire(flow)
     return JSONResponse(wire, status_code=201)
@@ -173,16 +155,16 @@ async def get_flow(request: Request) -> Response:
 @declare(flows_contract.UPDATE_FLOW)
 async def update_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    name = _name(data, required=False)
-    priority = _priority(data)
+    body = await flows_contract.UPDATE_FLOW.parse(request, flows_contract.FlowPatch)
+    name = body.name or None
+    priority = None if body.priority is UNSET else body.priority
+    sent = {k: getattr(body, k) for k in DOCUMENT_KEYS if getattr(body, k) is not UNSET}
     document: dict[str, Any] | None = None
     try:
         async with _services(request).db() as db, db.begin():
             flow = await flows.get(db, who.workspace_id, _flow_id(request))
-            if {"trigger", "start", "steps"} & set(data):
-                document = dict(flow.definition or {})
-                document.update({k: data[k] for k in ("trigger", "start", "steps") if k in data})
+            if sent:
+                document = {**(flow.definition or {}), **sent}
                 _shape(document)
             flows.edit(flow, name=name, document=document, priority=priority)
             await audit.by_principal(db, request, who, "flow_updated", "flow", flow.id)

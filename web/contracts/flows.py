@@ -40,17 +40,31 @@ class ListFlowsReply(msgspec.Struct):
     items: list[Flow] | UnsetType = UNSET
 
 
+FlowName = Annotated[str, Meta(min_length=1, max_length=200)]
+FlowTrigger = Annotated[
+    dict[str, Any], Meta(extra_json_schema={"$ref": "#/components/schemas/FlowTrigger"})
+]
+Priority = Annotated[int, Meta(ge=-1000, le=1000)]
+
+
 class FlowCreate(msgspec.Struct):
     """A draft may be unfinished; it is validated when published."""
 
-    name: Annotated[str, Meta(max_length=200)]
-    trigger: (
-        Annotated[Any, Meta(extra_json_schema={"$ref": "#/components/schemas/FlowTrigger"})]
-        | UnsetType
-    ) = UNSET
-    start: str | UnsetType = UNSET
-    steps: dict[str, Any] | UnsetType = UNSET
-    priority: Annotated[int, Meta(ge=-1000, le=1000)] | UnsetType = UNSET
+    name: FlowName
+    trigger: FlowTrigger | None = None
+    start: str | None = None
+    steps: dict[str, Any] | None = None
+    priority: Priority | None = None
+
+
+class FlowPatch(msgspec.Struct):
+    """What to change in a flow; a field left out stays as it is."""
+
+    name: FlowName | UnsetType | None = UNSET
+    trigger: FlowTrigger | UnsetType | None = UNSET
+    start: str | UnsetType | None = UNSET
+    steps: dict[str, Any] | UnsetType | None = UNSET
+    priority: Priority | UnsetType | None = UNSET
 
 
 class FlowProblemsProblemsItem(msgspec.Struct):
@@ -274,7 +288,7 @@ UPDATE_FLOW = Operation(
     summary="Edit the draft (a published version stays as published)",
     tags=("flows",),
     security=WRITE,
-    body=FlowCreate,
+    body=FlowPatch,
     params=(Param("flow_id", where="path", required=True),),
     answers={200: Answer("The flow.", body=Flow)},
     faults=(
