@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from msgspec import UNSET
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -257,22 +258,21 @@ async def patch_conversation(request: Request) -> Response:
     """Status, assignee, tags; ``snoozed_until`` makes it ``pending`` until then (the worker
     reopens it), null ends a snooze, and a new status ends it too."""
     principal = await require(request)
-    data = await read_json(request)
+    patch = await conversations_contract.PATCH_CONVERSATION.parse(
+        request, conversations_contract.PatchConversationBody
+    )
     services = request.app.state.services
     async with services.db() as session, session.begin():
         conv = await _conversation(session, principal, request.path_params["id"])
-        if "status" in data:
-            status = field(data, "status", str)
-            if status not in STATUSES:
-                raise ApiError(422, "invalid", "status must be open, pending or resolved.")
-            conv.status = status
+        if patch.status is not UNSET:
+            conv.status = patch.status
             conv.snoozed_until = None
-        if "snoozed_until" in data:
-            conv.snoozed_until = _snooze_time(data["snoozed_until"])
+        if patch.snoozed_until is not UNSET:
+            conv.snoozed_until = _snooze_time(patch.snoozed_until)
             if conv.snoozed_until is not None:
                 conv.status = "pending"
-        if "assignee_id" in data:
-            assignee = field(data, "assignee_id", str, required=False)
+        if patch.assignee_id is not UNSET:
+            assignee = patch.assignee_id
             if assignee is not None:
                 op = await session.get(m.Operator, assignee)
                 if op is None or op.workspace_id != principal.workspace_id:
@@ -280,22 +280,15 @@ async def patch_conversation(request: Request) -> Response:
             conv.assignee_id = assignee
             if assignee is not None:  # an operator takes it over: the bot steps back
                 await flow_runs.stop_runs(session, conv.id, "an operator took the conversation")
-        if "team_id" in data:
-            team_id = field(data, "team_id", str, required=False)
+        if patch.team_id is not UNSET:
+            team_id = patch.team_id
             if team_id is not None:
                 team = await session.get(m.Team, team_id)
                 if team is None or team.workspace_id != principal.workspace_id:
                     raise ApiError(422, "invalid", "team_id is not a team of yours.")
             conv.team_id = team_id
-        if "tags" in data:
-            tags = data["tags"]
-            if (
-                not isinstance(tags, list)
-                or not all(isinstance(t, str) and 0 < len(t.strip()) <= 50 for t in tags)
-                or len(tags) > 30
-            ):
-                raise ApiError(422, "invalid", "tags must be a list of up to 30 short strings.")
-            conv.tags = sorted({t.strip() for t in tags})
+        if patch.tags is not UNSET:
+            conv.tags = sorted({t.strip() for t in patch.tags})
         conv.updated_at = datetime.now(conv.created_at.tzinfo)
         await session.flush()
         wire = (await wire_conversations(session, [conv]))[0]

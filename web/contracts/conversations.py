@@ -19,6 +19,8 @@ class ListConversationsReply(msgspec.Struct):
 
 
 class PatchConversationBody(msgspec.Struct):
+    """What to change in a conversation; a field left out stays as it is."""
+
     status: Literal["open", "pending", "resolved"] | UnsetType = UNSET
     assignee_id: (
         Annotated[
@@ -27,9 +29,13 @@ class PatchConversationBody(msgspec.Struct):
         ]
         | UnsetType
     ) = UNSET
-    tags: Annotated[list[Annotated[str, Meta(max_length=50)]], Meta(max_length=30)] | UnsetType = (
-        UNSET
-    )
+    tags: (
+        Annotated[
+            list[Annotated[str, Meta(min_length=1, max_length=50, pattern=r"\S")]],
+            Meta(max_length=30),
+        ]
+        | UnsetType
+    ) = UNSET
     team_id: (
         Annotated[str | None, Meta(description="Put it in a team's queue (null: none).")]
         | UnsetType
