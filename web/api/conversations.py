@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
 from web.contracts import conversations as conversations_contract
 from web.contracts import flows as flows_contract
-from web.errors import ApiError, field, read_json
+from web.errors import ApiError
 from web.operation import declare
 from web.processing import check_operator_message
 from web.schema import parse_body
@@ -33,10 +32,6 @@ from web.window import check_reply_window
 STATUSES = ("open", "pending", "resolved")
 MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
 MAX_SNOOZE = timedelta(days=366)
-TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
-TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
-MAX_TEMPLATE_PARAMETERS = 10
-MAX_TEMPLATE_PARAMETER = 1024
 _NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
 
 
@@ -369,30 +364,6 @@ async def retry_message(request: Request) -> Response:
     return JSONResponse(wire, status_code=202)
 
 
-def _template_fields(data: dict[str, Any]) -> tuple[str, str, list[str]]:
-    name = data.get("name")
-    if not isinstance(name, str) or not TEMPLATE_NAME.fullmatch(name):
-        raise ApiError(422, "invalid", "name must be a template name: 1 to 512 of a-z, 0-9 and _.")
-    language = data.get("language")
-    if not isinstance(language, str) or not TEMPLATE_LANGUAGE.fullmatch(language):
-        raise ApiError(422, "invalid", "language must be a language code such as en_US or de.")
-    parameters = data.get("parameters")
-    if parameters is None:
-        parameters = []
-    if (
-        not isinstance(parameters, list)
-        or len(parameters) > MAX_TEMPLATE_PARAMETERS
-        or not all(isinstance(p, str) and 0 < len(p) <= MAX_TEMPLATE_PARAMETER for p in parameters)
-    ):
-        raise ApiError(
-            422,
-            "invalid",
-            f"parameters must be a list of up to {MAX_TEMPLATE_PARAMETERS} non-empty strings "
-            f"of at most {MAX_TEMPLATE_PARAMETER} characters.",
-        )
-    return name, language, list(parameters)
-
-
 def template_text(name: str, language: str, parameters: list[str]) -> str:
     """How a template send reads in the thread: ``[template name (en_US): Anna, 10:00]``."""
     suffix = f": {', '.join(parameters)}" if parameters else ""
@@ -403,9 +374,15 @@ def template_text(name: str, language: str, parameters: list[str]) -> str:
 async def post_template(request: Request) -> Response:
     """An approved WhatsApp template message: allowed outside the 24-hour window."""
     principal = await require(request)
-    data = await read_json(request)
-    name, language, parameters = _template_fields(data)
-    client_id = field(data, "client_id", str, required=False, max_len=64)
+    body = await conversations_contract.POST_TEMPLATE.parse(
+        request, conversations_contract.PostTemplateBody
+    )
+    name, language, parameters, client_id = (
+        body.name,
+        body.language,
+        body.parameters,
+        body.client_id,
+    )
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         channel = await session.get(m.Channel, conv.channel_id)
@@ -413,7 +390,7 @@ async def post_template(request: Request) -> Response:
             raise ApiError(
                 422, "invalid", "Template messages can only be sent on WhatsApp conversations."
             )
-        await check_operator_message(session, conv, data)
+        await check_operator_message(session, conv, {"confirm_objection": body.confirm_objection})
     template = {"name": name, "language": language, "parameters": parameters}
     return await _send(
         request,

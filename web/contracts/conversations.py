@@ -78,6 +78,8 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PostTemplateBody(msgspec.Struct):
+    """An approved WhatsApp template, its language and the values of its placeholders."""
+
     name: Annotated[
         str, Meta(pattern="^[a-z0-9_]{1,512}$", description="The approved template's name.")
     ]
@@ -88,27 +90,20 @@ class PostTemplateBody(msgspec.Struct):
             description="The template's language code, e.g. `en_US`, `de`.",
         ),
     ]
-    parameters: (
-        Annotated[
-            Annotated[
-                list[Annotated[str, Meta(min_length=1, max_length=1024)]], Meta(max_length=10)
-            ],
-            Meta(description="Values of the body's {{1}}, {{2}}... in order."),
-        ]
-        | UnsetType
-    ) = UNSET
+    parameters: Annotated[
+        list[Annotated[str, Meta(min_length=1, max_length=1024)]],
+        Meta(max_length=10, description="Values of the body's {{1}}, {{2}}... in order."),
+    ] = []
     client_id: (
-        Annotated[str, Meta(max_length=64, description="Makes a resend idempotent.")] | UnsetType
-    ) = UNSET
-    confirm_objection: (
-        Annotated[
-            bool,
-            Meta(
-                description="Send even though the contact objected to being contacted (`processing: objected`)."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+        Annotated[str, Meta(min_length=1, max_length=64, description="Makes a resend idempotent.")]
+        | None
+    ) = None
+    confirm_objection: Annotated[
+        bool,
+        Meta(
+            description="Send even though the contact objected to being contacted (`processing: objected`)."
+        ),
+    ] = False
 
 
 class MarkReadBody(msgspec.Struct):
