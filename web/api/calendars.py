@@ -11,6 +11,7 @@ import html
 from datetime import datetime
 from typing import Any
 
+from msgspec import UNSET
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -51,10 +52,10 @@ async def _own_connection(db: Any, principal: Principal, calendar_id: str) -> Ca
 @declare(calendars_contract.CONNECT_CALENDAR)
 async def connect(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    provider = data.get("provider")
-    if provider not in PROVIDERS:
-        raise ApiError(422, "invalid", "The field 'provider' must be google or microsoft.")
+    body = await calendars_contract.CONNECT_CALENDAR.parse(
+        request, calendars_contract.ConnectCalendarBody
+    )
+    provider = body.provider
     if principal.session_id is None:
         raise ApiError(
             403, "forbidden", "Connect a calendar from a signed-in browser, not with an API token."
@@ -139,39 +140,25 @@ async def list_calendars(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
-def _calendar_ids(value: Any, name: str) -> list[str]:
-    if not isinstance(value, list) or not 1 <= len(value) <= 20:
-        raise ApiError(422, "invalid", f"The field '{name}' must list 1 to 20 calendar ids.")
-    out = []
-    for item in value:
-        if not isinstance(item, str) or not item.strip() or len(item) > 1024:
-            raise ApiError(422, "invalid", f"The field '{name}' must hold calendar ids.")
-        out.append(item.strip())
-    return out
-
-
 @declare(calendars_contract.UPDATE_CALENDAR)
 async def patch_calendar(request: Request) -> Response:
     """Which calendars are read for availability, and which one receives the events."""
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
+    patch = await calendars_contract.UPDATE_CALENDAR.parse(
+        request, calendars_contract.UpdateCalendarBody
+    )
     async with services(request).db() as db:
         connection = await _own_connection(db, principal, request.path_params["calendar_id"])
         if connection.status == "disconnected":
             raise ApiError(409, "disconnected", "This calendar is disconnected.")
-        if "availability_calendars" in data:
-            connection.availability_calendars = _calendar_ids(
-                data["availability_calendars"], "availability_calendars"
-            )
-        if "event_calendar" in data:
-            value = data["event_calendar"]
+        if patch.availability_calendars is not UNSET:
+            connection.availability_calendars = [c.strip() for c in patch.availability_calendars]
+        if patch.event_calendar is not UNSET:
             if connection.provider != "google":
                 raise ApiError(
                     422, "invalid", "Outlook events always go to the account's default calendar."
                 )
-            if not isinstance(value, str) or not value.strip() or len(value) > 1024:
-                raise ApiError(422, "invalid", "The field 'event_calendar' must be a calendar id.")
-            connection.event_calendar = value.strip()
+            connection.event_calendar = patch.event_calendar
         await db.commit()
         return JSONResponse(connection_json(connection))
 
@@ -313,11 +300,10 @@ async def slots(request: Request) -> Response:
 @declare(calendars_contract.CREATE_BOOKING)
 async def create_booking(request: Request) -> Response:
     principal = await require(request)
-    data = await read_json(request)
-    bt_id = data.get("booking_type_id")
-    if not isinstance(bt_id, str):
-        raise ApiError(422, "invalid", "The field 'booking_type_id' is required.")
-    start = _moment(data.get("start"), "start")
+    body = await calendars_contract.CREATE_BOOKING.parse(
+        request, calendars_contract.CreateBookingBody
+    )
+    bt_id, start = body.booking_type_id, _moment(body.start, "start")
     svc = services(request)
     async with svc.db() as db:
         conversation = await db.get(Conversation, request.path_params["id"][:40])
@@ -354,8 +340,10 @@ async def list_contact_bookings(request: Request) -> Response:
 @declare(calendars_contract.RESCHEDULE_BOOKING)
 async def patch_booking(request: Request) -> Response:
     principal = await require(request)
-    data = await read_json(request)
-    start = _moment(data.get("start"), "start")
+    body = await calendars_contract.RESCHEDULE_BOOKING.parse(
+        request, calendars_contract.RescheduleBookingBody
+    )
+    start = _moment(body.start, "start")
     moved = await booking.reschedule(
         services(request), principal.workspace_id, request.path_params["id"], start
     )

@@ -17,6 +17,8 @@ class ConnectCalendarReply(msgspec.Struct):
 
 
 class ConnectCalendarBody(msgspec.Struct):
+    """Which provider to connect."""
+
     provider: Literal["google", "microsoft"]
 
 
@@ -47,9 +49,16 @@ class ListCalendarsReply(msgspec.Struct):
     items: list[Calendar]
 
 
+CalendarId = Annotated[str, Meta(min_length=1, max_length=1024, pattern=r"\S")]
+
+
 class UpdateCalendarBody(msgspec.Struct):
-    availability_calendars: list[str] | UnsetType = UNSET
-    event_calendar: str | UnsetType = UNSET
+    """Which calendars are read for availability, and (Google) which receives the events."""
+
+    availability_calendars: (
+        Annotated[list[CalendarId], Meta(min_length=1, max_length=20)] | UnsetType
+    ) = UNSET
+    event_calendar: CalendarId | UnsetType = UNSET
 
 
 class PurgeCalendarDataReply(msgspec.Struct):
@@ -125,9 +134,15 @@ class CalendarBooking(msgspec.Struct):
     status: Literal["confirmed", "cancelled"] | UnsetType = UNSET
 
 
+# An RFC 3339 time with its offset; read by web.api.calendars._moment.
+Moment = Annotated[str, Meta(max_length=40, extra_json_schema={"format": "date-time"})]
+
+
 class CreateBookingBody(msgspec.Struct):
-    booking_type_id: str
-    start: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    """A slot of a booking type, for the conversation's contact."""
+
+    booking_type_id: Annotated[str, Meta(max_length=64)]
+    start: Moment
 
 
 class ListContactBookingsReply(msgspec.Struct):
@@ -135,7 +150,9 @@ class ListContactBookingsReply(msgspec.Struct):
 
 
 class RescheduleBookingBody(msgspec.Struct):
-    start: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    """The booking's new start."""
+
+    start: Moment
 
 
 # POST /api/calendars/connect
