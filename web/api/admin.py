@@ -30,7 +30,7 @@ from web.auth import passwords
 from web.auth.context import MANAGERS, ROLES, Principal, require
 from web.auth.sessions import end_operator_access
 from web.contracts import workspace as workspace_contract
-from web.errors import ApiError, read_json
+from web.errors import ApiError
 from web.gone import announce
 from web.operation import declare
 
@@ -166,34 +166,15 @@ async def get_workspace(request: Request) -> Response:
         return JSONResponse(_workspace_body(request, await _own_workspace(db, principal)))
 
 
-def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if "name" in data:
-        changes["name"] = validate.text(data["name"], "name")
-    if "retention_days" in data:
-        days = data["retention_days"]
-        if days is not None and (
-            isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500
-        ):
-            raise validate.invalid("retention_days", "must be null or a whole number of days")
-        changes["retention_days"] = days
-    if "allowed_origins" in data:
-        changes["allowed_origins"] = validate.origins(data["allowed_origins"], "allowed_origins")
-    if "business_hours" in data:
-        hours = data["business_hours"]
-        changes["business_hours"] = None if hours is None else _business_hours(hours)
-    if "ai_monthly_tokens" in data:
-        tokens = data["ai_monthly_tokens"]
-        if tokens is not None and (
-            isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 <= tokens <= 10**12
-        ):
-            raise validate.invalid("ai_monthly_tokens", "must be null or a whole number of tokens")
-        changes["ai_monthly_tokens"] = tokens
-    for flag in ("require_2fa", "agents_may_export", "ai_enabled"):
-        if flag in data:
-            if not isinstance(data[flag], bool):
-                raise validate.invalid(flag, "must be true or false")
-            changes[flag] = data[flag]
+def _workspace_changes(patch: workspace_contract.PatchWorkspaceBody) -> dict[str, Any]:
+    """The fields sent, each as stored (origins normalised, business hours checked)."""
+    changes = {
+        f: getattr(patch, f) for f in patch.__struct_fields__ if getattr(patch, f) is not UNSET
+    }
+    if "allowed_origins" in changes:
+        changes["allowed_origins"] = validate.origins(changes["allowed_origins"], "allowed_origins")
+    if changes.get("business_hours") is not None:
+        changes["business_hours"] = _business_hours(changes["business_hours"])
     return changes
 
 
@@ -203,7 +184,10 @@ async def patch_workspace(request: Request) -> Response:
     who have no second factor yet; until they enable one, their cookies and API tokens are
     refused (403 ``2fa_required``) and so are their sockets."""
     principal = await require(request, roles=MANAGERS)
-    changes = _workspace_changes(await read_json(request))
+    patch = await workspace_contract.PATCH_WORKSPACE.parse(
+        request, workspace_contract.PatchWorkspaceBody
+    )
+    changes = _workspace_changes(patch)
     _check_ai_changes(request, principal, changes)
     pending: list[str] = []
     async with services(request).db() as db:

@@ -41,14 +41,22 @@ class PatchOperatorBody(msgspec.Struct):
 
 
 class PatchWorkspaceBody(msgspec.Struct):
-    name: str | UnsetType = UNSET
+    """The workspace settings to change; a field left out stays as it is."""
+
+    name: Name | UnsetType = UNSET
     retention_days: (
         Annotated[
             Annotated[int, Meta(ge=1, le=36500)] | None, Meta(description="null keeps everything.")
         ]
         | UnsetType
     ) = UNSET
-    allowed_origins: list[str] | UnsetType = UNSET
+    allowed_origins: (
+        Annotated[
+            list[Annotated[str, Meta(max_length=300)]],
+            Meta(max_length=100, description="Origins such as https://example.com."),
+        ]
+        | UnsetType
+    ) = UNSET
     business_hours: dict[str, Any] | UnsetType | None = UNSET
     require_2fa: bool | UnsetType = UNSET
     agents_may_export: (
@@ -65,7 +73,8 @@ class PatchWorkspaceBody(msgspec.Struct):
     ) = UNSET
     ai_monthly_tokens: (
         Annotated[
-            Annotated[int, Meta(ge=0)] | None, Meta(description="Owners only; null: no limit.")
+            Annotated[int, Meta(ge=0, le=10**12)] | None,
+            Meta(description="Owners only; null: no limit."),
         ]
         | UnsetType
     ) = UNSET
