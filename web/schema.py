@@ -49,14 +49,20 @@ def problems_of(data: dict[str, Any], kind: type[msgspec.Struct]) -> list[dict[s
     return found
 
 
-def convert(data: dict[str, Any], kind: type[S]) -> S:
-    """``data`` as a ``kind``, or a 422 ``invalid`` listing every field's problem."""
+def convert(data: dict[str, Any], kind: type[S], within: str = "") -> S:
+    """``data`` as a ``kind``, or a 422 ``invalid`` listing every field's problem (named
+    ``<within>.<field>`` for an object nested in a body)."""
     keep: frozenset[str] = getattr(kind, "keep_space", frozenset())
     cleaned = {k: v.strip() if isinstance(v, str) and k not in keep else v for k, v in data.items()}
     try:
         return msgspec.convert(cleaned, kind, strict=True)
     except msgspec.ValidationError as err:
         problems = problems_of(cleaned, kind) or [{"field": "", "detail": str(err)}]
+        if within:
+            problems = [
+                {"field": f"{within}.{p['field']}", "detail": f"{within}.{p['detail']}"}
+                for p in problems
+            ]
         detail = " ".join(p["detail"] for p in problems)
         raise ApiError(422, "invalid", detail, extra={"problems": problems}) from None
 

@@ -68,75 +68,101 @@ ChannelCreated = Annotated[
 ]
 
 
-class MessengerConfig(msgspec.Struct):
-    page_id: str
-    access_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
-    app_secret: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
-    verify_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
+Secret = Annotated[
+    str, Meta(min_length=1, max_length=4096, pattern=r"\S", extra_json_schema={"writeOnly": True})
+]
+ProviderId = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
 
 
 class WidgetConfig(msgspec.Struct):
-    allowed_origins: list[str]
-    title: Annotated[str, Meta(max_length=100)] | UnsetType = UNSET
-    color: Annotated[str, Meta(pattern="^#[0-9a-fA-F]{6}$")] | UnsetType = UNSET
-    require_verification: bool | UnsetType = UNSET
+    """The website chat: where it may be embedded, and how it looks."""
+
+    allowed_origins: Annotated[
+        list[Annotated[str, Meta(max_length=300)]],
+        Meta(max_length=100, description="Origins such as https://example.com."),
+    ]
+    title: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
+    color: Annotated[str, Meta(pattern="^#[0-9a-fA-F]{6}$")] | None = None
+    require_verification: bool | None = None
     identity_secret: (
-        Annotated[
-            str,
-            Meta(
-                extra_json_schema={"writeOnly": True},
-                description="Key of the visitor identity HMAC (user_hash).",
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+        Annotated[Secret, Meta(description="Key of the visitor identity HMAC (user_hash).")] | None
+    ) = None
+
+
+class WhatsAppConfig(msgspec.Struct):
+    """A WhatsApp Business number of the Cloud API."""
+
+    phone_number_id: ProviderId
+    access_token: Secret
+    app_secret: Secret
+    verify_token: Secret
+
+
+class MessengerConfig(msgspec.Struct):
+    """A Facebook page's Messenger."""
+
+    page_id: ProviderId
+    access_token: Secret
+    app_secret: Secret
+    verify_token: Secret
+
+
+class InstagramConfig(msgspec.Struct):
+    """An Instagram professional account's messages."""
+
+    account_id: ProviderId
+    access_token: Secret
+    app_secret: Secret
+    verify_token: Secret
+
+
+class ViberConfig(msgspec.Struct):
+    """A Viber bot."""
+
+    auth_token: Secret
+    sender_name: Annotated[str, Meta(min_length=1, max_length=28)] | None = None
 
 
 class CustomConfig(msgspec.Struct):
     """A custom channel needs no settings: its adapter pushes through the ingest API."""
 
 
-class InstagramConfig(msgspec.Struct):
-    account_id: str
-    access_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
-    app_secret: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
-    verify_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
-
-
-class WhatsAppConfig(msgspec.Struct):
-    phone_number_id: str
-    access_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
-    app_secret: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
-    verify_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
-
-
-class ViberConfig(msgspec.Struct):
-    auth_token: Annotated[str, Meta(extra_json_schema={"writeOnly": True})]
+# Each kind's config, and which of its fields are secrets (sealed, never read back).
+CONFIGS: dict[str, type[msgspec.Struct]] = {
+    "widget": WidgetConfig,
+    "whatsapp": WhatsAppConfig,
+    "messenger": MessengerConfig,
+    "instagram": InstagramConfig,
+    "viber": ViberConfig,
+    "custom": CustomConfig,
+}
+SECRETS = frozenset({"identity_secret", "access_token", "app_secret", "verify_token", "auth_token"})
 
 
 class ChannelCreate(msgspec.Struct):
+    """A channel to connect: its kind, a name, and the kind's config."""
+
     kind: ChannelKind
-    name: Annotated[str, Meta(max_length=200, description="Defaults to the kind.")] | UnsetType = (
-        UNSET
-    )
-    config: (
-        Annotated[
-            Any,
-            Meta(
-                extra_json_schema={
-                    "oneOf": [
-                        {"$ref": "#/components/schemas/WidgetConfig"},
-                        {"$ref": "#/components/schemas/WhatsAppConfig"},
-                        {"$ref": "#/components/schemas/MessengerConfig"},
-                        {"$ref": "#/components/schemas/InstagramConfig"},
-                        {"$ref": "#/components/schemas/ViberConfig"},
-                        {"$ref": "#/components/schemas/CustomConfig"},
-                    ]
-                }
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+    name: (
+        Annotated[str, Meta(min_length=1, max_length=200, description="Defaults to the kind.")]
+        | None
+    ) = None
+    config: Annotated[
+        Any,
+        Meta(
+            description="The config of the channel's kind (its fields are checked per kind).",
+            extra_json_schema={
+                "anyOf": [
+                    {"$ref": "#/components/schemas/WidgetConfig"},
+                    {"$ref": "#/components/schemas/WhatsAppConfig"},
+                    {"$ref": "#/components/schemas/MessengerConfig"},
+                    {"$ref": "#/components/schemas/InstagramConfig"},
+                    {"$ref": "#/components/schemas/ViberConfig"},
+                    {"$ref": "#/components/schemas/CustomConfig"},
+                ]
+            },
+        ),
+    ] = None
 
 
 class RegisterWebhookReply(msgspec.Struct):
