@@ -18,19 +18,14 @@ from starlette.requests import Request
 from hub.model import rfc3339
 from storage.models import Operator, Workspace
 from web import audit
-from web.auth import passwords
 from web.auth.accounts import normalize_email
 from web.auth.context import Principal, must_enable_2fa
-from web.errors import ApiError, field
+from web.errors import ApiError
 from web.services import Services
 
 
 def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
-
-
-def email_field(data: dict[str, Any], name: str = "email") -> str:
-    return email_address(str(field(data, name, str, max_len=320)), name)
 
 
 def email_address(value: str, name: str = "email") -> str:
@@ -39,19 +34,6 @@ def email_address(value: str, name: str = "email") -> str:
     if normal is None:
         raise ApiError(422, "invalid", f"The field '{name}' is not an email address.")
     return normal
-
-
-def password_field(data: dict[str, Any], name: str = "password") -> str:
-    value = data.get(name)
-    if not isinstance(value, str):
-        raise ApiError(422, "invalid", f"The field '{name}' is required and must be a string.")
-    if len(value) < passwords.MIN_LENGTH:
-        raise ApiError(
-            422, "invalid", f"The field '{name}' needs at least {passwords.MIN_LENGTH} characters."
-        )
-    if len(value) > passwords.MAX_LENGTH:
-        raise ApiError(422, "invalid", f"The field '{name}' is longer than {passwords.MAX_LENGTH}.")
-    return value
 
 
 def operator_json(operator: Operator) -> dict[str, Any]:
