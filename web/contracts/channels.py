@@ -159,6 +159,7 @@ class ChannelCreate(msgspec.Struct):
                     {"$ref": "#/components/schemas/InstagramConfig"},
                     {"$ref": "#/components/schemas/ViberConfig"},
                     {"$ref": "#/components/schemas/CustomConfig"},
+                    {"type": "null"},
                 ]
             },
         ),
