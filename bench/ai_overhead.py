@@ -4,7 +4,8 @@
 
 Starts a fake OpenAI-compatible server (uvicorn, loopback) that answers every
 chat-completions request after ``--delay-ms``, and the hub's services on a fresh SQLite
-file (or ``--database``). Runs ``ai_classify``, ``ai_extract`` and ``ai_reply`` one after
+file (or ``--database``). Runs ``ai_classify``, ``ai_extract`` and ``ai_reply`` (with its
+snippets only, and with 20 documents of about 5,000 characters to rank) one after
 another ``--calls`` times each and prints, per step, p50 and p95 of: the whole step, the
 provider round trip as the hub saw it (the call log's latency: HTTP on loopback plus the
 fake's delay) and the difference, which is the hub's overhead (the gate and budget reads,
@@ -42,6 +43,7 @@ ANSWERS = {
     "read": {"order": "A-1002", "email": "[email_1]"},
     "answer": {"answer": "We are open 9 to 17.", "sources": [1], "confident": True},
 }
+DOCUMENTS = 20
 TEXTS = [
     "Hello, I ordered last week",
     "My order is A-1002, write to jane@example.com",
@@ -100,6 +102,13 @@ async def seed(services: Services) -> tuple[str, str]:
                 )
             )
         conv.last_seq = len(TEXTS)
+        # Documents for ai_reply to rank: 20 of about 5,000 characters, one that answers.
+        filler = "Our shop sells bread, cakes and coffee from local farms. " * 10
+        for i in range(DOCUMENTS):
+            text = "\n\n".join(f"Section {j}. {filler}" for j in range(8))
+            if i == 7:
+                text += "\n\nWe are open 9 to 17, Monday to Friday."
+            db.add(m.AiDocument(workspace_id=workspace.id, title=f"Handbook {i}", text=text))
         await db.commit()
         return workspace.id, conv.id
 
@@ -146,8 +155,16 @@ async def main(calls: int, delay_ms: float, database: str | None) -> None:
             "ai_reply": (
                 ai_steps.reply,
                 ai_steps.AiReply(
-                    knowledge=[ai_steps.Knowledge(q="Hours?", a="9 to 17")], next="n", on_unsure="u"
+                    knowledge=[ai_steps.Knowledge(q="Hours?", a="9 to 17")],
+                    documents=False,
+                    next="n",
+                    on_unsure="u",
                 ),
+            ),
+            # The workspace's documents ranked (BM25 over every passage) before each call.
+            "ai_reply+doc": (
+                ai_steps.reply,
+                ai_steps.AiReply(next="n", on_unsure="u"),
             ),
         }
         backend = settings.database_url.split(":")[0]

@@ -1,6 +1,6 @@
 """Where the bytes of an idle authenticated operator socket go.
 
-    .venv/bin/python bench/memory.py [-n 1000] [--top 25] [--frames 16]
+    .venv/bin/python bench/memory.py [-n 1000] [--top 25] [--frames 16] [--ws hub|uvicorn]
 
 Runs the app in this process exactly as ``inviaro serve`` builds it (``create_app`` and
 ``web.server.uvicorn_config``, uvloop when installed) on a free loopback port, on SQLite in
@@ -87,8 +87,16 @@ async def server_main(args: argparse.Namespace) -> None:
     import httpx
 
     from web import config
+    from web import server as web_server
     from web.app import create_app
     from web.server import uvicorn_config, uvicorn_server
+
+    if args.ws == "uvicorn":  # uvicorn's own protocol, without web/ws_protocol.py's changes
+        from uvicorn.protocols.websockets.websockets_sansio_impl import (
+            WebSocketsSansIOProtocol,
+        )
+
+        web_server.WebSocketProtocol = WebSocketsSansIOProtocol  # type: ignore[misc]
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -214,6 +222,12 @@ def main() -> None:
     p.add_argument("--top", type=int, default=25, help="tracemalloc lines to show")
     p.add_argument("--frames", type=int, default=16, help="traceback depth to trace")
     p.add_argument("--timeout", type=float, default=300, help="give up after this many seconds")
+    p.add_argument(
+        "--ws",
+        choices=["hub", "uvicorn"],
+        default="hub",
+        help="the WebSocket protocol: web/ws_protocol.py's (default) or uvicorn's own",
+    )
     args = p.parse_args()
     try:
         import uvloop

@@ -12,9 +12,18 @@ hub's alone. A: idle sockets over both processes; B: one big room as fast as ack
 C: many rooms at a steady rate; G: C at twice the rate; E: as many idle sockets as the
 open-files limit allows on ONE process; F (flat cost): B's load on a small room, alone and
 beside many idle sockets in many rooms, reporting how much the CPU per delivery grew, also
-net of what the idle sockets cost by themselves. It prints medians over the runs and the
-hub/python-socketio ratios; raw JSON and the hubs' logs go to ``bench/results/<time>/``.
-Only 127.0.0.1 is ever contacted; every process it started is ended by its pid.
+net of what the idle sockets cost by themselves. H (C' in the issue): one message per
+ingest request at a fixed rate into ONE hub process, every message from a new contact, as
+channel webhooks arrive (p50/p99 acknowledgement, late and lost apart, server CPU per
+request); I: the highest rate of such requests with p99 under 50 ms and nothing refused,
+late or lost. H and I are the hub's alone (python-socketio has no ingest door):
+
+    .venv/bin/python bench/run.py --only H --targets inviaro    # C' alone, about 1 minute
+
+It prints medians over the runs and the hub/python-socketio ratios. The targets' order
+alternates between runs. Every server's log, every scenario's raw JSON and the table go
+to ``bench/results/<time>/`` (the JSON and the table are small and committed; logs are
+not). Only 127.0.0.1 is ever contacted; every process it started is ended by its pid.
 """
 
 from __future__ import annotations
@@ -54,6 +63,8 @@ FULL = {
     "F": {"operators": 300, "visitors": 2, "window": 8, "duration": 5, "idle": 2000, "rooms": 200},
     "E": {"operators": 20000},
     "G": {"operators": 2000, "rooms": 100, "rate": 2000, "duration": 10},
+    "H": {"rate": 1000, "duration": 10, "connections": 64},
+    "I": {"duration": 5, "connections": 64},
 }
 QUICK = {
     "runs": 1,
@@ -64,6 +75,8 @@ QUICK = {
     "F": {"operators": 200, "visitors": 2, "window": 8, "duration": 3, "idle": 500, "rooms": 50},
     "E": {"operators": 3000},
     "G": {"operators": 500, "rooms": 50, "rate": 1000, "duration": 5},
+    "H": {"rate": 1000, "duration": 5, "connections": 64},
+    "I": {"duration": 3, "connections": 64},
 }
 # A process can hold no more sockets than its open-files hard limit allows (a few files
 # go to the database, Redis and the listener).
@@ -220,7 +233,7 @@ class Bench:
         servers = []
         for _ in range(2):
             port = free_port()
-            log = self.tmp / f"sio-{port}.log"
+            log = self.out / f"sio-{port}.log"  # kept beside the hubs' logs
             proc = self.procs.start(
                 [sys.executable, str(HERE / "sio_server.py"), str(port), self.redis_url],
                 dict(os.environ),
@@ -375,12 +388,15 @@ class Bench:
         for key in ("p50_ms", "p99_ms", "p999_ms", "max_ms"):
             self.record(target, f"{name}_{key}", s[key])
         self.record(target, f"{name}_loss", s["loss"])
+        self.record(target, f"{name}_late", s["late"])
+        self.record(target, f"{name}_generator_errors", s["generator_errors"])
         self.record(target, f"{name}_acked_per_s", s["acked_per_s"])
         self.say(
             target,
             name,
             f"acked {s['acked_per_s']}/s, p50 {s['p50_ms']} ms, p99 "
-            f"{s['p99_ms']} ms, loss {s['loss']:.2%}, cpu {s['cpu_seconds']} hubs "
+            f"{s['p99_ms']} ms, loss {s['loss']:.2%} ({s['lost']} lost, {s['late']} late), "
+            f"generator errors {s['generator_errors']}, cpu {s['cpu_seconds']} hubs "
             f"{s['server']['cpu_seconds']}",
         )
 
@@ -466,14 +482,55 @@ class Bench:
             f"ms, batch {s['mean_batch']}, cpu {s['cpu_seconds']}",
         )
 
+    def scenario_h(self, servers: Any, run: int) -> None:
+        """C': one message per ingest request at a fixed rate, on ONE hub process."""
+        p = self.plan["H"]
+        s = self.ingest_rate(servers[:1], f"H-inviaro-{run}", ["--rate", str(p["rate"])], p)
+        for key in ("p50_ms", "p99_ms", "late", "lost", "refused", "server_cpu_us_per_request"):
+            self.record("inviaro", f"H_{key}", s[key])
+        self.say(
+            "inviaro",
+            "H",
+            f"{s['rate']:.0f} req/s: acked {s['acked']}, late {s['late']}, lost {s['lost']}, "
+            f"refused {s['refused']}; p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms; "
+            f"{s['server_cpu_us_per_request']} µs server CPU/request, generator errors "
+            f"{s['generator_errors']}",
+        )
+
+    def scenario_i(self, servers: Any, run: int) -> None:
+        """Ingest requests/s at p99 < 50 ms on ONE process, nothing refused, late or lost."""
+        p = self.plan["I"]
+        s = self.ingest_rate(servers[:1], f"I-inviaro-{run}", ["--search"], p)
+        self.record("inviaro", "I_best_rate", s["best_rate_p99_under_50ms"])
+        self.say("inviaro", "I", f"{s['best_rate_p99_under_50ms']} req/s at p99 < 50 ms")
+
+    def ingest_rate(
+        self, servers: Any, name: str, extra: list[str], p: dict[str, Any]
+    ) -> dict[str, Any]:
+        out = self.out / f"{name}.json"
+        cmd = [sys.executable, str(HERE / "ingest_rate.py"), "--json", str(out)]
+        cmd += ["--duration", str(p["duration"]), "--connections", str(p["connections"]), *extra]
+        for url, proc in servers:
+            cmd += ["--url", url, "--server-pid", str(proc.pid)]
+        log = self.out / f"{name}.log"
+        with log.open("w") as err:
+            done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, timeout=900)
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"ingest_rate {name} failed:\n{log.read_text()[-3000:]}")
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
     def say(self, target: str, name: str, text: str) -> None:
         print(f"  {name} {target:<9} {text}", file=sys.stderr, flush=True)
 
     def run(self) -> None:
-        only = set(self.args.only or "ABCDEFG")
+        only = set(self.args.only or "ABCDEFGHI")
         for run in range(1, self.plan["runs"] + 1):
             print(f"run {run}/{self.plan['runs']}", file=sys.stderr, flush=True)
-            for target in self.args.targets.split(","):
+            targets = self.args.targets.split(",")
+            if run % 2 == 0:  # alternate, so neither target always runs on a warmer machine
+                targets.reverse()
+            for target in targets:
                 servers = self.start_hubs() if target == "inviaro" else self.start_sio()
                 try:
                     if "A" in only:
@@ -486,6 +543,10 @@ class Bench:
                         self.scenario_c(target, servers, run, "G")
                     if "D" in only and target == "inviaro":
                         self.scenario_d(servers, run)
+                    if "H" in only and target == "inviaro":
+                        self.scenario_h(servers, run)
+                    if "I" in only and target == "inviaro":
+                        self.scenario_i(servers, run)
                     if "F" in only:
                         self.scenario_f(target, servers, run)
                     if "E" in only:  # last: it leaves the most behind
@@ -501,7 +562,7 @@ class Bench:
             values = self.results[target].get(key)
             return statistics.median(values) if values else None
 
-        a, b, c, d, f, g = (self.plan[k] for k in "ABCDFG")
+        a, b, c, d, f, g, h = (self.plan[k] for k in "ABCDFGH")
         e_sockets = self.sockets("E")
         rows = [
             (
@@ -523,7 +584,8 @@ class Bench:
                 "5",
             ),
             ("C. p99 (ms)", "C_p99_ms", "25"),
-            ("C. loss", "C_loss", "0"),
+            ("C. loss (after a 60 s drain)", "C_loss", "0"),
+            ("C. late deliveries (over 1 s)", "C_late", ""),
             ("C. acked msg/s", "C_acked_per_s", ""),
             (
                 f"G. C at {g['rate']} msg/s ({g['operators']} in {g['rooms']} rooms): p50 (ms)",
@@ -541,6 +603,18 @@ class Bench:
             ("D. writer commit p99 (ms)", "D_commit_p99_ms", "50"),
             ("D. accept p99: arrival to durable and published (ms)", "D_accept_p99_ms", ""),
             ("D. writer backlog at end", "D_backlog", "0"),
+            (
+                f"C' (H). {h['rate']} ingest requests/s, 1 message each, new contacts, ONE "
+                "process: p50 ack (ms)",
+                "H_p50_ms",
+                "10",
+            ),
+            ("C' (H). p99 ack (ms)", "H_p99_ms", "50"),
+            ("C' (H). late (acked after 1 s)", "H_late", "0"),
+            ("C' (H). lost (never acked, or an error)", "H_lost", "0"),
+            ("C' (H). refused (429/503)", "H_refused", "0"),
+            ("C' (H). server CPU per request (µs)", "H_server_cpu_us_per_request", ""),
+            ("I. ingest requests/s at p99 < 50 ms, ONE process", "I_best_rate", "2500"),
             (
                 f"E. {e_sockets} idle sockets on ONE process: memory per socket (KB)",
                 "E_kb_per_socket",
@@ -596,13 +670,14 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="one small run (a 2-minute smoke)")
     p.add_argument("--runs", type=int, help="runs per scenario (default 3, --quick 1)")
-    p.add_argument("--only", help="scenarios to run, e.g. AB (default ABCDEFG)")
+    p.add_argument("--only", help="scenarios to run, e.g. AB (default ABCDEFGHI)")
     p.add_argument("--targets", default="inviaro,socketio", help="servers to run (default: both)")
     args = p.parse_args()
-    try:
-        import socketio  # noqa: F401
-    except ImportError:
-        raise SystemExit("bench: pip install -e '.[bench]' (python-socketio) first") from None
+    if "socketio" in args.targets.split(","):
+        try:
+            import socketio  # noqa: F401
+        except ImportError:
+            raise SystemExit("bench: pip install -e '.[bench]' (python-socketio) first") from None
     bench = Bench(args)
     if args.runs:
         bench.plan = {**bench.plan, "runs": args.runs}

@@ -199,12 +199,21 @@ def read_input(kind: FieldKind, text: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Snippet:
+    """A question/answer snippet of the step; or, with ``document`` set, a passage of the
+    workspace's document of that title (``a`` its text, ``q`` empty)."""
+
     q: str
     a: str
+    document: str | None = None
+
+    def numbered(self, number: int) -> str:
+        if self.document is not None:
+            return f'[{number}] From the document "{self.document}":\n{self.a}'
+        return f"[{number}] Q: {self.q}\nA: {self.a}"
 
 
 def reply_prompt(knowledge: Sequence[Snippet], turns: Sequence[Turn]) -> list[dict[str, str]]:
-    numbered = "\n".join(f"[{i + 1}] Q: {s.q}\nA: {s.a}" for i, s in enumerate(knowledge))
+    numbered = "\n".join(s.numbered(i + 1) for i, s in enumerate(knowledge))
     return chat(
         "You answer a customer's last message for a business, using ONLY these facts:\n"
         f"{numbered}\n"

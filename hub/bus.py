@@ -42,6 +42,10 @@ class Bus(Protocol):
         """Stop listening and release connections; ``publish`` then raises BusUnavailable."""
         ...
 
+    async def ping(self) -> bool:
+        """Readiness: whether the bus's backing service answers now (never raises)."""
+        ...
+
     async def publish(self, payload: bytes, *topics: str) -> None:
         """Hand ``payload`` to every process subscribed to each of ``topics`` (this one
         included), in one go: several topics cost one wait, not one each.
@@ -75,6 +79,9 @@ class MemoryBus:
 
     async def close(self) -> None:
         self._closed = True
+
+    async def ping(self) -> bool:
+        return True  # in process: nothing to reach
 
     async def publish(self, payload: bytes, *topics: str) -> None:
         if self._closed:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
@@ -38,7 +39,8 @@ from hub.ids import new_id
 log = logging.getLogger(__name__)
 
 # A socket's send, as an ``async def``: it is usually run to completion by hand, outside
-# any task, so it must not depend on the task it runs in.
+# any task, so it must not depend on the task it runs in (uvicorn's is pinned to that by
+# tests/web/test_ws_send_by_hand.py; what it buys: docs/internals.md).
 Send = Callable[[str | bytes], Coroutine[Any, Any, None]]
 Close = Callable[[int], Awaitable[None]]
 DEFAULT_QUEUE_BOUND = 256
@@ -78,26 +80,48 @@ class Counters:
 
 
 class _Outbox:
-    """What the connections of one registry share: the counters, the queue bounds, and the
-    connections with frames to write on this turn of the event loop."""
+    """What the connections of one registry share: the counters, the queue bounds, the
+    connections with frames to write on this turn of the event loop, and the publish times
+    of what was delivered on it (fan-out latency, observed once the frames are written)."""
 
-    __slots__ = ("_due", "counters", "limit", "max_bytes")
+    __slots__ = ("_due", "_stamps", "counters", "limit", "max_bytes", "observe")
 
-    def __init__(self, counters: Counters, limit: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        counters: Counters,
+        limit: int,
+        max_bytes: int,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
         self.counters = counters
         self.limit = limit
         self.max_bytes = max_bytes
+        self.observe = observe
         self._due: list[Connection] = []
+        self._stamps: list[float] = []
 
     def schedule(self, conn: Connection) -> None:
-        if not self._due:
+        if not self._due and not self._stamps:
             asyncio.get_running_loop().call_soon(self._flush)
         self._due.append(conn)
+
+    def stamp(self, published_at: float) -> None:
+        """A delivery published at ``published_at`` (wall clock) was queued on this turn."""
+        if not self._due and not self._stamps:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._stamps.append(published_at)
 
     def _flush(self) -> None:
         due, self._due = self._due, []
         for conn in due:
             conn._drain()
+        if self._stamps and self.observe is not None:
+            # Written now to every socket that could take it at once; a slow socket's
+            # frames wait in its bounded queue (and it is cut off past the bound).
+            stamps, self._stamps = self._stamps, []
+            now = time.time()
+            for published_at in stamps:
+                self.observe(max(0.0, now - published_at))
 
 
 @types.coroutine
@@ -370,10 +394,12 @@ class Registry:
         bus: Bus,
         queue_bound: int = DEFAULT_QUEUE_BOUND,
         queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        observe_fanout: Callable[[float], None] | None = None,
     ) -> None:
         self.bus = bus
         self.counters = Counters()
-        self._outbox = _Outbox(self.counters, queue_bound, queue_bytes)
+        # Seconds from a publish to its frames written here (metrics, by the web layer).
+        self._outbox = _Outbox(self.counters, queue_bound, queue_bytes, observe_fanout)
         self._topics: dict[str, set[Connection]] = {}
         self._conns: set[Connection] = set()
 
@@ -424,9 +450,12 @@ class Registry:
         """Topics with at least one local connection."""
         return list(self._topics)
 
-    def deliver(self, topic: str, payload: bytes) -> None:
-        """The bus handler: push a msgpack-encoded frame to every local socket on ``topic``."""
+    def deliver(self, topic: str, payload: bytes, published_at: float | None = None) -> None:
+        """The bus handler: push a msgpack-encoded frame to every local socket on ``topic``;
+        ``published_at`` (wall clock), when the publisher stamped it, times the fan-out."""
         self._fan_out(topic, payload, Connection.push)
+        if published_at is not None and self._outbox.observe is not None and topic in self._topics:
+            self._outbox.stamp(published_at)
 
     def redeliver(self, topic: str, payload: bytes) -> Iterable[Connection]:
         """Feed a frame the bus may have dropped to every local socket on ``topic``, behind

@@ -153,6 +153,9 @@ class Message:
     # A private note: operators only, never a visitor's socket, never a channel.
     private: bool = False
     delivery: Delivery = NO_DELIVERY
+    # When the message was sent, as its sender's system said (a provider's timestamp, the
+    # ingest API's ``sent_at``); ``created_at`` is when the hub stored it.
+    sent_at: datetime | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire = {
@@ -173,7 +176,19 @@ class Message:
             wire["options"] = [{"label": label, "value": value} for label, value in self.options]
         if self.option is not None:
             wire["option"] = self.option
+        if self.sent_at is not None:
+            wire["sent_at"] = rfc3339(self.sent_at)
         return wire
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A widget visitor who has not written yet: nothing about them is stored until their
+    first message, which creates the contact ``contact_id`` (with the channel identity
+    ``external_id`` when it does not exist yet) and the conversation the message names."""
+
+    contact_id: str
+    external_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +220,9 @@ class Inbound:
     payload: dict[str, Any] | None = None
     # A private note (operators only; stored, never sent out, never shown to the visitor).
     private: bool = False
+    # A widget visitor's first message: the store creates the reserved contact and
+    # conversation (``conversation_id``) in the same transaction as the message.
+    reservation: Reservation | None = None
 
 
 @dataclass(frozen=True, slots=True)

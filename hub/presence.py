@@ -45,8 +45,8 @@ class Presence(Protocol):
         """
         ...
 
-    async def forget(self, workspace_id: str, operator_id: str) -> None:
-        """Erase every entry of the operator (erasure, removal from the workspace)."""
+    async def close(self) -> None:
+        """Release connections (at shutdown)."""
         ...
 
 
@@ -101,10 +101,8 @@ class MemoryPresence:
                 del self._entries[workspace_id]
         return gone
 
-    async def forget(self, workspace_id: str, operator_id: str) -> None:
-        entries = self._entries.get(workspace_id, {})
-        for key in [k for k in entries if k[0] == operator_id]:
-            del entries[key]
+    async def close(self) -> None:
+        return None  # nothing held outside this process
 
 
 # The Redis layout. Per workspace W a set of its online operators, ``presence:W``; per
@@ -288,17 +286,6 @@ class RedisPresence:
                 *(self._eval(_ONLINE, self._keys(*k[:2]), self._online_args(*k)) for k in mine)
             )
         return list(zip(gone[::2], gone[1::2], strict=True))
-
-    async def forget(self, workspace_id: str, operator_id: str) -> None:
-        mine = [k for k in self._local if k[0] == workspace_id and k[1] == operator_id]
-        for key in mine:
-            del self._local[key]
-        workspace_key, operator_key, holdings, _ = self._keys(workspace_id, operator_id)
-        await self._calls.execute(
-            ("DEL", operator_key),
-            ("SREM", workspace_key, operator_id),
-            *(("SREM", holdings, _SEP.join(key)) for key in mine),
-        )
 
     async def close(self) -> None:
         await self._calls.close()

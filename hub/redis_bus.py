@@ -7,6 +7,9 @@ restart, a network cut), then back off (0.1 s doubling to 5 s) and start over, c
 connection pool, so a blocked subscriber never holds up a publish, through a
 :class:`hub.redis_pipeline.Pipeliner`: publishes made while one round trip is under way go
 out together in the next pipeline, in order.
+
+The listener drives redis-py below its public pub/sub API, at connection level; what it
+relies on there is pinned by ``tests/hub/test_redis_bus_pins.py`` (see docs/internals.md).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +29,7 @@ from hub.fanout import (
     workspace_topic,
 )
 from hub.frames import Frame
-from hub.model import Author, Inbound, Message
+from hub.model import Author, Inbound, Message, Reservation
 from hub.presence import Presence
 from hub.store import MessageStore, Receipt, WriteResult
 
@@ -57,6 +58,9 @@ class VisitorPrincipal:
     channel_id: str
     contact_id: str
     name: str | None = None
+    # Set while the visitor has not written yet: nothing of theirs is stored, and their
+    # first message creates contact and conversation (hub.model.Reservation).
+    reservation: Reservation | None = None
 
 
 Principal = OperatorPrincipal | VisitorPrincipal
@@ -80,6 +84,26 @@ ObjectionCheck = Callable[[str, bool], Awaitable[str | None]]
 
 def _pack(frame: Frame) -> bytes:
     return msgpack.packb(frame, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+# A bus payload from :meth:`Hub._publish` is stamped with its publish time, so every
+# process can time its fan-out (publish to frames written): the byte 0xC1, which msgpack
+# never uses, then the wall-clock time as a little-endian double, then the frame.
+# Payloads without it (other publishers, an older process) are delivered as they are.
+STAMP = b"\xc1"
+_TIME = struct.Struct("<d")
+_STAMPED = len(STAMP) + _TIME.size
+
+
+def stamp(payload: bytes, now: float) -> bytes:
+    return STAMP + _TIME.pack(now) + payload
+
+
+def unstamp(payload: bytes) -> tuple[bytes, float | None]:
+    """The frame and its publish time (None when it carries none)."""
+    if payload[:1] == STAMP and len(payload) > _STAMPED:
+        return payload[_STAMPED:], _TIME.unpack_from(payload, 1)[0]
+    return payload, None
 
 
 class Hub:
@@ -111,6 +135,8 @@ class Hub:
         # Told of every accepted message once it is durable and published (the flow runner
         # listens here); each must return at once and do its work in its own task.
         self.on_accepted: list[Callable[[WriteResult], None]] = []
+        # Told of every delivery receipt published (the flow runner hears refused sends).
+        self.on_receipts: list[Callable[[list[Receipt]], None]] = []
         # Set by the composition root: who a private note's @mentions name.
         self.resolve_mentions: MentionResolver | None = None
 
@@ -124,6 +150,7 @@ class Hub:
         queue_bound: int = 256,
         heartbeat_s: int = 25,
         observe_accept: Callable[[float], None] | None = None,
+        observe_fanout: Callable[[float], None] | None = None,
     ) -> Hub:
         """Wire bus, registry and hub, whose callbacks point at each other."""
         hub: Hub | None = None
@@ -136,10 +163,11 @@ class Hub:
 
         def on_message(topic: str, payload: bytes) -> None:
             if registry is not None:
-                registry.deliver(topic, payload)
+                frame, published_at = unstamp(payload)
+                registry.deliver(topic, frame, published_at)
 
         bus = make_bus(on_message, on_reconnect)
-        registry = Registry(bus, queue_bound)
+        registry = Registry(bus, queue_bound, observe_fanout=observe_fanout)
         hub = cls(
             store, bus, registry, presence, heartbeat_s=heartbeat_s, observe_accept=observe_accept
         )
@@ -191,6 +219,11 @@ class Hub:
         for r in receipts:
             frame = frames.receipt(r.conversation_id, r.message_id, r.status, r.delivery)
             await self._publish(_pack(frame), workspace_topic(r.workspace_id))
+        for listener in self.on_receipts:
+            try:
+                listener(receipts)
+            except Exception:
+                log.exception("an on_receipts listener failed")
 
     async def publish_conversation(self, workspace_id: str, conversation: dict[str, Any]) -> None:
         """A conversation changed (status, assignee, tags): tell the workspace's operators."""
@@ -203,7 +236,7 @@ class Hub:
 
     async def _publish(self, payload: bytes, *topics: str) -> None:
         try:
-            await self.bus.publish(payload, *topics)
+            await self.bus.publish(stamp(payload, time.time()), *topics)
         except BusUnavailable as err:
             # Durable already; other processes' clients heal by resume or on_reconnect.
             # Said once per outage, however many messages it lasts.
@@ -243,28 +276,6 @@ class Hub:
                 after_seq = page[-1].seq
             if len(page) < REPLAY_PAGE:
                 return
-
-    async def replay(
-        self,
-        workspace_id: str,
-        conversation_id: str,
-        after_seq: int,
-        *,
-        include_private: bool = True,
-    ) -> list[Frame]:
-        """Every missed ``message`` frame, then ``resumed``."""
-        out: list[Frame] = []
-        last: int | None = None
-        pages = self.replay_pages(
-            workspace_id, conversation_id, after_seq, include_private=include_private
-        )
-        async for page in pages:
-            out += [frames.message(m) for m in page]
-            last = page[-1].seq
-        if last is None:  # nothing missed: where the conversation is, not where the client is
-            last = await self.store.last_seq(workspace_id, conversation_id)
-        out.append(frames.resumed(conversation_id, last))
-        return out
 
     def on_bus_reconnect(self, since: datetime) -> None:
         """Bus handler: after an outage, re-deliver from the database what may be missing.

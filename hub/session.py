@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import assert_never
 
 from hub import frames
@@ -86,6 +87,12 @@ class Session:
     def _sees_notes(self) -> bool:
         """Operators see private notes; a visitor never does."""
         return isinstance(self.principal, OperatorPrincipal)
+
+    @property
+    def _reserved(self) -> bool:
+        """A visitor who has not written yet (see :class:`hub.model.Reservation`)."""
+        p = self.principal
+        return isinstance(p, VisitorPrincipal) and p.reservation is not None
 
     @property
     def _author(self) -> Author:
@@ -172,8 +179,9 @@ class Session:
         ref = frame.ref if isinstance(frame, Send) else None
         return frames.error("rate_limited", "too many frames; slow down", ref)
 
-    async def handle(self, frame: ClientFrame) -> list[Frame]:
-        """The replies to one decoded frame (may raise :class:`hub.store.Gone`)."""
+    async def handle(self, frame: Send | Typing | Read | Ping) -> list[Frame]:
+        """The replies to one decoded frame other than a resume, which streams its replies
+        itself (:meth:`_stream_replay`); may raise :class:`hub.store.Gone`."""
         ref = frame.ref if isinstance(frame, Send) else None
         if not self._allow(frame):
             return [self._rate_limited(frame)]
@@ -182,20 +190,14 @@ class Session:
                 return await self._send(frame)
             if isinstance(frame, Typing):
                 conv = await self._conversation(frame.conversation_id)
+                if self._reserved:
+                    return []  # no conversation to type in until the first message
                 await self.hub.publish_typing(
                     self.principal.workspace_id, conv, self._author, frame.active
                 )
                 return []
             if isinstance(frame, Read):
                 return await self._read(frame)
-            if isinstance(frame, Resume):
-                conv = await self._conversation(frame.conversation_id)
-                return await self.hub.replay(
-                    self.principal.workspace_id,
-                    conv,
-                    frame.after_seq,
-                    include_private=self._sees_notes,
-                )
             if isinstance(frame, Ping):
                 return [frames.pong()]
             assert_never(frame)
@@ -219,6 +221,7 @@ class Session:
                 conversation_id=conv,
                 client_id=frame.client_id,
                 payload=None if frame.option is None else {"option": frame.option},
+                reservation=p.reservation,
             )
         else:
             if self._reply_check is not None and not frame.private:
@@ -242,13 +245,15 @@ class Session:
                 private=frame.private,
             )
         result = await self.hub.accept(inbound)
+        if isinstance(p, VisitorPrincipal) and p.reservation is not None:
+            self.principal = replace(p, reservation=None)  # stored now, with its contact
         self._remember(conv)
         return [frames.ack(frame.ref, result.message)]
 
     async def _read(self, frame: Read) -> list[Frame]:
         p = self.principal
         conv = await self._conversation(frame.conversation_id)
-        if isinstance(p, VisitorPrincipal):
+        if isinstance(p, VisitorPrincipal) and p.reservation is None:
             receipts = await self.hub.store.mark_read(p.workspace_id, conv, frame.seq)
             await self.hub.publish_receipts(receipts)
         return []  # an operator's read marks nothing the contract shows yet
@@ -278,6 +283,11 @@ class Session:
             await self.conn.reply(frames.error(err.code, err.detail, None, frame.conversation_id))
             return
         except NotFound:
+            p = self.principal
+            if isinstance(p, VisitorPrincipal) and p.reservation is not None:
+                # Nothing written yet: the visitor's conversation is empty.
+                await self.conn.reply(frames.resumed(p.conversation_id, 0))
+                return
             conv_id = frame.conversation_id
             await self.conn.reply(frames.error("not_found", "no such conversation", None, conv_id))
             return

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.model import rfc3339
 from storage import models as m
+from storage.dialect import dialect_insert
 from storage.models import table_of
-from storage.writer import dialect_insert
 
 T_USAGE = table_of(m.AiUsage)
 
@@ -56,7 +56,12 @@ async def recent_turns(db: AsyncSession, conversation_id: str, limit: int) -> li
     rows = (
         await db.execute(
             select(m.Message.author_kind, m.Message.text)
-            .where(m.Message.conversation_id == conversation_id, m.Message.text != "")
+            .where(
+                m.Message.conversation_id == conversation_id,
+                m.Message.text != "",
+                # A flow's system lines are the hub talking to operators, not the conversation.
+                m.Message.author_kind != "system",
+            )
             .order_by(m.Message.seq.desc())
             .limit(limit)
         )

@@ -56,9 +56,10 @@ from hub.store import NotFound
 from storage import models as m
 from storage.backup_crypto import EncryptingWriter, decrypt
 from storage.db import is_sqlite, make_engine
+from storage.ledger import erased_contact_hash
 from storage.migrate import MIGRATIONS
 from storage.models import table_of
-from storage.privacy import erase_contact, erased_contact_hash
+from storage.privacy import erase_contact
 
 PREFIX = "inviaro-backup-"
 SUFFIX = ".ivb"

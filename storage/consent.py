@@ -6,13 +6,19 @@ longer counts and the widget asks again. Each answer (given, refused, withdrawn 
 visitor, or a withdrawal an operator records) is a :class:`storage.models.ConsentRecord`
 with the text as shown, its version and the time; the newest is the current answer.
 Records go with their contact (erasure, retention) and are part of its export.
+
+A widget visitor who has not written yet has no contact (:mod:`storage.reserved`): their
+answers wait as :class:`storage.models.PendingConsent` rows under the reserved contact id
+and become consent records, with their own times, when the first message creates the
+contact (:func:`attach_pending`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.ids import new_id
@@ -25,6 +31,7 @@ MAX_TEXT = 2000
 T_WS = table_of(m.Workspace)
 T_CONTACT = table_of(m.Contact)
 T_CONSENT = table_of(m.ConsentRecord)
+T_PENDING = table_of(m.PendingConsent)
 Source = Literal["visitor", "operator"]
 
 
@@ -102,11 +109,24 @@ async def history(conn: AsyncConnection, contact_id: str) -> list[dict[str, Any]
     return [record_json(r) for r in rows]
 
 
+async def _current_pending(conn: AsyncConnection, contact_id: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            select(T_PENDING)
+            .where(T_PENDING.c.contact_id == contact_id)
+            .order_by(T_PENDING.c.at.desc(), T_PENDING.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return {"granted": row.granted, "version": row.version} if row is not None else None
+
+
 async def for_visitor(conn: AsyncConnection, workspace_id: str, contact_id: str) -> dict[str, Any]:
     """What the widget needs: the question (text, version, or None when off) and whether
-    this visitor's current answer is a yes to exactly this version."""
+    this visitor's current answer (or, before their first message, their pending one) is a
+    yes to exactly this version."""
     question = await settings(conn, workspace_id)
-    answer = await current(conn, contact_id)
+    answer = await current(conn, contact_id) or await _current_pending(conn, contact_id)
     agreed = bool(answer and answer["granted"] and answer["version"] == question["version"])
     return {
         "text": question["text"] if question["enabled"] else None,
@@ -124,23 +144,39 @@ async def record(
     version: int | None,
     source: Source,
     operator_id: str | None = None,
+    reserved: bool = False,
 ) -> dict[str, Any]:
     """Store one answer. A yes must name the current version (else
     :class:`OutdatedConsent`); a withdrawal is always accepted and records the current
     text. NotFound for a contact outside the workspace; InvalidConsent when the workspace
-    asks nothing."""
+    asks nothing. With ``reserved`` (a widget visitor's contact id, vouched for by its
+    signed token, not erased), an answer given before the contact exists is held pending
+    until the visitor's first message creates it."""
     exists = await conn.scalar(
         select(T_CONTACT.c.id).where(
             T_CONTACT.c.id == contact_id, T_CONTACT.c.workspace_id == workspace_id
         )
     )
-    if exists is None:
+    if exists is None and not reserved:
         raise NotFound("no such contact in this workspace")
     question = await settings(conn, workspace_id)
     if not question["enabled"]:
         raise InvalidConsent("This workspace asks for no consent.")
     if granted and version != question["version"]:
         raise OutdatedConsent("The consent text changed; read the new one and answer again.")
+    if exists is None:
+        held = {
+            "granted": granted,
+            "version": question["version"],
+            "text": question["text"],
+            "at": utcnow(),
+        }
+        await conn.execute(
+            T_PENDING.insert().values(
+                id=new_id("pc_"), workspace_id=workspace_id, contact_id=contact_id, **held
+            )
+        )
+        return {**held, "at": rfc3339(held["at"]), "source": source, "operator_id": None}
     row_id = new_id("cr_")
     await conn.execute(
         T_CONSENT.insert().values(
@@ -157,3 +193,46 @@ async def record(
     )
     row = (await conn.execute(select(T_CONSENT).where(T_CONSENT.c.id == row_id))).one()
     return record_json(row)
+
+
+async def attach_pending(conn: AsyncConnection, workspace_id: str, contact_ids: list[str]) -> int:
+    """The contacts were just created: their pending answers become their consent records
+    (same times, texts and versions). Returns how many moved."""
+    if not contact_ids:
+        return 0
+    rows = list(
+        await conn.execute(
+            select(T_PENDING).where(
+                T_PENDING.c.workspace_id == workspace_id,
+                T_PENDING.c.contact_id.in_(contact_ids),
+            )
+        )
+    )
+    if not rows:
+        return 0
+    await conn.execute(
+        T_CONSENT.insert(),
+        [
+            {
+                "id": new_id("cr_"),
+                "workspace_id": workspace_id,
+                "contact_id": r.contact_id,
+                "granted": r.granted,
+                "version": r.version,
+                "text": r.text,
+                "source": "visitor",
+                "operator_id": None,
+                "at": r.at,
+            }
+            for r in rows
+        ],
+    )
+    await conn.execute(delete(T_PENDING).where(T_PENDING.c.id.in_([r.id for r in rows])))
+    return len(rows)
+
+
+async def purge_pending(conn: AsyncConnection, before: datetime) -> int:
+    """Pending answers given before ``before`` whose visitor never wrote: no token can
+    name them any more, so they go (the ``inviaro purge`` and the worker's retention)."""
+    result = await conn.execute(delete(T_PENDING).where(T_PENDING.c.at < before))
+    return int(result.rowcount or 0)

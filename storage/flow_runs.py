@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from hub.model import rfc3339, utcnow
 from storage import models as m
@@ -33,6 +33,37 @@ async def waiting_run(db: AsyncSession, conversation_id: str) -> m.FlowRun | Non
         .order_by(m.FlowRun.started_at.desc())
         .limit(1)
     )
+
+
+_ANYTHING_TO_RUN = select(
+    or_(
+        select(m.FlowRun.id)
+        .where(
+            m.FlowRun.conversation_id == bindparam("conversation_id"),
+            m.FlowRun.status.in_(LIVE),
+        )
+        .exists(),
+        select(m.Flow.id)
+        .where(m.Flow.workspace_id == bindparam("workspace_id"), m.Flow.status == "published")
+        .where(m.Flow.trigger.in_(bindparam("triggers", expanding=True)))
+        .exists(),
+    )
+)
+
+
+async def anything_to_run(
+    conn: AsyncConnection, workspace_id: str, conversation_id: str, triggers: tuple[str, ...]
+) -> bool:
+    """Whether a contact's message could move a flow at all: the conversation has a live
+    run, or the workspace a published flow with one of ``triggers``. One indexed query
+    (built once) on a plain connection, so that the common answer, no, costs one round
+    trip per message."""
+    params = {
+        "conversation_id": conversation_id,
+        "workspace_id": workspace_id,
+        "triggers": list(triggers),
+    }
+    return bool(await conn.scalar(_ANYTHING_TO_RUN, params))
 
 
 async def event_taken(db: AsyncSession, key: str) -> bool:
@@ -147,7 +178,7 @@ async def claim_timers(
 ) -> list[DueTimer]:
     """Lease up to ``limit`` due timers for ``lease``; the caller fires and deletes them."""
     now = now or utcnow()
-    table = m.FlowTimer.__table__
+    table = m.table_of(m.FlowTimer)
     async with engine.begin() as conn:
         query = (
             select(table.c.id, table.c.run_id, table.c.epoch)

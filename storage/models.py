@@ -105,6 +105,8 @@ class Operator(Base):
     # Set when an owner deleted the account: the row stays, without personal data, so
     # messages and audit entries keep pointing at "former operator".
     deleted_at: Mapped[datetime | None]
+    # What the inbox notifies this operator of (web/api/notifications.py); None: defaults.
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class BackupCode(Base):
@@ -270,6 +272,9 @@ class Message(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _created()
+    # When its sender's system says it was sent (a provider's timestamp, the ingest API's
+    # ``sent_at``); ``created_at`` is when the hub stored it. Unknown for most messages.
+    sent_at: Mapped[datetime | None]
     # Structured content beside ``text`` (a WhatsApp template send: ``{"template": ...}``).
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
@@ -547,6 +552,20 @@ class AiCall(Base):
     answer: Mapped[str | None] = mapped_column(Text)
 
 
+class AiDocument(Base):
+    """A text the workspace maintains for ``ai_reply`` to answer from (its prices, its
+    terms, its FAQ): the business's own text, kept until an owner or admin deletes it or
+    the workspace goes."""
+
+    __tablename__ = "ai_documents"
+    id: Mapped[str] = _id("doc_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AiUsage(Base):
     """Tokens a workspace's AI calls used in one month, for its budget. Counts only, so
     it outlives erased conversations (an erasure does not refill a budget)."""
@@ -607,6 +626,7 @@ class ErasureLedgerEntry(Base):
     """
 
     __tablename__ = "erasure_ledger"
+    __table_args__ = (Index("ix_erasure_ledger_workspace_hash", "workspace_id", "contact_hash"),)
     id: Mapped[str] = _id("er_")
     workspace_id: Mapped[str] = mapped_column(ID)
     contact_hash: Mapped[str] = mapped_column(String(64))
@@ -632,3 +652,134 @@ class ConsentRecord(Base):
     source: Mapped[str] = mapped_column(String(16))  # visitor | operator
     operator_id: Mapped[str | None] = mapped_column(ID)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Billing records (storage.billing). No foreign key to the workspace: invoices and payments
+# are business records that outlive the workspace's deletion and purge (tax law: 10 years).
+
+
+class BillingAccount(Base):
+    """A workspace's billing details, plan and seats, as the owner last set them."""
+
+    __tablename__ = "billing_accounts"
+    workspace_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    company_name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(500))
+    country: Mapped[str] = mapped_column(String(2))
+    vat_id: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    plan: Mapped[str] = mapped_column(String(32))
+    seats: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InvoiceCounter(Base):
+    """The last number used in one series and year: incremented in the issuing
+    transaction, so a number is used exactly when its invoice is (no gaps)."""
+
+    __tablename__ = "invoice_counters"
+    series: Mapped[str] = mapped_column(String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class Invoice(Base):
+    """An issued invoice or credit note: never changed once written (paid is derived
+    from payments); the buyer and seller are copied in as they were at issue."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("series", "year", "seq"),)
+    id: Mapped[str] = _id("inv_")
+    workspace_id: Mapped[str] = mapped_column(ID, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # invoice | credit_note
+    series: Mapped[str] = mapped_column(String(8))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    corrects_id: Mapped[str | None] = mapped_column(ID)
+    issued_at: Mapped[datetime] = mapped_column(index=True)
+    period: Mapped[str | None] = mapped_column(String(7))
+    currency: Mapped[str] = mapped_column(String(3))
+    buyer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seller: Mapped[list[str]] = mapped_column(JSON)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    net: Mapped[int] = mapped_column(Integer)
+    vat_percent: Mapped[int] = mapped_column(Integer)
+    vat: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
+class Payment(Base):
+    """Money received for an invoice; ``event_id`` (the provider's) makes it idempotent."""
+
+    __tablename__ = "payments"
+    id: Mapped[str] = _id("pay_")
+    invoice_id: Mapped[str] = mapped_column(ID, index=True)
+    workspace_id: Mapped[str] = mapped_column(ID, index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    reference: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_at: Mapped[datetime]
+
+
+class AccountLink(Base):
+    """A single-use, expiring link mailed or handed to someone: an invitation to join the
+    workspace (``purpose`` invite: ``email`` and ``role`` say who and as what) or a
+    password reset (``operator_id``). Only the token's SHA-256 is kept."""
+
+    __tablename__ = "account_links"
+    id: Mapped[str] = _id("al_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    purpose: Mapped[str] = mapped_column(String(16))  # invite | reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str | None] = mapped_column(String(16))
+    operator_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[str | None] = mapped_column(ID)  # the operator who asked for it
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class PendingConsent(Base):
+    """A widget visitor's consent answer given before their first message, when no contact
+    exists yet (:mod:`storage.reserved`): held under the visitor's reserved contact id and
+    moved into :class:`ConsentRecord` when the first message creates the contact. No
+    foreign key to contacts, since that contact does not exist yet; removed with its
+    workspace, and by retention once no visitor token can name it any more."""
+
+    __tablename__ = "pending_consents"
+    id: Mapped[str] = _id("pc_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    contact_id: Mapped[str] = mapped_column(ID, index=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CsatRating(Base):
+    """A satisfaction survey sent when an operator resolved a conversation, and its answer
+    (1 to 5) once the contact gave one (:mod:`storage.csat`). Goes with its conversation."""
+
+    __tablename__ = "csat_ratings"
+    __table_args__ = (Index("ix_csat_ratings_workspace_requested", "workspace_id", "requested_at"),)
+    id: Mapped[str] = _id("cs_")
+    workspace_id: Mapped[str] = mapped_column(ID, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    # Who is rated: the conversation's operator and team when it was resolved.
+    operator_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="SET NULL")
+    )
+    team_id: Mapped[str | None] = mapped_column(ID, ForeignKey("teams.id", ondelete="SET NULL"))
+    message_id: Mapped[str] = mapped_column(ID)  # the survey message
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None]

@@ -169,8 +169,8 @@ async def delete_operator(
 
     The row keeps its id (messages, assignments and audit entries point at it) but loses
     name, email, password, second factor and backup codes, and is disabled for good;
-    every session and API token ends. The caller tells the revocation hooks afterwards,
-    so open sockets close. Raises NotFound for an unknown or already deleted operator.
+    every session and API token ends. The caller announces a ``hub.gone.Gone`` for them
+    afterwards, so open sockets close. Raises NotFound for an unknown or already deleted operator.
     """
     await _operator(conn, workspace_id, operator_id)
     now = utcnow()

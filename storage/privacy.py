@@ -10,7 +10,6 @@ contact that never existed, so callers reveal nothing.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,9 +24,11 @@ from hub.model import rfc3339, utcnow
 from hub.store import NotFound
 from storage import consent, search
 from storage import models as m
+from storage.dialect import dialect_insert
+from storage.ledger import erased_contact_hash
 from storage.models import table_of
 from storage.serialize import contact_to_wire, conversation_to_wire, message_from_row
-from storage.writer import dialect_insert, provider_id_hash
+from storage.writer_sql import provider_id_hash
 
 T_WS = table_of(m.Workspace)
 T_CONTACT = table_of(m.Contact)
@@ -324,7 +325,7 @@ async def export_contact(db: Db, workspace_id: str, contact_id: str) -> dict[str
         for conv in convs:
             rows_of = messages[conv.id]
             wire = conversation_to_wire(
-                conv,  # type: ignore[arg-type]
+                conv,
                 channels[conv.channel_id],
                 contact,
                 message_from_row(rows_of[-1]) if rows_of else None,
@@ -365,11 +366,6 @@ def _booking_export(row: Any) -> dict[str, Any]:
         "status": row.status,
         "created_at": rfc3339(row.created_at),
     }
-
-
-def erased_contact_hash(workspace_id: str, contact_id: str) -> str:
-    """What the erasure ledger keeps of an erased contact: no id, only this hash."""
-    return hashlib.sha256(f"{workspace_id}\x00{contact_id}".encode()).hexdigest()
 
 
 async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureReport:

@@ -7,12 +7,15 @@ One pass (:func:`purge_expired`) removes, in order:
 2. contacts of those workspaces left without any conversation (and their identities and
    bookings);
 3. audit entries older than ``audit_retention_days`` (except those under an active legal
-   hold, :mod:`storage.legal_hold`), expired sessions and sessions revoked more than a day ago;
+   hold, :mod:`storage.legal_hold`), expired sessions and sessions revoked more than a day ago,
+   and consent answers of widget visitors who never wrote, after 30 days;
 4. workspaces deleted (``deleted_at``) longer ago than ``workspace_recovery_days``,
    completely (a workspace with audit entries under a legal hold waits for its lifting);
 5. the cached event metadata (the booking rows: summaries, times, provider ids) of
    calendars disconnected ``CALENDAR_CACHE_DAYS`` (30) days ago or more, with an audit
-   entry per calendar (the privacy policy promises this).
+   entry per calendar (the privacy policy promises this);
+6. invoices and payments older than ``billing_retention_years`` (10), which outlive
+   their workspace until then (:mod:`storage.billing`).
 
 Every delete runs in batches of ``batch_size`` rows, each batch its own short transaction,
 so the writer and the inbox are never blocked behind one long purge. Every batch re-checks
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.ids import new_id
 from hub.model import as_utc, rfc3339, utcnow
 from storage import models as m
+from storage.billing import RETENTION_YEARS, purge_billing
 from storage.db import make_engine
 from storage.legal_hold import held, workspace_has_held_entries
 from storage.models import table_of
@@ -49,6 +53,9 @@ T_SESSION = table_of(m.Session)
 T_CALENDAR = table_of(m.CalendarConnection)
 T_BOOKING_TYPE = table_of(m.BookingType)
 T_CONSENT = table_of(m.ConsentRecord)
+T_PENDING = table_of(m.PendingConsent)
+# A widget visitor's consent answer held for a first message that never came.
+PENDING_CONSENT_KEEP = timedelta(days=30)
 
 AUDIT_RETENTION_DAYS = 90
 WORKSPACE_RECOVERY_DAYS = 90
@@ -65,6 +72,7 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     T_CONV,
     T_IDENT,
     table_of(m.ConsentRecord),
+    T_PENDING,
     T_CONTACT,
     T_BOOKING_TYPE,
     T_CALENDAR,
@@ -85,8 +93,12 @@ class PurgeReport:
     contacts: int = 0
     audit_entries: int = 0
     sessions: int = 0
+    pending_consents: int = 0
     workspaces: int = 0
     calendar_bookings: int = 0
+    invoices: int = 0
+    payments: int = 0
+    billing_accounts: int = 0
     # Past retention but kept: under a legal hold (entries), or holding held entries.
     audit_entries_held: int = 0
     workspaces_held: int = 0
@@ -300,6 +312,7 @@ async def purge_expired(
     dry_run: bool = False,
     audit_retention_days: int = AUDIT_RETENTION_DAYS,
     workspace_recovery_days: int = WORKSPACE_RECOVERY_DAYS,
+    billing_retention_years: int = RETENTION_YEARS,
 ) -> PurgeReport:
     """Run one retention pass as if it were ``as_of`` (default: now). See the module doc.
 
@@ -327,6 +340,13 @@ async def purge_expired(
     report.audit_entries_held = await _count(engine, T_AUDIT, and_(audit_expired, held(T_AUDIT)))
     logs: list[tuple[str, Table, ColumnElement[bool]]] = [
         ("audit_entries", T_AUDIT, and_(audit_expired, ~held(T_AUDIT))),
+        (
+            # Consent answers of widget visitors who never wrote (storage.consent): such a
+            # visitor who comes back later is simply asked again.
+            "pending_consents",
+            T_PENDING,
+            T_PENDING.c.at < as_of - PENDING_CONSENT_KEEP,
+        ),
         (
             "sessions",
             T_SESSION,
@@ -357,6 +377,10 @@ async def purge_expired(
         if not dry_run:
             await _purge_workspace(engine, workspace_id, batch_size)
         report.workspaces += 1
+
+    billing = await purge_billing(engine, as_of, billing_retention_years, dry_run)
+    report.invoices, report.payments = billing.invoices, billing.payments
+    report.billing_accounts = billing.billing_accounts
     return report
 
 
@@ -368,6 +392,7 @@ async def run_purge(
     batch_size: int = 500,
     audit_retention_days: int = AUDIT_RETENTION_DAYS,
     workspace_recovery_days: int = WORKSPACE_RECOVERY_DAYS,
+    billing_retention_years: int = RETENTION_YEARS,
 ) -> PurgeReport:
     """The entry point for ``inviaro purge`` and the worker: one pass on its own engine."""
     engine = make_engine(database_url)
@@ -379,6 +404,7 @@ async def run_purge(
             dry_run=dry_run,
             audit_retention_days=audit_retention_days,
             workspace_recovery_days=workspace_recovery_days,
+            billing_retention_years=billing_retention_years,
         )
     finally:
         await engine.dispose()

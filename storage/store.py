@@ -13,11 +13,12 @@ from hub.store import NotFound, Receipt, WriteResult
 from storage import faults
 from storage import models as m
 from storage.faults import StorageHealth
+from storage.group_commit import Observe
 from storage.serialize import message_from_row
-from storage.writer import BatchingWriter, Observe
+from storage.writer import BatchingWriter
 
-T_MSG = m.Message.__table__
-T_CONV = m.Conversation.__table__
+T_MSG = m.table_of(m.Message)
+T_CONV = m.table_of(m.Conversation)
 
 
 class SqlStore:
@@ -91,7 +92,7 @@ class SqlStore:
         async with self.engine.connect() as conn:
             await self._require_owner(conn, workspace_id, conversation_id)
             rows = await conn.execute(query.order_by(T_MSG.c.seq).limit(limit))
-            return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
+            return [message_from_row(r) for r in rows]
 
     async def messages_since(
         self, workspace_ids: list[str], since: datetime, limit: int, after: Message | None = None
@@ -108,7 +109,7 @@ class SqlStore:
             )
         async with self.engine.connect() as conn:
             rows = await conn.execute(query.order_by(*order).limit(limit))
-            return [message_from_row(r) for r in rows]  # type: ignore[arg-type]
+            return [message_from_row(r) for r in rows]
 
     async def last_seq(self, workspace_id: str, conversation_id: str) -> int:
         async with self.engine.connect() as conn:

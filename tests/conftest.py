@@ -34,6 +34,9 @@ PG_URL = normalize_url(
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
+# Fixtures kept in their own modules: a real SMTP server and a hub that mails to it.
+pytest_plugins = ("tests.smtp_sink",)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgres_only`` (several processes on one database) are not run on

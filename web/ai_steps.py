@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from hub import ai as prompts
+from hub import knowledge
 from hub.flows.ai import AiClassify, AiExtract, AiReply, AiStep, Knowledge
+from storage import ai_calls, ai_documents
 from web import ai
 
 if TYPE_CHECKING:
@@ -99,9 +101,16 @@ async def extract(services: Services, place: Place, step: AiExtract) -> StepOutc
 
 
 async def reply(services: Services, place: Place, step: AiReply) -> StepOutcome:
-    """An answer from the knowledge only; hands over to ``on_unsure`` when the model is
-    not confident or names no fact it used."""
+    """An answer from the knowledge only: the step's snippets and the passages of the
+    workspace's documents that match the contact's question. Hands over to ``on_unsure``
+    without asking the provider when nothing matches, and when the model is not confident
+    or names no fact it used."""
     knowledge = [prompts.Snippet(k.q, k.a) for k in step.knowledge]
+    if step.documents:
+        knowledge += await _passages(services, place, step.last_messages)
+    if not knowledge:
+        note = "Nothing in the knowledge matches the question: handed over"
+        return StepOutcome(step.on_unsure, note)
     try:
         done = await _ask(
             services,
@@ -117,6 +126,22 @@ async def reply(services: Services, place: Place, step: AiReply) -> StepOutcome:
             note = "AI was not confident, or not grounded in the knowledge: handed over"
         return StepOutcome(step.on_unsure, note, call_id=fallback.call_id)
     return StepOutcome(step.next, "AI answered", say=done.value, call_id=done.call_id)
+
+
+async def _passages(services: Services, place: Place, last_messages: int) -> list[prompts.Snippet]:
+    """The document passages that best match the contact's last message (or, when it
+    matches none, their last few messages together), ranked here: the documents never
+    leave the server whole, only these passages do."""
+    async with services.db() as db:
+        documents = await ai_documents.knowledge(db, place.workspace_id)
+        if not documents:
+            return []
+        turns = await ai_calls.recent_turns(db, place.conversation_id, last_messages)
+    asked = [text for kind, text in turns if kind == "contact"]
+    found = knowledge.rank(asked[-1], documents) if asked else []
+    if not found and len(asked) > 1:
+        found = knowledge.rank(" ".join(asked), documents)
+    return [prompts.Snippet("", p.text, document=p.title) for p in found]
 
 
 class _Fallback(Exception):

@@ -11,10 +11,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from web import config, failures, processing, ws
+from web import config, failures
 from web.errors import ApiError, api_error_handler, http_error_handler, server_error_handler
 from web.guard import RejectNul
 from web.headers import SecurityHeaders
+from web.request_timer import RequestTimer
 from web.routes import all_routes
 from web.services import Services
 from web.worker import start_in_process
@@ -29,8 +30,6 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await Services.start(settings)
         app.state.services = services
-        ws.install(app)
-        processing.install(services)
         start_in_process(services)
         try:
             yield
@@ -47,7 +46,11 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=all_routes(),
-        middleware=[Middleware(SecurityHeaders, settings=settings), Middleware(RejectNul)],
+        middleware=[
+            Middleware(RequestTimer),
+            Middleware(SecurityHeaders, settings=settings),
+            Middleware(RejectNul),
+        ],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,

@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,9 @@ from hub.model import as_utc, rfc3339, utcnow
 from storage.models import Booking, BookingType, CalendarConnection, Contact
 from web.calendar_connections import CalendarUnavailable, call_provider
 from web.errors import ApiError
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 log = logging.getLogger("inviaro.booking")
 
@@ -241,7 +244,7 @@ def _without(busy: Iterable[Interval], hole: Interval | None) -> list[Interval]:
 
 
 async def _provider_busy(
-    services: Any, connection_id: str, start: datetime, end: datetime
+    services: Services, connection_id: str, start: datetime, end: datetime
 ) -> FreeBusy:
     async def read(connection: CalendarConnection, token: str) -> FreeBusy:
         calendars = list(connection.availability_calendars or [])
@@ -276,7 +279,7 @@ async def _our_busy(
 
 
 async def _busy(
-    services: Any,
+    services: Services,
     bt: BookingType,
     start: datetime,
     end: datetime,
@@ -296,7 +299,7 @@ async def _busy(
 
 
 async def free_slots(
-    services: Any,
+    services: Services,
     bt: BookingType,
     window_start: datetime,
     window_end: datetime,
@@ -329,7 +332,7 @@ def slot_label(start: datetime, time_zone: str | None) -> str:
 
 
 async def offer_slots(
-    services: Any,
+    services: Services,
     workspace_id: str,
     booking_type_id: str,
     *,
@@ -382,7 +385,7 @@ def _check_bookable(bt: BookingType, start: datetime, now: datetime) -> Interval
 
 
 async def _claim(
-    services: Any, bt: BookingType, slot: Interval, booking: Booking | None, make: Any
+    services: Services, bt: BookingType, slot: Interval, booking: Booking | None, make: Any
 ) -> Booking:
     """Under the calendar's lock: refuse an overlap with our live bookings, then write.
 
@@ -400,7 +403,7 @@ async def _claim(
                 )
                 .values(status="connected")
             )
-            if locked.rowcount != 1:
+            if locked.rowcount != 1:  # type: ignore[attr-defined]
                 raise BookingError(
                     503, "calendar_unavailable", "The calendar is not connected any more."
                 )
@@ -421,7 +424,7 @@ async def _claim(
 
 
 async def book(
-    services: Any,
+    services: Services,
     *,
     workspace_id: str,
     booking_type_id: str,
@@ -510,7 +513,7 @@ async def load_booking(db: AsyncSession, workspace_id: str, booking_id: str) -> 
 
 
 async def reschedule(
-    services: Any,
+    services: Services,
     workspace_id: str,
     booking_id: str,
     start: datetime,
@@ -573,7 +576,7 @@ async def reschedule(
 
 
 async def _delete_event(
-    services: Any, calendar_id: str, event_calendar: str | None, event_id: str
+    services: Services, calendar_id: str, event_calendar: str | None, event_id: str
 ) -> None:
     async def remove(connection: CalendarConnection, token: str) -> None:
         if connection.provider == "google":
@@ -586,7 +589,32 @@ async def _delete_event(
     await call_provider(services, calendar_id, remove)
 
 
-async def cancel(services: Any, workspace_id: str, booking_id: str) -> Booking:
+async def next_booking(
+    services: Services,
+    workspace_id: str,
+    contact_id: str,
+    booking_type_id: str,
+    *,
+    now: datetime | None = None,
+) -> Booking | None:
+    """The contact's next confirmed booking of the type, the one a contact replying
+    "reschedule" or "cancel" means; None when there is none ahead."""
+    async with services.db() as db:
+        return await db.scalar(
+            select(Booking)
+            .where(
+                Booking.workspace_id == workspace_id,
+                Booking.contact_id == contact_id,
+                Booking.booking_type_id == booking_type_id,
+                Booking.status == "confirmed",
+                Booking.starts_at > (now or utcnow()),
+            )
+            .order_by(Booking.starts_at)
+            .limit(1)
+        )
+
+
+async def cancel(services: Services, workspace_id: str, booking_id: str) -> Booking:
     """Cancel a booking; the provider's event is deleted while the calendar is connected
     (a disconnected calendar is never called again: the booking is cancelled here only)."""
     async with services.db() as db:
@@ -636,7 +664,7 @@ async def live_events_of_contact(
     return [LiveEvent(r.calendar_id, r.event_calendar, r.provider_event_id) for r in rows]
 
 
-async def cancel_events(services: Any, events: Sequence[LiveEvent]) -> int:
+async def cancel_events(services: Services, events: Sequence[LiveEvent]) -> int:
     """Best effort after an erasure: delete each event at its provider; how many went."""
     done = 0
     for event in events:

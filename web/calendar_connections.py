@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,9 @@ from storage.models import CalendarConnection, OAuthState
 from web import metrics
 from web.config import Settings
 from web.crypto import decrypt_json, encrypt_json, random_token, sha256_hex
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 log = logging.getLogger("inviaro.calendars")
 
@@ -145,7 +148,7 @@ async def take_state(
 
 
 async def finish_connect(
-    services: Any, pending: OAuthState, verifier: str, code: str
+    services: Services, pending: OAuthState, verifier: str, code: str
 ) -> CalendarConnection:
     """Exchange the code, name the account, store the connection (not committed)."""
     settings: Settings = services.settings
@@ -191,7 +194,7 @@ async def finish_connect(
 # Tokens and calls ----------------------------------------------------------------------------
 
 
-async def _load(services: Any, connection_id: str) -> CalendarConnection:
+async def _load(services: Services, connection_id: str) -> CalendarConnection:
     async with services.db() as db:
         connection = await db.get(CalendarConnection, connection_id)
     if connection is None:
@@ -201,10 +204,10 @@ async def _load(services: Any, connection_id: str) -> CalendarConnection:
             f"The {connection.provider.title()} calendar is {connection.status}: "
             "reconnect it in Settings → Calendars."
         )
-    return connection  # type: ignore[no-any-return]
+    return connection
 
 
-async def _save_tokens(services: Any, connection_id: str, tokens: Tokens) -> None:
+async def _save_tokens(services: Services, connection_id: str, tokens: Tokens) -> None:
     sealed = encrypt_json(services.settings.secret_key, tokens.as_json())
     async with services.db() as db:
         # Never resurrect a connection disconnected meanwhile.
@@ -216,7 +219,7 @@ async def _save_tokens(services: Any, connection_id: str, tokens: Tokens) -> Non
         await db.commit()
 
 
-async def mark_broken(services: Any, connection: CalendarConnection, reason: str) -> None:
+async def mark_broken(services: Services, connection: CalendarConnection, reason: str) -> None:
     log.warning("calendar %s marked broken: %s", connection.id, reason)
     metrics.CALENDARS_BROKEN.labels(connection.provider).inc()
     async with services.db() as db:
@@ -228,7 +231,7 @@ async def mark_broken(services: Any, connection: CalendarConnection, reason: str
         await db.commit()
 
 
-async def _refresh(services: Any, connection: CalendarConnection, tokens: Tokens) -> Tokens:
+async def _refresh(services: Services, connection: CalendarConnection, tokens: Tokens) -> Tokens:
     client = oauth_client(services.settings, connection.provider)
     if not tokens.refresh_token:
         await mark_broken(services, connection, "no refresh token")
@@ -257,7 +260,7 @@ async def _refresh(services: Any, connection: CalendarConnection, tokens: Tokens
 
 
 async def call_provider(
-    services: Any,
+    services: Services,
     connection_id: str,
     fn: Callable[[CalendarConnection, str], Awaitable[T]],
 ) -> T:
@@ -290,7 +293,7 @@ async def call_provider(
             ) from exc
 
 
-async def disconnect(services: Any, connection: CalendarConnection) -> None:
+async def disconnect(services: Services, connection: CalendarConnection) -> None:
     """Revoke at the provider where it can (Google), then forget the tokens.
 
     The caller sets the status and commits; after that no call uses this connection.

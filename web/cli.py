@@ -7,10 +7,10 @@ import argparse
 import asyncio
 import getpass
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from hub.model import as_utc
 from web import config
@@ -18,9 +18,9 @@ from web import config
 log = logging.getLogger("inviaro")
 
 
-def _settings() -> config.Settings:
+def _settings(port: int | None = None) -> config.Settings:
     try:
-        return config.load()
+        return config.load(port=port)
     except config.ConfigError as exc:
         print(f"inviaro: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -40,9 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from web.app import create_app
     from web.server import uvicorn_config, uvicorn_server
 
-    if args.port:
-        os.environ["PORT"] = str(args.port)
-    settings = _settings()
+    settings = _settings(args.port or None)
     app = create_app(settings)
     server = uvicorn_server(uvicorn_config(app, settings, host=args.host, log_level=args.log_level))
     print(f"Inviaro hub on {settings.public_url} (listening on {args.host}:{settings.port})")
@@ -151,6 +149,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             audit_retention_days=settings.audit_retention_days,
             workspace_recovery_days=settings.workspace_recovery_days,
+            billing_retention_years=settings.billing_retention_years,
         )
     )
     print(report.summary())
@@ -212,64 +211,80 @@ def cmd_legal_hold(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backup_key() -> str:
-    from web.backups import KEY_ENV, backup_key
+def _backup_key(settings: config.Settings) -> str:
+    from web.backups import KEY_ENV
 
-    key = backup_key()
-    if key is None:
+    if settings.backup_key is None:
         print(
             f"inviaro: set {KEY_ENV} to the backups' passphrase (32+ characters).", file=sys.stderr
         )
         raise SystemExit(2)
-    return key
+    return settings.backup_key
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    """One backup file; its path is the last line printed."""
-    from pathlib import Path
-
-    from storage.backup import BackupError, create_backup
+    """One backup file, to a directory or an S3 bucket; its place is the last line printed."""
+    from adapters.s3_backups import S3Error
+    from storage.backup import BackupError
     from storage.backup_crypto import BadBackup
-    from web.backups import DIR_ENV, backup_dir
+    from web.backups import DIR_ENV, write_backup
 
     settings = _settings()
-    directory = Path(args.to) if args.to else backup_dir()
-    if directory is None:
-        print(f"inviaro: say where with --to DIR or set {DIR_ENV}.", file=sys.stderr)
+    to = args.to or settings.backup_to
+    if to is None:
+        print(
+            f"inviaro: say where with --to DIR (or s3://bucket/prefix) or set {DIR_ENV}.",
+            file=sys.stderr,
+        )
         return 2
-    key = _backup_key()
+    key = _backup_key(settings)
     try:
-        result = asyncio.run(create_backup(settings.database_url, directory, key))
-    except (BackupError, BadBackup) as exc:
+        result = asyncio.run(write_backup(settings, to, key))
+    except (BackupError, BadBackup, S3Error, ValueError) as exc:
         print(f"inviaro: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"inviaro: cannot write to {directory}: {exc.strerror}.", file=sys.stderr)
+        print(f"inviaro: cannot write to {to}: {exc.strerror}.", file=sys.stderr)
         return 1
     rows = sum(result.counts.values())
     print(f"Backed up the {result.dialect} database: {len(result.counts)} tables, {rows} rows.")
     print("No media files: the hub stores none (attachments stay with the providers).")
     if result.removed:
         print(f"Removed {len(result.removed)} backups older than 30 days.")
-    print(result.path)
+    print(result.location)
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    """Restore into the empty database of DATABASE_URL; refuse (exit 1) with a sentence."""
+    """Restore into the empty database of DATABASE_URL; refuse (exit 1) with a sentence.
+
+    ``FILE`` may be an ``s3://bucket/prefix/file.ivb``: it and the bucket's erasure ledger
+    are fetched first."""
+    import tempfile
     from pathlib import Path
 
+    from adapters.s3_backups import S3Error
     from storage.backup import BackupError, restore_backup
     from storage.backup_crypto import BadBackup
+    from web.backups import fetch_backup, is_s3
 
     settings = _settings()
-    key = _backup_key()
+    key = _backup_key(settings)
     ledger = Path(args.ledger) if args.ledger else None
+
+    async def run(scratch: Path) -> Any:
+        file = Path(args.file)
+        if is_s3(args.file):
+            file, fetched = await fetch_backup(settings, args.file, scratch)
+            ledger_path = ledger or fetched
+        else:
+            ledger_path = ledger
+        return await restore_backup(file, settings.database_url, key, ledger=ledger_path)
+
     try:
-        report = asyncio.run(
-            restore_backup(Path(args.file), settings.database_url, key, ledger=ledger)
-        )
-    except (BackupError, BadBackup) as exc:
+        with tempfile.TemporaryDirectory(prefix="inviaro-restore-") as scratch:
+            report = asyncio.run(run(Path(scratch)))
+    except (BackupError, BadBackup, S3Error, ValueError) as exc:
         print(f"inviaro: {exc}", file=sys.stderr)
         return 1
     rows = sum(report.counts.values())
@@ -310,6 +325,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--password", help="prompted for when omitted")
     c.set_defaults(func=cmd_create_operator)
 
+    from web.cli_links import add_parsers as add_link_parsers
+
+    add_link_parsers(sub)
+
     rw = sub.add_parser("restore-workspace", help="undo a workspace deletion (within 90 days)")
     rw.add_argument("workspace_id")
     rw.set_defaults(func=cmd_restore_workspace)
@@ -337,15 +356,19 @@ def parser() -> argparse.ArgumentParser:
     lh.set_defaults(func=cmd_legal_hold)
 
     b = sub.add_parser("backup", help="write one encrypted backup; prints its path last")
-    b.add_argument("--to", help="directory (default: $INVIARO_BACKUP_DIR)")
+    b.add_argument("--to", help="a directory or s3://bucket/prefix (default: $INVIARO_BACKUP_DIR)")
     b.set_defaults(func=cmd_backup)
 
     rs = sub.add_parser("restore", help="restore a backup into the empty database of DATABASE_URL")
-    rs.add_argument("file", help="a backup file written by inviaro backup")
+    rs.add_argument("file", help="a backup file (or s3://…) written by inviaro backup")
     rs.add_argument(
         "--ledger", help="the erasure ledger to re-apply (default: the one beside the file)"
     )
     rs.set_defaults(func=cmd_restore)
+
+    from web.billing_cli import add_parser as add_billing
+
+    add_billing(sub)
 
     lt = sub.add_parser("loadtest", help="open many sockets against a hub and measure latency")
     from web.loadtest import add_arguments

@@ -69,6 +69,8 @@ class Settings:
     limit_widget_sessions_channel: Limit = Limit(6000, 60)  # widget sessions per channel
     limit_channel_requests: Limit = Limit(1000, 1)  # webhook and ingest requests per channel
     limit_api: Limit = Limit(3000, 60)  # API requests per operator (cookie or API token)
+    limit_password_reset: Limit = Limit(5, 3600)  # reset requests per email, and x4 per address
+    limit_account_links: Limit = Limit(30, 15 * 60)  # invite/reset link uses per address
     visitor_sockets: int = 10  # sockets open at once per visitor token, per process
     # OAuth clients for calendar connections (docs/calendars.md); unset: connecting refused.
     google_client_id: str | None = None
@@ -86,6 +88,34 @@ class Settings:
     ai_region: str = ""
     ai_last_messages: int = 10  # the most conversation messages one AI call may carry
     ai_timeout_s: float = 20.0
+    # Billing records (docs/billing.md): a module a hosting business turns on; off, every
+    # billing route answers 404. Amounts are minor units (cents) per seat and month.
+    billing: bool = False
+    billing_retention_years: int = 10  # invoices and payments outlive their workspace
+    billing_currency: str = "EUR"
+    billing_vat_percent: int = 0
+    billing_plans: tuple[tuple[str, int], ...] = (("standard", 1500),)
+    billing_seller: tuple[str, ...] = ()  # the lines of the seller block on invoices
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    # Backups (docs/privacy.md): where they go (a directory or s3://bucket/prefix), the
+    # key, and the S3-compatible endpoint with its keys (unset: AWS and boto3's own chain).
+    backup_to: str | None = None
+    backup_key: str | None = field(default=None, repr=False)
+    backup_s3_endpoint: str | None = None
+    backup_s3_region: str = "us-east-1"
+    backup_s3_access_key_id: str | None = None
+    backup_s3_secret_access_key: str | None = field(default=None, repr=False)
+    # Mail (web/mail.py): INVIARO_SMTP_URL and INVIARO_MAIL_FROM. Unset: nothing is mailed;
+    # invitation and reset links are copied from Settings or printed by the CLI instead.
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str = ""
+    invite_ttl_s: int = 7 * 24 * 3600  # an invitation link works this long, once
+    reset_ttl_s: int = 3600  # a password-reset link works this long, once
+
+    @property
+    def mail_configured(self) -> bool:
+        return bool(self.smtp_url)
 
     @property
     def ai_configured(self) -> bool:
@@ -134,6 +164,8 @@ _LIMITS = {
     "limit_widget_sessions_channel": "INVIARO_LIMIT_WIDGET_SESSIONS_CHANNEL",
     "limit_channel_requests": "INVIARO_LIMIT_CHANNEL_REQUESTS",
     "limit_api": "INVIARO_LIMIT_API",
+    "limit_password_reset": "INVIARO_LIMIT_PASSWORD_RESET",
+    "limit_account_links": "INVIARO_LIMIT_ACCOUNT_LINKS",
 }
 
 
@@ -224,7 +256,9 @@ def _secret_key(env: Mapping[str, str], database_url: str) -> str:
     return key
 
 
-def load(env: Mapping[str, str] | None = None) -> Settings:
+def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Settings:
+    """The settings from ``env`` (the process environment by default); ``port`` (the CLI's
+    ``--port``) wins over ``PORT``."""
     env = os.environ if env is None else env
     try:
         database_url = normalize_url(env.get("DATABASE_URL") or DEFAULT_DATABASE)
@@ -235,7 +269,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}."
         )
-    port = _int(env, "PORT", 8000, 1, 65535)
+    port = port or _int(env, "PORT", 8000, 1, 65535)
     public_url = (env.get("INVIARO_PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/")
     parts = urlsplit(public_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -272,7 +306,39 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
         flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
     )
-    return _with_ai(settings, env)
+    return _with_mail(_with_backups(_with_billing(_with_ai(settings, env), env), env), env)
+
+
+SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
+
+
+def _with_mail(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """``INVIARO_SMTP_URL`` (``smtp://user:pass@host:port``, ``smtps://`` or
+    ``smtp+starttls://``) and the sender, ``INVIARO_MAIL_FROM`` (``INVIARO_SMTP_FROM`` is
+    read too): both or neither."""
+    url = (env.get("INVIARO_SMTP_URL") or "").strip()
+    sender = (env.get("INVIARO_MAIL_FROM") or env.get("INVIARO_SMTP_FROM") or "").strip()
+    if url:
+        parts = urlsplit(url)
+        try:
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in SMTP_SCHEMES or not parts.hostname or not port_ok:
+            # Never echo the URL: it may carry the SMTP password.
+            raise ConfigError(
+                "INVIARO_SMTP_URL must look like smtp://user:pass@host:port "
+                "(or smtps://, smtp+starttls://)."
+            )
+        if not sender or "@" not in sender:
+            raise ConfigError("INVIARO_MAIL_FROM must name the sender address beside SMTP.")
+    return replace(
+        settings,
+        smtp_url=url or None,
+        mail_from=sender,
+        invite_ttl_s=_int(env, "INVIARO_INVITE_TTL_S", 7 * 24 * 3600, 60, 90 * 24 * 3600),
+        reset_ttl_s=_int(env, "INVIARO_RESET_TTL_S", 3600, 60, 7 * 24 * 3600),
+    )
 
 
 def _with_ai(settings: Settings, env: Mapping[str, str]) -> Settings:
@@ -314,3 +380,63 @@ def _yes_no(env: Mapping[str, str], name: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be true or false, not {value!r}.")
+
+
+_PLAN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _plans(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """``INVIARO_BILLING_PLANS``: ``name=price,…``, each price in minor units per seat."""
+    raw = (env.get("INVIARO_BILLING_PLANS") or "").strip()
+    if not raw:
+        return (("standard", 1500),)
+    plans: list[tuple[str, int]] = []
+    for item in (part.strip() for part in raw.split(",") if part.strip()):
+        name, _, price = item.partition("=")
+        name = name.strip()
+        if not _PLAN.match(name) or not price.strip().isdigit():
+            raise ConfigError(
+                "INVIARO_BILLING_PLANS must list name=price pairs (price in cents per seat "
+                f"and month), such as standard=1500,business=2900, not {item!r}."
+            )
+        plans.append((name, int(price)))
+    return tuple(plans)
+
+
+def _with_billing(settings: Settings, env: Mapping[str, str]) -> Settings:
+    currency = (env.get("INVIARO_BILLING_CURRENCY") or "EUR").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigError(f"INVIARO_BILLING_CURRENCY must be an ISO 4217 code, not {currency!r}.")
+    seller = env.get("INVIARO_BILLING_SELLER") or ""
+    return replace(
+        settings,
+        billing=_yes_no(env, "INVIARO_BILLING"),
+        billing_retention_years=_int(env, "INVIARO_BILLING_RETENTION_YEARS", 10, 1, 100),
+        billing_currency=currency,
+        billing_vat_percent=_int(env, "INVIARO_BILLING_VAT_PERCENT", 0, 0, 100),
+        billing_plans=_plans(env),
+        billing_seller=tuple(line.strip() for line in seller.split(";") if line.strip()),
+        stripe_secret_key=env.get("INVIARO_STRIPE_SECRET_KEY") or None,
+        stripe_webhook_secret=env.get("INVIARO_STRIPE_WEBHOOK_SECRET") or None,
+    )
+
+
+def _with_backups(settings: Settings, env: Mapping[str, str]) -> Settings:
+    target = (env.get("INVIARO_BACKUP_DIR") or "").strip()
+    key = env.get("INVIARO_BACKUP_KEY") or None
+    endpoint = (env.get("INVIARO_BACKUP_S3_ENDPOINT") or "").strip().rstrip("/")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"INVIARO_BACKUP_S3_ENDPOINT must be an http(s) URL, not {endpoint!r}."
+            )
+    return replace(
+        settings,
+        backup_to=target or None,
+        backup_key=key,
+        backup_s3_endpoint=endpoint or None,
+        backup_s3_region=(env.get("INVIARO_BACKUP_S3_REGION") or "us-east-1").strip(),
+        backup_s3_access_key_id=env.get("INVIARO_BACKUP_S3_ACCESS_KEY_ID") or None,
+        backup_s3_secret_access_key=env.get("INVIARO_BACKUP_S3_SECRET_ACCESS_KEY") or None,
+    )

@@ -11,7 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from web.error_pages import error_page, wants_html
+
 log = logging.getLogger("inviaro.web")
+
 
 _CODES = {
     400: "bad_request",
@@ -67,6 +70,8 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405) and wants_html(request):
+        return error_page(request, 404 if exc.status_code == 405 else exc.status_code)
     code = _CODES.get(exc.status_code, "error")
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail else code.replace("_", " ")
     if exc.status_code == 404:
@@ -78,6 +83,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if wants_html(request):
+        return error_page(request, 500)
     return error_response(500, "internal", "Something went wrong on our side; it was logged.")
 
 

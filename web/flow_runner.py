@@ -28,7 +28,7 @@ import re
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -40,13 +40,17 @@ from hub.flows import document as doc
 from hub.flows import engine
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
 from hub.model import Author, Inbound, Message, rfc3339, utcnow
-from hub.store import WriteResult
-from storage import flow_runs, flows
+from hub.store import Receipt, Unavailable, WriteResult
+from storage import faults, flow_runs, flows
 from storage import models as m
+from storage.db import autocommit
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire
 from web import ai_steps, booking, metrics
 from web.window import window_open
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 log = logging.getLogger("inviaro.flows")
 
@@ -63,7 +67,7 @@ SLOTS_OFFERED = 3  # a book step's choices: WhatsApp still shows three as reply 
 
 
 class FlowRunner:
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self._tasks: set[asyncio.Task[None]] = set()
         # At most this many events are worked on at once: a burst of thousands of messages
@@ -83,6 +87,13 @@ class FlowRunner:
             # A private note is operators talking among themselves, not a reply.
             self._spawn(self.stop(msg.conversation_id, "an operator replied"))
 
+    def receipts(self, receipts: list[Receipt]) -> None:
+        """``Hub.on_receipts``: a bot message the channel refused (or the provider gave up
+        on) moves its run to the step's ``on_error``, else fails it with the reason."""
+        for receipt in receipts:
+            if receipt.status == "failed":
+                self._spawn(self.on_send_failed(receipt.message_id))
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(self._gated(coro))
         self._tasks.add(task)
@@ -94,8 +105,14 @@ class FlowRunner:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a flow event failed", exc_info=task.exception())
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if isinstance(exc, Unavailable) or faults.is_outage(exc):
+            # Nobody's bug: the storage health says it once per outage, not per event.
+            self.services.store.health.failed(exc)
+            log.debug("a flow event waits for the database", exc_info=exc)
+        else:
+            log.error("a flow event failed", exc_info=exc)
 
     async def idle(self) -> None:
         """Wait for the events in flight (tests, shutdown)."""
@@ -106,6 +123,13 @@ class FlowRunner:
 
     async def on_contact_message(self, msg: Message) -> None:
         key = f"msg:{msg.id}"
+        # Most messages move no flow: ask that first, in one round trip, before the
+        # several queries that deciding which flow to advance or start takes.
+        async with autocommit(self.services.engine) as conn:
+            if not await flow_runs.anything_to_run(
+                conn, msg.workspace_id, msg.conversation_id, MESSAGE_TRIGGERS
+            ):
+                return
         async with self.services.db() as db:
             if await flow_runs.event_taken(db, key):
                 return
@@ -115,6 +139,19 @@ class FlowRunner:
             await self._advance(run_id, engine.Reply(msg.text, msg.option), key)
         else:
             await self._maybe_start(msg, key)
+
+    async def on_send_failed(self, message_id: str) -> None:
+        async with self.services.db() as db:
+            msg = await db.get(m.Message, message_id)
+            if msg is None or msg.author_kind != "bot" or not msg.author_id:
+                return
+            step = (msg.payload or {}).get("flow_step")
+            run = await flow_runs.waiting_run(db, msg.conversation_id)
+            if not isinstance(step, str) or run is None or run.flow_id != msg.author_id:
+                return
+            reason = msg.error or "The channel refused the message."
+            run_id = run.id
+        await self._advance(run_id, engine.SendRefused(step, reason), f"refused:{message_id}")
 
     async def stop(self, conversation_id: str, reason: str) -> None:
         async with self.services.db() as db, db.begin():
@@ -381,12 +418,20 @@ class FlowRunner:
         if conv is None:
             return
         name = flow.name if flow is not None else "Bot"
+        await self._tell_operators(conv, name, outcome, key)
         said = 0
         for action in outcome.actions:
             if isinstance(action, engine.Say):
-                payload = None
+                payload: dict[str, Any] = {"flow_step": action.step}
                 if action.options:
-                    payload = {"options": [{"label": lb, "value": v} for lb, v in action.options]}
+                    payload["options"] = [{"label": lb, "value": v} for lb, v in action.options]
+                if action.template is not None:
+                    template, language, parameters = action.template
+                    payload["template"] = {
+                        "name": template,
+                        "language": language,
+                        "parameters": list(parameters),
+                    }
                 await self.services.hub.accept(
                     Inbound(
                         workspace_id=conv.workspace_id,
@@ -406,9 +451,51 @@ class FlowRunner:
             elif isinstance(action, engine.CallAi):
                 self._spawn(self._ask_ai(run_id, conv.workspace_id, conversation_id, action))
             elif isinstance(action, engine.FindSlots):
-                self._spawn(self._find_slots(run_id, conv.workspace_id, action))
+                self._spawn(self._find_slots(run_id, conv, action))
             elif isinstance(action, engine.BookSlot):
                 self._spawn(self._book(run_id, conv, action))
+            elif isinstance(action, engine.CancelBooking):
+                self._spawn(self._cancel_booking(run_id, conv, action))
+
+    async def _tell_operators(
+        self, conv: m.Conversation, flow_name: str, outcome: engine.Outcome, key: str
+    ) -> None:
+        """What the bot did, one system line per step in the thread (a private note:
+        operators only, never the contact, never a channel): "asked for email", "saved
+        contact.email", "handed off to Sales". A step that only sent is its message."""
+        lines = [line for line in outcome.log if line.outcome != "sent"]
+        if not lines:
+            return
+        teams = {
+            a.team_id for a in outcome.actions if isinstance(a, engine.HandOff | engine.AssignTo)
+        }
+        names: dict[str, str] = {}
+        async with self.services.db() as db:
+            for team_id in teams - {None}:
+                team = await _team(db, conv.workspace_id, str(team_id))
+                if team is not None:
+                    names[team.id] = team.name
+            assignee = conv.assignee_id
+            if any(isinstance(a, engine.AssignTo) for a in outcome.actions):
+                fresh = await db.get(m.Conversation, conv.id)
+                assignee = fresh.assignee_id if fresh is not None else None
+                operator = await db.get(m.Operator, assignee) if assignee else None
+                if operator is not None:
+                    names["operator"] = operator.name
+        for n, line in enumerate(lines):
+            text = f"{flow_name}: {_routed(line.outcome, outcome.actions, names)}"
+            await self.services.hub.accept(
+                Inbound(
+                    workspace_id=conv.workspace_id,
+                    channel_id=conv.channel_id,
+                    direction="out",
+                    author=Author("system", None, "Bot"),
+                    text=text[:1000],
+                    conversation_id=conv.id,
+                    client_id=_client_id(f"{key}:line", n),
+                    private=True,
+                )
+            )
 
     async def _call(self, run_id: str, workspace_id: str, call: engine.CallHttp) -> None:
         """An ``http`` step's call, signed; its answer comes back as an event."""
@@ -431,12 +518,21 @@ class FlowRunner:
         )
         await self._advance(run_id, event, f"ai:{run_id}:{call.epoch}")
 
-    async def _find_slots(self, run_id: str, workspace_id: str, find: engine.FindSlots) -> None:
-        """A ``book`` step's free slots (the next few); an error comes back as none."""
+    async def _find_slots(self, run_id: str, conv: m.Conversation, find: engine.FindSlots) -> None:
+        """A ``book`` step's free slots (the next few); an error comes back as none. To
+        reschedule, the contact must have a booking of the type ahead."""
         try:
+            if find.action == "reschedule" and not await booking.next_booking(
+                self.services,
+                conv.workspace_id,
+                conv.contact_id,
+                find.booking_type_id,
+                now=self.clock(),
+            ):
+                raise booking.BookingError(404, "no_booking", "there is no booking to move")
             offers = await booking.offer_slots(
                 self.services,
-                workspace_id,
+                conv.workspace_id,
                 find.booking_type_id,
                 count=SLOTS_OFFERED,
                 time_zone=find.time_zone,
@@ -451,21 +547,68 @@ class FlowRunner:
         await self._advance(run_id, event, key)
 
     async def _book(self, run_id: str, conv: m.Conversation, slot: engine.BookSlot) -> None:
-        """A ``book`` step's pick, booked with its provider event (``web/booking.py``)."""
+        """A ``book`` step's pick, booked with its provider event (``web/booking.py``), or
+        the contact's next booking moved there (the event patched)."""
         try:
-            await booking.book(
-                self.services,
-                workspace_id=conv.workspace_id,
-                booking_type_id=slot.booking_type_id,
-                contact_id=conv.contact_id,
-                start=datetime.fromisoformat(slot.start),
-                conversation_id=conv.id,
-                now=self.clock(),
-            )
+            if slot.action == "reschedule":
+                await self._move(conv, slot)
+            else:
+                await booking.book(
+                    self.services,
+                    workspace_id=conv.workspace_id,
+                    booking_type_id=slot.booking_type_id,
+                    contact_id=conv.contact_id,
+                    start=datetime.fromisoformat(slot.start),
+                    conversation_id=conv.id,
+                    now=self.clock(),
+                )
             event = engine.Booked(slot.epoch, True)
         except booking.BookingError as exc:
             event = engine.Booked(slot.epoch, False, exc.code == "slot_taken", exc.detail)
         await self._advance(run_id, event, f"book:{run_id}:{slot.epoch}:{int(slot.again)}")
+
+    async def _move(self, conv: m.Conversation, slot: engine.BookSlot) -> None:
+        moving = await booking.next_booking(
+            self.services,
+            conv.workspace_id,
+            conv.contact_id,
+            slot.booking_type_id,
+            now=self.clock(),
+        )
+        if moving is None:
+            raise booking.BookingError(404, "no_booking", "there is no booking to move")
+        await booking.reschedule(
+            self.services,
+            conv.workspace_id,
+            moving.id,
+            datetime.fromisoformat(slot.start),
+            now=self.clock(),
+        )
+
+    async def _cancel_booking(
+        self, run_id: str, conv: m.Conversation, cancel: engine.CancelBooking
+    ) -> None:
+        """A ``book`` step with ``action: cancel``: the contact's next booking of the type
+        is cancelled and its provider event deleted; none comes back as not ok."""
+        try:
+            found = await booking.next_booking(
+                self.services,
+                conv.workspace_id,
+                conv.contact_id,
+                cancel.booking_type_id,
+                now=self.clock(),
+            )
+            if found is None:
+                raise booking.BookingError(404, "no_booking", "there is no booking to cancel")
+            async with self.services.db() as db:
+                bt = await db.get(m.BookingType, cancel.booking_type_id)
+            zone = cancel.time_zone or (bt.hours["timezone"] if bt is not None else None)
+            label = booking.slot_label(found.starts_at, zone)
+            await booking.cancel(self.services, conv.workspace_id, found.id)
+            event = engine.Booked(cancel.epoch, True, label=label)
+        except booking.BookingError as exc:
+            event = engine.Booked(cancel.epoch, False, error=exc.detail)
+        await self._advance(run_id, event, f"cancel:{run_id}:{cancel.epoch}")
 
     # Reading the world ----------------------------------------------------------------
 
@@ -498,7 +641,7 @@ class HttpStepError(Exception):
     """An ``http`` step's call failed; the message says why (shown in the run's history)."""
 
 
-async def http_call(services: Any, workspace_id: str, call: engine.CallHttp) -> Any:
+async def http_call(services: Services, workspace_id: str, call: engine.CallHttp) -> Any:
     """POST (or the step's method) the JSON body, signed with the workspace's flow secret;
     answers the decoded JSON. Only ``https://`` to public addresses, unless
     ``INVIARO_FLOW_HTTP_ALLOW_PRIVATE`` allows private and loopback ones (tests)."""
@@ -555,6 +698,21 @@ async def _refuse_private(host: str, port: int) -> None:
             raise HttpStepError("the host is a private or loopback address")
 
 
+def _routed(note: str, actions: list[engine.Action], names: dict[str, str]) -> str:
+    """A step's note, with the team (or operator) a hand-off or assignment went to."""
+    if note == "handed off":
+        for a in actions:
+            if isinstance(a, engine.HandOff) and a.team_id in names:
+                return f"handed off to {names[a.team_id]}"
+    if note == "assigned":
+        for a in actions:
+            if isinstance(a, engine.AssignTo):
+                who = names.get("operator") or (names.get(a.team_id) if a.team_id else None)
+                if who:
+                    return f"assigned to {who}"
+    return note
+
+
 def _client_id(key: str, n: int) -> str:
     """A bot message's idempotency key: the same event says the same things once."""
     return "fl:" + hashlib.sha256(f"{key}:{n}".encode()).hexdigest()[:40]
@@ -593,8 +751,9 @@ async def _conversation_wire(db: Any, conversation_id: str) -> tuple[str, dict[s
     return conv.workspace_id, conversation_to_wire(conv, channel, contact)
 
 
-def install(services: Any) -> FlowRunner:
+def install(services: Services) -> FlowRunner:
     runner = FlowRunner(services)
     services.hub.on_accepted.append(runner.accepted)
+    services.hub.on_receipts.append(runner.receipts)
     services.flow_runner = runner
     return runner

@@ -33,17 +33,20 @@ CONTROL_TOPIC = "ctl:gone"
 async def announce(services: Services, event: Gone) -> None:
     """Close the local sockets now, then tell every other process (call after the commit)."""
     services.holders.apply(event)
+    services.channels.forget(event)
     try:
         await services.hub.bus.publish(event.encode(), CONTROL_TOPIC)
     except BusUnavailable as err:
         log.warning("bus unavailable (%s): other processes close by their sweep", err)
 
 
-def received(holders: Holders, payload: bytes) -> None:
-    """The control topic's bus handler (on the event loop; never awaits)."""
+def received(holders: Holders, payload: bytes) -> Gone | None:
+    """The control topic's bus handler (on the event loop; never awaits): applies the
+    event to the local sockets and answers it (None for a malformed one)."""
     event = Gone.decode(payload)
     if event is not None:
         holders.apply(event)
+    return event
 
 
 def is_ping(data: str | bytes) -> bool:

@@ -9,14 +9,18 @@ is ``429 {"error": "rate_limited", "detail": ...}`` with ``Retry-After`` in whol
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.requests import HTTPConnection
 
 from hub.ratelimit import Limit
 from web import metrics
+from web.app_state import services_of
 from web.crypto import keyed_hash
 from web.errors import ApiError
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 
 class Budget(NamedTuple):
@@ -27,7 +31,7 @@ class Budget(NamedTuple):
     subject: tuple[str, ...]
 
 
-def _key(services: Any, door: str, subject: tuple[str, ...]) -> str:
+def _key(services: Services, door: str, subject: tuple[str, ...]) -> str:
     return door + ":" + keyed_hash(services.settings.secret_key, "ratelimit", "\x1f".join(subject))
 
 
@@ -44,7 +48,7 @@ def refusal(wait: float, detail: str) -> ApiError:
 async def take(conn: HTTPConnection, *budgets: Budget, detail: str) -> None:
     """Spend one of each budget, or none and raise the 429 saying ``detail``: a refusal
     gives back what was taken before it."""
-    services = conn.app.state.services
+    services = services_of(conn)
     taken: list[tuple[str, Limit]] = []
     for door, limit, subject in budgets:
         key = _key(services, door, subject)
@@ -59,7 +63,7 @@ async def take(conn: HTTPConnection, *budgets: Budget, detail: str) -> None:
 
 async def give_back(conn: HTTPConnection, *budgets: Budget) -> None:
     """Return one of each budget taken with :func:`take` (it was no failure after all)."""
-    services = conn.app.state.services
+    services = services_of(conn)
     for door, limit, subject in budgets:
         await services.limiter.give_back(_key(services, door, subject), limit)
 
@@ -76,7 +80,7 @@ def client_address(conn: HTTPConnection) -> str:
 async def signup(conn: HTTPConnection) -> None:
     """Every sign-up attempt counts: a taken email answers 409, so unlimited tries from one
     address would list the accounts."""
-    limit = conn.app.state.services.settings.limit_signup
+    limit = services_of(conn).settings.limit_signup
     budget = Budget("signup", limit, (client_address(conn),))
     await take(conn, budget, detail="Too many sign-ups from this address.")
 
@@ -84,7 +88,7 @@ async def signup(conn: HTTPConnection) -> None:
 async def widget_session(conn: HTTPConnection, public_key: str) -> None:
     """Each new widget session may create a contact and a conversation: per address, and
     per channel against floods spread over many addresses."""
-    settings = conn.app.state.services.settings
+    settings = services_of(conn).settings
     budget = Budget("widget", settings.limit_widget_sessions, (client_address(conn),))
     await take(conn, budget, detail="Too many chat sessions from this address.")
     budget = Budget("widget-channel", settings.limit_widget_sessions_channel, (public_key,))
@@ -93,13 +97,36 @@ async def widget_session(conn: HTTPConnection, public_key: str) -> None:
 
 async def channel_request(conn: HTTPConnection, channel_id: str) -> None:
     """A webhook or ingest request for ``channel_id``: high enough for a provider's burst."""
-    limit = conn.app.state.services.settings.limit_channel_requests
+    limit = services_of(conn).settings.limit_channel_requests
     budget = Budget("channel", limit, (channel_id,))
     await take(conn, budget, detail="Too many requests for this channel.")
 
 
 async def api_request(conn: HTTPConnection, operator_id: str) -> None:
     """An authenticated API call, by operator (cookie and API tokens share the budget)."""
-    limit = conn.app.state.services.settings.limit_api
+    limit = services_of(conn).settings.limit_api
     budget = Budget("api", limit, (operator_id,))
     await take(conn, budget, detail="Too many API requests.")
+
+
+async def password_reset(conn: HTTPConnection, email: str) -> None:
+    """A "forgot password" request: per email (no inbox is flooded with reset mails) and
+    per address. Counted whether or not the email has an account, so the limit itself
+    tells nothing about accounts."""
+    limit = conn.app.state.services.settings.limit_password_reset
+    address_limit = Limit(limit.count * 4, limit.period_s)
+    await take(
+        conn,
+        Budget("reset-email", limit, (email,)),
+        Budget("reset-address", address_limit, (client_address(conn),)),
+        detail="Too many password-reset requests.",
+    )
+
+
+async def account_link(conn: HTTPConnection) -> None:
+    """Using an invitation or reset link (a wrong one too), per address: links are long
+    random tokens, but a guesser still gets nowhere fast."""
+    limit = conn.app.state.services.settings.limit_account_links
+    await take(
+        conn, Budget("account-link", limit, (client_address(conn),)), detail="Too many tries."
+    )

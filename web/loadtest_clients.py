@@ -68,6 +68,7 @@ class Stats:
     acked: int = 0
     received: int = 0
     errors: int = 0
+    generator_errors: int = 0  # this generator's own failures (a send that raised)
     acked_by_room: Counter[int] = field(default_factory=Counter)
     subscribers_by_room: Counter[int] = field(default_factory=Counter)
     close_codes: Counter[str] = field(default_factory=Counter)
@@ -91,6 +92,7 @@ class Stats:
             "acked": self.acked,
             "received": self.received,
             "errors": self.errors,
+            "generator_errors": self.generator_errors,
             "acked_by_room": dict(self.acked_by_room),
             "subscribers_by_room": dict(self.subscribers_by_room),
         }
@@ -267,19 +269,23 @@ async def _send_at_rate(senders: list[_Sender], rate: float, until: float) -> No
         while n < due:
             sender = senders[n % len(senders)]
             n += 1
-            with contextlib.suppress(Exception):
+            try:
                 await sender.send()
+            except Exception:  # counted, never hidden: a failing sender skews every figure
+                sender.stats.generator_errors += 1
         await asyncio.sleep(min(0.005, 1 / rate))
 
 
 async def _send_acked(sender: _Sender, until: float) -> None:
     """As fast as acknowledged: keep ``window`` messages in flight."""
-    with contextlib.suppress(Exception):
+    try:
         while time.perf_counter() < until:
             await sender.room_free.wait()
             if time.perf_counter() >= until:
                 return
             await sender.send()
+    except Exception:  # this sender stops; counted, never hidden
+        sender.stats.generator_errors += 1
 
 
 async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from adapters.base import ConfigError, ProviderError
 from adapters.meta import UntrustedMediaURL, WhatsAppAdapter
+from web.app_state import services_of
 from web.auth.channels import adapter_config, load_channel
 from web.auth.context import require
 from web.contracts import conversations as conversations_contract
@@ -40,7 +41,7 @@ _INLINE = ("image/jpeg", "image/png", "image/gif", "image/webp", "audio/", "vide
 async def whatsapp_media(request: Request) -> Response:
     """``GET /api/media/{channel_id}/{media_id}``: the file's bytes with its MIME type."""
     principal = await require(request)
-    services = request.app.state.services
+    services = services_of(request)
     media_id = request.path_params["media_id"]
     async with services.db() as db:
         channel = await load_channel(db, request.path_params["channel_id"], kinds=("whatsapp",))

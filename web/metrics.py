@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 # Fine enough around the targets (5, 25, 50, 100 ms) to read a p99 off them.
 LATENCY_BUCKETS = (
@@ -38,6 +41,19 @@ LATENCY_BUCKETS = (
 ACCEPT_SECONDS = Histogram(
     "inviaro_accept_seconds",
     "From a message's arrival to durable and handed to the bus (what its ack waits for)",
+    buckets=LATENCY_BUCKETS,
+)
+FANOUT_SECONDS = Histogram(
+    "inviaro_fanout_seconds",
+    "From a publish on the bus to its frames written to this process's sockets, once per "
+    "delivery (wall clocks: across machines, their skew adds in)",
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_SECONDS = Histogram(
+    "inviaro_http_request_seconds",
+    "HTTP request latency, first byte in to last byte out, by door: ingest, "
+    "webhook_<channel kind>, api, other",
+    ["door"],
     buckets=LATENCY_BUCKETS,
 )
 WRITER_BATCH = Histogram(
@@ -76,10 +92,10 @@ CALENDARS_BROKEN = Counter(
     ["provider"],
 )
 
-_sources: weakref.WeakSet[Any] = weakref.WeakSet()
+_sources: weakref.WeakSet[Services] = weakref.WeakSet()
 
 
-def watch(services: Any) -> None:
+def watch(services: Services) -> None:
     """Report this process's hub counters, writer backlog and outbox backlog."""
     _sources.add(services)
 
@@ -93,7 +109,11 @@ class _HubCollector(Collector):
         )
         backlog = GaugeMetricFamily("inviaro_writer_backlog", "Messages waiting for a commit")
         outbox = GaugeMetricFamily("inviaro_outbox_backlog", "Outbound sends in the outbox")
-        totals = [0, 0, 0, 0, 0]
+        one_by_one = CounterMetricFamily(
+            "inviaro_writer_one_by_one",
+            "Group commits that failed as a whole and were retried one message at a time",
+        )
+        totals = [0, 0, 0, 0, 0, 0]
         for services in list(_sources):
             counters = services.hub.registry.counters
             totals[0] += counters.sockets_open
@@ -101,12 +121,14 @@ class _HubCollector(Collector):
             totals[2] += counters.overloaded
             totals[3] += services.store.writer.backlog
             totals[4] += services.outbox_backlog
+            totals[5] += services.store.writer.one_by_one
         sockets.add_metric([], totals[0])
         frames.add_metric([], totals[1])
         slow.add_metric([], totals[2])
         backlog.add_metric([], totals[3])
         outbox.add_metric([], totals[4])
-        yield from (sockets, frames, slow, backlog, outbox)
+        one_by_one.add_metric([], totals[5])
+        yield from (sockets, frames, slow, backlog, outbox, one_by_one)
 
 
 REGISTRY.register(_HubCollector())

@@ -19,17 +19,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from hub.flows.document import schema_components as flow_components
-from web.contracts import ingest as ingest_contract
 from web.contracts import operations as operations_contract
 from web.contracts.info import ALSO_DOCUMENTED, INFO, SECURITY_SCHEMES, TAGS, WEBSOCKET
 from web.operation import BODY_FAULTS, Error, Operation, declare, operations_of
 
 REF = "#/components/schemas/{name}"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# Routes declared here because their module is owned elsewhere (it will declare itself).
-FOREIGN: dict[tuple[str, str], Operation] = {
-    ("post", "/api/ingest/{channel_id}"): ingest_contract.INGEST_MESSAGES,
-}
 
 
 def declared(routes: Iterable[BaseRoute]) -> list[tuple[str, Operation]]:
@@ -37,11 +32,7 @@ def declared(routes: Iterable[BaseRoute]) -> list[tuple[str, Operation]]:
     found: list[tuple[str, Operation]] = []
     for route in routes:
         if isinstance(route, Route):
-            ops = operations_of(route.endpoint)
-            for method in sorted(m.lower() for m in route.methods or ()):
-                if (method, route.path) in FOREIGN:
-                    ops = (*ops, FOREIGN[(method, route.path)])
-            found += [(route.path, op) for op in ops]
+            found += [(route.path, op) for op in operations_of(route.endpoint)]
         elif isinstance(route, Mount):
             found += [(route.path + "/{path}", op) for op in operations_of(route.app)]
     return found

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from web import metrics as _metrics  # noqa: F401  (registers the inviaro_ metrics)
+from web.app_state import services_of
 from web.contracts import operations as operations_contract
 from web.operation import declare
 
@@ -27,7 +28,7 @@ async def readyz(request: Request) -> Response:
     granted now and its oldest message has not waited long. Redis only carries messages
     between processes (acks go on without it): when it is away the answer is still 200,
     with ``"status": "degraded"``, so a load balancer keeps sending traffic."""
-    services = request.app.state.services
+    services = services_of(request)
     checks: dict[str, str] = {}
     checks["database"] = "ok" if await services.store.can_write() else "unavailable"
     stalled = services.store.writer.waiting_s() > WRITER_STALLED_S

@@ -25,8 +25,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from web.app_state import services_of
 from web.auth import totp
 from web.auth.context import Principal, authenticate
+from web.contracts import account_pages as account_pages_contract
 from web.contracts import pages as pages_contract
 from web.crypto import DecryptError
 from web.operation import declare
@@ -111,6 +113,8 @@ async def _app_page(
             "csrf_token": principal.csrf_token,
             "must_enable_2fa": principal.must_enable_2fa,
             "public_url": request.app.state.services.settings.public_url,
+            # Settings → Billing: owners, where the server turns billing on.
+            "billing": request.app.state.services.settings.billing and operator.role == "owner",
         },
         headers=NO_STORE,
     )
@@ -131,13 +135,18 @@ async def settings_page(request: Request) -> Response:
     return await _app_page(request, "settings.html", "Settings", allow_pending_2fa=True)
 
 
+@declare(account_pages_contract.REPORTS_PAGE)
+async def reports_page(request: Request) -> Response:
+    return await _app_page(request, "reports.html", "Reports", allow_pending_2fa=False)
+
+
 @declare(pages_contract.TWOFA_QR)
 async def twofa_qr(request: Request) -> Response:
     """The QR code of the operator's pending TOTP secret, as SVG (never cached)."""
     principal = await _session(request)
     if principal is None or principal.account is None:
         return Response(status_code=401, headers=NO_STORE)
-    services = request.app.state.services
+    services = services_of(request)
     operator = principal.account[0]
     if operator.totp_enabled or operator.totp_secret is None:
         return Response(status_code=404, headers=NO_STORE)
@@ -160,6 +169,7 @@ routes = [
     Route("/inbox", inbox_page, methods=["GET"]),
     Route("/flows", flows_page, methods=["GET"]),
     Route("/settings", settings_page, methods=["GET"]),
+    Route("/reports", reports_page, methods=["GET"]),
     Route("/settings/2fa/qr.svg", twofa_qr, methods=["GET"]),
     Mount(
         "/static",

@@ -1,21 +1,24 @@
 """Objection enforced at the doors an operator's message leaves by.
 
 The HTTP API (a reply, a WhatsApp template) calls :func:`check_operator_message` before
-``hub.accept``; the operator socket asks ``Hub.objection_check``, which :func:`install`
-points at :func:`objection_check`. Both refuse a message to a contact who objected with
-``contact_objected`` (HTTP 409, or an ``error`` frame) unless the message carries
-``"confirm_objection": true``.
+``hub.accept``; the operator socket asks ``Hub.objection_check``, which
+:class:`web.services.Services` points at :func:`objection_check`. Both refuse a message to
+a contact who objected with ``contact_objected`` (HTTP 409, or an ``error`` frame) unless
+the message carries ``"confirm_objection": true``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.service import ObjectionCheck
 from hub.store import NotFound
 from storage import models as m
 from storage import processing
 from web.errors import ApiError
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 
 def confirmation(data: dict[str, Any]) -> bool:
@@ -39,7 +42,7 @@ async def check_operator_message(db: Any, conv: m.Conversation, data: dict[str, 
         raise ApiError(409, processing.OBJECTED_CODE, refusal)
 
 
-def objection_check(services: Any) -> ObjectionCheck:
+def objection_check(services: Services) -> ObjectionCheck:
     """The operator socket's check, one callable per process."""
 
     async def check(conversation_id: str, confirmed: bool) -> str | None:
@@ -50,8 +53,3 @@ def objection_check(services: Any) -> ObjectionCheck:
         return processing.refusal_for_operator_message(value, confirmed)
 
     return check
-
-
-def install(services: Any) -> None:
-    """Point the hub's socket-side check at the contacts' processing."""
-    services.hub.objection_check = objection_check(services)

@@ -22,14 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.bus import Bus, MemoryBus, OnMessage, OnReconnect
 from hub.gone import Holders
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
-from hub.ratelimit import Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
+from hub.ratelimit import LeasedLimiter, Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
 from hub.redis_bus import RedisBus
 from hub.service import Hub
 from hub.session import ReplyCheck
 from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
+from storage.models import Channel
 from storage.store import SqlStore
-from web import flow_runner, gone, mentions, metrics, provider_origins
+from web import csat, flow_runner, gone, mentions, metrics, processing, provider_origins, window
+from web.auth.channels import load_channel
+from web.channel_cache import ChannelCache
 from web.config import Settings
 from web.sweep import sweep
 
@@ -49,12 +52,14 @@ class Services:
     holders: Holders  # this process's sockets by what they depend on (web.gone)
     limiter: Limiter
     visitor_budgets: SharedBuckets  # the send budget a visitor's sockets share
+    channels: ChannelCache  # live channels for the webhook and ingest doors (1 s at most)
     # Sessions whose operator sockets sent more than pings since the last sweep.
     socket_activity: set[str] = field(default_factory=set)
-    reply_check: ReplyCheck | None = None  # shared by every operator socket (web.ws)
+    reply_check: ReplyCheck | None = None  # shared by every operator socket (web.window)
     outbox_backlog: int = 0  # set by the worker's jobs, exported by web.metrics
     outbox_worker_started: bool = False
     flow_runner: flow_runner.FlowRunner | None = None  # set by web.flow_runner.install
+    csat_answers: csat.Answers | None = None  # set by web.csat.install
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set when the bus is back from an outage: control events may have been lost meanwhile.
     sweep_now: asyncio.Event = field(default_factory=asyncio.Event)
@@ -68,11 +73,20 @@ class Services:
         redis_url = settings.redis_url
         holders = Holders()
         sweep_now = asyncio.Event()
+        db = sessionmaker(engine)
+
+        async def lookup_channel(channel_id: str) -> Channel | None:
+            async with db() as session:
+                return await load_channel(session, channel_id)
+
+        channels = ChannelCache(lookup_channel)
 
         def make_bus(on_message: OnMessage, on_reconnect: OnReconnect) -> Bus:
             def route(topic: str, payload: bytes) -> None:
                 if topic == gone.CONTROL_TOPIC:
-                    gone.received(holders, payload)
+                    event = gone.received(holders, payload)
+                    if event is not None:
+                        channels.forget(event)
                 else:
                     on_message(topic, payload)
 
@@ -92,6 +106,7 @@ class Services:
             queue_bound=settings.send_queue_frames,
             heartbeat_s=int(settings.heartbeat_s),
             observe_accept=metrics.ACCEPT_SECONDS.observe,
+            observe_fanout=metrics.FANOUT_SECONDS.observe,
         )
         await hub.bus.start()
         await hub.bus.subscribe(gone.CONTROL_TOPIC)
@@ -99,19 +114,24 @@ class Services:
         services = cls(
             settings=settings,
             engine=engine,
-            db=sessionmaker(engine),
+            db=db,
             http=_outside_client(settings),
             store=store,
             hub=hub,
             presence=presence,
             holders=holders,
+            channels=channels,
             sweep_now=sweep_now,
-            limiter=RedisLimiter(redis_url) if redis_url else MemoryLimiter(),
+            limiter=LeasedLimiter(RedisLimiter(redis_url)) if redis_url else MemoryLimiter(),
             visitor_budgets=SharedBuckets(
                 rate=settings.messages_per_10s / 10, burst=settings.messages_per_10s
             ),
         )
+        # The socket-side checks, one callable each for every operator socket of the process.
+        services.reply_check = window.reply_check(services)
+        hub.objection_check = processing.objection_check(services)
         flow_runner.install(services)
+        csat.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)
         return services
@@ -146,12 +166,10 @@ class Services:
                     log.exception("the sockets' sweep failed")
 
     async def redis_ok(self) -> bool:
-        ping = getattr(self.hub.bus, "ping", None)
-        if ping is None:
-            return True
+        """Readiness of the bus (always True for the in-process one)."""
         try:
-            return bool(await ping())
-        except Exception:
+            return await self.hub.bus.ping()
+        except Exception:  # readiness answers, whatever the bus does
             return False
 
     async def close(self) -> None:
@@ -169,9 +187,7 @@ class Services:
         await self.hub.close()
         await self.store.close()
         await self.hub.bus.close()
-        closer = getattr(self.presence, "close", None)
-        if closer is not None:
-            await closer()
+        await self.presence.close()
         await self.limiter.close()
         await self.http.aclose()
         await self.engine.dispose()

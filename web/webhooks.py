@@ -35,6 +35,7 @@ from hub.store import Gone, Receipt, Unavailable
 from storage import faults, outbox
 from storage.models import Channel
 from web import limits, metrics
+from web.app_state import services_of
 from web.auth.channels import adapter_config, channel_secrets, load_channel
 from web.auth.context import MANAGERS, require
 from web.contracts import channels as channels_contract
@@ -43,6 +44,7 @@ from web.crypto import DecryptError
 from web.errors import ApiError, error_response, read_body
 from web.failures import RETRY_AFTER_S
 from web.operation import declare
+from web.request_timer import name_door
 from web.services import Services
 
 log = logging.getLogger("inviaro.webhooks")
@@ -57,7 +59,7 @@ def media_url(channel_id: str, media_id: str) -> str:
 
 
 def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
+    services = services_of(request)
     return services
 
 
@@ -67,11 +69,11 @@ def _count(provider: str, result: str) -> None:
 
 async def _channel(request: Request, kinds: tuple[str, ...], provider: str) -> Channel:
     await limits.channel_request(request, request.path_params["channel_id"])
-    async with _services(request).db() as db:
-        channel = await load_channel(db, request.path_params["channel_id"], kinds=kinds)
+    channel = await _services(request).channels.get(request.path_params["channel_id"], kinds)
     if channel is None:
         _count(provider, "not_found")
         raise ApiError(404, "not_found", "There is no such channel.")
+    name_door(request.scope, f"webhook_{channel.kind}")
     return channel
 
 

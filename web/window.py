@@ -13,12 +13,16 @@ time of the last inbound message (``Conversation.last_inbound_at``, set by the w
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from hub.session import ReplyCheck
 from storage import models as m
 from web.errors import ApiError
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 WINDOW = timedelta(hours=24)
 WINDOW_KINDS = frozenset({"whatsapp", "messenger", "instagram"})
@@ -72,7 +76,7 @@ async def check_reply_window(
 
 
 async def check_reply_window_by_id(
-    services: Any, conversation_id: str, now: datetime | None = None
+    services: Services, conversation_id: str, now: datetime | None = None
 ) -> None:
     """:func:`check_reply_window` for callers holding only an id (the operator socket),
     in one query for the conversation and its channel's kind.
@@ -89,3 +93,17 @@ async def check_reply_window_by_id(
         row = (await db.execute(query)).first()
     if row is not None:
         _require_open(row.kind, row.last_inbound_at, now)
+
+
+def reply_check(services: Services) -> ReplyCheck:
+    """The operator socket's reply-window check: one callable per process, shared by every
+    operator session (:class:`web.services.Services` builds it)."""
+
+    async def check(conversation_id: str) -> str | None:
+        try:
+            await check_reply_window_by_id(services, conversation_id)
+        except ApiError as refusal:
+            return refusal.detail
+        return None
+
+    return check

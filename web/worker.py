@@ -258,6 +258,7 @@ async def _retention(settings: Settings) -> None:
             settings.database_url,
             audit_retention_days=settings.audit_retention_days,
             workspace_recovery_days=settings.workspace_recovery_days,
+            billing_retention_years=settings.billing_retention_years,
         )
         log.info("retention: %s", report.summary())
     except Exception:

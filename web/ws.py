@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from sys import intern
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -25,25 +25,19 @@ from hub.session import ReplyCheck, Session
 from storage import models as m
 from web import metrics
 from web.api.widget import visitor_from_connection
+from web.app_state import services_of
+from web.auth.context import Principal as AuthPrincipal
 from web.auth.context import authenticate
 from web.errors import ApiError
 from web.failures import ACCEPTED
 from web.gone import is_ping
-from web.window import check_reply_window_by_id
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 log = logging.getLogger("inviaro.ws")
 
 CLOSE_POLICY = 1008
-
-
-def install(app: Any) -> None:
-    """Give the process its one reply-window check, shared by every operator socket.
-
-    Closing sockets whose principal went away is :mod:`web.gone`'s job: each socket is
-    filed in ``services.holders`` under everything it depends on for as long as it is open.
-    """
-    services = app.state.services
-    services.reply_check = _reply_check(services)
 
 
 class _Out:
@@ -66,25 +60,12 @@ class _Out:
         await self._send({"type": "websocket.close", "code": code})
 
 
-def _rate(services: Any, principal: Principal) -> TokenBucket:
+def _rate(services: Services, principal: Principal) -> TokenBucket:
     """The socket's send budget; a visitor's sockets share one, so more sockets buy none."""
     if isinstance(principal, VisitorPrincipal):
-        return services.visitor_budgets.get(principal.contact_id)  # type: ignore[no-any-return]
+        return services.visitor_budgets.get(principal.contact_id)
     per_10s = services.settings.messages_per_10s
     return TokenBucket(rate=per_10s / 10, burst=per_10s)
-
-
-def _reply_check(services: Any) -> ReplyCheck:
-    """The reply-window check, one callable per process shared by every operator session."""
-
-    async def check(conversation_id: str) -> str | None:
-        try:
-            await check_reply_window_by_id(services, conversation_id)
-        except ApiError as refusal:
-            return refusal.detail
-        return None
-
-    return check
 
 
 # What a handshake yields for the socket's life: the principal, the session or API token
@@ -153,7 +134,7 @@ async def _accept(websocket: WebSocket) -> None:
 
 
 async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
-    services = websocket.app.state.services
+    services = services_of(websocket)
     origin = websocket.headers.get("origin")
     try:
         principal = await authenticate(websocket)
@@ -179,7 +160,7 @@ async def _operator_handshake(websocket: WebSocket) -> Accepted | None:
     return hub_principal, credential, services.reply_check
 
 
-async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> bool:
+async def _operator_origin_ok(services: Services, principal: AuthPrincipal, origin: str) -> bool:
     """Cross-site WebSocket hijacking guard: the app's own origin, or one the workspace lists."""
     origin = origin.rstrip("/")
     if origin == services.settings.public_origin:
@@ -192,12 +173,13 @@ async def _operator_origin_ok(services: Any, principal: Any, origin: str) -> boo
 
 async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
     ticket = websocket.query_params.get("token", "")  # the connect ticket of a widget session
-    visitor = await visitor_from_connection(websocket, ticket) if ticket else None
-    if visitor is None:
+    found = await visitor_from_connection(websocket, ticket) if ticket else None
+    if found is None:
         await websocket.close(CLOSE_POLICY)  # before accept: uvicorn answers HTTP 403
         return None
+    visitor, reservation = found
     await _accept(websocket)
-    services = websocket.app.state.services
+    services = services_of(websocket)
     if services.holders.count(Ref("conversation", visitor.conversation_id)) >= (
         services.settings.visitor_sockets
     ):  # counted after the accept: nothing awaits from here until _serve lists the socket
@@ -208,6 +190,7 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
         visitor.conversation_id,
         intern(visitor.channel_id),
         visitor.contact_id,
+        reservation=reservation,
     )
     return principal, None, None
 

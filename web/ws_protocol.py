@@ -1,6 +1,6 @@
 """uvicorn's sans-I/O WebSocket protocol as the hub runs it: the one module that relies on
-uvicorn's and websockets' internals (pinned ``uvicorn<0.55``; ``tests/web/test_ws_protocol.py``
-checks every attribute used here still exists upstream, so an upgrade fails there first).
+uvicorn's and websockets' internals (``uvicorn>=0.54,<0.56``; ``tests/web/test_ws_protocol.py``
+pins every attribute and upstream behaviour used here, so an upgrade fails there first).
 
 What it buys, per socket:
 
@@ -124,8 +124,8 @@ class _ServerProtocol(ServerProtocol):
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, slimmed and fixed (see the module docstring).
 
-    Written against uvicorn 0.54 and websockets 17; the socket tests run every path
-    through it.
+    Written against uvicorn 0.54 (checked on 0.55) and websockets 17; the socket tests run
+    every path through it.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

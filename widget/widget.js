@@ -358,7 +358,7 @@
     var log = h("ol", { "class": "log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
     var typingEl = h("p", { "class": "typing", "aria-live": "polite" });
     var form = h("form");
-    var input = h("textarea", { rows: "1", "aria-label": "Type your message", placeholder: "Type your message…", maxlength: "10000" });
+    var input = h("textarea", { rows: "1", dir: "auto", "aria-label": "Type your message", placeholder: "Type your message…", maxlength: "10000" });
     var send = h("button", { "class": "send", type: "submit", "aria-label": "Send message" }, "Send");
     form.appendChild(input); form.appendChild(send);
     // Consent to the workspace's purpose, asked before chatting when the workspace sets one.
@@ -488,8 +488,8 @@
 
   function bubble(mine, who, text) {
     var li = h("li", { "class": mine ? "me" : "them" });
-    if (who) li.appendChild(h("span", { "class": "who" }, who));
-    li.appendChild(h("span", { "class": "txt" }, text)); // always text, never HTML
+    if (who) li.appendChild(h("span", { "class": "who", dir: "auto" }, who));
+    li.appendChild(h("span", { "class": "txt", dir: "auto" }, text)); // always text, never HTML
     return li;
   }
 
@@ -503,7 +503,7 @@
       // A flow's choice: one button per option (labels as text, never HTML).
       var opts = h("div", { "class": "opts", role: "group", "aria-label": "Choose an answer" });
       m.options.forEach(function (o) {
-        opts.appendChild(h("button", { "class": "opt", type: "button", "data-value": String(o.value) }, String(o.label)));
+        opts.appendChild(h("button", { "class": "opt", type: "button", dir: "auto", "data-value": String(o.value) }, String(o.label)));
       });
       li.appendChild(opts);
     }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -118,6 +120,22 @@ def _messaging_item(item: dict[str, Any], where: str) -> list[ChannelEvent]:
     return []  # referral, optin, handover, typing...: nothing for the inbox
 
 
+_KINDS = ("image", "video", "audio")
+
+
+def attachment_mime(kind: Any, url: str) -> str | None:
+    """An attachment's MIME type from its Messenger/Instagram ``type``: the exact type when
+    the URL's file name says one of that kind (``.jpg`` → ``image/jpeg``), else the kind's
+    wildcard (``image/*``), so an image can be previewed whatever its URL; None for a
+    ``file`` (or an unknown type), whose kind the payload does not tell."""
+    if kind not in _KINDS:
+        return None
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    if guessed and guessed.startswith(f"{kind}/"):
+        return guessed
+    return f"{kind}/*"
+
+
 def _fb_attachments(raw: Any, where: str) -> tuple[tuple[Attachment, ...], str]:
     attachments: list[Attachment] = []
     texts: list[str] = []
@@ -137,7 +155,8 @@ def _fb_attachments(raw: Any, where: str) -> tuple[tuple[Attachment, ...], str]:
                 )
             )
         elif isinstance(payload.get("url"), str):
-            attachments.append(Attachment(url=payload["url"]))
+            mime = attachment_mime(attachment.get("type"), payload["url"])
+            attachments.append(Attachment(url=payload["url"], mime=mime))
         elif title:
             texts.append(title)
     return tuple(attachments), "\n".join(texts)

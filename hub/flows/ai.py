@@ -66,14 +66,25 @@ class Knowledge(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AiReply(d.Step, tag="ai_reply"):
-    """Answers from ``knowledge`` only; ``on_unsure`` when the model is not confident or
-    names no snippet it used."""
+    """Answers from ``knowledge`` (the step's own question/answer snippets) and, unless
+    ``documents`` is false, the passages of the workspace's documents that match the
+    question; ``on_unsure`` when nothing matches, the model is not confident or it names
+    nothing it used."""
 
-    knowledge: Annotated[list[Knowledge], msgspec.Meta(min_length=1, max_length=200)]
     on_unsure: str
+    knowledge: Annotated[list[Knowledge], msgspec.Meta(max_length=200)] = msgspec.field(
+        default_factory=list
+    )
+    documents: bool = True
     next: str | None = None
     last_messages: LastMessages = 5
     needs: ClassVar[str | None] = "ai"
+
+    def __post_init__(self) -> None:
+        if not self.knowledge and not self.documents:
+            raise ValueError(
+                "it has nothing to answer from: give 'knowledge' snippets or leave 'documents' on"
+            )
 
     def targets(self) -> Iterator[tuple[str, str]]:
         yield from super().targets()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import msgspec
 
@@ -59,9 +59,26 @@ class Step(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, omit_de
                 yield ("else" if name == "else_" else name), value
 
 
+class Template(msgspec.Struct, forbid_unknown_fields=True):
+    """A message template the channel's provider approved (a WhatsApp template): what a
+    step sends instead of its text outside the 24-hour window. ``parameters`` are
+    templated like texts (``{{contact.name}}``)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+    language: Annotated[str, msgspec.Meta(min_length=2, max_length=15)]
+    parameters: Annotated[list[str], msgspec.Meta(max_length=20)] = msgspec.field(
+        default_factory=list
+    )
+
+
 class Send(Step, tag="send"):
+    """``template``: sent instead outside the 24-hour window (else the run hands off);
+    ``on_error``: where the run goes when the channel refuses the message (else it fails)."""
+
     text: str
     next: str | None = None
+    template: Template | None = None
+    on_error: str | None = None
 
 
 class Ask(Step, tag="ask"):
@@ -69,6 +86,8 @@ class Ask(Step, tag="ask"):
     input: InputKind
     save_as: str
     next: str | None = None
+    template: Template | None = None
+    on_error: str | None = None
     retry_text: str | None = None
     retries: int = 2
     timeout_minutes: int | None = None
@@ -89,6 +108,8 @@ class Choose(Step, tag="choose"):
     retry_text: str | None = None
     retries: int = 2
     on_invalid: str | None = None
+    template: Template | None = None
+    on_error: str | None = None
     waits: ClassVar[bool] = True
 
     def targets(self) -> Iterator[tuple[str, str]]:
@@ -163,12 +184,16 @@ class Wait(Step, tag="wait"):
 
 class Book(Step, tag="book"):
     """Offers the next free slots of a booking type and books the one picked; the runner
-    looks the slots up and books (``web/booking.py``), feeding the answers back as events."""
+    looks the slots up and books (``web/booking.py``), feeding the answers back as events.
+    ``action`` ``reschedule`` moves the contact's next booking of the type to the slot
+    picked instead; ``cancel`` cancels it (the provider's event is deleted). No such
+    booking goes to ``on_none``."""
 
     booking_type_id: str
     next: str
     on_none: str
     text: str | None = None
+    action: Literal["book", "reschedule", "cancel"] = "book"
     waits: ClassVar[bool] = True
 
     def targets(self) -> Iterator[tuple[str, str]]:

@@ -110,9 +110,19 @@ class Booked:
     ok: bool
     taken: bool = False
     error: str | None = None
+    label: str | None = None  # a cancelled booking's time, in the contact's zone
 
 
-Event = Reply | TimerFired | HttpDone | AiDone | SlotsFound | Booked
+@dataclass(frozen=True, slots=True)
+class SendRefused:
+    """The channel refused (or the provider gave up on) a message the step ``step`` said:
+    a waiting run follows that step's ``on_error``, else it fails with ``reason``."""
+
+    step: str
+    reason: str
+
+
+Event = Reply | TimerFired | HttpDone | AiDone | SlotsFound | Booked | SendRefused
 
 
 # Actions ------------------------------------------------------------------------------
@@ -120,10 +130,14 @@ Event = Reply | TimerFired | HttpDone | AiDone | SlotsFound | Booked
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """A bot message to the contact; ``options`` are (label, value) pairs to tap."""
+    """A bot message to the contact; ``options`` are (label, value) pairs to tap;
+    ``template`` (name, language, parameters) is sent instead of the text (outside the
+    24-hour window); ``step`` is the step that said it."""
 
     text: str
     options: tuple[tuple[str, str], ...] = ()
+    template: tuple[str, str, tuple[str, ...]] | None = None
+    step: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,14 +203,28 @@ class FindSlots:
     time_zone: str | None
     epoch: int
     again: bool = False
+    action: str = "book"  # reschedule: for the contact's next booking of the type
 
 
 @dataclass(frozen=True, slots=True)
 class BookSlot:
+    """Book ``start``; or, with ``action`` ``reschedule``, move the contact's next booking
+    of the type there."""
+
     booking_type_id: str
     start: str
     epoch: int
     again: bool = False
+    action: str = "book"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelBooking:
+    """Cancel the contact's next booking of the type; it comes back as ``Booked``."""
+
+    booking_type_id: str
+    time_zone: str | None
+    epoch: int
 
 
 Action = (
@@ -211,6 +239,7 @@ Action = (
     | CallAi
     | FindSlots
     | BookSlot
+    | CancelBooking
 )
 
 
@@ -272,14 +301,26 @@ class Run:
     def note(self, outcome: str) -> None:
         self.log.append(StepLog(self.state.step, outcome))
 
-    def say(self, text: str, options: tuple[tuple[str, str], ...] = ()) -> bool:
-        """Send, or when the channel accepts no free-form message now, hand off (False)."""
+    def say(
+        self,
+        text: str,
+        options: tuple[tuple[str, str], ...] = (),
+        template: d.Template | None = None,
+    ) -> bool:
+        """Send; when the channel accepts no free-form message now, send the step's
+        ``template`` if it names one, else hand off (False)."""
         if not self.ctx.may_send:
+            if template is not None:
+                parameters = tuple(self.render(p) for p in template.parameters)
+                sent = (template.name, template.language, parameters)
+                self.actions.append(Say(self.render(text), (), sent, self.state.step))
+                self.note(f"outside the 24-hour window: sent the template {template.name!r}")
+                return True
             self.note("outside the 24-hour window: handed off")
             self.actions.append(HandOff(None))
             self.state.status = "handed_off"
             return False
-        self.actions.append(Say(self.render(text), options))
+        self.actions.append(Say(self.render(text), options, step=self.state.step))
         return True
 
     def save(self, target: str, value: str) -> None:
@@ -339,6 +380,9 @@ def advance(document: d.Document, state: RunState, event: Event, ctx: Context) -
     run = Run(state, ctx, _copy_contact(ctx.contact))
     if state.status != "waiting" or state.step not in document.steps:
         return Outcome(state, [], [])
+    if isinstance(event, SendRefused):
+        _refused(document, run, event)
+        return Outcome(run.state, run.actions, run.log)
     if (
         isinstance(event, TimerFired | HttpDone | AiDone | SlotsFound | Booked)
         and event.epoch != state.epoch
@@ -352,6 +396,18 @@ def advance(document: d.Document, state: RunState, event: Event, ctx: Context) -
         return Outcome(run.state, run.actions, run.log)
     _go(document, run, after)
     return Outcome(run.state, run.actions, run.log)
+
+
+def _refused(document: d.Document, run: Run, event: SendRefused) -> None:
+    """A message the run said was refused: the saying step's ``on_error``, else failed."""
+    step = document.steps.get(event.step)
+    on_error = getattr(step, "on_error", None) if step is not None else None
+    if on_error is None:
+        run.fail(f"the channel refused a message of {event.step!r}: {event.reason}")
+        return
+    run.state.step = event.step
+    run.note(f"the channel refused the message: {event.reason}")
+    _go(document, run, on_error)
 
 
 def _go(document: d.Document, run: Run, target: Next) -> None:
@@ -393,7 +449,7 @@ def _copy_contact(contact: dict[str, Any]) -> dict[str, Any]:
 @handles(d.Send)
 class _Send(_NoWait):
     def enter(self, step: d.Send, run: Run) -> Next:
-        if run.say(step.text):
+        if run.say(step.text, template=step.template):
             run.note("sent")
         return step.next
 
@@ -401,7 +457,7 @@ class _Send(_NoWait):
 @handles(d.Ask)
 class _Ask:
     def enter(self, step: d.Ask, run: Run) -> Next:
-        if run.say(step.text):
+        if run.say(step.text, template=step.template):
             run.note(f"asked for {step.input}")
             if step.timeout_minutes:
                 run.actions.append(StartTimer(step.timeout_minutes, run.state.epoch))
@@ -440,7 +496,7 @@ def _retry(
 @handles(d.Choose)
 class _Choose:
     def enter(self, step: d.Choose, run: Run) -> Next:
-        if run.say(step.text, _options(step)):
+        if run.say(step.text, _options(step), step.template):
             run.note(f"offered {len(step.options)} options")
         return WAIT
 
@@ -580,6 +636,8 @@ class _Wait:
 OFFER_TEXT = "Which time suits you?"
 AGAIN_TEXT = "That time was just taken. Which of these suits you?"
 BOOKED_TEXT = "You are booked for {}."
+MOVED_TEXT = "Your booking is moved to {}."
+CANCELLED_TEXT = "Your booking for {} is cancelled."
 BOOK_RETRIES = 2
 
 
@@ -590,9 +648,22 @@ class _Book:
     fresh slots once."""
 
     def enter(self, step: d.Book, run: Run) -> Next:
+        if step.action == "cancel":
+            run.actions.append(CancelBooking(step.booking_type_id, _zone(run), run.state.epoch))
+            run.note("cancelling the contact's next booking")
+            return WAIT
         return _find_slots(step, run, again=False)
 
     def resume(self, step: d.Book, run: Run, event: Event) -> Next:
+        if step.action == "cancel":
+            if not isinstance(event, Booked):
+                return WAIT
+            if not event.ok:
+                run.note(f"not cancelled: {event.error or 'no booking'}")
+                return step.on_none
+            run.note(f"cancelled the booking for {event.label}")
+            run.say(step.text or CANCELLED_TEXT.format(event.label))
+            return step.next
         offered = run.state.offered
         if isinstance(event, SlotsFound) and (offered is None or not offered.slots):
             if not event.slots:
@@ -615,11 +686,15 @@ class _Book:
             start, label = offered.slots[picked]
             run.note(f"picked {label!r}")
             run.actions.append(
-                BookSlot(step.booking_type_id, start, run.state.epoch, offered.again)
+                BookSlot(step.booking_type_id, start, run.state.epoch, offered.again, step.action)
             )
             return WAIT
         if isinstance(event, Booked) and offered.picked is not None:
             label = offered.slots[offered.picked][1]
+            if event.ok and step.action == "reschedule":
+                run.note(f"moved the booking to {label}")
+                run.say(MOVED_TEXT.format(label))
+                return step.next
             if event.ok:
                 run.note(f"booked {label}")
                 run.say(BOOKED_TEXT.format(label))
@@ -632,11 +707,15 @@ class _Book:
         return WAIT
 
 
-def _find_slots(step: d.Book, run: Run, *, again: bool) -> Next:
+def _zone(run: Run) -> str | None:
     zone = (run.contact.get("attributes") or {}).get("timezone")
-    zone = zone if isinstance(zone, str) and zone else None
+    return zone if isinstance(zone, str) and zone else None
+
+
+def _find_slots(step: d.Book, run: Run, *, again: bool) -> Next:
     run.state.offered = Offered(again=again)
-    run.actions.append(FindSlots(step.booking_type_id, zone, run.state.epoch, again))
+    find = FindSlots(step.booking_type_id, _zone(run), run.state.epoch, again, step.action)
+    run.actions.append(find)
     run.note("looking for free slots")
     return WAIT
 

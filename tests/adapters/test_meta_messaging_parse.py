@@ -34,9 +34,35 @@ def test_messenger_attachment_url_becomes_attachment_url(payload: Payload) -> No
     [event] = parse_messaging(payload("messenger_attachment.json"), "page")
     assert isinstance(event, ProviderMessage)
     assert event.attachments == (
-        Attachment(url="https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"),
+        Attachment(url="https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg", mime="image/jpeg"),
     )
     assert event.text == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "mime"),
+    [
+        (
+            "image",
+            "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1&signature=x",
+            "image/*",
+        ),
+        ("image", "https://scontent.xx.fbcdn.net/v/photo.png?stp=dst", "image/png"),
+        ("video", "https://video.xx.fbcdn.net/v/clip.mp4", "video/mp4"),
+        ("audio", "https://cdn.fbsbx.com/v/voice", "audio/*"),
+        ("image", "https://cdn.fbsbx.com/v/not-an-image.mp4", "image/*"),
+        ("file", "https://cdn.fbsbx.com/v/report.pdf", None),
+    ],
+)
+def test_an_attachment_keeps_its_kind_as_a_mime_type(kind: str, url: str, mime: str | None) -> None:
+    body = (
+        '{"object":"instagram","entry":[{"id":"1","time":1,"messaging":[{"sender":{"id":"9"},'
+        '"recipient":{"id":"1"},"timestamp":1,"message":{"mid":"m1","attachments":'
+        f'[{{"type":"{kind}","payload":{{"url":"{url}"}}}}]}}}}]}}]}}'
+    )
+    [event] = parse_messaging(body.encode(), "instagram")
+    assert isinstance(event, ProviderMessage)
+    assert [(a.url, a.mime) for a in event.attachments] == [(url, mime)]
 
 
 def test_echo_is_marked_and_keyed_on_the_recipient(payload: Payload) -> None:

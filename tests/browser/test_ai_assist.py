@@ -67,6 +67,31 @@ async def test_settings_show_ai_off_with_its_provider_and_switch_it_on(
     assert watch.errors == []
 
 
+async def test_settings_add_edit_and_delete_a_document_for_ai_replies(
+    owner: Account, ai_live: LiveServer, context: Any
+) -> None:
+    page, watch = await open_page(context, f"{ai_live.url}/settings?tab=ai")
+    form = page.locator("#ai-document-form")
+    await form.locator('input[name="title"]').fill("Prices")
+    await form.locator('textarea[name="text"]').fill("A haircut costs 30 euros.")
+    await form.locator("button[type=submit]").click()
+    card = page.locator("#ai-documents form")
+    await expect(card).to_have_count(1)
+    text = card.locator("textarea")
+    await expect(text).to_have_value("A haircut costs 30 euros.")
+    await text.fill("A haircut costs 35 euros.")
+    await card.locator("button[type=submit]").click()
+    await expect(page.locator(".toast.ok").last).to_contain_text("saved")
+    (doc,) = (await owner.get("/api/ai/documents")).json()["items"]
+    got = (await owner.get(f"/api/ai/documents/{doc['id']}")).json()
+    assert (got["title"], got["text"]) == ("Prices", "A haircut costs 35 euros.")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await card.locator("button.danger").click()
+    await expect(page.locator("#ai-documents form")).to_have_count(0)
+    assert (await owner.get("/api/ai/documents")).json()["items"] == []
+    assert watch.errors == []
+
+
 async def test_the_inbox_hides_ai_while_it_is_off(
     owner: Account, ai_live: LiveServer, context: Any
 ) -> None:

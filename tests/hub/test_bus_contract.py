@@ -72,6 +72,11 @@ async def test_publish_order_is_preserved_per_topic(make_bus: BusFactory) -> Non
     assert rec.payloads(t) == sent
 
 
+async def test_a_running_bus_answers_its_readiness_ping(make_bus: BusFactory) -> None:
+    bus = await make_bus(Recorder())
+    assert await bus.ping() is True
+
+
 async def test_publish_after_close_raises_bus_unavailable(make_bus: BusFactory) -> None:
     bus = await make_bus(Recorder())
     await bus.close()

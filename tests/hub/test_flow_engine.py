@@ -321,6 +321,43 @@ def test_outside_the_channels_window_a_flow_hands_off_instead_of_sending() -> No
     assert out.actions == [e.HandOff(None)] and out.state.status == "handed_off"
 
 
+def test_outside_the_window_a_step_that_names_a_template_sends_it() -> None:
+    template = {"name": "order_update", "language": "en", "parameters": ["{{contact.name}}"]}
+    d = doc({"s": {**ASK["s"], "template": template}, **{k: v for k, v in ASK.items() if k != "s"}})
+    out = e.start(d, ctx(may_send=False))
+    (say,) = out.actions
+    assert isinstance(say, e.Say) and say.template == ("order_update", "en", ("Ana",))
+    assert out.state.status == "waiting"
+    assert "sent the template 'order_update'" in out.log[0].outcome
+
+
+def test_a_refused_message_follows_the_steps_error_branch() -> None:
+    d = doc(
+        {
+            "s": {
+                "type": "ask",
+                "text": "Email?",
+                "input": "email",
+                "save_as": "vars.e",
+                "on_error": "human",
+            },
+            "human": {"type": "handoff"},
+        }
+    )
+    state = e.start(d, ctx()).state
+    out = e.advance(d, state, e.SendRefused("s", "The number is not on WhatsApp."), ctx())
+    assert out.state.status == "handed_off"
+    assert out.log[0].outcome == ("the channel refused the message: The number is not on WhatsApp.")
+
+
+def test_a_refused_message_without_an_error_branch_fails_the_run_with_the_reason() -> None:
+    d = doc(ASK)
+    state = e.start(d, ctx()).state
+    out = e.advance(d, state, e.SendRefused("s", "The number is not on WhatsApp."), ctx())
+    assert out.state.status == "failed"
+    assert out.state.error is not None and "not on WhatsApp" in out.state.error
+
+
 def test_a_finished_run_takes_no_more_events() -> None:
     d = doc({"s": {"type": "end"}})
     state = e.start(d, ctx()).state
@@ -381,6 +418,31 @@ def test_book_books_the_pick_and_confirms_it(text: str, option: str | None) -> N
     done = e.advance(d, picked.state, e.Booked(out.state.epoch, True), ctx())
     assert says(done) == ["You are booked for Tue 8 Dec, 11:00.", "See you"]
     assert done.state.status == "done"
+
+
+def test_book_with_action_reschedule_moves_the_booking_to_the_pick() -> None:
+    d = doc({**BOOK, "s": {**BOOK["s"], "action": "reschedule"}})
+    started = e.start(d, ctx())
+    assert started.actions == [e.FindSlots("bt_1", None, started.state.epoch, action="reschedule")]
+    out = e.advance(d, started.state, e.SlotsFound(started.state.epoch, SLOTS), ctx())
+    picked = e.advance(d, out.state, e.Reply("1"), ctx())
+    epoch = out.state.epoch
+    assert picked.actions == [e.BookSlot("bt_1", SLOTS[0][0], epoch, action="reschedule")]
+    done = e.advance(d, picked.state, e.Booked(epoch, True), ctx())
+    assert says(done) == ["Your booking is moved to Tue 8 Dec, 10:00.", "See you"]
+
+
+def test_book_with_action_cancel_cancels_and_confirms_or_takes_on_none() -> None:
+    d = doc(
+        {**BOOK, "s": {k: v for k, v in BOOK["s"].items() if k != "text"} | {"action": "cancel"}}
+    )
+    started = e.start(d, ctx(contact={"attributes": {"timezone": "Asia/Tokyo"}}))
+    assert started.actions == [e.CancelBooking("bt_1", "Asia/Tokyo", started.state.epoch)]
+    epoch = started.state.epoch
+    done = e.advance(d, started.state, e.Booked(epoch, True, label="Tue 8 Dec, 18:00"), ctx())
+    assert says(done) == ["Your booking for Tue 8 Dec, 18:00 is cancelled.", "See you"]
+    none = e.advance(d, started.state, e.Booked(epoch, False, error="no booking"), ctx())
+    assert says(none) == ["An operator will help"]
 
 
 def test_book_without_slots_or_with_an_unreadable_calendar_takes_on_none() -> None:

@@ -119,15 +119,6 @@ async def test_refresh_keeps_entries_alive(presences: tuple[Clock, Factory]) -> 
     assert await p.who("w") == {"op1"}
 
 
-async def test_forget_erases_the_operator(presences: tuple[Clock, Factory]) -> None:
-    _, make = presences
-    p = make()
-    await p.online("w", "op1", "c1")
-    await p.online("w", "op2", "c2")
-    await p.forget("w", "op1")
-    assert await p.who("w") == {"op2"}
-
-
 async def test_killed_process_entries_expire_and_are_reported_once(
     processes: tuple[Clock, Callable[[], RedisPresence]],
 ) -> None:

@@ -223,14 +223,6 @@ async def test_resume_replays_every_page_in_order_then_resumed(hub: Hub) -> None
     assert vis.closed_with is None
 
 
-async def test_hub_replay_returns_frames_ending_with_resumed(hub: Hub) -> None:
-    await hub.accept(inbound("one"))
-    frames = await hub.replay("w1", "c1", 0)
-    assert [f["type"] for f in frames] == ["message", "resumed"]
-    with pytest.raises(NotFound):
-        await hub.replay("w1", "other", 0)
-
-
 async def test_typing_and_read_receipts(hub: Hub) -> None:
     op, vis = await opened(hub, OPERATOR), await opened(hub, VISITOR)
     await op.send(type="typing", conversation_id="c1", active=True)

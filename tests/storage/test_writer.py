@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.model import Author, Inbound
+from hub.model import Author, Inbound, as_utc
 from hub.store import Gone, NotFound
 from storage import models as m
 from storage.db import make_engine
 from storage.store import SqlStore
-from storage.writer import provider_id_hash
+from storage.writer_sql import provider_id_hash
 
 from .conftest import Workspace, make_workspace
 
@@ -93,6 +94,40 @@ async def test_duplicates_inside_one_batch_collapse(
     assert len({r.message.id for r in results}) == 1
     assert sum(r.created for r in results) == 1
     assert await count(engine, m.Message, m.Message.provider_message_id == "wamid.1") == 1
+    assert store.writer.one_by_one == 0  # collapsed in the batch, not by a failed insert
+
+
+async def test_a_batch_of_new_messages_and_resends_commits_whole(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    conv = (await store.write(inbound(workspace))).message.conversation_id
+    await store.write(inbound(workspace, conversation_id=conv, client_id="c-0"))
+    results = await asyncio.gather(
+        *(
+            store.write(inbound(workspace, conversation_id=conv, client_id=f"c-{i % 3}"))
+            for i in range(30)
+        ),
+        *(
+            store.write(inbound(workspace, sender=f"+49{i}", provider_message_id=f"w.{i % 4}"))
+            for i in range(8)
+        ),
+    )
+    assert sum(r.created for r in results) == 2 + 4
+    assert store.writer.one_by_one == 0
+
+
+async def test_one_bad_message_fails_alone_and_the_one_by_one_retry_is_counted(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    conv = (await store.write(inbound(workspace))).message.conversation_id
+    bad = inbound(workspace, conversation_id=conv, payload={"not json": object()})
+    results = await asyncio.gather(
+        *(store.write(inbound(workspace, conversation_id=conv, text=f"m{i}")) for i in range(5)),
+        store.write(bad),
+        return_exceptions=True,
+    )
+    assert [isinstance(r, Exception) for r in results] == [False] * 5 + [True]
+    assert store.writer.one_by_one == 1
 
 
 async def test_a_redelivered_provider_message_is_stored_once(
@@ -226,3 +261,33 @@ async def test_a_nul_character_from_a_provider_is_stored_not_refused(
     again = await store.write(inbound(workspace, provider_message_id="id\x00"))
     assert first.message.text == "a\ufffdb"
     assert again.message.id == first.message.id
+
+
+async def test_the_planned_columns_are_stored_as_written_and_read_back(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    """Private notes, flow options, a picked option and the sender's ``sent_at`` survive
+    the back end's insert (Postgres binds each column as an array)."""
+    sent = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    first = await store.write(inbound(workspace, channel_id=workspace.whatsapp, sent_at=sent))
+    conv = first.message.conversation_id
+    olga = Author("operator", "op_1", "Olga")
+    offer = {"options": [{"label": "Yes", "value": "y"}]}
+    on_wa = {"conversation_id": conv, "channel_id": workspace.whatsapp}
+    note, offered, picked = [
+        (await store.write(i)).message
+        for i in (
+            inbound(workspace, **on_wa, direction="out", author=olga, private=True),
+            inbound(workspace, **on_wa, direction="out", author=olga, payload=offer),
+            inbound(workspace, **on_wa, payload={"option": "y"}),
+        )
+    ]
+    replayed = {r.id: r for r in await store.replay(workspace.id, conv, 0, 10)}
+    assert as_utc(replayed[first.message.id].sent_at) == first.message.sent_at == sent  # type: ignore[arg-type]
+    assert replayed[note.id].private and replayed[note.id].status == note.status
+    assert replayed[offered.id].options == offered.options == (("Yes", "y"),)
+    assert replayed[picked.id].option == picked.option == "y"
+    assert replayed[picked.id].sent_at is None
+    queued = await count(engine, m.OutboxItem, m.OutboxItem.message_id.in_([note.id, offered.id]))
+    assert queued == 1  # the reply leaves through WhatsApp, the note never does
+    assert (note.status, offered.status) == ("sent", "queued")

@@ -20,6 +20,7 @@ class PgProxy:
         self.url = url.set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._stops = 0  # how many times stop() ran: a connection begun before one is cut
         self._flowing = asyncio.Event()
         self._flowing.set()
 
@@ -33,6 +34,7 @@ class PgProxy:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        self._stops += 1
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
@@ -45,10 +47,15 @@ class PgProxy:
         self._flowing.set()
 
     async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        stops = self._stops
         try:
             server_r, server_w = await asyncio.open_connection(*self._target)
         except OSError:
             client_w.transport.abort()
+            return
+        if stops != self._stops:  # stopped while this one was being connected: cut it too
+            client_w.transport.abort()
+            server_w.transport.abort()
             return
         self._writers |= {client_w, server_w}
         await asyncio.gather(

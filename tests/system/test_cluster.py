@@ -18,6 +18,7 @@ from tests.system.conftest import Cluster
 from tests.web.realtime import (
     Socket,
     operator_socket,
+    started_visitor,
     visitor_session,
     visitor_socket,
     widget_channel,
@@ -246,7 +247,7 @@ async def test_erasure_on_one_process_closes_the_visitor_socket_on_another(  # t
 ) -> None:
     a, b = cluster.hubs
     owner = await owner_of(a.url)
-    session = await visitor_session(owner, await widget_channel(owner))
+    session = await started_visitor(owner, await widget_channel(owner))
     visitor = await visitor_socket(session["ws_url"].replace(a.ws_url, b.ws_url))
     conv = await owner.get(f"/api/conversations/{session['conversation_id']}")
     contact = conv.json()["contact"]["id"]

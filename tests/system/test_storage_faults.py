@@ -25,7 +25,13 @@ from tests.conftest import SECRET, LiveServer, free_port, make_settings, start_s
 from tests.helpers import Account, api_token, auth_headers, new_client, signup
 from tests.system.conftest import Cluster, Hub, RedisServer
 from tests.system.pgproxy import PgProxy
-from tests.web.realtime import Socket, visitor_session, visitor_socket, widget_channel
+from tests.web.realtime import (
+    Socket,
+    started_visitor,
+    visitor_session,
+    visitor_socket,
+    widget_channel,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
@@ -96,8 +102,8 @@ async def test_a_frozen_process_holding_a_conversation_lock_holds_up_only_that_c
     async with serving(pg_database) as live:
         owner = await _owner(live.url, closer)
         widget = await widget_channel(owner)
-        held_session = await visitor_session(owner, widget)
-        free_session = await visitor_session(owner, widget)
+        held_session = await started_visitor(owner, widget)  # seq 1: "Hello"
+        free_session = await started_visitor(owner, widget)
         locker = subprocess.Popen(
             [sys.executable, "-c", LOCKER, _dsn(pg_database), held_session["conversation_id"]],
             stdout=subprocess.PIPE,
@@ -110,14 +116,14 @@ async def test_a_frozen_process_holding_a_conversation_lock_holds_up_only_that_c
             other = await visitor_socket(free_session["ws_url"])
             await stuck.send({"type": "send", "ref": "s", "text": "into the locked one"})
             await other.send({"type": "send", "ref": "o1", "text": "elsewhere"})
-            assert (await other.wait_for(type="ack", ref="o1"))["message"]["seq"] == 1
+            assert (await other.wait_for(type="ack", ref="o1"))["message"]["seq"] == 2
             # The locked conversation's sender is told to come back later, not left hanging.
             assert await _closed_with(stuck) == 1013
             # Later messages are not held up behind it while it stays locked.
             again = await visitor_socket(held_session["ws_url"])
             await again.send({"type": "send", "ref": "s2", "text": "still locked?"})
             await other.send({"type": "send", "ref": "o2", "text": "and on"})
-            assert (await other.wait_for(type="ack", ref="o2"))["message"]["seq"] == 2
+            assert (await other.wait_for(type="ack", ref="o2"))["message"]["seq"] == 3
             assert await _closed_with(again) == 1013
         finally:
             locker.send_signal(signal.SIGCONT)
@@ -126,7 +132,7 @@ async def test_a_frozen_process_holding_a_conversation_lock_holds_up_only_that_c
             locker.stdout.close()
         after = await visitor_socket(held_session["ws_url"])
         await after.send({"type": "send", "ref": "s3", "text": "free again"})
-        assert (await after.wait_for(type="ack", ref="s3"))["message"]["seq"] == 1
+        assert (await after.wait_for(type="ack", ref="s3"))["message"]["seq"] == 2
 
 
 # R4 ----------------------------------------------------------------------------------------
@@ -140,6 +146,16 @@ async def test_the_same_client_id_on_two_processes_at_once_is_one_message(
     widget = await widget_channel(owner)
     session = await visitor_session(owner, widget)
     conv = session["conversation_id"]
+    sockets = [
+        await visitor_socket(session["ws_url"]),
+        await visitor_socket(session["ws_url"].replace(a.ws_url, b.ws_url)),
+    ]
+    for n in range(15):  # one visitor's resend on both processes at once;
+        # the first one also creates the visitor's contact and conversation on both
+        frame = {"type": "send", "ref": f"w{n}", "text": "hello", "client_id": f"w{n}"}
+        await asyncio.gather(*(s.send(frame) for s in sockets))
+        acks = [await s.wait_for(type="ack", ref=f"w{n}") for s in sockets]
+        assert len({ack["message"]["id"] for ack in acks}) == 1
     token = await api_token(owner)
     clients = [httpx.AsyncClient(base_url=h.url, headers=auth_headers(token)) for h in (a, b)]
     closer.extend(clients)
@@ -154,15 +170,6 @@ async def test_the_same_client_id_on_two_processes_at_once_is_one_message(
         )
         assert sorted(r.status_code for r in answers) == [200, 201], [r.text for r in answers]
         assert len({r.json()["id"] for r in answers}) == 1
-    sockets = [
-        await visitor_socket(session["ws_url"]),
-        await visitor_socket(session["ws_url"].replace(a.ws_url, b.ws_url)),
-    ]
-    for n in range(15):  # one visitor's resend on both processes at once
-        frame = {"type": "send", "ref": f"w{n}", "text": "hello", "client_id": f"w{n}"}
-        await asyncio.gather(*(s.send(frame) for s in sockets))
-        acks = [await s.wait_for(type="ack", ref=f"w{n}") for s in sockets]
-        assert len({ack["message"]["id"] for ack in acks}) == 1
 
 
 # R6 ----------------------------------------------------------------------------------------

@@ -51,6 +51,21 @@ async def visitor_session(
     return dict(response.json())
 
 
+async def started_visitor(
+    owner: Account, widget: Widget, text: str = "Hello", token: str | None = None
+) -> dict[str, Any]:
+    """A visitor who has written ``text`` (a widget session stores nothing before the first
+    message): a fresh session of theirs, whose conversation exists."""
+    session = await visitor_session(owner, widget, token)
+    socket = await visitor_socket(session["ws_url"])
+    try:
+        await socket.send({"type": "send", "ref": "first", "text": text})
+        await socket.wait_for(type="ack", ref="first")
+    finally:
+        await socket.close()
+    return await visitor_session(owner, widget, session["visitor_token"])
+
+
 class Socket:
     """A client socket that decodes frames and waits for the ones a test expects."""
 

@@ -147,7 +147,7 @@ async def test_audit_lists_logins_newest_first_without_personal_data(
     assert actions[:4] == ["channel_created", "login", "login_failed", "signup"]
     assert [i["at"] for i in items] == sorted((i["at"] for i in items), reverse=True)
     failed = items[actions.index("login_failed")]
-    assert failed["target"] == {"kind": "operator", "id": owner.operator_id}
+    assert failed["target"] == {"kind": "operator", "id": owner.operator_id, "name": "Ada Owner"}
     assert owner.email not in response.text and "wrong password" not in response.text
 
 

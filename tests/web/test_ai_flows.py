@@ -177,3 +177,71 @@ async def test_a_restricted_contact_is_never_sent(owner: Account, hub: Hub, fake
     calls = (await owner.get(f"/api/conversations/{conv}/ai-calls")).json()["items"]
     assert [c["outcome"] for c in calls] == ["contact_restricted", "contact_restricted"]
     assert all(c["sent"] == [] for c in calls)
+
+
+DOCUMENT_STEPS: dict[str, Any] = {
+    "answer": {"type": "ai_reply", "next": "done", "on_unsure": "human"},
+    "done": {"type": "end"},
+    "human": {"type": "handoff"},
+}
+
+
+async def add_documents(owner: Account) -> None:
+    for title, text in (
+        ("Prices", "A haircut costs 30 euros.\n\nColouring costs 60 euros and takes two hours."),
+        ("Parking", "Free parking behind the salon, entrance from Mill Street."),
+    ):
+        response = await owner.post("/api/ai/documents", {"title": title, "text": text})
+        assert response.status_code == 201, response.text
+
+
+async def test_ai_reply_answers_from_the_workspaces_documents(
+    owner: Account, hub: Hub, fake: FakeAi
+) -> None:
+    await ai_on(owner)
+    await add_documents(owner)
+    await publish(owner, DOCUMENT_STEPS, "answer")
+    fake.answer_with(ok({"answer": "Colouring is 60 euros.", "sources": [1], "confident": True}))
+    conv = await first_message(owner, hub, "How much does colouring cost?")
+    assert await bot_texts(owner, conv) == ["Colouring is 60 euros."]
+    (request,) = fake.requests
+    instruction = request["messages"][0]["content"]
+    assert 'From the document "Prices"' in instruction and "60 euros" in instruction
+    assert "Mill Street" not in fake.sent_text()  # only the passages that match are sent
+
+
+async def test_ai_reply_hands_off_without_asking_when_no_document_matches(
+    owner: Account, hub: Hub, fake: FakeAi
+) -> None:
+    await ai_on(owner)
+    await add_documents(owner)
+    await publish(owner, DOCUMENT_STEPS, "answer")
+    conv = await first_message(owner, hub, "Do you sell gift vouchers?")
+    assert await bot_texts(owner, conv) == []
+    (run,) = await runs(owner, conv)
+    assert run["status"] == "handed_off"
+    assert fake.requests == []
+
+
+async def test_ai_reply_hands_off_when_the_answer_names_no_passage_it_used(
+    owner: Account, hub: Hub, fake: FakeAi
+) -> None:
+    await ai_on(owner)
+    await add_documents(owner)
+    await publish(owner, DOCUMENT_STEPS, "answer")
+    fake.answer_with(ok({"answer": "Colouring is free!", "sources": [7], "confident": True}))
+    conv = await first_message(owner, hub, "How much does colouring cost?")
+    assert await bot_texts(owner, conv) == []
+    (run,) = await runs(owner, conv)
+    assert run["status"] == "handed_off"
+
+
+async def test_an_ai_reply_with_nothing_to_answer_from_cannot_be_saved(owner: Account) -> None:
+    steps = {**DOCUMENT_STEPS, "answer": {**DOCUMENT_STEPS["answer"], "documents": False}}
+    response = await owner.post(
+        "/api/flows/validate",
+        {"name": "x", "trigger": {"on": "conversation_started"}, "start": "answer", "steps": steps},
+    )
+    problems = response.json()["problems"]
+    assert [p["step"] for p in problems] == ["answer"]
+    assert "nothing to answer from" in problems[0]["detail"]

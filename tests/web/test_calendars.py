@@ -753,6 +753,87 @@ async def test_the_slots_are_offered_and_confirmed_in_the_contacts_time_zone(
     assert confirmed["text"] == f"You are booked for {label}."
 
 
+async def publish_change_flow(owner: Account, bt_id: str, action: str) -> None:
+    steps = {
+        "change": {
+            "type": "book",
+            "action": action,
+            "booking_type_id": bt_id,
+            "text": "When would you like to come instead?" if action == "reschedule" else None,
+            "next": "bye",
+            "on_none": "sorry",
+        },
+        "bye": {"type": "send", "text": "Anything else?"},
+        "sorry": {"type": "handoff"},
+    }
+    if action == "cancel":
+        del steps["change"]["text"]
+    await publish(owner, steps, "change")
+
+
+async def booked_for(owner: Account, conversation_id: str, bt_id: str, start: datetime) -> Any:
+    made = await owner.post(
+        f"/api/conversations/{conversation_id}/bookings",
+        {"booking_type_id": bt_id, "start": z(start)},
+    )
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+async def test_a_contact_reschedules_by_reply_and_the_providers_event_moves(
+    owner: Account, fake: FakeCalendars, engine: AsyncEngine, widget_visitor: Any
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    v = await widget_visitor()
+    made = await booked_for(owner, v.conversation_id, bt["id"], at(7, 9))
+    await publish_change_flow(owner, bt["id"], "reschedule")
+    await v.say("I need to move my appointment")
+    offer = await v.bot()
+    assert offer["text"] == "When would you like to come instead?"
+    picked = offer["options"][0]
+    await v.say(picked["label"], picked["value"])
+    assert (await v.bot())["text"] == f"Your booking is moved to {picked['label']}."
+    [event] = fake.events.values()
+    assert event["start"] != at(7, 9)
+    conv = (await owner.get(f"/api/conversations/{v.conversation_id}")).json()
+    [row] = await bookings_of(engine, conv["contact"]["id"])
+    assert row.id == made["id"] and row.status == "confirmed"
+    assert row.provider_event_id == made["provider_event_id"]
+    assert f"moved the booking to {picked['label']}" in await steps_of(owner, v.conversation_id)
+
+
+async def test_a_contact_cancels_by_reply_and_the_providers_event_is_deleted(
+    owner: Account, fake: FakeCalendars, engine: AsyncEngine, widget_visitor: Any
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    v = await widget_visitor()
+    await booked_for(owner, v.conversation_id, bt["id"], at(7, 9))
+    await publish_change_flow(owner, bt["id"], "cancel")
+    await v.say("Please cancel my appointment")
+    confirmation = await v.bot()
+    assert confirmation["text"].startswith("Your booking for ")
+    assert confirmation["text"].endswith(" is cancelled.")
+    assert fake.events == {}
+    conv = (await owner.get(f"/api/conversations/{v.conversation_id}")).json()
+    [row] = await bookings_of(engine, conv["contact"]["id"])
+    assert row.status == "cancelled"
+
+
+async def test_cancelling_by_reply_without_a_booking_takes_on_none(
+    owner: Account, fake: FakeCalendars, widget_visitor: Any
+) -> None:
+    calendar = await connect(owner, fake)
+    bt = await booking_type(owner, calendar["id"])
+    await publish_change_flow(owner, bt["id"], "cancel")
+    v = await widget_visitor()
+    await v.say("cancel")
+    done = await eventually(lambda: _finished(owner, v.conversation_id))
+    assert done["status"] == "handed_off"
+    assert "not cancelled: there is no booking to cancel" in [s["outcome"] for s in done["steps"]]
+
+
 async def test_no_free_slot_takes_on_none(
     owner: Account, fake: FakeCalendars, engine: AsyncEngine, widget_visitor: Any
 ) -> None:

@@ -3,13 +3,17 @@ version, exported, withdrawable by the visitor and by an operator."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from hub.model import utcnow
+from storage.retention import purge_expired
+from tests.conftest import LiveServer
 from tests.helpers import Account, add_operator, signup
-from tests.web.realtime import ORIGIN, Widget, visitor_session, widget_channel
+from tests.web.realtime import ORIGIN, Widget, visitor_session, visitor_socket, widget_channel
 
 PURPOSE = "May we keep this chat to improve our service?"
 
@@ -45,8 +49,22 @@ async def visitor(owner: Account) -> dict[str, Any]:
     return await visitor_session(owner, await widget_channel(owner))
 
 
+async def write_first(owner: Account, session: dict[str, Any]) -> None:
+    """The visitor's first message: it creates the contact (nothing exists before it)."""
+    socket = await visitor_socket(session["ws_url"])
+    try:
+        await socket.send({"type": "send", "ref": "first", "text": "Hello"})
+        await socket.wait_for(type="ack", ref="first")
+    finally:
+        await socket.close()
+
+
 async def contact_of(owner: Account, session: dict[str, Any]) -> dict[str, Any]:
+    """The workspace's one contact; the visitor writes first when it does not exist yet."""
     listed = (await owner.get("/api/contacts")).json()["items"]
+    if not listed:
+        await write_first(owner, session)
+        listed = (await owner.get("/api/contacts")).json()["items"]
     [only] = listed
     return dict((await owner.get(f"/api/contacts/{only['id']}")).json())
 
@@ -82,6 +100,22 @@ async def test_an_answer_is_recorded_with_time_and_text_version_and_exported(
     assert contact["consent"]["version"] == 1 and contact["consent"]["text"] == PURPOSE
     export = (await owner.get(f"/api/contacts/{contact['id']}/export")).json()
     assert [(c["granted"], c["version"]) for c in export["consents"]] == [(True, 1)]
+
+
+async def test_an_answer_before_the_first_message_waits_for_it_and_stores_no_contact(
+    owner: Account, widget: Widget
+) -> None:
+    await ask(owner)
+    session = await visitor_session(owner, widget)
+    given = (await answer(owner, session["visitor_token"], True, 1)).json()
+    assert (await owner.get("/api/contacts")).json()["items"] == []
+    assert (await owner.get("/api/conversations")).json()["items"] == []
+    await write_first(owner, session)
+    [contact] = (await owner.get("/api/contacts")).json()["items"]
+    export = (await owner.get(f"/api/contacts/{contact['id']}/export")).json()
+    assert [(c["granted"], c["at"], c["source"]) for c in export["consents"]] == [
+        (True, given["at"], "visitor")
+    ]
 
 
 async def test_the_visitor_withdraws_in_the_widget(owner: Account) -> None:
@@ -154,3 +188,18 @@ async def test_an_erased_contact_leaves_no_consent_record(owner: Account) -> Non
     contact = await contact_of(owner, session)
     assert (await owner.delete(f"/api/contacts/{contact['id']}")).status_code == 204
     assert (await answer(owner, session["visitor_token"], False, None)).status_code == 403
+
+
+async def test_an_answer_whose_visitor_never_writes_is_purged_after_30_days(
+    owner: Account, widget: Widget, live: LiveServer
+) -> None:
+    await ask(owner)
+    session = await visitor_session(owner, widget)
+    await answer(owner, session["visitor_token"], True, 1)
+    services: Any = live.app.state.services  # type: ignore[attr-defined]
+    await purge_expired(services.engine, as_of=utcnow() + timedelta(days=29))
+    assert (await visitor_session(owner, widget, session["visitor_token"]))["consent"]["granted"]
+    later = await purge_expired(services.engine, as_of=utcnow() + timedelta(days=31))
+    assert later.pending_consents >= 1
+    again = await visitor_session(owner, widget, session["visitor_token"])
+    assert again["consent"] == {"text": PURPOSE, "version": 1, "granted": False}

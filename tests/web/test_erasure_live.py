@@ -14,6 +14,7 @@ from tests.web.realtime import (
     ORIGIN,
     close_all_sockets,
     operator_socket,
+    started_visitor,
     visitor_session,
     visitor_socket,
     widget_channel,
@@ -35,7 +36,7 @@ async def _contact_of(owner: Account, conversation_id: str) -> str:
 async def test_erasing_a_contact_closes_its_open_socket_with_1008(
     owner: Account, live: LiveServer
 ) -> None:
-    session = await visitor_session(owner, await widget_channel(owner))
+    session = await started_visitor(owner, await widget_channel(owner))
     visitor = await visitor_socket(session["ws_url"])
     contact = await _contact_of(owner, session["conversation_id"])
     assert (await owner.delete(f"/api/contacts/{contact}")).status_code == 204
@@ -47,7 +48,7 @@ async def test_erasing_a_contact_closes_its_open_socket_with_1008(
 
 async def test_an_erased_visitors_token_gets_403(owner: Account, live: LiveServer) -> None:
     widget = await widget_channel(owner)
-    session = await visitor_session(owner, widget)
+    session = await started_visitor(owner, widget)
     contact = await _contact_of(owner, session["conversation_id"])
     assert (await owner.delete(f"/api/contacts/{contact}")).status_code == 204
     again = await owner.client.post(

@@ -28,12 +28,18 @@ class Graph:
     def __init__(self) -> None:
         self.port = free_port()
         self.sent: list[dict[str, Any]] = []
+        # Recipients WhatsApp refuses to message (error 131026, as for a number not on it).
+        self.refused: set[str] = set()
         self.app = Starlette(
             routes=[Route("/v21.0/{phone}/messages", self.messages, methods=["POST"])]
         )
 
     async def messages(self, request: Request) -> JSONResponse:
-        self.sent.append(await request.json())
+        body = await request.json()
+        self.sent.append(body)
+        if body.get("to") in self.refused:
+            error = {"message": "Message undeliverable", "type": "OAuthException", "code": 131026}
+            return JSONResponse({"error": error}, status_code=400)
         return JSONResponse({"messages": [{"id": f"wamid.{uuid.uuid4().hex}"}]})
 
     @contextlib.asynccontextmanager
@@ -228,3 +234,118 @@ async def test_outside_the_24_hour_window_a_flow_hands_off_instead_of_sending(
     assert run["steps"][-1]["outcome"] == "outside the 24-hour window: handed off"
     stored = (await hub.owner.get(f"/api/conversations/{conv['id']}/messages")).json()["items"]
     assert [m["text"] for m in stored if m["author"]["kind"] == "bot"] == ["Your order number?"]
+
+
+async def publish_steps(hub: Hub, steps: dict[str, Any], start: str) -> None:
+    await unpublish_all(hub)
+    body = {
+        "name": f"Flow {uuid.uuid4().hex[:6]}",
+        "trigger": {"on": "conversation_started"},
+        "start": start,
+        "steps": steps,
+        "priority": 1000,
+    }
+    flow = (await hub.owner.post("/api/flows", body)).json()
+    published = await hub.owner.post(f"/api/flows/{flow['id']}/publish")
+    assert published.status_code == 200, published.text
+
+
+async def conversation_on(hub: Hub, channel: str) -> str:
+    conversations = (await hub.owner.get("/api/conversations")).json()["items"]
+    return str(next(c for c in conversations if c["channel"]["id"] == channel)["id"])
+
+
+async def only_run(hub: Hub, conversation_id: str) -> dict[str, Any]:
+    url = f"/api/conversations/{conversation_id}/flow-runs"
+    (run,) = (await hub.owner.get(url)).json()["items"]
+    return dict(run)
+
+
+async def system_lines(hub: Hub, conversation_id: str) -> list[str]:
+    url = f"/api/conversations/{conversation_id}/messages"
+    stored = (await hub.owner.get(url)).json()["items"]
+    return [m["text"] for m in stored if m["author"]["kind"] == "system" and m["private"]]
+
+
+ASK_ORDER: dict[str, Any] = {
+    "q": {
+        "type": "ask",
+        "text": "Your order number?",
+        "input": "number",
+        "save_as": "vars.order",
+        "next": "thanks",
+    },
+    "thanks": {"type": "send", "text": "Thanks."},
+}
+
+
+async def test_a_message_the_channel_refuses_fails_the_run_with_the_reason(
+    hub: Hub, graph: Graph
+) -> None:
+    await publish_steps(hub, ASK_ORDER, "q")
+    channel = await hub.channel("whatsapp", phone_number_id=PHONE_NUMBER_ID)
+    sender = unique("4917")
+    graph.refused.add(sender)
+    await deliver(hub, graph, channel, text(sender, "hello"))
+    await hub.services.flow_runner.idle()
+    conv = await conversation_on(hub, channel)
+    run = await only_run(hub, conv)
+    assert run["status"] == "failed"
+    assert "cannot receive this message" in run["error"]
+    assert any("failed: the channel refused" in line for line in await system_lines(hub, conv))
+    async with hub.live.client() as client:
+        metrics = (await client.get("/metrics")).text
+    assert f'inviaro_flow_runs_total{{event="failed",flow_id="{run["flow_id"]}"}} 1.0' in metrics
+
+
+async def test_a_message_the_channel_refuses_follows_the_steps_error_branch(
+    hub: Hub, graph: Graph
+) -> None:
+    steps = {
+        **ASK_ORDER,
+        "q": {**ASK_ORDER["q"], "on_error": "human"},
+        "human": {"type": "handoff"},
+    }
+    await publish_steps(hub, steps, "q")
+    channel = await hub.channel("whatsapp", phone_number_id=PHONE_NUMBER_ID)
+    sender = unique("4917")
+    graph.refused.add(sender)
+    await deliver(hub, graph, channel, text(sender, "hello"))
+    await hub.services.flow_runner.idle()
+    run = await only_run(hub, await conversation_on(hub, channel))
+    assert run["status"] == "handed_off"
+    assert [s["step"] for s in run["steps"]][-2:] == ["q", "human"]
+
+
+async def test_outside_the_24_hour_window_a_step_that_names_a_template_sends_it(
+    hub: Hub, graph: Graph
+) -> None:
+    from datetime import timedelta
+
+    from hub.model import utcnow
+
+    template = {"name": "still_there", "language": "en_US", "parameters": ["{{vars.order}}"]}
+    steps = {
+        "q": {**ASK_ORDER["q"], "timeout_minutes": 1500, "on_timeout": "late"},
+        "late": {"type": "send", "text": "Still need help?", "template": template},
+        "thanks": ASK_ORDER["thanks"],
+    }
+    await publish_steps(hub, steps, "q")
+    channel = await hub.channel("whatsapp", phone_number_id=PHONE_NUMBER_ID)
+    sender = unique("4917")
+    await deliver(hub, graph, channel, text(sender, "hello"))
+    before = len(graph.sent)
+    runner = hub.services.flow_runner
+    runner.clock = lambda: utcnow() + timedelta(hours=26)  # the timeout fires past 24 h
+    try:
+        assert await runner.fire_due_timers() == 1
+        await run_once(hub.services)
+    finally:
+        runner.clock = utcnow
+    (sent,) = [s for s in graph.sent[before:] if s.get("to") == sender]
+    assert sent["type"] == "template"
+    assert sent["template"]["name"] == "still_there"
+    run = await only_run(hub, await conversation_on(hub, channel))
+    assert run["status"] == "done"
+    outcomes = [s["outcome"] for s in run["steps"]]
+    assert "outside the 24-hour window: sent the template 'still_there'" in outcomes

@@ -162,6 +162,30 @@ async def test_the_runs_history_says_what_the_bot_did(owner: Account) -> None:
     ]
 
 
+async def test_the_thread_shows_what_the_bot_did_as_private_system_lines(
+    owner: Account, live: LiveServer
+) -> None:
+    team = (await owner.post("/api/teams", {"name": "Sales", "operator_ids": []})).json()
+    steps = {
+        "email": {**GREET["email"], "next": "pass"},
+        "pass": {"type": "handoff", "team_id": team["id"]},
+    }
+    await publish(owner, steps, "email")
+    shop = await custom_channel(owner)
+    first = await shop.deliver("m-1", "hi")
+    await runner(live).idle()
+    await shop.deliver("m-2", "ana@example.com")
+    await runner(live).idle()
+    history = await owner.get(f"/api/conversations/{first['conversation_id']}/messages")
+    lines = [m for m in history.json()["items"] if m["author"]["kind"] == "system"]
+    assert [m["text"] for m in lines] == [
+        "Greeting: asked for email",
+        "Greeting: saved contact.email",
+        "Greeting: handed off to Sales",
+    ]
+    assert all(m["private"] for m in lines)  # operators only: never the contact's
+
+
 async def test_an_operator_reply_stops_the_run(owner: Account) -> None:
     await publish(owner, GREET, "hello")
     v = await visitor(owner)
@@ -179,7 +203,8 @@ async def test_an_operator_reply_stops_the_run(owner: Account) -> None:
     await v.say("ana@example.com")
     await v.say("are you there?")
     history = await owner.get(f"/api/conversations/{v.conversation_id}/messages")
-    assert [m["author"]["kind"] for m in history.json()["items"]] == [
+    shown_to_contact = [m for m in history.json()["items"] if not m["private"]]
+    assert [m["author"]["kind"] for m in shown_to_contact] == [
         "contact",
         "bot",
         "bot",

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from storage import models as m
 from tests.conftest import LiveServer
 from tests.helpers import Account, new_client, signup
-from tests.web.realtime import visitor_session, widget_channel
+from tests.web.realtime import started_visitor, widget_channel
 from tests.web.test_webhooks import (
     APP_SECRET,
     VIBER_TOKEN,
@@ -197,7 +197,7 @@ async def scene(live: LiveServer) -> AsyncIterator[Scene]:
     owner = await signup(client, workspace="HttpFuzz")
     hub = Hub(live, owner)
     widget = await widget_channel(owner)
-    session = await visitor_session(owner, widget)
+    session = await started_visitor(owner, widget)
     conversation = await owner.get(f"/api/conversations/{session['conversation_id']}")
     whatsapp = await hub.channel("whatsapp")
 

@@ -104,7 +104,7 @@ async def test_deleting_an_operator_is_audited(owner: Account, agent: Account) -
     entries = (await owner.get("/api/audit")).json()["items"]
     assert any(
         e["action"] == "operator_deleted"
-        and e["target"] == {"kind": "operator", "id": agent.operator_id}
+        and (e["target"]["kind"], e["target"]["id"]) == ("operator", agent.operator_id)
         and e["actor"]["id"] == owner.operator_id
         for e in entries
     )

@@ -27,6 +27,11 @@ async def test_metrics_are_prometheus_text_with_inviaro_names(client: httpx.Asyn
     assert "inviaro_writer_commit_seconds" in response.text
 
 
+async def test_metrics_count_the_writers_one_by_one_retries(client: httpx.AsyncClient) -> None:
+    text = (await client.get("/metrics")).text
+    assert re.search(r"^inviaro_writer_one_by_one_total \d", text, re.M)
+
+
 async def test_each_accepted_message_is_timed_in_the_accept_histogram(
     client: httpx.AsyncClient,
 ) -> None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from storage import models as m
-from tests.web.realtime import visitor_session, widget_channel
+from tests.web.realtime import started_visitor, widget_channel
 from tests.web.test_outbox import Provider, accepted, outbox_row
 from tests.web.test_webhooks import ACCESS_TOKEN, Hub, hub_server, post_meta, unique, wa_message
 from web.worker import run_once
@@ -122,7 +122,7 @@ async def test_a_template_without_parameters(hub: Hub) -> None:
 
 
 async def test_templates_are_for_whatsapp_conversations_only(hub: Hub) -> None:
-    session = await visitor_session(hub.owner, await widget_channel(hub.owner))
+    session = await started_visitor(hub.owner, await widget_channel(hub.owner))
     response = await hub.owner.post(
         f"/api/conversations/{session['conversation_id']}/template", json=TEMPLATE
     )

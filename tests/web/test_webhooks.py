@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.model import ChannelEvent, ProviderStatus
 from storage import models as m
-from storage.writer import provider_id_hash
+from storage.writer_sql import provider_id_hash
 from tests.conftest import LiveServer, make_settings, start_server
 from tests.helpers import Account, new_client, signup
 from web.services import Services

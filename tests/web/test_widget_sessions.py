@@ -12,6 +12,7 @@ import pytest
 from storage import models as m
 from tests.conftest import LiveServer
 from tests.helpers import Account, signup
+from tests.web.realtime import visitor_socket
 
 ORIGIN = "https://shop.example"
 SECRET = "identity-secret-of-the-site"
@@ -87,6 +88,13 @@ async def test_verified_visitor_gets_one_history_across_devices(
         assert other.json()["conversation_id"] != first.json()["conversation_id"]
 
     conv = first.json()["conversation_id"]
+    # Nothing is stored before the user writes; the first message, from either device,
+    # creates the one conversation both share.
+    assert (await owner.get(f"/api/conversations/{conv}")).status_code == 404
+    phone_socket = await visitor_socket(second.json()["ws_url"])
+    await phone_socket.send({"type": "send", "ref": "1", "text": "Hi from my phone"})
+    await phone_socket.wait_for(type="ack", ref="1")
+    await phone_socket.close()
     r = await owner.get(f"/api/conversations/{conv}")
     assert r.status_code == 200, r.text
     contact = (await owner.get(f"/api/contacts/{r.json()['contact']['id']}")).json()

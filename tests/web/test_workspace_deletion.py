@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.model import utcnow
 from storage import models as m
 from storage.db import make_engine, sessionmaker
 from storage.retention import run_purge
 from tests.conftest import LiveServer
-from tests.helpers import PASSWORD, api_token, auth_headers, login, new_client, signup
+from tests.helpers import (
+    PASSWORD,
+    add_operator,
+    api_token,
+    auth_headers,
+    login,
+    new_client,
+    signup,
+)
 from web.api.workspace_lifecycle import restore_workspace
 
 
@@ -33,7 +41,9 @@ async def test_a_deleted_workspace_ends_sessions_and_refuses_logins(live: LiveSe
         )
         assert response.status_code == 204
         assert (await client.get("/api/me")).status_code == 401
-        assert (await login(client, owner.email)).status_code == 401
+        refused = await login(client, owner.email)
+        assert (refused.status_code, refused.json()["error"]) == (403, "workspace_deleted")
+        assert "restorable_until" in refused.json()
 
 
 async def test_a_deleted_workspace_can_be_restored_then_is_purged_after_90_days(
@@ -90,3 +100,56 @@ async def test_a_deletion_by_api_token_is_audited_as_the_token(live: LiveServer)
             assert list(kinds) == ["token"]
     finally:
         await engine.dispose()
+
+
+async def test_the_owner_restores_a_deleted_workspace_by_signing_in(live: LiveServer) -> None:
+    async with new_client(live.url) as client:
+        owner = await signup(client)
+        agent = await add_operator(owner, "agent")
+        await agent.client.aclose()
+        await client.request(
+            "DELETE", "/api/workspace", json={"password": PASSWORD}, headers=owner.csrf
+        )
+        refused = await client.post(
+            "/api/login",
+            json={"email": agent.email, "password": PASSWORD, "restore_workspace": True},
+        )
+        assert refused.status_code == 401  # only the owner may bring it back
+        wrong = await client.post(
+            "/api/login",
+            json={"email": owner.email, "password": "wrong password", "restore_workspace": True},
+        )
+        assert wrong.status_code == 401
+        restored = await client.post(
+            "/api/login",
+            json={"email": owner.email, "password": PASSWORD, "restore_workspace": True},
+        )
+        assert restored.status_code == 200, restored.text
+        assert (await client.get("/api/me")).status_code == 200
+        entries = (await client.get("/api/audit")).json()["items"]
+        restore = next(e for e in entries if e["action"] == "workspace_restored")
+        assert (restore["actor"]["kind"], restore["actor"]["id"]) == ("operator", owner.operator_id)
+    async with new_client(live.url) as colleague:
+        assert (await login(colleague, agent.email)).status_code == 200
+
+
+async def test_past_the_recovery_period_the_owner_cannot_restore(live: LiveServer) -> None:
+    async with new_client(live.url) as client:
+        owner = await signup(client)
+        await client.request(
+            "DELETE", "/api/workspace", json={"password": PASSWORD}, headers=owner.csrf
+        )
+    engine = make_engine(live.settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(m.Workspace)
+            .where(m.Workspace.id == owner.workspace_id)
+            .values(deleted_at=utcnow() - timedelta(days=91))
+        )
+    await engine.dispose()
+    async with new_client(live.url) as client:
+        late = await client.post(
+            "/api/login",
+            json={"email": owner.email, "password": PASSWORD, "restore_workspace": True},
+        )
+        assert late.status_code == 401

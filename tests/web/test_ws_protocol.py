@@ -3,10 +3,13 @@ renames or changes any of it fails here, by name, before anything subtler breaks
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import hashlib
 import inspect
+import re
 import socket
+import textwrap
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -15,7 +18,7 @@ from websockets.server import ServerProtocol
 
 from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
 
-# uvicorn 0.54's WebSocketsSansIOProtocol.send_receive_event_to_app, which
+# uvicorn 0.54's (and 0.55's) WebSocketsSansIOProtocol.send_receive_event_to_app, which
 # WebSocketProtocol replaces whole (to answer invalid UTF-8 without a traceback): if
 # uvicorn changes it, read the new one and carry the change over, then update the hash.
 UPSTREAM_RECEIVE_SHA256 = "a2b10de91477dc1d4d0e7c9065b85388a5b2a6ebeb84d6ec1591e112ca0bfbb9"
@@ -88,3 +91,51 @@ async def test_a_socket_gets_the_small_kernel_send_buffer() -> None:
     finally:
         transport.abort()
         right.close()
+
+
+def _methods() -> dict[str, str]:
+    """uvicorn's protocol methods by name, as source text normalised by ``ast``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(WebSocketsSansIOProtocol)))
+    [cls] = tree.body
+    assert isinstance(cls, ast.ClassDef)
+    return {
+        n.name: ast.unparse(n)
+        for n in cls.body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+def test_uvicorn_uses_only_the_queue_and_flag_methods_our_slim_ones_have() -> None:
+    # _Inbox and _Flag stand in for asyncio.Queue and asyncio.Event: a call to anything
+    # else on them would fail only at run time, on some rare path; and both are made once,
+    # in __init__, where WebSocketProtocol replaces them.
+    source = "\n".join(_methods().values())
+    assert set(re.findall(r"self\.queue\.(\w+)", source)) <= {"put_nowait", "get", "empty"}
+    assert set(re.findall(r"self\.writable\.(\w+)", source)) <= {"set", "clear", "is_set", "wait"}
+    for name, text in _methods().items():
+        if name != "__init__":
+            assert not re.search(r"self\.(queue|writable)(: [^=]+)? = ", text), name
+
+
+def test_uvicorn_builds_its_websockets_protocol_with_only_the_options_we_carry_over() -> None:
+    # WebSocketProtocol builds its own _ServerProtocol from uvicorn's: an option uvicorn
+    # started passing would be dropped silently.
+    init = ast.parse(_methods()["__init__"])
+    [call] = [
+        n
+        for n in ast.walk(init)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "ServerProtocol"
+    ]
+    assert {k.arg for k in call.keywords} == {"extensions", "max_size", "logger"}
+    assert not call.args
+
+
+def test_uvicorn_reads_the_handshake_response_only_before_start_keepalive() -> None:
+    # WebSocketProtocol.start_keepalive lets the response go; nothing may read it after.
+    methods = _methods()
+    users = sorted(name for name, text in methods.items() if "self.response" in text)
+    assert users == ["handle_connect", "send"]
+    assert "start_keepalive" not in methods["handle_connect"]
+    send = methods["send"]
+    assert send.count("self.start_keepalive()") == 1
+    assert send.rindex("self.response") < send.index("self.start_keepalive()")

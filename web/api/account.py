@@ -14,12 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from hub.model import rfc3339
 from storage.models import Operator, Workspace
 from web import audit
 from web.auth.accounts import normalize_email
-from web.auth.context import Principal, must_enable_2fa
+from web.auth.context import Principal, client_ip, must_enable_2fa
+from web.auth.sessions import create_session, set_session_cookie
 from web.errors import ApiError
 from web.services import Services
 
@@ -97,6 +99,18 @@ async def insert_operator(db: AsyncSession, operator: Operator) -> None:
         await db.flush()
     except IntegrityError:
         raise ApiError(409, "email_taken", _EMAIL_TAKEN) from None
+
+
+async def signed_in(
+    request: Request, db: AsyncSession, operator: Operator, workspace: Workspace, status: int
+) -> Response:
+    """Open a new session for ``operator`` (the caller's pending changes commit with it)."""
+    svc = services(request)
+    session, cookie = await create_session(db, svc.settings, operator.id, client_ip(request))
+    await db.commit()
+    response = JSONResponse(account_json(operator, workspace, session.csrf_token), status)
+    set_session_cookie(response, svc.settings, cookie)
+    return response
 
 
 def session_only(principal: Principal) -> str:

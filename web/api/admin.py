@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from hub.flows.hours import InvalidHours, parse_hours
 from hub.gone import gone
-from storage.models import AuditEntry, Operator, Workspace
+from storage.models import Operator, Workspace
 from web import ai, audit
 from web.api import validate
 from web.api.account import (
@@ -228,30 +228,6 @@ def _check_ai_changes(request: Request, principal: Principal, changes: dict[str,
         raise ApiError(422, ai.UNAVAILABLE.code, ai.UNAVAILABLE.detail)
 
 
-@declare(workspace_contract.LIST_AUDIT)
-async def list_audit(request: Request) -> Response:
-    """Newest first, ``limit`` (1-200, default 50) at a time; ``cursor`` is the opaque
-    ``next_cursor`` of the previous page."""
-    principal = await require(request, roles=MANAGERS)
-    limit = validate.query_limit(request.query_params.get("limit"))
-    cursor = request.query_params.get("cursor")
-    stmt = select(AuditEntry).where(AuditEntry.workspace_id == principal.workspace_id)
-    if cursor:
-        stmt = stmt.where(AuditEntry.id < cursor[:40])
-    async with services(request).db() as db:
-        rows = list(
-            (await db.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1))).scalars()
-        )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return JSONResponse(
-        {
-            "items": [audit.entry_json(r) for r in rows],
-            "next_cursor": rows[-1].id if more else None,
-        }
-    )
-
-
 routes = [
     Route("/api/operators", list_operators, methods=["GET"]),
     Route("/api/operators", add_operator, methods=["POST"]),
@@ -259,7 +235,6 @@ routes = [
     Route("/api/operators/{operator_id}", patch_operator, methods=["PATCH"]),
     Route("/api/workspace", get_workspace, methods=["GET"]),
     Route("/api/workspace", patch_workspace, methods=["PATCH"]),
-    Route("/api/audit", list_audit, methods=["GET"]),
 ]
 
 

@@ -59,7 +59,7 @@ KINDS: dict[str, Kind] = {
 assert set(KINDS) == set(CHANNEL_KINDS) == set(channels_contract.CONFIGS)
 
 
-def _config(kind: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def split_config(kind: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Split ``config`` into readable settings and secrets, as the kind's Struct has them
     (a field sent as null is left out; a widget's origins are normalised)."""
     fields = convert(
@@ -114,7 +114,7 @@ async def create_channel(request: Request) -> Response:
     kind_name, name, config = wanted.kind, wanted.name or wanted.kind, wanted.config or {}
     if not isinstance(config, dict):
         raise validate.invalid("config", "must be an object")
-    readable, secrets = _config(kind_name, config)
+    readable, secrets = split_config(kind_name, config)
     svc = services(request)
     ingest_token = random_token("ivi_", 32) if kind_name == "custom" else None
     channel = Channel(
@@ -154,7 +154,7 @@ async def _register_viber(svc: Any, channel_id: str) -> bool:
     return True
 
 
-async def _own_channel(db: Any, principal: Principal, channel_id: str) -> Channel:
+async def own_channel(db: Any, principal: Principal, channel_id: str) -> Channel:
     channel = await db.get(Channel, channel_id)
     if channel is None or channel.disabled or channel.workspace_id != principal.workspace_id:
         raise ApiError(404, "not_found", "There is no such channel.")
@@ -182,7 +182,7 @@ async def get_channel(request: Request) -> Response:
     principal = await require(request)
     svc = services(request)
     async with svc.db() as db:
-        channel = await _own_channel(db, principal, request.path_params["channel_id"])
+        channel = await own_channel(db, principal, request.path_params["channel_id"])
     return JSONResponse(channel_json(channel, svc.settings))
 
 
@@ -190,7 +190,7 @@ async def get_channel(request: Request) -> Response:
 async def delete_channel(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     async with services(request).db() as db:
-        channel = await _own_channel(db, principal, request.path_params["channel_id"])
+        channel = await own_channel(db, principal, request.path_params["channel_id"])
         channel.disabled = True
         channel.secrets = None
         channel.public_key = None

@@ -3,7 +3,9 @@ operator recording a withdrawal (:mod:`storage.consent`).
 
 ``GET/PUT /api/workspace/consent`` (managers change it) ``{enabled, text}``: off by default.
 ``POST /api/widget/consent {visitor_token, granted, version}``: the widget's visitor
-agrees, refuses or withdraws; a yes to an older text answers 409 ``consent_outdated``.
+agrees, refuses or withdraws; a yes to an older text answers 409 ``consent_outdated``. A
+visitor who has not written yet has no contact: the answer is held and becomes a consent
+record when the first message creates the contact (:mod:`storage.consent`).
 ``POST /api/contacts/{id}/consent/withdraw``: an operator records a withdrawal the contact
 gave another way (audited). The widget learns the question from its session
 (``consent: {text, version, granted}``).
@@ -19,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.store import NotFound
-from storage import consent
+from storage import consent, ledger
 from web import audit
 from web.api.widget import read_token
 from web.auth.context import MANAGERS, require
@@ -72,14 +74,19 @@ async def visitor_answer(request: Request) -> Response:
         raise ApiError(403, "forbidden", "The visitor token is not valid.")
     visitor = found[0]
     async with _db(request) as db, db.begin():
+        conn = await db.connection()
+        if await ledger.erased(conn, visitor.workspace_id, [visitor.contact_id]):
+            raise ApiError(403, "forbidden", "This visitor's data was erased.")
         try:
+            # Before the first message there is no contact yet: the answer waits for it.
             answer = await consent.record(
-                await db.connection(),
+                conn,
                 visitor.workspace_id,
                 visitor.contact_id,
                 granted=granted,
                 version=version,
                 source="visitor",
+                reserved=True,
             )
         except NotFound:
             raise ApiError(403, "forbidden", "This visitor's data was erased.") from None

@@ -13,7 +13,7 @@ After an erasure commits, a :class:`hub.gone.Gone` naming its conversations is a
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.requests import Request
@@ -31,11 +31,15 @@ from web.errors import ApiError, read_json
 from web.gone import announce
 from web.operation import declare
 
+if TYPE_CHECKING:
+    from web.services import Services
+
+
 log = logging.getLogger("inviaro.contacts")
 
 
-def _services(request: Request) -> Any:
-    return request.app.state.services
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 def _not_found() -> ApiError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from hub.store import NotFound
 from storage import flow_runs, outbox, search
 from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
+from web import csat
 from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
 from web.contracts import conversations as conversations_contract
@@ -28,6 +30,8 @@ from web.operation import declare
 from web.processing import check_operator_message
 from web.schema import parse_body
 from web.window import check_reply_window
+
+log = logging.getLogger("inviaro.conversations")
 
 STATUSES = ("open", "pending", "resolved")
 MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
@@ -259,6 +263,7 @@ async def patch_conversation(request: Request) -> Response:
     services = request.app.state.services
     async with services.db() as session, session.begin():
         conv = await _conversation(session, principal, request.path_params["id"])
+        was = conv.status
         if patch.status is not UNSET:
             conv.status = patch.status
             conv.snoozed_until = None
@@ -287,7 +292,13 @@ async def patch_conversation(request: Request) -> Response:
         conv.updated_at = datetime.now(conv.created_at.tzinfo)
         await session.flush()
         wire = (await wire_conversations(session, [conv]))[0]
+        resolved_now = conv.status == "resolved" and was != "resolved"
     await services.hub.publish_conversation(principal.workspace_id, wire)
+    if resolved_now:
+        try:
+            await csat.survey(services, wire["id"])
+        except Exception:  # the resolve stands; a survey that cannot go out is no error
+            log.exception("the satisfaction survey of %s was not sent", wire["id"])
     return JSONResponse(wire)
 
 

@@ -6,7 +6,7 @@ Owners and admins edit and publish; every operator may read flows and try them."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import UNSET
 from sqlalchemy import select
@@ -27,11 +27,14 @@ from web.contracts import flows as flows_contract
 from web.errors import ApiError, read_json
 from web.operation import declare
 
+if TYPE_CHECKING:
+    from web.services import Services
+
 MAX_REPLIES = 100
 
 
-def _services(request: Request) -> Any:
-    return request.app.state.services
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 def _not_found() -> ApiError:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.model import rfc3339
 from storage.models import Operator, Workspace
 from web import audit, limits
 from web.api.account import (
@@ -23,33 +24,20 @@ from web.api.account import (
     load_account,
     services,
     session_only,
+    signed_in,
 )
 from web.auth import passwords, throttle, totp
 from web.auth.context import client_ip, require
 from web.auth.sessions import (
     clear_session_cookie,
     cookie_name,
-    create_session,
     end_operator_access,
     lookup_session,
     revoke_session,
-    set_session_cookie,
 )
 from web.contracts import account as account_contract
 from web.errors import ApiError
 from web.operation import declare
-
-
-async def _signed_in(
-    request: Request, db: AsyncSession, operator: Operator, workspace: Workspace, status: int
-) -> Response:
-    """Open a new session for ``operator`` (the caller's pending changes commit with it)."""
-    svc = services(request)
-    session, cookie = await create_session(db, svc.settings, operator.id, client_ip(request))
-    await db.commit()
-    response = JSONResponse(account_json(operator, workspace, session.csrf_token), status)
-    set_session_cookie(response, svc.settings, cookie)
-    return response
 
 
 @declare(account_contract.SIGNUP)
@@ -73,7 +61,7 @@ async def signup(request: Request) -> Response:
         )
         await insert_operator(db, operator)
         await audit.by_operator(db, request, operator, "signup", "workspace", workspace.id)
-        return await _signed_in(request, db, operator, workspace, 201)
+        return await signed_in(request, db, operator, workspace, 201)
 
 
 async def _revoke_presented_session(request: Request) -> None:
@@ -94,6 +82,7 @@ async def login(request: Request) -> Response:
     email = body.email.lower()
     password = body.password[: passwords.MAX_LENGTH]
     otp = body.otp or None
+    restore = body.restore_workspace
     svc = services(request)
     attempt = await throttle.begin_login(request, email)
     async with svc.db() as db:
@@ -118,6 +107,8 @@ async def login(request: Request) -> Response:
     await _revoke_presented_session(request)
     async with svc.db() as db:
         workspace = await db.get(Workspace, operator.workspace_id)
+        if workspace is not None and workspace.deleted_at is not None:
+            await deleted_workspace_door(db, request, operator, workspace, restore=restore)
         if workspace is None or workspace.deleted_at is not None:
             raise ApiError(401, "invalid_credentials", "The email or password is wrong.")
         if new_hash is not None:
@@ -125,7 +116,33 @@ async def login(request: Request) -> Response:
                 update(Operator).where(Operator.id == operator.id).values(password_hash=new_hash)
             )
         await audit.by_operator(db, request, operator, "login", "operator", operator.id)
-        return await _signed_in(request, db, operator, workspace, 200)
+        return await signed_in(request, db, operator, workspace, 200)
+
+
+async def deleted_workspace_door(
+    db: AsyncSession, request: Request, operator: Operator, workspace: Workspace, *, restore: bool
+) -> None:
+    """The owner of a workspace deleted within the recovery period, signing in with the right
+    password (and code), may restore it: with ``restore_workspace: true`` it is restored and
+    the sign-in goes on; without, 403 ``workspace_deleted`` says so. Anyone else, or past
+    the period, is answered as a wrong password (401)."""
+    from web.api.workspace_lifecycle import recovery_ends, restore_workspace
+
+    ends = recovery_ends(services(request).settings, workspace)
+    if operator.role != "owner" or ends is None:
+        return
+    if not restore:
+        raise ApiError(
+            403,
+            "workspace_deleted",
+            f"The workspace {workspace.name} was deleted. As its owner you can restore it "
+            f"until {ends:%d %B %Y}.",
+            extra={"restorable_until": rfc3339(ends)},
+        )
+    await restore_workspace(
+        db, workspace.id, services(request).settings.workspace_recovery_days, by=operator.id
+    )
+    await db.flush()
 
 
 async def _failed(db: AsyncSession, request: Request, operator: Operator | None) -> None:
@@ -194,7 +211,7 @@ async def change_password(request: Request) -> Response:
     # As after a compromise: every session and API token ends, and with them every socket.
     await end_operator_access(request.app, operator.id, "password_changed", revoke_tokens=True)
     async with svc.db() as db:
-        return await _signed_in(request, db, operator, workspace, 200)
+        return await signed_in(request, db, operator, workspace, 200)
 
 
 routes = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from msgspec import UNSET
 from starlette.requests import Request
@@ -17,9 +17,12 @@ from web.contracts import teams as teams_contract
 from web.errors import ApiError
 from web.operation import declare
 
+if TYPE_CHECKING:
+    from web.services import Services
 
-def _services(request: Request) -> Any:
-    return request.app.state.services
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 def _not_found() -> ApiError:

@@ -6,6 +6,13 @@ for ``visitor_token_days`` after it was issued (every session issues a fresh one
 visitor who comes back within that time keeps their conversation; after it, a session with
 that token starts afresh: a new visitor, a new conversation).
 
+A session stores nothing: its ids are reserved, carried by the signed token (with the
+channel identity the contact will get), and the visitor's first message creates contact,
+identity and conversation in the transaction that stores it (:mod:`storage.reserved`).
+Until then the conversation is not listed, counted or found (404), and three page views
+cost three signed tokens, not three contacts. A reserved contact id that was erased is
+refused (the erasure ledger), so an erased visitor never comes back under it.
+
 The socket is opened with a connect ticket, not the visitor token: ``ws_url`` carries a
 ticket bound to the same visitor, signed for that purpose alone and valid for
 ``widget_ticket_s`` seconds, so the long-lived token never travels in a URL (logs, proxies)
@@ -27,19 +34,18 @@ import hashlib
 import hmac
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.ids import new_id
-from hub.model import utcnow
-from storage import consent
+from hub.model import Reservation
+from storage import consent, ledger
 from storage import models as m
 from web import limits
 from web.auth.channels import channel_secrets, find_channel_by_public_key
@@ -49,6 +55,9 @@ from web.operation import declare
 
 log = logging.getLogger("inviaro.widget")
 
+# A verified user erased more often than this gets fresh ids per session until they write.
+ERASED_AGAIN_LIMIT = 8
+
 
 @dataclass(frozen=True, slots=True)
 class Visitor:
@@ -56,6 +65,10 @@ class Visitor:
     channel_id: str
     contact_id: str
     conversation_id: str
+    # The channel identity a not-yet-stored visitor's contact gets with their first
+    # message (``v_…`` for an anonymous visitor, ``user:<id>`` for a verified one); None
+    # in tokens from before visitors were stored lazily.
+    external_id: str | None = None
 
 
 Purpose = Literal["visitor", "ticket"]
@@ -68,8 +81,16 @@ def _serializer(secret_key: str, purpose: Purpose) -> URLSafeSerializer:
 
 def _issue(secret_key: str, purpose: Purpose, visitor: Visitor, issued_at: int | None) -> str:
     stamp = int(time.time()) if issued_at is None else issued_at
-    values = [visitor.workspace_id, visitor.channel_id, visitor.contact_id, visitor.conversation_id]
-    return str(_serializer(secret_key, purpose).dumps([*values, stamp]))
+    values: list[Any] = [
+        visitor.workspace_id,
+        visitor.channel_id,
+        visitor.contact_id,
+        visitor.conversation_id,
+        stamp,
+    ]
+    if visitor.external_id is not None:
+        values.append(visitor.external_id)
+    return str(_serializer(secret_key, purpose).dumps(values))
 
 
 def _read(secret_key: str, purpose: Purpose, token: str) -> tuple[Visitor, int] | None:
@@ -79,12 +100,15 @@ def _read(secret_key: str, purpose: Purpose, token: str) -> tuple[Visitor, int] 
         values = _serializer(secret_key, purpose).loads(token)
     except BadSignature:
         return None
-    if not isinstance(values, list) or len(values) not in (4, 5):
+    if not isinstance(values, list) or len(values) not in (4, 5, 6):
         return None
-    ids, stamp = values[:4], values[4] if len(values) == 5 else 0
+    ids, stamp = values[:4], values[4] if len(values) >= 5 else 0
+    external = values[5] if len(values) == 6 else None
     if not all(isinstance(v, str) for v in ids) or type(stamp) is not int:
         return None
-    return Visitor(*ids), stamp
+    if external is not None and not isinstance(external, str):
+        return None
+    return Visitor(ids[0], ids[1], ids[2], ids[3], external), stamp
 
 
 def issue_token(secret_key: str, visitor: Visitor, *, issued_at: int | None = None) -> str:
@@ -124,24 +148,32 @@ def origin_allowed(
     return origin.rstrip("/") in {o.rstrip("/") for o in allowed} or "*" in allowed
 
 
-async def visitor_from_connection(conn: HTTPConnection, ticket: str) -> Visitor | None:
-    """The visitor of a live connect ticket: signed, fresh, its conversation still there,
-    its channel on, its workspace not deleted, and (for a browser, which sends an
-    ``Origin``) opened from an allowed site."""
+async def visitor_from_connection(
+    conn: HTTPConnection, ticket: str
+) -> tuple[Visitor, Reservation | None] | None:
+    """The visitor of a live connect ticket: signed, fresh, its conversation still there
+    (or still only reserved: the visitor has not written, and was not erased), its channel
+    on, its workspace not deleted, and (for a browser, which sends an ``Origin``) opened
+    from an allowed site. With it, the reservation its first message must open, if any."""
     services = conn.app.state.services
     settings = services.settings
     visitor = read_ticket(settings.secret_key, ticket, settings.widget_ticket_s)
     if visitor is None:
         return None
+    reservation: Reservation | None = None
     async with services.db() as session:
         conv = await session.get(m.Conversation, visitor.conversation_id)
         channel = await session.get(m.Channel, visitor.channel_id)
         workspace = await session.get(m.Workspace, visitor.workspace_id)
-        if conv is None or channel is None or channel.disabled:
+        if channel is None or channel.disabled:
             return None
         if workspace is None or workspace.deleted_at is not None:
             return None
-        if conv.contact_id != visitor.contact_id:
+        if conv is None:
+            reservation = await _reservation(await session.connection(), visitor)
+            if reservation is None:
+                return None
+        elif conv.contact_id != visitor.contact_id:
             return None
         if channel.config.get("require_verification"):
             # A token issued before verification was required opens nothing any more.
@@ -152,13 +184,24 @@ async def visitor_from_connection(conn: HTTPConnection, ticket: str) -> Visitor 
                     m.ContactIdentity.external_id.startswith("user:"),
                 )
             )
-            if verified is None:
+            if verified is None and not (
+                reservation is not None and reservation.external_id.startswith("user:")
+            ):
                 return None
         origin = conn.headers.get("origin")
         if origin is not None:  # a server-side client or a load tester: the ticket decides
             if not origin_allowed(channel, workspace, origin, settings.public_origin):
                 return None
-    return visitor
+    return visitor, reservation
+
+
+async def _reservation(conn: Any, visitor: Visitor) -> Reservation | None:
+    """What the first message of a visitor whose conversation is not stored must create,
+    or None when the contact was erased (it never comes back)."""
+    if await ledger.erased(conn, visitor.workspace_id, [visitor.contact_id]):
+        return None
+    external_id = visitor.external_id or new_id("v_")
+    return Reservation(visitor.contact_id, external_id)
 
 
 def _identity_secret(settings: Any, channel: m.Channel) -> str | None:
@@ -191,81 +234,63 @@ def _verified_user(
     return user_id
 
 
-async def _verified_visitor(session: Any, channel: m.Channel, user_id: str) -> Visitor:
-    """The contact of ``user:<user_id>`` on this channel and its latest conversation."""
+def _derived_ids(secret_key: str, channel_id: str, user_id: str, n: int) -> tuple[str, str]:
+    """The contact and conversation ids reserved for a verified user who has written to this
+    channel never (or not since being erased, ``n`` times): the same on every device, so
+    the user's devices share one conversation before anything is stored."""
+    digest = hmac.new(
+        secret_key.encode(), f"reserved\x00{channel_id}\x00{user_id}\x00{n}".encode(), "sha512"
+    ).digest()
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+    def chars(part: bytes) -> str:
+        value = int.from_bytes(part, "big")
+        return "".join(alphabet[(value >> (5 * i)) & 31] for i in range(26))
+
+    return "ct_" + chars(digest[:17]), "cv_" + chars(digest[17:34])
+
+
+async def _verified_visitor(
+    session: Any, settings: Any, channel: m.Channel, user_id: str
+) -> Visitor:
+    """The contact of ``user:<user_id>`` on this channel and its latest conversation; for a
+    user not stored yet, the ids their first message will create (nothing is stored now)."""
     external_id = f"user:{user_id}"
-    for attempt in range(2):
-        identity = await session.scalar(
-            select(m.ContactIdentity).where(
-                m.ContactIdentity.channel_id == channel.id,
-                m.ContactIdentity.external_id == external_id,
-            )
-        )
-        if identity is not None:
-            conv = await session.scalar(
-                select(m.Conversation)
-                .where(
-                    m.Conversation.channel_id == channel.id,
-                    m.Conversation.contact_id == identity.contact_id,
-                )
-                .order_by(m.Conversation.created_at.desc(), m.Conversation.id.desc())
-                .limit(1)
-            )
-            if conv is None:
-                conv = _conversation(channel, identity.contact_id)
-                session.add(conv)
-                await session.flush()
-            return Visitor(channel.workspace_id, channel.id, identity.contact_id, conv.id)
-        try:
-            async with session.begin_nested():
-                return await _new_visitor(session, channel, external_id)
-        except IntegrityError:
-            if attempt:  # pragma: no cover - a second race on the same id
-                raise
-            # Another device of the same user created it just now: use theirs.
-    raise AssertionError("unreachable")
-
-
-def _conversation(channel: m.Channel, contact_id: str) -> m.Conversation:
-    now = utcnow()
-    return m.Conversation(
-        id=new_id("cv_"),
-        workspace_id=channel.workspace_id,
-        channel_id=channel.id,
-        contact_id=contact_id,
-        status="open",
-        tags=[],
-        last_seq=0,
-        read_seq=0,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-async def _new_visitor(session: Any, channel: m.Channel, external_id: str | None = None) -> Visitor:
-    now = utcnow()
-    contact = m.Contact(
-        id=new_id("ct_"),
-        workspace_id=channel.workspace_id,
-        name=None,
-        attributes={},
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(contact)
-    await session.flush()
-    session.add(
-        m.ContactIdentity(
-            workspace_id=channel.workspace_id,
-            channel_id=channel.id,
-            contact_id=contact.id,
-            external_id=external_id or new_id("v_"),
+    identity = await session.scalar(
+        select(m.ContactIdentity).where(
+            m.ContactIdentity.channel_id == channel.id,
+            m.ContactIdentity.external_id == external_id,
         )
     )
-    conv = _conversation(channel, contact.id)
-    session.add(conv)
-    await session.flush()
-    return Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
+    if identity is not None:
+        conv = await session.scalar(
+            select(m.Conversation)
+            .where(
+                m.Conversation.channel_id == channel.id,
+                m.Conversation.contact_id == identity.contact_id,
+            )
+            .order_by(m.Conversation.created_at.desc(), m.Conversation.id.desc())
+            .limit(1)
+        )
+        conv_id = conv.id if conv is not None else new_id("cv_")  # created by the next message
+        return Visitor(channel.workspace_id, channel.id, identity.contact_id, conv_id, external_id)
+    conn = await session.connection()
+    for n in range(ERASED_AGAIN_LIMIT):
+        contact_id, conv_id = _derived_ids(settings.secret_key, channel.id, user_id, n)
+        if not await ledger.erased(conn, channel.workspace_id, [contact_id]):
+            return Visitor(channel.workspace_id, channel.id, contact_id, conv_id, external_id)
+    return _new_visitor(channel, external_id)  # erased that often: a fresh id per session
+
+
+def _new_visitor(channel: m.Channel, external_id: str | None = None) -> Visitor:
+    """A visitor's ids, reserved: nothing is stored until their first message."""
+    return Visitor(
+        channel.workspace_id,
+        channel.id,
+        new_id("ct_"),
+        new_id("cv_"),
+        external_id or new_id("v_"),
+    )
 
 
 async def _visitor(
@@ -274,26 +299,29 @@ async def _visitor(
     """Who this session is for: the verified user, the visitor of a live token, or new."""
     if verified is not None:
         # An anonymous token is ignored here: unverified history is never merged in.
-        return await _verified_visitor(session, channel, verified)
+        return await _verified_visitor(session, settings, channel, verified)
     if not token:
-        return await _new_visitor(session, channel)
+        return _new_visitor(channel)
     found = read_token(settings.secret_key, token)
     if found is None or found[0].channel_id != channel.id:
         raise ApiError(403, "forbidden", "The visitor token is not valid here.")
     visitor, issued_at = found
     if time.time() - issued_at > settings.visitor_token_days * 86400:
-        return await _new_visitor(session, channel)  # past its lifetime: start afresh
+        return _new_visitor(channel)  # past its lifetime: start afresh
+    conv = await session.get(m.Conversation, visitor.conversation_id)
+    if conv is not None:
+        return visitor
     contact = await session.get(m.Contact, visitor.contact_id)
     if contact is None:
-        raise ApiError(403, "forbidden", "This visitor's data was erased.")
-    conv = await session.get(m.Conversation, visitor.conversation_id)
-    if conv is None:
-        # Retention removed the old conversation: the same visitor starts a new one.
-        conv = _conversation(channel, contact.id)
-        session.add(conv)
-        await session.flush()
-        visitor = Visitor(channel.workspace_id, channel.id, contact.id, conv.id)
-    return visitor
+        if await ledger.erased(
+            await session.connection(), channel.workspace_id, [visitor.contact_id]
+        ):
+            raise ApiError(403, "forbidden", "This visitor's data was erased.")
+        # Not written yet (or removed by retention): the same ids, stored at the first message.
+        return replace(visitor, external_id=visitor.external_id or new_id("v_"))
+    # Retention removed the old conversation: the same visitor starts a new one, stored
+    # with its first message.
+    return replace(visitor, conversation_id=new_id("cv_"), external_id=None)
 
 
 @declare(widget_contract.WIDGET_SESSION)

@@ -7,7 +7,8 @@ with ``inviaro restore-workspace``; after that, retention purges it completely.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,9 +62,20 @@ async def delete_workspace(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def restore_workspace(db: AsyncSession, workspace_id: str, recovery_days: int) -> str:
+def recovery_ends(settings: Any, workspace: Workspace) -> datetime | None:
+    """Until when a deleted ``workspace`` may be restored; None when that time is past."""
+    if workspace.deleted_at is None:
+        return None
+    ends = as_utc(workspace.deleted_at) + timedelta(days=settings.workspace_recovery_days)
+    return ends if ends > utcnow() else None
+
+
+async def restore_workspace(
+    db: AsyncSession, workspace_id: str, recovery_days: int, *, by: str | None = None
+) -> str:
     """Undo a deletion still within the recovery period; returns the workspace's name.
 
+    ``by``: the owner who restored it signing in (the CLI's restore is the system's).
     Raises ValueError with a sentence when there is nothing to restore."""
     workspace = await db.get(Workspace, workspace_id)
     if workspace is None:
@@ -76,8 +88,8 @@ async def restore_workspace(db: AsyncSession, workspace_id: str, recovery_days: 
     await audit.record(
         db,
         workspace_id=workspace.id,
-        actor_kind="system",
-        actor_id=None,
+        actor_kind="operator" if by else "system",
+        actor_id=by,
         action="workspace_restored",
         target_kind="workspace",
         target_id=workspace.id,

@@ -80,6 +80,11 @@ async def check_ingest_token(db: AsyncSession, channel_id: str, token: str) -> C
     """The live custom channel ``channel_id`` if ``token`` is its ingest token, else None
     (answer 401 then)."""
     channel = await load_channel(db, channel_id, kinds=("custom",))
-    if channel is None or not channel.ingest_token_hash or not token:
-        return None
-    return channel if same(sha256_hex(token), channel.ingest_token_hash) else None
+    return channel if channel is not None and token_matches(channel, token) else None
+
+
+def token_matches(channel: Channel, token: str) -> bool:
+    """Whether ``token`` is ``channel``'s ingest token (compared in constant time)."""
+    if not channel.ingest_token_hash or not token:
+        return False
+    return same(sha256_hex(token), channel.ingest_token_hash)

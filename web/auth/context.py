@@ -23,6 +23,7 @@ from hub.model import as_utc, utcnow
 from storage.db import autocommit
 from storage.models import ApiToken, Operator, Workspace
 from web import limits
+from web.app_state import services_of
 from web.auth.sessions import TOUCH_EVERY, cookie_name, lookup_session
 from web.crypto import same, sha256_hex
 from web.errors import ApiError
@@ -90,7 +91,7 @@ async def authenticate(conn: HTTPConnection) -> Principal | None:
 
 
 async def _from_cookie(conn: HTTPConnection) -> Principal | None:
-    services = conn.app.state.services
+    services = services_of(conn)
     value = conn.cookies.get(cookie_name(services.settings))
     if not value:
         return None
@@ -144,7 +145,7 @@ _TOKEN_QUERY = live_tokens(
 
 
 async def _from_token(conn: HTTPConnection, token: str) -> Principal | None:
-    services = conn.app.state.services
+    services = services_of(conn)
     now = utcnow()
     async with autocommit(services.engine) as db:
         row = (await db.execute(_TOKEN_QUERY, {"token_hash": sha256_hex(token)})).first()

@@ -15,16 +15,18 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any, TypeVarTuple
+from typing import TypeVarTuple
 
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
 from starlette.responses import Response
 
 from hub.gone import Reason, gone
 from hub.model import as_utc, utcnow
 from storage.models import ApiToken, Operator, Session, Workspace
+from web.app_state import services_of
 from web.config import Settings
 from web.crypto import random_token, sha256_hex
 from web.gone import announce
@@ -133,24 +135,24 @@ async def lookup_session(
     return session, operator, workspace
 
 
-async def revoke_session(app: Any, operator_id: str, session_id: str) -> None:
+async def revoke_session(app: Starlette, operator_id: str, session_id: str) -> None:
     """End one session (logout) in its own transaction; its sockets close everywhere."""
-    async with app.state.services.db() as db:
+    async with services_of(app).db() as db:
         await db.execute(
             update(Session)
             .where(Session.id == session_id, Session.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
         await db.commit()
-    await announce(app.state.services, gone("logout", "session", session_id))
+    await announce(services_of(app), gone("logout", "session", session_id))
 
 
 async def revoke_operator_sessions(
-    app: Any, operator_id: str, *, keep_session_id: str | None = None
+    app: Starlette, operator_id: str, *, keep_session_id: str | None = None
 ) -> int:
     """End every session of an operator except ``keep_session_id`` (2FA enabled, say);
     returns how many ended. Their sockets close everywhere."""
-    async with app.state.services.db() as db:
+    async with services_of(app).db() as db:
         stmt = update(Session).where(
             Session.operator_id == operator_id, Session.revoked_at.is_(None)
         )
@@ -159,18 +161,18 @@ async def revoke_operator_sessions(
         ended = list(await db.scalars(stmt.values(revoked_at=utcnow()).returning(Session.id)))
         await db.commit()
     if ended:
-        await announce(app.state.services, gone("sessions_ended", "session", *ended))
+        await announce(services_of(app), gone("sessions_ended", "session", *ended))
     return len(ended)
 
 
 async def end_operator_access(
-    app: Any, operator_id: str, reason: Reason, *, revoke_tokens: bool = False
+    app: Starlette, operator_id: str, reason: Reason, *, revoke_tokens: bool = False
 ) -> None:
     """The operator is gone as a principal (disabled; password changed): every session
     ends, with ``revoke_tokens`` every API token too, and every socket the operator holds
     closes on every process, whatever opened it."""
     now = utcnow()
-    async with app.state.services.db() as db:
+    async with services_of(app).db() as db:
         await db.execute(
             update(Session)
             .where(Session.operator_id == operator_id, Session.revoked_at.is_(None))
@@ -183,4 +185,4 @@ async def end_operator_access(
                 .values(revoked_at=now)
             )
         await db.commit()
-    await announce(app.state.services, gone(reason, "operator", operator_id))
+    await announce(services_of(app), gone(reason, "operator", operator_id))

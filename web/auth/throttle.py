@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from web import limits
+from web.app_state import services_of
 from web.auth import passwords
 
 _TOO_MANY = "Too many failed sign-ins."
@@ -31,7 +32,7 @@ class Attempt:
 
 async def begin_login(request: Request, email: str) -> Attempt:
     """Spend the attempt's failure up front, or raise 429 (nothing spent) when over."""
-    settings = request.app.state.services.settings
+    settings = services_of(request).settings
     address = limits.client_address(request)
     email = email.lower()
     budgets = (
@@ -53,7 +54,7 @@ async def check_password(
 ) -> bool:
     """Whether ``password`` is the operator's, spending one of their wrong guesses (429
     past ``INVIARO_LIMIT_PASSWORD_CHECKS``; a right password gives it back)."""
-    settings = request.app.state.services.settings
+    settings = services_of(request).settings
     budget = limits.Budget("password", settings.limit_password_checks, (operator_id,))
     await limits.take(request, budget, detail="Too many wrong passwords.")
     ok = await passwords.verify_password(password_hash, password)

@@ -52,6 +52,12 @@ class LoginBody(msgspec.Struct):
     email: Annotated[str, Meta(min_length=1, max_length=320)]
     password: GivenPassword
     otp: Code | UnsetType | None = UNSET
+    restore_workspace: Annotated[
+        bool,
+        Meta(
+            description="The owner of a workspace deleted within its recovery period restores it by signing in with this."
+        ),
+    ] = False
 
 
 class ChangePasswordBody(msgspec.Struct):
@@ -169,6 +175,11 @@ LOGIN = Operation(
             401,
             "invalid_credentials",
             "`invalid_credentials` (wrong email or password), or `otp_required` (2FA is on: send `otp`; a wrong or reused code answers this too).",
+        ),
+        Fault(
+            403,
+            "workspace_deleted",
+            "`workspace_deleted`: your workspace was deleted; as its owner, sign in with `restore_workspace: true` to restore it.",
         ),
         Fault(429, "rate_limited", "Too many failed sign-ins; see Retry-After."),
         Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),

@@ -114,6 +114,16 @@ class Message(msgspec.Struct):
     status: Literal["received", "queued", "sending", "sent", "delivered", "read", "failed"]
     created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
     client_id: str | UnsetType | None = UNSET
+    sent_at: (
+        Annotated[
+            str,
+            Meta(
+                extra_json_schema={"format": "date-time"},
+                description="When the sender's system says it sent the message (a provider's timestamp, or the ingest API's `sent_at`); only when it said. `created_at` is when the hub stored it.",
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     options: (
         Annotated[
             list[MessageOptionsItem],

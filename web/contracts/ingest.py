@@ -7,54 +7,58 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.operation import INGEST, Answer, Fault, Operation, Param
 
+MAX_MESSAGES = 1000
 
-class IngestAcceptedAcceptedItem(msgspec.Struct):
+Id = Annotated[str, msgspec.Meta(max_length=200)] | int  # provider ids are often numbers
+
+
+class IngestContact(msgspec.Struct):
+    """The sender, by its id in the adapter's system; a contact is created on first sight."""
+
+    external_id: Id
+    name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class IngestAttachment(msgspec.Struct):
+    url: str
+    mime: Any = None  # a string, else ignored
+    name: Any = None
+    size: Annotated[int, msgspec.Meta(ge=0)] | None = None  # bytes
+
+
+class IngestItem(msgspec.Struct):
+    """One message; ``external_id`` is its id in the adapter's system (idempotency key)."""
+
+    external_id: Id
+    contact: IngestContact
+    text: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
+    attachments: Annotated[list[IngestAttachment], msgspec.Meta(max_length=20)] = []
+    sent_at: (
+        Annotated[str, Meta(description="When your system says it was sent (RFC 3339).")] | None
+    ) = None
+
+
+class IngestRequest(msgspec.Struct):
+    """Up to 1000 messages, all validated before any is stored."""
+
+    messages: Annotated[list[IngestItem], msgspec.Meta(min_length=1, max_length=MAX_MESSAGES)]
+
+
+class IngestAccepted(msgspec.Struct):
     external_id: str
     message_id: str
     conversation_id: str
     seq: int
 
 
-class IngestAccepted(msgspec.Struct):
-    accepted: list[IngestAcceptedAcceptedItem]
+class IngestResponse(msgspec.Struct):
+    """202: every message is durably stored (or was already)."""
 
-
-class IngestRequestMessagesItemContact(msgspec.Struct):
-    external_id: Annotated[
-        Any, Meta(extra_json_schema={"type": ["string", "integer"], "maxLength": 200})
-    ]
-    name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
-
-
-class IngestRequestMessagesItemAttachmentsItem(msgspec.Struct):
-    url: str
-    mime: str | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-    size: Annotated[int, Meta(ge=0)] | UnsetType = UNSET
-
-
-class IngestRequestMessagesItem(msgspec.Struct):
-    external_id: Annotated[
-        Any,
-        Meta(
-            extra_json_schema={"type": ["string", "integer"]},
-            description="Your message id; a message with an id already stored is not stored again.",
-        ),
-    ]
-    contact: IngestRequestMessagesItemContact
-    text: Annotated[str, Meta(max_length=10000)] | UnsetType = UNSET
-    attachments: (
-        Annotated[list[IngestRequestMessagesItemAttachmentsItem], Meta(max_length=20)] | UnsetType
-    ) = UNSET
-    sent_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-
-
-class IngestRequest(msgspec.Struct):
-    messages: Annotated[list[IngestRequestMessagesItem], Meta(min_length=1, max_length=1000)]
+    accepted: list[IngestAccepted]
 
 
 # POST /api/ingest/{channel_id}
@@ -71,7 +75,7 @@ INGEST_MESSAGES = Operation(
     answers={
         202: Answer(
             "Every message in the request is durably stored (redelivered external_ids answer with the stored message).",
-            body=IngestAccepted,
+            body=IngestResponse,
             example={
                 "accepted": [
                     {

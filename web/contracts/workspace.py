@@ -87,14 +87,24 @@ class DeleteApiWorkspaceBody(msgspec.Struct):
     password: Annotated[str, Meta(min_length=1, extra_json_schema={"writeOnly": True})]
 
 
+EntryName = Annotated[
+    str | None,
+    Meta(
+        description="The current name of what the entry points at (`former operator`, `erased contact` and the like when gone)."
+    ),
+]
+
+
 class AuditEntryActor(msgspec.Struct):
     kind: Literal["operator", "token", "system", "anonymous"]
     id: str | None
+    name: EntryName | UnsetType = UNSET
 
 
 class AuditEntryTarget(msgspec.Struct):
     kind: str | None
     id: str | None
+    name: EntryName | UnsetType = UNSET
 
 
 class AuditEntry(msgspec.Struct):
@@ -292,9 +302,12 @@ LIST_AUDIT = Operation(
     operation_id="listAudit",
     summary="Audit log, newest first (owners and admins)",
     tags=("workspace",),
+    description="Actors and targets carry `name` (an operator's, a channel's, a contact's… current name; `former operator`, `erased contact` and the like when gone).",
     params=(
         Param("limit", kind=Annotated[int, Meta(ge=1, le=200)]),
         Param("cursor"),
+        Param("action", description="Only entries of this action (e.g. `login_failed`)."),
+        Param("actor_id", description="Only entries by this operator."),
     ),
     answers={200: Answer("Entries.", body=ListAuditReply)},
     faults=(

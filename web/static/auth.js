@@ -42,6 +42,7 @@ async function submitForm(event) {
     showError(form, "Enter your email and password.");
     return;
   }
+  if (form.dataset.restore) body.restore_workspace = true;
   const otpField = form.querySelector("#otp-field");
   const askedForCode = otpField && !otpField.hidden;
   if (askedForCode && !body.otp) {
@@ -80,6 +81,25 @@ async function submitForm(event) {
         form.querySelector("#otp-hint")?.remove();
         input.focus();
       }
+    } else if (problem.error === "workspace_deleted") {
+      // The owner of a deleted workspace: offer to bring it back (a code works once, so
+      // with 2FA the next one is needed).
+      form.dataset.restore = "1";
+      document.getElementById("deleted-done")?.remove();
+      button.textContent = "Restore the workspace and sign in";
+      showError(form, "");
+      let note = document.getElementById("restore-note");
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "notice";
+        note.id = "restore-note";
+        form.prepend(note);
+      }
+      note.textContent = problem.detail;
+      if (otpField && !otpField.hidden) {
+        otpField.querySelector("input").value = "";
+        note.textContent += " Enter the next code from your authenticator app.";
+      }
     } else if (problem.error === "invalid_credentials") {
       showError(form, "The email or password is wrong.");
       if (otpField) { otpField.hidden = true; otpField.querySelector("input").value = ""; }
@@ -108,6 +128,28 @@ if (params.get("expired")) {
     const note = document.createElement("p");
     note.className = "notice";
     note.textContent = "Your session ended. Sign in again; your unsent reply is kept.";
+    form.prepend(note);
+  }
+}
+
+if (params.get("reset")) {
+  const form = document.getElementById("login-form");
+  if (form) {
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.id = "reset-done";
+    note.textContent = "Your new password is set. Sign in with it.";
+    form.prepend(note);
+  }
+}
+
+if (params.get("deleted")) {
+  const form = document.getElementById("login-form");
+  if (form) {
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.id = "deleted-done";
+    note.textContent = "The workspace was deleted. Changed your mind? Sign in as its owner within 90 days to restore it.";
     form.prepend(note);
   }
 }

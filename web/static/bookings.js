@@ -1,8 +1,8 @@
-// The contact panel's bookings: the contact's appointments (cancel one), and "Book" for
+// The contact panel's bookings: the contact's appointments (move or cancel one), and "Book" for
 // the open conversation: pick a booking type, then one of its next free slots.
 "use strict";
 
-import { clear, del, el, formatTime, get, post, report, toast } from "./api.js";
+import { clear, del, el, formatTime, get, patch, post, report, toast } from "./api.js";
 
 const list = document.getElementById("contact-bookings");
 const form = document.getElementById("book-form");
@@ -24,7 +24,24 @@ function bookingItem(b) {
         report(err, "Could not cancel the booking");
       }
     });
-    item.append(" ", cancel);
+    // Move it to the time chosen in the Book form below (the contact asked to reschedule).
+    const move = el("button", { type: "button", class: "ghost small" }, "Move to chosen time");
+    move.addEventListener("click", async () => {
+      const start = form.elements.start.value;
+      if (!start) {
+        toast("Choose a time in the Book form first.", "info", 4000);
+        return;
+      }
+      try {
+        await patch(`/api/bookings/${encodeURIComponent(b.id)}`, { start });
+        toast("Booking moved; the calendar event follows.", "ok", 3000);
+        await refresh();
+        await loadSlots();
+      } catch (err) {
+        report(err, err.code === "slot_taken" ? "That time was just taken" : "Could not move the booking");
+      }
+    });
+    item.append(" ", move, " ", cancel);
   }
   return item;
 }

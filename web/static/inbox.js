@@ -13,6 +13,7 @@ import { LiveSocket, operatorSocketUrl } from "./socket.js";
 import { hideContact, setContactHooks, showContact } from "./contact.js";
 import { attachCanned } from "./canned.js";
 import { aiConversationOpened, setupAi } from "./ai_assist.js";
+import { setupNotifications, showUnread } from "./notify.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -34,6 +35,7 @@ const dom = {
   tagInput: $("tag-input"), scroller: $("messages"), messages: $("message-list"),
   history: $("history-status"), typing: $("typing"), replyForm: $("reply-form"), reply: $("reply"),
   count: $("reply-count"), replyPrivate: $("reply-private"), send: $("send"), cannedMenu: $("canned-menu"), banner: $("offline-banner"), retryIn: $("retry-in"), presence: $("presence"),
+  layout: document.querySelector(".inbox-layout"), back: $("thread-back"),
   myStatus: $("my-status"), templateNotice: $("template-notice"), templateWhy: $("template-why"),
   templateForm: $("template-form"), templateDismiss: $("template-dismiss"),
 };
@@ -54,6 +56,12 @@ const state = {
 let refCounter = 0;
 const socket = new LiveSocket(operatorSocketUrl());
 window.__inviaroSocket = socket; // a handle for tests and debugging: drop(), suspend(), resume()
+setupNotifications(socket, {
+  operatorId: me.id,
+  conversation: (id) => state.convs.get(id),
+  isOpen: (id) => state.current === id,
+  open: (id) => openConversation(id),
+});
 
 // ---------------------------------------------------------------- conversations list
 
@@ -105,6 +113,9 @@ function renderList() {
   dom.listEmpty.hidden = items.length > 0 || Boolean(state.results);
   dom.searchEmpty.hidden = items.length > 0 || !state.results;
   dom.listMore.hidden = !state.nextCursor;
+  let unread = 0;
+  for (const conv of state.convs.values()) unread += conv.unread || 0;
+  showUnread(unread);
 }
 
 function conversationItem(conv) {
@@ -117,16 +128,16 @@ function conversationItem(conv) {
     channelIcon(conv.channel?.kind),
     el("span", { class: "conv-main" },
       el("span", { class: "conv-top" },
-        el("strong", { class: "conv-name" }, contactName(conv)),
+        el("strong", { class: "conv-name", dir: "auto" }, contactName(conv)),
         el("time", { class: "conv-time", datetime: conv.updated_at }, formatTime(conv.last_message?.created_at || conv.updated_at))),
-      el("span", { class: "conv-preview" + (typing && typing.until > Date.now() ? " is-typing" : "") },
+      el("span", { class: "conv-preview" + (typing && typing.until > Date.now() ? " is-typing" : ""), dir: "auto" },
         typing && typing.until > Date.now() ? typing.name + " is typing…" : previewText(conv.last_message)),
       el("span", { class: "conv-meta" },
         el("span", { class: "pill status-" + conv.status }, conv.status),
         conv.snoozed_until ? el("span", { class: "pill snoozed", title: "Reopens by itself" }, "Snoozed until " + formatTime(conv.snoozed_until)) : null,
         sendPill(conv.last_message),
         op ? el("span", { class: "pill assignee" }, op.id === me.id ? "Me" : op.name) : null,
-        ...(conv.tags || []).slice(0, 3).map((t) => el("span", { class: "pill tag" }, t)))),
+        ...(conv.tags || []).slice(0, 3).map((t) => el("span", { class: "pill tag", dir: "auto" }, t)))),
     conv.unread ? el("span", { class: "unread", "aria-label": conv.unread + " unread" }, String(conv.unread)) : null,
   );
   button.addEventListener("click", () => openConversation(conv.id));
@@ -306,6 +317,7 @@ async function openConversation(id) {
   saveDraft();
   sendTyping(false);
   state.current = id;
+  dom.layout.classList.add("show-thread"); // at phone width, the thread in place of the list
   sessionStorage.setItem("inviaro.current", id);
   if (location.hash !== "#" + id) history.replaceState(null, "", "#" + id);
   dom.threadEmpty.hidden = true;
@@ -336,6 +348,7 @@ async function openConversation(id) {
 
 function closeThread() {
   state.current = null;
+  dom.layout.classList.remove("show-thread");
   sessionStorage.removeItem("inviaro.current");
   history.replaceState(null, "", location.pathname + location.search);
   dom.thread.hidden = true;
@@ -482,20 +495,40 @@ async function retryStored(msg) {
 }
 
 function messageNode(msg) {
-  const text = el("p", { class: "text" }, msg.text || "");
+  const author = msg.author || {};
+  if (author.kind === "system") return systemLineNode(msg);
+  const text = el("p", { class: "text", dir: "auto" }, msg.text || "");
   const attachments = el("div", { class: "attachments" });
   for (const att of msg.attachments || []) attachments.append(attachmentNode(att));
-  const author = msg.author || {};
+  const offered = optionsNode(msg);
   const who = author.kind === "operator" ? (author.id === me.id ? "You" : author.name || "Operator")
     : author.kind === "bot" ? "Bot" : author.kind === "system" ? "System" : author.name || "Customer";
   const foot = el("div", { class: "foot" },
-    el("span", { class: "author" }, who),
+    el("span", { class: "author", dir: "auto" }, who),
     el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
     el("span", { class: "status" }));
   const note = msg.private ? el("span", { class: "note-label" }, "Private note") : null;
   const reason = el("p", { class: "delivery-note", role: "status" });
   return el("li", { class: `msg ${msg.direction === "out" ? "out" : "in"} author-${author.kind || "contact"}${msg.private ? " note" : ""}` },
-    note, el("div", { class: "bubble", dir: "auto" }, text, attachments), foot, reason);
+    note, el("div", { class: "bubble", dir: "auto" }, text, attachments, offered), foot, reason);
+}
+
+/** A flow's system line (what the bot did at a step): one compact, centred line. */
+function systemLineNode(msg) {
+  return el("li", { class: "msg system-line", role: "note" },
+    el("p", { class: "text", dir: "auto" }, msg.text || ""),
+    el("div", { class: "foot" },
+      el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
+      el("span", { class: "status", hidden: true })),
+    el("p", { class: "delivery-note", hidden: true }));
+}
+
+/** The options a bot message offered the contact, as the operator sees them (not tappable). */
+function optionsNode(msg) {
+  const options = Array.isArray(msg.options) ? msg.options : [];
+  if (!options.length) return null;
+  return el("ul", { class: "offered", "aria-label": "Options offered" },
+    options.map((o) => el("li", {}, String(o.label ?? ""))));
 }
 
 function attachmentNode(att) {
@@ -957,10 +990,33 @@ socket.on("mention", (frame) => {
 
 socket.on("typing", onTyping);
 
+// A colleague moving between the app's pages closes one socket just before the next page
+// opens another: show them offline only when they stay away for a few seconds.
+const PRESENCE_GRACE_MS = 10000;
+const goingOffline = new Map(); // operator id -> timer
+
+function forgetGoingOffline() {
+  for (const timer of goingOffline.values()) clearTimeout(timer);
+  goingOffline.clear();
+}
+
 socket.on("presence", (frame) => {
-  if (frame.online) state.online.add(frame.operator_id);
-  else state.online.delete(frame.operator_id);
-  if (!state.operators.has(frame.operator_id)) loadOperators();
+  const id = frame.operator_id;
+  clearTimeout(goingOffline.get(id));
+  goingOffline.delete(id);
+  if (frame.online) {
+    state.online.add(id);
+  } else if (state.online.has(id) && id !== me.id) {
+    goingOffline.set(id, setTimeout(() => {
+      goingOffline.delete(id);
+      state.online.delete(id);
+      renderPresence();
+    }, PRESENCE_GRACE_MS));
+    return;
+  } else {
+    state.online.delete(id);
+  }
+  if (!state.operators.has(id)) loadOperators();
   renderPresence();
 });
 
@@ -998,6 +1054,7 @@ socket.on("open", ({ reconnected }) => {
   dom.banner.hidden = true;
   dom.myStatus.classList.add("online");
   state.online.clear();
+  forgetGoingOffline();
   // Catch up: every loaded thread resumes from its last seq; unsent replies go out again
   // with their client_id (idempotent); the list is refreshed for conversations not loaded.
   for (const thread of state.threads.values()) {
@@ -1013,6 +1070,7 @@ socket.on("open", ({ reconnected }) => {
 socket.on("down", (code) => {
   dom.myStatus.classList.remove("online");
   state.online.clear(); // unknown until the next hello replays presence
+  forgetGoingOffline();
   renderPresence();
   for (const local of state.refs.values()) clearTimeout(local.timer);
   clearTimeout(bannerTimer);
@@ -1037,6 +1095,7 @@ socket.on("retry", (delay) => {
 // ---------------------------------------------------------------- page wiring
 
 dom.status.addEventListener("change", () => loadList());
+dom.back.addEventListener("click", () => { saveDraft(); sendTyping(false); closeThread(); });
 dom.assignee.addEventListener("change", () => loadList());
 dom.listMore.addEventListener("click", () => loadList({ more: true }));
 

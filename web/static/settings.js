@@ -4,7 +4,12 @@
 "use strict";
 
 import { loadCalendars } from "./calendars.js";
+import { loadDocuments } from "./settings_ai_documents.js";
+import { loadBilling } from "./settings_billing.js";
+import { loadAudit } from "./settings_audit.js";
 import { loadHours } from "./settings_hours.js";
+import { editForm, viberRegister } from "./settings_channel_edit.js";
+import { loadInvites, resetLinkButton } from "./settings_invites.js";
 import { loadTeams } from "./settings_teams.js";
 import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch, post, report, toast, wireTopbar } from "./api.js";
 
@@ -12,6 +17,7 @@ const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
 const TABS = ["workspace", "operators", "channels", "teams", "hours", "calendars", "tokens", "security", "ai", "audit", "profile"];
+if ($("tab-billing")) TABS.push("billing"); // owners, where the server turns billing on
 const loaded = new Set();
 
 function showTab(name) {
@@ -129,6 +135,7 @@ workspaceForm.addEventListener("submit", async (event) => {
 // Off by default; only an owner switches it on, and only when the server names a provider.
 const aiForm = $("ai-form");
 async function loadAi() {
+  loadDocuments();
   try {
     const ws = await get("/api/workspace");
     if (!ws.ai_provider) {
@@ -180,6 +187,7 @@ async function loadOperators() {
     report(err, "Could not load operators");
   }
   readonlyIfAgent($("operator-form"));
+  loadInvites();
 }
 
 function operatorRow(op) {
@@ -223,7 +231,7 @@ function operatorRow(op) {
     el("td", {}, op.email),
     el("td", {}, role),
     el("td", {}, op.totp_enabled ? "On" : "Off"),
-    el("td", {}, op.disabled ? el("span", { class: "pill status-resolved" }, "disabled") : el("span", { class: "pill status-open" }, "active"), " ", toggle, remove ? " " : null, remove));
+    el("td", {}, op.disabled ? el("span", { class: "pill status-resolved" }, "disabled") : el("span", { class: "pill status-open" }, "active"), " ", toggle, remove ? " " : null, remove, " ", resetLinkButton(op)));
   return row;
 }
 
@@ -335,11 +343,16 @@ function channelGuide(ch, extra = {}) {
   return box;
 }
 
-function channelCard(ch) {
+function channelCard(ch, extra = {}) {
   const remove = el("button", { type: "button", class: "danger small", hidden: !me.manager }, "Delete");
+  const edit = el("button", { type: "button", class: "ghost small", hidden: !me.manager }, "Edit");
+  const form = editForm(ch, FIELDS[ch.kind] || [], (saved) => card.replaceWith(channelCard({ ...ch, ...saved }, saved)));
+  edit.addEventListener("click", () => { form.hidden = !form.hidden; });
   const card = el("article", { class: "card-item", dataset: { channelId: ch.id, kind: ch.kind } },
-    el("header", {}, channelIcon(ch.kind), el("strong", {}, ch.name), el("span", { class: "muted" }, " " + kindName(ch.kind)), remove),
-    channelGuide(ch));
+    el("header", {}, channelIcon(ch.kind), el("strong", {}, ch.name), el("span", { class: "muted" }, " " + kindName(ch.kind)), edit, remove),
+    form,
+    channelGuide(ch, extra),
+    ch.kind === "viber" && me.manager ? viberRegister(ch) : null);
   remove.addEventListener("click", async () => {
     if (!window.confirm(`Delete the channel “${ch.name}”? Its webhooks and widget stop working; its conversations stay.`)) return;
     try {
@@ -522,33 +535,10 @@ $("twofa-disable-form").addEventListener("submit", async (event) => {
 
 // ---------------------------------------------------------------- audit log
 
-let auditCursor = null;
-async function loadAudit(more = false) {
-  const body = $("audit-body");
-  try {
-    const url = "/api/audit?limit=50" + (more && auditCursor ? "&cursor=" + encodeURIComponent(auditCursor) : "");
-    const page = await get(url);
-    if (!more) clear(body);
-    for (const e of page.items) {
-      body.append(el("tr", {},
-        el("td", {}, formatTime(e.at)),
-        el("td", {}, el("code", {}, e.action)),
-        el("td", {}, `${e.actor?.kind || ""} ${e.actor?.id ? "· " + e.actor.id.slice(-6) : ""}`),
-        el("td", {}, e.target ? `${e.target.kind || ""} ${e.target.id ? "· " + e.target.id.slice(-6) : ""}` : ""),
-        el("td", {}, e.ip || "")));
-    }
-    auditCursor = page.next_cursor || null;
-    $("audit-more").hidden = !auditCursor;
-  } catch (err) {
-    if (err.status === 403) body.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "Only owners and admins can read the audit log.")));
-    else report(err, "Could not load the audit log");
-  }
-}
-$("audit-more").addEventListener("click", () => loadAudit(true));
 
 const LOADERS = {
   workspace: () => { loadWorkspace(); loadConsent(); }, operators: loadOperators, channels: loadChannels,
-  teams: loadTeams, hours: loadHours, calendars: loadCalendars, ai: loadAi,
+  teams: loadTeams, hours: loadHours, calendars: loadCalendars, ai: loadAi, billing: loadBilling,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
   profile: () => {},
 };

@@ -1,0 +1,210 @@
+"""The writer on Postgres: lists bound as arrays, explicit row locks, bounded waits, and
+the batch's messages and counters in one statement.
+
+The SQL text is the same for every batch size, so the driver's prepared statements are
+reused instead of parsed and planned per batch. Transactions are begun and committed as
+simple queries on the driver's connection (the SQLAlchemy connection is in autocommit):
+no transaction is left open between batches, where it would show as idle in transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Executable,
+    Integer,
+    Select,
+    String,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.types import TypeEngine
+
+from storage.batch_plan import Plan
+from storage.writer_sql import T_CONTACT, T_CONV, T_MSG, T_OUTBOX, WriterSql
+
+STATEMENT_S = 10.0  # longest a writer statement may run
+IDLE_IN_TRANSACTION_S = 10.0  # a writer frozen mid-transaction loses its locks after this
+
+_MESSAGE_ARRAYS: dict[str, TypeEngine[Any]] = {  # column -> element type, joined by unnest
+    "id": String(),
+    "workspace_id": String(),
+    "conversation_id": String(),
+    "channel_id": String(),
+    "seq": Integer(),
+    "direction": String(),
+    "author_kind": String(),
+    "author_id": String(),
+    "author_name": String(),
+    "text": String(),
+    "attachments": String(),
+    "status": String(),
+    "client_id": String(),
+    "provider_message_id": String(),
+    "payload": String(),
+    "private": Boolean(),
+    "sent_at": DateTime(timezone=True),
+}
+_JSON_COLUMNS = {"attachments", "payload"}  # bound as JSON text, cast back in the SQL
+_COUNTER_ARRAYS: dict[str, TypeEngine[Any]] = {  # named as in Plan.counters
+    "b_id": String(),
+    "last_seq": Integer(),
+    "status": String(),
+    "read_seq": Integer(),
+    "last_inbound_at": DateTime(timezone=True),
+}
+
+
+def _insert_and_count() -> TextClause:
+    """The batch's messages and its conversations' new counters in one statement, one round
+    trip, every column bound as one array. (The delivery columns, ``error_code``, ``attempts`` and
+    ``next_attempt_at``, take their defaults: no send was tried yet.)"""
+    columns = ", ".join(_MESSAGE_ARRAYS)
+    values = ", ".join(f"{c}::json" if c in _JSON_COLUMNS else c for c in _MESSAGE_ARRAYS)
+    arrays = ", ".join(f":m_{c}" for c in _MESSAGE_ARRAYS)
+    counters = ", ".join(f":c_{c}" for c in _COUNTER_ARRAYS)
+    sql = f"""
+        WITH inserted AS (
+            INSERT INTO messages ({columns}, error, created_at)
+            SELECT {values}, NULL, :now FROM unnest({arrays}) AS m({columns})
+        )
+        UPDATE conversations AS c SET last_seq = u.last_seq, status = u.status,
+            read_seq = u.read_seq, last_message_at = :now, updated_at = :now,
+            last_inbound_at = u.last_inbound_at
+        FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
+        WHERE c.id = u.b_id
+    """
+    binds = [bindparam(f"m_{c}", type_=ARRAY(t)) for c, t in _MESSAGE_ARRAYS.items()]
+    binds += [bindparam(f"c_{c}", type_=ARRAY(t)) for c, t in _COUNTER_ARRAYS.items()]
+    return text(sql).bindparams(*binds, bindparam("now", type_=DateTime(timezone=True)))
+
+
+def _as_arrays(plan: Plan, now: datetime) -> dict[str, Any]:
+    """The parameters of :func:`_insert_and_count`: one list per column."""
+    params: dict[str, Any] = {"now": now}
+    for c in _MESSAGE_ARRAYS:
+        column = [r[c] for r in plan.messages]
+        if c in _JSON_COLUMNS:
+            column = [None if v is None else json.dumps(v) for v in column]
+        params[f"m_{c}"] = column
+    for c in _COUNTER_ARRAYS:
+        params[f"c_{c}"] = [u[c] for u in plan.counters]
+    return params
+
+
+class PostgresWriterSql(WriterSql):
+    def __init__(self) -> None:
+        super().__init__()
+        self._raw: asyncpg.Connection | None = None  # the driver's connection under it
+        self._lock_conversations = self.conversations.with_for_update(of=T_CONV)
+        lock_contacts = select(T_CONTACT.c.id).where(self.among(T_CONTACT.c.id, "ids"))
+        self._lock_contacts = lock_contacts.order_by(T_CONTACT.c.id).with_for_update()
+        # Three index lookups; an OR of them would scan the table.
+        self._duplicates = union_all(
+            select(T_MSG).where(self.among(T_MSG.c.id, "ids")),
+            self.with_pairs(select(T_MSG), T_MSG.c.conversation_id, T_MSG.c.client_id, "clients"),
+            self.with_pairs(
+                select(T_MSG), T_MSG.c.channel_id, T_MSG.c.provider_message_id, "providers"
+            ),
+        )
+        self._insert_and_count = _insert_and_count()
+
+    def among(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+        return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(String())))))
+
+    def with_pairs(
+        self, query: Select[Any], a: ColumnElement[Any], b: ColumnElement[Any], name: str
+    ) -> Select[Any]:
+        keys = (
+            func.unnest(
+                bindparam(f"{name}_a", type_=ARRAY(String())),
+                bindparam(f"{name}_b", type_=ARRAY(String())),
+            )
+            .table_valued("a", "b")
+            .render_derived(name=name)
+        )
+        return query.join(keys, and_(a == keys.c.a, b == keys.c.b))
+
+    def pairs(self, name: str, values: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        values = list(values)
+        return {f"{name}_a": [a for a, _ in values], f"{name}_b": [b for _, b in values]}
+
+    @property
+    def lock_conversations(self) -> Select[Any]:
+        return self._lock_conversations
+
+    @property
+    def duplicates(self) -> Executable:
+        return self._duplicates
+
+    async def connect(self, engine: AsyncEngine, lock_wait_s: float) -> AsyncConnection:
+        conn = await engine.connect()
+        # Transactions are begun and ended by hand (see transaction).
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        raw: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+        # Plan each statement once, for any batch size: every one finds its rows by key
+        # through an index, which a plan made for one array size may not. (This connection
+        # never returns to the pool: it is invalidated when dropped.) Bound every wait: a
+        # lock held by a frozen process, a stalled statement.
+        await raw.execute(
+            "SET plan_cache_mode = force_generic_plan;"
+            f" SET lock_timeout = {int(lock_wait_s * 1000)};"
+            f" SET statement_timeout = {int(STATEMENT_S * 1000)};"
+            " SET idle_in_transaction_session_timeout ="
+            f" {int(IDLE_IN_TRANSACTION_S * 1000)}"
+        )
+        self._raw = raw
+        return conn
+
+    def connection_dead(self) -> bool:
+        return self._raw is not None and self._raw.is_closed()
+
+    def forget_connection(self) -> None:
+        self._raw = None
+
+    def _driver(self) -> asyncpg.Connection:
+        if self._raw is None:
+            raise RuntimeError("the writer has no connection")
+        return self._raw
+
+    @asynccontextmanager
+    async def transaction(self, conn: AsyncConnection) -> AsyncIterator[None]:
+        # On an error nothing is sent: the writer drops the connection, which ends it.
+        raw = self._driver()
+        await raw.execute("BEGIN")
+        yield
+        await raw.execute("COMMIT")
+
+    async def lock_contacts(self, conn: AsyncConnection, ids: list[str]) -> None:
+        await conn.execute(self._lock_contacts, {"ids": ids})
+
+    async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
+        if plan.messages:
+            await conn.execute(self._insert_and_count, _as_arrays(plan, now))
+        if plan.outbox:
+            await conn.execute(T_OUTBOX.insert(), plan.outbox)
+
+    async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
+        params = {"ids": ids}
+        raw = self._driver()
+        await raw.execute("BEGIN")
+        exist = {r.id for r in await conn.execute(self.existing_conversations, params)}
+        free = {r.id for r in await conn.execute(self.lock_if_free, params)}
+        await raw.execute("ROLLBACK")
+        return exist - free

@@ -1,0 +1,142 @@
+"""The writer's SQL, shared by its two back ends (:mod:`storage.writer_postgres`,
+:mod:`storage.writer_sqlite`), which differ in how a list is bound, how a transaction is
+run, which locks are taken and how the batch's rows go in.
+
+Lists are bound as one parameter (a Postgres array joined through ``unnest``, or SQLite's
+expanding ``IN``); the back end says how, and the statements here are built from that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Delete, Executable, Select, and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage import models as m
+from storage.batch_plan import Plan
+
+T_MSG = m.table_of(m.Message)
+T_CONV = m.table_of(m.Conversation)
+T_CONTACT = m.table_of(m.Contact)
+T_IDENT = m.table_of(m.ContactIdentity)
+T_CHANNEL = m.table_of(m.Channel)
+T_OUTBOX = m.table_of(m.OutboxItem)
+T_ERASED = m.table_of(m.ErasedProviderMessage)
+
+
+def provider_id_hash(channel_id: str, provider_message_id: str) -> str:
+    """How an erased provider message is remembered: by a hash, never its id."""
+    return hashlib.sha256(f"{channel_id}\x00{provider_message_id}".encode()).hexdigest()
+
+
+class WriterSql(ABC):
+    """The writer's statements and transaction on one database (one per writer: a back
+    end may keep state about the writer's connection)."""
+
+    def __init__(self) -> None:
+        identity = T_IDENT.outerjoin(
+            T_CONV,
+            and_(
+                T_CONV.c.contact_id == T_IDENT.c.contact_id,
+                T_CONV.c.channel_id == T_IDENT.c.channel_id,
+            ),
+        )
+        # (channel, sender) -> contact and its conversations on that channel, oldest first
+        self.contacts = self.with_pairs(
+            select(
+                T_IDENT.c.channel_id,
+                T_IDENT.c.external_id,
+                T_IDENT.c.contact_id,
+                T_IDENT.c.workspace_id,
+                T_CONV.c.id.label("conversation_id"),
+            ).select_from(identity),
+            T_IDENT.c.channel_id,
+            T_IDENT.c.external_id,
+            "keys",
+        ).order_by(T_CONV.c.created_at)
+        self.channels = select(T_CHANNEL.c.id, T_CHANNEL.c.workspace_id).where(
+            self.among(T_CHANNEL.c.id, "ids")
+        )
+        self.delete_contacts: Delete = T_CONTACT.delete().where(self.among(T_CONTACT.c.id, "ids"))
+        self.conversations = (
+            select(T_CONV, T_CHANNEL.c.kind.label("channel_kind"))
+            .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
+            .where(self.among(T_CONV.c.id, "ids"))
+            .order_by(T_CONV.c.id)
+        )
+        # Conversations found locked past the wait are taken only if free now: never waits.
+        self.lock_if_free = self.conversations.with_for_update(of=T_CONV, skip_locked=True)
+        self.existing_conversations = select(T_CONV.c.id).where(self.among(T_CONV.c.id, "ids"))
+        self.erased = select(T_ERASED.c.id_hash).where(self.among(T_ERASED.c.id_hash, "ids"))
+        self.changed = (
+            select(
+                T_CONV,
+                T_CHANNEL.c.kind,
+                T_CHANNEL.c.name.label("channel_name"),
+                T_CONTACT.c.name.label("contact_name"),
+            )
+            .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
+            .join(T_CONTACT, T_CONTACT.c.id == T_CONV.c.contact_id)
+            .where(self.among(T_CONV.c.id, "ids"))
+        )
+
+    @abstractmethod
+    def among(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+        """``column`` is one of the list bound as ``name``."""
+
+    @abstractmethod
+    def with_pairs(
+        self, query: Select[Any], a: ColumnElement[Any], b: ColumnElement[Any], name: str
+    ) -> Select[Any]:
+        """``query`` limited to rows whose ``(a, b)`` is one of the pairs bound as ``name``."""
+
+    @abstractmethod
+    def pairs(self, name: str, values: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """Parameters for the pairs :meth:`with_pairs` bound as ``name``."""
+
+    @property
+    @abstractmethod
+    def lock_conversations(self) -> Select[Any]:
+        """The batch's conversations, with their channel's kind, locked in id order (two
+        processes locking overlapping sets never deadlock)."""
+
+    @property
+    @abstractmethod
+    def duplicates(self) -> Executable:
+        """Stored messages by id (``ids``), client id pairs (``clients``) and provider id
+        pairs (``providers``): one select, or a union of three."""
+
+    @abstractmethod
+    async def connect(self, engine: AsyncEngine, lock_wait_s: float) -> AsyncConnection:
+        """A new connection for the writer, its session set up."""
+
+    @abstractmethod
+    def connection_dead(self) -> bool:
+        """Whether the writer's connection was noticed closed meanwhile."""
+
+    @abstractmethod
+    def forget_connection(self) -> None:
+        """The writer's connection was dropped."""
+
+    @abstractmethod
+    def transaction(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
+        """One transaction of the writer: committed when the block ends without error."""
+
+    @abstractmethod
+    async def lock_contacts(self, conn: AsyncConnection, ids: list[str]) -> None:
+        """Serialise first-contact conversation creation for these contacts."""
+
+    @abstractmethod
+    async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
+        """Insert the plan's messages and outbox rows and set its conversations' counters."""
+
+    async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
+        """Those of ``ids`` that exist and that another session holds locked right now
+        (none where a lock wait does not time out)."""
+        return set()

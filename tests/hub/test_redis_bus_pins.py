@@ -1,0 +1,75 @@
+"""What hub/redis_bus.py relies on below redis-py's public pub/sub API, pinned.
+
+The bus's listener owns one subscriber connection at the connection level (no ``PubSub``
+object, no pool checkout, no health-check pings on a connection that only reads): made by
+the pool, connected, written with ``send_command`` and read with ``read_response``. A
+redis-py release that renames a call, drops a keyword or changes the shape of a pub/sub
+reply fails here, by name, instead of leaving a bus that silently hears nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
+
+from tests.hub.conftest import WAIT_S, topic
+
+pytestmark = pytest.mark.redis
+
+
+def test_the_connection_calls_keep_the_keywords_the_bus_passes() -> None:
+    params = {
+        name: set(inspect.signature(getattr(AbstractConnection, name)).parameters)
+        for name in ("read_response", "disconnect")
+    }
+    # send_command takes **kwargs and reads check_health from them itself.
+    assert '"check_health"' in inspect.getsource(AbstractConnection.send_command)
+    assert "push_request" in params["read_response"]
+    assert "nowait" in params["disconnect"]
+    assert isinstance(inspect.getattr_static(AbstractConnection, "is_connected"), property)
+    assert callable(getattr(ConnectionPool, "make_connection", None))
+
+
+@pytest.fixture
+async def connection(hub_redis_url: str) -> AsyncIterator[AbstractConnection]:
+    pool = ConnectionPool.from_url(hub_redis_url, socket_timeout=None, client_name="pins")
+    conn: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
+    await conn.connect()  # type: ignore[no-untyped-call]
+    yield conn
+    await conn.disconnect(nowait=True)
+    await pool.disconnect()
+
+
+async def test_a_pooled_connection_is_made_unchecked_out_and_connected(
+    connection: AbstractConnection,
+) -> None:
+    assert connection.is_connected
+
+
+async def test_subscribe_confirmations_and_messages_read_as_three_item_lists(
+    connection: AbstractConnection, hub_redis_url: str
+) -> None:
+    name = topic()
+    await connection.send_command("SUBSCRIBE", name, check_health=False)
+    confirmed = await asyncio.wait_for(connection.read_response(push_request=True), WAIT_S)
+    assert isinstance(confirmed, list) and len(confirmed) == 3
+    assert bytes(confirmed[0]) == b"subscribe" and confirmed[1] == name.encode()
+    publisher = Redis.from_url(hub_redis_url)
+    try:
+        assert await publisher.publish(name, b"\x81\xa1k\x01") == 1
+    finally:
+        await publisher.aclose()
+    message = await asyncio.wait_for(connection.read_response(push_request=True), WAIT_S)
+    assert isinstance(message, list) and len(message) == 3
+    assert bytes(message[0]) == b"message" and message[1] == name.encode()
+    assert bytes(message[2]) == b"\x81\xa1k\x01"
+
+
+async def test_a_disconnected_connection_says_so(connection: AbstractConnection) -> None:
+    await connection.disconnect(nowait=True)
+    assert not connection.is_connected

@@ -1,0 +1,31 @@
+"""The satisfaction report: ``GET /api/reports/csat?days=30`` (managers) → surveys sent in
+the last ``days`` (1 to 365), answered and their average, overall, per operator and per
+team (as assigned when the conversation was resolved). See :mod:`web.csat`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.model import utcnow
+from storage import csat
+from web.api.validate import query_int
+from web.auth.context import MANAGERS, require
+from web.contracts import csat as csat_contract
+from web.operation import declare
+
+
+@declare(csat_contract.CSAT_REPORT)
+async def csat_report(request: Request) -> Response:
+    who = await require(request, roles=MANAGERS)
+    days = query_int(request.query_params.get("days"), "days", 365) or 30
+    since = utcnow() - timedelta(days=max(days, 1))
+    async with request.app.state.services.db() as db:
+        report = await csat.report(await db.connection(), who.workspace_id, since)
+    return JSONResponse({"days": max(days, 1), **report})
+
+
+routes = [Route("/api/reports/csat", csat_report, methods=["GET"])]
