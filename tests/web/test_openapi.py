@@ -65,6 +65,15 @@ def test_every_http_route_is_described_with_its_methods() -> None:
     assert missing == [], "routes without an OpenAPI description"
 
 
+def test_every_tag_an_operation_uses_is_listed_in_the_document() -> None:
+    document = spec()
+    listed = {tag["name"] for tag in document["tags"]}
+    used = {
+        tag for item in document["paths"].values() for op in item.values() for tag in op["tags"]
+    }
+    assert used - listed == set()
+
+
 def test_the_document_describes_no_route_that_does_not_exist() -> None:
     served = {(path, m) for path, methods in http_routes() for m in methods}
     described = {

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
@@ -21,50 +21,19 @@ class CsatSummary(msgspec.Struct):
     ]
 
 
+class CsatGroup(CsatSummary):
+    """One operator's or team's figures."""
+
+    id: str
+    name: str | None
+
+
 class CsatReport(msgspec.Struct):
     days: int
     since: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
     overall: CsatSummary
-    operators: list[
-        Annotated[
-            Any,
-            Meta(
-                extra_json_schema={
-                    "allOf": [
-                        {"$ref": "#/components/schemas/CsatSummary"},
-                        {
-                            "type": "object",
-                            "properties": {
-                                "id": {"type": "string"},
-                                "name": {"type": ["string", "null"]},
-                            },
-                            "required": ["id", "name"],
-                        },
-                    ]
-                }
-            ),
-        ]
-    ]
-    teams: list[
-        Annotated[
-            Any,
-            Meta(
-                extra_json_schema={
-                    "allOf": [
-                        {"$ref": "#/components/schemas/CsatSummary"},
-                        {
-                            "type": "object",
-                            "properties": {
-                                "id": {"type": "string"},
-                                "name": {"type": ["string", "null"]},
-                            },
-                            "required": ["id", "name"],
-                        },
-                    ]
-                }
-            ),
-        ]
-    ]
+    operators: list[CsatGroup]
+    teams: list[CsatGroup]
 
 
 # GET /api/reports/csat

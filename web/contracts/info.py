@@ -42,6 +42,13 @@ TAGS: list[dict[str, str]] = [
     {"name": "flows", "description": "Studio flows: drafts, validation, versions, simulation."},
     {"name": "teams", "description": "Teams of operators that flows route to."},
     {"name": "ai", "description": "Optional AI: operator assist and the AI call log (docs/ai.md)."},
+    {"name": "admin"},
+    {"name": "canned responses"},
+    {"name": "reports", "description": "Customer satisfaction (CSAT) per operator and team."},
+    {
+        "name": "billing",
+        "description": "Billing records when the server turns them on (INVIARO_BILLING; docs/billing.md).",
+    },
 ]
 
 SECURITY_SCHEMES: dict[str, Any] = {
