@@ -160,6 +160,7 @@ LOGIN = Operation(
     summary="Sign in (issues a new session id)",
     tags=("account",),
     security=PUBLIC,
+    description="With `restore_workspace: true`, the owner of a workspace deleted within the recovery period (90 days) restores it and signs in; without it such an owner is answered 403 `workspace_deleted` with `restorable_until`.",
     body=LoginBody,
     answers={
         200: Answer(
