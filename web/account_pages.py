@@ -15,7 +15,9 @@ from starlette.routing import Route
 
 from web import limits
 from web.auth import links
+from web.contracts import account_pages as account_pages_contract
 from web.errors import ApiError
+from web.operation import declare
 from web.pages import templates
 
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -60,6 +62,7 @@ async def _found(
     }
 
 
+@declare(account_pages_contract.INVITE_PAGE)
 async def invite_page(request: Request) -> Response:
     problem, context = await _found(request, "invite")
     if problem is not None:
@@ -69,6 +72,7 @@ async def invite_page(request: Request) -> Response:
     )
 
 
+@declare(account_pages_contract.RESET_PAGE)
 async def reset_page(request: Request) -> Response:
     problem, context = await _found(request, "reset")
     if problem is not None:
@@ -78,12 +82,14 @@ async def reset_page(request: Request) -> Response:
     )
 
 
+@declare(account_pages_contract.FORGOT_PAGE)
 async def forgot_page(request: Request) -> Response:
     return templates.TemplateResponse(
         request, "forgot.html", {"title": "Forgot your password?"}, headers=_HEADERS
     )
 
 
+@declare(account_pages_contract.PROFILE_PAGE)
 async def profile_page(request: Request) -> Response:
     """The operator's profile lives in Settings; ``/profile`` is its short address."""
     return RedirectResponse("/settings?tab=profile", status_code=303)

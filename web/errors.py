@@ -144,28 +144,3 @@ async def read_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> bytes:
             raise ApiError(413, "too_large", f"The body is larger than {max_bytes} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def field(
-    data: dict[str, Any],
-    name: str,
-    kind: type,
-    *,
-    required: bool = True,
-    max_len: int | None = None,
-) -> Any:
-    """One validated field of a JSON body (422 with a sentence naming it otherwise)."""
-    if name not in data or data[name] is None:
-        if required:
-            raise ApiError(422, "invalid", f"The field '{name}' is required.")
-        return None
-    value = data[name]
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ApiError(422, "invalid", f"The field '{name}' must be a {kind.__name__}.")
-    if isinstance(value, str):
-        value = value.strip()
-        if required and not value:
-            raise ApiError(422, "invalid", f"The field '{name}' must not be empty.")
-        if max_len is not None and len(value) > max_len:
-            raise ApiError(422, "invalid", f"The field '{name}' is longer than {max_len}.")
-    return value

@@ -26,8 +26,10 @@ from adapters.meta import UntrustedMediaURL, WhatsAppAdapter
 from web.app_state import services_of
 from web.auth.channels import adapter_config, load_channel
 from web.auth.context import require
+from web.contracts import conversations as conversations_contract
 from web.crypto import DecryptError
 from web.errors import ApiError
+from web.operation import declare
 
 log = logging.getLogger("inviaro.media")
 
@@ -35,6 +37,7 @@ _MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _INLINE = ("image/jpeg", "image/png", "image/gif", "image/webp", "audio/", "video/")
 
 
+@declare(conversations_contract.WHATSAPP_MEDIA)
 async def whatsapp_media(request: Request) -> Response:
     """``GET /api/media/{channel_id}/{media_id}``: the file's bytes with its MIME type."""
     principal = await require(request)

@@ -9,16 +9,20 @@ from starlette.routing import Route
 
 from web import metrics as _metrics  # noqa: F401  (registers the inviaro_ metrics)
 from web.app_state import services_of
+from web.contracts import operations as operations_contract
+from web.operation import declare
 
 # Ready means "can accept and acknowledge messages": past this wait of the oldest message
 # not yet committed, the writer is stalled, whatever a probe says.
 WRITER_STALLED_S = 10.0
 
 
+@declare(operations_contract.HEALTHZ)
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+@declare(operations_contract.READYZ)
 async def readyz(request: Request) -> Response:
     """200 when this process can accept and acknowledge messages: the writer's locks are
     granted now and its oldest message has not waited long. Redis only carries messages
@@ -40,6 +44,7 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": status, "checks": checks}, status_code=code)
 
 
+@declare(operations_contract.METRICS)
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

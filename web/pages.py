@@ -28,7 +28,10 @@ from starlette.templating import Jinja2Templates
 from web.app_state import services_of
 from web.auth import totp
 from web.auth.context import Principal, authenticate
+from web.contracts import account_pages as account_pages_contract
+from web.contracts import pages as pages_contract
 from web.crypto import DecryptError
+from web.operation import declare
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -47,6 +50,7 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
+@declare(pages_contract.HOME)
 async def home(request: Request) -> Response:
     signed_in = await _session(request) is not None
     return RedirectResponse("/inbox" if signed_in else "/login", status_code=303)
@@ -72,12 +76,14 @@ def next_path(raw: str | None) -> str:
     return raw
 
 
+@declare(pages_contract.LOGIN_PAGE)
 async def login_page(request: Request) -> Response:
     if await _session(request) is not None:
         return RedirectResponse(next_path(request.query_params.get("next")), status_code=303)
     return templates.TemplateResponse(request, "login.html", {"title": "Sign in"}, headers=NO_STORE)
 
 
+@declare(pages_contract.SIGNUP_PAGE)
 async def signup_page(request: Request) -> Response:
     if await _session(request) is not None:
         return RedirectResponse("/inbox", status_code=303)
@@ -114,22 +120,27 @@ async def _app_page(
     )
 
 
+@declare(pages_contract.INBOX_PAGE)
 async def inbox_page(request: Request) -> Response:
     return await _app_page(request, "inbox.html", "Inbox", allow_pending_2fa=False)
 
 
+@declare(pages_contract.FLOWS_PAGE)
 async def flows_page(request: Request) -> Response:
     return await _app_page(request, "flows.html", "Flows", allow_pending_2fa=False)
 
 
+@declare(pages_contract.SETTINGS_PAGE)
 async def settings_page(request: Request) -> Response:
     return await _app_page(request, "settings.html", "Settings", allow_pending_2fa=True)
 
 
+@declare(account_pages_contract.REPORTS_PAGE)
 async def reports_page(request: Request) -> Response:
     return await _app_page(request, "reports.html", "Reports", allow_pending_2fa=False)
 
 
+@declare(pages_contract.TWOFA_QR)
 async def twofa_qr(request: Request) -> Response:
     """The QR code of the operator's pending TOTP secret, as SVG (never cached)."""
     principal = await _session(request)
@@ -149,6 +160,8 @@ async def twofa_qr(request: Request) -> Response:
     return Response(out.getvalue(), media_type="image/svg+xml", headers=NO_STORE)
 
 
+STATIC_FILES = StaticFiles(directory=str(HERE / "static"))
+
 routes = [
     Route("/", home, methods=["GET"]),
     Route("/login", login_page, methods=["GET"]),
@@ -158,5 +171,9 @@ routes = [
     Route("/settings", settings_page, methods=["GET"]),
     Route("/reports", reports_page, methods=["GET"]),
     Route("/settings/2fa/qr.svg", twofa_qr, methods=["GET"]),
-    Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+    Mount(
+        "/static",
+        app=declare(pages_contract.STATIC)(StaticFiles(directory=str(HERE / "static"))),
+        name="static",
+    ),
 ]

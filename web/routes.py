@@ -11,7 +11,6 @@ from starlette.routing import BaseRoute
 
 from web import account_pages, media, openapi, ops, pages, webhooks, widget_assets, ws
 from web.api import (
-    account,
     admin,
     ai,
     ai_documents,
@@ -33,7 +32,10 @@ from web.api import (
     notifications,
     password_reset,
     profile,
+    sessions,
     teams,
+    tokens,
+    twofa,
     widget,
     workspace_lifecycle,
 )
@@ -44,7 +46,9 @@ def all_routes() -> list[BaseRoute]:
         *ingest.routes,
         *webhooks.routes,
         *ops.routes,
-        *account.routes,
+        *sessions.routes,
+        *twofa.routes,
+        *tokens.routes,
         *me.routes,
         *profile.routes,
         *notifications.routes,

@@ -3,8 +3,9 @@
 A route declares its body once, as a :class:`msgspec.Struct` with ``Meta`` constraints,
 and calls :func:`parse_body`. A body that does not fit is answered 422 in the CONTRACT's
 error shape, with ``problems``: one ``{field, detail}`` per field that is wrong (not only
-the first, as msgspec itself stops at). Strings are stripped of surrounding space; NUL is
-refused by :func:`web.errors.read_json` before any field is read.
+the first, as msgspec itself stops at). Strings are stripped of surrounding space, except
+the fields a Struct names in its ``keep_space`` ClassVar (passwords are compared as typed);
+NUL is refused by :func:`web.errors.read_json` before any field is read.
 """
 
 from __future__ import annotations
@@ -48,13 +49,20 @@ def problems_of(data: dict[str, Any], kind: type[msgspec.Struct]) -> list[dict[s
     return found
 
 
-def convert(data: dict[str, Any], kind: type[S]) -> S:
-    """``data`` as a ``kind``, or a 422 ``invalid`` listing every field's problem."""
-    cleaned = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+def convert(data: dict[str, Any], kind: type[S], within: str = "") -> S:
+    """``data`` as a ``kind``, or a 422 ``invalid`` listing every field's problem (named
+    ``<within>.<field>`` for an object nested in a body)."""
+    keep: frozenset[str] = getattr(kind, "keep_space", frozenset())
+    cleaned = {k: v.strip() if isinstance(v, str) and k not in keep else v for k, v in data.items()}
     try:
         return msgspec.convert(cleaned, kind, strict=True)
     except msgspec.ValidationError as err:
         problems = problems_of(cleaned, kind) or [{"field": "", "detail": str(err)}]
+        if within:
+            problems = [
+                {"field": f"{within}.{p['field']}", "detail": f"{within}.{p['detail']}"}
+                for p in problems
+            ]
         detail = " ".join(p["detail"] for p in problems)
         raise ApiError(422, "invalid", detail, extra={"problems": problems}) from None
 

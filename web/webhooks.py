@@ -38,9 +38,12 @@ from web import limits, metrics
 from web.app_state import services_of
 from web.auth.channels import adapter_config, channel_secrets, load_channel
 from web.auth.context import MANAGERS, require
+from web.contracts import channels as channels_contract
+from web.contracts import webhooks as webhooks_contract
 from web.crypto import DecryptError
 from web.errors import ApiError, error_response, read_body
 from web.failures import RETRY_AFTER_S
+from web.operation import declare
 from web.request_timer import name_door
 from web.services import Services
 
@@ -90,6 +93,7 @@ def _adapter(request: Request, channel: Channel, provider: str) -> ChannelAdapte
         ) from None
 
 
+@declare(webhooks_contract.META_VERIFY)
 async def meta_verify(request: Request) -> Response:
     """The subscription handshake: ``hub.challenge`` back as text/plain, else 403."""
     channel = await _channel(request, META_KINDS, "meta")
@@ -105,11 +109,13 @@ async def meta_verify(request: Request) -> Response:
     return PlainTextResponse(challenge)
 
 
+@declare(webhooks_contract.META_EVENT)
 async def meta_event(request: Request) -> Response:
     channel = await _channel(request, META_KINDS, "meta")
     return await _receive(request, channel, "meta")
 
 
+@declare(webhooks_contract.VIBER_EVENT)
 async def viber_event(request: Request) -> Response:
     channel = await _channel(request, ("viber",), "viber")
     return await _receive(request, channel, "viber")
@@ -279,6 +285,7 @@ async def register_viber_webhook(services: Services, channel_id: str) -> list[st
     return types
 
 
+@declare(channels_contract.REGISTER_WEBHOOK)
 async def register_webhook(request: Request) -> Response:
     """``POST /api/channels/{id}/register-webhook``: (re)register on demand (Viber)."""
     principal = await require(request, roles=MANAGERS)

@@ -19,6 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from web.contracts import widget as widget_contract
+from web.operation import declare
+
 # ``widget/`` sits beside ``web/`` both in the source tree (editable installs) and in
 # site-packages (wheels), so this finds the live file in either; importlib.resources would
 # prefer the copy an editable install froze at install time.
@@ -47,6 +50,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+@declare(widget_contract.WIDGET_JS, widget_contract.WIDGET_JS_HEAD)
 async def widget_js(request: Request) -> Response:
     body, gzipped, etag = widget_source()
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
@@ -68,6 +72,7 @@ TRY_CSP = (
 )
 
 
+@declare(widget_contract.GET_WIDGET_TRY)
 async def try_widget(request: Request) -> Response:
     key = request.query_params.get("key", "")
     if not key.isascii() or not key.replace("_", "").replace("-", "").isalnum() or len(key) > 64:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec import UNSET
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,18 +20,19 @@ from storage.models import Operator, Workspace
 from web import ai, audit
 from web.api import validate
 from web.api.account import (
-    email_field,
+    email_address,
     insert_operator,
     operator_json,
-    password_field,
     services,
     workspace_json,
 )
 from web.auth import passwords
 from web.auth.context import MANAGERS, ROLES, Principal, require
 from web.auth.sessions import end_operator_access
-from web.errors import ApiError, field, read_json
+from web.contracts import workspace as workspace_contract
+from web.errors import ApiError
 from web.gone import announce
+from web.operation import declare
 
 
 def _role(value: Any, principal: Principal) -> str:
@@ -41,6 +43,7 @@ def _role(value: Any, principal: Principal) -> str:
     return str(value)
 
 
+@declare(workspace_contract.LIST_OPERATORS)
 async def list_operators(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -57,13 +60,12 @@ async def list_operators(request: Request) -> Response:
         return JSONResponse({"items": [operator_json(o) for o in rows], "next_cursor": None})
 
 
+@declare(workspace_contract.ADD_OPERATOR)
 async def add_operator(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    email = email_field(data)
-    name = field(data, "name", str, max_len=200)
-    password = password_field(data)
-    role = _role(data.get("role", "agent"), principal)
+    body = await workspace_contract.ADD_OPERATOR.parse(request, workspace_contract.AddOperatorBody)
+    email, name, password = email_address(body.email), body.name, body.password
+    role = _role(body.role, principal)
     password_hash = await passwords.hash_password(password)
     async with services(request).db() as db:
         operator = Operator(
@@ -90,6 +92,7 @@ async def _own_operator(db: Any, principal: Principal, operator_id: str) -> Oper
     return operator  # type: ignore[no-any-return]
 
 
+@declare(workspace_contract.GET_OPERATOR)
 async def get_operator(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -97,25 +100,25 @@ async def get_operator(request: Request) -> Response:
         return JSONResponse(operator_json(operator))
 
 
+@declare(workspace_contract.PATCH_OPERATOR)
 async def patch_operator(request: Request) -> Response:
     """Change ``name``, ``role`` or ``disabled``. Disabling ends the operator's sessions and
     their API tokens' use, and closes every socket they hold on every process. Nobody
     changes their own role or disables themselves, so a workspace always keeps the owner
     who is acting."""
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
+    patch = await workspace_contract.PATCH_OPERATOR.parse(
+        request, workspace_contract.PatchOperatorBody
+    )
     async with services(request).db() as db:
         operator = await _own_operator(db, principal, request.path_params["operator_id"])
         changes: dict[str, Any] = {}
-        if "name" in data:
-            changes["name"] = validate.text(data["name"], "name")
-        if "role" in data and data["role"] != operator.role:
-            changes["role"] = _role(data["role"], principal)
-        if "disabled" in data:
-            if not isinstance(data["disabled"], bool):
-                raise validate.invalid("disabled", "must be true or false")
-            if data["disabled"] != operator.disabled:
-                changes["disabled"] = data["disabled"]
+        if patch.name is not UNSET:
+            changes["name"] = patch.name
+        if patch.role is not UNSET and patch.role != operator.role:
+            changes["role"] = _role(patch.role, principal)
+        if patch.disabled is not UNSET and patch.disabled != operator.disabled:
+            changes["disabled"] = patch.disabled
         if operator.id == principal.operator_id and ({"role", "disabled"} & changes.keys()):
             raise ApiError(
                 403, "forbidden", "You may not change your own role or disable yourself."
@@ -156,49 +159,35 @@ def _workspace_body(request: Request, workspace: Workspace) -> dict[str, Any]:
     return body
 
 
+@declare(workspace_contract.GET_WORKSPACE)
 async def get_workspace(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
         return JSONResponse(_workspace_body(request, await _own_workspace(db, principal)))
 
 
-def _workspace_changes(data: dict[str, Any]) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if "name" in data:
-        changes["name"] = validate.text(data["name"], "name")
-    if "retention_days" in data:
-        days = data["retention_days"]
-        if days is not None and (
-            isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500
-        ):
-            raise validate.invalid("retention_days", "must be null or a whole number of days")
-        changes["retention_days"] = days
-    if "allowed_origins" in data:
-        changes["allowed_origins"] = validate.origins(data["allowed_origins"], "allowed_origins")
-    if "business_hours" in data:
-        hours = data["business_hours"]
-        changes["business_hours"] = None if hours is None else _business_hours(hours)
-    if "ai_monthly_tokens" in data:
-        tokens = data["ai_monthly_tokens"]
-        if tokens is not None and (
-            isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 <= tokens <= 10**12
-        ):
-            raise validate.invalid("ai_monthly_tokens", "must be null or a whole number of tokens")
-        changes["ai_monthly_tokens"] = tokens
-    for flag in ("require_2fa", "agents_may_export", "ai_enabled"):
-        if flag in data:
-            if not isinstance(data[flag], bool):
-                raise validate.invalid(flag, "must be true or false")
-            changes[flag] = data[flag]
+def _workspace_changes(patch: workspace_contract.PatchWorkspaceBody) -> dict[str, Any]:
+    """The fields sent, each as stored (origins normalised, business hours checked)."""
+    changes = {
+        f: getattr(patch, f) for f in patch.__struct_fields__ if getattr(patch, f) is not UNSET
+    }
+    if "allowed_origins" in changes:
+        changes["allowed_origins"] = validate.origins(changes["allowed_origins"], "allowed_origins")
+    if changes.get("business_hours") is not None:
+        changes["business_hours"] = _business_hours(changes["business_hours"])
     return changes
 
 
+@declare(workspace_contract.PATCH_WORKSPACE)
 async def patch_workspace(request: Request) -> Response:
     """Switching ``require_2fa`` on closes, on every process, the sockets of the operators
     who have no second factor yet; until they enable one, their cookies and API tokens are
     refused (403 ``2fa_required``) and so are their sockets."""
     principal = await require(request, roles=MANAGERS)
-    changes = _workspace_changes(await read_json(request))
+    patch = await workspace_contract.PATCH_WORKSPACE.parse(
+        request, workspace_contract.PatchWorkspaceBody
+    )
+    changes = _workspace_changes(patch)
     _check_ai_changes(request, principal, changes)
     pending: list[str] = []
     async with services(request).db() as db:

@@ -8,7 +8,7 @@ refused for the conversation: what was sent (redacted), what came back, tokens, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -21,18 +21,9 @@ from storage import models as m
 from web import ai
 from web.api.account import services
 from web.auth.context import require
+from web.contracts import ai as ai_contract
 from web.errors import ApiError, read_body
-
-
-class SummaryBody(msgspec.Struct, forbid_unknown_fields=True):
-    """No fields yet; an empty body or ``{}``."""
-
-
-class SuggestReplyBody(msgspec.Struct, forbid_unknown_fields=True):
-    """``hint``: the operator's instruction for the draft ("apologise, offer a refund")."""
-
-    hint: Annotated[str, msgspec.Meta(max_length=500)] | None = None
-
+from web.operation import declare
 
 B = TypeVar("B", bound=msgspec.Struct)
 
@@ -78,16 +69,18 @@ async def _assist(request: Request, feature: str, build: ai.Build, key: str) -> 
     return {key: done.value, "call_id": done.call_id}
 
 
+@declare(ai_contract.AI_SUMMARY)
 async def summary(request: Request) -> Response:
-    decode(await read_body(request, 4096), SummaryBody)
+    decode(await read_body(request, 4096), ai_contract.SummaryBody)
     body = await _assist(
         request, "summary", lambda turns, _redactor: prompts.summary_prompt(turns), "summary"
     )
     return JSONResponse(body)
 
 
+@declare(ai_contract.AI_SUGGEST_REPLY)
 async def suggest_reply(request: Request) -> Response:
-    hint = decode(await read_body(request, 4096), SuggestReplyBody).hint
+    hint = decode(await read_body(request, 4096), ai_contract.SuggestReplyBody).hint
 
     def build(turns: list[prompts.Turn], redactor: prompts.Redactor) -> list[dict[str, str]]:
         return prompts.suggest_prompt(turns, redactor(hint) if hint else None)
@@ -96,6 +89,7 @@ async def suggest_reply(request: Request) -> Response:
     return JSONResponse({"text": body["reply"], "call_id": body["call_id"]})
 
 
+@declare(ai_contract.LIST_AI_CALLS)
 async def list_calls(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:

@@ -7,9 +7,6 @@ bodies ``{title, text}``. The list leaves the texts out (they may be long).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,36 +18,9 @@ from storage import models as m
 from web import audit
 from web.api.account import services
 from web.auth.context import MANAGERS, require
+from web.contracts import ai_documents as ai_documents_contract
 from web.errors import ApiError
-from web.schema import parse_body
-
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=ai_documents.MAX_CHARS)]
-
-
-class DocumentBody(msgspec.Struct, forbid_unknown_fields=True):
-    """A new document: its title and its plain text (paragraphs split by blank lines)."""
-
-    title: Title
-    text: Text
-
-
-class DocumentPatch(msgspec.Struct, forbid_unknown_fields=True):
-    """The fields to change; those left out stay."""
-
-    title: Title | None = None
-    text: Text | None = None
-
-
-class DocumentOut(msgspec.Struct):
-    """A document as the API answers it (``text`` left out of the list)."""
-
-    id: str
-    title: str
-    chars: int
-    created_at: str
-    updated_at: str
-    text: str | None = None
+from web.operation import declare
 
 
 def _not_found() -> ApiError:
@@ -64,6 +34,7 @@ def _document_id(request: Request) -> str:
     return value
 
 
+@declare(ai_documents_contract.LIST_AI_DOCUMENTS)
 async def list_documents(request: Request) -> Response:
     who = await require(request)
     async with services(request).db() as db:
@@ -71,9 +42,12 @@ async def list_documents(request: Request) -> Response:
     return JSONResponse({"items": [ai_documents.to_wire(d, with_text=False) for d in docs]})
 
 
+@declare(ai_documents_contract.CREATE_AI_DOCUMENT)
 async def create_document(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    body = await parse_body(request, DocumentBody)
+    body = await ai_documents_contract.CREATE_AI_DOCUMENT.parse(
+        request, ai_documents_contract.DocumentBody
+    )
     async with services(request).db() as db, db.begin():
         if await ai_documents.count(db, who.workspace_id) >= ai_documents.MAX_DOCUMENTS:
             raise ApiError(
@@ -90,6 +64,7 @@ async def create_document(request: Request) -> Response:
     return JSONResponse(wire, status_code=201)
 
 
+@declare(ai_documents_contract.GET_AI_DOCUMENT)
 async def get_document(request: Request) -> Response:
     who = await require(request)
     try:
@@ -100,9 +75,12 @@ async def get_document(request: Request) -> Response:
     return JSONResponse(ai_documents.to_wire(doc))
 
 
+@declare(ai_documents_contract.UPDATE_AI_DOCUMENT)
 async def update_document(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    body = await parse_body(request, DocumentPatch)
+    body = await ai_documents_contract.UPDATE_AI_DOCUMENT.parse(
+        request, ai_documents_contract.DocumentPatch
+    )
     try:
         async with services(request).db() as db, db.begin():
             doc = await ai_documents.get(db, who.workspace_id, _document_id(request))
@@ -118,6 +96,7 @@ async def update_document(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(ai_documents_contract.DELETE_AI_DOCUMENT)
 async def delete_document(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     try:

@@ -22,6 +22,9 @@ from web.api import validate
 from web.api.account import services
 from web.audit_names import actor_name, names_for, target_name
 from web.auth.context import MANAGERS, Principal, require
+from web.contracts import audit_log as audit_log_contract
+from web.contracts import workspace as workspace_contract
+from web.operation import declare
 
 MAX_CSV_ROWS = 50_000
 
@@ -44,6 +47,7 @@ def _entry(entry: AuditEntry, names: dict[tuple[str, str], str]) -> dict[str, An
     return out
 
 
+@declare(workspace_contract.LIST_AUDIT)
 async def list_audit(request: Request) -> Response:
     """Newest first, ``limit`` (1-200, default 50) at a time; ``cursor`` is the opaque
     ``next_cursor`` of the previous page."""
@@ -71,6 +75,7 @@ def _cell(value: str | None) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+@declare(audit_log_contract.EXPORT_AUDIT)
 async def export_audit(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     stmt = _filtered(request, principal).order_by(AuditEntry.id.desc()).limit(MAX_CSV_ROWS)

@@ -19,7 +19,7 @@ corrected by a credit note (``inviaro billing credit-note``).
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -32,32 +32,15 @@ from storage import billing
 from web import audit
 from web.auth.context import Principal, require
 from web.config import Settings
+from web.contracts import billing as billing_contract
+from web.contracts.billing import CheckoutAnswer
 from web.errors import ApiError, read_body
-from web.schema import parse_body
+from web.operation import declare
 
 log = logging.getLogger("inviaro.billing")
 
 OWNERS = ("owner",)
 MAX_WEBHOOK_BYTES = 512 * 1024
-
-
-class BillingDetails(msgspec.Struct, forbid_unknown_fields=True):
-    """``PUT /api/billing/details``: who the invoices are made out to, and for what."""
-
-    company_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    address: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-    country: Annotated[str, msgspec.Meta(pattern="^[A-Za-z]{2}$")]
-    plan: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    seats: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-    vat_id: Annotated[str, msgspec.Meta(max_length=40)] | None = None
-    email: Annotated[str, msgspec.Meta(max_length=254, pattern="^[^@\\s]+@[^@\\s]+$")] | None = None
-
-
-class CheckoutAnswer(msgspec.Struct):
-    """``POST /api/billing/invoices/{id}/pay`` → where to send the owner's browser."""
-
-    checkout_url: str
-    session_id: str
 
 
 def terms(settings: Settings) -> billing.Terms:
@@ -78,6 +61,7 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+@declare(billing_contract.SHOW_BILLING)
 async def show_billing(request: Request) -> Response:
     settings = _settings(request)
     who = await require(request, roles=OWNERS)
@@ -94,10 +78,13 @@ async def show_billing(request: Request) -> Response:
     )
 
 
+@declare(billing_contract.SET_BILLING_DETAILS)
 async def set_details(request: Request) -> Response:
     settings = _settings(request)
     who = await require(request, roles=OWNERS)
-    body = await parse_body(request, BillingDetails)
+    body = await billing_contract.SET_BILLING_DETAILS.parse(
+        request, billing_contract.BillingDetailsInput
+    )
     async with request.app.state.services.db() as db, db.begin():
         try:
             account = await billing.set_account(
@@ -112,6 +99,7 @@ async def set_details(request: Request) -> Response:
     return JSONResponse(account)
 
 
+@declare(billing_contract.LIST_INVOICES)
 async def list_invoices(request: Request) -> Response:
     _settings(request)
     who = await require(request, roles=OWNERS)
@@ -130,11 +118,13 @@ async def _invoice(request: Request, who: Principal | None = None) -> dict[str, 
             raise ApiError(404, "not_found", "There is no such invoice.") from None
 
 
+@declare(billing_contract.SHOW_INVOICE)
 async def show_invoice(request: Request) -> Response:
     _settings(request)
     return JSONResponse(await _invoice(request))
 
 
+@declare(billing_contract.INVOICE_HTML)
 async def invoice_html(request: Request) -> Response:
     from web.billing_render import render_html
 
@@ -142,6 +132,7 @@ async def invoice_html(request: Request) -> Response:
     return HTMLResponse(render_html(await _invoice(request)))
 
 
+@declare(billing_contract.INVOICE_PDF)
 async def invoice_pdf(request: Request) -> Response:
     from web.billing_render import render_pdf
 
@@ -154,6 +145,7 @@ async def invoice_pdf(request: Request) -> Response:
     )
 
 
+@declare(billing_contract.PAY_INVOICE)
 async def pay_invoice(request: Request) -> Response:
     settings = _settings(request)
     if not settings.stripe_secret_key:
@@ -184,6 +176,7 @@ async def pay_invoice(request: Request) -> Response:
     return JSONResponse(msgspec.to_builtins(answer))
 
 
+@declare(billing_contract.STRIPE_WEBHOOK)
 async def stripe_webhook(request: Request) -> Response:
     """Verify first (400, nothing stored), then record a paid Checkout Session once."""
     settings = _settings(request)

@@ -11,6 +11,7 @@ import html
 from datetime import datetime
 from typing import Any
 
+from msgspec import UNSET
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -31,7 +32,9 @@ from web.calendar_connections import (
     start_connect,
     take_state,
 )
+from web.contracts import calendars as calendars_contract
 from web.errors import ApiError, read_json
+from web.operation import declare
 
 PROVIDERS = ("google", "microsoft")
 
@@ -46,12 +49,13 @@ async def _own_connection(db: Any, principal: Principal, calendar_id: str) -> Ca
 # Connections -------------------------------------------------------------------------------
 
 
+@declare(calendars_contract.CONNECT_CALENDAR)
 async def connect(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    provider = data.get("provider")
-    if provider not in PROVIDERS:
-        raise ApiError(422, "invalid", "The field 'provider' must be google or microsoft.")
+    body = await calendars_contract.CONNECT_CALENDAR.parse(
+        request, calendars_contract.ConnectCalendarBody
+    )
+    provider = body.provider
     if principal.session_id is None:
         raise ApiError(
             403, "forbidden", "Connect a calendar from a signed-in browser, not with an API token."
@@ -82,6 +86,7 @@ def _callback_page(sentence: str, status: int = 400) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+@declare(calendars_contract.CALENDAR_O_AUTH_CALLBACK)
 async def oauth_callback(request: Request) -> Response:
     provider = request.path_params["provider"]
     if provider not in PROVIDERS:
@@ -127,6 +132,7 @@ async def oauth_callback(request: Request) -> Response:
     return RedirectResponse("/settings?tab=calendars", status_code=303)
 
 
+@declare(calendars_contract.LIST_CALENDARS)
 async def list_calendars(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -134,42 +140,30 @@ async def list_calendars(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
-def _calendar_ids(value: Any, name: str) -> list[str]:
-    if not isinstance(value, list) or not 1 <= len(value) <= 20:
-        raise ApiError(422, "invalid", f"The field '{name}' must list 1 to 20 calendar ids.")
-    out = []
-    for item in value:
-        if not isinstance(item, str) or not item.strip() or len(item) > 1024:
-            raise ApiError(422, "invalid", f"The field '{name}' must hold calendar ids.")
-        out.append(item.strip())
-    return out
-
-
+@declare(calendars_contract.UPDATE_CALENDAR)
 async def patch_calendar(request: Request) -> Response:
     """Which calendars are read for availability, and which one receives the events."""
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
+    patch = await calendars_contract.UPDATE_CALENDAR.parse(
+        request, calendars_contract.UpdateCalendarBody
+    )
     async with services(request).db() as db:
         connection = await _own_connection(db, principal, request.path_params["calendar_id"])
         if connection.status == "disconnected":
             raise ApiError(409, "disconnected", "This calendar is disconnected.")
-        if "availability_calendars" in data:
-            connection.availability_calendars = _calendar_ids(
-                data["availability_calendars"], "availability_calendars"
-            )
-        if "event_calendar" in data:
-            value = data["event_calendar"]
+        if patch.availability_calendars is not UNSET:
+            connection.availability_calendars = [c.strip() for c in patch.availability_calendars]
+        if patch.event_calendar is not UNSET:
             if connection.provider != "google":
                 raise ApiError(
                     422, "invalid", "Outlook events always go to the account's default calendar."
                 )
-            if not isinstance(value, str) or not value.strip() or len(value) > 1024:
-                raise ApiError(422, "invalid", "The field 'event_calendar' must be a calendar id.")
-            connection.event_calendar = value.strip()
+            connection.event_calendar = patch.event_calendar
         await db.commit()
         return JSONResponse(connection_json(connection))
 
 
+@declare(calendars_contract.DISCONNECT_CALENDAR)
 async def delete_calendar(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     svc = services(request)
@@ -184,6 +178,7 @@ async def delete_calendar(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@declare(calendars_contract.PURGE_CALENDAR_DATA)
 async def purge_calendar(request: Request) -> Response:
     """ "Remove cached booking data now" for a disconnected calendar."""
     principal = await require(request, roles=MANAGERS)
@@ -213,6 +208,7 @@ async def _check_calendar(db: Any, principal: Principal, values: dict[str, Any])
             raise ApiError(422, "invalid", "The field 'calendar_id' names a disconnected calendar.")
 
 
+@declare(calendars_contract.CREATE_BOOKING_TYPE)
 async def create_booking_type(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     values = booking.validate_booking_type(await read_json(request), partial=False)
@@ -224,6 +220,7 @@ async def create_booking_type(request: Request) -> Response:
         return JSONResponse(booking.booking_type_json(bt), status_code=201)
 
 
+@declare(calendars_contract.LIST_BOOKING_TYPES)
 async def list_booking_types(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -236,6 +233,7 @@ async def list_booking_types(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@declare(calendars_contract.GET_BOOKING_TYPE)
 async def get_booking_type(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -243,6 +241,7 @@ async def get_booking_type(request: Request) -> Response:
         return JSONResponse(booking.booking_type_json(bt))
 
 
+@declare(calendars_contract.UPDATE_BOOKING_TYPE)
 async def patch_booking_type(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     values = booking.validate_booking_type(await read_json(request), partial=True)
@@ -255,6 +254,7 @@ async def patch_booking_type(request: Request) -> Response:
         return JSONResponse(booking.booking_type_json(bt))
 
 
+@declare(calendars_contract.DELETE_BOOKING_TYPE)
 async def delete_booking_type(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     async with services(request).db() as db:
@@ -277,6 +277,7 @@ def _moment(value: Any, name: str) -> datetime:
     return moment
 
 
+@declare(calendars_contract.LIST_SLOTS)
 async def slots(request: Request) -> Response:
     principal = await require(request)
     svc = services(request)
@@ -296,13 +297,13 @@ async def slots(request: Request) -> Response:
 # Bookings ----------------------------------------------------------------------------------
 
 
+@declare(calendars_contract.CREATE_BOOKING)
 async def create_booking(request: Request) -> Response:
     principal = await require(request)
-    data = await read_json(request)
-    bt_id = data.get("booking_type_id")
-    if not isinstance(bt_id, str):
-        raise ApiError(422, "invalid", "The field 'booking_type_id' is required.")
-    start = _moment(data.get("start"), "start")
+    body = await calendars_contract.CREATE_BOOKING.parse(
+        request, calendars_contract.CreateBookingBody
+    )
+    bt_id, start = body.booking_type_id, _moment(body.start, "start")
     svc = services(request)
     async with svc.db() as db:
         conversation = await db.get(Conversation, request.path_params["id"][:40])
@@ -319,6 +320,7 @@ async def create_booking(request: Request) -> Response:
     return JSONResponse(booking.booking_json(made), status_code=201)
 
 
+@declare(calendars_contract.LIST_CONTACT_BOOKINGS)
 async def list_contact_bookings(request: Request) -> Response:
     principal = await require(request)
     async with services(request).db() as db:
@@ -335,16 +337,20 @@ async def list_contact_bookings(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@declare(calendars_contract.RESCHEDULE_BOOKING)
 async def patch_booking(request: Request) -> Response:
     principal = await require(request)
-    data = await read_json(request)
-    start = _moment(data.get("start"), "start")
+    body = await calendars_contract.RESCHEDULE_BOOKING.parse(
+        request, calendars_contract.RescheduleBookingBody
+    )
+    start = _moment(body.start, "start")
     moved = await booking.reschedule(
         services(request), principal.workspace_id, request.path_params["id"], start
     )
     return JSONResponse(booking.booking_json(moved))
 
 
+@declare(calendars_contract.CANCEL_BOOKING)
 async def delete_booking(request: Request) -> Response:
     principal = await require(request)
     await booking.cancel(services(request), principal.workspace_id, request.path_params["id"])

@@ -10,9 +10,8 @@ The text may hold ``{{contact.name}}``, ``{{contact.email}}``, ``{{contact.phone
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -22,24 +21,12 @@ from starlette.routing import Route
 from hub.model import rfc3339, utcnow
 from storage import models as m
 from web.auth.context import MANAGERS, Principal, require
+from web.contracts import canned_responses as canned_responses_contract
 from web.errors import ApiError
+from web.operation import declare
 from web.schema import parse_body
 
-MAX_TEXT = 10_000
 MAX_PER_WORKSPACE = 1000
-Shortcut = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[\w-]+$")]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
-
-
-class NewCanned(msgspec.Struct, forbid_unknown_fields=True):
-    shortcut: Shortcut
-    text: Text
-    personal: bool = False
-
-
-class CannedPatch(msgspec.Struct, forbid_unknown_fields=True):
-    shortcut: Shortcut | None = None
-    text: Text | None = None
 
 
 def _wire(row: m.CannedResponse) -> dict[str, Any]:
@@ -100,6 +87,7 @@ async def _mine(session: AsyncSession, principal: Principal, canned_id: str) -> 
     return row
 
 
+@declare(canned_responses_contract.LIST_CANNED_RESPONSES)
 async def list_canned(request: Request) -> Response:
     """Shared and personal responses, by shortcut."""
     principal = await require(request)
@@ -112,9 +100,10 @@ async def list_canned(request: Request) -> Response:
         return JSONResponse({"items": [_wire(r) for r in rows]})
 
 
+@declare(canned_responses_contract.CREATE_CANNED_RESPONSE)
 async def create_canned(request: Request) -> Response:
     principal = await require(request)
-    body = await parse_body(request, NewCanned)
+    body = await parse_body(request, canned_responses_contract.NewCanned)
     _may_write(principal, body.personal)
     owner = principal.operator_id if body.personal else None
     async with request.app.state.services.db() as session, session.begin():
@@ -141,9 +130,10 @@ async def create_canned(request: Request) -> Response:
         return JSONResponse(_wire(row), status_code=201)
 
 
+@declare(canned_responses_contract.UPDATE_CANNED_RESPONSE)
 async def update_canned(request: Request) -> Response:
     principal = await require(request)
-    body = await parse_body(request, CannedPatch)
+    body = await parse_body(request, canned_responses_contract.CannedPatch)
     async with request.app.state.services.db() as session, session.begin():
         row = await _mine(session, principal, request.path_params["id"])
         if body.shortcut is not None and body.shortcut != row.shortcut:
@@ -156,6 +146,7 @@ async def update_canned(request: Request) -> Response:
         return JSONResponse(_wire(row))
 
 
+@declare(canned_responses_contract.DELETE_CANNED_RESPONSE)
 async def delete_canned(request: Request) -> Response:
     principal = await require(request)
     async with request.app.state.services.db() as session, session.begin():

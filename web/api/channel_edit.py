@@ -12,9 +12,8 @@ refused, ``webhook_error`` (Viber's reason) say how that went.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,42 +22,37 @@ from adapters.base import ProviderError
 from web import audit
 from web.api import validate
 from web.api.account import services
-from web.api.channels import KINDS, channel_json, own_channel, split_config
+from web.api.channels import channel_json, own_channel, split_config
 from web.auth.channels import channel_secrets, seal_secrets
 from web.auth.context import MANAGERS, require
+from web.contracts import channel_edit as channel_edit_contract
+from web.contracts.channels import CONFIGS
 from web.crypto import DecryptError, random_token, sha256_hex
-from web.schema import parse_body
+from web.operation import declare
 
 
-class ChannelPatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    config: dict[str, Any] | None = None
-    rotate_ingest_token: bool = False
-
-
+@declare(channel_edit_contract.PATCH_CHANNEL)
 async def patch_channel(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    body = await parse_body(request, ChannelPatch)
+    body = await channel_edit_contract.PATCH_CHANNEL.parse(
+        request, channel_edit_contract.ChannelPatch
+    )
     svc = services(request)
     ingest_token: str | None = None
     async with svc.db() as db:
         channel = await own_channel(db, principal, request.path_params["channel_id"])
-        kind = KINDS[channel.kind]
         try:
             old_secrets = channel_secrets(svc.settings, channel)
         except DecryptError:
             old_secrets = {}
         given = body.config or {}
-        unknown = sorted(
-            set(given)
-            - set(kind.required)
-            - set(kind.optional)
-            - set(kind.secrets)
-            - set(kind.optional_secrets)
-        )
+        settings = CONFIGS[channel.kind].__struct_fields__
+        unknown = sorted(set(given) - set(settings))
         if unknown:
             raise validate.invalid(f"config.{unknown[0]}", f"is not a {channel.kind} setting")
-        readable, secrets = split_config(kind, {**(channel.config or {}), **old_secrets, **given})
+        readable, secrets = split_config(
+            channel.kind, {**(channel.config or {}), **old_secrets, **given}
+        )
         rotated = sorted(k for k in secrets if secrets.get(k) != old_secrets.get(k))
         if body.name is not None:
             channel.name = body.name

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,27 +29,18 @@ from web.api.account import services
 from web.auth.channels import channel_secrets, seal_secrets
 from web.auth.context import MANAGERS, Principal, require
 from web.config import Settings
+from web.contracts import channels as channels_contract
 from web.crypto import DecryptError, random_token, sha256_hex
-from web.errors import ApiError, read_json
+from web.errors import ApiError
 from web.gone import announce
+from web.operation import declare
+from web.schema import convert
 
 Check = Callable[[Any, str], Any]
 
 
-def _id_text(value: Any, name: str) -> str:
-    return validate.text(value, name, 200)
-
-
-def _secret_text(value: Any, name: str) -> str:
-    return validate.text(value, name, 4096)
-
-
 @dataclass(frozen=True, slots=True)
 class Kind:
-    required: dict[str, Check] = field(default_factory=dict)
-    optional: dict[str, Check] = field(default_factory=dict)
-    secrets: tuple[str, ...] = ()
-    optional_secrets: tuple[str, ...] = ()
     webhook: str | None = None  # path prefix under the public URL
 
 
@@ -56,59 +48,37 @@ log = logging.getLogger("inviaro.channels")
 _META_SECRETS = ("access_token", "app_secret", "verify_token")
 
 
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise validate.invalid(name, "must be true or false")
-    return value
-
-
 KINDS: dict[str, Kind] = {
-    "widget": Kind(
-        required={"allowed_origins": validate.origins},
-        optional={
-            "title": lambda v, n: validate.text(v, n, 100),
-            "color": validate.color,
-            "require_verification": _flag,
-        },
-        optional_secrets=("identity_secret",),
-    ),
-    "whatsapp": Kind(
-        required={"phone_number_id": _id_text}, secrets=_META_SECRETS, webhook="/webhooks/meta"
-    ),
-    "messenger": Kind(
-        required={"page_id": _id_text}, secrets=_META_SECRETS, webhook="/webhooks/meta"
-    ),
-    "instagram": Kind(
-        required={"account_id": _id_text}, secrets=_META_SECRETS, webhook="/webhooks/meta"
-    ),
-    "viber": Kind(
-        optional={"sender_name": lambda v, n: validate.text(v, n, 28)},
-        secrets=("auth_token",),
-        webhook="/webhooks/viber",
-    ),
+    "widget": Kind(),
+    "whatsapp": Kind(webhook="/webhooks/meta"),
+    "messenger": Kind(webhook="/webhooks/meta"),
+    "instagram": Kind(webhook="/webhooks/meta"),
+    "viber": Kind(webhook="/webhooks/viber"),
     "custom": Kind(),
 }
-assert set(KINDS) == set(CHANNEL_KINDS)
+assert set(KINDS) == set(CHANNEL_KINDS) == set(channels_contract.CONFIGS)
 
 
-def split_config(kind: Kind, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Split ``config`` into readable settings and secrets, validating each field."""
+def split_config(kind: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Split ``config`` into readable settings and secrets, as the kind's Struct has them
+    (a field sent as null is left out; a widget's origins are normalised)."""
+    fields = convert(
+        {k: v for k, v in config.items() if v is not None},
+        channels_contract.CONFIGS[kind],
+        "config",
+    )
+    values = msgspec.structs.asdict(fields)
     readable: dict[str, Any] = {}
     secrets: dict[str, str] = {}
-    for name, check in kind.required.items():
-        if config.get(name) is None:
-            raise validate.invalid(f"config.{name}", "is required")
-        readable[name] = check(config[name], f"config.{name}")
-    for name, check in kind.optional.items():
-        if config.get(name) is not None:
-            readable[name] = check(config[name], f"config.{name}")
-    for name in kind.secrets:
-        if config.get(name) is None:
-            raise validate.invalid(f"config.{name}", "is required")
-        secrets[name] = _secret_text(config[name], f"config.{name}")
-    for name in kind.optional_secrets:
-        if config.get(name) is not None:
-            secrets[name] = _secret_text(config[name], f"config.{name}")
+    for name, value in values.items():
+        if value is not None:
+            (secrets if name in channels_contract.SECRETS else readable)[name] = value
+    if "allowed_origins" in readable:
+        readable["allowed_origins"] = validate.origins(
+            readable["allowed_origins"], "config.allowed_origins"
+        )
+    if "color" in readable:
+        readable["color"] = str(readable["color"]).lower()
     return readable, secrets
 
 
@@ -137,18 +107,14 @@ def _secret_names(channel: Channel, settings: Settings) -> list[str]:
         return []
 
 
+@declare(channels_contract.CREATE_CHANNEL)
 async def create_channel(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    kind_name = data.get("kind")
-    if not isinstance(kind_name, str) or kind_name not in KINDS:
-        raise validate.invalid("kind", "must be one of " + ", ".join(KINDS))
-    kind = KINDS[kind_name]
-    name = validate.text(data["name"], "name") if data.get("name") is not None else kind_name
-    config = data.get("config") or {}
+    wanted = await channels_contract.CREATE_CHANNEL.parse(request, channels_contract.ChannelCreate)
+    kind_name, name, config = wanted.kind, wanted.name or wanted.kind, wanted.config or {}
     if not isinstance(config, dict):
         raise validate.invalid("config", "must be an object")
-    readable, secrets = split_config(kind, config)
+    readable, secrets = split_config(kind_name, config)
     svc = services(request)
     ingest_token = random_token("ivi_", 32) if kind_name == "custom" else None
     channel = Channel(
@@ -195,6 +161,7 @@ async def own_channel(db: Any, principal: Principal, channel_id: str) -> Channel
     return channel  # type: ignore[no-any-return]
 
 
+@declare(channels_contract.LIST_CHANNELS)
 async def list_channels(request: Request) -> Response:
     principal = await require(request)
     svc = services(request)
@@ -210,6 +177,7 @@ async def list_channels(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": None})
 
 
+@declare(channels_contract.GET_CHANNEL)
 async def get_channel(request: Request) -> Response:
     principal = await require(request)
     svc = services(request)
@@ -218,6 +186,7 @@ async def get_channel(request: Request) -> Response:
     return JSONResponse(channel_json(channel, svc.settings))
 
 
+@declare(channels_contract.DELETE_CHANNEL)
 async def delete_channel(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     async with services(request).db() as db:

@@ -25,26 +25,34 @@ from storage import consent, ledger
 from web import audit
 from web.api.widget import read_token
 from web.auth.context import MANAGERS, require
-from web.errors import ApiError, field, read_json
+from web.contracts import admin as admin_contract
+from web.contracts import contacts as contacts_contract
+from web.contracts import widget as widget_contract
+from web.errors import ApiError
+from web.operation import declare
 
 
 def _db(request: Request) -> Any:
     return request.app.state.services.db()
 
 
+@declare(admin_contract.GET_CONSENT_QUESTION)
 async def get_question(request: Request) -> Response:
     who = await require(request)
     async with _db(request) as db:
         return JSONResponse(await consent.settings(await db.connection(), who.workspace_id))
 
 
+@declare(admin_contract.PUT_CONSENT_QUESTION)
 async def put_question(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
+    body = await admin_contract.PUT_CONSENT_QUESTION.parse(
+        request, admin_contract.PutConsentQuestionBody
+    )
     async with _db(request) as db, db.begin():
         try:
             question = await consent.set_question(
-                await db.connection(), who.workspace_id, data.get("enabled"), data.get("text")
+                await db.connection(), who.workspace_id, body.enabled, body.text
             )
         except consent.InvalidConsent as exc:
             raise ApiError(422, "invalid", str(exc)) from None
@@ -54,14 +62,11 @@ async def put_question(request: Request) -> Response:
     return JSONResponse(question)
 
 
+@declare(widget_contract.ANSWER_CONSENT)
 async def visitor_answer(request: Request) -> Response:
-    data = await read_json(request)
-    token = field(data, "visitor_token", str, max_len=1000)
-    granted = data.get("granted")
-    if not isinstance(granted, bool):
-        raise ApiError(422, "invalid", "'granted' must be true or false.")
-    version = data.get("version")
-    if granted and (not isinstance(version, int) or isinstance(version, bool)):
+    body = await widget_contract.ANSWER_CONSENT.parse(request, widget_contract.AnswerConsentBody)
+    token, granted, version = body.visitor_token, body.granted, body.version
+    if granted and version is None:
         raise ApiError(422, "invalid", "'version' must be the version of the text agreed to.")
     settings = request.app.state.settings
     found = read_token(settings.secret_key, token)
@@ -92,6 +97,7 @@ async def visitor_answer(request: Request) -> Response:
     return JSONResponse(answer, status_code=201)
 
 
+@declare(contacts_contract.WITHDRAW_CONSENT)
 async def operator_withdrawal(request: Request) -> Response:
     who = await require(request)
     contact_id = str(request.path_params["contact_id"])[:64]

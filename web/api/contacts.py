@@ -26,8 +26,10 @@ from storage import privacy, processing
 from web import audit, backups, booking
 from web.api.validate import query_limit
 from web.auth.context import MANAGERS, Principal, require
+from web.contracts import contacts as contacts_contract
 from web.errors import ApiError, read_json
 from web.gone import announce
+from web.operation import declare
 
 if TYPE_CHECKING:
     from web.services import Services
@@ -62,6 +64,7 @@ async def _require_data_rights(request: Request) -> Principal:
     raise ApiError(403, "forbidden", "Only owners and admins may export or erase contacts.")
 
 
+@declare(contacts_contract.LIST_CONTACTS)
 async def list_contacts(request: Request) -> Response:
     who = await require(request)
     limit = query_limit(request.query_params.get("limit"))
@@ -79,6 +82,7 @@ async def list_contacts(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
+@declare(contacts_contract.GET_CONTACT)
 async def get_contact(request: Request) -> Response:
     who = await require(request)
     try:
@@ -89,6 +93,7 @@ async def get_contact(request: Request) -> Response:
     return JSONResponse(contact)
 
 
+@declare(contacts_contract.PATCH_CONTACT)
 async def update_contact(request: Request) -> Response:
     """Correct the profile, and/or set ``processing`` (restriction, objection).
 
@@ -121,6 +126,7 @@ async def update_contact(request: Request) -> Response:
     return JSONResponse(contact)
 
 
+@declare(contacts_contract.EXPORT_CONTACT)
 async def export_contact(request: Request) -> Response:
     who = await _require_data_rights(request)
     contact_id = _contact_id(request)
@@ -140,6 +146,7 @@ async def export_contact(request: Request) -> Response:
     )
 
 
+@declare(contacts_contract.ERASE_CONTACT)
 async def erase_contact(request: Request) -> Response:
     who = await _require_data_rights(request)
     contact_id = _contact_id(request)

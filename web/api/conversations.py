@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 import orjson
+from msgspec import UNSET
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -24,7 +23,10 @@ from storage.serialize import conversation_to_wire, message_from_row
 from web import csat
 from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
-from web.errors import ApiError, field, read_json
+from web.contracts import conversations as conversations_contract
+from web.contracts import flows as flows_contract
+from web.errors import ApiError
+from web.operation import declare
 from web.processing import check_operator_message
 from web.schema import parse_body
 from web.window import check_reply_window
@@ -32,23 +34,9 @@ from web.window import check_reply_window
 log = logging.getLogger("inviaro.conversations")
 
 STATUSES = ("open", "pending", "resolved")
-MAX_TEXT = 10_000
 MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
 MAX_SNOOZE = timedelta(days=366)
-TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
-TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
-MAX_TEMPLATE_PARAMETERS = 10
-MAX_TEMPLATE_PARAMETER = 1024
 _NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
-
-
-class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /api/conversations/{id}/messages``: a reply, or with ``private`` a note."""
-
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    private: bool = False
-    confirm_objection: bool = False  # send to a contact who objected (storage.processing)
 
 
 def _encode_cursor(updated_at: datetime, conv_id: str) -> str:
@@ -211,6 +199,7 @@ async def _search(request: Request, principal: Principal, text: str, limit: int)
     )
 
 
+@declare(conversations_contract.LIST_CONVERSATIONS)
 async def list_conversations(request: Request) -> Response:
     """The workspace's conversations, newest activity first, filtered; with ``q``, the
     ones that match it, best match first."""
@@ -241,6 +230,7 @@ async def list_conversations(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
+@declare(conversations_contract.GET_CONVERSATION)
 async def get_conversation(request: Request) -> Response:
     principal = await require(request)
     async with request.app.state.services.db() as session:
@@ -262,27 +252,27 @@ def _snooze_time(value: Any) -> datetime | None:
     return when
 
 
+@declare(conversations_contract.PATCH_CONVERSATION)
 async def patch_conversation(request: Request) -> Response:
     """Status, assignee, tags; ``snoozed_until`` makes it ``pending`` until then (the worker
     reopens it), null ends a snooze, and a new status ends it too."""
     principal = await require(request)
-    data = await read_json(request)
+    patch = await conversations_contract.PATCH_CONVERSATION.parse(
+        request, conversations_contract.PatchConversationBody
+    )
     services = request.app.state.services
     async with services.db() as session, session.begin():
         conv = await _conversation(session, principal, request.path_params["id"])
         was = conv.status
-        if "status" in data:
-            status = field(data, "status", str)
-            if status not in STATUSES:
-                raise ApiError(422, "invalid", "status must be open, pending or resolved.")
-            conv.status = status
+        if patch.status is not UNSET:
+            conv.status = patch.status
             conv.snoozed_until = None
-        if "snoozed_until" in data:
-            conv.snoozed_until = _snooze_time(data["snoozed_until"])
+        if patch.snoozed_until is not UNSET:
+            conv.snoozed_until = _snooze_time(patch.snoozed_until)
             if conv.snoozed_until is not None:
                 conv.status = "pending"
-        if "assignee_id" in data:
-            assignee = field(data, "assignee_id", str, required=False)
+        if patch.assignee_id is not UNSET:
+            assignee = patch.assignee_id
             if assignee is not None:
                 op = await session.get(m.Operator, assignee)
                 if op is None or op.workspace_id != principal.workspace_id:
@@ -290,22 +280,15 @@ async def patch_conversation(request: Request) -> Response:
             conv.assignee_id = assignee
             if assignee is not None:  # an operator takes it over: the bot steps back
                 await flow_runs.stop_runs(session, conv.id, "an operator took the conversation")
-        if "team_id" in data:
-            team_id = field(data, "team_id", str, required=False)
+        if patch.team_id is not UNSET:
+            team_id = patch.team_id
             if team_id is not None:
                 team = await session.get(m.Team, team_id)
                 if team is None or team.workspace_id != principal.workspace_id:
                     raise ApiError(422, "invalid", "team_id is not a team of yours.")
             conv.team_id = team_id
-        if "tags" in data:
-            tags = data["tags"]
-            if (
-                not isinstance(tags, list)
-                or not all(isinstance(t, str) and 0 < len(t.strip()) <= 50 for t in tags)
-                or len(tags) > 30
-            ):
-                raise ApiError(422, "invalid", "tags must be a list of up to 30 short strings.")
-            conv.tags = sorted({t.strip() for t in tags})
+        if patch.tags is not UNSET:
+            conv.tags = sorted({t.strip() for t in patch.tags})
         conv.updated_at = datetime.now(conv.created_at.tzinfo)
         await session.flush()
         wire = (await wire_conversations(session, [conv]))[0]
@@ -319,6 +302,7 @@ async def patch_conversation(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(flows_contract.LIST_FLOW_RUNS)
 async def list_flow_runs(request: Request) -> Response:
     """What flows did in this conversation: each run with its steps, newest run first."""
     principal = await require(request)
@@ -328,6 +312,7 @@ async def list_flow_runs(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@declare(conversations_contract.LIST_MESSAGES)
 async def list_messages(request: Request) -> Response:
     principal = await require(request)
     limit = query_limit(request.query_params.get("limit"), default=100, high=500)
@@ -347,11 +332,12 @@ async def list_messages(request: Request) -> Response:
     return JSONResponse({"items": [message_from_row(r).to_wire() for r in rows]})
 
 
+@declare(conversations_contract.POST_MESSAGE)
 async def post_message(request: Request) -> Response:
     """A reply through the conversation's channel, or a private note (operators only: no
     channel, no visitor; the reply window does not apply to it)."""
     principal = await require(request)
-    body = await parse_body(request, NewMessage)
+    body = await parse_body(request, conversations_contract.NewMessage)
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         if not body.private:
@@ -362,6 +348,7 @@ async def post_message(request: Request) -> Response:
     return await _send(request, principal, conv, body.text, body.client_id, private=body.private)
 
 
+@declare(conversations_contract.RETRY_MESSAGE)
 async def retry_message(request: Request) -> Response:
     """Send a ``failed`` reply again: 202 with the message, ``queued`` for the worker."""
     principal = await require(request)
@@ -388,42 +375,25 @@ async def retry_message(request: Request) -> Response:
     return JSONResponse(wire, status_code=202)
 
 
-def _template_fields(data: dict[str, Any]) -> tuple[str, str, list[str]]:
-    name = data.get("name")
-    if not isinstance(name, str) or not TEMPLATE_NAME.fullmatch(name):
-        raise ApiError(422, "invalid", "name must be a template name: 1 to 512 of a-z, 0-9 and _.")
-    language = data.get("language")
-    if not isinstance(language, str) or not TEMPLATE_LANGUAGE.fullmatch(language):
-        raise ApiError(422, "invalid", "language must be a language code such as en_US or de.")
-    parameters = data.get("parameters")
-    if parameters is None:
-        parameters = []
-    if (
-        not isinstance(parameters, list)
-        or len(parameters) > MAX_TEMPLATE_PARAMETERS
-        or not all(isinstance(p, str) and 0 < len(p) <= MAX_TEMPLATE_PARAMETER for p in parameters)
-    ):
-        raise ApiError(
-            422,
-            "invalid",
-            f"parameters must be a list of up to {MAX_TEMPLATE_PARAMETERS} non-empty strings "
-            f"of at most {MAX_TEMPLATE_PARAMETER} characters.",
-        )
-    return name, language, list(parameters)
-
-
 def template_text(name: str, language: str, parameters: list[str]) -> str:
     """How a template send reads in the thread: ``[template name (en_US): Anna, 10:00]``."""
     suffix = f": {', '.join(parameters)}" if parameters else ""
     return f"[template {name} ({language}){suffix}]"
 
 
+@declare(conversations_contract.POST_TEMPLATE)
 async def post_template(request: Request) -> Response:
     """An approved WhatsApp template message: allowed outside the 24-hour window."""
     principal = await require(request)
-    data = await read_json(request)
-    name, language, parameters = _template_fields(data)
-    client_id = field(data, "client_id", str, required=False, max_len=64)
+    body = await conversations_contract.POST_TEMPLATE.parse(
+        request, conversations_contract.PostTemplateBody
+    )
+    name, language, parameters, client_id = (
+        body.name,
+        body.language,
+        body.parameters,
+        body.client_id,
+    )
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         channel = await session.get(m.Channel, conv.channel_id)
@@ -431,7 +401,7 @@ async def post_template(request: Request) -> Response:
             raise ApiError(
                 422, "invalid", "Template messages can only be sent on WhatsApp conversations."
             )
-        await check_operator_message(session, conv, data)
+        await check_operator_message(session, conv, {"confirm_objection": body.confirm_objection})
     template = {"name": name, "language": language, "parameters": parameters}
     return await _send(
         request,
@@ -443,11 +413,14 @@ async def post_template(request: Request) -> Response:
     )
 
 
+@declare(conversations_contract.MARK_READ)
 async def mark_read(request: Request) -> Response:
     """The operator has read the thread up to ``seq`` (drives unread counts)."""
     principal = await require(request)
-    data = await read_json(request)
-    seq = field(data, "seq", int)
+    body = await conversations_contract.MARK_READ.parse(
+        request, conversations_contract.MarkReadBody
+    )
+    seq = body.seq
     async with request.app.state.services.db() as session, session.begin():
         conv = await _conversation(session, principal, request.path_params["id"])
         conv.read_seq = max(conv.read_seq, min(seq, conv.last_seq))

@@ -14,8 +14,11 @@ from hub.model import utcnow
 from storage import csat
 from web.api.validate import query_int
 from web.auth.context import MANAGERS, require
+from web.contracts import csat as csat_contract
+from web.operation import declare
 
 
+@declare(csat_contract.CSAT_REPORT)
 async def csat_report(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     days = query_int(request.query_params.get("days"), "days", 365) or 30

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from msgspec import UNSET
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,13 +23,13 @@ from storage import flows
 from storage import models as m
 from web import audit, flow_runner
 from web.auth.context import MANAGERS, Principal, require
+from web.contracts import flows as flows_contract
 from web.errors import ApiError, read_json
+from web.operation import declare
 
 if TYPE_CHECKING:
     from web.services import Services
 
-
-MAX_NAME = 200
 MAX_REPLIES = 100
 
 
@@ -61,29 +62,13 @@ def invalid_flow(problems: list[doc.Problem]) -> Response:
     )
 
 
+DOCUMENT_KEYS = ("trigger", "start", "steps")
+
+
 def _document(data: dict[str, Any]) -> dict[str, Any]:
-    """The document part of a body (trigger, start, steps), as the client sent it."""
-    return {key: data.get(key) for key in ("trigger", "start", "steps")}
-
-
-def _name(data: dict[str, Any], required: bool) -> str | None:
-    name = data.get("name")
-    if name is None and not required:
-        return None
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise ApiError(422, "invalid", f"The field 'name' must hold 1 to {MAX_NAME} characters.")
-    return name.strip()
-
-
-def _priority(data: dict[str, Any]) -> int | None:
-    value = data.get("priority")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
-        raise ApiError(
-            422, "invalid", "The field 'priority' must be a whole number, -1000 to 1000."
-        )
-    return value
+    """The document part of a body (trigger, start, steps), as the client sent it; the
+    flow's own parser (hub.flows.document) answers its problems step by step."""
+    return {key: data.get(key) for key in DOCUMENT_KEYS}
 
 
 def _shape(document: dict[str, Any]) -> None:
@@ -138,6 +123,7 @@ async def _problems(
     ]
 
 
+@declare(flows_contract.LIST_FLOWS)
 async def list_flows(request: Request) -> Response:
     who = await require(request)
     async with _services(request).db() as db:
@@ -145,20 +131,20 @@ async def list_flows(request: Request) -> Response:
     return JSONResponse({"items": [flows.to_wire(f) for f in rows]})
 
 
+@declare(flows_contract.CREATE_FLOW)
 async def create_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    name = _name(data, required=True)
-    assert name is not None
-    document = _document(data)
+    body = await flows_contract.CREATE_FLOW.parse(request, flows_contract.FlowCreate)
+    document = {key: getattr(body, key) for key in DOCUMENT_KEYS}
     _shape(document)
     async with _services(request).db() as db, db.begin():
-        flow = await flows.create(db, who.workspace_id, name, document, _priority(data) or 0)
+        flow = await flows.create(db, who.workspace_id, body.name, document, body.priority or 0)
         await audit.by_principal(db, request, who, "flow_created", "flow", flow.id)
         wire = flows.to_wire(flow)
     return JSONResponse(wire, status_code=201)
 
 
+@declare(flows_contract.GET_FLOW)
 async def get_flow(request: Request) -> Response:
     who = await require(request)
     try:
@@ -169,18 +155,19 @@ async def get_flow(request: Request) -> Response:
     return JSONResponse(flows.to_wire(flow))
 
 
+@declare(flows_contract.UPDATE_FLOW)
 async def update_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    name = _name(data, required=False)
-    priority = _priority(data)
+    body = await flows_contract.UPDATE_FLOW.parse(request, flows_contract.FlowPatch)
+    name = body.name or None
+    priority = None if body.priority is UNSET else body.priority
+    sent = {k: getattr(body, k) for k in DOCUMENT_KEYS if getattr(body, k) is not UNSET}
     document: dict[str, Any] | None = None
     try:
         async with _services(request).db() as db, db.begin():
             flow = await flows.get(db, who.workspace_id, _flow_id(request))
-            if {"trigger", "start", "steps"} & set(data):
-                document = dict(flow.definition or {})
-                document.update({k: data[k] for k in ("trigger", "start", "steps") if k in data})
+            if sent:
+                document = {**(flow.definition or {}), **sent}
                 _shape(document)
             flows.edit(flow, name=name, document=document, priority=priority)
             await audit.by_principal(db, request, who, "flow_updated", "flow", flow.id)
@@ -190,6 +177,7 @@ async def update_flow(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(flows_contract.DELETE_FLOW)
 async def delete_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     try:
@@ -202,6 +190,7 @@ async def delete_flow(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@declare(flows_contract.PUBLISH_FLOW)
 async def publish_flow(request: Request) -> Response:
     """Freeze the draft as the next numbered version, or 422 with every problem."""
     who = await require(request, roles=MANAGERS)
@@ -223,6 +212,7 @@ async def publish_flow(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(flows_contract.UNPUBLISH_FLOW)
 async def unpublish_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     try:
@@ -236,6 +226,7 @@ async def unpublish_flow(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(flows_contract.VALIDATE_FLOW)
 async def validate_flow(request: Request) -> Response:
     who = await require(request)
     data = await read_json(request)
@@ -247,6 +238,7 @@ async def validate_flow(request: Request) -> Response:
     return JSONResponse({"problems": []})
 
 
+@declare(flows_contract.SIMULATE_FLOW)
 async def simulate_flow(request: Request) -> Response:
     """Run a draft against a simulated contact: the replies in order, through the same
     interpreter. Nothing is stored and nothing is sent; an ``http`` step is not called
@@ -384,6 +376,7 @@ async def _hours(request: Request, who: Principal) -> Any:
         return None
 
 
+@declare(flows_contract.GET_FLOW_SECRET)
 async def flow_secret(request: Request) -> Response:
     """The key that signs this workspace's ``http`` steps (``X-Inviaro-Signature``), for
     the business's service to check them. Owners and admins; every read is audited."""

@@ -5,8 +5,9 @@ accepted message is durably in the database. A 503 (with ``Retry-After``) means 
 not: the database is unavailable or the writer's queue is full; resending the request
 stores nothing twice (the messages' external ids deduplicate).
 
-The body is :class:`IngestRequest`. A well-formed body is decoded straight into it by
-msgspec (one pass over the bytes, no intermediate dicts); anything msgspec refuses is
+The body is :class:`web.contracts.ingest.IngestRequest`, the declared one. A well-formed
+body is decoded straight into it by msgspec (one pass over the bytes, no intermediate
+dicts); anything msgspec refuses is
 decoded again the slow way and explained by :func:`_parse`, which names the first field
 that is wrong (``messages[3].contact.external_id must be …``), so the 422 details are the
 ones this API has always given. Most requests are one message (a webhook forwarded by an
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgpack
 import msgspec
@@ -32,58 +33,14 @@ from storage import models as m
 from web import limits
 from web.auth.channels import token_matches
 from web.channel_cache import ChannelCache
+from web.contracts import ingest as ingest_contract
+from web.contracts.ingest import MAX_MESSAGES, IngestAccepted, IngestRequest, IngestResponse
 from web.errors import ApiError, read_body, refuse_nul
 from web.failures import RETRY_AFTER_S
+from web.operation import declare
 
 MAX_BODY = 4 * 1024 * 1024
-MAX_MESSAGES = 1000
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
-
-
-# --- the body, as the API document shows it ----------------------------------------------
-
-Id = Annotated[str, msgspec.Meta(max_length=200)] | int  # provider ids are often numbers
-
-
-class IngestContact(msgspec.Struct):
-    """The sender, by its id in the adapter's system; a contact is created on first sight."""
-
-    external_id: Id
-    name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-
-
-class IngestAttachment(msgspec.Struct):
-    url: str
-    mime: Any = None  # a string, else ignored
-    name: Any = None
-    size: Annotated[int, msgspec.Meta(ge=0)] | None = None  # bytes
-
-
-class IngestItem(msgspec.Struct):
-    """One message; ``external_id`` is its id in the adapter's system (idempotency key)."""
-
-    external_id: Id
-    contact: IngestContact
-    text: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
-    attachments: Annotated[list[IngestAttachment], msgspec.Meta(max_length=20)] = []
-    sent_at: str | None = None  # RFC 3339
-
-
-class IngestRequest(msgspec.Struct):
-    messages: Annotated[list[IngestItem], msgspec.Meta(min_length=1, max_length=MAX_MESSAGES)]
-
-
-class IngestAccepted(msgspec.Struct):
-    external_id: str
-    message_id: str
-    conversation_id: str
-    seq: int
-
-
-class IngestResponse(msgspec.Struct):
-    """202: every message is durably stored (or was already)."""
-
-    accepted: list[IngestAccepted]
 
 
 _JSON_REQUEST = msgspec.json.Decoder(IngestRequest)
@@ -259,6 +216,7 @@ async def _channel(request: Request) -> m.Channel:
     return channel
 
 
+@declare(ingest_contract.INGEST_MESSAGES)
 async def ingest(request: Request) -> Response:
     await limits.channel_request(request, request.path_params["channel_id"])
     channel = await _channel(request)

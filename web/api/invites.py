@@ -10,7 +10,7 @@ the pending ones and ``DELETE /api/invites/{id}`` withdraws one.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 from sqlalchemy import select
@@ -26,38 +26,12 @@ from web.auth import links, passwords
 from web.auth.accounts import normalize_email
 from web.auth.context import MANAGERS, require
 from web.config import Settings
+from web.contracts import invites as invites_contract
+from web.contracts.invites import InviteOut
 from web.errors import ApiError
-from web.schema import parse_body
+from web.operation import declare
 
 log = logging.getLogger("inviaro.invites")
-
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-NewPassword = Annotated[
-    str, msgspec.Meta(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
-]
-Token = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-
-
-class NewInvite(msgspec.Struct, forbid_unknown_fields=True):
-    email: Email
-    role: Literal["owner", "admin", "agent"] = "agent"
-
-
-class AcceptInvite(msgspec.Struct, forbid_unknown_fields=True):
-    token: Token
-    name: Name
-    password: NewPassword
-
-
-class InviteOut(msgspec.Struct):
-    id: str
-    email: str
-    role: str
-    expires_at: str
-    created_at: str
-    url: str | None = None  # only when just created: the token is not kept
-    mailed: bool | None = None
 
 
 def invite_json(link: AccountLink, url: str | None = None, mailed: bool | None = None) -> Any:
@@ -101,9 +75,10 @@ async def _mail_invite(settings: Settings, to: str, workspace: str, inviter: str
     return True
 
 
+@declare(invites_contract.CREATE_INVITE)
 async def create_invite(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    body = await parse_body(request, NewInvite)
+    body = await invites_contract.CREATE_INVITE.parse(request, invites_contract.NewInvite)
     email = normalize_email(body.email)
     if email is None:
         raise ApiError(422, "invalid", "The field 'email' is not an email address.")
@@ -129,6 +104,7 @@ async def create_invite(request: Request) -> Response:
     return JSONResponse(invite_json(link, url, mailed), status_code=201)
 
 
+@declare(invites_contract.LIST_INVITES)
 async def list_invites(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     async with services(request).db() as db:
@@ -147,6 +123,7 @@ async def list_invites(request: Request) -> Response:
         return JSONResponse({"items": [invite_json(r) for r in rows], "next_cursor": None})
 
 
+@declare(invites_contract.WITHDRAW_INVITE)
 async def withdraw_invite(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     async with services(request).db() as db:
@@ -164,10 +141,11 @@ async def withdraw_invite(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@declare(invites_contract.ACCEPT_INVITE)
 async def accept_invite(request: Request) -> Response:
     """The invitee's own answer: a new operator signed in on this browser (201)."""
     links.refuse_cross_site(request)
-    body = await parse_body(request, AcceptInvite)
+    body = await invites_contract.ACCEPT_INVITE.parse(request, invites_contract.AcceptInvite)
     await limits.account_link(request)
     svc = services(request)
     async with svc.db() as db:

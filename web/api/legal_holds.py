@@ -16,11 +16,14 @@ from hub.store import NotFound
 from storage import legal_hold
 from web import audit
 from web.auth.context import require
-from web.errors import ApiError, read_json
+from web.contracts import admin as admin_contract
+from web.errors import ApiError
+from web.operation import declare
 
 OWNERS = ("owner",)
 
 
+@declare(admin_contract.LIST_LEGAL_HOLDS)
 async def list_holds(request: Request) -> Response:
     who = await require(request, roles=OWNERS)
     async with request.app.state.services.db() as db:
@@ -28,17 +31,18 @@ async def list_holds(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": None})
 
 
+@declare(admin_contract.PLACE_LEGAL_HOLD)
 async def place_hold(request: Request) -> Response:
     who = await require(request, roles=OWNERS)
-    data = await read_json(request)
+    body = await admin_contract.PLACE_LEGAL_HOLD.parse(request, admin_contract.PlaceLegalHoldBody)
     async with request.app.state.services.db() as db, db.begin():
         try:
             hold = await legal_hold.place(
                 await db.connection(),
                 who.workspace_id,
-                data.get("from"),
-                data.get("to"),
-                data.get("reason"),
+                body.from_,
+                body.to,
+                body.reason,
                 who.operator_id,
             )
         except legal_hold.InvalidHold as exc:
@@ -47,6 +51,7 @@ async def place_hold(request: Request) -> Response:
     return JSONResponse(hold, status_code=201)
 
 
+@declare(admin_contract.LIFT_LEGAL_HOLD)
 async def lift_hold(request: Request) -> Response:
     who = await require(request, roles=OWNERS)
     hold_id = str(request.path_params["hold_id"])[:64]

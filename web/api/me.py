@@ -21,11 +21,15 @@ from storage import operator_data
 from web import audit
 from web.auth.context import require
 from web.auth.sessions import revoke_operator_sessions
+from web.contracts import account as account_contract
+from web.contracts import admin as admin_contract
 from web.errors import ApiError
+from web.operation import declare
 
 log = logging.getLogger("inviaro.me")
 
 
+@declare(account_contract.EXPORT_ME)
 async def export_me(request: Request) -> Response:
     who = await require(request, allow_pending_2fa=True)
     async with request.app.state.services.db() as db, db.begin():
@@ -48,6 +52,7 @@ async def export_me(request: Request) -> Response:
     )
 
 
+@declare(admin_contract.DELETE_OPERATOR)
 async def delete_operator(request: Request) -> Response:
     who = await require(request, roles=("owner",))
     operator_id = str(request.path_params["operator_id"])[:64]

@@ -19,17 +19,10 @@ from starlette.routing import Route
 
 from storage import models as m
 from web.auth.context import require
+from web.contracts import profile as profile_contract
+from web.contracts.profile import NotificationPrefs
 from web.errors import ApiError
-from web.schema import parse_body
-
-
-class NotificationPrefs(msgspec.Struct, forbid_unknown_fields=True):
-    """The request and response body (a PUT replaces every field it names)."""
-
-    new_conversations: bool = True
-    assigned: bool = True
-    mentions: bool = True
-    sound: bool = True
+from web.operation import declare
 
 
 def prefs_of(stored: dict[str, Any] | None) -> NotificationPrefs:
@@ -39,6 +32,7 @@ def prefs_of(stored: dict[str, Any] | None) -> NotificationPrefs:
     return NotificationPrefs(**known)
 
 
+@declare(profile_contract.GET_NOTIFICATION_PREFS)
 async def get_prefs(request: Request) -> Response:
     who = await require(request)
     async with request.app.state.services.db() as db:
@@ -48,9 +42,12 @@ async def get_prefs(request: Request) -> Response:
         return JSONResponse(msgspec.to_builtins(prefs_of(operator.notify)))
 
 
+@declare(profile_contract.PUT_NOTIFICATION_PREFS)
 async def put_prefs(request: Request) -> Response:
     who = await require(request)
-    body = await parse_body(request, NotificationPrefs)
+    body = await profile_contract.PUT_NOTIFICATION_PREFS.parse(
+        request, profile_contract.NotificationPrefs
+    )
     async with request.app.state.services.db() as db, db.begin():
         operator = await db.get(m.Operator, who.operator_id)
         if operator is None:

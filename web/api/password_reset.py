@@ -17,7 +17,6 @@ owner) answers a link to copy, for servers without mail.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
 import msgspec
 from sqlalchemy import select, update
@@ -30,33 +29,19 @@ from hub.model import rfc3339
 from storage.models import Operator, Workspace
 from web import audit, limits, mail
 from web.api.account import services
-from web.api.invites import NewPassword, Token
 from web.auth import links, passwords, totp
 from web.auth.accounts import normalize_email
 from web.auth.context import MANAGERS, require
 from web.auth.sessions import end_operator_access
 from web.config import Settings
+from web.contracts import invites as invites_contract
+from web.contracts.invites import ResetLinkOut
 from web.errors import ApiError
-from web.schema import parse_body
+from web.operation import declare
 
 log = logging.getLogger("inviaro.password_reset")
 
 ANSWER = "If an account uses this address, a link to set a new password is on its way."
-
-
-class ResetRequest(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
-
-
-class ResetConfirm(msgspec.Struct, forbid_unknown_fields=True):
-    token: Token
-    password: NewPassword
-    otp: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-
-
-class ResetLinkOut(msgspec.Struct):
-    url: str
-    expires_at: str
 
 
 def reset_mail(settings: Settings, url: str) -> str:
@@ -70,9 +55,12 @@ def reset_mail(settings: Settings, url: str) -> str:
     )
 
 
+@declare(invites_contract.REQUEST_PASSWORD_RESET)
 async def request_reset(request: Request) -> Response:
     links.refuse_cross_site(request)
-    body = await parse_body(request, ResetRequest)
+    body = await invites_contract.REQUEST_PASSWORD_RESET.parse(
+        request, invites_contract.ResetRequest
+    )
     email = normalize_email(body.email)
     if email is None:
         raise ApiError(422, "invalid", "The field 'email' is not an email address.")
@@ -126,9 +114,12 @@ async def _send_reset(app: object, email: str, ip: str) -> None:
         log.exception("a password-reset mail could not be prepared")
 
 
+@declare(invites_contract.CONFIRM_PASSWORD_RESET)
 async def confirm_reset(request: Request) -> Response:
     links.refuse_cross_site(request)
-    body = await parse_body(request, ResetConfirm)
+    body = await invites_contract.CONFIRM_PASSWORD_RESET.parse(
+        request, invites_contract.ResetConfirm
+    )
     await limits.account_link(request)
     svc = services(request)
     async with svc.db() as db:
@@ -173,6 +164,7 @@ async def _check_second_factor(request: Request, operator: Operator, otp: str | 
     await limits.give_back(request, budget)
 
 
+@declare(invites_contract.CREATE_RESET_LINK)
 async def reset_link(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
     svc = services(request)

@@ -8,7 +8,7 @@ one. Only sessions are listed: API tokens have their own list (``/api/tokens``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from sqlalchemy import select, update
@@ -22,20 +22,10 @@ from web import audit
 from web.api.account import operator_json, services
 from web.auth.context import Principal, require
 from web.auth.sessions import revoke_operator_sessions, revoke_session
+from web.contracts import profile as profile_contract
+from web.contracts.profile import SessionOut
 from web.errors import ApiError
-from web.schema import parse_body
-
-
-class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-
-
-class SessionOut(msgspec.Struct):
-    id: str
-    created_at: str
-    last_seen_at: str
-    ip: str | None
-    current: bool
+from web.operation import declare
 
 
 def _session_only(principal: Principal) -> str:
@@ -44,9 +34,10 @@ def _session_only(principal: Principal) -> str:
     return principal.session_id
 
 
+@declare(profile_contract.PATCH_ME)
 async def patch_me(request: Request) -> Response:
     principal = await require(request)
-    body = await parse_body(request, ProfilePatch)
+    body = await profile_contract.PATCH_ME.parse(request, profile_contract.ProfilePatch)
     async with services(request).db() as db:
         await db.execute(
             update(Operator).where(Operator.id == principal.operator_id).values(name=body.name)
@@ -60,6 +51,7 @@ async def patch_me(request: Request) -> Response:
         return JSONResponse(operator_json(operator))
 
 
+@declare(profile_contract.LIST_MY_SESSIONS)
 async def list_sessions(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     now = utcnow()
@@ -90,6 +82,7 @@ async def list_sessions(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": None})
 
 
+@declare(profile_contract.END_OTHER_SESSIONS)
 async def end_other_sessions(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     current = _session_only(principal)
@@ -104,6 +97,7 @@ async def end_other_sessions(request: Request) -> Response:
     return JSONResponse({"ended": ended})
 
 
+@declare(profile_contract.END_MY_SESSION)
 async def end_session(request: Request) -> Response:
     principal = await require(request, allow_pending_2fa=True)
     session_id = str(request.path_params["session_id"])[:40]

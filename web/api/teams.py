@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -12,13 +13,12 @@ from hub.store import NotFound
 from storage import teams
 from web import audit
 from web.auth.context import MANAGERS, require
-from web.errors import ApiError, read_json
+from web.contracts import teams as teams_contract
+from web.errors import ApiError
+from web.operation import declare
 
 if TYPE_CHECKING:
     from web.services import Services
-
-
-MAX_MEMBERS = 500
 
 
 def _services(request: Request) -> Services:
@@ -36,28 +36,11 @@ def _team_id(request: Request) -> str:
     return value
 
 
-def _name(data: dict[str, Any]) -> str:
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ApiError(422, "invalid", "The field 'name' must hold 1 to 200 characters.")
-    return name.strip()
-
-
-def _operator_ids(data: dict[str, Any]) -> list[str]:
-    ids = data.get("operator_ids", [])
-    if (
-        not isinstance(ids, list)
-        or len(ids) > MAX_MEMBERS
-        or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids)
-    ):
-        raise ApiError(422, "invalid", "The field 'operator_ids' must be a list of operator ids.")
-    return ids
-
-
 def _unknown(exc: teams.UnknownOperators) -> ApiError:
     return ApiError(422, "invalid", f"These are not operators of your workspace: {exc}.")
 
 
+@declare(teams_contract.LIST_TEAMS)
 async def list_teams(request: Request) -> Response:
     who = await require(request)
     async with _services(request).db() as db:
@@ -65,10 +48,11 @@ async def list_teams(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@declare(teams_contract.CREATE_TEAM)
 async def create_team(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    name, operator_ids = _name(data), _operator_ids(data)
+    body = await teams_contract.CREATE_TEAM.parse(request, teams_contract.TeamWrite)
+    name, operator_ids = body.name, body.operator_ids
     try:
         async with _services(request).db() as db, db.begin():
             team = await teams.create(db, who.workspace_id, name, operator_ids)
@@ -79,6 +63,7 @@ async def create_team(request: Request) -> Response:
     return JSONResponse(wire, status_code=201)
 
 
+@declare(teams_contract.GET_TEAM)
 async def get_team(request: Request) -> Response:
     who = await require(request)
     try:
@@ -89,18 +74,17 @@ async def get_team(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(teams_contract.UPDATE_TEAM)
 async def update_team(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    data = await read_json(request)
-    name = _name(data) if "name" in data else None
-    operator_ids = _operator_ids(data) if "operator_ids" in data else None
+    body = await teams_contract.UPDATE_TEAM.parse(request, teams_contract.TeamPatch)
     try:
         async with _services(request).db() as db, db.begin():
             team = await teams.get(db, who.workspace_id, _team_id(request))
-            if name is not None:
-                team.name = name
-            if operator_ids is not None:
-                await teams.set_members(db, team, operator_ids)
+            if body.name is not UNSET:
+                team.name = body.name
+            if body.operator_ids is not UNSET:
+                await teams.set_members(db, team, body.operator_ids)
             await audit.by_principal(db, request, who, "team_updated", "team", team.id)
             wire = await teams.to_wire(db, team)
     except NotFound:
@@ -110,6 +94,7 @@ async def update_team(request: Request) -> Response:
     return JSONResponse(wire)
 
 
+@declare(teams_contract.DELETE_TEAM)
 async def delete_team(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     try:

@@ -1,16 +1,15 @@
-"""Field checks shared by the admin endpoints (each failure is a 422 naming the field)."""
+"""What the declared Structs cannot say (web/contracts): origins normalised as browsers
+send them, a bounded free-form object, and the listings' query numbers (each failure a 422
+naming the field)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
 from web.errors import ApiError
-
-_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def invalid(name: str, sentence: str) -> ApiError:
@@ -48,23 +47,6 @@ def origins(value: Any, name: str) -> list[str]:
         if normal not in out:
             out.append(normal)
     return out
-
-
-def color(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not _COLOR_RE.match(value):
-        raise invalid(name, "must be a colour like #1a2b3c")
-    return value.lower()
-
-
-def text(value: Any, name: str, max_len: int = 200, *, empty: bool = False) -> str:
-    if not isinstance(value, str):
-        raise invalid(name, "must be a string")
-    stripped: str = value.strip()
-    if not stripped and not empty:
-        raise invalid(name, "must not be empty")
-    if len(stripped) > max_len:
-        raise invalid(name, f"is longer than {max_len}")
-    return stripped
 
 
 def small_object(value: Any, name: str, max_bytes: int = 16 * 1024) -> dict[str, Any]:

@@ -49,7 +49,9 @@ from storage import consent, ledger
 from storage import models as m
 from web import limits
 from web.auth.channels import channel_secrets, find_channel_by_public_key
-from web.errors import ApiError, field, read_json
+from web.contracts import widget as widget_contract
+from web.errors import ApiError
+from web.operation import declare
 
 log = logging.getLogger("inviaro.widget")
 
@@ -322,12 +324,10 @@ async def _visitor(
     return replace(visitor, conversation_id=new_id("cv_"), external_id=None)
 
 
+@declare(widget_contract.WIDGET_SESSION)
 async def create_session(request: Request) -> Response:
-    data = await read_json(request)
-    key = field(data, "key", str, max_len=100)
-    token = field(data, "visitor_token", str, required=False, max_len=1000)
-    user_id = field(data, "user_id", str, required=False, max_len=150)
-    user_hash = field(data, "user_hash", str, required=False, max_len=128)
+    body = await widget_contract.WIDGET_SESSION.parse(request, widget_contract.WidgetSessionBody)
+    key, token, user_id, user_hash = body.key, body.visitor_token, body.user_id, body.user_hash
     await limits.widget_session(request, key)
     services = request.app.state.services
     settings = services.settings

@@ -20,16 +20,21 @@ from hub.gone import gone
 from hub.model import as_utc, utcnow
 from storage.models import Operator, Session, Workspace
 from web import audit
-from web.api.account import given_password
-from web.auth import throttle
+from web.auth import passwords, throttle
 from web.auth.context import require
-from web.errors import ApiError, read_json
+from web.contracts import workspace as workspace_contract
+from web.errors import ApiError
 from web.gone import announce
+from web.operation import declare
 
 
+@declare(workspace_contract.DELETE_API_WORKSPACE)
 async def delete_workspace(request: Request) -> Response:
     principal = await require(request, roles=("owner",))
-    password = given_password(await read_json(request))
+    body = await workspace_contract.DELETE_API_WORKSPACE.parse(
+        request, workspace_contract.DeleteApiWorkspaceBody
+    )
+    password = body.password[: passwords.MAX_LENGTH]
     services = request.app.state.services
     async with services.db() as db:
         owner = await db.get(Operator, principal.operator_id)

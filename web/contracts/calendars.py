@@ -1,0 +1,580 @@
+"""The calendars routes: their bodies and their declarations."""
+
+# ruff: noqa: E501  (the API reference's sentences)
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from web.operation import BROWSER_READ, Answer, Fault, Operation, Param
+
+
+class ConnectCalendarReply(msgspec.Struct):
+    authorize_url: Annotated[str, Meta(extra_json_schema={"format": "uri"})]
+
+
+class ConnectCalendarBody(msgspec.Struct):
+    """Which provider to connect."""
+
+    provider: Literal["google", "microsoft"]
+
+
+class Calendar(msgspec.Struct):
+    id: str
+    provider: Literal["google", "microsoft"]
+    account: str
+    status: Literal["connected", "broken", "disconnected"]
+    availability_calendars: list[str] | UnsetType = UNSET
+    event_calendar: str | UnsetType | None = UNSET
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    disconnected_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = (
+        UNSET
+    )
+    cache_purged: bool | UnsetType = UNSET
+    note: (
+        Annotated[
+            str,
+            Meta(
+                description="Microsoft only, once disconnected: where to remove the app's consent."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class ListCalendarsReply(msgspec.Struct):
+    items: list[Calendar]
+
+
+CalendarId = Annotated[str, Meta(min_length=1, max_length=1024, pattern=r"\S")]
+
+
+class UpdateCalendarBody(msgspec.Struct):
+    """Which calendars are read for availability, and (Google) which receives the events."""
+
+    availability_calendars: (
+        Annotated[list[CalendarId], Meta(min_length=1, max_length=20)] | UnsetType
+    ) = UNSET
+    event_calendar: CalendarId | UnsetType = UNSET
+
+
+class PurgeCalendarDataReply(msgspec.Struct):
+    removed: int | UnsetType = UNSET
+
+
+class BookingHours(msgspec.Struct):
+    timezone: str
+    weekly: Annotated[
+        dict[str, list[Annotated[list[str], Meta(min_length=2, max_length=2)]]],
+        Meta(description="Per day (mon..sun), [open, close] periods as local HH:MM."),
+    ]
+
+
+class BookingType(msgspec.Struct):
+    id: str | UnsetType = UNSET
+    name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    duration_minutes: Annotated[int, Meta(ge=5, le=1440)] | UnsetType = UNSET
+    calendar_id: str | UnsetType = UNSET
+    buffer_before_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
+    buffer_after_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
+    min_notice_minutes: Annotated[int, Meta(ge=0, le=129600)] | UnsetType = UNSET
+    days_ahead: Annotated[int, Meta(ge=1, le=365)] | UnsetType = UNSET
+    hours: BookingHours | UnsetType = UNSET
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+
+
+class ListBookingTypesReply(msgspec.Struct):
+    items: list[BookingType]
+
+
+class BookingTypeInput(msgspec.Struct):
+    name: Annotated[str, Meta(max_length=200)]
+    duration_minutes: Annotated[int, Meta(ge=5, le=1440)]
+    calendar_id: str
+    hours: BookingHours
+    buffer_before_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
+    buffer_after_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
+    min_notice_minutes: Annotated[int, Meta(ge=0, le=129600)] | UnsetType = UNSET
+    days_ahead: Annotated[int, Meta(ge=1, le=365)] | UnsetType = UNSET
+
+
+class UpdateBookingTypeBody(msgspec.Struct):
+    name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    duration_minutes: Annotated[int, Meta(ge=5, le=1440)] | UnsetType = UNSET
+    calendar_id: str | UnsetType = UNSET
+    buffer_before_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
+    buffer_after_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
+    min_notice_minutes: Annotated[int, Meta(ge=0, le=129600)] | UnsetType = UNSET
+    days_ahead: Annotated[int, Meta(ge=1, le=365)] | UnsetType = UNSET
+    hours: BookingHours | UnsetType = UNSET
+
+
+class Slot(msgspec.Struct):
+    start: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    end: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+
+
+class ListSlotsReply(msgspec.Struct):
+    items: list[Slot]
+
+
+class CalendarBooking(msgspec.Struct):
+    id: str | UnsetType = UNSET
+    contact_id: str | UnsetType = UNSET
+    conversation_id: str | UnsetType | None = UNSET
+    booking_type_id: str | UnsetType | None = UNSET
+    provider: Literal["google", "microsoft"] | UnsetType = UNSET
+    provider_event_id: str | UnsetType | None = UNSET
+    summary: str | UnsetType = UNSET
+    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    status: Literal["confirmed", "cancelled"] | UnsetType = UNSET
+
+
+# An RFC 3339 time with its offset; read by web.api.calendars._moment.
+Moment = Annotated[str, Meta(max_length=40, extra_json_schema={"format": "date-time"})]
+
+
+class CreateBookingBody(msgspec.Struct):
+    """A slot of a booking type, for the conversation's contact."""
+
+    booking_type_id: Annotated[str, Meta(max_length=64)]
+    start: Moment
+
+
+class ListContactBookingsReply(msgspec.Struct):
+    items: list[CalendarBooking]
+
+
+class RescheduleBookingBody(msgspec.Struct):
+    """The booking's new start."""
+
+    start: Moment
+
+
+# POST /api/calendars/connect
+CONNECT_CALENDAR = Operation(
+    method="post",
+    operation_id="connectCalendar",
+    summary="Start connecting a Google or Microsoft calendar (owners and admins, signed-in browser)",
+    tags=("calendars",),
+    body=ConnectCalendarBody,
+    answers={
+        200: Answer(
+            "Send the browser to authorize_url; the provider returns it to /oauth/{provider}/callback.",
+            body=ConnectCalendarReply,
+        )
+    },
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            422,
+            "not_configured",
+            "The server has no OAuth client for this provider; the detail names the settings to set.",
+        ),
+    ),
+)
+
+
+# GET /oauth/{provider}/callback
+CALENDAR_O_AUTH_CALLBACK = Operation(
+    method="get",
+    operation_id="calendarOAuthCallback",
+    summary="Where the provider sends the operator's browser back (state bound to the session, single use)",
+    tags=("calendars",),
+    security=BROWSER_READ,
+    params=(
+        Param("provider", kind=Literal["google", "microsoft"], where="path", required=True),
+        Param("code"),
+        Param("state", required=True),
+        Param("error"),
+    ),
+    answers={
+        303: Answer("Connected; on to /settings?tab=calendars."),
+        400: Answer(
+            "Wrong, reused or expired state, another session, or an error from the provider: an HTML page saying so; nothing is stored.",
+            body=str,
+            media_type="text/html",
+        ),
+    },
+)
+
+
+# GET /api/calendars
+LIST_CALENDARS = Operation(
+    method="get",
+    operation_id="listCalendars",
+    summary="The workspace's calendar connections",
+    tags=("calendars",),
+    answers={200: Answer("Every connection, disconnected ones included.", body=ListCalendarsReply)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+    ),
+)
+
+
+# PATCH /api/calendars/{calendar_id}
+UPDATE_CALENDAR = Operation(
+    method="patch",
+    operation_id="updateCalendar",
+    summary="Choose the calendars read for availability and the one that receives events (owners and admins)",
+    tags=("calendars",),
+    body=UpdateCalendarBody,
+    params=(Param("calendar_id", where="path", required=True),),
+    answers={200: Answer("The connection.", body=Calendar)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(422, "invalid", "A field is missing or wrong; the detail names it."),
+        Fault(409, "disconnected", "The calendar is disconnected."),
+    ),
+)
+
+
+# DELETE /api/calendars/{calendar_id}
+DISCONNECT_CALENDAR = Operation(
+    method="delete",
+    operation_id="disconnectCalendar",
+    summary="Disconnect: revoke the token at the provider (Google), forget the tokens, never call again",
+    tags=("calendars",),
+    params=(Param("calendar_id", where="path", required=True),),
+    answers={204: Answer("Done; no body.")},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+    ),
+)
+
+
+# POST /api/calendars/{calendar_id}/purge
+PURGE_CALENDAR_DATA = Operation(
+    method="post",
+    operation_id="purgeCalendarData",
+    summary="Remove the cached booking data of a disconnected calendar now (owners and admins)",
+    tags=("calendars",),
+    params=(Param("calendar_id", where="path", required=True),),
+    answers={200: Answer("How many bookings were removed.", body=PurgeCalendarDataReply)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(409, "connected", "Disconnect the calendar first."),
+    ),
+)
+
+
+# GET /api/booking-types
+LIST_BOOKING_TYPES = Operation(
+    method="get",
+    operation_id="listBookingTypes",
+    summary="The workspace's booking types",
+    tags=("calendars",),
+    answers={200: Answer("Every booking type.", body=ListBookingTypesReply)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+    ),
+)
+
+
+# POST /api/booking-types
+CREATE_BOOKING_TYPE = Operation(
+    method="post",
+    operation_id="createBookingType",
+    summary="Define a booking type (owners and admins)",
+    tags=("calendars",),
+    body=BookingTypeInput,
+    answers={201: Answer("The booking type.", body=BookingType)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(422, "invalid", "A field is missing or wrong; the detail names it."),
+    ),
+)
+
+
+# GET /api/booking-types/{id}
+GET_BOOKING_TYPE = Operation(
+    method="get",
+    operation_id="getBookingType",
+    summary="One booking type",
+    tags=("calendars",),
+    params=(Param("id", where="path", required=True),),
+    answers={200: Answer("The booking type.", body=BookingType)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+    ),
+)
+
+
+# PATCH /api/booking-types/{id}
+UPDATE_BOOKING_TYPE = Operation(
+    method="patch",
+    operation_id="updateBookingType",
+    summary="Change a booking type (owners and admins)",
+    tags=("calendars",),
+    body=UpdateBookingTypeBody,
+    params=(Param("id", where="path", required=True),),
+    answers={200: Answer("The booking type.", body=BookingType)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(422, "invalid", "A field is missing or wrong; the detail names it."),
+    ),
+)
+
+
+# DELETE /api/booking-types/{id}
+DELETE_BOOKING_TYPE = Operation(
+    method="delete",
+    operation_id="deleteBookingType",
+    summary="Delete a booking type (owners and admins)",
+    tags=("calendars",),
+    params=(Param("id", where="path", required=True),),
+    answers={204: Answer("Done; no body.")},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+    ),
+)
+
+
+# GET /api/booking-types/{id}/slots
+LIST_SLOTS = Operation(
+    method="get",
+    operation_id="listSlots",
+    summary="Free slots in UTC: weekly hours minus the provider's busy time, with buffers, notice and days ahead",
+    tags=("calendars",),
+    params=(
+        Param("id", where="path", required=True),
+        Param(
+            "from",
+            kind=Annotated[str, Meta(extra_json_schema={"format": "date-time"})],
+            required=True,
+        ),
+        Param(
+            "to",
+            kind=Annotated[str, Meta(extra_json_schema={"format": "date-time"})],
+            required=True,
+        ),
+    ),
+    answers={200: Answer("Free slots, earliest first.", body=ListSlotsReply)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(
+            422,
+            "invalid",
+            "'from' and 'to' must be RFC 3339 times with an offset, at most 31 days apart.",
+        ),
+        Fault(
+            503,
+            "calendar_unavailable",
+            "The calendar cannot be read or written now (disconnected, broken, or the provider failed); no slot is guessed.",
+        ),
+    ),
+)
+
+
+# POST /api/conversations/{id}/bookings
+CREATE_BOOKING = Operation(
+    method="post",
+    operation_id="createBooking",
+    summary="Book a slot for the conversation's contact: re-checked at the provider and in the hub, then the event is created",
+    tags=("calendars",),
+    body=CreateBookingBody,
+    params=(Param("id", where="path", required=True),),
+    answers={201: Answer("The booking.", body=CalendarBooking)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(409, "slot_taken", "Someone else booked that time first; offer new slots."),
+        Fault(
+            422,
+            "slot_unavailable",
+            "The time is in the past, too soon, too far ahead or outside the booking hours.",
+        ),
+        Fault(
+            503,
+            "calendar_unavailable",
+            "The calendar cannot be read or written now (disconnected, broken, or the provider failed); no slot is guessed.",
+        ),
+    ),
+)
+
+
+# GET /api/contacts/{contact_id}/bookings
+LIST_CONTACT_BOOKINGS = Operation(
+    method="get",
+    operation_id="listContactBookings",
+    summary="A contact's bookings, newest first (the contact panel)",
+    tags=("calendars",),
+    params=(Param("contact_id", where="path", required=True),),
+    answers={200: Answer("Up to 50 bookings.", body=ListContactBookingsReply)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+    ),
+)
+
+
+# PATCH /api/bookings/{id}
+RESCHEDULE_BOOKING = Operation(
+    method="patch",
+    operation_id="rescheduleBooking",
+    summary="Reschedule: the provider's event is moved",
+    tags=("calendars",),
+    body=RescheduleBookingBody,
+    params=(Param("id", where="path", required=True),),
+    answers={200: Answer("The booking.", body=CalendarBooking)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(409, "slot_taken", "Someone else booked that time first; offer new slots."),
+        Fault(
+            422,
+            "slot_unavailable",
+            "The time is in the past, too soon, too far ahead or outside the booking hours.",
+        ),
+        Fault(
+            503,
+            "calendar_unavailable",
+            "The calendar cannot be read or written now (disconnected, broken, or the provider failed); no slot is guessed.",
+        ),
+    ),
+)
+
+
+# DELETE /api/bookings/{id}
+CANCEL_BOOKING = Operation(
+    method="delete",
+    operation_id="cancelBooking",
+    summary="Cancel: the provider's event is deleted (a disconnected calendar is not called)",
+    tags=("calendars",),
+    params=(Param("id", where="path", required=True),),
+    answers={204: Answer("Done; no body.")},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(
+            503,
+            "calendar_unavailable",
+            "The calendar cannot be read or written now (disconnected, broken, or the provider failed); no slot is guessed.",
+        ),
+    ),
+)

@@ -1,0 +1,435 @@
+"""The flows routes: their bodies and their declarations."""
+
+# ruff: noqa: E501  (the API reference's sentences)
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from web.operation import WRITE, Answer, Fault, Operation, Param
+
+
+class Flow(msgspec.Struct):
+    """A Studio flow: the draft document, its status and its newest published version."""
+
+    id: str
+    name: str
+    trigger: Annotated[
+        Any,
+        Meta(
+            extra_json_schema={
+                "oneOf": [{"$ref": "#/components/schemas/FlowTrigger"}, {"type": "null"}]
+            }
+        ),
+    ]
+    start: str | None
+    steps: Annotated[
+        dict[str, Any] | None, Meta(description="null while a draft was created without steps.")
+    ]
+    status: Literal["draft", "published"]
+    version: int | None
+    priority: int
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+
+
+class ListFlowsReply(msgspec.Struct):
+    items: list[Flow] | UnsetType = UNSET
+
+
+FlowName = Annotated[str, Meta(min_length=1, max_length=200)]
+FlowTrigger = Annotated[
+    dict[str, Any], Meta(extra_json_schema={"$ref": "#/components/schemas/FlowTrigger"})
+]
+Priority = Annotated[int, Meta(ge=-1000, le=1000)]
+
+
+class FlowCreate(msgspec.Struct):
+    """A draft may be unfinished; it is validated when published."""
+
+    name: FlowName
+    trigger: FlowTrigger | None = None
+    start: str | None = None
+    steps: dict[str, Any] | None = None
+    priority: Priority | None = None
+
+
+class FlowPatch(msgspec.Struct):
+    """What to change in a flow; a field left out stays as it is."""
+
+    name: FlowName | UnsetType | None = UNSET
+    trigger: FlowTrigger | UnsetType | None = UNSET
+    start: str | UnsetType | None = UNSET
+    steps: dict[str, Any] | UnsetType | None = UNSET
+    priority: Priority | UnsetType | None = UNSET
+
+
+class FlowProblemsProblemsItem(msgspec.Struct):
+    step: str | UnsetType | None = UNSET
+    detail: str | UnsetType = UNSET
+
+
+class FlowProblems(msgspec.Struct):
+    problems: list[FlowProblemsProblemsItem] | UnsetType = UNSET
+
+
+class FlowSimulationTranscriptItemOptionsItem(msgspec.Struct):
+    label: str | UnsetType = UNSET
+    value: str | UnsetType = UNSET
+
+
+class FlowSimulationTranscriptItem(msgspec.Struct):
+    from_: Literal["bot", "contact"] | UnsetType = msgspec.field(default=UNSET, name="from")
+    text: str | UnsetType = UNSET
+    options: list[FlowSimulationTranscriptItemOptionsItem] | UnsetType = UNSET
+    option: str | UnsetType | None = UNSET
+
+
+class FlowSimulationLogItem(msgspec.Struct):
+    step: str | UnsetType = UNSET
+    outcome: str | UnsetType = UNSET
+
+
+class FlowSimulation(msgspec.Struct):
+    transcript: list[FlowSimulationTranscriptItem] | UnsetType = UNSET
+    log: list[FlowSimulationLogItem] | UnsetType = UNSET
+    status: Literal["running", "waiting", "done", "handed_off", "failed"] | UnsetType = UNSET
+    step: str | UnsetType = UNSET
+    error: str | UnsetType | None = UNSET
+    vars: dict[str, Any] | UnsetType = UNSET
+    contact: dict[str, Any] | UnsetType = UNSET
+
+
+FlowSimulate = Annotated[
+    Any,
+    Meta(
+        extra_json_schema={
+            "allOf": [
+                {"$ref": "#/components/schemas/FlowDocument"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "contact": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "email": {"type": "string"},
+                                "phone": {"type": "string"},
+                                "attributes": {"type": "object"},
+                            },
+                        },
+                        "replies": {
+                            "type": "array",
+                            "maxItems": 100,
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "text": {"type": "string"},
+                                    "option": {"type": "string"},
+                                },
+                            },
+                        },
+                        "now": {"type": "string", "format": "date-time"},
+                    },
+                },
+            ]
+        }
+    ),
+]
+
+
+class FlowRunStepsItem(msgspec.Struct):
+    step: str | UnsetType = UNSET
+    at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    outcome: Annotated[str, Meta(description="What the bot did, in a few words.")] | UnsetType = (
+        UNSET
+    )
+
+
+class FlowRun(msgspec.Struct):
+    id: str
+    flow_id: str
+    version: int
+    status: Literal["running", "waiting", "done", "handed_off", "failed"]
+    steps: list[FlowRunStepsItem]
+    error: Annotated[str | None, Meta(description="Why a failed run failed.")] | UnsetType = UNSET
+    started_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+
+
+class ListFlowRunsReply(msgspec.Struct):
+    items: list[FlowRun] | UnsetType = UNSET
+
+
+class GetFlowSecretReply(msgspec.Struct):
+    secret: str
+    algorithm: str | UnsetType = UNSET
+
+
+# GET /api/flows
+LIST_FLOWS = Operation(
+    method="get",
+    operation_id="listFlows",
+    summary="The workspace's flows",
+    tags=("flows",),
+    answers={200: Answer("The flows.", body=ListFlowsReply)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+    ),
+)
+
+
+# POST /api/flows
+CREATE_FLOW = Operation(
+    method="post",
+    operation_id="createFlow",
+    summary="Create a draft flow (owners and admins)",
+    tags=("flows",),
+    security=WRITE,
+    body=FlowCreate,
+    answers={201: Answer("The draft.", body=Flow)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(422, "invalid", "Invalid fields; a sentence names the field."),
+    ),
+)
+
+
+# POST /api/flows/validate
+VALIDATE_FLOW = Operation(
+    method="post",
+    operation_id="validateFlow",
+    summary="Validate a flow document: every problem at once",
+    tags=("flows",),
+    security=WRITE,
+    body=Annotated[Any, Meta(extra_json_schema={"$ref": "#/components/schemas/FlowDocument"})],
+    answers={200: Answer("No problems: `{problems: []}`.", body=FlowProblems)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            422,
+            "invalid_flow",
+            "`invalid_flow`: the error shape plus `problems: [{step, detail}]`, every problem at once, each on its step (null: the flow's own).",
+        ),
+    ),
+)
+
+
+# POST /api/flows/simulate
+SIMULATE_FLOW = Operation(
+    method="post",
+    operation_id="simulateFlow",
+    summary="Run a draft against a simulated contact through the real interpreter; nothing is stored or sent, an http step takes its error branch, timers do not fire",
+    tags=("flows",),
+    security=WRITE,
+    body=FlowSimulate,
+    answers={200: Answer("The conversation the flow would have.", body=FlowSimulation)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            422,
+            "invalid_flow",
+            "`invalid_flow`: the error shape plus `problems: [{step, detail}]`, every problem at once, each on its step (null: the flow's own).",
+        ),
+    ),
+)
+
+
+# GET /api/flows/{flow_id}
+GET_FLOW = Operation(
+    method="get",
+    operation_id="getFlow",
+    summary="One flow",
+    tags=("flows",),
+    params=(Param("flow_id", where="path", required=True),),
+    answers={200: Answer("The flow.", body=Flow)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+    ),
+)
+
+
+# PATCH /api/flows/{flow_id}
+UPDATE_FLOW = Operation(
+    method="patch",
+    operation_id="updateFlow",
+    summary="Edit the draft (a published version stays as published)",
+    tags=("flows",),
+    security=WRITE,
+    body=FlowPatch,
+    params=(Param("flow_id", where="path", required=True),),
+    answers={200: Answer("The flow.", body=Flow)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(422, "invalid", "Invalid fields; a sentence names the field."),
+    ),
+)
+
+
+# DELETE /api/flows/{flow_id}
+DELETE_FLOW = Operation(
+    method="delete",
+    operation_id="deleteFlow",
+    summary="Delete a flow",
+    tags=("flows",),
+    security=WRITE,
+    params=(Param("flow_id", where="path", required=True),),
+    answers={204: Answer("Deleted.")},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+    ),
+)
+
+
+# POST /api/flows/{flow_id}/publish
+PUBLISH_FLOW = Operation(
+    method="post",
+    operation_id="publishFlow",
+    summary="Freeze the draft as the next numbered version",
+    tags=("flows",),
+    security=WRITE,
+    params=(Param("flow_id", where="path", required=True),),
+    answers={200: Answer("The flow with its new `version`.", body=Flow)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+        Fault(
+            422,
+            "invalid_flow",
+            "`invalid_flow`: the error shape plus `problems: [{step, detail}]`, every problem at once, each on its step (null: the flow's own).",
+        ),
+    ),
+)
+
+
+# POST /api/flows/{flow_id}/unpublish
+UNPUBLISH_FLOW = Operation(
+    method="post",
+    operation_id="unpublishFlow",
+    summary="Stop new runs (running ones keep their version)",
+    tags=("flows",),
+    security=WRITE,
+    params=(Param("flow_id", where="path", required=True),),
+    answers={200: Answer("The flow, a draft again.", body=Flow)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+    ),
+)
+
+
+# GET /api/conversations/{id}/flow-runs
+LIST_FLOW_RUNS = Operation(
+    method="get",
+    operation_id="listFlowRuns",
+    summary="What flows did in this conversation: each run with its steps, newest first",
+    tags=("flows",),
+    params=(Param("id", where="path", description="Conversation id", required=True),),
+    answers={200: Answer("The runs.", body=ListFlowRunsReply)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(
+            404,
+            "not_found",
+            "No such resource in your workspace (another workspace's resources answer 404 too).",
+        ),
+    ),
+)
+
+
+# GET /api/flows/secret
+GET_FLOW_SECRET = Operation(
+    method="get",
+    operation_id="getFlowSecret",
+    summary="The key that signs this workspace's http steps (owners and admins; audited)",
+    tags=("flows",),
+    answers={
+        200: Answer(
+            "`X-Inviaro-Signature: sha256=<hex HMAC-SHA256 of the raw body>` with the bytes of `secret` (hex) as the key.",
+            body=GetFlowSecretReply,
+        )
+    },
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+    ),
+)

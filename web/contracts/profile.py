@@ -1,0 +1,153 @@
+"""Your own account: your name, your signed-in browsers and your notification preferences."""
+
+# ruff: noqa: E501  (the API reference's sentences)
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from web.contracts.common import Operator
+from web.operation import BROWSER_WRITE, WRITE, Answer, Fault, Operation, Param
+
+
+class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class SessionOut(msgspec.Struct):
+    id: str
+    created_at: str
+    last_seen_at: str
+    ip: str | None
+    current: bool
+
+
+class NotificationPrefs(msgspec.Struct, forbid_unknown_fields=True):
+    """The request and response body (a PUT replaces every field it names)."""
+
+    new_conversations: bool = True
+    assigned: bool = True
+    mentions: bool = True
+    sound: bool = True
+
+
+class ListMySessionsReply(msgspec.Struct):
+    items: list[SessionOut] | UnsetType = UNSET
+    next_cursor: str | UnsetType | None = UNSET
+
+
+class EndOtherSessionsReply(msgspec.Struct):
+    ended: int | UnsetType = UNSET
+
+
+# PATCH /api/me
+PATCH_ME = Operation(
+    method="patch",
+    operation_id="patchMe",
+    summary="Rename yourself (any role)",
+    tags=("account",),
+    security=WRITE,
+    body=ProfilePatch,
+    answers={200: Answer("Your operator record.", body=Operator)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "forbidden",
+            "Missing or wrong X-CSRF-Token (`csrf`), or a session is needed (`session_required`).",
+        ),
+        Fault(
+            422, "invalid", "A field is missing or invalid; `problems` lists every field's problem."
+        ),
+    ),
+)
+
+
+# GET /api/me/sessions
+LIST_MY_SESSIONS = Operation(
+    method="get",
+    operation_id="listMySessions",
+    summary="The browsers signed in as you (`current` marks this one)",
+    tags=("account",),
+    security=WRITE,
+    answers={200: Answer("`{items: [session]}`", body=ListMySessionsReply)},
+    faults=(Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),),
+)
+
+
+# POST /api/me/sessions/end-others
+END_OTHER_SESSIONS = Operation(
+    method="post",
+    operation_id="endOtherSessions",
+    summary="Sign out everywhere else (their sockets close; API tokens keep working)",
+    tags=("account",),
+    security=BROWSER_WRITE,
+    answers={200: Answer("`{ended}`: how many sessions ended.", body=EndOtherSessionsReply)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "forbidden",
+            "Missing or wrong X-CSRF-Token (`csrf`), or a session is needed (`session_required`).",
+        ),
+    ),
+)
+
+
+# DELETE /api/me/sessions/{session_id}
+END_MY_SESSION = Operation(
+    method="delete",
+    operation_id="endMySession",
+    summary="End one of your sessions",
+    tags=("account",),
+    security=WRITE,
+    params=(Param("session_id", where="path", required=True),),
+    answers={204: Answer("Done; no body.")},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "forbidden",
+            "Missing or wrong X-CSRF-Token (`csrf`), or a session is needed (`session_required`).",
+        ),
+        Fault(404, "not_found", "No such session of yours."),
+    ),
+)
+
+
+# GET /api/me/notifications
+GET_NOTIFICATION_PREFS = Operation(
+    method="get",
+    operation_id="getNotificationPrefs",
+    summary="Your notification preferences (stored on the server, the same in every browser)",
+    tags=("account",),
+    answers={200: Answer("The operator's notification preferences.", body=NotificationPrefs)},
+    faults=(Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),),
+)
+
+
+# PUT /api/me/notifications
+PUT_NOTIFICATION_PREFS = Operation(
+    method="put",
+    operation_id="putNotificationPrefs",
+    summary="Change your notification preferences (fields left out are reset to their default, true)",
+    tags=("account",),
+    security=WRITE,
+    body=NotificationPrefs,
+    answers={200: Answer("The operator's notification preferences.", body=NotificationPrefs)},
+    faults=(
+        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        Fault(
+            403,
+            "csrf",
+            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
+        ),
+        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
+        Fault(413, "too_large", "The body is larger than 1 MiB."),
+        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        Fault(422, "invalid", "A field is invalid; `problems` lists each one."),
+    ),
+)
