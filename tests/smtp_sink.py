@@ -73,9 +73,10 @@ async def smtp_inbox() -> AsyncIterator[SmtpInbox]:
     await server.wait_closed()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def mail_live(db_url: str, smtp_inbox: SmtpInbox) -> AsyncIterator[LiveServer]:
-    """A live hub whose mail goes to ``smtp_inbox``."""
+    """A live hub whose mail goes to ``smtp_inbox``; one per test, so the per-address rate
+    limits (every test comes from 127.0.0.1) start afresh each time."""
     settings = make_settings(
         db_url,
         smtp_url=f"smtp://127.0.0.1:{smtp_inbox.port}",

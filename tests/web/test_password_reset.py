@@ -163,3 +163,11 @@ async def test_the_cli_prints_invite_and_reset_links(live: LiveServer, email: st
     )
     assert reset.returncode == 0, reset.stderr
     assert "/reset/" in reset.stdout
+
+
+async def test_guessing_links_is_rate_limited_per_address(mail_live: LiveServer) -> None:
+    limit = mail_live.settings.limit_account_links.count
+    async with new_client(mail_live.url) as c:
+        answers = [(await c.get(f"/reset/guess-{n}")).status_code for n in range(limit + 1)]
+    assert answers[:limit] == [410] * limit
+    assert answers[-1] == 429
