@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from tests.conftest import LiveServer, make_settings, start_server
 from tests.helpers import signup
 from web.openapi import build
 from web.routes import all_routes
@@ -57,6 +59,22 @@ def cases(operation: Any, mode: GenerationMode) -> list[Any]:
     except Unsatisfiable:
         return []  # nothing in this operation can be made invalid (no body, no parameter)
     return drawn
+
+
+@pytest.fixture(scope="module")
+async def fuzzed(db_url: str) -> AsyncIterator[LiveServer]:
+    """A server of its own: the fuzzer spends every per-address budget it meets (sign-up,
+    password resets, link uses), which must not leave the shared server's tests refused."""
+    live, server, task = await start_server(make_settings(db_url))
+    yield live
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def client(fuzzed: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with fuzzed.client() as c:
+        yield c
 
 
 @pytest.mark.timeout(600)

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage import models as m
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, make_settings, start_server
 from tests.helpers import Account, new_client, signup
 from tests.web.realtime import started_visitor, widget_channel
 from tests.web.test_webhooks import (
@@ -189,6 +189,16 @@ class Scene:
                 query = select(func.count()).select_from(model)
                 out[model.__name__] = int(await conn.scalar(query))
         return out
+
+
+@pytest.fixture(scope="module")
+async def live(db_url: str) -> AsyncIterator[LiveServer]:
+    """A server of its own: the fuzzer spends per-address budgets (sign-up, password
+    resets, link uses) that must not leave the shared server's tests refused."""
+    server_live, server, task = await start_server(make_settings(db_url))
+    yield server_live
+    server.should_exit = True
+    await task
 
 
 @pytest.fixture
