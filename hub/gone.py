@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 CLOSE_POLICY = 1008
 
-Kind = Literal["workspace", "operator", "session", "token", "channel", "conversation"]
+# "reservation": a widget visitor's conversation before their first message stores it
+# (nothing in the database to check it against; the socket moves to "conversation" then).
+Kind = Literal[
+    "workspace", "operator", "session", "token", "channel", "conversation", "reservation"
+]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 Reason = Literal[

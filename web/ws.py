@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from hub.codec import negotiate, subprotocol_for
-from hub.gone import Ref
+from hub.gone import Kind, Ref
 from hub.ratelimit import TokenBucket
 from hub.service import OperatorPrincipal, Principal, VisitorPrincipal
 from hub.session import ReplyCheck, Session
@@ -79,10 +79,13 @@ def _depends_on(principal: Principal, credential: Ref | None) -> tuple[Ref, ...]
     if isinstance(principal, OperatorPrincipal):
         refs = (Ref("workspace", principal.workspace_id), Ref("operator", principal.operator_id))
         return (*refs, credential) if credential is not None else refs
+    # Before a visitor's first message their conversation is only reserved: the sweep,
+    # finding no such row, would take it for erased.
+    held: Kind = "conversation" if principal.reservation is None else "reservation"
     return (
         Ref("workspace", principal.workspace_id),
         Ref("channel", principal.channel_id),
-        Ref("conversation", principal.conversation_id),
+        Ref(held, principal.conversation_id),
     )
 
 
@@ -107,7 +110,8 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
     )
     # A session's socket frames are its operator's activity (pings excepted): see web.sweep.
     active = credential.id if credential is not None and credential.kind == "session" else None
-    services.holders.add(conn, _depends_on(principal, credential))
+    depends_on = _depends_on(principal, credential)
+    services.holders.add(conn, depends_on)
     try:
         await session.open()
         while not conn.closed:
@@ -123,8 +127,13 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
             if active is not None and not is_ping(data):
                 services.socket_activity.add(active)
             await session.receive(data)
+            if session.principal is not principal:  # a visitor's first message stored it
+                principal = session.principal
+                services.holders.remove(conn, depends_on)
+                depends_on = _depends_on(principal, credential)
+                services.holders.add(conn, depends_on)
     finally:
-        services.holders.remove(conn, _depends_on(principal, credential))
+        services.holders.remove(conn, depends_on)
         await session.close()
 
 
@@ -180,8 +189,10 @@ async def _widget_handshake(websocket: WebSocket) -> Accepted | None:
     visitor, reservation = found
     await _accept(websocket)
     services = services_of(websocket)
-    if services.holders.count(Ref("conversation", visitor.conversation_id)) >= (
-        services.settings.visitor_sockets
+    open_now = services.holders.count(Ref("conversation", visitor.conversation_id))
+    open_now += services.holders.count(Ref("reservation", visitor.conversation_id))
+    if (
+        open_now >= services.settings.visitor_sockets
     ):  # counted after the accept: nothing awaits from here until _serve lists the socket
         await websocket.close(CLOSE_POLICY, "too many sockets for this visitor")
         return None

@@ -313,3 +313,29 @@ async def test_the_sweep_closes_sockets_whose_principal_went_away_unannounced(
         await close_all_sockets()
         server.should_exit = True
         await task
+
+
+async def test_a_visitor_who_has_not_written_yet_survives_a_sweep(
+    owner: Account, live: LiveServer
+) -> None:
+    from web.sweep import sweep
+
+    session = await visitor_session(owner, await widget_channel(owner))
+    visitor = await visitor_socket(session["ws_url"])
+    await sweep(live.app.state.services)  # type: ignore[attr-defined]  # no row yet: reserved
+    await visitor.send({"type": "send", "ref": "first", "text": "Hello"})
+    assert (await visitor.wait_for(type="ack", ref="first"))["message"]["text"] == "Hello"
+
+
+async def test_a_visitors_first_message_makes_their_socket_close_on_erasure(
+    owner: Account, live: LiveServer
+) -> None:
+    session = await visitor_session(owner, await widget_channel(owner))
+    visitor = await visitor_socket(session["ws_url"])
+    await visitor.send({"type": "send", "ref": "first", "text": "Hello"})
+    await visitor.wait_for(type="ack", ref="first")
+    conv = (await owner.get(f"/api/conversations/{session['conversation_id']}")).json()
+    assert (await owner.delete(f"/api/contacts/{conv['contact']['id']}")).status_code == 204
+    with pytest.raises(ConnectionClosed) as closed:
+        await visitor.wait_for(type="never")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
