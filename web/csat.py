@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hub.ids import new_id
 from hub.model import Author, Inbound, Message
@@ -25,6 +25,9 @@ from storage.processing import may_automate
 from web.errors import ApiError
 from web.window import check_reply_window_by_id
 
+if TYPE_CHECKING:
+    from web.services import Services
+
 log = logging.getLogger("inviaro.csat")
 
 QUESTION = "How would you rate the help you got?"
@@ -33,7 +36,7 @@ LABELS = ("1 Poor", "2", "3", "4", "5 Great")
 SURVEYOR = Author("bot", None, "Satisfaction survey")
 
 
-async def survey(services: Any, conversation_id: str) -> bool:
+async def survey(services: Services, conversation_id: str) -> bool:
     """Send the survey for a conversation an operator just resolved, when it may go out.
     Returns whether it was sent."""
     async with services.db() as db:
@@ -85,7 +88,7 @@ class Answers:
     """``Hub.on_accepted``: a contact's message that answers a survey is recorded, in its
     own task, and the conversation it reopened goes back to resolved."""
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -125,7 +128,7 @@ class Answers:
         await services.hub.publish_conversation(msg.workspace_id, wire)
 
 
-def install(services: Any) -> None:
+def install(services: Services) -> None:
     """Listen for survey answers on this process's hub."""
     answers = Answers(services)
     services.csat_answers = answers

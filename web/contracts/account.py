@@ -10,7 +10,19 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from web.contracts.common import Operator, Workspace
-from web.operation import BROWSER_WRITE, PUBLIC, WRITE, Answer, Fault, Operation, Param
+from web.operation import (
+    BODY_FAULTS,
+    BROWSER_WRITE,
+    FORBIDDEN,
+    NOT_FOUND,
+    PUBLIC,
+    UNAUTHORIZED,
+    WRITE,
+    Answer,
+    Fault,
+    Operation,
+    Param,
+)
 
 
 class Account(msgspec.Struct):
@@ -145,9 +157,7 @@ SIGNUP = Operation(
     },
     faults=(
         Fault(409, "email_taken", "An operator with this email already exists."),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is missing or invalid; `detail` names it."),
     ),
 )
@@ -183,9 +193,7 @@ LOGIN = Operation(
             "`workspace_deleted`: your workspace was deleted; as its owner, sign in with `restore_workspace: true` to restore it.",
         ),
         Fault(429, "rate_limited", "Too many failed sign-ins; see Retry-After."),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is missing or invalid; `detail` names it."),
     ),
 )
@@ -200,12 +208,8 @@ LOGOUT = Operation(
     security=BROWSER_WRITE,
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -218,12 +222,8 @@ ME = Operation(
     tags=("account",),
     answers={200: Answer("The account.", body=Account)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -251,15 +251,9 @@ CHANGE_PASSWORD = Operation(
             "invalid_password",
             "`invalid_password` (current password wrong) or `invalid` (new password too short/long).",
         ),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        *BODY_FAULTS,
     ),
 )
 
@@ -279,12 +273,8 @@ TWOFA_SETUP = Operation(
     },
     faults=(
         Fault(409, "2fa_enabled", "2FA is already enabled."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -300,15 +290,9 @@ TWOFA_ENABLE = Operation(
     answers={204: Answer("Done; no body.")},
     faults=(
         Fault(409, "2fa_not_set_up", "`2fa_enabled` or `2fa_not_set_up`."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        *BODY_FAULTS,
         Fault(422, "invalid_otp", "`invalid_otp` (wrong or reused) or `invalid`."),
     ),
 )
@@ -325,15 +309,9 @@ TWOFA_DISABLE = Operation(
     answers={204: Answer("Done; no body.")},
     faults=(
         Fault(409, "2fa_not_enabled", "2FA is not enabled."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        *BODY_FAULTS,
         Fault(422, "invalid_otp", "`invalid_password`, `invalid_otp` or `invalid`."),
     ),
 )
@@ -368,15 +346,9 @@ CREATE_TOKEN = Operation(
         )
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is missing or invalid; `detail` names it."),
     ),
 )
@@ -390,12 +362,8 @@ LIST_TOKENS = Operation(
     tags=("account",),
     answers={200: Answer("Tokens (never their values).", body=ListTokensReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -410,17 +378,9 @@ REVOKE_TOKEN = Operation(
     params=(Param("token_id", where="path", required=True),),
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -432,5 +392,5 @@ EXPORT_ME = Operation(
     summary="Download your own data (account, sessions, tokens, audit entries by or about you, messages you wrote) as one JSON document",
     tags=("account",),
     answers={200: Answer("The document, as an attachment.", body=OperatorExport)},
-    faults=(Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),),
+    faults=(UNAUTHORIZED,),
 )

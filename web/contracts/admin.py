@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
 class LegalHold(msgspec.Struct):
@@ -70,17 +70,9 @@ DELETE_OPERATOR = Operation(
     params=(Param("operator_id", where="path", required=True),),
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -93,12 +85,8 @@ LIST_LEGAL_HOLDS = Operation(
     tags=("admin",),
     answers={200: Answer("The holds, newest first.", body=ListLegalHoldsReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -113,12 +101,8 @@ PLACE_LEGAL_HOLD = Operation(
     body=PlaceLegalHoldBody,
     answers={201: Answer("The hold.", body=LegalHold)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
         Fault(422, "invalid", "Invalid fields; the detail names the field."),
     ),
 )
@@ -134,17 +118,9 @@ LIFT_LEGAL_HOLD = Operation(
     params=(Param("hold_id", where="path", required=True),),
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -157,12 +133,8 @@ GET_CONSENT_QUESTION = Operation(
     tags=("admin",),
     answers={200: Answer("The question.", body=ConsentQuestion)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -177,12 +149,8 @@ PUT_CONSENT_QUESTION = Operation(
     body=PutConsentQuestionBody,
     answers={200: Answer("The question.", body=ConsentQuestion)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
         Fault(422, "invalid", "Invalid fields; the detail names the field."),
     ),
 )

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
 class SummaryBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -103,17 +103,9 @@ AI_SUMMARY = Operation(
             "The AI provider gave no usable answer (an error, a timeout or invalid JSON).",
         ),
         Fault(400, "bad_json", "The body is not a JSON object."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -151,17 +143,9 @@ AI_SUGGEST_REPLY = Operation(
             "The AI provider gave no usable answer (an error, a timeout or invalid JSON).",
         ),
         Fault(400, "bad_json", "The body is not a JSON object."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -176,16 +160,8 @@ LIST_AI_CALLS = Operation(
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={200: Answer("The AI call log.", body=ListAiCallsReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )

@@ -1,7 +1,5 @@
 """The documents AI replies answer from: their bodies and their declarations."""
 
-# ruff: noqa: E501  (the API reference's sentences)
-
 from __future__ import annotations
 
 from typing import Annotated
@@ -10,7 +8,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from storage import ai_documents
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 Title = Annotated[str, Meta(min_length=1, max_length=200)]
 
@@ -55,12 +53,8 @@ LIST_AI_DOCUMENTS = Operation(
     tags=("ai",),
     answers={200: Answer("The documents, by title.", body=ListAiDocumentsReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -75,12 +69,8 @@ CREATE_AI_DOCUMENT = Operation(
     body=DocumentBody,
     answers={201: Answer("The document.", body=DocumentOut)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
         Fault(422, "invalid", "Invalid fields (every field's problem in `problems`)."),
         Fault(409, "too_many_documents", "The workspace keeps its most documents already."),
     ),
@@ -96,17 +86,9 @@ GET_AI_DOCUMENT = Operation(
     params=(Param("document_id", where="path", required=True),),
     answers={200: Answer("The document.", body=DocumentOut)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -122,17 +104,9 @@ UPDATE_AI_DOCUMENT = Operation(
     params=(Param("document_id", where="path", required=True),),
     answers={200: Answer("The document.", body=DocumentOut)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
         Fault(422, "invalid", "Invalid fields (every field's problem in `problems`)."),
     ),
 )
@@ -148,16 +122,8 @@ DELETE_AI_DOCUMENT = Operation(
     params=(Param("document_id", where="path", required=True),),
     answers={204: Answer("Deleted.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from web.operation import Answer, Fault, Operation, Param
+from web.operation import FORBIDDEN, UNAUTHORIZED, Answer, Operation, Param
 
 # GET /api/audit.csv
 EXPORT_AUDIT = Operation(
@@ -24,11 +24,7 @@ EXPORT_AUDIT = Operation(
         )
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )

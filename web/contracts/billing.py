@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from web.operation import PUBLIC, WRITE, Answer, Fault, Operation, Param
+from web.operation import PUBLIC, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
 class BillingDetailsInput(msgspec.Struct, forbid_unknown_fields=True):
@@ -123,7 +123,7 @@ SHOW_BILLING = Operation(
         200: Answer("Billing details (null until set), plans, currency, VAT rate.", body=Billing)
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -144,7 +144,7 @@ SET_BILLING_DETAILS = Operation(
     body=BillingDetailsInput,
     answers={200: Answer("The details as stored.", body=BillingDetails)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -166,7 +166,7 @@ LIST_INVOICES = Operation(
     tags=("billing",),
     answers={200: Answer("Invoices.", body=ListInvoicesReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -186,7 +186,7 @@ SHOW_INVOICE = Operation(
     params=(Param("invoice_id", where="path", required=True),),
     answers={200: Answer("The invoice.", body=Invoice)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -206,7 +206,7 @@ INVOICE_HTML = Operation(
     params=(Param("invoice_id", where="path", required=True),),
     answers={200: Answer("The page.", body=str, media_type="text/html")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -232,7 +232,7 @@ INVOICE_PDF = Operation(
         )
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -253,7 +253,7 @@ PAY_INVOICE = Operation(
     params=(Param("invoice_id", where="path", required=True),),
     answers={200: Answer("Send the browser to checkout_url.", body=CheckoutAnswer)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",

@@ -1,7 +1,5 @@
 """The canned_responses routes: their bodies and their declarations."""
 
-# ruff: noqa: E501  (the API reference's sentences)
-
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,7 +7,17 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import (
+    BODY_FAULTS,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    WRITE,
+    Answer,
+    Fault,
+    Operation,
+    Param,
+)
 
 MAX_TEXT = 10_000
 Shortcut = Annotated[str, Meta(min_length=1, max_length=50, pattern=r"^[\w-]+$")]
@@ -54,17 +62,9 @@ LIST_CANNED_RESPONSES = Operation(
     security=WRITE,
     answers={200: Answer("By shortcut.", body=ListCannedResponsesReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -79,20 +79,10 @@ CREATE_CANNED_RESPONSE = Operation(
     body=NewCanned,
     answers={201: Answer("Saved.", body=CannedResponse)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        *BODY_FAULTS,
         Fault(409, "shortcut_taken", "The shortcut is already in use."),
         Fault(422, "invalid", "A field is invalid; `problems` lists each one."),
     ),
@@ -110,20 +100,10 @@ UPDATE_CANNED_RESPONSE = Operation(
     params=(Param("id", where="path", description="Canned response id", required=True),),
     answers={200: Answer("Changed.", body=CannedResponse)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        *BODY_FAULTS,
         Fault(409, "shortcut_taken", "The shortcut is already in use."),
         Fault(422, "invalid", "A field is invalid; `problems` lists each one."),
     ),
@@ -140,16 +120,8 @@ DELETE_CANNED_RESPONSE = Operation(
     params=(Param("id", where="path", description="Canned response id", required=True),),
     answers={204: Answer("Deleted; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from web.contracts.channels import Channel
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
 class ChannelPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -35,7 +35,7 @@ PATCH_CHANNEL = Operation(
         )
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",

@@ -10,7 +10,17 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from web.contracts.common import ChannelKind
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import (
+    BODY_FAULTS,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    WRITE,
+    Answer,
+    Fault,
+    Operation,
+    Param,
+)
 
 
 class Channel(msgspec.Struct):
@@ -179,12 +189,8 @@ LIST_CHANNELS = Operation(
     tags=("channels",),
     answers={200: Answer("Channels (secrets never included).", body=ListChannelsReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -204,15 +210,9 @@ CREATE_CHANNEL = Operation(
         )
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is missing or invalid; `detail` names it."),
     ),
 )
@@ -227,17 +227,9 @@ GET_CHANNEL = Operation(
     params=(Param("channel_id", where="path", required=True),),
     answers={200: Answer("The channel.", body=Channel)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -253,17 +245,9 @@ DELETE_CHANNEL = Operation(
     params=(Param("channel_id", where="path", required=True),),
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -282,16 +266,8 @@ REGISTER_WEBHOOK = Operation(
             422, "invalid", "Not a Viber channel (Meta webhooks are pasted in the App Dashboard)."
         ),
         Fault(502, "provider_error", "Viber refused set_webhook."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )

@@ -10,7 +10,17 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from web.contracts.common import ChannelKind, ConsentRecord
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import (
+    BODY_FAULTS,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    WRITE,
+    Answer,
+    Fault,
+    Operation,
+    Param,
+)
 
 
 class Identity(msgspec.Struct):
@@ -159,12 +169,8 @@ LIST_CONTACTS = Operation(
     answers={200: Answer("A page.", body=ListContactsReply)},
     faults=(
         Fault(422, "invalid", "Bad limit or cursor."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -178,17 +184,9 @@ GET_CONTACT = Operation(
     params=(Param("contact_id", where="path", required=True),),
     answers={200: Answer("The contact.", body=Contact)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -204,20 +202,10 @@ PATCH_CONTACT = Operation(
     params=(Param("contact_id", where="path", required=True),),
     answers={200: Answer("The updated contact.", body=Contact)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is missing or invalid; `detail` names it."),
     ),
 )
@@ -233,17 +221,9 @@ ERASE_CONTACT = Operation(
     params=(Param("contact_id", where="path", required=True),),
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -259,17 +239,9 @@ EXPORT_CONTACT = Operation(
         200: Answer("One portable JSON document (served as an attachment).", body=ContactExport)
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -284,17 +256,9 @@ WITHDRAW_CONSENT = Operation(
     params=(Param("contact_id", where="path", required=True),),
     answers={201: Answer("The withdrawal as recorded.", body=ConsentRecord)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
         Fault(422, "invalid", "Invalid fields; the detail names the field."),
     ),
 )

@@ -10,7 +10,17 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from web.contracts.common import Conversation, Message
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import (
+    BODY_FAULTS,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    WRITE,
+    Answer,
+    Fault,
+    Operation,
+    Param,
+)
 
 
 class ListConversationsReply(msgspec.Struct):
@@ -139,12 +149,8 @@ LIST_CONVERSATIONS = Operation(
     answers={200: Answer("A page.", body=ListConversationsReply)},
     faults=(
         Fault(422, "invalid", "Bad status, limit or cursor."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -158,17 +164,9 @@ GET_CONVERSATION = Operation(
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={200: Answer("The conversation.", body=Conversation)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -188,20 +186,10 @@ PATCH_CONVERSATION = Operation(
         )
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is missing or invalid; `detail` names it."),
     ),
 )
@@ -226,17 +214,9 @@ LIST_MESSAGES = Operation(
     answers={200: Answer("Messages.", body=ListMessagesReply)},
     faults=(
         Fault(422, "invalid", "Bad after_seq, before_seq or limit."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -263,20 +243,10 @@ POST_MESSAGE = Operation(
             "window_closed",
             "`invalid` (text missing or longer than 10000), or `window_closed`: a WhatsApp, Messenger or Instagram contact last wrote more than 24 hours ago, so a free-form reply is refused (send a template / message tag).",
         ),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        *BODY_FAULTS,
         Fault(
             409,
             "contact_objected",
@@ -308,20 +278,10 @@ POST_TEMPLATE = Operation(
             "invalid",
             "`invalid`: the conversation is not on a WhatsApp channel, or name, language or parameters are malformed (name `^[a-z0-9_]{1,512}$`, language like `en_US` or `de`, up to 10 non-empty parameters of at most 1024 characters).",
         ),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        *BODY_FAULTS,
         Fault(
             409,
             "contact_objected",
@@ -342,20 +302,10 @@ MARK_READ = Operation(
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is missing or invalid; `detail` names it."),
     ),
 )
@@ -389,17 +339,9 @@ WHATSAPP_MEDIA = Operation(
         Fault(
             503, "unavailable", "WhatsApp did not answer, or the channel's token cannot be read."
         ),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -417,17 +359,9 @@ RETRY_MESSAGE = Operation(
     ),
     answers={202: Answer("The message, `queued` again for the worker.", body=Message)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
         Fault(409, "not_retryable", "Only a failed reply to a channel can be sent again."),
         Fault(422, "window_closed", "The 24-hour window has closed: send a template instead."),
     ),

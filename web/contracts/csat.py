@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from web.operation import Answer, Fault, Operation, Param
+from web.operation import FORBIDDEN, UNAUTHORIZED, Answer, Fault, Operation, Param
 
 
 class CsatSummary(msgspec.Struct):
@@ -53,11 +53,7 @@ CSAT_REPORT = Operation(
     answers={200: Answer("The report.", body=CsatReport)},
     faults=(
         Fault(422, "invalid", "Bad limit."),
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
 class Flow(msgspec.Struct):
@@ -176,12 +176,8 @@ LIST_FLOWS = Operation(
     tags=("flows",),
     answers={200: Answer("The flows.", body=ListFlowsReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -196,12 +192,8 @@ CREATE_FLOW = Operation(
     body=FlowCreate,
     answers={201: Answer("The draft.", body=Flow)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
         Fault(422, "invalid", "Invalid fields; a sentence names the field."),
     ),
 )
@@ -217,12 +209,8 @@ VALIDATE_FLOW = Operation(
     body=Annotated[Any, Meta(extra_json_schema={"$ref": "#/components/schemas/FlowDocument"})],
     answers={200: Answer("No problems: `{problems: []}`.", body=FlowProblems)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
         Fault(
             422,
             "invalid_flow",
@@ -242,12 +230,8 @@ SIMULATE_FLOW = Operation(
     body=FlowSimulate,
     answers={200: Answer("The conversation the flow would have.", body=FlowSimulation)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
         Fault(
             422,
             "invalid_flow",
@@ -266,17 +250,9 @@ GET_FLOW = Operation(
     params=(Param("flow_id", where="path", required=True),),
     answers={200: Answer("The flow.", body=Flow)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -292,17 +268,9 @@ UPDATE_FLOW = Operation(
     params=(Param("flow_id", where="path", required=True),),
     answers={200: Answer("The flow.", body=Flow)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
         Fault(422, "invalid", "Invalid fields; a sentence names the field."),
     ),
 )
@@ -318,17 +286,9 @@ DELETE_FLOW = Operation(
     params=(Param("flow_id", where="path", required=True),),
     answers={204: Answer("Deleted.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -343,17 +303,9 @@ PUBLISH_FLOW = Operation(
     params=(Param("flow_id", where="path", required=True),),
     answers={200: Answer("The flow with its new `version`.", body=Flow)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
         Fault(
             422,
             "invalid_flow",
@@ -373,17 +325,9 @@ UNPUBLISH_FLOW = Operation(
     params=(Param("flow_id", where="path", required=True),),
     answers={200: Answer("The flow, a draft again.", body=Flow)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -397,17 +341,9 @@ LIST_FLOW_RUNS = Operation(
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={200: Answer("The runs.", body=ListFlowRunsReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -425,11 +361,7 @@ GET_FLOW_SECRET = Operation(
         )
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )

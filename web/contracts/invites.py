@@ -9,7 +9,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from web.auth import passwords
 from web.contracts.account import Account
-from web.operation import PUBLIC, WRITE, Answer, Fault, Operation, Param
+from web.operation import PUBLIC, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 
@@ -83,7 +83,7 @@ CREATE_INVITE = Operation(
         )
     },
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -106,7 +106,7 @@ LIST_INVITES = Operation(
     security=WRITE,
     answers={200: Answer("`{items: [invite]}` (no urls).", body=ListInvitesReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -155,7 +155,7 @@ WITHDRAW_INVITE = Operation(
     params=(Param("invite_id", where="path", required=True),),
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -227,7 +227,7 @@ CREATE_RESET_LINK = Operation(
     params=(Param("operator_id", where="path", required=True),),
     answers={201: Answer("The link and when it expires.", body=ResetLinkOut)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",

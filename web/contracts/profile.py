@@ -10,7 +10,17 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from web.contracts.common import Operator
-from web.operation import BROWSER_WRITE, WRITE, Answer, Fault, Operation, Param
+from web.operation import (
+    BODY_FAULTS,
+    BROWSER_WRITE,
+    FORBIDDEN,
+    UNAUTHORIZED,
+    WRITE,
+    Answer,
+    Fault,
+    Operation,
+    Param,
+)
 
 
 class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,7 +63,7 @@ PATCH_ME = Operation(
     body=ProfilePatch,
     answers={200: Answer("Your operator record.", body=Operator)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -74,7 +84,7 @@ LIST_MY_SESSIONS = Operation(
     tags=("account",),
     security=WRITE,
     answers={200: Answer("`{items: [session]}`", body=ListMySessionsReply)},
-    faults=(Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),),
+    faults=(UNAUTHORIZED,),
 )
 
 
@@ -87,7 +97,7 @@ END_OTHER_SESSIONS = Operation(
     security=BROWSER_WRITE,
     answers={200: Answer("`{ended}`: how many sessions ended.", body=EndOtherSessionsReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -107,7 +117,7 @@ END_MY_SESSION = Operation(
     params=(Param("session_id", where="path", required=True),),
     answers={204: Answer("Done; no body.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
+        UNAUTHORIZED,
         Fault(
             403,
             "forbidden",
@@ -125,7 +135,7 @@ GET_NOTIFICATION_PREFS = Operation(
     summary="Your notification preferences (stored on the server, the same in every browser)",
     tags=("account",),
     answers={200: Answer("The operator's notification preferences.", body=NotificationPrefs)},
-    faults=(Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),),
+    faults=(UNAUTHORIZED,),
 )
 
 
@@ -139,15 +149,9 @@ PUT_NOTIFICATION_PREFS = Operation(
     body=NotificationPrefs,
     answers={200: Answer("The operator's notification preferences.", body=NotificationPrefs)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is invalid; `problems` lists each one."),
     ),
 )

@@ -1,7 +1,5 @@
 """The teams routes: their bodies and their declarations."""
 
-# ruff: noqa: E501  (the API reference's sentences)
-
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,7 +7,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from web.operation import WRITE, Answer, Fault, Operation, Param
+from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
 class Team(msgspec.Struct):
@@ -52,12 +50,8 @@ LIST_TEAMS = Operation(
     tags=("teams",),
     answers={200: Answer("The teams.", body=ListTeamsReply)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
     ),
 )
 
@@ -72,12 +66,8 @@ CREATE_TEAM = Operation(
     body=TeamWrite,
     answers={201: Answer("The team.", body=Team)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
         Fault(
             422,
             "invalid",
@@ -96,17 +86,9 @@ GET_TEAM = Operation(
     params=(Param("team_id", where="path", required=True),),
     answers={200: Answer("The team.", body=Team)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )
 
@@ -122,17 +104,9 @@ UPDATE_TEAM = Operation(
     params=(Param("team_id", where="path", required=True),),
     answers={200: Answer("The team.", body=Team)},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
         Fault(
             422,
             "invalid",
@@ -152,16 +126,8 @@ DELETE_TEAM = Operation(
     params=(Param("team_id", where="path", required=True),),
     answers={204: Answer("Deleted.")},
     faults=(
-        Fault(401, "unauthorized", "Missing, wrong, expired or revoked credentials."),
-        Fault(
-            403,
-            "csrf",
-            "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this (`forbidden`), or 2FA required by the workspace (`2fa_required`).",
-        ),
-        Fault(
-            404,
-            "not_found",
-            "No such resource in your workspace (another workspace's resources answer 404 too).",
-        ),
+        UNAUTHORIZED,
+        FORBIDDEN,
+        NOT_FOUND,
     ),
 )

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from web.contracts.common import ConsentRecord
-from web.operation import PUBLIC, Answer, Fault, Operation, Param
+from web.operation import BODY_FAULTS, PUBLIC, Answer, Fault, Operation, Param
 
 
 class WidgetSessionConsent(msgspec.Struct):
@@ -90,9 +90,7 @@ WIDGET_SESSION = Operation(
             "`origin_not_allowed` (Origin not in allowed_origins), `forbidden` (bad token), `identity_invalid` or `verification_required`.",
         ),
         Fault(404, "not_found", "No active widget channel has this key."),
-        Fault(400, "bad_json", "The body is not valid JSON or not a JSON object."),
-        Fault(413, "too_large", "The body is larger than 1 MiB."),
-        Fault(415, "unsupported_media_type", "The Content-Type is not JSON."),
+        *BODY_FAULTS,
         Fault(422, "invalid", "A field is missing or invalid; `detail` names it."),
     ),
 )
