@@ -54,8 +54,7 @@ def as_utc(moment: datetime) -> datetime:
 
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds and a ``Z``, the contract's one time format."""
-    moment = as_utc(moment)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return as_utc(moment).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass(frozen=True, slots=True)
