@@ -12,9 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-
 from hub.ids import new_id
+from hub.redis_cluster import PRESENCE_PREFIX, connect, is_cluster_url
 from hub.redis_pipeline import Pipeliner
 
 Clock = Callable[[], float]
@@ -232,9 +231,11 @@ class RedisPresence:
     """
 
     def __init__(self, url: str, ttl_s: float, clock: Clock = time.time, prefix: str = "") -> None:
-        self._redis = Redis.from_url(
+        self._redis = connect(
             url, socket_connect_timeout=2.0, socket_timeout=2.0, decode_responses=True
         )
+        if is_cluster_url(url):  # the scripts span the layout: one slot holds all of it
+            prefix = PRESENCE_PREFIX + prefix
         self._calls = Pipeliner(self._redis, "presence")
         self._ttl = ttl_s
         self._clock = clock

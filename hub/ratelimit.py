@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
+
+from hub.redis_cluster import connect
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,8 @@ class RedisLimiter:
     RETRY_S = 5.0
 
     def __init__(self, url: str, clock: Clock = time.time, prefix: str = "inviaro:rl:") -> None:
-        self._redis = Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
+        # On a cluster each key is one slot: the script touches that one key alone.
+        self._redis = connect(url, socket_connect_timeout=1.0, socket_timeout=1.0)
         self._script = self._redis.register_script(_GCRA)
         self._clock = clock
         self._prefix = prefix
@@ -205,7 +207,7 @@ class RedisLimiter:
         args = (round(now * _US), round(limit.interval * _US), limit.count, cost)
         try:
             answer = await self._script(keys=[self._prefix + key], args=args)
-        except (RedisError, OSError) as err:
+        except (RedisError, RedisClusterException, OSError) as err:
             if not self._failing:
                 log.warning("rate limits allow everything while Redis is unreachable: %s", err)
                 self._failing = True

@@ -3,7 +3,8 @@
 While one round trip is under way, whatever callers queue meanwhile goes out in the next
 pipeline, in order. Under load a command then costs a share of a round trip and a caller
 never waits for a free connection: one is enough. The bus publishes and presence updates
-through it.
+through it. On a Redis Cluster the client's pipeline splits each round by node and runs
+the nodes' parts in parallel, so a round costs the slowest node's round trip.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import asyncio
 import contextlib
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from hub.bus import BusUnavailable
 
@@ -21,7 +22,7 @@ Command = tuple[Any, ...]
 
 
 class Pipeliner:
-    def __init__(self, client: Redis, what: str) -> None:
+    def __init__(self, client: Redis | RedisCluster, what: str) -> None:
         self._client = client
         self._what = what  # names the caller in errors: "cannot publish to Redis: …"
         self._queue: list[tuple[tuple[Command, ...], asyncio.Future[list[Any]]]] = []
@@ -50,7 +51,7 @@ class Pipeliner:
                     pipe.execute_command(*command)
             try:
                 replies = await pipe.execute(raise_on_error=False)
-            except (RedisError, OSError) as err:
+            except (RedisError, RedisClusterException, OSError) as err:
                 replies = [err] * sum(len(commands) for commands, _ in batch)
             start = 0
             for commands, done in batch:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.ratelimit import Limit
+from hub.redis_cluster import is_cluster_url, parse_cluster_url
 from storage.db import BadDatabaseURL, normalize_url
 from web import provider_origins
 
@@ -256,6 +257,24 @@ def _secret_key(env: Mapping[str, str], database_url: str) -> str:
     return key
 
 
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    """``REDIS_URL``: one Redis, or a Redis Cluster named by ``redis+cluster://`` and some of
+    its nodes (hub.redis_cluster); checked here so a typo stops start-up, not the bus."""
+    url = env.get("REDIS_URL") or None
+    if url is None or urlsplit(url).scheme in ("redis", "rediss", "unix"):
+        return url
+    if not is_cluster_url(url):
+        raise ConfigError(
+            "REDIS_URL must start with redis://, rediss://, unix:// or redis+cluster://, "
+            f"not {url!r}."
+        )
+    try:
+        parse_cluster_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL: {exc}.") from None
+    return url
+
+
 def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Settings:
     """The settings from ``env`` (the process environment by default); ``port`` (the CLI's
     ``--port``) wins over ``PORT``."""
@@ -264,11 +283,7 @@ def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Se
         database_url = normalize_url(env.get("DATABASE_URL") or DEFAULT_DATABASE)
     except BadDatabaseURL as exc:
         raise ConfigError(str(exc)) from None
-    redis_url = env.get("REDIS_URL") or None
-    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(
-            f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}."
-        )
+    redis_url = _redis_url(env)
     port = port or _int(env, "PORT", 8000, 1, 65535)
     public_url = (env.get("INVIARO_PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/")
     parts = urlsplit(public_url)

@@ -1,7 +1,8 @@
 """The running parts of one hub process, built from the settings in one place.
 
 Configuration picks the implementations here and nowhere else: SQLite or Postgres behind
-the store, ``MemoryBus``/``MemoryPresence``/``MemoryLimiter`` or their Redis twins. The bus
+the store, ``MemoryBus``/``MemoryPresence``/``MemoryLimiter`` or their Redis twins (on a
+Redis Cluster, ``ClusterBus`` and the same presence and limiter on a cluster client). The bus
 also carries the control topic of :mod:`web.gone` ("this principal is gone"), routed here
 to the process's :class:`hub.gone.Holders`; the heartbeat runs the sockets' safety-net sweep.
 """
@@ -24,6 +25,8 @@ from hub.gone import Holders
 from hub.presence import Clock, MemoryPresence, Presence, RedisPresence
 from hub.ratelimit import LeasedLimiter, Limiter, MemoryLimiter, RedisLimiter, SharedBuckets
 from hub.redis_bus import RedisBus
+from hub.redis_cluster import is_cluster_url
+from hub.redis_cluster_bus import ClusterBus
 from hub.service import Hub
 from hub.session import ReplyCheck
 from storage import faults, migrate
@@ -104,6 +107,8 @@ class Services:
                 on_reconnect(since)
                 sweep_now.set()
 
+            if redis_url and is_cluster_url(redis_url):
+                return ClusterBus(redis_url, route, reconnected)
             if redis_url:
                 return RedisBus(redis_url, route, reconnected)
             return MemoryBus(route, reconnected)

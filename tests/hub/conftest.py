@@ -1,10 +1,11 @@
-"""Fixtures for the hub: a recorder for bus handlers, and every Bus implementation."""
+"""Fixtures for the hub: a recorder for bus handlers, and every Bus implementation (the
+Redis ones on the shared Redis and on a private three-master Redis Cluster)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 
 import pytest
@@ -12,7 +13,9 @@ import redis
 
 from hub.bus import Bus, MemoryBus
 from hub.redis_bus import RedisBus
+from hub.redis_cluster_bus import ClusterBus
 from tests.conftest import REDIS_URL, unavailable
+from tests.system.redis_cluster import RedisClusterServers
 
 WAIT_S = 20.0  # a failure guard only, never a timing assertion
 
@@ -65,16 +68,32 @@ def hub_redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="session")
+def hub_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A ``redis+cluster://`` URL of a private cluster, started once for the session."""
+    servers = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        servers.start()
+    except (OSError, RuntimeError) as exc:
+        servers.stop()
+        unavailable("Redis Cluster", str(exc))
+    yield servers.url
+    servers.stop()
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[BusFactory]:
     """Builds started buses of one kind; all are closed after the test."""
     made: list[Bus] = []
-    url = request.getfixturevalue("hub_redis_url") if request.param == "redis" else ""
+    kind = request.param
+    url = request.getfixturevalue(f"hub_{kind}_url") if kind != "memory" else ""
 
     async def factory(rec: Recorder) -> Bus:
         bus: Bus
-        if request.param == "memory":
+        if kind == "memory":
             bus = MemoryBus(rec.on_message, rec.on_reconnect)
+        elif kind == "cluster":
+            bus = ClusterBus(url, rec.on_message, rec.on_reconnect)
         else:
             bus = RedisBus(url, rec.on_message, rec.on_reconnect)
         await bus.start()

@@ -64,7 +64,7 @@ async def client(hub_redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def presences(
     request: pytest.FixtureRequest, prefix: str
 ) -> AsyncIterator[tuple[Clock, Factory]]:
@@ -76,7 +76,7 @@ async def presences(
     def factory() -> Presence:
         if request.param == "memory":
             return shared
-        url = request.getfixturevalue("hub_redis_url")
+        url = request.getfixturevalue(f"hub_{request.param}_url")
         made.append(RedisPresence(url, TTL, clock, prefix=prefix))
         return made[-1]
 

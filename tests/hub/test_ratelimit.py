@@ -74,7 +74,7 @@ async def prefix(request: pytest.FixtureRequest) -> AsyncIterator[str]:
 Factory = Callable[[], Limiter]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def limiters(
     request: pytest.FixtureRequest, prefix: str
 ) -> AsyncIterator[tuple[Clock, Factory]]:
@@ -86,7 +86,7 @@ async def limiters(
     def factory() -> Limiter:
         if request.param == "memory":
             return shared
-        url = request.getfixturevalue("hub_redis_url")
+        url = request.getfixturevalue(f"hub_{request.param}_url")
         made.append(RedisLimiter(url, clock, prefix=prefix))
         return made[-1]
 

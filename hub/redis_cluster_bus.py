@@ -1,0 +1,280 @@
+"""Redis Cluster sharded pub/sub as the bus: ``SPUBLISH``/``SSUBSCRIBE``.
+
+Each topic is one shard channel, owned by the master that owns its slot, so the cluster
+spreads the bus's traffic over its masters instead of broadcasting every message to every
+node (which plain ``PUBLISH`` does on a cluster). A process keeps one subscriber
+connection per master.
+
+The listener task owns those connections for one *generation*: learn the slot map, connect
+to every master, ``SSUBSCRIBE`` each referenced topic on the master owning it, then read.
+Anything that breaks a generation (a connection lost to a killed master, a ``MOVED`` or
+``CLUSTERDOWN`` reply, a ``sunsubscribe`` Redis sends when a slot moves away) ends it for
+every master: back off (0.1 s doubling to 5 s) and start over with a fresh slot map, and
+call ``on_reconnect`` once every topic is confirmed again, as :class:`hub.redis_bus.RedisBus`
+does. A doorbell lost meanwhile is healed by that call (the hub re-delivers from the
+database) and by the clients' resume. Publishing goes through the cluster client's
+pipeline (grouped by node, nodes in parallel) behind a :class:`hub.redis_pipeline.Pipeliner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
+
+from hub.bus import BusUnavailable, OnMessage, OnReconnect
+from hub.model import utcnow
+from hub.redis_bus import BACKOFF_CAP_S, BACKOFF_START_S, SUBSCRIBE_WAIT_S, YIELD_EVERY
+from hub.redis_cluster import cluster_client, parse_cluster_url, slot
+from hub.redis_pipeline import Pipeliner
+
+log = logging.getLogger(__name__)
+
+
+class GenerationOver(Exception):
+    """Redis said a subscription moved away: start a new generation."""
+
+
+class ClusterBus:
+    """:class:`hub.bus.Bus` over Redis Cluster sharded pub/sub (see the protocol)."""
+
+    def __init__(
+        self,
+        url: str,
+        on_message: OnMessage,
+        on_reconnect: OnReconnect | None = None,
+        *,
+        connect_timeout: float = 2.0,
+        name: str = "inviaro-bus",
+    ) -> None:
+        self._on_message = on_message
+        self._on_reconnect = on_reconnect
+        self._cluster = parse_cluster_url(url)
+        self._connect_timeout = connect_timeout
+        self._name = name
+        # Fail fast as RedisBus does: a publish to a master that just died is lost, not
+        # retried for seconds on the accept path (the doorbell may drop; resume heals).
+        self._client = cluster_client(
+            self._cluster,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=connect_timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+        self._refs: dict[str, int] = {}
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._owners: dict[int, str] = {}  # slot -> master name, for this generation
+        self._conns: dict[str, AbstractConnection] = {}  # master name -> subscriber
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._down = False
+        self._outage_since: datetime | None = None  # when the current outage began
+        self._leaving: dict[str, int] = {}  # our SUNSUBSCRIBEs not yet confirmed
+        self._publisher = Pipeliner(self._client, "cannot publish to Redis")
+        self.reconnects = 0
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._closed = False
+            self._task = asyncio.create_task(self._listen(), name="inviaro-redis-cluster-bus")
+
+    async def close(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for waiter in self._confirmed.values():
+            waiter.cancel()
+        self._confirmed.clear()
+        await self._publisher.close()
+        await self._client.aclose()
+
+    async def ping(self) -> bool:
+        """Readiness: True when the cluster's masters answer."""
+        try:
+            return bool(await self._client.ping())
+        except (RedisError, RedisClusterException, OSError):
+            return False
+
+    async def publish(self, payload: bytes, *topics: str) -> None:
+        if self._closed:
+            raise BusUnavailable("the bus is closed")
+        await self._publisher.execute(*(("SPUBLISH", topic, payload) for topic in topics))
+
+    async def subscribe(self, topic: str) -> None:
+        count = self._refs.get(topic, 0)
+        self._refs[topic] = count + 1
+        waiter = self._confirmed.get(topic)
+        if count == 0:
+            waiter = asyncio.get_running_loop().create_future()
+            self._confirmed[topic] = waiter
+            await self._send("SSUBSCRIBE", topic)
+        if waiter is not None and not waiter.done() and not self._down:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_WAIT_S)
+
+    async def unsubscribe(self, topic: str) -> None:
+        count = self._refs.get(topic, 0)
+        if count > 1:
+            self._refs[topic] = count - 1
+            return
+        if count == 1:
+            del self._refs[topic]
+            waiter = self._confirmed.pop(topic, None)
+            if waiter is not None and not waiter.done():
+                waiter.cancel()
+            if await self._send("SUNSUBSCRIBE", topic):
+                self._leaving[topic] = self._leaving.get(topic, 0) + 1
+
+    def topics(self) -> set[str]:
+        return set(self._refs)
+
+    async def _send(self, command: str, topic: str) -> bool:
+        """Whether ``command`` went out on the owner's live connection. A lost one is
+        made good by the next generation, which subscribes every referenced topic."""
+        conn = self._conns.get(self._owners.get(slot(topic), ""))
+        if conn is None or not conn.is_connected:
+            return False
+        try:
+            await conn.send_command(command, topic, check_health=False)
+        except (RedisError, OSError) as err:
+            log.warning("redis cluster bus: %s not sent (%s); will resubscribe", command, err)
+            return False
+        return True
+
+    async def _listen(self) -> None:
+        delay = BACKOFF_START_S
+        while not self._closed:
+            try:
+                pending = await self._begin_generation()
+                if not pending:
+                    self._reconnected()
+                delay = BACKOFF_START_S
+                await self._read_all(pending)
+            except (RedisError, RedisClusterException, GenerationOver, OSError) as err:
+                self._down = True
+                for waiter in self._confirmed.values():  # nobody waits while Redis is away
+                    if not waiter.done():
+                        waiter.set_result(None)
+                if self._outage_since is None:  # said once per outage
+                    self._outage_since = utcnow()
+                    log.warning("redis cluster bus: subscriptions lost (%s); retrying", err)
+                log.debug("redis cluster bus: not connected (%s); retrying in %.1fs", err, delay)
+            finally:
+                conns, self._conns = self._conns, {}
+                self._leaving.clear()
+                for conn in conns.values():
+                    await conn.disconnect(nowait=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_CAP_S)
+
+    async def _begin_generation(self) -> set[str]:
+        """Fresh slot map, a connection per master, every topic sent to its owner; the
+        topics still to be confirmed."""
+        await self._client.nodes_manager.initialize()
+        owners = {s: nodes[0] for s, nodes in self._client.nodes_manager.slots_cache.items()}
+        masters = {node.name: node for node in owners.values()}
+        conns: dict[str, AbstractConnection] = {}
+        try:
+            for master in masters.values():
+                conn = self._connection(master.host, int(master.port))
+                await conn.connect()  # type: ignore[no-untyped-call]
+                conns[master.name] = conn
+        except BaseException:
+            for conn in conns.values():
+                await conn.disconnect(nowait=True)
+            raise
+        self._owners = {s: node.name for s, node in owners.items()}
+        self._conns = conns
+        self._down = False
+        topics = list(self._refs)
+        by_owner: dict[str, list[str]] = {}
+        for topic in topics:
+            by_owner.setdefault(self._owners[slot(topic)], []).append(topic)
+        for name, mine in by_owner.items():
+            # One SSUBSCRIBE per topic (a command's channels must share a slot), in one write.
+            conn = conns[name]
+            await conn.send_packed_command(conn.pack_commands([("SSUBSCRIBE", t) for t in mine]))
+        return set(topics)
+
+    def _connection(self, host: str, port: int) -> AbstractConnection:
+        kind = SSLConnection if self._cluster.tls else Connection
+        return kind(
+            host=host,
+            port=port,
+            username=self._cluster.username,
+            password=self._cluster.password,
+            socket_connect_timeout=self._connect_timeout,
+            socket_timeout=None,  # the subscriber reads forever; keepalive finds dead peers
+            socket_keepalive=True,
+            client_name=self._name,
+        )
+
+    async def _read_all(self, pending: set[str]) -> None:
+        """Read every master's connection until one of them fails (which ends them all)."""
+        readers = [asyncio.create_task(self._read(conn, pending)) for conn in self._conns.values()]
+        try:
+            done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises what ended the generation
+            raise GenerationOver("a subscriber connection closed")
+        finally:
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+
+    async def _read(self, conn: AbstractConnection, pending: set[str]) -> None:
+        """Replies of one master; a ``MOVED`` or ``CLUSTERDOWN`` answer raises here."""
+        handled = 0
+        while True:
+            reply = await conn.read_response(push_request=True)
+            self._handle(reply, pending)
+            if not pending and self._outage_since is not None:
+                self._reconnected()
+            handled += 1
+            if handled % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
+    def _handle(self, reply: Any, pending: set[str]) -> None:
+        if not isinstance(reply, list) or len(reply) < 3:
+            return
+        kind = bytes(reply[0])
+        topic = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        if kind == b"smessage":
+            if topic in self._refs:
+                try:
+                    self._on_message(topic, bytes(reply[2]))
+                except Exception:
+                    log.exception("redis cluster bus: handler failed for topic %s", topic)
+        elif kind == b"ssubscribe":
+            pending.discard(topic)
+            waiter = self._confirmed.get(topic)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        elif kind == b"sunsubscribe":
+            leaving = self._leaving.pop(topic, 0)
+            if leaving > 1:
+                self._leaving[topic] = leaving - 1
+            elif not leaving:  # not ours: Redis dropped it, its slot moved to another master
+                raise GenerationOver(f"the slot of {topic} moved")
+
+    def _reconnected(self) -> None:
+        """Every topic is confirmed again: if after an outage, tell the caller."""
+        since, self._outage_since = self._outage_since, None
+        if since is None:
+            return
+        self.reconnects += 1
+        log.info("redis cluster bus: subscriptions restored (%d topics)", len(self._refs))
+        if self._on_reconnect is not None:
+            try:
+                self._on_reconnect(since)
+            except Exception:
+                log.exception("redis cluster bus: on_reconnect failed")
