@@ -71,6 +71,7 @@ class RedisClusterServers:
             args += ["--cluster-enabled", "yes", "--cluster-port", str(_free_port())]
             args += ["--cluster-config-file", str(workdir / "nodes.conf")]
             args += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
+            args += ["--cluster-replica-validity-factor", "0"]  # any replica may take over
             args += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
             proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.nodes.append(Node(port, proc))
@@ -89,12 +90,20 @@ class RedisClusterServers:
             check=True,
         )
         self.wait_healthy(deadline - time.monotonic())
+        for node in self.nodes:  # a replica that never synced could not take over
+            while "role:slave" in (info := _cli(node.port, "INFO", "replication")):
+                if "master_link_status:up" in info:
+                    break
+                self._wait(deadline, f"replica {node.port} did not sync")
 
     def master_ports(self) -> list[int]:
         """The ports of the live masters, as a live node sees them."""
-        node = next(n for n in self.nodes if n.alive)
+        return self._masters_seen_by(next(n for n in self.nodes if n.alive).port)
+
+    @staticmethod
+    def _masters_seen_by(port: int) -> list[int]:
         ports = []
-        for line in _cli(node.port, "CLUSTER", "NODES").splitlines():
+        for line in _cli(port, "CLUSTER", "NODES").splitlines():
             parts = line.split()
             if len(parts) > 2 and "master" in parts[2] and "fail" not in parts[2]:
                 ports.append(int(parts[1].split("@")[0].rsplit(":", 1)[1]))
@@ -108,13 +117,18 @@ class RedisClusterServers:
         node.proc.wait(10)
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Until every live node says the cluster is ok with ``masters`` live masters: after
-        a master was killed, until its replica has been promoted."""
+        """Until every live node says the cluster is ok with ``masters`` live masters, each
+        of them one of the live nodes: after a master was killed, until the others took
+        it for failed and its replica was promoted."""
         deadline = time.monotonic() + timeout
         while True:
             live = [n for n in self.nodes if n.alive]
             states = {_cli(n.port, "CLUSTER", "INFO").split()[0] for n in live}
-            if states == {"cluster_state:ok"} and len(self.master_ports()) == self.masters:
+            masters = [self._masters_seen_by(n.port) for n in live]
+            ports = {n.port for n in live}
+            if states == {"cluster_state:ok"} and all(
+                len(m) == self.masters and set(m) <= ports for m in masters
+            ):
                 return
             self._wait(deadline, f"the cluster did not become healthy ({states})")
 
