@@ -100,6 +100,17 @@ class RedisClusterServers:
         """The ports of the live masters, as a live node sees them."""
         return self._masters_seen_by(next(n for n in self.nodes if n.alive).port)
 
+    def owner_of(self, slot: int) -> int:
+        """The port of the master serving ``slot``, as a live node sees it."""
+        node = next(n for n in self.nodes if n.alive)
+        for line in _cli(node.port, "CLUSTER", "NODES").splitlines():
+            parts = line.split()
+            for served in parts[8:]:
+                first, _, last = served.partition("-")
+                if first.isdigit() and int(first) <= slot <= int(last or first):
+                    return int(parts[1].split("@")[0].rsplit(":", 1)[1])
+        raise LookupError(f"no master serves slot {slot}")
+
     @staticmethod
     def _masters_seen_by(port: int) -> list[int]:
         ports = []
