@@ -15,7 +15,9 @@ deliveries cross processes through the bus):
   CPU per delivery (all hub processes together).
 
 The configurations' order alternates between runs; it prints the median of the runs per
-configuration and writes the raw JSON and the table to ``bench/results/<time>-scale-out/``.
+configuration (with the machine's load average as each began: on a shared machine the
+latencies follow it more than the configuration) and writes the raw JSON and the table
+to ``bench/results/<time>-scale-out/``.
 Only 127.0.0.1 is contacted; every process it started is ended by its pid.
 """
 
@@ -125,6 +127,7 @@ def one_configuration(kind: str, n: int, out: Path, tmp: Path) -> dict[str, floa
     bus = Bus(kind, tmp / f"{kind}-{n}-{uuid.uuid4().hex[:6]}", procs)
     psql(f'CREATE DATABASE "{db}"')
     figures: dict[str, float] = {}
+    load = os.getloadavg()[0]  # the machine's other work: figures under load mean little
     try:
         bus.start()
         hubs = start_hubs(n, db, bus.url, procs, out)
@@ -138,6 +141,7 @@ def one_configuration(kind: str, n: int, out: Path, tmp: Path) -> dict[str, floa
             "B_deliveries_per_s": b["deliveries_per_s"],
             "B_us_per_delivery": b["server"]["cpu_us_per_delivery"],
             "B_loss": b["loss"],
+            "load_1m": round(load, 1),
         }
     finally:
         procs.stop_all()
@@ -190,6 +194,7 @@ def render(results: dict[str, dict[str, list[float]]], runs: int, elapsed: float
         (f"B. 1 room of {b['operators']}, as fast as acked: deliveries/s", "B_deliveries_per_s"),
         ("B. hubs' CPU per delivery (µs)", "B_us_per_delivery"),
         ("B. loss", "B_loss"),
+        ("load average (1 min) as the configuration began", "load_1m"),
     ]
     labels = list(results)
     lines = [

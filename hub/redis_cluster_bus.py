@@ -24,6 +24,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from redis.asyncio import RedisCluster
 from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -32,7 +33,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from hub.bus import BusUnavailable, OnMessage, OnReconnect
 from hub.model import utcnow
 from hub.redis_bus import BACKOFF_CAP_S, BACKOFF_START_S, SUBSCRIBE_WAIT_S, YIELD_EVERY
-from hub.redis_cluster import cluster_client, parse_cluster_url, slot
+from hub.redis_cluster import cluster_client, parse_cluster_url
 from hub.redis_pipeline import Pipeliner
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ class ClusterBus:
         )
         self._refs: dict[str, int] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}
-        self._owners: dict[int, str] = {}  # slot -> master name, for this generation
+        # This generation's view of the cluster: which master owns which slot.
+        self._topology: RedisCluster | None = None
         self._conns: dict[str, AbstractConnection] = {}  # master name -> subscriber
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -140,7 +142,7 @@ class ClusterBus:
     async def _send(self, command: str, topic: str) -> bool:
         """Whether ``command`` went out on the owner's live connection. A lost one is
         made good by the next generation, which subscribes every referenced topic."""
-        conn = self._conns.get(self._owners.get(slot(topic), ""))
+        conn = self._conns.get(self._owner(topic))
         if conn is None or not conn.is_connected:
             return False
         try:
@@ -173,18 +175,30 @@ class ClusterBus:
                 self._leaving.clear()
                 for conn in conns.values():
                     await conn.disconnect(nowait=True)
+                topology, self._topology = self._topology, None
+                if topology is not None:
+                    await topology.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_CAP_S)
 
+    def _owner(self, topic: str) -> str:
+        """The name of the master owning ``topic``'s slot in this generation ('' if none)."""
+        node = self._topology.get_node_from_key(topic) if self._topology is not None else None
+        return node.name if node is not None else ""
+
     async def _begin_generation(self) -> set[str]:
-        """Fresh slot map, a connection per master, every topic sent to its owner; the
-        topics still to be confirmed."""
-        await self._client.nodes_manager.initialize()
-        owners = {s: nodes[0] for s, nodes in self._client.nodes_manager.slots_cache.items()}
-        masters = {node.name: node for node in owners.values()}
+        """Fresh slot map (a client of its own, so nothing of the last generation's view
+        survives), a connection per master, every topic sent to its owner; the topics
+        still to be confirmed."""
+        self._topology = cluster_client(
+            self._cluster,
+            socket_connect_timeout=self._connect_timeout,
+            socket_timeout=self._connect_timeout,
+        )
+        await self._topology.initialize()
         conns: dict[str, AbstractConnection] = {}
         try:
-            for master in masters.values():
+            for master in self._topology.get_primaries():
                 conn = self._connection(master.host, int(master.port))
                 await conn.connect()  # type: ignore[no-untyped-call]
                 conns[master.name] = conn
@@ -192,16 +206,17 @@ class ClusterBus:
             for conn in conns.values():
                 await conn.disconnect(nowait=True)
             raise
-        self._owners = {s: node.name for s, node in owners.items()}
         self._conns = conns
         self._down = False
         topics = list(self._refs)
         by_owner: dict[str, list[str]] = {}
         for topic in topics:
-            by_owner.setdefault(self._owners[slot(topic)], []).append(topic)
+            by_owner.setdefault(self._owner(topic), []).append(topic)
         for name, mine in by_owner.items():
             # One SSUBSCRIBE per topic (a command's channels must share a slot), in one write.
-            conn = conns[name]
+            conn = conns.get(name)
+            if conn is None:
+                raise GenerationOver(f"no master owns {mine[0]} yet")
             await conn.send_packed_command(conn.pack_commands([("SSUBSCRIBE", t) for t in mine]))
         return set(topics)
 

@@ -1,5 +1,5 @@
-"""ClusterBus beyond the shared contract: across processes and masters, and surviving a
-killed subscriber connection and a killed master."""
+"""ClusterBus beyond the shared contract: across processes and masters, surviving a killed
+subscriber connection and a killed master; and the redis-py internals it relies on."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
+from redis.asyncio.connection import Connection
+from redis.exceptions import MovedError
 
-from hub.redis_cluster import parse_cluster_url, slot
+from hub.redis_cluster import cluster_client, parse_cluster_url, slot
 from hub.redis_cluster_bus import ClusterBus
 from tests.conftest import unavailable
-from tests.hub.conftest import Recorder
+from tests.hub.conftest import WAIT_S, Recorder, topic
 from tests.system.redis_cluster import RedisClusterServers
 
 pytestmark = pytest.mark.redis
@@ -119,3 +121,54 @@ async def test_after_a_master_is_killed_the_bus_resubscribes_on_its_replica(
     assert sorted(rec.got) == sorted((t, b"after") for t in topics)
     await bus.close()
     await publisher.close()
+
+
+# What ClusterBus relies on below redis-py's public API (docs/internals.md), pinned beside
+# what RedisBus relies on (tests/hub/test_redis_bus_pins.py: the connection-level calls).
+
+
+async def test_a_fresh_cluster_client_names_the_masters_and_each_key_s_owner(
+    hub_cluster_url: str,
+) -> None:
+    client = cluster_client(parse_cluster_url(hub_cluster_url))
+    try:
+        await client.initialize()
+        masters = {node.name for node in client.get_primaries()}
+        assert len(masters) == 3
+        owners = {client.get_node_from_key(f"ws:{n}").name for n in range(100)}  # type: ignore[union-attr]
+        assert owners == masters
+    finally:
+        await client.aclose()
+
+
+async def test_shard_replies_read_as_three_item_lists_and_a_wrong_node_answers_moved(
+    hub_cluster_url: str,
+) -> None:
+    client = cluster_client(parse_cluster_url(hub_cluster_url))
+    name = topic()
+    try:
+        await client.initialize()
+        owner = client.get_node_from_key(name)
+        assert owner is not None
+        other = next(n for n in client.get_primaries() if n.name != owner.name)
+        right = Connection(host=owner.host, port=owner.port)
+        wrong = Connection(host=other.host, port=other.port)
+        for conn in (right, wrong):
+            await conn.connect()  # type: ignore[no-untyped-call]
+        await wrong.send_command("SSUBSCRIBE", name, check_health=False)
+        with pytest.raises(MovedError):
+            await asyncio.wait_for(wrong.read_response(push_request=True), WAIT_S)
+        await right.send_packed_command(right.pack_commands([("SSUBSCRIBE", name)]))
+        confirmed = await asyncio.wait_for(right.read_response(push_request=True), WAIT_S)
+        assert [bytes(confirmed[0]), confirmed[1]] == [b"ssubscribe", name.encode()]
+        assert await client.execute_command("SPUBLISH", name, b"\x01") == 1
+        message = await asyncio.wait_for(right.read_response(push_request=True), WAIT_S)
+        assert [bytes(message[0]), message[1], bytes(message[2])] == [
+            b"smessage",
+            name.encode(),
+            b"\x01",
+        ]
+        for conn in (right, wrong):
+            await conn.disconnect(nowait=True)
+    finally:
+        await client.aclose()
