@@ -13,7 +13,9 @@ every master: back off (0.1 s doubling to 5 s) and start over with a fresh slot 
 call ``on_reconnect`` once every topic is confirmed again, as :class:`hub.redis_bus.RedisBus`
 does. A doorbell lost meanwhile is healed by that call (the hub re-delivers from the
 database) and by the clients' resume. Publishing goes through the cluster client's
-pipeline (grouped by node, nodes in parallel) behind a :class:`hub.redis_pipeline.Pipeliner`.
+pipeline (grouped by node, nodes in parallel) behind a :class:`hub.redis_pipeline.Pipeliner`;
+after an outage, and after a failed publish, it moves to a fresh client, whose first
+command reads the current slot map.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ from hub.redis_pipeline import Pipeliner
 log = logging.getLogger(__name__)
 
 
+PUBLISH_FAILED = "cannot publish to Redis"
+RENEW_AFTER_FAILURE_S = 1.0  # a failed publish renews the publishing client at most this often
+
+
 class GenerationOver(Exception):
     """Redis said a subscription moved away: start a new generation."""
 
@@ -60,14 +66,10 @@ class ClusterBus:
         self._cluster = parse_cluster_url(url)
         self._connect_timeout = connect_timeout
         self._name = name
-        # Fail fast as RedisBus does: a publish to a master that just died is lost, not
-        # retried for seconds on the accept path (the doorbell may drop; resume heals).
-        self._client = cluster_client(
-            self._cluster,
-            socket_connect_timeout=connect_timeout,
-            socket_timeout=connect_timeout,
-            retry=Retry(NoBackoff(), 1),
-        )
+        self._client = self._publishing_client()
+        self._publisher = Pipeliner(self._client, PUBLISH_FAILED)
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._renewed_at = 0.0
         self._refs: dict[str, int] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         # This generation's view of the cluster: which master owns which slot.
@@ -78,7 +80,6 @@ class ClusterBus:
         self._down = False
         self._outage_since: datetime | None = None  # when the current outage began
         self._leaving: dict[str, int] = {}  # our SUNSUBSCRIBEs not yet confirmed
-        self._publisher = Pipeliner(self._client, "cannot publish to Redis")
         self.reconnects = 0
 
     async def start(self) -> None:
@@ -98,6 +99,7 @@ class ClusterBus:
         self._confirmed.clear()
         await self._publisher.close()
         await self._client.aclose()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
 
     async def ping(self) -> bool:
         """Readiness: True when the cluster's masters answer."""
@@ -109,7 +111,40 @@ class ClusterBus:
     async def publish(self, payload: bytes, *topics: str) -> None:
         if self._closed:
             raise BusUnavailable("the bus is closed")
-        await self._publisher.execute(*(("SPUBLISH", topic, payload) for topic in topics))
+        try:
+            await self._publisher.execute(*(("SPUBLISH", topic, payload) for topic in topics))
+        except BusUnavailable:
+            loop = asyncio.get_running_loop()
+            if loop.time() - self._renewed_at > RENEW_AFTER_FAILURE_S:
+                self._renew_publisher()
+            raise
+
+    def _publishing_client(self) -> RedisCluster:
+        # Fail fast as RedisBus does: a publish to a master that just died is lost, not
+        # retried for seconds on the accept path (the doorbell may drop; resume heals).
+        return cluster_client(
+            self._cluster,
+            socket_connect_timeout=self._connect_timeout,
+            socket_timeout=self._connect_timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
+
+    def _renew_publisher(self) -> None:
+        """Publish through a fresh client from now on. After a failover the old one's slot
+        map may still name the dead master, and its own refresh be backed off after the
+        failed ones of the outage: its next publish would fail too."""
+        self._renewed_at = asyncio.get_running_loop().time()
+        client, publisher = self._client, self._publisher
+        self._client = self._publishing_client()
+        self._publisher = Pipeliner(self._client, PUBLISH_FAILED)
+
+        async def retire() -> None:
+            await publisher.close()  # what is under way finishes on the old client
+            await client.aclose()
+
+        task = asyncio.create_task(retire())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def subscribe(self, topic: str) -> None:
         count = self._refs.get(topic, 0)
@@ -214,10 +249,10 @@ class ClusterBus:
             by_owner.setdefault(self._owner(topic), []).append(topic)
         for name, mine in by_owner.items():
             # One SSUBSCRIBE per topic (a command's channels must share a slot), in one write.
-            conn = conns.get(name)
-            if conn is None:
+            owner = conns.get(name)
+            if owner is None:
                 raise GenerationOver(f"no master owns {mine[0]} yet")
-            await conn.send_packed_command(conn.pack_commands([("SSUBSCRIBE", t) for t in mine]))
+            await owner.send_packed_command(owner.pack_commands([("SSUBSCRIBE", t) for t in mine]))
         return set(topics)
 
     def _connection(self, host: str, port: int) -> AbstractConnection:
@@ -287,6 +322,7 @@ class ClusterBus:
         if since is None:
             return
         self.reconnects += 1
+        self._renew_publisher()
         log.info("redis cluster bus: subscriptions restored (%d topics)", len(self._refs))
         if self._on_reconnect is not None:
             try:
