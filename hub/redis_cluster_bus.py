@@ -212,13 +212,19 @@ class ClusterBus:
                     await conn.disconnect(nowait=True)
                 topology, self._topology = self._topology, None
                 if topology is not None:
-                    await topology.aclose()
+                    with contextlib.suppress(RedisError, OSError):
+                        await topology.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_CAP_S)
 
     def _owner(self, topic: str) -> str:
         """The name of the master owning ``topic``'s slot in this generation ('' if none)."""
-        node = self._topology.get_node_from_key(topic) if self._topology is not None else None
+        if self._topology is None:
+            return ""
+        try:
+            node = self._topology.get_node_from_key(topic)
+        except RedisClusterException:  # the slot is not covered: the generation will end
+            return ""
         return node.name if node is not None else ""
 
     async def _begin_generation(self) -> set[str]:
