@@ -1,7 +1,7 @@
 """Scenarios A to I against the hub and two Socket.IO peers, in one sitting.
 
     .venv/bin/python bench/run.py            # 3 interleaved runs, about 20 minutes
-    .venv/bin/python bench/run.py --quick    # 1 small run, about 4 minutes
+    .venv/bin/python bench/run.py --quick    # 1 small run, about 3 minutes
 
 It creates a scratch Postgres database (dropped at the end) and starts a private
 ``redis-server`` on a spare loopback port. Each run starts two fresh ``inviaro serve``
@@ -298,7 +298,7 @@ class Bench:
                 program = [sys.executable, str(HERE / "sio_server.py")]
                 log = self.out / f"sio-{port}.log"
             proc = self.procs.start([*program, str(port), self.redis_url], dict(os.environ), log)
-            wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc, log)
+            wait_http(f"http://127.0.0.1:{port}/ready", proc, log)  # a 404: it answers
             servers.append((f"http://127.0.0.1:{port}", proc))
         return servers
 
@@ -627,7 +627,7 @@ class Bench:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="one small run (a 2-minute smoke)")
+    p.add_argument("--quick", action="store_true", help="one small run (a 3-minute smoke)")
     p.add_argument("--runs", type=int, help="runs per scenario (default 3, --quick 1)")
     p.add_argument("--only", help="scenarios to run, e.g. AB (default ABCDEFGHI)")
     p.add_argument(

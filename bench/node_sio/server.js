@@ -27,7 +27,8 @@ async function main() {
   }
   await Promise.all([pub.connect(), sub.connect()]);
 
-  const server = http.createServer();
+  // Every other path is a 404: bench/run.py's readiness probe, kept off Engine.IO.
+  const server = http.createServer((req, res) => res.writeHead(404).end());
   const io = new Server(server, {
     adapter: createAdapter(pub, sub),
     cors: { origin: "*" },
