@@ -112,6 +112,11 @@ class Settings:
     mail_from: str = ""
     invite_ttl_s: int = 7 * 24 * 3600  # an invitation link works this long, once
     reset_ttl_s: int = 3600  # a password-reset link works this long, once
+    # Media files (storage/media.py): INVIARO_MEDIA_DIR (empty: ``media`` beside the SQLite
+    # file, else ``./media``) and the largest upload, INVIARO_MEDIA_MAX_BYTES.
+    media_dir: str = ""
+    media_max_bytes: int = 16 * 1024 * 1024
+    media_link_s: int = 300  # a signed link to a file works this long
 
     @property
     def mail_configured(self) -> bool:
@@ -121,6 +126,16 @@ class Settings:
     def ai_configured(self) -> bool:
         """Whether the server names an AI provider (a workspace must still opt in)."""
         return bool(self.ai_base_url and self.ai_api_key and self.ai_model)
+
+    @property
+    def media_path(self) -> Path:
+        """Where media files are kept: the setting, or beside the SQLite database."""
+        if self.media_dir:
+            return Path(self.media_dir)
+        key_file = _key_file(self.database_url)
+        if key_file is None or not self.database_url.startswith("sqlite"):
+            return Path("media")
+        return key_file.parent / "media"
 
     @property
     def public_origin(self) -> str:
@@ -305,6 +320,10 @@ def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Se
         microsoft_client_id=env.get("INVIARO_MICROSOFT_CLIENT_ID") or None,
         microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
         flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
+        media_dir=(env.get("INVIARO_MEDIA_DIR") or "").strip(),
+        media_max_bytes=_int(
+            env, "INVIARO_MEDIA_MAX_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024
+        ),
     )
     return _with_mail(_with_backups(_with_billing(_with_ai(settings, env), env), env), env)
 

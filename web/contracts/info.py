@@ -69,6 +69,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "scheme": "bearer",
         "description": "An API token from POST /api/tokens; needs no CSRF token.",
     },
+    "visitorToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Visitor-Token",
+        "description": "A widget visitor's visitor_token (POST /api/widget/sessions): their own conversation's files only.",
+    },
     "ingestToken": {
         "type": "http",
         "scheme": "bearer",
