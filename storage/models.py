@@ -805,3 +805,16 @@ class Media(Base):
     # The file's thumbnail beside it (images only), relative to the media directory.
     thumbnail: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class MediaFetch(Base):
+    """An inbound message whose provider media could not be downloaded into media storage
+    yet (:mod:`web.media_inbound`): retried by the worker until it works or gives up; the
+    message keeps the provider's reference meanwhile."""
+
+    __tablename__ = "media_fetches"
+    message_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))

@@ -35,6 +35,7 @@ from web import (
     csat,
     flow_runner,
     gone,
+    media_inbound,
     media_links,
     mentions,
     metrics,
@@ -144,6 +145,7 @@ class Services:
         hub.objection_check = processing.objection_check(services)
         hub.consent_check = consent_gate.consent_check(services)
         flow_runner.install(services)
+        media_inbound.install(services)
         csat.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)

@@ -48,7 +48,7 @@ from hub.model import SendFailure, utcnow
 from hub.store import Receipt
 from storage import faults, outbox, retention, snooze
 from storage import models as m
-from web import backups, media_links
+from web import backups, media_inbound, media_links
 from web.api.conversations import wire_conversations
 from web.auth.channels import adapter_config
 from web.config import Settings
@@ -280,6 +280,7 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         claimed = 0
         try:
             claimed = await run_once(services)
+            claimed += await media_inbound.retry_due(services)
             runner = services.flow_runner
             if runner is not None:
                 claimed += await runner.fire_due_timers()

@@ -1,4 +1,5 @@
-"""The hub's own media files: one row per stored file (the bytes are on disk)
+"""The hub's own media files: one row per stored file (the bytes are on disk), and the
+inbound messages whose provider media is still to be downloaded
 
 Revision ID: media_0007
 Revises: inboxday_0006
@@ -45,6 +46,30 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_media_contact_id"), ["contact_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_media_created_at"), ["created_at"], unique=False)
 
+    op.create_table(
+        "media_fetches",
+        sa.Column("message_id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(length=300), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_media_fetches_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_media_fetches")),
+    )
+    with op.batch_alter_table("media_fetches", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_media_fetches_workspace_id"), ["workspace_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_media_fetches_next_attempt_at"), ["next_attempt_at"], unique=False
+        )
+
 
 def downgrade() -> None:
+    op.drop_table("media_fetches")
     op.drop_table("media")
