@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,29 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from hub.model import utcnow
 from storage import models as m
+from storage.retention import purge_expired
 from tests.conftest import LiveServer
 from tests.helpers import Account, new_client, signup
-from tests.web.realtime import ORIGIN, close_all_sockets, started_visitor, widget_channel
+from tests.web.realtime import (
+    ORIGIN,
+    close_all_sockets,
+    started_visitor,
+    visitor_session,
+    visitor_socket,
+    widget_channel,
+)
 from tests.web.test_media_types import png
-from tests.web.test_webhooks import ACCESS_TOKEN, Hub, hub_server, post_meta, unique, wa_message
+from tests.web.test_webhooks import (
+    ACCESS_TOKEN,
+    Hub,
+    hub_server,
+    payload,
+    post_meta,
+    unique,
+    wa_message,
+)
 from web import media_links
 from web.worker import run_once
 
@@ -313,3 +331,70 @@ async def test_an_operators_file_reaches_whatsapp_by_upload_then_media_id(hub: H
         "document": {"id": "wa-media-1", "filename": "offer.pdf", "caption": "Our offer"},
     }
     assert (await hub.message(r.json()["id"])).status == "sent"
+
+
+async def test_an_operators_file_reaches_messenger_as_a_signed_public_link(hub: Hub) -> None:
+    channel = await hub.channel("messenger")
+    data = payload("messenger_text.json")
+    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
+    data["entry"][0]["messaging"][0]["sender"]["id"] = psid = unique("65")
+    assert (await post_meta(hub, channel, data)).status_code == 200
+    [inbound] = await hub.messages(channel)
+    conv = inbound.conversation_id
+    file_id = (await upload(hub.owner, conv, png(), "map.png")).json()["id"]
+    r = await hub.owner.post(f"/api/conversations/{conv}/messages", json={"attachments": [file_id]})
+    assert r.status_code == 201, r.text
+    sent: list[dict[str, Any]] = []
+
+    def graph(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body.get("recipient", {}).get("id") != psid:
+            return httpx.Response(400, json={"error": {"code": 100, "message": "not mine"}})
+        sent.append(body["message"])
+        return httpx.Response(200, json={"message_id": unique("m_")})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(graph)) as client:
+        await run_once(hub.services, client=client)
+    [message] = sent
+    link = message["attachment"]["payload"]["url"]
+    assert message["attachment"]["type"] == "image"
+    assert link.startswith(hub.live.url + "/api/files/signed/")
+    async with new_client(hub.live.url) as provider:  # Meta fetches it without credentials
+        fetched = await provider.get(link)
+    assert fetched.status_code == 200 and fetched.content == png()
+
+
+async def test_retention_removes_uploads_never_sent_and_files_without_rows(hub: Hub) -> None:
+    widget = await widget_channel(hub.owner)
+    session = await visitor_session(hub.owner, widget)  # a visitor who never writes
+    unsent = (await visitor_upload(hub.live, session["visitor_token"], png())).json()["id"]
+    conv, _ = await conversation(hub.owner)
+    kept = (await upload(hub.owner, conv, PDF, "kept.pdf")).json()["id"]
+    root, workspace = media_root(hub), hub.owner.workspace_id
+    stray = root / workspace / "md_leftover"
+    stray.write_bytes(b"a file whose row is gone")
+    report = await purge_expired(
+        hub.services.engine, as_of=utcnow() + timedelta(days=2), media_dir=root
+    )
+    assert report.media_files >= 1
+    assert not (root / workspace / unsent).exists() and not stray.exists()
+    assert (root / workspace / kept).exists()
+    assert {r.id for r in await media_rows(hub, workspace)} >= {kept}
+    assert unsent not in {r.id for r in await media_rows(hub, workspace)}
+
+
+async def test_a_visitor_sends_their_file_over_the_socket_and_never_anothers(hub: Hub) -> None:
+    _, session = await conversation(hub.owner)
+    _, other = await conversation(hub.owner)
+    file_id = (await visitor_upload(hub.live, session["visitor_token"], png())).json()["id"]
+    socket = await visitor_socket(session["ws_url"])
+    await socket.send({"type": "send", "ref": "f", "attachments": [file_id]})
+    ack = await socket.wait_for(type="ack", ref="f")
+    assert [a["media_id"] for a in ack["message"]["attachments"]] == [file_id]
+    assert ack["message"]["text"] == ""
+    thief = await visitor_socket(other["ws_url"])
+    await thief.send({"type": "send", "ref": "t", "text": "mine now", "attachments": [file_id]})
+    refused = await thief.wait_for(type="error", ref="t")
+    assert refused["code"] == "not_found"
+    await socket.send({"type": "send", "ref": "e", "attachments": []})
+    assert (await socket.wait_for(type="error", ref="e"))["code"] == "bad_frame"
