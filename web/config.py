@@ -324,6 +324,7 @@ def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Se
         media_max_bytes=_int(
             env, "INVIARO_MEDIA_MAX_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024
         ),
+        media_link_s=_int(env, "INVIARO_MEDIA_LINK_S", 300, 10, 3600),
     )
     return _with_mail(_with_backups(_with_billing(_with_ai(settings, env), env), env), env)
 
