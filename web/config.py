@@ -71,6 +71,7 @@ class Settings:
     limit_api: Limit = Limit(3000, 60)  # API requests per operator (cookie or API token)
     limit_password_reset: Limit = Limit(5, 3600)  # reset requests per email, and x4 per address
     limit_account_links: Limit = Limit(30, 15 * 60)  # invite/reset link uses per address
+    limit_uploads: Limit = Limit(100, 3600)  # files per visitor or operator, and per address
     visitor_sockets: int = 10  # sockets open at once per visitor token, per process
     # OAuth clients for calendar connections (docs/calendars.md); unset: connecting refused.
     google_client_id: str | None = None
@@ -181,6 +182,7 @@ _LIMITS = {
     "limit_api": "INVIARO_LIMIT_API",
     "limit_password_reset": "INVIARO_LIMIT_PASSWORD_RESET",
     "limit_account_links": "INVIARO_LIMIT_ACCOUNT_LINKS",
+    "limit_uploads": "INVIARO_LIMIT_UPLOADS",
 }
 
 

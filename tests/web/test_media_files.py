@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.model import utcnow
+from hub.ratelimit import Limit
 from storage import models as m
 from storage.retention import purge_expired
 from tests.conftest import LiveServer
@@ -398,3 +399,16 @@ async def test_a_visitor_sends_their_file_over_the_socket_and_never_anothers(hub
     assert refused["code"] == "not_found"
     await socket.send({"type": "send", "ref": "e", "attachments": []})
     assert (await socket.wait_for(type="error", ref="e"))["code"] == "bad_frame"
+
+
+async def test_uploads_past_the_limit_are_refused_with_429(db_url: str) -> None:
+    async with hub_server(db_url, limit_uploads=Limit(2, 3600)) as small:
+        conv, session = await conversation(small.owner)
+        for _ in range(2):
+            assert (await upload(small.owner, conv, PDF, "a.pdf")).status_code == 201
+        refused = await upload(small.owner, conv, PDF, "a.pdf")
+        assert (refused.status_code, refused.json()["error"]) == (429, "rate_limited")
+        assert "retry-after" in refused.headers
+        # The same address is spent for the visitor too.
+        visitor = await visitor_upload(small.live, session["visitor_token"], png())
+        assert visitor.status_code == 429

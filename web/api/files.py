@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from storage import ledger, media
 from storage import models as m
-from web import media_links
+from web import limits, media_links
 from web.api.widget import Visitor, read_token
 from web.app_state import services_of
 from web.auth.context import require
@@ -137,6 +137,7 @@ async def upload(request: Request) -> Response:
         )
     if conv is None:
         raise ApiError(404, "not_found", "There is no such conversation.")
+    await limits.upload(request, principal.operator_id)
     return await _store(request, principal.workspace_id, conv.id, conv.contact_id)
 
 
@@ -144,6 +145,7 @@ async def upload(request: Request) -> Response:
 async def visitor_upload(request: Request) -> Response:
     """``POST /api/widget/files?name=``: a visitor's upload into their own conversation."""
     visitor = await _visitor(request)
+    await limits.upload(request, visitor.contact_id)
     return await _store(request, visitor.workspace_id, visitor.conversation_id, visitor.contact_id)
 
 

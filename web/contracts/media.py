@@ -35,6 +35,9 @@ UNSUPPORTED = Fault(
 )
 EMPTY = Fault(400, "empty", "The body is empty.")
 VISITOR_REFUSED = Fault(403, "forbidden", "The visitor token is not valid, or was erased.")
+RATE_LIMITED = Fault(
+    429, "rate_limited", "Too many files from this uploader or address (INVIARO_LIMIT_UPLOADS)."
+)
 
 
 class StoredFile(msgspec.Struct):
@@ -74,7 +77,7 @@ UPLOAD_FILE = Operation(
     body_media_types=("application/octet-stream", "image/*", "audio/*", "video/*", "*/*"),
     body_description="The file's bytes, raw (no multipart); its type is read from them.",
     answers=_UPLOAD_ANSWER,
-    faults=(EMPTY, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, TOO_LARGE, UNSUPPORTED),
+    faults=(EMPTY, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, TOO_LARGE, UNSUPPORTED, RATE_LIMITED),
 )
 
 UPLOAD_VISITOR_FILE = Operation(
@@ -88,7 +91,7 @@ UPLOAD_VISITOR_FILE = Operation(
     body_media_types=("application/octet-stream", "image/*", "audio/*", "video/*", "*/*"),
     body_description="The file's bytes, raw (no multipart); its type is read from them.",
     answers=_UPLOAD_ANSWER,
-    faults=(EMPTY, VISITOR_REFUSED, TOO_LARGE, UNSUPPORTED),
+    faults=(EMPTY, VISITOR_REFUSED, TOO_LARGE, UNSUPPORTED, RATE_LIMITED),
 )
 
 _THUMB = Param("thumb", kind=bool, description="The image's thumbnail instead of the file.")
