@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -35,10 +36,12 @@ from tests.web.test_media_types import png
 from tests.web.test_webhooks import (
     ACCESS_TOKEN,
     Hub,
+    body_of,
     hub_server,
     payload,
     post_meta,
     unique,
+    viber_headers,
     wa_message,
 )
 from web import media_links
@@ -412,3 +415,38 @@ async def test_uploads_past_the_limit_are_refused_with_429(db_url: str) -> None:
         # The same address is spent for the visitor too.
         visitor = await visitor_upload(small.live, session["visitor_token"], png())
         assert visitor.status_code == 429
+
+
+async def test_an_operators_file_reaches_viber_as_a_signed_public_link(hub: Hub) -> None:
+    channel = await hub.channel("viber")
+    data = payload("viber_message_text.json")
+    data["message_token"] = int(uuid.uuid4().int % 10**17)
+    data["sender"]["id"] = viber_id = unique("vb")
+    body = body_of(data)
+    async with hub.live.client() as client:
+        headers = viber_headers(body)
+        response = await client.post(f"/webhooks/viber/{channel}", content=body, headers=headers)
+        assert response.status_code == 200
+    [inbound] = await hub.messages(channel)
+    conv = inbound.conversation_id
+    file_id = (await upload(hub.owner, conv, PDF, "terms.pdf")).json()["id"]
+    r = await hub.owner.post(
+        f"/api/conversations/{conv}/messages", json={"text": "Terms", "attachments": [file_id]}
+    )
+    assert r.status_code == 201, r.text
+    sent: list[dict[str, Any]] = []
+
+    def viber(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body.get("receiver") != viber_id:
+            return httpx.Response(200, json={"status": 6, "status_message": "not mine"})
+        sent.append(body)
+        return httpx.Response(200, json={"status": 0, "message_token": len(sent)})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(viber)) as client:
+        await run_once(hub.services, client=client)
+    files = [s for s in sent if s["type"] == "file"]
+    assert [(f["file_name"], f["size"]) for f in files] == [("terms.pdf", len(PDF))]
+    assert files[0]["media"].startswith(hub.live.url + "/api/files/signed/")
+    async with new_client(hub.live.url) as provider:
+        assert (await provider.get(files[0]["media"])).content == PDF
