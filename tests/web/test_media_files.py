@@ -450,3 +450,18 @@ async def test_an_operators_file_reaches_viber_as_a_signed_public_link(hub: Hub)
     assert files[0]["media"].startswith(hub.live.url + "/api/files/signed/")
     async with new_client(hub.live.url) as provider:
         assert (await provider.get(files[0]["media"])).content == PDF
+
+
+async def test_no_visitor_file_before_consent_where_the_workspace_asks_for_it(hub: Hub) -> None:
+    async with new_client(hub.live.url) as client:
+        owner = await signup(client)
+        asked = await owner.client.put(
+            "/api/workspace/consent",
+            json={"enabled": True, "text": "We keep your messages to answer you."},
+            headers=owner.csrf,
+        )
+        assert asked.status_code == 200, asked.text
+        session = await visitor_session(owner, await widget_channel(owner))
+        r = await visitor_upload(hub.live, session["visitor_token"], png())
+        assert (r.status_code, r.json()["error"]) == (403, "consent_required")
+        assert await media_rows(hub, owner.workspace_id) == []

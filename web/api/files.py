@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from hub.service import VisitorPrincipal
 from storage import ledger, media
 from storage import models as m
 from web import limits, media_links
@@ -145,6 +146,14 @@ async def upload(request: Request) -> Response:
 async def visitor_upload(request: Request) -> Response:
     """``POST /api/widget/files?name=``: a visitor's upload into their own conversation."""
     visitor = await _visitor(request)
+    check = services_of(request).hub.consent_check
+    if check is not None:  # where consent is asked, no file before a yes (as for messages)
+        principal = VisitorPrincipal(
+            visitor.workspace_id, visitor.conversation_id, visitor.channel_id, visitor.contact_id
+        )
+        refusal = await check(principal)
+        if refusal is not None:
+            raise ApiError(403, "consent_required", refusal)
     await limits.upload(request, visitor.contact_id)
     return await _store(request, visitor.workspace_id, visitor.conversation_id, visitor.contact_id)
 

@@ -34,7 +34,12 @@ UNSUPPORTED = Fault(
     "and plain text (never HTML, SVG or scripts). The Content-Type sent is not believed.",
 )
 EMPTY = Fault(400, "empty", "The body is empty.")
-VISITOR_REFUSED = Fault(403, "forbidden", "The visitor token is not valid, or was erased.")
+VISITOR_REFUSED = Fault(
+    403,
+    "forbidden",
+    "The visitor token is not valid, or was erased (`forbidden`); the workspace asks for "
+    "consent and the visitor has not agreed (`consent_required`).",
+)
 RATE_LIMITED = Fault(
     429, "rate_limited", "Too many files from this uploader or address (INVIARO_LIMIT_UPLOADS)."
 )
