@@ -349,8 +349,10 @@ async def sweep_files(engine: AsyncEngine, files: MediaFiles, now: datetime | No
     candidates = await asyncio.to_thread(_old_files, files.root, cutoff)
     if not candidates:
         return 0
-    ids = {p.name.split(".", 1)[0] for p in candidates if not p.name.startswith(".")}
-    known = set(await find(engine, ids)) if ids else set()
+    ids = sorted({p.name.split(".", 1)[0] for p in candidates if not p.name.startswith(".")})
+    known: set[str] = set()
+    for start in range(0, len(ids), 500):  # a bounded IN list per query
+        known.update(await find(engine, ids[start : start + 500]))
     doomed = [p for p in candidates if p.name.split(".", 1)[0] not in known]
     await asyncio.to_thread(_unlink_all, doomed)
     return len([p for p in doomed if ".thumb" not in p.name])
