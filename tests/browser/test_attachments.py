@@ -227,5 +227,6 @@ async def test_a_pasted_image_and_a_dropped_file_go_with_the_reply(
     await wait_until(lambda: loaded(visitor_image))
     document = page.locator("[data-inviaro-widget] li a.file", has_text="terms.pdf")
     await expect(document).to_be_visible()
+    await screenshot(page, "attachments-widget-received")
     await screenshot(inbox_page, "attachments-inbox-sent")
     assert watch.problems() == [] and inbox_watch.problems() == []
