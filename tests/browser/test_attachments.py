@@ -230,3 +230,32 @@ async def test_a_pasted_image_and_a_dropped_file_go_with_the_reply(
     await screenshot(page, "attachments-widget-received")
     await screenshot(inbox_page, "attachments-inbox-sent")
     assert watch.problems() == [] and inbox_watch.problems() == []
+
+
+async def test_a_refused_file_says_why_and_leaves_nothing_to_send(
+    context: Any, site: WidgetSite, tmp_path: Path
+) -> None:
+    page, _ = await open_page(context, site.page("refused"))
+    await open_widget(page)
+    await page.get_by_role("textbox", name="Type your message").fill("Hello")
+    await page.get_by_role("textbox", name="Type your message").press("Enter")
+    conversation = await site.conversation_id()
+    page_file = tmp_path / "invoice.png"
+    page_file.write_bytes(b"<html><script>alert(document.cookie)</script></html>")
+
+    await signed_in(context, site.live, site.owner.client)
+    inbox_page, _ = await open_page(context, f"{site.live.url}/inbox")
+    await inbox_page.locator(f'#conversation-list button[data-id="{conversation}"]').click()
+    await inbox_page.locator("#reply-file").set_input_files(str(page_file))
+    await expect(inbox_page.locator(".toast.error")).to_contain_text(
+        "Could not attach invoice.png: This kind of file cannot be uploaded"
+    )
+    await expect(inbox_page.locator("#reply-files")).to_be_hidden()
+    await screenshot(inbox_page, "attachments-refused")
+    # A browser shows the visitor the same sentence.
+    await page.locator("[data-inviaro-widget] input[type=file]").set_input_files(str(page_file))
+    await expect(page.locator("[data-inviaro-widget] .status")).to_contain_text(
+        "Not sent: This kind of file cannot be uploaded"
+    )
+    items = await site.messages(conversation)
+    assert [m["attachments"] for m in items] == [[]]
