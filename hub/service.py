@@ -66,8 +66,9 @@ class VisitorPrincipal:
 Principal = OperatorPrincipal | VisitorPrincipal
 # (workspace id, a note's text) -> the ids of the workspace's operators it @mentions.
 MentionResolver = Callable[[str, str], Awaitable[list[str]]]
-# (workspace id, conversation id, media ids) -> those files as a message's attachments.
-AttachmentResolver = Callable[[str, str, tuple[str, ...]], Awaitable[tuple[Attachment, ...]]]
+# (workspace id, conversation id, media ids, private) -> those files as a message's
+# attachments (a message that is not a private note shares them with the contact).
+AttachmentResolver = Callable[[str, str, tuple[str, ...], bool], Awaitable[tuple[Attachment, ...]]]
 
 
 def topics_of(msg: Message) -> tuple[str, ...]:

@@ -209,7 +209,7 @@ class Session:
     async def _send(self, frame: Send) -> list[Frame]:
         p = self.principal
         conv = await self._conversation(frame.conversation_id)
-        attachments = await self._attachments(conv, frame.attachments)
+        attachments = await self._attachments(conv, frame.attachments, frame.private)
         if isinstance(p, VisitorPrincipal):
             if frame.private:
                 raise ProtocolError("forbidden", "only operators write private notes")
@@ -257,7 +257,9 @@ class Session:
         self._remember(conv)
         return [frames.ack(frame.ref, result.message)]
 
-    async def _attachments(self, conv: str, media_ids: tuple[str, ...]) -> tuple[Attachment, ...]:
+    async def _attachments(
+        self, conv: str, media_ids: tuple[str, ...], private: bool
+    ) -> tuple[Attachment, ...]:
         """The files a send names, each one uploaded into this conversation."""
         if not media_ids:
             return ()
@@ -265,7 +267,7 @@ class Session:
         if resolve is None:
             raise ProtocolError("bad_frame", "this hub keeps no files")
         try:
-            return await resolve(self.principal.workspace_id, conv, media_ids)
+            return await resolve(self.principal.workspace_id, conv, media_ids, private)
         except LookupError:
             raise ProtocolError("not_found", "no such file in this conversation") from None
 

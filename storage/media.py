@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.ids import new_id
@@ -288,8 +288,9 @@ async def insert(
     name: str,
     received: Received,
     thumbnail: str | None,
+    shared: bool,
 ) -> dict[str, Any]:
-    """Record a kept file; returns its row as a dict."""
+    """Record a kept file; returns its row as a dict. ``shared``: the contact may open it."""
     row = {
         "id": media_id,
         "workspace_id": workspace_id,
@@ -300,6 +301,7 @@ async def insert(
         "name": name,
         "sha256": received.sha256,
         "thumbnail": thumbnail,
+        "shared": shared,
         "created_at": utcnow(),
     }
     async with engine.begin() as conn:
@@ -309,6 +311,14 @@ async def insert(
 
 def new_media_id() -> str:
     return new_id("md_")
+
+
+async def share(engine: AsyncEngine, media_ids: Iterable[str]) -> None:
+    """The contact may open these files now: a message to them carries them."""
+    ids = list(media_ids)
+    if ids:
+        async with engine.begin() as conn:
+            await conn.execute(update(T_MEDIA).where(T_MEDIA.c.id.in_(ids)).values(shared=True))
 
 
 async def find(engine: AsyncEngine, media_ids: Iterable[str]) -> dict[str, Any]:

@@ -804,6 +804,9 @@ class Media(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     # The file's thumbnail beside it (images only), relative to the media directory.
     thumbnail: Mapped[str | None] = mapped_column(String(200))
+    # The contact may open it: they sent it, or an operator sent it to them (a file only
+    # ever attached to private notes stays the operators').
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

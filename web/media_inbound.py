@@ -182,6 +182,7 @@ async def _download(
         name=name,
         received=received,
         thumbnail=thumbnail,
+        shared=True,
     )
     stored = attachment_of(_Row(row))
     return Attachment(

@@ -95,7 +95,7 @@ def resolver(services: Services) -> Any:
     """The hub's ``resolve_attachments``: media ids of one conversation as attachments."""
 
     async def resolve(
-        workspace_id: str, conversation_id: str, media_ids: tuple[str, ...]
+        workspace_id: str, conversation_id: str, media_ids: tuple[str, ...], private: bool
     ) -> tuple[Attachment, ...]:
         rows = await media.find(services.engine, media_ids)
         found = []
@@ -108,6 +108,8 @@ def resolver(services: Services) -> Any:
             ):
                 raise LookupError(media_id)
             found.append(attachment_of(row))
+        if not private:
+            await media.share(services.engine, media_ids)
         return tuple(found)
 
     return resolve

@@ -465,3 +465,23 @@ async def test_no_visitor_file_before_consent_where_the_workspace_asks_for_it(hu
         r = await visitor_upload(hub.live, session["visitor_token"], png())
         assert (r.status_code, r.json()["error"]) == (403, "consent_required")
         assert await media_rows(hub, owner.workspace_id) == []
+
+
+async def test_a_file_on_a_private_note_stays_the_operators(hub: Hub) -> None:
+    conv, session = await conversation(hub.owner)
+    file_id = (await upload(hub.owner, conv, PDF, "internal.pdf")).json()["id"]
+    link = f"/api/widget/files/{file_id}"
+    headers = {"X-Visitor-Token": session["visitor_token"]}
+    async with new_client(hub.live.url) as visitor:
+        assert (await visitor.get(link, headers=headers)).status_code == 404  # not sent yet
+        note = await hub.owner.post(
+            f"/api/conversations/{conv}/messages",
+            json={"text": "for us", "attachments": [file_id], "private": True},
+        )
+        assert note.status_code == 201, note.text
+        assert (await visitor.get(link, headers=headers)).status_code == 404
+        reply = await hub.owner.post(
+            f"/api/conversations/{conv}/messages", json={"attachments": [file_id]}
+        )
+        assert reply.status_code == 201, reply.text
+        assert (await visitor.get(link, headers=headers)).status_code == 200

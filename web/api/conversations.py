@@ -117,7 +117,7 @@ async def _send(
     hub = request.app.state.services.hub
     try:
         attachments = (
-            await hub.resolve_attachments(principal.workspace_id, conv.id, media_ids)
+            await hub.resolve_attachments(principal.workspace_id, conv.id, media_ids, private)
             if media_ids
             else ()
         )

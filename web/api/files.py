@@ -42,7 +42,12 @@ def _files(request: Request) -> media.MediaFiles:
 
 
 async def _store(
-    request: Request, workspace_id: str, conversation_id: str, contact_id: str | None
+    request: Request,
+    workspace_id: str,
+    conversation_id: str,
+    contact_id: str | None,
+    *,
+    by_contact: bool,
 ) -> Response:
     """Receive the body as a file of this conversation; 201 with its reference."""
     services = services_of(request)
@@ -82,6 +87,7 @@ async def _store(
         name=name,
         received=received,
         thumbnail=thumbnail,
+        shared=by_contact,
     )
     attachment = media_links.attachment_of(_Row(row))
     body = {
@@ -139,7 +145,7 @@ async def upload(request: Request) -> Response:
     if conv is None:
         raise ApiError(404, "not_found", "There is no such conversation.")
     await limits.upload(request, principal.operator_id)
-    return await _store(request, principal.workspace_id, conv.id, conv.contact_id)
+    return await _store(request, principal.workspace_id, conv.id, conv.contact_id, by_contact=False)
 
 
 @declare(contract.UPLOAD_VISITOR_FILE)
@@ -155,7 +161,9 @@ async def visitor_upload(request: Request) -> Response:
         if refusal is not None:
             raise ApiError(403, "consent_required", refusal)
     await limits.upload(request, visitor.contact_id)
-    return await _store(request, visitor.workspace_id, visitor.conversation_id, visitor.contact_id)
+    return await _store(
+        request, visitor.workspace_id, visitor.conversation_id, visitor.contact_id, by_contact=True
+    )
 
 
 @declare(contract.OPEN_FILE)
@@ -184,6 +192,7 @@ async def visitor_link(request: Request) -> Response:
         row is None
         or row.workspace_id != visitor.workspace_id
         or row.conversation_id != visitor.conversation_id
+        or not row.shared  # an operator's file not (yet) sent to them: a note's, say
     ):
         raise ApiError(404, "not_found", _NO_FILE)
     return JSONResponse(media_links.links(services_of(request), row))
