@@ -31,6 +31,7 @@ SUBPROTOCOLS: dict[str, Format] = {"inviaro.json": "json", "inviaro.msgpack": "m
 MAX_FRAME_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 10_000
 MAX_ID_CHARS = 64
+MAX_ATTACHMENTS = 10  # files on one message
 _MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
 
 
@@ -63,6 +64,8 @@ class Send:
     # A visitor's tap on an option a flow offered: its value.
     option: str | None = None
     private: bool = False  # an operator's note: never reaches the visitor or a channel
+    # Files uploaded beforehand (``POST …/files``), by media id; then text may be empty.
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +139,16 @@ def decode_client_frame(
         raise ProtocolError("bad_frame", "type must be a string", ref)
     try:
         if kind == "send":
+            attachments = _attachments(obj)
             return Send(
                 ref,
                 _opt_id(obj, "conversation_id"),
-                _text(obj.get("text")),
+                _text(obj.get("text"), empty_ok=bool(attachments)),
                 _opt_id(obj, "client_id"),
                 obj.get("confirm_objection") is not None and _bool(obj, "confirm_objection"),
                 _opt_id(obj, "option"),
                 "private" in obj and _bool(obj, "private"),
+                attachments,
             )
         if kind == "typing":
             return Typing(_opt_id(obj, "conversation_id"), _bool(obj, "active"))
@@ -207,7 +212,18 @@ def _opt_id(obj: dict[Any, Any], key: str) -> str | None:
     return None if obj.get(key) is None else _id(obj, key)
 
 
-def _text(value: object) -> str:
+def _attachments(obj: dict[Any, Any]) -> tuple[str, ...]:
+    value = obj.get("attachments")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        raise ProtocolError("bad_frame", f"attachments must list at most {MAX_ATTACHMENTS} ids")
+    return tuple(_id({"attachment": item}, "attachment") for item in value)
+
+
+def _text(value: object, *, empty_ok: bool = False) -> str:
+    if empty_ok and (value is None or value == ""):
+        return ""
     if not isinstance(value, str) or not value.strip():
         raise ProtocolError("bad_frame", "text must be a non-empty string")
     if len(value) > MAX_TEXT_CHARS:

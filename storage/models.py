@@ -783,3 +783,41 @@ class CsatRating(Base):
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None]
+
+
+class Media(Base):
+    """A file the hub keeps (:mod:`storage.media`): the bytes live on disk under the media
+    directory, named by this row's id; the row says whose they are and what they are.
+
+    ``conversation_id`` and ``contact_id`` carry no foreign key: a widget visitor may upload
+    before their first message creates either. Erasure and retention delete rows by these
+    columns, and the files with them (:func:`storage.media.sweep_files`)."""
+
+    __tablename__ = "media"
+    id: Mapped[str] = _id("md_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    conversation_id: Mapped[str | None] = mapped_column(ID, index=True)
+    contact_id: Mapped[str | None] = mapped_column(ID, index=True)
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # The file's thumbnail beside it (images only), relative to the media directory.
+    thumbnail: Mapped[str | None] = mapped_column(String(200))
+    # The contact may open it: they sent it, or an operator sent it to them (a file only
+    # ever attached to private notes stays the operators').
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class MediaFetch(Base):
+    """An inbound message whose provider media could not be downloaded into media storage
+    yet (:mod:`web.media_inbound`): retried by the worker until it works or gives up; the
+    message keeps the provider's reference meanwhile."""
+
+    __tablename__ = "media_fetches"
+    message_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))

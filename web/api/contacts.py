@@ -12,6 +12,7 @@ After an erasure commits, a :class:`hub.gone.Gone` naming its conversations is a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from starlette.routing import Route
 from hub.gone import gone
 from hub.store import NotFound
 from storage import privacy, processing
+from storage.media import MediaFiles
 from web import audit, backups, booking
 from web.api.validate import query_limit
 from web.auth.context import MANAGERS, Principal, require
@@ -163,7 +165,11 @@ async def erase_contact(request: Request) -> Response:
         len(report.conversation_ids),
         report.messages,
     )
-    # The rows are gone; their appointments at the provider go too (best effort).
+    # The rows are gone: their files go from disk now, their appointments at the
+    # provider too (best effort).
+    await asyncio.to_thread(
+        MediaFiles(services.settings.media_path).remove, who.workspace_id, report.media_ids
+    )
     await booking.cancel_events(services, events)
     await announce(services, gone("contact_erased", "conversation", *report.conversation_ids))
     await backups.sync_ledger(services)  # the erasure reaches the ledger beside the backups now

@@ -110,9 +110,21 @@ async def _send(
     client_id: str | None,
     payload: dict[str, Any] | None = None,
     private: bool = False,
+    media_ids: tuple[str, ...] = (),
 ) -> Response:
     """Hand the operator's message to the hub: 201 when stored now, 200 when ``client_id``
     names one already stored."""
+    hub = request.app.state.services.hub
+    try:
+        attachments = (
+            await hub.resolve_attachments(principal.workspace_id, conv.id, media_ids, private)
+            if media_ids
+            else ()
+        )
+    except LookupError:
+        raise ApiError(
+            422, "invalid", "attachments must name files uploaded into this conversation."
+        ) from None
     try:
         result = await request.app.state.services.hub.accept(
             Inbound(
@@ -121,6 +133,7 @@ async def _send(
                 direction="out",
                 author=Author("operator", principal.operator_id, principal.name),
                 text=text,
+                attachments=attachments,
                 conversation_id=conv.id,
                 client_id=client_id,
                 payload=payload,
@@ -338,6 +351,8 @@ async def post_message(request: Request) -> Response:
     channel, no visitor; the reply window does not apply to it)."""
     principal = await require(request)
     body = await parse_body(request, conversations_contract.NewMessage)
+    if not body.text.strip() and not body.attachments:
+        raise ApiError(422, "invalid", "A message needs text or attachments.")
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         if not body.private:
@@ -345,7 +360,15 @@ async def post_message(request: Request) -> Response:
                 session, conv, {"confirm_objection": body.confirm_objection}
             )
             await check_reply_window(session, conv)
-    return await _send(request, principal, conv, body.text, body.client_id, private=body.private)
+    return await _send(
+        request,
+        principal,
+        conv,
+        body.text,
+        body.client_id,
+        private=body.private,
+        media_ids=tuple(body.attachments),
+    )
 
 
 @declare(conversations_contract.RETRY_MESSAGE)

@@ -86,6 +86,20 @@ class Attachment(msgspec.Struct):
     mime: str | None
     name: str | None
     size: int | None
+    media_id: (
+        Annotated[
+            str,
+            Meta(
+                description="A file the hub keeps: `url` (`/api/files/{media_id}`) answers with a short-lived signed link to it."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    thumbnail_url: (
+        Annotated[str, Meta(description="An image's preview, like `url` (null: none).")]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class MessageOptionsItem(msgspec.Struct):

@@ -68,11 +68,20 @@ class ListMessagesReply(msgspec.Struct):
 class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     """``POST /api/conversations/{id}/messages``: a reply, or with ``private`` a note."""
 
-    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+    text: Annotated[
+        str, Meta(max_length=10_000, description="May be empty when `attachments` are given.")
+    ] = ""
     client_id: (
         Annotated[str, Meta(min_length=1, max_length=64, description="Makes a resend idempotent.")]
         | None
     ) = None
+    attachments: Annotated[
+        list[Annotated[str, Meta(min_length=1, max_length=64)]],
+        Meta(
+            max_length=10,
+            description="Ids of files uploaded into this conversation (`POST /api/conversations/{id}/files`).",
+        ),
+    ] = []
     private: Annotated[
         bool,
         Meta(

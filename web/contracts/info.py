@@ -69,6 +69,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "scheme": "bearer",
         "description": "An API token from POST /api/tokens; needs no CSRF token.",
     },
+    "visitorToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Visitor-Token",
+        "description": "A widget visitor's visitor_token (POST /api/widget/sessions): their own conversation's files only.",
+    },
     "ingestToken": {
         "type": "http",
         "scheme": "bearer",
@@ -147,7 +153,8 @@ WEBSOCKET: dict[str, Any] = {
             "fields": {
                 "ref": "string (<= 64) or integer",
                 "conversation_id": "string (operators; visitors omit it)",
-                "text": "string, 1..10000 characters",
+                "text": "string, 1..10000 characters (may be empty or left out with attachments)",
+                "attachments": "optional list of up to 10 media ids uploaded into this conversation (POST /api/conversations/{id}/files, or POST /api/widget/files for visitors); another conversation's file is error not_found",
                 "client_id": "optional string (<= 64): makes a resend idempotent",
                 "confirm_objection": "optional boolean (operators): send even though the contact objected to being contacted; without it such a send gets error contact_objected",
                 "option": "optional string (visitors): the value of an option a flow offered, when the visitor tapped it; the flow picks that option",

@@ -14,6 +14,7 @@ import { hideContact, setContactHooks, showContact } from "./contact.js";
 import { attachCanned } from "./canned.js";
 import { aiConversationOpened, setupAi } from "./ai_assist.js";
 import { setupNotifications, showUnread } from "./notify.js";
+import { setupAttachments } from "./attach.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -335,6 +336,7 @@ async function openConversation(id) {
   renderThreadHead();
   renderTyping();
   dom.reply.value = sessionStorage.getItem("inviaro.draft." + id) || "";
+  files.clear(); // uploads belong to the conversation they were made in
   updateCount();
   renderList();
   showContact(conv.contact.id, conv.id);
@@ -535,12 +537,16 @@ function attachmentNode(att) {
   const url = safeUrl(att.url);
   const label = `${att.name || "attachment"}${att.size ? " (" + formatBytes(att.size) + ")" : ""}`;
   if (!url) return el("span", { class: "attachment" }, label);
-  const link = el("a", { href: url.href, target: "_blank", rel: "noopener noreferrer", class: "attachment" });
+  const link = el("a", { href: url.href, target: "_blank", rel: "noopener noreferrer", class: "attachment", title: label });
   const mime = String(att.mime || "");
-  if (mime.startsWith("image/") && url.origin === location.origin) {
-    link.append(el("img", { src: url.href, alt: att.name || "image", loading: "lazy", class: "preview" }));
+  // A file the hub keeps has a thumbnail for images; provider media shows as it is.
+  const preview = att.thumbnail_url ? safeUrl(att.thumbnail_url) : att.media_id ? null : url;
+  if (mime.startsWith("image/") && preview && preview.origin === location.origin) {
+    link.append(el("img", { src: preview.href, alt: att.name || "image", loading: "lazy", class: "preview" }));
   } else {
-    link.append("📎 ", label);
+    link.classList.add("file-chip");
+    link.append(el("span", { class: "chip-name", dir: "auto" }, att.name || "attachment"),
+      att.size ? el("small", {}, formatBytes(att.size)) : null);
   }
   return link;
 }
@@ -681,6 +687,11 @@ dom.tagForm.addEventListener("submit", (event) => {
 
 // ---------------------------------------------------------------- replying
 
+const files = setupAttachments({
+  form: dom.replyForm, textarea: dom.reply, button: $("attach"), input: $("reply-file"),
+  list: $("reply-files"), conversation: () => state.current,
+});
+
 function saveDraft() {
   if (!state.current) return;
   const key = "inviaro.draft." + state.current;
@@ -698,7 +709,12 @@ function updateCount() {
 function sendReply() {
   const id = state.current;
   const text = dom.reply.value.trim();
-  if (!id || !text) return;
+  const attachments = files.ready();
+  if (!id || (!text && !attachments.length)) return;
+  if (files.busy()) {
+    toast("Wait a moment: a file is still uploading.", "info");
+    return;
+  }
   if (text.length > MAX_TEXT) {
     toast(`A reply can be at most ${MAX_TEXT} characters.`, "error");
     return;
@@ -707,11 +723,12 @@ function sendReply() {
   const clientId = crypto.randomUUID();
   const local = {
     local: true, key: "local:" + clientId, client_id: clientId, conversation_id: id, direction: "out",
-    author: { kind: "operator", id: me.id, name: me.name }, text, attachments: [], status: "sending",
+    author: { kind: "operator", id: me.id, name: me.name }, text, attachments, status: "sending",
     created_at: new Date().toISOString(), at: Date.now(), ref: null, timer: null,
     private: dom.replyPrivate.checked,
   };
   thread.pending.set(clientId, local);
+  files.clear();
   dom.reply.value = "";
   saveDraft();
   updateCount();
@@ -731,6 +748,7 @@ function transmit(local) {
   state.refs.set(local.ref, local);
   const frame = { type: "send", ref: local.ref, conversation_id: local.conversation_id, text: local.text, client_id: local.client_id };
   if (local.private) frame.private = true;
+  if (local.attachments.length) frame.attachments = local.attachments.map((a) => a.media_id);
   if (socket.send(frame)) {
     local.timer = setTimeout(() => failLocal(local, "No answer from the server."), ACK_TIMEOUT_MS);
   }
