@@ -60,6 +60,7 @@ def workspace_json(workspace: Workspace) -> dict[str, Any]:
         "require_2fa": workspace.require_2fa,
         "ai_enabled": workspace.ai_enabled,
         "ai_monthly_tokens": workspace.ai_monthly_tokens,
+        "csat_enabled": workspace.csat_enabled,
         "created_at": rfc3339(workspace.created_at),
     }
 

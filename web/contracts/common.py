@@ -50,6 +50,15 @@ class Workspace(msgspec.Struct):
         ]
         | UnsetType
     ) = UNSET
+    csat_enabled: (
+        Annotated[
+            bool,
+            Meta(
+                description="Contacts are asked to rate a resolved conversation (1-5). True by default."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     ai_provider: (
         Annotated[
             WorkspaceAiProvider | None,

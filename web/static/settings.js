@@ -74,6 +74,7 @@ async function loadWorkspace() {
     workspaceForm.elements.retention_days.value = ws.retention_days ?? "";
     workspaceForm.elements.allowed_origins.value = (ws.allowed_origins || []).join("\n");
     workspaceForm.elements.require_2fa.checked = Boolean(ws.require_2fa);
+    workspaceForm.elements.csat_enabled.checked = ws.csat_enabled !== false;
   } catch (err) {
     report(err, "Could not load the workspace");
   }
@@ -117,6 +118,7 @@ workspaceForm.addEventListener("submit", async (event) => {
     retention_days: days === "" ? null : Number(days),
     allowed_origins: f.allowed_origins.value.split(/\s+/).map((s) => s.trim()).filter(Boolean),
     require_2fa: f.require_2fa.checked,
+    csat_enabled: f.csat_enabled.checked,
   };
   busy(workspaceForm, true);
   try {
