@@ -33,6 +33,7 @@ T_TOKEN = table_of(m.ApiToken)
 T_AUDIT = table_of(m.AuditEntry)
 T_MSG = table_of(m.Message)
 T_BACKUP_CODE = table_of(m.BackupCode)
+T_AVATAR = table_of(m.OperatorAvatar)
 
 
 def _time(value: Any) -> str | None:
@@ -168,7 +169,7 @@ async def delete_operator(
     """Remove the person from the account; their messages stay, by "former operator".
 
     The row keeps its id (messages, assignments and audit entries point at it) but loses
-    name, email, password, second factor and backup codes, and is disabled for good;
+    name, email, password, picture, second factor and backup codes, and is disabled for good;
     every session and API token ends. The caller announces a ``hub.gone.Gone`` for them
     afterwards, so open sockets close. Raises NotFound for an unknown or already deleted operator.
     """
@@ -185,10 +186,12 @@ async def delete_operator(
             totp_secret=None,
             totp_enabled=False,
             totp_last_step=None,
+            avatar_at=None,
             deleted_at=now,
         )
     )
     await conn.execute(delete(T_BACKUP_CODE).where(T_BACKUP_CODE.c.operator_id == operator_id))
+    await conn.execute(delete(T_AVATAR).where(T_AVATAR.c.operator_id == operator_id))
     sessions = await conn.execute(
         update(T_SESSION)
         .where(T_SESSION.c.operator_id == operator_id, T_SESSION.c.revoked_at.is_(None))

@@ -18,6 +18,15 @@ class Operator(msgspec.Struct):
     disabled: bool
     totp_enabled: bool
     created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    avatar_url: (
+        Annotated[
+            str | None,
+            Meta(
+                description="The operator's picture (same workspace only), versioned; null: none, show initials."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class WorkspaceAiProvider(msgspec.Struct):
