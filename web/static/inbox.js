@@ -503,7 +503,9 @@ function messageNode(msg) {
   const offered = optionsNode(msg);
   const who = author.kind === "operator" ? (author.id === me.id ? "You" : author.name || "Operator")
     : author.kind === "bot" ? "Bot" : author.kind === "system" ? "System" : author.name || "Customer";
+  const picture = author.kind === "operator" ? state.operators.get(author.id)?.avatar_url : null;
   const foot = el("div", { class: "foot" },
+    picture ? el("img", { class: "author-avatar", src: picture, alt: "" }) : null,
     el("span", { class: "author", dir: "auto" }, who),
     el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
     el("span", { class: "status" }));
@@ -910,7 +912,7 @@ function renderPresence() {
     return el("span", {
       class: "avatar" + (online ? " online" : ""), title: `${op.name} — ${online ? "online" : "offline"}`,
       dataset: { operatorId: op.id },
-    }, initials);
+    }, op.avatar_url ? el("img", { src: op.avatar_url, alt: "" }) : initials);
   }));
   if (state.current) fillAssignees(dom.threadAssignee, state.convs.get(state.current)?.assignee_id);
 }
@@ -928,6 +930,7 @@ async function loadOperators() {
     dom.assignee.value = value;
     renderPresence();
     renderList();
+    if (state.current) renderMessages(); // authors' pictures
   } catch (err) {
     report(err, "Could not load operators");
   }
