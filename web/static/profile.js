@@ -74,6 +74,17 @@ export async function loadSessions() {
   }
 }
 
+const NOTIFY_KINDS = ["new_conversations", "assigned", "mentions", "sound"];
+
+async function loadNotifications() {
+  try {
+    const prefs = await get("/api/me/notifications");
+    for (const key of NOTIFY_KINDS) $("profile-notify-form").elements[key].checked = Boolean(prefs[key]);
+  } catch (err) {
+    report(err, "Could not load your notification preferences");
+  }
+}
+
 if ($("profile-form")) {
   showName($("profile-name").textContent);
   get("/api/me").then((account) => showAvatar(account.operator.avatar_url)).catch(() => {});
@@ -136,7 +147,22 @@ if ($("profile-form")) {
   if (new URLSearchParams(location.search).get("password") === "changed") {
     toast("Your password was changed. You are signed out everywhere else.", "ok");
   }
-  if (!$("tab-profile").hidden) loadSessions();
-  new MutationObserver(() => { if (!$("tab-profile").hidden) loadSessions(); })
-    .observe($("tab-profile"), { attributes: true, attributeFilter: ["hidden"] });
+  $("profile-notify-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {};
+    for (const key of NOTIFY_KINDS) body[key] = event.currentTarget.elements[key].checked;
+    try {
+      await api("PUT", "/api/me/notifications", body);
+      toast("Your notification preferences were saved.", "ok", 3000);
+    } catch (err) {
+      report(err, "Could not save your notification preferences");
+    }
+  });
+  const shown = () => {
+    if ($("tab-profile").hidden) return;
+    loadSessions();
+    loadNotifications();
+  };
+  shown();
+  new MutationObserver(shown).observe($("tab-profile"), { attributes: true, attributeFilter: ["hidden"] });
 }

@@ -1,5 +1,6 @@
-"""Operator pictures in Chromium: set on the profile page (a too large file is refused with
-its sentence), then shown beside the operator's name in a colleague's inbox."""
+"""The profile page in Chromium: a picture set there (a too large file is refused with its
+sentence) is shown beside the operator's name in a colleague's inbox; notification
+preferences are set there too."""
 
 from __future__ import annotations
 
@@ -87,3 +88,27 @@ async def test_a_colleagues_picture_is_shown_beside_their_name_in_the_inbox(
         await shot(page, tmp_path, "inbox")
         assert watch.problems() == []
     await close_all_sockets()
+
+
+async def test_notification_preferences_are_set_on_the_profile_page(
+    context: Any, live: LiveServer
+) -> None:
+    async with new_client(live.url) as http:
+        await signup(http)
+        await signed_in(context, live, http)
+        page, watch = await open_page(context, f"{live.url}/settings?tab=profile")
+        form = page.locator("#profile-notify-form")
+        await expect(form.get_by_label("New conversations")).to_be_checked()
+        await form.get_by_label("Play a sound").uncheck()
+        await form.get_by_label("New conversations").uncheck()
+        await form.get_by_role("button", name="Save notifications").click()
+        await expect(page.locator(".toast.ok")).to_contain_text("notification preferences")
+        assert (await http.get("/api/me/notifications")).json() == {
+            "new_conversations": False,
+            "assigned": True,
+            "mentions": True,
+            "sound": False,
+        }
+        await page.reload()
+        await expect(form.get_by_label("Play a sound")).not_to_be_checked()
+        assert watch.problems() == []
