@@ -1,11 +1,13 @@
-// Settings: workspace, operators, channels (with webhook URL and widget snippet), teams and
-// business hours (settings_teams.js, settings_hours.js), API tokens, two-factor
+// Settings: workspace, operators, channels (with webhook URL and widget snippet), teams,
+// canned responses and business hours (settings_teams.js, settings_canned.js,
+// settings_hours.js), API tokens, two-factor
 // authentication and the audit log.
 "use strict";
 
 import { loadCalendars } from "./calendars.js";
 import { loadDocuments } from "./settings_ai_documents.js";
 import { loadBilling } from "./settings_billing.js";
+import { loadCanned } from "./settings_canned.js";
 import { loadAudit } from "./settings_audit.js";
 import { loadHours } from "./settings_hours.js";
 import { editForm, viberRegister } from "./settings_channel_edit.js";
@@ -16,7 +18,7 @@ import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch,
 const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
-const TABS = ["workspace", "operators", "channels", "teams", "hours", "calendars", "tokens", "security", "ai", "audit", "profile"];
+const TABS = ["workspace", "operators", "channels", "teams", "canned", "hours", "calendars", "tokens", "security", "ai", "audit", "profile"];
 if ($("tab-billing")) TABS.push("billing"); // owners, where the server turns billing on
 const loaded = new Set();
 
@@ -540,7 +542,7 @@ $("twofa-disable-form").addEventListener("submit", async (event) => {
 
 const LOADERS = {
   workspace: () => { loadWorkspace(); loadConsent(); }, operators: loadOperators, channels: loadChannels,
-  teams: loadTeams, hours: loadHours, calendars: loadCalendars, ai: loadAi, billing: loadBilling,
+  teams: loadTeams, canned: loadCanned, hours: loadHours, calendars: loadCalendars, ai: loadAi, billing: loadBilling,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
   profile: () => {},
 };
