@@ -14,6 +14,7 @@ import { hideContact, setContactHooks, showContact } from "./contact.js";
 import { attachCanned } from "./canned.js";
 import { aiConversationOpened, setupAi } from "./ai_assist.js";
 import { setupNotifications, showUnread } from "./notify.js";
+import { filterParams, passes, setupFilters } from "./inbox_filters.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -70,6 +71,7 @@ function matchesFilter(conv) {
   const status = dom.status.value;
   const who = dom.assignee.value;
   if (status && conv.status !== status) return false;
+  if (!passes(conv)) return false;
   if (who === "me") return conv.assignee_id === me.id;
   if (who === "none") return !conv.assignee_id;
   if (who) return conv.assignee_id === who;
@@ -148,6 +150,7 @@ async function loadList({ more = false } = {}) {
   const params = new URLSearchParams({ limit: String(PAGE) });
   if (dom.status.value) params.set("status", dom.status.value);
   if (dom.assignee.value) params.set("assignee", dom.assignee.value);
+  filterParams(params);
   if (more && state.nextCursor) params.set("cursor", state.nextCursor);
   const query = dom.search.value.trim();
   if (query) params.set("q", query);
@@ -1100,6 +1103,7 @@ socket.on("retry", (delay) => {
 dom.status.addEventListener("change", () => loadList());
 dom.back.addEventListener("click", () => { saveDraft(); sendTyping(false); closeThread(); });
 dom.assignee.addEventListener("change", () => loadList());
+setupFilters(() => loadList());
 dom.listMore.addEventListener("click", () => loadList({ more: true }));
 
 // Search: as you type (debounced); "/" (outside a text field) or Ctrl+K / ⌘K focuses it,
