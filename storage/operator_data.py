@@ -12,6 +12,7 @@ commits its audit entry with them.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,9 +59,9 @@ async def _operator(conn: AsyncConnection, workspace_id: str, operator_id: str) 
 async def export_operator(
     conn: AsyncConnection, workspace_id: str, operator_id: str
 ) -> dict[str, Any]:
-    """Everything held about the operator, newest audit entries first, messages in the
-    order they were written. Never a password hash, TOTP secret, backup code, session or
-    token hash: those are credentials, not data about the person."""
+    """Everything held about the operator (their picture as base64), newest audit entries
+    first, messages in the order they were written. Never a password hash, TOTP secret,
+    backup code, session or token hash: those are credentials, not data about the person."""
     op = await _operator(conn, workspace_id, operator_id)
     workspace = (
         await conn.execute(select(T_WS.c.id, T_WS.c.name).where(T_WS.c.id == workspace_id))
@@ -95,6 +96,9 @@ async def export_operator(
         )
         .order_by(T_MSG.c.created_at, T_MSG.c.id)
     )
+    picture = (
+        await conn.execute(select(T_AVATAR).where(T_AVATAR.c.operator_id == operator_id))
+    ).first()
     return {
         "format": EXPORT_FORMAT,
         "exported_at": rfc3339(utcnow()),
@@ -107,6 +111,13 @@ async def export_operator(
             "disabled": op.disabled,
             "totp_enabled": op.totp_enabled,
             "created_at": rfc3339(op.created_at),
+            "avatar": None
+            if picture is None
+            else {
+                "mime": picture.mime,
+                "updated_at": rfc3339(picture.updated_at),
+                "base64": base64.b64encode(picture.data).decode(),
+            },
         },
         "sessions": [
             {

@@ -114,3 +114,12 @@ async def test_deleting_an_operator_erases_their_picture(client: httpx.AsyncClie
         await agent.client.aclose()
     assert (await owner.delete(f"/api/operators/{agent.operator_id}")).status_code == 204
     assert (await owner.get(url)).status_code == 404
+
+
+async def test_the_operators_own_export_carries_their_picture(client: httpx.AsyncClient) -> None:
+    owner = await signup(client)
+    assert (await owner.get("/api/me/export")).json()["operator"]["avatar"] is None
+    assert (await upload(owner, WEBP)).status_code == 200
+    picture = (await owner.get("/api/me/export")).json()["operator"]["avatar"]
+    assert picture["mime"] == "image/webp"
+    assert base64.b64decode(picture["base64"]) == WEBP
