@@ -115,7 +115,7 @@ async def test_a_new_conversation_and_a_mention_notify_and_count_in_the_title(
             assert note.status_code == 201, note.text
         finally:
             await colleague.client.aclose()
-        await page.wait_for_function("(window.__notes || []).length >= 2")
+        await page.wait_for_function("() => (window.__notes || []).length >= 2")
         mention = (await notes(page))[1]
         assert mention["title"].endswith("mentioned you")
         assert mention["body"] == "@Nora can you take this one?"
@@ -218,7 +218,7 @@ async def test_a_new_conversation_plays_a_sound_unless_it_is_turned_off(
         await page.locator("#workspace-name").click()  # a gesture: the page may play sound
         widget = await widget_channel(owner)
         await visitor_writes(owner, widget, "Anyone there?")
-        await page.wait_for_function("window.__tones.length >= 2")
+        await page.wait_for_function("() => window.__tones.length >= 2")
         assert await page.evaluate("window.__tones") == [880, 1320]
 
         quiet = await owner.client.put(
