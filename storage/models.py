@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.ids import new_id
@@ -86,6 +88,8 @@ class Workspace(Base):
     # default); the version counts the texts, so each answer names the text it answered.
     consent_text: Mapped[str | None] = mapped_column(Text)
     consent_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Whether contacts are asked to rate a resolved conversation (web/csat.py).
+    csat_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
 
 
 class Operator(Base):
@@ -107,6 +111,8 @@ class Operator(Base):
     deleted_at: Mapped[datetime | None]
     # What the inbox notifies this operator of (web/api/notifications.py); None: defaults.
     notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the operator last set their picture (OperatorAvatar); None: initials are shown.
+    avatar_at: Mapped[datetime | None]
 
 
 class BackupCode(Base):
@@ -761,6 +767,20 @@ class PendingConsent(Base):
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OperatorAvatar(Base):
+    """An operator's picture (web/avatars.py): a small PNG, JPEG or WebP kept in its own
+    row, so the operator row every request reads stays small."""
+
+    __tablename__ = "operator_avatars"
+    operator_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[str] = _workspace_fk()
+    mime: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CsatRating(Base):

@@ -7,6 +7,8 @@ conversations and carries out what it answers.
   not normal, never in a conversation an operator holds.
 - An operator's reply, or an operator taking the conversation, stops its run.
 - Timers (``ask`` timeouts, ``wait``) fire from the worker (:func:`fire_due_timers`).
+- A run that resolves its conversation asks the contact for a rating, as an operator's
+  resolve does (:mod:`web.csat`), once: only when it was not resolved already.
 
 Each event is consumed in one transaction with its key (``msg:<id>``, ``timer:<id>``,
 ``http:<run>:<epoch>``, a ``book`` step's ``slots:<run>:<epoch>:<n>`` and
@@ -27,6 +29,7 @@ import logging
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -46,7 +49,7 @@ from storage import models as m
 from storage.db import autocommit
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire
-from web import ai_steps, booking, metrics
+from web import ai_steps, booking, csat, metrics
 from web.window import window_open
 
 if TYPE_CHECKING:
@@ -64,6 +67,14 @@ TIMER_LEASE = timedelta(seconds=60)
 HTTP_TIMEOUT_S = 10.0
 MAX_HTTP_ANSWER = 256 * 1024
 SLOTS_OFFERED = 3  # a book step's choices: WhatsApp still shows three as reply buttons
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """An event consumed: the run it moved, and whether it resolved the conversation."""
+
+    run_id: str
+    resolved: bool = False
 
 
 class FlowRunner:
@@ -206,10 +217,10 @@ class FlowRunner:
         if context is None or not context[1]:
             return
         outcome = engine.start(parsed, context[0], message_text=text)
-        run_id = await self._commit(None, flow.id, version, conversation_id, outcome, key)
-        if run_id is not None:
+        done = await self._commit(None, flow.id, version, conversation_id, outcome, key)
+        if done is not None:
             metrics.FLOW_RUNS.labels(flow.id, "started").inc()
-            await self._carry_out(run_id, flow.id, conversation_id, outcome, key)
+            await self._carry_out(done, flow.id, conversation_id, outcome, key)
 
     async def start_no_reply_runs(self) -> int:
         """Start ``no_reply`` flows where a contact's message has waited ``after_minutes``
@@ -285,9 +296,9 @@ class FlowRunner:
             await self.stop(conversation_id, "the contact's processing is restricted")
             return
         outcome = engine.advance(parsed, state, event, ctx)
-        if await self._commit(run_id, flow_id, 0, conversation_id, outcome, key, state) is None:
-            return
-        await self._carry_out(run_id, flow_id, conversation_id, outcome, key)
+        done = await self._commit(run_id, flow_id, 0, conversation_id, outcome, key, state)
+        if done is not None:
+            await self._carry_out(done, flow_id, conversation_id, outcome, key)
 
     async def _commit(
         self,
@@ -298,7 +309,7 @@ class FlowRunner:
         outcome: engine.Outcome,
         key: str,
         before: engine.RunState | None = None,
-    ) -> str | None:
+    ) -> Committed | None:
         """Store the run's new state with the event's key, and the database side of its
         actions, in one transaction. None when the event was already consumed, or the run
         moved on meanwhile (another event won the race)."""
@@ -329,7 +340,7 @@ class FlowRunner:
                 flow_runs.add_steps(db, run.id, [(line.step, line.outcome) for line in outcome.log])
                 if state.status in engine.FINISHED:
                     await flow_runs.drop_timers(db, run.id)
-                conv_changed = await self._apply(db, run, outcome.actions)
+                conv_changed, resolved = await self._apply(db, run, outcome.actions)
                 changed = await _conversation_wire(db, conversation_id) if conv_changed else None
                 run_id = run.id
         except flow_runs.EventTaken:
@@ -341,13 +352,16 @@ class FlowRunner:
             metrics.FLOW_RUNS.labels(flow_id, event).inc()
             if state.status == "failed":
                 log.info("flow run %s failed: %s", run_id, state.error)
-        return run_id
+        return Committed(run_id, resolved)
 
-    async def _apply(self, db: Any, run: m.FlowRun, actions: list[engine.Action]) -> bool:
-        """The database side of the actions; True when the conversation changed."""
+    async def _apply(
+        self, db: Any, run: m.FlowRun, actions: list[engine.Action]
+    ) -> tuple[bool, bool]:
+        """The database side of the actions: whether the conversation changed, and whether
+        they resolved it (it was not resolved before)."""
         conv = await db.get(m.Conversation, run.conversation_id)
         contact = await db.get(m.Contact, conv.contact_id)
-        changed = False
+        changed = resolved = False
         for action in actions:
             if isinstance(action, engine.SaveContact):
                 if action.field.startswith("attributes."):
@@ -370,6 +384,7 @@ class FlowRunner:
                 conv.status = "open"
                 changed = True
             elif isinstance(action, engine.ResolveConversation):
+                resolved = resolved or conv.status != "resolved"
                 conv.status = "resolved"
                 changed = True
             elif isinstance(action, engine.StartTimer):
@@ -377,7 +392,7 @@ class FlowRunner:
                 flow_runs.add_timer(db, run.id, action.epoch, due)
         if changed:
             conv.updated_at = utcnow()
-        return changed
+        return changed, resolved
 
     async def _assign(
         self, db: Any, conv: m.Conversation, team_id: str | None, operator_id: str | None
@@ -409,9 +424,11 @@ class FlowRunner:
         team.last_assigned_id = chosen
 
     async def _carry_out(
-        self, run_id: str, flow_id: str, conversation_id: str, outcome: engine.Outcome, key: str
+        self, done: Committed, flow_id: str, conversation_id: str, outcome: engine.Outcome, key: str
     ) -> None:
-        """What happens outside the database: bot messages, HTTP calls."""
+        """What happens outside the database: bot messages, HTTP calls, and the satisfaction
+        survey after the bot's last words when the run resolved the conversation."""
+        run_id = done.run_id
         async with self.services.db() as db:
             conv = await db.get(m.Conversation, conversation_id)
             flow = await db.get(m.Flow, flow_id)
@@ -456,6 +473,8 @@ class FlowRunner:
                 self._spawn(self._book(run_id, conv, action))
             elif isinstance(action, engine.CancelBooking):
                 self._spawn(self._cancel_booking(run_id, conv, action))
+        if done.resolved:
+            await csat.survey(self.services, conversation_id, _client_id(f"{key}:csat", 0))
 
     async def _tell_operators(
         self, conv: m.Conversation, flow_name: str, outcome: engine.Outcome, key: str

@@ -18,6 +18,15 @@ class Operator(msgspec.Struct):
     disabled: bool
     totp_enabled: bool
     created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    avatar_url: (
+        Annotated[
+            str | None,
+            Meta(
+                description="The operator's picture (same workspace only), versioned; null: none, show initials."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class WorkspaceAiProvider(msgspec.Struct):
@@ -47,6 +56,15 @@ class Workspace(msgspec.Struct):
         Annotated[
             Annotated[int, Meta(ge=0)] | None,
             Meta(description="Tokens AI calls may use per calendar month (UTC); null: no limit."),
+        ]
+        | UnsetType
+    ) = UNSET
+    csat_enabled: (
+        Annotated[
+            bool,
+            Meta(
+                description="Contacts are asked to rate a resolved conversation (1-5). True by default."
+            ),
         ]
         | UnsetType
     ) = UNSET

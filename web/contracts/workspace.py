@@ -69,6 +69,15 @@ class PatchWorkspaceBody(msgspec.Struct):
     ) = UNSET
     business_hours: dict[str, Any] | UnsetType | None = UNSET
     require_2fa: bool | UnsetType = UNSET
+    csat_enabled: (
+        Annotated[
+            bool,
+            Meta(
+                description="Ask contacts to rate a conversation once it is resolved (by an operator or a flow)."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     agents_may_export: (
         Annotated[bool, Meta(description="Let agents export and erase contacts.")] | UnsetType
     ) = UNSET

@@ -15,6 +15,7 @@ import { attachCanned } from "./canned.js";
 import { aiConversationOpened, setupAi } from "./ai_assist.js";
 import { setupNotifications, showUnread } from "./notify.js";
 import { setupAttachments } from "./attach.js";
+import { filterParams, passes, setupFilters } from "./inbox_filters.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -71,6 +72,7 @@ function matchesFilter(conv) {
   const status = dom.status.value;
   const who = dom.assignee.value;
   if (status && conv.status !== status) return false;
+  if (!passes(conv)) return false;
   if (who === "me") return conv.assignee_id === me.id;
   if (who === "none") return !conv.assignee_id;
   if (who) return conv.assignee_id === who;
@@ -149,6 +151,7 @@ async function loadList({ more = false } = {}) {
   const params = new URLSearchParams({ limit: String(PAGE) });
   if (dom.status.value) params.set("status", dom.status.value);
   if (dom.assignee.value) params.set("assignee", dom.assignee.value);
+  filterParams(params);
   if (more && state.nextCursor) params.set("cursor", state.nextCursor);
   const query = dom.search.value.trim();
   if (query) params.set("q", query);
@@ -505,7 +508,9 @@ function messageNode(msg) {
   const offered = optionsNode(msg);
   const who = author.kind === "operator" ? (author.id === me.id ? "You" : author.name || "Operator")
     : author.kind === "bot" ? "Bot" : author.kind === "system" ? "System" : author.name || "Customer";
+  const picture = author.kind === "operator" ? state.operators.get(author.id)?.avatar_url : null;
   const foot = el("div", { class: "foot" },
+    picture ? el("img", { class: "author-avatar", src: picture, alt: "" }) : null,
     el("span", { class: "author", dir: "auto" }, who),
     el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
     el("span", { class: "status" }));
@@ -928,7 +933,7 @@ function renderPresence() {
     return el("span", {
       class: "avatar" + (online ? " online" : ""), title: `${op.name} — ${online ? "online" : "offline"}`,
       dataset: { operatorId: op.id },
-    }, initials);
+    }, op.avatar_url ? el("img", { src: op.avatar_url, alt: "" }) : initials);
   }));
   if (state.current) fillAssignees(dom.threadAssignee, state.convs.get(state.current)?.assignee_id);
 }
@@ -946,6 +951,7 @@ async function loadOperators() {
     dom.assignee.value = value;
     renderPresence();
     renderList();
+    if (state.current) renderMessages(); // authors' pictures
   } catch (err) {
     report(err, "Could not load operators");
   }
@@ -1115,6 +1121,7 @@ socket.on("retry", (delay) => {
 dom.status.addEventListener("change", () => loadList());
 dom.back.addEventListener("click", () => { saveDraft(); sendTyping(false); closeThread(); });
 dom.assignee.addEventListener("change", () => loadList());
+setupFilters(() => loadList());
 dom.listMore.addEventListener("click", () => loadList({ more: true }));
 
 // Search: as you type (debounced); "/" (outside a text field) or Ctrl+K / ⌘K focuses it,
