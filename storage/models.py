@@ -203,15 +203,18 @@ class ContactIdentity(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_workspace_updated", "workspace_id", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversations_workspace_updated", "workspace_id", "updated_at"),
+        # A sender's conversation on a channel (the writer, per first-contact batch); also
+        # every lookup by contact alone.
+        Index("ix_conversations_contact_channel", "contact_id", "channel_id"),
+    )
     id: Mapped[str] = _id("cv_")
     workspace_id: Mapped[str] = _workspace_fk()
     channel_id: Mapped[str] = mapped_column(
         ID, ForeignKey("channels.id", ondelete="CASCADE"), index=True
     )
-    contact_id: Mapped[str] = mapped_column(
-        ID, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
-    )
+    contact_id: Mapped[str] = mapped_column(ID, ForeignKey("contacts.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default="open")
     assignee_id: Mapped[str | None] = mapped_column(
         ID, ForeignKey("operators.id", ondelete="SET NULL")
