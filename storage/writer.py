@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -317,7 +317,9 @@ class BatchingWriter:
         contact. Races with other processes end in the unique (channel, external id) index.
 
         A known sender with a conversation costs one query; the channel is checked, and the
-        contact locked, only when something has to be created."""
+        contact locked, only when something has to be created. A contact this transaction
+        created is locked already (nobody else sees it before the commit) and has no
+        conversation: it is neither locked nor looked up again."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for n, item in enumerate(items):
             if n in s.results:
@@ -332,13 +334,12 @@ class BatchingWriter:
             return
         found = await self._contacts(conn, wanted)
         unknown = [key for key in wanted if key not in found]
+        mine: dict[tuple[str, str], _Sender] = {}
         if unknown:
-            created = await self._create_contacts(conn, items, wanted, unknown, s)
-            found = await self._contacts(conn, wanted)
-            winners = {r.contact_id for r in found.values()}
-            losers = [c for c in created if c not in winners]
-            if losers:
-                await conn.execute(self._sql.delete_contacts, {"ids": losers})
+            mine, lost = await self._create_contacts(conn, items, wanted, unknown, s)
+            found.update(mine)
+            if lost:  # another process added these senders meanwhile: theirs are used
+                found.update(await self._contacts(conn, lost))
         for key, indices in list(wanted.items()):
             owner = found[key].workspace_id if key in found else None
             for n in indices:
@@ -349,10 +350,11 @@ class BatchingWriter:
                 wanted[key] = live
             else:
                 del wanted[key]
-        if any(found[key].conversation_id is None for key in wanted):
+        bare = [k for k in wanted if found[k].conversation_id is None and k not in mine]
+        if bare:
             # Serialise first-contact conversation creation for these contacts.
-            await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in wanted}))
-            found = await self._contacts(conn, wanted)
+            await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in bare}))
+            found.update(await self._contacts(conn, bare))
         now = utcnow()
         new_convs: list[dict[str, Any]] = []
         for key, indices in wanted.items():
@@ -381,7 +383,7 @@ class BatchingWriter:
 
     async def _contacts(
         self, conn: AsyncConnection, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], Row[Any]]:
+    ) -> dict[tuple[str, str], _Sender]:
         """(channel, sender) -> its identity row, with the newest conversation on that channel."""
         rows = await conn.execute(self._sql.contacts, self._sql.pairs("keys", keys))
         return {(r.channel_id, r.external_id): r for r in rows}  # ascending: the newest wins
@@ -393,10 +395,11 @@ class BatchingWriter:
         wanted: dict[tuple[str, str], list[int]],
         unknown: list[tuple[str, str]],
         s: _Batch,
-    ) -> list[str]:
+    ) -> tuple[dict[tuple[str, str], _Sender], list[tuple[str, str]]]:
         """First contact from these senders: check their channels, then add contact and
-        identity. Returns the new contacts' ids (another process may have won an identity:
-        the caller drops the contacts that lost)."""
+        identity. Returns the senders whose new contact this transaction added, and those
+        another process added first (their identity was taken: the contacts made for them
+        here are deleted again)."""
         rows = await conn.execute(self._sql.channels, {"ids": list({c for c, _ in unknown})})
         owner = {r.id: r.workspace_id for r in rows}
         now = utcnow()
@@ -433,15 +436,28 @@ class BatchingWriter:
                 }
             )
         if not new_contacts:
-            return []
+            return {}, []
         await conn.execute(T_CONTACT.insert(), new_contacts)
-        await conn.execute(
-            dialect_insert(conn, T_IDENT).on_conflict_do_nothing(
-                index_elements=["channel_id", "external_id"]
-            ),
+        added = await conn.execute(
+            dialect_insert(conn, T_IDENT)
+            .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
+            .returning(T_IDENT.c.channel_id, T_IDENT.c.external_id),
             new_identities,
         )
-        return [c["id"] for c in new_contacts]
+        won = {(r.channel_id, r.external_id) for r in added}
+        mine: dict[tuple[str, str], _Sender] = {}
+        lost: list[tuple[str, str]] = []
+        losers: list[str] = []
+        for identity in new_identities:
+            key = (identity["channel_id"], identity["external_id"])
+            if key in won:
+                mine[key] = _NewSender(identity["contact_id"], identity["workspace_id"], None)
+            else:
+                lost.append(key)
+                losers.append(identity["contact_id"])
+        if losers:
+            await conn.execute(self._sql.delete_contacts, {"ids": losers})
+        return mine, lost
 
     async def _lock_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
@@ -551,6 +567,26 @@ def _unavailable(why: str, cause: BaseException | None = None) -> Unavailable:
     exc = Unavailable(why)
     exc.__cause__ = cause
     return exc
+
+
+class _Sender(Protocol):
+    """A sender's contact and its newest conversation on the channel (None: none yet)."""
+
+    @property
+    def contact_id(self) -> str: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def conversation_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _NewSender:
+    """A sender whose contact this transaction added."""
+
+    contact_id: str
+    workspace_id: str
+    conversation_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
