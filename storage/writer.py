@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Row
@@ -35,7 +36,7 @@ from hub.ids import new_id
 from hub.model import Inbound, Message, utcnow
 from hub.store import Gone, NotFound, Unavailable, WriteResult
 from storage import faults, reserved
-from storage.batch_plan import Counters, Key, Placement, client_key, plan
+from storage.batch_plan import Counters, Key, Placement, Plan, client_key, plan
 from storage.cleaning import cleaned
 from storage.dialect import dialect_insert
 from storage.group_commit import GroupCommitQueue, Observe
@@ -279,7 +280,7 @@ class BatchingWriter:
         planned = plan(items, state.placed, counters, existing, now)
         await self._sql.write_plan(conn, planned, now)
         state.results.update(planned.results)
-        return await self._changed_conversations(conn, state, state.created | planned.reopened)
+        return _changed_conversations(state, planned, now)
 
     async def _drop_erased(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> None:
         keyed = {
@@ -540,26 +541,45 @@ class BatchingWriter:
                 existing[("provider", row.channel_id, row.provider_message_id)] = message
         return existing
 
-    async def _changed_conversations(
-        self, conn: AsyncConnection, s: _Batch, changed: set[str]
-    ) -> dict[str, dict[str, Any]]:
-        """The wire form of the conversations the batch created or reopened."""
-        if not changed:
-            return {}
-        rows = await conn.execute(self._sql.changed, {"ids": list(changed)})
-        last: dict[str, Message] = {}
-        for result in s.results.values():
-            if isinstance(result, WriteResult) and result.created:
-                last[result.message.conversation_id] = result.message
-        return {
-            r.id: conversation_to_wire(
-                r,
-                _Named(r.channel_id, r.kind, r.channel_name),
-                _Named(r.contact_id, None, r.contact_name),
-                last.get(r.id),
-            )
-            for r in rows
-        }
+
+def _changed_conversations(s: _Batch, planned: Plan, now: datetime) -> dict[str, dict[str, Any]]:
+    """The wire form of the conversations the batch created or reopened: their locked rows
+    (which name channel and contact) with the counters the batch wrote."""
+    counters = {c["b_id"]: c for c in planned.counters}
+    last: dict[str, Message] = {}
+    for result in s.results.values():
+        if isinstance(result, WriteResult) and result.created:
+            last[result.message.conversation_id] = result.message
+    out = {}
+    for conv_id in s.created | planned.reopened:
+        row = s.conversations.get(conv_id)
+        if row is None:  # none of its messages got as far as its lock: nothing to say
+            continue
+        new = counters.get(conv_id)
+        conv = row if new is None else _Counted(row, new, now)
+        out[conv_id] = conversation_to_wire(
+            conv,
+            _Named(row.channel_id, row.channel_kind, row.channel_name),
+            _Named(row.contact_id, None, row.contact_name),
+            last.get(conv_id),
+        )
+    return out
+
+
+class _Counted:
+    """A locked conversation row as the batch left it (its new counters)."""
+
+    __slots__ = ("_row", "last_seq", "read_seq", "status", "updated_at")
+
+    def __init__(self, row: Row[Any], counters: dict[str, Any], now: datetime) -> None:
+        self._row = row
+        self.last_seq: int = counters["last_seq"]
+        self.read_seq: int = counters["read_seq"]
+        self.status: str = counters["status"]
+        self.updated_at = now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 def _unavailable(why: str, cause: BaseException | None = None) -> Unavailable:

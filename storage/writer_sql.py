@@ -64,9 +64,17 @@ class WriterSql(ABC):
             self.among(T_CHANNEL.c.id, "ids")
         )
         self.delete_contacts: Delete = T_CONTACT.delete().where(self.among(T_CONTACT.c.id, "ids"))
+        # With what a conversation's wire form names, so that the batch's new and reopened
+        # conversations are announced without reading them again.
         self.conversations = (
-            select(T_CONV, T_CHANNEL.c.kind.label("channel_kind"))
+            select(
+                T_CONV,
+                T_CHANNEL.c.kind.label("channel_kind"),
+                T_CHANNEL.c.name.label("channel_name"),
+                T_CONTACT.c.name.label("contact_name"),
+            )
             .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
+            .join(T_CONTACT, T_CONTACT.c.id == T_CONV.c.contact_id)
             .where(self.among(T_CONV.c.id, "ids"))
             .order_by(T_CONV.c.id)
         )
@@ -74,17 +82,6 @@ class WriterSql(ABC):
         self.lock_if_free = self.conversations.with_for_update(of=T_CONV, skip_locked=True)
         self.existing_conversations = select(T_CONV.c.id).where(self.among(T_CONV.c.id, "ids"))
         self.erased = select(T_ERASED.c.id_hash).where(self.among(T_ERASED.c.id_hash, "ids"))
-        self.changed = (
-            select(
-                T_CONV,
-                T_CHANNEL.c.kind,
-                T_CHANNEL.c.name.label("channel_name"),
-                T_CONTACT.c.name.label("contact_name"),
-            )
-            .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
-            .join(T_CONTACT, T_CONTACT.c.id == T_CONV.c.contact_id)
-            .where(self.among(T_CONV.c.id, "ids"))
-        )
 
     @abstractmethod
     def among(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
