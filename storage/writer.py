@@ -38,17 +38,10 @@ from hub.store import Gone, NotFound, Unavailable, WriteResult
 from storage import faults, reserved
 from storage.batch_plan import Counters, Key, Placement, Plan, client_key, plan
 from storage.cleaning import cleaned
-from storage.dialect import dialect_insert
 from storage.group_commit import GroupCommitQueue, Observe
 from storage.serialize import conversation_to_wire, message_from_row
 from storage.writer_postgres import PostgresWriterSql
-from storage.writer_sql import (
-    T_CONTACT,
-    T_CONV,
-    T_IDENT,
-    WriterSql,
-    provider_id_hash,
-)
+from storage.writer_sql import T_CONV, NewSender, WriterSql, provider_id_hash
 from storage.writer_sqlite import SqliteWriterSql
 
 log = logging.getLogger("inviaro.writer")
@@ -318,9 +311,9 @@ class BatchingWriter:
         contact. Races with other processes end in the unique (channel, external id) index.
 
         A known sender with a conversation costs one query; the channel is checked, and the
-        contact locked, only when something has to be created. A contact this transaction
-        created is locked already (nobody else sees it before the commit) and has no
-        conversation: it is neither locked nor looked up again."""
+        contact locked, only when something has to be created. A sender this transaction
+        added comes with its conversation, in the same statement: nobody else sees either
+        before the commit, so neither is locked nor looked up again."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for n, item in enumerate(items):
             if n in s.results:
@@ -351,7 +344,7 @@ class BatchingWriter:
                 wanted[key] = live
             else:
                 del wanted[key]
-        bare = [k for k in wanted if found[k].conversation_id is None and k not in mine]
+        bare = [k for k in wanted if found[k].conversation_id is None]
         if bare:
             # Serialise first-contact conversation creation for these contacts.
             await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in bare}))
@@ -397,15 +390,13 @@ class BatchingWriter:
         unknown: list[tuple[str, str]],
         s: _Batch,
     ) -> tuple[dict[tuple[str, str], _Sender], list[tuple[str, str]]]:
-        """First contact from these senders: check their channels, then add contact and
-        identity. Returns the senders whose new contact this transaction added, and those
-        another process added first (their identity was taken: the contacts made for them
-        here are deleted again)."""
+        """First contact from these senders: check their channels, then add contact,
+        identity and conversation. Returns the senders added, and those another process
+        added first (their identity was taken: the contacts made for them here are
+        deleted again)."""
         rows = await conn.execute(self._sql.channels, {"ids": list({c for c, _ in unknown})})
         owner = {r.id: r.workspace_id for r in rows}
-        now = utcnow()
-        new_contacts: list[dict[str, Any]] = []
-        new_identities: list[dict[str, Any]] = []
+        senders: list[NewSender] = []
         for channel_id, external_id in unknown:
             indices = wanted[(channel_id, external_id)]
             valid = [n for n in indices if owner.get(channel_id) == items[n].workspace_id]
@@ -415,48 +406,33 @@ class BatchingWriter:
             if not valid:
                 continue
             first = items[valid[0]]
-            contact_id = new_id("ct_")
-            new_contacts.append(
-                {
-                    "id": contact_id,
-                    "workspace_id": first.workspace_id,
-                    "name": first.contact_name,
-                    "attributes": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
+            senders.append(
+                NewSender(
+                    contact_id=new_id("ct_"),
+                    identity_id=new_id("ci_"),
+                    conversation_id=new_id("cv_"),
+                    workspace_id=first.workspace_id,
+                    channel_id=channel_id,
+                    external_id=external_id,
+                    name=first.contact_name,
+                )
             )
-            new_identities.append(
-                {
-                    "id": new_id("ci_"),
-                    "workspace_id": first.workspace_id,
-                    "channel_id": channel_id,
-                    "contact_id": contact_id,
-                    "external_id": external_id,
-                    "created_at": now,
-                }
-            )
-        if not new_contacts:
+        if not senders:
             return {}, []
-        await conn.execute(T_CONTACT.insert(), new_contacts)
-        added = await conn.execute(
-            dialect_insert(conn, T_IDENT)
-            .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
-            .returning(T_IDENT.c.channel_id, T_IDENT.c.external_id),
-            new_identities,
-        )
-        won = {(r.channel_id, r.external_id) for r in added}
+        won = await self._sql.add_senders(conn, senders, utcnow())
         mine: dict[tuple[str, str], _Sender] = {}
         lost: list[tuple[str, str]] = []
-        losers: list[str] = []
-        for identity in new_identities:
-            key = (identity["channel_id"], identity["external_id"])
-            if key in won:
-                mine[key] = _NewSender(identity["contact_id"], identity["workspace_id"], None)
+        for sender in senders:
+            key = (sender.channel_id, sender.external_id)
+            if sender.contact_id in won:
+                mine[key] = _NewSender(
+                    sender.contact_id, sender.workspace_id, sender.conversation_id
+                )
+                s.created.add(sender.conversation_id)
             else:
                 lost.append(key)
-                losers.append(identity["contact_id"])
-        if losers:
+        if lost:
+            losers = [x.contact_id for x in senders if x.contact_id not in won]
             await conn.execute(self._sql.delete_contacts, {"ids": losers})
         return mine, lost
 
