@@ -1,8 +1,9 @@
 """Scenario D: durable ingest through the ingest API, commit latency from ``/metrics``.
 
 Signs up a workspace with a custom channel on the first hub, then ``--concurrency`` clients
-post batches of ``--batch`` messages (from a pool of contacts) round-robin over every
-``--url`` for ``--duration`` seconds; every 202 means the batch is committed. Writer commit
+post batches of ``--batch`` messages (from a pool of ``--contacts`` senders, or with
+``--contacts 0`` each from a sender the hub has never seen: cold contacts) round-robin over
+every ``--url`` for ``--duration`` seconds; every 202 means the batch is committed. Writer commit
 latency and batch size come from the hubs' Prometheus histograms (difference over the run).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
-CONTACTS = 500
+CONTACTS = 500  # the default pool of senders
 
 
 async def setup(url: str) -> tuple[str, str]:
@@ -89,13 +90,20 @@ def quantile_ms(
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     urls = [u.rstrip("/") for u in args.url]
     channel_id, token = await setup(urls[0])
+    run = uuid.uuid4().hex[:8]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     accepted = 0
     failures = 0
     stop_at = 0.0
 
+    def sender(n: int, i: int, k: int, phase: str) -> str:
+        if not args.contacts:  # cold: never seen before, not even in the warm-up
+            return f"cold-{run}-{phase}-{n}-{i}-{k}"
+        return f"c{(n * 7919 + i * args.batch + k) % args.contacts}"
+
     async def client(n: int, until: float, count: bool) -> None:
         nonlocal accepted, failures
+        phase = "run" if count else "warm"
         async with httpx.AsyncClient(timeout=60) as http:
             url = f"{urls[n % len(urls)]}/api/ingest/{channel_id}"
             i = 0
@@ -105,9 +113,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     {
                         "messages": [
                             {
-                                "contact": {
-                                    "external_id": f"c{(n * 7919 + i * args.batch + k) % CONTACTS}"
-                                },
+                                "contact": {"external_id": sender(n, i, k, phase)},
                                 "external_id": uuid.uuid4().hex,
                                 "text": f"ingest {n} {i} {k}",
                             }
@@ -137,6 +143,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "inviaro_writer_batch_size_sum", 0
     )
     return {
+        "batch": args.batch,
+        "concurrency": args.concurrency,
+        "contacts": args.contacts or "a new one per message",
         "messages": accepted,
         "seconds": round(elapsed, 2),
         "messages_per_s": round(accepted / elapsed, 1),
@@ -157,6 +166,9 @@ if __name__ == "__main__":
     p.add_argument("--duration", type=float, default=8)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--batch", type=int, default=100)
+    p.add_argument(
+        "--contacts", type=int, default=CONTACTS, help="pool of senders (0: a new one per message)"
+    )
     p.add_argument("--json")
     a = p.parse_args()
     result = asyncio.run(main(a))

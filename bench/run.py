@@ -69,6 +69,7 @@ FULL = {
     "B": {"operators": 1000, "visitors": 4, "window": 8, "duration": 6},
     "C": {"operators": 2000, "rooms": 100, "rate": 1000, "duration": 10},
     "D": {"duration": 8, "concurrency": 8, "batch": 100},
+    "Dc": {"duration": 8, "concurrency": 32, "batch": 5, "contacts": 0},
     "F": {"operators": 300, "visitors": 2, "window": 8, "duration": 5, "idle": 2000, "rooms": 200},
     "E": {"operators": 20000},
     "G": {"operators": 2000, "rooms": 100, "rate": 2000, "duration": 10},
@@ -81,6 +82,7 @@ QUICK = {
     "B": {"operators": 300, "visitors": 4, "window": 8, "duration": 4},
     "C": {"operators": 500, "rooms": 50, "rate": 500, "duration": 5},
     "D": {"duration": 4, "concurrency": 8, "batch": 100},
+    "Dc": {"duration": 4, "concurrency": 32, "batch": 5, "contacts": 0},
     "F": {"operators": 200, "visitors": 2, "window": 8, "duration": 3, "idle": 500, "rooms": 50},
     "E": {"operators": 3000},
     "G": {"operators": 500, "rooms": 50, "rate": 1000, "duration": 5},
@@ -500,9 +502,11 @@ class Bench:
             f"their upkeep, {upkeep_per_s * 1000:.1f} ms CPU/s)",
         )
 
-    def scenario_d(self, servers: Any, run: int) -> None:
-        p = self.plan["D"]
-        out = self.out / f"D-inviaro-{run}.json"
+    def scenario_d(self, servers: Any, run: int, name: str = "D") -> None:
+        """D: durable ingest; Dc: the same with cold contacts (every message from a sender
+        never seen) and small batches, as webhooks bring them."""
+        p = self.plan[name]
+        out = self.out / f"{name}-inviaro-{run}.json"
         cmd = [
             sys.executable,
             str(HERE / "ingest.py"),
@@ -514,6 +518,8 @@ class Bench:
             str(p["concurrency"]),
             "--batch",
             str(p["batch"]),
+            "--contacts",
+            str(p.get("contacts", 500)),
         ]
         for url, _ in servers:
             cmd += ["--url", url]
@@ -529,13 +535,13 @@ class Bench:
             "hubs": round(sum(cpu_seconds(proc.pid) for _, proc in servers) - hubs_before, 2),
         }
         out.write_text(json.dumps(s, indent=2))
-        self.record("inviaro", "D_msgs_per_s", s["messages_per_s"])
-        self.record("inviaro", "D_commit_p99_ms", s["commit_p99_ms"])
-        self.record("inviaro", "D_accept_p99_ms", s["accept_p99_ms"])
-        self.record("inviaro", "D_backlog", s["backlog_end"])
+        self.record("inviaro", f"{name}_msgs_per_s", s["messages_per_s"])
+        self.record("inviaro", f"{name}_commit_p99_ms", s["commit_p99_ms"])
+        self.record("inviaro", f"{name}_accept_p99_ms", s["accept_p99_ms"])
+        self.record("inviaro", f"{name}_backlog", s["backlog_end"])
         self.say(
             "inviaro",
-            "D",
+            name,
             f"{s['messages_per_s']} msg/s, commit p99 "
             f"{s['commit_p99_ms']} ms, accept p50/p99 {s['accept_p50_ms']}/{s['accept_p99_ms']} "
             f"ms, batch {s['mean_batch']}, cpu {s['cpu_seconds']}",
@@ -601,6 +607,7 @@ class Bench:
                         self.scenario_c(target, servers, run, "G")
                     if "D" in only and target == "inviaro":
                         self.scenario_d(servers, run)
+                        self.scenario_d(servers, run, "Dc")
                     if "H" in only and target == "inviaro":
                         self.scenario_h(servers, run)
                     if "I" in only and target == "inviaro":

@@ -21,6 +21,7 @@ Results = dict[str, dict[str, list[float]]]
 def rows(plan: dict[str, Any], e_sockets: int) -> list[tuple[str, str, str]]:
     """(label, result key, the issue's target) of every row, in the issue's order."""
     a, b, c, d, f, g, h = (plan[k] for k in "ABCDFGH")
+    dc = plan["Dc"]
     return [
         (
             f"A. {a['operators']} idle sockets: server memory per socket (KB)",
@@ -60,6 +61,13 @@ def rows(plan: dict[str, Any], e_sockets: int) -> list[tuple[str, str, str]]:
         ("D. writer commit p99 (ms)", "D_commit_p99_ms", "50"),
         ("D. accept p99: arrival to durable and published (ms)", "D_accept_p99_ms", ""),
         ("D. writer backlog at end", "D_backlog", "0"),
+        (
+            f"Dc. the same, cold contacts, {dc['concurrency']} clients x {dc['batch']}/request:"
+            " msg/s",
+            "Dc_msgs_per_s",
+            "5000",
+        ),
+        ("Dc. accept p99 (ms)", "Dc_accept_p99_ms", "50"),
         (
             f"C' (H). {h['rate']} ingest requests/s, 1 message each, new contacts, ONE "
             "process: p50 ack (ms)",
