@@ -4,7 +4,8 @@ Signs up a workspace with a custom channel on the first hub, then ``--concurrenc
 post batches of ``--batch`` messages (from a pool of ``--contacts`` senders, or with
 ``--contacts 0`` each from a sender the hub has never seen: cold contacts) round-robin over
 every ``--url`` for ``--duration`` seconds; every 202 means the batch is committed. Writer commit
-latency and batch size come from the hubs' Prometheus histograms (difference over the run).
+latency and batch size come from the hubs' Prometheus histograms (difference over the run);
+with ``--server-pid`` (the hubs, on this machine) the hubs' CPU per message too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import orjson
+from ingest_rate import cpu_seconds
 
 CONTACTS = 500  # the default pool of senders
 
@@ -131,10 +133,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     warm = time.perf_counter() + 1.5
     await asyncio.gather(*(client(n, warm, False) for n in range(args.concurrency)))
     before = await scrape(urls)
+    cpu_before = sum(cpu_seconds(p) for p in args.server_pid)
     started = time.perf_counter()
     stop_at = started + args.duration
     await asyncio.gather(*(client(n, stop_at, True) for n in range(args.concurrency)))
     elapsed = time.perf_counter() - started
+    cpu = sum(cpu_seconds(p) for p in args.server_pid) - cpu_before
     after = await scrape(urls)
     batches = after.get("inviaro_writer_batch_size_count", 0) - before.get(
         "inviaro_writer_batch_size_count", 0
@@ -157,6 +161,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "accept_p50_ms": quantile_ms(before, after, 0.5, "accept"),
         "accept_p99_ms": quantile_ms(before, after, 0.99, "accept"),
         "backlog_end": after.get("inviaro_writer_backlog", 0.0),
+        "server_cpu_us_per_message": (
+            round(cpu / accepted * 1e6, 1) if args.server_pid and accepted else None
+        ),
     }
 
 
@@ -169,6 +176,7 @@ if __name__ == "__main__":
     p.add_argument(
         "--contacts", type=int, default=CONTACTS, help="pool of senders (0: a new one per message)"
     )
+    p.add_argument("--server-pid", type=int, action="append", default=[])
     p.add_argument("--json")
     a = p.parse_args()
     result = asyncio.run(main(a))
