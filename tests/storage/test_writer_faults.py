@@ -102,6 +102,38 @@ async def test_the_first_write_after_the_database_dropped_every_connection_succe
         await store.close()
 
 
+async def _until_no_sessions(url: str, timeout: float = 30.0) -> None:
+    """Wait until every session of the database has ended (a terminated backend exits a
+    moment after ``pg_terminate_backend`` returns)."""
+    admin = await asyncpg.connect(_asyncpg_dsn(PG_URL))
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", make_url(url).database
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "the sessions did not end"
+            await asyncio.sleep(0.01)
+    finally:
+        await admin.close()
+
+
+async def test_a_pooled_connection_the_database_closed_is_replaced_before_it_is_used(
+    pg_url: str,
+) -> None:
+    """Without a ping on every checkout (no pool_pre_ping): the driver saw the socket
+    close, so the pool hands out a new connection instead of failing a statement."""
+    engine = make_engine(pg_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        assert await _terminate_connections(pg_url) >= 1
+        await _until_no_sessions(pg_url)
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+
+
 async def _until_waiting_on_locks(url: str, sessions: int, timeout: float = 30.0) -> None:
     """Wait until ``sessions`` sessions of the database wait for a lock."""
     conn = await asyncpg.connect(_asyncpg_dsn(url))
