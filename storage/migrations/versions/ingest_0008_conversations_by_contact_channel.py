@@ -7,8 +7,8 @@ index and filtered on the contact: every lookup read all of that channel's conve
 57 ms per batch at 24,000 of them. The index on (contact_id, channel_id) answers it in
 one probe and serves every lookup by contact alone, so it replaces the contact_id index.
 
-Revision ID: ingest_0007
-Revises: inboxday_0006
+Revision ID: ingest_0008
+Revises: inbox2_0007
 Create Date: 2026-12-07 13:30:00.000000
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "ingest_0007"
-down_revision = "inboxday_0006"
+revision = "ingest_0008"
+down_revision = "inbox2_0007"
 branch_labels = None
 depends_on = None
 
