@@ -53,6 +53,14 @@ def _types(ops: Sequence[Operation]) -> list[Any]:
     return unique
 
 
+def _with_default(schema: dict[str, Any], default: Any) -> dict[str, Any]:
+    if default is None:
+        return schema
+    if "$ref" in schema:
+        return {"allOf": [schema], "default": default}
+    return {**schema, "default": default}
+
+
 def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"summary": op.summary, "tags": list(op.tags)}
     if op.description:
@@ -65,7 +73,7 @@ def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
                 "name": p.name,
                 "in": p.where,
                 "required": p.required or p.where == "path",
-                "schema": schema_of[id(p.kind)],
+                "schema": _with_default(schema_of[id(p.kind)], p.default),
                 **({"description": p.description} if p.description else {}),
             }
             for p in op.params

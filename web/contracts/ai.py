@@ -81,6 +81,7 @@ AI_SUMMARY = Operation(
     security=WRITE,
     body=SummaryBody,
     body_required=False,
+    body_max_bytes=4096,
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={
         200: Answer("For the operator only; nothing is sent to the contact.", body=AiSummaryReply)
@@ -119,6 +120,7 @@ AI_SUGGEST_REPLY = Operation(
     security=WRITE,
     body=SuggestReplyBody,
     body_required=False,
+    body_max_bytes=4096,
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={
         200: Answer(

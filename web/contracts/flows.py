@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from hub.flows.document import MAX_STEPS
+from hub.flows.document import schema_components as flow_components
 from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
@@ -45,6 +48,9 @@ FlowTrigger = Annotated[
     dict[str, Any], Meta(extra_json_schema={"$ref": "#/components/schemas/FlowTrigger"})
 ]
 Priority = Annotated[int, Meta(ge=-1000, le=1000)]
+DraftSteps = Annotated[
+    dict[str, Any], Meta(max_length=MAX_STEPS, description="Step id to step (may be unfinished).")
+]
 
 
 class FlowCreate(msgspec.Struct):
@@ -53,7 +59,7 @@ class FlowCreate(msgspec.Struct):
     name: FlowName
     trigger: FlowTrigger | None = None
     start: str | None = None
-    steps: dict[str, Any] | None = None
+    steps: DraftSteps | None = None
     priority: Priority | None = None
 
 
@@ -63,7 +69,7 @@ class FlowPatch(msgspec.Struct):
     name: FlowName | UnsetType | None = UNSET
     trigger: FlowTrigger | UnsetType | None = UNSET
     start: str | UnsetType | None = UNSET
-    steps: dict[str, Any] | UnsetType | None = UNSET
+    steps: DraftSteps | UnsetType | None = UNSET
     priority: Priority | UnsetType | None = UNSET
 
 
@@ -103,42 +109,47 @@ class FlowSimulation(msgspec.Struct):
     contact: dict[str, Any] | UnsetType = UNSET
 
 
-FlowSimulate = Annotated[
-    Any,
-    Meta(
-        extra_json_schema={
-            "allOf": [
-                {"$ref": "#/components/schemas/FlowDocument"},
-                {
-                    "type": "object",
-                    "properties": {
-                        "contact": {
-                            "type": "object",
-                            "properties": {
-                                "name": {"type": "string"},
-                                "email": {"type": "string"},
-                                "phone": {"type": "string"},
-                                "attributes": {"type": "object"},
-                            },
-                        },
-                        "replies": {
-                            "type": "array",
-                            "maxItems": 100,
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "text": {"type": "string"},
-                                    "option": {"type": "string"},
-                                },
-                            },
-                        },
-                        "now": {"type": "string", "format": "date-time"},
-                    },
-                },
-            ]
-        }
-    ),
-]
+_DOCUMENT = flow_components()[1]["FlowDocument"]["properties"]
+
+
+class FlowCheck(msgspec.Struct):
+    """A flow document to check: its parts are taken as sent, for the flow's own parser to
+    answer every problem on its step (422 ``invalid_flow``); other fields (a flow's name)
+    are ignored, so a whole flow can be sent."""
+
+    trigger: Annotated[Any, Meta(extra_json_schema=_DOCUMENT["trigger"])] | UnsetType = UNSET
+    start: Annotated[Any, Meta(extra_json_schema=_DOCUMENT["start"])] | UnsetType = UNSET
+    steps: Annotated[Any, Meta(extra_json_schema=_DOCUMENT["steps"])] | UnsetType = UNSET
+
+    def document(self) -> dict[str, Any]:
+        """The document's parts as sent (None for a part left out)."""
+        parts = {"trigger": self.trigger, "start": self.start, "steps": self.steps}
+        return {k: None if v is UNSET else v for k, v in parts.items()}
+
+
+class SimulatedContact(msgspec.Struct):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    attributes: Annotated[dict[str, Any], Meta(max_length=100)] = {}
+
+
+class SimulatedReply(msgspec.Struct):
+    text: Annotated[str, Meta(max_length=10_000)] = ""
+    option: str | None = None
+
+
+class FlowSimulate(FlowCheck):
+    """A draft and what the simulated contact is and answers, in order."""
+
+    contact: SimulatedContact | None = None
+    replies: Annotated[list[SimulatedReply], Meta(max_length=100)] = []
+    now: (
+        Annotated[
+            datetime, Meta(description="The simulated time (business hours); now if left out.")
+        ]
+        | None
+    ) = None
 
 
 class FlowRunStepsItem(msgspec.Struct):
@@ -206,7 +217,7 @@ VALIDATE_FLOW = Operation(
     summary="Validate a flow document: every problem at once",
     tags=("flows",),
     security=WRITE,
-    body=Annotated[Any, Meta(extra_json_schema={"$ref": "#/components/schemas/FlowDocument"})],
+    body=FlowCheck,
     answers={200: Answer("No problems: `{problems: []}`.", body=FlowProblems)},
     faults=(
         UNAUTHORIZED,

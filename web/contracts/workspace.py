@@ -262,6 +262,20 @@ DELETE_API_WORKSPACE = Operation(
 )
 
 
+AUDIT_FILTERS = (
+    Param(
+        "action",
+        kind=Annotated[str, Meta(max_length=64)],
+        description="Only entries of this action (e.g. `login_failed`).",
+    ),
+    Param(
+        "actor_id",
+        kind=Annotated[str, Meta(max_length=40)],
+        description="Only entries by this operator.",
+    ),
+)
+
+
 # GET /api/audit
 LIST_AUDIT = Operation(
     method="get",
@@ -270,14 +284,13 @@ LIST_AUDIT = Operation(
     tags=("workspace",),
     description="Actors and targets carry `name` (an operator's, a channel's, a contact's… current name; `former operator`, `erased contact` and the like when gone).",
     params=(
-        Param("limit", kind=Annotated[int, Meta(ge=1, le=200)]),
-        Param("cursor"),
-        Param("action", description="Only entries of this action (e.g. `login_failed`)."),
-        Param("actor_id", description="Only entries by this operator."),
+        Param("limit", kind=Annotated[int, Meta(ge=1, le=200)], default=50),
+        Param("cursor", kind=Annotated[str, Meta(max_length=40)]),
+        *AUDIT_FILTERS,
     ),
     answers={200: Answer("Entries.", body=ListAuditReply)},
     faults=(
-        Fault(422, "invalid", "Bad limit."),
+        Fault(422, "invalid", "A bad query parameter; `problems` names each."),
         UNAUTHORIZED,
         FORBIDDEN,
     ),
