@@ -38,8 +38,8 @@ class AiSuggestReplyReply(msgspec.Struct):
 
 
 class AiCallSentItem(msgspec.Struct):
-    role: str | UnsetType = UNSET
-    content: str | UnsetType = UNSET
+    role: str
+    content: str
 
 
 class AiCall(msgspec.Struct):

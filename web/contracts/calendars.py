@@ -82,7 +82,7 @@ CalendarRef = Annotated[str, Meta(max_length=40, description="A connected calend
 
 
 class PurgeCalendarDataReply(msgspec.Struct):
-    removed: int | UnsetType = UNSET
+    removed: int
 
 
 class BookingHours(msgspec.Struct, forbid_unknown_fields=True):
@@ -185,19 +185,19 @@ class ListSlotsReply(msgspec.Struct):
 
 
 class CalendarBooking(msgspec.Struct):
-    id: str | UnsetType = UNSET
-    contact_id: str | UnsetType = UNSET
-    conversation_id: str | UnsetType | None = UNSET
-    booking_type_id: str | UnsetType | None = UNSET
-    provider: Literal["google", "microsoft"] | UnsetType = UNSET
-    provider_event_id: str | UnsetType | None = UNSET
-    summary: str | UnsetType = UNSET
-    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    status: Literal["confirmed", "cancelled"] | UnsetType = UNSET
+    id: str
+    contact_id: str
+    conversation_id: str | None
+    booking_type_id: str | None
+    provider: Literal["google", "microsoft"]
+    provider_event_id: str | None
+    summary: str
+    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    status: Literal["confirmed", "cancelled"]
 
 
-# An RFC 3339 time with its offset; read by web.api.calendars._moment.
+# An RFC 3339 time with its offset (a naive time is refused: whose 10:00?).
 Moment = Annotated[datetime, Meta(tz=True, description="RFC 3339 with an offset or Z.")]
 
 

@@ -144,14 +144,14 @@ class ContactExportWorkspace(msgspec.Struct):
 
 
 class Booking(msgspec.Struct):
-    id: str | UnsetType = UNSET
-    conversation_id: str | UnsetType | None = UNSET
-    provider: str | UnsetType = UNSET
-    summary: str | UnsetType | None = UNSET
-    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    status: str | UnsetType = UNSET
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    id: str
+    conversation_id: str | None
+    provider: str
+    summary: str | None
+    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    status: str
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ContactExport(msgspec.Struct):
@@ -194,7 +194,7 @@ class ContactExport(msgspec.Struct):
         ]
     ]
     bookings: list[Booking]
-    format: str | UnsetType = UNSET
+    format: str
 
 
 # GET /api/contacts

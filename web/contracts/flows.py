@@ -35,12 +35,12 @@ class Flow(msgspec.Struct):
     status: Literal["draft", "published"]
     version: int | None
     priority: int
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListFlowsReply(msgspec.Struct):
-    items: list[Flow] | UnsetType = UNSET
+    items: list[Flow]
 
 
 FlowName = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -74,39 +74,42 @@ class FlowPatch(msgspec.Struct):
 
 
 class FlowProblemsProblemsItem(msgspec.Struct):
-    step: str | UnsetType | None = UNSET
-    detail: str | UnsetType = UNSET
+    step: str | None
+    detail: str
 
 
 class FlowProblems(msgspec.Struct):
-    problems: list[FlowProblemsProblemsItem] | UnsetType = UNSET
+    problems: list[FlowProblemsProblemsItem]
 
 
 class FlowSimulationTranscriptItemOptionsItem(msgspec.Struct):
-    label: str | UnsetType = UNSET
-    value: str | UnsetType = UNSET
+    label: str
+    value: str
 
 
-class FlowSimulationTranscriptItem(msgspec.Struct):
-    from_: Literal["bot", "contact"] | UnsetType = msgspec.field(default=UNSET, name="from")
-    text: str | UnsetType = UNSET
+class FlowSimulationTranscriptItem(msgspec.Struct, rename={"from_": "from"}):
+    """A line of the simulated conversation: the bot's (with the options it offered) or
+    the contact's (with the option it tapped, if any)."""
+
+    from_: Literal["bot", "contact"]
+    text: str
     options: list[FlowSimulationTranscriptItemOptionsItem] | UnsetType = UNSET
     option: str | UnsetType | None = UNSET
 
 
 class FlowSimulationLogItem(msgspec.Struct):
-    step: str | UnsetType = UNSET
-    outcome: str | UnsetType = UNSET
+    step: str
+    outcome: str
 
 
 class FlowSimulation(msgspec.Struct):
-    transcript: list[FlowSimulationTranscriptItem] | UnsetType = UNSET
-    log: list[FlowSimulationLogItem] | UnsetType = UNSET
-    status: Literal["running", "waiting", "done", "handed_off", "failed"] | UnsetType = UNSET
-    step: str | UnsetType = UNSET
-    error: str | UnsetType | None = UNSET
-    vars: dict[str, Any] | UnsetType = UNSET
-    contact: dict[str, Any] | UnsetType = UNSET
+    transcript: list[FlowSimulationTranscriptItem]
+    log: list[FlowSimulationLogItem]
+    status: Literal["running", "waiting", "done", "handed_off", "failed"]
+    step: str
+    error: str | None
+    vars: dict[str, Any]
+    contact: dict[str, Any]
 
 
 _DOCUMENT = flow_components()[1]["FlowDocument"]["properties"]
@@ -153,11 +156,9 @@ class FlowSimulate(FlowCheck):
 
 
 class FlowRunStepsItem(msgspec.Struct):
-    step: str | UnsetType = UNSET
-    at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    outcome: Annotated[str, Meta(description="What the bot did, in a few words.")] | UnsetType = (
-        UNSET
-    )
+    step: str
+    at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    outcome: Annotated[str, Meta(description="What the bot did, in a few words.")]
 
 
 class FlowRun(msgspec.Struct):
@@ -166,17 +167,17 @@ class FlowRun(msgspec.Struct):
     version: int
     status: Literal["running", "waiting", "done", "handed_off", "failed"]
     steps: list[FlowRunStepsItem]
-    error: Annotated[str | None, Meta(description="Why a failed run failed.")] | UnsetType = UNSET
-    started_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    error: Annotated[str | None, Meta(description="Why a failed run failed.")]
+    started_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListFlowRunsReply(msgspec.Struct):
-    items: list[FlowRun] | UnsetType = UNSET
+    items: list[FlowRun]
 
 
 class GetFlowSecretReply(msgspec.Struct):
     secret: str
-    algorithm: str | UnsetType = UNSET
+    algorithm: str
 
 
 # GET /api/flows

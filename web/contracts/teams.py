@@ -18,7 +18,7 @@ class Team(msgspec.Struct):
 
 
 class ListTeamsReply(msgspec.Struct):
-    items: list[Team] | UnsetType = UNSET
+    items: list[Team]
 
 
 TeamName = Annotated[str, Meta(min_length=1, max_length=200)]

@@ -14,9 +14,9 @@ from web.operation import BODY_FAULTS, PUBLIC, Answer, Fault, Operation, Param
 
 
 class WidgetSessionConsent(msgspec.Struct):
-    text: str | UnsetType | None = UNSET
-    version: int | UnsetType = UNSET
-    granted: bool | UnsetType = UNSET
+    text: str | None
+    version: int
+    granted: bool
 
 
 class WidgetSession(msgspec.Struct):
