@@ -39,9 +39,9 @@ class Calendar(msgspec.Struct):
     provider: Literal["google", "microsoft"]
     account: str
     status: Literal["connected", "broken", "disconnected"]
-    availability_calendars: list[str] | UnsetType = UNSET
-    event_calendar: str | UnsetType | None = UNSET
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    availability_calendars: list[str]
+    event_calendar: str | None
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
     disconnected_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = (
         UNSET
     )

@@ -47,21 +47,15 @@ class Contact(msgspec.Struct):
     attributes: dict[str, Any]
     identities: list[Identity]
     created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
-    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    processing: Processing | UnsetType = UNSET
-    processing_changed_at: (
-        Annotated[
-            Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
-            Meta(
-                description="When processing last changed (audited as `contact_processing_<value>`)."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    processing_changed_by: (
-        Annotated[str | None, Meta(description="The operator who last changed processing.")]
-        | UnsetType
-    ) = UNSET
+    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    processing: Processing
+    processing_changed_at: Annotated[
+        Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
+        Meta(description="When processing last changed (audited as `contact_processing_<value>`)."),
+    ]
+    processing_changed_by: Annotated[
+        str | None, Meta(description="The operator who last changed processing.")
+    ]
     consent: (
         Annotated[
             ConsentRecord | None,
