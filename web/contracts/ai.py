@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
@@ -69,7 +69,7 @@ class AiCall(msgspec.Struct):
 
 class ListAiCallsReply(msgspec.Struct):
     items: list[AiCall]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 # POST /api/conversations/{id}/ai/summary

@@ -67,7 +67,7 @@ ChannelKind = Literal["widget", "whatsapp", "messenger", "instagram", "viber", "
 class ConversationChannel(msgspec.Struct):
     id: str
     kind: ChannelKind
-    name: str | UnsetType = UNSET
+    name: str | None
 
 
 class ConversationContact(msgspec.Struct):

@@ -67,7 +67,7 @@ class Contact(msgspec.Struct):
 
 class ListContactsReply(msgspec.Struct):
     items: list[Contact]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 # Loose on purpose: one @, something on each side, a dot in the domain; "" clears it.

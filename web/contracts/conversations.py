@@ -25,7 +25,7 @@ from web.operation import (
 
 class ListConversationsReply(msgspec.Struct):
     items: list[Conversation]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 class PatchConversationBody(msgspec.Struct):

@@ -14,7 +14,7 @@ class Team(msgspec.Struct):
     id: str
     name: str
     operator_ids: list[str]
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListTeamsReply(msgspec.Struct):

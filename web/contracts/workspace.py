@@ -25,7 +25,7 @@ from web.operation import (
 
 class ListOperatorsReply(msgspec.Struct):
     items: list[Operator]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -108,13 +108,13 @@ EntryName = Annotated[
 class AuditEntryActor(msgspec.Struct):
     kind: Literal["operator", "token", "system", "anonymous"]
     id: str | None
-    name: EntryName | UnsetType = UNSET
+    name: EntryName
 
 
 class AuditEntryTarget(msgspec.Struct):
     kind: str | None
     id: str | None
-    name: EntryName | UnsetType = UNSET
+    name: EntryName
 
 
 class AuditEntry(msgspec.Struct):
@@ -133,7 +133,7 @@ class AuditEntry(msgspec.Struct):
 
 class ListAuditReply(msgspec.Struct):
     items: list[AuditEntry]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 # GET /api/operators
