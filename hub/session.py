@@ -235,7 +235,7 @@ class Session:
                 if refusal is not None:
                     return [frames.error("window_closed", refusal, frame.ref)]
             if self.hub.objection_check is not None:
-                objection = await self.hub.objection_check(conv, frame.confirm_objection)
+                objection = await self.hub.objection_check(conv, frame.confirm_objection is True)
                 if objection is not None:
                     return [frames.error("contact_objected", objection, frame.ref)]
             # The store takes the channel from the conversation when conversation_id is set.

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from tests.browser.conftest import open_page
 from tests.conftest import LiveServer, free_port
 from tests.web.realtime import close_all_sockets, visitor_session, visitor_socket, widget_channel
-from tests.web.test_webhooks import Hub, hub_server, post_meta, unique, wa_message
+from tests.web.webhook_hub import Hub, hub_server, post_meta, unique, wa_message
 from web.auth.sessions import cookie_name
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,7 @@ from tests.web.realtime import (
     widget_channel,
 )
 from tests.web.test_outbox import Provider, outbox_row, queued_reply
-from tests.web.test_webhooks import Hub, hub_server
+from tests.web.webhook_hub import Hub, hub_server
 from web.worker import run_once
 
 

@@ -46,13 +46,14 @@ CSAT_REPORT = Operation(
     params=(
         Param(
             "days",
-            kind=Annotated[int, Meta(ge=0, le=365)],
-            description="Surveys sent in the last this many days (1 to 365, default 30).",
+            kind=Annotated[int, Meta(ge=1, le=365)],
+            description="Surveys sent in the last this many days.",
+            default=30,
         ),
     ),
     answers={200: Answer("The report.", body=CsatReport)},
     faults=(
-        Fault(422, "invalid", "Bad limit."),
+        Fault(422, "invalid", "Bad days; `problems` names it."),
         UNAUTHORIZED,
         FORBIDDEN,
     ),

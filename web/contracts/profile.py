@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.contracts.common import Operator
 from web.operation import (
@@ -45,12 +45,12 @@ class NotificationPrefs(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ListMySessionsReply(msgspec.Struct):
-    items: list[SessionOut] | UnsetType = UNSET
-    next_cursor: str | UnsetType | None = UNSET
+    items: list[SessionOut]
+    next_cursor: str | None
 
 
 class EndOtherSessionsReply(msgspec.Struct):
-    ended: int | UnsetType = UNSET
+    ended: int
 
 
 # PATCH /api/me
