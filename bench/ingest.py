@@ -1,9 +1,11 @@
 """Scenario D: durable ingest through the ingest API, commit latency from ``/metrics``.
 
 Signs up a workspace with a custom channel on the first hub, then ``--concurrency`` clients
-post batches of ``--batch`` messages (from a pool of contacts) round-robin over every
-``--url`` for ``--duration`` seconds; every 202 means the batch is committed. Writer commit
-latency and batch size come from the hubs' Prometheus histograms (difference over the run).
+post batches of ``--batch`` messages (from a pool of ``--contacts`` senders, or with
+``--contacts 0`` each from a sender the hub has never seen: cold contacts) round-robin over
+every ``--url`` for ``--duration`` seconds; every 202 means the batch is committed. Writer commit
+latency and batch size come from the hubs' Prometheus histograms (difference over the run);
+with ``--server-pid`` (the hubs, on this machine) the hubs' CPU per message too.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 
 import httpx
 import orjson
+from ingest_rate import cpu_seconds
 
-CONTACTS = 500
+CONTACTS = 500  # the default pool of senders
 
 
 async def setup(url: str) -> tuple[str, str]:
@@ -89,13 +92,20 @@ def quantile_ms(
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     urls = [u.rstrip("/") for u in args.url]
     channel_id, token = await setup(urls[0])
+    run = uuid.uuid4().hex[:8]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     accepted = 0
     failures = 0
     stop_at = 0.0
 
+    def sender(n: int, i: int, k: int, phase: str) -> str:
+        if not args.contacts:  # cold: never seen before, not even in the warm-up
+            return f"cold-{run}-{phase}-{n}-{i}-{k}"
+        return f"c{(n * 7919 + i * args.batch + k) % args.contacts}"
+
     async def client(n: int, until: float, count: bool) -> None:
         nonlocal accepted, failures
+        phase = "run" if count else "warm"
         async with httpx.AsyncClient(timeout=60) as http:
             url = f"{urls[n % len(urls)]}/api/ingest/{channel_id}"
             i = 0
@@ -105,9 +115,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     {
                         "messages": [
                             {
-                                "contact": {
-                                    "external_id": f"c{(n * 7919 + i * args.batch + k) % CONTACTS}"
-                                },
+                                "contact": {"external_id": sender(n, i, k, phase)},
                                 "external_id": uuid.uuid4().hex,
                                 "text": f"ingest {n} {i} {k}",
                             }
@@ -125,10 +133,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     warm = time.perf_counter() + 1.5
     await asyncio.gather(*(client(n, warm, False) for n in range(args.concurrency)))
     before = await scrape(urls)
+    cpu_before = sum(cpu_seconds(p) for p in args.server_pid)
     started = time.perf_counter()
     stop_at = started + args.duration
     await asyncio.gather(*(client(n, stop_at, True) for n in range(args.concurrency)))
     elapsed = time.perf_counter() - started
+    cpu = sum(cpu_seconds(p) for p in args.server_pid) - cpu_before
     after = await scrape(urls)
     batches = after.get("inviaro_writer_batch_size_count", 0) - before.get(
         "inviaro_writer_batch_size_count", 0
@@ -137,6 +147,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "inviaro_writer_batch_size_sum", 0
     )
     return {
+        "batch": args.batch,
+        "concurrency": args.concurrency,
+        "contacts": args.contacts or "a new one per message",
         "messages": accepted,
         "seconds": round(elapsed, 2),
         "messages_per_s": round(accepted / elapsed, 1),
@@ -148,6 +161,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "accept_p50_ms": quantile_ms(before, after, 0.5, "accept"),
         "accept_p99_ms": quantile_ms(before, after, 0.99, "accept"),
         "backlog_end": after.get("inviaro_writer_backlog", 0.0),
+        "server_cpu_us_per_message": (
+            round(cpu / accepted * 1e6, 1) if args.server_pid and accepted else None
+        ),
     }
 
 
@@ -157,6 +173,10 @@ if __name__ == "__main__":
     p.add_argument("--duration", type=float, default=8)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--batch", type=int, default=100)
+    p.add_argument(
+        "--contacts", type=int, default=CONTACTS, help="pool of senders (0: a new one per message)"
+    )
+    p.add_argument("--server-pid", type=int, action="append", default=[])
     p.add_argument("--json")
     a = p.parse_args()
     result = asyncio.run(main(a))

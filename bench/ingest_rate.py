@@ -15,6 +15,9 @@ then waited for, up to ``--drain`` seconds after the last send, and counted once
 - refused: answered 429 or 503 (the sender must retry);
 - lost: anything else (an error status, a broken connection, no answer by the drain).
 
+With ``--door whatsapp`` the same load arrives as signed WhatsApp Cloud API webhooks
+(``POST /webhooks/meta/{channel}``, one text message each, answered 200) instead.
+
 With ``--server-pid`` (the hub under load, on this machine) it reports the server's CPU
 per request. The generator's own failures (a connection it could not open) are counted,
 never hidden. Loopback only; bounded in time; it stops by itself.
@@ -25,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import multiprocessing as mp
 import os
@@ -41,6 +46,8 @@ import orjson
 MAX_RATE = 20_000
 MAX_DURATION_S = 120.0
 SEARCH_RATES = (500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000)
+DOORS = ("ingest", "whatsapp")
+PHONE_NUMBER_ID = "1122334455667"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -53,8 +60,8 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-async def setup(url: str) -> tuple[str, str]:
-    """A fresh workspace's custom channel: (channel id, ingest token)."""
+async def setup(url: str, door: str = "ingest") -> tuple[str, str]:
+    """A fresh workspace's channel for ``door``: (channel id, ingest token or app secret)."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         r = await client.post(
             "/api/signup",
@@ -67,11 +74,61 @@ async def setup(url: str) -> tuple[str, str]:
         )
         r.raise_for_status()
         csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
-        ch = await client.post(
-            "/api/channels", headers=csrf, json={"kind": "custom", "name": "C'", "config": {}}
-        )
+        if door == "whatsapp":
+            secret = uuid.uuid4().hex
+            config = {
+                "phone_number_id": PHONE_NUMBER_ID,
+                "access_token": uuid.uuid4().hex,
+                "app_secret": secret,
+                "verify_token": uuid.uuid4().hex,
+            }
+            body = {"kind": "whatsapp", "name": "C' WhatsApp", "config": config}
+        else:
+            body = {"kind": "custom", "name": "C'", "config": {}}
+        ch = await client.post("/api/channels", headers=csrf, json=body)
         ch.raise_for_status()
+        if door == "whatsapp":
+            return str(ch.json()["id"]), secret
         return str(ch.json()["id"]), str(ch.json()["ingest_token"])
+
+
+def _ingest_body(tag: str, n: int, sender: int) -> bytes:
+    return orjson.dumps(
+        {
+            "messages": [
+                {
+                    "external_id": f"{tag}-{n}",
+                    "contact": {"external_id": f"{tag}-contact-{sender}"},
+                    "text": f"C' message {n}",
+                }
+            ]
+        }
+    )
+
+
+def _whatsapp_body(tag: str, n: int, sender: int) -> bytes:
+    """One text message as the WhatsApp Cloud API posts it."""
+    wa_id = f"{sender}{tag}"
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": f"Sender {sender}"}, "wa_id": wa_id}],
+        "messages": [
+            {
+                "from": wa_id,
+                "id": f"wamid.{tag}-{n}",
+                "timestamp": str(int(time.time())),
+                "text": {"body": f"C' message {n}"},
+                "type": "text",
+            }
+        ],
+    }
+    return orjson.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}],
+        }
+    )
 
 
 class Conn:
@@ -121,14 +178,24 @@ async def _drive(
     late_s: float,
     tag: str,
     contacts: int,
+    door: str = "ingest",
 ) -> dict[str, Any]:
     """Send at ``rate`` for ``duration`` s; wait for every answer up to ``drain`` s more."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    head = (
-        f"POST /api/ingest/{channel_id} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-    ).encode()
+    if door == "whatsapp":
+        head = (
+            f"POST /webhooks/meta/{channel_id} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/json\r\n"
+        ).encode()
+        ok, build = 200, _whatsapp_body
+    else:
+        head = (
+            f"POST /api/ingest/{channel_id} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        ok, build = 202, _ingest_body
+    secret = token.encode()
     idle: asyncio.Queue[Conn] = asyncio.Queue()
     for _ in range(connections):
         idle.put_nowait(Conn(host, port))
@@ -139,20 +206,14 @@ async def _drive(
 
     async def one(n: int, due: float) -> None:
         sender = n % contacts if contacts else n
-        body = orjson.dumps(
-            {
-                "messages": [
-                    {
-                        "external_id": f"{tag}-{n}",
-                        "contact": {"external_id": f"{tag}-contact-{sender}"},
-                        "text": f"C' message {n}",
-                    }
-                ]
-            }
-        )
+        body = build(tag, n, sender)
+        signed = head
+        if door == "whatsapp":
+            digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+            signed = head + f"X-Hub-Signature-256: sha256={digest}\r\n".encode()
         conn = await idle.get()
         try:
-            status = await conn.post(head, body)
+            status = await conn.post(signed, body)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as err:
             conn.close()  # the server broke the connection or never answered properly
             key = type(err).__name__
@@ -169,7 +230,7 @@ async def _drive(
             idle.put_nowait(conn)
         took = time.perf_counter() - due
         statuses[str(status)] = statuses.get(str(status), 0) + 1
-        if status == 202:
+        if status == ok:
             if took <= late_s:
                 counts["acked"] += 1
                 latencies.append(took)
@@ -240,6 +301,7 @@ def measure(
     late_ms: float = 1000.0,
     server_pids: list[int] | None = None,
     contacts: int = 0,
+    door: str = "ingest",
 ) -> dict[str, Any]:
     """One run at ``rate`` requests/s split over ``procs`` generator processes."""
     rate = min(rate, MAX_RATE)
@@ -264,6 +326,7 @@ def measure(
                     late_ms / 1000,
                     f"{tag}{i}",
                     contacts,
+                    door,
                 ),
                 out,
             ),
@@ -292,6 +355,7 @@ def measure(
     send_s = max(s["send_seconds"] for s in shares)
     answered = summed["acked"] + summed["late"] + summed["refused"]
     return {
+        "door": door,
         "rate": rate,
         "duration": duration,
         "connections": connections,
@@ -360,6 +424,7 @@ def main() -> int:
         default=0,
         help="senders per generator process, reused (default 0: every message a new contact)",
     )
+    p.add_argument("--door", choices=DOORS, default="ingest", help="ingest API or WhatsApp webhook")
     p.add_argument("--server-pid", type=int, action="append", default=[])
     p.add_argument("--search", action="store_true", help="requests/s at p99 < 50 ms")
     p.add_argument("--json", help="write the result here")
@@ -368,7 +433,7 @@ def main() -> int:
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("bench: loopback only")
     url = a.url.rstrip("/")
-    channel_id, token = asyncio.run(setup(url))
+    channel_id, token = asyncio.run(setup(url, a.door))
     kw: dict[str, Any] = {
         "connections": a.connections,
         "procs": a.procs,
@@ -376,6 +441,7 @@ def main() -> int:
         "late_ms": a.late_ms,
         "server_pids": a.server_pid,
         "contacts": a.contacts,
+        "door": a.door,
     }
     if a.search:
         result = search(url, channel_id, token, a.duration, **kw)

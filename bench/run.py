@@ -1,34 +1,42 @@
-"""Scenarios A to G against the hub and the python-socketio reference, in one sitting.
+"""Scenarios A to I against the hub and two Socket.IO peers, in one sitting.
 
-    .venv/bin/python bench/run.py            # 3 interleaved runs, about 12 minutes
-    .venv/bin/python bench/run.py --quick    # 1 small run, about 2 minutes
+    .venv/bin/python bench/run.py            # 3 interleaved runs, about 20 minutes
+    .venv/bin/python bench/run.py --quick    # 1 small run, about 3 minutes
 
 It creates a scratch Postgres database (dropped at the end) and starts a private
 ``redis-server`` on a spare loopback port. Each run starts two fresh ``inviaro serve``
 processes (Postgres + Redis), drives the scenarios with ``inviaro loadtest`` (``--procs``
-generator processes), stops them, then does the same with two python-socketio servers
-(``bench/sio_server.py``, AsyncRedisManager on the same Redis); D (durable ingest) is the
-hub's alone. A: idle sockets over both processes; B: one big room as fast as acked;
-C: many rooms at a steady rate; G: C at twice the rate; E: as many idle sockets as the
-open-files limit allows on ONE process; F (flat cost): B's load on a small room, alone and
-beside many idle sockets in many rooms, reporting how much the CPU per delivery grew, also
-net of what the idle sockets cost by themselves. H (C' in the issue): one message per
-ingest request at a fixed rate into ONE hub process, every message from a new contact, as
-channel webhooks arrive (p50/p99 acknowledgement, late and lost apart, server CPU per
-request); I: the highest rate of such requests with p99 under 50 ms and nothing refused,
-late or lost. H and I are the hub's alone (python-socketio has no ingest door):
+generator processes) and stops them; then does the same with two python-socketio servers
+(target ``socketio``: ``bench/sio_server.py``, AsyncRedisManager) and with two Node
+socket.io servers (target ``node``: ``bench/node_sio/server.js``, the Redis adapter), both
+on the same Redis and driven by the same load client. ``--targets`` picks some (default:
+all three). A peer that cannot run here is skipped with a line saying why: python-socketio
+needs ``pip install -e '.[bench]'``; Node needs ``node`` and ``npm``, and the first use
+runs ``npm ci --prefix bench/node_sio`` (the committed lockfile's exact versions).
+
+A: idle sockets over both processes; B: one big room as fast as acked; C: many rooms at a
+steady rate; G: C at twice the rate; E: as many idle sockets as the open-files limit
+allows on ONE process; F (flat cost): B's load on a small room, alone and beside many
+idle sockets in many rooms, reporting how much the CPU per delivery grew, also net of
+what the idle sockets cost by themselves. D (durable ingest), H and I are the hub's alone
+(the peers have no ingest door). H (C' in the issue): one message per ingest request at a
+fixed rate into ONE hub process, every message from a new contact, as channel webhooks
+arrive (p50/p99 acknowledgement, late and lost apart, server CPU per request); I: the
+highest rate of such requests with p99 under 50 ms and nothing refused, late or lost:
 
     .venv/bin/python bench/run.py --only H --targets inviaro    # C' alone, about 1 minute
 
-It prints medians over the runs and the hub/python-socketio ratios. The targets' order
-alternates between runs. Every server's log, every scenario's raw JSON and the table go
-to ``bench/results/<time>/`` (the JSON and the table are small and committed; logs are
+It prints medians over the runs and the hub's ratios to python-socketio and to Node
+(bench/table.py). The targets' order rotates between runs, so each target opens and
+closes a run in turn. Every server's log, every scenario's raw JSON and the table go to
+``bench/results/<time>/`` (the JSON and the table are small and committed; logs are
 not). Only 127.0.0.1 is ever contacted; every process it started is ended by its pid.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -36,7 +44,6 @@ import resource
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from table import LABELS, render  # bench/table.py, beside this script
 
 from web.loadtest import cpu_seconds
 
@@ -53,6 +61,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "bench-secret-key-that-is-long-enough-0123456789abcdef"
+NODE_DIR = HERE / "node_sio"
 
 FULL = {
     "runs": 3,
@@ -60,6 +69,7 @@ FULL = {
     "B": {"operators": 1000, "visitors": 4, "window": 8, "duration": 6},
     "C": {"operators": 2000, "rooms": 100, "rate": 1000, "duration": 10},
     "D": {"duration": 8, "concurrency": 8, "batch": 100},
+    "Dc": {"duration": 8, "concurrency": 32, "batch": 5, "contacts": 0},
     "F": {"operators": 300, "visitors": 2, "window": 8, "duration": 5, "idle": 2000, "rooms": 200},
     "E": {"operators": 20000},
     "G": {"operators": 2000, "rooms": 100, "rate": 2000, "duration": 10},
@@ -72,6 +82,7 @@ QUICK = {
     "B": {"operators": 300, "visitors": 4, "window": 8, "duration": 4},
     "C": {"operators": 500, "rooms": 50, "rate": 500, "duration": 5},
     "D": {"duration": 4, "concurrency": 8, "batch": 100},
+    "Dc": {"duration": 4, "concurrency": 32, "batch": 5, "contacts": 0},
     "F": {"operators": 200, "visitors": 2, "window": 8, "duration": 3, "idle": 500, "rooms": 50},
     "E": {"operators": 3000},
     "G": {"operators": 500, "rooms": 50, "rate": 1000, "duration": 5},
@@ -81,6 +92,11 @@ QUICK = {
 # A process can hold no more sockets than its open-files hard limit allows (a few files
 # go to the database, Redis and the listener).
 FILES_LIMIT = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+def protocol(target: str) -> str:
+    """The load client's wire protocol for a target: both peers speak Socket.IO v5."""
+    return "inviaro" if target == "inviaro" else "socketio"
 
 
 def free_port() -> int:
@@ -143,6 +159,48 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float
     raise RuntimeError(f"{url} did not start")
 
 
+def unavailable(target: str) -> str | None:
+    """Why ``target`` cannot run here, or None. Installs the Node server's packages
+    (``npm ci``, from its committed lockfile) the first time."""
+    if target == "socketio":
+        try:
+            import socketio  # noqa: F401
+        except ImportError:
+            return "python-socketio is not installed (pip install -e '.[bench]')"
+    if target == "node":
+        missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+        if missing:
+            return f"{' and '.join(missing)} not found on PATH (Node 18 or later is needed)"
+        if not (NODE_DIR / "node_modules").is_dir():
+            print("bench: npm ci --prefix bench/node_sio (first use)", file=sys.stderr)
+            try:
+                done = subprocess.run(
+                    ["npm", "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+            except subprocess.TimeoutExpired:
+                return "npm ci --prefix bench/node_sio took over 10 minutes"
+            if done.returncode != 0:
+                last = (done.stderr or done.stdout).strip().splitlines()[-1:]
+                return f"npm ci --prefix bench/node_sio failed: {' '.join(last)}"
+    return None
+
+
+def peer_versions(targets: list[str]) -> str:
+    """The versions of the peers that ran, for the table's heading."""
+    versions = []
+    if "socketio" in targets:
+        versions.append(f"python-socketio {importlib.metadata.version('python-socketio')}")
+    package = NODE_DIR / "node_modules" / "socket.io" / "package.json"
+    if "node" in targets and package.exists() and (node := shutil.which("node")):
+        done = subprocess.run([node, "--version"], capture_output=True, text=True)
+        socket_io = json.loads(package.read_text())["version"]
+        versions.append(f"Node {done.stdout.strip()} socket.io {socket_io}")
+    return ", ".join(versions) or "none"
+
+
 def psql(sql: str) -> None:
     subprocess.run(
         ["psql", PG_ADMIN, "-v", "ON_ERROR_STOP=1", "-qc", sql],
@@ -152,8 +210,9 @@ def psql(sql: str) -> None:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, targets: list[str]) -> None:
         self.args = args
+        self.targets = targets
         self.plan = QUICK if args.quick else FULL
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.out = HERE / "results" / stamp
@@ -164,7 +223,7 @@ class Bench:
         self.redis_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.redis: subprocess.Popen[bytes] | None = None
-        self.results: dict[str, dict[str, list[float]]] = {"inviaro": {}, "socketio": {}}
+        self.results: dict[str, dict[str, list[float]]] = {t: {} for t in targets}
 
     # --- infrastructure ---------------------------------------------------------------
 
@@ -229,17 +288,19 @@ class Bench:
             hubs.append((f"http://127.0.0.1:{port}", proc))
         return hubs
 
-    def start_sio(self) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    def start_peer(self, target: str) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        """Two servers of a Socket.IO peer on the private Redis."""
         servers = []
         for _ in range(2):
             port = free_port()
-            log = self.out / f"sio-{port}.log"  # kept beside the hubs' logs
-            proc = self.procs.start(
-                [sys.executable, str(HERE / "sio_server.py"), str(port), self.redis_url],
-                dict(os.environ),
-                log,
-            )
-            wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc, log)
+            if target == "node":
+                program = [shutil.which("node") or "node", str(NODE_DIR / "server.js")]
+                log = self.out / f"node-{port}.log"  # kept beside the hubs' logs
+            else:
+                program = [sys.executable, str(HERE / "sio_server.py")]
+                log = self.out / f"sio-{port}.log"
+            proc = self.procs.start([*program, str(port), self.redis_url], dict(os.environ), log)
+            wait_http(f"http://127.0.0.1:{port}/ready", proc, log)  # a 404: it answers
             servers.append((f"http://127.0.0.1:{port}", proc))
         return servers
 
@@ -258,7 +319,7 @@ class Bench:
             "--json",
             str(out),
             "--protocol",
-            target,
+            protocol(target),
             "--procs",
             "2",
         ]
@@ -295,7 +356,7 @@ class Bench:
         """Scenario F's background: idle operator sockets in many rooms, held open until
         stopped. Returns once every one is connected."""
         p = self.plan["F"]
-        cmd = [sys.executable, "-m", "web.cli", "loadtest", "--protocol", target]
+        cmd = [sys.executable, "-m", "web.cli", "loadtest", "--protocol", protocol(target)]
         cmd += ["--operators", str(p["idle"]), "--rooms", str(p["rooms"]), "--visitors", "0"]
         cmd += ["--duration", "600", "--procs", "1", "--connect-concurrency", "200"]
         for url, _ in servers:
@@ -441,9 +502,11 @@ class Bench:
             f"their upkeep, {upkeep_per_s * 1000:.1f} ms CPU/s)",
         )
 
-    def scenario_d(self, servers: Any, run: int) -> None:
-        p = self.plan["D"]
-        out = self.out / f"D-inviaro-{run}.json"
+    def scenario_d(self, servers: Any, run: int, name: str = "D") -> None:
+        """D: durable ingest; Dc: the same with cold contacts (every message from a sender
+        never seen) and small batches, as webhooks bring them."""
+        p = self.plan[name]
+        out = self.out / f"{name}-inviaro-{run}.json"
         cmd = [
             sys.executable,
             str(HERE / "ingest.py"),
@@ -455,6 +518,8 @@ class Bench:
             str(p["concurrency"]),
             "--batch",
             str(p["batch"]),
+            "--contacts",
+            str(p.get("contacts", 500)),
         ]
         for url, _ in servers:
             cmd += ["--url", url]
@@ -470,13 +535,13 @@ class Bench:
             "hubs": round(sum(cpu_seconds(proc.pid) for _, proc in servers) - hubs_before, 2),
         }
         out.write_text(json.dumps(s, indent=2))
-        self.record("inviaro", "D_msgs_per_s", s["messages_per_s"])
-        self.record("inviaro", "D_commit_p99_ms", s["commit_p99_ms"])
-        self.record("inviaro", "D_accept_p99_ms", s["accept_p99_ms"])
-        self.record("inviaro", "D_backlog", s["backlog_end"])
+        self.record("inviaro", f"{name}_msgs_per_s", s["messages_per_s"])
+        self.record("inviaro", f"{name}_commit_p99_ms", s["commit_p99_ms"])
+        self.record("inviaro", f"{name}_accept_p99_ms", s["accept_p99_ms"])
+        self.record("inviaro", f"{name}_backlog", s["backlog_end"])
         self.say(
             "inviaro",
-            "D",
+            name,
             f"{s['messages_per_s']} msg/s, commit p99 "
             f"{s['commit_p99_ms']} ms, accept p50/p99 {s['accept_p50_ms']}/{s['accept_p99_ms']} "
             f"ms, batch {s['mean_batch']}, cpu {s['cpu_seconds']}",
@@ -521,17 +586,16 @@ class Bench:
         return result
 
     def say(self, target: str, name: str, text: str) -> None:
-        print(f"  {name} {target:<9} {text}", file=sys.stderr, flush=True)
+        print(f"  {name} {target:<8} {text}", file=sys.stderr, flush=True)
 
     def run(self) -> None:
         only = set(self.args.only or "ABCDEFGHI")
         for run in range(1, self.plan["runs"] + 1):
             print(f"run {run}/{self.plan['runs']}", file=sys.stderr, flush=True)
-            targets = self.args.targets.split(",")
-            if run % 2 == 0:  # alternate, so neither target always runs on a warmer machine
-                targets.reverse()
-            for target in targets:
-                servers = self.start_hubs() if target == "inviaro" else self.start_sio()
+            # Rotate, so no target always runs first (or last) on a warmer machine.
+            shift = (run - 1) % len(self.targets)
+            for target in self.targets[shift:] + self.targets[:shift]:
+                servers = self.start_hubs() if target == "inviaro" else self.start_peer(target)
                 try:
                     if "A" in only:
                         self.scenario_idle(target, servers, run, "A")
@@ -543,6 +607,7 @@ class Bench:
                         self.scenario_c(target, servers, run, "G")
                     if "D" in only and target == "inviaro":
                         self.scenario_d(servers, run)
+                        self.scenario_d(servers, run, "Dc")
                     if "H" in only and target == "inviaro":
                         self.scenario_h(servers, run)
                     if "I" in only and target == "inviaro":
@@ -555,130 +620,40 @@ class Bench:
                     for _, proc in servers:
                         self.procs.stop(proc)
 
-    # --- the table --------------------------------------------------------------------
-
     def table(self, command: str, elapsed: float) -> str:
-        def med(target: str, key: str) -> float | None:
-            values = self.results[target].get(key)
-            return statistics.median(values) if values else None
-
-        a, b, c, d, f, g, h = (self.plan[k] for k in "ABCDFGH")
-        e_sockets = self.sockets("E")
-        rows = [
-            (
-                f"A. {a['operators']} idle sockets: server memory per socket (KB)",
-                "A_kb_per_socket",
-                "20",
-            ),
-            (f"A. time to connect {a['operators']} (s)", "A_connect_s", ""),
-            (
-                f"B. 1 room of {b['operators']}, as fast as acked: server CPU per delivery (µs)",
-                "B_us_per_delivery",
-                "14",
-            ),
-            ("B. deliveries/s", "B_deliveries_per_s", ""),
-            (
-                f"C. {c['operators']} in {c['rooms']} rooms, {c['rate']} msg/s, {c['duration']} s: "
-                "p50 (ms)",
-                "C_p50_ms",
-                "5",
-            ),
-            ("C. p99 (ms)", "C_p99_ms", "25"),
-            ("C. loss (after a 60 s drain)", "C_loss", "0"),
-            ("C. late deliveries (over 1 s)", "C_late", ""),
-            ("C. acked msg/s", "C_acked_per_s", ""),
-            (
-                f"G. C at {g['rate']} msg/s ({g['operators']} in {g['rooms']} rooms): p50 (ms)",
-                "G_p50_ms",
-                "",
-            ),
-            ("G. p99 (ms)", "G_p99_ms", "100"),
-            ("G. loss", "G_loss", "0"),
-            ("G. acked msg/s", "G_acked_per_s", ""),
-            (
-                f"D. ingest API, {d['concurrency']} clients x {d['batch']}/request: msg/s",
-                "D_msgs_per_s",
-                "5000",
-            ),
-            ("D. writer commit p99 (ms)", "D_commit_p99_ms", "50"),
-            ("D. accept p99: arrival to durable and published (ms)", "D_accept_p99_ms", ""),
-            ("D. writer backlog at end", "D_backlog", "0"),
-            (
-                f"C' (H). {h['rate']} ingest requests/s, 1 message each, new contacts, ONE "
-                "process: p50 ack (ms)",
-                "H_p50_ms",
-                "10",
-            ),
-            ("C' (H). p99 ack (ms)", "H_p99_ms", "50"),
-            ("C' (H). late (acked after 1 s)", "H_late", "0"),
-            ("C' (H). lost (never acked, or an error)", "H_lost", "0"),
-            ("C' (H). refused (429/503)", "H_refused", "0"),
-            ("C' (H). server CPU per request (µs)", "H_server_cpu_us_per_request", ""),
-            ("I. ingest requests/s at p99 < 50 ms, ONE process", "I_best_rate", "2500"),
-            (
-                f"E. {e_sockets} idle sockets on ONE process: memory per socket (KB)",
-                "E_kb_per_socket",
-                "20",
-            ),
-            ("E. sockets open", "E_sockets", ""),
-            (f"E. time to connect {e_sockets} (s)", "E_connect_s", ""),
-            (
-                f"F. room of {f['operators']}, as fast as acked: CPU per delivery alone (µs)",
-                "F_us_alone",
-                "",
-            ),
-            (
-                f"F. the same beside {f['idle']} idle sockets in {f['rooms']} rooms (µs)",
-                "F_us_beside",
-                "",
-            ),
-            ("F. growth (beside / alone)", "F_growth", ""),
-            ("F. the idle sockets' own upkeep, no load (ms CPU/s)", "F_upkeep_ms_per_s", ""),
-            ("F. growth net of that upkeep", "F_net_growth", "1.0"),
-        ]
-
-        def fmt(v: float | None, key: str) -> str:
-            if v is None:
-                return "-"
-            if key.endswith("loss"):
-                return f"{v:.2%}"
-            return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.2f}"
-
-        head = ("scenario", "Inviaro hub", "python-socketio", "ratio", "target")
-        lines = [head]
-        for label, key, target in rows:
-            mine, theirs = med("inviaro", key), med("socketio", key)
-            ratio = f"{mine / theirs:.2f}x" if mine is not None and theirs else "-"
-            lines.append((label, fmt(mine, key), fmt(theirs, key), ratio, target))
-        widths = [max(len(str(row[i])) for row in lines) for i in range(5)]
-        text = [
-            " | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) for row in lines
-        ]
-        text.insert(1, "-|-".join("-" * w for w in widths))
         runs = self.plan["runs"]
         facts = (
             f"command: {command}\nmachine: {os.cpu_count()} cores (nproc), "
             f"{platform.python_implementation()} {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}; medians of {runs} run(s), "
-            f"interleaved; 2 server processes each, one Redis, generator --procs 2 "
-            f"on the same machine; {elapsed:.0f} s\n"
+            f"{platform.system()} {platform.release()}; peers: {peer_versions(self.targets)}; "
+            f"medians of {runs} run(s), interleaved; 2 server processes each, one Redis, "
+            f"generator --procs 2 on the same machine; {elapsed:.0f} s\n"
         )
-        return facts + "\n".join(text)
+        return facts + render(self.results, self.plan, self.sockets("E"))
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="one small run (a 2-minute smoke)")
+    p.add_argument("--quick", action="store_true", help="one small run (a 3-minute smoke)")
     p.add_argument("--runs", type=int, help="runs per scenario (default 3, --quick 1)")
     p.add_argument("--only", help="scenarios to run, e.g. AB (default ABCDEFGHI)")
-    p.add_argument("--targets", default="inviaro,socketio", help="servers to run (default: both)")
+    p.add_argument(
+        "--targets",
+        default=",".join(LABELS),
+        help=f"servers to run, of {','.join(LABELS)} (default: all three)",
+    )
     args = p.parse_args()
-    if "socketio" in args.targets.split(","):
-        try:
-            import socketio  # noqa: F401
-        except ImportError:
-            raise SystemExit("bench: pip install -e '.[bench]' (python-socketio) first") from None
-    bench = Bench(args)
+    targets = []
+    for target in args.targets.split(","):
+        if target not in LABELS:
+            raise SystemExit(f"bench: unknown target {target!r} (known: {', '.join(LABELS)})")
+        if reason := unavailable(target):
+            print(f"bench: skipping target {target}: {reason}", file=sys.stderr, flush=True)
+        else:
+            targets.append(target)
+    if not targets:
+        raise SystemExit("bench: no target left to run")
+    bench = Bench(args, targets)
     if args.runs:
         bench.plan = {**bench.plan, "runs": args.runs}
     command = " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]])
@@ -707,6 +682,15 @@ def main() -> int:
         print(
             f"\nthe hubs logged {len(warnings)} warnings or errors, e.g.:", *warnings[:5], sep="\n"
         )
+    peer_lines = [  # the peers log only warnings and errors
+        f"{log.name}: {line}"
+        for pattern in ("sio-*.log", "node-*.log")
+        for log in sorted(bench.out.glob(pattern))
+        for line in log.read_text(errors="replace").splitlines()
+        if line.strip()
+    ]
+    if peer_lines:
+        print(f"\nthe peers logged {len(peer_lines)} lines, e.g.:", *peer_lines[:5], sep="\n")
     return 0
 
 

@@ -1,6 +1,8 @@
 """The WebSocket wire codec, sans-I/O: bytes in, typed client frames out; dicts in, bytes out.
 
-It never touches a socket. :func:`decode_client_frame` turns *any* input into either a
+It never touches a socket. The client frames are defined once, as a msgspec tagged union
+(:data:`ClientFrame`): the same Structs decode JSON and msgpack and are the frames'
+schema in ``/openapi.json``. :func:`decode_client_frame` turns *any* input into either a
 frame or a :class:`ProtocolError` carrying a contract error code, so the endpoint needs
 exactly one ``except`` and no exception detail from a parser ever reaches the peer.
 """
@@ -8,10 +10,10 @@ exactly one ``except`` and no exception detail from a parser ever reaches the pe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgpack
+import msgspec
 import orjson
 
 Format = Literal["json", "msgpack"]
@@ -31,6 +33,7 @@ SUBPROTOCOLS: dict[str, Format] = {"inviaro.json": "json", "inviaro.msgpack": "m
 MAX_FRAME_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 10_000
 MAX_ID_CHARS = 64
+MAX_ATTACHMENTS = 10  # files on one message
 _MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
 
 
@@ -52,43 +55,99 @@ class ProtocolError(Exception):
         self.close_code = close_code
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
-    ref: str | int | None
-    conversation_id: str | None
-    text: str
-    client_id: str | None = None
+# No string of a frame may hold a NUL (U+0000): Postgres could not store or compare it.
+# The frames check that in ``__post_init__``: a ``pattern`` would cost 0.3 µs a string.
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=_MAX_SEQ)]
+Ref = (
+    Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)]
+    | Annotated[int, msgspec.Meta(ge=-_MAX_SEQ, le=_MAX_SEQ)]
+    | None
+)
+
+
+def _refuse_nul(*values: str | None) -> None:
+    for value in values:
+        if value is not None and "\x00" in value:
+            raise ValueError("no string of a frame may contain a NUL character")
+
+
+class _Frame(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, gc=False):
+    """A client frame: its ``type`` is its tag; keys a frame does not know are ignored."""
+
+
+class Send(_Frame, tag="send", frozen=True, kw_only=True):
+    """A message: an operator's into ``conversation_id``, a visitor's into their own.
+    ``client_id`` makes a resend idempotent; ``confirm_objection`` (operators) sends to a
+    contact who objected; ``option`` (visitors) is the value of a flow's option tapped."""
+
+    ref: Ref = None
+    conversation_id: Id | None = None
+    # May be empty (or left out) when the message carries files.
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)] = ""
+    client_id: Id | None = None
     # An operator's explicit yes to messaging a contact who objected (storage.processing).
-    confirm_objection: bool = False
+    confirm_objection: bool | None = None
     # A visitor's tap on an option a flow offered: its value.
-    option: str | None = None
+    option: Id | None = None
     private: bool = False  # an operator's note: never reaches the visitor or a channel
+    # Files uploaded beforehand (``POST …/files``), by media id.
+    attachments: Annotated[tuple[Id, ...], msgspec.Meta(max_length=MAX_ATTACHMENTS)] = ()
+
+    def __post_init__(self) -> None:
+        if not self.attachments and not self.text.strip():
+            raise ValueError("text must be a non-empty string")
+        _refuse_nul(self.text, self.conversation_id, self.client_id, self.option)
+        _refuse_nul(*self.attachments)
 
 
-@dataclass(frozen=True, slots=True)
-class Typing:
-    conversation_id: str | None
+class Typing(_Frame, tag="typing", frozen=True, kw_only=True):
+    """The author started (``active``) or stopped typing."""
+
+    conversation_id: Id | None = None
     active: bool
 
-
-@dataclass(frozen=True, slots=True)
-class Read:
-    conversation_id: str | None  # visitors may omit it: they have one conversation
-    seq: int
+    def __post_init__(self) -> None:
+        _refuse_nul(self.conversation_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Resume:
-    conversation_id: str
-    after_seq: int
+class Read(_Frame, tag="read", frozen=True, kw_only=True):
+    """Read up to ``seq``; a visitor's read reaches operators as ``receipt`` frames."""
+
+    conversation_id: Id | None = None  # visitors may omit it: they have one conversation
+    seq: Seq
+
+    def __post_init__(self) -> None:
+        _refuse_nul(self.conversation_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
-    pass
+class Resume(_Frame, tag="resume", frozen=True, kw_only=True):
+    """Replay every message after ``after_seq``, in order, then ``resumed``."""
+
+    conversation_id: Id
+    after_seq: Seq
+
+    def __post_init__(self) -> None:
+        _refuse_nul(self.conversation_id)
+
+
+class Ping(_Frame, tag="ping", frozen=True, kw_only=True):
+    """Keepalive; answered with ``pong``."""
 
 
 ClientFrame = Send | Typing | Read | Resume | Ping
+_TYPES = frozenset(t.__struct_config__.tag for t in (Send, Typing, Read, Resume, Ping))
+_JSON = msgspec.json.Decoder(ClientFrame)
+_MSGPACK = msgspec.msgpack.Decoder(ClientFrame)
+
+
+def client_frame_schemas(prefix: str) -> dict[str, Any]:
+    """JSON Schema of every client frame for OpenAPI, each named ``<prefix><Frame>`` so
+    none meets another schema of the API."""
+    _, components = msgspec.json.schema_components(
+        [ClientFrame], ref_template="#/components/schemas/" + prefix + "{name}"
+    )
+    return {prefix + name: value for name, value in components.items()}
 
 
 def negotiate(subprotocols: Iterable[str]) -> Format:
@@ -124,38 +183,64 @@ def encode(frame: dict[str, Any], fmt: Format) -> str | bytes:
 def decode_client_frame(
     data: str | bytes, fmt: Format, max_size: int = MAX_FRAME_BYTES
 ) -> ClientFrame:
-    """Parse and validate one client frame. Raises only :class:`ProtocolError`."""
+    """Parse and validate one client frame. Raises only :class:`ProtocolError`.
+
+    A good frame takes one pass of msgspec over the bytes; a refused one is read again,
+    untyped, to say why (and to echo its ``ref``)."""
     if _too_large(data, max_size):
         raise ProtocolError("too_large", f"frames are limited to {max_size} bytes", None, 1009)
-    obj = _parse(data, fmt)
-    if not isinstance(obj, dict):
-        raise ProtocolError("bad_frame", "a frame is an object")
-    ref = _ref(obj.get("ref"))
-    kind = obj.get("type")
-    if not isinstance(kind, str):
-        raise ProtocolError("bad_frame", "type must be a string", ref)
+    if fmt == "json" and not isinstance(data, str):
+        raise ProtocolError("bad_frame", "inviaro.json uses text frames")
+    if fmt == "msgpack" and isinstance(data, str):
+        raise ProtocolError("bad_frame", "inviaro.msgpack uses binary frames")
     try:
-        if kind == "send":
-            return Send(
-                ref,
-                _opt_id(obj, "conversation_id"),
-                _text(obj.get("text")),
-                _opt_id(obj, "client_id"),
-                obj.get("confirm_objection") is not None and _bool(obj, "confirm_objection"),
-                _opt_id(obj, "option"),
-                "private" in obj and _bool(obj, "private"),
-            )
-        if kind == "typing":
-            return Typing(_opt_id(obj, "conversation_id"), _bool(obj, "active"))
-        if kind == "read":
-            return Read(_opt_id(obj, "conversation_id"), _seq(obj, "seq"))
-        if kind == "resume":
-            return Resume(_id(obj, "conversation_id"), _seq(obj, "after_seq"))
-        if kind == "ping":
-            return Ping()
-    except ProtocolError as err:
-        raise ProtocolError(err.code, err.detail, ref) from None
-    raise ProtocolError("unknown_type", "unknown frame type", ref)
+        # After the checks above, a text frame is JSON and a binary one msgpack.
+        return _JSON.decode(data) if isinstance(data, str) else _MSGPACK.decode(data)
+    except Exception as err:  # parsers raise a zoo of exceptions on hostile input
+        raise _refusal(data, err) from None
+
+
+class _Head(msgspec.Struct):
+    """What the answer to a refused frame needs: its ``ref`` to echo, its type, its text."""
+
+    ref: Ref = None
+    type: Any = None
+    text: Any = None
+
+
+_HEAD_JSON = msgspec.json.Decoder(_Head)
+_HEAD_MSGPACK = msgspec.msgpack.Decoder(_Head)
+
+
+def _refusal(data: str | bytes, err: Exception) -> ProtocolError:
+    """Why a frame was refused, in the contract's codes, with its ``ref`` when it has one."""
+    try:
+        head = _HEAD_JSON.decode(data) if isinstance(data, str) else _HEAD_MSGPACK.decode(data)
+    except Exception:
+        return _unreadable(data)
+    ref, kind = head.ref, head.type
+    if not isinstance(kind, str):
+        return ProtocolError("bad_frame", "type must be a string", ref)
+    if kind not in _TYPES:
+        return ProtocolError("unknown_type", "unknown frame type", ref)
+    if kind == "send" and isinstance(head.text, str) and len(head.text) > MAX_TEXT_CHARS:
+        return ProtocolError("too_large", f"text is limited to {MAX_TEXT_CHARS} characters", ref)
+    message, _, where = str(err).partition(" - at `")
+    field = where.rstrip("`").removeprefix("$").removeprefix(".")
+    return ProtocolError("bad_frame", f"{field}: {message}" if field else message, ref)
+
+
+def _unreadable(data: str | bytes) -> ProtocolError:
+    """A frame without even a readable ``ref``: not JSON (msgpack), not an object, or a bad ref."""
+    try:
+        obj = msgspec.json.decode(data) if isinstance(data, str) else msgspec.msgpack.decode(data)
+    except Exception:
+        return ProtocolError(
+            "bad_frame", f"not valid {'JSON' if isinstance(data, str) else 'msgpack'}"
+        )
+    if not isinstance(obj, dict):
+        return ProtocolError("bad_frame", "a frame is an object")
+    return ProtocolError("bad_frame", "ref must be a short string or an integer")
 
 
 def _too_large(data: str | bytes, max_size: int) -> bool:
@@ -165,68 +250,3 @@ def _too_large(data: str | bytes, max_size: int) -> bool:
     if isinstance(data, str) and len(data) * 4 > max_size:
         return len(data.encode("utf-8", "surrogatepass")) > max_size
     return False
-
-
-def _parse(data: str | bytes, fmt: Format) -> Any:
-    # Parsers raise a zoo of exceptions on hostile input; they all mean the same thing.
-    if fmt == "json":
-        if not isinstance(data, str):
-            raise ProtocolError("bad_frame", "inviaro.json uses text frames")
-        try:
-            return orjson.loads(data)
-        except Exception:
-            raise ProtocolError("bad_frame", "not valid JSON") from None
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise ProtocolError("bad_frame", "inviaro.msgpack uses binary frames")
-    try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=True, timestamp=0)
-    except Exception:
-        raise ProtocolError("bad_frame", "not valid msgpack") from None
-
-
-def _ref(value: object) -> str | int | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and len(value) <= MAX_ID_CHARS:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_SEQ:
-        return value
-    raise ProtocolError("bad_frame", "ref must be a short string or an integer")
-
-
-def _id(obj: dict[Any, Any], key: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
-        raise ProtocolError("bad_frame", f"{key} must be 1 to {MAX_ID_CHARS} characters")
-    if "\x00" in value:
-        raise ProtocolError("bad_frame", f"{key} must not contain a NUL character")
-    return value
-
-
-def _opt_id(obj: dict[Any, Any], key: str) -> str | None:
-    return None if obj.get(key) is None else _id(obj, key)
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ProtocolError("bad_frame", "text must be a non-empty string")
-    if len(value) > MAX_TEXT_CHARS:
-        raise ProtocolError("too_large", f"text is limited to {MAX_TEXT_CHARS} characters")
-    if "\x00" in value:
-        # No text of ours holds one, and Postgres could not store it.
-        raise ProtocolError("bad_frame", "text must not contain a NUL character")
-    return value
-
-
-def _bool(obj: dict[Any, Any], key: str) -> bool:
-    value = obj.get(key)
-    if not isinstance(value, bool):
-        raise ProtocolError("bad_frame", f"{key} must be true or false")
-    return value
-
-
-def _seq(obj: dict[Any, Any], key: str) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_SEQ:
-        raise ProtocolError("bad_frame", f"{key} must be a non-negative integer")
-    return value

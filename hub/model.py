@@ -70,16 +70,29 @@ class Author:
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """A file on a message. ``url`` is where a client fetches it (for provider media, our
-    authenticated proxy route); ``provider_media_id`` is the provider's handle for it."""
+    authenticated proxy route; for a file the hub keeps, its stable route, which answers
+    with a short-lived signed link); ``provider_media_id`` is the provider's handle for it,
+    ``media_id`` the hub's own (``storage.media``), ``thumbnail_url`` an image's preview."""
 
     url: str | None
     mime: str | None = None
     name: str | None = None
     size: int | None = None
     provider_media_id: str | None = None
+    media_id: str | None = None
+    thumbnail_url: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"url": self.url, "mime": self.mime, "name": self.name, "size": self.size}
+        wire: dict[str, Any] = {
+            "url": self.url,
+            "mime": self.mime,
+            "name": self.name,
+            "size": self.size,
+        }
+        if self.media_id:
+            wire["media_id"] = self.media_id
+            wire["thumbnail_url"] = self.thumbnail_url
+        return wire
 
     def to_record(self) -> dict[str, Any]:
         record = self.to_wire()
@@ -95,6 +108,8 @@ class Attachment:
             name=record.get("name"),
             size=record.get("size"),
             provider_media_id=record.get("provider_media_id"),
+            media_id=record.get("media_id"),
+            thumbnail_url=record.get("thumbnail_url"),
         )
 
 

@@ -29,7 +29,7 @@ from hub.fanout import (
     workspace_topic,
 )
 from hub.frames import Frame
-from hub.model import Author, Inbound, Message, Reservation
+from hub.model import Attachment, Author, Inbound, Message, Reservation
 from hub.presence import Presence
 from hub.store import MessageStore, Receipt, WriteResult
 
@@ -66,6 +66,9 @@ class VisitorPrincipal:
 Principal = OperatorPrincipal | VisitorPrincipal
 # (workspace id, a note's text) -> the ids of the workspace's operators it @mentions.
 MentionResolver = Callable[[str, str], Awaitable[list[str]]]
+# (workspace id, conversation id, media ids, private) -> those files as a message's
+# attachments (a message that is not a private note shares them with the contact).
+AttachmentResolver = Callable[[str, str, tuple[str, ...], bool], Awaitable[tuple[Attachment, ...]]]
 
 
 def topics_of(msg: Message) -> tuple[str, ...]:
@@ -143,6 +146,9 @@ class Hub:
         self.on_receipts: list[Callable[[list[Receipt]], None]] = []
         # Set by the composition root: who a private note's @mentions name.
         self.resolve_mentions: MentionResolver | None = None
+        # Set by the composition root: a send's media ids as attachments of that
+        # conversation (raises LookupError for an id that is not a file of it).
+        self.resolve_attachments: AttachmentResolver | None = None
 
     @classmethod
     def create(

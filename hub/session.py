@@ -28,7 +28,7 @@ from hub.codec import (
 )
 from hub.fanout import Connection, conversation_topic, operator_topic, workspace_topic
 from hub.frames import Frame
-from hub.model import Author, Inbound
+from hub.model import Attachment, Author, Inbound
 from hub.ratelimit import TokenBucket
 from hub.service import CLOSE_POLICY, Hub, OperatorPrincipal, Principal, VisitorPrincipal
 from hub.store import Gone, NotFound
@@ -209,6 +209,7 @@ class Session:
     async def _send(self, frame: Send) -> list[Frame]:
         p = self.principal
         conv = await self._conversation(frame.conversation_id)
+        attachments = await self._attachments(conv, frame.attachments, frame.private)
         if isinstance(p, VisitorPrincipal):
             if frame.private:
                 raise ProtocolError("forbidden", "only operators write private notes")
@@ -222,6 +223,7 @@ class Session:
                 direction="in",
                 author=self._author,
                 text=frame.text,
+                attachments=attachments,
                 conversation_id=conv,
                 client_id=frame.client_id,
                 payload=None if frame.option is None else {"option": frame.option},
@@ -233,7 +235,7 @@ class Session:
                 if refusal is not None:
                     return [frames.error("window_closed", refusal, frame.ref)]
             if self.hub.objection_check is not None:
-                objection = await self.hub.objection_check(conv, frame.confirm_objection)
+                objection = await self.hub.objection_check(conv, frame.confirm_objection is True)
                 if objection is not None:
                     return [frames.error("contact_objected", objection, frame.ref)]
             # The store takes the channel from the conversation when conversation_id is set.
@@ -243,6 +245,7 @@ class Session:
                 direction="out",
                 author=self._author,
                 text=frame.text,
+                attachments=attachments,
                 conversation_id=conv,
                 client_id=frame.client_id,
                 status="queued",
@@ -253,6 +256,20 @@ class Session:
             self.principal = replace(p, reservation=None)  # stored now, with its contact
         self._remember(conv)
         return [frames.ack(frame.ref, result.message)]
+
+    async def _attachments(
+        self, conv: str, media_ids: tuple[str, ...], private: bool
+    ) -> tuple[Attachment, ...]:
+        """The files a send names, each one uploaded into this conversation."""
+        if not media_ids:
+            return ()
+        resolve = self.hub.resolve_attachments
+        if resolve is None:
+            raise ProtocolError("bad_frame", "this hub keeps no files")
+        try:
+            return await resolve(self.principal.workspace_id, conv, media_ids, private)
+        except LookupError:
+            raise ProtocolError("not_found", "no such file in this conversation") from None
 
     async def _read(self, frame: Read) -> list[Frame]:
         p = self.principal

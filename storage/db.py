@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -73,8 +74,40 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_S = 5.0  # a pooled connection unused this long is pinged before it is handed out
+
+
+def ping_when_idle(engine: AsyncEngine, idle_s: float = IDLE_PING_S) -> None:
+    """Hand out no pooled connection known dead, for a fraction of ``pool_pre_ping``'s cost.
+
+    ``pool_pre_ping`` pings on every checkout: three round trips (BEGIN, a query,
+    ROLLBACK), 19% of a busy hub's CPU when each ingested message's flow check took a
+    connection. Here a connection whose socket the driver saw close (a database restart,
+    a terminated backend) is replaced without a round trip, and only one that sat unused
+    for ``idle_s`` (long enough for a quiet network to have cut it) is pinged. A connection
+    that dies in between fails its statement once; the driver's disconnect handling then
+    empties the pool (SQLAlchemy invalidates every connection older than the error)."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _used(_dbapi_connection: Any, record: Any) -> None:
+        record.info["inviaro_checked_in"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the database closed this connection")
+        since = record.info.get("inviaro_checked_in")
+        if since is not None and time.monotonic() - since > idle_s:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except Exception as exc:
+                raise DisconnectionError("a pooled connection did not answer a ping") from exc
 
 
 def create_private_file(path: str | None) -> None:

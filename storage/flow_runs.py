@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import delete, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -35,35 +35,29 @@ async def waiting_run(db: AsyncSession, conversation_id: str) -> m.FlowRun | Non
     )
 
 
-_ANYTHING_TO_RUN = select(
-    or_(
-        select(m.FlowRun.id)
-        .where(
-            m.FlowRun.conversation_id == bindparam("conversation_id"),
-            m.FlowRun.status.in_(LIVE),
-        )
-        .exists(),
-        select(m.Flow.id)
-        .where(m.Flow.workspace_id == bindparam("workspace_id"), m.Flow.status == "published")
-        .where(m.Flow.trigger.in_(bindparam("triggers", expanding=True)))
-        .exists(),
+async def with_something_to_run(
+    conn: AsyncConnection, messages: list[tuple[str, str]], triggers: tuple[str, ...]
+) -> set[str]:
+    """Of ``messages`` (workspace id, conversation id), the conversations a contact's
+    message could move a flow in: one with a live run, or of a workspace with a published
+    flow on one of ``triggers``. One indexed query for a whole burst, so that the common
+    answer, none, costs one round trip however many messages arrived together."""
+    if not messages:
+        return set()
+    conversations = sorted({c for _, c in messages})
+    workspaces = sorted({w for w, _ in messages})
+    live = select(m.FlowRun.conversation_id.label("id"), literal("c").label("what")).where(
+        m.FlowRun.conversation_id.in_(conversations), m.FlowRun.status.in_(LIVE)
     )
-)
-
-
-async def anything_to_run(
-    conn: AsyncConnection, workspace_id: str, conversation_id: str, triggers: tuple[str, ...]
-) -> bool:
-    """Whether a contact's message could move a flow at all: the conversation has a live
-    run, or the workspace a published flow with one of ``triggers``. One indexed query
-    (built once) on a plain connection, so that the common answer, no, costs one round
-    trip per message."""
-    params = {
-        "conversation_id": conversation_id,
-        "workspace_id": workspace_id,
-        "triggers": list(triggers),
-    }
-    return bool(await conn.scalar(_ANYTHING_TO_RUN, params))
+    published = select(m.Flow.workspace_id.label("id"), literal("w").label("what")).where(
+        m.Flow.workspace_id.in_(workspaces),
+        m.Flow.status == "published",
+        m.Flow.trigger.in_(triggers),
+    )
+    rows = (await conn.execute(union_all(live, published))).all()
+    running = {r.id for r in rows if r.what == "c"}
+    flowing = {r.id for r in rows if r.what == "w"}
+    return {c for w, c in messages if c in running or w in flowing}
 
 
 async def event_taken(db: AsyncSession, key: str) -> bool:

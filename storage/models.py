@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.ids import new_id
@@ -86,6 +88,8 @@ class Workspace(Base):
     # default); the version counts the texts, so each answer names the text it answered.
     consent_text: Mapped[str | None] = mapped_column(Text)
     consent_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Whether contacts are asked to rate a resolved conversation (web/csat.py).
+    csat_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
 
 
 class Operator(Base):
@@ -107,6 +111,8 @@ class Operator(Base):
     deleted_at: Mapped[datetime | None]
     # What the inbox notifies this operator of (web/api/notifications.py); None: defaults.
     notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the operator last set their picture (OperatorAvatar); None: initials are shown.
+    avatar_at: Mapped[datetime | None]
 
 
 class BackupCode(Base):
@@ -197,15 +203,18 @@ class ContactIdentity(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_workspace_updated", "workspace_id", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversations_workspace_updated", "workspace_id", "updated_at"),
+        # A sender's conversation on a channel (the writer, per first-contact batch); also
+        # every lookup by contact alone.
+        Index("ix_conversations_contact_channel", "contact_id", "channel_id"),
+    )
     id: Mapped[str] = _id("cv_")
     workspace_id: Mapped[str] = _workspace_fk()
     channel_id: Mapped[str] = mapped_column(
         ID, ForeignKey("channels.id", ondelete="CASCADE"), index=True
     )
-    contact_id: Mapped[str] = mapped_column(
-        ID, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
-    )
+    contact_id: Mapped[str] = mapped_column(ID, ForeignKey("contacts.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default="open")
     assignee_id: Mapped[str | None] = mapped_column(
         ID, ForeignKey("operators.id", ondelete="SET NULL")
@@ -763,6 +772,20 @@ class PendingConsent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class OperatorAvatar(Base):
+    """An operator's picture (web/avatars.py): a small PNG, JPEG or WebP kept in its own
+    row, so the operator row every request reads stays small."""
+
+    __tablename__ = "operator_avatars"
+    operator_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[str] = _workspace_fk()
+    mime: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CsatRating(Base):
     """A satisfaction survey sent when an operator resolved a conversation, and its answer
     (1 to 5) once the contact gave one (:mod:`storage.csat`). Goes with its conversation."""
@@ -783,3 +806,41 @@ class CsatRating(Base):
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None]
+
+
+class Media(Base):
+    """A file the hub keeps (:mod:`storage.media`): the bytes live on disk under the media
+    directory, named by this row's id; the row says whose they are and what they are.
+
+    ``conversation_id`` and ``contact_id`` carry no foreign key: a widget visitor may upload
+    before their first message creates either. Erasure and retention delete rows by these
+    columns, and the files with them (:func:`storage.media.sweep_files`)."""
+
+    __tablename__ = "media"
+    id: Mapped[str] = _id("md_")
+    workspace_id: Mapped[str] = _workspace_fk()
+    conversation_id: Mapped[str | None] = mapped_column(ID, index=True)
+    contact_id: Mapped[str | None] = mapped_column(ID, index=True)
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # The file's thumbnail beside it (images only), relative to the media directory.
+    thumbnail: Mapped[str | None] = mapped_column(String(200))
+    # The contact may open it: they sent it, or an operator sent it to them (a file only
+    # ever attached to private notes stays the operators').
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class MediaFetch(Base):
+    """An inbound message whose provider media could not be downloaded into media storage
+    yet (:mod:`web.media_inbound`): retried by the worker until it works or gives up; the
+    message keeps the provider's reference meanwhile."""
+
+    __tablename__ = "media_fetches"
+    message_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))

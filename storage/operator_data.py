@@ -12,6 +12,7 @@ commits its audit entry with them.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ T_TOKEN = table_of(m.ApiToken)
 T_AUDIT = table_of(m.AuditEntry)
 T_MSG = table_of(m.Message)
 T_BACKUP_CODE = table_of(m.BackupCode)
+T_AVATAR = table_of(m.OperatorAvatar)
 
 
 def _time(value: Any) -> str | None:
@@ -57,9 +59,9 @@ async def _operator(conn: AsyncConnection, workspace_id: str, operator_id: str) 
 async def export_operator(
     conn: AsyncConnection, workspace_id: str, operator_id: str
 ) -> dict[str, Any]:
-    """Everything held about the operator, newest audit entries first, messages in the
-    order they were written. Never a password hash, TOTP secret, backup code, session or
-    token hash: those are credentials, not data about the person."""
+    """Everything held about the operator (their picture as base64), newest audit entries
+    first, messages in the order they were written. Never a password hash, TOTP secret,
+    backup code, session or token hash: those are credentials, not data about the person."""
     op = await _operator(conn, workspace_id, operator_id)
     workspace = (
         await conn.execute(select(T_WS.c.id, T_WS.c.name).where(T_WS.c.id == workspace_id))
@@ -94,6 +96,9 @@ async def export_operator(
         )
         .order_by(T_MSG.c.created_at, T_MSG.c.id)
     )
+    picture = (
+        await conn.execute(select(T_AVATAR).where(T_AVATAR.c.operator_id == operator_id))
+    ).first()
     return {
         "format": EXPORT_FORMAT,
         "exported_at": rfc3339(utcnow()),
@@ -106,6 +111,13 @@ async def export_operator(
             "disabled": op.disabled,
             "totp_enabled": op.totp_enabled,
             "created_at": rfc3339(op.created_at),
+            "avatar": None
+            if picture is None
+            else {
+                "mime": picture.mime,
+                "updated_at": rfc3339(picture.updated_at),
+                "base64": base64.b64encode(picture.data).decode(),
+            },
         },
         "sessions": [
             {
@@ -168,7 +180,7 @@ async def delete_operator(
     """Remove the person from the account; their messages stay, by "former operator".
 
     The row keeps its id (messages, assignments and audit entries point at it) but loses
-    name, email, password, second factor and backup codes, and is disabled for good;
+    name, email, password, picture, second factor and backup codes, and is disabled for good;
     every session and API token ends. The caller announces a ``hub.gone.Gone`` for them
     afterwards, so open sockets close. Raises NotFound for an unknown or already deleted operator.
     """
@@ -185,10 +197,12 @@ async def delete_operator(
             totp_secret=None,
             totp_enabled=False,
             totp_last_step=None,
+            avatar_at=None,
             deleted_at=now,
         )
     )
     await conn.execute(delete(T_BACKUP_CODE).where(T_BACKUP_CODE.c.operator_id == operator_id))
+    await conn.execute(delete(T_AVATAR).where(T_AVATAR.c.operator_id == operator_id))
     sessions = await conn.execute(
         update(T_SESSION)
         .where(T_SESSION.c.operator_id == operator_id, T_SESSION.c.revoked_at.is_(None))

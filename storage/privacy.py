@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from hub.ids import new_id
 from hub.model import rfc3339, utcnow
 from hub.store import NotFound
-from storage import consent, search
+from storage import consent, media, search
 from storage import models as m
 from storage.dialect import dialect_insert
 from storage.ledger import erased_contact_hash
@@ -98,6 +98,9 @@ class ErasureReport:
     tombstones: int
     bookings: int
     outbox_items: int
+    # Files of the contact whose rows were deleted: remove them from the media directory
+    # once the transaction is committed (:meth:`storage.media.MediaFiles.remove`).
+    media_ids: tuple[str, ...] = ()
 
 
 @contextlib.asynccontextmanager
@@ -433,6 +436,7 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
             # What was sent to the AI provider about these conversations, and its answers.
             await conn.execute(delete(T_AI_CALL).where(T_AI_CALL.c.conversation_id.in_(conv_ids)))
             await conn.execute(delete(T_CONV).where(T_CONV.c.id.in_(conv_ids)))
+        media_ids = await media.delete_for_contact(conn, contact_id, conv_ids)
         await conn.execute(delete(T_IDENT).where(T_IDENT.c.contact_id == contact_id))
         await conn.execute(delete(T_CONSENT).where(T_CONSENT.c.contact_id == contact_id))
         await conn.execute(delete(T_CONTACT).where(T_CONTACT.c.id == contact_id))
@@ -453,6 +457,7 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
             tombstones=tombstones,
             bookings=bookings,
             outbox_items=outbox,
+            media_ids=media_ids,
         )
 
 

@@ -15,7 +15,10 @@ One pass (:func:`purge_expired`) removes, in order:
    calendars disconnected ``CALENDAR_CACHE_DAYS`` (30) days ago or more, with an audit
    entry per calendar (the privacy policy promises this);
 6. invoices and payments older than ``billing_retention_years`` (10), which outlive
-   their workspace until then (:mod:`storage.billing`).
+   their workspace until then (:mod:`storage.billing`);
+7. media files whose conversation is gone (expired, erased, purged with its workspace) or
+   never came (a visitor's upload before a first message never written), a day after the
+   upload; then the files on disk that no row names any more (:mod:`storage.media`).
 
 Every delete runs in batches of ``batch_size`` rows, each batch its own short transaction,
 so the writer and the inbox are never blocked behind one long purge. Every batch re-checks
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
@@ -34,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.ids import new_id
 from hub.model import as_utc, rfc3339, utcnow
+from storage import media
 from storage import models as m
 from storage.billing import RETENTION_YEARS, purge_billing
 from storage.db import make_engine
@@ -79,6 +84,7 @@ _WORKSPACE_TABLES: tuple[Table, ...] = (
     table_of(m.ApiToken),
     table_of(m.Flow),
     T_AUDIT,
+    media.T_MEDIA,
 )
 
 
@@ -99,6 +105,7 @@ class PurgeReport:
     invoices: int = 0
     payments: int = 0
     billing_accounts: int = 0
+    media_files: int = 0
     # Past retention but kept: under a legal hold (entries), or holding held entries.
     audit_entries_held: int = 0
     workspaces_held: int = 0
@@ -313,8 +320,10 @@ async def purge_expired(
     audit_retention_days: int = AUDIT_RETENTION_DAYS,
     workspace_recovery_days: int = WORKSPACE_RECOVERY_DAYS,
     billing_retention_years: int = RETENTION_YEARS,
+    media_dir: Path | None = None,
 ) -> PurgeReport:
     """Run one retention pass as if it were ``as_of`` (default: now). See the module doc.
+    ``media_dir``: where media files are (None: their rows go, the files stay).
 
     A dry run counts what would go and deletes nothing. Safe to run concurrently with
     live traffic and with itself (a second pass finds less to do).
@@ -381,6 +390,14 @@ async def purge_expired(
     billing = await purge_billing(engine, as_of, billing_retention_years, dry_run)
     report.invoices, report.payments = billing.invoices, billing.payments
     report.billing_accounts = billing.billing_accounts
+
+    orphaned = media.orphaned(as_of)
+    if dry_run:
+        report.media_files = await _count(engine, media.T_MEDIA, orphaned)
+    else:
+        report.media_files = await _delete_batched(engine, media.T_MEDIA, orphaned, batch_size)
+        if media_dir is not None:
+            await media.sweep_files(engine, media.MediaFiles(media_dir), as_of)
     return report
 
 
@@ -393,6 +410,7 @@ async def run_purge(
     audit_retention_days: int = AUDIT_RETENTION_DAYS,
     workspace_recovery_days: int = WORKSPACE_RECOVERY_DAYS,
     billing_retention_years: int = RETENTION_YEARS,
+    media_dir: Path | None = None,
 ) -> PurgeReport:
     """The entry point for ``inviaro purge`` and the worker: one pass on its own engine."""
     engine = make_engine(database_url)
@@ -405,6 +423,7 @@ async def run_purge(
             audit_retention_days=audit_retention_days,
             workspace_recovery_days=workspace_recovery_days,
             billing_retention_years=billing_retention_years,
+            media_dir=media_dir,
         )
     finally:
         await engine.dispose()

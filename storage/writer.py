@@ -26,7 +26,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -35,19 +36,12 @@ from hub.ids import new_id
 from hub.model import Inbound, Message, utcnow
 from hub.store import Gone, NotFound, Unavailable, WriteResult
 from storage import faults, reserved
-from storage.batch_plan import Counters, Key, Placement, client_key, plan
+from storage.batch_plan import Counters, Key, Placement, Plan, client_key, plan
 from storage.cleaning import cleaned
-from storage.dialect import dialect_insert
 from storage.group_commit import GroupCommitQueue, Observe
 from storage.serialize import conversation_to_wire, message_from_row
 from storage.writer_postgres import PostgresWriterSql
-from storage.writer_sql import (
-    T_CONTACT,
-    T_CONV,
-    T_IDENT,
-    WriterSql,
-    provider_id_hash,
-)
+from storage.writer_sql import T_CONV, NewSender, WriterSql, provider_id_hash
 from storage.writer_sqlite import SqliteWriterSql
 
 log = logging.getLogger("inviaro.writer")
@@ -279,7 +273,7 @@ class BatchingWriter:
         planned = plan(items, state.placed, counters, existing, now)
         await self._sql.write_plan(conn, planned, now)
         state.results.update(planned.results)
-        return await self._changed_conversations(conn, state, state.created | planned.reopened)
+        return _changed_conversations(state, planned, now)
 
     async def _drop_erased(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> None:
         keyed = {
@@ -317,7 +311,9 @@ class BatchingWriter:
         contact. Races with other processes end in the unique (channel, external id) index.
 
         A known sender with a conversation costs one query; the channel is checked, and the
-        contact locked, only when something has to be created."""
+        contact locked, only when something has to be created. A sender this transaction
+        added comes with its conversation, in the same statement: nobody else sees either
+        before the commit, so neither is locked nor looked up again."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for n, item in enumerate(items):
             if n in s.results:
@@ -332,13 +328,12 @@ class BatchingWriter:
             return
         found = await self._contacts(conn, wanted)
         unknown = [key for key in wanted if key not in found]
+        mine: dict[tuple[str, str], _Sender] = {}
         if unknown:
-            created = await self._create_contacts(conn, items, wanted, unknown, s)
-            found = await self._contacts(conn, wanted)
-            winners = {r.contact_id for r in found.values()}
-            losers = [c for c in created if c not in winners]
-            if losers:
-                await conn.execute(self._sql.delete_contacts, {"ids": losers})
+            mine, lost = await self._create_contacts(conn, items, wanted, unknown, s)
+            found.update(mine)
+            if lost:  # another process added these senders meanwhile: theirs are used
+                found.update(await self._contacts(conn, lost))
         for key, indices in list(wanted.items()):
             owner = found[key].workspace_id if key in found else None
             for n in indices:
@@ -349,10 +344,11 @@ class BatchingWriter:
                 wanted[key] = live
             else:
                 del wanted[key]
-        if any(found[key].conversation_id is None for key in wanted):
+        bare = [k for k in wanted if found[k].conversation_id is None]
+        if bare:
             # Serialise first-contact conversation creation for these contacts.
-            await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in wanted}))
-            found = await self._contacts(conn, wanted)
+            await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in bare}))
+            found.update(await self._contacts(conn, bare))
         now = utcnow()
         new_convs: list[dict[str, Any]] = []
         for key, indices in wanted.items():
@@ -381,7 +377,7 @@ class BatchingWriter:
 
     async def _contacts(
         self, conn: AsyncConnection, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], Row[Any]]:
+    ) -> dict[tuple[str, str], _Sender]:
         """(channel, sender) -> its identity row, with the newest conversation on that channel."""
         rows = await conn.execute(self._sql.contacts, self._sql.pairs("keys", keys))
         return {(r.channel_id, r.external_id): r for r in rows}  # ascending: the newest wins
@@ -393,15 +389,14 @@ class BatchingWriter:
         wanted: dict[tuple[str, str], list[int]],
         unknown: list[tuple[str, str]],
         s: _Batch,
-    ) -> list[str]:
-        """First contact from these senders: check their channels, then add contact and
-        identity. Returns the new contacts' ids (another process may have won an identity:
-        the caller drops the contacts that lost)."""
+    ) -> tuple[dict[tuple[str, str], _Sender], list[tuple[str, str]]]:
+        """First contact from these senders: check their channels, then add contact,
+        identity and conversation. Returns the senders added, and those another process
+        added first (their identity was taken: the contacts made for them here are
+        deleted again)."""
         rows = await conn.execute(self._sql.channels, {"ids": list({c for c, _ in unknown})})
         owner = {r.id: r.workspace_id for r in rows}
-        now = utcnow()
-        new_contacts: list[dict[str, Any]] = []
-        new_identities: list[dict[str, Any]] = []
+        senders: list[NewSender] = []
         for channel_id, external_id in unknown:
             indices = wanted[(channel_id, external_id)]
             valid = [n for n in indices if owner.get(channel_id) == items[n].workspace_id]
@@ -411,37 +406,35 @@ class BatchingWriter:
             if not valid:
                 continue
             first = items[valid[0]]
-            contact_id = new_id("ct_")
-            new_contacts.append(
-                {
-                    "id": contact_id,
-                    "workspace_id": first.workspace_id,
-                    "name": first.contact_name,
-                    "attributes": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
+            senders.append(
+                NewSender(
+                    contact_id=new_id("ct_"),
+                    identity_id=new_id("ci_"),
+                    conversation_id=new_id("cv_"),
+                    workspace_id=first.workspace_id,
+                    channel_id=channel_id,
+                    external_id=external_id,
+                    name=first.contact_name,
+                )
             )
-            new_identities.append(
-                {
-                    "id": new_id("ci_"),
-                    "workspace_id": first.workspace_id,
-                    "channel_id": channel_id,
-                    "contact_id": contact_id,
-                    "external_id": external_id,
-                    "created_at": now,
-                }
-            )
-        if not new_contacts:
-            return []
-        await conn.execute(T_CONTACT.insert(), new_contacts)
-        await conn.execute(
-            dialect_insert(conn, T_IDENT).on_conflict_do_nothing(
-                index_elements=["channel_id", "external_id"]
-            ),
-            new_identities,
-        )
-        return [c["id"] for c in new_contacts]
+        if not senders:
+            return {}, []
+        won = await self._sql.add_senders(conn, senders, utcnow())
+        mine: dict[tuple[str, str], _Sender] = {}
+        lost: list[tuple[str, str]] = []
+        for sender in senders:
+            key = (sender.channel_id, sender.external_id)
+            if sender.contact_id in won:
+                mine[key] = _NewSender(
+                    sender.contact_id, sender.workspace_id, sender.conversation_id
+                )
+                s.created.add(sender.conversation_id)
+            else:
+                lost.append(key)
+        if lost:
+            losers = [x.contact_id for x in senders if x.contact_id not in won]
+            await conn.execute(self._sql.delete_contacts, {"ids": losers})
+        return mine, lost
 
     async def _lock_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
@@ -524,26 +517,45 @@ class BatchingWriter:
                 existing[("provider", row.channel_id, row.provider_message_id)] = message
         return existing
 
-    async def _changed_conversations(
-        self, conn: AsyncConnection, s: _Batch, changed: set[str]
-    ) -> dict[str, dict[str, Any]]:
-        """The wire form of the conversations the batch created or reopened."""
-        if not changed:
-            return {}
-        rows = await conn.execute(self._sql.changed, {"ids": list(changed)})
-        last: dict[str, Message] = {}
-        for result in s.results.values():
-            if isinstance(result, WriteResult) and result.created:
-                last[result.message.conversation_id] = result.message
-        return {
-            r.id: conversation_to_wire(
-                r,
-                _Named(r.channel_id, r.kind, r.channel_name),
-                _Named(r.contact_id, None, r.contact_name),
-                last.get(r.id),
-            )
-            for r in rows
-        }
+
+def _changed_conversations(s: _Batch, planned: Plan, now: datetime) -> dict[str, dict[str, Any]]:
+    """The wire form of the conversations the batch created or reopened: their locked rows
+    (which name channel and contact) with the counters the batch wrote."""
+    counters = {c["b_id"]: c for c in planned.counters}
+    last: dict[str, Message] = {}
+    for result in s.results.values():
+        if isinstance(result, WriteResult) and result.created:
+            last[result.message.conversation_id] = result.message
+    out = {}
+    for conv_id in s.created | planned.reopened:
+        row = s.conversations.get(conv_id)
+        if row is None:  # none of its messages got as far as its lock: nothing to say
+            continue
+        new = counters.get(conv_id)
+        conv = row if new is None else _Counted(row, new, now)
+        out[conv_id] = conversation_to_wire(
+            conv,
+            _Named(row.channel_id, row.channel_kind, row.channel_name),
+            _Named(row.contact_id, None, row.contact_name),
+            last.get(conv_id),
+        )
+    return out
+
+
+class _Counted:
+    """A locked conversation row as the batch left it (its new counters)."""
+
+    __slots__ = ("_row", "last_seq", "read_seq", "status", "updated_at")
+
+    def __init__(self, row: Row[Any], counters: dict[str, Any], now: datetime) -> None:
+        self._row = row
+        self.last_seq: int = counters["last_seq"]
+        self.read_seq: int = counters["read_seq"]
+        self.status: str = counters["status"]
+        self.updated_at = now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 def _unavailable(why: str, cause: BaseException | None = None) -> Unavailable:
@@ -551,6 +563,26 @@ def _unavailable(why: str, cause: BaseException | None = None) -> Unavailable:
     exc = Unavailable(why)
     exc.__cause__ = cause
     return exc
+
+
+class _Sender(Protocol):
+    """A sender's contact and its newest conversation on the channel (None: none yet)."""
+
+    @property
+    def contact_id(self) -> str: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def conversation_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _NewSender:
+    """A sender whose contact this transaction added."""
+
+    contact_id: str
+    workspace_id: str
+    conversation_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

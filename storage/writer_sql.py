@@ -12,6 +12,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import models as m
 from storage.batch_plan import Plan
+from storage.dialect import dialect_insert
 
 T_MSG = m.table_of(m.Message)
 T_CONV = m.table_of(m.Conversation)
@@ -33,6 +35,36 @@ T_ERASED = m.table_of(m.ErasedProviderMessage)
 def provider_id_hash(channel_id: str, provider_message_id: str) -> str:
     """How an erased provider message is remembered: by a hash, never its id."""
     return hashlib.sha256(f"{channel_id}\x00{provider_message_id}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewSender:
+    """A sender seen for the first time on a channel: the contact, identity and
+    conversation to add for them (ids chosen up front)."""
+
+    contact_id: str
+    identity_id: str
+    conversation_id: str
+    workspace_id: str
+    channel_id: str
+    external_id: str
+    name: str | None
+
+
+def new_conversation(sender: NewSender, now: datetime) -> dict[str, Any]:
+    """The row of a first-contact sender's open conversation."""
+    return {
+        "id": sender.conversation_id,
+        "workspace_id": sender.workspace_id,
+        "channel_id": sender.channel_id,
+        "contact_id": sender.contact_id,
+        "status": "open",
+        "tags": [],
+        "last_seq": 0,
+        "read_seq": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 class WriterSql(ABC):
@@ -64,9 +96,17 @@ class WriterSql(ABC):
             self.among(T_CHANNEL.c.id, "ids")
         )
         self.delete_contacts: Delete = T_CONTACT.delete().where(self.among(T_CONTACT.c.id, "ids"))
+        # With what a conversation's wire form names, so that the batch's new and reopened
+        # conversations are announced without reading them again.
         self.conversations = (
-            select(T_CONV, T_CHANNEL.c.kind.label("channel_kind"))
+            select(
+                T_CONV,
+                T_CHANNEL.c.kind.label("channel_kind"),
+                T_CHANNEL.c.name.label("channel_name"),
+                T_CONTACT.c.name.label("contact_name"),
+            )
             .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
+            .join(T_CONTACT, T_CONTACT.c.id == T_CONV.c.contact_id)
             .where(self.among(T_CONV.c.id, "ids"))
             .order_by(T_CONV.c.id)
         )
@@ -74,17 +114,6 @@ class WriterSql(ABC):
         self.lock_if_free = self.conversations.with_for_update(of=T_CONV, skip_locked=True)
         self.existing_conversations = select(T_CONV.c.id).where(self.among(T_CONV.c.id, "ids"))
         self.erased = select(T_ERASED.c.id_hash).where(self.among(T_ERASED.c.id_hash, "ids"))
-        self.changed = (
-            select(
-                T_CONV,
-                T_CHANNEL.c.kind,
-                T_CHANNEL.c.name.label("channel_name"),
-                T_CONTACT.c.name.label("contact_name"),
-            )
-            .join(T_CHANNEL, T_CHANNEL.c.id == T_CONV.c.channel_id)
-            .join(T_CONTACT, T_CONTACT.c.id == T_CONV.c.contact_id)
-            .where(self.among(T_CONV.c.id, "ids"))
-        )
 
     @abstractmethod
     def among(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
@@ -135,6 +164,49 @@ class WriterSql(ABC):
     @abstractmethod
     async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
         """Insert the plan's messages and outbox rows and set its conversations' counters."""
+
+    async def add_senders(
+        self, conn: AsyncConnection, senders: list[NewSender], now: datetime
+    ) -> set[str]:
+        """Add each sender's contact, identity and (if the identity was still free) open
+        conversation. Returns the contact ids whose identity was added; the others' were
+        taken by another process meanwhile, and their contacts are left for the caller to
+        delete."""
+        await conn.execute(
+            T_CONTACT.insert(),
+            [
+                {
+                    "id": s.contact_id,
+                    "workspace_id": s.workspace_id,
+                    "name": s.name,
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for s in senders
+            ],
+        )
+        added = await conn.execute(
+            dialect_insert(conn, T_IDENT)
+            .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
+            .returning(T_IDENT.c.contact_id),
+            [
+                {
+                    "id": s.identity_id,
+                    "workspace_id": s.workspace_id,
+                    "channel_id": s.channel_id,
+                    "contact_id": s.contact_id,
+                    "external_id": s.external_id,
+                    "created_at": now,
+                }
+                for s in senders
+            ],
+        )
+        won = {r.contact_id for r in added}
+        conversations = [new_conversation(s, now) for s in senders if s.contact_id in won]
+        if conversations:
+            await conn.execute(T_CONV.insert(), conversations)
+        return won
 
     async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         """Those of ``ids`` that exist and that another session holds locked right now

@@ -9,8 +9,11 @@ services). Where one is unreachable its tests skip with the reason, except under
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -33,6 +36,9 @@ PG_URL = normalize_url(
 )
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# Every test server keeps its media files here (never in the checkout); gone at exit.
+MEDIA_ROOT = tempfile.mkdtemp(prefix="inviaro-test-media-")
+atexit.register(shutil.rmtree, MEDIA_ROOT, True)
 
 # Fixtures kept in their own modules: a real SMTP server and a hub that mails to it.
 pytest_plugins = ("tests.smtp_sink",)
@@ -175,6 +181,7 @@ def make_settings(db_url: str, redis_url: str | None = None, **overrides: object
         "port": port,
         # The worker sends to real providers; tests that want it run it themselves.
         "run_worker": False,
+        "media_dir": os.path.join(MEDIA_ROOT, str(port)),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

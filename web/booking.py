@@ -49,19 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("inviaro.booking")
 
 MAX_WINDOW = timedelta(days=31)  # one slots query; Graph getSchedule takes under 42 days
-LIMITS = {
-    "duration_minutes": (5, 24 * 60),
-    "buffer_before_minutes": (0, 12 * 60),
-    "buffer_after_minutes": (0, 12 * 60),
-    "min_notice_minutes": (0, 90 * 24 * 60),
-    "days_ahead": (1, 365),
-}
-DEFAULTS = {
-    "buffer_before_minutes": 0,
-    "buffer_after_minutes": 0,
-    "min_notice_minutes": 0,
-    "days_ahead": 30,
-}
 
 
 class BookingError(ApiError):
@@ -81,62 +68,6 @@ def _calendar_down(exc: CalendarUnavailable) -> BookingError:
 
 
 # Booking types -------------------------------------------------------------------------------
-
-
-def _invalid(name: str, sentence: str) -> ApiError:
-    return ApiError(422, "invalid", f"The field '{name}' {sentence}.")
-
-
-def validate_hours(value: Any) -> dict[str, Any]:
-    """``{timezone, weekly: {mon: [["09:00", "17:00"]], ...}}``, checked by parsing it."""
-    if not isinstance(value, dict):
-        raise _invalid("hours", "must be an object {timezone, weekly}")
-    if not isinstance(value.get("timezone"), str):
-        raise _invalid("hours.timezone", "must be an IANA time zone such as Europe/Berlin")
-    weekly = value.get("weekly")
-    if not isinstance(weekly, dict):
-        raise _invalid(
-            "hours.weekly", 'must map days to periods, e.g. {"mon": [["09:00", "17:00"]]}'
-        )
-    try:
-        BusinessHours.from_json({"timezone": value["timezone"], "days": weekly})
-    except ValueError as exc:
-        raise ApiError(422, "invalid", f"The field 'hours' is not valid: {exc}.") from None
-    return {"timezone": value["timezone"], "weekly": weekly}
-
-
-def validate_booking_type(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    """The columns a create (all required fields) or a patch (any) sets; 422 naming a field."""
-    known = {"name", "calendar_id", "hours", *LIMITS}
-    for key in data:
-        if key not in known and key not in ("id", "created_at"):
-            raise _invalid(key, "is not a booking type field")
-    values: dict[str, Any] = {}
-    required = () if partial else ("name", "duration_minutes", "calendar_id", "hours")
-    for key in required:
-        if data.get(key) is None:
-            raise _invalid(key, "is required")
-    if data.get("name") is not None:
-        name = data["name"]
-        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
-            raise _invalid("name", "must be text of 1 to 200 characters")
-        values["name"] = name.strip()
-    if data.get("calendar_id") is not None:
-        if not isinstance(data["calendar_id"], str) or len(data["calendar_id"]) > 40:
-            raise _invalid("calendar_id", "must be the id of a connected calendar")
-        values["calendar_id"] = data["calendar_id"]
-    for key, (low, high) in LIMITS.items():
-        value = data.get(key)
-        if value is None:
-            if not partial and key in DEFAULTS:
-                values[key] = DEFAULTS[key]
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _invalid(key, f"must be a whole number from {low} to {high}")
-        values[key] = value
-    if data.get("hours") is not None:
-        values["hours"] = validate_hours(data["hours"])
-    return values
 
 
 def booking_type_json(bt: BookingType) -> dict[str, Any]:

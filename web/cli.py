@@ -150,6 +150,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
             audit_retention_days=settings.audit_retention_days,
             workspace_recovery_days=settings.workspace_recovery_days,
             billing_retention_years=settings.billing_retention_years,
+            media_dir=settings.media_path,
         )
     )
     print(report.summary())
@@ -248,7 +249,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 1
     rows = sum(result.counts.values())
     print(f"Backed up the {result.dialect} database: {len(result.counts)} tables, {rows} rows.")
-    print("No media files: the hub stores none (attachments stay with the providers).")
+    print(
+        f"Media files are not in the backup: copy {settings.media_path} beside it "
+        "(INVIARO_MEDIA_DIR)."
+    )
     if result.removed:
         print(f"Removed {len(result.removed)} backups older than 30 days.")
     print(result.location)

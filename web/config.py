@@ -72,6 +72,7 @@ class Settings:
     limit_api: Limit = Limit(3000, 60)  # API requests per operator (cookie or API token)
     limit_password_reset: Limit = Limit(5, 3600)  # reset requests per email, and x4 per address
     limit_account_links: Limit = Limit(30, 15 * 60)  # invite/reset link uses per address
+    limit_uploads: Limit = Limit(100, 3600)  # files per visitor or operator, and per address
     visitor_sockets: int = 10  # sockets open at once per visitor token, per process
     # OAuth clients for calendar connections (docs/calendars.md); unset: connecting refused.
     google_client_id: str | None = None
@@ -113,6 +114,11 @@ class Settings:
     mail_from: str = ""
     invite_ttl_s: int = 7 * 24 * 3600  # an invitation link works this long, once
     reset_ttl_s: int = 3600  # a password-reset link works this long, once
+    # Media files (storage/media.py): INVIARO_MEDIA_DIR (empty: ``media`` beside the SQLite
+    # file, else ``./media``) and the largest upload, INVIARO_MEDIA_MAX_BYTES.
+    media_dir: str = ""
+    media_max_bytes: int = 16 * 1024 * 1024
+    media_link_s: int = 300  # a signed link to a file works this long
 
     @property
     def mail_configured(self) -> bool:
@@ -122,6 +128,16 @@ class Settings:
     def ai_configured(self) -> bool:
         """Whether the server names an AI provider (a workspace must still opt in)."""
         return bool(self.ai_base_url and self.ai_api_key and self.ai_model)
+
+    @property
+    def media_path(self) -> Path:
+        """Where media files are kept: the setting, or beside the SQLite database."""
+        if self.media_dir:
+            return Path(self.media_dir)
+        key_file = _key_file(self.database_url)
+        if key_file is None or not self.database_url.startswith("sqlite"):
+            return Path("media")
+        return key_file.parent / "media"
 
     @property
     def public_origin(self) -> str:
@@ -167,6 +183,7 @@ _LIMITS = {
     "limit_api": "INVIARO_LIMIT_API",
     "limit_password_reset": "INVIARO_LIMIT_PASSWORD_RESET",
     "limit_account_links": "INVIARO_LIMIT_ACCOUNT_LINKS",
+    "limit_uploads": "INVIARO_LIMIT_UPLOADS",
 }
 
 
@@ -320,6 +337,11 @@ def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Se
         microsoft_client_id=env.get("INVIARO_MICROSOFT_CLIENT_ID") or None,
         microsoft_client_secret=env.get("INVIARO_MICROSOFT_CLIENT_SECRET") or None,
         flow_http_allow_private=_yes_no(env, "INVIARO_FLOW_HTTP_ALLOW_PRIVATE"),
+        media_dir=(env.get("INVIARO_MEDIA_DIR") or "").strip(),
+        media_max_bytes=_int(
+            env, "INVIARO_MEDIA_MAX_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024
+        ),
+        media_link_s=_int(env, "INVIARO_MEDIA_LINK_S", 300, 10, 3600),
     )
     return _with_mail(_with_backups(_with_billing(_with_ai(settings, env), env), env), env)
 

@@ -1,8 +1,10 @@
-"""CSAT in the running hub: the survey an operator's resolve sends, and the answer.
+"""CSAT in the running hub: the survey a resolve sends, and the answer.
 
-When an operator resolves a conversation whose contact wrote, a survey goes out as a bot
-message: on the widget with five buttons (the options a flow offers, valued ``csat:1`` to
-``csat:5``), on other channels as a question answered by a short reply "1" to "5", and
+When an operator, or a flow's ``resolve`` step, resolves a conversation whose contact
+wrote, and the workspace asks for ratings (``csat_enabled``, on by default, switched in
+Settings or with ``PATCH /api/workspace``), a survey goes out as a bot message: on the
+widget with five buttons (the options a flow offers, valued ``csat:1`` to ``csat:5``),
+on other channels as a question answered by a short reply "1" to "5", and
 there only while the channel's reply window is open (a WhatsApp survey after 24 hours
 would be refused anyway). Never for a restricted or objected contact
 (:func:`storage.processing.may_automate`). The contact's answer (a tapped button, or a
@@ -36,12 +38,15 @@ LABELS = ("1 Poor", "2", "3", "4", "5 Great")
 SURVEYOR = Author("bot", None, "Satisfaction survey")
 
 
-async def survey(services: Services, conversation_id: str) -> bool:
-    """Send the survey for a conversation an operator just resolved, when it may go out.
-    Returns whether it was sent."""
+async def survey(services: Services, conversation_id: str, client_id: str | None = None) -> bool:
+    """Send the survey for a conversation just resolved, when it may go out; ``client_id``
+    makes a repeat of the same resolve store it once. Returns whether it was sent."""
     async with services.db() as db:
         conv = await db.get(m.Conversation, conversation_id)
         if conv is None or conv.status != "resolved" or conv.last_inbound_at is None:
+            return False
+        workspace = await db.get(m.Workspace, conv.workspace_id)
+        if workspace is None or not workspace.csat_enabled:
             return False
         contact = await db.get(m.Contact, conv.contact_id)
         channel = await db.get(m.Channel, conv.channel_id)
@@ -67,11 +72,13 @@ async def survey(services: Services, conversation_id: str) -> bool:
             author=SURVEYOR,
             text=QUESTION if kind == "widget" else TEXT_QUESTION,
             conversation_id=conversation_id,
-            client_id=new_id("csat_"),
+            client_id=client_id or new_id("csat_"),
             status="queued",
             payload={"options": options} if kind == "widget" else None,
         )
     )
+    if not result.created:
+        return False  # this resolve's survey went out already
     async with services.db() as db, db.begin():
         await csat.record_request(
             await db.connection(),

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -89,24 +88,6 @@ async def server_error_handler(request: Request, exc: Exception) -> Response:
 
 
 MAX_JSON_BYTES = 1024 * 1024
-
-
-async def read_json(request: Request, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
-    """The request's JSON object, or an :class:`ApiError` that says what is wrong with it."""
-    ctype = request.headers.get("content-type", "")
-    if ctype and not ctype.split(";")[0].strip().lower().endswith("json"):
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    body = await read_body(request, max_bytes)
-    try:
-        data = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_json", "The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "bad_json", "The body must be a JSON object.")
-    # In JSON a NUL can only be written escaped; look for it only when the escape is there.
-    if b"\\u0000" in body:
-        refuse_nul(data)
-    return data
 
 
 NUL_DETAIL = "The body holds a NUL character (U+0000); no field may contain one."

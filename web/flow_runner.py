@@ -7,6 +7,8 @@ conversations and carries out what it answers.
   not normal, never in a conversation an operator holds.
 - An operator's reply, or an operator taking the conversation, stops its run.
 - Timers (``ask`` timeouts, ``wait``) fire from the worker (:func:`fire_due_timers`).
+- A run that resolves its conversation asks the contact for a rating, as an operator's
+  resolve does (:mod:`web.csat`), once: only when it was not resolved already.
 
 Each event is consumed in one transaction with its key (``msg:<id>``, ``timer:<id>``,
 ``http:<run>:<epoch>``, a ``book`` step's ``slots:<run>:<epoch>:<n>`` and
@@ -27,6 +29,7 @@ import logging
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -46,7 +49,7 @@ from storage import models as m
 from storage.db import autocommit
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire
-from web import ai_steps, booking, metrics
+from web import ai_steps, booking, csat, metrics
 from web.window import window_open
 
 if TYPE_CHECKING:
@@ -59,11 +62,20 @@ OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this
 MESSAGE_TRIGGERS = ("conversation_started", "message", "outside_hours")
 NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
 CONCURRENCY = 4  # flow events in flight per process (each holds one connection at a time)
+SIFT_BATCH = 500  # contact messages asked about in one query (see FlowRunner._sift)
 TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
 HTTP_TIMEOUT_S = 10.0
 MAX_HTTP_ANSWER = 256 * 1024
 SLOTS_OFFERED = 3  # a book step's choices: WhatsApp still shows three as reply buttons
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """An event consumed: the run it moved, and whether it resolved the conversation."""
+
+    run_id: str
+    resolved: bool = False
 
 
 class FlowRunner:
@@ -75,6 +87,9 @@ class FlowRunner:
         self._gate = asyncio.Semaphore(CONCURRENCY)
         # The runner's one clock (business hours, timers): tests set another.
         self.clock: Callable[[], datetime] = utcnow
+        # Contact messages not yet asked whether they could move a flow (see _sift).
+        self._unsifted: list[Message] = []
+        self._sifting = False
 
     # Listening ------------------------------------------------------------------------
 
@@ -82,7 +97,10 @@ class FlowRunner:
         """``Hub.on_accepted``: act on a message in its own task, never in the sender's."""
         msg = result.message
         if msg.author.kind == "contact" and msg.direction == "in":
-            self._spawn(self.on_contact_message(msg))
+            self._unsifted.append(msg)
+            if not self._sifting:
+                self._sifting = True
+                self._spawn(self._sift(), gated=False)
         elif msg.author.kind == "operator" and result.created and not msg.private:
             # A private note is operators talking among themselves, not a reply.
             self._spawn(self.stop(msg.conversation_id, "an operator replied"))
@@ -94,8 +112,8 @@ class FlowRunner:
             if receipt.status == "failed":
                 self._spawn(self.on_send_failed(receipt.message_id))
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(self._gated(coro))
+    def _spawn(self, coro: Any, *, gated: bool = True) -> None:
+        task = asyncio.get_running_loop().create_task(self._gated(coro) if gated else coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
@@ -105,8 +123,10 @@ class FlowRunner:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if task.cancelled() or (exc := task.exception()) is None:
-            return
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, Unavailable) or faults.is_outage(exc):
             # Nobody's bug: the storage health says it once per outage, not per event.
             self.services.store.health.failed(exc)
@@ -119,17 +139,36 @@ class FlowRunner:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def _sift(self) -> None:
+        """Most contact messages move no flow: ask that first, for every message that
+        arrived meanwhile in one round trip (a query per message was a third of a busy
+        ingest door's CPU), before the several queries that deciding which flow to
+        advance or start takes. Messages that could move one go on to
+        :meth:`on_contact_message`."""
+        try:
+            while self._unsifted:
+                batch = self._unsifted[:SIFT_BATCH]
+                del self._unsifted[:SIFT_BATCH]
+                try:
+                    async with autocommit(self.services.engine) as conn:
+                        moving = await flow_runs.with_something_to_run(
+                            conn,
+                            [(msg.workspace_id, msg.conversation_id) for msg in batch],
+                            MESSAGE_TRIGGERS,
+                        )
+                except Exception as exc:  # these messages' flow events are lost, as each
+                    self._failed(exc)  # one's would be in its own task: said, not raised
+                    continue
+                for msg in batch:
+                    if msg.conversation_id in moving:
+                        self._spawn(self.on_contact_message(msg))
+        finally:
+            self._sifting = False
+
     # Events ---------------------------------------------------------------------------
 
     async def on_contact_message(self, msg: Message) -> None:
         key = f"msg:{msg.id}"
-        # Most messages move no flow: ask that first, in one round trip, before the
-        # several queries that deciding which flow to advance or start takes.
-        async with autocommit(self.services.engine) as conn:
-            if not await flow_runs.anything_to_run(
-                conn, msg.workspace_id, msg.conversation_id, MESSAGE_TRIGGERS
-            ):
-                return
         async with self.services.db() as db:
             if await flow_runs.event_taken(db, key):
                 return
@@ -206,10 +245,10 @@ class FlowRunner:
         if context is None or not context[1]:
             return
         outcome = engine.start(parsed, context[0], message_text=text)
-        run_id = await self._commit(None, flow.id, version, conversation_id, outcome, key)
-        if run_id is not None:
+        done = await self._commit(None, flow.id, version, conversation_id, outcome, key)
+        if done is not None:
             metrics.FLOW_RUNS.labels(flow.id, "started").inc()
-            await self._carry_out(run_id, flow.id, conversation_id, outcome, key)
+            await self._carry_out(done, flow.id, conversation_id, outcome, key)
 
     async def start_no_reply_runs(self) -> int:
         """Start ``no_reply`` flows where a contact's message has waited ``after_minutes``
@@ -285,9 +324,9 @@ class FlowRunner:
             await self.stop(conversation_id, "the contact's processing is restricted")
             return
         outcome = engine.advance(parsed, state, event, ctx)
-        if await self._commit(run_id, flow_id, 0, conversation_id, outcome, key, state) is None:
-            return
-        await self._carry_out(run_id, flow_id, conversation_id, outcome, key)
+        done = await self._commit(run_id, flow_id, 0, conversation_id, outcome, key, state)
+        if done is not None:
+            await self._carry_out(done, flow_id, conversation_id, outcome, key)
 
     async def _commit(
         self,
@@ -298,7 +337,7 @@ class FlowRunner:
         outcome: engine.Outcome,
         key: str,
         before: engine.RunState | None = None,
-    ) -> str | None:
+    ) -> Committed | None:
         """Store the run's new state with the event's key, and the database side of its
         actions, in one transaction. None when the event was already consumed, or the run
         moved on meanwhile (another event won the race)."""
@@ -329,7 +368,7 @@ class FlowRunner:
                 flow_runs.add_steps(db, run.id, [(line.step, line.outcome) for line in outcome.log])
                 if state.status in engine.FINISHED:
                     await flow_runs.drop_timers(db, run.id)
-                conv_changed = await self._apply(db, run, outcome.actions)
+                conv_changed, resolved = await self._apply(db, run, outcome.actions)
                 changed = await _conversation_wire(db, conversation_id) if conv_changed else None
                 run_id = run.id
         except flow_runs.EventTaken:
@@ -341,13 +380,16 @@ class FlowRunner:
             metrics.FLOW_RUNS.labels(flow_id, event).inc()
             if state.status == "failed":
                 log.info("flow run %s failed: %s", run_id, state.error)
-        return run_id
+        return Committed(run_id, resolved)
 
-    async def _apply(self, db: Any, run: m.FlowRun, actions: list[engine.Action]) -> bool:
-        """The database side of the actions; True when the conversation changed."""
+    async def _apply(
+        self, db: Any, run: m.FlowRun, actions: list[engine.Action]
+    ) -> tuple[bool, bool]:
+        """The database side of the actions: whether the conversation changed, and whether
+        they resolved it (it was not resolved before)."""
         conv = await db.get(m.Conversation, run.conversation_id)
         contact = await db.get(m.Contact, conv.contact_id)
-        changed = False
+        changed = resolved = False
         for action in actions:
             if isinstance(action, engine.SaveContact):
                 if action.field.startswith("attributes."):
@@ -370,6 +412,7 @@ class FlowRunner:
                 conv.status = "open"
                 changed = True
             elif isinstance(action, engine.ResolveConversation):
+                resolved = resolved or conv.status != "resolved"
                 conv.status = "resolved"
                 changed = True
             elif isinstance(action, engine.StartTimer):
@@ -377,7 +420,7 @@ class FlowRunner:
                 flow_runs.add_timer(db, run.id, action.epoch, due)
         if changed:
             conv.updated_at = utcnow()
-        return changed
+        return changed, resolved
 
     async def _assign(
         self, db: Any, conv: m.Conversation, team_id: str | None, operator_id: str | None
@@ -409,9 +452,11 @@ class FlowRunner:
         team.last_assigned_id = chosen
 
     async def _carry_out(
-        self, run_id: str, flow_id: str, conversation_id: str, outcome: engine.Outcome, key: str
+        self, done: Committed, flow_id: str, conversation_id: str, outcome: engine.Outcome, key: str
     ) -> None:
-        """What happens outside the database: bot messages, HTTP calls."""
+        """What happens outside the database: bot messages, HTTP calls, and the satisfaction
+        survey after the bot's last words when the run resolved the conversation."""
+        run_id = done.run_id
         async with self.services.db() as db:
             conv = await db.get(m.Conversation, conversation_id)
             flow = await db.get(m.Flow, flow_id)
@@ -456,6 +501,8 @@ class FlowRunner:
                 self._spawn(self._book(run_id, conv, action))
             elif isinstance(action, engine.CancelBooking):
                 self._spawn(self._cancel_booking(run_id, conv, action))
+        if done.resolved:
+            await csat.survey(self.services, conversation_id, _client_id(f"{key}:csat", 0))
 
     async def _tell_operators(
         self, conv: m.Conversation, flow_name: str, outcome: engine.Outcome, key: str

@@ -79,7 +79,7 @@ class SecurityHeaders:
                         "headers": [
                             *cors,
                             (b"access-control-allow-methods", b"POST, GET, OPTIONS"),
-                            (b"access-control-allow-headers", b"content-type"),
+                            (b"access-control-allow-headers", b"content-type, x-visitor-token"),
                             (b"access-control-max-age", b"600"),
                         ],
                     }

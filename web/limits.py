@@ -123,6 +123,18 @@ async def password_reset(conn: HTTPConnection, email: str) -> None:
     )
 
 
+async def upload(conn: HTTPConnection, uploader: str) -> None:
+    """A file upload (it fills disk): per uploader (a visitor's contact id, an operator) and
+    per address."""
+    limit = services_of(conn).settings.limit_uploads
+    await take(
+        conn,
+        Budget("upload", limit, (uploader,)),
+        Budget("upload-address", limit, (client_address(conn),)),
+        detail="Too many files uploaded; try again later.",
+    )
+
+
 async def account_link(conn: HTTPConnection) -> None:
     """Using an invitation or reset link (a wrong one too), per address: links are long
     random tokens, but a guesser still gets nowhere fast."""

@@ -4,7 +4,8 @@ Every HTTP route of the app carries its :class:`web.operation.Operation` (see
 :func:`web.operation.declare`); :func:`build` walks the app's routing table, so a route
 without a declaration, or a declaration without a route, cannot go unnoticed
 (``tests/web/test_openapi.py``). Component schemas come from the declared msgspec types
-(``msgspec.json.schema_components``) and from the flow document's own Structs.
+(``msgspec.json.schema_components``), from the flow document's own Structs and from the
+WebSocket frames' Structs (``x-websocket`` names each frame's component).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from hub.flows.document import schema_components as flow_components
 from web.contracts import operations as operations_contract
+from web.contracts import websocket as websocket_contract
 from web.contracts.info import ALSO_DOCUMENTED, INFO, SECURITY_SCHEMES, TAGS, WEBSOCKET
 from web.operation import BODY_FAULTS, Error, Operation, declare, operations_of
 
@@ -40,7 +42,7 @@ def declared(routes: Iterable[BaseRoute]) -> list[tuple[str, Operation]]:
 
 def _types(ops: Sequence[Operation]) -> list[Any]:
     """Every type the operations name, once, in a stable order."""
-    kinds: list[Any] = [Error, *ALSO_DOCUMENTED]
+    kinds: list[Any] = [Error, *ALSO_DOCUMENTED, *websocket_contract.SERVER_FRAMES]
     for op in ops:
         kinds += [p.kind for p in op.params]
         if op.body is not None:
@@ -51,6 +53,14 @@ def _types(ops: Sequence[Operation]) -> list[Any]:
         if not any(kind is seen for seen in unique):
             unique.append(kind)
     return unique
+
+
+def _with_default(schema: dict[str, Any], default: Any) -> dict[str, Any]:
+    if default is None:
+        return schema
+    if "$ref" in schema:
+        return {"allOf": [schema], "default": default}
+    return {**schema, "default": default}
 
 
 def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
@@ -65,7 +75,7 @@ def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
                 "name": p.name,
                 "in": p.where,
                 "required": p.required or p.where == "path",
-                "schema": schema_of[id(p.kind)],
+                "schema": _with_default(schema_of[id(p.kind)], p.default),
                 **({"description": p.description} if p.description else {}),
             }
             for p in op.params
@@ -115,6 +125,9 @@ def build(routes: Iterable[BaseRoute]) -> dict[str, Any]:
     schemas, components = msgspec.json.schema_components(kinds, ref_template=REF)
     schema_of = {id(kind): schema for kind, schema in zip(kinds, schemas, strict=True)}
     components.update(flow_components()[1])
+    client_frames = websocket_contract.client_frames()
+    components.update(client_frames)
+    server_frames, client_refs = websocket_contract.frame_refs(client_frames)
     paths: dict[str, dict[str, Any]] = {}
     for path, op in pairs:
         paths.setdefault(path, {})[op.method] = _operation(op, schema_of)
@@ -129,7 +142,7 @@ def build(routes: Iterable[BaseRoute]) -> dict[str, Any]:
             "schemas": dict(sorted(components.items())),
             "securitySchemes": SECURITY_SCHEMES,
         },
-        "x-websocket": WEBSOCKET,
+        "x-websocket": {**WEBSOCKET, "server_frames": server_frames, "client_frames": client_refs},
     }
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from starlette.requests import Request
 
-from web.errors import ApiError
+from web.errors import MAX_JSON_BYTES, ApiError
 from web.schema import S, convert, parse_body
 
 F = TypeVar("F")
@@ -69,6 +69,47 @@ class Param:
     where: str = "query"
     description: str = ""
     required: bool = False
+    default: Any = None
+
+    def read(self, raw: str) -> Any:
+        """``raw`` as a ``kind`` (:class:`msgspec.ValidationError` if it is not one). A
+        whole number is ASCII digits only: msgspec alone would take ``1e2`` and ``1.0``."""
+        if isinstance(_info(self.kind), msgspec.inspect.IntType):
+            digits = raw[1:] if raw.startswith("-") else raw
+            if not (digits.isascii() and digits.isdigit() and len(digits) <= 19):
+                raise msgspec.ValidationError(f"{raw!r} is not a whole number")
+            return msgspec.convert(int(raw), self.kind, strict=True)
+        return msgspec.convert(raw, self.kind, strict=False)
+
+    def sentence(self, what: str = "") -> str:
+        """The 422 sentence of a bad value: what the parameter must be, from its type."""
+        return f"The query parameter '{self.name}' {what or _must(self.kind)}."
+
+
+def _info(kind: Any) -> msgspec.inspect.Type:
+    """``kind``'s msgspec type, under any ``Meta`` that only describes it."""
+    info = msgspec.inspect.type_info(kind)
+    while isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    return info
+
+
+def _must(kind: Any) -> str:
+    """What a value of ``kind`` must be, in words."""
+    info = _info(kind)
+    if isinstance(info, msgspec.inspect.IntType):
+        low = info.ge if info.ge is not None else 0
+        high = f" to {info.le}" if info.le is not None else ""
+        return f"must be a whole number from {low}{high}"
+    if isinstance(info, msgspec.inspect.LiteralType):
+        return "must be one of " + ", ".join(str(v) for v in info.values)
+    if isinstance(info, msgspec.inspect.DateTimeType):
+        return "must be an RFC 3339 time with an offset, e.g. 2026-12-08T09:00:00Z"
+    if isinstance(info, msgspec.inspect.StrType) and info.max_length is not None:
+        return f"must be at most {info.max_length} characters"
+    if isinstance(info, msgspec.inspect.BoolType):
+        return "must be true or false"
+    return "is not valid"
 
 
 @dataclass(frozen=True)
@@ -87,26 +128,35 @@ class Operation:
     body_media_types: tuple[str, ...] = ("application/json",)
     body_description: str = ""
     body_required: bool = True
+    body_max_bytes: int = MAX_JSON_BYTES
     params: tuple[Param, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     async def parse(self, request: Request, kind: type[S]) -> S:
-        """The JSON body as ``kind`` (400, 413, 415, or 422 with every field's problem)."""
-        return await parse_body(request, kind)
+        """The JSON body as ``kind`` (400, 413, 415, or 422 with every field's problem); no
+        body at all is ``{}`` where the body is not required."""
+        return await parse_body(request, kind, self.body_max_bytes, not self.body_required)
 
     def query(self, request: Request) -> dict[str, Any]:
-        """The declared query parameters present, each converted to its declared type."""
+        """The declared query parameters, each converted to its declared type: a value
+        sent empty counts as absent, an absent one is its ``default`` (left out when that
+        is None); 422 listing every parameter's problem."""
         found: dict[str, Any] = {}
         problems: list[dict[str, str]] = []
         for param in self.params:
-            if param.where != "query" or param.name not in request.query_params:
+            if param.where != "query":
                 continue
-            raw = request.query_params[param.name]
+            raw = request.query_params.get(param.name, "")
+            if raw == "":
+                if param.required:
+                    problems.append({"field": param.name, "detail": param.sentence("is required")})
+                elif param.default is not None:
+                    found[param.name] = param.default
+                continue
             try:
-                found[param.name] = msgspec.convert(raw, param.kind, strict=False)
-            except msgspec.ValidationError as err:
-                text = str(err).split(" - at `", 1)[0]
-                problems.append({"field": param.name, "detail": f"{param.name}: {text}"})
+                found[param.name] = param.read(raw)
+            except msgspec.ValidationError:
+                problems.append({"field": param.name, "detail": param.sentence()})
         if problems:
             detail = " ".join(p["detail"] for p in problems)
             raise ApiError(422, "invalid", detail, extra={"problems": problems})

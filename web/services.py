@@ -38,6 +38,8 @@ from web import (
     csat,
     flow_runner,
     gone,
+    media_inbound,
+    media_links,
     mentions,
     metrics,
     processing,
@@ -144,9 +146,11 @@ class Services:
         )
         # The socket-side checks, one callable each for every operator socket of the process.
         services.reply_check = window.reply_check(services)
+        hub.resolve_attachments = media_links.resolver(services)
         hub.objection_check = processing.objection_check(services)
         hub.consent_check = consent_gate.consent_check(services)
         flow_runner.install(services)
+        media_inbound.install(services)
         csat.install(services)
         services.spawn(services._heartbeat(), "heartbeat")
         metrics.watch(services)

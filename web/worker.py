@@ -48,7 +48,7 @@ from hub.model import SendFailure, utcnow
 from hub.store import Receipt
 from storage import faults, outbox, retention, snooze
 from storage import models as m
-from web import backups
+from web import backups, media_inbound, media_links
 from web.api.conversations import wire_conversations
 from web.auth.channels import adapter_config
 from web.config import Settings
@@ -126,6 +126,7 @@ async def _deliver(
         return await outbox.fail(engine, item, failure)
     started = time.perf_counter()
     try:
+        attachments = await media_links.for_provider(services, client, adapter, item.attachments)
         template = _template(item)
         if template is not None:
             send_template = getattr(adapter, "send_template", None)
@@ -141,9 +142,9 @@ async def _deliver(
                 result = await send_options(client, item.recipient, item.text, options)
             else:
                 text = numbered(item.text, options)
-                result = await adapter.send(client, item.recipient, text, item.attachments)
+                result = await adapter.send(client, item.recipient, text, attachments)
         else:
-            result = await adapter.send(client, item.recipient, item.text, item.attachments)
+            result = await adapter.send(client, item.recipient, item.text, attachments)
     except SendError as exc:
         return await _failed_send(services, item, exc, now)
     except Exception as exc:  # a bug or an unexpected library error: retry, loudly
@@ -259,6 +260,7 @@ async def _retention(settings: Settings) -> None:
             audit_retention_days=settings.audit_retention_days,
             workspace_recovery_days=settings.workspace_recovery_days,
             billing_retention_years=settings.billing_retention_years,
+            media_dir=settings.media_path,
         )
         log.info("retention: %s", report.summary())
     except Exception:
@@ -278,6 +280,7 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
         claimed = 0
         try:
             claimed = await run_once(services)
+            claimed += await media_inbound.retry_due(services)
             runner = services.flow_runner
             if runner is not None:
                 claimed += await runner.fire_due_timers()

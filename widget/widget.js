@@ -208,16 +208,17 @@
 
   // ---- outgoing queue ----
   function persistQueue() {
-    save("queue", queue.map(function (q) { return { client_id: q.client_id, text: q.text, option: q.option }; }));
+    save("queue", queue.map(function (q) { return { client_id: q.client_id, text: q.text, option: q.option, files: q.files }; }));
   }
   function dequeue(clientId) {
     queue = queue.filter(function (q) { return q.client_id !== clientId; });
     persistQueue();
   }
   // ``option``: the value of a tapped option a flow offered (the hub picks it by value).
-  function submit(text, option) {
+  function submit(text, option, files) {
     var item = { client_id: uid(), text: text };
     if (option != null) item.option = option;
+    if (files) item.files = files;
     dropOptions();
     queue.push(item);
     persistQueue();
@@ -232,6 +233,7 @@
     item.inflight = true;
     var frame = { type: "send", ref: item.client_id, text: item.text, client_id: item.client_id };
     if (item.option != null) frame.option = item.option;
+    if (item.files) frame.attachments = item.files;
     sendFrame(frame);
     clearTimeout(item.timer);
     item.timer = setTimeout(function () { if (pending[item.client_id] && wsOpen) fail(item.client_id); }, 15000);
@@ -309,6 +311,7 @@
     ".typing{font-size:12px;color:#5b6270;padding:2px 14px;min-height:1.6em;background:#f7f8fa}" +
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e6eb;background:#fff}" +
     "textarea{flex:1;resize:none;border:1px solid #c9ced6;border-radius:8px;padding:8px;min-height:40px;max-height:120px;color:#1d2330;background:#fff}" +
+    ".att svg{width:22px;height:22px;fill:none;stroke:currentColor;stroke-width:2}.file{display:block;color:inherit;text-decoration:underline}.file img{display:block;max-width:100%;max-height:180px;border-radius:6px}" +
     ".send{padding:0 14px;border-radius:8px;background:var(--c);color:#fff;font-weight:600}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     ".consent{padding:12px 14px;border-top:1px solid #e3e6eb;background:#fff;display:flex;flex-direction:column;gap:8px}" +
@@ -326,6 +329,15 @@
     return el;
   }
 
+  function icon(d) {
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", d);
+    svg.appendChild(path);
+    return svg;
+  }
+
   function build() {
     var host = document.createElement("div");
     host.setAttribute("data-inviaro-widget", "");
@@ -338,11 +350,7 @@
     var root = h("div", { "class": "root" });
     var launcher = h("button", { "class": "launcher", type: "button", "aria-label": "Open chat",
       "aria-expanded": "false", "aria-controls": "inviaro-panel" });
-    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("aria-hidden", "true");
-    var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 2-2z");
-    svg.appendChild(path);
+    var svg = icon("M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 2-2z");
     var badgeEl = h("span", { "class": "badge", "aria-hidden": "true", hidden: "" });
     launcher.appendChild(svg); launcher.appendChild(badgeEl);
 
@@ -360,7 +368,16 @@
     var form = h("form");
     var input = h("textarea", { rows: "1", dir: "auto", "aria-label": "Type your message", placeholder: "Type your message…", maxlength: "10000" });
     var send = h("button", { "class": "send", type: "submit", "aria-label": "Send message" }, "Send");
-    form.appendChild(input); form.appendChild(send);
+    var attach = h("button", { "class": "att", type: "button", "aria-label": "Attach a file" });
+    attach.appendChild(icon("M16 7v9a4 4 0 0 1-8 0V6a2.5 2.5 0 0 1 5 0v9a1 1 0 0 1-2 0V7"));
+    var picker = h("input", { type: "file", hidden: "" });
+    form.appendChild(attach); form.appendChild(picker); form.appendChild(input); form.appendChild(send);
+    attach.addEventListener("click", function () { picker.click(); });
+    picker.addEventListener("change", function () { upload(picker.files[0]); picker.value = ""; });
+    input.addEventListener("paste", function (e) {
+      var f = e.clipboardData && e.clipboardData.files[0];
+      if (f) { e.preventDefault(); upload(f); }
+    });
     // Consent to the workspace's purpose, asked before chatting when the workspace sets one.
     var consentBox = h("div", { "class": "consent", role: "group", "aria-label": "Consent", hidden: "" });
     var consentText = h("p", {});
@@ -489,7 +506,7 @@
   function bubble(mine, who, text) {
     var li = h("li", { "class": mine ? "me" : "them" });
     if (who) li.appendChild(h("span", { "class": "who", dir: "auto" }, who));
-    li.appendChild(h("span", { "class": "txt", dir: "auto" }, text)); // always text, never HTML
+    if (text) li.appendChild(h("span", { "class": "txt", dir: "auto" }, text)); // always text, never HTML
     return li;
   }
 
@@ -498,6 +515,7 @@
     var li = bubble(mine, mine ? null : (m.author && m.author.name) || (m.author && m.author.kind === "bot" ? "Bot" : "Support"), m.text || "");
     li.setAttribute("data-seq", m.seq);
     li.setAttribute("data-id", m.id);
+    (m.attachments || []).forEach(function (a) { if (a.media_id) li.appendChild(fileLink(a)); });
     if (mine) { li.setAttribute("data-state", "sent"); li.appendChild(h("span", { "class": "st" }, "Sent")); dropOptions(); }
     else if (m.options && m.options.length && m.seq > lastSeq) {
       // A flow's choice: one button per option (labels as text, never HTML).
@@ -516,6 +534,32 @@
     ui.log.insertBefore(li, before);
     scrollDown();
     return li;
+  }
+
+  // ---- files: uploaded raw with the visitor token, shown through short-lived signed links ----
+  function visitorFetch(path, init) {
+    init = init || {};
+    init.mode = "cors"; init.credentials = "omit";
+    init.headers = Object.assign({ "x-visitor-token": session.visitor_token }, init.headers);
+    return fetch(HUB + path, init).then(function (r) {
+      return r.json().then(function (d) { if (!r.ok) throw new Error(d.detail || "HTTP " + r.status); return d; });
+    });
+  }
+  function upload(file) {
+    if (!file || !session) return;
+    status("Sending " + (file.name || "your file") + "…");
+    visitorFetch("/api/widget/files?name=" + encodeURIComponent(file.name || "image"), {
+      method: "POST", headers: { "content-type": file.type || "application/octet-stream" }, body: file
+    }).then(function (f) { status(""); submit("", null, [f.id]); },
+      function (e) { status("Not sent: " + e.message); });
+  }
+  function fileLink(a) {
+    var link = h("a", { "class": "file", target: "_blank", rel: "noopener noreferrer", dir: "auto" }, a.name || "file");
+    visitorFetch("/api/widget/files/" + encodeURIComponent(a.media_id)).then(function (l) {
+      link.href = l.url;
+      if (l.thumbnail_url) { link.textContent = ""; link.appendChild(h("img", { src: l.thumbnail_url, alt: a.name || "image" })); }
+    }, function () {});
+    return link;
   }
 
   // Only the newest choice can be answered: answering (or writing) removes the buttons.

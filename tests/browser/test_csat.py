@@ -1,5 +1,6 @@
 """CSAT in headless Chromium: an operator resolves, the widget visitor rates with a
-button, and the Reports page shows the rating for that operator."""
+button, and the Reports page shows the rating for that operator; a manager switches
+rating requests off in Settings."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from playwright.async_api import expect
 from tests.browser.conftest import WidgetSite, open_page, screenshot
 from tests.browser.test_inbox_day import signed_in
 from tests.browser.test_widget_browser import box, bubbles, open_widget
+from tests.conftest import LiveServer
+from tests.helpers import new_client, signup
 
 pytestmark = pytest.mark.browser
 
@@ -56,3 +59,22 @@ async def test_a_widget_visitor_rates_with_a_button_and_the_report_shows_it(
     status = (await site.owner.get(f"/api/conversations/{conversation}")).json()["status"]
     assert status == "resolved"
     assert report_watch.problems() == []
+
+
+async def test_a_manager_switches_rating_requests_off_in_settings(
+    context: Any, live: LiveServer
+) -> None:
+    async with new_client(live.url) as http:
+        await signup(http)
+        await signed_in(context, live, http)
+        page, watch = await open_page(context, f"{live.url}/settings?tab=workspace")
+        switch = page.locator("#workspace-form").get_by_label("Ask customers to rate")
+        await expect(switch).to_be_checked()
+        await switch.uncheck()
+        await page.locator("#workspace-form").get_by_role("button", name="Save workspace").click()
+        await expect(page.locator(".toast.ok")).to_contain_text("Workspace saved.")
+        assert (await http.get("/api/workspace")).json()["csat_enabled"] is False
+        await page.reload()
+        await expect(switch).not_to_be_checked()
+        await screenshot(page, "csat-switch-off")
+        assert watch.problems() == []

@@ -114,7 +114,7 @@ async def test_signup_enable_2fa_logout_login_with_code(
     setup = await (await setup_info.value).json()
     qr = page.locator("#twofa-qr")
     await expect(qr).to_be_visible()
-    await page.wait_for_function("document.getElementById('twofa-qr').naturalWidth > 0")
+    await page.wait_for_function("() => document.getElementById('twofa-qr').naturalWidth > 0")
     assert setup["secret"] not in (await qr.get_attribute("src") or "")
     await expect(page.locator("#twofa-backup li")).to_have_count(len(setup["backup_codes"]))
     await expect(page.locator("#twofa-secret")).to_have_attribute("data-secret", setup["secret"])

@@ -1,5 +1,6 @@
 """The inbox for a working day, in headless Chromium: the true state of a reply (a failed
-WhatsApp send shows "Failed" with the provider's reason, and Retry sends it), private notes,
+WhatsApp send shows "Failed" with the provider's reason, and Retry sends it; a throttled one
+says it is retrying and why), private notes,
 search and canned responses.
 
 WhatsApp is a fake Graph API on loopback, reached through ``INVIARO_PROVIDER_ORIGINS``
@@ -28,7 +29,7 @@ from starlette.routing import Route
 from tests.browser.conftest import open_page
 from tests.conftest import LiveServer, free_port
 from tests.web.realtime import close_all_sockets, visitor_session, visitor_socket, widget_channel
-from tests.web.test_webhooks import Hub, hub_server, post_meta, unique, wa_message
+from tests.web.webhook_hub import Hub, hub_server, post_meta, unique, wa_message
 from web.auth.sessions import cookie_name
 
 pytestmark = pytest.mark.browser
@@ -135,6 +136,33 @@ async def test_a_failed_whatsapp_send_shows_the_reason_and_retry_sends_it(
     await expect(item.locator(".pill.send-failed")).to_have_count(0)
     assert graph.texts == ["Your parcel left the warehouse."] * 2
     await shot(page, tmp_path, "retried-send")
+    assert watch.problems() == []
+
+
+async def test_a_throttled_whatsapp_send_says_it_is_retrying_and_why(
+    whatsapp_hub: Hub, graph: FakeGraph, context: Any, tmp_path: Path
+) -> None:
+    hub = whatsapp_hub
+    channel = await hub.channel("whatsapp", phone_number_id=unique("10"))
+    data = wa_message("wa_text.json", wamid=unique("wamid."), sender=unique("4917"))
+    assert (await post_meta(hub, channel, data)).status_code == 200
+    [inbound] = await hub.messages(channel)
+    await signed_in(context, hub.live, hub.owner.client)
+    page, watch = await inbox(context, hub.live)
+    item = page.locator(f'#conversation-list button[data-id="{inbound.conversation_id}"]')
+    await item.click()
+
+    graph.fail_with(429, 130429, "Rate limit hit")
+    await page.locator("#reply").fill("We are on it.")
+    await page.locator("#reply").press("Enter")
+    reply = page.locator("#message-list > li.out")
+    await expect(reply.locator(".status")).to_have_text("Retrying")
+    note = reply.locator(".delivery-note")
+    await expect(note).to_contain_text("Attempt 1 failed: WhatsApp's throughput limit")
+    await expect(note).to_contain_text("Next attempt")
+    await expect(item.locator(".pill.send-retrying")).to_have_text("Retrying")
+    await expect(reply.get_by_role("button", name="Retry")).to_have_count(0)
+    await shot(page, tmp_path, "retrying-send")
     assert watch.problems() == []
 
 

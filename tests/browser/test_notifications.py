@@ -1,8 +1,8 @@
 """Notifications in the inbox, in headless Chromium: the browser's permission is asked
 once and only from a click; a new conversation, and a colleague's @mention, show a
-browser notification and count in the tab title; what is notified follows the
-operator's preferences, saved on the server from the inbox's form; and presence stays
-online while the operator moves between the app's pages.
+browser notification, count in the tab title and play a sound (unless turned off); what
+is notified follows the operator's preferences, saved on the server from the inbox's
+form; and presence stays online while the operator moves between the app's pages.
 
 The page's ``Notification`` is wrapped by an init script that records each one before the
 real constructor shows it (a headless browser has no screen to look at).
@@ -115,7 +115,7 @@ async def test_a_new_conversation_and_a_mention_notify_and_count_in_the_title(
             assert note.status_code == 201, note.text
         finally:
             await colleague.client.aclose()
-        await page.wait_for_function("(window.__notes || []).length >= 2")
+        await page.wait_for_function("() => (window.__notes || []).length >= 2")
         mention = (await notes(page))[1]
         assert mention["title"].endswith("mentioned you")
         assert mention["body"] == "@Nora can you take this one?"
@@ -193,3 +193,45 @@ async def test_presence_stays_online_while_a_colleague_moves_between_pages(
     finally:
         await other.close()
         await colleague.client.aclose()
+
+
+# Records each tone the page starts (a headless browser has no speaker to listen to).
+TONES = """
+(() => {
+  window.__tones = [];
+  const start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (...args) {
+    window.__tones.push(this.frequency.value);
+    return start.apply(this, args);
+  };
+})();
+"""
+
+
+async def test_a_new_conversation_plays_a_sound_unless_it_is_turned_off(
+    live: LiveServer, owner: Account, browser: Any
+) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        await context.add_init_script(TONES)
+        page, watch = await inbox(context, live, owner)
+        await page.locator("#workspace-name").click()  # a gesture: the page may play sound
+        widget = await widget_channel(owner)
+        await visitor_writes(owner, widget, "Anyone there?")
+        await page.wait_for_function("() => window.__tones.length >= 2")
+        assert await page.evaluate("window.__tones") == [880, 1320]
+
+        quiet = await owner.client.put(
+            "/api/me/notifications", json={"sound": False}, headers=owner.csrf
+        )
+        assert quiet.status_code == 200, quiet.text
+        await page.reload()
+        await expect(page.locator("#my-status")).to_have_class("dot online")
+        await page.locator("#workspace-name").click()
+        conv = await visitor_writes(owner, widget, "Hello again?")
+        await expect(page.locator(f'#conversation-list button[data-id="{conv}"]')).to_be_visible()
+        await expect(page).to_have_title("(2) Inbox · Inviaro")  # counted, silently
+        assert await page.evaluate("window.__tones") == []
+        assert watch.problems() == []
+    finally:
+        await context.close()

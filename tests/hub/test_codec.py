@@ -30,20 +30,20 @@ def err(data: str | bytes, fmt: str = "json", max_size: int = 65536) -> Protocol
 
 def test_send_json() -> None:
     frame = decode_client_frame('{"type":"send","ref":"r1","text":"hi","client_id":"c1"}', "json")
-    assert frame == Send("r1", None, "hi", "c1")
+    assert frame == Send(ref="r1", text="hi", client_id="c1")
 
 
 def test_send_msgpack() -> None:
     data = msgpack.packb({"type": "send", "ref": 7, "conversation_id": "cv", "text": "yo"})
-    assert decode_client_frame(data, "msgpack") == Send(7, "cv", "yo", None)
+    assert decode_client_frame(data, "msgpack") == Send(ref=7, conversation_id="cv", text="yo")
 
 
 def test_other_frames() -> None:
-    assert decode_client_frame('{"type":"typing","active":true}', "json") == Typing(None, True)
+    assert decode_client_frame('{"type":"typing","active":true}', "json") == Typing(active=True)
     read = '{"type":"read","conversation_id":"c","seq":3}'
-    assert decode_client_frame(read, "json") == Read("c", 3)
+    assert decode_client_frame(read, "json") == Read(conversation_id="c", seq=3)
     resume = '{"type":"resume","conversation_id":"c","after_seq":0}'
-    assert decode_client_frame(resume, "json") == Resume("c", 0)
+    assert decode_client_frame(resume, "json") == Resume(conversation_id="c", after_seq=0)
     assert decode_client_frame('{"type":"ping"}', "json") == Ping()
 
 
@@ -142,3 +142,30 @@ def test_garbage_never_raises_anything_but_protocol_error(fmt: str) -> None:
             decode_client_frame(as_wire, fmt, 4096)  # type: ignore[arg-type]
         except ProtocolError as e:
             assert e.code in {"bad_frame", "unknown_type", "too_large"}
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "send", "text": "a\x00b"},
+        {"type": "send", "text": "hi", "client_id": "c\x00"},
+        {"type": "resume", "conversation_id": "c\x00", "after_seq": 0},
+    ],
+)
+@pytest.mark.parametrize("fmt", ["json", "msgpack"])
+def test_a_nul_in_any_string_is_a_bad_frame(frame: dict[str, object], fmt: str) -> None:
+    data = orjson.dumps(frame).decode() if fmt == "json" else msgpack.packb(frame)
+    assert err(data, fmt).code == "bad_frame"
+
+
+def test_a_refused_field_is_named_and_the_ref_echoed() -> None:
+    e = err(orjson.dumps({"type": "read", "ref": "r", "seq": -1}).decode())
+    assert (e.code, e.ref) == ("bad_frame", "r")
+    assert e.detail.startswith("seq: ")
+
+
+def test_the_same_structs_decode_both_formats() -> None:
+    frame = {"type": "send", "ref": 3, "text": "hi", "private": True, "option": "o"}
+    from_json = decode_client_frame(orjson.dumps(frame).decode(), "json")
+    assert from_json == decode_client_frame(msgpack.packb(frame), "msgpack")
+    assert from_json == Send(ref=3, text="hi", private=True, option="o")

@@ -102,6 +102,38 @@ async def test_the_first_write_after_the_database_dropped_every_connection_succe
         await store.close()
 
 
+async def _until_no_sessions(url: str, timeout: float = 30.0) -> None:
+    """Wait until every session of the database has ended (a terminated backend exits a
+    moment after ``pg_terminate_backend`` returns)."""
+    admin = await asyncpg.connect(_asyncpg_dsn(PG_URL))
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", make_url(url).database
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "the sessions did not end"
+            await asyncio.sleep(0.01)
+    finally:
+        await admin.close()
+
+
+async def test_a_pooled_connection_the_database_closed_is_replaced_before_it_is_used(
+    pg_url: str,
+) -> None:
+    """Without a ping on every checkout (no pool_pre_ping): the driver saw the socket
+    close, so the pool hands out a new connection instead of failing a statement."""
+    engine = make_engine(pg_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        assert await _terminate_connections(pg_url) >= 1
+        await _until_no_sessions(pg_url)
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+
+
 async def _until_waiting_on_locks(url: str, sessions: int, timeout: float = 30.0) -> None:
     """Wait until ``sessions`` sessions of the database wait for a lock."""
     conn = await asyncpg.connect(_asyncpg_dsn(url))
@@ -149,6 +181,45 @@ async def test_one_resend_racing_another_process_returns_the_first_copy(
         await a.close()
         await b.close()
         await other_engine.dispose()
+
+
+async def test_a_first_contact_another_process_added_meanwhile_is_theirs_and_ours_is_dropped(
+    pg_url: str, pg_engine: AsyncEngine
+) -> None:
+    """Another process has added the sender's contact and identity, not yet committed: our
+    identity insert waits on the unique index, then finds theirs. The message goes into a
+    conversation of their contact; the contact made for it here is deleted again."""
+    store = SqlStore(pg_engine)
+    ws = await make_workspace(pg_engine)
+    other = await asyncpg.connect(_asyncpg_dsn(pg_url))
+    try:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute(
+            "INSERT INTO contacts (id, workspace_id, name, attributes, created_at, updated_at)"
+            " VALUES ('ct_theirs', $1, 'Ann', '{}', now(), now())",
+            ws.id,
+        )
+        await other.execute(
+            "INSERT INTO contact_identities"
+            " (id, workspace_id, channel_id, contact_id, external_id, created_at)"
+            " VALUES ('ci_theirs', $1, $2, 'ct_theirs', 'race-1', now())",
+            ws.id,
+            ws.custom,
+        )
+        writing = asyncio.create_task(store.write(inbound(ws, sender="race-1")))
+        await _until_waiting_on_locks(pg_url, 1)
+        await tx.commit()
+        result = await writing
+        assert result.created and result.conversation is not None
+        assert result.conversation["contact"]["id"] == "ct_theirs"
+        contacts = await other.fetchval(
+            "SELECT count(*) FROM contacts WHERE workspace_id = $1", ws.id
+        )
+        assert contacts == 1
+    finally:
+        await other.close()
+        await store.close()
 
 
 async def test_a_conversation_locked_elsewhere_fails_only_its_own_messages(

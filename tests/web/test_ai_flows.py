@@ -13,7 +13,7 @@ from tests.fake_ai import FakeAi, ok, running_fake_ai
 from tests.helpers import Account, new_client, signup
 from tests.web.test_ai import AI_ORIGIN, services_of
 from tests.web.test_flow_runs import bot_texts, custom_channel, publish, runner, runs
-from tests.web.test_webhooks import Hub, hub_server
+from tests.web.webhook_hub import Hub, hub_server
 from web import ai_steps
 
 

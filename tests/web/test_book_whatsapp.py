@@ -14,7 +14,7 @@ from storage import models as m
 from tests.web.fake_calendars import CLIENTS, FakeCalendars
 from tests.web.test_calendars import booking_type, connect, publish_book_flow
 from tests.web.test_flow_channels import Graph, conversation_on, deliver, tap, text, unpublish_all
-from tests.web.test_webhooks import PHONE_NUMBER_ID, Hub, hub_server, unique
+from tests.web.webhook_hub import PHONE_NUMBER_ID, Hub, hub_server, unique
 from web.worker import run_once
 
 

@@ -261,6 +261,22 @@ async def test_an_error_from_the_provider_shows_a_message_and_stores_nothing(
 # Booking types and slots ------------------------------------------------------------------
 
 
+async def test_a_booking_type_answers_every_bad_field_at_once(
+    owner: Account, fake: FakeCalendars
+) -> None:
+    calendar = await connect(owner, fake)
+    body = {
+        "name": "",
+        "duration_minutes": 1,
+        "calendar_id": calendar["id"],
+        "hours": {"timezone": "Mars/Olympus", "weekly": {}},
+    }
+    response = await owner.post("/api/booking-types", body)
+    assert response.status_code == 422
+    fields = [p["field"] for p in response.json()["problems"]]
+    assert fields == ["name", "duration_minutes", "hours"]
+
+
 async def test_booking_types_are_validated_with_a_sentence(
     owner: Account, fake: FakeCalendars
 ) -> None:

@@ -20,7 +20,7 @@ from storage import models as m
 from tests.conftest import LiveServer
 from tests.helpers import new_client, signup
 from tests.web.realtime import Socket, close_all_sockets, operator_socket
-from tests.web.test_webhooks import (
+from tests.web.webhook_hub import (
     ACCESS_TOKEN,
     Hub,
     post_meta,

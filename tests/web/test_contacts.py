@@ -158,6 +158,29 @@ async def test_a_malformed_email_is_refused_with_422(
     assert response.json()["error"] == "invalid"
 
 
+async def test_a_field_left_out_stays_and_a_field_sent_null_is_cleared(
+    owner: Account, store: SqlStore, engine: AsyncEngine
+) -> None:
+    contact = await write_contact(store, engine, owner.workspace_id)
+    url = f"/api/contacts/{contact.id}"
+    await owner.patch(url, json={"email": "ann@example.org", "phone": "+49 151 000"})
+    updated = (await owner.patch(url, json={"email": None})).json()
+    assert updated["email"] is None and updated["phone"] == "+49 151 000"
+
+
+async def test_every_bad_field_of_a_correction_is_named_in_one_422(
+    owner: Account, store: SqlStore, engine: AsyncEngine
+) -> None:
+    contact = await write_contact(store, engine, owner.workspace_id)
+    response = await owner.patch(
+        f"/api/contacts/{contact.id}",
+        json={"name": "x" * 201, "email": "nope", "attributes": [1], "workspace_id": "ws_x"},
+    )
+    assert response.status_code == 422
+    fields = [p["field"] for p in response.json()["problems"]]
+    assert fields == ["name", "email", "attributes", "workspace_id"]
+
+
 async def test_a_correction_without_the_csrf_token_is_refused(
     owner: Account, store: SqlStore, engine: AsyncEngine
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from storage import models as m
-from tests.web.test_webhooks import Hub, hub_server, post_meta, unique, wa_message
+from tests.web.webhook_hub import Hub, hub_server, post_meta, unique, wa_message
 
 
 @pytest.fixture(scope="module")

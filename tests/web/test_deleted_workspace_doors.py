@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage import models as m
 from tests.helpers import PASSWORD, auth_headers
-from tests.web.test_webhooks import (
+from tests.web.webhook_hub import (
     PAYLOADS,
     VERIFY_TOKEN,
     body_of,

@@ -17,7 +17,7 @@ import pytest
 from hub.model import utcnow
 from tests.web.realtime import Socket, close_all_sockets, operator_socket
 from tests.web.test_outbox import Provider, accepted, outbox_row, queued_reply
-from tests.web.test_webhooks import Hub, hub_server
+from tests.web.webhook_hub import Hub, hub_server
 from web.worker import run_once
 
 EXPIRED = httpx.Response(

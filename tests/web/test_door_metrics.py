@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.web.test_ingest import sample
-from tests.web.test_webhooks import Hub, hub_server, post_meta, unique, wa_message
+from tests.web.webhook_hub import Hub, hub_server, post_meta, unique, wa_message
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.conftest import free_port
-from tests.web.test_webhooks import PHONE_NUMBER_ID, Hub, hub_server, post_meta, unique, wa_message
+from tests.web.webhook_hub import PHONE_NUMBER_ID, Hub, hub_server, post_meta, unique, wa_message
 from web.worker import run_once
 
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from tests.conftest import LiveServer, free_port
 from tests.helpers import Account, new_client, signup
 from tests.web.test_flow_runs import bot_texts, custom_channel, publish, runner, runs
-from tests.web.test_webhooks import Hub, hub_server
+from tests.web.webhook_hub import Hub, hub_server
 
 
 class Service:

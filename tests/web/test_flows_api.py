@@ -171,6 +171,16 @@ async def test_simulate_runs_a_draft_through_the_interpreter(client: httpx.Async
     assert (await owner.get("/api/flows")).json()["items"] == []
 
 
+async def test_a_simulation_names_every_bad_field_of_its_contact_and_replies(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await signup(client)
+    body = {**FLOW, "contact": {"name": 5}, "replies": [{"text": 1}], "now": "yesterday"}
+    response = await owner.post("/api/flows/simulate", body)
+    assert response.status_code == 422 and response.json()["error"] == "invalid"
+    assert [p["field"] for p in response.json()["problems"]] == ["contact", "replies", "now"]
+
+
 async def test_simulate_takes_the_error_branch_of_an_http_step(client: httpx.AsyncClient) -> None:
     owner = await signup(client)
     steps = {

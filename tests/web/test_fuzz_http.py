@@ -27,7 +27,7 @@ from storage import models as m
 from tests.conftest import LiveServer, make_settings, start_server
 from tests.helpers import Account, new_client, signup
 from tests.web.realtime import started_visitor, widget_channel
-from tests.web.test_webhooks import (
+from tests.web.webhook_hub import (
     APP_SECRET,
     VIBER_TOKEN,
     Hub,

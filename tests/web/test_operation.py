@@ -3,7 +3,7 @@ route's OpenAPI operation."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 import msgspec
@@ -17,6 +17,7 @@ from tests.helpers import signup
 from web.errors import ApiError, api_error_handler
 from web.openapi import build
 from web.operation import UNAUTHORIZED, WRITE, Answer, Operation, Param, declare
+from web.schema import Invalid, convert
 
 
 class Pet(msgspec.Struct, forbid_unknown_fields=True):
@@ -108,3 +109,87 @@ async def test_a_converted_route_answers_every_problem(
     response = await owner.post("/api/teams", body)
     assert response.status_code == 422
     assert response.json()["problems"] and response.json()["detail"]
+
+
+class Stay(msgspec.Struct):
+    """A stay: a rule across two fields lives in the Struct, beside the field rules."""
+
+    nights: Annotated[int, msgspec.Meta(ge=1)]
+    guests: Annotated[int, msgspec.Meta(ge=1)]
+
+    def __post_init__(self) -> None:
+        if self.guests > 2 * self.nights:
+            raise Invalid("guests", "At most two guests a night.")
+
+
+def problems(data: dict[str, Any], kind: type[msgspec.Struct]) -> list[dict[str, str]]:
+    with pytest.raises(ApiError) as caught:
+        convert(data, kind)
+    assert caught.value.status == 422 and caught.value.code == "invalid"
+    assert caught.value.extra is not None
+    found: list[dict[str, str]] = caught.value.extra["problems"]
+    return found
+
+
+def test_a_rule_across_fields_names_its_field_in_the_422() -> None:
+    assert problems({"nights": 1, "guests": 3}, Stay) == [
+        {"field": "guests", "detail": "guests: At most two guests a night."}
+    ]
+
+
+def test_field_problems_are_answered_before_a_rule_across_fields() -> None:
+    assert [p["field"] for p in problems({"nights": 0, "guests": 0}, Stay)] == [
+        "nights",
+        "guests",
+    ]
+
+
+LIST_PETS = Operation(
+    method="get",
+    operation_id="listPets",
+    summary="List pets",
+    tags=("pets",),
+    params=(
+        Param("limit", Annotated[int, msgspec.Meta(ge=1, le=5)], default=3),
+        Param("kind", Literal["cat", "dog"], required=True),
+        Param("after", Annotated[int, msgspec.Meta(ge=0)]),
+    ),
+    answers={200: Answer("Pets.")},
+)
+
+
+@declare(LIST_PETS)
+async def list_pets(request: Request) -> Response:
+    return JSONResponse(LIST_PETS.query(request))
+
+
+async def query(params: dict[str, str]) -> httpx.Response:
+    app = Starlette(
+        routes=[Route("/pets", list_pets, methods=["GET"])],
+        exception_handlers={ApiError: api_error_handler},  # type: ignore[dict-item]
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.get("/pets", params=params)
+
+
+async def test_an_absent_or_empty_parameter_is_its_default() -> None:
+    assert (await query({"kind": "cat", "limit": ""})).json() == {"kind": "cat", "limit": 3}
+
+
+async def test_every_bad_query_parameter_is_named_with_what_it_must_be() -> None:
+    response = await query({"limit": "9", "after": "1e3"})
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "field": "limit",
+            "detail": "The query parameter 'limit' must be a whole number from 1 to 5.",
+        },
+        {"field": "kind", "detail": "The query parameter 'kind' is required."},
+        {"field": "after", "detail": "The query parameter 'after' must be a whole number from 0."},
+    ]
+
+
+def test_a_parameter_default_is_documented() -> None:
+    operation = build([Route("/pets", list_pets, methods=["GET"])])["paths"]["/pets"]["get"]
+    assert operation["parameters"][0]["schema"]["default"] == 3

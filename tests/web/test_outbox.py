@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from hub.model import utcnow
 from storage import models as m
-from tests.web.test_webhooks import (
+from tests.web.webhook_hub import (
     ACCESS_TOKEN,
     Hub,
     hub_server,

@@ -1,18 +1,25 @@
 """Password reset: the same answer for every address, a mailed single-use link, the
-second factor when enabled, and every other session ended."""
+second factor when enabled, and every session and API token of the operator ended."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import httpx
+from sqlalchemy import update
 
+from hub.model import utcnow
+from storage.db import make_engine
+from storage.models import AccountLink
 from tests.conftest import SECRET, LiveServer, unique_email
 from tests.helpers import (
     PASSWORD,
     add_operator,
+    api_token,
+    auth_headers,
     enable_2fa,
     login,
     login_account,
@@ -22,6 +29,7 @@ from tests.helpers import (
     signup,
 )
 from tests.smtp_sink import SmtpInbox, link_in
+from tests.web.test_gone import close_code, token_socket
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -171,3 +179,42 @@ async def test_guessing_links_is_rate_limited_per_address(mail_live: LiveServer)
         answers = [(await c.get(f"/reset/guess-{n}")).status_code for n in range(limit + 1)]
     assert answers[:limit] == [410] * limit
     assert answers[-1] == 429
+
+
+async def test_a_reset_revokes_the_operators_api_tokens_and_closes_their_sockets(
+    live: LiveServer, client: httpx.AsyncClient
+) -> None:
+    owner = await signup(client)
+    token = await api_token(owner)
+    sock = await token_socket(live.ws_url, token)
+    link = (await owner.post(f"/api/operators/{owner.operator_id}/reset-link")).json()["url"]
+    async with new_client(live.url) as browser:
+        body = {"token": token_of(link), "password": NEW_PASSWORD}
+        done = await browser.post("/api/password-reset/confirm", json=body)
+        assert done.status_code == 204, done.text
+        assert (await browser.get("/api/me", headers=auth_headers(token))).status_code == 401
+    assert await close_code(sock) == 1008
+    assert (await client.get("/api/me")).status_code == 401  # the resetting session ended too
+
+
+async def test_an_expired_reset_link_shows_a_clear_page_and_sets_nothing(
+    live: LiveServer, client: httpx.AsyncClient
+) -> None:
+    owner = await signup(client)
+    url = (await owner.post(f"/api/operators/{owner.operator_id}/reset-link")).json()["url"]
+    engine = make_engine(live.settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(AccountLink)
+            .where(AccountLink.operator_id == owner.operator_id, AccountLink.purpose == "reset")
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+    await engine.dispose()
+    async with new_client(live.url) as browser:
+        page = await browser.get(url)
+        assert page.status_code == 410 and "text/html" in page.headers["content-type"]
+        assert "expired" in page.text and "Ask for a new link" in page.text
+        body = {"token": token_of(url), "password": NEW_PASSWORD}
+        refused = await browser.post("/api/password-reset/confirm", json=body)
+        assert (refused.status_code, refused.json()["error"]) == (410, "link_unusable")
+        assert (await login(browser, owner.email, PASSWORD)).status_code == 200

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer
-from tests.helpers import Account, add_operator, new_client, signup
+from tests.helpers import Account, add_operator, api_token, auth_headers, new_client, signup
 from tests.web.realtime import (
     Socket,
     close_all_sockets,
@@ -21,7 +21,7 @@ from tests.web.realtime import (
     widget_channel,
 )
 from tests.web.test_outbox import Provider, outbox_row, queued_reply
-from tests.web.test_webhooks import Hub, hub_server
+from tests.web.webhook_hub import Hub, hub_server
 from web.worker import run_once
 
 
@@ -163,3 +163,39 @@ async def test_a_note_on_whatsapp_never_reaches_the_provider(hub: Hub) -> None:
     # Nor can a Retry push it out.
     retry = await hub.owner.post(f"/api/conversations/{conv}/messages/{note.json()['id']}/retry")
     assert retry.status_code == 409
+
+
+async def test_a_note_by_socket_or_api_token_on_whatsapp_never_reaches_the_provider(
+    hub: Hub,
+) -> None:
+    phone_number_id, _, reply_id = await queued_reply(hub)
+    conv = (await hub.message(reply_id)).conversation_id
+    operator = await operator_socket(hub.owner, hub.live.ws_url)
+    try:
+        await operator.send(
+            {
+                "type": "send",
+                "ref": "n",
+                "conversation_id": conv,
+                "text": "by socket",
+                "private": True,
+            }
+        )
+        by_socket = (await operator.wait_for(type="ack", ref="n"))["message"]
+    finally:
+        await close_all_sockets()
+    token = await api_token(hub.owner)
+    by_token = await hub.owner.client.post(
+        f"/api/conversations/{conv}/messages",
+        json={"text": "by token", "private": True},
+        headers=auth_headers(token),
+    )
+    assert by_token.status_code == 201, by_token.text
+    for note_id in (by_socket["id"], by_token.json()["id"]):
+        assert await outbox_row(hub, note_id) is None
+    answer = httpx.Response(200, json={"messages": [{"id": "wamid.y"}]})
+    provider = Provider(phone_number_id, [answer])
+    async with provider.client() as client:
+        await run_once(hub.services, client=client)
+    sent = " ".join(r.content.decode() for r in provider.requests)
+    assert "by socket" not in sent and "by token" not in sent

@@ -22,10 +22,12 @@ async def test_a_limit_over_the_maximum_is_refused_with_one_sentence(
 ) -> None:
     owner = await signup(client)
     response = await owner.get(url, params={"limit": most + 1})
+    sentence = f"The query parameter 'limit' must be a whole number from 1 to {most}."
     assert response.status_code == 422
     assert response.json() == {
         "error": "invalid",
-        "detail": f"The query parameter 'limit' must be a whole number from 1 to {most}.",
+        "detail": sentence,
+        "problems": [{"field": "limit", "detail": sentence}],
     }
 
 

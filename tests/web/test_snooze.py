@@ -12,7 +12,7 @@ import pytest
 from hub.model import rfc3339, utcnow
 from tests.web.realtime import close_all_sockets, operator_socket
 from tests.web.test_outbox import queued_reply
-from tests.web.test_webhooks import Hub, hub_server
+from tests.web.webhook_hub import Hub, hub_server
 from web.worker import run_once
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from storage import models as m
 from tests.web.realtime import started_visitor, widget_channel
 from tests.web.test_outbox import Provider, accepted, outbox_row
-from tests.web.test_webhooks import ACCESS_TOKEN, Hub, hub_server, post_meta, unique, wa_message
+from tests.web.webhook_hub import ACCESS_TOKEN, Hub, hub_server, post_meta, unique, wa_message
 from web.worker import run_once
 
 TEMPLATE = {"name": "appointment_reminder", "language": "en_US", "parameters": ["Anna", "10:00"]}

@@ -1,183 +1,50 @@
 """Channel webhooks end to end, on a real server over SQLite and Postgres.
 
 Payloads are the providers' documented shapes (``tests/adapters/payloads``), signed the
-way the providers sign them; provider APIs are played by ``httpx.MockTransport``.
+way the providers sign them; provider APIs are played by ``httpx.MockTransport``. The
+helpers other channel tests share are in ``tests/web/webhook_hub.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.model import ChannelEvent, ProviderStatus
 from storage import models as m
 from storage.writer_sql import provider_id_hash
-from tests.conftest import LiveServer, make_settings, start_server
-from tests.helpers import Account, new_client, signup
-from web.services import Services
+from tests.web.webhook_hub import (
+    ACCESS_TOKEN,
+    PAYLOADS,
+    VERIFY_TOKEN,
+    VIBER_TOKEN,
+    Hub,
+    body_of,
+    hub_server,
+    meta_headers,
+    payload,
+    post_meta,
+    unique,
+    viber_headers,
+    wa_message,
+    wa_status,
+)
 from web.webhooks import store_events
-
-PAYLOADS = Path(__file__).parent.parent / "adapters" / "payloads"
-APP_SECRET = "meta-app-secret-0123"
-VERIFY_TOKEN = "verify-token-0123"
-ACCESS_TOKEN = "EAAG-access-token"
-VIBER_TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
-PHONE_NUMBER_ID = "1122334455667"
-
-
-def payload(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((PAYLOADS / name).read_bytes())
-    return data
-
-
-def body_of(data: dict[str, Any] | bytes) -> bytes:
-    return data if isinstance(data, bytes) else json.dumps(data).encode()
-
-
-def meta_headers(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
-
-
-def viber_headers(body: bytes, token: str = VIBER_TOKEN) -> dict[str, str]:
-    digest = hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Viber-Content-Signature": digest, "Content-Type": "application/json"}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:16]}"
-
-
-def wa_message(name: str, *, wamid: str, sender: str) -> dict[str, Any]:
-    """A documented WhatsApp payload with fresh ids, so tests never share a contact."""
-    data = payload(name)
-    value = data["entry"][0]["changes"][0]["value"]
-    for contact in value.get("contacts", []):
-        contact["wa_id"] = sender
-    for message in value.get("messages", []):
-        message["id"] = wamid
-        message["from"] = sender
-    return data
-
-
-def wa_status(name: str, *, wamid: str) -> dict[str, Any]:
-    data = payload(name)
-    data["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = wamid
-    return data
-
-
-@dataclass
-class Hub:
-    """A server whose worker does not run in-process, so tests drive ``run_once``."""
-
-    live: LiveServer
-    owner: Account
-
-    @property
-    def services(self) -> Services:
-        services: Services = self.live.app.state.services  # type: ignore[attr-defined]
-        return services
-
-    async def channel(self, kind: str = "whatsapp", **config: Any) -> str:
-        defaults: dict[str, dict[str, Any]] = {
-            "whatsapp": {"phone_number_id": PHONE_NUMBER_ID},
-            "messenger": {"page_id": "1234567890"},
-            "instagram": {"account_id": "17841400000000000"},
-            "viber": {},
-        }
-        secrets = (
-            {"auth_token": VIBER_TOKEN}
-            if kind == "viber"
-            else {
-                "access_token": ACCESS_TOKEN,
-                "app_secret": APP_SECRET,
-                "verify_token": VERIFY_TOKEN,
-            }
-        )
-        body = {"kind": kind, "name": kind, "config": {**defaults[kind], **secrets, **config}}
-        response = await self.owner.post("/api/channels", json=body)
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
-
-    async def count(self, model: type, *where: Any) -> int:
-        async with self.services.engine.connect() as conn:
-            return int(await conn.scalar(select(func.count()).select_from(model).where(*where)))
-
-    async def messages(self, channel_id: str) -> list[m.Message]:
-        async with self.services.db() as db:
-            rows = await db.scalars(
-                select(m.Message).where(m.Message.channel_id == channel_id).order_by(m.Message.seq)
-            )
-            return list(rows)
-
-    async def message(self, message_id: str) -> m.Message:
-        async with self.services.db() as db:
-            row = await db.get(m.Message, message_id)
-            assert row is not None
-            return row
-
-    def mock(self, handler: Callable[[httpx.Request], httpx.Response]) -> MockHttp:
-        return MockHttp(self.services, handler)
-
-
-class MockHttp:
-    """Swap the running app's provider client for a MockTransport one, and back."""
-
-    def __init__(
-        self, services: Services, handler: Callable[[httpx.Request], httpx.Response]
-    ) -> None:
-        self.services = services
-        self.client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-        self.saved = services.http
-
-    async def __aenter__(self) -> httpx.AsyncClient:
-        self.services.http = self.client
-        return self.client
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.services.http = self.saved
-        await self.client.aclose()
-
-
-@contextlib.asynccontextmanager
-async def hub_server(db_url: str, **settings: Any) -> AsyncIterator[Hub]:
-    """A live server (no in-process worker unless asked) with a signed-up owner."""
-    settings.setdefault("run_worker", False)
-    live, server, task = await start_server(make_settings(db_url, **settings))
-    client = new_client(live.url)
-    try:
-        yield Hub(live, await signup(client))
-    finally:
-        await client.aclose()
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="module")
 async def hub(db_url: str) -> AsyncIterator[Hub]:
     async with hub_server(db_url) as started:
         yield started
-
-
-async def post_meta(hub: Hub, channel_id: str, data: dict[str, Any] | bytes) -> httpx.Response:
-    body = body_of(data)
-    async with hub.live.client() as client:
-        return await client.post(
-            f"/webhooks/meta/{channel_id}", content=body, headers=meta_headers(body)
-        )
 
 
 # Verification handshake -------------------------------------------------------------------

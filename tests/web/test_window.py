@@ -12,7 +12,7 @@ from sqlalchemy import update
 from storage import models as m
 from tests.conftest import LiveServer
 from tests.helpers import new_client, signup
-from tests.web.test_webhooks import Hub, post_meta, unique, wa_message
+from tests.web.webhook_hub import Hub, post_meta, unique, wa_message
 from web.errors import ApiError
 from web.window import WINDOW_KINDS, check_reply_window, check_reply_window_by_id, window_open
 

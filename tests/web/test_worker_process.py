@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from storage import models as m
 from tests.conftest import SECRET, free_port
-from tests.web.test_webhooks import Hub, hub_server, post_meta, unique, wa_message
+from tests.web.webhook_hub import Hub, hub_server, post_meta, unique, wa_message
 from web.worker import CONCURRENCY
 
 pytestmark = pytest.mark.slow

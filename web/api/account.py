@@ -8,6 +8,7 @@ password), :mod:`web.api.twofa` (two-factor authentication) and :mod:`web.api.to
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +39,16 @@ def email_address(value: str, name: str = "email") -> str:
     return normal
 
 
+def avatar_url(operator_id: str, at: datetime | None) -> str | None:
+    """Where the operator's picture is served (web/api/avatar.py), versioned by when it was
+    set, so a browser may keep it and a new picture is a new URL."""
+    return (
+        None
+        if at is None
+        else f"/api/operators/{operator_id}/avatar?v={int(at.timestamp() * 1000)}"
+    )
+
+
 def operator_json(operator: Operator) -> dict[str, Any]:
     return {
         "id": operator.id,
@@ -47,6 +58,7 @@ def operator_json(operator: Operator) -> dict[str, Any]:
         "disabled": operator.disabled,
         "totp_enabled": operator.totp_enabled,
         "created_at": rfc3339(operator.created_at),
+        "avatar_url": avatar_url(operator.id, operator.avatar_at),
     }
 
 
@@ -60,6 +72,7 @@ def workspace_json(workspace: Workspace) -> dict[str, Any]:
         "require_2fa": workspace.require_2fa,
         "ai_enabled": workspace.ai_enabled,
         "ai_monthly_tokens": workspace.ai_monthly_tokens,
+        "csat_enabled": workspace.csat_enabled,
         "created_at": rfc3339(workspace.created_at),
     }
 

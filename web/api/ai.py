@@ -8,9 +8,8 @@ refused for the conversation: what was sent (redacted), what came back, tokens, 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,10 +21,8 @@ from web import ai
 from web.api.account import services
 from web.auth.context import require
 from web.contracts import ai as ai_contract
-from web.errors import ApiError, read_body
+from web.errors import ApiError
 from web.operation import declare
-
-B = TypeVar("B", bound=msgspec.Struct)
 
 
 async def conversation_of(db: Any, principal: Any, conversation_id: str) -> m.Conversation:
@@ -33,16 +30,6 @@ async def conversation_of(db: Any, principal: Any, conversation_id: str) -> m.Co
     if conv is None or conv.workspace_id != principal.workspace_id:
         raise ApiError(404, "not_found", "There is no such conversation.")
     return conv  # type: ignore[no-any-return]
-
-
-def decode(raw: bytes, body_type: type[B]) -> B:
-    """The body as ``body_type`` (an empty body is ``{}``), or a 422 naming the problem."""
-    try:
-        return msgspec.json.decode(raw or b"{}", type=body_type)
-    except msgspec.ValidationError as exc:
-        raise ApiError(422, "invalid", f"{exc}.") from None
-    except msgspec.DecodeError:
-        raise ApiError(400, "bad_json", "The body is not a JSON object.") from None
 
 
 async def _assist(request: Request, feature: str, build: ai.Build, key: str) -> dict[str, Any]:
@@ -71,7 +58,7 @@ async def _assist(request: Request, feature: str, build: ai.Build, key: str) -> 
 
 @declare(ai_contract.AI_SUMMARY)
 async def summary(request: Request) -> Response:
-    decode(await read_body(request, 4096), ai_contract.SummaryBody)
+    await ai_contract.AI_SUMMARY.parse(request, ai_contract.SummaryBody)
     body = await _assist(
         request, "summary", lambda turns, _redactor: prompts.summary_prompt(turns), "summary"
     )
@@ -80,7 +67,8 @@ async def summary(request: Request) -> Response:
 
 @declare(ai_contract.AI_SUGGEST_REPLY)
 async def suggest_reply(request: Request) -> Response:
-    hint = decode(await read_body(request, 4096), ai_contract.SuggestReplyBody).hint
+    asked = await ai_contract.AI_SUGGEST_REPLY.parse(request, ai_contract.SuggestReplyBody)
+    hint = asked.hint
 
     def build(turns: list[prompts.Turn], redactor: prompts.Redactor) -> list[dict[str, str]]:
         return prompts.suggest_prompt(turns, redactor(hint) if hint else None)

@@ -33,7 +33,7 @@ from web.calendar_connections import (
     take_state,
 )
 from web.contracts import calendars as calendars_contract
-from web.errors import ApiError, read_json
+from web.errors import ApiError
 from web.operation import declare
 
 PROVIDERS = ("google", "microsoft")
@@ -91,10 +91,13 @@ async def oauth_callback(request: Request) -> Response:
     provider = request.path_params["provider"]
     if provider not in PROVIDERS:
         return _callback_page("There is no such calendar provider.", 404)
-    params = request.query_params
+    try:
+        params = calendars_contract.CALENDAR_O_AUTH_CALLBACK.query(request)
+    except ApiError:  # no state: not an answer to a request of ours
+        return _callback_page("This is not an answer to a connection we started. Connect again.")
     svc = services(request)
     principal = await authenticate(request)
-    state = params.get("state") or ""
+    state: str = params["state"]
     try:
         async with svc.db() as db:
             pending, verifier = await take_state(
@@ -107,7 +110,7 @@ async def oauth_callback(request: Request) -> Response:
         if params.get("error"):
             reason = (params.get("error_description") or params["error"])[:200]
             raise CallbackRefused(f"{provider.title()} did not connect the calendar: {reason}")
-        code = params.get("code") or ""
+        code = params.get("code", "")
         if not code or len(code) > 4096:
             raise CallbackRefused(f"{provider.title()} sent no authorization code. Connect again.")
         connection = await finish_connect(svc, pending, verifier, code)
@@ -211,7 +214,10 @@ async def _check_calendar(db: Any, principal: Principal, values: dict[str, Any])
 @declare(calendars_contract.CREATE_BOOKING_TYPE)
 async def create_booking_type(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    values = booking.validate_booking_type(await read_json(request), partial=False)
+    body = await calendars_contract.CREATE_BOOKING_TYPE.parse(
+        request, calendars_contract.BookingTypeInput
+    )
+    values = body.columns()
     async with services(request).db() as db:
         await _check_calendar(db, principal, values)
         bt = BookingType(workspace_id=principal.workspace_id, **values)
@@ -244,7 +250,10 @@ async def get_booking_type(request: Request) -> Response:
 @declare(calendars_contract.UPDATE_BOOKING_TYPE)
 async def patch_booking_type(request: Request) -> Response:
     principal = await require(request, roles=MANAGERS)
-    values = booking.validate_booking_type(await read_json(request), partial=True)
+    body = await calendars_contract.UPDATE_BOOKING_TYPE.parse(
+        request, calendars_contract.UpdateBookingTypeBody
+    )
+    values = body.columns()
     async with services(request).db() as db:
         bt = await booking.load_booking_type(db, principal.workspace_id, request.path_params["id"])
         await _check_calendar(db, principal, values)
@@ -264,26 +273,13 @@ async def delete_booking_type(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _moment(value: Any, name: str) -> datetime:
-    """An RFC 3339 time with its offset (a naive time is refused: whose 10:00?)."""
-    if not isinstance(value, str) or len(value) > 40:
-        raise ApiError(422, "invalid", f"'{name}' must be an RFC 3339 time.")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ApiError(422, "invalid", f"'{name}' must be an RFC 3339 time.") from None
-    if moment.tzinfo is None:
-        raise ApiError(422, "invalid", f"'{name}' needs an offset or Z, e.g. 2026-12-08T09:00Z.")
-    return moment
-
-
 @declare(calendars_contract.LIST_SLOTS)
 async def slots(request: Request) -> Response:
     principal = await require(request)
     svc = services(request)
-    params = request.query_params
-    start = _moment(params.get("from"), "from")
-    end = _moment(params.get("to"), "to")
+    query = calendars_contract.LIST_SLOTS.query(request)
+    start: datetime = query["from"]
+    end: datetime = query["to"]
     if not start < end <= start + booking.MAX_WINDOW:
         raise ApiError(422, "invalid", "'to' must be after 'from', at most 31 days later.")
     async with svc.db() as db:
@@ -303,7 +299,7 @@ async def create_booking(request: Request) -> Response:
     body = await calendars_contract.CREATE_BOOKING.parse(
         request, calendars_contract.CreateBookingBody
     )
-    bt_id, start = body.booking_type_id, _moment(body.start, "start")
+    bt_id, start = body.booking_type_id, body.start
     svc = services(request)
     async with svc.db() as db:
         conversation = await db.get(Conversation, request.path_params["id"][:40])
@@ -343,9 +339,8 @@ async def patch_booking(request: Request) -> Response:
     body = await calendars_contract.RESCHEDULE_BOOKING.parse(
         request, calendars_contract.RescheduleBookingBody
     )
-    start = _moment(body.start, "start")
     moved = await booking.reschedule(
-        services(request), principal.workspace_id, request.path_params["id"], start
+        services(request), principal.workspace_id, request.path_params["id"], body.start
     )
     return JSONResponse(booking.booking_json(moved))
 

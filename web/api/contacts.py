@@ -12,10 +12,12 @@ After an erasure commits, a :class:`hub.gone.Gone` naming its conversations is a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 import orjson
+from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,11 +25,11 @@ from starlette.routing import Route
 from hub.gone import gone
 from hub.store import NotFound
 from storage import privacy, processing
+from storage.media import MediaFiles
 from web import audit, backups, booking
-from web.api.validate import query_limit
 from web.auth.context import MANAGERS, Principal, require
 from web.contracts import contacts as contacts_contract
-from web.errors import ApiError, read_json
+from web.errors import ApiError
 from web.gone import announce
 from web.operation import declare
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger("inviaro.contacts")
+MAX_QUERY = 200  # a longer search is cut, not refused: any text is a search
 
 
 def _services(request: Request) -> Services:
@@ -67,17 +70,14 @@ async def _require_data_rights(request: Request) -> Principal:
 @declare(contacts_contract.LIST_CONTACTS)
 async def list_contacts(request: Request) -> Response:
     who = await require(request)
-    limit = query_limit(request.query_params.get("limit"))
-    cursor = request.query_params.get("cursor") or None
-    if cursor is not None and len(cursor) > 64:
-        raise ApiError(422, "invalid", "'cursor' is not a cursor this API gave out.")
+    query = contacts_contract.LIST_CONTACTS.query(request)
     async with _services(request).db() as db:
         items, next_cursor = await privacy.list_contacts(
             db,
             who.workspace_id,
-            limit=limit,
-            cursor=cursor,
-            q=(request.query_params.get("q") or "")[:200] or None,
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+            q=query.get("q", "")[:MAX_QUERY] or None,
         )
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
@@ -101,13 +101,9 @@ async def update_contact(request: Request) -> Response:
     the log says who restricted or lifted what, and when."""
     who = await require(request)
     contact_id = _contact_id(request)
-    patch = await read_json(request)
-    wanted: processing.Processing | None = None
-    if "processing" in patch:
-        try:
-            wanted = processing.validate(patch.pop("processing"))
-        except processing.InvalidProcessing as exc:
-            raise ApiError(422, "invalid", str(exc)) from None
+    body = await contacts_contract.PATCH_CONTACT.parse(request, contacts_contract.ContactPatch)
+    wanted = None if body.processing is UNSET else body.processing
+    patch = body.changes()
     try:
         async with _services(request).db() as db, db.begin():
             if wanted is not None and await processing.set_processing(
@@ -117,7 +113,7 @@ async def update_contact(request: Request) -> Response:
                     db, request, who, f"contact_processing_{wanted}", "contact", contact_id
                 )
             contact = await privacy.update_contact(db, who.workspace_id, contact_id, patch)
-            if wanted is None or set(patch) & privacy.EDITABLE:
+            if wanted is None or patch:
                 await audit.by_principal(db, request, who, "contact_updated", "contact", contact_id)
     except NotFound:
         raise _not_found() from None
@@ -163,7 +159,11 @@ async def erase_contact(request: Request) -> Response:
         len(report.conversation_ids),
         report.messages,
     )
-    # The rows are gone; their appointments at the provider go too (best effort).
+    # The rows are gone: their files go from disk now, their appointments at the
+    # provider too (best effort).
+    await asyncio.to_thread(
+        MediaFiles(services.settings.media_path).remove, who.workspace_id, report.media_ids
+    )
     await booking.cancel_events(services, events)
     await announce(services, gone("contact_erased", "conversation", *report.conversation_ids))
     await backups.sync_ledger(services)  # the erasure reaches the ledger beside the backups now

@@ -21,7 +21,6 @@ from storage import flow_runs, outbox, search
 from storage import models as m
 from storage.serialize import conversation_to_wire, message_from_row
 from web import csat
-from web.api.validate import query_int, query_limit
 from web.auth.context import Principal, require
 from web.contracts import conversations as conversations_contract
 from web.contracts import flows as flows_contract
@@ -33,9 +32,8 @@ from web.window import check_reply_window
 
 log = logging.getLogger("inviaro.conversations")
 
-STATUSES = ("open", "pending", "resolved")
-MAX_SEQ = 2**31 - 1  # seq is a 32-bit column
 MAX_SNOOZE = timedelta(days=366)
+MAX_QUERY = 200  # a longer search is cut, not refused: any text is a search
 _NO_SUCH_CONVERSATION = "There is no such conversation in your workspace."
 
 
@@ -110,9 +108,21 @@ async def _send(
     client_id: str | None,
     payload: dict[str, Any] | None = None,
     private: bool = False,
+    media_ids: tuple[str, ...] = (),
 ) -> Response:
     """Hand the operator's message to the hub: 201 when stored now, 200 when ``client_id``
     names one already stored."""
+    hub = request.app.state.services.hub
+    try:
+        attachments = (
+            await hub.resolve_attachments(principal.workspace_id, conv.id, media_ids, private)
+            if media_ids
+            else ()
+        )
+    except LookupError:
+        raise ApiError(
+            422, "invalid", "attachments must name files uploaded into this conversation."
+        ) from None
     try:
         result = await request.app.state.services.hub.accept(
             Inbound(
@@ -121,6 +131,7 @@ async def _send(
                 direction="out",
                 author=Author("operator", principal.operator_id, principal.name),
                 text=text,
+                attachments=attachments,
                 conversation_id=conv.id,
                 client_id=client_id,
                 payload=payload,
@@ -130,9 +141,6 @@ async def _send(
     except NotFound:
         raise ApiError(404, "not_found", _NO_SUCH_CONVERSATION) from None
     return JSONResponse(result.message.to_wire(), status_code=201 if result.created else 200)
-
-
-MAX_QUERY = 200
 
 
 def _encode_offset(offset: int) -> str:
@@ -150,12 +158,10 @@ def _decode_offset(cursor: str) -> int:
     raise ApiError(422, "invalid", "The cursor is not one this API gave out.")
 
 
-def _filtered(query: Any, principal: Principal, q: Any) -> Any:
+def _filtered(query: Any, principal: Principal, q: dict[str, Any]) -> Any:
     """The list's filters, each optional, all combinable: status, assignee, channel, tag."""
     status = q.get("status")
     if status:
-        if status not in STATUSES:
-            raise ApiError(422, "invalid", "status must be open, pending or resolved.")
         query = query.where(m.Conversation.status == status)
     assignee = q.get("assignee")
     if assignee:
@@ -180,10 +186,10 @@ def _filtered(query: Any, principal: Principal, q: Any) -> Any:
     return query
 
 
-async def _search(request: Request, principal: Principal, text: str, limit: int) -> Response:
+async def _search(request: Request, principal: Principal, text: str, q: dict[str, Any]) -> Response:
     """``q``: ranked matches in messages, the contact's name, email or phone, and tags."""
-    q = request.query_params
-    offset = _decode_offset(q["cursor"]) if q.get("cursor") else 0
+    limit: int = q["limit"]
+    offset = _decode_offset(q["cursor"]) if "cursor" in q else 0
     services = request.app.state.services
     ranked = search.ranked_conversations(services.engine.dialect.name, principal.workspace_id, text)
     if ranked is None:
@@ -204,14 +210,14 @@ async def list_conversations(request: Request) -> Response:
     """The workspace's conversations, newest activity first, filtered; with ``q``, the
     ones that match it, best match first."""
     principal = await require(request)
-    q = request.query_params
-    limit = query_limit(q.get("limit"))
-    text = (q.get("q") or "").strip()[:MAX_QUERY]
+    q = conversations_contract.LIST_CONVERSATIONS.query(request)
+    limit: int = q["limit"]
+    text = q.get("q", "").strip()[:MAX_QUERY]
     if text:
-        return await _search(request, principal, text, limit)
+        return await _search(request, principal, text, q)
     base = select(m.Conversation).where(m.Conversation.workspace_id == principal.workspace_id)
     query = _filtered(base, principal, q)
-    if q.get("cursor"):
+    if "cursor" in q:
         stamp, conv_id = _decode_cursor(q["cursor"])
         query = query.where(
             or_(
@@ -315,9 +321,10 @@ async def list_flow_runs(request: Request) -> Response:
 @declare(conversations_contract.LIST_MESSAGES)
 async def list_messages(request: Request) -> Response:
     principal = await require(request)
-    limit = query_limit(request.query_params.get("limit"), default=100, high=500)
-    after = query_int(request.query_params.get("after_seq"), "after_seq", MAX_SEQ)
-    before = query_int(request.query_params.get("before_seq"), "before_seq", MAX_SEQ)
+    q = conversations_contract.LIST_MESSAGES.query(request)
+    limit: int = q["limit"]
+    after: int | None = q.get("after_seq")
+    before: int | None = q.get("before_seq")
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         query = select(m.Message).where(m.Message.conversation_id == conv.id)
@@ -338,6 +345,8 @@ async def post_message(request: Request) -> Response:
     channel, no visitor; the reply window does not apply to it)."""
     principal = await require(request)
     body = await parse_body(request, conversations_contract.NewMessage)
+    if not body.text.strip() and not body.attachments:
+        raise ApiError(422, "invalid", "A message needs text or attachments.")
     async with request.app.state.services.db() as session:
         conv = await _conversation(session, principal, request.path_params["id"])
         if not body.private:
@@ -345,7 +354,15 @@ async def post_message(request: Request) -> Response:
                 session, conv, {"confirm_objection": body.confirm_objection}
             )
             await check_reply_window(session, conv)
-    return await _send(request, principal, conv, body.text, body.client_id, private=body.private)
+    return await _send(
+        request,
+        principal,
+        conv,
+        body.text,
+        body.client_id,
+        private=body.private,
+        media_ids=tuple(body.attachments),
+    )
 
 
 @declare(conversations_contract.RETRY_MESSAGE)

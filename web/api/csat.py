@@ -12,7 +12,6 @@ from starlette.routing import Route
 
 from hub.model import utcnow
 from storage import csat
-from web.api.validate import query_int
 from web.auth.context import MANAGERS, require
 from web.contracts import csat as csat_contract
 from web.operation import declare
@@ -21,11 +20,11 @@ from web.operation import declare
 @declare(csat_contract.CSAT_REPORT)
 async def csat_report(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
-    days = query_int(request.query_params.get("days"), "days", 365) or 30
-    since = utcnow() - timedelta(days=max(days, 1))
+    days: int = csat_contract.CSAT_REPORT.query(request)["days"]
+    since = utcnow() - timedelta(days=days)
     async with request.app.state.services.db() as db:
         report = await csat.report(await db.connection(), who.workspace_id, since)
-    return JSONResponse({"days": max(days, 1), **report})
+    return JSONResponse({"days": days, **report})
 
 
 routes = [Route("/api/reports/csat", csat_report, methods=["GET"])]

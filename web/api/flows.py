@@ -5,9 +5,9 @@ Owners and admins edit and publish; every operator may read flows and try them."
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from msgspec import UNSET
 from sqlalchemy import select
 from starlette.requests import Request
@@ -24,13 +24,11 @@ from storage import models as m
 from web import audit, flow_runner
 from web.auth.context import MANAGERS, Principal, require
 from web.contracts import flows as flows_contract
-from web.errors import ApiError, read_json
+from web.errors import ApiError
 from web.operation import declare
 
 if TYPE_CHECKING:
     from web.services import Services
-
-MAX_REPLIES = 100
 
 
 def _services(request: Request) -> Services:
@@ -63,25 +61,6 @@ def invalid_flow(problems: list[doc.Problem]) -> Response:
 
 
 DOCUMENT_KEYS = ("trigger", "start", "steps")
-
-
-def _document(data: dict[str, Any]) -> dict[str, Any]:
-    """The document part of a body (trigger, start, steps), as the client sent it; the
-    flow's own parser (hub.flows.document) answers its problems step by step."""
-    return {key: data.get(key) for key in DOCUMENT_KEYS}
-
-
-def _shape(document: dict[str, Any]) -> None:
-    """A draft may be unfinished, but must be the document's shape (objects where
-    objects go), so the Studio can always load it back."""
-    if not isinstance(document.get("steps"), dict | None):
-        raise ApiError(422, "invalid", "The field 'steps' must be an object of step id to step.")
-    if not isinstance(document.get("trigger"), dict | None):
-        raise ApiError(422, "invalid", "The field 'trigger' must be an object.")
-    if not isinstance(document.get("start"), str | None):
-        raise ApiError(422, "invalid", "The field 'start' must name a step.")
-    if len(document.get("steps") or {}) > doc.MAX_STEPS:
-        raise ApiError(422, "invalid", f"A flow has at most {doc.MAX_STEPS} steps.")
 
 
 async def _capabilities(request: Request, who: Principal) -> frozenset[str]:
@@ -136,7 +115,6 @@ async def create_flow(request: Request) -> Response:
     who = await require(request, roles=MANAGERS)
     body = await flows_contract.CREATE_FLOW.parse(request, flows_contract.FlowCreate)
     document = {key: getattr(body, key) for key in DOCUMENT_KEYS}
-    _shape(document)
     async with _services(request).db() as db, db.begin():
         flow = await flows.create(db, who.workspace_id, body.name, document, body.priority or 0)
         await audit.by_principal(db, request, who, "flow_created", "flow", flow.id)
@@ -168,7 +146,6 @@ async def update_flow(request: Request) -> Response:
             flow = await flows.get(db, who.workspace_id, _flow_id(request))
             if sent:
                 document = {**(flow.definition or {}), **sent}
-                _shape(document)
             flows.edit(flow, name=name, document=document, priority=priority)
             await audit.by_principal(db, request, who, "flow_updated", "flow", flow.id)
             wire = flows.to_wire(flow)
@@ -229,10 +206,10 @@ async def unpublish_flow(request: Request) -> Response:
 @declare(flows_contract.VALIDATE_FLOW)
 async def validate_flow(request: Request) -> Response:
     who = await require(request)
-    data = await read_json(request)
+    body = await flows_contract.VALIDATE_FLOW.parse(request, flows_contract.FlowCheck)
     available = await _capabilities(request, who)
     async with _services(request).db() as db:
-        problems = await _problems(db, who.workspace_id, _document(data), available)
+        problems = await _problems(db, who.workspace_id, body.document(), available)
     if problems:
         return invalid_flow(problems)
     return JSONResponse({"problems": []})
@@ -244,19 +221,18 @@ async def simulate_flow(request: Request) -> Response:
     interpreter. Nothing is stored and nothing is sent; an ``http`` step is not called
     (it takes its error branch) and timers do not fire."""
     who = await require(request)
-    data = await read_json(request)
+    body = await flows_contract.SIMULATE_FLOW.parse(request, flows_contract.FlowSimulate)
     available = await _capabilities(request, who)
     async with _services(request).db() as db:
-        problems = await _problems(db, who.workspace_id, _document(data), available)
+        problems = await _problems(db, who.workspace_id, body.document(), available)
     if problems:
         return invalid_flow(problems)
-    document, _ = doc.parse(_document(data))
+    document, _ = doc.parse(body.document())
     assert document is not None
-    contact = _simulated_contact(data.get("contact"))
-    replies = _replies(data.get("replies"))
-    ctx = engine.Context(
-        contact=contact, now=_now(data.get("now")), hours=await _hours(request, who)
-    )
+    contact = msgspec.to_builtins(body.contact or flows_contract.SimulatedContact())
+    replies = [engine.Reply(r.text, r.option) for r in body.replies]
+    now = utcnow() if body.now is None else as_utc(body.now)
+    ctx = engine.Context(contact=contact, now=now, hours=await _hours(request, who))
     transcript: list[dict[str, Any]] = []
     log: list[dict[str, str]] = []
 
@@ -319,50 +295,6 @@ def _apply(contact: dict[str, Any], action: engine.SaveContact) -> None:
         contact.setdefault("attributes", {})[action.field[11:]] = action.value
     else:
         contact[action.field] = action.value
-
-
-def _simulated_contact(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"name": None, "email": None, "phone": None, "attributes": {}}
-    if not isinstance(value, dict):
-        raise ApiError(422, "invalid", "The field 'contact' must be an object.")
-    contact: dict[str, Any] = {"attributes": {}}
-    for key in ("name", "email", "phone"):
-        item = value.get(key)
-        if item is not None and not isinstance(item, str):
-            raise ApiError(422, "invalid", f"The field 'contact.{key}' must be a string.")
-        contact[key] = item
-    attributes = value.get("attributes") or {}
-    if not isinstance(attributes, dict) or len(attributes) > 100:
-        raise ApiError(422, "invalid", "The field 'contact.attributes' must be an object.")
-    contact["attributes"] = {str(k): v for k, v in attributes.items()}
-    return contact
-
-
-def _replies(value: Any) -> list[engine.Reply]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > MAX_REPLIES:
-        raise ApiError(
-            422, "invalid", f"The field 'replies' must be a list of at most {MAX_REPLIES}."
-        )
-    out: list[engine.Reply] = []
-    for item in value:
-        text = item.get("text", "") if isinstance(item, dict) else None
-        option = item.get("option") if isinstance(item, dict) else None
-        if not isinstance(text, str) or len(text) > 10_000 or not isinstance(option, str | None):
-            raise ApiError(422, "invalid", "Each reply is {text, option?} with strings.")
-        out.append(engine.Reply(text, option))
-    return out
-
-
-def _now(value: Any) -> datetime:
-    if value is None:
-        return utcnow()
-    try:
-        return as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except ValueError:
-        raise ApiError(422, "invalid", "The field 'now' must be an RFC 3339 time.") from None
 
 
 async def _hours(request: Request, who: Principal) -> Any:

@@ -17,6 +17,7 @@ adapter), so the per-request cost is what counts, not the per-message one.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.model import Attachment, Author, Inbound
-from hub.store import Gone, Unavailable
+from hub.store import Gone, Unavailable, WriteResult
 from storage import models as m
 from web import limits
 from web.auth.channels import token_matches
@@ -216,6 +217,14 @@ async def _channel(request: Request) -> m.Channel:
     return channel
 
 
+async def _settled(accepting: Awaitable[WriteResult]) -> WriteResult | BaseException:
+    """What ``asyncio.gather(..., return_exceptions=True)`` gives for one awaitable."""
+    try:
+        return await accepting
+    except Exception as exc:
+        return exc
+
+
 @declare(ingest_contract.INGEST_MESSAGES)
 async def ingest(request: Request) -> Response:
     await limits.channel_request(request, request.path_params["channel_id"])
@@ -231,7 +240,10 @@ async def ingest(request: Request) -> Response:
     if not services.store.writer.admits(len(messages)):  # the database is behind: back off
         raise Unavailable("too many messages are waiting to be stored")  # 503, Retry-After
     hub = services.hub
-    outcomes = await asyncio.gather(*(hub.accept(i) for i in messages), return_exceptions=True)
+    if len(messages) == 1:  # most requests (a forwarded webhook): no task, no gather
+        outcomes: list[WriteResult | BaseException] = [await _settled(hub.accept(messages[0]))]
+    else:
+        outcomes = await asyncio.gather(*(hub.accept(i) for i in messages), return_exceptions=True)
     accepted = []
     for item, outcome in zip(messages, outcomes, strict=True):
         if isinstance(outcome, Gone):

@@ -6,9 +6,11 @@ neither the answer nor its timing says whether the address has an account. Only 
 operator of a live workspace gets a mail, and only when mail is configured.
 
 ``POST /api/password-reset/confirm {token, password, otp?}`` sets the new password (the
-TOTP or a backup code is required when the operator has 2FA), spends the link and ends
-every session of the operator (their sockets close); API tokens keep working. Wrong codes
-spend the operator's password budget, as a wrong password does when signed in.
+TOTP or a backup code is required when the operator has 2FA), spends the link, ends every
+session of the operator and revokes their API tokens (their sockets close): a reset is
+what someone does whose password leaked, and tokens made with a stolen password must not
+outlive it. Wrong codes spend the operator's password budget, as a wrong password does
+when signed in.
 
 ``POST /api/operators/{id}/reset-link`` (owners and admins; an owner's link only by an
 owner) answers a link to copy, for servers without mail.
@@ -50,8 +52,8 @@ def reset_mail(settings: Settings, url: str) -> str:
         "Someone asked to set a new password for your Inviaro account.\n\n"
         f"Open this link to choose a new password:\n{url}\n\n"
         f"The link works once, for {minutes} minutes. Setting a new password signs you out "
-        "everywhere else. If you did not ask for this, ignore this mail: your password "
-        "stays as it is.\n"
+        "everywhere and revokes your API tokens. If you did not ask for this, ignore this "
+        "mail: your password stays as it is.\n"
     )
 
 
@@ -144,7 +146,7 @@ async def confirm_reset(request: Request) -> Response:
         )
         await audit.by_operator(db, request, operator, "password_reset", "operator", operator.id)
         await db.commit()
-    await end_operator_access(request.app, operator.id, "password_changed")
+    await end_operator_access(request.app, operator.id, "password_changed", revoke_tokens=True)
     return Response(status_code=204)
 
 

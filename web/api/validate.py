@@ -1,6 +1,5 @@
 """What the declared Structs cannot say (web/contracts): origins normalised as browsers
-send them, a bounded free-form object, and the listings' query numbers (each failure a 422
-naming the field)."""
+send them and a bounded free-form object (each failure a 422 naming the field)."""
 
 from __future__ import annotations
 
@@ -55,31 +54,3 @@ def small_object(value: Any, name: str, max_bytes: int = 16 * 1024) -> dict[str,
     if len(orjson.dumps(value)) > max_bytes:
         raise invalid(name, f"is larger than {max_bytes} bytes")
     return value
-
-
-def query_limit(raw: str | None, default: int = 50, high: int = 200) -> int:
-    """The ``limit`` query parameter: ``default`` when absent or empty, else a whole number
-    from 1 to ``high`` (422 otherwise)."""
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and 1 <= int(raw) <= high):
-        raise ApiError(
-            422, "invalid", f"The query parameter 'limit' must be a whole number from 1 to {high}."
-        )
-    return int(raw)
-
-
-INT64_MAX = 2**63 - 1
-
-
-def query_int(raw: str | None, name: str, high: int = INT64_MAX) -> int | None:
-    """A whole-number query parameter: None when absent or empty, else ASCII digits worth
-    at most ``high`` (422 otherwise). ``str.isdigit`` alone would take ``²``, which
-    ``int()`` refuses, and a database column refuses numbers past 64 bits."""
-    if raw is None or raw == "":
-        return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))) or int(raw) > high:
-        raise ApiError(
-            422, "invalid", f"The query parameter '{name}' must be a whole number from 0 to {high}."
-        )
-    return int(raw)

@@ -118,7 +118,7 @@ class CreateTokenBody(msgspec.Struct):
 
 class ListTokensReply(msgspec.Struct):
     items: list[Token]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 class OperatorExport(msgspec.Struct):

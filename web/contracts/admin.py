@@ -29,8 +29,8 @@ class LegalHold(msgspec.Struct):
 
 
 class ListLegalHoldsReply(msgspec.Struct):
-    items: list[LegalHold] | UnsetType = UNSET
-    next_cursor: UnsetType | None = UNSET
+    items: list[LegalHold]
+    next_cursor: None
 
 
 # RFC 3339 with a four-digit year from 1000 (what the contract's times can be written as).

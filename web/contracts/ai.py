@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
@@ -38,8 +38,8 @@ class AiSuggestReplyReply(msgspec.Struct):
 
 
 class AiCallSentItem(msgspec.Struct):
-    role: str | UnsetType = UNSET
-    content: str | UnsetType = UNSET
+    role: str
+    content: str
 
 
 class AiCall(msgspec.Struct):
@@ -69,7 +69,7 @@ class AiCall(msgspec.Struct):
 
 class ListAiCallsReply(msgspec.Struct):
     items: list[AiCall]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 # POST /api/conversations/{id}/ai/summary
@@ -81,6 +81,7 @@ AI_SUMMARY = Operation(
     security=WRITE,
     body=SummaryBody,
     body_required=False,
+    body_max_bytes=4096,
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={
         200: Answer("For the operator only; nothing is sent to the contact.", body=AiSummaryReply)
@@ -119,6 +120,7 @@ AI_SUGGEST_REPLY = Operation(
     security=WRITE,
     body=SuggestReplyBody,
     body_required=False,
+    body_max_bytes=4096,
     params=(Param("id", where="path", description="Conversation id", required=True),),
     answers={
         200: Answer(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from storage import ai_documents
 from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
@@ -42,7 +42,7 @@ class DocumentOut(msgspec.Struct):
 
 
 class ListAiDocumentsReply(msgspec.Struct):
-    items: list[DocumentOut] | UnsetType = UNSET
+    items: list[DocumentOut]
 
 
 # GET /api/ai/documents

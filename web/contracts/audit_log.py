@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from web.operation import FORBIDDEN, UNAUTHORIZED, Answer, Operation, Param
+from web.contracts.workspace import AUDIT_FILTERS
+from web.operation import FORBIDDEN, UNAUTHORIZED, Answer, Fault, Operation
 
 # GET /api/audit.csv
 EXPORT_AUDIT = Operation(
@@ -12,10 +13,7 @@ EXPORT_AUDIT = Operation(
     operation_id="exportAudit",
     summary="The audit log as a CSV download (managers); same filters",
     tags=("workspace",),
-    params=(
-        Param("action", description="Only entries of this action (e.g. `login_failed`)."),
-        Param("actor_id", description="Only entries by this operator."),
-    ),
+    params=AUDIT_FILTERS,
     answers={
         200: Answer(
             "CSV: at, action, actor_kind, actor_id, actor_name, target_kind, target_id, target_name, ip.",
@@ -26,5 +24,6 @@ EXPORT_AUDIT = Operation(
     faults=(
         UNAUTHORIZED,
         FORBIDDEN,
+        Fault(422, "invalid", "A bad query parameter; `problems` names each."),
     ),
 )

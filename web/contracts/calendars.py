@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from adapters.calendars import BusinessHours
 from web.operation import (
     BROWSER_READ,
     FORBIDDEN,
@@ -19,6 +21,7 @@ from web.operation import (
     Operation,
     Param,
 )
+from web.schema import Invalid
 
 
 class ConnectCalendarReply(msgspec.Struct):
@@ -36,9 +39,9 @@ class Calendar(msgspec.Struct):
     provider: Literal["google", "microsoft"]
     account: str
     status: Literal["connected", "broken", "disconnected"]
-    availability_calendars: list[str] | UnsetType = UNSET
-    event_calendar: str | UnsetType | None = UNSET
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    availability_calendars: list[str]
+    event_calendar: str | None
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
     disconnected_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = (
         UNSET
     )
@@ -70,55 +73,106 @@ class UpdateCalendarBody(msgspec.Struct):
     event_calendar: CalendarId | UnsetType = UNSET
 
 
+BookingTypeName = Annotated[str, Meta(min_length=1, max_length=200)]
+Duration = Annotated[int, Meta(ge=5, le=24 * 60)]
+Buffer = Annotated[int, Meta(ge=0, le=12 * 60)]
+Notice = Annotated[int, Meta(ge=0, le=90 * 24 * 60)]
+DaysAhead = Annotated[int, Meta(ge=1, le=365)]
+CalendarRef = Annotated[str, Meta(max_length=40, description="A connected calendar's id.")]
+
+
 class PurgeCalendarDataReply(msgspec.Struct):
-    removed: int | UnsetType = UNSET
+    removed: int
 
 
-class BookingHours(msgspec.Struct):
-    timezone: str
+class BookingHours(msgspec.Struct, forbid_unknown_fields=True):
+    """When bookings may start, in the booking type's own time zone."""
+
+    timezone: Annotated[
+        str, Meta(max_length=64, description="An IANA time zone such as Europe/Berlin.")
+    ]
     weekly: Annotated[
-        dict[str, list[Annotated[list[str], Meta(min_length=2, max_length=2)]]],
+        dict[
+            Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            list[Annotated[list[str], Meta(min_length=2, max_length=2)]],
+        ],
         Meta(description="Per day (mon..sun), [open, close] periods as local HH:MM."),
     ]
 
+    def __post_init__(self) -> None:
+        try:
+            BusinessHours.from_json({"timezone": self.timezone, "days": self.weekly})
+        except ValueError as exc:
+            raise Invalid("hours", f"Not valid hours: {exc}.") from None
+
 
 class BookingType(msgspec.Struct):
-    id: str | UnsetType = UNSET
-    name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
-    duration_minutes: Annotated[int, Meta(ge=5, le=1440)] | UnsetType = UNSET
-    calendar_id: str | UnsetType = UNSET
-    buffer_before_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
-    buffer_after_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
-    min_notice_minutes: Annotated[int, Meta(ge=0, le=129600)] | UnsetType = UNSET
-    days_ahead: Annotated[int, Meta(ge=1, le=365)] | UnsetType = UNSET
-    hours: BookingHours | UnsetType = UNSET
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    id: str
+    name: BookingTypeName
+    duration_minutes: Duration
+    calendar_id: str
+    buffer_before_minutes: Buffer
+    buffer_after_minutes: Buffer
+    min_notice_minutes: Notice
+    days_ahead: DaysAhead
+    hours: BookingHours
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListBookingTypesReply(msgspec.Struct):
     items: list[BookingType]
 
 
-class BookingTypeInput(msgspec.Struct):
-    name: Annotated[str, Meta(max_length=200)]
-    duration_minutes: Annotated[int, Meta(ge=5, le=1440)]
-    calendar_id: str
+ReadOnly = Annotated[Any, Meta(description="Read-only: ignored, so a read can be sent back.")]
+
+
+class BookingTypeInput(msgspec.Struct, forbid_unknown_fields=True):
+    """A new booking type; the calendar must be a connected one of the workspace."""
+
+    name: BookingTypeName
+    duration_minutes: Duration
+    calendar_id: CalendarRef
     hours: BookingHours
-    buffer_before_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
-    buffer_after_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
-    min_notice_minutes: Annotated[int, Meta(ge=0, le=129600)] | UnsetType = UNSET
-    days_ahead: Annotated[int, Meta(ge=1, le=365)] | UnsetType = UNSET
+    buffer_before_minutes: Buffer = 0
+    buffer_after_minutes: Buffer = 0
+    min_notice_minutes: Notice = 0
+    days_ahead: DaysAhead = 30
+    id: ReadOnly | UnsetType = UNSET
+    created_at: ReadOnly | UnsetType = UNSET
+
+    def columns(self) -> dict[str, Any]:
+        """The fields sent (hours as stored), for the ``booking_types`` row."""
+        return _columns(self)
 
 
-class UpdateBookingTypeBody(msgspec.Struct):
-    name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
-    duration_minutes: Annotated[int, Meta(ge=5, le=1440)] | UnsetType = UNSET
-    calendar_id: str | UnsetType = UNSET
-    buffer_before_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
-    buffer_after_minutes: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
-    min_notice_minutes: Annotated[int, Meta(ge=0, le=129600)] | UnsetType = UNSET
-    days_ahead: Annotated[int, Meta(ge=1, le=365)] | UnsetType = UNSET
+class UpdateBookingTypeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """What to change; a field left out stays as it is."""
+
+    name: BookingTypeName | UnsetType = UNSET
+    duration_minutes: Duration | UnsetType = UNSET
+    calendar_id: CalendarRef | UnsetType = UNSET
+    buffer_before_minutes: Buffer | UnsetType = UNSET
+    buffer_after_minutes: Buffer | UnsetType = UNSET
+    min_notice_minutes: Notice | UnsetType = UNSET
+    days_ahead: DaysAhead | UnsetType = UNSET
     hours: BookingHours | UnsetType = UNSET
+    id: ReadOnly | UnsetType = UNSET
+    created_at: ReadOnly | UnsetType = UNSET
+
+    def columns(self) -> dict[str, Any]:
+        """The fields sent (hours as stored), for the ``booking_types`` row."""
+        return _columns(self)
+
+
+def _columns(body: BookingTypeInput | UpdateBookingTypeBody) -> dict[str, Any]:
+    values = {
+        f: getattr(body, f)
+        for f in body.__struct_fields__
+        if f not in ("id", "created_at") and getattr(body, f) is not UNSET
+    }
+    if "hours" in values:
+        values["hours"] = msgspec.to_builtins(values["hours"])
+    return values
 
 
 class Slot(msgspec.Struct):
@@ -131,20 +185,20 @@ class ListSlotsReply(msgspec.Struct):
 
 
 class CalendarBooking(msgspec.Struct):
-    id: str | UnsetType = UNSET
-    contact_id: str | UnsetType = UNSET
-    conversation_id: str | UnsetType | None = UNSET
-    booking_type_id: str | UnsetType | None = UNSET
-    provider: Literal["google", "microsoft"] | UnsetType = UNSET
-    provider_event_id: str | UnsetType | None = UNSET
-    summary: str | UnsetType = UNSET
-    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    status: Literal["confirmed", "cancelled"] | UnsetType = UNSET
+    id: str
+    contact_id: str
+    conversation_id: str | None
+    booking_type_id: str | None
+    provider: Literal["google", "microsoft"]
+    provider_event_id: str | None
+    summary: str
+    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    status: Literal["confirmed", "cancelled"]
 
 
-# An RFC 3339 time with its offset; read by web.api.calendars._moment.
-Moment = Annotated[str, Meta(max_length=40, extra_json_schema={"format": "date-time"})]
+# An RFC 3339 time with its offset (a naive time is refused: whose 10:00?).
+Moment = Annotated[datetime, Meta(tz=True, description="RFC 3339 with an offset or Z.")]
 
 
 class CreateBookingBody(msgspec.Struct):
@@ -201,6 +255,7 @@ CALENDAR_O_AUTH_CALLBACK = Operation(
         Param("code"),
         Param("state", required=True),
         Param("error"),
+        Param("error_description"),
     ),
     answers={
         303: Answer("Connected; on to /settings?tab=calendars."),
@@ -367,16 +422,8 @@ LIST_SLOTS = Operation(
     tags=("calendars",),
     params=(
         Param("id", where="path", required=True),
-        Param(
-            "from",
-            kind=Annotated[str, Meta(extra_json_schema={"format": "date-time"})],
-            required=True,
-        ),
-        Param(
-            "to",
-            kind=Annotated[str, Meta(extra_json_schema={"format": "date-time"})],
-            required=True,
-        ),
+        Param("from", kind=Moment, required=True),
+        Param("to", kind=Moment, required=True, description="At most 31 days after `from`."),
     ),
     answers={200: Answer("Free slots, earliest first.", body=ListSlotsReply)},
     faults=(

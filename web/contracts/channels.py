@@ -50,7 +50,7 @@ class Channel(msgspec.Struct):
 
 class ListChannelsReply(msgspec.Struct):
     items: list[Channel]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 ChannelCreated = Annotated[

@@ -18,6 +18,15 @@ class Operator(msgspec.Struct):
     disabled: bool
     totp_enabled: bool
     created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    avatar_url: (
+        Annotated[
+            str | None,
+            Meta(
+                description="The operator's picture (same workspace only), versioned; null: none, show initials."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class WorkspaceAiProvider(msgspec.Struct):
@@ -50,6 +59,15 @@ class Workspace(msgspec.Struct):
         ]
         | UnsetType
     ) = UNSET
+    csat_enabled: (
+        Annotated[
+            bool,
+            Meta(
+                description="Contacts are asked to rate a resolved conversation (1-5). True by default."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     ai_provider: (
         Annotated[
             WorkspaceAiProvider | None,
@@ -67,7 +85,7 @@ ChannelKind = Literal["widget", "whatsapp", "messenger", "instagram", "viber", "
 class ConversationChannel(msgspec.Struct):
     id: str
     kind: ChannelKind
-    name: str | UnsetType = UNSET
+    name: str | None
 
 
 class ConversationContact(msgspec.Struct):
@@ -86,6 +104,20 @@ class Attachment(msgspec.Struct):
     mime: str | None
     name: str | None
     size: int | None
+    media_id: (
+        Annotated[
+            str,
+            Meta(
+                description="A file the hub keeps: `url` (`/api/files/{media_id}`) answers with a short-lived signed link to it."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    thumbnail_url: (
+        Annotated[str, Meta(description="An image's preview, like `url` (null: none).")]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class MessageOptionsItem(msgspec.Struct):
@@ -113,7 +145,24 @@ class Message(msgspec.Struct):
     attachments: list[Attachment]
     status: Literal["received", "queued", "sending", "sent", "delivered", "read", "failed"]
     created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
-    client_id: str | UnsetType | None = UNSET
+    client_id: str | None
+    private: Annotated[
+        bool,
+        Meta(
+            description="A private note: operators only, never sent through a channel or to the visitor."
+        ),
+    ]
+    error: Annotated[
+        SendError | None,
+        Meta(
+            description="Why it failed (`failed`), or why the last attempt did while it is `queued` again."
+        ),
+    ]
+    attempts: Annotated[int, Meta(ge=0, description="Send attempts so far.")]
+    next_attempt_at: Annotated[
+        Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
+        Meta(description="While retrying: when the next attempt is."),
+    ]
     sent_at: (
         Annotated[
             str,
@@ -140,32 +189,6 @@ class Message(msgspec.Struct):
         ]
         | UnsetType
     ) = UNSET
-    private: (
-        Annotated[
-            bool,
-            Meta(
-                description="A private note: operators only, never sent through a channel or to the visitor."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    error: (
-        Annotated[
-            SendError | None,
-            Meta(
-                description="Why it failed (`failed`), or why the last attempt did while it is `queued` again."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    attempts: Annotated[int, Meta(ge=0, description="Send attempts so far.")] | UnsetType = UNSET
-    next_attempt_at: (
-        Annotated[
-            Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
-            Meta(description="While retrying: when the next attempt is."),
-        ]
-        | UnsetType
-    ) = UNSET
 
 
 class Conversation(msgspec.Struct):
@@ -179,19 +202,12 @@ class Conversation(msgspec.Struct):
     last_message: Message | None
     created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
     updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
-    unread: (
-        Annotated[int, Meta(description="Messages after the operators' read position.")] | UnsetType
-    ) = UNSET
-    team_id: (
-        Annotated[str | None, Meta(description="The team whose queue holds it.")] | UnsetType
-    ) = UNSET
-    snoozed_until: (
-        Annotated[
-            Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
-            Meta(description="Snoozed: `pending` until then; the worker reopens it."),
-        ]
-        | UnsetType
-    ) = UNSET
+    unread: Annotated[int, Meta(description="Messages after the operators' read position.")]
+    team_id: Annotated[str | None, Meta(description="The team whose queue holds it.")]
+    snoozed_until: Annotated[
+        Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
+        Meta(description="Snoozed: `pending` until then; the worker reopens it."),
+    ]
 
 
 class ConsentRecord(msgspec.Struct):

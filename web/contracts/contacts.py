@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from storage import privacy
 from web.contracts.common import ChannelKind, ConsentRecord
 from web.operation import (
     BODY_FAULTS,
@@ -21,12 +22,21 @@ from web.operation import (
     Operation,
     Param,
 )
+from web.schema import Invalid
 
 
 class Identity(msgspec.Struct):
     channel_id: str
     kind: ChannelKind | None
     external_id: str
+
+
+Processing = Annotated[
+    Literal["normal", "restricted", "objected"],
+    Meta(
+        description="`restricted`: no flow, AI step, CSAT or other automated message runs for the contact; operators may still reply. `objected`: nothing outbound unless the operator's message says `confirm_objection: true` (else 409 `contact_objected`)."
+    ),
+]
 
 
 class Contact(msgspec.Struct):
@@ -37,29 +47,15 @@ class Contact(msgspec.Struct):
     attributes: dict[str, Any]
     identities: list[Identity]
     created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
-    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    processing: (
-        Annotated[
-            Literal["normal", "restricted", "objected"],
-            Meta(
-                description="`restricted`: no flow, AI step, CSAT or other automated message runs for the contact; operators may still reply. `objected`: nothing outbound unless the operator's message says `confirm_objection: true` (else 409 `contact_objected`)."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    processing_changed_at: (
-        Annotated[
-            Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
-            Meta(
-                description="When processing last changed (audited as `contact_processing_<value>`)."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    processing_changed_by: (
-        Annotated[str | None, Meta(description="The operator who last changed processing.")]
-        | UnsetType
-    ) = UNSET
+    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    processing: Processing
+    processing_changed_at: Annotated[
+        Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | None,
+        Meta(description="When processing last changed (audited as `contact_processing_<value>`)."),
+    ]
+    processing_changed_by: Annotated[
+        str | None, Meta(description="The operator who last changed processing.")
+    ]
     consent: (
         Annotated[
             ConsentRecord | None,
@@ -71,25 +67,69 @@ class Contact(msgspec.Struct):
 
 class ListContactsReply(msgspec.Struct):
     items: list[Contact]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
-class ContactPatch(msgspec.Struct):
-    """Only these fields change; read-only fields echoed from GET (id, identities, created_at, updated_at, processing_changed_at, processing_changed_by) are ignored, any other field is refused with 422."""
+# Loose on purpose: one @, something on each side, a dot in the domain; "" clears it.
+ContactEmail = Annotated[
+    str, Meta(max_length=privacy.MAX_EMAIL, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s.]+)?$")
+]
+ContactPhone = Annotated[
+    str,
+    Meta(
+        max_length=privacy.MAX_PHONE,
+        pattern=r"^(\+?[0-9 ()./-]{3,40})?$",
+        description='At least three digits; spaces, ( ) . / - allowed; "" clears it.',
+    ),
+]
+AttributeName = Annotated[
+    str, Meta(min_length=1, max_length=privacy.MAX_ATTRIBUTE_KEY, pattern=r"\S")
+]
+Attributes = Annotated[
+    dict[AttributeName, Any],
+    Meta(
+        max_length=privacy.MAX_ATTRIBUTES,
+        description=f"Replaces all attributes; at most {privacy.MAX_ATTRIBUTES_JSON} bytes as JSON; null clears them.",
+    ),
+]
+ReadOnly = Annotated[
+    Any, Meta(description="Read-only: ignored, so a contact read can be sent back.")
+]
 
-    name: str | UnsetType | None = UNSET
-    email: str | UnsetType | None = UNSET
-    phone: str | UnsetType | None = UNSET
-    attributes: dict[str, Any] | UnsetType = UNSET
-    processing: (
-        Annotated[
-            Literal["normal", "restricted", "objected"],
-            Meta(
-                description="`restricted`: no flow, AI step, CSAT or other automated message runs for the contact; operators may still reply. `objected`: nothing outbound unless the operator's message says `confirm_objection: true` (else 409 `contact_objected`)."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+
+class ContactPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields sent change (null or "" clears one); the read-only fields of a contact read are ignored, any other field is refused with 422."""
+
+    name: Annotated[str, Meta(max_length=privacy.MAX_NAME)] | UnsetType | None = UNSET
+    email: ContactEmail | UnsetType | None = UNSET
+    phone: ContactPhone | UnsetType | None = UNSET
+    attributes: Attributes | UnsetType | None = UNSET
+    processing: Processing | UnsetType = UNSET
+    id: ReadOnly | UnsetType = UNSET
+    identities: ReadOnly | UnsetType = UNSET
+    created_at: ReadOnly | UnsetType = UNSET
+    updated_at: ReadOnly | UnsetType = UNSET
+    processing_changed_at: ReadOnly | UnsetType = UNSET
+    processing_changed_by: ReadOnly | UnsetType = UNSET
+    consent: ReadOnly | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.phone, str) and self.phone and sum(c.isdigit() for c in self.phone) < 3:
+            raise Invalid("phone", "A phone number has at least three digits.")
+        if isinstance(self.attributes, dict):
+            size = len(msgspec.json.encode(self.attributes))
+            if size > privacy.MAX_ATTRIBUTES_JSON:
+                raise Invalid(
+                    "attributes", f"Larger than {privacy.MAX_ATTRIBUTES_JSON} bytes as JSON."
+                )
+
+    def changes(self) -> dict[str, Any]:
+        """The editable fields sent, for :func:`storage.privacy.update_contact`."""
+        return {
+            name: value
+            for name in ("name", "email", "phone", "attributes")
+            if (value := getattr(self, name)) is not UNSET
+        }
 
 
 class ContactExportWorkspace(msgspec.Struct):
@@ -98,14 +138,14 @@ class ContactExportWorkspace(msgspec.Struct):
 
 
 class Booking(msgspec.Struct):
-    id: str | UnsetType = UNSET
-    conversation_id: str | UnsetType | None = UNSET
-    provider: str | UnsetType = UNSET
-    summary: str | UnsetType | None = UNSET
-    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    status: str | UnsetType = UNSET
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    id: str
+    conversation_id: str | None
+    provider: str
+    summary: str | None
+    starts_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    ends_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    status: str
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ContactExport(msgspec.Struct):
@@ -148,7 +188,7 @@ class ContactExport(msgspec.Struct):
         ]
     ]
     bookings: list[Booking]
-    format: str | UnsetType = UNSET
+    format: str
 
 
 # GET /api/contacts
@@ -160,11 +200,10 @@ LIST_CONTACTS = Operation(
     params=(
         Param(
             "q",
-            kind=Annotated[str, Meta(max_length=200)],
-            description="Contacts whose name, email or phone holds this text.",
+            description="Contacts whose name, email or phone holds this text (its first 200 characters).",
         ),
-        Param("limit", kind=Annotated[int, Meta(ge=1, le=200)]),
-        Param("cursor"),
+        Param("limit", kind=Annotated[int, Meta(ge=1, le=200)], default=50),
+        Param("cursor", kind=Annotated[str, Meta(max_length=64)]),
     ),
     answers={200: Answer("A page.", body=ListContactsReply)},
     faults=(

@@ -25,7 +25,7 @@ from web.operation import (
 
 class ListConversationsReply(msgspec.Struct):
     items: list[Conversation]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 class PatchConversationBody(msgspec.Struct):
@@ -68,11 +68,20 @@ class ListMessagesReply(msgspec.Struct):
 class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     """``POST /api/conversations/{id}/messages``: a reply, or with ``private`` a note."""
 
-    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+    text: Annotated[
+        str, Meta(max_length=10_000, description="May be empty when `attachments` are given.")
+    ] = ""
     client_id: (
         Annotated[str, Meta(min_length=1, max_length=64, description="Makes a resend idempotent.")]
         | None
     ) = None
+    attachments: Annotated[
+        list[Annotated[str, Meta(min_length=1, max_length=64)]],
+        Meta(
+            max_length=10,
+            description="Ids of files uploaded into this conversation (`POST /api/conversations/{id}/files`).",
+        ),
+    ] = []
     private: Annotated[
         bool,
         Meta(
@@ -122,6 +131,11 @@ class MarkReadBody(msgspec.Struct):
     seq: int
 
 
+Id = Annotated[str, Meta(max_length=64)]
+Cursor = Annotated[str, Meta(max_length=200)]
+Seq = Annotated[int, Meta(ge=0, le=2**31 - 1, description="A `seq` (a 32-bit column).")]
+
+
 # GET /api/conversations
 LIST_CONVERSATIONS = Operation(
     method="get",
@@ -134,21 +148,24 @@ LIST_CONVERSATIONS = Operation(
             kind=Literal["open", "pending", "resolved"],
             description="Omit for every status.",
         ),
-        Param("assignee", description="An operator id, `me` or `none`."),
-        Param("team", description="A team id, or `none`."),
-        Param("limit", kind=Annotated[int, Meta(ge=1, le=200)]),
-        Param("cursor", description="next_cursor of the previous page."),
+        Param("assignee", kind=Id, description="An operator id, `me` or `none`."),
+        Param("team", kind=Id, description="A team id, or `none`."),
+        Param("limit", kind=Annotated[int, Meta(ge=1, le=200)], default=50),
+        Param("cursor", kind=Cursor, description="next_cursor of the previous page."),
         Param(
             "q",
-            kind=Annotated[str, Meta(max_length=200)],
-            description="Search: words in messages (prefixes, all required), the contact's name, email or phone, tags. Best match first; any text is accepted.",
+            description="Search: words in messages (prefixes, all required), the contact's name, email or phone, tags. Best match first; any text is accepted (its first 200 characters are used).",
         ),
-        Param("channel", description="A channel id."),
-        Param("tag", description="Conversations carrying this tag."),
+        Param("channel", kind=Id, description="A channel id."),
+        Param(
+            "tag",
+            kind=Annotated[str, Meta(max_length=100)],
+            description="Conversations carrying this tag.",
+        ),
     ),
     answers={200: Answer("A page.", body=ListConversationsReply)},
     faults=(
-        Fault(422, "invalid", "Bad status, limit or cursor."),
+        Fault(422, "invalid", "A bad query parameter or cursor; `problems` names each."),
         UNAUTHORIZED,
         FORBIDDEN,
     ),
@@ -203,13 +220,13 @@ LIST_MESSAGES = Operation(
     tags=("conversations",),
     params=(
         Param("id", where="path", description="Conversation id", required=True),
-        Param("after_seq", kind=Annotated[int, Meta(ge=0)]),
+        Param("after_seq", kind=Seq),
         Param(
             "before_seq",
-            kind=Annotated[int, Meta(ge=0)],
+            kind=Seq,
             description="The newest `limit` before it, still ascending.",
         ),
-        Param("limit", kind=Annotated[int, Meta(ge=1, le=500)]),
+        Param("limit", kind=Annotated[int, Meta(ge=1, le=500)], default=100),
     ),
     answers={200: Answer("Messages.", body=ListMessagesReply)},
     faults=(

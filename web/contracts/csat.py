@@ -42,17 +42,18 @@ CSAT_REPORT = Operation(
     operation_id="csatReport",
     summary="Satisfaction (CSAT) report: surveys sent after resolving, answers and averages, overall, per operator and per team (managers)",
     tags=("reports",),
-    description="A survey goes out when an operator resolves a conversation whose contact wrote (widget: five buttons valued csat:1..csat:5; other channels: a question answered by a reply of one digit, inside the channel's reply window); never to a restricted or objected contact. Operators and teams are those of the conversation when it was resolved.",
+    description="A survey goes out once when an operator or a flow's `resolve` step resolves a conversation whose contact wrote, unless the workspace switched surveys off (`PATCH /api/workspace {csat_enabled: false}`) (widget: five buttons valued csat:1..csat:5; other channels: a question answered by a reply of one digit, inside the channel's reply window); never to a restricted or objected contact. Operators and teams are those of the conversation when it was resolved.",
     params=(
         Param(
             "days",
-            kind=Annotated[int, Meta(ge=0, le=365)],
-            description="Surveys sent in the last this many days (1 to 365, default 30).",
+            kind=Annotated[int, Meta(ge=1, le=365)],
+            description="Surveys sent in the last this many days.",
+            default=30,
         ),
     ),
     answers={200: Answer("The report.", body=CsatReport)},
     faults=(
-        Fault(422, "invalid", "Bad limit."),
+        Fault(422, "invalid", "Bad days; `problems` names it."),
         UNAUTHORIZED,
         FORBIDDEN,
     ),

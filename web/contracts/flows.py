@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from hub.flows.document import MAX_STEPS
+from hub.flows.document import schema_components as flow_components
 from web.operation import FORBIDDEN, NOT_FOUND, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
@@ -32,12 +35,12 @@ class Flow(msgspec.Struct):
     status: Literal["draft", "published"]
     version: int | None
     priority: int
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    updated_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListFlowsReply(msgspec.Struct):
-    items: list[Flow] | UnsetType = UNSET
+    items: list[Flow]
 
 
 FlowName = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -45,6 +48,9 @@ FlowTrigger = Annotated[
     dict[str, Any], Meta(extra_json_schema={"$ref": "#/components/schemas/FlowTrigger"})
 ]
 Priority = Annotated[int, Meta(ge=-1000, le=1000)]
+DraftSteps = Annotated[
+    dict[str, Any], Meta(max_length=MAX_STEPS, description="Step id to step (may be unfinished).")
+]
 
 
 class FlowCreate(msgspec.Struct):
@@ -53,7 +59,7 @@ class FlowCreate(msgspec.Struct):
     name: FlowName
     trigger: FlowTrigger | None = None
     start: str | None = None
-    steps: dict[str, Any] | None = None
+    steps: DraftSteps | None = None
     priority: Priority | None = None
 
 
@@ -63,90 +69,96 @@ class FlowPatch(msgspec.Struct):
     name: FlowName | UnsetType | None = UNSET
     trigger: FlowTrigger | UnsetType | None = UNSET
     start: str | UnsetType | None = UNSET
-    steps: dict[str, Any] | UnsetType | None = UNSET
+    steps: DraftSteps | UnsetType | None = UNSET
     priority: Priority | UnsetType | None = UNSET
 
 
 class FlowProblemsProblemsItem(msgspec.Struct):
-    step: str | UnsetType | None = UNSET
-    detail: str | UnsetType = UNSET
+    step: str | None
+    detail: str
 
 
 class FlowProblems(msgspec.Struct):
-    problems: list[FlowProblemsProblemsItem] | UnsetType = UNSET
+    problems: list[FlowProblemsProblemsItem]
 
 
 class FlowSimulationTranscriptItemOptionsItem(msgspec.Struct):
-    label: str | UnsetType = UNSET
-    value: str | UnsetType = UNSET
+    label: str
+    value: str
 
 
-class FlowSimulationTranscriptItem(msgspec.Struct):
-    from_: Literal["bot", "contact"] | UnsetType = msgspec.field(default=UNSET, name="from")
-    text: str | UnsetType = UNSET
+class FlowSimulationTranscriptItem(msgspec.Struct, rename={"from_": "from"}):
+    """A line of the simulated conversation: the bot's (with the options it offered) or
+    the contact's (with the option it tapped, if any)."""
+
+    from_: Literal["bot", "contact"]
+    text: str
     options: list[FlowSimulationTranscriptItemOptionsItem] | UnsetType = UNSET
     option: str | UnsetType | None = UNSET
 
 
 class FlowSimulationLogItem(msgspec.Struct):
-    step: str | UnsetType = UNSET
-    outcome: str | UnsetType = UNSET
+    step: str
+    outcome: str
 
 
 class FlowSimulation(msgspec.Struct):
-    transcript: list[FlowSimulationTranscriptItem] | UnsetType = UNSET
-    log: list[FlowSimulationLogItem] | UnsetType = UNSET
-    status: Literal["running", "waiting", "done", "handed_off", "failed"] | UnsetType = UNSET
-    step: str | UnsetType = UNSET
-    error: str | UnsetType | None = UNSET
-    vars: dict[str, Any] | UnsetType = UNSET
-    contact: dict[str, Any] | UnsetType = UNSET
+    transcript: list[FlowSimulationTranscriptItem]
+    log: list[FlowSimulationLogItem]
+    status: Literal["running", "waiting", "done", "handed_off", "failed"]
+    step: str
+    error: str | None
+    vars: dict[str, Any]
+    contact: dict[str, Any]
 
 
-FlowSimulate = Annotated[
-    Any,
-    Meta(
-        extra_json_schema={
-            "allOf": [
-                {"$ref": "#/components/schemas/FlowDocument"},
-                {
-                    "type": "object",
-                    "properties": {
-                        "contact": {
-                            "type": "object",
-                            "properties": {
-                                "name": {"type": "string"},
-                                "email": {"type": "string"},
-                                "phone": {"type": "string"},
-                                "attributes": {"type": "object"},
-                            },
-                        },
-                        "replies": {
-                            "type": "array",
-                            "maxItems": 100,
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "text": {"type": "string"},
-                                    "option": {"type": "string"},
-                                },
-                            },
-                        },
-                        "now": {"type": "string", "format": "date-time"},
-                    },
-                },
-            ]
-        }
-    ),
-]
+_DOCUMENT = flow_components()[1]["FlowDocument"]["properties"]
+
+
+class FlowCheck(msgspec.Struct):
+    """A flow document to check: its parts are taken as sent, for the flow's own parser to
+    answer every problem on its step (422 ``invalid_flow``); other fields (a flow's name)
+    are ignored, so a whole flow can be sent."""
+
+    trigger: Annotated[Any, Meta(extra_json_schema=_DOCUMENT["trigger"])] | UnsetType = UNSET
+    start: Annotated[Any, Meta(extra_json_schema=_DOCUMENT["start"])] | UnsetType = UNSET
+    steps: Annotated[Any, Meta(extra_json_schema=_DOCUMENT["steps"])] | UnsetType = UNSET
+
+    def document(self) -> dict[str, Any]:
+        """The document's parts as sent (None for a part left out)."""
+        parts = {"trigger": self.trigger, "start": self.start, "steps": self.steps}
+        return {k: None if v is UNSET else v for k, v in parts.items()}
+
+
+class SimulatedContact(msgspec.Struct):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    attributes: Annotated[dict[str, Any], Meta(max_length=100)] = {}
+
+
+class SimulatedReply(msgspec.Struct):
+    text: Annotated[str, Meta(max_length=10_000)] = ""
+    option: str | None = None
+
+
+class FlowSimulate(FlowCheck):
+    """A draft and what the simulated contact is and answers, in order."""
+
+    contact: SimulatedContact | None = None
+    replies: Annotated[list[SimulatedReply], Meta(max_length=100)] = []
+    now: (
+        Annotated[
+            datetime, Meta(description="The simulated time (business hours); now if left out.")
+        ]
+        | None
+    ) = None
 
 
 class FlowRunStepsItem(msgspec.Struct):
-    step: str | UnsetType = UNSET
-    at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    outcome: Annotated[str, Meta(description="What the bot did, in a few words.")] | UnsetType = (
-        UNSET
-    )
+    step: str
+    at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    outcome: Annotated[str, Meta(description="What the bot did, in a few words.")]
 
 
 class FlowRun(msgspec.Struct):
@@ -155,17 +167,17 @@ class FlowRun(msgspec.Struct):
     version: int
     status: Literal["running", "waiting", "done", "handed_off", "failed"]
     steps: list[FlowRunStepsItem]
-    error: Annotated[str | None, Meta(description="Why a failed run failed.")] | UnsetType = UNSET
-    started_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    error: Annotated[str | None, Meta(description="Why a failed run failed.")]
+    started_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListFlowRunsReply(msgspec.Struct):
-    items: list[FlowRun] | UnsetType = UNSET
+    items: list[FlowRun]
 
 
 class GetFlowSecretReply(msgspec.Struct):
     secret: str
-    algorithm: str | UnsetType = UNSET
+    algorithm: str
 
 
 # GET /api/flows
@@ -206,7 +218,7 @@ VALIDATE_FLOW = Operation(
     summary="Validate a flow document: every problem at once",
     tags=("flows",),
     security=WRITE,
-    body=Annotated[Any, Meta(extra_json_schema={"$ref": "#/components/schemas/FlowDocument"})],
+    body=FlowCheck,
     answers={200: Answer("No problems: `{problems: []}`.", body=FlowProblems)},
     faults=(
         UNAUTHORIZED,

@@ -69,6 +69,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "scheme": "bearer",
         "description": "An API token from POST /api/tokens; needs no CSRF token.",
     },
+    "visitorToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Visitor-Token",
+        "description": "A widget visitor's visitor_token (POST /api/widget/sessions): their own conversation's files only.",
+    },
     "ingestToken": {
         "type": "http",
         "scheme": "bearer",
@@ -94,76 +100,8 @@ WEBSOCKET: dict[str, Any] = {
         "inviaro.msgpack": "binary frames holding msgpack maps with the same keys",
     },
     "max_frame_bytes": 65536,
-    "server_frames": {
-        "hello": {
-            "fields": {"protocol": 1, "connection_id": "string", "heartbeat_s": "number"},
-            "meaning": "first frame",
-        },
-        "message": {
-            "fields": {"message": "#/components/schemas/Message"},
-            "meaning": "a new message",
-        },
-        "conversation": {
-            "fields": {"conversation": "#/components/schemas/Conversation"},
-            "meaning": "created or changed (operators)",
-        },
-        "typing": {
-            "fields": {
-                "conversation_id": "string",
-                "author": "#/components/schemas/Author",
-                "active": "boolean",
-            }
-        },
-        "presence": {
-            "fields": {"operator_id": "string", "online": "boolean"},
-            "meaning": "operators going on- or offline (operators)",
-        },
-        "receipt": {
-            "fields": {
-                "conversation_id": "string",
-                "message_id": "string",
-                "status": "delivered | read | failed",
-            }
-        },
-        "ack": {
-            "fields": {"ref": "the send's ref", "message": "#/components/schemas/Message"},
-            "meaning": "your send was durably accepted",
-        },
-        "resumed": {
-            "fields": {"conversation_id": "string", "last_seq": "integer"},
-            "meaning": "the replay asked for by resume is complete",
-        },
-        "pong": {"fields": {}},
-        "error": {
-            "fields": {
-                "ref": "optional",
-                "code": "bad_frame | unknown_type | forbidden | not_found | too_large | rate_limited | window_closed | contact_objected",
-                "detail": "string",
-            }
-        },
-    },
-    "client_frames": {
-        "send": {
-            "fields": {
-                "ref": "string (<= 64) or integer",
-                "conversation_id": "string (operators; visitors omit it)",
-                "text": "string, 1..10000 characters",
-                "client_id": "optional string (<= 64): makes a resend idempotent",
-                "confirm_objection": "optional boolean (operators): send even though the contact objected to being contacted; without it such a send gets error contact_objected",
-                "option": "optional string (visitors): the value of an option a flow offered, when the visitor tapped it; the flow picks that option",
-            }
-        },
-        "typing": {"fields": {"conversation_id": "string (operators)", "active": "boolean"}},
-        "read": {
-            "fields": {"conversation_id": "string", "seq": "integer >= 0"},
-            "meaning": "a visitor's read reaches operators as receipt frames with status read",
-        },
-        "resume": {
-            "fields": {"conversation_id": "string", "after_seq": "integer >= 0"},
-            "meaning": "replays every message with a greater seq, in order, then resumed",
-        },
-        "ping": {"fields": {}, "answer": "pong"},
-    },
+    # "server_frames" and "client_frames": each frame's type to its schema, filled in by
+    # web.openapi from the frames' Structs (web/contracts/websocket.py, hub/codec.py).
     "close_codes": {
         "1008": "policy: revoked session, disabled operator, erased conversation",
         "1009": "frame too large",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.auth import passwords
 from web.contracts.account import Account
@@ -60,12 +60,12 @@ class ResetLinkOut(msgspec.Struct):
 
 
 class ListInvitesReply(msgspec.Struct):
-    items: list[InviteOut] | UnsetType = UNSET
-    next_cursor: str | UnsetType | None = UNSET
+    items: list[InviteOut]
+    next_cursor: str | None
 
 
 class RequestPasswordResetReply(msgspec.Struct):
-    detail: str | UnsetType = UNSET
+    detail: str
 
 
 # POST /api/invites
@@ -195,7 +195,7 @@ REQUEST_PASSWORD_RESET = Operation(
 CONFIRM_PASSWORD_RESET = Operation(
     method="post",
     operation_id="confirmPasswordReset",
-    summary="Set a new password with a reset link's token; every session of the operator ends",
+    summary="Set a new password with a reset link; the operator's sessions and API tokens end",
     tags=("account",),
     security=PUBLIC,
     body=ResetConfirm,

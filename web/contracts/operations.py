@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
 from web.operation import PUBLIC, Answer, Operation
 
@@ -24,8 +23,8 @@ class ReadyzReply(msgspec.Struct):
 class Readyz503(msgspec.Struct):
     """The Readyz503 body."""
 
-    status: str | UnsetType = UNSET
-    checks: dict[str, Any] | UnsetType = UNSET
+    status: str
+    checks: dict[str, Any]
 
 
 # GET /healthz

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.contracts.common import Operator
 from web.operation import (
@@ -45,12 +45,12 @@ class NotificationPrefs(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ListMySessionsReply(msgspec.Struct):
-    items: list[SessionOut] | UnsetType = UNSET
-    next_cursor: str | UnsetType | None = UNSET
+    items: list[SessionOut]
+    next_cursor: str | None
 
 
 class EndOtherSessionsReply(msgspec.Struct):
-    ended: int | UnsetType = UNSET
+    ended: int
 
 
 # PATCH /api/me
@@ -154,4 +154,69 @@ PUT_NOTIFICATION_PREFS = Operation(
         *BODY_FAULTS,
         Fault(422, "invalid", "A field is invalid; `problems` lists each one."),
     ),
+)
+
+
+AvatarImage = Annotated[
+    str,
+    Meta(
+        description="The image's bytes (PNG, JPEG or WebP, recognised by their first bytes; at most 256 KB).",
+        extra_json_schema={"format": "binary"},
+    ),
+]
+NOT_FOUND_AVATAR = Fault(
+    404, "not_found", "No such operator in your workspace, or they have no picture."
+)
+
+# PUT /api/me/avatar
+PUT_MY_AVATAR = Operation(
+    method="put",
+    operation_id="putMyAvatar",
+    summary="Set your picture: the image's bytes as the body (PNG, JPEG or WebP, at most 256 KB)",
+    tags=("account",),
+    security=WRITE,
+    body=AvatarImage,
+    body_media_types=("image/png", "image/jpeg", "image/webp"),
+    answers={200: Answer("Your operator record, with its new `avatar_url`.", body=Operator)},
+    faults=(
+        UNAUTHORIZED,
+        FORBIDDEN,
+        Fault(413, "too_large", "The picture is larger than 256 KB; nothing is stored."),
+        Fault(
+            415,
+            "unsupported_media_type",
+            "The body is not a PNG, JPEG or WebP image (whatever its Content-Type); nothing is stored.",
+        ),
+    ),
+)
+
+
+# DELETE /api/me/avatar
+DELETE_MY_AVATAR = Operation(
+    method="delete",
+    operation_id="deleteMyAvatar",
+    summary="Remove your picture (your initials are shown again)",
+    tags=("account",),
+    security=WRITE,
+    answers={204: Answer("Done; no body.")},
+    faults=(UNAUTHORIZED, FORBIDDEN),
+)
+
+
+# GET /api/operators/{operator_id}/avatar
+GET_AVATAR = Operation(
+    method="get",
+    operation_id="getAvatar",
+    summary="An operator's picture, for the operators of the same workspace",
+    tags=("account",),
+    description="Served with `X-Content-Type-Options: nosniff` and `Content-Security-Policy: default-src 'none'; sandbox`; cacheable privately (the `avatar_url` changes with the picture).",
+    params=(Param("operator_id", where="path", required=True),),
+    answers={
+        200: Answer(
+            "The image.",
+            body=Annotated[str, Meta(extra_json_schema={"format": "binary"})],
+            media_type="image/*",
+        )
+    },
+    faults=(UNAUTHORIZED, NOT_FOUND_AVATAR),
 )

@@ -14,11 +14,11 @@ class Team(msgspec.Struct):
     id: str
     name: str
     operator_ids: list[str]
-    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    created_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class ListTeamsReply(msgspec.Struct):
-    items: list[Team] | UnsetType = UNSET
+    items: list[Team]
 
 
 TeamName = Annotated[str, Meta(min_length=1, max_length=200)]

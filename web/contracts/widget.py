@@ -7,16 +7,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.contracts.common import ConsentRecord
 from web.operation import BODY_FAULTS, PUBLIC, Answer, Fault, Operation, Param
 
 
 class WidgetSessionConsent(msgspec.Struct):
-    text: str | UnsetType | None = UNSET
-    version: int | UnsetType = UNSET
-    granted: bool | UnsetType = UNSET
+    text: str | None
+    version: int
+    granted: bool
 
 
 class WidgetSession(msgspec.Struct):
@@ -33,17 +33,14 @@ class WidgetSession(msgspec.Struct):
             description="The full ws(s)://…/ws/widget?token=… URL, opened as is; its token is a connect ticket valid for 60 seconds (ask for a new session before every reconnect), not the visitor token."
         ),
     ]
-    title: str | UnsetType | None = UNSET
-    color: str | UnsetType | None = UNSET
-    consent: (
-        Annotated[
-            WidgetSessionConsent,
-            Meta(
-                description="The workspace's consent question: `text` (null when it asks nothing), its `version`, and whether this visitor agreed to exactly that version (`granted`). The widget asks before chatting when `text` is set and `granted` is false."
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+    title: str | None
+    color: str | None
+    consent: Annotated[
+        WidgetSessionConsent,
+        Meta(
+            description="The workspace's consent question: `text` (null when it asks nothing), its `version`, and whether this visitor agreed to exactly that version (`granted`). The widget asks before chatting when `text` is set and `granted` is false."
+        ),
+    ]
 
 
 class WidgetSessionBody(msgspec.Struct):

@@ -25,7 +25,7 @@ from web.operation import (
 
 class ListOperatorsReply(msgspec.Struct):
     items: list[Operator]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -69,6 +69,15 @@ class PatchWorkspaceBody(msgspec.Struct):
     ) = UNSET
     business_hours: dict[str, Any] | UnsetType | None = UNSET
     require_2fa: bool | UnsetType = UNSET
+    csat_enabled: (
+        Annotated[
+            bool,
+            Meta(
+                description="Ask contacts to rate a conversation once it is resolved (by an operator or a flow)."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     agents_may_export: (
         Annotated[bool, Meta(description="Let agents export and erase contacts.")] | UnsetType
     ) = UNSET
@@ -108,13 +117,13 @@ EntryName = Annotated[
 class AuditEntryActor(msgspec.Struct):
     kind: Literal["operator", "token", "system", "anonymous"]
     id: str | None
-    name: EntryName | UnsetType = UNSET
+    name: EntryName
 
 
 class AuditEntryTarget(msgspec.Struct):
     kind: str | None
     id: str | None
-    name: EntryName | UnsetType = UNSET
+    name: EntryName
 
 
 class AuditEntry(msgspec.Struct):
@@ -133,7 +142,7 @@ class AuditEntry(msgspec.Struct):
 
 class ListAuditReply(msgspec.Struct):
     items: list[AuditEntry]
-    next_cursor: str | UnsetType | None = UNSET
+    next_cursor: str | None
 
 
 # GET /api/operators
@@ -262,6 +271,20 @@ DELETE_API_WORKSPACE = Operation(
 )
 
 
+AUDIT_FILTERS = (
+    Param(
+        "action",
+        kind=Annotated[str, Meta(max_length=64)],
+        description="Only entries of this action (e.g. `login_failed`).",
+    ),
+    Param(
+        "actor_id",
+        kind=Annotated[str, Meta(max_length=40)],
+        description="Only entries by this operator.",
+    ),
+)
+
+
 # GET /api/audit
 LIST_AUDIT = Operation(
     method="get",
@@ -270,14 +293,13 @@ LIST_AUDIT = Operation(
     tags=("workspace",),
     description="Actors and targets carry `name` (an operator's, a channel's, a contact's… current name; `former operator`, `erased contact` and the like when gone).",
     params=(
-        Param("limit", kind=Annotated[int, Meta(ge=1, le=200)]),
-        Param("cursor"),
-        Param("action", description="Only entries of this action (e.g. `login_failed`)."),
-        Param("actor_id", description="Only entries by this operator."),
+        Param("limit", kind=Annotated[int, Meta(ge=1, le=200)], default=50),
+        Param("cursor", kind=Annotated[str, Meta(max_length=40)]),
+        *AUDIT_FILTERS,
     ),
     answers={200: Answer("Entries.", body=ListAuditReply)},
     faults=(
-        Fault(422, "invalid", "Bad limit."),
+        Fault(422, "invalid", "A bad query parameter; `problems` names each."),
         UNAUTHORIZED,
         FORBIDDEN,
     ),

@@ -36,17 +36,19 @@ export function sessionLost() {
 }
 
 /** fetch + JSON. Throws ApiError with the server's {error, detail}; 401 leaves the page. */
-export async function api(method, url, body, { raw = false } = {}) {
+export async function api(method, url, body, { raw = false, file = null } = {}) {
   const headers = {};
   if (UNSAFE.has(method)) headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A file goes as the raw body (the server reads its type from its bytes).
+  if (file) headers["Content-Type"] = file.type || "application/octet-stream";
   let response;
   try {
     response = await fetch(url, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: file || (body === undefined ? undefined : JSON.stringify(body)),
     });
   } catch (err) {
     throw new ApiError(0, "network", "The server could not be reached. Check your connection and try again.");
@@ -78,6 +80,7 @@ export const get = (url) => api("GET", url);
 export const post = (url, body) => api("POST", url, body);
 export const patch = (url, body) => api("PATCH", url, body);
 export const del = (url) => api("DELETE", url);
+export const upload = (url, file) => api("POST", url, undefined, { file });
 
 /** A short notice at the corner; kind is "error", "ok" or "info". */
 export function toast(message, kind = "info", ms = 6000) {

@@ -113,12 +113,21 @@ processingSelect.addEventListener("change", async () => {
   }
 });
 
+/** The number of a WhatsApp identity (its id is the number's digits), as +digits. */
+function whatsappNumber(identities) {
+  const wa = (identities || []).find((i) => i.kind === "whatsapp" && /^\d{6,15}$/.test(i.external_id || ""));
+  return wa ? "+" + wa.external_id : "";
+}
+
 function render(found) {
   contact = found;
   form.querySelector("button[type=submit]").disabled = false;
   form.elements.name.value = found.name || "";
   form.elements.email.value = found.email || "";
-  form.elements.phone.value = found.phone || "";
+  // No phone yet: a WhatsApp identity is the number; it fills the field, Save keeps it.
+  const prefill = found.phone ? "" : whatsappNumber(found.identities);
+  form.elements.phone.value = found.phone || prefill;
+  form.elements.phone.title = prefill ? "From their WhatsApp number; Save contact keeps it." : "";
   clear(attrs);
   const entries = Object.entries(found.attributes || {});
   if (!entries.length) attrs.append(el("dd", { class: "muted" }, "None"));

@@ -14,6 +14,8 @@ import { hideContact, setContactHooks, showContact } from "./contact.js";
 import { attachCanned } from "./canned.js";
 import { aiConversationOpened, setupAi } from "./ai_assist.js";
 import { setupNotifications, showUnread } from "./notify.js";
+import { setupAttachments } from "./attach.js";
+import { filterParams, passes, setupFilters } from "./inbox_filters.js";
 
 const PAGE = 50;
 const MAX_TEXT = 10000;
@@ -70,6 +72,7 @@ function matchesFilter(conv) {
   const status = dom.status.value;
   const who = dom.assignee.value;
   if (status && conv.status !== status) return false;
+  if (!passes(conv)) return false;
   if (who === "me") return conv.assignee_id === me.id;
   if (who === "none") return !conv.assignee_id;
   if (who) return conv.assignee_id === who;
@@ -148,6 +151,7 @@ async function loadList({ more = false } = {}) {
   const params = new URLSearchParams({ limit: String(PAGE) });
   if (dom.status.value) params.set("status", dom.status.value);
   if (dom.assignee.value) params.set("assignee", dom.assignee.value);
+  filterParams(params);
   if (more && state.nextCursor) params.set("cursor", state.nextCursor);
   const query = dom.search.value.trim();
   if (query) params.set("q", query);
@@ -335,6 +339,7 @@ async function openConversation(id) {
   renderThreadHead();
   renderTyping();
   dom.reply.value = sessionStorage.getItem("inviaro.draft." + id) || "";
+  files.clear(); // uploads belong to the conversation they were made in
   updateCount();
   renderList();
   showContact(conv.contact.id, conv.id);
@@ -503,7 +508,9 @@ function messageNode(msg) {
   const offered = optionsNode(msg);
   const who = author.kind === "operator" ? (author.id === me.id ? "You" : author.name || "Operator")
     : author.kind === "bot" ? "Bot" : author.kind === "system" ? "System" : author.name || "Customer";
+  const picture = author.kind === "operator" ? state.operators.get(author.id)?.avatar_url : null;
   const foot = el("div", { class: "foot" },
+    picture ? el("img", { class: "author-avatar", src: picture, alt: "" }) : null,
     el("span", { class: "author", dir: "auto" }, who),
     el("time", { datetime: msg.created_at || "" }, formatTime(msg.created_at)),
     el("span", { class: "status" }));
@@ -535,12 +542,16 @@ function attachmentNode(att) {
   const url = safeUrl(att.url);
   const label = `${att.name || "attachment"}${att.size ? " (" + formatBytes(att.size) + ")" : ""}`;
   if (!url) return el("span", { class: "attachment" }, label);
-  const link = el("a", { href: url.href, target: "_blank", rel: "noopener noreferrer", class: "attachment" });
+  const link = el("a", { href: url.href, target: "_blank", rel: "noopener noreferrer", class: "attachment", title: label });
   const mime = String(att.mime || "");
-  if (mime.startsWith("image/") && url.origin === location.origin) {
-    link.append(el("img", { src: url.href, alt: att.name || "image", loading: "lazy", class: "preview" }));
+  // A file the hub keeps has a thumbnail for images; provider media shows as it is.
+  const preview = att.thumbnail_url ? safeUrl(att.thumbnail_url) : att.media_id ? null : url;
+  if (mime.startsWith("image/") && preview && preview.origin === location.origin) {
+    link.append(el("img", { src: preview.href, alt: att.name || "image", loading: "lazy", class: "preview" }));
   } else {
-    link.append("📎 ", label);
+    link.classList.add("file-chip");
+    link.append(el("span", { class: "chip-name", dir: "auto" }, att.name || "attachment"),
+      att.size ? el("small", {}, formatBytes(att.size)) : null);
   }
   return link;
 }
@@ -681,6 +692,11 @@ dom.tagForm.addEventListener("submit", (event) => {
 
 // ---------------------------------------------------------------- replying
 
+const files = setupAttachments({
+  form: dom.replyForm, textarea: dom.reply, button: $("attach"), input: $("reply-file"),
+  list: $("reply-files"), conversation: () => state.current,
+});
+
 function saveDraft() {
   if (!state.current) return;
   const key = "inviaro.draft." + state.current;
@@ -698,7 +714,12 @@ function updateCount() {
 function sendReply() {
   const id = state.current;
   const text = dom.reply.value.trim();
-  if (!id || !text) return;
+  const attachments = files.ready();
+  if (!id || (!text && !attachments.length)) return;
+  if (files.busy()) {
+    toast("Wait a moment: a file is still uploading.", "info");
+    return;
+  }
   if (text.length > MAX_TEXT) {
     toast(`A reply can be at most ${MAX_TEXT} characters.`, "error");
     return;
@@ -707,11 +728,12 @@ function sendReply() {
   const clientId = crypto.randomUUID();
   const local = {
     local: true, key: "local:" + clientId, client_id: clientId, conversation_id: id, direction: "out",
-    author: { kind: "operator", id: me.id, name: me.name }, text, attachments: [], status: "sending",
+    author: { kind: "operator", id: me.id, name: me.name }, text, attachments, status: "sending",
     created_at: new Date().toISOString(), at: Date.now(), ref: null, timer: null,
     private: dom.replyPrivate.checked,
   };
   thread.pending.set(clientId, local);
+  files.clear();
   dom.reply.value = "";
   saveDraft();
   updateCount();
@@ -731,6 +753,7 @@ function transmit(local) {
   state.refs.set(local.ref, local);
   const frame = { type: "send", ref: local.ref, conversation_id: local.conversation_id, text: local.text, client_id: local.client_id };
   if (local.private) frame.private = true;
+  if (local.attachments.length) frame.attachments = local.attachments.map((a) => a.media_id);
   if (socket.send(frame)) {
     local.timer = setTimeout(() => failLocal(local, "No answer from the server."), ACK_TIMEOUT_MS);
   }
@@ -910,7 +933,7 @@ function renderPresence() {
     return el("span", {
       class: "avatar" + (online ? " online" : ""), title: `${op.name} — ${online ? "online" : "offline"}`,
       dataset: { operatorId: op.id },
-    }, initials);
+    }, op.avatar_url ? el("img", { src: op.avatar_url, alt: "" }) : initials);
   }));
   if (state.current) fillAssignees(dom.threadAssignee, state.convs.get(state.current)?.assignee_id);
 }
@@ -928,6 +951,7 @@ async function loadOperators() {
     dom.assignee.value = value;
     renderPresence();
     renderList();
+    if (state.current) renderMessages(); // authors' pictures
   } catch (err) {
     report(err, "Could not load operators");
   }
@@ -1097,6 +1121,7 @@ socket.on("retry", (delay) => {
 dom.status.addEventListener("change", () => loadList());
 dom.back.addEventListener("click", () => { saveDraft(); sendTyping(false); closeThread(); });
 dom.assignee.addEventListener("change", () => loadList());
+setupFilters(() => loadList());
 dom.listMore.addEventListener("click", () => loadList({ more: true }));
 
 // Search: as you type (debounced); "/" (outside a text field) or Ctrl+K / ⌘K focuses it,

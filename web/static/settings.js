@@ -1,11 +1,13 @@
-// Settings: workspace, operators, channels (with webhook URL and widget snippet), teams and
-// business hours (settings_teams.js, settings_hours.js), API tokens, two-factor
+// Settings: workspace, operators, channels (with webhook URL and widget snippet), teams,
+// canned responses and business hours (settings_teams.js, settings_canned.js,
+// settings_hours.js), API tokens, two-factor
 // authentication and the audit log.
 "use strict";
 
 import { loadCalendars } from "./calendars.js";
 import { loadDocuments } from "./settings_ai_documents.js";
 import { loadBilling } from "./settings_billing.js";
+import { loadCanned } from "./settings_canned.js";
 import { loadAudit } from "./settings_audit.js";
 import { loadHours } from "./settings_hours.js";
 import { editForm, viberRegister } from "./settings_channel_edit.js";
@@ -16,7 +18,7 @@ import { api, channelIcon, clear, del, el, formatTime, get, kindName, me, patch,
 const $ = (id) => document.getElementById(id);
 const app = $("app");
 const publicUrl = (app.dataset.publicUrl || location.origin).replace(/\/$/, "");
-const TABS = ["workspace", "operators", "channels", "teams", "hours", "calendars", "tokens", "security", "ai", "audit", "profile"];
+const TABS = ["workspace", "operators", "channels", "teams", "canned", "hours", "calendars", "tokens", "security", "ai", "audit", "profile"];
 if ($("tab-billing")) TABS.push("billing"); // owners, where the server turns billing on
 const loaded = new Set();
 
@@ -74,6 +76,7 @@ async function loadWorkspace() {
     workspaceForm.elements.retention_days.value = ws.retention_days ?? "";
     workspaceForm.elements.allowed_origins.value = (ws.allowed_origins || []).join("\n");
     workspaceForm.elements.require_2fa.checked = Boolean(ws.require_2fa);
+    workspaceForm.elements.csat_enabled.checked = ws.csat_enabled !== false;
   } catch (err) {
     report(err, "Could not load the workspace");
   }
@@ -117,6 +120,7 @@ workspaceForm.addEventListener("submit", async (event) => {
     retention_days: days === "" ? null : Number(days),
     allowed_origins: f.allowed_origins.value.split(/\s+/).map((s) => s.trim()).filter(Boolean),
     require_2fa: f.require_2fa.checked,
+    csat_enabled: f.csat_enabled.checked,
   };
   busy(workspaceForm, true);
   try {
@@ -538,7 +542,7 @@ $("twofa-disable-form").addEventListener("submit", async (event) => {
 
 const LOADERS = {
   workspace: () => { loadWorkspace(); loadConsent(); }, operators: loadOperators, channels: loadChannels,
-  teams: loadTeams, hours: loadHours, calendars: loadCalendars, ai: loadAi, billing: loadBilling,
+  teams: loadTeams, canned: loadCanned, hours: loadHours, calendars: loadCalendars, ai: loadAi, billing: loadBilling,
   tokens: loadTokens, security: loadSecurity, audit: () => loadAudit(false),
   profile: () => {},
 };
