@@ -131,7 +131,7 @@ def build(routes: Iterable[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for path, op in pairs:
         paths.setdefault(path, {})[op.method] = _operation(op, schema_of)
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": INFO,
         "servers": [{"url": "/", "description": "INVIARO_PUBLIC_URL"}],
@@ -144,6 +144,9 @@ def build(routes: Iterable[BaseRoute]) -> dict[str, Any]:
         },
         "x-websocket": {**WEBSOCKET, "server_frames": server_frames, "client_frames": client_refs},
     }
+    # JSON's types only: a Struct's tuple default (``()``) is written as the array it is.
+    result: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(document))
+    return result
 
 
 def _document(request: Request) -> tuple[bytes, str]:

@@ -38,6 +38,20 @@ def test_send_msgpack() -> None:
     assert decode_client_frame(data, "msgpack") == Send(ref=7, conversation_id="cv", text="yo")
 
 
+def test_a_send_with_files_may_leave_out_the_text() -> None:
+    frame = decode_client_frame('{"type":"send","attachments":["med_1","med_2"]}', "json")
+    assert frame == Send(attachments=("med_1", "med_2"))
+
+
+def test_a_send_with_neither_text_nor_files_is_refused() -> None:
+    assert err('{"type":"send","ref":1,"attachments":[]}').code == "bad_frame"
+
+
+def test_a_send_with_more_than_ten_files_is_refused() -> None:
+    files = orjson.dumps({"type": "send", "text": "hi", "attachments": ["m"] * 11}).decode()
+    assert err(files).code == "bad_frame"
+
+
 def test_other_frames() -> None:
     assert decode_client_frame('{"type":"typing","active":true}', "json") == Typing(active=True)
     read = '{"type":"read","conversation_id":"c","seq":3}'

@@ -106,4 +106,5 @@ def test_the_document_names_every_frames_component() -> None:
             component = schemas[ref["$ref"].rsplit("/", 1)[1]]
             assert component["properties"]["type"] == {"enum": [kind]}
     send = schemas["WsClientSend"]
-    assert send["properties"]["text"]["maxLength"] == 10_000 and "text" in send["required"]
+    assert send["properties"]["text"]["maxLength"] == 10_000
+    assert send["properties"]["attachments"]["maxItems"] == 10
