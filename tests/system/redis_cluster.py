@@ -63,24 +63,9 @@ class RedisClusterServers:
         binary = shutil.which("redis-server")
         if binary is None or shutil.which("redis-cli") is None:
             raise FileNotFoundError("redis-server and redis-cli are needed for a Redis Cluster")
-        for _ in range(self.masters * 2):
-            port = _free_port()
-            workdir = self.workdir / f"node-{port}"
-            workdir.mkdir(parents=True)
-            args = [binary, "--port", str(port), "--bind", "127.0.0.1"]
-            args += ["--cluster-enabled", "yes", "--cluster-port", str(_free_port())]
-            args += ["--cluster-config-file", str(workdir / "nodes.conf")]
-            args += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
-            args += ["--cluster-replica-validity-factor", "0"]  # any replica may take over
-            args += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
-            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.nodes.append(Node(port, proc))
         deadline = time.monotonic() + timeout
-        for node in self.nodes:
-            while "PONG" not in _cli(node.port, "PING"):
-                if not node.alive:
-                    raise RuntimeError(f"redis-server on port {node.port} exited")
-                self._wait(deadline, "the cluster's nodes did not start")
+        for _ in range(self.masters * 2):
+            self.nodes.append(self._launch(binary, deadline))
         addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
         cli = shutil.which("redis-cli") or "redis-cli"
         subprocess.run(
@@ -95,6 +80,30 @@ class RedisClusterServers:
                 if "master_link_status:up" in info:
                     break
                 self._wait(deadline, f"replica {node.port} did not sync")
+
+    def _launch(self, binary: str, deadline: float, attempts: int = 3) -> Node:
+        """One node answering PING. A spare port can be taken by another process between
+        our probe and redis-server's bind (tests run beside others): then try new ports."""
+        for _ in range(attempts):
+            port = _free_port()
+            workdir = self.workdir / f"node-{port}"
+            workdir.mkdir(parents=True)
+            args = [binary, "--port", str(port), "--bind", "127.0.0.1"]
+            args += ["--cluster-enabled", "yes", "--cluster-port", str(_free_port())]
+            args += ["--cluster-config-file", str(workdir / "nodes.conf")]
+            args += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
+            args += ["--cluster-replica-validity-factor", "0"]  # any replica may take over
+            args += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
+            node = Node(
+                port, subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+            while "PONG" not in _cli(port, "PING"):
+                if not node.alive:
+                    break
+                self._wait(deadline, "the cluster's nodes did not start")
+            else:
+                return node
+        raise RuntimeError(f"redis-server exited at start on {attempts} pairs of spare ports")
 
     def master_ports(self) -> list[int]:
         """The ports of the live masters, as a live node sees them."""
