@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +25,7 @@ from tests.fake_stripe import ORIGIN, SECRET_KEY, WEBHOOK_SECRET, FakeStripe, ru
 from tests.helpers import Account, add_operator, new_client, signup
 from web import config
 from web.api.billing import terms
+from web.contracts import billing as billing_contract
 
 DETAILS = {
     "company_name": "Čelik i Đurđević d.o.o.",
@@ -244,6 +246,29 @@ async def test_a_duplicate_payment_event_is_stored_once(
         assert (await fake.send(billing_live.url, event)).status_code == 200
     shown = (await owner.get(f"/api/billing/invoices/{invoice['id']}")).json()
     assert len(shown["payments"]) == 1
+
+
+async def test_every_billing_answer_fills_every_field_its_struct_requires(
+    owner: Account, billing_live: LiveServer, engine: AsyncEngine, fake: FakeStripe
+) -> None:
+    unset = (await owner.get("/api/billing")).json()
+    assert msgspec.convert(unset, billing_contract.Billing, strict=True).details is None
+    await put_details(owner)
+    billed = (await owner.get("/api/billing")).json()
+    assert msgspec.convert(billed, billing_contract.Billing, strict=True).details is not None
+    invoice = await issue(engine, billing_live, owner.workspace_id)
+    session_id = (await owner.post(f"/api/billing/invoices/{invoice['id']}/pay")).json()[
+        "session_id"
+    ]
+    received = await fake.send(billing_live.url, fake.event(session_id))
+    msgspec.convert(received.json(), billing_contract.StripeWebhookReply, strict=True)
+    async with engine.begin() as conn:
+        await billing.issue_credit_note(conn, invoice["id"], "wrong seat count")
+    shown = (await owner.get(f"/api/billing/invoices/{invoice['id']}")).json()
+    assert shown["payments"] and shown["credited_by"]
+    msgspec.convert(shown, billing_contract.Invoice, strict=True)
+    listed = (await owner.get("/api/billing/invoices")).json()
+    assert len(msgspec.convert(listed, billing_contract.ListInvoicesReply, strict=True).items) == 2
 
 
 @pytest.mark.parametrize("forgery", ["wrong secret", "stale", "no header", "body changed"])

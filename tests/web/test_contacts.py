@@ -22,6 +22,9 @@ from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
 from tests.conftest import LiveServer
 from tests.helpers import Account, add_operator, signup
+from web.contracts.contacts import ContactPatch
+from web.errors import ApiError
+from web.schema import convert
 
 
 @pytest.fixture
@@ -179,6 +182,43 @@ async def test_every_bad_field_of_a_correction_is_named_in_one_422(
     assert response.status_code == 422
     fields = [p["field"] for p in response.json()["problems"]]
     assert fields == ["name", "email", "attributes", "workspace_id"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a@b"}, "email"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": 5}, "name"),
+        ({"phone": "call me"}, "phone"),
+        ({"phone": "(1)"}, "phone"),
+        ({"attributes": [1, 2]}, "attributes"),
+        ({"attributes": {f"k{i}": i for i in range(51)}}, "attributes"),
+        ({"attributes": {" ": 1}}, "attributes"),
+        ({"attributes": {"notes": "x" * 17_000}}, "attributes"),
+        ({"workspace_id": "ws_x"}, "workspace_id"),
+    ],
+)
+def test_a_correction_the_contact_may_not_take_is_refused_naming_the_field(
+    patch: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        convert({"name": "Changed", **patch}, ContactPatch)
+    assert caught.value.status == 422
+    assert [p["field"] for p in (caught.value.extra or {})["problems"]] == [field]
+
+
+def test_a_correction_stores_blanks_as_null_and_null_attributes_as_none() -> None:
+    body = {"name": "  Ann B. ", "email": "", "phone": None, "attributes": None, "id": "ct_1"}
+    changes = convert(body, ContactPatch).changes()
+    assert changes == {"name": "Ann B.", "email": None, "phone": None, "attributes": {}}
+
+
+def test_a_correction_changes_only_the_fields_sent() -> None:
+    assert convert({"phone": "+49 151 000", "processing": "normal"}, ContactPatch).changes() == {
+        "phone": "+49 151 000"
+    }
 
 
 async def test_a_correction_without_the_csrf_token_is_refused(

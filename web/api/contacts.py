@@ -103,7 +103,7 @@ async def update_contact(request: Request) -> Response:
     contact_id = _contact_id(request)
     body = await contacts_contract.PATCH_CONTACT.parse(request, contacts_contract.ContactPatch)
     wanted = None if body.processing is UNSET else body.processing
-    patch = body.changes()
+    changes = body.changes()
     try:
         async with _services(request).db() as db, db.begin():
             if wanted is not None and await processing.set_processing(
@@ -112,13 +112,11 @@ async def update_contact(request: Request) -> Response:
                 await audit.by_principal(
                     db, request, who, f"contact_processing_{wanted}", "contact", contact_id
                 )
-            contact = await privacy.update_contact(db, who.workspace_id, contact_id, patch)
-            if wanted is None or patch:
+            contact = await privacy.update_contact(db, who.workspace_id, contact_id, changes)
+            if wanted is None or changes:
                 await audit.by_principal(db, request, who, "contact_updated", "contact", contact_id)
     except NotFound:
         raise _not_found() from None
-    except privacy.InvalidContact as exc:
-        raise ApiError(422, "invalid", exc.detail) from None
     return JSONResponse(contact)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 from web.operation import PUBLIC, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
@@ -46,71 +46,67 @@ class BillingDetails(msgspec.Struct):
 
 
 class BillingPlansItem(msgspec.Struct):
-    name: str | UnsetType = UNSET
-    price_per_seat: (
-        Annotated[int, Meta(description="minor units (cents) per seat and month")] | UnsetType
-    ) = UNSET
+    name: str
+    price_per_seat: Annotated[int, Meta(description="minor units (cents) per seat and month")]
 
 
 class Billing(msgspec.Struct):
-    details: BillingDetails | UnsetType | None = UNSET
-    plans: list[BillingPlansItem] | UnsetType = UNSET
-    currency: str | UnsetType = UNSET
-    vat_percent: int | UnsetType = UNSET
-    payments: (
-        Annotated[bool, Meta(description="Whether card payments (Stripe) are set up")] | UnsetType
-    ) = UNSET
+    details: Annotated[BillingDetails | None, Meta(description="null until set")]
+    plans: list[BillingPlansItem]
+    currency: str
+    vat_percent: int
+    payments: Annotated[bool, Meta(description="Whether card payments (Stripe) are set up")]
 
 
 class InvoiceLine(msgspec.Struct):
-    description: str | UnsetType = UNSET
-    quantity: int | UnsetType = UNSET
-    unit_price: int | UnsetType = UNSET
-    amount: int | UnsetType = UNSET
+    description: str
+    quantity: int
+    unit_price: int
+    amount: int
 
 
 class Payment(msgspec.Struct):
-    id: str | UnsetType = UNSET
-    provider: str | UnsetType = UNSET
-    reference: str | UnsetType | None = UNSET
-    amount: int | UnsetType = UNSET
-    currency: str | UnsetType = UNSET
-    paid_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
+    id: str
+    provider: str
+    reference: str | None
+    amount: int
+    currency: str
+    paid_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class Invoice(msgspec.Struct):
     """An invoice or credit note; amounts in minor units. Never changed once issued: status and payments are derived."""
 
-    id: str | UnsetType = UNSET
-    workspace_id: str | UnsetType = UNSET
-    kind: Literal["invoice", "credit_note"] | UnsetType = UNSET
-    number: str | UnsetType = UNSET
-    issued_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})] | UnsetType = UNSET
-    period: str | UnsetType | None = UNSET
-    currency: str | UnsetType = UNSET
-    buyer: dict[str, Any] | UnsetType = UNSET
-    seller: list[str] | UnsetType = UNSET
-    lines: list[InvoiceLine] | UnsetType = UNSET
-    net: int | UnsetType = UNSET
-    vat_percent: int | UnsetType = UNSET
-    vat: int | UnsetType = UNSET
-    total: int | UnsetType = UNSET
-    note: str | UnsetType | None = UNSET
-    corrects_id: str | UnsetType | None = UNSET
-    credited_by: str | UnsetType | None = UNSET
-    status: Literal["open", "paid", "credited", "credit_note"] | UnsetType = UNSET
-    amount_paid: int | UnsetType = UNSET
-    amount_due: int | UnsetType = UNSET
-    payments: list[Payment] | UnsetType = UNSET
+    id: str
+    workspace_id: str
+    kind: Literal["invoice", "credit_note"]
+    number: str
+    issued_at: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    period: str | None
+    currency: str
+    buyer: dict[str, Any]
+    seller: list[str]
+    lines: list[InvoiceLine]
+    net: int
+    vat_percent: int
+    vat: int
+    total: int
+    note: str | None
+    corrects_id: str | None
+    credited_by: str | None
+    status: Literal["open", "paid", "credited", "credit_note"]
+    amount_paid: int
+    amount_due: int
+    payments: list[Payment]
 
 
 class ListInvoicesReply(msgspec.Struct):
-    items: list[Invoice] | UnsetType = UNSET
-    next_cursor: UnsetType | None = UNSET
+    items: list[Invoice]
+    next_cursor: Annotated[None, Meta(description="Always null: every invoice is on one page")]
 
 
 class StripeWebhookReply(msgspec.Struct):
-    received: Literal[True] | UnsetType = UNSET
+    received: Literal[True]
 
 
 # GET /api/billing

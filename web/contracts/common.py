@@ -30,9 +30,9 @@ class Operator(msgspec.Struct):
 
 
 class WorkspaceAiProvider(msgspec.Struct):
-    host: str | UnsetType = UNSET
-    model: str | UnsetType = UNSET
-    region: str | UnsetType | None = UNSET
+    host: str
+    model: str
+    region: str | None
 
 
 class Workspace(msgspec.Struct):

@@ -70,26 +70,29 @@ class ListContactsReply(msgspec.Struct):
     next_cursor: str | None
 
 
+MAX_NAME = 200  # the widths of the contacts table's columns
+MAX_EMAIL = 320
+MAX_PHONE = 64
+MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_KEY = 100
+MAX_ATTRIBUTES_JSON = 16 * 1024
+
 # Loose on purpose: one @, something on each side, a dot in the domain; "" clears it.
-ContactEmail = Annotated[
-    str, Meta(max_length=privacy.MAX_EMAIL, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s.]+)?$")
-]
+ContactEmail = Annotated[str, Meta(max_length=MAX_EMAIL, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s.]+)?$")]
 ContactPhone = Annotated[
     str,
     Meta(
-        max_length=privacy.MAX_PHONE,
+        max_length=MAX_PHONE,
         pattern=r"^(\+?[0-9 ()./-]{3,40})?$",
         description='At least three digits; spaces, ( ) . / - allowed; "" clears it.',
     ),
 ]
-AttributeName = Annotated[
-    str, Meta(min_length=1, max_length=privacy.MAX_ATTRIBUTE_KEY, pattern=r"\S")
-]
+AttributeName = Annotated[str, Meta(min_length=1, max_length=MAX_ATTRIBUTE_KEY, pattern=r"\S")]
 Attributes = Annotated[
     dict[AttributeName, Any],
     Meta(
-        max_length=privacy.MAX_ATTRIBUTES,
-        description=f"Replaces all attributes; at most {privacy.MAX_ATTRIBUTES_JSON} bytes as JSON; null clears them.",
+        max_length=MAX_ATTRIBUTES,
+        description=f"Replaces all attributes; at most {MAX_ATTRIBUTES_JSON} bytes as JSON; null clears them.",
     ),
 ]
 ReadOnly = Annotated[
@@ -100,7 +103,7 @@ ReadOnly = Annotated[
 class ContactPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Only the fields sent change (null or "" clears one); the read-only fields of a contact read are ignored, any other field is refused with 422."""
 
-    name: Annotated[str, Meta(max_length=privacy.MAX_NAME)] | UnsetType | None = UNSET
+    name: Annotated[str, Meta(max_length=MAX_NAME)] | UnsetType | None = UNSET
     email: ContactEmail | UnsetType | None = UNSET
     phone: ContactPhone | UnsetType | None = UNSET
     attributes: Attributes | UnsetType | None = UNSET
@@ -118,18 +121,22 @@ class ContactPatch(msgspec.Struct, forbid_unknown_fields=True):
             raise Invalid("phone", "A phone number has at least three digits.")
         if isinstance(self.attributes, dict):
             size = len(msgspec.json.encode(self.attributes))
-            if size > privacy.MAX_ATTRIBUTES_JSON:
-                raise Invalid(
-                    "attributes", f"Larger than {privacy.MAX_ATTRIBUTES_JSON} bytes as JSON."
-                )
+            if size > MAX_ATTRIBUTES_JSON:
+                raise Invalid("attributes", f"Larger than {MAX_ATTRIBUTES_JSON} bytes as JSON.")
 
-    def changes(self) -> dict[str, Any]:
-        """The editable fields sent, for :func:`storage.privacy.update_contact`."""
-        return {
-            name: value
-            for name in ("name", "email", "phone", "attributes")
-            if (value := getattr(self, name)) is not UNSET
-        }
+    def changes(self) -> privacy.ContactChanges:
+        """The editable fields sent, for :func:`storage.privacy.update_contact`: "" is
+        stored as null, and null attributes as no attributes."""
+        changes = privacy.ContactChanges()
+        if self.name is not UNSET:
+            changes["name"] = self.name or None
+        if self.email is not UNSET:
+            changes["email"] = self.email or None
+        if self.phone is not UNSET:
+            changes["phone"] = self.phone or None
+        if self.attributes is not UNSET:
+            changes["attributes"] = self.attributes or {}
+        return changes
 
 
 class ContactExportWorkspace(msgspec.Struct):

@@ -36,12 +36,20 @@ class SessionOut(msgspec.Struct):
 
 
 class NotificationPrefs(msgspec.Struct, forbid_unknown_fields=True):
-    """The request and response body (a PUT replaces every field it names)."""
+    """The request body: a PUT replaces every preference; one left out is reset to its default."""
 
     new_conversations: bool = True
     assigned: bool = True
     mentions: bool = True
     sound: bool = True
+
+
+# The answer names every preference: the body's fields, each required (one model to change).
+NotificationPrefsReply = msgspec.defstruct(
+    "NotificationPrefsReply",
+    [(f.name, f.type) for f in msgspec.structs.fields(NotificationPrefs)],
+    namespace={"__doc__": "Every preference, as stored over the defaults."},
+)
 
 
 class ListMySessionsReply(msgspec.Struct):
@@ -134,7 +142,7 @@ GET_NOTIFICATION_PREFS = Operation(
     operation_id="getNotificationPrefs",
     summary="Your notification preferences (stored on the server, the same in every browser)",
     tags=("account",),
-    answers={200: Answer("The operator's notification preferences.", body=NotificationPrefs)},
+    answers={200: Answer("The operator's notification preferences.", body=NotificationPrefsReply)},
     faults=(UNAUTHORIZED,),
 )
 
@@ -147,7 +155,7 @@ PUT_NOTIFICATION_PREFS = Operation(
     tags=("account",),
     security=WRITE,
     body=NotificationPrefs,
-    answers={200: Answer("The operator's notification preferences.", body=NotificationPrefs)},
+    answers={200: Answer("The operator's notification preferences.", body=NotificationPrefsReply)},
     faults=(
         UNAUTHORIZED,
         FORBIDDEN,
