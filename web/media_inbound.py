@@ -23,6 +23,7 @@ import asyncio
 import logging
 import mimetypes
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from hub.store import WriteResult
 from storage import media
 from storage import models as m
 from storage.models import table_of
+from storage.serialize import message_from_row
 from web.auth.channels import adapter_config
 from web.crypto import DecryptError
 from web.media_links import attachment_of
@@ -138,6 +140,8 @@ async def _fetch(services: Services, message_id: str, client: httpx.AsyncClient)
             await conn.execute(
                 update(T_MSG).where(T_MSG.c.id == message_id).values(attachments=records)
             )
+        # Open inboxes show the hub's copy in place of the provider's link, without reload.
+        await services.hub.publish_message(replace(message_from_row(row), attachments=tuple(kept)))
     if retry is None:
         await _forget(services, message_id)
     else:

@@ -32,6 +32,7 @@ from tests.web.test_webhooks import (
     viber_headers,
     wa_message,
 )
+from tests.web.realtime import operator_socket
 from web import media_inbound
 
 
@@ -204,3 +205,26 @@ async def test_media_of_a_type_the_hub_refuses_is_not_kept(hub: Hub) -> None:
             select(m.Media).where(m.Media.conversation_id == message.conversation_id)
         )
         assert list(kept) == []
+
+
+async def test_an_open_inbox_receives_the_message_again_with_the_stored_copy(hub: Hub) -> None:
+    channel = await hub.channel("messenger")
+    data = payload("messenger_attachment.json")
+    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
+    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
+    assert (await post_meta(hub, channel, data)).status_code == 200
+    message = await the_message(hub, channel)
+    socket = await operator_socket(hub.owner, hub.live.ws_url)
+    try:
+        url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
+        stored = await download(hub, message.id, serving(url, httpx.Response(200, content=JPEG)))
+        while True:
+            frame = await socket.wait_for(type="message")
+            if frame["message"]["id"] == message.id:
+                break
+    finally:
+        await socket.close()
+    [attachment] = frame["message"]["attachments"]
+    assert attachment == stored.attachments[0]
+    assert attachment["thumbnail_url"] == f"/api/files/{attachment['media_id']}?thumb=true"
+    assert frame["message"]["seq"] == message.seq
