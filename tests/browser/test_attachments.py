@@ -259,3 +259,31 @@ async def test_a_refused_file_says_why_and_leaves_nothing_to_send(
     )
     items = await site.messages(conversation)
     assert [m["attachments"] for m in items] == [[]]
+
+
+WIDGET_DROP = """([name, data]) => {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const files = new DataTransfer();
+  files.items.add(new File([bytes], name, { type: "image/png" }));
+  const pane = document.querySelector("[data-inviaro-widget]").shadowRoot.querySelector(".log");
+  const init = { dataTransfer: files, bubbles: true, cancelable: true };
+  pane.dispatchEvent(new DragEvent("dragover", init));
+  pane.dispatchEvent(new DragEvent("drop", init));
+}"""
+
+
+async def test_a_file_dropped_on_the_widgets_conversation_is_sent(
+    context: Any, site: WidgetSite
+) -> None:
+    page, watch = await open_page(context, site.page("widget-drop"))
+    await open_widget(page)
+    await page.evaluate(WIDGET_DROP, ["map.png", base64.b64encode(png(64, 48)).decode()])
+    visitor_file = page.locator("[data-inviaro-widget] li a.file img")
+    await expect(visitor_file).to_be_visible()
+    await wait_until(lambda: loaded(visitor_file))
+    conversation = await site.conversation_id()
+    [message] = await site.wait_messages(conversation, lambda items: len(items) == 1)
+    [attachment] = message["attachments"]
+    assert (attachment["name"], attachment["mime"]) == ("map.png", "image/png")
+    await screenshot(page, "attachments-widget-dropped")
+    assert watch.problems() == []
