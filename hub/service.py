@@ -216,6 +216,11 @@ class Hub:
             if operator_id != msg.author.id:
                 await self._publish(payload, operator_topic(operator_id))
 
+    async def publish_message(self, msg: Message) -> None:
+        """A stored message changed (its files copied into the hub): its frame again, to
+        whoever sees it; clients merge by id and take the new attachments."""
+        await self._publish(_pack(frames.message(msg)), *topics_of(msg))
+
     async def publish_typing(
         self, workspace_id: str, conversation_id: str, author: Author, active: bool
     ) -> None:

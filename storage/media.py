@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.ids import new_id
@@ -307,6 +307,23 @@ async def insert(
     async with engine.begin() as conn:
         await conn.execute(T_MEDIA.insert().values(**row))
     return row
+
+
+async def stored_bytes(engine: AsyncEngine, workspace_id: str) -> int:
+    """How many bytes of files the workspace keeps (what its quota counts)."""
+    async with engine.connect() as conn:
+        total = await conn.scalar(
+            select(func.coalesce(func.sum(T_MEDIA.c.size), 0)).where(
+                T_MEDIA.c.workspace_id == workspace_id
+            )
+        )
+    return int(total or 0)
+
+
+async def over_quota(engine: AsyncEngine, workspace_id: str, adding: int, quota: int) -> bool:
+    """Whether ``adding`` more bytes would take the workspace past ``quota`` (0: none).
+    Two uploads at once may both pass: the quota bounds growth, not to the byte."""
+    return quota > 0 and await stored_bytes(engine, workspace_id) + adding > quota
 
 
 def new_media_id() -> str:

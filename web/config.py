@@ -115,9 +115,11 @@ class Settings:
     invite_ttl_s: int = 7 * 24 * 3600  # an invitation link works this long, once
     reset_ttl_s: int = 3600  # a password-reset link works this long, once
     # Media files (storage/media.py): INVIARO_MEDIA_DIR (empty: ``media`` beside the SQLite
-    # file, else ``./media``) and the largest upload, INVIARO_MEDIA_MAX_BYTES.
+    # file, else ``./media``), the largest upload, INVIARO_MEDIA_MAX_BYTES, and what one
+    # workspace may keep in all, INVIARO_MEDIA_QUOTA_BYTES (0: no limit).
     media_dir: str = ""
     media_max_bytes: int = 16 * 1024 * 1024
+    media_quota_bytes: int = 5 * 1024**3
     media_link_s: int = 300  # a signed link to a file works this long
 
     @property
@@ -342,6 +344,7 @@ def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Se
             env, "INVIARO_MEDIA_MAX_BYTES", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024
         ),
         media_link_s=_int(env, "INVIARO_MEDIA_LINK_S", 300, 10, 3600),
+        media_quota_bytes=_int(env, "INVIARO_MEDIA_QUOTA_BYTES", 5 * 1024**3, 0, 1024**5),
     )
     return _with_mail(_with_backups(_with_billing(_with_ai(settings, env), env), env), env)
 

@@ -12,9 +12,11 @@ next poll.
 
 A download that fails for a reason that may pass (timeouts, 429, 5xx) leaves the message
 with the provider's reference and its queue row, tried again with a growing delay,
-:data:`MAX_ATTEMPTS` times; a file the provider no longer has, one over the size limit or
-of a type the hub refuses keeps the provider's reference for good. (A process killed
-between the ack and the queueing loses only the copy, never the message.)
+:data:`MAX_ATTEMPTS` times; a file the provider no longer has, one over the size limit,
+of a type the hub refuses, or past the workspace's storage quota (``INVIARO_MEDIA_QUOTA_BYTES``,
+a warning in the log) keeps the provider's reference for good. (A process killed between
+the ack and the queueing loses only the copy, never the message.) A copy is published again
+as the message's frame, so open inboxes swap the provider's link for it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import logging
 import mimetypes
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +39,7 @@ from hub.store import WriteResult
 from storage import media
 from storage import models as m
 from storage.models import table_of
+from storage.serialize import message_from_row
 from web.auth.channels import adapter_config
 from web.crypto import DecryptError
 from web.media_links import attachment_of
@@ -61,6 +65,10 @@ class _Retry(Exception):
 
 class _Refused(Exception):
     """The file will not be kept: the message keeps the provider's reference for good."""
+
+
+class _OverQuota(_Refused):
+    """The workspace keeps as much as its quota allows: worth an administrator's look."""
 
 
 def install(services: Services) -> None:
@@ -130,7 +138,8 @@ async def _fetch(services: Services, message_id: str, client: httpx.AsyncClient)
             retry = retry or str(exc)
             kept.append(attachment)
         except _Refused as exc:
-            log.info("media of message %s kept at the provider: %s", message_id, exc)
+            level = logging.WARNING if isinstance(exc, _OverQuota) else logging.INFO
+            log.log(level, "media of message %s kept at the provider: %s", message_id, exc)
             kept.append(attachment)
     records = [a.to_record() for a in kept]
     if records != list(row.attachments or ()):
@@ -138,6 +147,8 @@ async def _fetch(services: Services, message_id: str, client: httpx.AsyncClient)
             await conn.execute(
                 update(T_MSG).where(T_MSG.c.id == message_id).values(attachments=records)
             )
+        # Open inboxes show the hub's copy in place of the provider's link, without reload.
+        await services.hub.publish_message(replace(message_from_row(row), attachments=tuple(kept)))
     if retry is None:
         await _forget(services, message_id)
     else:
@@ -163,6 +174,9 @@ async def _download(
     except media.TooLarge:
         raise _Refused("larger than the size limit") from None
     try:
+        quota = settings.media_quota_bytes
+        if await media.over_quota(services.engine, conv.workspace_id, received.size, quota):
+            raise _OverQuota(f"workspace {conv.workspace_id} is at its storage quota")
         name = media.clean_name(attachment.name or _default_name(attachment.mime))
         with received.path.open("rb") as head:
             mime = media.sniff(head.read(4096), name, received.path)

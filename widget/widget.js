@@ -378,6 +378,14 @@
       var f = e.clipboardData && e.clipboardData.files[0];
       if (f) { e.preventDefault(); upload(f); }
     });
+    // A file dragged onto the conversation goes the same way as a pasted one.
+    log.addEventListener("dragover", function (e) {
+      if (e.dataTransfer && [].indexOf.call(e.dataTransfer.types, "Files") >= 0) e.preventDefault();
+    });
+    log.addEventListener("drop", function (e) {
+      var f = e.dataTransfer && e.dataTransfer.files[0];
+      if (f) { e.preventDefault(); upload(f); }
+    });
     // Consent to the workspace's purpose, asked before chatting when the workspace sets one.
     var consentBox = h("div", { "class": "consent", role: "group", "aria-label": "Consent", hidden: "" });
     var consentText = h("p", {});

@@ -1,7 +1,8 @@
 """Attachments in headless Chromium: a visitor's file from the widget reaches the operator,
 who sees its thumbnail; an operator's file (attach button) reaches WhatsApp through its
 media API (a fake Graph API on loopback receives the upload, then the send by id); images
-pasted into and files dropped on the inbox's reply box are sent with the reply."""
+pasted into and files dropped on the inbox's reply box are sent with the reply; a file dropped on
+the widget's conversation is sent; a channel's image becomes a thumbnail once copied."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from email.policy import HTTP
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from playwright.async_api import expect
@@ -27,8 +29,10 @@ from tests.browser.conftest import WidgetSite, open_page, screenshot
 from tests.browser.test_inbox_day import inbox, signed_in
 from tests.browser.test_widget_browser import open_widget
 from tests.conftest import free_port
+from tests.web.test_media_inbound import JPEG, serving
 from tests.web.test_media_types import png
-from tests.web.test_webhooks import Hub, hub_server, post_meta, unique, wa_message
+from tests.web.test_webhooks import Hub, hub_server, payload, post_meta, unique, wa_message
+from web import media_inbound
 
 pytestmark = pytest.mark.browser
 
@@ -259,3 +263,62 @@ async def test_a_refused_file_says_why_and_leaves_nothing_to_send(
     )
     items = await site.messages(conversation)
     assert [m["attachments"] for m in items] == [[]]
+
+
+WIDGET_DROP = """([name, data]) => {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const files = new DataTransfer();
+  files.items.add(new File([bytes], name, { type: "image/png" }));
+  const pane = document.querySelector("[data-inviaro-widget]").shadowRoot.querySelector(".log");
+  const init = { dataTransfer: files, bubbles: true, cancelable: true };
+  pane.dispatchEvent(new DragEvent("dragover", init));
+  pane.dispatchEvent(new DragEvent("drop", init));
+}"""
+
+
+async def test_a_file_dropped_on_the_widgets_conversation_is_sent(
+    context: Any, site: WidgetSite
+) -> None:
+    page, watch = await open_page(context, site.page("widget-drop"))
+    await open_widget(page)
+    await page.evaluate(WIDGET_DROP, ["map.png", base64.b64encode(png(64, 48)).decode()])
+    visitor_file = page.locator("[data-inviaro-widget] li a.file img")
+    await expect(visitor_file).to_be_visible()
+    await wait_until(lambda: loaded(visitor_file))
+    conversation = await site.conversation_id()
+    [message] = await site.wait_messages(conversation, lambda items: len(items) == 1)
+    [attachment] = message["attachments"]
+    assert (attachment["name"], attachment["mime"]) == ("map.png", "image/png")
+    await screenshot(page, "attachments-widget-dropped")
+    assert watch.problems() == []
+
+
+async def test_a_channels_image_turns_into_a_thumbnail_once_copied_without_reload(
+    db_url: str, context: Any
+) -> None:
+    async with hub_server(db_url) as hub:  # no worker in-process: the test copies the file
+        channel = await hub.channel("messenger")
+        data = payload("messenger_attachment.json")
+        data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
+        data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
+        assert (await post_meta(hub, channel, data)).status_code == 200
+        [message] = await hub.messages(channel)
+        await signed_in(context, hub.live, hub.owner.client)
+        page, watch = await inbox(context, hub.live)
+        await page.locator(
+            f'#conversation-list button[data-id="{message.conversation_id}"]'
+        ).click()
+        shown = page.locator("#message-list li.in")
+        await expect(shown.locator("a.file-chip")).to_be_visible()  # the provider's link
+
+        url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
+        handler = serving(url, httpx.Response(200, content=JPEG))
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            await media_inbound.fetch(hub.services, message.id, client)
+        thumbnail = shown.locator("img.preview")
+        await expect(thumbnail).to_be_visible()
+        await wait_until(lambda: loaded(thumbnail))
+        assert await thumbnail.evaluate("(img) => img.naturalWidth") == 320
+        await expect(shown.locator("a.file-chip")).to_have_count(0)
+        await screenshot(page, "attachments-inbound-copied")
+        assert watch.problems() == []

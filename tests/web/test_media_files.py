@@ -6,10 +6,12 @@ its media API (upload, then send by id)."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from sqlalchemy import select
 
 from hub.model import utcnow
 from hub.ratelimit import Limit
+from storage import media
 from storage import models as m
 from storage.retention import purge_expired
 from tests.conftest import LiveServer
@@ -485,3 +488,36 @@ async def test_a_file_on_a_private_note_stays_the_operators(hub: Hub) -> None:
         )
         assert reply.status_code == 201, reply.text
         assert (await visitor.get(link, headers=headers)).status_code == 200
+
+
+@contextlib.contextmanager
+def quota(hub: Hub, limit: int) -> Iterator[None]:
+    """The running hub with INVIARO_MEDIA_QUOTA_BYTES set to ``limit``, for the block."""
+    saved = hub.services.settings
+    hub.services.settings = dataclasses.replace(saved, media_quota_bytes=limit)
+    try:
+        yield
+    finally:
+        hub.services.settings = saved
+
+
+async def test_an_upload_past_the_workspace_quota_is_413_and_nothing_is_kept(hub: Hub) -> None:
+    conv, session = await conversation(hub.owner)
+    used = await media.stored_bytes(hub.services.engine, hub.owner.workspace_id)
+    with quota(hub, used + len(PDF)):
+        assert (await upload(hub.owner, conv, PDF, "fits.pdf")).status_code == 201
+        before, rows = stored_files(hub), len(await media_rows(hub, hub.owner.workspace_id))
+        refused = await upload(hub.owner, conv, PDF, "one-too-many.pdf")
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["error"] == "quota_exceeded"
+        assert "storage quota" in refused.json()["detail"]
+        visitor = await visitor_upload(hub.live, session["visitor_token"], png())
+        assert (visitor.status_code, visitor.json()["error"]) == (413, "quota_exceeded")
+        assert stored_files(hub) == before
+        assert len(await media_rows(hub, hub.owner.workspace_id)) == rows
+
+
+async def test_a_quota_of_zero_means_no_limit(hub: Hub) -> None:
+    conv, _ = await conversation(hub.owner)
+    with quota(hub, 0):
+        assert (await upload(hub.owner, conv, PDF, "a.pdf")).status_code == 201

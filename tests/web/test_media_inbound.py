@@ -8,7 +8,9 @@ for the app's outside client (``Hub.mock``)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -21,6 +23,7 @@ from sqlalchemy import select, update
 
 from hub.model import utcnow
 from storage import models as m
+from tests.web.realtime import operator_socket
 from tests.web.test_webhooks import (
     ACCESS_TOKEN,
     Hub,
@@ -204,3 +207,51 @@ async def test_media_of_a_type_the_hub_refuses_is_not_kept(hub: Hub) -> None:
             select(m.Media).where(m.Media.conversation_id == message.conversation_id)
         )
         assert list(kept) == []
+
+
+async def test_an_open_inbox_receives_the_message_again_with_the_stored_copy(hub: Hub) -> None:
+    channel = await hub.channel("messenger")
+    data = payload("messenger_attachment.json")
+    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
+    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
+    assert (await post_meta(hub, channel, data)).status_code == 200
+    message = await the_message(hub, channel)
+    socket = await operator_socket(hub.owner, hub.live.ws_url)
+    try:
+        url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
+        stored = await download(hub, message.id, serving(url, httpx.Response(200, content=JPEG)))
+        while True:
+            frame = await socket.wait_for(type="message")
+            if frame["message"]["id"] == message.id:
+                break
+    finally:
+        await socket.close()
+    [attachment] = frame["message"]["attachments"]
+    assert attachment == stored.attachments[0]
+    assert attachment["thumbnail_url"] == f"/api/files/{attachment['media_id']}?thumb=true"
+    assert frame["message"]["seq"] == message.seq
+
+
+async def test_a_copy_past_the_workspace_quota_keeps_the_providers_reference(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = await hub.channel("messenger")
+    data = payload("messenger_attachment.json")
+    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
+    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
+    assert (await post_meta(hub, channel, data)).status_code == 200
+    message = await the_message(hub, channel)
+    url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
+    saved = hub.services.settings
+    hub.services.settings = dataclasses.replace(saved, media_quota_bytes=len(JPEG) - 1)
+    try:
+        with caplog.at_level(logging.WARNING, logger="inviaro.media"):
+            stored = await download(
+                hub, message.id, serving(url, httpx.Response(200, content=JPEG))
+            )
+    finally:
+        hub.services.settings = saved
+    assert stored.attachments == message.attachments
+    assert await queued(hub, message.id) is None  # not tried again: the quota will not pass
+    [warning] = [r for r in caplog.records if "quota" in r.getMessage()]
+    assert warning.levelno == logging.WARNING and message.id in warning.getMessage()

@@ -55,6 +55,9 @@ async def _store(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
+    quota = services.settings.media_quota_bytes
+    if await media.over_quota(services.engine, workspace_id, _declared(declared), quota):
+        raise _over_quota(quota)
     name = media.clean_name(contract.UPLOAD_FILE.query(request).get("name"))
     files = _files(request)
     try:
@@ -64,6 +67,8 @@ async def _store(
     try:
         if received.size == 0:
             raise ApiError(400, "empty", "The body is empty: send the file's bytes.")
+        if await media.over_quota(services.engine, workspace_id, received.size, quota):
+            raise _over_quota(quota)
         with received.path.open("rb") as head:
             mime = media.sniff(head.read(4096), name, received.path)
         if mime is None:
@@ -108,9 +113,27 @@ class _Row:
         self.__dict__.update(values)
 
 
+def _declared(length: str) -> int:
+    return int(length) if length.isdigit() else 0
+
+
+def _size(limit: int) -> str:
+    if limit >= 1024**3:
+        return f"{limit / 1024**3:g} GiB"
+    return f"{limit // 1048576} MiB" if limit >= 1048576 else f"{limit // 1024} KiB"
+
+
 def _too_large(limit: int) -> ApiError:
-    size = f"{limit // 1048576} MiB" if limit >= 1048576 else f"{limit // 1024} KiB"
-    return ApiError(413, "too_large", f"The file is larger than {size}; nothing was kept.")
+    return ApiError(413, "too_large", f"The file is larger than {_size(limit)}; nothing was kept.")
+
+
+def _over_quota(quota: int) -> ApiError:
+    return ApiError(
+        413,
+        "quota_exceeded",
+        f"This workspace's files would pass its storage quota of {_size(quota)}; nothing was "
+        "kept. Ask the hub's administrator for more room.",
+    )
 
 
 async def _visitor(request: Request) -> Visitor:

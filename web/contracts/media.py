@@ -26,7 +26,12 @@ SIGNED: Security = ()  # the signature in the path is the credential
 _BYTES = Annotated[str, Meta(extra_json_schema={"contentMediaType": "application/octet-stream"})]
 _MEDIA_ID = Annotated[str, Meta(pattern="^md_[A-Za-z0-9]{1,60}$")]
 
-TOO_LARGE = Fault(413, "too_large", "The file is larger than INVIARO_MEDIA_MAX_BYTES (16 MiB).")
+TOO_LARGE = Fault(
+    413,
+    "too_large",
+    "The file is larger than INVIARO_MEDIA_MAX_BYTES, 16 MiB (`too_large`), or would take the "
+    "workspace's files past INVIARO_MEDIA_QUOTA_BYTES, 5 GiB (`quota_exceeded`).",
+)
 UNSUPPORTED = Fault(
     415,
     "unsupported_media_type",

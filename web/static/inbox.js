@@ -267,6 +267,12 @@ class Thread {
     const old = this.messages.get(msg.id);
     if (old) {
       applyDelivery(old, msg);
+      // A channel's file copied into the hub: the stored copy replaces the provider's link.
+      const files = msg.attachments || [];
+      if (JSON.stringify(files) !== JSON.stringify(old.attachments || [])) {
+        old.attachments = files;
+        this.nodes.get(msg.id)?.querySelector(".attachments")?.replaceChildren(...files.map(attachmentNode));
+      }
       return true;
     }
     this.messages.set(msg.id, { ...msg });
