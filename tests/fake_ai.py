@@ -9,19 +9,18 @@ answers (by default a 500). Every request, whatever its path, is counted in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests import loopback
 from tests.conftest import free_port
 
 
@@ -103,16 +102,6 @@ async def running_fake_ai() -> AsyncIterator[FakeAi]:
     fake = FakeAi()
     app = Starlette(routes=[Route("/{path:path}", fake._handle, methods=["GET", "POST"])])
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    async with loopback.serving(app, port):
+        fake.url = f"http://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.should_exit = True
-        await task

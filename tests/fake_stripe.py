@@ -9,7 +9,6 @@ hub's webhook with ``Stripe-Signature: t=…,v1=…`` made with the endpoint sec
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,13 +19,13 @@ from urllib.parse import parse_qsl
 
 import httpx
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.stripe import signature_header
+from tests import loopback
 from tests.conftest import free_port
 
 ORIGIN = "https://api.stripe.com"
@@ -97,16 +96,6 @@ async def running_fake_stripe() -> AsyncIterator[FakeStripe]:
     fake = FakeStripe()
     app = Starlette(routes=[Route("/v1/checkout/sessions", fake._create_session, methods=["POST"])])
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    async with loopback.serving(app, port):
+        fake.url = f"http://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.should_exit = True
-        await task

@@ -18,13 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.async_api import expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests import loopback
 from tests.browser.conftest import WidgetSite, open_page, screenshot
 from tests.browser.test_inbox_day import inbox, signed_in
 from tests.browser.test_widget_browser import open_widget
@@ -74,18 +74,8 @@ class FakeGraph:
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[FakeGraph]:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
+        async with loopback.serving(self.app, self.port):
             yield self
-        finally:
-            server.should_exit = True
-            await task
 
 
 @pytest.fixture

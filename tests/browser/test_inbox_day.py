@@ -10,7 +10,6 @@ WhatsApp is a fake Graph API on loopback, reached through ``INVIARO_PROVIDER_ORI
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import uuid
@@ -19,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.async_api import expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests import loopback
 from tests.browser.conftest import open_page
 from tests.conftest import LiveServer, free_port
 from tests.web.realtime import close_all_sockets, visitor_session, visitor_socket, widget_channel
@@ -66,18 +65,8 @@ class FakeGraph:
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[FakeGraph]:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
+        async with loopback.serving(self.app, self.port):
             yield self
-        finally:
-            server.should_exit = True
-            await task
 
 
 @pytest.fixture

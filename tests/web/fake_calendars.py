@@ -10,7 +10,6 @@ exchanged for the verifier whose S256 challenge came with it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -20,12 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests import loopback
 from tests.conftest import free_port
 
 CLIENTS = {"google": ("google-client", "google-secret"), "microsoft": ("ms-client", "ms-secret")}
@@ -350,15 +349,5 @@ class FakeCalendars:
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[FakeCalendars]:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
+        async with loopback.serving(self.app, self.port):
             yield self
-        finally:
-            server.should_exit = True
-            await task

@@ -4,19 +4,18 @@ up to 3 options, a list for more; a tapped button comes back with the option's v
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests import loopback
 from tests.conftest import free_port
 from tests.web.webhook_hub import PHONE_NUMBER_ID, Hub, hub_server, post_meta, unique, wa_message
 from web.worker import run_once
@@ -44,18 +43,8 @@ class Graph:
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[Graph]:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
+        async with loopback.serving(self.app, self.port):
             yield self
-        finally:
-            server.should_exit = True
-            await task
 
 
 @pytest.fixture(scope="module")

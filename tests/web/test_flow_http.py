@@ -4,7 +4,6 @@ become variables, and its error branch. The service is a fake on loopback reache
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -12,12 +11,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests import loopback
 from tests.conftest import LiveServer, free_port
 from tests.helpers import Account, new_client, signup
 from tests.web.test_flow_runs import bot_texts, custom_channel, publish, runner, runs
@@ -41,18 +40,8 @@ class Service:
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[Service]:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
+        async with loopback.serving(self.app, self.port):
             yield self
-        finally:
-            server.should_exit = True
-            await task
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from storage import models as m
+from tests import loopback
 from tests.conftest import SECRET, free_port
 from tests.web.webhook_hub import Hub, hub_server, post_meta, unique, wa_message
 from web.worker import CONCURRENCY
@@ -68,18 +68,8 @@ class Provider:
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[Provider]:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
+        async with loopback.serving(self.app, self.port):
             yield self
-        finally:
-            server.should_exit = True
-            await task
 
 
 async def start_worker(db_url: str, provider: Provider) -> asyncio.subprocess.Process:
