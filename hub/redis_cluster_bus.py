@@ -38,6 +38,7 @@ from hub.redis_bus import BACKOFF_CAP_S, BACKOFF_START_S, SUBSCRIBE_WAIT_S, YIEL
 from hub.redis_cluster import cluster_client, parse_cluster_url
 from hub.redis_pipeline import Pipeliner
 
+CLOSE_WAIT_S = 5.0  # how long close() waits for the subscriber to unwind
 log = logging.getLogger(__name__)
 
 
@@ -92,8 +93,13 @@ class ClusterBus:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # A cancelled generation unwinds at once; one stuck in a read (seen once in CI,
+            # at close right after start) must not hold up shutdown: its sockets are shut.
+            done, _ = await asyncio.wait({task}, timeout=CLOSE_WAIT_S)
+            if not done:
+                log.warning("redis cluster bus: the subscriber did not stop; closing its sockets")
+                for conn in self._conns.values():
+                    await conn.disconnect(nowait=True)
         for waiter in self._confirmed.values():
             waiter.cancel()
         self._confirmed.clear()
