@@ -9,7 +9,7 @@ from msgspec import Meta
 
 from web.auth import passwords
 from web.contracts.account import Account
-from web.operation import PUBLIC, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
+from web.operation import NOT_FOUND, PUBLIC, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 
@@ -161,7 +161,7 @@ WITHDRAW_INVITE = Operation(
             "forbidden",
             "Missing or wrong X-CSRF-Token (`csrf`), or a role that may not do this (`forbidden`).",
         ),
-        Fault(404, "not_found", "No such resource in your workspace."),
+        NOT_FOUND,
     ),
 )
 
@@ -233,7 +233,7 @@ CREATE_RESET_LINK = Operation(
             "forbidden",
             "Missing or wrong X-CSRF-Token (`csrf`), or a role that may not do this (`forbidden`).",
         ),
-        Fault(404, "not_found", "No such resource in your workspace."),
+        NOT_FOUND,
         Fault(409, "operator_disabled", "The operator is disabled."),
     ),
 )
