@@ -192,6 +192,11 @@ FORBIDDEN = Fault(
     "Missing or wrong X-CSRF-Token (code `csrf`), a role that may not do this "
     "(`forbidden`), or 2FA required by the workspace (`2fa_required`).",
 )
+ROLE_FORBIDDEN = Fault(
+    403,
+    "forbidden",
+    "Missing or wrong X-CSRF-Token (`csrf`), or a role that may not do this (`forbidden`).",
+)
 NOT_FOUND = Fault(
     404,
     "not_found",

@@ -84,6 +84,16 @@ async def the_message(hub: Hub, channel: str) -> m.Message:
     raise AssertionError("the message's media was never queued")
 
 
+async def a_messenger_image(hub: Hub) -> m.Message:
+    """A new sender's Messenger image (the sample payload), acknowledged and its media queued."""
+    channel = await hub.channel("messenger")
+    data = payload("messenger_attachment.json")
+    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
+    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
+    assert (await post_meta(hub, channel, data)).status_code == 200
+    return await the_message(hub, channel)
+
+
 async def test_whatsapp_media_is_stored_by_its_id_and_the_message_links_to_it(hub: Hub) -> None:
     channel = await hub.channel("whatsapp")
     data = wa_message("wa_image.json", wamid=unique("wamid."), sender=unique("4915"))
@@ -117,12 +127,7 @@ async def test_whatsapp_media_is_stored_by_its_id_and_the_message_links_to_it(hu
 
 
 async def test_a_messenger_image_is_stored_from_its_url(hub: Hub) -> None:
-    channel = await hub.channel("messenger")
-    data = payload("messenger_attachment.json")
-    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
-    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
-    assert (await post_meta(hub, channel, data)).status_code == 200
-    message = await the_message(hub, channel)
+    message = await a_messenger_image(hub)
     url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
     stored = await download(hub, message.id, serving(url, httpx.Response(200, content=JPEG)))
     [attachment] = stored.attachments
@@ -150,12 +155,7 @@ async def test_a_viber_picture_is_stored_from_its_url_under_its_name(hub: Hub) -
 
 
 async def test_a_download_that_may_work_later_is_retried_by_the_worker(hub: Hub) -> None:
-    channel = await hub.channel("messenger")
-    data = payload("messenger_attachment.json")
-    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
-    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
-    assert (await post_meta(hub, channel, data)).status_code == 200
-    message = await the_message(hub, channel)
+    message = await a_messenger_image(hub)
     url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
     before = list(message.attachments)
     stored = await download(hub, message.id, serving(url, httpx.Response(503)))
@@ -179,12 +179,7 @@ async def test_a_download_that_may_work_later_is_retried_by_the_worker(hub: Hub)
 
 
 async def test_an_expired_url_keeps_the_providers_reference_for_good(hub: Hub) -> None:
-    channel = await hub.channel("messenger")
-    data = payload("messenger_attachment.json")
-    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
-    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
-    assert (await post_meta(hub, channel, data)).status_code == 200
-    message = await the_message(hub, channel)
+    message = await a_messenger_image(hub)
     url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
     stored = await download(hub, message.id, serving(url, httpx.Response(403)))
     assert stored.attachments == message.attachments
@@ -192,12 +187,7 @@ async def test_an_expired_url_keeps_the_providers_reference_for_good(hub: Hub) -
 
 
 async def test_media_of_a_type_the_hub_refuses_is_not_kept(hub: Hub) -> None:
-    channel = await hub.channel("messenger")
-    data = payload("messenger_attachment.json")
-    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
-    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
-    assert (await post_meta(hub, channel, data)).status_code == 200
-    message = await the_message(hub, channel)
+    message = await a_messenger_image(hub)
     url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
     page = httpx.Response(200, content=b"<html><script>alert(1)</script></html>")
     stored = await download(hub, message.id, serving(url, page))
@@ -210,12 +200,7 @@ async def test_media_of_a_type_the_hub_refuses_is_not_kept(hub: Hub) -> None:
 
 
 async def test_an_open_inbox_receives_the_message_again_with_the_stored_copy(hub: Hub) -> None:
-    channel = await hub.channel("messenger")
-    data = payload("messenger_attachment.json")
-    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
-    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
-    assert (await post_meta(hub, channel, data)).status_code == 200
-    message = await the_message(hub, channel)
+    message = await a_messenger_image(hub)
     socket = await operator_socket(hub.owner, hub.live.ws_url)
     try:
         url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
@@ -235,12 +220,7 @@ async def test_an_open_inbox_receives_the_message_again_with_the_stored_copy(hub
 async def test_a_copy_past_the_workspace_quota_keeps_the_providers_reference(
     hub: Hub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    channel = await hub.channel("messenger")
-    data = payload("messenger_attachment.json")
-    data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
-    data["entry"][0]["messaging"][0]["sender"]["id"] = unique("65")
-    assert (await post_meta(hub, channel, data)).status_code == 200
-    message = await the_message(hub, channel)
+    message = await a_messenger_image(hub)
     url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
     saved = hub.services.settings
     hub.services.settings = dataclasses.replace(saved, media_quota_bytes=len(JPEG) - 1)

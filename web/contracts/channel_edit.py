@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from web.contracts.channels import Channel
-from web.operation import UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
+from web.operation import ROLE_FORBIDDEN, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
 
 
 class ChannelPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,11 +36,7 @@ PATCH_CHANNEL = Operation(
     },
     faults=(
         UNAUTHORIZED,
-        Fault(
-            403,
-            "forbidden",
-            "Missing or wrong X-CSRF-Token (`csrf`), or a role that may not do this (`forbidden`).",
-        ),
+        ROLE_FORBIDDEN,
         Fault(404, "not_found", "No such channel in your workspace."),
         Fault(422, "invalid", "A field is missing or invalid; the detail names it."),
     ),

@@ -9,7 +9,17 @@ from msgspec import Meta
 
 from web.auth import passwords
 from web.contracts.account import Account
-from web.operation import NOT_FOUND, PUBLIC, UNAUTHORIZED, WRITE, Answer, Fault, Operation, Param
+from web.operation import (
+    NOT_FOUND,
+    PUBLIC,
+    ROLE_FORBIDDEN,
+    UNAUTHORIZED,
+    WRITE,
+    Answer,
+    Fault,
+    Operation,
+    Param,
+)
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 
@@ -84,11 +94,7 @@ CREATE_INVITE = Operation(
     },
     faults=(
         UNAUTHORIZED,
-        Fault(
-            403,
-            "forbidden",
-            "Missing or wrong X-CSRF-Token (`csrf`), or a role that may not do this (`forbidden`).",
-        ),
+        ROLE_FORBIDDEN,
         Fault(409, "email_taken", "An operator with this email already exists."),
         Fault(
             422, "invalid", "A field is missing or invalid; `problems` lists every field's problem."
@@ -107,11 +113,7 @@ LIST_INVITES = Operation(
     answers={200: Answer("`{items: [invite]}` (no urls).", body=ListInvitesReply)},
     faults=(
         UNAUTHORIZED,
-        Fault(
-            403,
-            "forbidden",
-            "Missing or wrong X-CSRF-Token (`csrf`), or a role that may not do this (`forbidden`).",
-        ),
+        ROLE_FORBIDDEN,
     ),
 )
 
@@ -156,11 +158,7 @@ WITHDRAW_INVITE = Operation(
     answers={204: Answer("Done; no body.")},
     faults=(
         UNAUTHORIZED,
-        Fault(
-            403,
-            "forbidden",
-            "Missing or wrong X-CSRF-Token (`csrf`), or a role that may not do this (`forbidden`).",
-        ),
+        ROLE_FORBIDDEN,
         NOT_FOUND,
     ),
 )
@@ -228,11 +226,7 @@ CREATE_RESET_LINK = Operation(
     answers={201: Answer("The link and when it expires.", body=ResetLinkOut)},
     faults=(
         UNAUTHORIZED,
-        Fault(
-            403,
-            "forbidden",
-            "Missing or wrong X-CSRF-Token (`csrf`), or a role that may not do this (`forbidden`).",
-        ),
+        ROLE_FORBIDDEN,
         NOT_FOUND,
         Fault(409, "operator_disabled", "The operator is disabled."),
     ),
