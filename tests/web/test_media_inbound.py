@@ -7,7 +7,6 @@ for the app's outside client (``Hub.mock``)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import io
 import logging
@@ -74,14 +73,10 @@ async def queued(hub: Hub, message_id: str) -> m.MediaFetch | None:
 
 
 async def the_message(hub: Hub, channel: str) -> m.Message:
-    """The channel's one message, once its media is queued (a task does it after the ack;
-    the bound only guards against a hang)."""
+    """The channel's one message, its media queued by the time the webhook was answered."""
     [message] = await hub.messages(channel)
-    for _ in range(200):
-        if await queued(hub, message.id) is not None:
-            return message
-        await asyncio.sleep(0.05)
-    raise AssertionError("the message's media was never queued")
+    assert await queued(hub, message.id) is not None
+    return message
 
 
 async def a_messenger_image(hub: Hub) -> m.Message:
