@@ -74,14 +74,16 @@ def quantiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def time_commits(commits: list[float]) -> None:
-    """Time the writer's COMMIT statement (the fsync) by wrapping its transaction."""
+def time_commits(begins: list[float], commits: list[float]) -> None:
+    """Time the writer's BEGIN and COMMIT (the fsync) by wrapping its transaction."""
     original = PostgresWriterSql.transaction
 
     @asynccontextmanager
     async def timed(self: PostgresWriterSql, conn: AsyncConnection) -> AsyncIterator[None]:
-        raw = self._driver()
+        raw = (await conn.get_raw_connection()).driver_connection
+        started = time.perf_counter()
         await raw.execute("BEGIN")
+        begins.append(time.perf_counter() - started)
         yield
         started = time.perf_counter()
         await raw.execute("COMMIT")
@@ -142,8 +144,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 batches.append((seen[0], seen[1], []))
 
+        begins: list[float] = []
         commits: list[float] = []
-        time_commits(commits)
+        time_commits(begins, commits)
         steps: dict[str, list[float]] = {}
         time_steps(steps)
         store = SqlStore(engine, observe=observe)
@@ -153,6 +156,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for n in range(args.rooms)
         ]
         batches.clear()
+        begins.clear()
         commits.clear()
         steps.clear()
         latencies: list[float] = []
@@ -184,6 +188,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "durable": quantiles(latencies),
             "queue": quantiles([w for _, _, waits in batches for w in waits]),
             "transaction": quantiles([seconds for _, seconds, _ in batches]),
+            "begin_statement": quantiles(begins),
             "commit_statement": quantiles(commits),
             "steps": {k: quantiles(v) for k, v in steps.items()},
             "batches": len(batches),
