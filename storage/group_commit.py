@@ -133,9 +133,7 @@ class GroupCommitQueue:
     async def _commit(self, batch: list[_Pending]) -> None:
         started = time.monotonic()
         outcomes = await self._commit_batch([p.inbound for p in batch])
-        if self._observe is not None:
-            waits = [started - p.at for p in batch]
-            self._observe(Committed(len(batch), time.monotonic() - started, waits))
+        seconds = time.monotonic() - started
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.future.done():
                 continue
@@ -143,3 +141,5 @@ class GroupCommitQueue:
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
+        if self._observe is not None:  # after the senders were told: nobody waits on it
+            self._observe(Committed(len(batch), seconds, [started - p.at for p in batch]))
