@@ -6,9 +6,10 @@ Creates a scratch Postgres database (dropped at the end), one workspace and ``--
 conversations, then writes ``--rate`` messages a second into them for ``--duration``
 seconds, each from its own task, as visitor sockets do (open loop: a slow commit does not
 slow the senders). Reports per message: the time to durable (what an ack waits for), its
-wait in the queue, its batch's transaction and, inside that, the ``COMMIT`` alone (the
-fsync); per batch: its size; and the CPU of this process and of the Postgres backends per
-message. ``synchronous_commit`` is the server's (on: durable means flushed).
+wait in the queue, its batch's transaction and, inside that, each step, ``BEGIN`` and the
+``COMMIT`` alone (the WAL flush); the mean batch; and the CPU per message of this process
+and of this database's Postgres backends. ``synchronous_commit`` is the server's (on:
+durable means flushed).
 """
 
 from __future__ import annotations
@@ -43,23 +44,25 @@ PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/post
 CONTACT = Author("contact", None, "Ann")
 
 
-def postgres_cpu_s() -> float:
-    """CPU seconds of every postgres process on this machine (backends come and go)."""
-    total = 0.0
+def cpu_s(pids: list[int]) -> dict[int, float]:
+    """CPU seconds of each of these processes (those that are gone are left out)."""
     tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    out = {}
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
+                fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if name.startswith("postgres"):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+async def backends(admin: asyncpg.Connection, db: str) -> list[int]:
+    """The server processes of this database's sessions (the writer's among them); the
+    machine's other Postgres users are not counted."""
+    rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", db)
+    return [r["pid"] for r in rows]
 
 
 def quantiles(values: list[float]) -> dict[str, float]:
@@ -168,7 +171,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             latencies.append(time.perf_counter() - started)
 
         total = int(args.rate * args.duration)
-        cpu, pg = time.process_time(), postgres_cpu_s()
+        pids = await backends(admin, db)
+        cpu, pg = time.process_time(), cpu_s(pids)
         began = time.perf_counter()
         tasks = []
         for n in range(total):
@@ -179,7 +183,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             tasks.append(asyncio.create_task(send(n)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - began
-        cpu, pg = time.process_time() - cpu, postgres_cpu_s() - pg
+        after = cpu_s(pids)
+        cpu, pg_s = time.process_time() - cpu, sum(after[p] - pg[p] for p in after if p in pg)
         await store.close()
         return {
             "rate": args.rate,
@@ -194,7 +199,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "batches": len(batches),
             "mean_batch": round(total / max(1, len(batches)), 1),
             "cpu_us_per_message": round(cpu / total * 1e6, 1),
-            "postgres_cpu_us_per_message": round(pg / total * 1e6, 1),
+            "postgres_cpu_us_per_message": round(pg_s / total * 1e6, 1),
         }
     finally:
         await engine.dispose()
