@@ -363,14 +363,14 @@ class Connection:
             return False
         frames: bytes = first
         if type(self._peek()) is Framed:
-            run = [first]
+            run: list[str | bytes] = [first]
             size = len(first)
             while size < WRITE_RUN_BYTES and type(self._peek()) is Framed:
                 data = self._next()
                 assert data is not None
                 run.append(data)
                 size += len(data)
-            frames = b"".join(run)
+            frames = b"".join(run)  # type: ignore[arg-type]  # all Framed, so all bytes
         wire.write_frames(frames)
         return True
 

@@ -160,13 +160,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # set only when the app is to run
         if scope is not None:
-            scope["extensions"][WIRE] = self  # type: ignore[index]
+            scope["extensions"][WIRE] = self
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         scope = getattr(self, "scope", None)
         if scope is not None:
-            scope["extensions"].pop(WIRE, None)  # type: ignore[union-attr]  # no cycle left
+            scope["extensions"].pop(WIRE, None)  # no cycle left
 
     def can_write_frames(self) -> bool:
         """True when uvicorn's ``send`` would write a frame at once: the handshake done and
