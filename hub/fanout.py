@@ -5,7 +5,9 @@ every socket on the topic gets the very same ``bytes``/``str`` object pushed ont
 bounded queue without awaiting. Once per turn of the event loop, one callback writes each
 socket's queue back to back through the injected ``send``, which usually completes at once;
 a socket that makes a send wait gets a writer task that finishes its queue and ends. So an
-idle socket holds no queue and no task.
+idle socket holds no queue and no task. With a framer (the web layer's WebSocket framing)
+that shared object is the payload's frame, and a socket whose :class:`Wire` can take it now
+gets it written straight, with the frames queued behind it, in one write.
 
 Three ways in, for three kinds of frame:
 
