@@ -72,7 +72,8 @@ async def settle() -> None:
 
 
 def payload(n: int) -> bytes:
-    return msgpack.packb({"type": "message", "n": n})
+    packed: bytes = msgpack.packb({"type": "message", "n": n})
+    return packed
 
 
 async def test_each_payload_is_framed_once_per_format_however_many_sockets() -> None:

@@ -23,7 +23,7 @@ from hub.fanout import Connection, Registry, Wire
 from tests.conftest import free_port
 from web.ws import _Out, _wire
 from web.ws_frames import server_frame
-from web.ws_protocol import WebSocketProtocol
+from web.ws_protocol import WIRE, WebSocketProtocol
 
 TOPIC = "ws:w"
 WAIT_S = 20.0  # a failure guard only, never a timing assertion
@@ -53,11 +53,13 @@ class _Room:
         self.fmt = fmt
         self.registry = Registry(MemoryBus(lambda topic, payload: None), framer=server_frame)
         self.wire: _CountedWire | None = None
+        self.scope: Scope | None = None
         self.conn: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert (await receive())["type"] == "websocket.connect"
         await send({"type": "websocket.accept"})
+        self.scope = scope
         wire = _wire(scope)
         assert wire is not None, "the hub's protocol offers its wire in the scope"
         self.wire = _CountedWire(wire)
@@ -97,20 +99,20 @@ async def _client(room: _Room) -> AsyncIterator[websockets.ClientConnection]:
         await asyncio.wait_for(serving, WAIT_S)
 
 
-def _text_of(size: int) -> str:
-    """A string whose JSON encoding is ``size`` bytes of UTF-8, one character of it two bytes
-    long (so a frame's length must count bytes, not characters)."""
-    return "é" + "x" * (size - 4) if size >= 4 else "x" * (size - 2)
+def _frame_of(size: int) -> dict[str, str]:
+    """A frame whose JSON encoding is ``size`` bytes of UTF-8 (10 or more), one character of
+    it two bytes long (so a frame's length must count bytes, not characters)."""
+    return {"t": "é" + "x" * (size - 10)}  # {"t":"é…"}: 8 bytes around, é is 2
 
 
 @pytest.mark.parametrize("size", LENGTHS[1:])
 async def test_a_preframed_text_frame_decodes_to_the_text_sent(size: int) -> None:
     room = _Room("json")
-    text = _text_of(size)
+    frame = _frame_of(size)
     async with _client(room) as client:
-        room.registry.deliver(TOPIC, msgpack.packb(text))
+        room.registry.deliver(TOPIC, msgpack.packb(frame))
         received = await asyncio.wait_for(client.recv(), WAIT_S)
-        assert received == encode_json(text) and len(received.encode()) == size
+        assert received == encode_json(frame) and len(received.encode()) == size
         assert room.wire is not None and room.wire.writes == 1
 
 
@@ -145,3 +147,15 @@ async def test_preframed_frames_keep_their_order_with_frames_sent_the_normal_way
         received = [await asyncio.wait_for(client.recv(), WAIT_S) for _ in range(4)]
         assert received == [b"1", b"2", b"3", b"4"]
         assert room.wire is not None and room.wire.writes == 2  # "1", then "3" and "4"
+
+
+async def test_the_protocol_takes_its_wire_back_from_the_scope_once_the_socket_is_gone() -> None:
+    room = _Room("msgpack")
+    async with _client(room):
+        assert room.scope is not None and WIRE in room.scope["extensions"]
+    assert WIRE not in room.scope["extensions"]  # no protocol-scope cycle left behind
+
+
+def test_a_server_that_offers_no_wire_leaves_every_frame_to_send() -> None:
+    assert _wire({"type": "websocket", "extensions": {"websocket.http.response": {}}}) is None
+    assert _wire({"type": "websocket"}) is None
