@@ -20,7 +20,9 @@ from websockets.frames import Frame, Opcode
 from hub.bus import MemoryBus
 from hub.codec import Format, encode_json
 from hub.fanout import Connection, Registry, Wire
-from tests.conftest import free_port
+from tests.conftest import LiveServer, free_port
+from tests.helpers import new_client, signup
+from tests.web.realtime import close_all_sockets, operator_socket
 from web.ws import _Out, _wire
 from web.ws_frames import server_frame
 from web.ws_protocol import WIRE, WebSocketProtocol
@@ -159,3 +161,32 @@ async def test_the_protocol_takes_its_wire_back_from_the_scope_once_the_socket_i
 def test_a_server_that_offers_no_wire_leaves_every_frame_to_send() -> None:
     assert _wire({"type": "websocket", "extensions": {"websocket.http.response": {}}}) is None
     assert _wire({"type": "websocket"}) is None
+
+
+async def test_the_apps_operator_sockets_get_fan_out_through_the_fast_path(
+    live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[bytes] = []
+    write_frames = WebSocketProtocol.write_frames
+
+    def counted(protocol: WebSocketProtocol, frames: bytes) -> None:
+        written.append(frames)
+        write_frames(protocol, frames)
+
+    monkeypatch.setattr(WebSocketProtocol, "write_frames", counted)
+    async with new_client(live.url) as client:
+        owner = await signup(client)
+        ingest = (await owner.post("/api/channels", {"kind": "custom", "name": "Feed"})).json()
+        operator = await operator_socket(owner, live.ws_url)
+        response = await client.post(
+            f"/api/ingest/{ingest['id']}",
+            json={
+                "messages": [{"external_id": "e1", "contact": {"external_id": "c"}, "text": "hi"}]
+            },
+            headers={"Authorization": f"Bearer {ingest['ingest_token']}"},
+        )
+        assert response.status_code == 202, response.text
+        [message] = await operator.messages(1)
+        assert message["text"] == "hi"
+        assert any(b'"text":"hi"' in frames for frames in written)
+        await close_all_sockets()
