@@ -23,6 +23,7 @@ from hub.bus import Bus, BusUnavailable, OnMessage, OnReconnect
 from hub.fanout import (
     CLOSE_OVERLOADED,
     Connection,
+    Framer,
     Registry,
     conversation_topic,
     operator_topic,
@@ -167,6 +168,7 @@ class Hub:
         observe_accept: Callable[[float], None] | None = None,
         observe_fanout: Callable[[float], None] | None = None,
         observe_stage: ObserveStage | None = None,
+        framer: Framer | None = None,
     ) -> Hub:
         """Wire bus, registry and hub, whose callbacks point at each other."""
         hub: Hub | None = None
@@ -185,7 +187,7 @@ class Hub:
                 registry.deliver(topic, frame, published_at)
 
         bus = make_bus(on_message, on_reconnect)
-        registry = Registry(bus, queue_bound, observe_fanout=observe_fanout)
+        registry = Registry(bus, queue_bound, observe_fanout=observe_fanout, framer=framer)
         hub = cls(
             store,
             bus,

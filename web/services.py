@@ -51,6 +51,7 @@ from web.auth.channels import load_channel
 from web.channel_cache import ChannelCache
 from web.config import Settings
 from web.sweep import sweep
+from web.ws_frames import server_frame
 
 log = logging.getLogger("inviaro.services")
 PRESENCE_HEARTBEATS = 3
@@ -126,6 +127,7 @@ class Services:
             observe_accept=metrics.ACCEPT_SECONDS.observe,
             observe_fanout=metrics.FANOUT_SECONDS.observe,
             observe_stage=_observe_stage,
+            framer=server_frame,
         )
         await hub.bus.start()
         await hub.bus.subscribe(gone.CONTROL_TOPIC)

@@ -14,6 +14,7 @@ import textwrap
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
@@ -22,6 +23,10 @@ from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
 # WebSocketProtocol replaces whole (to answer invalid UTF-8 without a traceback): if
 # uvicorn changes it, read the new one and carry the change over, then update the hash.
 UPSTREAM_RECEIVE_SHA256 = "a2b10de91477dc1d4d0e7c9065b85388a5b2a6ebeb84d6ec1591e112ca0bfbb9"
+# uvicorn 0.55's WebSocketsSansIOProtocol.send, against which WebSocketProtocol's pre-framed
+# fast path (can_write_frames, write_frames) was checked: it writes a frame at once exactly
+# when can_write_frames says so. If uvicorn changes it, check that again, then the hash.
+UPSTREAM_SEND_SHA256 = "3b8afeb81b9b9ae8bb72df7cea930130317636d1de3f86b7c4d3113c64f749d5"
 
 
 async def _app(scope: object, receive: object, send: object) -> None:
@@ -37,6 +42,8 @@ def _protocol() -> WebSocketProtocol:
 def test_the_uvicorn_methods_replaced_or_extended_are_still_there() -> None:
     for name in (
         "connection_made",
+        "connection_lost",
+        "handle_connect",
         "start_keepalive",
         "send_receive_event_to_app",
         "handle_parser_exception",
@@ -64,6 +71,22 @@ async def test_the_uvicorn_attributes_used_are_still_set() -> None:
     # uvicorn calls only these on its receive queue and writable flag.
     assert isinstance(protocol.queue, _Inbox) and isinstance(protocol.writable, _Flag)
     assert protocol.writable.is_set()
+
+
+def test_uvicorn_send_is_the_one_the_preframed_fast_path_was_checked_against() -> None:
+    source = inspect.getsource(WebSocketsSansIOProtocol.send)
+    assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_SEND_SHA256
+
+
+async def test_what_the_preframed_fast_path_reads_is_still_there() -> None:
+    protocol = _protocol()
+    for name in ("writable", "close_sent", "disconnected", "transport"):
+        assert hasattr(protocol, name), name
+    # websockets' state gates every send (OPEN only), its pending output is a list that
+    # uvicorn empties after each call, and its negotiated extensions are a list too.
+    conn = protocol.conn
+    assert conn.state is State.CONNECTING and conn.writes == [] and conn.extensions == []
+    assert not protocol.can_write_frames()  # no handshake yet
 
 
 async def test_the_websockets_internals_used_are_still_there() -> None:
