@@ -14,6 +14,8 @@ import textwrap
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.datastructures import Headers
+from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
 from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
@@ -139,3 +141,55 @@ def test_uvicorn_reads_the_handshake_response_only_before_start_keepalive() -> N
     send = methods["send"]
     assert send.count("self.start_keepalive()") == 1
     assert send.rindex("self.response") < send.index("self.start_keepalive()")
+
+
+def test_every_attribute_uvicorn_sets_has_a_slot() -> None:
+    # One left out would bring back the per-socket instance dict the slots save.
+    source = "\n".join(_methods().values())
+    assigned = set(re.findall(r"self\.(\w+)(?:: [^=\n]+)? = ", source))
+    assert assigned <= set(WebSocketProtocol.__slots__), assigned - set(WebSocketProtocol.__slots__)
+
+
+async def test_a_protocol_has_no_instance_dict() -> None:
+    assert vars(_protocol()) == {}
+
+
+def test_uvicorn_reads_the_handshake_request_only_in_handle_connect() -> None:
+    # WebSocketProtocol.start_keepalive empties the request's headers; nothing may read them after.
+    users = sorted(name for name, text in _methods().items() if "self.request" in text)
+    assert users == ["handle_connect"]
+
+
+async def test_the_handshake_request_headers_are_let_go_once_answered() -> None:
+    protocol = _protocol()
+    protocol.request = Request("/ws/operator", Headers({"Host": "example.com"}))
+    protocol.ping_interval = None  # no keepalive timer for this test
+    protocol.start_keepalive()
+    assert not protocol.request.headers
+
+
+async def test_sockets_of_one_listener_share_the_address_tuple_and_client_host() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    transports = []
+    peers = []
+    try:
+        protocols = [_protocol(), _protocol()]
+        for protocol in protocols:
+            peer = socket.create_connection(("127.0.0.1", port))
+            accepted, _ = listener.accept()
+            peers += [peer, accepted]
+            transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
+                lambda p=protocol: p, accepted
+            )
+            transports.append(transport)
+        first, second = protocols
+        assert first.server is second.server
+        assert first.client is not None and second.client is not None
+        assert first.client[0] is second.client[0]
+    finally:
+        for transport in transports:
+            transport.abort()
+        for peer in peers:
+            peer.close()
+        listener.close()
