@@ -11,6 +11,7 @@ import re
 import socket
 import textwrap
 
+import pytest
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
@@ -193,3 +194,39 @@ async def test_sockets_of_one_listener_share_the_address_tuple_and_client_host()
         for peer in peers:
             peer.close()
         listener.close()
+
+
+def test_uvicorn_awaits_every_get_from_its_receive_queue() -> None:
+    # _Inbox.get hands back a future, which is only of use awaited.
+    source = "\n".join(_methods().values())
+    assert source.count("self.queue.get()") == source.count("await self.queue.get()") >= 1
+
+
+async def test_an_item_put_before_a_get_is_got_at_once() -> None:
+    inbox = _Inbox()
+    inbox.put_nowait("a")
+    inbox.put_nowait("b")
+    assert [await inbox.get(), await inbox.get()] == ["a", "b"]
+    assert inbox.empty()
+
+
+async def test_a_waiting_get_gets_the_next_item_put() -> None:
+    inbox = _Inbox()
+    got = inbox.get()
+    inbox.put_nowait("a")
+    assert await got == "a"
+    assert inbox.empty()
+
+
+async def test_a_cancelled_get_leaves_the_next_item_to_the_next_get() -> None:
+    inbox = _Inbox()
+    inbox.get().cancel()
+    inbox.put_nowait("a")
+    assert await inbox.get() == "a"
+
+
+async def test_a_second_get_while_one_waits_is_refused() -> None:
+    inbox = _Inbox()
+    inbox.get()
+    with pytest.raises(RuntimeError, match="still waiting"):
+        inbox.get()
