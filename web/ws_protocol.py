@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 from sys import intern
 from typing import Any
@@ -130,6 +131,66 @@ class _Flag(_Waiters):
         return True
 
 
+class _Ping:
+    """One socket's next keepalive ping, as :class:`_Pings` keeps it: what uvicorn's
+    ``ping_timer`` is used for (``cancel``) without a loop timer of its own."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: WebSocketProtocol) -> None:
+        self.protocol: WebSocketProtocol | None = protocol
+
+    def cancel(self) -> None:
+        self.protocol = None
+
+
+class _Pings:
+    """The keepalive pings due on one event loop, one loop timer per second that has any.
+
+    uvicorn gives every socket a loop timer of its own for its next ping (0.7 KB: a timer
+    handle, the loop's timer, its context and a bound method, all idle for 25 s); here a
+    socket's ping waits in its second's list, and goes out up to a second late."""
+
+    __slots__ = ("_due", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due: dict[int, list[_Ping]] = {}
+
+    def after(self, delay: float, protocol: WebSocketProtocol) -> _Ping:
+        second = math.ceil(self._loop.time() + delay)
+        ping = _Ping(protocol)
+        due = self._due.get(second)
+        if due is None:
+            due = self._due[second] = []
+            self._loop.call_at(second, self._send, second)
+        due.append(ping)
+        return ping
+
+    def _send(self, second: int) -> None:
+        for ping in self._due.pop(second):
+            protocol, ping.protocol = ping.protocol, None
+            if protocol is None:
+                continue  # cancelled
+            try:
+                protocol.send_keepalive_ping()
+            except Exception:  # what the loop would do with its own timer's error
+                log.exception("keepalive ping to %s failed", protocol.client)
+        if not self._due:
+            _PINGS.pop(self._loop, None)
+
+
+# The pings of each running event loop (an entry goes with its loop's last pending ping).
+_PINGS: dict[asyncio.AbstractEventLoop, _Pings] = {}
+
+
+def _pings(loop: asyncio.AbstractEventLoop) -> _Pings:
+    pings = _PINGS.get(loop)
+    if pings is None:
+        pings = _PINGS[loop] = _Pings(loop)
+    return pings
+
+
 class _ServerProtocol(ServerProtocol):
     """websockets' server side, except that a close frame between the fragments of a
     message closes the connection normally instead of failing it with 1002: the
@@ -219,6 +280,12 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.response = None  # type: ignore[assignment]
         self.request.headers = Headers()
         super().start_keepalive()
+
+    def schedule_ping(self) -> None:
+        # uvicorn's own, but the timer is a place in the loop's _Pings.
+        assert self.ping_interval is not None
+        delay = max(0.0, self.ping_interval - self.last_ping_rtt)
+        self.ping_timer = _pings(self.loop).after(delay, self)  # type: ignore[assignment]
 
     def send_receive_event_to_app(self) -> None:
         # uvicorn's own, but invalid UTF-8 is the client's error: 1007 and a debug line.

@@ -25,6 +25,8 @@ from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
 # WebSocketProtocol replaces whole (to answer invalid UTF-8 without a traceback): if
 # uvicorn changes it, read the new one and carry the change over, then update the hash.
 UPSTREAM_RECEIVE_SHA256 = "a2b10de91477dc1d4d0e7c9065b85388a5b2a6ebeb84d6ec1591e112ca0bfbb9"
+# Its schedule_ping too, which WebSocketProtocol replaces to file the ping in _Pings.
+UPSTREAM_SCHEDULE_PING_SHA256 = "002da2050fd252243efd25303d85b1e6ec1c0d0d4e7f049fe3299608e05ab38e"
 
 
 async def _app(scope: object, receive: object, send: object) -> None:
@@ -43,10 +45,14 @@ def test_the_uvicorn_methods_replaced_or_extended_are_still_there() -> None:
         "start_keepalive",
         "send_receive_event_to_app",
         "handle_parser_exception",
+        "schedule_ping",
+        "send_keepalive_ping",
     ):
         assert callable(getattr(WebSocketsSansIOProtocol, name, None)), name
     source = inspect.getsource(WebSocketsSansIOProtocol.send_receive_event_to_app)
     assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_RECEIVE_SHA256
+    source = inspect.getsource(WebSocketsSansIOProtocol.schedule_ping)
+    assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_SCHEDULE_PING_SHA256
 
 
 async def test_the_uvicorn_attributes_used_are_still_set() -> None:
@@ -230,3 +236,12 @@ async def test_a_second_get_while_one_waits_is_refused() -> None:
     inbox.get()
     with pytest.raises(RuntimeError, match="still waiting"):
         inbox.get()
+
+
+def test_uvicorn_only_cancels_a_ping_timer_and_sets_one_only_in_schedule_ping() -> None:
+    # A _Ping stands in for the loop timer uvicorn would keep in ping_timer: it has cancel.
+    methods = _methods()
+    source = "\n".join(methods.values())
+    assert set(re.findall(r"self\.ping_timer\.(\w+)", source)) == {"cancel"}
+    setters = sorted(n for n, t in methods.items() if re.search(r"self\.ping_timer = (?!None)", t))
+    assert setters == ["schedule_ping"]
