@@ -6,10 +6,11 @@ What it buys, per socket:
 
 - about 5 KB less memory: uvicorn's receive queue and ``writable`` event are replaced by
   :class:`_Inbox` and :class:`_Flag`, and the handshake response is let go once sent;
-- about 3.5 KB more: uvicorn's attributes live in slots instead of a 40-key dict, the
-  handshake request's headers are let go once answered (websockets' parser keeps the
-  request itself for the socket's life), and the server's address and the client's host
-  are shared between sockets;
+- about 5 KB more (issue 20): uvicorn's attributes live in slots instead of a 40-key
+  dict, the handshake request's headers are let go once answered (websockets' parser
+  keeps the request itself for the socket's life), the server's address and the client's
+  host are shared between sockets, an idle reader waits on one future (``_Inbox.get``)
+  and the next keepalive ping waits in :class:`_Pings` instead of a loop timer;
 - a small kernel send buffer (:data:`SEND_BUFFER_BYTES`), so what a reader has not taken
   backs up where the hub's per-socket bound can see it (``hub.fanout``) instead of in up
   to 4 MiB of kernel buffer: a reader that stops reading is cut off with 1013 in seconds;
