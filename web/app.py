@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp
 
 from web import config, failures
 from web.errors import ApiError, api_error_handler, http_error_handler, server_error_handler
@@ -19,8 +21,18 @@ from web.request_timer import RequestTimer
 from web.routes import all_routes
 from web.services import Services
 from web.worker import start_in_process
+from web.ws_door import SocketDoor, socket_handlers
 
 log = logging.getLogger("inviaro")
+
+
+class _App(Starlette):
+    """Starlette with its WebSocket routes served around the middleware (web.ws_door)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        sockets = [r for r in self.routes if isinstance(r, WebSocketRoute)]
+        handlers = socket_handlers(self.exception_handlers)
+        return SocketDoor(super().build_middleware_stack(), sockets, handlers)
 
 
 def create_app(settings: config.Settings | None = None) -> Starlette:
@@ -44,7 +56,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
                     settings.shutdown_timeout_s,
                 )
 
-    app = Starlette(
+    app = _App(
         routes=all_routes(),
         middleware=[
             Middleware(RequestTimer),

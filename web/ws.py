@@ -106,6 +106,8 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
         return  # refused and closed: uvicorn answered HTTP 403
     principal, credential, reply_check = accepted
     del accepted  # this frame lives as long as the socket: keep no more than it needs
+    # So does the scope (the server keeps it too): its handshake headers are of no more use.
+    scope["headers"] = []
     services = scope["app"].state.services
     fmt = negotiate(scope.get("subprotocols") or [])
     out = _Out(send)
