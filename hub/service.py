@@ -76,7 +76,9 @@ def topics_of(msg: Message) -> tuple[str, ...]:
     visitor unless it is a private note."""
     if msg.private:
         return (workspace_topic(msg.workspace_id),)
-    return workspace_topic(msg.workspace_id), conversation_topic(msg.conversation_id)
+    return workspace_topic(msg.workspace_id), conversation_topic(
+        msg.workspace_id, msg.conversation_id
+    )
 
 
 # Asked before an operator's socket message goes out: ``(conversation_id, confirmed)`` in,
@@ -214,7 +216,7 @@ class Hub:
         payload = _pack(frames.mention(msg))
         for operator_id in named:
             if operator_id != msg.author.id:
-                await self._publish(payload, operator_topic(operator_id))
+                await self._publish(payload, operator_topic(msg.workspace_id, operator_id))
 
     async def publish_message(self, msg: Message) -> None:
         """A stored message changed (its files copied into the hub): its frame again, to
@@ -227,7 +229,7 @@ class Hub:
         """Operators see everyone's typing; the visitor sees only operators'."""
         topics = [workspace_topic(workspace_id)]
         if author.kind != "contact":
-            topics.append(conversation_topic(conversation_id))
+            topics.append(conversation_topic(workspace_id, conversation_id))
         await self._publish(_pack(frames.typing(conversation_id, author, active)), *topics)
 
     async def publish_receipts(self, receipts: list[Receipt]) -> None:
