@@ -2,8 +2,9 @@
 
 Each topic is one shard channel, owned by the master that owns its slot, so the cluster
 spreads the bus's traffic over its masters instead of broadcasting every message to every
-node (which plain ``PUBLISH`` does on a cluster). A process keeps one subscriber
-connection per master.
+node (which plain ``PUBLISH`` does on a cluster). A workspace's topics share its hash tag,
+hence one master: a message's publish is one round trip to one node. A process keeps one
+subscriber connection per master.
 
 The listener task owns those connections for one *generation*: learn the slot map, connect
 to every master, ``SSUBSCRIBE`` each referenced topic on the master owning it, then read.
@@ -13,9 +14,9 @@ every master: back off (0.1 s doubling to 5 s) and start over with a fresh slot 
 call ``on_reconnect`` once every topic is confirmed again, as :class:`hub.redis_bus.RedisBus`
 does. A doorbell lost meanwhile is healed by that call (the hub re-delivers from the
 database) and by the clients' resume. Publishing goes through the cluster client's
-pipeline (grouped by node, nodes in parallel) behind a :class:`hub.redis_pipeline.Pipeliner`;
-after an outage, and after a failed publish, it moves to a fresh client, whose first
-command reads the current slot map.
+pipeline behind a :class:`hub.redis_pipeline.Pipeliner`: a round carries the messages of
+many workspaces, grouped by node, nodes in parallel. After an outage, and after a failed
+publish, it moves to a fresh client, whose first command reads the current slot map.
 """
 
 from __future__ import annotations
