@@ -39,9 +39,14 @@ from hub.redis_bus import BACKOFF_CAP_S, BACKOFF_START_S, SUBSCRIBE_WAIT_S, YIEL
 from hub.redis_cluster import cluster_client, parse_cluster_url
 from hub.redis_pipeline import Pipeliner
 
-CLOSE_WAIT_S = 5.0  # how long close() waits for the subscriber to unwind
 log = logging.getLogger(__name__)
 
+# CANCEL_LOST: on Python 3.11, asyncio.wait_for returns its result instead of raising when
+# its task is cancelled just as the awaited call finishes (fixed in 3.12), and redis-py
+# wraps every write of a client with a socket timeout in it, as the slot map's client has.
+# A close() right after start() could so lose its cancellation while a generation began,
+# and the listener went on to read forever (a CI teardown hung for 300 s). So the listener
+# also looks at ``_closed`` before it reads, and before it backs off.
 
 PUBLISH_FAILED = "cannot publish to Redis"
 RENEW_AFTER_FAILURE_S = 1.0  # a failed publish renews the publishing client at most this often
@@ -94,13 +99,8 @@ class ClusterBus:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            # A cancelled generation unwinds at once; one stuck in a read (seen once in CI,
-            # at close right after start) must not hold up shutdown: its sockets are shut.
-            done, _ = await asyncio.wait({task}, timeout=CLOSE_WAIT_S)
-            if not done:
-                log.warning("redis cluster bus: the subscriber did not stop; closing its sockets")
-                for conn in self._conns.values():
-                    await conn.disconnect(nowait=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for waiter in self._confirmed.values():
             waiter.cancel()
         self._confirmed.clear()
@@ -199,6 +199,8 @@ class ClusterBus:
         while not self._closed:
             try:
                 pending = await self._begin_generation()
+                if self._closed:  # its cancellation was swallowed (see CANCEL_LOST)
+                    return
                 if not pending:
                     self._reconnected()
                 delay = BACKOFF_START_S
@@ -221,6 +223,8 @@ class ClusterBus:
                 if topology is not None:
                     with contextlib.suppress(RedisError, OSError):
                         await topology.aclose()
+            if self._closed:
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_CAP_S)
 

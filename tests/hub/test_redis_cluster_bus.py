@@ -4,6 +4,7 @@ subscriber connection and a killed master; and the redis-py internals it relies 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -129,6 +130,30 @@ async def test_a_message_s_topics_are_published_to_one_master_in_one_round_trip(
     finally:
         await bus.close()
         await client.aclose()
+
+
+async def test_close_ends_the_listener_even_when_its_cancellation_was_lost(
+    hub_cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.11's asyncio.wait_for, which redis-py's timed writes run in, can swallow a
+    # cancellation that comes as the write finishes (CANCEL_LOST in hub/redis_cluster_bus.py).
+    begin = ClusterBus._begin_generation
+    beginning = asyncio.Event()
+
+    async def losing_the_cancellation(self: ClusterBus) -> set[str]:
+        beginning.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        return await begin(self)
+
+    monkeypatch.setattr(ClusterBus, "_begin_generation", losing_the_cancellation)
+    bus = ClusterBus(hub_cluster_url, Recorder().on_message)
+    await bus.start()
+    listener = bus._task
+    assert listener is not None
+    await asyncio.wait_for(beginning.wait(), WAIT_S)
+    await asyncio.wait_for(bus.close(), WAIT_S)
+    assert listener.done()
 
 
 @pytest.fixture
