@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
 from typing import Any
 
 from redis.asyncio import RedisCluster
@@ -34,10 +33,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
 from hub.bus import BusUnavailable, OnMessage, OnReconnect
-from hub.model import utcnow
-from hub.redis_bus import BACKOFF_CAP_S, BACKOFF_START_S, SUBSCRIBE_WAIT_S, YIELD_EVERY
 from hub.redis_cluster import cluster_client, parse_cluster_url
 from hub.redis_pipeline import Pipeliner
+from hub.redis_subscriptions import BACKOFF_CAP_S, BACKOFF_START_S, YIELD_EVERY, Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +67,6 @@ class ClusterBus:
         name: str = "inviaro-bus",
     ) -> None:
         self._on_message = on_message
-        self._on_reconnect = on_reconnect
         self._cluster = parse_cluster_url(url)
         self._connect_timeout = connect_timeout
         self._name = name
@@ -77,17 +74,13 @@ class ClusterBus:
         self._publisher = Pipeliner(self._client, PUBLISH_FAILED)
         self._retiring: set[asyncio.Task[None]] = set()
         self._renewed_at = 0.0
-        self._refs: dict[str, int] = {}
-        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._subs = Subscriptions("redis cluster bus", on_reconnect)
         # This generation's view of the cluster: which master owns which slot.
         self._topology: RedisCluster | None = None
         self._conns: dict[str, AbstractConnection] = {}  # master name -> subscriber
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._down = False
-        self._outage_since: datetime | None = None  # when the current outage began
         self._leaving: dict[str, int] = {}  # our SUNSUBSCRIBEs not yet confirmed
-        self.reconnects = 0
 
     async def start(self) -> None:
         if self._task is None:
@@ -101,9 +94,7 @@ class ClusterBus:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for waiter in self._confirmed.values():
-            waiter.cancel()
-        self._confirmed.clear()
+        self._subs.close()
         await self._publisher.close()
         await self._client.aclose()
         await asyncio.gather(*self._retiring, return_exceptions=True)
@@ -154,32 +145,16 @@ class ClusterBus:
         task.add_done_callback(self._retiring.discard)
 
     async def subscribe(self, topic: str) -> None:
-        count = self._refs.get(topic, 0)
-        self._refs[topic] = count + 1
-        waiter = self._confirmed.get(topic)
-        if count == 0:
-            waiter = asyncio.get_running_loop().create_future()
-            self._confirmed[topic] = waiter
+        if self._subs.add(topic):
             await self._send("SSUBSCRIBE", topic)
-        if waiter is not None and not waiter.done() and not self._down:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_WAIT_S)
+        await self._subs.confirmed(topic)
 
     async def unsubscribe(self, topic: str) -> None:
-        count = self._refs.get(topic, 0)
-        if count > 1:
-            self._refs[topic] = count - 1
-            return
-        if count == 1:
-            del self._refs[topic]
-            waiter = self._confirmed.pop(topic, None)
-            if waiter is not None and not waiter.done():
-                waiter.cancel()
-            if await self._send("SUNSUBSCRIBE", topic):
-                self._leaving[topic] = self._leaving.get(topic, 0) + 1
+        if self._subs.remove(topic) and await self._send("SUNSUBSCRIBE", topic):
+            self._leaving[topic] = self._leaving.get(topic, 0) + 1
 
     def topics(self) -> set[str]:
-        return set(self._refs)
+        return set(self._subs.refs)
 
     async def _send(self, command: str, topic: str) -> bool:
         """Whether ``command`` went out on the owner's live connection. A lost one is
@@ -202,18 +177,11 @@ class ClusterBus:
                 if self._closed:  # its cancellation was swallowed (see CANCEL_LOST)
                     return
                 if not pending:
-                    self._reconnected()
+                    self._restored()
                 delay = BACKOFF_START_S
                 await self._read_all(pending)
             except (RedisError, RedisClusterException, GenerationOver, OSError) as err:
-                self._down = True
-                for waiter in self._confirmed.values():  # nobody waits while Redis is away
-                    if not waiter.done():
-                        waiter.set_result(None)
-                if self._outage_since is None:  # said once per outage
-                    self._outage_since = utcnow()
-                    log.warning("redis cluster bus: subscriptions lost (%s); retrying", err)
-                log.debug("redis cluster bus: not connected (%s); retrying in %.1fs", err, delay)
+                self._subs.lost(err, delay)
             finally:
                 conns, self._conns = self._conns, {}
                 self._leaving.clear()
@@ -259,8 +227,8 @@ class ClusterBus:
                 await conn.disconnect(nowait=True)
             raise
         self._conns = conns
-        self._down = False
-        topics = list(self._refs)
+        self._subs.connected()
+        topics = list(self._subs.refs)
         by_owner: dict[str, list[str]] = {}
         for topic in topics:
             by_owner.setdefault(self._owner(topic), []).append(topic)
@@ -304,8 +272,8 @@ class ClusterBus:
         while True:
             reply = await conn.read_response(push_request=True)
             self._handle(reply, pending)
-            if not pending and self._outage_since is not None:
-                self._reconnected()
+            if not pending and self._subs.in_outage:
+                self._restored()
             handled += 1
             if handled % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
@@ -316,16 +284,14 @@ class ClusterBus:
         kind = bytes(reply[0])
         topic = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
         if kind == b"smessage":
-            if topic in self._refs:
+            if topic in self._subs.refs:
                 try:
                     self._on_message(topic, bytes(reply[2]))
                 except Exception:
                     log.exception("redis cluster bus: handler failed for topic %s", topic)
         elif kind == b"ssubscribe":
             pending.discard(topic)
-            waiter = self._confirmed.get(topic)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            self._subs.confirm(topic)
         elif kind == b"sunsubscribe":
             leaving = self._leaving.pop(topic, 0)
             if leaving > 1:
@@ -333,16 +299,8 @@ class ClusterBus:
             elif not leaving:  # not ours: Redis dropped it, its slot moved to another master
                 raise GenerationOver(f"the slot of {topic} moved")
 
-    def _reconnected(self) -> None:
-        """Every topic is confirmed again: if after an outage, tell the caller."""
-        since, self._outage_since = self._outage_since, None
-        if since is None:
-            return
-        self.reconnects += 1
-        self._renew_publisher()
-        log.info("redis cluster bus: subscriptions restored (%d topics)", len(self._refs))
-        if self._on_reconnect is not None:
-            try:
-                self._on_reconnect(since)
-            except Exception:
-                log.exception("redis cluster bus: on_reconnect failed")
+    def _restored(self) -> None:
+        """Every topic is confirmed again: after an outage, publish through a fresh client
+        (the old one's slot map may still name a dead master)."""
+        if self._subs.restored():
+            self._renew_publisher()
