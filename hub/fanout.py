@@ -58,8 +58,6 @@ CLOSE_RESTARTING = 1012
 # what a cluster hashes), so all of a workspace's topics share one slot and one master: a
 # message's publish to its workspace and conversation goes to one node in one round trip.
 # One naming for one Redis and a cluster alike.
-
-
 def workspace_topic(workspace_id: str) -> str:
     """Operators of a workspace: every message, conversation, receipt and presence frame."""
     return f"ws:{{{workspace_id}}}"

@@ -74,11 +74,10 @@ AttachmentResolver = Callable[[str, str, tuple[str, ...], bool], Awaitable[tuple
 def topics_of(msg: Message) -> tuple[str, ...]:
     """Where a message frame goes: the workspace's operators, and the conversation's
     visitor unless it is a private note."""
+    workspace = workspace_topic(msg.workspace_id)
     if msg.private:
-        return (workspace_topic(msg.workspace_id),)
-    return workspace_topic(msg.workspace_id), conversation_topic(
-        msg.workspace_id, msg.conversation_id
-    )
+        return (workspace,)
+    return workspace, conversation_topic(msg.workspace_id, msg.conversation_id)
 
 
 # Asked before an operator's socket message goes out: ``(conversation_id, confirmed)`` in,
