@@ -83,19 +83,23 @@ class Framed(bytes):
     payload: str | bytes
 
 
+# Every topic carries its workspace id as a Redis Cluster hash tag (the part in braces is
+# what a cluster hashes), so all of a workspace's topics share one slot and one master: a
+# message's publish to its workspace and conversation goes to one node in one round trip.
+# One naming for one Redis and a cluster alike.
 def workspace_topic(workspace_id: str) -> str:
     """Operators of a workspace: every message, conversation, receipt and presence frame."""
-    return f"ws:{workspace_id}"
+    return f"ws:{{{workspace_id}}}"
 
 
-def conversation_topic(conversation_id: str) -> str:
+def conversation_topic(workspace_id: str, conversation_id: str) -> str:
     """The visitor of one conversation: its messages and operators' typing."""
-    return f"conv:{conversation_id}"
+    return f"conv:{{{workspace_id}}}:{conversation_id}"
 
 
-def operator_topic(operator_id: str) -> str:
-    """One operator's sockets: frames for that operator only (an @mention in a note)."""
-    return f"op:{operator_id}"
+def operator_topic(workspace_id: str, operator_id: str) -> str:
+    """One operator's sockets in a workspace: frames for that operator only (an @mention)."""
+    return f"op:{{{workspace_id}}}:{operator_id}"
 
 
 @dataclass(slots=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
 from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
@@ -27,18 +26,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from hub.bus import BusUnavailable, OnMessage, OnReconnect
-from hub.model import utcnow
 from hub.redis_pipeline import Pipeliner
+from hub.redis_subscriptions import BACKOFF_CAP_S, BACKOFF_START_S, YIELD_EVERY, Subscriptions
 
 log = logging.getLogger(__name__)
-
-BACKOFF_START_S = 0.1
-BACKOFF_CAP_S = 5.0
-SUBSCRIBE_WAIT_S = 5.0
-# Replies already buffered are read without ever yielding to the event loop: after a stall
-# (a SIGSTOP, a slow turn) thousands could be handed to the sockets' queues in one turn,
-# before any writer runs. Yield every this many, so writers drain between them.
-YIELD_EVERY = 64
 
 
 class RedisBus:
@@ -54,7 +45,6 @@ class RedisBus:
         name: str = "inviaro-bus",
     ) -> None:
         self._on_message = on_message
-        self._on_reconnect = on_reconnect
         # Fail fast when Redis is away: one quick retry covers a pooled connection that a
         # Redis restart left stale; anything more would stall the accept path.
         self._client = Redis.from_url(
@@ -71,14 +61,11 @@ class RedisBus:
             socket_keepalive=True,
             client_name=name,  # CLIENT LIST shows which connection is the bus
         )
-        self._refs: dict[str, int] = {}
-        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._subs = Subscriptions("redis bus", on_reconnect)
         self._conn: AbstractConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._down = False  # the listener lost Redis and has not got it back yet
         self._publisher = Pipeliner(self._client, "cannot publish to Redis")
-        self.reconnects = 0
 
     async def start(self) -> None:
         if self._task is None:
@@ -92,9 +79,7 @@ class RedisBus:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for waiter in self._confirmed.values():
-            waiter.cancel()
-        self._confirmed.clear()
+        self._subs.close()
         await self._publisher.close()
         await self._client.aclose()
         await self._sub_pool.disconnect()
@@ -112,35 +97,16 @@ class RedisBus:
         await self._publisher.execute(*(("PUBLISH", topic, payload) for topic in topics))
 
     async def subscribe(self, topic: str) -> None:
-        count = self._refs.get(topic, 0)
-        self._refs[topic] = count + 1
-        waiter = self._confirmed.get(topic)
-        if count == 0:
-            waiter = asyncio.get_running_loop().create_future()
-            self._confirmed[topic] = waiter
+        if self._subs.add(topic):
             await self._send("SUBSCRIBE", topic)
-        if waiter is not None and not waiter.done() and not self._down:
-            # Wait for Redis to confirm, so a publish made after we return is not missed
-            # (also while the listener is still making its first connection: it subscribes
-            # every referenced topic once connected). While Redis is away nobody waits: the
-            # listener subscribes when it is back, and on_reconnect covers the gap.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_WAIT_S)
+        await self._subs.confirmed(topic)
 
     async def unsubscribe(self, topic: str) -> None:
-        count = self._refs.get(topic, 0)
-        if count > 1:
-            self._refs[topic] = count - 1
-            return
-        if count == 1:
-            del self._refs[topic]
-            waiter = self._confirmed.pop(topic, None)
-            if waiter is not None and not waiter.done():
-                waiter.cancel()
+        if self._subs.remove(topic):
             await self._send("UNSUBSCRIBE", topic)
 
     def topics(self) -> set[str]:
-        return set(self._refs)
+        return set(self._subs.refs)
 
     async def _send(self, *args: str) -> None:
         # Only ever write on a live subscriber connection: sending on a dead one would make
@@ -156,40 +122,30 @@ class RedisBus:
 
     async def _listen(self) -> None:
         delay = BACKOFF_START_S
-        outage_since: datetime | None = None
         while not self._closed:
             conn: AbstractConnection = self._sub_pool.make_connection()  # type: ignore[no-untyped-call]
             try:
                 await conn.connect()  # type: ignore[no-untyped-call]
                 self._conn = conn
-                self._down = False
-                topics = list(self._refs)
+                self._subs.connected()
+                topics = list(self._subs.refs)
                 pending = set(topics)
                 if topics:
                     await conn.send_command("SUBSCRIBE", *topics, check_health=False)
-                if not pending and outage_since is not None:
-                    self._reconnected(outage_since)
-                    outage_since = None
+                if not pending:
+                    self._subs.restored()
                 delay = BACKOFF_START_S
                 handled = 0
                 while True:
                     reply = await conn.read_response(push_request=True)
                     self._handle(reply, pending)
-                    if not pending and outage_since is not None:
-                        self._reconnected(outage_since)
-                        outage_since = None
+                    if not pending and self._subs.in_outage:
+                        self._subs.restored()
                     handled += 1
                     if handled % YIELD_EVERY == 0:
                         await asyncio.sleep(0)
             except (RedisError, OSError) as err:
-                self._down = True
-                for waiter in self._confirmed.values():  # nobody waits while Redis is away
-                    if not waiter.done():
-                        waiter.set_result(None)
-                if outage_since is None:  # said once per outage; each retry only at debug
-                    outage_since = utcnow()
-                    log.warning("redis bus: subscriber connection lost (%s); retrying", err)
-                log.debug("redis bus: not connected (%s); retrying in %.1fs", err, delay)
+                self._subs.lost(err, delay)
             finally:
                 self._conn = None
                 await conn.disconnect(nowait=True)
@@ -202,22 +158,11 @@ class RedisBus:
         kind = bytes(reply[0])
         topic = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
         if kind == b"message":
-            if topic in self._refs:
+            if topic in self._subs.refs:
                 try:
                     self._on_message(topic, bytes(reply[2]))
                 except Exception:
                     log.exception("redis bus: handler failed for topic %s", topic)
         elif kind == b"subscribe":
             pending.discard(topic)
-            waiter = self._confirmed.get(topic)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-    def _reconnected(self, since: datetime) -> None:
-        self.reconnects += 1
-        log.info("redis bus: subscriptions restored (%d topics)", len(self._refs))
-        if self._on_reconnect is not None:
-            try:
-                self._on_reconnect(since)
-            except Exception:
-                log.exception("redis bus: on_reconnect failed")
+            self._subs.confirm(topic)

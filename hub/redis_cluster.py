@@ -8,9 +8,9 @@ A cluster spreads keys over 16,384 slots by a hash of the key, or of the part be
 first ``{`` and ``}`` (the hash tag). A Lua script or a multi-key command must touch keys of
 one slot, so every layout that needs that puts one hash tag on all its keys:
 :data:`PRESENCE_PREFIX` for presence (its scripts read the process list beside a
-workspace's entries). The bus needs none: each topic is one shard channel, and
-``SPUBLISH``/``SSUBSCRIBE`` go to the node owning its slot; rate-limit scripts touch one
-key each.
+workspace's entries). Bus topics carry their workspace id as their hash tag
+(:func:`hub.fanout.workspace_topic` and its siblings), so a message's ``SPUBLISH`` to its
+workspace and its conversation goes to one node; rate-limit scripts touch one key each.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Each topic is one shard channel, owned by the master that owns its slot, so the cluster
 spreads the bus's traffic over its masters instead of broadcasting every message to every
-node (which plain ``PUBLISH`` does on a cluster). A process keeps one subscriber
-connection per master.
+node (which plain ``PUBLISH`` does on a cluster). A workspace's topics share its hash tag,
+hence one master: a message's publish is one round trip to one node. A process keeps one
+subscriber connection per master.
 
 The listener task owns those connections for one *generation*: learn the slot map, connect
 to every master, ``SSUBSCRIBE`` each referenced topic on the master owning it, then read.
@@ -13,9 +14,9 @@ every master: back off (0.1 s doubling to 5 s) and start over with a fresh slot 
 call ``on_reconnect`` once every topic is confirmed again, as :class:`hub.redis_bus.RedisBus`
 does. A doorbell lost meanwhile is healed by that call (the hub re-delivers from the
 database) and by the clients' resume. Publishing goes through the cluster client's
-pipeline (grouped by node, nodes in parallel) behind a :class:`hub.redis_pipeline.Pipeliner`;
-after an outage, and after a failed publish, it moves to a fresh client, whose first
-command reads the current slot map.
+pipeline behind a :class:`hub.redis_pipeline.Pipeliner`: a round carries the messages of
+many workspaces, grouped by node, nodes in parallel. After an outage, and after a failed
+publish, it moves to a fresh client, whose first command reads the current slot map.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
 from typing import Any
 
 from redis.asyncio import RedisCluster
@@ -33,14 +33,18 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
 from hub.bus import BusUnavailable, OnMessage, OnReconnect
-from hub.model import utcnow
-from hub.redis_bus import BACKOFF_CAP_S, BACKOFF_START_S, SUBSCRIBE_WAIT_S, YIELD_EVERY
 from hub.redis_cluster import cluster_client, parse_cluster_url
 from hub.redis_pipeline import Pipeliner
+from hub.redis_subscriptions import BACKOFF_CAP_S, BACKOFF_START_S, YIELD_EVERY, Subscriptions
 
-CLOSE_WAIT_S = 5.0  # how long close() waits for the subscriber to unwind
 log = logging.getLogger(__name__)
 
+# CANCEL_LOST: on Python 3.11, asyncio.wait_for returns its result instead of raising when
+# its task is cancelled just as the awaited call finishes (fixed in 3.12), and redis-py
+# wraps every write of a client with a socket timeout in it, as the slot map's client has.
+# A close() right after start() could so lose its cancellation while a generation began,
+# and the listener went on to read forever (a CI teardown hung for 300 s). So the listener
+# also looks at ``_closed`` before it reads, and before it backs off.
 
 PUBLISH_FAILED = "cannot publish to Redis"
 RENEW_AFTER_FAILURE_S = 1.0  # a failed publish renews the publishing client at most this often
@@ -63,7 +67,6 @@ class ClusterBus:
         name: str = "inviaro-bus",
     ) -> None:
         self._on_message = on_message
-        self._on_reconnect = on_reconnect
         self._cluster = parse_cluster_url(url)
         self._connect_timeout = connect_timeout
         self._name = name
@@ -71,17 +74,13 @@ class ClusterBus:
         self._publisher = Pipeliner(self._client, PUBLISH_FAILED)
         self._retiring: set[asyncio.Task[None]] = set()
         self._renewed_at = 0.0
-        self._refs: dict[str, int] = {}
-        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._subs = Subscriptions("redis cluster bus", on_reconnect)
         # This generation's view of the cluster: which master owns which slot.
         self._topology: RedisCluster | None = None
         self._conns: dict[str, AbstractConnection] = {}  # master name -> subscriber
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._down = False
-        self._outage_since: datetime | None = None  # when the current outage began
         self._leaving: dict[str, int] = {}  # our SUNSUBSCRIBEs not yet confirmed
-        self.reconnects = 0
 
     async def start(self) -> None:
         if self._task is None:
@@ -93,16 +92,9 @@ class ClusterBus:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            # A cancelled generation unwinds at once; one stuck in a read (seen once in CI,
-            # at close right after start) must not hold up shutdown: its sockets are shut.
-            done, _ = await asyncio.wait({task}, timeout=CLOSE_WAIT_S)
-            if not done:
-                log.warning("redis cluster bus: the subscriber did not stop; closing its sockets")
-                for conn in self._conns.values():
-                    await conn.disconnect(nowait=True)
-        for waiter in self._confirmed.values():
-            waiter.cancel()
-        self._confirmed.clear()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._subs.close()
         await self._publisher.close()
         await self._client.aclose()
         await asyncio.gather(*self._retiring, return_exceptions=True)
@@ -153,32 +145,16 @@ class ClusterBus:
         task.add_done_callback(self._retiring.discard)
 
     async def subscribe(self, topic: str) -> None:
-        count = self._refs.get(topic, 0)
-        self._refs[topic] = count + 1
-        waiter = self._confirmed.get(topic)
-        if count == 0:
-            waiter = asyncio.get_running_loop().create_future()
-            self._confirmed[topic] = waiter
+        if self._subs.add(topic):
             await self._send("SSUBSCRIBE", topic)
-        if waiter is not None and not waiter.done() and not self._down:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_WAIT_S)
+        await self._subs.confirmed(topic)
 
     async def unsubscribe(self, topic: str) -> None:
-        count = self._refs.get(topic, 0)
-        if count > 1:
-            self._refs[topic] = count - 1
-            return
-        if count == 1:
-            del self._refs[topic]
-            waiter = self._confirmed.pop(topic, None)
-            if waiter is not None and not waiter.done():
-                waiter.cancel()
-            if await self._send("SUNSUBSCRIBE", topic):
-                self._leaving[topic] = self._leaving.get(topic, 0) + 1
+        if self._subs.remove(topic) and await self._send("SUNSUBSCRIBE", topic):
+            self._leaving[topic] = self._leaving.get(topic, 0) + 1
 
     def topics(self) -> set[str]:
-        return set(self._refs)
+        return set(self._subs.refs)
 
     async def _send(self, command: str, topic: str) -> bool:
         """Whether ``command`` went out on the owner's live connection. A lost one is
@@ -198,19 +174,14 @@ class ClusterBus:
         while not self._closed:
             try:
                 pending = await self._begin_generation()
+                if self._closed:  # its cancellation was swallowed (see CANCEL_LOST)
+                    return
                 if not pending:
-                    self._reconnected()
+                    self._restored()
                 delay = BACKOFF_START_S
                 await self._read_all(pending)
             except (RedisError, RedisClusterException, GenerationOver, OSError) as err:
-                self._down = True
-                for waiter in self._confirmed.values():  # nobody waits while Redis is away
-                    if not waiter.done():
-                        waiter.set_result(None)
-                if self._outage_since is None:  # said once per outage
-                    self._outage_since = utcnow()
-                    log.warning("redis cluster bus: subscriptions lost (%s); retrying", err)
-                log.debug("redis cluster bus: not connected (%s); retrying in %.1fs", err, delay)
+                self._subs.lost(err, delay)
             finally:
                 conns, self._conns = self._conns, {}
                 self._leaving.clear()
@@ -220,6 +191,8 @@ class ClusterBus:
                 if topology is not None:
                     with contextlib.suppress(RedisError, OSError):
                         await topology.aclose()
+            if self._closed:
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_CAP_S)
 
@@ -254,8 +227,8 @@ class ClusterBus:
                 await conn.disconnect(nowait=True)
             raise
         self._conns = conns
-        self._down = False
-        topics = list(self._refs)
+        self._subs.connected()
+        topics = list(self._subs.refs)
         by_owner: dict[str, list[str]] = {}
         for topic in topics:
             by_owner.setdefault(self._owner(topic), []).append(topic)
@@ -299,8 +272,8 @@ class ClusterBus:
         while True:
             reply = await conn.read_response(push_request=True)
             self._handle(reply, pending)
-            if not pending and self._outage_since is not None:
-                self._reconnected()
+            if not pending and self._subs.in_outage:
+                self._restored()
             handled += 1
             if handled % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
@@ -311,16 +284,14 @@ class ClusterBus:
         kind = bytes(reply[0])
         topic = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
         if kind == b"smessage":
-            if topic in self._refs:
+            if topic in self._subs.refs:
                 try:
                     self._on_message(topic, bytes(reply[2]))
                 except Exception:
                     log.exception("redis cluster bus: handler failed for topic %s", topic)
         elif kind == b"ssubscribe":
             pending.discard(topic)
-            waiter = self._confirmed.get(topic)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            self._subs.confirm(topic)
         elif kind == b"sunsubscribe":
             leaving = self._leaving.pop(topic, 0)
             if leaving > 1:
@@ -328,16 +299,8 @@ class ClusterBus:
             elif not leaving:  # not ours: Redis dropped it, its slot moved to another master
                 raise GenerationOver(f"the slot of {topic} moved")
 
-    def _reconnected(self) -> None:
-        """Every topic is confirmed again: if after an outage, tell the caller."""
-        since, self._outage_since = self._outage_since, None
-        if since is None:
-            return
-        self.reconnects += 1
-        self._renew_publisher()
-        log.info("redis cluster bus: subscriptions restored (%d topics)", len(self._refs))
-        if self._on_reconnect is not None:
-            try:
-                self._on_reconnect(since)
-            except Exception:
-                log.exception("redis cluster bus: on_reconnect failed")
+    def _restored(self) -> None:
+        """Every topic is confirmed again: after an outage, publish through a fresh client
+        (the old one's slot map may still name a dead master)."""
+        if self._subs.restored():
+            self._renew_publisher()

@@ -75,9 +75,10 @@ AttachmentResolver = Callable[[str, str, tuple[str, ...], bool], Awaitable[tuple
 def topics_of(msg: Message) -> tuple[str, ...]:
     """Where a message frame goes: the workspace's operators, and the conversation's
     visitor unless it is a private note."""
+    workspace = workspace_topic(msg.workspace_id)
     if msg.private:
-        return (workspace_topic(msg.workspace_id),)
-    return workspace_topic(msg.workspace_id), conversation_topic(msg.conversation_id)
+        return (workspace,)
+    return workspace, conversation_topic(msg.workspace_id, msg.conversation_id)
 
 
 # Asked before an operator's socket message goes out: ``(conversation_id, confirmed)`` in,
@@ -233,7 +234,7 @@ class Hub:
         payload = _pack(frames.mention(msg))
         for operator_id in named:
             if operator_id != msg.author.id:
-                await self._publish(payload, operator_topic(operator_id))
+                await self._publish(payload, operator_topic(msg.workspace_id, operator_id))
 
     async def publish_message(self, msg: Message) -> None:
         """A stored message changed (its files copied into the hub): its frame again, to
@@ -246,7 +247,7 @@ class Hub:
         """Operators see everyone's typing; the visitor sees only operators'."""
         topics = [workspace_topic(workspace_id)]
         if author.kind != "contact":
-            topics.append(conversation_topic(conversation_id))
+            topics.append(conversation_topic(workspace_id, conversation_id))
         await self._publish(_pack(frames.typing(conversation_id, author, active)), *topics)
 
     async def publish_receipts(self, receipts: list[Receipt]) -> None:

@@ -107,10 +107,12 @@ class Session:
         self.conn.send_frame(frames.hello(self.conn.id, hub.heartbeat_s))
         hub.track_workspace(p.workspace_id)
         if isinstance(p, VisitorPrincipal):
-            await hub.registry.join(self.conn, conversation_topic(p.conversation_id))
+            await hub.registry.join(
+                self.conn, conversation_topic(p.workspace_id, p.conversation_id)
+            )
             return
         await hub.registry.join(self.conn, workspace_topic(p.workspace_id))
-        await hub.registry.join(self.conn, operator_topic(p.operator_id))
+        await hub.registry.join(self.conn, operator_topic(p.workspace_id, p.operator_id))
         try:
             changed = await hub.presence.online(p.workspace_id, p.operator_id, self.conn.id)
             if changed:  # this socket hears it too: it already joined the topic

@@ -223,7 +223,8 @@ async def test_server_closing_1012_reconnects_and_resumes(context: Any, site: Wi
     await expect(bubbles(page).filter(has_text="one")).to_have_attribute("data-state", "sent")
     conv = await site.conversation_id()
 
-    site.live.app.state.services.hub.registry.close_topic(conversation_topic(conv), 1012)  # type: ignore[attr-defined]
+    live_hub = site.live.app.state.services.hub  # type: ignore[attr-defined]
+    live_hub.registry.close_topic(conversation_topic(site.owner.workspace_id, conv), 1012)
     await site.reply(conv, "sent during the restart")
     await box(page).fill("two")
     await box(page).press("Enter")

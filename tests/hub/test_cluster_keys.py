@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from redis.asyncio import Redis, RedisCluster
+from redis.crc import key_slot
 
 from hub.fanout import conversation_topic, operator_topic, workspace_topic
 from hub.presence import _SEP, RedisPresence
@@ -67,13 +68,20 @@ async def test_only_a_cluster_url_makes_a_cluster_client() -> None:
     await cluster.aclose()
 
 
-def test_bus_topics_keep_their_single_redis_names_as_shard_channels() -> None:
-    # The cluster bus uses the hub's topic names unchanged: one topic, one shard channel,
-    # owned by its slot's master; topics spread over the masters by their ids.
-    topics = [workspace_topic(f"ws_{n}") for n in range(200)]
+def test_a_workspace_s_topics_all_hash_to_its_id_s_slot() -> None:
+    # The workspace id is each topic's hash tag: one slot, one master, for all of them.
+    workspace = "ws_01JF3Q8V6Z4K2M9T7R5B1C0D8E"
+    topics = [
+        workspace_topic(workspace),
+        conversation_topic(workspace, "conv_01JF3Q8V6Z4K2M9T7R5B1C0D8F"),
+        operator_topic(workspace, "op_01JF3Q8V6Z4K2M9T7R5B1C0D8G"),
+    ]
+    assert {slot(t) for t in topics} == {key_slot(workspace.encode())}
+
+
+def test_workspaces_spread_over_the_slot_space() -> None:
+    topics = [conversation_topic(f"ws_{n}", "c1") for n in range(200)]
     assert len({slot(t) * 3 // 16384 for t in topics}) == 3  # all three thirds are used
-    assert slot(conversation_topic("c1")) == slot("conv:c1")
-    assert slot(operator_topic("o1")) == slot("op:o1")
 
 
 async def test_every_presence_key_is_in_the_one_presence_slot() -> None:

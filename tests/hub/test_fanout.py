@@ -14,6 +14,7 @@ from hub.fanout import (
     Connection,
     Registry,
     conversation_topic,
+    operator_topic,
     workspace_topic,
 )
 from tests.hub.conftest import WAIT_S
@@ -74,9 +75,10 @@ def connect(registry: Registry, fmt: Format, sock: Socket) -> Connection:
     return registry.connect(fmt, sock.send, sock.close)
 
 
-def test_topic_names() -> None:
-    assert workspace_topic("w1") == "ws:w1"
-    assert conversation_topic("c1") == "conv:c1"
+def test_topic_names_carry_their_workspace_in_braces() -> None:
+    assert workspace_topic("w1") == "ws:{w1}"
+    assert conversation_topic("w1", "c1") == "conv:{w1}:c1"
+    assert operator_topic("w1", "o1") == "op:{w1}:o1"
 
 
 async def test_payload_is_encoded_once_per_format_and_shared() -> None:

@@ -4,15 +4,19 @@ subscriber connection and a killed master; and the redis-py internals it relies 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import Connection
 from redis.exceptions import MovedError
 
+from hub.fanout import conversation_topic, workspace_topic
 from hub.redis_cluster import cluster_client, parse_cluster_url, slot
 from hub.redis_cluster_bus import ClusterBus
 from tests.conftest import unavailable
@@ -78,6 +82,78 @@ async def test_a_killed_subscriber_connection_is_replaced_and_the_outage_reporte
     await bus.publish(b"after", *topics)
     await rec.until(lambda: len(rec.got) == len(topics))
     await bus.close()
+
+
+async def spublish_calls(node: ClusterNode) -> int:
+    """SPUBLISH commands the node has run since it started (INFO commandstats)."""
+    admin = redis.Redis(host=node.host, port=node.port)
+    try:
+        stats = await admin.info("commandstats")
+    finally:
+        await admin.aclose()
+    return int(stats.get("cmdstat_spublish", {}).get("calls", 0))
+
+
+async def test_a_message_s_topics_are_published_to_one_master_in_one_round_trip(
+    hub_cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus = ClusterBus(hub_cluster_url, Recorder().on_message)
+    client = cluster_client(parse_cluster_url(hub_cluster_url))
+    try:
+        await client.initialize()
+        masters = client.get_primaries()
+        workspace = f"ws_{uuid.uuid4().hex}"
+        owner = client.get_node_from_key(workspace)
+        assert owner is not None
+        conversation = f"conv_{uuid.uuid4().hex}"
+        while client.get_node_from_key(conversation) == owner:  # its own id: another master
+            conversation = f"conv_{uuid.uuid4().hex}"
+        topics = (workspace_topic(workspace), conversation_topic(workspace, conversation))
+        await bus.publish(b"warm", *topics)  # the bus's client learns the slot map
+        before = {m.name: await spublish_calls(m) for m in masters}
+        # Each round trip is one pipeline to one node (pinned by name: fails on a rename).
+        round_trips: list[str] = []
+        send = ClusterNode.execute_pipeline
+
+        async def counted(node: ClusterNode, commands: list[Any]) -> bool:
+            round_trips.append(node.name)
+            return await send(node, commands)
+
+        monkeypatch.setattr(ClusterNode, "execute_pipeline", counted)
+        await bus.publish(b"one message", *topics)
+        monkeypatch.undo()
+        after = {m.name: await spublish_calls(m) for m in masters}
+        assert {name: after[name] - before[name] for name in after} == {
+            m.name: 2 if m.name == owner.name else 0 for m in masters
+        }
+        assert round_trips == [owner.name]
+    finally:
+        await bus.close()
+        await client.aclose()
+
+
+async def test_close_ends_the_listener_even_when_its_cancellation_was_lost(
+    hub_cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.11's asyncio.wait_for, which redis-py's timed writes run in, can swallow a
+    # cancellation that comes as the write finishes (CANCEL_LOST in hub/redis_cluster_bus.py).
+    begin = ClusterBus._begin_generation
+    beginning = asyncio.Event()
+
+    async def losing_the_cancellation(self: ClusterBus) -> set[str]:
+        beginning.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        return await begin(self)
+
+    monkeypatch.setattr(ClusterBus, "_begin_generation", losing_the_cancellation)
+    bus = ClusterBus(hub_cluster_url, Recorder().on_message)
+    await bus.start()
+    listener = bus._task
+    assert listener is not None
+    await asyncio.wait_for(beginning.wait(), WAIT_S)
+    await asyncio.wait_for(bus.close(), WAIT_S)
+    assert listener.done()
 
 
 @pytest.fixture
