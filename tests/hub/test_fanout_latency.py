@@ -57,6 +57,6 @@ async def test_an_accepted_message_observes_its_publish_once_and_each_bus_hop_it
         MemoryBus,
         observe_stage=lambda stage, seconds: stages.append(stage),
     )
-    await hub.bus.subscribe(conversation_topic("c1"))  # the workspace's topic: nobody here
+    await hub.bus.subscribe(conversation_topic("w1", "c1"))  # the workspace's topic: nobody here
     await hub.accept(inbound(text="hi", conversation_id="c1"))
     assert sorted(stages) == ["bus", "publish"]
