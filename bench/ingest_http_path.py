@@ -31,8 +31,8 @@ from hub.ratelimit import MemoryLimiter
 from hub.store import WriteResult
 from web import config
 from web.app import create_app
-from web.auth.channels import sha256_hex
 from web.channel_cache import ChannelCache
+from web.crypto import sha256_hex
 
 WARM = 2000
 PATH = "/api/ingest/chn_bench"
@@ -50,7 +50,8 @@ def stubbed_app(token: str) -> Any:
     channel = SimpleNamespace(
         id="chn_bench", workspace_id="wsp_bench", kind="custom", ingest_token_hash=sha256_hex(token)
     )
-    accepted = WriteResult(SimpleNamespace(id="msg_x", conversation_id="cnv_x", seq=1), True)
+    stored: Any = SimpleNamespace(id="msg_x", conversation_id="cnv_x", seq=1)
+    accepted = WriteResult(stored, True)
 
     async def lookup(channel_id: str) -> Any:
         return channel
