@@ -3,8 +3,8 @@ Starlette's routing layers.
 
 Every such request used to pass the exception middleware, the router, the route and the
 endpoint wrapper (which catches exceptions a second time): five layers that only find the
-endpoint and turn its exceptions into answers, and under py-spy about a tenth of a busy
-hub's samples (bench/results/20261207-ingestcpu/README.md has what serving them here saved).
+endpoint and turn its exceptions into answers. Serving the door here saves about 6 µs of
+CPU a request (``bench/ingest_http_path.py``; bench/results/20261207-ingestcpu/README.md).
 This pure-ASGI middleware sits innermost, after the request timer, the security headers
 (CSRF included) and the NUL guard, so every answer still passes through those. A request
 whose path and method match one of its routes in full is handed to that route's endpoint
