@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import stages  # bench/stages.py, beside this script
 from table import LABELS, render  # bench/table.py, beside this script
 
 from web.loadtest import cpu_seconds
@@ -436,8 +437,18 @@ class Bench:
             f"cpu {s['cpu_seconds']} hubs {s['server']['cpu_seconds']}",
         )
 
+    def stage_breakdown(
+        self, target: str, name: str, run: int, before: Any, urls: list[str]
+    ) -> None:
+        """The hub's latency histograms over one scenario: p50/p99 per stage, in ms."""
+        found = stages.breakdown(before, stages.scrape(urls))
+        (self.out / f"{name}-{target}-{run}-stages.json").write_text(json.dumps(found, indent=2))
+        self.say(target, name, f"stages p50/p99 ms: {stages.render(found)}")
+
     def scenario_c(self, target: str, servers: Any, run: int, name: str = "C") -> None:
         p = self.plan[name]
+        urls = [url for url, _ in servers]
+        before = stages.scrape(urls) if target == "inviaro" else None
         s = self.loadtest(
             target,
             servers,
@@ -463,6 +474,8 @@ class Bench:
             f"generator errors {s['generator_errors']}, cpu {s['cpu_seconds']} hubs "
             f"{s['server']['cpu_seconds']}",
         )
+        if before is not None:
+            self.stage_breakdown(target, name, run, before, urls)
 
     def scenario_f(self, target: str, servers: Any, run: int) -> None:
         """Flat cost: scenario B's load on a small room, alone and then beside many idle
@@ -526,6 +539,8 @@ class Bench:
         ]
         for url, _ in servers:
             cmd += ["--url", url]
+        urls = [url for url, _ in servers]
+        before = stages.scrape(urls)
         pg = postgres_pids()
         pg_before = sum(cpu_seconds(x) for x in pg)
         hubs_before = sum(cpu_seconds(proc.pid) for _, proc in servers)
@@ -549,6 +564,7 @@ class Bench:
             f"{s['commit_p99_ms']} ms, accept p50/p99 {s['accept_p50_ms']}/{s['accept_p99_ms']} "
             f"ms, batch {s['mean_batch']}, cpu {s['cpu_seconds']}",
         )
+        self.stage_breakdown("inviaro", name, run, before, urls)
 
     def scenario_h(self, servers: Any, run: int) -> None:
         """C': one message per ingest request at a fixed rate, on ONE hub process."""

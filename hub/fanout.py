@@ -5,7 +5,9 @@ every socket on the topic gets the very same ``bytes``/``str`` object pushed ont
 bounded queue without awaiting. Once per turn of the event loop, one callback writes each
 socket's queue back to back through the injected ``send``, which usually completes at once;
 a socket that makes a send wait gets a writer task that finishes its queue and ends. So an
-idle socket holds no queue and no task.
+idle socket holds no queue and no task. With a framer (the web layer's WebSocket framing)
+that shared object is the payload's frame, and a socket whose :class:`Wire` can take it now
+gets it written straight, with the frames queued behind it, in one write.
 
 Three ways in, for three kinds of frame:
 
@@ -28,7 +30,7 @@ import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
 
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 # tests/web/test_ws_send_by_hand.py; what it buys: docs/internals.md).
 Send = Callable[[str | bytes], Coroutine[Any, Any, None]]
 Close = Callable[[int], Awaitable[None]]
+# A payload to its complete wire frame (the web layer's WebSocket framing), injected so the
+# hub frames each payload once per format, not once per socket.
+Framer = Callable[[str | bytes], bytes]
 DEFAULT_QUEUE_BOUND = 256
 # Unsent bytes a socket may hold in its queue for longer than SLOW_GRACE_S before it is cut
 # off with 1013. The socket's writer waits while uvicorn's buffer is past its high-water
@@ -52,6 +57,30 @@ DEFAULT_QUEUE_BYTES = 1024 * 1024
 SLOW_GRACE_S = 3.0
 CLOSE_OVERLOADED = 1013
 CLOSE_RESTARTING = 1012
+# Pre-framed frames joined into one write, at most (past it, the next write asks the wire
+# again): a socket's transport may overshoot its high-water mark by this much, not by all
+# that a slow reader has queued, so what it has not taken still shows in the queue's bound.
+WRITE_RUN_BYTES = 16 * 1024
+
+
+class Wire(Protocol):
+    """A socket's transport, for frames already built: the fast path beside ``Send``."""
+
+    def can_write_frames(self) -> bool:
+        """True if :meth:`write_frames` would put the bytes on the wire now, after
+        everything sent before, exactly as ``Send`` would without waiting."""
+        ...
+
+    def write_frames(self, frames: bytes) -> None:
+        """Write complete frames; only right after :meth:`can_write_frames` said True."""
+        ...
+
+
+class Framed(bytes):
+    """A payload's complete frame, shared by every socket it goes to; ``payload`` is what
+    ``Send`` takes instead, for a socket without a :class:`Wire` (or not writable now)."""
+
+    payload: str | bytes
 
 
 def workspace_topic(workspace_id: str) -> str:
@@ -157,13 +186,16 @@ class Connection:
         "_send",
         "_slow",
         "_task",
+        "_wire",
         "close_code",
         "fmt",
         "id",
         "topics",
     )
 
-    def __init__(self, fmt: Format, send: Send, close: Close, outbox: _Outbox) -> None:
+    def __init__(
+        self, fmt: Format, send: Send, close: Close, outbox: _Outbox, wire: Wire | None = None
+    ) -> None:
         self.id = new_id("conn_")
         self.fmt: Format = fmt
         self.topics: tuple[str, ...] = ()  # almost always one: smaller than a set
@@ -177,6 +209,7 @@ class Connection:
         self._backlog: deque[str | bytes] | None = None  # re-delivery, pulled after _queue
         self._room: asyncio.Future[None] | None = None  # a paced pusher waiting for space
         self._task: asyncio.Task[None] | None = None  # the writer, or the closing task
+        self._wire = wire  # None: every frame through _send
 
     @property
     def closed(self) -> bool:
@@ -316,6 +349,33 @@ class Connection:
                 self._task.cancel()
         await self.wait_closed()
 
+    def _peek(self) -> str | bytes | None:
+        """What :meth:`_next` would return, left in place."""
+        if self._queue:
+            return self._queue[0]
+        return self._backlog[0] if self._backlog else None
+
+    def _write_framed(self, first: Framed) -> bool:
+        """Write ``first`` and the run of pre-framed frames behind it (up to
+        :data:`WRITE_RUN_BYTES`) in one write, straight to the wire. False, with nothing
+        written or taken, if the socket has no wire or its wire cannot take them now (then
+        ``first`` goes through ``_send``, which waits)."""
+        wire = self._wire
+        if wire is None or not wire.can_write_frames():
+            return False
+        frames: bytes = first
+        if type(self._peek()) is Framed:
+            run: list[str | bytes] = [first]
+            size = len(first)
+            while size < WRITE_RUN_BYTES and type(self._peek()) is Framed:
+                data = self._next()
+                assert data is not None
+                run.append(data)
+                size += len(data)
+            frames = b"".join(run)  # type: ignore[arg-type]  # all Framed, so all bytes
+        wire.write_frames(frames)
+        return True
+
     def _next(self) -> str | bytes | None:
         """The next thing to write: live frames first, then re-delivery. Wakes a waiter
         once the queue is under half its bound (and the backlog too)."""
@@ -349,6 +409,10 @@ class Connection:
             if data is None:
                 break
             try:
+                if type(data) is Framed:
+                    if self._write_framed(data):
+                        continue
+                    data = data.payload
                 coro = self._send(data)
                 waiting = coro.send(None)
             except StopIteration:
@@ -371,6 +435,10 @@ class Connection:
                 data = self._next()
                 if data is None:
                     break
+                if type(data) is Framed:
+                    if self._write_framed(data):
+                        continue
+                    data = data.payload
                 await self._send(data)
         except Exception as err:
             self._broken(err)
@@ -395,17 +463,22 @@ class Registry:
         queue_bound: int = DEFAULT_QUEUE_BOUND,
         queue_bytes: int = DEFAULT_QUEUE_BYTES,
         observe_fanout: Callable[[float], None] | None = None,
+        framer: Framer | None = None,
     ) -> None:
         self.bus = bus
+        self._framer = framer  # None: sockets get payloads, never frames
         self.counters = Counters()
         # Seconds from a publish to its frames written here (metrics, by the web layer).
         self._outbox = _Outbox(self.counters, queue_bound, queue_bytes, observe_fanout)
         self._topics: dict[str, set[Connection]] = {}
         self._conns: set[Connection] = set()
 
-    def connect(self, fmt: Format, send: Send, close: Close) -> Connection:
-        """Register a new socket (call inside the endpoint, after the handshake)."""
-        conn = Connection(fmt, send, close, self._outbox)
+    def connect(
+        self, fmt: Format, send: Send, close: Close, wire: Wire | None = None
+    ) -> Connection:
+        """Register a new socket (call inside the endpoint, after the handshake); with a
+        ``wire``, what the registry framed goes straight to it whenever it can take it."""
+        conn = Connection(fmt, send, close, self._outbox, wire)
         self._conns.add(conn)
         self.counters.sockets_open += 1
         return conn
@@ -478,19 +551,30 @@ class Registry:
         members = self._topics.get(topic)
         if not members:
             return
-        as_json: str | None = None
+        as_msgpack: str | bytes | None = None
+        as_json: str | bytes | None = None
         for conn in members:
             if conn.fmt == "msgpack":
-                put(conn, payload)
+                if as_msgpack is None:
+                    as_msgpack = self._framed(payload)
+                put(conn, as_msgpack)
                 continue
             if as_json is None:
                 try:
-                    as_json = encode_json(msgpack.unpackb(payload, raw=False))
+                    as_json = self._framed(encode_json(msgpack.unpackb(payload, raw=False)))
                 except Exception:
                     log.exception("undecodable bus payload on %s", topic)
                     return
                 self.counters.encodes += 1
             put(conn, as_json)
+
+    def _framed(self, data: str | bytes) -> str | bytes:
+        """``data`` with its frame built once for every socket (if there is a framer)."""
+        if self._framer is None:
+            return data
+        framed = Framed(self._framer(data))
+        framed.payload = data
+        return framed
 
     def close_topic(self, topic: str, code: int) -> None:
         """Close every local socket on ``topic`` (erased conversation, revoked session)."""

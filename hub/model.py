@@ -82,6 +82,14 @@ class Attachment:
     media_id: str | None = None
     thumbnail_url: str | None = None
 
+    @property
+    def at_provider(self) -> bool:
+        """Whether only the provider holds the file (its media id, or an https URL that
+        expires): the hub has yet to copy it into its own media storage."""
+        return self.media_id is None and bool(
+            self.provider_media_id or (self.url or "").startswith("https://")
+        )
+
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
             "url": self.url,

@@ -23,6 +23,7 @@ from hub.bus import Bus, BusUnavailable, OnMessage, OnReconnect
 from hub.fanout import (
     CLOSE_OVERLOADED,
     Connection,
+    Framer,
     Registry,
     conversation_topic,
     operator_topic,
@@ -85,6 +86,9 @@ def topics_of(msg: Message) -> tuple[str, ...]:
 ObjectionCheck = Callable[[str, bool], Awaitable[str | None]]
 # A visitor about to write -> why they may not yet (no consent where it is asked), or None.
 ConsentCheck = Callable[[VisitorPrincipal], Awaitable[str | None]]
+# (stage, seconds) of one message's path the metrics break its latency into: "publish" (the
+# bus round trip after the commit), "bus" (from the publish to this subscriber, wall clocks).
+ObserveStage = Callable[[str, float], None]
 
 
 def _pack(frame: Frame) -> bytes:
@@ -123,6 +127,7 @@ class Hub:
         *,
         heartbeat_s: int = 25,
         observe_accept: Callable[[float], None] | None = None,
+        observe_stage: ObserveStage | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -132,6 +137,7 @@ class Hub:
         # Seconds from a message's arrival to durable and rung: what a sender waits for
         # its ack, the hub's own share of end-to-end latency (metrics, by the web layer).
         self._observe_accept = observe_accept
+        self._observe_stage = observe_stage
         self._workspaces: Counter[str] = Counter()  # local sessions per workspace
         # Set by the web layer (web.processing); None allows every operator message.
         self.objection_check: ObjectionCheck | None = None
@@ -161,6 +167,8 @@ class Hub:
         heartbeat_s: int = 25,
         observe_accept: Callable[[float], None] | None = None,
         observe_fanout: Callable[[float], None] | None = None,
+        observe_stage: ObserveStage | None = None,
+        framer: Framer | None = None,
     ) -> Hub:
         """Wire bus, registry and hub, whose callbacks point at each other."""
         hub: Hub | None = None
@@ -174,12 +182,20 @@ class Hub:
         def on_message(topic: str, payload: bytes) -> None:
             if registry is not None:
                 frame, published_at = unstamp(payload)
+                if published_at is not None and observe_stage is not None:
+                    observe_stage("bus", max(0.0, time.time() - published_at))
                 registry.deliver(topic, frame, published_at)
 
         bus = make_bus(on_message, on_reconnect)
-        registry = Registry(bus, queue_bound, observe_fanout=observe_fanout)
+        registry = Registry(bus, queue_bound, observe_fanout=observe_fanout, framer=framer)
         hub = cls(
-            store, bus, registry, presence, heartbeat_s=heartbeat_s, observe_accept=observe_accept
+            store,
+            bus,
+            registry,
+            presence,
+            heartbeat_s=heartbeat_s,
+            observe_accept=observe_accept,
+            observe_stage=observe_stage,
         )
         return hub
 
@@ -191,7 +207,10 @@ class Hub:
         # Republished even when an idempotency key matched: the first publish may have been
         # lost with its process, and clients merge by message id.
         payload = _pack(frames.message(msg))
+        published = time.perf_counter()
         await self._publish(payload, *topics_of(msg))
+        if self._observe_stage is not None:
+            self._observe_stage("publish", time.perf_counter() - published)
         if msg.private and result.created:
             await self._notify_mentions(msg)
         if result.conversation is not None:

@@ -6,7 +6,8 @@ has read the stored messages that share an idempotency key with an item, :func:`
 decides the rest: which items are copies of a stored message, which are copies of an
 earlier item of the same batch (twins: only the first is stored, the others get its
 result), the next gap-free ``seq`` of each new message in its conversation, and the rows
-to write (messages, outbox sends, the conversations' new counters).
+to write (messages, outbox sends, copies of channel media to make, the conversations' new
+counters).
 
 A new message starts with no delivery error and no attempts; the result of each carries
 what the stored row will give back (``private``, a flow's ``options``/``option`` from its
@@ -25,7 +26,8 @@ from hub.model import Inbound, Message, MessageStatus
 from hub.store import WriteResult
 from storage.serialize import option_of, options_of
 
-# Replies on these channels leave through the outbox and a provider's API.
+# Replies on these channels leave through the outbox and a provider's API; files on their
+# messages stay at the provider (whose links expire) until copied into the hub's storage.
 EXTERNAL_KINDS = frozenset({"whatsapp", "messenger", "instagram", "viber"})
 
 Key = tuple[str, ...]  # an idempotency key: ("id", …), ("client", …) or ("provider", …)
@@ -64,6 +66,7 @@ class Plan:
     results: dict[int, WriteResult] = field(default_factory=dict)  # item index -> result
     messages: list[dict[str, Any]] = field(default_factory=list)  # rows of ``messages``
     outbox: list[dict[str, Any]] = field(default_factory=list)  # rows of ``outbox``
+    media_fetches: list[dict[str, Any]] = field(default_factory=list)  # rows of ``media_fetches``
     counters: list[dict[str, Any]] = field(default_factory=list)  # per conversation touched
     reopened: set[str] = field(default_factory=set)  # resolved conversations an inbound opens
 
@@ -187,6 +190,21 @@ def _plan_conversation(
                     "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,
+                }
+            )
+        # Queued in the message's own transaction: an acknowledged file is copied even if
+        # the process dies right after the ack (web.media_inbound downloads it).
+        if (
+            item.attachments
+            and where.channel_kind in EXTERNAL_KINDS
+            and any(a.at_provider for a in item.attachments)
+        ):
+            out.media_fetches.append(
+                {
+                    "message_id": item.id,
+                    "workspace_id": item.workspace_id,
+                    "attempts": 0,
+                    "next_attempt_at": now,
                 }
             )
         message = Message(

@@ -22,8 +22,19 @@ from hub.store import Unavailable, WriteResult
 
 log = logging.getLogger("inviaro.writer")
 
-Observe = Callable[[int, float], None]  # (batch size, seconds the commit took)
 Commit = Callable[[list[Inbound]], Awaitable[list[WriteResult | Exception]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one group commit cost, for the metrics: where a message's wait for its ack goes."""
+
+    size: int
+    seconds: float  # the transaction, from its batch taken off the queue to its commit
+    waits: list[float]  # each message's time in the queue before its batch was taken
+
+
+Observe = Callable[[Committed], None]
 
 
 @dataclass
@@ -120,10 +131,9 @@ class GroupCommitQueue:
                 return
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        started = time.perf_counter()
+        started = time.monotonic()
         outcomes = await self._commit_batch([p.inbound for p in batch])
-        if self._observe is not None:
-            self._observe(len(batch), time.perf_counter() - started)
+        seconds = time.monotonic() - started
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.future.done():
                 continue
@@ -131,3 +141,5 @@ class GroupCommitQueue:
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)
+        if self._observe is not None:  # after the senders were told: nobody waits on it
+            self._observe(Committed(len(batch), seconds, [started - p.at for p in batch]))

@@ -834,9 +834,10 @@ class Media(Base):
 
 
 class MediaFetch(Base):
-    """An inbound message whose provider media could not be downloaded into media storage
-    yet (:mod:`web.media_inbound`): retried by the worker until it works or gives up; the
-    message keeps the provider's reference meanwhile."""
+    """A channel message whose provider media is not in media storage yet: written with the
+    message (so an acknowledged file is never forgotten), downloaded by the worker
+    (:mod:`web.media_inbound`) and retried until it works or gives up; the message keeps the
+    provider's reference meanwhile."""
 
     __tablename__ = "media_fetches"
     message_id: Mapped[str] = mapped_column(ID, primary_key=True)

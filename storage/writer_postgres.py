@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import TypeEngine
 
 from storage.batch_plan import Plan
-from storage.writer_sql import T_CONTACT, T_CONV, T_MSG, T_OUTBOX, NewSender, WriterSql
+from storage.writer_sql import T_CONTACT, T_CONV, T_FETCH, T_MSG, T_OUTBOX, NewSender, WriterSql
 
 STATEMENT_S = 10.0  # longest a writer statement may run
 IDLE_IN_TRANSACTION_S = 10.0  # a writer frozen mid-transaction loses its locks after this
@@ -245,6 +245,8 @@ class PostgresWriterSql(WriterSql):
             await conn.execute(self._insert_and_count, _as_arrays(plan, now))
         if plan.outbox:
             await conn.execute(T_OUTBOX.insert(), plan.outbox)
+        if plan.media_fetches:
+            await conn.execute(T_FETCH.insert(), plan.media_fetches)
 
     async def add_senders(
         self, conn: AsyncConnection, senders: list[NewSender], now: datetime

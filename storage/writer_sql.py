@@ -29,6 +29,7 @@ T_CONTACT = m.table_of(m.Contact)
 T_IDENT = m.table_of(m.ContactIdentity)
 T_CHANNEL = m.table_of(m.Channel)
 T_OUTBOX = m.table_of(m.OutboxItem)
+T_FETCH = m.table_of(m.MediaFetch)
 T_ERASED = m.table_of(m.ErasedProviderMessage)
 
 
@@ -163,7 +164,8 @@ class WriterSql(ABC):
 
     @abstractmethod
     async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
-        """Insert the plan's messages and outbox rows and set its conversations' counters."""
+        """Insert the plan's messages, outbox and media fetch rows and set its conversations'
+        counters."""
 
     async def add_senders(
         self, conn: AsyncConnection, senders: list[NewSender], now: datetime

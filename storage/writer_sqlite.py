@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Executable, Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.batch_plan import Plan
-from storage.writer_sql import T_CONV, T_MSG, T_OUTBOX, WriterSql
+from storage.writer_sql import T_CONV, T_FETCH, T_MSG, T_OUTBOX, WriterSql
 
 
 class SqliteWriterSql(WriterSql):
@@ -84,3 +84,5 @@ class SqliteWriterSql(WriterSql):
             await conn.execute(self._update_conversations, plan.counters)
         if plan.outbox:
             await conn.execute(T_OUTBOX.insert(), plan.outbox)
+        if plan.media_fetches:
+            await conn.execute(T_FETCH.insert(), plan.media_fetches)

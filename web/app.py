@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp
 
 from web import config, failures
 from web.direct_doors import DirectDoors
@@ -20,8 +22,18 @@ from web.request_timer import RequestTimer
 from web.routes import all_routes, per_message_routes
 from web.services import Services
 from web.worker import start_in_process
+from web.ws_door import SocketDoor, socket_handlers
 
 log = logging.getLogger("inviaro")
+
+
+class _App(Starlette):
+    """Starlette with its WebSocket routes served around the middleware (web.ws_door)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        sockets = [r for r in self.routes if isinstance(r, WebSocketRoute)]
+        handlers = socket_handlers(self.exception_handlers)
+        return SocketDoor(super().build_middleware_stack(), sockets, handlers)
 
 
 def create_app(settings: config.Settings | None = None) -> Starlette:
@@ -50,7 +62,7 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
         HTTPException: http_error_handler,
         **failures.handlers(),
     }
-    app = Starlette(
+    app = _App(
         routes=all_routes(),
         middleware=[
             Middleware(RequestTimer),

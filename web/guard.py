@@ -17,9 +17,7 @@ class RejectNul:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and (
-            "\x00" in scope["path"] or _has_nul(scope.get("query_string", b""))
-        ):
+        if scope["type"] in ("http", "websocket") and carries_nul(scope):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
@@ -31,5 +29,7 @@ class RejectNul:
         await self.app(scope, receive, send)
 
 
-def _has_nul(query: bytes) -> bool:
-    return b"%00" in query or b"\x00" in query
+def carries_nul(scope: Scope) -> bool:
+    """Whether the path or the query string holds a NUL (also checked by web.ws_door)."""
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query

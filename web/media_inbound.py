@@ -1,22 +1,21 @@
 """Inbound channel media into the hub's own media storage, at once.
 
 Provider media does not last: Messenger, Instagram and Viber URLs expire, and WhatsApp
-keeps a media id for weeks only. So when a channel message with media is accepted (the
-hub's ``on_accepted``, after the webhook was answered: the ack never waits for a
-download), a task queues it in ``media_fetches``, and whoever runs the worker downloads
-each file (WhatsApp: its media id through the channel's token; the others: the URL),
-types it by its bytes like an upload, stores it, and rewrites the message's attachments to
-the hub's links (keeping the provider's media id). The embedded default runs the worker
-in-process and downloads at once; separate worker processes take the queue within their
-next poll.
+keeps a media id for weeks only. So the writer queues a channel message's media in
+``media_fetches`` in the message's own transaction (:mod:`storage.batch_plan`): once the
+webhook is answered, a crash cannot lose the copy. Whoever runs the worker downloads each
+file (WhatsApp: its media id through the channel's token; the others: the URL), types it
+by its bytes like an upload, stores it, and rewrites the message's attachments to the
+hub's links (keeping the provider's media id). The ack never waits for a download: the
+embedded default runs the worker in-process and starts the download as soon as the message
+is accepted; separate worker processes take the queue within their next poll.
 
 A download that fails for a reason that may pass (timeouts, 429, 5xx) leaves the message
 with the provider's reference and its queue row, tried again with a growing delay,
 :data:`MAX_ATTEMPTS` times; a file the provider no longer has, one over the size limit,
 of a type the hub refuses, or past the workspace's storage quota (``INVIARO_MEDIA_QUOTA_BYTES``,
-a warning in the log) keeps the provider's reference for good. (A process killed between
-the ack and the queueing loses only the copy, never the message.) A copy is published again
-as the message's frame, so open inboxes swap the provider's link for it.
+a warning in the log) keeps the provider's reference for good. A copy is published again as
+the message's frame, so open inboxes swap the provider's link for it.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from sqlalchemy import delete, select, update
 
 from adapters.base import ConfigError, ProviderError
 from adapters.meta import WhatsAppAdapter
-from hub.model import Attachment, Message, as_utc, utcnow
+from hub.model import Attachment, as_utc, utcnow
 from hub.store import WriteResult
 from storage import media
 from storage import models as m
@@ -72,40 +71,26 @@ class _OverQuota(_Refused):
 
 
 def install(services: Services) -> None:
-    """Download the media of every channel message the hub accepts."""
+    """With the worker in this process, download an accepted message's media at once
+    instead of at the worker's next poll (the writer queued it with the message)."""
+    if not services.settings.run_worker:
+        return
 
     def accepted(result: WriteResult) -> None:
-        if result.created and any(_from_provider(a) for a in result.message.attachments):
-            task = asyncio.ensure_future(_queue(services, result.message))
+        if result.created and any(a.at_provider for a in result.message.attachments):
+            task = asyncio.ensure_future(_fetch_now(services, result.message.id))
             _tasks.add(task)
             task.add_done_callback(_tasks.discard)
 
     services.hub.on_accepted.append(accepted)
 
 
-async def _queue(services: Services, message: Message) -> None:
-    """Queue the message's media; with the worker in this process, download it now."""
+async def _fetch_now(services: Services, message_id: str) -> None:
+    """Download a just-queued message's media unless a worker took it; never raises."""
     try:
-        async with services.engine.begin() as conn:
-            await conn.execute(
-                T_FETCH.insert().values(
-                    message_id=message.id,
-                    workspace_id=message.workspace_id,
-                    attempts=0,
-                    next_attempt_at=utcnow(),
-                )
-            )
+        await _claim_and_fetch(services, message_id, utcnow(), services.http)
     except Exception:
-        log.exception("media of message %s could not be queued", message.id)
-        return
-    if services.settings.run_worker:
-        await _claim_and_fetch(services, message.id, utcnow(), services.http)
-
-
-def _from_provider(attachment: Attachment) -> bool:
-    return attachment.media_id is None and bool(
-        attachment.provider_media_id or (attachment.url or "").startswith("https://")
-    )
+        log.exception("media of message %s: the download could not start", message_id)
 
 
 async def fetch(
@@ -129,7 +114,7 @@ async def _fetch(services: Services, message_id: str, client: httpx.AsyncClient)
     kept: list[Attachment] = []
     retry: str | None = None
     for attachment in (Attachment.from_record(a) for a in row.attachments or ()):
-        if not _from_provider(attachment):
+        if not attachment.at_provider:
             kept.append(attachment)
             continue
         try:

@@ -66,6 +66,16 @@ WRITER_COMMIT_SECONDS = Histogram(
     "Latency of one group commit",
     buckets=LATENCY_BUCKETS,
 )
+STAGE_SECONDS = Histogram(
+    "inviaro_stage_seconds",
+    "One message's time in a stage of its path, once per message (bus: once per delivery "
+    "topic): queue (waiting for the writer to take its batch), publish (the bus round trip "
+    "after the commit), bus (from that publish to the subscriber's receipt, wall clocks). "
+    "With inviaro_writer_commit_seconds (the transaction) they add up to most of "
+    "inviaro_accept_seconds and inviaro_fanout_seconds",
+    ["stage"],
+    buckets=LATENCY_BUCKETS,
+)
 WEBHOOKS = Counter("inviaro_webhooks", "Channel webhook requests", ["provider", "result"])
 FLOW_RUNS = Counter(
     "inviaro_flow_runs",

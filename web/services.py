@@ -31,6 +31,7 @@ from hub.service import Hub
 from hub.session import ReplyCheck
 from storage import faults, migrate
 from storage.db import make_engine, sessionmaker
+from storage.group_commit import Committed
 from storage.models import Channel
 from storage.store import SqlStore
 from web import (
@@ -50,6 +51,7 @@ from web.auth.channels import load_channel
 from web.channel_cache import ChannelCache
 from web.config import Settings
 from web.sweep import sweep
+from web.ws_frames import server_frame
 
 log = logging.getLogger("inviaro.services")
 PRESENCE_HEARTBEATS = 3
@@ -124,6 +126,8 @@ class Services:
             heartbeat_s=int(settings.heartbeat_s),
             observe_accept=metrics.ACCEPT_SECONDS.observe,
             observe_fanout=metrics.FANOUT_SECONDS.observe,
+            observe_stage=_observe_stage,
+            framer=server_frame,
         )
         await hub.bus.start()
         await hub.bus.subscribe(gone.CONTROL_TOPIC)
@@ -233,6 +237,18 @@ def _outside_client(settings: Settings) -> httpx.AsyncClient:
     return provider_origins.client(origins, httpx.Timeout(10.0, connect=5.0))
 
 
-def _observe_commit(batch: int, seconds: float) -> None:
-    metrics.WRITER_BATCH.observe(batch)
-    metrics.WRITER_COMMIT_SECONDS.observe(seconds)
+_QUEUE_SECONDS = metrics.STAGE_SECONDS.labels("queue")
+
+
+def _observe_commit(committed: Committed) -> None:
+    metrics.WRITER_BATCH.observe(committed.size)
+    metrics.WRITER_COMMIT_SECONDS.observe(committed.seconds)
+    for wait in committed.waits:
+        _QUEUE_SECONDS.observe(wait)
+
+
+_STAGES = {stage: metrics.STAGE_SECONDS.labels(stage) for stage in ("publish", "bus")}
+
+
+def _observe_stage(stage: str, seconds: float) -> None:
+    _STAGES[stage].observe(seconds)

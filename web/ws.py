@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from hub.codec import negotiate, subprotocol_for
+from hub.fanout import Wire
 from hub.gone import Kind, Ref
 from hub.ratelimit import TokenBucket
 from hub.service import OperatorPrincipal, Principal, VisitorPrincipal
@@ -31,6 +32,7 @@ from web.auth.context import authenticate
 from web.errors import ApiError
 from web.failures import ACCEPTED
 from web.gone import is_ping
+from web.ws_protocol import WIRE
 
 if TYPE_CHECKING:
     from web.services import Services
@@ -58,6 +60,14 @@ class _Out:
 
     async def close(self, code: int) -> None:
         await self._send({"type": "websocket.close", "code": code})
+
+
+def _wire(scope: Scope) -> Wire | None:
+    """The server's fast path for pre-framed fan-out, if it offers one (our uvicorn protocol
+    does; the TestClient and other servers do not, and every frame goes through ``send``)."""
+    extensions = scope.get("extensions") or {}
+    wire: Wire | None = extensions.get(WIRE)
+    return wire
 
 
 def _rate(services: Services, principal: Principal) -> TokenBucket:
@@ -96,10 +106,12 @@ async def _serve(scope: Scope, receive: Receive, send: Send, handshake: Handshak
         return  # refused and closed: uvicorn answered HTTP 403
     principal, credential, reply_check = accepted
     del accepted  # this frame lives as long as the socket: keep no more than it needs
+    # So does the scope (the server keeps it too): its handshake headers are of no more use.
+    scope["headers"] = []
     services = scope["app"].state.services
     fmt = negotiate(scope.get("subprotocols") or [])
     out = _Out(send)
-    conn = services.hub.registry.connect(fmt, out.send, out.close)
+    conn = services.hub.registry.connect(fmt, out.send, out.close, _wire(scope))
     session = Session(
         services.hub,
         principal,

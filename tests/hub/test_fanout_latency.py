@@ -1,5 +1,6 @@
 """Fan-out latency: a publish is stamped with its time, and each process observes, once
-per delivery, how long it took from the publish to its frames written to the sockets."""
+per delivery, how long it took from the publish to its frames written to the sockets (and,
+as a stage of that, to the bus's hand-over); the publish's own round trip is observed too."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import time
 import msgpack
 
 from hub.bus import MemoryBus
-from hub.fanout import Registry
-from hub.service import stamp, unstamp
+from hub.fanout import Registry, conversation_topic
+from hub.presence import MemoryPresence
+from hub.service import Hub, stamp, unstamp
 from tests.hub.test_fanout import Socket
+from tests.hub.test_service import MemoryStore, inbound
 
 
 def test_a_stamped_payload_gives_back_the_frame_and_its_time() -> None:
@@ -44,3 +47,16 @@ async def test_a_delivery_nobody_here_listens_to_is_not_observed() -> None:
     registry.deliver("ws:w", msgpack.packb({"type": "pong"}))  # unstamped: not timed
     await sock.until(1)
     assert observed == []
+
+
+async def test_an_accepted_message_observes_its_publish_once_and_each_bus_hop_it_took() -> None:
+    stages: list[str] = []
+    hub = Hub.create(
+        MemoryStore({"c1": "w1"}),
+        MemoryPresence(ttl_s=75),
+        MemoryBus,
+        observe_stage=lambda stage, seconds: stages.append(stage),
+    )
+    await hub.bus.subscribe(conversation_topic("c1"))  # the workspace's topic: nobody here
+    await hub.accept(inbound(text="hi", conversation_id="c1"))
+    assert sorted(stages) == ["bus", "publish"]

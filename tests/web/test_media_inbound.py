@@ -35,7 +35,7 @@ from tests.web.test_webhooks import (
     viber_headers,
     wa_message,
 )
-from web import media_inbound
+from web import media_inbound, worker
 
 
 def jpeg() -> bytes:
@@ -74,14 +74,10 @@ async def queued(hub: Hub, message_id: str) -> m.MediaFetch | None:
 
 
 async def the_message(hub: Hub, channel: str) -> m.Message:
-    """The channel's one message, once its media is queued (a task does it after the ack;
-    the bound only guards against a hang)."""
+    """The channel's one message, its media queued by the time the webhook was answered."""
     [message] = await hub.messages(channel)
-    for _ in range(200):
-        if await queued(hub, message.id) is not None:
-            return message
-        await asyncio.sleep(0.05)
-    raise AssertionError("the message's media was never queued")
+    assert await queued(hub, message.id) is not None
+    return message
 
 
 async def a_messenger_image(hub: Hub) -> m.Message:
@@ -235,3 +231,29 @@ async def test_a_copy_past_the_workspace_quota_keeps_the_providers_reference(
     assert await queued(hub, message.id) is None  # not tried again: the quota will not pass
     [warning] = [r for r in caplog.records if "quota" in r.getMessage()]
     assert warning.levelno == logging.WARNING and message.id in warning.getMessage()
+
+
+async def test_the_in_process_worker_copies_a_file_as_soon_as_its_message_is_accepted(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded default: the copy starts after the commit, not at the worker's next poll
+    (made an hour here, so no poll can do it)."""
+    monkeypatch.setattr(worker, "IDLE_POLL_S", 3600.0)
+    url = "https://scontent.xx.fbcdn.net/v/t1.15752-9/abc.jpg"
+    async with (
+        hub_server(db_url, run_worker=True) as hub,
+        hub.mock(serving(url, httpx.Response(200, content=JPEG))),
+    ):
+        channel = await hub.channel("messenger")
+        data = payload("messenger_attachment.json")
+        data["entry"][0]["messaging"][0]["message"]["mid"] = unique("mid.")
+        assert (await post_meta(hub, channel, data)).status_code == 200
+        [message] = await hub.messages(channel)
+        for _ in range(200):  # the bound only guards against a hang
+            [attachment] = (await hub.message(message.id)).attachments
+            if "media_id" in attachment:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the file was never copied")
+    assert attachment["url"] == f"/api/files/{attachment['media_id']}"

@@ -52,6 +52,29 @@ async def test_each_accepted_message_is_timed_in_the_accept_histogram(
     assert await accepted() == before + 1
 
 
+async def test_each_accepted_message_is_timed_in_the_queue_and_publish_stages(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await signup(client)
+    feed = (await owner.post("/api/channels", {"kind": "custom", "name": "Feed"})).json()
+
+    async def timed() -> list[float]:
+        text = (await client.get("/metrics")).text
+        return [
+            float(re.search(rf'^inviaro_stage_seconds_count{{stage="{s}"}} (\S+)$', text, re.M)[1])  # type: ignore[index]
+            for s in ("queue", "publish")
+        ]
+
+    before = await timed()
+    response = await client.post(
+        f"/api/ingest/{feed['id']}",
+        json={"messages": [{"external_id": "e1", "contact": {"external_id": "c1"}, "text": "hi"}]},
+        headers={"Authorization": f"Bearer {feed['ingest_token']}"},
+    )
+    assert response.status_code == 202, response.text
+    assert await timed() == [n + 1 for n in before]
+
+
 async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/no/such/thing")
     assert response.status_code == 404

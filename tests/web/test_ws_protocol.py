@@ -11,9 +11,13 @@ import re
 import socket
 import textwrap
 
+import pytest
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.datastructures import Headers
+from websockets.http11 import Request
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
@@ -22,6 +26,12 @@ from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
 # WebSocketProtocol replaces whole (to answer invalid UTF-8 without a traceback): if
 # uvicorn changes it, read the new one and carry the change over, then update the hash.
 UPSTREAM_RECEIVE_SHA256 = "a2b10de91477dc1d4d0e7c9065b85388a5b2a6ebeb84d6ec1591e112ca0bfbb9"
+# uvicorn 0.55's WebSocketsSansIOProtocol.send, against which WebSocketProtocol's pre-framed
+# fast path (can_write_frames, write_frames) was checked: it writes a frame at once exactly
+# when can_write_frames says so. If uvicorn changes it, check that again, then the hash.
+UPSTREAM_SEND_SHA256 = "3b8afeb81b9b9ae8bb72df7cea930130317636d1de3f86b7c4d3113c64f749d5"
+# Its schedule_ping too, which WebSocketProtocol replaces to file the ping in _Pings.
+UPSTREAM_SCHEDULE_PING_SHA256 = "002da2050fd252243efd25303d85b1e6ec1c0d0d4e7f049fe3299608e05ab38e"
 
 
 async def _app(scope: object, receive: object, send: object) -> None:
@@ -37,13 +47,19 @@ def _protocol() -> WebSocketProtocol:
 def test_the_uvicorn_methods_replaced_or_extended_are_still_there() -> None:
     for name in (
         "connection_made",
+        "connection_lost",
+        "handle_connect",
         "start_keepalive",
         "send_receive_event_to_app",
         "handle_parser_exception",
+        "schedule_ping",
+        "send_keepalive_ping",
     ):
         assert callable(getattr(WebSocketsSansIOProtocol, name, None)), name
     source = inspect.getsource(WebSocketsSansIOProtocol.send_receive_event_to_app)
     assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_RECEIVE_SHA256
+    source = inspect.getsource(WebSocketsSansIOProtocol.schedule_ping)
+    assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_SCHEDULE_PING_SHA256
 
 
 async def test_the_uvicorn_attributes_used_are_still_set() -> None:
@@ -64,6 +80,22 @@ async def test_the_uvicorn_attributes_used_are_still_set() -> None:
     # uvicorn calls only these on its receive queue and writable flag.
     assert isinstance(protocol.queue, _Inbox) and isinstance(protocol.writable, _Flag)
     assert protocol.writable.is_set()
+
+
+def test_uvicorn_send_is_the_one_the_preframed_fast_path_was_checked_against() -> None:
+    source = inspect.getsource(WebSocketsSansIOProtocol.send)
+    assert hashlib.sha256(source.encode()).hexdigest() == UPSTREAM_SEND_SHA256
+
+
+async def test_what_the_preframed_fast_path_reads_is_still_there() -> None:
+    protocol = _protocol()
+    for name in ("writable", "close_sent", "disconnected", "transport"):
+        assert hasattr(protocol, name), name
+    # websockets' state gates every send (OPEN only), its pending output is a list that
+    # uvicorn empties after each call, and its negotiated extensions are a list too.
+    conn = protocol.conn
+    assert conn.state is State.CONNECTING and conn.writes == [] and conn.extensions == []
+    assert not protocol.can_write_frames()  # no handshake yet
 
 
 async def test_the_websockets_internals_used_are_still_there() -> None:
@@ -139,3 +171,100 @@ def test_uvicorn_reads_the_handshake_response_only_before_start_keepalive() -> N
     send = methods["send"]
     assert send.count("self.start_keepalive()") == 1
     assert send.rindex("self.response") < send.index("self.start_keepalive()")
+
+
+def test_every_attribute_uvicorn_sets_has_a_slot() -> None:
+    # One left out would bring back the per-socket instance dict the slots save.
+    source = "\n".join(_methods().values())
+    assigned = set(re.findall(r"self\.(\w+)(?:: [^=\n]+)? = ", source))
+    assert assigned <= set(WebSocketProtocol.__slots__), assigned - set(WebSocketProtocol.__slots__)
+
+
+async def test_a_protocol_has_no_instance_dict() -> None:
+    assert vars(_protocol()) == {}
+
+
+def test_uvicorn_reads_the_handshake_request_only_in_handle_connect() -> None:
+    # WebSocketProtocol.start_keepalive empties the request's headers; nothing may read them after.
+    users = sorted(name for name, text in _methods().items() if "self.request" in text)
+    assert users == ["handle_connect"]
+
+
+async def test_the_handshake_request_headers_are_let_go_once_answered() -> None:
+    protocol = _protocol()
+    protocol.request = Request("/ws/operator", Headers({"Host": "example.com"}))
+    protocol.ping_interval = None  # no keepalive timer for this test
+    protocol.start_keepalive()
+    assert not protocol.request.headers
+
+
+async def test_sockets_of_one_listener_share_the_address_tuple_and_client_host() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    transports = []
+    peers = []
+    try:
+        protocols = [_protocol(), _protocol()]
+        for protocol in protocols:
+            peer = socket.create_connection(("127.0.0.1", port))
+            accepted, _ = listener.accept()
+            peers += [peer, accepted]
+            transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
+                lambda p=protocol: p, accepted
+            )
+            transports.append(transport)
+        first, second = protocols
+        assert first.server is second.server
+        assert first.client is not None and second.client is not None
+        assert first.client[0] is second.client[0]
+    finally:
+        for transport in transports:
+            transport.abort()
+        for peer in peers:
+            peer.close()
+        listener.close()
+
+
+def test_uvicorn_awaits_every_get_from_its_receive_queue() -> None:
+    # _Inbox.get hands back a future, which is only of use awaited.
+    source = "\n".join(_methods().values())
+    assert source.count("self.queue.get()") == source.count("await self.queue.get()") >= 1
+
+
+async def test_an_item_put_before_a_get_is_got_at_once() -> None:
+    inbox = _Inbox()
+    inbox.put_nowait("a")
+    inbox.put_nowait("b")
+    assert [await inbox.get(), await inbox.get()] == ["a", "b"]
+    assert inbox.empty()
+
+
+async def test_a_waiting_get_gets_the_next_item_put() -> None:
+    inbox = _Inbox()
+    got = inbox.get()
+    inbox.put_nowait("a")
+    assert await got == "a"
+    assert inbox.empty()
+
+
+async def test_a_cancelled_get_leaves_the_next_item_to_the_next_get() -> None:
+    inbox = _Inbox()
+    inbox.get().cancel()
+    inbox.put_nowait("a")
+    assert await inbox.get() == "a"
+
+
+async def test_a_second_get_while_one_waits_is_refused() -> None:
+    inbox = _Inbox()
+    inbox.get()
+    with pytest.raises(RuntimeError, match="still waiting"):
+        inbox.get()
+
+
+def test_uvicorn_only_cancels_a_ping_timer_and_sets_one_only_in_schedule_ping() -> None:
+    # A _Ping stands in for the loop timer uvicorn would keep in ping_timer: it has cancel.
+    methods = _methods()
+    source = "\n".join(methods.values())
+    assert set(re.findall(r"self\.ping_timer\.(\w+)", source)) == {"cancel"}
+    setters = sorted(n for n, t in methods.items() if re.search(r"self\.ping_timer = (?!None)", t))
+    assert setters == ["schedule_ping"]

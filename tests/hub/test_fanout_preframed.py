@@ -1,0 +1,169 @@
+"""With a framer, fan-out frames each payload once per format; a socket whose wire can take
+frames now gets them straight, a run of them in one write; any other goes through ``send``,
+and the order of everything a socket is sent holds across both ways."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgpack
+
+from hub.bus import MemoryBus
+from hub.codec import encode_json
+from hub.fanout import WRITE_RUN_BYTES, Connection, Registry
+from tests.hub.test_fanout import Socket
+
+TOPIC = "ws:w"
+
+
+def tagged(data: str | bytes) -> bytes:
+    """A stand-in framer whose frames are easy to read back."""
+    return b"F:" + (data.encode() if isinstance(data, str) else data)
+
+
+class Wire:
+    """A fake transport: records each write; ``open`` says whether it can take one now."""
+
+    def __init__(self, log: list[str | bytes] | None = None) -> None:
+        self.open = True
+        self.writes: list[bytes] = []
+        self.log = log if log is not None else []
+
+    def can_write_frames(self) -> bool:
+        return self.open
+
+    def write_frames(self, frames: bytes) -> None:
+        assert self.open
+        self.writes.append(frames)
+        self.log.append(frames)
+
+
+class LoggedSocket(Socket):
+    """A Socket whose sends go into a log shared with a Wire."""
+
+    def __init__(self, log: list[str | bytes]) -> None:
+        super().__init__()
+        self.log = log
+
+    async def send(self, data: str | bytes) -> None:
+        await super().send(data)
+        self.log.append(data)
+
+
+def framing_registry() -> tuple[Registry, list[str | bytes]]:
+    framed: list[str | bytes] = []
+
+    def framer(data: str | bytes) -> bytes:
+        framed.append(data)
+        return tagged(data)
+
+    return Registry(MemoryBus(lambda topic, payload: None), framer=framer), framed
+
+
+async def joined(registry: Registry, sock: Socket, wire: Wire | None, fmt: str) -> Connection:
+    conn = registry.connect(fmt, sock.send, sock.close, wire)  # type: ignore[arg-type]
+    await registry.join(conn, TOPIC)
+    return conn
+
+
+async def settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def payload(n: int) -> bytes:
+    packed: bytes = msgpack.packb({"type": "message", "n": n})
+    return packed
+
+
+async def test_each_payload_is_framed_once_per_format_however_many_sockets() -> None:
+    registry, framed = framing_registry()
+    for fmt in ("json", "msgpack") * 5:
+        await joined(registry, Socket(), Wire(), fmt)
+    registry.deliver(TOPIC, payload(1))
+    assert sorted(map(type, framed), key=str) == [bytes, str]
+
+
+async def test_a_writable_wire_gets_the_frames_of_a_turn_in_one_write() -> None:
+    registry, _ = framing_registry()
+    sock, wire = Socket(), Wire()
+    await joined(registry, sock, wire, "msgpack")
+    for n in range(3):
+        registry.deliver(TOPIC, payload(n))
+    await settle()
+    assert wire.writes == [b"".join(tagged(payload(n)) for n in range(3))]
+    assert sock.sent == []
+
+
+async def test_a_socket_without_a_wire_gets_the_payloads_through_send() -> None:
+    registry, _ = framing_registry()
+    sock = Socket()
+    await joined(registry, sock, None, "json")
+    registry.deliver(TOPIC, payload(1))
+    await settle()
+    assert sock.sent == [encode_json({"type": "message", "n": 1})]
+    assert type(sock.sent[0]) is str
+
+
+async def test_a_wire_that_cannot_write_now_gets_the_payloads_through_send() -> None:
+    registry, _ = framing_registry()
+    sock, wire = Socket(), Wire()
+    wire.open = False
+    await joined(registry, sock, wire, "msgpack")
+    registry.deliver(TOPIC, payload(1))
+    await settle()
+    assert wire.writes == [] and sock.sent == [payload(1)]
+    assert type(sock.sent[0]) is bytes
+
+
+async def test_a_long_run_of_frames_asks_the_wire_again_past_the_run_bound() -> None:
+    registry, _ = framing_registry()
+    sock, wire = Socket(), Wire()
+    await joined(registry, sock, wire, "msgpack")
+    big = b"x" * (WRITE_RUN_BYTES // 2)  # msgpack sockets get bus payloads as they are
+    for _ in range(4):
+        registry.deliver(TOPIC, big)
+    asked = 0
+    can_write = wire.can_write_frames
+
+    def counted() -> bool:
+        nonlocal asked
+        asked += 1
+        return can_write()
+
+    wire.can_write_frames = counted  # type: ignore[method-assign]
+    await settle()
+    assert len(wire.writes) == 2 and asked == 2
+    assert b"".join(wire.writes) == tagged(big) * 4
+
+
+async def test_frames_sent_either_way_reach_the_socket_in_the_order_they_were_queued() -> None:
+    registry, _ = framing_registry()
+    log: list[str | bytes] = []
+    sock, wire = LoggedSocket(log), Wire(log)
+    conn = await joined(registry, sock, wire, "msgpack")
+    registry.deliver(TOPIC, payload(1))
+    conn.push(b"reply")  # a frame meant for this socket alone: not pre-framed
+    registry.deliver(TOPIC, payload(2))
+    registry.deliver(TOPIC, payload(3))
+    await settle()
+    assert log == [tagged(payload(1)), b"reply", tagged(payload(2)) + tagged(payload(3))]
+
+
+async def test_a_wire_that_stops_taking_frames_hands_the_rest_to_send_in_order() -> None:
+    registry, _ = framing_registry()
+    log: list[str | bytes] = []
+    sock, wire = LoggedSocket(log), Wire(log)
+    await joined(registry, sock, wire, "msgpack")
+    big = b"x" * WRITE_RUN_BYTES
+    registry.deliver(TOPIC, big)
+    registry.deliver(TOPIC, b"after")
+    write = wire.write_frames
+
+    def write_then_fill_up(frames: bytes) -> None:
+        write(frames)
+        wire.open = False  # the transport went past its high-water mark
+
+    wire.write_frames = write_then_fill_up  # type: ignore[method-assign]
+    await settle()
+    assert log == [tagged(big), b"after"]

@@ -1,0 +1,192 @@
+"""Pre-framed fan-out over a real uvicorn (the hub's protocol) to a real websockets client:
+every length class of text and binary frame decodes to exactly what was sent, the frames
+really took the fast path, and they keep their order with frames sent the normal way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import msgpack
+import pytest
+import uvicorn
+import websockets
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from websockets.frames import Frame, Opcode
+
+from hub.bus import MemoryBus
+from hub.codec import Format, encode_json
+from hub.fanout import Connection, Registry, Wire
+from tests.conftest import LiveServer, free_port
+from tests.helpers import new_client, signup
+from tests.web.realtime import close_all_sockets, operator_socket
+from web.ws import _Out, _wire
+from web.ws_frames import server_frame
+from web.ws_protocol import WIRE, WebSocketProtocol
+
+TOPIC = "ws:w"
+WAIT_S = 20.0  # a failure guard only, never a timing assertion
+LENGTHS = [0, 125, 126, 65535, 65536]  # each edge of the 7-, 16- and 64-bit length classes
+
+
+class _CountedWire:
+    """The protocol's wire, counting the writes that took the fast path."""
+
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+        self.writes = 0
+
+    def can_write_frames(self) -> bool:
+        return self.wire.can_write_frames()
+
+    def write_frames(self, frames: bytes) -> None:
+        self.writes += 1
+        self.wire.write_frames(frames)
+
+
+class _Room:
+    """Files each socket in a Registry with the web layer's framer and the server's wire,
+    as ``web.ws`` does, then reads until the socket goes."""
+
+    def __init__(self, fmt: Format) -> None:
+        self.fmt = fmt
+        self.registry = Registry(MemoryBus(lambda topic, payload: None), framer=server_frame)
+        self.wire: _CountedWire | None = None
+        self.scope: Scope | None = None
+        self.conn: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        self.scope = scope
+        wire = _wire(scope)
+        assert wire is not None, "the hub's protocol offers its wire in the scope"
+        self.wire = _CountedWire(wire)
+        out = _Out(send)
+        conn = self.registry.connect(self.fmt, out.send, out.close, self.wire)
+        await self.registry.join(conn, TOPIC)
+        self.conn.set_result(conn)
+        try:
+            while (await receive())["type"] != "websocket.disconnect":
+                pass
+        finally:
+            await self.registry.disconnect(conn)
+
+
+@asynccontextmanager
+async def _client(room: _Room) -> AsyncIterator[websockets.ClientConnection]:
+    port = free_port()
+    config = uvicorn.Config(
+        Starlette(routes=[WebSocketRoute("/ws", room)]),
+        host="127.0.0.1",
+        port=port,
+        ws=WebSocketProtocol,
+        ws_per_message_deflate=False,
+        log_config=None,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as client:
+            await asyncio.wait_for(room.conn, WAIT_S)
+            yield client
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, WAIT_S)
+
+
+def _frame_of(size: int) -> dict[str, str]:
+    """A frame whose JSON encoding is ``size`` bytes of UTF-8 (10 or more), one character of
+    it two bytes long (so a frame's length must count bytes, not characters)."""
+    return {"t": "é" + "x" * (size - 10)}  # {"t":"é…"}: 8 bytes around, é is 2
+
+
+@pytest.mark.parametrize("size", LENGTHS[1:])
+async def test_a_preframed_text_frame_decodes_to_the_text_sent(size: int) -> None:
+    room = _Room("json")
+    frame = _frame_of(size)
+    async with _client(room) as client:
+        room.registry.deliver(TOPIC, msgpack.packb(frame))
+        received = await asyncio.wait_for(client.recv(), WAIT_S)
+        assert received == encode_json(frame) and len(received.encode()) == size
+        assert room.wire is not None and room.wire.writes == 1
+
+
+@pytest.mark.parametrize("size", LENGTHS)
+async def test_a_preframed_binary_frame_decodes_to_the_bytes_sent(size: int) -> None:
+    room = _Room("msgpack")
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    async with _client(room) as client:
+        room.registry.deliver(TOPIC, data)  # a msgpack socket gets bus payloads as they are
+        assert await asyncio.wait_for(client.recv(), WAIT_S) == data
+        assert room.wire is not None and room.wire.writes == 1
+
+
+@pytest.mark.parametrize("size", LENGTHS)
+@pytest.mark.parametrize("opcode", [Opcode.TEXT, Opcode.BINARY])
+def test_a_preframed_frame_is_byte_for_byte_what_websockets_would_write(
+    size: int, opcode: Opcode
+) -> None:
+    data = b"x" * size
+    expected = Frame(opcode, data).serialize(mask=False, extensions=[])
+    assert server_frame(data.decode() if opcode is Opcode.TEXT else data) == expected
+
+
+async def test_preframed_frames_keep_their_order_with_frames_sent_the_normal_way() -> None:
+    room = _Room("msgpack")
+    async with _client(room) as client:
+        conn = room.conn.result()
+        room.registry.deliver(TOPIC, b"1")
+        conn.push(b"2")  # a frame for this socket alone (a reply): through uvicorn's send
+        room.registry.deliver(TOPIC, b"3")
+        room.registry.deliver(TOPIC, b"4")
+        received = [await asyncio.wait_for(client.recv(), WAIT_S) for _ in range(4)]
+        assert received == [b"1", b"2", b"3", b"4"]
+        assert room.wire is not None and room.wire.writes == 2  # "1", then "3" and "4"
+
+
+async def test_the_protocol_takes_its_wire_back_from_the_scope_once_the_socket_is_gone() -> None:
+    room = _Room("msgpack")
+    async with _client(room):
+        assert room.scope is not None and WIRE in room.scope["extensions"]
+    assert WIRE not in room.scope["extensions"]  # no protocol-scope cycle left behind
+
+
+def test_a_server_that_offers_no_wire_leaves_every_frame_to_send() -> None:
+    assert _wire({"type": "websocket", "extensions": {"websocket.http.response": {}}}) is None
+    assert _wire({"type": "websocket"}) is None
+
+
+async def test_the_apps_operator_sockets_get_fan_out_through_the_fast_path(
+    live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[bytes] = []
+    write_frames = WebSocketProtocol.write_frames
+
+    def counted(protocol: WebSocketProtocol, frames: bytes) -> None:
+        written.append(frames)
+        write_frames(protocol, frames)
+
+    monkeypatch.setattr(WebSocketProtocol, "write_frames", counted)
+    async with new_client(live.url) as client:
+        owner = await signup(client)
+        ingest = (await owner.post("/api/channels", {"kind": "custom", "name": "Feed"})).json()
+        operator = await operator_socket(owner, live.ws_url)
+        response = await client.post(
+            f"/api/ingest/{ingest['id']}",
+            json={
+                "messages": [{"external_id": "e1", "contact": {"external_id": "c"}, "text": "hi"}]
+            },
+            headers={"Authorization": f"Bearer {ingest['ingest_token']}"},
+        )
+        assert response.status_code == 202, response.text
+        [message] = await operator.messages(1)
+        assert message["text"] == "hi"
+        assert any(b'"text":"hi"' in frames for frames in written)
+        await close_all_sockets()
