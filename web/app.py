@@ -14,11 +14,12 @@ from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp
 
 from web import config, failures
+from web.direct_doors import DirectDoors
 from web.errors import ApiError, api_error_handler, http_error_handler, server_error_handler
 from web.guard import RejectNul
 from web.headers import SecurityHeaders
 from web.request_timer import RequestTimer
-from web.routes import all_routes
+from web.routes import all_routes, per_message_routes
 from web.services import Services
 from web.worker import start_in_process
 from web.ws_door import SocketDoor, socket_handlers
@@ -56,19 +57,20 @@ def create_app(settings: config.Settings | None = None) -> Starlette:
                     settings.shutdown_timeout_s,
                 )
 
+    handlers = {
+        ApiError: api_error_handler,
+        HTTPException: http_error_handler,
+        **failures.handlers(),
+    }
     app = _App(
         routes=all_routes(),
         middleware=[
             Middleware(RequestTimer),
             Middleware(SecurityHeaders, settings=settings),
             Middleware(RejectNul),
+            Middleware(DirectDoors, routes=per_message_routes(), handlers=handlers),
         ],
-        exception_handlers={
-            ApiError: api_error_handler,
-            HTTPException: http_error_handler,
-            **failures.handlers(),
-            Exception: server_error_handler,
-        },
+        exception_handlers={**handlers, Exception: server_error_handler},
         lifespan=lifespan,
     )
     app.state.settings = settings

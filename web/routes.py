@@ -7,7 +7,7 @@ and matching some sixty patterns was a few per cent of an ingest request's CPU.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from web import account_pages, media, openapi, ops, pages, webhooks, widget_assets, ws
 from web.api import (
@@ -83,3 +83,10 @@ def all_routes() -> list[BaseRoute]:
         *pages.routes,
         *openapi.routes,
     ]
+
+
+def per_message_routes() -> list[Route]:
+    """The doors that take one request per message (ingest, channel webhooks): served by
+    :class:`web.direct_doors.DirectDoors` ahead of the router, and listed above as well."""
+    doors = (*ingest.routes, *webhooks.routes)
+    return [r for r in doors if r.path.startswith(("/api/ingest/", "/webhooks/"))]

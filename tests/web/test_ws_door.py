@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from web.app import create_app
 from web.config import load
+from web.direct_doors import DirectDoors
 from web.guard import RejectNul
 from web.headers import SecurityHeaders
 from web.request_timer import RequestTimer
@@ -115,4 +116,6 @@ def test_the_app_has_only_the_middleware_the_door_was_written_for() -> None:
     # Sockets go around every middleware: one added here must be looked at (does a socket
     # need it? then the door must do its part) before this list is updated.
     app = create_app(load({"INVIARO_SECRET_KEY": "door-test-secret-key-0123456789abcdef"}))
-    assert [m.cls for m in app.user_middleware] == [RequestTimer, SecurityHeaders, RejectNul]
+    # DirectDoors serves HTTP requests only (sockets pass it untouched).
+    expected = [RequestTimer, SecurityHeaders, RejectNul, DirectDoors]
+    assert [m.cls for m in app.user_middleware] == expected

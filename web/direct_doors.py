@@ -1,0 +1,73 @@
+"""The doors that take one request per message (ingest, channel webhooks), served without
+Starlette's routing layers.
+
+Every such request used to pass the exception middleware, the router, the route and the
+endpoint wrapper (which catches exceptions a second time): five layers that only find the
+endpoint and turn its exceptions into answers. Serving the door here saves about 6 µs of
+CPU a request (``bench/ingest_http_path.py``; bench/results/20261207-ingestcpu/README.md).
+This pure-ASGI middleware sits innermost, after the request timer, the security headers
+(CSRF included) and the NUL guard, so every answer still passes through those. A request
+whose path and method match one of its routes in full is handed to that route's endpoint
+directly, and what the endpoint raises is answered by the app's own exception handlers,
+looked up as Starlette does (by the exception's class, most specific first); an exception
+none handles goes on up to the server-error middleware (500), as before. Anything else,
+a wrong method (405) included, goes on to the router unchanged. The routes stay in the
+routing table as well, so ``/openapi.json`` does not change.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+Handlers = Mapping[Any, Any]  # exception class -> async (request, exc) -> Response
+
+
+class DirectDoors:
+    def __init__(self, app: ASGIApp, routes: Sequence[Route], handlers: Handlers) -> None:
+        for route in routes:
+            if not inspect.iscoroutinefunction(route.endpoint):
+                raise TypeError(f"{route.path}: a direct door needs an async endpoint")
+        for handler in handlers.values():
+            if not inspect.iscoroutinefunction(handler):
+                raise TypeError(f"{handler!r}: a direct door needs async exception handlers")
+        self.app = app
+        self.routes = tuple(routes)
+        self.handlers = dict(handlers)
+        # The literal start of each route's path: most requests are told apart by it alone.
+        self.prefixes = tuple({route.path.split("{", 1)[0] for route in routes})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+            for route in self.routes:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope)
+                    await self._serve(route, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _serve(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        try:
+            response: Response = await route.endpoint(request)
+        except Exception as exc:
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+            exc.__traceback__ = None  # a reused exception instance would pile them up
+        await response(scope, receive, send)
+
+    def _handler(self, exc: Exception) -> Any:
+        for cls in type(exc).__mro__:
+            handler = self.handlers.get(cls)
+            if handler is not None:
+                return handler
+        return None
