@@ -26,6 +26,8 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from web.errors import handler_for
+
 Handlers = Mapping[Any, Any]  # exception class -> async (request, exc) -> Response
 
 
@@ -58,16 +60,9 @@ class DirectDoors:
         try:
             response: Response = await route.endpoint(request)
         except Exception as exc:
-            handler = self._handler(exc)
+            handler = handler_for(self.handlers, exc)
             if handler is None:
                 raise
             response = await handler(request, exc)
             exc.__traceback__ = None  # a reused exception instance would pile them up
         await response(scope, receive, send)
-
-    def _handler(self, exc: Exception) -> Any:
-        for cls in type(exc).__mro__:
-            handler = self.handlers.get(cls)
-            if handler is not None:
-                return handler
-        return None

@@ -125,3 +125,9 @@ async def read_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> bytes:
             raise ApiError(413, "too_large", f"The body is larger than {max_bytes} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def handler_for(handlers: Mapping[Any, Any], exc: Exception) -> Any:
+    """The app's handler for ``exc``, by the nearest class in its MRO, as Starlette's
+    exception middleware looks it up (for the doors that skip that middleware); or None."""
+    return next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)

@@ -20,6 +20,7 @@ from starlette.routing import Match, WebSocketRoute
 from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from web.errors import handler_for
 from web.guard import carries_nul
 
 CLOSE_POLICY = 1008
@@ -65,10 +66,10 @@ async def _open(
     try:
         await endpoint(scope, receive, send)
     except Exception as exc:
-        handler = next((handlers[c] for c in type(exc).__mro__ if c in handlers), None)
+        handler = handler_for(handlers, exc)
         if handler is None:
             raise
-        response = await handler(WebSocket(scope, receive, send), exc)  # type: ignore[arg-type, misc]
+        response = await handler(WebSocket(scope, receive, send), exc)
         if response is not None:
             await response(scope, receive, send)
         exc.__traceback__ = None  # a reused exception instance would pile up tracebacks
