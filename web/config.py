@@ -234,8 +234,9 @@ def _trusted_proxies(env: Mapping[str, str]) -> str:
 def _key_file(database_url: str) -> Path | None:
     if not database_url.startswith("sqlite"):
         return Path("inviaro.secret")
-    db_path = database_url.split(":///", 1)[-1]
-    if not db_path or db_path == ":memory:":
+    # "sqlite+aiosqlite://" and ":memory:" name no file, so there is nowhere to keep a key.
+    _, sep, db_path = database_url.partition(":///")
+    if not sep or not db_path or db_path == ":memory:":
         return None
     return Path(db_path).with_suffix(".secret")
 

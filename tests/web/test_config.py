@@ -31,6 +31,15 @@ def test_a_generated_secret_key_is_kept_beside_the_database(tmp_path: Path) -> N
     assert (tmp_path / "x.secret").stat().st_mode & 0o077 == 0
 
 
+def test_an_in_memory_database_keeps_no_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        assert len(load({"DATABASE_URL": url}).secret_key) >= 32
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_public_url_follows_the_port() -> None:
     settings = load({"PORT": "9001", "INVIARO_SECRET_KEY": KEY, "DATABASE_URL": "sqlite://"})
     assert settings.public_url == "http://127.0.0.1:9001"
