@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pyotp
 
+from hub.model import Author, Inbound
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -148,3 +150,16 @@ def next_code(totp: pyotp.TOTP) -> str:
     import time
 
     return totp.at(time.time() + totp.interval)
+
+
+def inbound(text: str = "hello", conversation_id: str = "c1", **kw: Any) -> Inbound:
+    """A contact's message in workspace w1, for tests below the HTTP surface."""
+    return Inbound(
+        workspace_id="w1",
+        channel_id="ch1",
+        direction="in",
+        author=Author("contact", "ct1"),
+        text=text,
+        conversation_id=conversation_id,
+        **kw,
+    )

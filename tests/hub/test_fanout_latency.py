@@ -12,8 +12,9 @@ from hub.bus import MemoryBus
 from hub.fanout import Registry, conversation_topic
 from hub.presence import MemoryPresence
 from hub.service import Hub, stamp, unstamp
+from tests.helpers import inbound
 from tests.hub.test_fanout import Socket
-from tests.hub.test_service import MemoryStore, inbound
+from tests.hub.test_service import MemoryStore
 
 
 def test_a_stamped_payload_gives_back_the_frame_and_its_time() -> None:

@@ -17,12 +17,13 @@ import pytest
 from hub.bus import MemoryBus
 from hub.codec import Format
 from hub.fanout import Connection
-from hub.model import Author, Inbound, Message, utcnow
+from hub.model import Inbound, Message, utcnow
 from hub.presence import MemoryPresence
 from hub.ratelimit import TokenBucket
 from hub.service import Hub, OperatorPrincipal, VisitorPrincipal
 from hub.session import Session
 from hub.store import NotFound, Receipt, WriteResult
+from tests.helpers import inbound
 from tests.hub.conftest import WAIT_S
 
 
@@ -152,18 +153,6 @@ async def opened(hub: Hub, principal: Any, fmt: Format = "json") -> Client:
     await client.session.open()
     await client.until("hello")
     return client
-
-
-def inbound(text: str = "hello", conversation_id: str = "c1", **kw: Any) -> Inbound:
-    return Inbound(
-        workspace_id="w1",
-        channel_id="ch1",
-        direction="in",
-        author=Author("contact", "ct1"),
-        text=text,
-        conversation_id=conversation_id,
-        **kw,
-    )
 
 
 async def test_accept_reaches_operators_and_the_visitor(hub: Hub) -> None:

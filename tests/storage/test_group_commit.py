@@ -7,10 +7,11 @@ import asyncio
 
 import pytest
 
-from hub.model import Author, Inbound
+from hub.model import Inbound
 from hub.store import WriteResult
 from storage import group_commit
 from storage.group_commit import Committed, GroupCommitQueue
+from tests.helpers import inbound
 
 
 class Clock:
@@ -21,17 +22,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def inbound(text: str) -> Inbound:
-    return Inbound(
-        workspace_id="w1",
-        channel_id="ch1",
-        direction="in",
-        author=Author("contact", "ct1"),
-        text=text,
-        conversation_id="c1",
-    )
 
 
 async def test_each_message_s_wait_for_its_batch_is_observed_with_the_batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -32,47 +33,43 @@ async def test_metrics_count_the_writers_one_by_one_retries(client: httpx.AsyncC
     assert re.search(r"^inviaro_writer_one_by_one_total \d", text, re.M)
 
 
-async def test_each_accepted_message_is_timed_in_the_accept_histogram(
-    client: httpx.AsyncClient,
-) -> None:
-    owner = await signup(client)
-    feed = (await owner.post("/api/channels", {"kind": "custom", "name": "Feed"})).json()
+async def counted(client: httpx.AsyncClient, series: str) -> float:
+    """A histogram's ``_count`` series as /metrics shows it now."""
+    text = (await client.get("/metrics")).text
+    return float(re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)[1])  # type: ignore[index]
 
-    async def accepted() -> float:
-        text = (await client.get("/metrics")).text
-        return float(re.search(r"^inviaro_accept_seconds_count (\S+)$", text, re.M)[1])  # type: ignore[index]
 
-    before = await accepted()
+async def ingest_one(client: httpx.AsyncClient, feed: dict[str, Any]) -> None:
     response = await client.post(
         f"/api/ingest/{feed['id']}",
         json={"messages": [{"external_id": "e1", "contact": {"external_id": "c1"}, "text": "hi"}]},
         headers={"Authorization": f"Bearer {feed['ingest_token']}"},
     )
     assert response.status_code == 202, response.text
-    assert await accepted() == before + 1
+
+
+async def new_feed(client: httpx.AsyncClient) -> dict[str, Any]:
+    owner = await signup(client)
+    return dict((await owner.post("/api/channels", {"kind": "custom", "name": "Feed"})).json())
+
+
+async def test_each_accepted_message_is_timed_in_the_accept_histogram(
+    client: httpx.AsyncClient,
+) -> None:
+    feed = await new_feed(client)
+    before = await counted(client, "inviaro_accept_seconds_count")
+    await ingest_one(client, feed)
+    assert await counted(client, "inviaro_accept_seconds_count") == before + 1
 
 
 async def test_each_accepted_message_is_timed_in_the_queue_and_publish_stages(
     client: httpx.AsyncClient,
 ) -> None:
-    owner = await signup(client)
-    feed = (await owner.post("/api/channels", {"kind": "custom", "name": "Feed"})).json()
-
-    async def timed() -> list[float]:
-        text = (await client.get("/metrics")).text
-        return [
-            float(re.search(rf'^inviaro_stage_seconds_count{{stage="{s}"}} (\S+)$', text, re.M)[1])  # type: ignore[index]
-            for s in ("queue", "publish")
-        ]
-
-    before = await timed()
-    response = await client.post(
-        f"/api/ingest/{feed['id']}",
-        json={"messages": [{"external_id": "e1", "contact": {"external_id": "c1"}, "text": "hi"}]},
-        headers={"Authorization": f"Bearer {feed['ingest_token']}"},
-    )
-    assert response.status_code == 202, response.text
-    assert await timed() == [n + 1 for n in before]
+    feed = await new_feed(client)
+    series = [f'inviaro_stage_seconds_count{{stage="{s}"}}' for s in ("queue", "publish")]
+    before = [await counted(client, s) for s in series]
+    await ingest_one(client, feed)
+    assert [await counted(client, s) for s in series] == [n + 1 for n in before]
 
 
 async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
