@@ -54,7 +54,7 @@ class MemoryStore:
             inbound.status,
             utcnow(),
             inbound.client_id,
-            inbound.private,
+            private=inbound.private,
         )
         self.messages.append(msg)
         return WriteResult(msg, created=True, conversation={"id": conv} if seq == 1 else None)
