@@ -2,14 +2,18 @@
 
     .venv/bin/python bench/accept_publish.py [--messages 5000] [--concurrency 1] [--runs 5]
     .venv/bin/python bench/accept_publish.py --tree ../before --tree .   # interleaved
+    .venv/bin/python bench/accept_publish.py --bus cluster   # ClusterBus, three masters
 
-Starts a private redis-server on loopback and, ``--runs`` times for each ``--tree`` in
+Starts a private redis-server (or, with ``--bus cluster``, a private three-master Redis
+Cluster, whose masters' figures are summed) on loopback and, ``--runs`` times for each
+``--tree`` in
 turn, a child process that accepts ``--messages`` messages through that tree's
 ``Hub.accept`` from ``--concurrency`` senders, each message a new conversation's first (a
 message frame to two topics and a conversation frame, as a webhook from a new contact
 is). The store is an in-memory stand-in that answers at once, so what is measured is the
 hub's accept-and-publish path: process CPU per message, and the server's read events and
-CPU per message (``INFO``). Prints each tree's medians. Only 127.0.0.1 is contacted; the
+CPU per message (``INFO``; on a cluster the replicas' acknowledgements add a few reads a
+second). Prints each tree's medians. Only 127.0.0.1 is contacted; the
 server started is ended by its pid.
 """
 
@@ -31,22 +35,36 @@ HERE = Path(__file__).resolve().parent
 
 
 async def _server_figures(url: str) -> tuple[int, float]:
+    """Read events and CPU seconds so far, summed over the cluster's masters."""
     import redis.asyncio as redis
 
-    admin = redis.Redis.from_url(url)
-    stats, cpu = await admin.info("stats"), await admin.info("cpu")
-    await admin.aclose()
-    used = float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
-    return int(stats["total_reads_processed"]), used
+    from hub.redis_cluster import cluster_client, parse_cluster_url
+
+    if url.startswith("redis+cluster://"):
+        client = cluster_client(parse_cluster_url(url))
+        await client.initialize()
+        admins = [redis.Redis(host=m.host, port=int(m.port)) for m in client.get_primaries()]
+        await client.aclose()
+    else:
+        admins = [redis.Redis.from_url(url)]
+    reads, used = 0, 0.0
+    for admin in admins:
+        stats, cpu = await admin.info("stats"), await admin.info("cpu")
+        await admin.aclose()
+        reads += int(stats["total_reads_processed"]) - 1  # less this INFO's own read
+        used += float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
+    return reads, used
 
 
 async def _accept(url: str, messages: int, concurrency: int) -> dict[str, float]:
-    """The child: accept through this tree's Hub on a RedisBus, and measure."""
+    """The child: accept through this tree's Hub on a RedisBus or ClusterBus, and measure."""
     from datetime import UTC, datetime
 
+    from hub.bus import Bus, OnMessage, OnReconnect
     from hub.model import Author, Inbound, Message
     from hub.presence import MemoryPresence
     from hub.redis_bus import RedisBus
+    from hub.redis_cluster_bus import ClusterBus
     from hub.service import Hub
     from hub.store import WriteResult
 
@@ -83,11 +101,12 @@ async def _accept(url: str, messages: int, concurrency: int) -> dict[str, float]
             }
             return WriteResult(msg, created=True, conversation=conversation)
 
-    hub = Hub.create(
-        Store(),  # type: ignore[arg-type]
-        MemoryPresence(ttl_s=75),
-        lambda on, back: RedisBus(url, on, back),
-    )
+    def make_bus(on: OnMessage, back: OnReconnect) -> Bus:
+        if url.startswith("redis+cluster://"):
+            return ClusterBus(url, on, back)
+        return RedisBus(url, on, back)
+
+    hub = Hub.create(Store(), MemoryPresence(ttl_s=75), make_bus)  # type: ignore[arg-type]
     await hub.bus.start()
     inbounds = [
         Inbound(
@@ -116,7 +135,7 @@ async def _accept(url: str, messages: int, concurrency: int) -> dict[str, float]
     await hub.bus.close()
     return {
         "hub_us": cpu / messages * 1e6,
-        "reads": (reads_after - reads_before - 1) / messages,  # less the second INFO's read
+        "reads": (reads_after - reads_before) / messages,
         "server_us": (server_after - server_before) / messages * 1e6,
     }
 
@@ -126,6 +145,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--bus", choices=("redis", "cluster"), default="redis")
     parser.add_argument("--tree", action="append", help="a checkout to measure (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # the server's URL, in a child
     args = parser.parse_args()
@@ -137,13 +157,20 @@ def main() -> None:
     sys.path.insert(0, str(HERE.parent))
     from tests.conftest import free_port
     from tests.system.conftest import RedisServer
+    from tests.system.redis_cluster import RedisClusterServers
 
     trees = [str(Path(t).resolve()) for t in args.tree or [HERE.parent]]
     results: dict[str, list[dict[str, float]]] = {tree: [] for tree in trees}
-    server = RedisServer(free_port(), Path(tempfile.mkdtemp(prefix="inviaro-accept-")))
-    server.start()
-    try:
+    workdir = Path(tempfile.mkdtemp(prefix="inviaro-accept-"))
+    server: RedisServer | RedisClusterServers
+    if args.bus == "cluster":
+        server = RedisClusterServers(workdir)
+        server.start()
+    else:
+        server = RedisServer(free_port(), workdir)
+        server.start()
         asyncio.run(server.wait_ready())
+    try:
         for _ in range(args.runs):
             for tree in trees:
                 child = [sys.executable, __file__, "--child", server.url]
@@ -158,7 +185,10 @@ def main() -> None:
                 )
                 results[tree].append(json.loads(done.stdout.splitlines()[-1]))
     finally:
-        server.kill()
+        if isinstance(server, RedisClusterServers):
+            server.stop()
+        else:
+            server.kill()
     for tree, runs in results.items():
         hub = statistics.median(r["hub_us"] for r in runs)
         reads = statistics.median(r["reads"] for r in runs)

@@ -184,6 +184,17 @@ async def test_accept_falls_back_to_local_delivery_when_the_bus_is_down(hub: Hub
     assert (await op.until("message"))[0]["message"]["id"] == result.message.id
 
 
+async def test_during_a_bus_outage_a_message_and_its_conversation_arrive_locally_in_order(
+    hub: Hub,
+) -> None:
+    op = await opened(hub, OPERATOR)
+    await hub.bus.close()
+    await hub.accept(inbound())
+    await op.until("conversation")
+    kinds = [f["type"] for f in op.frames if f["type"] in ("message", "conversation")]
+    assert kinds == ["message", "conversation"]
+
+
 async def test_visitor_send_is_acked_and_idempotent(hub: Hub) -> None:
     op, vis = await opened(hub, OPERATOR), await opened(hub, VISITOR)
     await vis.send(type="send", ref="r1", text="hi", client_id="k1")
