@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
@@ -25,7 +26,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from hub.bus import BusUnavailable, OnMessage, OnReconnect
+from hub.bus import BusUnavailable, OnMessage, OnReconnect, Publication
 from hub.redis_pipeline import Pipeliner
 from hub.redis_subscriptions import BACKOFF_CAP_S, BACKOFF_START_S, YIELD_EVERY, Subscriptions
 
@@ -92,9 +93,14 @@ class RedisBus:
             return False
 
     async def publish(self, payload: bytes, *topics: str) -> None:
+        await self.publish_many(((payload, topics),))
+
+    async def publish_many(self, publications: Sequence[Publication]) -> None:
         if self._closed:
             raise BusUnavailable("the bus is closed")
-        await self._publisher.execute(*(("PUBLISH", topic, payload) for topic in topics))
+        await self._publisher.execute(
+            *(("PUBLISH", topic, payload) for payload, topics in publications for topic in topics)
+        )
 
     async def subscribe(self, topic: str) -> None:
         if self._subs.add(topic):

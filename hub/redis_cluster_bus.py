@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import RedisCluster
@@ -32,7 +33,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
-from hub.bus import BusUnavailable, OnMessage, OnReconnect
+from hub.bus import BusUnavailable, OnMessage, OnReconnect, Publication
 from hub.redis_cluster import cluster_client, parse_cluster_url
 from hub.redis_pipeline import Pipeliner
 from hub.redis_subscriptions import BACKOFF_CAP_S, BACKOFF_START_S, YIELD_EVERY, Subscriptions
@@ -107,10 +108,14 @@ class ClusterBus:
             return False
 
     async def publish(self, payload: bytes, *topics: str) -> None:
+        await self.publish_many(((payload, topics),))
+
+    async def publish_many(self, publications: Sequence[Publication]) -> None:
         if self._closed:
             raise BusUnavailable("the bus is closed")
+        commands = (("SPUBLISH", t, payload) for payload, topics in publications for t in topics)
         try:
-            await self._publisher.execute(*(("SPUBLISH", topic, payload) for topic in topics))
+            await self._publisher.execute(*commands)
         except BusUnavailable:
             loop = asyncio.get_running_loop()
             if loop.time() - self._renewed_at > RENEW_AFTER_FAILURE_S:

@@ -19,7 +19,7 @@ from typing import Any
 import msgpack
 
 from hub import frames
-from hub.bus import Bus, BusUnavailable, OnMessage, OnReconnect
+from hub.bus import Bus, BusUnavailable, OnMessage, OnReconnect, Publication
 from hub.fanout import (
     CLOSE_OVERLOADED,
     Connection,
@@ -206,17 +206,18 @@ class Hub:
         result = await self.store.write(inbound)
         msg = result.message
         # Republished even when an idempotency key matched: the first publish may have been
-        # lost with its process, and clients merge by message id.
-        payload = _pack(frames.message(msg))
-        published = time.perf_counter()
-        await self._publish(payload, *topics_of(msg))
-        if self._observe_stage is not None:
-            self._observe_stage("publish", time.perf_counter() - published)
+        # lost with its process, and clients merge by message id. All it rings goes out in
+        # one bus round trip, in this order: its frame, a note's mentions, the conversation.
+        publications: list[Publication] = [(_pack(frames.message(msg)), topics_of(msg))]
         if msg.private and result.created:
-            await self._notify_mentions(msg)
+            publications += await self._mentions(msg)
         if result.conversation is not None:
             frame = frames.conversation(result.conversation)
-            await self._publish(_pack(frame), workspace_topic(msg.workspace_id))
+            publications.append((_pack(frame), (workspace_topic(msg.workspace_id),)))
+        published = time.perf_counter()
+        await self._publish_all(publications)
+        if self._observe_stage is not None:
+            self._observe_stage("publish", time.perf_counter() - published)
         if self._observe_accept is not None:
             self._observe_accept(time.perf_counter() - started)
         for listener in self.on_accepted:
@@ -226,15 +227,20 @@ class Hub:
                 log.exception("an on_accepted listener failed")
         return result
 
-    async def _notify_mentions(self, msg: Message) -> None:
-        """A ``mention`` frame to each operator the note names (not its author)."""
+    async def _mentions(self, msg: Message) -> list[Publication]:
+        """A ``mention`` frame to each operator the note names (not its author): one
+        publication, to all their topics. A lookup that fails costs the mentions, never
+        the note's delivery."""
         if self.resolve_mentions is None or "@" not in msg.text:
-            return
-        named = await self.resolve_mentions(msg.workspace_id, msg.text)
-        payload = _pack(frames.mention(msg))
-        for operator_id in named:
-            if operator_id != msg.author.id:
-                await self._publish(payload, operator_topic(msg.workspace_id, operator_id))
+            return []
+        try:
+            named = await self.resolve_mentions(msg.workspace_id, msg.text)
+        except Exception:
+            log.exception("a note's mentions could not be resolved; it goes out without them")
+            return []
+        ws = msg.workspace_id
+        topics = tuple(operator_topic(ws, o) for o in named if o != msg.author.id)
+        return [(_pack(frames.mention(msg)), topics)] if topics else []
 
     async def publish_message(self, msg: Message) -> None:
         """A stored message changed (its files copied into the hub): its frame again, to
@@ -251,9 +257,16 @@ class Hub:
         await self._publish(_pack(frames.typing(conversation_id, author, active)), *topics)
 
     async def publish_receipts(self, receipts: list[Receipt]) -> None:
-        for r in receipts:
-            frame = frames.receipt(r.conversation_id, r.message_id, r.status, r.delivery)
-            await self._publish(_pack(frame), workspace_topic(r.workspace_id))
+        """Every receipt's frame to its workspace's operators, in order, in one go."""
+        await self._publish_all(
+            [
+                (
+                    _pack(frames.receipt(r.conversation_id, r.message_id, r.status, r.delivery)),
+                    (workspace_topic(r.workspace_id),),
+                )
+                for r in receipts
+            ]
+        )
         for listener in self.on_receipts:
             try:
                 listener(receipts)
@@ -270,17 +283,26 @@ class Hub:
         )
 
     async def _publish(self, payload: bytes, *topics: str) -> None:
+        await self._publish_all([(payload, topics)])
+
+    async def _publish_all(self, publications: list[Publication]) -> None:
+        """Stamp and publish them in one bus call; when the bus refuses, deliver them
+        locally, in order."""
+        if not publications:
+            return
+        head = STAMP + _TIME.pack(time.time())  # one clock read: they go out together
         try:
-            await self.bus.publish(stamp(payload, time.time()), *topics)
+            await self.bus.publish_many([(head + p, topics) for p, topics in publications])
         except BusUnavailable as err:
             # Durable already; other processes' clients heal by resume or on_reconnect.
             # Said once per outage, however many messages it lasts.
             if self._local_only is None:
                 self._local_only = 0
                 log.warning("bus unavailable, delivering locally only until it is back: %s", err)
-            self._local_only += 1
-            for topic in topics:
-                self.registry.deliver(topic, payload)
+            self._local_only += len(publications)
+            for payload, topics in publications:
+                for topic in topics:
+                    self.registry.deliver(topic, payload)
             return
         if self._local_only is not None:
             log.warning(
@@ -360,8 +382,9 @@ class Hub:
         except BusUnavailable as err:
             log.warning("presence refresh failed: %s", err)
             return
-        for workspace_id, operator_id in gone:
-            await self.publish_presence(workspace_id, operator_id, False)
+        await self._publish_all(
+            [(_pack(frames.presence(op, False)), (workspace_topic(ws),)) for ws, op in gone]
+        )
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
 from hub.bus import BusUnavailable
+from hub.fanout import conversation_topic, workspace_topic
 from tests.hub.conftest import BusFactory, Recorder, topic
 
 
@@ -95,3 +97,24 @@ async def test_concurrent_publishes_from_one_publisher_arrive_in_order(
     await asyncio.gather(*(bus.publish(p, t) for p in payloads))
     await rec.until(lambda: len(rec.payloads(t)) == len(payloads))
     assert rec.payloads(t) == payloads
+
+
+async def test_publish_many_arrives_in_its_order_across_a_workspaces_topics(
+    make_bus: BusFactory,
+) -> None:
+    rec = Recorder()
+    bus = await make_bus(rec)
+    ws = f"w{uuid.uuid4().hex}"
+    workspace, conversation = workspace_topic(ws), conversation_topic(ws, "c1")
+    await bus.subscribe(workspace)
+    await bus.subscribe(conversation)
+    await bus.publish_many([(b"message", (workspace, conversation)), (b"conv", (workspace,))])
+    await rec.until(lambda: len(rec.got) == 3)
+    assert rec.got == [(workspace, b"message"), (conversation, b"message"), (workspace, b"conv")]
+
+
+async def test_publish_many_after_close_raises_bus_unavailable(make_bus: BusFactory) -> None:
+    bus = await make_bus(Recorder())
+    await bus.close()
+    with pytest.raises(BusUnavailable):
+        await bus.publish_many([(b"x", (topic(),))])

@@ -17,10 +17,14 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import MovedError
 
 from hub.fanout import conversation_topic, workspace_topic
+from hub.model import Author, Inbound
+from hub.presence import MemoryPresence
 from hub.redis_cluster import cluster_client, parse_cluster_url, slot
 from hub.redis_cluster_bus import ClusterBus
+from hub.service import Hub
 from tests.conftest import unavailable
 from tests.hub.conftest import WAIT_S, Recorder, topic
+from tests.hub.test_service import MemoryStore
 from tests.system.redis_cluster import RedisClusterServers
 
 pytestmark = pytest.mark.redis
@@ -129,6 +133,47 @@ async def test_a_message_s_topics_are_published_to_one_master_in_one_round_trip(
         assert round_trips == [owner.name]
     finally:
         await bus.close()
+        await client.aclose()
+
+
+async def test_an_accepted_message_and_its_conversation_are_one_round_trip_to_one_master(
+    hub_cluster_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = f"ws_{uuid.uuid4().hex}"
+    hub = Hub.create(
+        MemoryStore({"c1": workspace}),
+        MemoryPresence(ttl_s=75),
+        lambda on, back: ClusterBus(hub_cluster_url, on, back),
+    )
+    client = cluster_client(parse_cluster_url(hub_cluster_url))
+    try:
+        await client.initialize()
+        masters = client.get_primaries()
+        owner = client.get_node_from_key(workspace_topic(workspace))
+        assert owner is not None
+        await hub.bus.publish(b"warm", workspace_topic(workspace))  # the slot map is learnt
+        before = {m.name: await spublish_calls(m) for m in masters}
+        round_trips: list[str] = []
+        send = ClusterNode.execute_pipeline
+
+        async def counted(node: ClusterNode, commands: list[Any]) -> bool:
+            round_trips.append(node.name)
+            return await send(node, commands)
+
+        monkeypatch.setattr(ClusterNode, "execute_pipeline", counted)
+        inbound = Inbound(
+            workspace, "ch1", "in", Author("contact", "ct1"), "hi", conversation_id="c1"
+        )
+        result = await hub.accept(inbound)
+        monkeypatch.undo()
+        assert result.conversation is not None  # its frame to two topics, the conversation's
+        after = {m.name: await spublish_calls(m) for m in masters}
+        assert {name: after[name] - before[name] for name in after} == {
+            m.name: 3 if m.name == owner.name else 0 for m in masters
+        }
+        assert round_trips == [owner.name]
+    finally:
+        await hub.bus.close()
         await client.aclose()
 
 

@@ -55,7 +55,7 @@ class MemoryStore:
             inbound.status,
             utcnow(),
             inbound.client_id,
-            inbound.private,
+            private=inbound.private,
         )
         self.messages.append(msg)
         return WriteResult(msg, created=True, conversation={"id": conv} if seq == 1 else None)
@@ -171,6 +171,17 @@ async def test_accept_falls_back_to_local_delivery_when_the_bus_is_down(hub: Hub
     result = await hub.accept(inbound())
     assert result.created
     assert (await op.until("message"))[0]["message"]["id"] == result.message.id
+
+
+async def test_during_a_bus_outage_a_message_and_its_conversation_arrive_locally_in_order(
+    hub: Hub,
+) -> None:
+    op = await opened(hub, OPERATOR)
+    await hub.bus.close()
+    await hub.accept(inbound())
+    await op.until("conversation")
+    kinds = [f["type"] for f in op.frames if f["type"] in ("message", "conversation")]
+    assert kinds == ["message", "conversation"]
 
 
 async def test_visitor_send_is_acked_and_idempotent(hub: Hub) -> None:
