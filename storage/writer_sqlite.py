@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Executable, Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.batch_plan import Plan
+from storage.flow_triggers import T_TRIGGER
 from storage.writer_sql import T_CONV, T_FETCH, T_MSG, T_OUTBOX, WriterSql
 
 
@@ -86,3 +87,5 @@ class SqliteWriterSql(WriterSql):
             await conn.execute(T_OUTBOX.insert(), plan.outbox)
         if plan.media_fetches:
             await conn.execute(T_FETCH.insert(), plan.media_fetches)
+        if plan.flow_triggers:
+            await conn.execute(T_TRIGGER.insert(), plan.flow_triggers)
