@@ -55,6 +55,7 @@ from storage.db import autocommit
 from storage.processing import may_automate
 from storage.serialize import conversation_to_wire, message_from_row
 from web import ai_steps, booking, csat, metrics
+from web.background import Background
 from web.window import window_open
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class Committed:
 class FlowRunner:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(self._failed)
         # At most this many events are worked on at once: a burst of thousands of messages
         # queues here instead of taking every database connection the requests need.
         self._gate = asyncio.Semaphore(CONCURRENCY)
@@ -120,18 +121,11 @@ class FlowRunner:
                 self._spawn(self.on_send_failed(receipt.message_id))
 
     def _spawn(self, coro: Any, *, gated: bool = True) -> None:
-        task = asyncio.get_running_loop().create_task(self._gated(coro) if gated else coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self._background.spawn(self._gated(coro) if gated else coro)
 
     async def _gated(self, coro: Any) -> None:
         async with self._gate:
             await coro
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            self._failed(exc)
 
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, Unavailable) or faults.is_outage(exc):
@@ -143,8 +137,7 @@ class FlowRunner:
 
     async def idle(self) -> None:
         """Wait for the events in flight (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.idle()
 
     async def _sift(self) -> None:
         """Most contact messages move no flow: ask that first, for every message that
