@@ -68,7 +68,7 @@ class Plan:
     messages: list[dict[str, Any]] = field(default_factory=list)  # rows of ``messages``
     outbox: list[dict[str, Any]] = field(default_factory=list)  # rows of ``outbox``
     media_fetches: list[dict[str, Any]] = field(default_factory=list)  # rows of ``media_fetches``
-    flow_triggers: list[dict[str, Any]] = field(default_factory=list)  # rows of ``flow_triggers``
+    flow_triggers: list[dict[str, Any]] = field(default_factory=list)  # for flow_triggers.add
     counters: list[dict[str, Any]] = field(default_factory=list)  # per conversation touched
     reopened: set[str] = field(default_factory=set)  # resolved conversations an inbound opens
 
@@ -212,7 +212,7 @@ def _plan_conversation(
         # Also with the message: a flow it may start or advance is not forgotten if the
         # process dies after the ack, before the runner decided (web.flow_runner).
         if item.direction == "in" and item.author.kind == "contact":
-            out.flow_triggers.append(flow_triggers.row(item.id, item.workspace_id, now))
+            out.flow_triggers.append(flow_triggers.row(item.id, item.workspace_id, conv_id, now))
         message = Message(
             id=item.id,
             workspace_id=item.workspace_id,

@@ -18,10 +18,11 @@ Bot messages then go through ``Hub.accept`` (stored, sequenced, fanned out, sent
 the channel's outbox) with a ``client_id`` derived from the event, so a repeat stores none
 twice.
 
-A contact's message is not forgotten when this process dies right after its ack: the
-writer stored a ``flow_triggers`` row with it (:mod:`storage.flow_triggers`), which this
-runner deletes once it decided; the worker decides again about rows left past
-``INVIARO_FLOW_LEASE_S`` (:meth:`FlowRunner.take_left_behind`).
+A contact's message is not forgotten when this process dies right after its ack: where
+it could move a flow, the writer stored a ``flow_triggers`` row with it
+(:mod:`storage.flow_triggers`), which this runner deletes once it decided; the worker
+decides again about rows left past ``INVIARO_FLOW_LEASE_S``
+(:meth:`FlowRunner.take_left_behind`).
 """
 
 from __future__ import annotations
@@ -64,8 +65,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("inviaro.flows")
 
 OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this often
-# The triggers a contact's message can fire (no_reply is the worker's).
-MESSAGE_TRIGGERS = ("conversation_started", "message", "outside_hours")
+MESSAGE_TRIGGERS = flow_triggers.MESSAGE_TRIGGERS  # the triggers a contact's message can fire
 NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
 CONCURRENCY = 4  # flow events in flight per process (each holds one connection at a time)
 SIFT_BATCH = 500  # contact messages asked about in one query (see FlowRunner._sift)
@@ -161,17 +161,15 @@ class FlowRunner:
             self._sifting = False
 
     async def _moving(self, batch: list[Message]) -> set[str]:
-        """The conversations of ``batch`` where a contact's message could move a flow; the
-        other messages are done with (their ``flow_triggers`` rows go)."""
+        """The conversations of ``batch`` where a contact's message could move a flow (the
+        writer asked the same when it queued the message's ``flow_triggers`` row: the
+        others have none)."""
         async with autocommit(self.services.engine) as conn:
-            moving = await flow_runs.with_something_to_run(
+            return await flow_runs.with_something_to_run(
                 conn,
                 [(msg.workspace_id, msg.conversation_id) for msg in batch],
                 MESSAGE_TRIGGERS,
             )
-            idle = [msg.id for msg in batch if msg.conversation_id not in moving]
-            await flow_triggers.done(conn, idle)
-        return moving
 
     async def _decide(self, msg: Message) -> None:
         """:meth:`on_contact_message`, then the message is done with; if it raises, its
@@ -211,6 +209,10 @@ class FlowRunner:
             )
         batch.sort(key=lambda msg: (msg.conversation_id, msg.seq))  # each thread in order
         moving = await self._moving(batch)
+        async with autocommit(services.engine) as conn:  # its flow unpublished meanwhile
+            await flow_triggers.done(
+                conn, [msg.id for msg in batch if msg.conversation_id not in moving]
+            )
         for msg in batch:
             if msg.conversation_id in moving:
                 try:

@@ -1,6 +1,7 @@
-"""A contact's message is queued for the flow runner (``flow_triggers``) by the writer, in
-the message's own transaction: a stored contact message always has its row, a failed write
-leaves neither, and a row left behind is leased to one worker at a time."""
+"""A contact's message that could move a flow is queued for the flow runner
+(``flow_triggers``) by the writer, in the message's own transaction: such a stored message
+always has its row, one that could move none has none, a failed write leaves neither, and
+a row left behind is leased to one worker at a time."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hub.model import Author, utcnow
 from storage import flow_triggers
 from storage import models as m
 from storage.batch_plan import plan
+from storage.db import sessionmaker
 from storage.store import SqlStore
 
 from .conftest import Workspace
@@ -29,7 +31,7 @@ BOT = Author("bot", "fl_1", "Greeting")
 def test_a_contacts_message_is_queued_for_the_flow_runner_with_it() -> None:
     out = plan([item(0)], {0: CUSTOM}, {"cv_1": OPEN}, {}, NOW)
     assert out.flow_triggers == [
-        {"message_id": "msg_0", "workspace_id": "ws_1", "attempts": 0, "leased_at": NOW}
+        {"message_id": "msg_0", "workspace_id": "ws_1", "conversation_id": "cv_1", "leased_at": NOW}
     ]
 
 
@@ -45,9 +47,21 @@ def test_a_copy_of_a_stored_contact_message_is_queued_once() -> None:
     assert len(out.flow_triggers) == 1
 
 
+async def published_flow(engine: AsyncEngine, workspace: Workspace) -> str:
+    flow = m.Flow(workspace_id=workspace.id, name="Greeting", trigger="message", status="published")
+    async with sessionmaker(engine)() as session, session.begin():
+        session.add(flow)
+    return flow.id
+
+
+async def queued(engine: AsyncEngine, message_id: str) -> int:
+    return await count(engine, m.FlowTrigger, m.FlowTrigger.message_id == message_id)
+
+
 async def test_a_stored_contact_message_has_its_flow_trigger_row(
     store: SqlStore, workspace: Workspace, engine: AsyncEngine
 ) -> None:
+    await published_flow(engine, workspace)
     message = inbound(workspace)
     result = await store.write(message)
     async with engine.connect() as conn:
@@ -58,16 +72,62 @@ async def test_a_stored_contact_message_has_its_flow_trigger_row(
     assert (row.workspace_id, row.attempts) == (workspace.id, 0)
 
 
+async def test_a_contact_message_where_no_flow_could_move_queues_nothing(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    """The common case costs no row: the workspace has no published flow, and the
+    conversation no live run."""
+    async with sessionmaker(engine)() as session, session.begin():
+        session.add(m.Flow(workspace_id=workspace.id, name="Draft", trigger="message"))
+    message = inbound(workspace)
+    await store.write(message)
+    assert await queued(engine, message.id) == 0
+
+
+async def test_a_contact_message_in_a_conversation_with_a_live_run_is_queued(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    """A run waiting for the contact's answer, of a flow unpublished since."""
+    flow_id = await published_flow(engine, workspace)
+    first = await store.write(inbound(workspace))
+    async with sessionmaker(engine)() as session, session.begin():
+        session.add(
+            m.FlowRun(
+                workspace_id=workspace.id,
+                flow_id=flow_id,
+                version=1,
+                conversation_id=first.message.conversation_id,
+                status="waiting",
+                state={},
+            )
+        )
+        flow = await session.get(m.Flow, flow_id)
+        assert flow is not None
+        flow.status = "draft"
+    answer = inbound(workspace, text="ana@example.com")
+    await store.write(answer)
+    elsewhere = inbound(workspace, sender="+4915100001")  # no run in that conversation
+    await store.write(elsewhere)
+    assert await queued(engine, answer.id) == 1
+    assert await queued(engine, elsewhere.id) == 0
+
+
 async def test_a_flow_trigger_that_cannot_be_written_fails_its_message_write(
     store: SqlStore, workspace: Workspace, engine: AsyncEngine
 ) -> None:
     """The row goes in with the message or not at all: here a row already holds the
     message's id, so the insert fails, and the message is not stored either."""
+    await published_flow(engine, workspace)
     message = inbound(workspace)
     async with engine.begin() as conn:
         await conn.execute(
             flow_triggers.T_TRIGGER.insert(),
-            flow_triggers.row(message.id, workspace.id, utcnow() - timedelta(days=1)),
+            {
+                "message_id": message.id,
+                "workspace_id": workspace.id,
+                "attempts": 0,
+                "leased_at": utcnow() - timedelta(days=1),
+            },
         )
     with pytest.raises(IntegrityError):
         await store.write(message)
@@ -78,6 +138,7 @@ async def test_a_flow_trigger_that_cannot_be_written_fails_its_message_write(
 async def test_a_row_is_claimed_only_once_its_lease_ran_out(
     store: SqlStore, workspace: Workspace, engine: AsyncEngine
 ) -> None:
+    await published_flow(engine, workspace)
     message = inbound(workspace)
     await store.write(message)
     now = utcnow()
@@ -90,6 +151,7 @@ async def test_a_row_is_claimed_only_once_its_lease_ran_out(
 async def test_two_workers_claiming_at_once_take_a_row_once(
     store: SqlStore, workspace: Workspace, engine: AsyncEngine
 ) -> None:
+    await published_flow(engine, workspace)
     message = inbound(workspace)
     await store.write(message)
     later = utcnow() + LEASE
@@ -104,6 +166,7 @@ async def test_two_workers_claiming_at_once_take_a_row_once(
 async def test_a_claimed_row_is_claimed_again_after_another_lease_counting_attempts(
     store: SqlStore, workspace: Workspace, engine: AsyncEngine
 ) -> None:
+    await published_flow(engine, workspace)
     message = inbound(workspace)
     await store.write(message)
     later = utcnow() + LEASE
@@ -115,6 +178,7 @@ async def test_a_claimed_row_is_claimed_again_after_another_lease_counting_attem
 async def test_a_row_done_with_is_never_claimed(
     store: SqlStore, workspace: Workspace, engine: AsyncEngine
 ) -> None:
+    await published_flow(engine, workspace)
     message = inbound(workspace)
     await store.write(message)
     async with engine.begin() as conn:

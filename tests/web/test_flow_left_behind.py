@@ -80,11 +80,12 @@ async def test_a_message_the_runner_decided_leaves_no_row_behind(
 ) -> None:
     await publish(owner, GREET, "hello")
     shop = await custom_channel(owner)
-    moved = await shop.deliver("m-1", "hi")
-    unmoved = await shop.deliver("m-2", "hi", contact="c-2")  # a flow could start: none did
+    started = await shop.deliver("m-1", "hi")
     await services_of(live).flow_runner.idle()
-    assert await rows_of(live, moved["conversation_id"]) == 0
-    assert await rows_of(live, unmoved["conversation_id"]) == 0
+    advanced = await shop.deliver("m-2", "not an email")
+    await services_of(live).flow_runner.idle()
+    assert await rows_of(live, started["conversation_id"]) == 0
+    assert advanced["conversation_id"] == started["conversation_id"]
 
 
 async def test_a_message_where_no_flow_could_move_leaves_no_row_behind(
@@ -137,7 +138,12 @@ async def test_a_row_left_behind_after_the_run_was_recorded_runs_nothing_twice(
     async with services_of(live).engine.begin() as conn:
         await conn.execute(
             flow_triggers.T_TRIGGER.insert(),
-            flow_triggers.row(delivered["message_id"], owner.workspace_id, utcnow()),
+            {
+                "message_id": delivered["message_id"],
+                "workspace_id": owner.workspace_id,
+                "attempts": 0,
+                "leased_at": utcnow(),
+            },
         )
     await take_all(live, utcnow() + LEASE_RAN_OUT)
     conversation_id = delivered["conversation_id"]
@@ -157,4 +163,18 @@ async def test_a_message_left_behind_that_an_operator_answered_since_starts_no_f
     await take_all(live, utcnow() + LEASE_RAN_OUT)
     assert await bot_texts(owner, conversation_id) == []
     assert await runs(owner, conversation_id) == []
+    assert await rows_of(live, conversation_id) == 0
+
+
+async def test_a_message_left_behind_whose_flow_was_unpublished_since_is_let_go(
+    owner: Account, live: LiveServer
+) -> None:
+    flow_id = await publish(owner, GREET, "hello")
+    shop = await custom_channel(owner)
+    conversation_id = await left_behind(live, owner, shop.id, "hi")
+    assert await rows_of(live, conversation_id) == 1
+    unpublished = await owner.post(f"/api/flows/{flow_id}/unpublish")
+    assert unpublished.status_code == 200, unpublished.text
+    await take_all(live, utcnow() + LEASE_RAN_OUT)
+    assert await bot_texts(owner, conversation_id) == []
     assert await rows_of(live, conversation_id) == 0
