@@ -182,7 +182,7 @@ class FlowRunner:
         """The worker's pass over contact messages no process finished deciding about
         within the lease (it died after the ack, or the database failed it): each is
         decided again, at most once in effect (the event key ``msg:<id>``). Answers how
-        many were taken; one taken :data:`TRIGGER_ATTEMPTS` times is given up."""
+        many were taken; one tried :data:`TRIGGER_ATTEMPTS` times already is given up."""
         services = self.services
         lease = timedelta(seconds=services.settings.flow_lease_s)
         claimed = await flow_triggers.claim(
