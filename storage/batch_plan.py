@@ -6,8 +6,8 @@ has read the stored messages that share an idempotency key with an item, :func:`
 decides the rest: which items are copies of a stored message, which are copies of an
 earlier item of the same batch (twins: only the first is stored, the others get its
 result), the next gap-free ``seq`` of each new message in its conversation, and the rows
-to write (messages, outbox sends, copies of channel media to make, the conversations' new
-counters).
+to write (messages, outbox sends, copies of channel media to make, contact messages for
+the flow runner to decide about, the conversations' new counters).
 
 A new message starts with no delivery error and no attempts; the result of each carries
 what the stored row will give back (``private``, a flow's ``options``/``option`` from its
@@ -24,6 +24,7 @@ from typing import Any
 from hub.ids import new_id
 from hub.model import Inbound, Message, MessageStatus
 from hub.store import WriteResult
+from storage import flow_triggers
 from storage.serialize import option_of, options_of
 
 # Replies on these channels leave through the outbox and a provider's API; files on their
@@ -67,6 +68,7 @@ class Plan:
     messages: list[dict[str, Any]] = field(default_factory=list)  # rows of ``messages``
     outbox: list[dict[str, Any]] = field(default_factory=list)  # rows of ``outbox``
     media_fetches: list[dict[str, Any]] = field(default_factory=list)  # rows of ``media_fetches``
+    flow_triggers: list[dict[str, Any]] = field(default_factory=list)  # for flow_triggers.add
     counters: list[dict[str, Any]] = field(default_factory=list)  # per conversation touched
     reopened: set[str] = field(default_factory=set)  # resolved conversations an inbound opens
 
@@ -207,6 +209,10 @@ def _plan_conversation(
                     "next_attempt_at": now,
                 }
             )
+        # Also with the message: a flow it may start or advance is not forgotten if the
+        # process dies after the ack, before the runner decided (web.flow_runner).
+        if item.direction == "in" and item.author.kind == "contact":
+            out.flow_triggers.append(flow_triggers.row(item.id, item.workspace_id, conv_id, now))
         message = Message(
             id=item.id,
             workspace_id=item.workspace_id,

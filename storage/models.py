@@ -517,6 +517,19 @@ class FlowTimer(Base):
     locked_until: Mapped[datetime | None]
 
 
+class FlowTrigger(Base):
+    """A contact's message that may start or advance a flow, not yet handled: written by the
+    writer in the message's own transaction (so an acknowledged message is never forgotten),
+    deleted by the runner once it decided (:mod:`web.flow_runner`), taken by the worker
+    when its lease from ``leased_at`` ran out (:mod:`storage.flow_triggers`)."""
+
+    __tablename__ = "flow_triggers"
+    message_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Team(Base):
     __tablename__ = "teams"
     id: Mapped[str] = _id("tm_")

@@ -35,6 +35,7 @@ T_CHANNEL = table_of(m.Channel)
 T_CONV = table_of(m.Conversation)
 T_MSG = table_of(m.Message)
 T_OUTBOX = table_of(m.OutboxItem)
+T_TRIGGER = table_of(m.FlowTrigger)
 T_BOOKING = table_of(m.Booking)
 T_ERASED = table_of(m.ErasedProviderMessage)
 T_AI_CALL = table_of(m.AiCall)
@@ -288,9 +289,9 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
     """Delete the contact and everything reached through it, in one transaction.
 
     Removes identities, conversations, their messages (whoever wrote them), pending outbox
-    items, bookings and AI call records, and leaves a tombstone (a hash, never the id
-    itself) for every provider message id, so a provider redelivering an erased message
-    does not bring it back. A new message from the same person later starts a new
+    items and flow triggers, bookings and AI call records, and leaves a tombstone (a hash,
+    never the id itself) for every provider message id, so a provider redelivering an
+    erased message does not bring it back. A new message from the same person later starts a new
     contact. Raises NotFound for a contact that does not exist (any more) in
     ``workspace_id``.
 
@@ -339,6 +340,7 @@ async def erase_contact(db: Db, workspace_id: str, contact_id: str) -> ErasureRe
             outbox = (
                 await conn.execute(delete(T_OUTBOX).where(T_OUTBOX.c.message_id.in_(message_ids)))
             ).rowcount
+            await conn.execute(delete(T_TRIGGER).where(T_TRIGGER.c.message_id.in_(message_ids)))
             messages = (
                 await conn.execute(delete(T_MSG).where(T_MSG.c.conversation_id.in_(conv_ids)))
             ).rowcount

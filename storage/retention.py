@@ -51,6 +51,7 @@ T_IDENT = table_of(m.ContactIdentity)
 T_CONV = table_of(m.Conversation)
 T_MSG = table_of(m.Message)
 T_OUTBOX = table_of(m.OutboxItem)
+T_TRIGGER = table_of(m.FlowTrigger)
 T_BOOKING = table_of(m.Booking)
 T_AI_CALL = table_of(m.AiCall)
 T_AUDIT = table_of(m.AuditEntry)
@@ -187,6 +188,7 @@ async def _purge_conversations(
                 ]
                 if ids:
                     await conn.execute(delete(T_OUTBOX).where(T_OUTBOX.c.message_id.in_(ids)))
+                    await conn.execute(delete(T_TRIGGER).where(T_TRIGGER.c.message_id.in_(ids)))
                     deleted = await conn.execute(delete(T_MSG).where(T_MSG.c.id.in_(ids)))
                     report.messages += deleted.rowcount
             if len(ids) < batch_size:

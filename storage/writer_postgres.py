@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import TypeEngine
 
+from storage import flow_triggers
 from storage.batch_plan import Plan
 from storage.writer_sql import T_CONTACT, T_CONV, T_FETCH, T_MSG, T_OUTBOX, NewSender, WriterSql
 
@@ -247,6 +248,7 @@ class PostgresWriterSql(WriterSql):
             await conn.execute(T_OUTBOX.insert(), plan.outbox)
         if plan.media_fetches:
             await conn.execute(T_FETCH.insert(), plan.media_fetches)
+        await flow_triggers.add(conn, plan.flow_triggers)
 
     async def add_senders(
         self, conn: AsyncConnection, senders: list[NewSender], now: datetime

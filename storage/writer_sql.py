@@ -164,8 +164,8 @@ class WriterSql(ABC):
 
     @abstractmethod
     async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
-        """Insert the plan's messages, outbox and media fetch rows and set its conversations'
-        counters."""
+        """Insert the plan's messages, outbox, media fetch and (for messages that could move
+        a flow) flow trigger rows and set its conversations' counters."""
 
     async def add_senders(
         self, conn: AsyncConnection, senders: list[NewSender], now: datetime

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Executable, Select, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage import flow_triggers
 from storage.batch_plan import Plan
 from storage.writer_sql import T_CONV, T_FETCH, T_MSG, T_OUTBOX, WriterSql
 
@@ -86,3 +87,4 @@ class SqliteWriterSql(WriterSql):
             await conn.execute(T_OUTBOX.insert(), plan.outbox)
         if plan.media_fetches:
             await conn.execute(T_FETCH.insert(), plan.media_fetches)
+        await flow_triggers.add(conn, plan.flow_triggers)

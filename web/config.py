@@ -52,6 +52,9 @@ class Settings:
     shutdown_timeout_s: int = 10
     run_worker: bool = False  # the embedded default runs the worker's jobs in-process
     outbox_lease_s: int = 60
+    # How long a contact message's flow event is left to the process that stored it (or
+    # the worker that took it) before a worker takes it: the process may have died.
+    flow_lease_s: int = 30
     # INVIARO_PROVIDER_ORIGINS: (provider origin, stand-in origin) pairs; empty in production.
     provider_origins: tuple[tuple[str, str], ...] = ()
     # A widget visitor token opens its conversation for this long; then the visitor starts
@@ -330,6 +333,7 @@ def load(env: Mapping[str, str] | None = None, *, port: int | None = None) -> Se
         shutdown_timeout_s=_int(env, "INVIARO_SHUTDOWN_TIMEOUT_S", 10, 1, 3600),
         run_worker=redis_url is None,
         outbox_lease_s=_int(env, "INVIARO_OUTBOX_LEASE_S", 60, 1, 86_400),
+        flow_lease_s=_int(env, "INVIARO_FLOW_LEASE_S", 30, 1, 86_400),
         provider_origins=tuple(origins.items()),
         visitor_token_days=_int(env, "INVIARO_VISITOR_TOKEN_DAYS", 30, 1, 3650),
         trusted_proxies=_trusted_proxies(env),

@@ -14,7 +14,6 @@ not reopen the conversation it rates. Results: ``web/api/csat.py``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from hub.store import WriteResult
 from storage import csat
 from storage import models as m
 from storage.processing import may_automate
+from web.background import Background
 from web.errors import ApiError
 from web.window import check_reply_window_by_id
 
@@ -97,7 +97,7 @@ class Answers:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(self._failed)
 
     def accepted(self, result: WriteResult) -> None:
         msg = result.message
@@ -106,18 +106,13 @@ class Answers:
         rating = csat.rating_in(msg.text, msg.option)
         if rating is None:
             return
-        task = asyncio.get_running_loop().create_task(self._record(msg, rating))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self._background.spawn(self._record(msg, rating))
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("recording a rating failed", exc_info=task.exception())
+    def _failed(self, exc: BaseException) -> None:
+        log.error("recording a rating failed", exc_info=exc)
 
     async def idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.idle()
 
     async def _record(self, msg: Message, rating: int) -> None:
         from web.api.conversations import wire_conversations  # the API's wire form

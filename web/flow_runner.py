@@ -17,6 +17,12 @@ of its actions, so it advances a run once whichever process receives it and howe
 Bot messages then go through ``Hub.accept`` (stored, sequenced, fanned out, sent through
 the channel's outbox) with a ``client_id`` derived from the event, so a repeat stores none
 twice.
+
+A contact's message is not forgotten when this process dies right after its ack: where
+it could move a flow, the writer stored a ``flow_triggers`` row with it
+(:mod:`storage.flow_triggers`), which this runner deletes once it decided; the worker
+decides again about rows left past ``INVIARO_FLOW_LEASE_S``
+(:meth:`FlowRunner.take_left_behind`).
 """
 
 from __future__ import annotations
@@ -44,12 +50,13 @@ from hub.flows import engine
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
 from hub.model import Author, Inbound, Message, rfc3339, utcnow
 from hub.store import Receipt, Unavailable, WriteResult
-from storage import faults, flow_runs, flows
+from storage import faults, flow_runs, flow_triggers, flows
 from storage import models as m
 from storage.db import autocommit
 from storage.processing import may_automate
-from storage.serialize import conversation_to_wire
+from storage.serialize import conversation_to_wire, message_from_row
 from web import ai_steps, booking, csat, metrics
+from web.background import Background
 from web.window import window_open
 
 if TYPE_CHECKING:
@@ -58,13 +65,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("inviaro.flows")
 
 OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this often
-# The triggers a contact's message can fire (no_reply is the worker's).
-MESSAGE_TRIGGERS = ("conversation_started", "message", "outside_hours")
+MESSAGE_TRIGGERS = flow_triggers.MESSAGE_TRIGGERS  # the triggers a contact's message can fire
 NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
 CONCURRENCY = 4  # flow events in flight per process (each holds one connection at a time)
 SIFT_BATCH = 500  # contact messages asked about in one query (see FlowRunner._sift)
 TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
+TRIGGER_ATTEMPTS = 5  # a contact message's flow event taken by a worker at most this often
+T_MSG = m.table_of(m.Message)
 HTTP_TIMEOUT_S = 10.0
 MAX_HTTP_ANSWER = 256 * 1024
 SLOTS_OFFERED = 3  # a book step's choices: WhatsApp still shows three as reply buttons
@@ -81,7 +89,7 @@ class Committed:
 class FlowRunner:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(self._failed)
         # At most this many events are worked on at once: a burst of thousands of messages
         # queues here instead of taking every database connection the requests need.
         self._gate = asyncio.Semaphore(CONCURRENCY)
@@ -113,18 +121,11 @@ class FlowRunner:
                 self._spawn(self.on_send_failed(receipt.message_id))
 
     def _spawn(self, coro: Any, *, gated: bool = True) -> None:
-        task = asyncio.get_running_loop().create_task(self._gated(coro) if gated else coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self._background.spawn(self._gated(coro) if gated else coro)
 
     async def _gated(self, coro: Any) -> None:
         async with self._gate:
             await coro
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            self._failed(exc)
 
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, Unavailable) or faults.is_outage(exc):
@@ -136,8 +137,7 @@ class FlowRunner:
 
     async def idle(self) -> None:
         """Wait for the events in flight (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.idle()
 
     async def _sift(self) -> None:
         """Most contact messages move no flow: ask that first, for every message that
@@ -150,20 +150,76 @@ class FlowRunner:
                 batch = self._unsifted[:SIFT_BATCH]
                 del self._unsifted[:SIFT_BATCH]
                 try:
-                    async with autocommit(self.services.engine) as conn:
-                        moving = await flow_runs.with_something_to_run(
-                            conn,
-                            [(msg.workspace_id, msg.conversation_id) for msg in batch],
-                            MESSAGE_TRIGGERS,
-                        )
-                except Exception as exc:  # these messages' flow events are lost, as each
-                    self._failed(exc)  # one's would be in its own task: said, not raised
+                    moving = await self._moving(batch)
+                except Exception as exc:  # their flow_triggers rows stay: the worker takes
+                    self._failed(exc)  # them once the lease runs out. Said, not raised.
                     continue
                 for msg in batch:
                     if msg.conversation_id in moving:
-                        self._spawn(self.on_contact_message(msg))
+                        self._spawn(self._decide(msg))
         finally:
             self._sifting = False
+
+    async def _moving(self, batch: list[Message]) -> set[str]:
+        """The conversations of ``batch`` where a contact's message could move a flow (the
+        writer asked the same when it queued the message's ``flow_triggers`` row: the
+        others have none)."""
+        async with autocommit(self.services.engine) as conn:
+            return await flow_runs.with_something_to_run(
+                conn,
+                [(msg.workspace_id, msg.conversation_id) for msg in batch],
+                MESSAGE_TRIGGERS,
+            )
+
+    async def _decide(self, msg: Message) -> None:
+        """:meth:`on_contact_message`, then the message is done with; if it raises, its
+        row stays for the worker (:meth:`take_left_behind`)."""
+        await self.on_contact_message(msg)
+        async with autocommit(self.services.engine) as conn:
+            await flow_triggers.done(conn, [msg.id])
+
+    async def take_left_behind(self, now: datetime | None = None) -> int:
+        """The worker's pass over contact messages no process finished deciding about
+        within the lease (it died after the ack, or the database failed it): each is
+        decided again, at most once in effect (the event key ``msg:<id>``). Answers how
+        many were taken; one tried :data:`TRIGGER_ATTEMPTS` times already is given up."""
+        services = self.services
+        lease = timedelta(seconds=services.settings.flow_lease_s)
+        claimed = await flow_triggers.claim(
+            services.engine, limit=SIFT_BATCH, lease=lease, now=now or utcnow()
+        )
+        if not claimed:
+            return 0
+        spent = [c.message_id for c in claimed if c.attempts > TRIGGER_ATTEMPTS]
+        if spent:
+            log.warning("gave up deciding the flow event of %d contact messages", len(spent))
+        async with autocommit(services.engine) as conn:
+            rows = await conn.execute(
+                select(T_MSG).where(T_MSG.c.id.in_([c.message_id for c in claimed]))
+            )
+            batch = [message_from_row(r) for r in rows if r.id not in spent]
+            replied = await flow_triggers.operator_replies(
+                conn, sorted({msg.conversation_id for msg in batch})
+            )
+            batch = [msg for msg in batch if replied.get(msg.conversation_id, 0) < msg.seq]
+            # Erased meanwhile, answered by an operator since, or given up: nothing to decide.
+            kept = {msg.id for msg in batch}
+            await flow_triggers.done(
+                conn, [c.message_id for c in claimed if c.message_id not in kept]
+            )
+        batch.sort(key=lambda msg: (msg.conversation_id, msg.seq))  # each thread in order
+        moving = await self._moving(batch)
+        async with autocommit(services.engine) as conn:  # its flow unpublished meanwhile
+            await flow_triggers.done(
+                conn, [msg.id for msg in batch if msg.conversation_id not in moving]
+            )
+        for msg in batch:
+            if msg.conversation_id in moving:
+                try:
+                    await self._gated(self._decide(msg))
+                except Exception as exc:  # tried again after the lease
+                    self._failed(exc)
+        return len(claimed)
 
     # Events ---------------------------------------------------------------------------
 

@@ -1,13 +1,24 @@
-"""A run waiting for the contact lives in the database, not in a process: SIGKILL the
-process that advanced it, send the answer to the other process, and the run goes on, once."""
+"""A flow lives in the database, not in a process. A run waiting for the contact: SIGKILL
+the process that advanced it, send the answer to the other process, and the run goes on,
+once. A contact's message acknowledged by a process SIGKILLed before its flow ran: the
+worker starts the run, once."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select, text
 
-from tests.system.conftest import Cluster
+from storage import models as m
+from storage.db import make_engine
+from tests.conftest import SECRET, free_port
+from tests.system.conftest import Cluster, Hub, RedisServer
+from tests.system.test_media_durability import worker
 from tests.web.realtime import visitor_session, visitor_socket, widget_channel
 from tests.web.test_flow_runs import GREET, Visitor, publish
 
@@ -51,6 +62,78 @@ async def test_a_waiting_run_survives_sigkill_and_goes_on_once_on_the_other_proc
     (run,) = runs["items"]
     outcomes = [s["outcome"] for s in run["steps"]]
     assert outcomes.count("saved contact.email") == 1 and run["status"] == "waiting"
+
+
+async def test_a_message_acknowledged_by_a_hub_killed_before_its_flow_ran_starts_it_from_the_worker(
+    pg_database: str, redis_server: RedisServer, tmp_path: Path, owner_of: Any
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_database,
+        "REDIS_URL": redis_server.url,  # production-shaped: the web process runs no worker
+        "INVIARO_SECRET_KEY": SECRET,
+        "INVIARO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "INVIARO_FLOW_LEASE_S": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    hub = Hub(port, env, tmp_path / "hub.log")
+    hub.start()
+    await hub.wait_ready()
+    owner = await owner_of(hub.url)
+    await publish(owner, GREET, "hello")
+    session = await visitor_session(owner, await widget_channel(owner))
+    visitor = Visitor(await visitor_socket(session["ws_url"]), session["conversation_id"])
+
+    engine = make_engine(pg_database)
+    try:
+        # The runner's first look at the consumed events waits on this lock, so the hub
+        # is killed after the ack and before any run could be recorded.
+        async with engine.connect() as holding:
+            await holding.execute(text("LOCK TABLE flow_events IN ACCESS EXCLUSIVE MODE"))
+            await visitor.say("hi")  # acknowledged: stored
+            assert hub.kill(signal.SIGKILL) == -signal.SIGKILL
+            await holding.rollback()
+
+        assert await bot_lines(engine, visitor.conversation_id) == []  # nobody ran it yet
+        with worker(env, tmp_path / "worker.log"):
+            said = await settled(engine, visitor.conversation_id)
+        async with engine.connect() as conn:
+            runs = list(
+                await conn.scalars(
+                    select(m.FlowRun.status).where(
+                        m.FlowRun.conversation_id == visitor.conversation_id
+                    )
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert said == ["Welcome to Acme!", "What is your email?"]
+    assert runs == ["waiting"]  # one run, waiting for the email
+
+
+async def bot_lines(engine: Any, conversation_id: str) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.scalars(
+            select(m.Message.text)
+            .where(m.Message.conversation_id == conversation_id, m.Message.author_kind == "bot")
+            .order_by(m.Message.seq)
+        )
+        return list(rows)
+
+
+async def settled(engine: Any, conversation_id: str) -> list[str]:
+    """The bot's messages once the worker is done with the contact's message (its
+    ``flow_triggers`` row gone; the bound only guards against a hang: the worker takes it
+    at its first poll past the lease)."""
+    for _ in range(600):
+        async with engine.connect() as conn:
+            left = await conn.scalar(select(func.count()).select_from(m.FlowTrigger))
+        lines = await bot_lines(engine, conversation_id)
+        if lines and not left:
+            return lines
+        await asyncio.sleep(0.1)
+    raise AssertionError("no worker ran the flow")
 
 
 @pytest.fixture
