@@ -283,7 +283,7 @@ class BatchingWriter:
         }
         if not keyed:
             return
-        rows = await conn.execute(self._sql.erased, {"ids": list(set(keyed.values()))})
+        rows = await self._sql.rows(conn, self._sql.erased, {"ids": list(set(keyed.values()))})
         erased = {r.id_hash for r in rows}
         for n, digest in keyed.items():
             if digest in erased:
@@ -379,7 +379,7 @@ class BatchingWriter:
         self, conn: AsyncConnection, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], _Sender]:
         """(channel, sender) -> its identity row, with the newest conversation on that channel."""
-        rows = await conn.execute(self._sql.contacts, self._sql.pairs("keys", keys))
+        rows = await self._sql.rows(conn, self._sql.contacts, self._sql.pairs("keys", keys))
         return {(r.channel_id, r.external_id): r for r in rows}  # ascending: the newest wins
 
     async def _create_contacts(
@@ -394,7 +394,9 @@ class BatchingWriter:
         identity and conversation. Returns the senders added, and those another process
         added first (their identity was taken: the contacts made for them here are
         deleted again)."""
-        rows = await conn.execute(self._sql.channels, {"ids": list({c for c, _ in unknown})})
+        rows = await self._sql.rows(
+            conn, self._sql.channels, {"ids": list({c for c, _ in unknown})}
+        )
         owner = {r.id: r.workspace_id for r in rows}
         senders: list[NewSender] = []
         for channel_id, external_id in unknown:
@@ -433,7 +435,7 @@ class BatchingWriter:
                 lost.append(key)
         if lost:
             losers = [x.contact_id for x in senders if x.contact_id not in won]
-            await conn.execute(self._sql.delete_contacts, {"ids": losers})
+            await self._sql.rows(conn, self._sql.delete_contacts, {"ids": losers})
         return mine, lost
 
     async def _lock_conversations(
@@ -444,13 +446,15 @@ class BatchingWriter:
             return
         suspects = self._suspects(ids)
         rows = list(
-            await conn.execute(
-                self._sql.lock_conversations, {"ids": [i for i in ids if i not in suspects]}
+            await self._sql.rows(
+                conn, self._sql.lock_conversations, {"ids": [i for i in ids if i not in suspects]}
             )
         )
         if suspects:
             # After the ordered, waiting locks: a statement that never waits adds no deadlock.
-            free = list(await conn.execute(self._sql.lock_if_free, {"ids": sorted(suspects)}))
+            free = list(
+                await self._sql.rows(conn, self._sql.lock_if_free, {"ids": sorted(suspects)})
+            )
             for r in free:
                 self._stuck.pop(r.id, None)
             rows += free
@@ -507,7 +511,7 @@ class BatchingWriter:
             **self._sql.pairs("providers", by_provider),
         }
         existing: dict[Key, Message] = {}
-        for row in await conn.execute(self._sql.duplicates, params):
+        for row in await self._sql.rows(conn, self._sql.duplicates, params):
             message = message_from_row(row)
             existing[("id", row.id)] = message
             if row.client_id:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,6 +115,14 @@ class WriterSql(ABC):
         self.lock_if_free = self.conversations.with_for_update(of=T_CONV, skip_locked=True)
         self.existing_conversations = select(T_CONV.c.id).where(self.among(T_CONV.c.id, "ids"))
         self.erased = select(T_ERASED.c.id_hash).where(self.among(T_ERASED.c.id_hash, "ids"))
+
+    async def rows(
+        self, conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
+    ) -> Sequence[Any]:
+        """The rows of one of the statements above (columns read as attributes; none for
+        a statement that answers none)."""
+        result = await conn.execute(statement, params)
+        return result.all() if result.returns_rows else []
 
     @abstractmethod
     def among(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
