@@ -41,7 +41,7 @@ from storage.cleaning import cleaned
 from storage.group_commit import GroupCommitQueue, Observe
 from storage.serialize import conversation_to_wire, message_from_row
 from storage.writer_postgres import PostgresWriterSql
-from storage.writer_sql import T_CONV, NewSender, WriterSql, provider_id_hash
+from storage.writer_sql import T_CONV, NewSender, WriterSql, new_conversation, provider_id_hash
 from storage.writer_sqlite import SqliteWriterSql
 
 log = logging.getLogger("inviaro.writer")
@@ -59,7 +59,8 @@ def writer_sql(engine: AsyncEngine) -> WriterSql:
 class _Batch:
     """What one transaction learned, keyed for the items that need it."""
 
-    conversations: dict[str, Row[Any]] = field(default_factory=dict)  # locked, by id
+    conversations: dict[str, Row[Any] | _Fresh] = field(default_factory=dict)  # locked, by id
+    fresh: dict[str, _Fresh] = field(default_factory=dict)  # added by this transaction, by id
     conv_of: dict[int, str] = field(default_factory=dict)  # item index -> conversation id
     placed: dict[int, Placement] = field(default_factory=dict)  # item index -> where, checked
     created: set[str] = field(default_factory=set)  # conversations created
@@ -397,11 +398,13 @@ class BatchingWriter:
         rows = await self._sql.rows(
             conn, self._sql.channels, {"ids": list({c for c, _ in unknown})}
         )
-        owner = {r.id: r.workspace_id for r in rows}
+        channels = {r.id: r for r in rows}
         senders: list[NewSender] = []
         for channel_id, external_id in unknown:
             indices = wanted[(channel_id, external_id)]
-            valid = [n for n in indices if owner.get(channel_id) == items[n].workspace_id]
+            channel = channels.get(channel_id)
+            owner = None if channel is None else channel.workspace_id
+            valid = [n for n in indices if owner == items[n].workspace_id]
             for n in indices:
                 if n not in valid:
                     s.results[n] = NotFound("no such channel in this workspace")
@@ -421,7 +424,8 @@ class BatchingWriter:
             )
         if not senders:
             return {}, []
-        won = await self._sql.add_senders(conn, senders, utcnow())
+        now = utcnow()
+        won = await self._sql.add_senders(conn, senders, now)
         mine: dict[tuple[str, str], _Sender] = {}
         lost: list[tuple[str, str]] = []
         for sender in senders:
@@ -431,6 +435,10 @@ class BatchingWriter:
                     sender.contact_id, sender.workspace_id, sender.conversation_id
                 )
                 s.created.add(sender.conversation_id)
+                # Nobody else sees it before the commit: neither locked nor read again.
+                s.fresh[sender.conversation_id] = _Fresh.of(
+                    sender, channels[sender.channel_id], now
+                )
             else:
                 lost.append(key)
         if lost:
@@ -441,15 +449,13 @@ class BatchingWriter:
     async def _lock_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
     ) -> None:
-        ids = sorted(set(s.conv_of.values()))
-        if not ids:
-            return
+        ids = sorted(set(s.conv_of.values()) - s.fresh.keys())
         suspects = self._suspects(ids)
-        rows = list(
-            await self._sql.rows(
+        rows: list[Row[Any] | _Fresh] = list(s.fresh.values())
+        if ids:
+            rows += await self._sql.rows(
                 conn, self._sql.lock_conversations, {"ids": [i for i in ids if i not in suspects]}
             )
-        )
         if suspects:
             # After the ordered, waiting locks: a statement that never waits adds no deadlock.
             free = list(
@@ -551,7 +557,7 @@ class _Counted:
 
     __slots__ = ("_row", "last_seq", "read_seq", "status", "updated_at")
 
-    def __init__(self, row: Row[Any], counters: dict[str, Any], now: datetime) -> None:
+    def __init__(self, row: Row[Any] | _Fresh, counters: dict[str, Any], now: datetime) -> None:
         self._row = row
         self.last_seq: int = counters["last_seq"]
         self.read_seq: int = counters["read_seq"]
@@ -578,6 +584,40 @@ class _Sender(Protocol):
     def workspace_id(self) -> str: ...
     @property
     def conversation_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Fresh:
+    """A conversation this transaction added for a first-contact sender, as its locked row
+    would read (see :func:`storage.writer_sql.new_conversation`)."""
+
+    id: str
+    workspace_id: str
+    channel_id: str
+    contact_id: str
+    status: str
+    tags: list[str]
+    last_seq: int
+    read_seq: int
+    created_at: datetime
+    updated_at: datetime
+    channel_kind: str
+    channel_name: str | None
+    contact_name: str | None
+    assignee_id: str | None = None
+    team_id: str | None = None
+    last_message_at: datetime | None = None
+    last_inbound_at: datetime | None = None
+    snoozed_until: datetime | None = None
+
+    @classmethod
+    def of(cls, sender: NewSender, channel: Any, now: datetime) -> _Fresh:
+        return cls(
+            **new_conversation(sender, now),
+            channel_kind=channel.kind,
+            channel_name=channel.name,
+            contact_name=sender.name,
+        )
 
 
 @dataclass(frozen=True, slots=True)

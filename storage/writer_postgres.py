@@ -40,6 +40,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -253,10 +254,35 @@ class _Raw:
         return cls(compiled.string, tuple(compiled.positiontup or ()))
 
     async def fetch(self, raw: asyncpg.Connection, params: Mapping[str, Any]) -> list[_Row]:
-        rows: list[_Row] = await raw.fetch(
-            self.sql, *[params[n] for n in self.names], record_class=_Row
-        )
+        try:
+            rows: list[_Row] = await raw.fetch(
+                self.sql, *[params[n] for n in self.names], record_class=_Row
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _as_sqlalchemy(exc, self.sql) from exc
         return rows
+
+
+# SQLSTATE class -> the SQLAlchemy exception the same failure raises through SQLAlchemy.
+_ERROR_CLASSES: dict[str, type[sa_exc.DBAPIError]] = {
+    "22": sa_exc.DataError,
+    "23": sa_exc.IntegrityError,
+    "42": sa_exc.ProgrammingError,
+    "0A": sa_exc.NotSupportedError,
+    "XX": sa_exc.InternalError,
+    **dict.fromkeys(("08", "40", "53", "55", "57"), sa_exc.OperationalError),
+}
+
+
+def _as_sqlalchemy(exc: Exception, sql: str) -> sa_exc.DBAPIError:
+    """The driver's error as SQLAlchemy would raise it (callers and :mod:`storage.faults`
+    see the same classes whichever way a statement ran; ``orig`` is the driver's error).
+    No parameters are kept: they hold message bodies."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        kind: type[sa_exc.DBAPIError] = sa_exc.InterfaceError
+    else:
+        kind = _ERROR_CLASSES.get(str(getattr(exc, "sqlstate", ""))[:2], sa_exc.DBAPIError)
+    return kind(sql, None, exc, hide_parameters=True)
 
 
 class PostgresWriterSql(WriterSql):

@@ -93,9 +93,9 @@ class WriterSql(ABC):
             T_IDENT.c.external_id,
             "keys",
         ).order_by(T_CONV.c.created_at)
-        self.channels = select(T_CHANNEL.c.id, T_CHANNEL.c.workspace_id).where(
-            self.among(T_CHANNEL.c.id, "ids")
-        )
+        self.channels = select(
+            T_CHANNEL.c.id, T_CHANNEL.c.workspace_id, T_CHANNEL.c.kind, T_CHANNEL.c.name
+        ).where(self.among(T_CHANNEL.c.id, "ids"))
         self.delete_contacts: Delete = T_CONTACT.delete().where(self.among(T_CONTACT.c.id, "ids"))
         # With what a conversation's wire form names, so that the batch's new and reopened
         # conversations are announced without reading them again.
