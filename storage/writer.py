@@ -311,8 +311,9 @@ class BatchingWriter:
         """Map each item to its conversation, creating contact and conversation on first
         contact. Races with other processes end in the unique (channel, external id) index.
 
-        A known sender with a conversation costs one query; the channel is checked, and the
-        contact locked, only when something has to be created. A sender this transaction
+        A known sender with a conversation costs one query (which brings the sender's
+        channel too: checked, with the contact locked, only when something has to be
+        created). A sender this transaction
         added comes with its conversation, in the same statement: nobody else sees either
         before the commit, so neither is locked nor looked up again."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -327,14 +328,14 @@ class BatchingWriter:
                 wanted[(item.channel_id, item.contact_external_id)].append(n)
         if not wanted:
             return
-        found = await self._contacts(conn, wanted)
+        found, channels = await self._contacts(conn, wanted)
         unknown = [key for key in wanted if key not in found]
         mine: dict[tuple[str, str], _Sender] = {}
         if unknown:
-            mine, lost = await self._create_contacts(conn, items, wanted, unknown, s)
+            mine, lost = await self._create_contacts(conn, items, wanted, unknown, channels, s)
             found.update(mine)
             if lost:  # another process added these senders meanwhile: theirs are used
-                found.update(await self._contacts(conn, lost))
+                found.update((await self._contacts(conn, lost))[0])
         for key, indices in list(wanted.items()):
             owner = found[key].workspace_id if key in found else None
             for n in indices:
@@ -349,7 +350,7 @@ class BatchingWriter:
         if bare:
             # Serialise first-contact conversation creation for these contacts.
             await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in bare}))
-            found.update(await self._contacts(conn, bare))
+            found.update((await self._contacts(conn, bare))[0])
         now = utcnow()
         new_convs: list[dict[str, Any]] = []
         for key, indices in wanted.items():
@@ -378,10 +379,19 @@ class BatchingWriter:
 
     async def _contacts(
         self, conn: AsyncConnection, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], _Sender]:
-        """(channel, sender) -> its identity row, with the newest conversation on that channel."""
-        rows = await self._sql.rows(conn, self._sql.contacts, self._sql.pairs("keys", keys))
-        return {(r.channel_id, r.external_id): r for r in rows}  # ascending: the newest wins
+    ) -> tuple[dict[tuple[str, str], _Sender], dict[str, Row[Any]]]:
+        """(channel, sender) -> its identity row, with the newest conversation on that
+        channel; and the senders' channels that exist, by id."""
+        keys = list(keys)
+        params = {**self._sql.pairs("keys", keys), "channel_ids": list({c for c, _ in keys})}
+        found: dict[tuple[str, str], _Sender] = {}
+        channels: dict[str, Row[Any]] = {}
+        for r in await self._sql.rows(conn, self._sql.contacts, params):
+            if r.external_id is None:
+                channels[r.channel_id] = r
+            else:
+                found[(r.channel_id, r.external_id)] = r  # ascending: the newest wins
+        return found, channels
 
     async def _create_contacts(
         self,
@@ -389,16 +399,13 @@ class BatchingWriter:
         items: list[Inbound],
         wanted: dict[tuple[str, str], list[int]],
         unknown: list[tuple[str, str]],
+        channels: dict[str, Row[Any]],
         s: _Batch,
     ) -> tuple[dict[tuple[str, str], _Sender], list[tuple[str, str]]]:
-        """First contact from these senders: check their channels, then add contact,
-        identity and conversation. Returns the senders added, and those another process
-        added first (their identity was taken: the contacts made for them here are
-        deleted again)."""
-        rows = await self._sql.rows(
-            conn, self._sql.channels, {"ids": list({c for c, _ in unknown})}
-        )
-        channels = {r.id: r for r in rows}
+        """First contact from these senders: check their channels (those found), then add
+        contact, identity and conversation. Returns the senders added, and those another
+        process added first (their identity was taken: the contacts made for them here
+        are deleted again)."""
         senders: list[NewSender] = []
         for channel_id, external_id in unknown:
             indices = wanted[(channel_id, external_id)]
@@ -611,11 +618,11 @@ class _Fresh:
     snoozed_until: datetime | None = None
 
     @classmethod
-    def of(cls, sender: NewSender, channel: Any, now: datetime) -> _Fresh:
+    def of(cls, sender: NewSender, channel: Row[Any], now: datetime) -> _Fresh:
         return cls(
             **new_conversation(sender, now),
-            channel_kind=channel.kind,
-            channel_name=channel.name,
+            channel_kind=channel.channel_kind,
+            channel_name=channel.channel_name,
             contact_name=sender.name,
         )
 

@@ -245,8 +245,8 @@ class _Raw:
     names: tuple[str, ...]
 
     @classmethod
-    def of(cls, statement: ClauseElement) -> _Raw:
-        compiled = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
+    def of(cls, statement: Executable) -> _Raw:
+        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=_DIALECT))
         for name, bind in compiled.binds.items():
             kind = bind.type
             if not isinstance(kind, ARRAY) and kind.bind_processor(_DIALECT) is not None:
@@ -305,7 +305,6 @@ class PostgresWriterSql(WriterSql):
             statement: _Raw.of(statement)
             for statement in (
                 self.contacts,
-                self.channels,
                 self.delete_contacts,
                 self.lock_if_free,
                 self.existing_conversations,
