@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.model import Author, Inbound, as_utc
 from hub.store import Gone, NotFound
 from storage import models as m
-from storage.db import make_engine
+from storage.db import make_engine, sessionmaker
+from storage.serialize import conversation_to_wire
 from storage.store import SqlStore
 from storage.writer_sql import provider_id_hash
 
@@ -52,6 +53,20 @@ async def test_first_message_from_a_sender_creates_contact_and_conversation(
         await count(engine, m.ContactIdentity, m.ContactIdentity.channel_id == workspace.custom)
         == 1
     )
+
+
+async def test_a_first_contact_announces_its_conversation_as_it_is_stored(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    """The writer does not read back the conversation it just added: what it announces
+    must still be what a read of the stored rows shows."""
+    result = await store.write(inbound(workspace))
+    async with sessionmaker(engine)() as db:
+        conv = await db.get_one(m.Conversation, result.message.conversation_id)
+        channel = await db.get_one(m.Channel, conv.channel_id)
+        contact = await db.get_one(m.Contact, conv.contact_id)
+        stored = conversation_to_wire(conv, channel, contact, result.message)
+    assert result.conversation == stored
 
 
 async def test_later_messages_from_the_sender_join_the_same_conversation(
