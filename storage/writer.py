@@ -311,11 +311,11 @@ class BatchingWriter:
         """Map each item to its conversation, creating contact and conversation on first
         contact. Races with other processes end in the unique (channel, external id) index.
 
-        A known sender with a conversation costs one query (which brings the sender's
-        channel too: checked, with the contact locked, only when something has to be
-        created). A sender this transaction
-        added comes with its conversation, in the same statement: nobody else sees either
-        before the commit, so neither is locked nor looked up again."""
+        A known sender with a conversation costs one query, which brings the sender's
+        channel too (checked, and the contact locked, only when something has to be
+        created). A sender this transaction added comes with its conversation, in the same
+        statement: nobody else sees either before the commit, so neither is locked nor
+        looked up again."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for n, item in enumerate(items):
             if n in s.results:

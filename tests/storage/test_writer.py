@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.model import Author, Inbound, as_utc
+from hub.model import Attachment, Author, Inbound, as_utc
 from hub.store import Gone, NotFound
 from storage import models as m
 from storage.db import make_engine, sessionmaker
@@ -306,3 +306,17 @@ async def test_the_planned_columns_are_stored_as_written_and_read_back(
     queued = await count(engine, m.OutboxItem, m.OutboxItem.message_id.in_([note.id, offered.id]))
     assert queued == 1  # the reply leaves through WhatsApp, the note never does
     assert (note.status, offered.status) == ("sent", "queued")
+
+
+async def test_a_resend_returns_the_stored_files_and_payload_as_written(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    """The writer reads its earlier copies back itself (on Postgres straight from the
+    driver, which must hand JSON columns over decoded, as SQLAlchemy does)."""
+    photo = Attachment(url="https://example.com/a.jpg", mime="image/jpeg", name="a.jpg")
+    offer = {"options": [{"label": "Yes", "value": "y"}]}
+    first = await store.write(inbound(workspace, attachments=(photo,), payload=offer))
+    again = await store.write(inbound(workspace, id=first.message.id, text="other"))
+    assert not again.created
+    assert again.message.attachments == (photo,)
+    assert again.message.options == (("Yes", "y"),)
