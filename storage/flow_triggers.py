@@ -27,11 +27,12 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.model import as_utc
@@ -76,24 +77,12 @@ def _could_move(
     return or_(live, published)
 
 
-def _add_postgres() -> Insert:
-    """The batch's rows bound as arrays: one statement, its text the same for any batch."""
-    rows = (
-        func.unnest(
-            bindparam("message_ids", type_=ARRAY(String())),
-            bindparam("workspace_ids", type_=ARRAY(String())),
-            bindparam("conversation_ids", type_=ARRAY(String())),
-        )
-        .table_valued("message_id", "workspace_id", "conversation_id")
-        .render_derived(name="r")
-    )
-    chosen = select(
-        rows.c.message_id,
-        rows.c.workspace_id,
-        literal(0),
-        bindparam("now", type_=DateTime(timezone=True)),
-    ).where(_could_move(rows.c.workspace_id, rows.c.conversation_id))
-    return T_TRIGGER.insert().from_select(_COLUMNS, chosen)
+def could_move_sql(workspace_id: str, conversation_id: str) -> str:
+    """:func:`_could_move` as Postgres SQL over two column expressions, for the writer's
+    one statement per batch (:mod:`storage.writer_postgres`)."""
+    clause = _could_move(literal_column(workspace_id), literal_column(conversation_id))
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return str(clause.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _add_one() -> Insert:
@@ -108,24 +97,14 @@ def _add_one() -> Insert:
     return T_TRIGGER.insert().from_select(_COLUMNS, chosen)
 
 
-_ADD_POSTGRES = _add_postgres()
 _ADD_ONE = _add_one()
 
 
 async def add(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """The rows of :func:`row` whose message could move a flow, in the caller's
-    transaction (the writer's)."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        params = {
-            "message_ids": [r["message_id"] for r in rows],
-            "workspace_ids": [r["workspace_id"] for r in rows],
-            "conversation_ids": [r["conversation_id"] for r in rows],
-            "now": rows[0]["leased_at"],  # one batch, one time
-        }
-        await conn.execute(_ADD_POSTGRES, params)
-    else:
+    transaction (the SQLite writer's; on Postgres they are part of the writer's one
+    statement per batch)."""
+    if rows:
         await conn.execute(_ADD_ONE, rows)
 
 

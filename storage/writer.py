@@ -41,7 +41,7 @@ from storage.cleaning import cleaned
 from storage.group_commit import GroupCommitQueue, Observe
 from storage.serialize import conversation_to_wire, message_from_row
 from storage.writer_postgres import PostgresWriterSql
-from storage.writer_sql import T_CONV, NewSender, WriterSql, provider_id_hash
+from storage.writer_sql import T_CONV, NewSender, WriterSql, new_conversation, provider_id_hash
 from storage.writer_sqlite import SqliteWriterSql
 
 log = logging.getLogger("inviaro.writer")
@@ -59,7 +59,8 @@ def writer_sql(engine: AsyncEngine) -> WriterSql:
 class _Batch:
     """What one transaction learned, keyed for the items that need it."""
 
-    conversations: dict[str, Row[Any]] = field(default_factory=dict)  # locked, by id
+    conversations: dict[str, Row[Any] | _Fresh] = field(default_factory=dict)  # locked, by id
+    fresh: dict[str, _Fresh] = field(default_factory=dict)  # added by this transaction, by id
     conv_of: dict[int, str] = field(default_factory=dict)  # item index -> conversation id
     placed: dict[int, Placement] = field(default_factory=dict)  # item index -> where, checked
     created: set[str] = field(default_factory=set)  # conversations created
@@ -283,7 +284,7 @@ class BatchingWriter:
         }
         if not keyed:
             return
-        rows = await conn.execute(self._sql.erased, {"ids": list(set(keyed.values()))})
+        rows = await self._sql.rows(conn, self._sql.erased, {"ids": list(set(keyed.values()))})
         erased = {r.id_hash for r in rows}
         for n, digest in keyed.items():
             if digest in erased:
@@ -310,10 +311,11 @@ class BatchingWriter:
         """Map each item to its conversation, creating contact and conversation on first
         contact. Races with other processes end in the unique (channel, external id) index.
 
-        A known sender with a conversation costs one query; the channel is checked, and the
-        contact locked, only when something has to be created. A sender this transaction
-        added comes with its conversation, in the same statement: nobody else sees either
-        before the commit, so neither is locked nor looked up again."""
+        A known sender with a conversation costs one query, which brings the sender's
+        channel too (checked, and the contact locked, only when something has to be
+        created). A sender this transaction added comes with its conversation, in the same
+        statement: nobody else sees either before the commit, so neither is locked nor
+        looked up again."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for n, item in enumerate(items):
             if n in s.results:
@@ -326,14 +328,14 @@ class BatchingWriter:
                 wanted[(item.channel_id, item.contact_external_id)].append(n)
         if not wanted:
             return
-        found = await self._contacts(conn, wanted)
+        found, channels = await self._contacts(conn, wanted)
         unknown = [key for key in wanted if key not in found]
         mine: dict[tuple[str, str], _Sender] = {}
         if unknown:
-            mine, lost = await self._create_contacts(conn, items, wanted, unknown, s)
+            mine, lost = await self._create_contacts(conn, items, wanted, unknown, channels, s)
             found.update(mine)
             if lost:  # another process added these senders meanwhile: theirs are used
-                found.update(await self._contacts(conn, lost))
+                found.update((await self._contacts(conn, lost))[0])
         for key, indices in list(wanted.items()):
             owner = found[key].workspace_id if key in found else None
             for n in indices:
@@ -348,7 +350,7 @@ class BatchingWriter:
         if bare:
             # Serialise first-contact conversation creation for these contacts.
             await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in bare}))
-            found.update(await self._contacts(conn, bare))
+            found.update((await self._contacts(conn, bare))[0])
         now = utcnow()
         new_convs: list[dict[str, Any]] = []
         for key, indices in wanted.items():
@@ -377,10 +379,19 @@ class BatchingWriter:
 
     async def _contacts(
         self, conn: AsyncConnection, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], _Sender]:
-        """(channel, sender) -> its identity row, with the newest conversation on that channel."""
-        rows = await conn.execute(self._sql.contacts, self._sql.pairs("keys", keys))
-        return {(r.channel_id, r.external_id): r for r in rows}  # ascending: the newest wins
+    ) -> tuple[dict[tuple[str, str], _Sender], dict[str, Row[Any]]]:
+        """(channel, sender) -> its identity row, with the newest conversation on that
+        channel; and the senders' channels that exist, by id."""
+        keys = list(keys)
+        params = {**self._sql.pairs("keys", keys), "channel_ids": list({c for c, _ in keys})}
+        found: dict[tuple[str, str], _Sender] = {}
+        channels: dict[str, Row[Any]] = {}
+        for r in await self._sql.rows(conn, self._sql.contacts, params):
+            if r.external_id is None:
+                channels[r.channel_id] = r
+            else:
+                found[(r.channel_id, r.external_id)] = r  # ascending: the newest wins
+        return found, channels
 
     async def _create_contacts(
         self,
@@ -388,18 +399,19 @@ class BatchingWriter:
         items: list[Inbound],
         wanted: dict[tuple[str, str], list[int]],
         unknown: list[tuple[str, str]],
+        channels: dict[str, Row[Any]],
         s: _Batch,
     ) -> tuple[dict[tuple[str, str], _Sender], list[tuple[str, str]]]:
-        """First contact from these senders: check their channels, then add contact,
-        identity and conversation. Returns the senders added, and those another process
-        added first (their identity was taken: the contacts made for them here are
-        deleted again)."""
-        rows = await conn.execute(self._sql.channels, {"ids": list({c for c, _ in unknown})})
-        owner = {r.id: r.workspace_id for r in rows}
+        """First contact from these senders: check their channels (those found), then add
+        contact, identity and conversation. Returns the senders added, and those another
+        process added first (their identity was taken: the contacts made for them here
+        are deleted again)."""
         senders: list[NewSender] = []
         for channel_id, external_id in unknown:
             indices = wanted[(channel_id, external_id)]
-            valid = [n for n in indices if owner.get(channel_id) == items[n].workspace_id]
+            channel = channels.get(channel_id)
+            owner = None if channel is None else channel.workspace_id
+            valid = [n for n in indices if owner == items[n].workspace_id]
             for n in indices:
                 if n not in valid:
                     s.results[n] = NotFound("no such channel in this workspace")
@@ -419,7 +431,8 @@ class BatchingWriter:
             )
         if not senders:
             return {}, []
-        won = await self._sql.add_senders(conn, senders, utcnow())
+        now = utcnow()
+        won = await self._sql.add_senders(conn, senders, now)
         mine: dict[tuple[str, str], _Sender] = {}
         lost: list[tuple[str, str]] = []
         for sender in senders:
@@ -429,28 +442,32 @@ class BatchingWriter:
                     sender.contact_id, sender.workspace_id, sender.conversation_id
                 )
                 s.created.add(sender.conversation_id)
+                # Nobody else sees it before the commit: neither locked nor read again.
+                s.fresh[sender.conversation_id] = _Fresh.of(
+                    sender, channels[sender.channel_id], now
+                )
             else:
                 lost.append(key)
         if lost:
             losers = [x.contact_id for x in senders if x.contact_id not in won]
-            await conn.execute(self._sql.delete_contacts, {"ids": losers})
+            await self._sql.rows(conn, self._sql.delete_contacts, {"ids": losers})
         return mine, lost
 
     async def _lock_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
     ) -> None:
-        ids = sorted(set(s.conv_of.values()))
-        if not ids:
-            return
+        ids = sorted(set(s.conv_of.values()) - s.fresh.keys())
         suspects = self._suspects(ids)
-        rows = list(
-            await conn.execute(
-                self._sql.lock_conversations, {"ids": [i for i in ids if i not in suspects]}
+        rows: list[Row[Any] | _Fresh] = list(s.fresh.values())
+        if ids:
+            rows += await self._sql.rows(
+                conn, self._sql.lock_conversations, {"ids": [i for i in ids if i not in suspects]}
             )
-        )
         if suspects:
             # After the ordered, waiting locks: a statement that never waits adds no deadlock.
-            free = list(await conn.execute(self._sql.lock_if_free, {"ids": sorted(suspects)}))
+            free = list(
+                await self._sql.rows(conn, self._sql.lock_if_free, {"ids": sorted(suspects)})
+            )
             for r in free:
                 self._stuck.pop(r.id, None)
             rows += free
@@ -507,7 +524,7 @@ class BatchingWriter:
             **self._sql.pairs("providers", by_provider),
         }
         existing: dict[Key, Message] = {}
-        for row in await conn.execute(self._sql.duplicates, params):
+        for row in await self._sql.rows(conn, self._sql.duplicates, params):
             message = message_from_row(row)
             existing[("id", row.id)] = message
             if row.client_id:
@@ -547,7 +564,7 @@ class _Counted:
 
     __slots__ = ("_row", "last_seq", "read_seq", "status", "updated_at")
 
-    def __init__(self, row: Row[Any], counters: dict[str, Any], now: datetime) -> None:
+    def __init__(self, row: Row[Any] | _Fresh, counters: dict[str, Any], now: datetime) -> None:
         self._row = row
         self.last_seq: int = counters["last_seq"]
         self.read_seq: int = counters["read_seq"]
@@ -574,6 +591,40 @@ class _Sender(Protocol):
     def workspace_id(self) -> str: ...
     @property
     def conversation_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Fresh:
+    """A conversation this transaction added for a first-contact sender, as its locked row
+    would read (see :func:`storage.writer_sql.new_conversation`)."""
+
+    id: str
+    workspace_id: str
+    channel_id: str
+    contact_id: str
+    status: str
+    tags: list[str]
+    last_seq: int
+    read_seq: int
+    created_at: datetime
+    updated_at: datetime
+    channel_kind: str
+    channel_name: str | None
+    contact_name: str | None
+    assignee_id: str | None = None
+    team_id: str | None = None
+    last_message_at: datetime | None = None
+    last_inbound_at: datetime | None = None
+    snoozed_until: datetime | None = None
+
+    @classmethod
+    def of(cls, sender: NewSender, channel: Row[Any], now: datetime) -> _Fresh:
+        return cls(
+            **new_conversation(sender, now),
+            channel_kind=channel.channel_kind,
+            channel_name=channel.channel_name,
+            contact_name=sender.name,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,31 @@
 """The writer on Postgres: lists bound as arrays, explicit row locks, bounded waits, and
-the batch's messages and counters in one statement.
+the batch's rows and counters in one statement.
 
-The SQL text is the same for every batch size, so the driver's prepared statements are
-reused instead of parsed and planned per batch. Transactions are begun and committed as
-simple queries on the driver's connection (the SQLAlchemy connection is in autocommit):
-no transaction is left open between batches, where it would show as idle in transaction.
+Every statement of the writer is built with SQLAlchemy once, compiled once for asyncpg and
+then run on the driver's connection itself (:class:`_Raw`): no compilation, parameter
+processing or result wrapping per statement, and no hop through SQLAlchemy's async
+bridge (``bench/writer_cpu.py`` measures what that saves). The SQL text is the same for
+every batch size, so asyncpg's cache of prepared statements reuses each one instead of
+parsing and planning it per batch. Transactions are begun and committed as simple
+queries on the driver's connection (the SQLAlchemy connection is in autocommit): no
+transaction is left open between batches, where it would show as idle in transaction.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import (
+    JSON,
+    BindParameter,
     Boolean,
+    ClauseElement,
     ColumnElement,
     DateTime,
     Executable,
@@ -32,37 +40,99 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
 
 from storage import flow_triggers
 from storage.batch_plan import Plan
-from storage.writer_sql import T_CONTACT, T_CONV, T_FETCH, T_MSG, T_OUTBOX, NewSender, WriterSql
+from storage.writer_sql import T_CONTACT, T_CONV, T_MSG, NewSender, WriterSql
 
 STATEMENT_S = 10.0  # longest a writer statement may run
 IDLE_IN_TRANSACTION_S = 10.0  # a writer frozen mid-transaction loses its locks after this
 
-_MESSAGE_ARRAYS: dict[str, TypeEngine[Any]] = {  # column -> element type, joined by unnest
-    "id": String(),
-    "workspace_id": String(),
-    "conversation_id": String(),
-    "channel_id": String(),
-    "seq": Integer(),
-    "direction": String(),
-    "author_kind": String(),
-    "author_id": String(),
-    "author_name": String(),
-    "text": String(),
-    "attachments": String(),
-    "status": String(),
-    "client_id": String(),
-    "provider_message_id": String(),
-    "payload": String(),
-    "private": Boolean(),
-    "sent_at": DateTime(timezone=True),
-}
-_JSON_COLUMNS = {"attachments", "payload"}  # bound as JSON text, cast back in the SQL
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """One table's rows of a plan, inserted by the plan's statement: every column bound as
+    one array and joined by ``unnest``; ``defaults`` are SQL for the columns not bound
+    (``:now`` is the batch's time). Adding a table to the writer's transaction is one more
+    of these in :data:`_PLAN_ROWS`, and a list of rows in :class:`storage.batch_plan.Plan`."""
+
+    table: str
+    columns: Mapping[str, TypeEngine[Any]]  # column -> element type of its array
+    rows: Callable[[Plan], list[dict[str, Any]]]
+    defaults: Mapping[str, str]
+    # Rows kept only where this SQL over ``r.<column>`` holds, and columns it reads that
+    # are bound but not inserted.
+    where: str = "TRUE"
+    reads: Mapping[str, TypeEngine[Any]] = field(default_factory=dict)
+
+
+_PLAN_ROWS = (
+    _Rows(
+        "messages",
+        {
+            "id": String(),
+            "workspace_id": String(),
+            "conversation_id": String(),
+            "channel_id": String(),
+            "seq": Integer(),
+            "direction": String(),
+            "author_kind": String(),
+            "author_id": String(),
+            "author_name": String(),
+            "text": String(),
+            "attachments": JSON(),
+            "status": String(),
+            "client_id": String(),
+            "provider_message_id": String(),
+            "payload": JSON(),
+            "private": Boolean(),
+            "sent_at": DateTime(timezone=True),
+        },
+        lambda plan: plan.messages,
+        # The delivery columns (``error_code``, ``attempts``, ``next_attempt_at``) take
+        # their defaults: no send was tried yet.
+        {"error": "NULL", "created_at": ":now"},
+    ),
+    _Rows(
+        "outbox",
+        {
+            "id": String(),
+            "workspace_id": String(),
+            "message_id": String(),
+            "next_attempt_at": DateTime(timezone=True),
+        },
+        lambda plan: plan.outbox,
+        {"attempts": "0", "created_at": ":now"},
+    ),
+    _Rows(
+        "media_fetches",
+        {
+            "message_id": String(),
+            "workspace_id": String(),
+            "next_attempt_at": DateTime(timezone=True),
+        },
+        lambda plan: plan.media_fetches,
+        {"attempts": "0"},
+    ),
+    _Rows(
+        "flow_triggers",
+        {
+            "message_id": String(),
+            "workspace_id": String(),
+            "leased_at": DateTime(timezone=True),
+        },
+        lambda plan: plan.flow_triggers,
+        {"attempts": "0"},
+        where=flow_triggers.could_move_sql("r.workspace_id", "r.conversation_id"),
+        reads={"conversation_id": String()},
+    ),
+)
 _COUNTER_ARRAYS: dict[str, TypeEngine[Any]] = {  # named as in Plan.counters
     "b_id": String(),
     "last_seq": Integer(),
@@ -72,28 +142,56 @@ _COUNTER_ARRAYS: dict[str, TypeEngine[Any]] = {  # named as in Plan.counters
 }
 
 
-def _insert_and_count() -> TextClause:
-    """The batch's messages and its conversations' new counters in one statement, one round
-    trip, every column bound as one array. (The delivery columns, ``error_code``, ``attempts`` and
-    ``next_attempt_at``, take their defaults: no send was tried yet.)"""
-    columns = ", ".join(_MESSAGE_ARRAYS)
-    values = ", ".join(f"{c}::json" if c in _JSON_COLUMNS else c for c in _MESSAGE_ARRAYS)
-    arrays = ", ".join(f":m_{c}" for c in _MESSAGE_ARRAYS)
+def _array_type(element: TypeEngine[Any]) -> TypeEngine[Any]:
+    """How a column's array is bound: JSON as text (cast back in the SQL)."""
+    return ARRAY(String() if isinstance(element, JSON) else element)
+
+
+def _write_plan() -> TextClause:
+    """A plan's rows of every table and its conversations' new counters in one statement,
+    one round trip. The statement is the same whatever the plan holds (a table without
+    rows binds empty arrays), so it is prepared once."""
+    inserts = []
+    binds: list[BindParameter[Any]] = [bindparam("now", type_=DateTime(timezone=True))]
+    for t in _PLAN_ROWS:
+        names = ", ".join(t.columns)
+        values = ", ".join(
+            f"r.{c}::json" if isinstance(e, JSON) else f"r.{c}" for c, e in t.columns.items()
+        )
+        bound = {**t.columns, **t.reads}
+        arrays = ", ".join(f":{t.table}_{c}" for c in bound)
+        inserts.append(
+            f"{t.table}_added AS (INSERT INTO {t.table} ({names}, {', '.join(t.defaults)})"
+            f" SELECT {values}, {', '.join(t.defaults.values())}"
+            f" FROM unnest({arrays}) AS r({', '.join(bound)}) WHERE ({t.where}))"
+        )
+        binds += [bindparam(f"{t.table}_{c}", type_=_array_type(e)) for c, e in bound.items()]
     counters = ", ".join(f":c_{c}" for c in _COUNTER_ARRAYS)
     sql = f"""
-        WITH inserted AS (
-            INSERT INTO messages ({columns}, error, created_at)
-            SELECT {values}, NULL, :now FROM unnest({arrays}) AS m({columns})
-        )
+        WITH {", ".join(inserts)}
         UPDATE conversations AS c SET last_seq = u.last_seq, status = u.status,
             read_seq = u.read_seq, last_message_at = :now, updated_at = :now,
             last_inbound_at = u.last_inbound_at
         FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
         WHERE c.id = u.b_id
     """
-    binds = [bindparam(f"m_{c}", type_=ARRAY(t)) for c, t in _MESSAGE_ARRAYS.items()]
     binds += [bindparam(f"c_{c}", type_=ARRAY(t)) for c, t in _COUNTER_ARRAYS.items()]
-    return text(sql).bindparams(*binds, bindparam("now", type_=DateTime(timezone=True)))
+    return text(sql).bindparams(*binds)
+
+
+def _plan_arrays(plan: Plan, now: datetime) -> dict[str, Any]:
+    """The parameters of :func:`_write_plan`: one list per column."""
+    params: dict[str, Any] = {"now": now}
+    for t in _PLAN_ROWS:
+        rows = t.rows(plan)
+        for c, element in {**t.columns, **t.reads}.items():
+            column = [r[c] for r in rows]
+            if isinstance(element, JSON):
+                column = [None if v is None else json.dumps(v) for v in column]
+            params[f"{t.table}_{c}"] = column
+    for c in _COUNTER_ARRAYS:
+        params[f"c_{c}"] = [u[c] for u in plan.counters]
+    return params
 
 
 _SENDER_ARRAYS = (  # NewSender's fields, each bound as one array
@@ -141,17 +239,67 @@ def _add_senders() -> TextClause:
     return text(sql).bindparams(*binds, bindparam("now", type_=DateTime(timezone=True)))
 
 
-def _as_arrays(plan: Plan, now: datetime) -> dict[str, Any]:
-    """The parameters of :func:`_insert_and_count`: one list per column."""
-    params: dict[str, Any] = {"now": now}
-    for c in _MESSAGE_ARRAYS:
-        column = [r[c] for r in plan.messages]
-        if c in _JSON_COLUMNS:
-            column = [None if v is None else json.dumps(v) for v in column]
-        params[f"m_{c}"] = column
-    for c in _COUNTER_ARRAYS:
-        params[f"c_{c}"] = [u[c] for u in plan.counters]
-    return params
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+class _Row(asyncpg.Record):  # type: ignore[misc]
+    """An asyncpg record whose columns read as attributes too, as SQLAlchemy's rows do."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """A statement compiled once for asyncpg: its SQL, with ``$n`` for the parameters named
+    in ``names``. Run on the driver's connection, the parameters go as given: only types
+    SQLAlchemy would pass through unchanged are allowed (arrays and JSON text are built by
+    the caller)."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, statement: Executable) -> _Raw:
+        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=_DIALECT))
+        for name, bind in compiled.binds.items():
+            kind = bind.type
+            if not isinstance(kind, ARRAY) and kind.bind_processor(_DIALECT) is not None:
+                raise TypeError(f"{name} ({kind}) needs SQLAlchemy's processing")
+        return cls(compiled.string, tuple(compiled.positiontup or ()))
+
+    async def fetch(self, raw: asyncpg.Connection, params: Mapping[str, Any]) -> list[_Row]:
+        try:
+            rows: list[_Row] = await raw.fetch(
+                self.sql, *[params[n] for n in self.names], record_class=_Row
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _as_sqlalchemy(exc, self.sql, raw.is_closed()) from exc
+        return rows
+
+
+# SQLSTATE class -> the SQLAlchemy exception its asyncpg dialect raises for it (any other
+# server error is a plain DBAPIError there too).
+_ERROR_CLASSES: dict[str, type[sa_exc.DBAPIError]] = {
+    "23": sa_exc.IntegrityError,
+    "42": sa_exc.ProgrammingError,
+    "XX": sa_exc.InternalError,
+}
+
+
+def _as_sqlalchemy(exc: Exception, sql: str, closed: bool) -> sa_exc.DBAPIError:
+    """The driver's error as SQLAlchemy would raise it: callers and :mod:`storage.faults`
+    see the same classes, ``orig`` chain and ``connection_invalidated`` (the connection
+    closed) whichever way a statement ran. No parameters are kept: they hold message
+    bodies."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        kind: type[sa_exc.DBAPIError] = sa_exc.InterfaceError
+    else:
+        kind = _ERROR_CLASSES.get(str(getattr(exc, "sqlstate", ""))[:2], sa_exc.DBAPIError)
+    return kind(sql, None, exc, hide_parameters=True, connection_invalidated=closed)
 
 
 class PostgresWriterSql(WriterSql):
@@ -169,8 +317,27 @@ class PostgresWriterSql(WriterSql):
                 select(T_MSG), T_MSG.c.channel_id, T_MSG.c.provider_message_id, "providers"
             ),
         )
-        self._insert_and_count = _insert_and_count()
-        self._add_senders = _add_senders()
+        # Every statement the writer runs here, compiled once for the driver.
+        self._compiled: dict[Executable, _Raw] = {
+            statement: _Raw.of(statement)
+            for statement in (
+                self.contacts,
+                self.delete_contacts,
+                self.lock_if_free,
+                self.existing_conversations,
+                self.erased,
+                self._lock_conversations,
+                self._lock_contacts,
+                self._duplicates,
+            )
+        }
+        self._write_plan = _Raw.of(_write_plan())
+        self._add_senders = _Raw.of(_add_senders())
+
+    async def rows(
+        self, conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
+    ) -> Sequence[Any]:
+        return await self._compiled[statement].fetch(self._driver(), params)
 
     def among(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
         return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(String())))))
@@ -239,16 +406,11 @@ class PostgresWriterSql(WriterSql):
         await raw.execute("COMMIT")
 
     async def lock_contacts(self, conn: AsyncConnection, ids: list[str]) -> None:
-        await conn.execute(self._lock_contacts, {"ids": ids})
+        await self.rows(conn, self._lock_contacts, {"ids": ids})
 
     async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
         if plan.messages:
-            await conn.execute(self._insert_and_count, _as_arrays(plan, now))
-        if plan.outbox:
-            await conn.execute(T_OUTBOX.insert(), plan.outbox)
-        if plan.media_fetches:
-            await conn.execute(T_FETCH.insert(), plan.media_fetches)
-        await flow_triggers.add(conn, plan.flow_triggers)
+            await self._write_plan.fetch(self._driver(), _plan_arrays(plan, now))
 
     async def add_senders(
         self, conn: AsyncConnection, senders: list[NewSender], now: datetime
@@ -256,13 +418,13 @@ class PostgresWriterSql(WriterSql):
         params: dict[str, Any] = {"now": now}
         for f in _SENDER_ARRAYS:
             params[f] = [getattr(s, f) for s in senders]
-        return {r.contact_id for r in await conn.execute(self._add_senders, params)}
+        return {r.contact_id for r in await self._add_senders.fetch(self._driver(), params)}
 
     async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         params = {"ids": ids}
         raw = self._driver()
         await raw.execute("BEGIN")
-        exist = {r.id for r in await conn.execute(self.existing_conversations, params)}
-        free = {r.id for r in await conn.execute(self.lock_if_free, params)}
+        exist = {r.id for r in await self.rows(conn, self.existing_conversations, params)}
+        free = {r.id for r in await self.rows(conn, self.lock_if_free, params)}
         await raw.execute("ROLLBACK")
         return exist - free

@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Delete, Executable, Select, and_, select
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Executable,
+    Select,
+    and_,
+    cast,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import models as m
@@ -52,6 +63,11 @@ class NewSender:
     name: str | None
 
 
+def _none(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A NULL of the column's type, for a branch of a union that has no such value."""
+    return cast(null(), column.type)
+
+
 def new_conversation(sender: NewSender, now: datetime) -> dict[str, Any]:
     """The row of a first-contact sender's open conversation."""
     return {
@@ -80,22 +96,36 @@ class WriterSql(ABC):
                 T_CONV.c.channel_id == T_IDENT.c.channel_id,
             ),
         )
-        # (channel, sender) -> contact and its conversations on that channel, oldest first
-        self.contacts = self.with_pairs(
+        # (channel, sender) -> contact and its conversations on that channel, oldest first;
+        # and in the same answer (one round trip) the senders' channels, as rows without a
+        # sender: whose they are, and the kind and name a new conversation is shown with.
+        senders = self.with_pairs(
             select(
                 T_IDENT.c.channel_id,
                 T_IDENT.c.external_id,
                 T_IDENT.c.contact_id,
                 T_IDENT.c.workspace_id,
                 T_CONV.c.id.label("conversation_id"),
+                T_CONV.c.created_at.label("conversation_created_at"),
+                _none(T_CHANNEL.c.kind).label("channel_kind"),
+                _none(T_CHANNEL.c.name).label("channel_name"),
             ).select_from(identity),
             T_IDENT.c.channel_id,
             T_IDENT.c.external_id,
             "keys",
-        ).order_by(T_CONV.c.created_at)
-        self.channels = select(T_CHANNEL.c.id, T_CHANNEL.c.workspace_id).where(
-            self.among(T_CHANNEL.c.id, "ids")
         )
+        channels = select(
+            T_CHANNEL.c.id,
+            _none(T_IDENT.c.external_id),
+            _none(T_IDENT.c.contact_id),
+            T_CHANNEL.c.workspace_id,
+            _none(T_CONV.c.id),
+            _none(T_CONV.c.created_at),
+            T_CHANNEL.c.kind,
+            T_CHANNEL.c.name,
+        ).where(self.among(T_CHANNEL.c.id, "channel_ids"))
+        by_age: ColumnElement[Any] = literal_column("conversation_created_at")
+        self.contacts: Executable = union_all(senders, channels).order_by(by_age)
         self.delete_contacts: Delete = T_CONTACT.delete().where(self.among(T_CONTACT.c.id, "ids"))
         # With what a conversation's wire form names, so that the batch's new and reopened
         # conversations are announced without reading them again.
@@ -115,6 +145,14 @@ class WriterSql(ABC):
         self.lock_if_free = self.conversations.with_for_update(of=T_CONV, skip_locked=True)
         self.existing_conversations = select(T_CONV.c.id).where(self.among(T_CONV.c.id, "ids"))
         self.erased = select(T_ERASED.c.id_hash).where(self.among(T_ERASED.c.id_hash, "ids"))
+
+    async def rows(
+        self, conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
+    ) -> Sequence[Any]:
+        """The rows of one of the statements above (columns read as attributes; none for
+        a statement that answers none)."""
+        result = await conn.execute(statement, params)
+        return result.all() if result.returns_rows else []
 
     @abstractmethod
     def among(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:

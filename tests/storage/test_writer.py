@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.model import Author, Inbound, as_utc
+from hub.model import Attachment, Author, Inbound, as_utc
 from hub.store import Gone, NotFound
 from storage import models as m
-from storage.db import make_engine
+from storage.db import make_engine, sessionmaker
+from storage.serialize import conversation_to_wire
 from storage.store import SqlStore
 from storage.writer_sql import provider_id_hash
 
@@ -52,6 +53,20 @@ async def test_first_message_from_a_sender_creates_contact_and_conversation(
         await count(engine, m.ContactIdentity, m.ContactIdentity.channel_id == workspace.custom)
         == 1
     )
+
+
+async def test_a_first_contact_announces_its_conversation_as_it_is_stored(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    """The writer does not read back the conversation it just added: what it announces
+    must still be what a read of the stored rows shows."""
+    result = await store.write(inbound(workspace))
+    async with sessionmaker(engine)() as db:
+        conv = await db.get_one(m.Conversation, result.message.conversation_id)
+        channel = await db.get_one(m.Channel, conv.channel_id)
+        contact = await db.get_one(m.Contact, conv.contact_id)
+        stored = conversation_to_wire(conv, channel, contact, result.message)
+    assert result.conversation == stored
 
 
 async def test_later_messages_from_the_sender_join_the_same_conversation(
@@ -291,3 +306,17 @@ async def test_the_planned_columns_are_stored_as_written_and_read_back(
     queued = await count(engine, m.OutboxItem, m.OutboxItem.message_id.in_([note.id, offered.id]))
     assert queued == 1  # the reply leaves through WhatsApp, the note never does
     assert (note.status, offered.status) == ("sent", "queued")
+
+
+async def test_a_resend_returns_the_stored_files_and_payload_as_written(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    """The writer reads its earlier copies back itself (on Postgres straight from the
+    driver, which must hand JSON columns over decoded, as SQLAlchemy does)."""
+    photo = Attachment(url="https://example.com/a.jpg", mime="image/jpeg", name="a.jpg")
+    offer = {"options": [{"label": "Yes", "value": "y"}]}
+    first = await store.write(inbound(workspace, attachments=(photo,), payload=offer))
+    again = await store.write(inbound(workspace, id=first.message.id, text="other"))
+    assert not again.created
+    assert again.message.attachments == (photo,)
+    assert again.message.options == (("Yes", "y"),)
