@@ -30,6 +30,7 @@ import asyncio
 import logging
 import math
 import socket
+import weakref
 from sys import intern
 from typing import Any
 
@@ -161,7 +162,7 @@ class _Pings:
     handle, the loop's timer, its context and a bound method, all idle for 25 s); here a
     socket's ping waits in its second's list, and goes out up to a second late."""
 
-    __slots__ = ("_due", "_loop")
+    __slots__ = ("__weakref__", "_due", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -190,14 +191,20 @@ class _Pings:
             _PINGS.pop(self._loop, None)
 
 
-# The pings of each running event loop (an entry goes with its loop's last pending ping).
-_PINGS: dict[asyncio.AbstractEventLoop, _Pings] = {}
+# The pings of each event loop (an entry goes with its loop's last pending ping), held weakly
+# both ways: a loop's own timers keep its _Pings alive while it has pings pending, so a loop
+# closed with pings pending (a test's) is let go with them instead of kept here for good.
+_PINGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[_Pings]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _pings(loop: asyncio.AbstractEventLoop) -> _Pings:
-    pings = _PINGS.get(loop)
+    ref = _PINGS.get(loop)
+    pings = ref() if ref is not None else None
     if pings is None:
-        pings = _PINGS[loop] = _Pings(loop)
+        pings = _Pings(loop)
+        _PINGS[loop] = weakref.ref(pings)
     return pings
 
 
