@@ -9,6 +9,13 @@ idle socket holds no queue and no task. With a framer (the web layer's WebSocket
 that shared object is the payload's frame, and a socket whose :class:`Wire` can take it now
 gets it written straight, with the frames queued behind it, in one write.
 
+A bus delivery is not queued socket by socket: the turn's payloads for a topic wait as one
+:class:`_Delivery`, and at the end of the turn one loop over the topic's sockets writes
+their frames, joined once, straight to each idle socket's wire (one call per socket); only
+a socket that is busy, or whose wire cannot take them now, gets them in its queue. A frame
+pushed to a socket between a delivery and the end of the turn settles that delivery for
+the socket first, so every socket gets everything in the order it was sent.
+
 Three ways in, for three kinds of frame:
 
 - :meth:`Connection.push`, live fan-out: never waits; a socket that cannot keep up (its
@@ -30,7 +37,8 @@ import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from itertools import chain
+from typing import Any, Protocol, cast
 
 import msgpack
 
@@ -57,22 +65,20 @@ DEFAULT_QUEUE_BYTES = 1024 * 1024
 SLOW_GRACE_S = 3.0
 CLOSE_OVERLOADED = 1013
 CLOSE_RESTARTING = 1012
-# Pre-framed frames joined into one write, at most (past it, the next write asks the wire
-# again): a socket's transport may overshoot its high-water mark by this much, not by all
-# that a slow reader has queued, so what it has not taken still shows in the queue's bound.
+# Pre-framed frames joined into one write, at most: what one join copies (past it, the next
+# write asks the wire again). The wire refuses frames that would take its transport past
+# its high-water mark, so what a slow reader has not taken shows in the queue's bound.
 WRITE_RUN_BYTES = 16 * 1024
 
 
 class Wire(Protocol):
     """A socket's transport, for frames already built: the fast path beside ``Send``."""
 
-    def can_write_frames(self) -> bool:
-        """True if :meth:`write_frames` would put the bytes on the wire now, after
-        everything sent before, exactly as ``Send`` would without waiting."""
-        ...
-
-    def write_frames(self, frames: bytes) -> None:
-        """Write complete frames; only right after :meth:`can_write_frames` said True."""
+    def write_frames(self, frames: bytes) -> bool:
+        """Write complete frames if the socket can take them now, after everything sent
+        before, exactly as ``Send`` would without waiting, and without taking its transport
+        past its high-water mark (unless they are all it would hold). False, with nothing
+        written, otherwise: then the caller sends them through ``Send``, which waits."""
         ...
 
 
@@ -112,12 +118,88 @@ class Counters:
     encodes: int = 0
 
 
-class _Outbox:
-    """What the connections of one registry share: the counters, the queue bounds, the
-    connections with frames to write on this turn of the event loop, and the publish times
-    of what was delivered on it (fan-out latency, observed once the frames are written)."""
+class _Delivery:
+    """The payloads delivered to one topic on this turn of the loop, written to its sockets
+    at the end of the turn: each socket's frames in one write, built and joined once."""
 
-    __slots__ = ("_due", "_stamps", "counters", "limit", "max_bytes", "observe")
+    __slots__ = ("_built", "_counters", "_framer", "done", "members", "payloads", "topic")
+
+    def __init__(
+        self,
+        topic: str,
+        members: set[Connection],
+        payload: bytes,
+        framer: Framer | None,
+        counters: Counters,
+    ) -> None:
+        self.topic = topic
+        # The topic's own set: a socket that joins on this turn is put in ``done``, one that
+        # leaves settles first (see Registry.join and leave), so this is who was there.
+        self.members = members
+        self.payloads = [payload]  # msgpack, as the bus carries them
+        self.done: set[Connection] | None = None  # sockets already given these (settled)
+        self._framer = framer
+        self._counters = counters
+        self._built: dict[str, tuple[list[str | bytes], bytes | None]] = {}
+
+    def frames(self, fmt: Format) -> tuple[list[str | bytes], bytes | None]:
+        """What a socket of ``fmt`` gets, one item per payload (frames with a framer), and
+        all of it joined for one write (None without a framer, or past WRITE_RUN_BYTES)."""
+        built = self._built.get(fmt)
+        if built is None:
+            items: list[str | bytes] = []
+            for payload in self.payloads:
+                data = self._as(fmt, payload)
+                if data is not None:
+                    items.append(_framed(self._framer, data))
+            joined: bytes | None = None
+            if self._framer is not None and items:
+                frames = cast(list[bytes], items)  # all Framed
+                joined = frames[0] if len(frames) == 1 else b"".join(frames)
+                if len(frames) > 1 and len(joined) > WRITE_RUN_BYTES:
+                    joined = None
+            built = self._built[fmt] = (items, joined)
+        return built
+
+    def _as(self, fmt: Format, payload: bytes) -> str | bytes | None:
+        """``payload`` as sockets of ``fmt`` take it (None, logged, if it cannot be read)."""
+        if fmt == "msgpack":
+            return payload
+        try:
+            data = encode_json(msgpack.unpackb(payload, raw=False))
+        except Exception:
+            log.exception("undecodable bus payload on %s", self.topic)
+            return None
+        self._counters.encodes += 1
+        return data
+
+
+def _framed(framer: Framer | None, data: str | bytes) -> str | bytes:
+    """``data`` with its frame built once for every socket (if there is a framer)."""
+    if framer is None:
+        return data
+    framed = Framed(framer(data))
+    framed.payload = data
+    return framed
+
+
+class _Outbox:
+    """What the connections of one registry share: the counters, the queue bounds, the bus
+    deliveries and the connections with frames to write on this turn of the event loop,
+    and the publish times of what was delivered on it (fan-out latency, observed once the
+    frames are written)."""
+
+    __slots__ = (
+        "_deliveries",
+        "_due",
+        "_scheduled",
+        "_stamps",
+        "counters",
+        "framer",
+        "limit",
+        "max_bytes",
+        "observe",
+    )
 
     def __init__(
         self,
@@ -125,36 +207,116 @@ class _Outbox:
         limit: int,
         max_bytes: int,
         observe: Callable[[float], None] | None = None,
+        framer: Framer | None = None,
     ) -> None:
         self.counters = counters
         self.limit = limit
         self.max_bytes = max_bytes
         self.observe = observe
+        self.framer = framer
+        self._deliveries: list[_Delivery] = []
         self._due: list[Connection] = []
         self._stamps: list[float] = []
+        self._scheduled = False  # a _flush is due on this turn (or running)
+
+    def _wake(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def schedule(self, conn: Connection) -> None:
-        if not self._due and not self._stamps:
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._wake()
         self._due.append(conn)
 
     def stamp(self, published_at: float) -> None:
         """A delivery published at ``published_at`` (wall clock) was queued on this turn."""
-        if not self._due and not self._stamps:
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._wake()
         self._stamps.append(published_at)
 
+    def deliver(self, topic: str, members: set[Connection], payload: bytes) -> None:
+        """``payload`` for every socket in ``members`` (``topic``'s), written at the end of
+        the turn; the turn's payloads for one topic go together as long as none of its
+        sockets was given them early (:meth:`settle`)."""
+        deliveries = self._deliveries
+        if deliveries:
+            last = deliveries[-1]
+            if last.members is members and last.done is None:
+                last.payloads.append(payload)
+                return
+        else:
+            self._wake()
+        deliveries.append(_Delivery(topic, members, payload, self.framer, self.counters))
+
+    def settle(self, conn: Connection) -> None:
+        """Queue for ``conn`` now what this turn's deliveries hold for it, so that what is
+        pushed to it next goes behind them."""
+        for delivery in self._deliveries:
+            done = delivery.done
+            if conn in delivery.members and (done is None or conn not in done):
+                if done is None:
+                    done = delivery.done = set()
+                done.add(conn)
+                for data in delivery.frames(conn.fmt)[0]:
+                    conn._put(data)
+
+    def exclude(self, conn: Connection, members: set[Connection]) -> None:
+        """``conn`` joins ``members`` now: this turn's deliveries to them are not its."""
+        for delivery in self._deliveries:
+            if delivery.members is members:
+                if delivery.done is None:
+                    delivery.done = set()
+                delivery.done.add(conn)
+
     def _flush(self) -> None:
-        due, self._due = self._due, []
-        for conn in due:
-            conn._drain()
-        if self._stamps and self.observe is not None:
-            # Written now to every socket that could take it at once; a slow socket's
-            # frames wait in its bounded queue (and it is cut off past the bound).
-            stamps, self._stamps = self._stamps, []
-            now = time.time()
-            for published_at in stamps:
-                self.observe(max(0.0, now - published_at))
+        try:
+            deliveries, self._deliveries = self._deliveries, []
+            for delivery in deliveries:
+                self._write(delivery)
+            while self._due:
+                due, self._due = self._due, []
+                for conn in due:
+                    conn._drain()
+            if self._stamps:
+                # Written now to every socket that could take it at once; a slow socket's
+                # frames wait in its bounded queue (and it is cut off past the bound).
+                stamps, self._stamps = self._stamps, []
+                if self.observe is not None:
+                    now = time.time()
+                    for published_at in stamps:
+                        self.observe(max(0.0, now - published_at))
+        finally:
+            self._scheduled = False
+
+    def _write(self, delivery: _Delivery) -> None:
+        """The one loop over a topic's sockets: an idle socket whose wire takes the frames
+        now gets them in one write; any other gets them in its queue, behind what is there."""
+        done = delivery.done
+        as_msgpack: tuple[list[str | bytes], bytes | None] | None = None
+        as_json: tuple[list[str | bytes], bytes | None] | None = None
+        written = 0
+        for conn in delivery.members:
+            if conn.close_code is not None or (done is not None and conn in done):
+                continue
+            if conn.fmt == "msgpack":
+                if as_msgpack is None:
+                    as_msgpack = delivery.frames("msgpack")
+                items, joined = as_msgpack
+            else:
+                if as_json is None:
+                    as_json = delivery.frames("json")
+                items, joined = as_json
+            wire = conn._wire
+            if conn._queue is None and wire is not None and joined is not None:
+                try:
+                    if wire.write_frames(joined):
+                        written += len(items)
+                        continue
+                except Exception as err:
+                    conn._broken(err)
+                    continue
+            for data in items:
+                conn._put(data)
+        self.counters.frames_out += written
 
 
 @types.coroutine
@@ -229,6 +391,14 @@ class Connection:
         byte bound for longer than :data:`SLOW_GRACE_S`, close with 1013."""
         if self.close_code is not None:
             return
+        if self._outbox._deliveries:  # this turn's bus deliveries to it go first
+            self._outbox.settle(self)
+        self._put(data)
+
+    def _put(self, data: str | bytes) -> None:
+        """:meth:`push`, with this turn's deliveries settled (or being written)."""
+        if self.close_code is not None:
+            return
         queue = self._queue
         if queue is None:  # written on this turn of the loop, after whatever else comes
             self._queue = deque((data,))
@@ -273,6 +443,8 @@ class Connection:
         socket drains, so it never counts against the bound. Never awaits."""
         if self.close_code is not None:
             return
+        if self._outbox._deliveries:
+            self._outbox.settle(self)
         if self._backlog is None:
             self._backlog = deque()
         self._backlog.append(data)
@@ -353,32 +525,26 @@ class Connection:
                 self._task.cancel()
         await self.wait_closed()
 
-    def _peek(self) -> str | bytes | None:
-        """What :meth:`_next` would return, left in place."""
-        if self._queue:
-            return self._queue[0]
-        return self._backlog[0] if self._backlog else None
-
     def _write_framed(self, first: Framed) -> bool:
         """Write ``first`` and the run of pre-framed frames behind it (up to
-        :data:`WRITE_RUN_BYTES`) in one write, straight to the wire. False, with nothing
-        written or taken, if the socket has no wire or its wire cannot take them now (then
-        ``first`` goes through ``_send``, which waits)."""
+        :data:`WRITE_RUN_BYTES` in all) in one write, straight to the wire. False, with
+        nothing written or taken, if the socket has no wire or its wire cannot take even
+        ``first`` now (then ``first`` goes through ``_send``, which waits)."""
         wire = self._wire
-        if wire is None or not wire.can_write_frames():
+        if wire is None:
             return False
-        frames: bytes = first
-        if type(self._peek()) is Framed:
-            run: list[str | bytes] = [first]
-            size = len(first)
-            while size < WRITE_RUN_BYTES and type(self._peek()) is Framed:
-                data = self._next()
-                assert data is not None
-                run.append(data)
-                size += len(data)
-            frames = b"".join(run)  # type: ignore[arg-type]  # all Framed, so all bytes
-        wire.write_frames(frames)
-        return True
+        run: list[bytes] = [first]
+        size = len(first)
+        for data in chain(self._queue or (), self._backlog or ()):
+            if type(data) is not Framed or size + len(data) > WRITE_RUN_BYTES:
+                break
+            run.append(data)
+            size += len(data)
+        if len(run) > 1 and wire.write_frames(b"".join(run)):
+            for _ in range(len(run) - 1):
+                self._next()
+            return True
+        return wire.write_frames(first)
 
     def _next(self) -> str | bytes | None:
         """The next thing to write: live frames first, then re-delivery. Wakes a waiter
@@ -473,7 +639,7 @@ class Registry:
         self._framer = framer  # None: sockets get payloads, never frames
         self.counters = Counters()
         # Seconds from a publish to its frames written here (metrics, by the web layer).
-        self._outbox = _Outbox(self.counters, queue_bound, queue_bytes, observe_fanout)
+        self._outbox = _Outbox(self.counters, queue_bound, queue_bytes, observe_fanout, framer)
         self._topics: dict[str, set[Connection]] = {}
         self._conns: set[Connection] = set()
 
@@ -505,6 +671,8 @@ class Registry:
             self._topics[topic] = {conn}
             await self.bus.subscribe(topic)
         else:
+            if self._outbox._deliveries:  # delivered before it joined: not for it
+                self._outbox.exclude(conn, members)
             members.add(conn)
 
     async def leave(self, conn: Connection, topic: str) -> None:
@@ -512,6 +680,8 @@ class Registry:
         if topic not in conn.topics:
             return
         conn.topics = tuple(t for t in conn.topics if t != topic)
+        if self._outbox._deliveries:  # delivered while it was still here: still its
+            self._outbox.settle(conn)
         members = self._topics.get(topic)
         if members is not None:
             members.discard(conn)
@@ -530,15 +700,37 @@ class Registry:
     def deliver(self, topic: str, payload: bytes, published_at: float | None = None) -> None:
         """The bus handler: push a msgpack-encoded frame to every local socket on ``topic``;
         ``published_at`` (wall clock), when the publisher stamped it, times the fan-out."""
-        self._fan_out(topic, payload, Connection.push)
-        if published_at is not None and self._outbox.observe is not None and topic in self._topics:
+        members = self._topics.get(topic)
+        if not members:
+            return
+        self._outbox.deliver(topic, members, payload)
+        if published_at is not None and self._outbox.observe is not None:
             self._outbox.stamp(published_at)
 
     def redeliver(self, topic: str, payload: bytes) -> Iterable[Connection]:
         """Feed a frame the bus may have dropped to every local socket on ``topic``, behind
         what is live (see :meth:`Connection.feed`); returns those sockets."""
-        self._fan_out(topic, payload, Connection.feed)
-        return self._topics.get(topic, ())
+        members = self._topics.get(topic)
+        if not members:
+            return ()
+        as_msgpack: str | bytes | None = None
+        as_json: str | bytes | None = None
+        for conn in members:
+            if conn.fmt == "msgpack":
+                if as_msgpack is None:
+                    as_msgpack = _framed(self._framer, payload)
+                conn.feed(as_msgpack)
+                continue
+            if as_json is None:
+                try:
+                    as_json = encode_json(msgpack.unpackb(payload, raw=False))
+                except Exception:
+                    log.exception("undecodable bus payload on %s", topic)
+                    return members
+                self.counters.encodes += 1
+                as_json = _framed(self._framer, as_json)
+            conn.feed(as_json)
+        return members
 
     async def catch_up(self, conns: Iterable[Connection], timeout_s: float) -> None:
         """Wait for ``conns`` to pull their re-delivery backlogs down; close with 1013 (the
@@ -548,37 +740,6 @@ class Registry:
             left = deadline - asyncio.get_running_loop().time()
             if not await conn.drain_backlog(left):
                 conn._overloaded(f"{conn.backlog} re-delivered frames not taken")
-
-    def _fan_out(
-        self, topic: str, payload: bytes, put: Callable[[Connection, str | bytes], None]
-    ) -> None:
-        members = self._topics.get(topic)
-        if not members:
-            return
-        as_msgpack: str | bytes | None = None
-        as_json: str | bytes | None = None
-        for conn in members:
-            if conn.fmt == "msgpack":
-                if as_msgpack is None:
-                    as_msgpack = self._framed(payload)
-                put(conn, as_msgpack)
-                continue
-            if as_json is None:
-                try:
-                    as_json = self._framed(encode_json(msgpack.unpackb(payload, raw=False)))
-                except Exception:
-                    log.exception("undecodable bus payload on %s", topic)
-                    return
-                self.counters.encodes += 1
-            put(conn, as_json)
-
-    def _framed(self, data: str | bytes) -> str | bytes:
-        """``data`` with its frame built once for every socket (if there is a framer)."""
-        if self._framer is None:
-            return data
-        framed = Framed(self._framer(data))
-        framed.payload = data
-        return framed
 
     def close_topic(self, topic: str, code: int) -> None:
         """Close every local socket on ``topic`` (erased conversation, revoked session)."""

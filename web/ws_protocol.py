@@ -42,6 +42,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 log = logging.getLogger("inviaro.ws")
+_OPEN = State.OPEN
 
 # Asked of the kernel per socket (Linux doubles it for its own bookkeeping): enough for a
 # healthy reader's bursts, small beside the hub's 1 MiB bound.
@@ -303,26 +304,32 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"].pop(WIRE, None)  # no cycle left
 
-    def can_write_frames(self) -> bool:
-        """True when uvicorn's ``send`` would write a frame at once: the handshake done and
-        no close sent or received (websockets' state), the transport under its high-water
-        mark (``writable``; otherwise ``send`` waits, and the hub's bound sees the backlog),
-        nothing of websockets' own waiting to go first, and no extension (compression)
-        that would make this socket's frames differ from the shared ones."""
+    def write_frames(self, frames: bytes) -> bool:
+        """Write complete server frames if uvicorn's ``send`` would write a frame at once:
+        the handshake done and no close sent or received (websockets' state), the transport
+        under its high-water mark (``writable``; otherwise ``send`` waits, and the hub's
+        bound sees the backlog), nothing of websockets' own waiting to go first, and no
+        extension (compression) that would make this socket's frames differ from the shared
+        ones. The frames must also fit under that mark, unless the transport holds nothing
+        (then they are what ``send`` would write anyway). False, nothing written, otherwise.
+        """
         conn = self.conn
-        return (
-            self.writable.is_set()
-            and not self.close_sent
-            and not self.disconnected
-            and conn.state is State.OPEN
-            and not conn.writes
-            and not conn.extensions
-            and not self.transport.is_closing()
-        )
-
-    def write_frames(self, frames: bytes) -> None:
-        """Write complete server frames (only right after :meth:`can_write_frames`)."""
-        self.transport.write(frames)
+        transport = self.transport
+        if (
+            not self.writable._set  # type: ignore[attr-defined]  # our _Flag's, not a call
+            or self.close_sent
+            or self.disconnected
+            or conn.state is not _OPEN
+            or conn.writes
+            or conn.extensions
+            or transport.is_closing()
+        ):
+            return False
+        held = transport.get_write_buffer_size()
+        if held and held + len(frames) > transport.get_write_buffer_limits()[1]:
+            return False
+        transport.write(frames)
+        return True
 
     def start_keepalive(self) -> None:
         # Called once, right after the accepting response went out. The request stays

@@ -95,7 +95,7 @@ async def test_what_the_preframed_fast_path_reads_is_still_there() -> None:
     # uvicorn empties after each call, and its negotiated extensions are a list too.
     conn = protocol.conn
     assert conn.state is State.CONNECTING and conn.writes == [] and conn.extensions == []
-    assert not protocol.can_write_frames()  # no handshake yet
+    assert not protocol.write_frames(b"\x81\x00")  # no handshake yet
 
 
 async def test_the_websockets_internals_used_are_still_there() -> None:
