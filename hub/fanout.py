@@ -272,6 +272,8 @@ class _Outbox:
                         self.observe(max(0.0, now - published_at))
         finally:
             self._scheduled = False
+            if self._deliveries or self._due or self._stamps:  # came in while writing
+                self._wake()
 
     def _write(self, delivery: _Delivery) -> None:
         """The one loop over a topic's sockets: an idle socket whose wire takes the frames

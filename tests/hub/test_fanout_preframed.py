@@ -210,3 +210,21 @@ async def test_a_socket_closed_after_a_delivery_on_the_same_turn_gets_nothing_mo
     conn.close(1008)
     await settle()
     assert wire.writes == []
+
+
+async def test_a_delivery_made_while_the_turns_frames_are_written_is_written_too() -> None:
+    registry, _ = framing_registry()
+    first, second = Wire(), Wire()
+    await joined(registry, Socket(), first, "msgpack")
+    conn = registry.connect("msgpack", Socket().send, Socket().close, second)
+    await registry.join(conn, "ws:other")
+    write = first.write_frames
+
+    def write_then_deliver(frames: bytes) -> bool:
+        registry.deliver("ws:other", payload(2))  # say, a bus handler run from inside a write
+        return write(frames)
+
+    first.write_frames = write_then_deliver  # type: ignore[method-assign]
+    registry.deliver(TOPIC, payload(1))
+    await settle()
+    assert second.writes == [tagged(payload(2))]
