@@ -30,6 +30,7 @@ import asyncio
 import logging
 import math
 import socket
+import weakref
 from sys import intern
 from typing import Any
 
@@ -41,6 +42,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 log = logging.getLogger("inviaro.ws")
+_OPEN = State.OPEN
 
 # Asked of the kernel per socket (Linux doubles it for its own bookkeeping): enough for a
 # healthy reader's bursts, small beside the hub's 1 MiB bound.
@@ -161,7 +163,7 @@ class _Pings:
     handle, the loop's timer, its context and a bound method, all idle for 25 s); here a
     socket's ping waits in its second's list, and goes out up to a second late."""
 
-    __slots__ = ("_due", "_loop")
+    __slots__ = ("__weakref__", "_due", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -190,14 +192,20 @@ class _Pings:
             _PINGS.pop(self._loop, None)
 
 
-# The pings of each running event loop (an entry goes with its loop's last pending ping).
-_PINGS: dict[asyncio.AbstractEventLoop, _Pings] = {}
+# The pings of each event loop (an entry goes with its loop's last pending ping), held weakly
+# both ways: a loop's own timers keep its _Pings alive while it has pings pending, so a loop
+# closed with pings pending (a test's) is let go with them instead of kept here for good.
+_PINGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[_Pings]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _pings(loop: asyncio.AbstractEventLoop) -> _Pings:
-    pings = _PINGS.get(loop)
+    ref = _PINGS.get(loop)
+    pings = ref() if ref is not None else None
     if pings is None:
-        pings = _PINGS[loop] = _Pings(loop)
+        pings = _Pings(loop)
+        _PINGS[loop] = weakref.ref(pings)
     return pings
 
 
@@ -296,26 +304,32 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"].pop(WIRE, None)  # no cycle left
 
-    def can_write_frames(self) -> bool:
-        """True when uvicorn's ``send`` would write a frame at once: the handshake done and
-        no close sent or received (websockets' state), the transport under its high-water
-        mark (``writable``; otherwise ``send`` waits, and the hub's bound sees the backlog),
-        nothing of websockets' own waiting to go first, and no extension (compression)
-        that would make this socket's frames differ from the shared ones."""
+    def write_frames(self, frames: bytes) -> bool:
+        """Write complete server frames if uvicorn's ``send`` would write a frame at once:
+        the handshake done and no close sent or received (websockets' state), the transport
+        under its high-water mark (``writable``; otherwise ``send`` waits, and the hub's
+        bound sees the backlog), nothing of websockets' own waiting to go first, and no
+        extension (compression) that would make this socket's frames differ from the shared
+        ones. The frames must also fit under that mark, unless the transport holds nothing
+        (then they are what ``send`` would write anyway). False, nothing written, otherwise.
+        """
         conn = self.conn
-        return (
-            self.writable.is_set()
-            and not self.close_sent
-            and not self.disconnected
-            and conn.state is State.OPEN
-            and not conn.writes
-            and not conn.extensions
-            and not self.transport.is_closing()
-        )
-
-    def write_frames(self, frames: bytes) -> None:
-        """Write complete server frames (only right after :meth:`can_write_frames`)."""
-        self.transport.write(frames)
+        transport = self.transport
+        if (
+            not self.writable._set  # type: ignore[attr-defined]  # our _Flag's, not a call
+            or self.close_sent
+            or self.disconnected
+            or conn.state is not _OPEN
+            or conn.writes
+            or conn.extensions
+            or transport.is_closing()
+        ):
+            return False
+        held = transport.get_write_buffer_size()
+        if held and held + len(frames) > transport.get_write_buffer_limits()[1]:
+            return False
+        transport.write(frames)
+        return True
 
     def start_keepalive(self) -> None:
         # Called once, right after the accepting response went out. The request stays

@@ -4,6 +4,8 @@ per socket; a socket still gets its pings, and one that stops answering is close
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import uvicorn
@@ -13,6 +15,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from tests.conftest import free_port
+from web import ws_protocol
 from web.ws_protocol import _PINGS, WebSocketProtocol, _Pings
 
 WAIT_S = 20.0  # a failure guard only, never a timing assertion
@@ -48,7 +51,7 @@ class _Socket:
 
 def _pings(loop: _Loop) -> _Pings:
     pings = _Pings(loop)  # type: ignore[arg-type]
-    _PINGS[loop] = pings  # type: ignore[index]
+    _PINGS[loop] = weakref.ref(pings)  # type: ignore[index]
     return pings
 
 
@@ -80,7 +83,17 @@ def test_a_loop_is_forgotten_once_its_last_pending_ping_went_out() -> None:
     loop = _Loop(100.0)
     _pings(loop).after(25.0, _Socket())  # type: ignore[arg-type]
     loop.fire()
-    assert loop not in _PINGS
+    assert loop not in _PINGS  # type: ignore[comparison-overlap]
+
+
+def test_an_event_loop_closed_with_pings_pending_is_not_kept_alive_by_them() -> None:
+    loop = asyncio.new_event_loop()
+    ws_protocol._pings(loop).after(25.0, _Socket())  # type: ignore[arg-type]
+    loop.close()
+    closed = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert closed() is None
 
 
 class _Idle:

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from hub.bus import MemoryBus
 from hub.codec import Format, encode_json
@@ -23,6 +24,7 @@ from hub.fanout import Connection, Registry, Wire
 from tests.conftest import LiveServer, free_port
 from tests.helpers import new_client, signup
 from tests.web.realtime import close_all_sockets, operator_socket
+from tests.web.test_ws_protocol import _protocol
 from web.ws import _Out, _wire
 from web.ws_frames import server_frame
 from web.ws_protocol import WIRE, WebSocketProtocol
@@ -39,12 +41,10 @@ class _CountedWire:
         self.wire = wire
         self.writes = 0
 
-    def can_write_frames(self) -> bool:
-        return self.wire.can_write_frames()
-
-    def write_frames(self, frames: bytes) -> None:
-        self.writes += 1
-        self.wire.write_frames(frames)
+    def write_frames(self, frames: bytes) -> bool:
+        written = self.wire.write_frames(frames)
+        self.writes += written
+        return written
 
 
 class _Room:
@@ -169,9 +169,11 @@ async def test_the_apps_operator_sockets_get_fan_out_through_the_fast_path(
     written: list[bytes] = []
     write_frames = WebSocketProtocol.write_frames
 
-    def counted(protocol: WebSocketProtocol, frames: bytes) -> None:
+    def counted(protocol: WebSocketProtocol, frames: bytes) -> bool:
+        if not write_frames(protocol, frames):
+            return False
         written.append(frames)
-        write_frames(protocol, frames)
+        return True
 
     monkeypatch.setattr(WebSocketProtocol, "write_frames", counted)
     async with new_client(live.url) as client:
@@ -190,3 +192,53 @@ async def test_the_apps_operator_sockets_get_fan_out_through_the_fast_path(
         assert message["text"] == "hi"
         assert any(b'"text":"hi"' in frames for frames in written)
         await close_all_sockets()
+
+
+class _Transport:
+    """What ``write_frames`` asks of a transport, holding ``held`` unsent bytes under a
+    64 KiB high-water mark."""
+
+    HIGH = 64 * 1024
+
+    def __init__(self, held: int) -> None:
+        self.held = held
+        self.written: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return self.held
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return 16 * 1024, self.HIGH
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+        self.held += len(data)
+
+
+def _open_protocol(transport: _Transport) -> WebSocketProtocol:
+    """A protocol past its handshake, writable, on ``transport``."""
+    protocol = _protocol()
+    protocol.transport = transport  # type: ignore[assignment]
+    protocol.conn.state = State.OPEN
+    return protocol
+
+
+async def test_frames_that_would_take_the_transport_past_its_high_water_mark_are_refused() -> None:
+    transport = _Transport(held=_Transport.HIGH - 1024)
+    assert not _open_protocol(transport).write_frames(b"x" * 2048)
+    assert transport.written == []  # left to uvicorn's send, which waits for the drain
+
+
+async def test_frames_that_fit_under_the_high_water_mark_are_written() -> None:
+    transport = _Transport(held=_Transport.HIGH - 4096)
+    assert _open_protocol(transport).write_frames(b"x" * 4096)
+    assert transport.written == [b"x" * 4096]
+
+
+async def test_an_empty_transport_takes_frames_larger_than_its_high_water_mark() -> None:
+    transport = _Transport(held=0)  # what uvicorn's send would write at once as well
+    assert _open_protocol(transport).write_frames(b"x" * (2 * _Transport.HIGH))
+    assert transport.held == 2 * _Transport.HIGH

@@ -27,8 +27,8 @@ from web.ws_protocol import SEND_BUFFER_BYTES, WebSocketProtocol, _Flag, _Inbox
 # uvicorn changes it, read the new one and carry the change over, then update the hash.
 UPSTREAM_RECEIVE_SHA256 = "a2b10de91477dc1d4d0e7c9065b85388a5b2a6ebeb84d6ec1591e112ca0bfbb9"
 # uvicorn 0.55's WebSocketsSansIOProtocol.send, against which WebSocketProtocol's pre-framed
-# fast path (can_write_frames, write_frames) was checked: it writes a frame at once exactly
-# when can_write_frames says so. If uvicorn changes it, check that again, then the hash.
+# fast path (write_frames) was checked: it writes a frame at once exactly when write_frames
+# would. If uvicorn changes it, check that again, then the hash.
 UPSTREAM_SEND_SHA256 = "3b8afeb81b9b9ae8bb72df7cea930130317636d1de3f86b7c4d3113c64f749d5"
 # Its schedule_ping too, which WebSocketProtocol replaces to file the ping in _Pings.
 UPSTREAM_SCHEDULE_PING_SHA256 = "002da2050fd252243efd25303d85b1e6ec1c0d0d4e7f049fe3299608e05ab38e"
@@ -95,7 +95,7 @@ async def test_what_the_preframed_fast_path_reads_is_still_there() -> None:
     # uvicorn empties after each call, and its negotiated extensions are a list too.
     conn = protocol.conn
     assert conn.state is State.CONNECTING and conn.writes == [] and conn.extensions == []
-    assert not protocol.can_write_frames()  # no handshake yet
+    assert not protocol.write_frames(b"\x81\x00")  # no handshake yet
 
 
 async def test_the_websockets_internals_used_are_still_there() -> None:
