@@ -74,7 +74,10 @@ def free_port() -> int:
 async def _create_pg_database() -> str:
     if not PG_URL.startswith("postgresql"):
         unavailable("Postgres", f"DATABASE_URL is {PG_URL!r}")
-    name = f"inviaro_t_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+    # Unique per process, so each pytest-xdist worker has databases of its own; the worker's
+    # name (gw0, gw1, ...) is there only to tell them apart when looking at the server.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"inviaro_t_{int(time.time())}_{worker}_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1)
     try:
         async with admin.connect() as conn:
