@@ -24,7 +24,8 @@ class Clock:
 async def test_an_operator_whose_process_keeps_its_heartbeat_never_goes_offline(
     redis_url: str,
 ) -> None:
-    settings = replace(load({"REDIS_URL": redis_url}), heartbeat_s=30.0)
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": "sqlite://", "INVIARO_SECRET_KEY": "k" * 40}
+    settings = replace(load(env), heartbeat_s=30.0)
     clock = Clock()
     prefix = f"test:{uuid.uuid4().hex}:"  # this test's keys, apart from other processes'
     holder, other = (make_presence(settings, clock, prefix) for _ in range(2))
