@@ -14,8 +14,7 @@ from storage import models as m
 from tests.web.fake_calendars import CLIENTS, FakeCalendars
 from tests.web.test_calendars import booking_type, connect, publish_book_flow
 from tests.web.test_flow_channels import Graph, conversation_on, deliver, tap, text, unpublish_all
-from tests.web.webhook_hub import PHONE_NUMBER_ID, Hub, hub_server, unique
-from web.worker import run_once
+from tests.web.webhook_hub import PHONE_NUMBER_ID, Hub, hub_server, send_due, unique
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +69,7 @@ async def test_a_book_step_on_whatsapp_creates_exactly_one_event_and_one_booking
     before = len(graph.sent)
     await deliver(hub, graph, channel, tap(sender, picked["id"], picked["title"]))
     await hub.services.flow_runner.idle()
-    await run_once(hub.services)
+    await send_due(hub)
     sent = [s for s in graph.sent[before:] if s.get("to") == sender]
     assert [s["text"]["body"] for s in sent] == [
         f"You are booked for {picked['title']}.",

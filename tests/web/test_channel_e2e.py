@@ -24,11 +24,11 @@ from tests.web.webhook_hub import (
     ACCESS_TOKEN,
     Hub,
     post_meta,
+    send_due,
     unique,
     wa_message,
     wa_status,
 )
-from web.worker import run_once
 
 GRAPH = "https://graph.facebook.com/v21.0"
 
@@ -113,7 +113,7 @@ async def test_whatsapp_in_and_out_end_to_end(hub: Hub, db_url: str) -> None:
         )
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(graph)) as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     [request] = sent
     assert request.method == "POST"
     assert str(request.url) == f"{GRAPH}/{phone_number_id}/messages"

@@ -17,8 +17,7 @@ import pytest
 from hub.model import utcnow
 from tests.web.realtime import Socket, close_all_sockets, operator_socket
 from tests.web.test_outbox import Provider, accepted, outbox_row, queued_reply
-from tests.web.webhook_hub import Hub, hub_server
-from web.worker import run_once
+from tests.web.webhook_hub import Hub, hub_server, send_due
 
 EXPIRED = httpx.Response(
     401,
@@ -66,7 +65,7 @@ async def test_a_new_reply_is_queued_with_no_error_and_no_attempts(hub: Hub) -> 
 async def test_a_permanent_failure_shows_the_providers_reason_in_words(hub: Hub) -> None:
     phone_number_id, _, message_id = await queued_reply(hub)
     async with Provider(phone_number_id, [EXPIRED]).client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     shown = await message(hub, message_id)
     assert shown["status"] == "failed"
     assert shown["error"] == {
@@ -78,7 +77,7 @@ async def test_a_permanent_failure_shows_the_providers_reason_in_words(hub: Hub)
 async def test_a_closed_window_reads_as_such(hub: Hub) -> None:
     phone_number_id, _, message_id = await queued_reply(hub)
     async with Provider(phone_number_id, [WINDOW_CLOSED]).client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     error = (await message(hub, message_id))["error"]
     assert error["code"] == "131047"
     assert error["detail"].startswith("The recipient's 24-hour window has closed")
@@ -88,7 +87,7 @@ async def test_receipts_say_sending_then_failed_with_the_reason(hub: Hub) -> Non
     phone_number_id, _, message_id = await queued_reply(hub)
     sock = await operator_socket(hub.owner, hub.live.ws_url)
     async with Provider(phone_number_id, [EXPIRED]).client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     sending, failed = await receipts(sock, message_id, 2)
     assert (sending["status"], sending["attempts"]) == ("sending", 1)
     assert failed["status"] == "failed"
@@ -99,7 +98,7 @@ async def test_a_retrying_send_says_so(hub: Hub) -> None:
     phone_number_id, _, message_id = await queued_reply(hub)
     sock = await operator_socket(hub.owner, hub.live.ws_url)
     async with Provider(phone_number_id, [THROTTLED]).client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     _, waiting = await receipts(sock, message_id, 2)
     assert (waiting["status"], waiting["attempts"]) == ("queued", 1)
     assert waiting["error"]["code"] == "130429" and waiting["next_attempt_at"]
@@ -115,7 +114,7 @@ async def test_a_retrying_send_says_so(hub: Hub) -> None:
 async def test_retry_queues_a_failed_send_again_and_it_is_sent(hub: Hub) -> None:
     phone_number_id, _, message_id = await queued_reply(hub)
     async with Provider(phone_number_id, [EXPIRED]).client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     conv = (await hub.message(message_id)).conversation_id
     sock = await operator_socket(hub.owner, hub.live.ws_url)
     response = await hub.owner.post(f"/api/conversations/{conv}/messages/{message_id}/retry")
@@ -125,7 +124,7 @@ async def test_retry_queues_a_failed_send_again_and_it_is_sent(hub: Hub) -> None
     assert await outbox_row(hub, message_id) is not None
     provider = Provider(phone_number_id, [accepted("wamid.retried")])
     async with provider.client() as client:
-        await run_once(hub.services, client=client, now=utcnow() + timedelta(seconds=1))
+        await send_due(hub, client=client, now=utcnow() + timedelta(seconds=1))
     assert len(provider.requests) == 1
     shown = await message(hub, message_id)
     assert (shown["status"], shown["error"]) == ("sent", None)

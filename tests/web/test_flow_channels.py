@@ -17,8 +17,15 @@ from starlette.routing import Route
 
 from tests import loopback
 from tests.conftest import free_port
-from tests.web.webhook_hub import PHONE_NUMBER_ID, Hub, hub_server, post_meta, unique, wa_message
-from web.worker import run_once
+from tests.web.webhook_hub import (
+    PHONE_NUMBER_ID,
+    Hub,
+    hub_server,
+    post_meta,
+    send_due,
+    unique,
+    wa_message,
+)
 
 
 class Graph:
@@ -101,7 +108,7 @@ async def deliver(
     before = len(graph.sent)
     assert (await post_meta(hub, channel, data)).status_code == 200
     await hub.services.flow_runner.idle()
-    await run_once(hub.services)
+    await send_due(hub)
     return [sent for sent in graph.sent[before:] if sent.get("to") == sender]
 
 
@@ -213,7 +220,7 @@ async def test_outside_the_24_hour_window_a_flow_hands_off_instead_of_sending(
     runner.clock = lambda: utcnow() + timedelta(hours=26)  # the timeout fires past 24 h
     try:
         assert await runner.fire_due_timers() == 1
-        await run_once(hub.services)
+        await send_due(hub)
     finally:
         runner.clock = utcnow
     conversations = (await hub.owner.get("/api/conversations")).json()["items"]
@@ -328,7 +335,7 @@ async def test_outside_the_24_hour_window_a_step_that_names_a_template_sends_it(
     runner.clock = lambda: utcnow() + timedelta(hours=26)  # the timeout fires past 24 h
     try:
         assert await runner.fire_due_timers() == 1
-        await run_once(hub.services)
+        await send_due(hub)
     finally:
         runner.clock = utcnow
     (sent,) = [s for s in graph.sent[before:] if s.get("to") == sender]

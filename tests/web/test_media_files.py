@@ -47,8 +47,8 @@ from tests.web.test_webhooks import (
     viber_headers,
     wa_message,
 )
+from tests.web.webhook_hub import send_due
 from web import media_links
-from web.worker import run_once
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -323,7 +323,7 @@ async def test_an_operators_file_reaches_whatsapp_by_upload_then_media_id(hub: H
         return httpx.Response(400, json={"error": {"code": 100, "message": "not mine"}})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(graph)) as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     upload_request, send_request = [s for s in seen if phone in s.url.path]
     assert upload_request.headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
     assert upload_request.headers["content-type"].startswith("multipart/form-data")
@@ -361,7 +361,7 @@ async def test_an_operators_file_reaches_messenger_as_a_signed_public_link(hub: 
         return httpx.Response(200, json={"message_id": unique("m_")})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(graph)) as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     [message] = sent
     link = message["attachment"]["payload"]["url"]
     assert message["attachment"]["type"] == "image"
@@ -447,7 +447,7 @@ async def test_an_operators_file_reaches_viber_as_a_signed_public_link(hub: Hub)
         return httpx.Response(200, json={"status": 0, "message_token": len(sent)})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(viber)) as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     files = [s for s in sent if s["type"] == "file"]
     assert [(f["file_name"], f["size"]) for f in files] == [("terms.pdf", len(PDF))]
     assert files[0]["media"].startswith(hub.live.url + "/api/files/signed/")

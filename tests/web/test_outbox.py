@@ -24,10 +24,11 @@ from tests.web.webhook_hub import (
     Hub,
     hub_server,
     post_meta,
+    send_due,
     unique,
     wa_message,
 )
-from web.worker import MAX_ATTEMPTS, run_once, start_in_process
+from web.worker import MAX_ATTEMPTS, start_in_process
 
 GRAPH = "https://graph.facebook.com/v21.0"
 
@@ -100,7 +101,7 @@ async def test_a_reply_is_sent_with_the_documented_request_and_becomes_sent(hub:
     assert await outbox_row(hub, message_id) is not None
     provider = Provider(phone_number_id, [accepted("wamid.HBgLMTIzNDU2Nzg5MA==")])
     async with provider.client() as client:
-        assert await run_once(hub.services, client=client) >= 1
+        assert await send_due(hub, client=client) >= 1
     [request] = provider.requests
     assert request.method == "POST"
     assert request.headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
@@ -126,7 +127,7 @@ async def test_a_429_is_retried_after_the_backoff_and_then_sent(hub: Hub) -> Non
     )
     provider = Provider(phone_number_id, [throttled, accepted("wamid.after-429")])
     async with provider.client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
         row = await outbox_row(hub, message_id)
         assert row is not None and row.attempts == 1 and row.locked_until is None
         assert row.last_error is not None and "429" in row.last_error
@@ -139,9 +140,9 @@ async def test_a_429_is_retried_after_the_backoff_and_then_sent(hub: Hub) -> Non
         )
         assert waiting.next_attempt_at is not None
         # Not due yet: Retry-After asked for 30 s at least.
-        await run_once(hub.services, client=client, now=utcnow() + timedelta(seconds=5))
+        await send_due(hub, client=client, now=utcnow() + timedelta(seconds=5))
         assert len(provider.requests) == 1
-        await run_once(hub.services, client=client, now=utcnow() + timedelta(minutes=5))
+        await send_due(hub, client=client, now=utcnow() + timedelta(minutes=5))
     assert len(provider.requests) == 2
     stored = await hub.message(message_id)
     assert (stored.status, stored.provider_message_id) == ("sent", "wamid.after-429")
@@ -160,7 +161,7 @@ async def test_timeouts_and_5xx_are_retried(hub: Hub) -> None:
     )
     async with provider.client() as client:
         for minutes in (0, 10, 30):
-            await run_once(hub.services, client=client, now=utcnow() + timedelta(minutes=minutes))
+            await send_due(hub, client=client, now=utcnow() + timedelta(minutes=minutes))
     assert len(provider.requests) == 3
     assert (await hub.message(message_id)).status == "sent"
 
@@ -179,8 +180,8 @@ async def test_a_permanent_error_fails_at_once_with_a_readable_reason(hub: Hub) 
     )
     provider = Provider(phone_number_id, [expired])
     async with provider.client() as client:
-        await run_once(hub.services, client=client)
-        await run_once(hub.services, client=client, now=utcnow() + timedelta(hours=1))
+        await send_due(hub, client=client)
+        await send_due(hub, client=client, now=utcnow() + timedelta(hours=1))
     assert len(provider.requests) == 1
     stored = await hub.message(message_id)
     assert stored.status == "failed"
@@ -194,7 +195,7 @@ async def test_a_send_that_keeps_failing_gives_up_after_the_last_attempt(hub: Hu
     provider = Provider(phone_number_id, [httpx.Response(500, json={})])
     async with provider.client() as client:
         for hour in range(MAX_ATTEMPTS + 2):
-            await run_once(hub.services, client=client, now=utcnow() + timedelta(hours=hour))
+            await send_due(hub, client=client, now=utcnow() + timedelta(hours=hour))
     assert len(provider.requests) == MAX_ATTEMPTS
     stored = await hub.message(message_id)
     assert stored.status == "failed" and stored.error is not None and "500" in stored.error
@@ -207,7 +208,7 @@ async def test_a_reply_on_a_deleted_channel_fails_without_calling_the_provider(h
     assert (await hub.owner.delete(f"/api/channels/{channel_id}")).status_code == 204
     provider = Provider(phone_number_id, [accepted("wamid.never")])
     async with provider.client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     assert provider.requests == []
     assert (await hub.message(message_id)).status == "failed"
 

@@ -21,8 +21,7 @@ from tests.web.realtime import (
     widget_channel,
 )
 from tests.web.test_outbox import Provider, outbox_row, queued_reply
-from tests.web.webhook_hub import Hub, hub_server
-from web.worker import run_once
+from tests.web.webhook_hub import Hub, hub_server, send_due
 
 
 @pytest.fixture
@@ -157,7 +156,7 @@ async def test_a_note_on_whatsapp_never_reaches_the_provider(hub: Hub) -> None:
     answer = httpx.Response(200, json={"messages": [{"id": "wamid.x"}]})
     provider = Provider(phone_number_id, [answer])
     async with provider.client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     sent = [r.content.decode() for r in provider.requests]
     assert len(sent) == 1 and "internal only" not in sent[0]
     # Nor can a Retry push it out.
@@ -196,6 +195,6 @@ async def test_a_note_by_socket_or_api_token_on_whatsapp_never_reaches_the_provi
     answer = httpx.Response(200, json={"messages": [{"id": "wamid.y"}]})
     provider = Provider(phone_number_id, [answer])
     async with provider.client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     sent = " ".join(r.content.decode() for r in provider.requests)
     assert "by socket" not in sent and "by token" not in sent

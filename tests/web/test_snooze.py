@@ -12,8 +12,7 @@ import pytest
 from hub.model import rfc3339, utcnow
 from tests.web.realtime import close_all_sockets, operator_socket
 from tests.web.test_outbox import queued_reply
-from tests.web.webhook_hub import Hub, hub_server
-from web.worker import run_once
+from tests.web.webhook_hub import Hub, hub_server, send_due
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +38,9 @@ async def test_the_worker_reopens_a_conversation_when_its_snooze_ends(hub: Hub) 
     # The worker's pass, with a provider that refuses everything (no call leaves loopback).
     refuse = httpx.MockTransport(lambda request: httpx.Response(400, json={}))
     async with httpx.AsyncClient(transport=refuse) as client:
-        await run_once(hub.services, client=client, now=utcnow() + timedelta(minutes=30))
+        await send_due(hub, client=client, now=utcnow() + timedelta(minutes=30))
         assert (await hub.owner.get(f"/api/conversations/{conv}")).json()["status"] == "pending"
-        await run_once(hub.services, client=client, now=utcnow() + timedelta(minutes=61))
+        await send_due(hub, client=client, now=utcnow() + timedelta(minutes=61))
     frame = await sock.wait_for(type="conversation")
     while frame["conversation"]["id"] != conv:
         frame = await sock.wait_for(type="conversation")

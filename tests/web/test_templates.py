@@ -16,8 +16,15 @@ from sqlalchemy import update
 from storage import models as m
 from tests.web.realtime import started_visitor, widget_channel
 from tests.web.test_outbox import Provider, accepted, outbox_row
-from tests.web.webhook_hub import ACCESS_TOKEN, Hub, hub_server, post_meta, unique, wa_message
-from web.worker import run_once
+from tests.web.webhook_hub import (
+    ACCESS_TOKEN,
+    Hub,
+    hub_server,
+    post_meta,
+    send_due,
+    unique,
+    wa_message,
+)
 
 TEMPLATE = {"name": "appointment_reminder", "language": "en_US", "parameters": ["Anna", "10:00"]}
 
@@ -73,7 +80,7 @@ async def test_a_template_goes_out_after_the_window_closed(hub: Hub) -> None:
 
     provider = Provider(phone_number_id, [accepted("wamid.TEMPLATE1")])
     async with provider.client() as client:
-        assert await run_once(hub.services, client=client) >= 1
+        assert await send_due(hub, client=client) >= 1
     [request] = provider.requests
     assert request.headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
     assert json.loads(request.content) == {
@@ -113,7 +120,7 @@ async def test_a_template_without_parameters(hub: Hub) -> None:
     assert response.json()["text"] == "[template hello_world (de)]"
     provider = Provider(phone_number_id, [accepted("wamid.TEMPLATE2")])
     async with provider.client() as client:
-        await run_once(hub.services, client=client)
+        await send_due(hub, client=client)
     [request] = provider.requests
     assert json.loads(request.content)["template"] == {
         "name": "hello_world",

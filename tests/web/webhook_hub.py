@@ -21,6 +21,7 @@ from storage import models as m
 from tests.conftest import LiveServer, make_settings, start_server
 from tests.helpers import Account, new_client, signup
 from web.services import Services
+from web.worker import run_once
 
 PAYLOADS = Path(__file__).parent.parent / "adapters" / "payloads"
 APP_SECRET = "meta-app-secret-0123"
@@ -69,6 +70,13 @@ def wa_status(name: str, *, wamid: str) -> dict[str, Any]:
     data = payload(name)
     data["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = wamid
     return data
+
+
+async def send_due(hub: Hub, **kw: Any) -> int:
+    """One pass of the worker (``run_once``) over every due outbox row of the test run's
+    database, not its usual batch of 50: the database is shared by the whole run, so other
+    tests' unsent replies could fill a batch and leave this test's row for later."""
+    return await run_once(hub.services, limit=100_000, **kw)
 
 
 @dataclass
