@@ -209,13 +209,13 @@ async def test_an_idle_sessions_socket_closes(db_url: str) -> None:
 async def test_an_operators_frames_keep_their_session_alive(db_url: str) -> None:
     """Frames other than pings are the operator's activity: past the idle timeout the
     session is still alive while the socket is in use."""
-    settings = make_settings(db_url, session_idle_s=4, heartbeat_s=1)
+    settings = make_settings(db_url, session_idle_s=2, heartbeat_s=1)
     live, server, task = await start_server(settings)
     try:
         async with new_client(live.url) as client:
             owner = await signup(client)
             sock = await operator_socket(owner, live.ws_url)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
                 await sock.send({"type": "typing", "conversation_id": "cv_none", "active": True})
                 await sock.wait_for(type="error")  # not_found: still a frame from the operator
