@@ -17,15 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import statistics
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
-
-import asyncpg
 
 
 def _code_path() -> None:
@@ -39,31 +35,17 @@ def _code_path() -> None:
 
 _code_path()
 
-from hub.ids import new_id  # noqa: E402
+from scratch_writer import scratch_workspace  # noqa: E402  (bench/, beside this script)
+
 from hub.model import Author, Inbound  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage import models as m  # noqa: E402
-from storage.db import make_engine, sessionmaker  # noqa: E402
 from storage.store import SqlStore  # noqa: E402
 
-PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CONTACT = Author("contact", None, "Ann")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    db = f"inviaro_writer_cpu_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    engine = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db}")
-    try:
-        await migrate.upgrade(engine)
-        ws_id, channel = new_id("ws_"), new_id("ch_")
-        async with sessionmaker(engine)() as session, session.begin():
-            session.add(m.Workspace(id=ws_id, name="Bench", allowed_origins=[]))
-            await session.flush()
-            session.add(
-                m.Channel(id=channel, workspace_id=ws_id, kind="custom", name="B", config={})
-            )
+    async with scratch_workspace("inviaro_writer_cpu") as s:
+        engine, ws_id, channel = s.engine, s.workspace_id, s.channel_id
         store = SqlStore(engine)
         base = {"workspace_id": ws_id, "channel_id": channel, "direction": "in", "author": CONTACT}
         counter = 0
@@ -115,10 +97,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 out[f"batch_{batch}_{what}_us_per_message"] = round(median, 1)
         await store.close()
         return out
-    finally:
-        await engine.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
 
 
 def main() -> None:

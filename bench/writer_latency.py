@@ -21,7 +21,6 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,15 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.ids import new_id
+from scratch_writer import scratch_workspace  # bench/, beside this script
+
 from hub.model import Author, Inbound
-from storage import migrate
-from storage import models as m
-from storage.db import make_engine, sessionmaker
 from storage.store import SqlStore
 from storage.writer_postgres import PostgresWriterSql
 
-PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CONTACT = Author("contact", None, "Ann")
 
 
@@ -124,19 +120,9 @@ def time_steps(steps: dict[str, list[float]]) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    db = f"inviaro_writer_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    engine = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db}")
-    try:
-        await migrate.upgrade(engine)
-        ws_id, channel = new_id("ws_"), new_id("ch_")
-        async with sessionmaker(engine)() as session, session.begin():
-            session.add(m.Workspace(id=ws_id, name="Bench", allowed_origins=[]))
-            await session.flush()
-            session.add(
-                m.Channel(id=channel, workspace_id=ws_id, kind="custom", name="B", config={})
-            )
+    async with scratch_workspace("inviaro_writer_bench") as s:
+        admin, db, engine = s.admin, s.db, s.engine
+        ws_id, channel = s.workspace_id, s.channel_id
         batches: list[tuple[int, float, list[float]]] = []  # size, transaction, waits
 
         def observe(*seen: Any) -> None:
@@ -201,10 +187,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_us_per_message": round(cpu / total * 1e6, 1),
             "postgres_cpu_us_per_message": round(pg_s / total * 1e6, 1),
         }
-    finally:
-        await engine.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
 
 
 def main() -> None:

@@ -17,29 +17,18 @@ from hub.presence import MemoryPresence
 from hub.redis_bus import RedisBus
 from hub.service import Hub, unstamp
 from hub.store import Receipt
-from tests.conftest import free_port
 from tests.hub.conftest import Recorder
 from tests.hub.test_service import MemoryStore
-from tests.system.conftest import RedisServer
+from tests.system.conftest import private_redis_server
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
 async def private_redis(tmp_path: Path) -> AsyncIterator[str]:
-    """A redis-server of this test's own; if another run grabs its port first, another."""
-    for _ in range(5):
-        server = RedisServer(free_port(), tmp_path)
-        server.start()
-        try:
-            await server.wait_ready()
-            break
-        except RuntimeError:
-            server.kill()
-    else:
-        raise RuntimeError("could not start a private redis-server")
-    yield server.url
-    server.kill()
+    """A redis-server of this test's own."""
+    async with private_redis_server(tmp_path) as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ restarting it never disturbs the shared one, and end every process they started 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -156,8 +157,8 @@ async def closer() -> AsyncIterator[list[Any]]:
         await item.aclose()
 
 
-@pytest.fixture
-async def redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
+@contextlib.asynccontextmanager
+async def private_redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
     """A private redis-server; if another run grabs its port first, try another one."""
     for _ in range(5):
         server = RedisServer(free_port(), tmp_path)
@@ -169,8 +170,16 @@ async def redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
             server.kill()
     else:
         raise RuntimeError("could not start a private redis-server")
-    yield server
-    server.kill()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+async def redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    async with private_redis_server(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
