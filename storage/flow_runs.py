@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, literal, select, union_all, update
+from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from hub.model import rfc3339, utcnow
+from storage import claims
 from storage import models as m
 
 LIVE = ("running", "waiting")
@@ -174,24 +175,16 @@ async def claim_timers(
     now = now or utcnow()
     table = m.table_of(m.FlowTimer)
     async with engine.begin() as conn:
-        query = (
-            select(table.c.id, table.c.run_id, table.c.epoch)
-            .where(
-                table.c.due_at <= now,
-                table.c.locked_until.is_(None) | (table.c.locked_until <= now),
-            )
-            .order_by(table.c.due_at)
-            .limit(limit)
+        rows = await claims.claim(
+            conn,
+            table.c.id,
+            due=(table.c.due_at <= now)
+            & (table.c.locked_until.is_(None) | (table.c.locked_until <= now)),
+            order_by=(table.c.due_at,),
+            limit=limit,
+            lease={"locked_until": now + lease},
+            returning=(table.c.run_id, table.c.epoch),
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = (await conn.execute(query)).all()
-        if rows:
-            await conn.execute(
-                update(table)
-                .where(table.c.id.in_([r.id for r in rows]))
-                .values(locked_until=now + lease)
-            )
     return [DueTimer(r.id, r.run_id, r.epoch) for r in rows]
 
 
