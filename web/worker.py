@@ -287,6 +287,7 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
             if runner is not None:
                 claimed += await runner.fire_due_timers()
                 claimed += await runner.take_left_behind()
+                claimed += await runner.carry_out_left_behind()
                 claimed += await runner.start_no_reply_runs()
         except Exception as exc:
             if faults.is_outage(exc):  # said once per outage, not once per poll
