@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from hub.model import as_utc, rfc3339, utcnow
 from storage import claims
 from storage import models as m
+from storage.db import autocommit
 
 LIVE = ("running", "waiting")
 T_PENDING = m.table_of(m.FlowPendingActions)
@@ -202,8 +203,9 @@ def add_pending(db: AsyncSession, key: str, run_id: str, actions: dict[str, Any]
 
 
 async def carried(engine: AsyncEngine, key: str) -> None:
-    """The event's outside work is done (or given up)."""
-    async with engine.begin() as conn:
+    """The event's outside work is done (or given up): one statement, no transaction
+    around it on Postgres."""
+    async with autocommit(engine) as conn:
         await conn.execute(delete(T_PENDING).where(T_PENDING.c.key == key))
 
 
