@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,9 @@ async def test_a_waiting_run_survives_sigkill_and_goes_on_once_on_the_other_proc
 
 
 async def test_a_message_acknowledged_by_a_hub_killed_before_its_flow_ran_starts_it_from_the_worker(
-    pg_database: str, redis_server: RedisServer, tmp_path: Path, owner_of: Any
+    pg_database: str, greeting_hub: tuple[Hub, dict[str, str], Visitor], tmp_path: Path
 ) -> None:
-    hub, env, visitor = await greeting_hub(pg_database, redis_server, tmp_path, owner_of)
+    hub, env, visitor = greeting_hub
 
     engine = make_engine(pg_database)
     try:
@@ -91,9 +92,9 @@ async def test_a_message_acknowledged_by_a_hub_killed_before_its_flow_ran_starts
 
 
 async def test_a_run_moved_by_a_hub_killed_before_its_bot_spoke_speaks_from_the_worker_once(
-    pg_database: str, redis_server: RedisServer, tmp_path: Path, owner_of: Any
+    pg_database: str, greeting_hub: tuple[Hub, dict[str, str], Visitor], tmp_path: Path
 ) -> None:
-    hub, env, visitor = await greeting_hub(pg_database, redis_server, tmp_path, owner_of)
+    hub, env, visitor = greeting_hub
 
     engine = make_engine(pg_database)
     try:
@@ -130,11 +131,13 @@ async def test_a_run_moved_by_a_hub_killed_before_its_bot_spoke_speaks_from_the_
     assert runs == ["waiting"]
 
 
+@pytest.fixture
 async def greeting_hub(
     pg_database: str, redis_server: RedisServer, tmp_path: Path, owner_of: Any
-) -> tuple[Hub, dict[str, str], Visitor]:
+) -> AsyncIterator[tuple[Hub, dict[str, str], Visitor]]:
     """A web process that runs no worker (production-shaped) with ``GREET`` published, its
-    environment (a worker's, later) and a visitor connected to it."""
+    environment (a worker's, later) and a visitor connected to it; killed afterwards if the
+    test did not."""
     port = free_port()
     env = {
         **os.environ,
@@ -152,7 +155,9 @@ async def greeting_hub(
     await publish(owner, GREET, "hello")
     session = await visitor_session(owner, await widget_channel(owner))
     visitor = Visitor(await visitor_socket(session["ws_url"]), session["conversation_id"])
-    return hub, env, visitor
+    yield hub, env, visitor
+    if hub.proc is not None:
+        hub.kill()
 
 
 async def run_statuses(engine: Any, conversation_id: str) -> list[str]:
