@@ -275,7 +275,14 @@ class Hub:
 
     async def publish_conversation(self, workspace_id: str, conversation: dict[str, Any]) -> None:
         """A conversation changed (status, assignee, tags): tell the workspace's operators."""
-        await self._publish(_pack(frames.conversation(conversation)), workspace_topic(workspace_id))
+        await self.publish_conversations([(workspace_id, conversation)])
+
+    async def publish_conversations(self, changed: list[tuple[str, dict[str, Any]]]) -> None:
+        """:meth:`publish_conversation` for each ``(workspace id, conversation)``, in order,
+        in one go (one bus round trip however many)."""
+        await self._publish_all(
+            [(_pack(frames.conversation(c)), (workspace_topic(w),)) for w, c in changed]
+        )
 
     async def publish_presence(self, workspace_id: str, operator_id: str, online: bool) -> None:
         await self._publish(

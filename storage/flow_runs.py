@@ -2,8 +2,10 @@
 
 Every change a run's event makes is written in one transaction with the event's key
 (:class:`storage.models.FlowEvent`): a second process, or a redelivery, that brings the
-same event finds the key taken and changes nothing. Timers are claimed like the outbox
-(``FOR UPDATE SKIP LOCKED`` with a lease) so two workers never fire one twice.
+same event finds the key taken and changes nothing. What it leaves to do outside the
+database is kept in that transaction too (:class:`storage.models.FlowPendingActions`)
+until it is done. Timers, and that work when left behind, are leased like the outbox
+(:mod:`storage.claims`) so two workers never take one twice.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, literal, select, union_all, update
+from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from hub.model import rfc3339, utcnow
+from hub.model import as_utc, rfc3339, utcnow
+from storage import claims
 from storage import models as m
+from storage.db import autocommit
 
 LIVE = ("running", "waiting")
+T_PENDING = m.table_of(m.FlowPendingActions)
 
 
 class EventTaken(Exception):
@@ -174,29 +179,84 @@ async def claim_timers(
     now = now or utcnow()
     table = m.table_of(m.FlowTimer)
     async with engine.begin() as conn:
-        query = (
-            select(table.c.id, table.c.run_id, table.c.epoch)
-            .where(
-                table.c.due_at <= now,
-                table.c.locked_until.is_(None) | (table.c.locked_until <= now),
-            )
-            .order_by(table.c.due_at)
-            .limit(limit)
+        rows = await claims.claim(
+            conn,
+            table.c.id,
+            due=(table.c.due_at <= now)
+            & (table.c.locked_until.is_(None) | (table.c.locked_until <= now)),
+            order_by=(table.c.due_at,),
+            limit=limit,
+            lease={"locked_until": now + lease},
+            returning=(table.c.run_id, table.c.epoch),
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = (await conn.execute(query)).all()
-        if rows:
-            await conn.execute(
-                update(table)
-                .where(table.c.id.in_([r.id for r in rows]))
-                .values(locked_until=now + lease)
-            )
     return [DueTimer(r.id, r.run_id, r.epoch) for r in rows]
 
 
 async def delete_timer(db: AsyncSession, timer_id: str) -> None:
     await db.execute(delete(m.FlowTimer).where(m.FlowTimer.id == timer_id))
+
+
+def add_pending(db: AsyncSession, key: str, run_id: str, actions: dict[str, Any]) -> None:
+    """Keep what the event ``key`` leaves to do outside the database (``actions``, JSON)
+    until :func:`carried`: in the transaction that consumes the event."""
+    db.add(m.FlowPendingActions(key=key, run_id=run_id, actions=actions, leased_at=utcnow()))
+
+
+async def carried(engine: AsyncEngine, key: str) -> None:
+    """The event's outside work is done (or given up): one statement, no transaction
+    around it on Postgres."""
+    async with autocommit(engine) as conn:
+        await conn.execute(delete(T_PENDING).where(T_PENDING.c.key == key))
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    key: str
+    run_id: str
+    flow_id: str
+    conversation_id: str
+    actions: dict[str, Any]
+    attempts: int  # counting this one
+
+
+async def claim_pending(
+    engine: AsyncEngine, *, limit: int, lease: timedelta, now: datetime
+) -> list[Pending]:
+    """Lease up to ``limit`` events' outside work left past ``lease`` (the process that
+    consumed them died, or failed, before carrying it out), oldest first."""
+    now = as_utc(now)
+    runs = m.table_of(m.FlowRun)
+    async with engine.begin() as conn:
+        rows = await claims.claim(
+            conn,
+            T_PENDING.c.key,
+            due=T_PENDING.c.leased_at <= now - lease,
+            order_by=(T_PENDING.c.leased_at,),
+            limit=limit,
+            lease={"leased_at": now, "attempts": T_PENDING.c.attempts + 1},
+            returning=(T_PENDING.c.run_id, T_PENDING.c.actions, T_PENDING.c.attempts),
+        )
+        if not rows:
+            return []
+        of_run = {
+            r.id: r
+            for r in await conn.execute(
+                select(runs.c.id, runs.c.flow_id, runs.c.conversation_id).where(
+                    runs.c.id.in_({r.run_id for r in rows})
+                )
+            )
+        }
+    return [
+        Pending(
+            r.key,
+            r.run_id,
+            of_run[r.run_id].flow_id,
+            of_run[r.run_id].conversation_id,
+            r.actions,
+            r.attempts,
+        )
+        for r in rows
+    ]
 
 
 async def runs_of(db: AsyncSession, conversation_id: str) -> list[dict[str, Any]]:

@@ -30,12 +30,12 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.model import as_utc
+from storage import claims
 from storage import models as m
 from storage.flow_runs import LIVE
 
@@ -127,22 +127,16 @@ async def claim(
     the last taking) to the caller, oldest first; two workers never take the same row."""
     now = as_utc(now)
     async with engine.begin() as conn:
-        query = (
-            select(T_TRIGGER.c.message_id, T_TRIGGER.c.attempts)
-            .where(T_TRIGGER.c.leased_at <= now - lease)
-            .order_by(T_TRIGGER.c.leased_at)
-            .limit(limit)
+        rows = await claims.claim(
+            conn,
+            T_TRIGGER.c.message_id,
+            due=T_TRIGGER.c.leased_at <= now - lease,
+            order_by=(T_TRIGGER.c.leased_at,),
+            limit=limit,
+            lease={"leased_at": now, "attempts": T_TRIGGER.c.attempts + 1},
+            returning=(T_TRIGGER.c.attempts,),
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = (await conn.execute(query)).all()
-        if rows:
-            await conn.execute(
-                update(T_TRIGGER)
-                .where(T_TRIGGER.c.message_id.in_([r.message_id for r in rows]))
-                .values(leased_at=now, attempts=T_TRIGGER.c.attempts + 1)
-            )
-    return [Claimed(r.message_id, r.attempts + 1) for r in rows]
+    return [Claimed(r.message_id, r.attempts) for r in rows]
 
 
 async def operator_replies(conn: AsyncConnection, conversation_ids: list[str]) -> dict[str, int]:

@@ -504,6 +504,22 @@ class FlowEvent(Base):
     at: Mapped[datetime] = _created()
 
 
+class FlowPendingActions(Base):
+    """What a consumed event left to do outside the database (bot messages, operators'
+    lines, the survey, calls), written with the run's new state and deleted once carried
+    out; the worker carries out a row whose lease from ``leased_at`` ran out (a process
+    killed in between). ``actions`` is :mod:`hub.flows.carry`'s JSON."""
+
+    __tablename__ = "flow_pending_actions"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    actions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class FlowTimer(Base):
     """A run's timer (an ``ask`` timeout, a ``wait``); the worker fires it when due."""
 

@@ -5,12 +5,13 @@ same transaction as the message (status ``queued``). Workers then:
 
 1. :func:`claim_due` a batch: rows whose ``next_attempt_at`` has come and whose lease
    (``locked_until``) is free or expired. On Postgres the rows are picked with
-   ``FOR UPDATE SKIP LOCKED`` and leased in that one transaction, so concurrent workers
-   never claim the same row while its lease runs; a worker killed mid-send simply lets
-   its lease expire and another worker picks the row up again (at-least-once: a send
-   that was in flight at the kill may reach the provider twice, since the providers take
-   no idempotency key). SQLite has one writer at a time (``BEGIN IMMEDIATE``), so the
-   same statements without the row lock are already exclusive there.
+   ``FOR UPDATE SKIP LOCKED`` and leased in that one transaction (:mod:`storage.claims`),
+   so concurrent workers never claim the same row while its lease runs; a worker killed
+   mid-send simply lets its lease expire and another worker picks the row up again
+   (at-least-once: a send that was in flight at the kill may reach the provider twice,
+   since the providers take no idempotency key). SQLite has one writer at a time
+   (``BEGIN IMMEDIATE``), so the same statements without the row lock are already
+   exclusive there.
    ``attempts`` counts claims, so a message that crashes its worker still runs out.
    The claimed messages become ``sending``.
 2. :func:`complete_sent`: the provider accepted it; the message becomes ``sent`` with the
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.ids import new_id
 from hub.model import STATUS_RANK, Attachment, Delivery, MessageStatus, SendFailure, utcnow
 from hub.store import Receipt
+from storage import claims
 from storage import models as m
 from storage.models import table_of
 
@@ -90,26 +92,18 @@ async def claim_due(
     now = now or utcnow()
     until = now + lease
     async with engine.begin() as conn:
-        query = (
-            select(T_OUTBOX.c.id)
-            .where(
-                T_OUTBOX.c.next_attempt_at <= now,
-                (T_OUTBOX.c.locked_until.is_(None)) | (T_OUTBOX.c.locked_until <= now),
-            )
-            .order_by(T_OUTBOX.c.next_attempt_at, T_OUTBOX.c.id)
-            .limit(limit)
+        leased = await claims.claim(
+            conn,
+            T_OUTBOX.c.id,
+            due=(T_OUTBOX.c.next_attempt_at <= now)
+            & (T_OUTBOX.c.locked_until.is_(None) | (T_OUTBOX.c.locked_until <= now)),
+            order_by=(T_OUTBOX.c.next_attempt_at, T_OUTBOX.c.id),
+            limit=limit,
+            lease={"locked_until": until, "attempts": T_OUTBOX.c.attempts + 1},
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = [r.id for r in await conn.execute(query)]
-        if not ids:
+        if not leased:
             return []
-        await conn.execute(
-            update(T_OUTBOX)
-            .where(T_OUTBOX.c.id.in_(ids))
-            .values(locked_until=until, attempts=T_OUTBOX.c.attempts + 1)
-        )
-        claimed = await _details(conn, ids, until)
+        claimed = await _details(conn, [r.id for r in leased], until)
         await conn.execute(
             update(T_MSG)
             .where(

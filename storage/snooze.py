@@ -15,13 +15,16 @@ T_CONV = table_of(m.Conversation)
 
 async def wake_due(engine: AsyncEngine, now: datetime) -> list[tuple[str, str]]:
     """Reopen the snoozed conversations due at ``now``: ``open``, no snooze, updated now.
-    Returns their ``(workspace_id, conversation_id)``. Safe with several workers: a
-    conversation is woken by whichever update reaches it first, once."""
+    Returns their ``(workspace_id, conversation_id)``, the earliest due first. Safe with
+    several workers: a conversation is woken by whichever update reaches it first, once."""
     async with engine.begin() as conn:
         due = [
             r.id
             for r in await conn.execute(
-                select(T_CONV.c.id).where(T_CONV.c.snoozed_until <= now).limit(500)
+                select(T_CONV.c.id)
+                .where(T_CONV.c.snoozed_until <= now)
+                .order_by(T_CONV.c.snoozed_until, T_CONV.c.id)
+                .limit(500)
             )
         ]
         if not due:
@@ -32,4 +35,5 @@ async def wake_due(engine: AsyncEngine, now: datetime) -> list[tuple[str, str]]:
             .values(status="open", snoozed_until=None, updated_at=now)
             .returning(T_CONV.c.workspace_id, T_CONV.c.id)
         )
-        return [(r.workspace_id, r.id) for r in rows]
+        woken = {r.id: r.workspace_id for r in rows}
+        return [(woken[c], c) for c in due if c in woken]

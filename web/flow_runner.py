@@ -16,7 +16,11 @@ Each event is consumed in one transaction with its key (``msg:<id>``, ``timer:<i
 of its actions, so it advances a run once whichever process receives it and however often.
 Bot messages then go through ``Hub.accept`` (stored, sequenced, fanned out, sent through
 the channel's outbox) with a ``client_id`` derived from the event, so a repeat stores none
-twice.
+twice. What an event leaves to do outside the database is kept in its transaction
+(:mod:`hub.flows.carry`, ``flow_pending_actions``) and deleted once done; the worker
+carries out again what is left past ``INVIARO_FLOW_LEASE_S``
+(:meth:`FlowRunner.carry_out_left_behind`): a process killed after the run moved and
+before the bot spoke loses nothing, and says nothing twice.
 
 A contact's message is not forgotten when this process dies right after its ack: where
 it could move a flow, the writer stored a ``flow_triggers`` row with it
@@ -47,6 +51,7 @@ from sqlalchemy import select
 
 from hub.flows import document as doc
 from hub.flows import engine
+from hub.flows.carry import Carry
 from hub.flows.hours import BusinessHours, InvalidHours, parse_hours
 from hub.model import Author, Inbound, Message, rfc3339, utcnow
 from hub.store import Receipt, Unavailable, WriteResult
@@ -80,10 +85,11 @@ SLOTS_OFFERED = 3  # a book step's choices: WhatsApp still shows three as reply 
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """An event consumed: the run it moved, and whether it resolved the conversation."""
+    """An event consumed: the run it moved, and what it left to carry out (None: nothing;
+    else kept in the database until :meth:`FlowRunner._carry_out` is done with it)."""
 
     run_id: str
-    resolved: bool = False
+    carry: Carry | None = None
 
 
 class FlowRunner:
@@ -221,6 +227,29 @@ class FlowRunner:
                     self._failed(exc)
         return len(claimed)
 
+    async def carry_out_left_behind(self, now: datetime | None = None) -> int:
+        """The worker's pass over consumed events whose outside work (bot messages, lines,
+        survey, calls) no process finished within the lease: each is carried out again,
+        its messages stored once (their ``client_id`` is the event's). Answers how many
+        were taken; one tried :data:`TRIGGER_ATTEMPTS` times already is given up."""
+        lease = timedelta(seconds=self.services.settings.flow_lease_s)
+        claimed = await flow_runs.claim_pending(
+            self.services.engine, limit=TIMER_BATCH, lease=lease, now=now or utcnow()
+        )
+        for pending in claimed:
+            if pending.attempts > TRIGGER_ATTEMPTS:
+                log.warning("gave up carrying out the flow event %s", pending.key)
+                await flow_runs.carried(self.services.engine, pending.key)
+                continue
+            done = Committed(pending.run_id, Carry.unpack(pending.actions))
+            try:
+                await self._gated(
+                    self._carry_out(done, pending.flow_id, pending.conversation_id, pending.key)
+                )
+            except Exception as exc:  # tried again after the lease
+                self._failed(exc)
+        return len(claimed)
+
     # Events ---------------------------------------------------------------------------
 
     async def on_contact_message(self, msg: Message) -> None:
@@ -304,7 +333,7 @@ class FlowRunner:
         done = await self._commit(None, flow.id, version, conversation_id, outcome, key)
         if done is not None:
             metrics.FLOW_RUNS.labels(flow.id, "started").inc()
-            await self._carry_out(done, flow.id, conversation_id, outcome, key)
+            await self._carry_out(done, flow.id, conversation_id, key)
 
     async def start_no_reply_runs(self) -> int:
         """Start ``no_reply`` flows where a contact's message has waited ``after_minutes``
@@ -382,7 +411,7 @@ class FlowRunner:
         outcome = engine.advance(parsed, state, event, ctx)
         done = await self._commit(run_id, flow_id, 0, conversation_id, outcome, key, state)
         if done is not None:
-            await self._carry_out(done, flow_id, conversation_id, outcome, key)
+            await self._carry_out(done, flow_id, conversation_id, key)
 
     async def _commit(
         self,
@@ -427,6 +456,9 @@ class FlowRunner:
                 conv_changed, resolved = await self._apply(db, run, outcome.actions)
                 changed = await _conversation_wire(db, conversation_id) if conv_changed else None
                 run_id = run.id
+                carry = Carry(outcome.actions, outcome.log, resolved)
+                if carry.anything():
+                    flow_runs.add_pending(db, key, run_id, carry.pack())
         except flow_runs.EventTaken:
             return None
         if changed is not None:
@@ -436,7 +468,7 @@ class FlowRunner:
             metrics.FLOW_RUNS.labels(flow_id, event).inc()
             if state.status == "failed":
                 log.info("flow run %s failed: %s", run_id, state.error)
-        return Committed(run_id, resolved)
+        return Committed(run_id, carry if carry.anything() else None)
 
     async def _apply(
         self, db: Any, run: m.FlowRun, actions: list[engine.Action]
@@ -508,69 +540,60 @@ class FlowRunner:
         team.last_assigned_id = chosen
 
     async def _carry_out(
-        self, done: Committed, flow_id: str, conversation_id: str, outcome: engine.Outcome, key: str
+        self, done: Committed, flow_id: str, conversation_id: str, key: str
     ) -> None:
-        """What happens outside the database: bot messages, HTTP calls, and the satisfaction
-        survey after the bot's last words when the run resolved the conversation."""
-        run_id = done.run_id
+        """What happens outside the database: bot messages, the operators' lines, the
+        satisfaction survey after the bot's last words when the run resolved the
+        conversation, then calls. The messages' ``client_id`` comes from the event, so a
+        second carrying out (the worker's, after this process died) stores none twice;
+        calls start only once the kept record is gone, so they are never made twice."""
+        carry = done.carry
+        if carry is None:
+            return
         async with self.services.db() as db:
             conv = await db.get(m.Conversation, conversation_id)
             flow = await db.get(m.Flow, flow_id)
-        if conv is None:
-            return
-        name = flow.name if flow is not None else "Bot"
-        await self._tell_operators(conv, name, outcome, key)
-        said = 0
-        for action in outcome.actions:
-            if isinstance(action, engine.Say):
-                payload: dict[str, Any] = {"flow_step": action.step}
-                if action.options:
-                    payload["options"] = [{"label": lb, "value": v} for lb, v in action.options]
-                if action.template is not None:
-                    template, language, parameters = action.template
-                    payload["template"] = {
-                        "name": template,
-                        "language": language,
-                        "parameters": list(parameters),
-                    }
-                await self.services.hub.accept(
-                    Inbound(
-                        workspace_id=conv.workspace_id,
-                        channel_id=conv.channel_id,
-                        direction="out",
-                        author=Author("bot", flow_id, name),
-                        text=action.text,
-                        conversation_id=conversation_id,
-                        client_id=_client_id(key, said),
-                        status="queued",
-                        payload=payload,
+        if conv is not None:
+            name = flow.name if flow is not None else "Bot"
+            await self._tell_operators(conv, name, carry, key)
+            said = 0
+            for action in carry.actions:
+                if isinstance(action, engine.Say):
+                    await self.services.hub.accept(
+                        _bot_message(conv, flow_id, name, action, _client_id(key, said))
                     )
-                )
-                said += 1
-            elif isinstance(action, engine.CallHttp):
+                    said += 1
+            if carry.resolved:
+                await csat.survey(self.services, conversation_id, _client_id(f"{key}:csat", 0))
+        await flow_runs.carried(self.services.engine, key)
+        if conv is not None:
+            self._call_out(done.run_id, conv, carry.actions)
+
+    def _call_out(self, run_id: str, conv: m.Conversation, actions: list[engine.Action]) -> None:
+        """The calls an advance asked for; each answer comes back as an event."""
+        for action in actions:
+            if isinstance(action, engine.CallHttp):
                 self._spawn(self._call(run_id, conv.workspace_id, action))
             elif isinstance(action, engine.CallAi):
-                self._spawn(self._ask_ai(run_id, conv.workspace_id, conversation_id, action))
+                self._spawn(self._ask_ai(run_id, conv.workspace_id, conv.id, action))
             elif isinstance(action, engine.FindSlots):
                 self._spawn(self._find_slots(run_id, conv, action))
             elif isinstance(action, engine.BookSlot):
                 self._spawn(self._book(run_id, conv, action))
             elif isinstance(action, engine.CancelBooking):
                 self._spawn(self._cancel_booking(run_id, conv, action))
-        if done.resolved:
-            await csat.survey(self.services, conversation_id, _client_id(f"{key}:csat", 0))
 
     async def _tell_operators(
-        self, conv: m.Conversation, flow_name: str, outcome: engine.Outcome, key: str
+        self, conv: m.Conversation, flow_name: str, carry: Carry, key: str
     ) -> None:
         """What the bot did, one system line per step in the thread (a private note:
         operators only, never the contact, never a channel): "asked for email", "saved
         contact.email", "handed off to Sales". A step that only sent is its message."""
-        lines = [line for line in outcome.log if line.outcome != "sent"]
+        lines = [line for line in carry.log if line.outcome != "sent"]
         if not lines:
             return
         teams = {
-            a.team_id for a in outcome.actions if isinstance(a, engine.HandOff | engine.AssignTo)
+            a.team_id for a in carry.actions if isinstance(a, engine.HandOff | engine.AssignTo)
         }
         names: dict[str, str] = {}
         async with self.services.db() as db:
@@ -579,14 +602,14 @@ class FlowRunner:
                 if team is not None:
                     names[team.id] = team.name
             assignee = conv.assignee_id
-            if any(isinstance(a, engine.AssignTo) for a in outcome.actions):
+            if any(isinstance(a, engine.AssignTo) for a in carry.actions):
                 fresh = await db.get(m.Conversation, conv.id)
                 assignee = fresh.assignee_id if fresh is not None else None
                 operator = await db.get(m.Operator, assignee) if assignee else None
                 if operator is not None:
                     names["operator"] = operator.name
         for n, line in enumerate(lines):
-            text = f"{flow_name}: {_routed(line.outcome, outcome.actions, names)}"
+            text = f"{flow_name}: {_routed(line.outcome, carry.actions, names)}"
             await self.services.hub.accept(
                 Inbound(
                     workspace_id=conv.workspace_id,
@@ -814,6 +837,33 @@ def _routed(note: str, actions: list[engine.Action], names: dict[str, str]) -> s
                 if who:
                     return f"assigned to {who}"
     return note
+
+
+def _bot_message(
+    conv: m.Conversation, flow_id: str, flow_name: str, say: engine.Say, client_id: str
+) -> Inbound:
+    """A ``say``'s message from the flow's bot, queued for the conversation's channel."""
+    payload: dict[str, Any] = {"flow_step": say.step}
+    if say.options:
+        payload["options"] = [{"label": lb, "value": v} for lb, v in say.options]
+    if say.template is not None:
+        template, language, parameters = say.template
+        payload["template"] = {
+            "name": template,
+            "language": language,
+            "parameters": list(parameters),
+        }
+    return Inbound(
+        workspace_id=conv.workspace_id,
+        channel_id=conv.channel_id,
+        direction="out",
+        author=Author("bot", flow_id, flow_name),
+        text=say.text,
+        conversation_id=conv.id,
+        client_id=client_id,
+        status="queued",
+        payload=payload,
+    )
 
 
 def _client_id(key: str, n: int) -> str:

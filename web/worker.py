@@ -235,19 +235,21 @@ async def run_once(
 
 
 async def wake_snoozed(services: Services, now: datetime) -> int:
-    """Reopen the conversations whose snooze ran out, and tell their operators."""
+    """Reopen the conversations whose snooze ran out, and tell their operators: the earliest
+    due first, in one publish (one bus round trip however many woke)."""
     woken = await snooze.wake_due(services.engine, now)
     if not woken:
         return 0
+    order = {c: n for n, (_, c) in enumerate(woken)}
     async with services.db() as session:
-        convs = list(
-            await session.scalars(
-                select(m.Conversation).where(m.Conversation.id.in_([c for _, c in woken]))
-            )
+        found = await session.scalars(
+            select(m.Conversation).where(m.Conversation.id.in_(list(order)))
         )
+        convs = sorted(found, key=lambda conv: order[conv.id])  # the earliest due first
         wires = await wire_conversations(session, convs)
-    for conv, wire in zip(convs, wires, strict=True):
-        await services.hub.publish_conversation(conv.workspace_id, wire)
+    await services.hub.publish_conversations(
+        [(conv.workspace_id, wire) for conv, wire in zip(convs, wires, strict=True)]
+    )
     log.info("snooze: reopened %d conversations", len(woken))
     return len(woken)
 
@@ -285,6 +287,7 @@ async def work_forever(services: Services, stop: asyncio.Event | None = None) ->
             if runner is not None:
                 claimed += await runner.fire_due_timers()
                 claimed += await runner.take_left_behind()
+                claimed += await runner.carry_out_left_behind()
                 claimed += await runner.start_no_reply_runs()
         except Exception as exc:
             if faults.is_outage(exc):  # said once per outage, not once per poll

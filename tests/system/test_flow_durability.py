@@ -1,13 +1,15 @@
 """A flow lives in the database, not in a process. A run waiting for the contact: SIGKILL
 the process that advanced it, send the answer to the other process, and the run goes on,
 once. A contact's message acknowledged by a process SIGKILLed before its flow ran: the
-worker starts the run, once."""
+worker starts the run, once. A run moved by a process SIGKILLed before its bot spoke: the
+worker says what it had to, once."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -65,25 +67,9 @@ async def test_a_waiting_run_survives_sigkill_and_goes_on_once_on_the_other_proc
 
 
 async def test_a_message_acknowledged_by_a_hub_killed_before_its_flow_ran_starts_it_from_the_worker(
-    pg_database: str, redis_server: RedisServer, tmp_path: Path, owner_of: Any
+    pg_database: str, greeting_hub: tuple[Hub, dict[str, str], Visitor], tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": pg_database,
-        "REDIS_URL": redis_server.url,  # production-shaped: the web process runs no worker
-        "INVIARO_SECRET_KEY": SECRET,
-        "INVIARO_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "INVIARO_FLOW_LEASE_S": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    hub = Hub(port, env, tmp_path / "hub.log")
-    hub.start()
-    await hub.wait_ready()
-    owner = await owner_of(hub.url)
-    await publish(owner, GREET, "hello")
-    session = await visitor_session(owner, await widget_channel(owner))
-    visitor = Visitor(await visitor_socket(session["ws_url"]), session["conversation_id"])
+    hub, env, visitor = greeting_hub
 
     engine = make_engine(pg_database)
     try:
@@ -98,18 +84,101 @@ async def test_a_message_acknowledged_by_a_hub_killed_before_its_flow_ran_starts
         assert await bot_lines(engine, visitor.conversation_id) == []  # nobody ran it yet
         with worker(env, tmp_path / "worker.log"):
             said = await settled(engine, visitor.conversation_id)
+        runs = await run_statuses(engine, visitor.conversation_id)
+    finally:
+        await engine.dispose()
+    assert said == ["Welcome to Acme!", "What is your email?"]
+    assert runs == ["waiting"]  # one run, waiting for the email
+
+
+async def test_a_run_moved_by_a_hub_killed_before_its_bot_spoke_speaks_from_the_worker_once(
+    pg_database: str, greeting_hub: tuple[Hub, dict[str, str], Visitor], tmp_path: Path
+) -> None:
+    hub, env, visitor = greeting_hub
+
+    engine = make_engine(pg_database)
+    try:
+        async with engine.connect() as events, engine.connect() as messages:
+            # The runner waits on flow_events until the contact's message is stored; then
+            # the bot's first message (the runner's first write to messages once the run's
+            # new state is committed) waits on the second lock, and the hub is killed.
+            await events.execute(text("LOCK TABLE flow_events IN ACCESS EXCLUSIVE MODE"))
+            await visitor.say("hi")  # acknowledged: stored
+            await messages.execute(text("LOCK TABLE messages IN EXCLUSIVE MODE"))
+            await events.rollback()
+            await run_moved(engine, visitor.conversation_id)
+            assert hub.kill(signal.SIGKILL) == -signal.SIGKILL
+            await messages.rollback()
+
+        assert await bot_lines(engine, visitor.conversation_id) == []  # the bot said nothing
+        with worker(env, tmp_path / "worker.log"):
+            said = await settled(engine, visitor.conversation_id)
+        runs = await run_statuses(engine, visitor.conversation_id)
         async with engine.connect() as conn:
-            runs = list(
+            notes = list(
                 await conn.scalars(
-                    select(m.FlowRun.status).where(
-                        m.FlowRun.conversation_id == visitor.conversation_id
+                    select(m.Message.text).where(
+                        m.Message.conversation_id == visitor.conversation_id,
+                        m.Message.author_kind == "system",
                     )
                 )
             )
     finally:
         await engine.dispose()
-    assert said == ["Welcome to Acme!", "What is your email?"]
-    assert runs == ["waiting"]  # one run, waiting for the email
+    assert said == ["Welcome to Acme!", "What is your email?"]  # each once
+    (note,) = notes  # the operators' line, once too
+    assert note.endswith(": asked for email")
+    assert runs == ["waiting"]
+
+
+@pytest.fixture
+async def greeting_hub(
+    pg_database: str, redis_server: RedisServer, tmp_path: Path, owner_of: Any
+) -> AsyncIterator[tuple[Hub, dict[str, str], Visitor]]:
+    """A web process that runs no worker (production-shaped) with ``GREET`` published, its
+    environment (a worker's, later) and a visitor connected to it; killed afterwards if the
+    test did not."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_database,
+        "REDIS_URL": redis_server.url,
+        "INVIARO_SECRET_KEY": SECRET,
+        "INVIARO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "INVIARO_FLOW_LEASE_S": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    hub = Hub(port, env, tmp_path / "hub.log")
+    hub.start()
+    await hub.wait_ready()
+    owner = await owner_of(hub.url)
+    await publish(owner, GREET, "hello")
+    session = await visitor_session(owner, await widget_channel(owner))
+    visitor = Visitor(await visitor_socket(session["ws_url"]), session["conversation_id"])
+    yield hub, env, visitor
+    if hub.proc is not None:
+        hub.kill()
+
+
+async def run_statuses(engine: Any, conversation_id: str) -> list[str]:
+    async with engine.connect() as conn:
+        found = await conn.scalars(
+            select(m.FlowRun.status).where(m.FlowRun.conversation_id == conversation_id)
+        )
+        return list(found)
+
+
+async def run_moved(engine: Any, conversation_id: str) -> None:
+    """Until the conversation's run is stored (the bound only guards against a hang)."""
+    for _ in range(600):
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                select(m.FlowRun.id).where(m.FlowRun.conversation_id == conversation_id)
+            )
+        if found is not None:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the hub moved no run")
 
 
 async def bot_lines(engine: Any, conversation_id: str) -> list[str]:
@@ -123,12 +192,13 @@ async def bot_lines(engine: Any, conversation_id: str) -> list[str]:
 
 
 async def settled(engine: Any, conversation_id: str) -> list[str]:
-    """The bot's messages once the worker is done with the contact's message (its
-    ``flow_triggers`` row gone; the bound only guards against a hang: the worker takes it
-    at its first poll past the lease)."""
+    """The bot's messages once the worker is done with the contact's message and what its
+    run had to say (its ``flow_triggers`` and ``flow_pending_actions`` rows gone; the bound
+    only guards against a hang: the worker takes them at its first poll past the lease)."""
     for _ in range(600):
         async with engine.connect() as conn:
             left = await conn.scalar(select(func.count()).select_from(m.FlowTrigger))
+            left += await conn.scalar(select(func.count()).select_from(m.FlowPendingActions))
         lines = await bot_lines(engine, conversation_id)
         if lines and not left:
             return lines

@@ -1,6 +1,8 @@
 """A contact's message whose flow event no process finished (it died after the ack) is
 decided by the worker once the lease ran out, and moves a flow once: whichever worker
-takes it, however many take it at once, and not again where the run was recorded."""
+takes it, however many take it at once, and not again where the run was recorded. What a
+run had to say is carried out by the worker when its process did not finish saying it,
+and never said twice (``tests/system/test_flow_durability.py`` kills the process)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from hub.flows import engine
+from hub.flows.carry import Carry
 from hub.model import Author, Inbound, utcnow
-from storage import flow_triggers
+from storage import flow_runs, flow_triggers
 from storage import models as m
 from tests.conftest import LiveServer
 from tests.helpers import Account, signup
@@ -178,3 +183,55 @@ async def test_a_message_left_behind_whose_flow_was_unpublished_since_is_let_go(
     await take_all(live, utcnow() + LEASE_RAN_OUT)
     assert await bot_texts(owner, conversation_id) == []
     assert await rows_of(live, conversation_id) == 0
+
+
+async def pending_of(live: LiveServer, conversation_id: str) -> list[str]:
+    async with services_of(live).db() as db:
+        found = await db.scalars(
+            select(m.FlowPendingActions.key)
+            .join(m.FlowRun, m.FlowRun.id == m.FlowPendingActions.run_id)
+            .where(m.FlowRun.conversation_id == conversation_id)
+        )
+        return list(found)
+
+
+async def test_a_run_whose_bot_has_spoken_keeps_nothing_to_carry_out(
+    owner: Account, live: LiveServer
+) -> None:
+    await publish(owner, GREET, "hello")
+    shop = await custom_channel(owner)
+    started = await shop.deliver("m-1", "hi")
+    await services_of(live).flow_runner.idle()
+    assert await bot_texts(owner, started["conversation_id"]) == [
+        "Welcome to Acme!",
+        "What is your email?",
+    ]
+    assert await pending_of(live, started["conversation_id"]) == []
+
+
+async def test_what_a_run_said_carried_out_again_by_the_worker_is_said_once(
+    owner: Account, live: LiveServer
+) -> None:
+    """The process said it all and died before it deleted the record: the worker says it
+    again, and the messages' ids (the event's) keep each once."""
+    await publish(owner, GREET, "hello")
+    shop = await custom_channel(owner)
+    started = await shop.deliver("m-1", "hi")
+    conversation_id = started["conversation_id"]
+    await services_of(live).flow_runner.idle()
+    (run,) = await runs(owner, conversation_id)
+    said = Carry(
+        [engine.Say("Welcome to Acme!", step="hello"), engine.Say("What is your email?")],
+        [engine.StepLog("email", "asked for email")],
+    )
+    key = f"msg:{started['message_id']}"
+    async with services_of(live).db() as db, db.begin():
+        flow_runs.add_pending(db, key, run["id"], said.pack())
+    runner = services_of(live).flow_runner
+    await runner.carry_out_left_behind(utcnow())
+    assert await pending_of(live, conversation_id) == [key]  # its process may still be at it
+    while await runner.carry_out_left_behind(utcnow() + LEASE_RAN_OUT):
+        pass  # other tests' records too
+    await runner.idle()
+    assert await bot_texts(owner, conversation_id) == ["Welcome to Acme!", "What is your email?"]
+    assert await pending_of(live, conversation_id) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from hub.model import rfc3339, utcnow
 from tests.web.realtime import close_all_sockets, operator_socket
 from tests.web.test_outbox import queued_reply
 from tests.web.webhook_hub import Hub, hub_server, send_due
+from web.worker import wake_snoozed
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,33 @@ async def test_the_worker_reopens_a_conversation_when_its_snooze_ends(hub: Hub) 
     )
     shown = (await hub.owner.get(f"/api/conversations/{conv}")).json()
     assert (shown["status"], shown["snoozed_until"]) == ("open", None)
+
+
+async def test_woken_conversations_are_told_in_one_publish_the_earliest_due_first(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    last, first, second = [(await snoozed_conversation(hub, m))[0] for m in (72, 70, 71)]
+    sock = await operator_socket(hub.owner, hub.live.ws_url)
+    bus = hub.services.hub.bus
+    publish_many = bus.publish_many
+    batches: list[int] = []
+
+    async def counted(publications: Any) -> None:
+        batches.append(len(publications))
+        await publish_many(publications)
+
+    monkeypatch.setattr(bus, "publish_many", counted)
+    woken = await wake_snoozed(hub.services, utcnow() + timedelta(minutes=73))
+    monkeypatch.undo()
+
+    assert len(batches) == 1 and batches[0] == woken >= 3  # one round trip for them all
+    told: list[str] = []
+    while len(told) < 3:
+        frame = await sock.wait_for(type="conversation")
+        if frame["conversation"]["id"] in (first, second, last):
+            assert frame["conversation"]["status"] == "open"
+            told.append(frame["conversation"]["id"])
+    assert told == [first, second, last]
 
 
 async def test_a_new_status_or_null_ends_a_snooze(hub: Hub) -> None:
