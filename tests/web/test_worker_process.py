@@ -72,13 +72,17 @@ class Provider:
             yield self
 
 
-async def start_worker(db_url: str, provider: Provider) -> asyncio.subprocess.Process:
+async def start_worker(
+    db_url: str, provider: Provider, lease_s: int = 2
+) -> asyncio.subprocess.Process:
+    """A worker whose leases run ``lease_s``: short where a killed worker's rows must come
+    back soon; long where a send slowed by a loaded machine must not be leased twice."""
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
         "INVIARO_SECRET_KEY": SECRET,
         "INVIARO_PROVIDER_ORIGINS": f"https://graph.facebook.com=http://127.0.0.1:{provider.port}",
-        "INVIARO_OUTBOX_LEASE_S": "2",
+        "INVIARO_OUTBOX_LEASE_S": str(lease_s),
     }
     env.pop("REDIS_URL", None)
     return await asyncio.create_subprocess_exec(
@@ -135,7 +139,7 @@ async def test_two_workers_send_every_reply_exactly_once(hub: Hub, db_url: str) 
     provider = Provider(unique("10"), delay=0.05)
     async with provider.serving():
         ids = await queue_replies(hub, provider.phone_number_id)
-        workers = [await start_worker(db_url, provider) for _ in range(2)]
+        workers = [await start_worker(db_url, provider, lease_s=60) for _ in range(2)]
         try:
             await wait_until_sent(hub, ids)
         finally:
