@@ -6,7 +6,8 @@
 One-message ``POST /api/ingest`` requests go through the whole app that
 :func:`web.app.create_app` builds (middleware, routing, the handler, the response) with
 its services stubbed: the channel cache answers from memory, the rate limit is in-process
-and the hub accepts without a database, a writer or Redis. So the figure is what the
+and the hub accepts without a database, a writer or Redis; the garbage collector is tuned
+as ``inviaro serve`` tunes it (:func:`web.server.settle_heap`). So the figure is what the
 framework and the handler cost, without uvicorn's part (parsing, socket writes). CPU time
 (``time.process_time``) is less disturbed than wall time on a shared machine, but still
 is; ``--calls`` counts Python function calls instead (cProfile), which does not vary: run
@@ -33,6 +34,7 @@ from web import config
 from web.app import create_app
 from web.channel_cache import ChannelCache
 from web.crypto import sha256_hex
+from web.server import settle_heap
 
 WARM = 2000
 PATH = "/api/ingest/chn_bench"
@@ -106,6 +108,7 @@ async def post(app: Any, token: str, n: int, statuses: dict[int, int]) -> None:
 async def run(requests: int, rounds: int, calls: bool) -> None:
     token = "ivi_" + uuid.uuid4().hex
     app = stubbed_app(token)
+    settle_heap()  # as `inviaro serve` does before serving
     statuses: dict[int, int] = {}
     for n in range(WARM):
         await post(app, token, n, statuses)

@@ -42,7 +42,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args.port or None)
     app = create_app(settings)
-    server = uvicorn_server(uvicorn_config(app, settings, host=args.host, log_level=args.log_level))
+    config = uvicorn_config(
+        app, settings, host=args.host, log_level=args.log_level, access_log=args.access_log
+    )
+    server = uvicorn_server(config, settle=True)
     print(f"Inviaro hub on {settings.public_url} (listening on {args.host}:{settings.port})")
     server.run()
     return 0
@@ -314,6 +317,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the web app and the real-time hub (uvicorn)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
     s.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
+    s.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log a line per HTTP request at info level (off: it costs CPU on every request)",
+    )
     s.set_defaults(func=cmd_serve)
 
     w = sub.add_parser("worker", help="send queued replies, apply retention, run scheduled jobs")
