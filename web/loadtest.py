@@ -342,6 +342,7 @@ def _summary(
         codes.update(r["close_codes"])
     expected = _expected((acked, subscribers))
     received = _sum(results, "received")
+    generator_cpu = sum(float(r["cpu_s"]) for r in results.values())
     opened = _sum(results, "opened") + _sum(results, "senders")
     summary: dict[str, Any] = {
         "protocol": args.protocol,
@@ -366,6 +367,11 @@ def _summary(
         "late_after_s": LATE_S,
         "drain_seconds": round(drain_s, 3),
         "generator_errors": _sum(results, "generator_errors"),
+        # the generators' CPU from go to stop: a generator near a core each skews latency
+        "generator_cpu_seconds": round(generator_cpu, 3),
+        "generator_cpu_us_per_delivery": round(generator_cpu / received * 1e6, 2)
+        if received
+        else None,
         "deliveries_per_s": round(received / (send_s + drain_s), 1) if send_s else 0.0,
         "max_ms": round(max((r["max_s"] for r in results.values()), default=0) * 1000, 2),
         "close_codes": dict(codes),
@@ -409,7 +415,11 @@ def print_summary(s: dict[str, Any], out: Any = sys.stdout) -> None:
             f"({s['deliveries_per_s']}/s), loss {s['loss']:.3%} ({s['lost']} lost after a "
             f"{s['drain_seconds']} s drain; {s['late']} late, over {s['late_after_s']:g} s)",
         ),
-        ("generator", f"{s['generator_errors']} errors of the load generator itself"),
+        (
+            "generator",
+            f"{s['generator_errors']} errors of the load generator itself, "
+            f"{s['generator_cpu_us_per_delivery']} µs CPU/delivery",
+        ),
         (
             "latency ms",
             f"p50 {s['p50_ms']}  p90 {s['p90_ms']}  p99 {s['p99_ms']}  "

@@ -79,6 +79,7 @@ class Stats:
     hist: Counter[int] = field(default_factory=Counter)
     max_s: float = 0.0
     connect_s: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU from go to stop: what the load itself cost it
 
     def observe(self, sent_at: float) -> None:
         lat = time.time() - sent_at
@@ -364,6 +365,7 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
     while not go.is_set():
         await asyncio.sleep(0.01)
     until = time.perf_counter() + share.duration
+    cpu_go = time.process_time()
     if senders:
         if share.rate > 0:
             await _send_at_rate(senders, share.rate, until)
@@ -375,6 +377,7 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
     report.put(("sent", stats.progress()))
     while not stop_flag.is_set():
         await asyncio.sleep(0.02)
+    stats.cpu_s = time.process_time() - cpu_go
     stop.set()
     stop_reporting.set()
     await reporter
@@ -391,6 +394,7 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
                 "close_codes": dict(stats.close_codes),
                 "hist": dict(stats.hist),
                 "max_s": stats.max_s,
+                "cpu_s": stats.cpu_s,
             },
         )
     )
