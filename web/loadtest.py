@@ -37,8 +37,8 @@ from web.server import raise_open_files_limit
 
 MAX_SOCKETS = 100_000
 MAX_DURATION_S = 3600.0
-# After the last send, deliveries are counted until every expected one arrived or this
-# long has passed: a slow server's late deliveries are late, not lost.
+# After the last send, deliveries are counted until every message is answered and every
+# expected delivery arrived, or this long has passed: a slow server's are late, not lost.
 DRAIN_S = 60.0
 LATE_S = 1.0  # a delivery slower than this is reported as late (it still counts)
 
@@ -217,6 +217,12 @@ class _Controller:
             subscribers.update(p.get("subscribers_by_room", {}))
         return _expected((acked, subscribers))
 
+    def drained(self) -> bool:
+        """Every message sent is answered (acked or refused) and every delivery the acks
+        promise has arrived. Until then a slow server's deliveries are late, not lost."""
+        answered = self.total("acked") + self.total("errors") >= self.total("sent")
+        return answered and self.total("received") >= self.expected()
+
     def poll(self) -> None:
         try:
             index, kind, data = self.report.get(timeout=0.1)
@@ -285,7 +291,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         c.wait_phase("sent", send_begin + duration + 120)
         send_s = time.perf_counter() - send_begin
         drain_until = time.perf_counter() + DRAIN_S
-        while c.total("received") < c.expected() and time.perf_counter() < drain_until:
+        while not c.drained() and time.perf_counter() < drain_until:
             c.poll()
         drain_s = time.perf_counter() - send_begin - send_s
         cpu_end = {p: cpu_seconds(p) for p in pids}

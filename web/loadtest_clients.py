@@ -179,8 +179,8 @@ class _Sender:
         self.in_flight += 1
         if self.in_flight >= self.window:
             self.room_free.clear()
-        self.stats.sent += 1
         self.ws.send(self.encode(self.ref, f"lt {time.time()!r}"))
+        self.stats.sent += 1  # written: it will be answered, unless the socket dies
 
     def encode(self, ref: int, text: str) -> bytes:
         raise NotImplementedError
