@@ -72,6 +72,24 @@ class WireSocket(asyncio.Protocol):
     """One client socket. Whole messages go to the handler given to :meth:`listen`
     (before that, they wait for :meth:`recv`); :meth:`wait_closed` returns the close code."""
 
+    __slots__ = (  # no instance dict: the generator holds thousands of these
+        "_accept",
+        "_arrived",
+        "_closing",
+        "_handler",
+        "_inbox",
+        "_lost",
+        "_need",
+        "_opened",
+        "_opening",
+        "_parts",
+        "_request",
+        "_rest",
+        "close_code",
+        "error",
+        "transport",
+    )
+
     def __init__(self, request: bytes, key: bytes) -> None:
         self.transport: asyncio.Transport | None = None
         self.close_code: int | None = None  # the server's, once its close frame came
