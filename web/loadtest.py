@@ -11,9 +11,9 @@ carries its send time; each operator socket measures the delay to delivery.
 ``--procs`` spreads the sockets over several generator processes so the generator is not
 the bottleneck. It shows live progress, then a summary (connect rate, deliveries/s,
 p50/p90/p99/p99.9/max, losses, close codes, the generators' own CPU per delivery from go
-to stop); ``--json`` writes it to a file. With
-``--server-pid`` (hubs on this machine) it also reports the servers' memory per socket and
-CPU per delivery. Bounded in time and count. Only point it at hubs you run.
+to stop); ``--json`` writes it to a file. With ``--server-pid`` (hubs on this machine) it
+also reports the servers' memory per socket and CPU per delivery. Bounded in time and
+count. Only point it at hubs you run.
 """
 
 from __future__ import annotations
