@@ -10,9 +10,10 @@ carries its send time; each operator socket measures the delay to delivery.
 
 ``--procs`` spreads the sockets over several generator processes so the generator is not
 the bottleneck. It shows live progress, then a summary (connect rate, deliveries/s,
-p50/p90/p99/p99.9/max, losses, close codes); ``--json`` writes it to a file. With
-``--server-pid`` (hubs on this machine) it also reports the servers' memory per socket and
-CPU per delivery. Bounded in time and count. Only point it at hubs you run.
+p50/p90/p99/p99.9/max, losses, close codes, the generators' own CPU per delivery from go
+to stop); ``--json`` writes it to a file. With ``--server-pid`` (hubs on this machine) it
+also reports the servers' memory per socket and CPU per delivery. Bounded in time and
+count. Only point it at hubs you run.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from web.server import raise_open_files_limit
 
 MAX_SOCKETS = 100_000
 MAX_DURATION_S = 3600.0
-# After the last send, deliveries are counted until every expected one arrived or this
-# long has passed: a slow server's late deliveries are late, not lost.
+# After the last send, deliveries are counted until every message is answered and every
+# expected delivery arrived, or this long has passed: a slow server's are late, not lost.
 DRAIN_S = 60.0
 LATE_S = 1.0  # a delivery slower than this is reported as late (it still counts)
 
@@ -217,6 +218,12 @@ class _Controller:
             subscribers.update(p.get("subscribers_by_room", {}))
         return _expected((acked, subscribers))
 
+    def drained(self) -> bool:
+        """Every message sent is answered (acked or refused) and every delivery the acks
+        promise has arrived. Until then a slow server's deliveries are late, not lost."""
+        answered = self.total("acked") + self.total("errors") >= self.total("sent")
+        return answered and self.total("received") >= self.expected()
+
     def poll(self) -> None:
         try:
             index, kind, data = self.report.get(timeout=0.1)
@@ -285,7 +292,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         c.wait_phase("sent", send_begin + duration + 120)
         send_s = time.perf_counter() - send_begin
         drain_until = time.perf_counter() + DRAIN_S
-        while c.total("received") < c.expected() and time.perf_counter() < drain_until:
+        while not c.drained() and time.perf_counter() < drain_until:
             c.poll()
         drain_s = time.perf_counter() - send_begin - send_s
         cpu_end = {p: cpu_seconds(p) for p in pids}
@@ -342,6 +349,7 @@ def _summary(
         codes.update(r["close_codes"])
     expected = _expected((acked, subscribers))
     received = _sum(results, "received")
+    generator_cpu = sum(float(r["cpu_s"]) for r in results.values())
     opened = _sum(results, "opened") + _sum(results, "senders")
     summary: dict[str, Any] = {
         "protocol": args.protocol,
@@ -366,6 +374,11 @@ def _summary(
         "late_after_s": LATE_S,
         "drain_seconds": round(drain_s, 3),
         "generator_errors": _sum(results, "generator_errors"),
+        # the generators' CPU from go to stop: a generator near a core each skews latency
+        "generator_cpu_seconds": round(generator_cpu, 3),
+        "generator_cpu_us_per_delivery": round(generator_cpu / received * 1e6, 2)
+        if received
+        else None,
         "deliveries_per_s": round(received / (send_s + drain_s), 1) if send_s else 0.0,
         "max_ms": round(max((r["max_s"] for r in results.values()), default=0) * 1000, 2),
         "close_codes": dict(codes),
@@ -409,7 +422,11 @@ def print_summary(s: dict[str, Any], out: Any = sys.stdout) -> None:
             f"({s['deliveries_per_s']}/s), loss {s['loss']:.3%} ({s['lost']} lost after a "
             f"{s['drain_seconds']} s drain; {s['late']} late, over {s['late_after_s']:g} s)",
         ),
-        ("generator", f"{s['generator_errors']} errors of the load generator itself"),
+        (
+            "generator",
+            f"{s['generator_errors']} errors of the load generator itself, "
+            f"{s['generator_cpu_us_per_delivery']} µs CPU/delivery",
+        ),
         (
             "latency ms",
             f"p50 {s['p50_ms']}  p90 {s['p90_ms']}  p99 {s['p99_ms']}  "

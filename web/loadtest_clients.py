@@ -4,8 +4,10 @@ A generator process (see :func:`run_share`) opens its share of subscriber and se
 sockets, reports progress on a queue, waits for the controller's ``go``, sends for the
 given time (at a rate, or as fast as acknowledged), then waits for ``stop`` and reports a
 latency histogram. Two wire protocols: the hub's own (operator sockets subscribe to their
-workspace, widget visitors send) and Socket.IO v5 (``bench/``'s reference server), so both
-are measured by the very same client code.
+workspace, widget visitors send) and Socket.IO v5 (``bench/``'s reference servers), so
+every target is measured by the very same client code: the lean sockets of
+:mod:`web.loadtest_wire`, whose frames are read in ``data_received`` and their latency
+stamps found in the raw bytes, so the generator costs little beside the servers it measures.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 
 import httpx
 import orjson
+
+from web.loadtest_wire import Handler, WireSocket, connect
 
 ORIGIN = "http://loadtest.invalid"
 
@@ -75,6 +79,7 @@ class Stats:
     hist: Counter[int] = field(default_factory=Counter)
     max_s: float = 0.0
     connect_s: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU from go to stop: what the load itself cost it
 
     def observe(self, sent_at: float) -> None:
         lat = time.time() - sent_at
@@ -102,49 +107,51 @@ def hist_value_s(bucket: int) -> float:
     return math.exp((bucket + 0.5) / HIST_SCALE) / 1e6
 
 
+STAMP = b'"lt '  # a message's text: "lt <send time>", a JSON string in every protocol
+
+
+def stamp(raw: bytes) -> float | None:
+    """The send time in a frame's ``"lt <time>"`` text, found without decoding the frame
+    (what this client sends never needs escaping); None if it has none."""
+    at = raw.find(STAMP)
+    if at < 0:
+        return None
+    at += len(STAMP)
+    return float(raw[at : raw.index(b'"', at)])
+
+
 def ws_base(url: str) -> str:
     return "ws" + url[4:] if url.startswith("http") else url
 
 
-def _code(err: BaseException) -> str:
-    rcvd = getattr(err, "rcvd", None)
-    return str(rcvd.code) if rcvd is not None else "none"
-
-
-async def _connect(url: str, headers: dict[str, str] | None = None) -> Any:
-    from websockets.asyncio.client import connect
-
-    return await connect(
-        url,
-        max_size=None,
-        open_timeout=60,
-        ping_interval=None,
-        compression=None,
-        additional_headers=headers,
-    )
+async def _connect(url: str, headers: dict[str, str] | None = None) -> WireSocket:
+    return await connect(url, headers, timeout=60)
 
 
 # --- the hub's protocol ---------------------------------------------------------------
 
+HUB_MESSAGE = b'{"type":"message"'
 
-async def _hub_subscribe(url: str, room: Room) -> Any:
+
+async def _hub_subscribe(url: str, room: Room) -> WireSocket:
     return await _connect(f"{ws_base(url)}/ws/operator", {"Authorization": f"Bearer {room.token}"})
 
 
-async def _hub_read(ws: Any, stats: Stats) -> None:
-    loads = orjson.loads
-    async for raw in ws:
-        if '"lt ' not in raw:  # hello, presence, conversation frames
-            continue
-        frame = loads(raw)
-        if frame.get("type") == "message":
-            stats.observe(float(frame["message"]["text"][3:]))
+def _hub_deliveries(ws: WireSocket, stats: Stats) -> Handler:
+    """Operator frames: a ``message`` frame's latency stamp, found without decoding it."""
+    observe = stats.observe
+
+    def frame(raw: bytes) -> None:
+        if raw.startswith(HUB_MESSAGE) and (sent_at := stamp(raw)) is not None:
+            observe(sent_at)
+
+    return frame
 
 
 class _Sender:
     """One sending socket: a window of unacknowledged messages, acks counted by room."""
 
-    def __init__(self, ws: Any, room: Room, stats: Stats, window: int) -> None:
+    def __init__(self, ws: WireSocket, room: Room, stats: Stats, window: int) -> None:
         self.ws = ws
         self.room = room
         self.stats = stats
@@ -153,6 +160,7 @@ class _Sender:
         self.ref = 0
         self.room_free = asyncio.Event()
         self.room_free.set()
+        ws.listen(self.frame)
 
     def acked(self) -> None:
         self.in_flight -= 1
@@ -161,34 +169,35 @@ class _Sender:
         if self.in_flight < self.window:
             self.room_free.set()
 
-    async def send(self) -> None:
+    def refused(self) -> None:
+        self.stats.errors += 1
+        self.in_flight -= 1
+        self.room_free.set()
+
+    def send(self) -> None:
         self.ref += 1
         self.in_flight += 1
         if self.in_flight >= self.window:
             self.room_free.clear()
-        self.stats.sent += 1
-        await self.ws.send(self.encode(self.ref, f"lt {time.time()!r}"))
+        self.ws.send(self.encode(self.ref, f"lt {time.time()!r}"))
+        self.stats.sent += 1  # written: it will be answered, unless the socket dies
 
-    def encode(self, ref: int, text: str) -> str:
+    def encode(self, ref: int, text: str) -> bytes:
         raise NotImplementedError
 
-    async def read(self) -> None:
+    def frame(self, raw: bytes) -> None:
         raise NotImplementedError
 
 
 class _HubSender(_Sender):
-    def encode(self, ref: int, text: str) -> str:
-        return orjson.dumps({"type": "send", "ref": ref, "text": text}).decode()
+    def encode(self, ref: int, text: str) -> bytes:
+        return orjson.dumps({"type": "send", "ref": ref, "text": text})
 
-    async def read(self) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in self.ws:
-                if raw.startswith('{"type":"ack"'):
-                    self.acked()
-                elif raw.startswith('{"type":"error"'):
-                    self.stats.errors += 1
-                    self.in_flight -= 1
-                    self.room_free.set()
+    def frame(self, raw: bytes) -> None:
+        if raw.startswith(b'{"type":"ack"'):
+            self.acked()
+        elif raw.startswith(b'{"type":"error"'):
+            self.refused()
 
 
 async def _hub_sender(
@@ -204,50 +213,58 @@ async def _hub_sender(
 
 # --- Socket.IO v5 over a raw WebSocket (Engine.IO v4) ----------------------------------
 
+SIO_MESSAGE = b'42["message",'
 
-async def _sio_open(url: str, query: str) -> Any:
+
+async def _sio_open(url: str, query: str) -> WireSocket:
     ws = await _connect(f"{ws_base(url)}/socket.io/?EIO=4&transport=websocket&{query}")
-    opening = await ws.recv()  # 0{"sid":...}: the Engine.IO handshake
-    if not str(opening).startswith("0"):
-        raise ConnectionError("not an Engine.IO server")
-    await ws.send("40")  # connect to the default namespace
-    while True:
-        reply = str(await ws.recv())
-        if reply.startswith("40"):
-            return ws
-        if reply.startswith("44"):
-            raise ConnectionError("Socket.IO connection refused")
-        if reply == "2":
-            await ws.send("3")
+    try:
+        opening = await ws.recv()  # 0{"sid":...}: the Engine.IO handshake
+        if not opening.startswith(b"0"):
+            raise ConnectionError("not an Engine.IO server")
+        ws.send(b"40")  # connect to the default namespace
+        while True:
+            reply = await ws.recv()
+            if reply.startswith(b"40"):
+                return ws
+            if reply.startswith(b"44"):
+                raise ConnectionError("Socket.IO connection refused")
+            if reply == b"2":
+                ws.send(b"3")
+    except BaseException:
+        ws.abort()
+        raise
 
 
-async def _sio_subscribe(url: str, room: Room) -> Any:
+async def _sio_subscribe(url: str, room: Room) -> WireSocket:
     return await _sio_open(url, f"room={room.index}&token={room.token}")
 
 
-async def _sio_read(ws: Any, stats: Stats) -> None:
-    loads = orjson.loads
-    async for raw in ws:
-        if raw.startswith("42"):
-            event = loads(raw[2:])
-            if event[0] == "message":
-                stats.observe(float(event[1]["text"][3:]))
-        elif raw == "2":
-            await ws.send("3")
+def _sio_deliveries(ws: WireSocket, stats: Stats) -> Handler:
+    """Socket.IO packets: a ``message`` event's stamp, found without decoding it; the
+    Engine.IO ping answered."""
+    observe = stats.observe
+
+    def packet(raw: bytes) -> None:
+        if raw.startswith(SIO_MESSAGE):
+            if (sent_at := stamp(raw)) is not None:
+                observe(sent_at)
+        elif raw == b"2":
+            ws.send(b"3")
+
+    return packet
 
 
 class _SioSender(_Sender):
-    def encode(self, ref: int, text: str) -> str:
-        body = orjson.dumps(["send", {"room": self.room.index, "text": text}]).decode()
-        return f"42{ref}{body}"
+    def encode(self, ref: int, text: str) -> bytes:
+        body = orjson.dumps(["send", {"room": self.room.index, "text": text}])
+        return b"42%d%s" % (ref, body)
 
-    async def read(self) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in self.ws:
-                if raw.startswith("43"):
-                    self.acked()
-                elif raw == "2":
-                    await self.ws.send("3")
+    def frame(self, raw: bytes) -> None:
+        if raw.startswith(b"43"):
+            self.acked()
+        elif raw == b"2":
+            self.ws.send(b"3")
 
 
 async def _sio_sender(
@@ -270,7 +287,7 @@ async def _send_at_rate(senders: list[_Sender], rate: float, until: float) -> No
             sender = senders[n % len(senders)]
             n += 1
             try:
-                await sender.send()
+                sender.send()
             except Exception:  # counted, never hidden: a failing sender skews every figure
                 sender.stats.generator_errors += 1
         await asyncio.sleep(min(0.005, 1 / rate))
@@ -283,7 +300,7 @@ async def _send_acked(sender: _Sender, until: float) -> None:
             await sender.room_free.wait()
             if time.perf_counter() >= until:
                 return
-            await sender.send()
+            sender.send()
     except Exception:  # this sender stops; counted, never hidden
         sender.stats.generator_errors += 1
 
@@ -295,7 +312,7 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
     gate = asyncio.Semaphore(share.concurrency)
     rooms = {r.index: r for r in share.rooms}
     subscribe = _hub_subscribe if share.protocol == "inviaro" else _sio_subscribe
-    read = _hub_read if share.protocol == "inviaro" else _sio_read
+    deliveries = _hub_deliveries if share.protocol == "inviaro" else _sio_deliveries
     open_sender = _hub_sender if share.protocol == "inviaro" else _sio_sender
     stop_reporting = asyncio.Event()
 
@@ -315,16 +332,17 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
         stats.opened += 1
         stats.subscribers_by_room[room.index] += 1
         try:
-            await read(ws, stats)
-            code = ws.close_code
+            ws.listen(deliveries(ws, stats))
+            code = await ws.wait_closed()
             stats.close_codes[str(code) if not stop.is_set() else "1000"] += 1
         except asyncio.CancelledError:
             stats.close_codes["1000"] += 1
             with contextlib.suppress(Exception):
                 await ws.close()
             raise
-        except Exception as err:
-            stats.close_codes[_code(err)] += 1
+        except Exception:  # reading a frame failed here, in the generator: never hidden
+            stats.generator_errors += 1
+            stats.close_codes["none"] += 1
 
     reporter = asyncio.ensure_future(progress())
     started = time.perf_counter()
@@ -344,10 +362,10 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
         await asyncio.sleep(0.02)
     stats.connect_s = time.perf_counter() - started
     report.put(("ready", stats.progress() | {"connect_s": stats.connect_s}))
-    readers = [asyncio.ensure_future(s.read()) for s in senders]
     while not go.is_set():
         await asyncio.sleep(0.01)
     until = time.perf_counter() + share.duration
+    cpu_go = time.process_time()
     if senders:
         if share.rate > 0:
             await _send_at_rate(senders, share.rate, until)
@@ -359,17 +377,14 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
     report.put(("sent", stats.progress()))
     while not stop_flag.is_set():
         await asyncio.sleep(0.02)
+    stats.cpu_s = time.process_time() - cpu_go
     stop.set()
     stop_reporting.set()
     await reporter
-    for s in senders:
-        with contextlib.suppress(Exception):
-            await s.ws.close()
-    for t in readers:
-        t.cancel()
+    await asyncio.gather(*(s.ws.close() for s in senders), return_exceptions=True)
     for t in subs:
         t.cancel()
-    await asyncio.gather(*subs, *readers, return_exceptions=True)
+    await asyncio.gather(*subs, return_exceptions=True)
     report.put(
         (
             "result",
@@ -379,6 +394,7 @@ async def run_share(share: Share, report: Any, go: Any, stop_flag: Any) -> None:
                 "close_codes": dict(stats.close_codes),
                 "hist": dict(stats.hist),
                 "max_s": stats.max_s,
+                "cpu_s": stats.cpu_s,
             },
         )
     )

@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.system.conftest import Cluster
+from tests.conftest import free_port
+from tests.system.conftest import Cluster, RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -61,8 +63,56 @@ async def test_a_run_over_two_processes_counts_every_delivery(
     assert not set(s["close_codes"]) & {"1008", "1011", "1013"}
     assert s["server"]["rss_per_socket_kb"] is not None
     assert s["server"]["cpu_us_per_delivery"] > 0
+    assert s["generator_cpu_us_per_delivery"] > 0
     for row in ("sockets", "connect", "deliveries", "latency ms", "close codes", "server"):
         assert row in out  # the summary table
+
+
+async def test_a_run_as_fast_as_acked_counts_every_delivery(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    summary_file = tmp_path / "summary.json"
+    args = ["--url", cluster.hubs[0].url, "--operators", "6", "--visitors", "2"]
+    args += ["--rate", "0", "--window", "4", "--duration", "1", "--quiet"]
+    code, _, err = await loadtest(*args, "--json", str(summary_file))
+    assert code == 0, err
+    s: dict[str, Any] = json.loads(summary_file.read_text())
+    assert s["acked"] > 0 and s["send_errors"] == 0 and s["generator_errors"] == 0
+    assert s["sent"] - s["acked"] <= 2 * 4  # at most a window in flight per visitor
+    assert s["deliveries"] == s["expected_deliveries"] == 6 * s["acked"]
+
+
+async def test_the_socketio_reference_server_is_driven_by_the_same_client(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    pytest.importorskip("socketio", reason="python-socketio is a bench extra")
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *(str(Path(__file__).parents[2] / "bench" / "sio_server.py"), str(port), redis_server.url),
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(timeout=1) as client:
+            for _ in range(200):
+                try:
+                    await client.get(f"http://127.0.0.1:{port}/ready")  # a 404: it answers
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.05)
+        summary_file = tmp_path / "summary.json"
+        args = ["--url", f"http://127.0.0.1:{port}", "--protocol", "socketio", "--quiet"]
+        args += ["--operators", "6", "--visitors", "2", "--rooms", "2", "--rate", "20"]
+        code, _, err = await loadtest(*args, "--duration", "1", "--json", str(summary_file))
+    finally:
+        server.terminate()
+        await server.wait()
+    assert code == 0, err
+    s: dict[str, Any] = json.loads(summary_file.read_text())
+    assert (s["subscribers"], s["senders"], s["connect_errors"]) == (6, 2, 0)
+    assert s["acked"] > 0 and s["generator_errors"] == 0
+    assert s["deliveries"] == s["expected_deliveries"] > 0
+    assert s["close_codes"] == {"1000": 6}
 
 
 async def test_more_sockets_than_the_bound_are_refused_with_a_sentence() -> None:
