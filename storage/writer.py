@@ -41,7 +41,15 @@ from storage.cleaning import cleaned
 from storage.group_commit import GroupCommitQueue, Observe
 from storage.serialize import conversation_to_wire, message_from_row
 from storage.writer_postgres import PostgresWriterSql
-from storage.writer_sql import T_CONV, NewSender, WriterSql, new_conversation, provider_id_hash
+from storage.writer_sql import (
+    T_CONV,
+    Found,
+    Lookup,
+    NewSender,
+    WriterSql,
+    new_conversation,
+    provider_id_hash,
+)
 from storage.writer_sqlite import SqliteWriterSql
 
 log = logging.getLogger("inviaro.writer")
@@ -65,10 +73,12 @@ class _Batch:
     placed: dict[int, Placement] = field(default_factory=dict)  # item index -> where, checked
     created: set[str] = field(default_factory=set)  # conversations created
     results: dict[int, WriteResult | Exception] = field(default_factory=dict)
+    lookup: Lookup | None = None  # what the transaction asked first
 
 
 class _Failed(Exception):
-    """A transaction failed; ``state`` is how far it got (the conversations it wanted)."""
+    """A transaction failed; ``state`` is how far it got (what it asked, the conversations
+    it placed items in)."""
 
     def __init__(self, cause: Exception, state: _Batch) -> None:
         super().__init__(str(cause))
@@ -162,16 +172,11 @@ class BatchingWriter:
             self.health.ok()
             return outcomes
         if faults.lock_timed_out(exc):
-            locked = await self._locked_conversations(set(state.conv_of.values()))
-            if locked:
-                # Someone holds these conversations (a frozen process?): fail only their
+            held = await self._held_elsewhere(items, state)
+            if held:
+                # Someone holds their conversations (a frozen process?): fail only these
                 # messages, and store the others now.
-                now = time.monotonic()
-                self._stuck.update(dict.fromkeys(locked, now))
-                log.warning("%d conversation(s) held locked elsewhere past the wait", len(locked))
-                return await self._except(
-                    items, {n for n, c in state.conv_of.items() if c in locked}
-                )
+                return await self._except(items, held)
         if faults.is_outage(exc):
             self.health.failed(exc)
             return [_unavailable("storage is unavailable; retry later", exc) for _ in items]
@@ -202,17 +207,39 @@ class BatchingWriter:
             out[n] = outcome
         return out
 
-    async def _locked_conversations(self, ids: set[str]) -> set[str]:
-        """Those of ``ids`` that exist and that another session holds locked right now."""
-        if not ids:
-            return set()
+    async def _held_elsewhere(self, items: list[Inbound], state: _Batch) -> set[int]:
+        """The items whose conversation another session holds locked right now (remembered
+        as stuck). The failed transaction may have got no further than its lookup: an item
+        it did not place goes by the conversation it names, or its sender's newest."""
+        conv_of = {
+            n: item.conversation_id
+            for n, item in enumerate(items)
+            if item.conversation_id is not None
+        }
+        conv_of.update(state.conv_of)
+        senders = {
+            n: (item.channel_id, item.contact_external_id)
+            for n, item in enumerate(items)
+            if n not in conv_of and item.contact_external_id
+        }
         try:
             conn = await self._connection()
-            return await self._sql.locked_elsewhere(conn, sorted(ids))
+            if senders:
+                found, _ = await self._contacts(conn, set(senders.values()))
+                for n, key in senders.items():
+                    conv_id = found[key].conversation_id if key in found else None
+                    if conv_id is not None:
+                        conv_of[n] = conv_id
+            ids = sorted(set(conv_of.values()))
+            locked = await self._sql.locked_elsewhere(conn, ids) if ids else set()
         except Exception as exc:
             await self._drop_connection()
             log.debug("could not tell which conversations are locked: %s", type(exc).__name__)
             return set()
+        if locked:
+            log.warning("%d conversation(s) held locked elsewhere past the wait", len(locked))
+            self._stuck.update(dict.fromkeys(locked, time.monotonic()))
+        return {n for n, conv_id in conv_of.items() if conv_id in locked}
 
     async def _transaction(self, items: list[Inbound]) -> list[WriteResult | Exception]:
         """Run the batch in one transaction; a dead kept connection is replaced and the batch
@@ -247,21 +274,26 @@ class BatchingWriter:
     async def _steps(
         self, conn: AsyncConnection, items: list[Inbound], state: _Batch
     ) -> dict[str, dict[str, Any]]:
-        """Everything one transaction does; returns the conversations it changed."""
-        await self._drop_erased(conn, items, state)
+        """Everything one transaction does; returns the conversations it changed.
+
+        A batch of known senders or named conversations makes three round trips on
+        Postgres (``BEGIN``, the lookup, the write) before ``COMMIT``; a first contact adds
+        one (:meth:`_create_contacts`), a widget visitor's first message a few."""
+        # Before the lookup locks conversations: a reserved one is there to be locked.
         await self._open_reservations(conn, items, state)
-        await self._resolve_conversations(conn, items, state)
-        # Look for earlier copies before taking the row locks the other processes'
-        # transactions wait on: a read needs no lock, and should a copy be committed
-        # meanwhile, the unique indexes refuse the insert and the retry finds it.
-        existing = await self._earlier_copies(conn, items, state)
-        await self._lock_conversations(conn, items, state)
-        # A provider key looked up before its conversation told its channel: look again.
+        found = await self._look_up(conn, items, state)
+        await self._resolve_conversations(conn, items, state, found)
+        await self._lock_conversations(conn, items, state, found)
+        existing = _copies(found.copies)
+        # Keys the lookup could not ask before the item's conversation was known: a provider
+        # id whose conversation told its channel, a sender's client id.
         unsure = [
             n
             for n, where in state.placed.items()
-            if items[n].provider_message_id and where.channel_id != items[n].channel_id
+            if (items[n].provider_message_id and where.channel_id != items[n].channel_id)
+            or (items[n].client_id and items[n].conversation_id is None)
         ]
+        unsure = [n for n in unsure if state.conv_of[n] not in state.fresh]
         if unsure:
             existing = {**existing, **await self._earlier_copies(conn, items, state, unsure)}
         now = utcnow()
@@ -276,19 +308,48 @@ class BatchingWriter:
         state.results.update(planned.results)
         return _changed_conversations(state, planned, now)
 
-    async def _drop_erased(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> None:
-        keyed = {
-            n: provider_id_hash(item.channel_id, item.provider_message_id)
-            for n, item in enumerate(items)
-            if item.provider_message_id and n not in s.results
-        }
-        if not keyed:
-            return
-        rows = await self._sql.rows(conn, self._sql.erased, {"ids": list(set(keyed.values()))})
-        erased = {r.id_hash for r in rows}
-        for n, digest in keyed.items():
-            if digest in erased:
+    async def _look_up(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> Found:
+        """What the batch needs to know first, asked in one go (:class:`Lookup`); the items
+        whose provider message was erased fail with :class:`Gone`.
+
+        The earlier copies are read before the locks are granted, as a read needs none:
+        should a copy be committed meanwhile, the unique indexes refuse the insert and the
+        retry finds it."""
+        erased: dict[int, str] = {}
+        named: set[str] = set()
+        senders: set[tuple[str, str]] = set()
+        ids: set[str] = set()
+        clients: set[tuple[str, str]] = set()
+        providers: set[tuple[str, str]] = set()
+        for n, item in enumerate(items):
+            if n in s.results:
+                continue
+            ids.add(item.id)
+            if item.provider_message_id:
+                erased[n] = provider_id_hash(item.channel_id, item.provider_message_id)
+                if item.channel_id:
+                    providers.add((item.channel_id, item.provider_message_id))
+            if item.conversation_id is not None:
+                named.add(item.conversation_id)
+                if item.client_id:
+                    clients.add((item.conversation_id, item.client_id))
+            elif item.contact_external_id:
+                senders.add((item.channel_id, item.contact_external_id))
+        s.lookup = Lookup(
+            conversations=sorted(named),
+            stuck=sorted(self._stuck_now()),
+            senders=sorted(senders),
+            channels=sorted({c for c, _ in senders}),
+            erased=sorted(set(erased.values())),
+            ids=sorted(ids),
+            clients=sorted(clients),
+            providers=sorted(providers),
+        )
+        found = await self._sql.look_up(conn, s.lookup)
+        for n, digest in erased.items():
+            if digest in found.erased:
                 s.results[n] = Gone("this message was erased")
+        return found
 
     async def _open_reservations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
@@ -306,16 +367,16 @@ class BatchingWriter:
         s.results.update(refused)
 
     async def _resolve_conversations(
-        self, conn: AsyncConnection, items: list[Inbound], s: _Batch
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, looked_up: Found
     ) -> None:
         """Map each item to its conversation, creating contact and conversation on first
         contact. Races with other processes end in the unique (channel, external id) index.
 
-        A known sender with a conversation costs one query, which brings the sender's
-        channel too (checked, and the contact locked, only when something has to be
-        created). A sender this transaction added comes with its conversation, in the same
-        statement: nobody else sees either before the commit, so neither is locked nor
-        looked up again."""
+        A known sender with a conversation costs nothing more: the lookup brought it, its
+        channel (checked, and the contact locked, only when something has to be created)
+        and its conversation's lock. A sender this transaction added comes with its
+        conversation, in the same statement: nobody else sees either before the commit,
+        so neither is locked nor looked up again."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for n, item in enumerate(items):
             if n in s.results:
@@ -328,7 +389,8 @@ class BatchingWriter:
                 wanted[(item.channel_id, item.contact_external_id)].append(n)
         if not wanted:
             return
-        found, channels = await self._contacts(conn, wanted)
+        found: dict[tuple[str, str], _Sender] = dict(looked_up.senders)
+        channels = looked_up.channels
         unknown = [key for key in wanted if key not in found]
         mine: dict[tuple[str, str], _Sender] = {}
         if unknown:
@@ -454,15 +516,19 @@ class BatchingWriter:
         return mine, lost
 
     async def _lock_conversations(
-        self, conn: AsyncConnection, items: list[Inbound], s: _Batch
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, looked_up: Found
     ) -> None:
-        ids = sorted(set(s.conv_of.values()) - s.fresh.keys())
-        suspects = self._suspects(ids)
-        rows: list[Row[Any] | _Fresh] = list(s.fresh.values())
-        if ids:
-            rows += await self._sql.rows(
-                conn, self._sql.lock_conversations, {"ids": [i for i in ids if i not in suspects]}
-            )
+        """Lock what the lookup did not (a sender another process added meanwhile, a known
+        contact's new conversation; those found locked elsewhere lately only if free now),
+        then check each item's conversation is its workspace's, on its channel."""
+        rows: list[Row[Any] | _Fresh] = [*looked_up.conversations.values(), *s.fresh.values()]
+        asked = s.lookup.locked(looked_up) if s.lookup else set()
+        wanted = set(s.conv_of.values()) - s.fresh.keys()
+        stuck = self._stuck_now()
+        suspects = {i for i in wanted if i in stuck}
+        waiting = sorted(wanted - asked - suspects)
+        if waiting:
+            rows += await self._sql.rows(conn, self._sql.lock_conversations, {"ids": waiting})
         if suspects:
             # After the ordered, waiting locks: a statement that never waits adds no deadlock.
             free = list(
@@ -487,52 +553,48 @@ class BatchingWriter:
             else:
                 s.placed[n] = Placement(conv_id, conv.channel_id, conv.channel_kind)
 
-    def _suspects(self, ids: list[str]) -> set[str]:
-        """Those of ``ids`` found locked elsewhere lately; forgotten once taken or after a
+    def _stuck_now(self) -> set[str]:
+        """The conversations found locked elsewhere lately; forgotten once taken or after a
         while (then waited for again, for at most the lock wait)."""
-        if not self._stuck:
-            return set()
-        now = time.monotonic()
-        for conv_id, since in list(self._stuck.items()):
-            if now - since > STUCK_RECHECK_S:
-                del self._stuck[conv_id]
-        return {i for i in ids if i in self._stuck}
+        if self._stuck:
+            now = time.monotonic()
+            for conv_id, since in list(self._stuck.items()):
+                if now - since > STUCK_RECHECK_S:
+                    del self._stuck[conv_id]
+        return set(self._stuck)
 
     async def _earlier_copies(
-        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, only: list[int] | None = None
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, only: list[int]
     ) -> dict[Key, Message]:
-        """Stored messages that share an idempotency key with the items (``only`` those),
-        by key (:func:`storage.batch_plan.keys_of`). A ``client_id`` is the author's own: the
-        lookup finds every author's (by the index on conversation and client id), the keys
-        tell them apart."""
-        live = [n for n in s.conv_of if n not in s.results] if only is None else only
-        if not live:
-            return {}
-        by_client: list[tuple[str, str]] = []
-        by_provider: list[tuple[str, str]] = []
-        for n in live:
-            item = items[n]
-            if item.client_id:
-                by_client.append((s.conv_of[n], item.client_id))
-            if item.provider_message_id:
-                where = s.placed.get(n)
-                channel_id = item.channel_id if where is None else where.channel_id
-                by_provider.append((channel_id, item.provider_message_id))
+        """Stored messages that share an idempotency key with the placed items ``only``."""
+        by_client = [(s.conv_of[n], items[n].client_id) for n in only if items[n].client_id]
+        by_provider = [
+            (s.placed[n].channel_id, items[n].provider_message_id)
+            for n in only
+            if items[n].provider_message_id
+        ]
         params = {
-            "ids": list({items[n].id for n in live}),
+            "ids": [items[n].id for n in only],
             **self._sql.pairs("clients", by_client),
             **self._sql.pairs("providers", by_provider),
         }
-        existing: dict[Key, Message] = {}
-        for row in await self._sql.rows(conn, self._sql.duplicates, params):
-            message = message_from_row(row)
-            existing[("id", row.id)] = message
-            if row.client_id:
-                key = client_key(row.conversation_id, row.author_kind, row.author_id, row.client_id)
-                existing[key] = message
-            if row.provider_message_id:
-                existing[("provider", row.channel_id, row.provider_message_id)] = message
-        return existing
+        return _copies(await self._sql.rows(conn, self._sql.duplicates, params))
+
+
+def _copies(rows: Iterable[Any]) -> dict[Key, Message]:
+    """Stored messages by each idempotency key they hold (:func:`storage.batch_plan.keys_of`).
+    A ``client_id`` is the author's own: the lookups find every author's (by the index on
+    conversation and client id), the keys tell them apart."""
+    existing: dict[Key, Message] = {}
+    for row in rows:
+        message = message_from_row(row)
+        existing[("id", row.id)] = message
+        if row.client_id:
+            key = client_key(row.conversation_id, row.author_kind, row.author_id, row.client_id)
+            existing[key] = message
+        if row.provider_message_id:
+            existing[("provider", row.channel_id, row.provider_message_id)] = message
+    return existing
 
 
 def _changed_conversations(s: _Batch, planned: Plan, now: datetime) -> dict[str, dict[str, Any]]:

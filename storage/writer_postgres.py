@@ -49,7 +49,18 @@ from sqlalchemy.types import TypeEngine
 
 from storage import flow_triggers
 from storage.batch_plan import Plan
-from storage.writer_sql import T_CONTACT, T_CONV, T_MSG, NewSender, WriterSql
+from storage.writer_sql import (
+    T_CHANNEL,
+    T_CONTACT,
+    T_CONV,
+    T_ERASED,
+    T_IDENT,
+    T_MSG,
+    Found,
+    Lookup,
+    NewSender,
+    WriterSql,
+)
 
 STATEMENT_S = 10.0  # longest a writer statement may run
 IDLE_IN_TRANSACTION_S = 10.0  # a writer frozen mid-transaction loses its locks after this
@@ -242,6 +253,111 @@ def _add_senders() -> TextClause:
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
+def _sql_type(column: ColumnElement[Any]) -> str:
+    return str(column.type.compile(dialect=_DIALECT))
+
+
+# The lookup's answer is one row shape for every kind of row: the union of the columns of
+# each (same name, same meaning, same type), the others NULL.
+_FOUND_COLUMNS: dict[str, str] = {
+    "kind": "TEXT",
+    **{c.name: _sql_type(c) for c in T_CONV.c},
+    "channel_kind": _sql_type(T_CHANNEL.c.kind),
+    "channel_name": _sql_type(T_CHANNEL.c.name),
+    "contact_name": _sql_type(T_CONTACT.c.name),
+    **{c.name: _sql_type(c) for c in T_MSG.c if c.name not in T_CONV.c},
+    "external_id": _sql_type(T_IDENT.c.external_id),
+    "id_hash": _sql_type(T_ERASED.c.id_hash),
+}
+
+
+def _found_rows(kind: str, values: Mapping[str, str], source: str) -> str:
+    """A SELECT of the lookup's row shape: ``values`` (column -> SQL), NULL elsewhere."""
+    cells = [f"'{kind}'::TEXT AS kind"]
+    cells += [
+        f"{values.get(c, f'NULL::{t}')} AS {c}" for c, t in _FOUND_COLUMNS.items() if c != "kind"
+    ]
+    return f"SELECT {', '.join(cells)} {source}"
+
+
+def _lookup() -> TextClause:
+    """A :class:`storage.writer_sql.Lookup` in one statement, one round trip: erased
+    provider messages, senders with their newest conversation on the channel, the senders'
+    channels, the conversations named or the senders' (locked, in id order, with what their
+    wire form names), and stored copies by id, client id and provider id (three index
+    lookups; an OR of them would scan the table).
+
+    The copies are read in the statement's snapshot, taken before any lock wait (as a
+    separate read before the locks would be): a copy committed meanwhile makes the unique
+    indexes refuse the insert, and the retry finds it."""
+    conversation = {c.name: f"l.{c.name}" for c in T_CONV.c}
+    conversation |= {c: f"l.{c}" for c in ("channel_kind", "channel_name", "contact_name")}
+    message = {c.name: f"m.{c.name}" for c in T_MSG.c}
+    sender = {
+        c: f"s.{c}"
+        for c in ("channel_id", "external_id", "contact_id", "workspace_id", "conversation_id")
+    }
+    channel = {
+        "channel_id": "ch.id",
+        "workspace_id": "ch.workspace_id",
+        "channel_kind": "ch.kind",
+        "channel_name": "ch.name",
+    }
+    branches = [
+        _found_rows("conversation", conversation, "FROM locked AS l"),
+        _found_rows("sender", sender, "FROM senders AS s"),
+        _found_rows(
+            "channel", channel, "FROM channels AS ch WHERE ch.id IN (SELECT unnest(:channels))"
+        ),
+        _found_rows(
+            "erased",
+            {"id_hash": "e.id_hash"},
+            "FROM erased_provider_messages AS e WHERE e.id_hash IN (SELECT unnest(:erased))",
+        ),
+        _found_rows("copy", message, "FROM messages AS m WHERE m.id IN (SELECT unnest(:ids))"),
+        _found_rows(
+            "copy",
+            message,
+            "FROM messages AS m JOIN unnest(:clients_a, :clients_b) AS k(a, b)"
+            " ON m.conversation_id = k.a AND m.client_id = k.b",
+        ),
+        _found_rows(
+            "copy",
+            message,
+            "FROM messages AS m JOIN unnest(:providers_a, :providers_b) AS k(a, b)"
+            " ON m.channel_id = k.a AND m.provider_message_id = k.b",
+        ),
+    ]
+    sql = f"""
+        WITH senders AS MATERIALIZED (
+            SELECT DISTINCT ON (i.channel_id, i.external_id) i.channel_id, i.external_id,
+                i.contact_id, i.workspace_id, c.id AS conversation_id
+            FROM contact_identities AS i
+            JOIN unnest(:senders_a, :senders_b) AS k(a, b)
+                ON i.channel_id = k.a AND i.external_id = k.b
+            LEFT JOIN conversations AS c
+                ON c.contact_id = i.contact_id AND c.channel_id = i.channel_id
+            ORDER BY i.channel_id, i.external_id, c.created_at DESC, c.id DESC
+        ), locked AS MATERIALIZED (
+            SELECT c.*, ch.kind AS channel_kind, ch.name AS channel_name,
+                ct.name AS contact_name
+            FROM conversations AS c
+            JOIN channels AS ch ON ch.id = c.channel_id
+            JOIN contacts AS ct ON ct.id = c.contact_id
+            WHERE (c.id IN (SELECT unnest(:conversations))
+                OR c.id IN (SELECT conversation_id FROM senders))
+                AND c.id <> ALL(:stuck)
+            ORDER BY c.id
+            FOR UPDATE OF c
+        )
+        {" UNION ALL ".join(branches)}
+    """
+    lists = ("conversations", "stuck", "channels", "erased", "ids")
+    pairs = ("senders", "clients", "providers")
+    names = [*lists, *(f"{p}_{x}" for p in pairs for x in "ab")]
+    return text(sql).bindparams(*(bindparam(n, type_=ARRAY(String())) for n in names))
+
+
 class _Row(asyncpg.Record):  # type: ignore[misc]
     """An asyncpg record whose columns read as attributes too, as SQLAlchemy's rows do."""
 
@@ -325,14 +441,39 @@ class PostgresWriterSql(WriterSql):
                 self.delete_contacts,
                 self.lock_if_free,
                 self.existing_conversations,
-                self.erased,
                 self._lock_conversations,
                 self._lock_contacts,
                 self._duplicates,
             )
         }
         self._write_plan = _Raw.of(_write_plan())
+        self._lookup = _Raw.of(_lookup())
         self._add_senders = _Raw.of(_add_senders())
+
+    async def look_up(self, conn: AsyncConnection, q: Lookup) -> Found:
+        params = {
+            "conversations": q.conversations,
+            "stuck": q.stuck,
+            "channels": q.channels,
+            "erased": q.erased,
+            "ids": q.ids,
+            **self.pairs("senders", q.senders),
+            **self.pairs("clients", q.clients),
+            **self.pairs("providers", q.providers),
+        }
+        found = Found()
+        for r in await self._lookup.fetch(self._driver(), params):
+            if r.kind == "copy":
+                found.copies.append(r)
+            elif r.kind == "conversation":
+                found.conversations[r.id] = r
+            elif r.kind == "sender":
+                found.senders[(r.channel_id, r.external_id)] = r
+            elif r.kind == "channel":
+                found.channels[r.channel_id] = r
+            else:
+                found.erased.add(r.id_hash)
+        return found
 
     async def rows(
         self, conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]

@@ -12,7 +12,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,40 @@ class NewSender:
     channel_id: str
     external_id: str
     name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a batch's transaction reads first, and the row locks it takes then: asked of
+    the database together (one round trip on Postgres)."""
+
+    conversations: list[str]  # named by the items: locked, in id order
+    stuck: list[str]  # found locked elsewhere lately: never locked (nor waited for) here
+    senders: list[tuple[str, str]]  # (channel, external id): contact, newest conversation (locked)
+    channels: list[str]  # the senders' channels: whose they are, their kind and name
+    erased: list[str]  # hashes of the items' provider message ids (provider_id_hash)
+    ids: list[str]  # stored copies by message id,
+    clients: list[tuple[str, str]]  # by (conversation, client id),
+    providers: list[tuple[str, str]]  # and by (channel, provider message id)
+
+    def locked(self, found: Found) -> set[str]:
+        """The conversations the lookup locked, or would have locked had they existed."""
+        ids = set(self.conversations)
+        ids.update(r.conversation_id for r in found.senders.values() if r.conversation_id)
+        return ids - set(self.stuck)
+
+
+@dataclass
+class Found:
+    """The answer to a :class:`Lookup` (rows read as attributes)."""
+
+    erased: set[str] = field(default_factory=set)
+    # (channel, external id) -> contact_id, workspace_id, conversation_id (None: none yet)
+    senders: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # channel id -> workspace_id, channel_kind, channel_name
+    channels: dict[str, Any] = field(default_factory=dict)
+    conversations: dict[str, Any] = field(default_factory=dict)  # locked, by id
+    copies: list[Any] = field(default_factory=list)  # message rows
 
 
 def _none(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -145,6 +179,32 @@ class WriterSql(ABC):
         self.lock_if_free = self.conversations.with_for_update(of=T_CONV, skip_locked=True)
         self.existing_conversations = select(T_CONV.c.id).where(self.among(T_CONV.c.id, "ids"))
         self.erased = select(T_ERASED.c.id_hash).where(self.among(T_ERASED.c.id_hash, "ids"))
+
+    async def look_up(self, conn: AsyncConnection, q: Lookup) -> Found:
+        """The answer to ``q``, one statement at a time (Postgres asks it in one)."""
+        found = Found()
+        if q.erased:
+            rows = await self.rows(conn, self.erased, {"ids": q.erased})
+            found.erased = {r.id_hash for r in rows}
+        if q.senders:
+            params = {**self.pairs("keys", q.senders), "channel_ids": q.channels}
+            for r in await self.rows(conn, self.contacts, params):
+                if r.external_id is None:
+                    found.channels[r.channel_id] = r
+                else:
+                    found.senders[(r.channel_id, r.external_id)] = r  # ascending: newest wins
+        ids = sorted(q.locked(found))
+        if ids:
+            rows = await self.rows(conn, self.lock_conversations, {"ids": ids})
+            found.conversations = {r.id: r for r in rows}
+        if q.ids or q.clients or q.providers:
+            params = {
+                "ids": q.ids,
+                **self.pairs("clients", q.clients),
+                **self.pairs("providers", q.providers),
+            }
+            found.copies = list(await self.rows(conn, self.duplicates, params))
+        return found
 
     async def rows(
         self, conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
