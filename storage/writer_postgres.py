@@ -344,9 +344,9 @@ def _lookup() -> TextClause:
             FROM conversations AS c
             JOIN channels AS ch ON ch.id = c.channel_id
             JOIN contacts AS ct ON ct.id = c.contact_id
-            WHERE (c.id IN (SELECT unnest(:conversations))
-                OR c.id IN (SELECT conversation_id FROM senders))
-                AND c.id <> ALL(:stuck)
+            WHERE c.id IN (
+                SELECT unnest(:conversations) UNION SELECT conversation_id FROM senders
+            ) AND c.id <> ALL(:stuck)
             ORDER BY c.id
             FOR UPDATE OF c
         )
