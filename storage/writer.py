@@ -74,6 +74,8 @@ class _Batch:
     created: set[str] = field(default_factory=set)  # conversations created
     results: dict[int, WriteResult | Exception] = field(default_factory=dict)
     lookup: Lookup | None = None  # what the transaction asked first
+    senders: list[NewSender] = field(default_factory=list)  # first contacts it adds
+    now: datetime = field(default_factory=utcnow)  # its rows' time
 
 
 class _Failed(Exception):
@@ -180,9 +182,13 @@ class BatchingWriter:
         if faults.is_outage(exc):
             self.health.failed(exc)
             return [_unavailable("storage is unavailable; retry later", exc) for _ in items]
+        if faults.unique_violation(exc) and not retried:
+            # A copy or a first contact's identity committed by another process meanwhile:
+            # the retry finds and uses theirs.
+            return await self._outcomes(items, retried=True)
         if len(items) > 1:
-            # One poisoned item (or a race lost to another process) must not fail the
-            # rest: retry each message in a transaction of its own.
+            # One poisoned item must not fail the rest: retry each message in a
+            # transaction of its own.
             log.warning(
                 "group commit of %d failed (%s); retrying one by one",
                 len(items),
@@ -190,9 +196,6 @@ class BatchingWriter:
             )
             self.one_by_one += 1
             return [r for item in items for r in await self._outcomes([item])]
-        if faults.unique_violation(exc) and not retried:
-            # A copy committed by another process meanwhile: the retry finds and returns it.
-            return await self._outcomes(items, retried=True)
         log.warning("write failed: %s", type(exc).__name__, exc_info=exc)
         return [exc]
 
@@ -276,9 +279,9 @@ class BatchingWriter:
     ) -> dict[str, dict[str, Any]]:
         """Everything one transaction does; returns the conversations it changed.
 
-        A batch of known senders or named conversations makes three round trips on
-        Postgres (``BEGIN``, the lookup, the write) before ``COMMIT``; a first contact adds
-        one (:meth:`_create_contacts`), a widget visitor's first message a few."""
+        On Postgres that is three round trips before ``COMMIT`` (``BEGIN``, the lookup, the
+        write), first contacts included; a few more only for a known contact's first
+        conversation on a channel and a widget visitor's first message."""
         # Before the lookup locks conversations: a reserved one is there to be locked.
         await self._open_reservations(conn, items, state)
         found = await self._look_up(conn, items, state)
@@ -296,7 +299,7 @@ class BatchingWriter:
         unsure = [n for n in unsure if state.conv_of[n] not in state.fresh]
         if unsure:
             existing = {**existing, **await self._earlier_copies(conn, items, state, unsure)}
-        now = utcnow()
+        now = state.now
         counters = {
             r.id: Counters(r.status, r.last_seq, r.read_seq, r.last_inbound_at)
             for r in state.conversations.values()
@@ -304,7 +307,7 @@ class BatchingWriter:
         # Only once the conversations are locked and checked: a copy in a conversation of
         # another workspace is never handed out.
         planned = plan(items, state.placed, counters, existing, now)
-        await self._sql.write_plan(conn, planned, now)
+        await self._sql.write_plan(conn, planned, state.senders, now)
         state.results.update(planned.results)
         return _changed_conversations(state, planned, now)
 
@@ -392,12 +395,8 @@ class BatchingWriter:
         found: dict[tuple[str, str], _Sender] = dict(looked_up.senders)
         channels = looked_up.channels
         unknown = [key for key in wanted if key not in found]
-        mine: dict[tuple[str, str], _Sender] = {}
         if unknown:
-            mine, lost = await self._create_contacts(conn, items, wanted, unknown, channels, s)
-            found.update(mine)
-            if lost:  # another process added these senders meanwhile: theirs are used
-                found.update((await self._contacts(conn, lost))[0])
+            found.update(self._new_senders(items, wanted, unknown, channels, s))
         for key, indices in list(wanted.items()):
             owner = found[key].workspace_id if key in found else None
             for n in indices:
@@ -413,7 +412,7 @@ class BatchingWriter:
             # Serialise first-contact conversation creation for these contacts.
             await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in bare}))
             found.update((await self._contacts(conn, bare))[0])
-        now = utcnow()
+        now = s.now
         new_convs: list[dict[str, Any]] = []
         for key, indices in wanted.items():
             conv_id = found[key].conversation_id
@@ -455,20 +454,19 @@ class BatchingWriter:
                 found[(r.channel_id, r.external_id)] = r  # ascending: the newest wins
         return found, channels
 
-    async def _create_contacts(
+    def _new_senders(
         self,
-        conn: AsyncConnection,
         items: list[Inbound],
         wanted: dict[tuple[str, str], list[int]],
         unknown: list[tuple[str, str]],
         channels: dict[str, Row[Any]],
         s: _Batch,
-    ) -> tuple[dict[tuple[str, str], _Sender], list[tuple[str, str]]]:
-        """First contact from these senders: check their channels (those found), then add
-        contact, identity and conversation. Returns the senders added, and those another
-        process added first (their identity was taken: the contacts made for them here
-        are deleted again)."""
-        senders: list[NewSender] = []
+    ) -> dict[tuple[str, str], _Sender]:
+        """First contact from these senders: check their channels (those found), then plan
+        their contact, identity and conversation, added with the batch's rows
+        (:meth:`WriterSql.write_plan`). Should another process add one of them meanwhile,
+        the unique index fails the transaction, and the retry finds theirs."""
+        mine: dict[tuple[str, str], _Sender] = {}
         for channel_id, external_id in unknown:
             indices = wanted[(channel_id, external_id)]
             channel = channels.get(channel_id)
@@ -477,43 +475,26 @@ class BatchingWriter:
             for n in indices:
                 if n not in valid:
                     s.results[n] = NotFound("no such channel in this workspace")
-            if not valid:
+            if not valid or channel is None:
                 continue
             first = items[valid[0]]
-            senders.append(
-                NewSender(
-                    contact_id=new_id("ct_"),
-                    identity_id=new_id("ci_"),
-                    conversation_id=new_id("cv_"),
-                    workspace_id=first.workspace_id,
-                    channel_id=channel_id,
-                    external_id=external_id,
-                    name=first.contact_name,
-                )
+            sender = NewSender(
+                contact_id=new_id("ct_"),
+                identity_id=new_id("ci_"),
+                conversation_id=new_id("cv_"),
+                workspace_id=first.workspace_id,
+                channel_id=channel_id,
+                external_id=external_id,
+                name=first.contact_name,
             )
-        if not senders:
-            return {}, []
-        now = utcnow()
-        won = await self._sql.add_senders(conn, senders, now)
-        mine: dict[tuple[str, str], _Sender] = {}
-        lost: list[tuple[str, str]] = []
-        for sender in senders:
-            key = (sender.channel_id, sender.external_id)
-            if sender.contact_id in won:
-                mine[key] = _NewSender(
-                    sender.contact_id, sender.workspace_id, sender.conversation_id
-                )
-                s.created.add(sender.conversation_id)
-                # Nobody else sees it before the commit: neither locked nor read again.
-                s.fresh[sender.conversation_id] = _Fresh.of(
-                    sender, channels[sender.channel_id], now
-                )
-            else:
-                lost.append(key)
-        if lost:
-            losers = [x.contact_id for x in senders if x.contact_id not in won]
-            await self._sql.rows(conn, self._sql.delete_contacts, {"ids": losers})
-        return mine, lost
+            s.senders.append(sender)
+            mine[(channel_id, external_id)] = _NewSender(
+                sender.contact_id, sender.workspace_id, sender.conversation_id
+            )
+            s.created.add(sender.conversation_id)
+            # Nobody else sees it before the commit: neither locked nor read again.
+            s.fresh[sender.conversation_id] = _Fresh.of(sender, channel, s.now)
+        return mine
 
     async def _lock_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch, looked_up: Found

@@ -158,12 +158,54 @@ def _array_type(element: TypeEngine[Any]) -> TypeEngine[Any]:
     return ARRAY(String() if isinstance(element, JSON) else element)
 
 
+_SENDER_ARRAYS = (  # NewSender's fields, each bound as one array
+    "contact_id",
+    "identity_id",
+    "conversation_id",
+    "workspace_id",
+    "channel_id",
+    "external_id",
+    "name",
+)
+
+
 def _write_plan() -> TextClause:
-    """A plan's rows of every table and its conversations' new counters in one statement,
-    one round trip. The statement is the same whatever the plan holds (a table without
-    rows binds empty arrays), so it is prepared once."""
+    """First-contact senders, a plan's rows of every table and its conversations' new
+    counters in one statement, one round trip. The statement is the same whatever the plan
+    holds (a table without rows binds empty arrays), so it is prepared once.
+
+    A sender's contact, identity and conversation go in first: the foreign keys of the
+    rows that name them are checked at the end of the statement. Its conversation is
+    inserted with its counters, as the statement's update cannot see rows its own inserts
+    add. An identity another process took meanwhile violates the unique index (after
+    waiting for that process's commit, at most ``lock_timeout``)."""
+    senders = """
+        contacts_added AS (
+            INSERT INTO contacts
+                (id, workspace_id, name, attributes, processing, created_at, updated_at)
+            SELECT n.contact_id, n.workspace_id, n.name, '{}', 'normal', :now, :now
+            FROM unnest(:s_contact_id, :s_workspace_id, :s_name)
+                AS n(contact_id, workspace_id, name)
+        ), identities_added AS (
+            INSERT INTO contact_identities
+                (id, workspace_id, channel_id, contact_id, external_id, created_at)
+            SELECT n.identity_id, n.workspace_id, n.channel_id, n.contact_id, n.external_id, :now
+            FROM unnest(:s_identity_id, :s_workspace_id, :s_channel_id, :s_contact_id,
+                :s_external_id) AS n(identity_id, workspace_id, channel_id, contact_id, external_id)
+        ), conversations_added AS (
+            INSERT INTO conversations (id, workspace_id, channel_id, contact_id, status, tags,
+                last_seq, read_seq, last_message_at, last_inbound_at, created_at, updated_at)
+            SELECT n.conversation_id, n.workspace_id, n.channel_id, n.contact_id,
+                coalesce(u.status, 'open'), '[]', coalesce(u.last_seq, 0),
+                coalesce(u.read_seq, 0), CASE WHEN u.b_id IS NOT NULL THEN :now END,
+                u.last_inbound_at, :now, :now
+            FROM unnest(:s_conversation_id, :s_workspace_id, :s_channel_id, :s_contact_id)
+                AS n(conversation_id, workspace_id, channel_id, contact_id)
+            LEFT JOIN counters AS u ON u.b_id = n.conversation_id
+        )"""
     inserts = []
     binds: list[BindParameter[Any]] = [bindparam("now", type_=DateTime(timezone=True))]
+    binds += [bindparam(f"s_{f}", type_=ARRAY(String())) for f in _SENDER_ARRAYS]
     for t in _PLAN_ROWS:
         names = ", ".join(t.columns)
         values = ", ".join(
@@ -179,20 +221,24 @@ def _write_plan() -> TextClause:
         binds += [bindparam(f"{t.table}_{c}", type_=_array_type(e)) for c, e in bound.items()]
     counters = ", ".join(f":c_{c}" for c in _COUNTER_ARRAYS)
     sql = f"""
-        WITH {", ".join(inserts)}
+        WITH counters AS (
+            SELECT * FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
+        ), {senders}, {", ".join(inserts)}
         UPDATE conversations AS c SET last_seq = u.last_seq, status = u.status,
             read_seq = u.read_seq, last_message_at = :now, updated_at = :now,
             last_inbound_at = u.last_inbound_at
-        FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
+        FROM counters AS u
         WHERE c.id = u.b_id
     """
     binds += [bindparam(f"c_{c}", type_=ARRAY(t)) for c, t in _COUNTER_ARRAYS.items()]
     return text(sql).bindparams(*binds)
 
 
-def _plan_arrays(plan: Plan, now: datetime) -> dict[str, Any]:
+def _plan_arrays(plan: Plan, senders: list[NewSender], now: datetime) -> dict[str, Any]:
     """The parameters of :func:`_write_plan`: one list per column."""
     params: dict[str, Any] = {"now": now}
+    for f in _SENDER_ARRAYS:
+        params[f"s_{f}"] = [getattr(s, f) for s in senders]
     for t in _PLAN_ROWS:
         rows = t.rows(plan)
         for c, element in {**t.columns, **t.reads}.items():
@@ -203,51 +249,6 @@ def _plan_arrays(plan: Plan, now: datetime) -> dict[str, Any]:
     for c in _COUNTER_ARRAYS:
         params[f"c_{c}"] = [u[c] for u in plan.counters]
     return params
-
-
-_SENDER_ARRAYS = (  # NewSender's fields, each bound as one array
-    "contact_id",
-    "identity_id",
-    "conversation_id",
-    "workspace_id",
-    "channel_id",
-    "external_id",
-    "name",
-)
-
-
-def _add_senders() -> TextClause:
-    """First-contact senders' contacts, identities and conversations in one statement (one
-    round trip instead of three, one execution instead of one per row). An identity
-    another process took meanwhile is skipped (``ON CONFLICT``), and so is its
-    conversation; the statement answers the contacts whose identity went in."""
-    sql = """
-        WITH contacts_added AS (
-            INSERT INTO contacts
-                (id, workspace_id, name, attributes, processing, created_at, updated_at)
-            SELECT n.contact_id, n.workspace_id, n.name, '{}', 'normal', :now, :now
-            FROM unnest(:contact_id, :workspace_id, :name) AS n(contact_id, workspace_id, name)
-        ), identities_added AS (
-            INSERT INTO contact_identities
-                (id, workspace_id, channel_id, contact_id, external_id, created_at)
-            SELECT n.identity_id, n.workspace_id, n.channel_id, n.contact_id, n.external_id, :now
-            FROM unnest(:identity_id, :workspace_id, :channel_id, :contact_id, :external_id)
-                AS n(identity_id, workspace_id, channel_id, contact_id, external_id)
-            ON CONFLICT (channel_id, external_id) DO NOTHING
-            RETURNING contact_id
-        ), conversations_added AS (
-            INSERT INTO conversations (id, workspace_id, channel_id, contact_id, status, tags,
-                last_seq, read_seq, created_at, updated_at)
-            SELECT n.conversation_id, n.workspace_id, n.channel_id, n.contact_id, 'open', '[]',
-                0, 0, :now, :now
-            FROM unnest(:conversation_id, :workspace_id, :channel_id, :contact_id)
-                AS n(conversation_id, workspace_id, channel_id, contact_id)
-            JOIN identities_added USING (contact_id)
-        )
-        SELECT contact_id FROM identities_added
-    """
-    binds = [bindparam(f, type_=ARRAY(String())) for f in _SENDER_ARRAYS]
-    return text(sql).bindparams(*binds, bindparam("now", type_=DateTime(timezone=True)))
 
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -438,7 +439,6 @@ class PostgresWriterSql(WriterSql):
             statement: _Raw.of(statement)
             for statement in (
                 self.contacts,
-                self.delete_contacts,
                 self.lock_if_free,
                 self.existing_conversations,
                 self._lock_conversations,
@@ -448,7 +448,6 @@ class PostgresWriterSql(WriterSql):
         }
         self._write_plan = _Raw.of(_write_plan())
         self._lookup = _Raw.of(_lookup())
-        self._add_senders = _Raw.of(_add_senders())
 
     async def look_up(self, conn: AsyncConnection, q: Lookup) -> Found:
         params = {
@@ -549,17 +548,11 @@ class PostgresWriterSql(WriterSql):
     async def lock_contacts(self, conn: AsyncConnection, ids: list[str]) -> None:
         await self.rows(conn, self._lock_contacts, {"ids": ids})
 
-    async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
-        if plan.messages:
-            await self._write_plan.fetch(self._driver(), _plan_arrays(plan, now))
-
-    async def add_senders(
-        self, conn: AsyncConnection, senders: list[NewSender], now: datetime
-    ) -> set[str]:
-        params: dict[str, Any] = {"now": now}
-        for f in _SENDER_ARRAYS:
-            params[f] = [getattr(s, f) for s in senders]
-        return {r.contact_id for r in await self._add_senders.fetch(self._driver(), params)}
+    async def write_plan(
+        self, conn: AsyncConnection, plan: Plan, senders: list[NewSender], now: datetime
+    ) -> None:
+        if plan.messages or senders:
+            await self._write_plan.fetch(self._driver(), _plan_arrays(plan, senders, now))
 
     async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         params = {"ids": ids}

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Delete,
     Executable,
     Select,
     and_,
@@ -32,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import models as m
 from storage.batch_plan import Plan
-from storage.dialect import dialect_insert
 
 T_MSG = m.table_of(m.Message)
 T_CONV = m.table_of(m.Conversation)
@@ -160,7 +158,6 @@ class WriterSql(ABC):
         ).where(self.among(T_CHANNEL.c.id, "channel_ids"))
         by_age: ColumnElement[Any] = literal_column("conversation_created_at")
         self.contacts: Executable = union_all(senders, channels).order_by(by_age)
-        self.delete_contacts: Delete = T_CONTACT.delete().where(self.among(T_CONTACT.c.id, "ids"))
         # With what a conversation's wire form names, so that the batch's new and reopened
         # conversations are announced without reading them again.
         self.conversations = (
@@ -261,52 +258,14 @@ class WriterSql(ABC):
         """Serialise first-contact conversation creation for these contacts."""
 
     @abstractmethod
-    async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
-        """Insert the plan's messages, outbox, media fetch and (for messages that could move
-        a flow) flow trigger rows and set its conversations' counters."""
-
-    async def add_senders(
-        self, conn: AsyncConnection, senders: list[NewSender], now: datetime
-    ) -> set[str]:
-        """Add each sender's contact, identity and (if the identity was still free) open
-        conversation. Returns the contact ids whose identity was added; the others' were
-        taken by another process meanwhile, and their contacts are left for the caller to
-        delete."""
-        await conn.execute(
-            T_CONTACT.insert(),
-            [
-                {
-                    "id": s.contact_id,
-                    "workspace_id": s.workspace_id,
-                    "name": s.name,
-                    "attributes": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for s in senders
-            ],
-        )
-        added = await conn.execute(
-            dialect_insert(conn, T_IDENT)
-            .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
-            .returning(T_IDENT.c.contact_id),
-            [
-                {
-                    "id": s.identity_id,
-                    "workspace_id": s.workspace_id,
-                    "channel_id": s.channel_id,
-                    "contact_id": s.contact_id,
-                    "external_id": s.external_id,
-                    "created_at": now,
-                }
-                for s in senders
-            ],
-        )
-        won = {r.contact_id for r in added}
-        conversations = [new_conversation(s, now) for s in senders if s.contact_id in won]
-        if conversations:
-            await conn.execute(T_CONV.insert(), conversations)
-        return won
+    async def write_plan(
+        self, conn: AsyncConnection, plan: Plan, senders: list[NewSender], now: datetime
+    ) -> None:
+        """Add each first-contact sender's contact, identity and open conversation, then
+        insert the plan's messages, outbox, media fetch and (for messages that could move a
+        flow) flow trigger rows and set its conversations' counters. An identity another
+        process took meanwhile fails the transaction (the unique index): its retry finds
+        theirs."""
 
     async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         """Those of ``ids`` that exist and that another session holds locked right now
