@@ -499,9 +499,9 @@ class BatchingWriter:
     async def _lock_conversations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch, looked_up: Found
     ) -> None:
-        """Lock what the lookup did not (a sender another process added meanwhile, a known
-        contact's new conversation; those found locked elsewhere lately only if free now),
-        then check each item's conversation is its workspace's, on its channel."""
+        """Lock what the lookup did not (a known contact's first conversation on the channel;
+        those found locked elsewhere lately, only if free now), then check each item's
+        conversation is its workspace's, on its channel."""
         rows: list[Row[Any] | _Fresh] = [*looked_up.conversations.values(), *s.fresh.values()]
         asked = s.lookup.locked(looked_up) if s.lookup else set()
         wanted = set(s.conv_of.values()) - s.fresh.keys()
@@ -548,12 +548,14 @@ class BatchingWriter:
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch, only: list[int]
     ) -> dict[Key, Message]:
         """Stored messages that share an idempotency key with the placed items ``only``."""
-        by_client = [(s.conv_of[n], items[n].client_id) for n in only if items[n].client_id]
-        by_provider = [
-            (s.placed[n].channel_id, items[n].provider_message_id)
-            for n in only
-            if items[n].provider_message_id
-        ]
+        by_client: list[tuple[str, str]] = []
+        by_provider: list[tuple[str, str]] = []
+        for n in only:
+            client_id, provider_id = items[n].client_id, items[n].provider_message_id
+            if client_id:
+                by_client.append((s.conv_of[n], client_id))
+            if provider_id:
+                by_provider.append((s.placed[n].channel_id, provider_id))
         params = {
             "ids": [items[n].id for n in only],
             **self._sql.pairs("clients", by_client),
