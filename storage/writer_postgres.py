@@ -1,5 +1,8 @@
 """The writer on Postgres: lists bound as arrays, explicit row locks, bounded waits, and
-the batch's rows and counters in one statement.
+a batch in four round trips: ``BEGIN``, one statement that reads (and locks) everything
+the batch must know first (:func:`_lookup`), one that writes its first contacts, rows and
+counters (:func:`_write_plan`), ``COMMIT``. (``BEGIN`` and ``COMMIT`` cannot ride with a
+prepared statement: asyncpg sends each execution with its own Sync and waits for it.)
 
 Every statement of the writer is built with SQLAlchemy once, compiled once for asyncpg and
 then run on the driver's connection itself (:class:`_Raw`): no compilation, parameter
