@@ -292,6 +292,35 @@ async def test_a_conversation_locked_elsewhere_fails_only_its_own_messages(
         await store.close()
 
 
+async def test_a_known_senders_conversation_locked_elsewhere_fails_only_their_messages(
+    pg_url: str, pg_engine: AsyncEngine
+) -> None:
+    """The lookup that waited for the lock knew the conversation only by its sender."""
+    store = SqlStore(pg_engine)
+    ws = await make_workspace(pg_engine)
+    try:
+        held = (await store.write(inbound(ws, "+1"))).message.conversation_id
+        await store.write(inbound(ws, "+2"))
+        holder = await asyncpg.connect(_asyncpg_dsn(pg_url))
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE", held)
+        outcomes = await asyncio.gather(
+            store.write(inbound(ws, "+1", text="stuck")),
+            store.write(inbound(ws, "+2", text="free")),
+            store.write(inbound(ws, "+3", text="new")),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], Unavailable)
+        assert all(not isinstance(o, BaseException) for o in outcomes[1:])
+        assert not store.health.down  # a busy conversation, not an outage
+        await tx.rollback()
+        await holder.close()
+        assert (await store.write(inbound(ws, "+1", text="free again"))).created
+    finally:
+        await store.close()
+
+
 async def test_past_the_backlog_bound_a_write_is_refused_at_once(
     pg_url: str, pg_engine: AsyncEngine
 ) -> None:
