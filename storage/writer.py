@@ -5,10 +5,11 @@ transaction per batch), the transaction's reads and locks (here), the pure batch
 (:mod:`storage.batch_plan`: duplicates, twins, ``seq``, outbox rows) and the SQL back end
 of the database (:mod:`storage.writer_postgres`, :mod:`storage.writer_sqlite`).
 
-Inside the transaction it finds or creates the contact and conversation, takes the
-conversation rows' locks (Postgres ``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` is already
-exclusive), reads the stored messages that share a key with the batch, and writes what the
-plan says. A caller's future resolves only after the commit.
+Inside the transaction it asks what it must know first (erased provider messages, the
+senders, the stored messages that share a key with the batch) and takes the conversation
+rows' locks (Postgres ``FOR UPDATE``, all in one statement; SQLite's ``BEGIN IMMEDIATE`` is
+already exclusive), finds or creates the contact and conversation, and writes what the
+plan says, first contacts included. A caller's future resolves only after the commit.
 
 Every wait is bounded (Postgres ``lock_timeout``, ``statement_timeout``, and
 ``idle_in_transaction_session_timeout`` so a frozen process's locks are let go): a

@@ -1,6 +1,7 @@
 """The writer's SQL, shared by its two back ends (:mod:`storage.writer_postgres`,
 :mod:`storage.writer_sqlite`), which differ in how a list is bound, how a transaction is
-run, which locks are taken and how the batch's rows go in.
+run, which locks are taken, how a batch's first questions are asked (:class:`Lookup`: one
+statement on Postgres) and how the batch's rows go in.
 
 Lists are bound as one parameter (a Postgres array joined through ``unnest``, or SQLite's
 expanding ``IN``); the back end says how, and the statements here are built from that.
