@@ -2,8 +2,7 @@
 that counts its ReadyForQuery messages. The server sends one for every simple query
 (``BEGIN``, ``COMMIT``) and every extended-protocol Sync (a prepared statement's execution),
 and the client waits for it before sending the next: one is one round trip, whichever
-library sent it. Also used by ``bench/writer_round_trips.py`` (loaded by its path, so the
-bench can run another checkout's writer against it)."""
+library sent it."""
 
 from __future__ import annotations
 
