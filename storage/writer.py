@@ -5,10 +5,11 @@ transaction per batch), the transaction's reads and locks (here), the pure batch
 (:mod:`storage.batch_plan`: duplicates, twins, ``seq``, outbox rows) and the SQL back end
 of the database (:mod:`storage.writer_postgres`, :mod:`storage.writer_sqlite`).
 
-Inside the transaction it finds or creates the contact and conversation, takes the
-conversation rows' locks (Postgres ``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` is already
-exclusive), reads the stored messages that share a key with the batch, and writes what the
-plan says. A caller's future resolves only after the commit.
+Inside the transaction it asks what it must know first (erased provider messages, the
+senders, the stored messages that share a key with the batch) and takes the conversation
+rows' locks (Postgres ``FOR UPDATE``, all in one statement; SQLite's ``BEGIN IMMEDIATE`` is
+already exclusive), finds or creates the contact and conversation, and writes what the
+plan says, first contacts included. A caller's future resolves only after the commit.
 
 Every wait is bounded (Postgres ``lock_timeout``, ``statement_timeout``, and
 ``idle_in_transaction_session_timeout`` so a frozen process's locks are let go): a
@@ -41,7 +42,15 @@ from storage.cleaning import cleaned
 from storage.group_commit import GroupCommitQueue, Observe
 from storage.serialize import conversation_to_wire, message_from_row
 from storage.writer_postgres import PostgresWriterSql
-from storage.writer_sql import T_CONV, NewSender, WriterSql, new_conversation, provider_id_hash
+from storage.writer_sql import (
+    T_CONV,
+    Found,
+    Lookup,
+    NewSender,
+    WriterSql,
+    new_conversation,
+    provider_id_hash,
+)
 from storage.writer_sqlite import SqliteWriterSql
 
 log = logging.getLogger("inviaro.writer")
@@ -65,10 +74,14 @@ class _Batch:
     placed: dict[int, Placement] = field(default_factory=dict)  # item index -> where, checked
     created: set[str] = field(default_factory=set)  # conversations created
     results: dict[int, WriteResult | Exception] = field(default_factory=dict)
+    lookup: Lookup | None = None  # what the transaction asked first
+    senders: list[NewSender] = field(default_factory=list)  # first contacts it adds
+    now: datetime = field(default_factory=utcnow)  # its rows' time
 
 
 class _Failed(Exception):
-    """A transaction failed; ``state`` is how far it got (the conversations it wanted)."""
+    """A transaction failed; ``state`` is how far it got (what it asked, the conversations
+    it placed items in)."""
 
     def __init__(self, cause: Exception, state: _Batch) -> None:
         super().__init__(str(cause))
@@ -162,22 +175,21 @@ class BatchingWriter:
             self.health.ok()
             return outcomes
         if faults.lock_timed_out(exc):
-            locked = await self._locked_conversations(set(state.conv_of.values()))
-            if locked:
-                # Someone holds these conversations (a frozen process?): fail only their
+            held = await self._held_elsewhere(items, state)
+            if held:
+                # Someone holds their conversations (a frozen process?): fail only these
                 # messages, and store the others now.
-                now = time.monotonic()
-                self._stuck.update(dict.fromkeys(locked, now))
-                log.warning("%d conversation(s) held locked elsewhere past the wait", len(locked))
-                return await self._except(
-                    items, {n for n, c in state.conv_of.items() if c in locked}
-                )
+                return await self._except(items, held)
         if faults.is_outage(exc):
             self.health.failed(exc)
             return [_unavailable("storage is unavailable; retry later", exc) for _ in items]
+        if faults.unique_violation(exc) and not retried:
+            # A copy or a first contact's identity committed by another process meanwhile:
+            # the retry finds and uses theirs.
+            return await self._outcomes(items, retried=True)
         if len(items) > 1:
-            # One poisoned item (or a race lost to another process) must not fail the
-            # rest: retry each message in a transaction of its own.
+            # One poisoned item must not fail the rest: retry each message in a
+            # transaction of its own.
             log.warning(
                 "group commit of %d failed (%s); retrying one by one",
                 len(items),
@@ -185,9 +197,6 @@ class BatchingWriter:
             )
             self.one_by_one += 1
             return [r for item in items for r in await self._outcomes([item])]
-        if faults.unique_violation(exc) and not retried:
-            # A copy committed by another process meanwhile: the retry finds and returns it.
-            return await self._outcomes(items, retried=True)
         log.warning("write failed: %s", type(exc).__name__, exc_info=exc)
         return [exc]
 
@@ -202,17 +211,39 @@ class BatchingWriter:
             out[n] = outcome
         return out
 
-    async def _locked_conversations(self, ids: set[str]) -> set[str]:
-        """Those of ``ids`` that exist and that another session holds locked right now."""
-        if not ids:
-            return set()
+    async def _held_elsewhere(self, items: list[Inbound], state: _Batch) -> set[int]:
+        """The items whose conversation another session holds locked right now (remembered
+        as stuck). The failed transaction may have got no further than its lookup: an item
+        it did not place goes by the conversation it names, or its sender's newest."""
+        conv_of = {
+            n: item.conversation_id
+            for n, item in enumerate(items)
+            if item.conversation_id is not None
+        }
+        conv_of.update(state.conv_of)
+        senders = {
+            n: (item.channel_id, item.contact_external_id)
+            for n, item in enumerate(items)
+            if n not in conv_of and item.contact_external_id
+        }
         try:
             conn = await self._connection()
-            return await self._sql.locked_elsewhere(conn, sorted(ids))
+            if senders:
+                found, _ = await self._contacts(conn, set(senders.values()))
+                for n, key in senders.items():
+                    conv_id = found[key].conversation_id if key in found else None
+                    if conv_id is not None:
+                        conv_of[n] = conv_id
+            ids = sorted(set(conv_of.values()))
+            locked = await self._sql.locked_elsewhere(conn, ids) if ids else set()
         except Exception as exc:
             await self._drop_connection()
             log.debug("could not tell which conversations are locked: %s", type(exc).__name__)
             return set()
+        if locked:
+            log.warning("%d conversation(s) held locked elsewhere past the wait", len(locked))
+            self._stuck.update(dict.fromkeys(locked, time.monotonic()))
+        return {n for n, conv_id in conv_of.items() if conv_id in locked}
 
     async def _transaction(self, items: list[Inbound]) -> list[WriteResult | Exception]:
         """Run the batch in one transaction; a dead kept connection is replaced and the batch
@@ -247,24 +278,29 @@ class BatchingWriter:
     async def _steps(
         self, conn: AsyncConnection, items: list[Inbound], state: _Batch
     ) -> dict[str, dict[str, Any]]:
-        """Everything one transaction does; returns the conversations it changed."""
-        await self._drop_erased(conn, items, state)
+        """Everything one transaction does; returns the conversations it changed.
+
+        On Postgres that is three round trips before ``COMMIT`` (``BEGIN``, the lookup, the
+        write), first contacts included; a few more only for a known contact's first
+        conversation on a channel and a widget visitor's first message."""
+        # Before the lookup locks conversations: a reserved one is there to be locked.
         await self._open_reservations(conn, items, state)
-        await self._resolve_conversations(conn, items, state)
-        # Look for earlier copies before taking the row locks the other processes'
-        # transactions wait on: a read needs no lock, and should a copy be committed
-        # meanwhile, the unique indexes refuse the insert and the retry finds it.
-        existing = await self._earlier_copies(conn, items, state)
-        await self._lock_conversations(conn, items, state)
-        # A provider key looked up before its conversation told its channel: look again.
+        found = await self._look_up(conn, items, state)
+        await self._resolve_conversations(conn, items, state, found)
+        await self._lock_conversations(conn, items, state, found)
+        existing = _copies(found.copies)
+        # Keys the lookup could not ask before the item's conversation was known: a provider
+        # id whose conversation told its channel, a sender's client id.
         unsure = [
             n
             for n, where in state.placed.items()
-            if items[n].provider_message_id and where.channel_id != items[n].channel_id
+            if (items[n].provider_message_id and where.channel_id != items[n].channel_id)
+            or (items[n].client_id and items[n].conversation_id is None)
         ]
+        unsure = [n for n in unsure if state.conv_of[n] not in state.fresh]
         if unsure:
             existing = {**existing, **await self._earlier_copies(conn, items, state, unsure)}
-        now = utcnow()
+        now = state.now
         counters = {
             r.id: Counters(r.status, r.last_seq, r.read_seq, r.last_inbound_at)
             for r in state.conversations.values()
@@ -272,23 +308,52 @@ class BatchingWriter:
         # Only once the conversations are locked and checked: a copy in a conversation of
         # another workspace is never handed out.
         planned = plan(items, state.placed, counters, existing, now)
-        await self._sql.write_plan(conn, planned, now)
+        await self._sql.write_plan(conn, planned, state.senders, now)
         state.results.update(planned.results)
         return _changed_conversations(state, planned, now)
 
-    async def _drop_erased(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> None:
-        keyed = {
-            n: provider_id_hash(item.channel_id, item.provider_message_id)
-            for n, item in enumerate(items)
-            if item.provider_message_id and n not in s.results
-        }
-        if not keyed:
-            return
-        rows = await self._sql.rows(conn, self._sql.erased, {"ids": list(set(keyed.values()))})
-        erased = {r.id_hash for r in rows}
-        for n, digest in keyed.items():
-            if digest in erased:
+    async def _look_up(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> Found:
+        """What the batch needs to know first, asked in one go (:class:`Lookup`); the items
+        whose provider message was erased fail with :class:`Gone`.
+
+        The earlier copies are read before the locks are granted, as a read needs none:
+        should a copy be committed meanwhile, the unique indexes refuse the insert and the
+        retry finds it."""
+        erased: dict[int, str] = {}
+        named: set[str] = set()
+        senders: set[tuple[str, str]] = set()
+        ids: set[str] = set()
+        clients: set[tuple[str, str]] = set()
+        providers: set[tuple[str, str]] = set()
+        for n, item in enumerate(items):
+            if n in s.results:
+                continue
+            ids.add(item.id)
+            if item.provider_message_id:
+                erased[n] = provider_id_hash(item.channel_id, item.provider_message_id)
+                if item.channel_id:
+                    providers.add((item.channel_id, item.provider_message_id))
+            if item.conversation_id is not None:
+                named.add(item.conversation_id)
+                if item.client_id:
+                    clients.add((item.conversation_id, item.client_id))
+            elif item.contact_external_id:
+                senders.add((item.channel_id, item.contact_external_id))
+        s.lookup = Lookup(
+            conversations=sorted(named),
+            stuck=sorted(self._stuck_now()),
+            senders=sorted(senders),
+            channels=sorted({c for c, _ in senders}),
+            erased=sorted(set(erased.values())),
+            ids=sorted(ids),
+            clients=sorted(clients),
+            providers=sorted(providers),
+        )
+        found = await self._sql.look_up(conn, s.lookup)
+        for n, digest in erased.items():
+            if digest in found.erased:
                 s.results[n] = Gone("this message was erased")
+        return found
 
     async def _open_reservations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
@@ -306,16 +371,16 @@ class BatchingWriter:
         s.results.update(refused)
 
     async def _resolve_conversations(
-        self, conn: AsyncConnection, items: list[Inbound], s: _Batch
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, looked_up: Found
     ) -> None:
         """Map each item to its conversation, creating contact and conversation on first
         contact. Races with other processes end in the unique (channel, external id) index.
 
-        A known sender with a conversation costs one query, which brings the sender's
-        channel too (checked, and the contact locked, only when something has to be
-        created). A sender this transaction added comes with its conversation, in the same
-        statement: nobody else sees either before the commit, so neither is locked nor
-        looked up again."""
+        A known sender with a conversation costs nothing more: the lookup brought it, its
+        channel (checked, and the contact locked, only when something has to be created)
+        and its conversation's lock. A sender this transaction added comes with its
+        conversation, in the same statement: nobody else sees either before the commit,
+        so neither is locked nor looked up again."""
         wanted: dict[tuple[str, str], list[int]] = defaultdict(list)
         for n, item in enumerate(items):
             if n in s.results:
@@ -328,14 +393,11 @@ class BatchingWriter:
                 wanted[(item.channel_id, item.contact_external_id)].append(n)
         if not wanted:
             return
-        found, channels = await self._contacts(conn, wanted)
+        found: dict[tuple[str, str], _Sender] = dict(looked_up.senders)
+        channels = looked_up.channels
         unknown = [key for key in wanted if key not in found]
-        mine: dict[tuple[str, str], _Sender] = {}
         if unknown:
-            mine, lost = await self._create_contacts(conn, items, wanted, unknown, channels, s)
-            found.update(mine)
-            if lost:  # another process added these senders meanwhile: theirs are used
-                found.update((await self._contacts(conn, lost))[0])
+            found.update(self._new_senders(items, wanted, unknown, channels, s))
         for key, indices in list(wanted.items()):
             owner = found[key].workspace_id if key in found else None
             for n in indices:
@@ -351,7 +413,7 @@ class BatchingWriter:
             # Serialise first-contact conversation creation for these contacts.
             await self._sql.lock_contacts(conn, sorted({found[key].contact_id for key in bare}))
             found.update((await self._contacts(conn, bare))[0])
-        now = utcnow()
+        now = s.now
         new_convs: list[dict[str, Any]] = []
         for key, indices in wanted.items():
             conv_id = found[key].conversation_id
@@ -393,20 +455,19 @@ class BatchingWriter:
                 found[(r.channel_id, r.external_id)] = r  # ascending: the newest wins
         return found, channels
 
-    async def _create_contacts(
+    def _new_senders(
         self,
-        conn: AsyncConnection,
         items: list[Inbound],
         wanted: dict[tuple[str, str], list[int]],
         unknown: list[tuple[str, str]],
         channels: dict[str, Row[Any]],
         s: _Batch,
-    ) -> tuple[dict[tuple[str, str], _Sender], list[tuple[str, str]]]:
-        """First contact from these senders: check their channels (those found), then add
-        contact, identity and conversation. Returns the senders added, and those another
-        process added first (their identity was taken: the contacts made for them here
-        are deleted again)."""
-        senders: list[NewSender] = []
+    ) -> dict[tuple[str, str], _Sender]:
+        """First contact from these senders: check their channels (those found), then plan
+        their contact, identity and conversation, added with the batch's rows
+        (:meth:`WriterSql.write_plan`). Should another process add one of them meanwhile,
+        the unique index fails the transaction, and the retry finds theirs."""
+        mine: dict[tuple[str, str], _Sender] = {}
         for channel_id, external_id in unknown:
             indices = wanted[(channel_id, external_id)]
             channel = channels.get(channel_id)
@@ -415,54 +476,41 @@ class BatchingWriter:
             for n in indices:
                 if n not in valid:
                     s.results[n] = NotFound("no such channel in this workspace")
-            if not valid:
+            if not valid or channel is None:
                 continue
             first = items[valid[0]]
-            senders.append(
-                NewSender(
-                    contact_id=new_id("ct_"),
-                    identity_id=new_id("ci_"),
-                    conversation_id=new_id("cv_"),
-                    workspace_id=first.workspace_id,
-                    channel_id=channel_id,
-                    external_id=external_id,
-                    name=first.contact_name,
-                )
+            sender = NewSender(
+                contact_id=new_id("ct_"),
+                identity_id=new_id("ci_"),
+                conversation_id=new_id("cv_"),
+                workspace_id=first.workspace_id,
+                channel_id=channel_id,
+                external_id=external_id,
+                name=first.contact_name,
             )
-        if not senders:
-            return {}, []
-        now = utcnow()
-        won = await self._sql.add_senders(conn, senders, now)
-        mine: dict[tuple[str, str], _Sender] = {}
-        lost: list[tuple[str, str]] = []
-        for sender in senders:
-            key = (sender.channel_id, sender.external_id)
-            if sender.contact_id in won:
-                mine[key] = _NewSender(
-                    sender.contact_id, sender.workspace_id, sender.conversation_id
-                )
-                s.created.add(sender.conversation_id)
-                # Nobody else sees it before the commit: neither locked nor read again.
-                s.fresh[sender.conversation_id] = _Fresh.of(
-                    sender, channels[sender.channel_id], now
-                )
-            else:
-                lost.append(key)
-        if lost:
-            losers = [x.contact_id for x in senders if x.contact_id not in won]
-            await self._sql.rows(conn, self._sql.delete_contacts, {"ids": losers})
-        return mine, lost
+            s.senders.append(sender)
+            mine[(channel_id, external_id)] = _NewSender(
+                sender.contact_id, sender.workspace_id, sender.conversation_id
+            )
+            s.created.add(sender.conversation_id)
+            # Nobody else sees it before the commit: neither locked nor read again.
+            s.fresh[sender.conversation_id] = _Fresh.of(sender, channel, s.now)
+        return mine
 
     async def _lock_conversations(
-        self, conn: AsyncConnection, items: list[Inbound], s: _Batch
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, looked_up: Found
     ) -> None:
-        ids = sorted(set(s.conv_of.values()) - s.fresh.keys())
-        suspects = self._suspects(ids)
-        rows: list[Row[Any] | _Fresh] = list(s.fresh.values())
-        if ids:
-            rows += await self._sql.rows(
-                conn, self._sql.lock_conversations, {"ids": [i for i in ids if i not in suspects]}
-            )
+        """Lock what the lookup did not (a known contact's first conversation on the channel;
+        those found locked elsewhere lately, only if free now), then check each item's
+        conversation is its workspace's, on its channel."""
+        rows: list[Row[Any] | _Fresh] = [*looked_up.conversations.values(), *s.fresh.values()]
+        asked = s.lookup.locked(looked_up) if s.lookup else set()
+        wanted = set(s.conv_of.values()) - s.fresh.keys()
+        stuck = self._stuck_now()
+        suspects = {i for i in wanted if i in stuck}
+        waiting = sorted(wanted - asked - suspects)
+        if waiting:
+            rows += await self._sql.rows(conn, self._sql.lock_conversations, {"ids": waiting})
         if suspects:
             # After the ordered, waiting locks: a statement that never waits adds no deadlock.
             free = list(
@@ -487,52 +535,50 @@ class BatchingWriter:
             else:
                 s.placed[n] = Placement(conv_id, conv.channel_id, conv.channel_kind)
 
-    def _suspects(self, ids: list[str]) -> set[str]:
-        """Those of ``ids`` found locked elsewhere lately; forgotten once taken or after a
+    def _stuck_now(self) -> set[str]:
+        """The conversations found locked elsewhere lately; forgotten once taken or after a
         while (then waited for again, for at most the lock wait)."""
-        if not self._stuck:
-            return set()
-        now = time.monotonic()
-        for conv_id, since in list(self._stuck.items()):
-            if now - since > STUCK_RECHECK_S:
-                del self._stuck[conv_id]
-        return {i for i in ids if i in self._stuck}
+        if self._stuck:
+            now = time.monotonic()
+            for conv_id, since in list(self._stuck.items()):
+                if now - since > STUCK_RECHECK_S:
+                    del self._stuck[conv_id]
+        return set(self._stuck)
 
     async def _earlier_copies(
-        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, only: list[int] | None = None
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, only: list[int]
     ) -> dict[Key, Message]:
-        """Stored messages that share an idempotency key with the items (``only`` those),
-        by key (:func:`storage.batch_plan.keys_of`). A ``client_id`` is the author's own: the
-        lookup finds every author's (by the index on conversation and client id), the keys
-        tell them apart."""
-        live = [n for n in s.conv_of if n not in s.results] if only is None else only
-        if not live:
-            return {}
+        """Stored messages that share an idempotency key with the placed items ``only``."""
         by_client: list[tuple[str, str]] = []
         by_provider: list[tuple[str, str]] = []
-        for n in live:
-            item = items[n]
-            if item.client_id:
-                by_client.append((s.conv_of[n], item.client_id))
-            if item.provider_message_id:
-                where = s.placed.get(n)
-                channel_id = item.channel_id if where is None else where.channel_id
-                by_provider.append((channel_id, item.provider_message_id))
+        for n in only:
+            client_id, provider_id = items[n].client_id, items[n].provider_message_id
+            if client_id:
+                by_client.append((s.conv_of[n], client_id))
+            if provider_id:
+                by_provider.append((s.placed[n].channel_id, provider_id))
         params = {
-            "ids": list({items[n].id for n in live}),
+            "ids": [items[n].id for n in only],
             **self._sql.pairs("clients", by_client),
             **self._sql.pairs("providers", by_provider),
         }
-        existing: dict[Key, Message] = {}
-        for row in await self._sql.rows(conn, self._sql.duplicates, params):
-            message = message_from_row(row)
-            existing[("id", row.id)] = message
-            if row.client_id:
-                key = client_key(row.conversation_id, row.author_kind, row.author_id, row.client_id)
-                existing[key] = message
-            if row.provider_message_id:
-                existing[("provider", row.channel_id, row.provider_message_id)] = message
-        return existing
+        return _copies(await self._sql.rows(conn, self._sql.duplicates, params))
+
+
+def _copies(rows: Iterable[Any]) -> dict[Key, Message]:
+    """Stored messages by each idempotency key they hold (:func:`storage.batch_plan.keys_of`).
+    A ``client_id`` is the author's own: the lookups find every author's (by the index on
+    conversation and client id), the keys tell them apart."""
+    existing: dict[Key, Message] = {}
+    for row in rows:
+        message = message_from_row(row)
+        existing[("id", row.id)] = message
+        if row.client_id:
+            key = client_key(row.conversation_id, row.author_kind, row.author_id, row.client_id)
+            existing[key] = message
+        if row.provider_message_id:
+            existing[("provider", row.channel_id, row.provider_message_id)] = message
+    return existing
 
 
 def _changed_conversations(s: _Batch, planned: Plan, now: datetime) -> dict[str, dict[str, Any]]:

@@ -1,5 +1,8 @@
 """The writer on Postgres: lists bound as arrays, explicit row locks, bounded waits, and
-the batch's rows and counters in one statement.
+a batch in four round trips: ``BEGIN``, one statement that reads (and locks) everything
+the batch must know first (:func:`_lookup`), one that writes its first contacts, rows and
+counters (:func:`_write_plan`), ``COMMIT``. (``BEGIN`` and ``COMMIT`` cannot ride with a
+prepared statement: asyncpg sends each execution with its own Sync and waits for it.)
 
 Every statement of the writer is built with SQLAlchemy once, compiled once for asyncpg and
 then run on the driver's connection itself (:class:`_Raw`): no compilation, parameter
@@ -49,7 +52,18 @@ from sqlalchemy.types import TypeEngine
 
 from storage import flow_triggers
 from storage.batch_plan import Plan
-from storage.writer_sql import T_CONTACT, T_CONV, T_MSG, NewSender, WriterSql
+from storage.writer_sql import (
+    T_CHANNEL,
+    T_CONTACT,
+    T_CONV,
+    T_ERASED,
+    T_IDENT,
+    T_MSG,
+    Found,
+    Lookup,
+    NewSender,
+    WriterSql,
+)
 
 STATEMENT_S = 10.0  # longest a writer statement may run
 IDLE_IN_TRANSACTION_S = 10.0  # a writer frozen mid-transaction loses its locks after this
@@ -147,12 +161,54 @@ def _array_type(element: TypeEngine[Any]) -> TypeEngine[Any]:
     return ARRAY(String() if isinstance(element, JSON) else element)
 
 
+_SENDER_ARRAYS = (  # NewSender's fields, each bound as one array
+    "contact_id",
+    "identity_id",
+    "conversation_id",
+    "workspace_id",
+    "channel_id",
+    "external_id",
+    "name",
+)
+
+
 def _write_plan() -> TextClause:
-    """A plan's rows of every table and its conversations' new counters in one statement,
-    one round trip. The statement is the same whatever the plan holds (a table without
-    rows binds empty arrays), so it is prepared once."""
+    """First-contact senders, a plan's rows of every table and its conversations' new
+    counters in one statement, one round trip. The statement is the same whatever the plan
+    holds (a table without rows binds empty arrays), so it is prepared once.
+
+    A sender's contact, identity and conversation go in first: the foreign keys of the
+    rows that name them are checked at the end of the statement. Its conversation is
+    inserted with its counters, as the statement's update cannot see rows its own inserts
+    add. An identity another process took meanwhile violates the unique index (after
+    waiting for that process's commit, at most ``lock_timeout``)."""
+    senders = """
+        contacts_added AS (
+            INSERT INTO contacts
+                (id, workspace_id, name, attributes, processing, created_at, updated_at)
+            SELECT n.contact_id, n.workspace_id, n.name, '{}', 'normal', :now, :now
+            FROM unnest(:s_contact_id, :s_workspace_id, :s_name)
+                AS n(contact_id, workspace_id, name)
+        ), identities_added AS (
+            INSERT INTO contact_identities
+                (id, workspace_id, channel_id, contact_id, external_id, created_at)
+            SELECT n.identity_id, n.workspace_id, n.channel_id, n.contact_id, n.external_id, :now
+            FROM unnest(:s_identity_id, :s_workspace_id, :s_channel_id, :s_contact_id,
+                :s_external_id) AS n(identity_id, workspace_id, channel_id, contact_id, external_id)
+        ), conversations_added AS (
+            INSERT INTO conversations (id, workspace_id, channel_id, contact_id, status, tags,
+                last_seq, read_seq, last_message_at, last_inbound_at, created_at, updated_at)
+            SELECT n.conversation_id, n.workspace_id, n.channel_id, n.contact_id,
+                coalesce(u.status, 'open'), '[]', coalesce(u.last_seq, 0),
+                coalesce(u.read_seq, 0), CASE WHEN u.b_id IS NOT NULL THEN :now END,
+                u.last_inbound_at, :now, :now
+            FROM unnest(:s_conversation_id, :s_workspace_id, :s_channel_id, :s_contact_id)
+                AS n(conversation_id, workspace_id, channel_id, contact_id)
+            LEFT JOIN counters AS u ON u.b_id = n.conversation_id
+        )"""
     inserts = []
     binds: list[BindParameter[Any]] = [bindparam("now", type_=DateTime(timezone=True))]
+    binds += [bindparam(f"s_{f}", type_=ARRAY(String())) for f in _SENDER_ARRAYS]
     for t in _PLAN_ROWS:
         names = ", ".join(t.columns)
         values = ", ".join(
@@ -168,20 +224,24 @@ def _write_plan() -> TextClause:
         binds += [bindparam(f"{t.table}_{c}", type_=_array_type(e)) for c, e in bound.items()]
     counters = ", ".join(f":c_{c}" for c in _COUNTER_ARRAYS)
     sql = f"""
-        WITH {", ".join(inserts)}
+        WITH counters AS (
+            SELECT * FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
+        ), {senders}, {", ".join(inserts)}
         UPDATE conversations AS c SET last_seq = u.last_seq, status = u.status,
             read_seq = u.read_seq, last_message_at = :now, updated_at = :now,
             last_inbound_at = u.last_inbound_at
-        FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
+        FROM counters AS u
         WHERE c.id = u.b_id
     """
     binds += [bindparam(f"c_{c}", type_=ARRAY(t)) for c, t in _COUNTER_ARRAYS.items()]
     return text(sql).bindparams(*binds)
 
 
-def _plan_arrays(plan: Plan, now: datetime) -> dict[str, Any]:
+def _plan_arrays(plan: Plan, senders: list[NewSender], now: datetime) -> dict[str, Any]:
     """The parameters of :func:`_write_plan`: one list per column."""
     params: dict[str, Any] = {"now": now}
+    for f in _SENDER_ARRAYS:
+        params[f"s_{f}"] = [getattr(s, f) for s in senders]
     for t in _PLAN_ROWS:
         rows = t.rows(plan)
         for c, element in {**t.columns, **t.reads}.items():
@@ -194,52 +254,112 @@ def _plan_arrays(plan: Plan, now: datetime) -> dict[str, Any]:
     return params
 
 
-_SENDER_ARRAYS = (  # NewSender's fields, each bound as one array
-    "contact_id",
-    "identity_id",
-    "conversation_id",
-    "workspace_id",
-    "channel_id",
-    "external_id",
-    "name",
-)
-
-
-def _add_senders() -> TextClause:
-    """First-contact senders' contacts, identities and conversations in one statement (one
-    round trip instead of three, one execution instead of one per row). An identity
-    another process took meanwhile is skipped (``ON CONFLICT``), and so is its
-    conversation; the statement answers the contacts whose identity went in."""
-    sql = """
-        WITH contacts_added AS (
-            INSERT INTO contacts
-                (id, workspace_id, name, attributes, processing, created_at, updated_at)
-            SELECT n.contact_id, n.workspace_id, n.name, '{}', 'normal', :now, :now
-            FROM unnest(:contact_id, :workspace_id, :name) AS n(contact_id, workspace_id, name)
-        ), identities_added AS (
-            INSERT INTO contact_identities
-                (id, workspace_id, channel_id, contact_id, external_id, created_at)
-            SELECT n.identity_id, n.workspace_id, n.channel_id, n.contact_id, n.external_id, :now
-            FROM unnest(:identity_id, :workspace_id, :channel_id, :contact_id, :external_id)
-                AS n(identity_id, workspace_id, channel_id, contact_id, external_id)
-            ON CONFLICT (channel_id, external_id) DO NOTHING
-            RETURNING contact_id
-        ), conversations_added AS (
-            INSERT INTO conversations (id, workspace_id, channel_id, contact_id, status, tags,
-                last_seq, read_seq, created_at, updated_at)
-            SELECT n.conversation_id, n.workspace_id, n.channel_id, n.contact_id, 'open', '[]',
-                0, 0, :now, :now
-            FROM unnest(:conversation_id, :workspace_id, :channel_id, :contact_id)
-                AS n(conversation_id, workspace_id, channel_id, contact_id)
-            JOIN identities_added USING (contact_id)
-        )
-        SELECT contact_id FROM identities_added
-    """
-    binds = [bindparam(f, type_=ARRAY(String())) for f in _SENDER_ARRAYS]
-    return text(sql).bindparams(*binds, bindparam("now", type_=DateTime(timezone=True)))
-
-
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+def _sql_type(column: ColumnElement[Any]) -> str:
+    return str(column.type.compile(dialect=_DIALECT))
+
+
+# The lookup's answer is one row shape for every kind of row: the union of the columns of
+# each (same name, same meaning, same type), the others NULL.
+_FOUND_COLUMNS: dict[str, str] = {
+    "kind": "TEXT",
+    **{c.name: _sql_type(c) for c in T_CONV.c},
+    "channel_kind": _sql_type(T_CHANNEL.c.kind),
+    "channel_name": _sql_type(T_CHANNEL.c.name),
+    "contact_name": _sql_type(T_CONTACT.c.name),
+    **{c.name: _sql_type(c) for c in T_MSG.c if c.name not in T_CONV.c},
+    "external_id": _sql_type(T_IDENT.c.external_id),
+    "id_hash": _sql_type(T_ERASED.c.id_hash),
+}
+
+
+def _found_rows(kind: str, values: Mapping[str, str], source: str) -> str:
+    """A SELECT of the lookup's row shape: ``values`` (column -> SQL), NULL elsewhere."""
+    cells = [f"'{kind}'::TEXT AS kind"]
+    cells += [
+        f"{values.get(c, f'NULL::{t}')} AS {c}" for c, t in _FOUND_COLUMNS.items() if c != "kind"
+    ]
+    return f"SELECT {', '.join(cells)} {source}"
+
+
+def _lookup() -> TextClause:
+    """A :class:`storage.writer_sql.Lookup` in one statement, one round trip: erased
+    provider messages, senders with their newest conversation on the channel, the senders'
+    channels, the conversations named or the senders' (locked, in id order, with what their
+    wire form names), and stored copies by id, client id and provider id (three index
+    lookups; an OR of them would scan the table).
+
+    The copies are read in the statement's snapshot, taken before any lock wait (as a
+    separate read before the locks would be): a copy committed meanwhile makes the unique
+    indexes refuse the insert, and the retry finds it."""
+    conversation = {c.name: f"l.{c.name}" for c in T_CONV.c}
+    conversation |= {c: f"l.{c}" for c in ("channel_kind", "channel_name", "contact_name")}
+    message = {c.name: f"m.{c.name}" for c in T_MSG.c}
+    sender = {
+        c: f"s.{c}"
+        for c in ("channel_id", "external_id", "contact_id", "workspace_id", "conversation_id")
+    }
+    channel = {
+        "channel_id": "ch.id",
+        "workspace_id": "ch.workspace_id",
+        "channel_kind": "ch.kind",
+        "channel_name": "ch.name",
+    }
+    branches = [
+        _found_rows("conversation", conversation, "FROM locked AS l"),
+        _found_rows("sender", sender, "FROM senders AS s"),
+        _found_rows(
+            "channel", channel, "FROM channels AS ch WHERE ch.id IN (SELECT unnest(:channels))"
+        ),
+        _found_rows(
+            "erased",
+            {"id_hash": "e.id_hash"},
+            "FROM erased_provider_messages AS e WHERE e.id_hash IN (SELECT unnest(:erased))",
+        ),
+        _found_rows("copy", message, "FROM messages AS m WHERE m.id IN (SELECT unnest(:ids))"),
+        _found_rows(
+            "copy",
+            message,
+            "FROM messages AS m JOIN unnest(:clients_a, :clients_b) AS k(a, b)"
+            " ON m.conversation_id = k.a AND m.client_id = k.b",
+        ),
+        _found_rows(
+            "copy",
+            message,
+            "FROM messages AS m JOIN unnest(:providers_a, :providers_b) AS k(a, b)"
+            " ON m.channel_id = k.a AND m.provider_message_id = k.b",
+        ),
+    ]
+    sql = f"""
+        WITH senders AS MATERIALIZED (
+            SELECT DISTINCT ON (i.channel_id, i.external_id) i.channel_id, i.external_id,
+                i.contact_id, i.workspace_id, c.id AS conversation_id
+            FROM contact_identities AS i
+            JOIN unnest(:senders_a, :senders_b) AS k(a, b)
+                ON i.channel_id = k.a AND i.external_id = k.b
+            LEFT JOIN conversations AS c
+                ON c.contact_id = i.contact_id AND c.channel_id = i.channel_id
+            ORDER BY i.channel_id, i.external_id, c.created_at DESC, c.id DESC
+        ), locked AS MATERIALIZED (
+            SELECT c.*, ch.kind AS channel_kind, ch.name AS channel_name,
+                ct.name AS contact_name
+            FROM conversations AS c
+            JOIN channels AS ch ON ch.id = c.channel_id
+            JOIN contacts AS ct ON ct.id = c.contact_id
+            WHERE c.id IN (
+                SELECT unnest(:conversations) UNION SELECT conversation_id FROM senders
+            ) AND c.id <> ALL(:stuck)
+            ORDER BY c.id
+            FOR UPDATE OF c
+        )
+        {" UNION ALL ".join(branches)}
+    """
+    lists = ("conversations", "stuck", "channels", "erased", "ids")
+    pairs = ("senders", "clients", "providers")
+    names = [*lists, *(f"{p}_{x}" for p in pairs for x in "ab")]
+    return text(sql).bindparams(*(bindparam(n, type_=ARRAY(String())) for n in names))
 
 
 class _Row(asyncpg.Record):  # type: ignore[misc]
@@ -322,17 +442,40 @@ class PostgresWriterSql(WriterSql):
             statement: _Raw.of(statement)
             for statement in (
                 self.contacts,
-                self.delete_contacts,
                 self.lock_if_free,
                 self.existing_conversations,
-                self.erased,
                 self._lock_conversations,
                 self._lock_contacts,
                 self._duplicates,
             )
         }
         self._write_plan = _Raw.of(_write_plan())
-        self._add_senders = _Raw.of(_add_senders())
+        self._lookup = _Raw.of(_lookup())
+
+    async def look_up(self, conn: AsyncConnection, q: Lookup) -> Found:
+        params = {
+            "conversations": q.conversations,
+            "stuck": q.stuck,
+            "channels": q.channels,
+            "erased": q.erased,
+            "ids": q.ids,
+            **self.pairs("senders", q.senders),
+            **self.pairs("clients", q.clients),
+            **self.pairs("providers", q.providers),
+        }
+        found = Found()
+        for r in await self._lookup.fetch(self._driver(), params):
+            if r.kind == "copy":
+                found.copies.append(r)
+            elif r.kind == "conversation":
+                found.conversations[r.id] = r
+            elif r.kind == "sender":
+                found.senders[(r.channel_id, r.external_id)] = r
+            elif r.kind == "channel":
+                found.channels[r.channel_id] = r
+            else:
+                found.erased.add(r.id_hash)
+        return found
 
     async def rows(
         self, conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
@@ -408,17 +551,11 @@ class PostgresWriterSql(WriterSql):
     async def lock_contacts(self, conn: AsyncConnection, ids: list[str]) -> None:
         await self.rows(conn, self._lock_contacts, {"ids": ids})
 
-    async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
-        if plan.messages:
-            await self._write_plan.fetch(self._driver(), _plan_arrays(plan, now))
-
-    async def add_senders(
-        self, conn: AsyncConnection, senders: list[NewSender], now: datetime
-    ) -> set[str]:
-        params: dict[str, Any] = {"now": now}
-        for f in _SENDER_ARRAYS:
-            params[f] = [getattr(s, f) for s in senders]
-        return {r.contact_id for r in await self._add_senders.fetch(self._driver(), params)}
+    async def write_plan(
+        self, conn: AsyncConnection, plan: Plan, senders: list[NewSender], now: datetime
+    ) -> None:
+        if plan.messages or senders:
+            await self._write_plan.fetch(self._driver(), _plan_arrays(plan, senders, now))
 
     async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         params = {"ids": ids}

@@ -1,6 +1,7 @@
 """The writer's SQL, shared by its two back ends (:mod:`storage.writer_postgres`,
 :mod:`storage.writer_sqlite`), which differ in how a list is bound, how a transaction is
-run, which locks are taken and how the batch's rows go in.
+run, which locks are taken, how a batch's first questions are asked (:class:`Lookup`: one
+statement on Postgres) and how the batch's rows go in.
 
 Lists are bound as one parameter (a Postgres array joined through ``unnest``, or SQLite's
 expanding ``IN``); the back end says how, and the statements here are built from that.
@@ -12,13 +13,12 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Delete,
     Executable,
     Select,
     and_,
@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import models as m
 from storage.batch_plan import Plan
-from storage.dialect import dialect_insert
 
 T_MSG = m.table_of(m.Message)
 T_CONV = m.table_of(m.Conversation)
@@ -61,6 +60,40 @@ class NewSender:
     channel_id: str
     external_id: str
     name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a batch's transaction reads first, and the row locks it takes then: asked of
+    the database together (one round trip on Postgres)."""
+
+    conversations: list[str]  # named by the items: locked, in id order
+    stuck: list[str]  # found locked elsewhere lately: never locked (nor waited for) here
+    senders: list[tuple[str, str]]  # (channel, external id): contact, newest conversation (locked)
+    channels: list[str]  # the senders' channels: whose they are, their kind and name
+    erased: list[str]  # hashes of the items' provider message ids (provider_id_hash)
+    ids: list[str]  # stored copies by message id,
+    clients: list[tuple[str, str]]  # by (conversation, client id),
+    providers: list[tuple[str, str]]  # and by (channel, provider message id)
+
+    def locked(self, found: Found) -> set[str]:
+        """The conversations the lookup locked, or would have locked had they existed."""
+        ids = set(self.conversations)
+        ids.update(r.conversation_id for r in found.senders.values() if r.conversation_id)
+        return ids - set(self.stuck)
+
+
+@dataclass
+class Found:
+    """The answer to a :class:`Lookup` (rows read as attributes)."""
+
+    erased: set[str] = field(default_factory=set)
+    # (channel, external id) -> contact_id, workspace_id, conversation_id (None: none yet)
+    senders: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # channel id -> workspace_id, channel_kind, channel_name
+    channels: dict[str, Any] = field(default_factory=dict)
+    conversations: dict[str, Any] = field(default_factory=dict)  # locked, by id
+    copies: list[Any] = field(default_factory=list)  # message rows
 
 
 def _none(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -126,7 +159,6 @@ class WriterSql(ABC):
         ).where(self.among(T_CHANNEL.c.id, "channel_ids"))
         by_age: ColumnElement[Any] = literal_column("conversation_created_at")
         self.contacts: Executable = union_all(senders, channels).order_by(by_age)
-        self.delete_contacts: Delete = T_CONTACT.delete().where(self.among(T_CONTACT.c.id, "ids"))
         # With what a conversation's wire form names, so that the batch's new and reopened
         # conversations are announced without reading them again.
         self.conversations = (
@@ -145,6 +177,32 @@ class WriterSql(ABC):
         self.lock_if_free = self.conversations.with_for_update(of=T_CONV, skip_locked=True)
         self.existing_conversations = select(T_CONV.c.id).where(self.among(T_CONV.c.id, "ids"))
         self.erased = select(T_ERASED.c.id_hash).where(self.among(T_ERASED.c.id_hash, "ids"))
+
+    async def look_up(self, conn: AsyncConnection, q: Lookup) -> Found:
+        """The answer to ``q``, one statement at a time (Postgres asks it in one)."""
+        found = Found()
+        if q.erased:
+            rows = await self.rows(conn, self.erased, {"ids": q.erased})
+            found.erased = {r.id_hash for r in rows}
+        if q.senders:
+            params = {**self.pairs("keys", q.senders), "channel_ids": q.channels}
+            for r in await self.rows(conn, self.contacts, params):
+                if r.external_id is None:
+                    found.channels[r.channel_id] = r
+                else:
+                    found.senders[(r.channel_id, r.external_id)] = r  # ascending: newest wins
+        ids = sorted(q.locked(found))
+        if ids:
+            rows = await self.rows(conn, self.lock_conversations, {"ids": ids})
+            found.conversations = {r.id: r for r in rows}
+        if q.ids or q.clients or q.providers:
+            params = {
+                "ids": q.ids,
+                **self.pairs("clients", q.clients),
+                **self.pairs("providers", q.providers),
+            }
+            found.copies = list(await self.rows(conn, self.duplicates, params))
+        return found
 
     async def rows(
         self, conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
@@ -201,52 +259,14 @@ class WriterSql(ABC):
         """Serialise first-contact conversation creation for these contacts."""
 
     @abstractmethod
-    async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
-        """Insert the plan's messages, outbox, media fetch and (for messages that could move
-        a flow) flow trigger rows and set its conversations' counters."""
-
-    async def add_senders(
-        self, conn: AsyncConnection, senders: list[NewSender], now: datetime
-    ) -> set[str]:
-        """Add each sender's contact, identity and (if the identity was still free) open
-        conversation. Returns the contact ids whose identity was added; the others' were
-        taken by another process meanwhile, and their contacts are left for the caller to
-        delete."""
-        await conn.execute(
-            T_CONTACT.insert(),
-            [
-                {
-                    "id": s.contact_id,
-                    "workspace_id": s.workspace_id,
-                    "name": s.name,
-                    "attributes": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for s in senders
-            ],
-        )
-        added = await conn.execute(
-            dialect_insert(conn, T_IDENT)
-            .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
-            .returning(T_IDENT.c.contact_id),
-            [
-                {
-                    "id": s.identity_id,
-                    "workspace_id": s.workspace_id,
-                    "channel_id": s.channel_id,
-                    "contact_id": s.contact_id,
-                    "external_id": s.external_id,
-                    "created_at": now,
-                }
-                for s in senders
-            ],
-        )
-        won = {r.contact_id for r in added}
-        conversations = [new_conversation(s, now) for s in senders if s.contact_id in won]
-        if conversations:
-            await conn.execute(T_CONV.insert(), conversations)
-        return won
+    async def write_plan(
+        self, conn: AsyncConnection, plan: Plan, senders: list[NewSender], now: datetime
+    ) -> None:
+        """Add each first-contact sender's contact, identity and open conversation, then
+        insert the plan's messages, outbox, media fetch and (for messages that could move a
+        flow) flow trigger rows and set its conversations' counters. An identity another
+        process took meanwhile fails the transaction (the unique index): its retry finds
+        theirs."""
 
     async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         """Those of ``ids`` that exist and that another session holds locked right now

@@ -13,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import flow_triggers
 from storage.batch_plan import Plan
-from storage.writer_sql import T_CONV, T_FETCH, T_MSG, T_OUTBOX, WriterSql
+from storage.writer_sql import (
+    T_CONTACT,
+    T_CONV,
+    T_FETCH,
+    T_IDENT,
+    T_MSG,
+    T_OUTBOX,
+    NewSender,
+    WriterSql,
+    new_conversation,
+)
 
 
 class SqliteWriterSql(WriterSql):
@@ -79,7 +89,11 @@ class SqliteWriterSql(WriterSql):
     async def lock_contacts(self, conn: AsyncConnection, ids: list[str]) -> None:
         """Nothing to lock: the transaction is exclusive."""
 
-    async def write_plan(self, conn: AsyncConnection, plan: Plan, now: datetime) -> None:
+    async def write_plan(
+        self, conn: AsyncConnection, plan: Plan, senders: list[NewSender], now: datetime
+    ) -> None:
+        if senders:
+            await _add_senders(conn, senders, now)
         if plan.messages:
             await conn.execute(T_MSG.insert(), plan.messages)
             await conn.execute(self._update_conversations, plan.counters)
@@ -88,3 +102,37 @@ class SqliteWriterSql(WriterSql):
         if plan.media_fetches:
             await conn.execute(T_FETCH.insert(), plan.media_fetches)
         await flow_triggers.add(conn, plan.flow_triggers)
+
+
+async def _add_senders(conn: AsyncConnection, senders: list[NewSender], now: datetime) -> None:
+    """First-contact senders' contacts, identities and conversations (counters at zero: the
+    plan's update sets them)."""
+    await conn.execute(
+        T_CONTACT.insert(),
+        [
+            {
+                "id": s.contact_id,
+                "workspace_id": s.workspace_id,
+                "name": s.name,
+                "attributes": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for s in senders
+        ],
+    )
+    await conn.execute(
+        T_IDENT.insert(),
+        [
+            {
+                "id": s.identity_id,
+                "workspace_id": s.workspace_id,
+                "channel_id": s.channel_id,
+                "contact_id": s.contact_id,
+                "external_id": s.external_id,
+                "created_at": now,
+            }
+            for s in senders
+        ],
+    )
+    await conn.execute(T_CONV.insert(), [new_conversation(s, now) for s in senders])

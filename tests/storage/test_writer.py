@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.model import Attachment, Author, Inbound, as_utc
-from hub.store import Gone, NotFound
+from hub.store import Gone, NotFound, WriteResult
 from storage import models as m
 from storage.db import make_engine, sessionmaker
 from storage.serialize import conversation_to_wire
@@ -192,6 +192,62 @@ async def test_an_erased_provider_message_is_not_resurrected(
         )
     with pytest.raises(Gone):
         await store.write(inbound(workspace, provider_message_id="wamid.gone"))
+
+
+async def erase(engine: AsyncEngine, channel_id: str, provider_message_id: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            m.ErasedProviderMessage.__table__.insert().values(
+                channel_id=channel_id, id_hash=provider_id_hash(channel_id, provider_message_id)
+            )
+        )
+
+
+async def test_an_erased_message_fails_alone_beside_known_and_new_senders(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    await store.write(inbound(workspace, sender="+known"))
+    await erase(engine, workspace.custom, "wamid.erased-1")
+    await erase(engine, workspace.custom, "wamid.erased-2")
+    results = await asyncio.gather(
+        store.write(inbound(workspace, sender="+known", provider_message_id="wamid.erased-1")),
+        store.write(inbound(workspace, sender="+known", provider_message_id="wamid.kept")),
+        store.write(inbound(workspace, sender="+gone", provider_message_id="wamid.erased-2")),
+        store.write(inbound(workspace, sender="+new", provider_message_id="wamid.new")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], Gone) and isinstance(results[2], Gone)
+    kept, new = results[1], results[3]
+    assert isinstance(kept, WriteResult) and kept.created and kept.message.seq == 2
+    assert isinstance(new, WriteResult) and new.created and new.message.seq == 1
+    # The erased message's sender is not created for it.
+    assert await count(engine, m.ContactIdentity, m.ContactIdentity.external_id == "+gone") == 0
+    assert store.writer.one_by_one == 0
+
+
+async def test_a_provider_id_stored_earlier_and_repeated_in_a_batch_is_stored_once(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    first = await store.write(inbound(workspace, provider_message_id="wamid.3"))
+    results = await asyncio.gather(
+        *(store.write(inbound(workspace, provider_message_id="wamid.3")) for _ in range(3)),
+        *(store.write(inbound(workspace, provider_message_id="wamid.4")) for _ in range(3)),
+    )
+    assert [r.created for r in results[:3]] == [False] * 3
+    assert {r.message.id for r in results[:3]} == {first.message.id}
+    assert sum(r.created for r in results[3:]) == 1
+    assert len({r.message.id for r in results[3:]}) == 1
+    assert await count(engine, m.Message, m.Message.provider_message_id == "wamid.4") == 1
+    assert store.writer.one_by_one == 0
+
+
+async def test_a_senders_resend_by_client_id_is_stored_once(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    """A client id needs the sender's conversation, which the first lookup does not know."""
+    first = await store.write(inbound(workspace, client_id="k-1"))
+    again = await store.write(inbound(workspace, client_id="k-1"))
+    assert not again.created and again.message.id == first.message.id
 
 
 async def test_replay_returns_exactly_the_messages_after_a_seq(

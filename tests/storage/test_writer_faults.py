@@ -183,6 +183,42 @@ async def test_one_resend_racing_another_process_returns_the_first_copy(
         await other_engine.dispose()
 
 
+async def test_a_batch_that_loses_a_race_is_retried_whole_not_one_by_one(
+    pg_url: str, pg_engine: AsyncEngine
+) -> None:
+    """Two processes' batches each carry the same resend, held up behind a lock until both
+    have looked for copies: the one that commits second meets the unique index, and its
+    whole batch is retried once, finding the other's copy."""
+    other_engine = make_engine(pg_url)
+    a, b = SqlStore(pg_engine), SqlStore(other_engine)
+    ws = await make_workspace(pg_engine)
+    try:
+        conv = (await a.write(inbound(ws))).message.conversation_id
+        holder = await asyncpg.connect(_asyncpg_dsn(pg_url))
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE", conv)
+        batches = [
+            [
+                asyncio.create_task(s.write(inbound(ws, conversation_id=conv, client_id="r-1"))),
+                asyncio.create_task(s.write(inbound(ws, conversation_id=conv, text=name))),
+            ]
+            for s, name in ((a, "a"), (b, "b"))
+        ]
+        await _until_waiting_on_locks(pg_url, 2)
+        await tx.rollback()
+        await holder.close()
+        (resend_a, text_a), (resend_b, text_b) = [await asyncio.gather(*t) for t in batches]
+        assert resend_a.message.id == resend_b.message.id
+        assert sorted([resend_a.created, resend_b.created]) == [False, True]
+        assert text_a.created and text_b.created
+        assert a.writer.one_by_one == b.writer.one_by_one == 0
+    finally:
+        await a.close()
+        await b.close()
+        await other_engine.dispose()
+
+
 async def test_a_first_contact_another_process_added_meanwhile_is_theirs_and_ours_is_dropped(
     pg_url: str, pg_engine: AsyncEngine
 ) -> None:
@@ -252,6 +288,35 @@ async def test_a_conversation_locked_elsewhere_fails_only_its_own_messages(
         await holder.close()
         unstuck = await store.write(inbound(ws, conversation_id=held, text="free again"))
         assert unstuck.created
+    finally:
+        await store.close()
+
+
+async def test_a_known_senders_conversation_locked_elsewhere_fails_only_their_messages(
+    pg_url: str, pg_engine: AsyncEngine
+) -> None:
+    """The lookup that waited for the lock knew the conversation only by its sender."""
+    store = SqlStore(pg_engine)
+    ws = await make_workspace(pg_engine)
+    try:
+        held = (await store.write(inbound(ws, "+1"))).message.conversation_id
+        await store.write(inbound(ws, "+2"))
+        holder = await asyncpg.connect(_asyncpg_dsn(pg_url))
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE", held)
+        outcomes = await asyncio.gather(
+            store.write(inbound(ws, "+1", text="stuck")),
+            store.write(inbound(ws, "+2", text="free")),
+            store.write(inbound(ws, "+3", text="new")),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], Unavailable)
+        assert all(not isinstance(o, BaseException) for o in outcomes[1:])
+        assert not store.health.down  # a busy conversation, not an outage
+        await tx.rollback()
+        await holder.close()
+        assert (await store.write(inbound(ws, "+1", text="free again"))).created
     finally:
         await store.close()
 
