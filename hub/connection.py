@@ -295,7 +295,7 @@ class Connection:
             for _ in range(len(run) - 1):
                 self._next()
             return True
-        return wire.write_frames(first)
+        return wire.write_frames(bytes(first))  # exact bytes: see _Delivery.frames
 
     def _next(self) -> str | bytes | None:
         """The next thing to write: live frames first, then re-delivery. Wakes a waiter

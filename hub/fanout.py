@@ -138,9 +138,11 @@ class _Delivery:
                     items.append(_framed(self._framer, data))
             joined: bytes | None = None
             if self._framer is not None and items:
-                frames = cast(list[bytes], items)  # all Framed
-                joined = frames[0] if len(frames) == 1 else b"".join(frames)
-                if len(frames) > 1 and len(joined) > WRITE_RUN_BYTES:
+                # Exact bytes, even for one frame (a Framed is a bytes subclass): uvloop
+                # writes those as they are, but wraps anything else in two memoryviews on
+                # every socket's write (docs/internals.md).
+                joined = b"".join(cast(list[bytes], items))  # all Framed
+                if len(items) > 1 and len(joined) > WRITE_RUN_BYTES:
                     joined = None
             built = self._built[fmt] = (items, joined)
         return built

@@ -117,6 +117,21 @@ async def test_a_wire_that_cannot_write_now_gets_the_payloads_through_send() -> 
     assert type(sock.sent[0]) is bytes
 
 
+async def test_a_wire_is_given_exact_bytes_from_the_topic_loop_and_from_a_queue() -> None:
+    # A Framed is a bytes subclass; uvloop wraps anything but exact bytes in memoryviews on
+    # every write (pinned in tests/web/test_ws_preframed.py), so the wire gets plain bytes.
+    registry, _ = framing_registry()
+    wire = Wire()
+    conn = await joined(registry, Socket(), wire, "msgpack")
+    registry.deliver(TOPIC, payload(1))  # idle: written in the one loop over the topic
+    await settle()
+    conn.push(b"reply")  # busy: the next frame waits in its queue behind this one
+    registry.deliver(TOPIC, payload(2))
+    await settle()
+    assert wire.writes == [tagged(payload(1)), tagged(payload(2))]
+    assert [type(w) for w in wire.writes] == [bytes, bytes]
+
+
 async def test_a_long_run_of_frames_is_written_in_writes_of_at_most_the_run_bound() -> None:
     registry, _ = framing_registry()
     sock, wire = Socket(), Wire()

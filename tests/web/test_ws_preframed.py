@@ -5,12 +5,15 @@ really took the fast path, and they keep their order with frames sent the normal
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import msgpack
 import pytest
 import uvicorn
+import uvloop
 import websockets
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
@@ -242,3 +245,23 @@ async def test_an_empty_transport_takes_frames_larger_than_its_high_water_mark()
     transport = _Transport(held=0)  # what uvicorn's send would write at once as well
     assert _open_protocol(transport).write_frames(b"x" * (2 * _Transport.HIGH))
     assert transport.held == 2 * _Transport.HIGH
+
+
+def _uvloop_method(name: str) -> str:
+    """The Cython source of one ``UVStream`` method, as the uvloop wheel ships it."""
+    source = (Path(uvloop.__file__).parent / "handles" / "stream.pyx").read_text()
+    found = re.search(rf"\n    cdef [^\n]*\b{name}\(.*?(?=\n    (?:cdef|cpdef|def) )", source, re.S)
+    assert found, f"uvloop's UVStream.{name} is gone"
+    return found.group(0)
+
+
+def test_uvloop_writes_exact_bytes_as_they_are_and_wraps_anything_else() -> None:
+    # Why fan-out hands its wire exact bytes (hub.fanout._Delivery.frames and
+    # Connection._write_framed), never a Framed: uvloop's write wraps any other buffer in
+    # two memoryviews and takes its buffer again for the syscall, on every socket.
+    buffer_write = _uvloop_method("_buffer_write")
+    assert "if not PyBytes_CheckExact(data):" in buffer_write
+    assert "memoryview(data)" in buffer_write
+    try_write = _uvloop_method("_try_write")
+    assert "if PyBytes_CheckExact(data):" in try_write
+    assert "PyObject_GetBuffer" in try_write
