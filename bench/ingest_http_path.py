@@ -53,7 +53,7 @@ def stubbed_app(token: str) -> Any:
         id="chn_bench", workspace_id="wsp_bench", kind="custom", ingest_token_hash=sha256_hex(token)
     )
     stored: Any = SimpleNamespace(id="msg_x", conversation_id="cnv_x", seq=1)
-    accepted = WriteResult(stored, True)
+    accepted = WriteResult(stored, True, could_move_flow=False)  # the common case
 
     async def lookup(channel_id: str) -> Any:
         return channel

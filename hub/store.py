@@ -34,12 +34,16 @@ class WriteResult:
     ``created`` is False when an idempotency key (message id, ``client_id``,
     ``provider_message_id``) matched an earlier message; ``message`` is then that earlier
     message, unchanged. ``conversation`` is the conversation's wire form when the write
-    created or changed it (new, reopened), else None.
+    created or changed it (new, reopened), else None. ``could_move_flow`` says whether
+    the write queued the message for the flow runner (a contact's message where a run is
+    live or a flow is published for messages: ``storage.flow_triggers``), so the runner
+    need not ask again; None where the store does not say.
     """
 
     message: Message
     created: bool
     conversation: dict[str, Any] | None = None
+    could_move_flow: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

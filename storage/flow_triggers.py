@@ -100,12 +100,18 @@ def _add_one() -> Insert:
 _ADD_ONE = _add_one()
 
 
-async def add(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def add(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
     """The rows of :func:`row` whose message could move a flow, in the caller's
     transaction (the SQLite writer's; on Postgres they are part of the writer's one
-    statement per batch)."""
-    if rows:
-        await conn.execute(_ADD_ONE, rows)
+    statement per batch). Answers those messages."""
+    if not rows:
+        return set()
+    await conn.execute(_ADD_ONE, rows)
+    ids = [r["message_id"] for r in rows]
+    added = await conn.scalars(
+        select(T_TRIGGER.c.message_id).where(T_TRIGGER.c.message_id.in_(ids))
+    )
+    return set(added)
 
 
 async def done(conn: AsyncConnection, message_ids: list[str]) -> None:

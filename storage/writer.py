@@ -26,7 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -272,7 +272,7 @@ class BatchingWriter:
         for i, conv_id in state.conv_of.items():
             result = state.results.get(i)
             if isinstance(result, WriteResult) and result.created and conv_id in changed:
-                state.results[i] = WriteResult(result.message, True, changed.pop(conv_id))
+                state.results[i] = replace(result, conversation=changed.pop(conv_id))
         return [state.results[i] for i in range(len(items))]
 
     async def _steps(
@@ -308,8 +308,11 @@ class BatchingWriter:
         # Only once the conversations are locked and checked: a copy in a conversation of
         # another workspace is never handed out.
         planned = plan(items, state.placed, counters, existing, now)
-        await self._sql.write_plan(conn, planned, state.senders, now)
-        state.results.update(planned.results)
+        queued = await self._sql.write_plan(conn, planned, state.senders, now)
+        state.results.update(
+            (n, replace(r, could_move_flow=r.created and r.message.id in queued))
+            for n, r in planned.results.items()
+        )
         return _changed_conversations(state, planned, now)
 
     async def _look_up(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> Found:

@@ -84,6 +84,8 @@ class _Rows:
     # are bound but not inserted.
     where: str = "TRUE"
     reads: Mapping[str, TypeEngine[Any]] = field(default_factory=dict)
+    # The column of each row kept that the statement answers (one table at most).
+    answers: str = ""
 
 
 _PLAN_ROWS = (
@@ -145,6 +147,7 @@ _PLAN_ROWS = (
         {"attempts": "0"},
         where=flow_triggers.could_move_sql("r.workspace_id", "r.conversation_id"),
         reads={"conversation_id": String()},
+        answers="message_id",  # so the flow runner need not ask which could move a flow
     ),
 )
 _COUNTER_ARRAYS: dict[str, TypeEngine[Any]] = {  # named as in Plan.counters
@@ -219,19 +222,23 @@ def _write_plan() -> TextClause:
         inserts.append(
             f"{t.table}_added AS (INSERT INTO {t.table} ({names}, {', '.join(t.defaults)})"
             f" SELECT {values}, {', '.join(t.defaults.values())}"
-            f" FROM unnest({arrays}) AS r({', '.join(bound)}) WHERE ({t.where}))"
+            f" FROM unnest({arrays}) AS r({', '.join(bound)}) WHERE ({t.where})"
+            f"{f' RETURNING {t.answers}' if t.answers else ''})"
         )
         binds += [bindparam(f"{t.table}_{c}", type_=_array_type(e)) for c, e in bound.items()]
     counters = ", ".join(f":c_{c}" for c in _COUNTER_ARRAYS)
+    [answering] = [t for t in _PLAN_ROWS if t.answers]
     sql = f"""
         WITH counters AS (
             SELECT * FROM unnest({counters}) AS u({", ".join(_COUNTER_ARRAYS)})
-        ), {senders}, {", ".join(inserts)}
-        UPDATE conversations AS c SET last_seq = u.last_seq, status = u.status,
-            read_seq = u.read_seq, last_message_at = :now, updated_at = :now,
-            last_inbound_at = u.last_inbound_at
-        FROM counters AS u
-        WHERE c.id = u.b_id
+        ), {senders}, {", ".join(inserts)}, counted AS (
+            UPDATE conversations AS c SET last_seq = u.last_seq, status = u.status,
+                read_seq = u.read_seq, last_message_at = :now, updated_at = :now,
+                last_inbound_at = u.last_inbound_at
+            FROM counters AS u
+            WHERE c.id = u.b_id
+        )
+        SELECT {answering.answers} FROM {answering.table}_added
     """
     binds += [bindparam(f"c_{c}", type_=ARRAY(t)) for c, t in _COUNTER_ARRAYS.items()]
     return text(sql).bindparams(*binds)
@@ -553,9 +560,11 @@ class PostgresWriterSql(WriterSql):
 
     async def write_plan(
         self, conn: AsyncConnection, plan: Plan, senders: list[NewSender], now: datetime
-    ) -> None:
-        if plan.messages or senders:
-            await self._write_plan.fetch(self._driver(), _plan_arrays(plan, senders, now))
+    ) -> set[str]:
+        if not (plan.messages or senders):
+            return set()
+        rows = await self._write_plan.fetch(self._driver(), _plan_arrays(plan, senders, now))
+        return {r[0] for r in rows}
 
     async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         params = {"ids": ids}

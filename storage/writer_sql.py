@@ -261,12 +261,12 @@ class WriterSql(ABC):
     @abstractmethod
     async def write_plan(
         self, conn: AsyncConnection, plan: Plan, senders: list[NewSender], now: datetime
-    ) -> None:
+    ) -> set[str]:
         """Add each first-contact sender's contact, identity and open conversation, then
         insert the plan's messages, outbox, media fetch and (for messages that could move a
-        flow) flow trigger rows and set its conversations' counters. An identity another
-        process took meanwhile fails the transaction (the unique index): its retry finds
-        theirs."""
+        flow) flow trigger rows and set its conversations' counters. Answers the messages
+        given a flow trigger row. An identity another process took meanwhile fails the
+        transaction (the unique index): its retry finds theirs."""
 
     async def locked_elsewhere(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         """Those of ``ids`` that exist and that another session holds locked right now

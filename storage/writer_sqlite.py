@@ -91,7 +91,7 @@ class SqliteWriterSql(WriterSql):
 
     async def write_plan(
         self, conn: AsyncConnection, plan: Plan, senders: list[NewSender], now: datetime
-    ) -> None:
+    ) -> set[str]:
         if senders:
             await _add_senders(conn, senders, now)
         if plan.messages:
@@ -101,7 +101,7 @@ class SqliteWriterSql(WriterSql):
             await conn.execute(T_OUTBOX.insert(), plan.outbox)
         if plan.media_fetches:
             await conn.execute(T_FETCH.insert(), plan.media_fetches)
-        await flow_triggers.add(conn, plan.flow_triggers)
+        return await flow_triggers.add(conn, plan.flow_triggers)
 
 
 async def _add_senders(conn: AsyncConnection, senders: list[NewSender], now: datetime) -> None:

@@ -73,7 +73,7 @@ OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this
 MESSAGE_TRIGGERS = flow_triggers.MESSAGE_TRIGGERS  # the triggers a contact's message can fire
 NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
 CONCURRENCY = 4  # flow events in flight per process (each holds one connection at a time)
-SIFT_BATCH = 500  # contact messages asked about in one query (see FlowRunner._sift)
+SIFT_BATCH = 500  # contact messages left behind taken in one pass (take_left_behind)
 TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
 TRIGGER_ATTEMPTS = 5  # a contact message's flow event taken by a worker at most this often
@@ -101,9 +101,6 @@ class FlowRunner:
         self._gate = asyncio.Semaphore(CONCURRENCY)
         # The runner's one clock (business hours, timers): tests set another.
         self.clock: Callable[[], datetime] = utcnow
-        # Contact messages not yet asked whether they could move a flow (see _sift).
-        self._unsifted: list[Message] = []
-        self._sifting = False
 
     # Listening ------------------------------------------------------------------------
 
@@ -111,10 +108,11 @@ class FlowRunner:
         """``Hub.on_accepted``: act on a message in its own task, never in the sender's."""
         msg = result.message
         if msg.author.kind == "contact" and msg.direction == "in":
-            self._unsifted.append(msg)
-            if not self._sifting:
-                self._sifting = True
-                self._spawn(self._sift(), gated=False)
+            # Most contact messages move no flow, and the writer asked which could when it
+            # stored them (a query of the runner's own per burst was 8% of a busy ingest
+            # door's CPU); a store that does not say leaves it to the full decision.
+            if result.could_move_flow is not False:
+                self._spawn(self._decide(msg))
         elif msg.author.kind == "operator" and result.created and not msg.private:
             # A private note is operators talking among themselves, not a reply.
             self._spawn(self.stop(msg.conversation_id, "an operator replied"))
@@ -126,8 +124,8 @@ class FlowRunner:
             if receipt.status == "failed":
                 self._spawn(self.on_send_failed(receipt.message_id))
 
-    def _spawn(self, coro: Any, *, gated: bool = True) -> None:
-        self._background.spawn(self._gated(coro) if gated else coro)
+    def _spawn(self, coro: Any) -> None:
+        self._background.spawn(self._gated(coro))
 
     async def _gated(self, coro: Any) -> None:
         async with self._gate:
@@ -144,27 +142,6 @@ class FlowRunner:
     async def idle(self) -> None:
         """Wait for the events in flight (tests, shutdown)."""
         await self._background.idle()
-
-    async def _sift(self) -> None:
-        """Most contact messages move no flow: ask that first, for every message that
-        arrived meanwhile in one round trip (a query per message was a third of a busy
-        ingest door's CPU), before the several queries that deciding which flow to
-        advance or start takes. Messages that could move one go on to
-        :meth:`on_contact_message`."""
-        try:
-            while self._unsifted:
-                batch = self._unsifted[:SIFT_BATCH]
-                del self._unsifted[:SIFT_BATCH]
-                try:
-                    moving = await self._moving(batch)
-                except Exception as exc:  # their flow_triggers rows stay: the worker takes
-                    self._failed(exc)  # them once the lease runs out. Said, not raised.
-                    continue
-                for msg in batch:
-                    if msg.conversation_id in moving:
-                        self._spawn(self._decide(msg))
-        finally:
-            self._sifting = False
 
     async def _moving(self, batch: list[Message]) -> set[str]:
         """The conversations of ``batch`` where a contact's message could move a flow (the

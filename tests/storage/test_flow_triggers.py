@@ -84,6 +84,19 @@ async def test_a_contact_message_where_no_flow_could_move_queues_nothing(
     assert await queued(engine, message.id) == 0
 
 
+async def test_the_write_tells_the_flow_runner_whether_it_queued_the_message(
+    store: SqlStore, workspace: Workspace, engine: AsyncEngine
+) -> None:
+    """So the runner asks nothing about the messages that could move no flow."""
+    quiet = await store.write(inbound(workspace))
+    await published_flow(engine, workspace)
+    message = inbound(workspace, sender="+4915100002")
+    moving = await store.write(message)
+    again = await store.write(message)
+    assert (quiet.could_move_flow, moving.could_move_flow) == (False, True)
+    assert (again.created, again.could_move_flow) == (False, False)
+
+
 async def test_a_contact_message_in_a_conversation_with_a_live_run_is_queued(
     store: SqlStore, workspace: Workspace, engine: AsyncEngine
 ) -> None:
