@@ -130,11 +130,11 @@ class Pipeliner:
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-            commands = [command for commands, _ in batch for command in commands]
+            round_ = [command for commands, _ in batch for command in commands]
             try:
-                replies = await self._rounds.round(commands)
+                replies = await self._rounds.round(round_)
             except (RedisError, RedisClusterException, OSError) as err:
-                replies = [err] * len(commands)
+                replies = [err] * len(round_)
             start = 0
             for commands, done in batch:
                 mine, start = replies[start : start + len(commands)], start + len(commands)
