@@ -129,3 +129,25 @@ async def test_a_read_cut_short_disconnects_its_connection(connection: AbstractC
     reading.cancel()
     await asyncio.gather(reading, return_exceptions=True)
     assert not connection.is_connected
+
+
+async def test_a_connect_cut_short_in_its_handshake_leaves_the_connection_disconnected() -> None:
+    asked = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the handshake's first command came: never answer it
+        asked.set()
+        await reader.read()  # until the client hangs up
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = ConnectionPool.from_url(f"redis://127.0.0.1:{port}/0", client_name="pins")
+    conn: AbstractConnection = pool.connection_class(**pool.connection_kwargs)
+    connecting = asyncio.create_task(conn.connect())  # type: ignore[no-untyped-call]
+    await asyncio.wait_for(asked.wait(), WAIT_S)
+    connecting.cancel()
+    await asyncio.gather(connecting, return_exceptions=True)
+    assert not conn.is_connected
+    server.close()
+    await server.wait_closed()
