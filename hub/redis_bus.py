@@ -3,10 +3,10 @@
 The listener task owns that connection and its whole life: connect, (re)subscribe every
 referenced topic, read replies until the connection dies (a ``CLIENT KILL``, a Redis
 restart, a network cut), then back off (0.1 s doubling to 5 s) and start over, calling
-``on_reconnect`` once every topic is confirmed again. Publishing uses the client's normal
-connection pool, so a blocked subscriber never holds up a publish, through a
-:class:`hub.redis_pipeline.Pipeliner`: publishes made while one round trip is under way go
-out together in the next pipeline, in order.
+``on_reconnect`` once every topic is confirmed again. Publishing goes through a
+:class:`hub.redis_pipeline.Pipeliner` on a connection of its own, so a blocked subscriber
+never holds up a publish: publishes made while one round trip is under way go out
+together in the next round, in order.
 
 The listener drives redis-py below its public pub/sub API, at connection level; what it
 relies on there is pinned by ``tests/hub/test_redis_bus_pins.py`` (see docs/internals.md).
@@ -46,8 +46,9 @@ class RedisBus:
         name: str = "inviaro-bus",
     ) -> None:
         self._on_message = on_message
-        # Fail fast when Redis is away: one quick retry covers a pooled connection that a
-        # Redis restart left stale; anything more would stall the accept path.
+        # Fail fast when Redis is away: the socket timeout bounds a whole publishing round
+        # (hub.redis_pipeline), and one quick retry covers a connection that a Redis restart
+        # left stale; anything more would stall the accept path.
         self._client = Redis.from_url(
             url,
             socket_connect_timeout=connect_timeout,

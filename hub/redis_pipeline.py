@@ -1,29 +1,114 @@
-"""Redis commands from many callers, sent together: one pipeline per round trip.
+"""Redis commands from many callers, sent together: one round trip per round.
 
 While one round trip is under way, whatever callers queue meanwhile goes out in the next
-pipeline, in order. Under load a command then costs a share of a round trip and a caller
+round, in order. Under load a command then costs a share of a round trip and a caller
 never waits for a free connection: one is enough. The bus publishes and presence updates
-through it. On a Redis Cluster the client's pipeline splits each round by node and runs
-the nodes' parts in parallel, so a round costs the slowest node's round trip.
+through it.
+
+On a single Redis the Pipeliner owns that one connection, as the bus's listener owns its
+own, and drives it at connection level: a round is packed once, written once and its
+replies read under one timeout for the whole round. redis-py's ``Pipeline`` would build an
+object per round, check a connection out of the pool, and wrap the write and every reply
+in a timeout of its own, which was most of a round's CPU (docs/internals.md). On a Redis
+Cluster a round goes through the cluster client's pipeline, which splits it by node and
+runs the nodes' parts in parallel, so a round costs the slowest node's round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
+import hiredis
 from redis.asyncio import Redis, RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import (
+    ConnectionError,
+    DataError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
 
 from hub.bus import BusUnavailable
 
 Command = tuple[Any, ...]
 
 
+def pack(commands: Sequence[Command]) -> bytes:
+    """The commands in Redis's protocol. hiredis's packer in C, called straight: redis-py's
+    ``pack_commands`` wraps it in several Python passes over every argument (a third of a
+    round's CPU). Arguments are ``str`` (as UTF-8), ``bytes``, ``int`` or ``float``."""
+    try:
+        return b"".join(map(hiredis.pack_command, commands))
+    except TypeError as err:  # an argument of another type
+        raise DataError(str(err)) from None
+
+
+class OwnConnection:
+    """Rounds on one connection of the Pipeliner's own, made like the client's but read
+    under one timeout per round (the client's ``socket_timeout``) instead of one per reply."""
+
+    def __init__(self, client: Redis) -> None:
+        pool = client.connection_pool
+        kwargs = pool.connection_kwargs
+        self._timeout: float | None = kwargs.get("socket_timeout")
+        self._conn: AbstractConnection = pool.connection_class(**{**kwargs, "socket_timeout": None})
+
+    async def round(self, commands: Sequence[Command]) -> list[Any]:
+        """Replies in order, a refused command's :class:`ResponseError` in its place."""
+        reused = self._conn.is_connected
+        try:
+            return await self._round(commands)
+        except ConnectionError:
+            if not reused:
+                raise
+            # The connection may be one a Redis restart left stale: once more, on a new one.
+            return await self._round(commands)
+
+    async def _round(self, commands: Sequence[Command]) -> list[Any]:
+        conn = self._conn
+        # On a timeout redis-py disconnects the connection it interrupted (a read or write
+        # cut short would leave it out of step), so the next round starts on a fresh one.
+        async with asyncio.timeout(self._timeout):
+            if not conn.is_connected:
+                await conn.connect()  # type: ignore[no-untyped-call]
+            await conn.send_packed_command(pack(commands), check_health=False)
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await conn.read_response())
+                except ResponseError as refused:  # read whole: the connection stays in step
+                    replies.append(refused)
+            return replies
+
+    async def close(self) -> None:
+        await self._conn.disconnect()
+
+
+class ClusterPipeline:
+    """Rounds through the cluster client's pipeline: by node, nodes in parallel."""
+
+    def __init__(self, client: RedisCluster) -> None:
+        self._client = client
+
+    async def round(self, commands: Sequence[Command]) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return await pipe.execute(raise_on_error=False)
+
+    async def close(self) -> None:
+        """The client's connections are the client's to close."""
+
+
 class Pipeliner:
     def __init__(self, client: Redis | RedisCluster, what: str) -> None:
-        self._client = client
+        self._rounds = (
+            ClusterPipeline(client) if isinstance(client, RedisCluster) else OwnConnection(client)
+        )
         self._what = what  # names the caller in errors: "cannot publish to Redis: …"
         self._queue: list[tuple[tuple[Command, ...], asyncio.Future[list[Any]]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -45,14 +130,11 @@ class Pipeliner:
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-            pipe = self._client.pipeline(transaction=False)
-            for commands, _ in batch:
-                for command in commands:
-                    pipe.execute_command(*command)
+            round_ = [command for commands, _ in batch for command in commands]
             try:
-                replies = await pipe.execute(raise_on_error=False)
+                replies = await self._rounds.round(round_)
             except (RedisError, RedisClusterException, OSError) as err:
-                replies = [err] * sum(len(commands) for commands, _ in batch)
+                replies = [err] * len(round_)
             start = 0
             for commands, done in batch:
                 mine, start = replies[start : start + len(commands)], start + len(commands)
@@ -75,3 +157,4 @@ class Pipeliner:
             if not done.done():
                 done.set_exception(BusUnavailable(f"{self._what}: closed"))
         self._queue.clear()
+        await self._rounds.close()

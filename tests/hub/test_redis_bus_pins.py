@@ -5,6 +5,11 @@ object, no pool checkout, no health-check pings on a connection that only reads)
 the pool, connected, written with ``send_command`` and read with ``read_response``. A
 redis-py release that renames a call, drops a keyword or changes the shape of a pub/sub
 reply fails here, by name, instead of leaving a bus that silently hears nothing.
+
+The publishing side (``hub.redis_pipeline.OwnConnection``) owns one connection too, made
+with the client pool's class and keywords but no socket timeout, written once per round
+with hiredis's packer and read under one timeout per round; what that relies on is pinned
+at the end.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator
+from typing import Any
 
+import hiredis
 import pytest
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ResponseError
 
 from tests.hub.conftest import WAIT_S, topic
 
@@ -73,3 +81,73 @@ async def test_subscribe_confirmations_and_messages_read_as_three_item_lists(
 async def test_a_disconnected_connection_says_so(connection: AbstractConnection) -> None:
     await connection.disconnect(nowait=True)
     assert not connection.is_connected
+
+
+# hub/redis_pipeline.py (OwnConnection): the publishing connection, driven the same way.
+
+
+def test_a_pool_hands_out_the_class_and_keywords_its_connections_are_made_with() -> None:
+    pool = ConnectionPool.from_url("redis://127.0.0.1:1/0", socket_timeout=2.0)
+    kwargs = pool.connection_kwargs
+    assert kwargs["socket_timeout"] == 2.0
+    conn = pool.connection_class(**{**kwargs, "socket_timeout": None})
+    assert isinstance(conn, AbstractConnection) and conn.socket_timeout is None
+    send = inspect.signature(AbstractConnection.send_packed_command).parameters
+    assert "check_health" in send
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("PUBLISH", "w1.c1", b"\x81\xa1k\x01"),
+        ("EVAL", "return 1", 2, "k1", "k2", 1733600000.123456, 0.5, -3),
+        ("SET", "clé", "välue"),
+    ],
+)
+def test_hiredis_packs_a_command_as_redis_py_does(command: tuple[Any, ...]) -> None:
+    conn = ConnectionPool.from_url("redis://127.0.0.1:1/0").make_connection()  # type: ignore[no-untyped-call]
+    assert hiredis.pack_command(command) == b"".join(conn.pack_command(*command))
+
+
+async def test_a_refused_command_raises_from_its_read_and_the_next_reply_reads_in_step(
+    connection: AbstractConnection,
+) -> None:
+    key = topic()
+    commands: list[tuple[Any, ...]] = [("SET", key, "text"), ("INCR", key), ("ECHO", "next")]
+    packed = b"".join(map(hiredis.pack_command, commands))
+    await connection.send_packed_command(packed, check_health=False)
+    assert await asyncio.wait_for(connection.read_response(), WAIT_S) is not None
+    with pytest.raises(ResponseError):
+        await asyncio.wait_for(connection.read_response(), WAIT_S)
+    assert await asyncio.wait_for(connection.read_response(), WAIT_S) == b"next"
+    assert connection.is_connected
+
+
+async def test_a_read_cut_short_disconnects_its_connection(connection: AbstractConnection) -> None:
+    reading = asyncio.create_task(connection.read_response())  # nothing was sent: it waits
+    await asyncio.sleep(0)
+    reading.cancel()
+    await asyncio.gather(reading, return_exceptions=True)
+    assert not connection.is_connected
+
+
+async def test_a_connect_cut_short_in_its_handshake_leaves_the_connection_disconnected() -> None:
+    asked = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the handshake's first command came: never answer it
+        asked.set()
+        await reader.read()  # until the client hangs up
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = ConnectionPool.from_url(f"redis://127.0.0.1:{port}/0", client_name="pins")
+    conn: AbstractConnection = pool.connection_class(**pool.connection_kwargs)
+    connecting = asyncio.create_task(conn.connect())  # type: ignore[no-untyped-call]
+    await asyncio.wait_for(asked.wait(), WAIT_S)
+    connecting.cancel()
+    await asyncio.gather(connecting, return_exceptions=True)
+    assert not conn.is_connected
+    server.close()
+    await server.wait_closed()
