@@ -15,6 +15,7 @@ contact (:func:`attach_pending`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
@@ -66,6 +67,14 @@ async def settings(conn: AsyncConnection, workspace_id: str) -> dict[str, Any]:
         "text": row.consent_text,
         "version": row.consent_version,
     }
+
+
+async def asking(conn: AsyncConnection, workspace_ids: Collection[str]) -> set[str]:
+    """Which of these workspaces ask their question now (in one query, however many)."""
+    rows = await conn.execute(
+        select(T_WS.c.id).where(T_WS.c.id.in_(workspace_ids), T_WS.c.consent_text.is_not(None))
+    )
+    return set(rows.scalars())
 
 
 async def set_question(
