@@ -31,9 +31,9 @@ class Questions:
 
     Read one workspace at a time, a hundred busy workspaces cost a hundred queries every
     two seconds, each on a pooled connection (13% of a loaded hub's CPU in scenario C;
-    39 µs of CPU per message at C's pace alone, 7 µs batched). Here
-    a read takes every workspace asked about since its own last read, so the busy ones
-    come to be read together; a read under way serves every caller it covers."""
+    39 µs of CPU per message at C's pace alone, 7 µs batched). Here a read takes every
+    workspace asked about since its own last read, so the busy ones come to be read
+    together; a read under way serves every caller it covers."""
 
     def __init__(self, engine: AsyncEngine, ttl_s: float = QUESTION_TTL_S) -> None:
         self._engine = engine
