@@ -15,6 +15,7 @@ contact (:func:`attach_pending`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
@@ -66,6 +67,22 @@ async def settings(conn: AsyncConnection, workspace_id: str) -> dict[str, Any]:
         "text": row.consent_text,
         "version": row.consent_version,
     }
+
+
+ASKING_CHUNK = 1000  # ids per statement, far below any driver's parameter limit
+
+
+async def asking(conn: AsyncConnection, workspace_ids: Collection[str]) -> set[str]:
+    """Which of these workspaces ask their question now (one query per thousand)."""
+    ids = list(workspace_ids)
+    found: set[str] = set()
+    for start in range(0, len(ids), ASKING_CHUNK):
+        chunk = ids[start : start + ASKING_CHUNK]
+        rows = await conn.execute(
+            select(T_WS.c.id).where(T_WS.c.id.in_(chunk), T_WS.c.consent_text.is_not(None))
+        )
+        found.update(rows.scalars())
+    return found
 
 
 async def set_question(

@@ -3,17 +3,23 @@ version, exported, withdrawable by the visitor and by an operator."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.model import utcnow
 from storage.retention import purge_expired
 from tests.conftest import LiveServer
 from tests.helpers import Account, add_operator, signup
 from tests.web.realtime import ORIGIN, Widget, visitor_session, visitor_socket, widget_channel
+from web.consent_gate import Questions
 
 PURPOSE = "May we keep this chat to improve our service?"
 
@@ -236,3 +242,50 @@ async def test_a_withdrawn_consent_closes_the_chat_again(owner: Account, widget:
         assert (await socket.wait_for(type="error", ref="again"))["code"] == "consent_required"
     finally:
         await socket.close()
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements the engine runs meanwhile."""
+    ran: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        ran.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield ran
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_the_gate_reads_many_workspaces_questions_in_one_query(
+    owner: Account, live: LiveServer
+) -> None:
+    await ask(owner)
+    async with live.client() as other_client, live.client() as third_client:
+        others = [await signup(other_client), await signup(third_client)]
+    engine = live.app.state.services.engine  # type: ignore[attr-defined]
+    questions = Questions(engine, ttl_s=60)
+    ids = [owner.workspace["id"], *(o.workspace["id"] for o in others)]
+    with statements(engine) as ran:
+        asks = await asyncio.gather(*(questions.asks(ws) for ws in ids))
+    assert asks == [True, False, False]
+    assert len([s for s in ran if "consent_text" in s]) == 1
+
+
+async def test_a_read_refreshes_every_workspace_asked_about_since_its_own(
+    owner: Account, live: LiveServer
+) -> None:
+    """So busy workspaces come to be read together, once per period, not one by one."""
+    async with live.client() as other_client:
+        other = await signup(other_client)
+    engine = live.app.state.services.engine  # type: ignore[attr-defined]
+    questions = Questions(engine, ttl_s=60)
+    assert not await questions.asks(owner.workspace["id"])
+    assert not await questions.asks(owner.workspace["id"])  # known: asked about again
+    await ask(owner)
+    assert not await questions.asks(other.workspace["id"])  # read: both workspaces
+    with statements(engine) as ran:
+        assert await questions.asks(owner.workspace["id"])
+    assert ran == []
