@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -155,12 +153,11 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(HERE.parent))
+    from bench.trees import interleaved
     from tests.conftest import free_port
     from tests.system.conftest import RedisServer
     from tests.system.redis_cluster import RedisClusterServers
 
-    trees = [str(Path(t).resolve()) for t in args.tree or [HERE.parent]]
-    results: dict[str, list[dict[str, float]]] = {tree: [] for tree in trees}
     workdir = Path(tempfile.mkdtemp(prefix="inviaro-accept-"))
     server: RedisServer | RedisClusterServers
     if args.bus == "cluster":
@@ -171,19 +168,9 @@ def main() -> None:
         server.start()
         asyncio.run(server.wait_ready())
     try:
-        for _ in range(args.runs):
-            for tree in trees:
-                child = [sys.executable, __file__, "--child", server.url]
-                child += ["--messages", str(args.messages), "--concurrency", str(args.concurrency)]
-                done = subprocess.run(
-                    child,
-                    env={**os.environ, "PYTHONPATH": tree},
-                    cwd=tree,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                results[tree].append(json.loads(done.stdout.splitlines()[-1]))
+        child = [server.url, "--messages", str(args.messages)]
+        child += ["--concurrency", str(args.concurrency)]
+        results = interleaved(__file__, args.tree, args.runs, child)
     finally:
         if isinstance(server, RedisClusterServers):
             server.stop()

@@ -19,10 +19,8 @@ import argparse
 import asyncio
 import inspect
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -98,26 +96,15 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(HERE.parent))
+    from bench.trees import interleaved
     from tests.system.redis_cluster import RedisClusterServers
 
-    trees = [str(Path(t).resolve()) for t in args.tree or [HERE.parent]]
-    results: dict[str, list[dict[str, float]]] = {tree: [] for tree in trees}
     servers = RedisClusterServers(Path(tempfile.mkdtemp(prefix="inviaro-publish-")))
     servers.start()
     try:
-        for _ in range(args.runs):
-            for tree in trees:
-                child = [sys.executable, __file__, "--child", servers.url]
-                child += ["--messages", str(args.messages), "--concurrency", str(args.concurrency)]
-                done = subprocess.run(
-                    child,
-                    env={**os.environ, "PYTHONPATH": tree},
-                    cwd=tree,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                results[tree].append(json.loads(done.stdout.splitlines()[-1]))
+        child = [servers.url, "--messages", str(args.messages)]
+        child += ["--concurrency", str(args.concurrency)]
+        results = interleaved(__file__, args.tree, args.runs, child)
     finally:
         servers.stop()
     for tree, runs in results.items():

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,28 +63,16 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(HERE.parent))
+    from bench.trees import interleaved
     from tests.conftest import free_port
     from tests.system.conftest import RedisServer
 
-    trees = [str(Path(t).resolve()) for t in args.tree or [HERE.parent]]
-    results: dict[str, list[float]] = {tree: [] for tree in trees}
     server = RedisServer(free_port(), Path(tempfile.mkdtemp(prefix="inviaro-rounds-")))
     server.start()
     try:
         asyncio.run(server.wait_ready())
-        for _ in range(args.runs):
-            for tree in trees:
-                child = [sys.executable, __file__, "--child", server.url]
-                child += ["--rounds", str(args.rounds), "--callers", str(args.callers)]
-                done = subprocess.run(
-                    child,
-                    env={**os.environ, "PYTHONPATH": tree},
-                    cwd=tree,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                results[tree].append(json.loads(done.stdout.splitlines()[-1]))
+        child = [server.url, "--rounds", str(args.rounds), "--callers", str(args.callers)]
+        results = interleaved(__file__, args.tree, args.runs, child)
     finally:
         server.kill()
     for tree, runs in results.items():
