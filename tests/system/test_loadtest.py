@@ -85,7 +85,6 @@ async def test_a_run_as_fast_as_acked_counts_every_delivery(
 async def test_the_socketio_reference_server_is_driven_by_the_same_client(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    pytest.importorskip("socketio", reason="python-socketio is a bench extra")
     port = free_port()
     server = await asyncio.create_subprocess_exec(
         sys.executable,
