@@ -74,7 +74,6 @@ class _Batch:
     placed: dict[int, Placement] = field(default_factory=dict)  # item index -> where, checked
     created: set[str] = field(default_factory=set)  # conversations created
     results: dict[int, WriteResult | Exception] = field(default_factory=dict)
-    lookup: Lookup | None = None  # what the transaction asked first
     senders: list[NewSender] = field(default_factory=list)  # first contacts it adds
     now: datetime = field(default_factory=utcnow)  # its rows' time
 
@@ -285,9 +284,9 @@ class BatchingWriter:
         conversation on a channel and a widget visitor's first message."""
         # Before the lookup locks conversations: a reserved one is there to be locked.
         await self._open_reservations(conn, items, state)
-        found = await self._look_up(conn, items, state)
+        found, locked = await self._look_up(conn, items, state)
         await self._resolve_conversations(conn, items, state, found)
-        await self._lock_conversations(conn, items, state, found)
+        await self._lock_conversations(conn, items, state, found, locked)
         existing = _copies(found.copies)
         # Keys the lookup could not ask before the item's conversation was known: a provider
         # id whose conversation told its channel, a sender's client id.
@@ -315,9 +314,12 @@ class BatchingWriter:
         )
         return _changed_conversations(state, planned, now)
 
-    async def _look_up(self, conn: AsyncConnection, items: list[Inbound], s: _Batch) -> Found:
-        """What the batch needs to know first, asked in one go (:class:`Lookup`); the items
-        whose provider message was erased fail with :class:`Gone`.
+    async def _look_up(
+        self, conn: AsyncConnection, items: list[Inbound], s: _Batch
+    ) -> tuple[Found, set[str]]:
+        """What the batch needs to know first, asked in one go (:class:`Lookup`), and the
+        conversations it locked; the items whose provider message was erased fail with
+        :class:`Gone`.
 
         The earlier copies are read before the locks are granted, as a read needs none:
         should a copy be committed meanwhile, the unique indexes refuse the insert and the
@@ -342,7 +344,7 @@ class BatchingWriter:
                     clients.add((item.conversation_id, item.client_id))
             elif item.contact_external_id:
                 senders.add((item.channel_id, item.contact_external_id))
-        s.lookup = Lookup(
+        lookup = Lookup(
             conversations=sorted(named),
             stuck=sorted(self._stuck_now()),
             senders=sorted(senders),
@@ -352,11 +354,11 @@ class BatchingWriter:
             clients=sorted(clients),
             providers=sorted(providers),
         )
-        found = await self._sql.look_up(conn, s.lookup)
+        found = await self._sql.look_up(conn, lookup)
         for n, digest in erased.items():
             if digest in found.erased:
                 s.results[n] = Gone("this message was erased")
-        return found
+        return found, lookup.locked(found)
 
     async def _open_reservations(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
@@ -501,13 +503,17 @@ class BatchingWriter:
         return mine
 
     async def _lock_conversations(
-        self, conn: AsyncConnection, items: list[Inbound], s: _Batch, looked_up: Found
+        self,
+        conn: AsyncConnection,
+        items: list[Inbound],
+        s: _Batch,
+        looked_up: Found,
+        asked: set[str],
     ) -> None:
         """Lock what the lookup did not (a known contact's first conversation on the channel;
         those found locked elsewhere lately, only if free now), then check each item's
         conversation is its workspace's, on its channel."""
         rows: list[Row[Any] | _Fresh] = [*looked_up.conversations.values(), *s.fresh.values()]
-        asked = s.lookup.locked(looked_up) if s.lookup else set()
         wanted = set(s.conv_of.values()) - s.fresh.keys()
         stuck = self._stuck_now()
         suspects = {i for i in wanted if i in stuck}

@@ -73,7 +73,7 @@ OUTSIDE_HOURS_AGAIN = timedelta(hours=12)  # an out-of-hours answer at most this
 MESSAGE_TRIGGERS = flow_triggers.MESSAGE_TRIGGERS  # the triggers a contact's message can fire
 NO_REPLY_LOOKBACK = timedelta(hours=24)  # older unanswered messages never start a no_reply flow
 CONCURRENCY = 4  # flow events in flight per process (each holds one connection at a time)
-SIFT_BATCH = 500  # contact messages left behind taken in one pass (take_left_behind)
+LEFT_BEHIND_BATCH = 500  # contact messages left behind taken in one pass (take_left_behind)
 TIMER_BATCH = 50
 TIMER_LEASE = timedelta(seconds=60)
 TRIGGER_ATTEMPTS = 5  # a contact message's flow event taken by a worker at most this often
@@ -169,7 +169,7 @@ class FlowRunner:
         services = self.services
         lease = timedelta(seconds=services.settings.flow_lease_s)
         claimed = await flow_triggers.claim(
-            services.engine, limit=SIFT_BATCH, lease=lease, now=now or utcnow()
+            services.engine, limit=LEFT_BEHIND_BATCH, lease=lease, now=now or utcnow()
         )
         if not claimed:
             return 0
@@ -433,8 +433,9 @@ class FlowRunner:
                 conv_changed, resolved = await self._apply(db, run, outcome.actions)
                 changed = await _conversation_wire(db, conversation_id) if conv_changed else None
                 run_id = run.id
-                carry = Carry(outcome.actions, outcome.log, resolved)
-                if carry.anything():
+                left = Carry(outcome.actions, outcome.log, resolved)
+                carry = left if left.anything() else None
+                if carry is not None:
                     flow_runs.add_pending(db, key, run_id, carry.pack())
         except flow_runs.EventTaken:
             return None
@@ -445,7 +446,7 @@ class FlowRunner:
             metrics.FLOW_RUNS.labels(flow_id, event).inc()
             if state.status == "failed":
                 log.info("flow run %s failed: %s", run_id, state.error)
-        return Committed(run_id, carry if carry.anything() else None)
+        return Committed(run_id, carry)
 
     async def _apply(
         self, db: Any, run: m.FlowRun, actions: list[engine.Action]
