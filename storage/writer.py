@@ -286,17 +286,21 @@ class BatchingWriter:
         unsure = [
             n
             for n, where in state.placed.items()
-            if (items[n].provider_message_id and where.channel_id != items[n].channel_id)
-            or (items[n].client_id and items[n].conversation_id is None)
+            if where.conversation_id not in state.fresh
+            and (
+                (items[n].provider_message_id and where.channel_id != items[n].channel_id)
+                or (items[n].client_id and items[n].conversation_id is None)
+            )
         ]
-        unsure = [n for n in unsure if state.conv_of[n] not in state.fresh]
         if unsure:
             existing = {**existing, **await self._earlier_copies(conn, items, state, unsure)}
         now = state.now
-        counters = {
-            r.id: Counters(r.status, r.last_seq, r.read_seq, r.last_inbound_at)
+        counters = dict.fromkeys(state.fresh, _Fresh.counters)
+        counters.update(
+            (r.id, Counters(r.status, r.last_seq, r.read_seq, r.last_inbound_at))
             for r in state.conversations.values()
-        }
+            if r.id not in state.fresh
+        )
         # Only once the conversations are locked and checked: a copy in a conversation of
         # another workspace is never handed out.
         planned = plan(items, state.placed, counters, existing, now)
@@ -643,7 +647,7 @@ class _Fresh:
     plain class: one is made per first contact, on the writer's hottest path."""
 
     status = "open"
-    tags: tuple[str, ...] = ()
+    tags: list[str] | None = None  # none yet (the row holds [])
     last_seq = 0
     read_seq = 0
     assignee_id: str | None = None
@@ -651,6 +655,7 @@ class _Fresh:
     last_message_at: datetime | None = None
     last_inbound_at: datetime | None = None
     snoozed_until: datetime | None = None
+    counters = Counters(status, last_seq, read_seq, last_inbound_at)  # the same for each
 
     def __init__(self, sender: NewSender, channel: Row[Any], now: datetime) -> None:
         self.id = sender.conversation_id
