@@ -262,8 +262,9 @@ def _arrays(
     names: Sequence[str], values: Callable[[Any], tuple[Any, ...]], rows: Sequence[Any]
 ) -> Iterable[tuple[str, tuple[Any, ...]]]:
     """Each of ``names`` with its column, given the values of a row in the order of names."""
-    columns = zip(*map(values, rows), strict=True) if rows else [()] * len(names)
-    return zip(names, columns, strict=True)
+    if not rows:  # most tables, most batches
+        return dict.fromkeys(names, ()).items()
+    return zip(names, zip(*map(values, rows), strict=True), strict=True)
 
 
 def _json(value: Any) -> str:
@@ -426,7 +427,7 @@ class _Raw:
     async def fetch(self, raw: asyncpg.Connection, params: Mapping[str, Any]) -> list[_Row]:
         try:
             rows: list[_Row] = await raw.fetch(
-                self.sql, *[params[n] for n in self.names], record_class=_Row
+                self.sql, *map(params.__getitem__, self.names), record_class=_Row
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _as_sqlalchemy(exc, self.sql, raw.is_closed()) from exc
