@@ -2,7 +2,7 @@
 the writer sees it: every message from a contact it has not seen).
 
     .venv/bin/python bench/writer_cpu.py --messages 3000 --batch 1 --batch 10 --batch 100
-    .venv/bin/python bench/writer_cpu.py --code /work/main ...   # another checkout's writer
+    .venv/bin/python bench/writer_cpu.py --code ../before ...   # another checkout's writer
 
 Creates a scratch Postgres database (dropped at the end) with one workspace and channel,
 then writes ``--messages`` messages per batch size, ``--batch`` at a time (submitted

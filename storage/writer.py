@@ -26,7 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -48,7 +48,6 @@ from storage.writer_sql import (
     Lookup,
     NewSender,
     WriterSql,
-    new_conversation,
     provider_id_hash,
 )
 from storage.writer_sqlite import SqliteWriterSql
@@ -254,7 +253,7 @@ class BatchingWriter:
             try:
                 conn = await self._connection()
                 async with self._sql.transaction(conn):
-                    changed = await self._steps(conn, items, state)
+                    await self._steps(conn, items, state)
                 break
             except Exception as exc:
                 await self._drop_connection()
@@ -268,16 +267,10 @@ class BatchingWriter:
             except BaseException:
                 await self._drop_connection()
                 raise
-        for i, conv_id in state.conv_of.items():
-            result = state.results.get(i)
-            if isinstance(result, WriteResult) and result.created and conv_id in changed:
-                state.results[i] = replace(result, conversation=changed.pop(conv_id))
         return [state.results[i] for i in range(len(items))]
 
-    async def _steps(
-        self, conn: AsyncConnection, items: list[Inbound], state: _Batch
-    ) -> dict[str, dict[str, Any]]:
-        """Everything one transaction does; returns the conversations it changed.
+    async def _steps(self, conn: AsyncConnection, items: list[Inbound], state: _Batch) -> None:
+        """Everything one transaction does, each item's result left in ``state``.
 
         On Postgres that is three round trips before ``COMMIT`` (``BEGIN``, the lookup, the
         write), first contacts included; a few more only for a known contact's first
@@ -293,26 +286,31 @@ class BatchingWriter:
         unsure = [
             n
             for n, where in state.placed.items()
-            if (items[n].provider_message_id and where.channel_id != items[n].channel_id)
-            or (items[n].client_id and items[n].conversation_id is None)
+            if where.conversation_id not in state.fresh
+            and (
+                (items[n].provider_message_id and where.channel_id != items[n].channel_id)
+                or (items[n].client_id and items[n].conversation_id is None)
+            )
         ]
-        unsure = [n for n in unsure if state.conv_of[n] not in state.fresh]
         if unsure:
             existing = {**existing, **await self._earlier_copies(conn, items, state, unsure)}
         now = state.now
-        counters = {
-            r.id: Counters(r.status, r.last_seq, r.read_seq, r.last_inbound_at)
+        counters = dict.fromkeys(state.fresh, _Fresh.counters)
+        counters.update(
+            (r.id, Counters(r.status, r.last_seq, r.read_seq, r.last_inbound_at))
             for r in state.conversations.values()
-        }
+            if r.id not in state.fresh
+        )
         # Only once the conversations are locked and checked: a copy in a conversation of
         # another workspace is never handed out.
         planned = plan(items, state.placed, counters, existing, now)
         queued = await self._sql.write_plan(conn, planned, state.senders, now)
-        state.results.update(
-            (n, replace(r, could_move_flow=r.created and r.message.id in queued))
-            for n, r in planned.results.items()
-        )
-        return _changed_conversations(state, planned, now)
+        # A conversation created or reopened is told with the first of its new messages.
+        changed = _changed_conversations(state, planned, now)
+        for n, r in planned.results.items():
+            conversation = changed.pop(r.message.conversation_id, None) if r.created else None
+            could_move = r.created and r.message.id in queued
+            state.results[n] = WriteResult(r.message, r.created, conversation, could_move)
 
     async def _look_up(
         self, conn: AsyncConnection, items: list[Inbound], s: _Batch
@@ -494,12 +492,10 @@ class BatchingWriter:
                 name=first.contact_name,
             )
             s.senders.append(sender)
-            mine[(channel_id, external_id)] = _NewSender(
-                sender.contact_id, sender.workspace_id, sender.conversation_id
-            )
+            mine[(channel_id, external_id)] = sender
             s.created.add(sender.conversation_id)
             # Nobody else sees it before the commit: neither locked nor read again.
-            s.fresh[sender.conversation_id] = _Fresh.of(sender, channel, s.now)
+            s.fresh[sender.conversation_id] = _Fresh(sender, channel, s.now)
         return mine
 
     async def _lock_conversations(
@@ -594,10 +590,7 @@ def _changed_conversations(s: _Batch, planned: Plan, now: datetime) -> dict[str,
     """The wire form of the conversations the batch created or reopened: their locked rows
     (which name channel and contact) with the counters the batch wrote."""
     counters = {c["b_id"]: c for c in planned.counters}
-    last: dict[str, Message] = {}
-    for result in s.results.values():
-        if isinstance(result, WriteResult) and result.created:
-            last[result.message.conversation_id] = result.message
+    last = {r.message.conversation_id: r.message for r in planned.results.values() if r.created}
     out = {}
     for conv_id in s.created | planned.reopened:
         row = s.conversations.get(conv_id)
@@ -648,47 +641,31 @@ class _Sender(Protocol):
     def conversation_id(self) -> str | None: ...
 
 
-@dataclass(frozen=True, slots=True)
 class _Fresh:
     """A conversation this transaction added for a first-contact sender, as its locked row
-    would read (see :func:`storage.writer_sql.new_conversation`)."""
+    would read (:func:`storage.writer_sql.new_conversation`: open, counters at zero). A
+    plain class: one is made per first contact, on the writer's hottest path."""
 
-    id: str
-    workspace_id: str
-    channel_id: str
-    contact_id: str
-    status: str
-    tags: list[str]
-    last_seq: int
-    read_seq: int
-    created_at: datetime
-    updated_at: datetime
-    channel_kind: str
-    channel_name: str | None
-    contact_name: str | None
+    status = "open"
+    tags: list[str] | None = None  # none yet (the row holds [])
+    last_seq = 0
+    read_seq = 0
     assignee_id: str | None = None
     team_id: str | None = None
     last_message_at: datetime | None = None
     last_inbound_at: datetime | None = None
     snoozed_until: datetime | None = None
+    counters = Counters(status, last_seq, read_seq, last_inbound_at)  # the same for each
 
-    @classmethod
-    def of(cls, sender: NewSender, channel: Row[Any], now: datetime) -> _Fresh:
-        return cls(
-            **new_conversation(sender, now),
-            channel_kind=channel.channel_kind,
-            channel_name=channel.channel_name,
-            contact_name=sender.name,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _NewSender:
-    """A sender whose contact this transaction added."""
-
-    contact_id: str
-    workspace_id: str
-    conversation_id: str | None
+    def __init__(self, sender: NewSender, channel: Row[Any], now: datetime) -> None:
+        self.id = sender.conversation_id
+        self.workspace_id = sender.workspace_id
+        self.channel_id = sender.channel_id
+        self.contact_id = sender.contact_id
+        self.created_at = self.updated_at = now
+        self.channel_kind: str = channel.channel_kind
+        self.channel_name: str | None = channel.channel_name
+        self.contact_name = sender.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any, cast
 
 import asyncpg
@@ -245,20 +246,45 @@ def _write_plan() -> TextClause:
 
 
 def _plan_arrays(plan: Plan, senders: list[NewSender], now: datetime) -> dict[str, Any]:
-    """The parameters of :func:`_write_plan`: one list per column."""
+    """The parameters of :func:`_write_plan`: one array per column, each read off the rows
+    in one pass (a column's values are a tuple, which asyncpg binds as an array)."""
     params: dict[str, Any] = {"now": now}
-    for f in _SENDER_ARRAYS:
-        params[f"s_{f}"] = [getattr(s, f) for s in senders]
-    for t in _PLAN_ROWS:
-        rows = t.rows(plan)
-        for c, element in {**t.columns, **t.reads}.items():
-            column = [r[c] for r in rows]
-            if isinstance(element, JSON):
-                column = [None if v is None else json.dumps(v) for v in column]
-            params[f"{t.table}_{c}"] = column
-    for c in _COUNTER_ARRAYS:
-        params[f"c_{c}"] = [u[c] for u in plan.counters]
+    params.update(_arrays(_SENDER_PARAMS, _SENDER_VALUES, senders))
+    for t, names, values, json_names in _PLAN_PARAMS:
+        params.update(_arrays(names, values, t.rows(plan)))
+        for name in json_names:
+            params[name] = [None if v is None else _json(v) for v in params[name]]
+    params.update(_arrays(_COUNTER_PARAMS, _COUNTER_VALUES, plan.counters))
     return params
+
+
+def _arrays(
+    names: Sequence[str], values: Callable[[Any], tuple[Any, ...]], rows: Sequence[Any]
+) -> Iterable[tuple[str, tuple[Any, ...]]]:
+    """Each of ``names`` with its column, given the values of a row in the order of names."""
+    if not rows:  # most tables, most batches
+        return dict.fromkeys(names, ()).items()
+    return zip(names, zip(*map(values, rows), strict=True), strict=True)
+
+
+def _json(value: Any) -> str:
+    """A JSON column's value as text; an empty list (most messages' attachments) as is."""
+    return "[]" if value == [] else json.dumps(value)
+
+
+_SENDER_PARAMS = [f"s_{f}" for f in _SENDER_ARRAYS]
+_SENDER_VALUES = attrgetter(*_SENDER_ARRAYS)
+_PLAN_PARAMS = [
+    (
+        t,
+        [f"{t.table}_{c}" for c in {**t.columns, **t.reads}],
+        itemgetter(*{**t.columns, **t.reads}),
+        [f"{t.table}_{c}" for c, e in t.columns.items() if isinstance(e, JSON)],
+    )
+    for t in _PLAN_ROWS
+]
+_COUNTER_PARAMS = [f"c_{c}" for c in _COUNTER_ARRAYS]
+_COUNTER_VALUES = itemgetter(*_COUNTER_ARRAYS)
 
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -401,7 +427,7 @@ class _Raw:
     async def fetch(self, raw: asyncpg.Connection, params: Mapping[str, Any]) -> list[_Row]:
         try:
             rows: list[_Row] = await raw.fetch(
-                self.sql, *[params[n] for n in self.names], record_class=_Row
+                self.sql, *map(params.__getitem__, self.names), record_class=_Row
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _as_sqlalchemy(exc, self.sql, raw.is_closed()) from exc

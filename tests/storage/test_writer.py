@@ -79,6 +79,16 @@ async def test_later_messages_from_the_sender_join_the_same_conversation(
     assert second.conversation is None
 
 
+async def test_a_new_senders_conversation_is_announced_once_with_its_first_message(
+    store: SqlStore, workspace: Workspace
+) -> None:
+    results = await asyncio.gather(
+        *(store.write(inbound(workspace, text=f"m{i}")) for i in range(3))
+    )
+    announced = [r.message.seq for r in results if r.conversation is not None]
+    assert announced == [1]
+
+
 async def test_concurrent_writes_get_consecutive_seqs(
     store: SqlStore, workspace: Workspace
 ) -> None:
