@@ -168,6 +168,8 @@ class Delivery:
 
 
 NO_DELIVERY = Delivery()
+# Most messages have none: their wire keys, unpacked (so copied) into each message.
+_NO_DELIVERY_WIRE = NO_DELIVERY.to_wire()
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +211,7 @@ class Message:
             "client_id": self.client_id,
             "created_at": rfc3339(self.created_at),
             "private": self.private,
-            **self.delivery.to_wire(),
+            **(_NO_DELIVERY_WIRE if self.delivery is NO_DELIVERY else self.delivery.to_wire()),
         }
         if self.options:
             wire["options"] = [{"label": label, "value": value} for label, value in self.options]
