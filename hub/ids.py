@@ -55,6 +55,7 @@ def _draw() -> str:
 
 
 def _forget() -> None:
+    """In a forked child: the parent holds the same digits and hands them out itself."""
     global _random
     _random = iter(())
 

@@ -28,13 +28,13 @@ def test_rfc3339_pads_years_below_one_thousand_to_four_digits() -> None:
     assert rfc3339(datetime(999, 1, 1, tzinfo=UTC)) == "0999-01-01T00:00:00.000Z"
 
 
-@given(
-    st.datetimes(
-        timezones=st.none() | st.just(UTC) | st.timezones(),
-        min_value=datetime(1, 1, 2),  # no offset takes it out of the calendar
-        max_value=datetime(9999, 12, 30),
-    )
+_EARLIEST, _LATEST = datetime(1, 1, 2), datetime(9999, 12, 30)  # no offset leaves the calendar
+_MOMENTS = st.datetimes(_EARLIEST, _LATEST) | st.datetimes(
+    _EARLIEST, _LATEST, timezones=st.just(UTC) | st.timezones()
 )
+
+
+@given(_MOMENTS)
 @settings(max_examples=500)
 def test_rfc3339_is_isoformat_in_utc_to_the_millisecond(moment: datetime) -> None:
     utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
