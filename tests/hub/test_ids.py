@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
 from hypothesis import given
@@ -74,7 +75,9 @@ def test_ids_of_a_later_millisecond_sort_after_earlier_ones(
 def test_a_forked_child_draws_its_own_random_digits() -> None:
     ids.new_id()  # the parent holds random digits it has not used yet
     read, write = os.pipe()
-    child = os.fork()
+    with warnings.catch_warnings():  # 3.12+ warns of threads; the child only writes and exits
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child
         os.write(write, ids.new_id()[10:].encode())
         os._exit(0)
