@@ -52,9 +52,26 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+# Each message carries a few timestamps, most of them in the same second as the others:
+# the digits up to the second are formatted once per second (the cache bounded), the
+# milliseconds looked up. ``datetime.isoformat`` of an aware time costs five times that.
+_SECONDS: dict[tuple[int, int, int, int, int, int], str] = {}
+_SECONDS_KEPT = 4096
+_SECOND_FORMAT = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}"
+_MILLISECONDS = [f".{ms:03d}Z" for ms in range(1000)]
+
+
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds and a ``Z``, the contract's one time format."""
-    return as_utc(moment).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    if moment.tzinfo is not UTC and moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    second = moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second
+    digits = _SECONDS.get(second)
+    if digits is None:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        digits = _SECONDS[second] = _SECOND_FORMAT.format(*second)
+    return digits + _MILLISECONDS[moment.microsecond // 1000]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +168,8 @@ class Delivery:
 
 
 NO_DELIVERY = Delivery()
+# Most messages have none: their wire keys, unpacked (so copied) into each message.
+_NO_DELIVERY_WIRE = NO_DELIVERY.to_wire()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +211,7 @@ class Message:
             "client_id": self.client_id,
             "created_at": rfc3339(self.created_at),
             "private": self.private,
-            **self.delivery.to_wire(),
+            **(_NO_DELIVERY_WIRE if self.delivery is NO_DELIVERY else self.delivery.to_wire()),
         }
         if self.options:
             wire["options"] = [{"label": label, "value": value} for label, value in self.options]

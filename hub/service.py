@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import msgpack
-
 from hub import frames
 from hub.bus import Bus, BusUnavailable, OnMessage, OnReconnect, Publication
+from hub.codec import encode_msgpack
 from hub.fanout import (
     CLOSE_OVERLOADED,
     Connection,
@@ -93,7 +92,7 @@ ObserveStage = Callable[[str, float], None]
 
 
 def _pack(frame: Frame) -> bytes:
-    return msgpack.packb(frame, use_bin_type=True)  # type: ignore[no-any-return]
+    return encode_msgpack(frame)
 
 
 # A bus payload from :meth:`Hub._publish` is stamped with its publish time, so every

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import msgpack
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.codec import (
     Ping,
@@ -17,6 +20,7 @@ from hub.codec import (
     Typing,
     decode_client_frame,
     encode,
+    encode_msgpack,
     negotiate,
     subprotocol_for,
 )
@@ -117,6 +121,43 @@ def test_negotiate() -> None:
 def test_encode_per_format() -> None:
     assert encode({"type": "pong"}, "json") == '{"type":"pong"}'
     assert msgpack.unpackb(encode({"type": "pong"}, "msgpack")) == {"type": "pong"}
+
+
+# What a frame holds (no datetimes: times are RFC 3339 strings).
+_FRAME_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats()
+    | st.text(max_size=40)
+    | st.binary(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=10)
+    ),
+    max_leaves=10,
+)
+
+
+@given(st.dictionaries(st.text(max_size=10), _FRAME_VALUES, max_size=10))
+@settings(max_examples=100)
+def test_a_msgpack_frame_is_the_bytes_msgpack_itself_packs(frame: dict[str, Any]) -> None:
+    assert encode_msgpack(frame) == msgpack.packb(frame, use_bin_type=True)
+
+
+_EDGE_INTS = [0, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1]
+_EDGE_INTS += [-1, -32, -33, -128, -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**63)]
+_EDGE_SIZES = [0, 15, 16, 31, 32, 255, 256, 65535, 65536]
+
+
+def test_msgpack_frames_match_msgpack_at_every_size_boundary() -> None:
+    """Each form's edges: fixint to int/uint 64, fixstr to str 32, bin 8 to 32, fixarray
+    to array 32 and fixmap to map 32."""
+    values: list[Any] = [*_EDGE_INTS, 0.5, float("nan")]
+    for n in _EDGE_SIZES:
+        values += ["é" * n, b"x" * n, [None] * n, {str(k): k for k in range(n)}]
+    for value in values:
+        frame = {"value": value}
+        assert encode_msgpack(frame) == msgpack.packb(frame, use_bin_type=True)
 
 
 SEEDS = [
