@@ -13,6 +13,10 @@ looked up as Starlette does (by the exception's class, most specific first); an 
 none handles goes on up to the server-error middleware (500), as before. Anything else,
 a wrong method (405) included, goes on to the router unchanged. The routes stay in the
 routing table as well, so ``/openapi.json`` does not change.
+
+Every such route is a literal path with one parameter at its end (``/api/ingest/{channel_id}``),
+so a request is matched by its path's start, its method and a last segment that holds no
+``/`` (what Starlette's ``[^/]+`` for a string parameter matches), without a regex.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from starlette.convertors import StringConvertor
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web.errors import handler_for
@@ -40,19 +45,29 @@ class DirectDoors:
             if not inspect.iscoroutinefunction(handler):
                 raise TypeError(f"{handler!r}: a direct door needs async exception handlers")
         self.app = app
-        self.routes = tuple(routes)
         self.handlers = dict(handlers)
-        # The literal start of each route's path: most requests are told apart by it alone.
-        self.prefixes = tuple({route.path.split("{", 1)[0] for route in routes})
+        # (the path's literal start, method) -> the route and its parameter's name
+        self.doors: dict[tuple[str, str], tuple[Route, str]] = {}
+        for route in routes:
+            prefix, param = _literal_and_parameter(route)
+            for method in route.methods or ():
+                self.doors[prefix, method] = (route, param)
+        # Most requests are told apart by these alone.
+        self.prefixes = tuple({prefix for prefix, _ in self.doors})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
-            for route in self.routes:
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child_scope)
-                    await self._serve(route, scope, receive, send)
-                    return
+            path: str = scope["path"]
+            for prefix in self.prefixes:
+                door = self.doors.get((prefix, scope["method"]))
+                value = path[len(prefix) :]
+                if door is None or not path.startswith(prefix) or not value or "/" in value:
+                    continue
+                route, param = door
+                scope["endpoint"] = route.endpoint
+                scope["path_params"] = {**scope.get("path_params", {}), param: value}
+                await self._serve(route, scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     async def _serve(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,3 +81,13 @@ class DirectDoors:
             response = await handler(request, exc)
             exc.__traceback__ = None  # a reused exception instance would pile them up
         await response(scope, receive, send)
+
+
+def _literal_and_parameter(route: Route) -> tuple[str, str]:
+    """``("/api/ingest/", "channel_id")`` for ``/api/ingest/{channel_id}``."""
+    prefix, _, rest = route.path.partition("{")
+    param = rest.removesuffix("}")
+    convertors = route.param_convertors
+    if list(convertors) != [param] or not isinstance(convertors[param], StringConvertor):
+        raise TypeError(f"{route.path}: a direct door is a literal path and one parameter")
+    return prefix, param

@@ -6,16 +6,92 @@ them at scrape time from every hub of this process.
 
 from __future__ import annotations
 
+import math
+import time
 import weakref
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client import REGISTRY, Counter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 if TYPE_CHECKING:
     from web.services import Services
+
+
+class _Counts:
+    """One label set's observations: a count per bucket (not cumulative) and their sum."""
+
+    __slots__ = ("bounds", "counts", "created", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * len(bounds)
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, amount: float) -> None:
+        self.counts[bisect_left(self.bounds, amount)] += 1  # the first bound >= amount
+        self.sum += amount
+
+
+class Histogram(Collector):
+    """A histogram exposed exactly as prometheus_client's is, made cheap to observe.
+
+    prometheus_client's takes a lock per addition and walks the bounds one by one: about
+    3 µs an observation, and a message is observed up to six times on its way (its request,
+    accept, queue, publish, bus, fan-out). Here an observation is a bisect and two
+    additions, without a lock: every observation happens on the event loop's thread (were
+    one ever to race another, a count would be lost, nothing else)."""
+
+    observe: Callable[[float], None]  # without labels; else through labels(...)
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str] = (),
+        *,
+        buckets: Sequence[float],
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._labelnames = tuple(labelnames)
+        self._bounds = (*(float(b) for b in buckets), math.inf)
+        self._children: dict[tuple[str, ...], _Counts] = {}
+        self.observe = self.labels().observe if not self._labelnames else self._needs_labels
+        registry.register(self)
+
+    def labels(self, *values: str, **by_name: str) -> _Counts:
+        key = values or tuple(by_name[name] for name in self._labelnames)
+        if len(key) != len(self._labelnames):
+            raise ValueError(f"{self._name} takes the labels {self._labelnames}")
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = _Counts(self._bounds)
+        return child
+
+    def _needs_labels(self, amount: float) -> None:
+        raise ValueError(f"{self._name} has labels: observe through labels(...)")
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        for key, child in list(self._children.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip(self._bounds, child.counts, strict=True):
+                cumulative += count
+                buckets.append((floatToGoString(bound), cumulative))  # type: ignore[no-untyped-call]
+            family.add_metric(list(key), buckets, child.sum)
+        for key, child in list(self._children.items()):
+            labels = dict(zip(self._labelnames, key, strict=True))
+            family.samples.append(Sample(self._name + "_created", labels, child.created))
+        yield family
+
 
 # Fine enough around the targets (5, 25, 50, 100 ms) to read a p99 off them.
 LATENCY_BUCKETS = (

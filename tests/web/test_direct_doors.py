@@ -70,6 +70,21 @@ async def test_a_wrong_method_goes_on_to_the_router_and_is_a_405() -> None:
     assert r.status_code == 405
 
 
+@pytest.mark.parametrize("path", ["/door/in/more", "/door/", "/doors/in", "/door"])
+async def test_a_path_that_is_not_the_door_and_one_segment_goes_on_to_the_router(
+    path: str,
+) -> None:
+    async with client() as c:
+        r = await c.post(path)
+    assert r.status_code == 404
+
+
+async def test_the_parameter_is_the_last_segment_as_sent() -> None:
+    async with client() as c:
+        r = await c.post("/door/a%20b.c")
+    assert r.json()["served"] == "a b.c"
+
+
 async def test_other_paths_go_on_to_the_router() -> None:
     async with client() as c:
         r = await c.get("/elsewhere")
@@ -82,3 +97,9 @@ def test_a_synchronous_endpoint_is_refused_when_the_app_is_built() -> None:
 
     with pytest.raises(TypeError, match="async endpoint"):
         DirectDoors(elsewhere, [Route("/sync", sync_door)], {})
+
+
+@pytest.mark.parametrize("path", ["/door", "/door/{what}/more", "/door/{what:int}", "/{a}/{b}"])
+def test_a_door_of_another_shape_than_a_literal_and_one_parameter_is_refused(path: str) -> None:
+    with pytest.raises(TypeError, match="a literal path and one parameter"):
+        DirectDoors(Starlette(), [Route(path, door, methods=["POST"])], {})
