@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -65,7 +66,9 @@ def plan_totals(plan: dict[str, Any]) -> dict[str, float]:
 class Recorder:
     """Wraps the writer's statements and transaction; keeps one dict per batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, explaining: bool) -> None:
+        self.explaining = explaining
+        self.backend = 0  # the writer's Postgres backend process
         self.batches: list[dict[str, Any]] = []
         self.current: dict[str, Any] = {}
         self.plans: dict[str, Any] = {}  # the last plan of each statement
@@ -104,6 +107,8 @@ class Recorder:
         original_fetch = wp._Raw.fetch
 
         async def fetch(self: wp._Raw, raw: Any, params: Mapping[str, Any]) -> list[Any]:
+            if not recorder.explaining:
+                return await original_fetch(self, raw, params)
             if self.sql == _WRITE.sql:
                 await recorder.explain(raw, self, params)
                 return []  # the answer: messages that could move a flow (none here)
@@ -118,6 +123,7 @@ class Recorder:
         ) -> AsyncIterator[None]:
             raw = self._driver()
             recorder.current = {}
+            recorder.backend = recorder.backend or await raw.fetchval("SELECT pg_backend_pid()")
             await raw.execute("BEGIN")
             yield
             started = time.perf_counter()
@@ -131,6 +137,13 @@ class Recorder:
 
 _WRITE = wp._Raw.of(wp._write_plan())
 _LOOKUP = wp._Raw.of(wp._lookup())
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds of a process of this machine (user and system)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def quantiles(values: list[float]) -> dict[str, float]:
@@ -148,6 +161,11 @@ def quantiles(values: list[float]) -> dict[str, float]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with scratch_workspace("inviaro_explain_bench") as s:
+        async with s.engine.connect() as conn:
+            for statement in args.sql:
+                await conn.exec_driver_sql(statement.format(db=s.db))
+            await conn.commit()
+        await s.engine.dispose()  # a setting of the database reaches every new session
         store = SqlStore(s.engine)
         base = {"workspace_id": s.workspace_id, "channel_id": s.channel_id}
 
@@ -161,13 +179,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 provider_message_id=uuid.uuid4().hex,
             )
 
-        async with s.engine.connect() as conn:
-            for statement in args.sql:
-                await conn.exec_driver_sql(statement.format(db=s.db))
-            await conn.commit()
         # Installed before the first batch: the writer plans its statements then, on
         # tables still empty (as a hub does on a fresh database), and keeps the plans.
-        recorder = Recorder()
+        recorder = Recorder(explaining=not args.cpu)
         recorder.install()
         known = [f"c{n}" for n in range(args.contacts)]
         for start in range(0, len(known), 100):
@@ -178,6 +192,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await conn.commit()
         recorder.batches.clear()
         sent = 0
+        cpu, backend_cpu = time.process_time(), cpu_s(recorder.backend)
         for r in range(args.rounds):
             senders = (
                 [f"cold-{r}-{k}" for k in range(args.batch)]
@@ -186,16 +201,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             await asyncio.gather(*(store.write(inbound(c)) for c in senders))
             sent += len(senders)
+        cpu, backend_cpu = time.process_time() - cpu, cpu_s(recorder.backend) - backend_cpu
         await store.close()
         if args.plans:
             args.plans.write_text(json.dumps(recorder.plans, indent=1))
-        done = [b for b in recorder.batches if "write" in b]
-        per_message = sent / max(1, len(done))
+        done = recorder.batches
         out: dict[str, Any] = {
             "batches": len(done),
-            "mean_batch": round(per_message, 1),
+            "mean_batch": round(sent / max(1, len(done)), 1),
             "commit_ms": quantiles([b["commit_ms"] for b in done]),
+            "python_cpu_us_per_message": round(cpu / sent * 1e6, 1),
+            "postgres_cpu_us_per_message": round(backend_cpu / sent * 1e6, 1),
         }
+        if args.cpu:
+            return out
         for step in ("lookup", "write"):
             rows = [b[step] for b in done if step in b]
             out[step] = {
@@ -213,6 +232,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=40)
     p.add_argument("--contacts", type=int, default=500)
     p.add_argument("--cold", action="store_true", help="every message from a new sender")
+    p.add_argument("--cpu", action="store_true", help="no EXPLAIN: CPU per message only")
     p.add_argument("--analyze", action="store_true", help="ANALYZE before the writer starts")
     p.add_argument(
         "--sql",
