@@ -58,3 +58,11 @@ async def test_the_writers_lookup_reads_no_table_whole(writer_sql: PostgresWrite
 async def test_the_writers_write_reads_no_table_whole(writer_sql: PostgresWriterSql) -> None:
     raw = writer_sql._driver()
     assert scanned(await generic_plan(raw, writer_sql._write_plan.sql)) == set()
+
+
+async def test_the_writers_other_statements_read_no_table_whole(
+    writer_sql: PostgresWriterSql,
+) -> None:
+    raw = writer_sql._driver()
+    for statement in writer_sql._compiled.values():
+        assert scanned(await generic_plan(raw, statement.sql)) == set(), statement.sql
