@@ -1,19 +1,24 @@
 """Where a writer batch's Postgres time goes: each statement as Postgres executes it.
 
-    .venv/bin/python bench/writer_explain.py --batch 200 --rounds 40            # D-like
-    .venv/bin/python bench/writer_explain.py --batch 33 --rounds 60 --cold      # Dc-like
+    .venv/bin/python bench/writer_explain.py --batch 200 --rounds 50             # D-like
+    .venv/bin/python bench/writer_explain.py --batch 33 --rounds 150 --cold      # Dc-like
+    .venv/bin/python bench/writer_explain.py --batch 200 --rounds 50 --cpu       # CPU only
     .venv/bin/python bench/writer_explain.py --sql 'DROP INDEX ix_messages_fts'  # a variant
 
-Creates a scratch Postgres database (dropped at the end) with one workspace, channel and
-``--contacts`` known senders, runs ``--sql`` on it (to try a schema variant), then writes
-``--rounds`` batches of ``--batch`` messages through the writer, each batch's messages
-handed over at once so the writer takes them together. Every message names its sender by
+Creates a scratch Postgres database (dropped at the end) with one workspace and channel,
+runs ``--sql`` on it (a schema variant; ``{db}`` is its name, for ``ALTER DATABASE``),
+then has the writer store one message from each of ``--contacts`` senders (its first
+batches, on empty tables: when it plans its statements, as a hub on a fresh database
+does), and then ``--rounds`` batches of ``--batch`` messages, each batch's messages handed
+over at once so the writer takes them together. Every message names its sender by
 external id and carries a provider id, as the ingest API does; ``--cold`` makes every
-sender new. The writer's lookup and write statements run as ``EXPLAIN (ANALYZE, BUFFERS,
-WAL)`` (the write in place of itself: it writes the same rows; the lookup once more after
-itself, in its transaction, so slightly warm), and ``COMMIT`` is timed. Reports per
-batch, p50/p99/max in ms: the round trip of each statement from Python, Postgres'
-execution time, the foreign-key triggers' share of it, WAL bytes and records per message.
+sender new. The writer's lookup and write run as ``EXPLAIN (ANALYZE, BUFFERS, WAL)`` of
+the generic plan its connection uses (the write in place of itself: it writes the same
+rows; the lookup once more after itself, in its transaction, so slightly warm), and
+``COMMIT`` is timed. Reports per batch, p50/p99/max in ms: each statement's round trip
+from Python, Postgres' execution time, the foreign-key triggers' share of it; WAL bytes
+and records per message; CPU per message of this process and of the writer's backend.
+``--cpu`` runs the statements plainly and reports the CPU alone (EXPLAIN costs some).
 """
 
 from __future__ import annotations
