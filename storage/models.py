@@ -204,13 +204,23 @@ class ContactIdentity(Base):
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
+        # Also every lookup by workspace alone. Every message rewrites its conversation's
+        # row, and each index here is written for each (the update is never HOT: updated_at
+        # is indexed), so there is no index no query reads.
         Index("ix_conversations_workspace_updated", "workspace_id", "updated_at"),
         # A sender's conversation on a channel (the writer, per first-contact batch); also
         # every lookup by contact alone.
         Index("ix_conversations_contact_channel", "contact_id", "channel_id"),
+        # Only snoozed conversations have an entry: the worker's "snoozed_until <= now".
+        Index(
+            "ix_conversations_snoozed_until",
+            "snoozed_until",
+            postgresql_where=text("snoozed_until IS NOT NULL"),
+            sqlite_where=text("snoozed_until IS NOT NULL"),
+        ),
     )
     id: Mapped[str] = _id("cv_")
-    workspace_id: Mapped[str] = _workspace_fk()
+    workspace_id: Mapped[str] = mapped_column(ID, ForeignKey("workspaces.id", ondelete="CASCADE"))
     channel_id: Mapped[str] = mapped_column(
         ID, ForeignKey("channels.id", ondelete="CASCADE"), index=True
     )
@@ -224,10 +234,10 @@ class Conversation(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     # The operators' read position, for unread counts in the inbox.
     read_seq: Mapped[int] = mapped_column(Integer, default=0)
-    last_message_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_message_at: Mapped[datetime | None]
     last_inbound_at: Mapped[datetime | None]
     # Snoozed: ``pending`` until then, when the worker reopens it.
-    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
+    snoozed_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

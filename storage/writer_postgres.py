@@ -549,11 +549,13 @@ class PostgresWriterSql(WriterSql):
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         raw: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
         # Plan each statement once, for any batch size: every one finds its rows by key
-        # through an index, which a plan made for one array size may not. (This connection
-        # never returns to the pool: it is invalidated when dropped.) Bound every wait: a
-        # lock held by a frozen process, a stalled statement.
+        # through an index, which a plan made for one array size may not, nor one made
+        # while the tables are small (a fresh database's, before any ANALYZE: that plan
+        # reads whole tables, and is kept as they grow). (This connection never returns to
+        # the pool: it is invalidated when dropped.) Bound every wait: a lock held by a
+        # frozen process, a stalled statement.
         await raw.execute(
-            "SET plan_cache_mode = force_generic_plan;"
+            "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;"
             f" SET lock_timeout = {int(lock_wait_s * 1000)};"
             f" SET statement_timeout = {int(STATEMENT_S * 1000)};"
             " SET idle_in_transaction_session_timeout ="
