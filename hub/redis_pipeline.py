@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 from redis._parsers.hiredis import NOT_ENOUGH_DATA
@@ -62,8 +62,8 @@ class Replies:
     __slots__ = ("_parser", "_reader")
 
     def __init__(self, conn: AbstractConnection) -> None:
-        self._parser: Any = conn._parser  # redis-py's hiredis parser, on conn's stream
-        self._reader: Any = self._parser._reader  # made when conn connected
+        self._parser = cast(Any, conn._parser)  # redis-py's hiredis parser, on conn's stream
+        self._reader = self._parser._reader  # a hiredis.Reader, made when conn connected
 
     async def ready(self) -> list[Any]:
         """Every reply parsed so far; reads from the socket first if there is none."""
