@@ -41,8 +41,10 @@ from hub.connection import (
     Close,
     Connection,
     Framed,
+    Framer,
     Send,
     Wire,
+    framed,
 )
 
 __all__ = [
@@ -67,9 +69,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# A payload to its complete wire frame (the web layer's WebSocket framing), injected so the
-# hub frames each payload once per format, not once per socket.
-Framer = Callable[[str | bytes], bytes]
 CLOSE_RESTARTING = 1012
 # A bus payload read for a JSON socket (msgspec's decoder: half the CPU of msgpack.unpackb).
 _unpack = msgspec.msgpack.Decoder().decode
@@ -232,9 +231,7 @@ class _Outbox:
             else:
                 self.counters.encodes += 1
         if data is not None and self.framer is not None:
-            framed = Framed(self.framer(data))
-            framed.payload = data
-            data = framed
+            data = framed(self.framer, data)
         self._framed[key] = data
         self._wake()  # forgotten at the end of the turn
         return data
