@@ -13,6 +13,10 @@ Three ways in, for three kinds of frame:
   the queue is half full, so it slows only the socket that asked and never cuts it.
 - :meth:`Connection.feed`, the hub's re-delivery after a bus outage: kept behind the live
   queue and pulled by the socket's writer as it drains, never counted against the bound.
+
+What is pushed to one socket alone (a reply, a replay) is framed here, as the fan-out
+frames what it shares, when the registry has a framer and the socket a :class:`Wire`: it is
+written straight to the wire too, a run of them in one write.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ log = logging.getLogger("hub.fanout")  # the fan-out's sockets: one logger for b
 # tests/web/test_ws_send_by_hand.py; what it buys: docs/internals.md).
 Send = Callable[[str | bytes], Coroutine[Any, Any, None]]
 Close = Callable[[int], Awaitable[None]]
+# A payload to its complete wire frame (the web layer's WebSocket framing), injected so the
+# hub frames each payload once per format, not once per socket.
+Framer = Callable[[str | bytes], bytes]
 DEFAULT_QUEUE_BOUND = 256
 # Unsent bytes a socket may hold in its queue for longer than SLOW_GRACE_S before it is cut
 # off with 1013. The socket's writer waits while uvicorn's buffer is past its high-water
@@ -68,6 +75,13 @@ class Framed(bytes):
     ``Send`` takes instead, for a socket without a :class:`Wire` (or not writable now)."""
 
     payload: str | bytes
+
+
+def framed(framer: Framer, data: str | bytes) -> Framed:
+    """``data`` with its frame, built by ``framer``."""
+    frame = Framed(framer(data))
+    frame.payload = data
+    return frame
 
 
 @types.coroutine
@@ -142,8 +156,11 @@ class Connection:
         byte bound for longer than :data:`SLOW_GRACE_S`, close with 1013."""
         if self.close_code is not None:
             return
-        if self._outbox._deliveries:  # this turn's bus deliveries to it go first
-            self._outbox.settle(self)
+        outbox = self._outbox
+        if outbox._deliveries:  # this turn's bus deliveries to it go first
+            outbox.settle(self)
+        if outbox.framer is not None and self._wire is not None:
+            data = framed(outbox.framer, data)
         self._put(data)
 
     def _put(self, data: str | bytes) -> None:

@@ -8,8 +8,10 @@ restart, a network cut), then back off (0.1 s doubling to 5 s) and start over, c
 never holds up a publish: publishes made while one round trip is under way go out
 together in the next round, in order.
 
-The listener drives redis-py below its public pub/sub API, at connection level; what it
-relies on there is pinned by ``tests/hub/test_redis_bus_pins.py`` (see docs/internals.md).
+The listener drives redis-py below its public pub/sub API, at connection level, and reads
+its replies straight from the connection's hiredis reader (:class:`hub.redis_pipeline.Replies`);
+what it relies on there is pinned by ``tests/hub/test_redis_bus_pins.py`` (see
+docs/internals.md).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from hub.bus import BusUnavailable, OnMessage, OnReconnect, Publication
-from hub.redis_pipeline import Pipeliner
+from hub.redis_pipeline import Pipeliner, Replies
 from hub.redis_subscriptions import BACKOFF_CAP_S, BACKOFF_START_S, YIELD_EVERY, Subscriptions
 
 log = logging.getLogger(__name__)
@@ -143,14 +145,15 @@ class RedisBus:
                     self._subs.restored()
                 delay = BACKOFF_START_S
                 handled = 0
+                replies = Replies(conn)
                 while True:
-                    reply = await conn.read_response(push_request=True)
-                    self._handle(reply, pending)
-                    if not pending and self._subs.in_outage:
-                        self._subs.restored()
-                    handled += 1
-                    if handled % YIELD_EVERY == 0:
-                        await asyncio.sleep(0)
+                    for reply in await replies.ready():
+                        self._handle(reply, pending)
+                        if not pending and self._subs.in_outage:
+                            self._subs.restored()
+                        handled += 1
+                        if handled % YIELD_EVERY == 0:
+                            await asyncio.sleep(0)
             except (RedisError, OSError) as err:
                 self._subs.lost(err, delay)
             finally:

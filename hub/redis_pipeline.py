@@ -12,6 +12,9 @@ object per round, check a connection out of the pool, and wrap the write and eve
 in a timeout of its own, which was most of a round's CPU (docs/internals.md). On a Redis
 Cluster a round goes through the cluster client's pipeline, which splits it by node and
 runs the nodes' parts in parallel, so a round costs the slowest node's round trip.
+
+Both the rounds and the bus's listener read their replies with :class:`Replies`, straight
+from the connection's hiredis reader, not through redis-py's ``read_response``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import hiredis
+from redis._parsers.hiredis import NOT_ENOUGH_DATA
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import (
@@ -29,7 +33,6 @@ from redis.exceptions import (
     DataError,
     RedisClusterException,
     RedisError,
-    ResponseError,
 )
 
 from hub.bus import BusUnavailable
@@ -45,6 +48,41 @@ def pack(commands: Sequence[Command]) -> bytes:
         return b"".join(map(hiredis.pack_command, commands))
     except TypeError as err:  # an argument of another type
         raise DataError(str(err)) from None
+
+
+class Replies:
+    """A connected connection's replies, read straight from redis-py's hiredis reader.
+
+    redis-py's ``read_response`` costs three coroutines and a host string per reply, and
+    for a RESP3 push (every pub/sub message) a logger lookup too: more than hiredis takes
+    to parse it. Here a chunk read from the socket is split into every reply it holds in
+    one loop. An error reply comes back as a value (a ``ResponseError``), not raised. Unlike
+    ``read_response`` it never disconnects: a caller whose read fails midway does."""
+
+    __slots__ = ("_parser", "_reader")
+
+    def __init__(self, conn: AbstractConnection) -> None:
+        self._parser = cast(Any, conn._parser)  # redis-py's hiredis parser, on conn's stream
+        self._reader = self._parser._reader  # a hiredis.Reader, made when conn connected
+
+    async def ready(self) -> list[Any]:
+        """Every reply parsed so far; reads from the socket first if there is none."""
+        gets = self._reader.gets
+        reply = gets()
+        while reply is NOT_ENOUGH_DATA:
+            await self._parser.read_from_socket()
+            reply = gets()
+        ready = [reply]
+        while (reply := gets()) is not NOT_ENOUGH_DATA:
+            ready.append(reply)
+        return ready
+
+    async def read(self, count: int) -> list[Any]:
+        """The next ``count`` replies."""
+        replies: list[Any] = []
+        while len(replies) < count:
+            replies += await self.ready()
+        return replies
 
 
 class OwnConnection:
@@ -70,19 +108,22 @@ class OwnConnection:
 
     async def _round(self, commands: Sequence[Command]) -> list[Any]:
         conn = self._conn
-        # On a timeout redis-py disconnects the connection it interrupted (a read or write
-        # cut short would leave it out of step), so the next round starts on a fresh one.
+        # A write or read cut short (a timeout) would leave the connection out of step:
+        # redis-py's send disconnects it then, and so does the read here, so the next round
+        # starts on a fresh one.
         async with asyncio.timeout(self._timeout):
             if not conn.is_connected:
                 await conn.connect()  # type: ignore[no-untyped-call]
             await conn.send_packed_command(pack(commands), check_health=False)
-            replies: list[Any] = []
-            for _ in commands:
-                try:
-                    replies.append(await conn.read_response())
-                except ResponseError as refused:  # read whole: the connection stays in step
-                    replies.append(refused)
-            return replies
+            try:
+                replies = await Replies(conn).read(len(commands))
+            except BaseException:  # a read cut short would leave the connection out of step
+                await conn.disconnect(nowait=True)
+                raise
+        for reply in replies:
+            if isinstance(reply, ConnectionError):  # e.g. LOADING: as read_response raises
+                raise reply
+        return replies
 
     async def close(self) -> None:
         await self._conn.disconnect()

@@ -319,7 +319,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             not self.writable._set  # type: ignore[attr-defined]  # our _Flag's, not a call
             or self.close_sent
             or self.disconnected
-            or conn.state is not _OPEN
+            or conn._state is not _OPEN  # the property's own value, without its call
             or conn.writes
             or conn.extensions
             or transport.is_closing()

@@ -98,6 +98,19 @@ async def test_payload_is_encoded_once_per_format_and_shared() -> None:
     assert registry.counters.frames_out == 40
 
 
+async def test_a_payload_published_to_two_topics_is_encoded_once_for_both() -> None:
+    registry, bus = make_registry()
+    operator, visitor = Socket(), Socket()
+    await registry.join(connect(registry, "json", operator), "ws:w")
+    await registry.join(connect(registry, "json", visitor), "conv:w:c")
+    payload = msgpack.packb({"type": "message", "message": {"text": "hi"}})
+    await bus.publish(payload, "ws:w", "conv:w:c")  # one delivery to each topic
+    await operator.until(1)
+    await visitor.until(1)
+    assert registry.counters.encodes == 1
+    assert operator.sent[0] is visitor.sent[0]
+
+
 async def test_slow_socket_is_closed_1013_while_fast_one_keeps_receiving() -> None:
     registry, bus = make_registry(queue_bound=8)
     slow, fast = Socket(blocked=True), Socket()

@@ -125,10 +125,9 @@ async def test_a_wire_is_given_exact_bytes_from_the_topic_loop_and_from_a_queue(
     conn = await joined(registry, Socket(), wire, "msgpack")
     registry.deliver(TOPIC, payload(1))  # idle: written in the one loop over the topic
     await settle()
-    conn.push(b"reply")  # busy: the next frame waits in its queue behind this one
-    registry.deliver(TOPIC, payload(2))
+    conn.push(b"reply")  # a frame for this socket alone: framed, written from its queue
     await settle()
-    assert wire.writes == [tagged(payload(1)), tagged(payload(2))]
+    assert wire.writes == [tagged(payload(1)), tagged(b"reply")]
     assert [type(w) for w in wire.writes] == [bytes, bytes]
 
 
@@ -144,17 +143,27 @@ async def test_a_long_run_of_frames_is_written_in_writes_of_at_most_the_run_boun
     assert b"".join(wire.writes) == tagged(big) * 4
 
 
-async def test_frames_sent_either_way_reach_the_socket_in_the_order_they_were_queued() -> None:
-    registry, _ = framing_registry()
+async def test_a_reply_is_framed_and_written_in_its_place_among_fan_out_frames() -> None:
+    registry, framed = framing_registry()
     log: list[str | bytes] = []
     sock, wire = LoggedSocket(log), Wire(log)
     conn = await joined(registry, sock, wire, "msgpack")
     registry.deliver(TOPIC, payload(1))
-    conn.push(b"reply")  # a frame meant for this socket alone: not pre-framed
+    conn.push(b"reply")  # a frame meant for this socket alone
     registry.deliver(TOPIC, payload(2))
     registry.deliver(TOPIC, payload(3))
     await settle()
-    assert log == [tagged(payload(1)), b"reply", tagged(payload(2)) + tagged(payload(3))]
+    assert b"reply" in framed and sock.sent == []  # nothing through send
+    assert log == [b"".join(tagged(p) for p in (payload(1), b"reply", payload(2), payload(3)))]
+
+
+async def test_a_socket_without_a_wire_is_sent_its_replies_unframed() -> None:
+    registry, framed = framing_registry()
+    sock = Socket()
+    conn = await joined(registry, sock, None, "msgpack")
+    conn.push(b"reply")
+    await sock.until(1)
+    assert sock.sent == [b"reply"] and framed == []
 
 
 async def test_a_wire_that_stops_taking_frames_hands_the_rest_to_send_in_order() -> None:

@@ -2,14 +2,15 @@
 
 The bus's listener owns one subscriber connection at the connection level (no ``PubSub``
 object, no pool checkout, no health-check pings on a connection that only reads): made by
-the pool, connected, written with ``send_command`` and read with ``read_response``. A
+the pool, connected, written with ``send_command`` and read straight from the hiredis
+reader of redis-py's parser (``hub.redis_pipeline.Replies``), not with ``read_response``. A
 redis-py release that renames a call, drops a keyword or changes the shape of a pub/sub
 reply fails here, by name, instead of leaving a bus that silently hears nothing.
 
 The publishing side (``hub.redis_pipeline.OwnConnection``) owns one connection too, made
 with the client pool's class and keywords but no socket timeout, written once per round
-with hiredis's packer and read under one timeout per round; what that relies on is pinned
-at the end.
+with hiredis's packer and read under one timeout per round, with ``Replies`` too; what
+that relies on is pinned at the end.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from typing import Any
 
 import hiredis
 import pytest
+from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
+from hub.redis_bus import RedisBus
+from hub.redis_pipeline import Pipeliner
 from tests.hub.conftest import WAIT_S, topic
 
 pytestmark = pytest.mark.redis
@@ -151,3 +155,66 @@ async def test_a_connect_cut_short_in_its_handshake_leaves_the_connection_discon
     assert not conn.is_connected
     server.close()
     await server.wait_closed()
+
+
+# hub/redis_pipeline.py (Replies): both connections' replies, read below read_response.
+
+
+async def test_a_connected_connection_reads_through_a_hiredis_reader_fed_from_its_socket(
+    connection: AbstractConnection,
+) -> None:
+    parser = connection._parser
+    assert isinstance(parser, _AsyncHiredisParser)
+    assert isinstance(parser._reader, hiredis.Reader)
+    assert parser._reader.gets() is NOT_ENOUGH_DATA  # nothing asked, nothing there
+    await connection.send_packed_command(hiredis.pack_command(("ECHO", "fed")))
+    await asyncio.wait_for(parser.read_from_socket(), WAIT_S)
+    assert parser._reader.gets() == b"fed"
+
+
+async def test_the_reader_hands_an_error_reply_back_as_a_response_error(
+    connection: AbstractConnection,
+) -> None:
+    commands = [("GET", topic()), ("NO-SUCH-COMMAND",), ("ECHO", "next")]
+    await connection.send_packed_command(b"".join(map(hiredis.pack_command, commands)))
+    replies: list[Any] = []
+    while len(replies) < 3:
+        await asyncio.wait_for(connection._parser.read_from_socket(), WAIT_S)
+        while (reply := connection._parser._reader.gets()) is not NOT_ENOUGH_DATA:
+            replies.append(reply)
+    assert replies[0] is None and isinstance(replies[1], ResponseError)
+    assert replies[2] == b"next"
+
+
+async def test_the_bus_and_the_pipeliner_never_read_through_read_response(
+    hub_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("read_response is the slow way round (hub.redis_pipeline.Replies)")
+
+    got: list[bytes] = []
+    arrived = asyncio.Event()
+
+    def on_message(name: str, payload: bytes) -> None:
+        got.append(payload)
+        arrived.set()
+
+    bus = RedisBus(hub_redis_url, on_message)
+    client = Redis.from_url(hub_redis_url)
+    calls = Pipeliner(client, "pins")
+    await bus.start()
+    name = topic()
+    await bus.subscribe(name)  # every connection made first: its handshake is redis-py's
+    await bus.publish(b"first", topic())
+    await calls.execute(("PING",))
+    monkeypatch.setattr(AbstractConnection, "read_response", refused)
+    try:
+        await asyncio.wait_for(bus.publish(b"straight", name), WAIT_S)
+        await asyncio.wait_for(arrived.wait(), WAIT_S)
+        echoed = await asyncio.wait_for(calls.execute(("ECHO", "round"), ("ECHO", "trip")), WAIT_S)
+    finally:
+        monkeypatch.undo()
+        await calls.close()
+        await client.aclose()
+        await bus.close()
+    assert got == [b"straight"] and echoed == [b"round", b"trip"]

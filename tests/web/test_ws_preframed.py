@@ -141,17 +141,17 @@ def test_a_preframed_frame_is_byte_for_byte_what_websockets_would_write(
     assert server_frame(data.decode() if opcode is Opcode.TEXT else data) == expected
 
 
-async def test_preframed_frames_keep_their_order_with_frames_sent_the_normal_way() -> None:
+async def test_a_reply_is_framed_too_and_keeps_its_place_among_fan_out_frames() -> None:
     room = _Room("msgpack")
     async with _client(room) as client:
         conn = room.conn.result()
         room.registry.deliver(TOPIC, b"1")
-        conn.push(b"2")  # a frame for this socket alone (a reply): through uvicorn's send
+        conn.push(b"2")  # a frame for this socket alone (a reply)
         room.registry.deliver(TOPIC, b"3")
         room.registry.deliver(TOPIC, b"4")
         received = [await asyncio.wait_for(client.recv(), WAIT_S) for _ in range(4)]
         assert received == [b"1", b"2", b"3", b"4"]
-        assert room.wire is not None and room.wire.writes == 2  # "1", then "3" and "4"
+        assert room.wire is not None and room.wire.writes == 1  # all four: one run
 
 
 async def test_the_protocol_takes_its_wire_back_from_the_scope_once_the_socket_is_gone() -> None:
