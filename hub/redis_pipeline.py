@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -36,6 +37,8 @@ from redis.exceptions import (
 )
 
 from hub.bus import BusUnavailable
+
+log = logging.getLogger(__name__)
 
 Command = tuple[Any, ...]
 
@@ -176,6 +179,14 @@ class Pipeliner:
                 replies = await self._rounds.round(round_)
             except (RedisError, RedisClusterException, OSError) as err:
                 replies = [err] * len(round_)
+            except Exception as err:  # unforeseen: fails this round's callers, strands none
+                log.exception("%s: a Redis round failed unexpectedly", self._what)
+                replies = [err] * len(round_)
+            except BaseException:  # cancelled: its callers must not wait for ever
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(BusUnavailable(f"{self._what}: cancelled"))
+                raise
             start = 0
             for commands, done in batch:
                 mine, start = replies[start : start + len(commands)], start + len(commands)

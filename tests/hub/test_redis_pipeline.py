@@ -148,3 +148,34 @@ async def test_a_round_redis_does_not_answer_in_time_fails_and_the_next_gets_its
     await calls.close()
     await slow.aclose()
     await admin.aclose()
+
+
+async def test_an_unforeseen_failure_of_a_round_fails_its_callers_and_the_next_round_runs(
+    client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = Pipeliner(client, "test")
+    real = calls._rounds.round
+
+    async def broken(commands: Any) -> list[Any]:
+        monkeypatch.setattr(calls._rounds, "round", real)
+        raise RuntimeError("a bug in the round")
+
+    monkeypatch.setattr(calls._rounds, "round", broken)
+    with pytest.raises(BusUnavailable):
+        await asyncio.wait_for(calls.execute(("PING",)), 5)
+    assert await asyncio.wait_for(calls.execute(("ECHO", "fine")), 5) == ["fine"]
+    await calls.close()
+
+
+async def test_a_cancelled_round_fails_its_callers_instead_of_leaving_them_waiting(
+    client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = Pipeliner(client, "test")
+
+    async def cancelled(commands: Any) -> list[Any]:
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(calls._rounds, "round", cancelled)
+    with pytest.raises(BusUnavailable):
+        await asyncio.wait_for(calls.execute(("PING",)), 5)
+    await calls.close()
