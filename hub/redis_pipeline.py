@@ -177,10 +177,9 @@ class Pipeliner:
             round_ = [command for commands, _ in batch for command in commands]
             try:
                 replies = await self._rounds.round(round_)
-            except (RedisError, RedisClusterException, OSError) as err:
-                replies = [err] * len(round_)
-            except Exception as err:  # unforeseen: fails this round's callers, strands none
-                log.exception("%s: a Redis round failed unexpectedly", self._what)
+            except Exception as err:  # fails this round's callers, strands none
+                if not isinstance(err, (RedisError, RedisClusterException, OSError)):
+                    log.exception("%s: a Redis round failed unexpectedly", self._what)
                 replies = [err] * len(round_)
             except BaseException:  # cancelled: its callers must not wait for ever
                 for _, done in batch:

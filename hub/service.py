@@ -28,7 +28,6 @@ from hub.fanout import (
     operator_topic,
     workspace_topic,
 )
-from hub.frames import Frame
 from hub.model import Attachment, Author, Inbound, Message, Reservation
 from hub.presence import Presence
 from hub.store import MessageStore, Receipt, WriteResult
@@ -89,10 +88,6 @@ ConsentCheck = Callable[[VisitorPrincipal], Awaitable[str | None]]
 # (stage, seconds) of one message's path the metrics break its latency into: "publish" (the
 # bus round trip after the commit), "bus" (from the publish to this subscriber, wall clocks).
 ObserveStage = Callable[[str, float], None]
-
-
-def _pack(frame: Frame) -> bytes:
-    return encode_msgpack(frame)
 
 
 # A bus payload from :meth:`Hub._publish` is stamped with its publish time, so every
@@ -207,12 +202,12 @@ class Hub:
         # Republished even when an idempotency key matched: the first publish may have been
         # lost with its process, and clients merge by message id. All it rings goes out in
         # one bus round trip, in this order: its frame, a note's mentions, the conversation.
-        publications: list[Publication] = [(_pack(frames.message(msg)), topics_of(msg))]
+        publications: list[Publication] = [(encode_msgpack(frames.message(msg)), topics_of(msg))]
         if msg.private and result.created:
             publications += await self._mentions(msg)
         if result.conversation is not None:
             frame = frames.conversation(result.conversation)
-            publications.append((_pack(frame), (workspace_topic(msg.workspace_id),)))
+            publications.append((encode_msgpack(frame), (workspace_topic(msg.workspace_id),)))
         published = time.perf_counter()
         await self._publish_all(publications)
         if self._observe_stage is not None:
@@ -239,12 +234,12 @@ class Hub:
             return []
         ws = msg.workspace_id
         topics = tuple(operator_topic(ws, o) for o in named if o != msg.author.id)
-        return [(_pack(frames.mention(msg)), topics)] if topics else []
+        return [(encode_msgpack(frames.mention(msg)), topics)] if topics else []
 
     async def publish_message(self, msg: Message) -> None:
         """A stored message changed (its files copied into the hub): its frame again, to
         whoever sees it; clients merge by id and take the new attachments."""
-        await self._publish(_pack(frames.message(msg)), *topics_of(msg))
+        await self._publish(encode_msgpack(frames.message(msg)), *topics_of(msg))
 
     async def publish_typing(
         self, workspace_id: str, conversation_id: str, author: Author, active: bool
@@ -253,14 +248,16 @@ class Hub:
         topics = [workspace_topic(workspace_id)]
         if author.kind != "contact":
             topics.append(conversation_topic(workspace_id, conversation_id))
-        await self._publish(_pack(frames.typing(conversation_id, author, active)), *topics)
+        await self._publish(encode_msgpack(frames.typing(conversation_id, author, active)), *topics)
 
     async def publish_receipts(self, receipts: list[Receipt]) -> None:
         """Every receipt's frame to its workspace's operators, in order, in one go."""
         await self._publish_all(
             [
                 (
-                    _pack(frames.receipt(r.conversation_id, r.message_id, r.status, r.delivery)),
+                    encode_msgpack(
+                        frames.receipt(r.conversation_id, r.message_id, r.status, r.delivery)
+                    ),
                     (workspace_topic(r.workspace_id),),
                 )
                 for r in receipts
@@ -280,12 +277,12 @@ class Hub:
         """:meth:`publish_conversation` for each ``(workspace id, conversation)``, in order,
         in one go (one bus round trip however many)."""
         await self._publish_all(
-            [(_pack(frames.conversation(c)), (workspace_topic(w),)) for w, c in changed]
+            [(encode_msgpack(frames.conversation(c)), (workspace_topic(w),)) for w, c in changed]
         )
 
     async def publish_presence(self, workspace_id: str, operator_id: str, online: bool) -> None:
         await self._publish(
-            _pack(frames.presence(operator_id, online)), workspace_topic(workspace_id)
+            encode_msgpack(frames.presence(operator_id, online)), workspace_topic(workspace_id)
         )
 
     async def _publish(self, payload: bytes, *topics: str) -> None:
@@ -365,7 +362,7 @@ class Hub:
                 page = await self.store.messages_since(workspaces, since, REDELIVER_PAGE, after)
                 fed: set[Connection] = set()
                 for msg in page:
-                    payload = _pack(frames.message(msg))
+                    payload = encode_msgpack(frames.message(msg))
                     for topic in topics_of(msg):
                         fed.update(self.registry.redeliver(topic, payload))
                 total += len(page)
@@ -389,7 +386,10 @@ class Hub:
             log.warning("presence refresh failed: %s", err)
             return
         await self._publish_all(
-            [(_pack(frames.presence(op, False)), (workspace_topic(ws),)) for ws, op in gone]
+            [
+                (encode_msgpack(frames.presence(op, False)), (workspace_topic(ws),))
+                for ws, op in gone
+            ]
         )
 
     async def close(self) -> None:

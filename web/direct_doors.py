@@ -60,8 +60,8 @@ class DirectDoors:
             path: str = scope["path"]
             for prefix in self.prefixes:
                 door = self.doors.get((prefix, scope["method"]))
-                value = path[len(prefix) :]
-                if door is None or not path.startswith(prefix) or not value or "/" in value:
+                value = path[len(prefix) :] if path.startswith(prefix) else ""
+                if door is None or not value or "/" in value:
                     continue
                 route, param = door
                 scope["endpoint"] = route.endpoint
